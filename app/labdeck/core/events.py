@@ -1,0 +1,58 @@
+"""Typed events the engine publishes; the GUI bridge and the CLI subscribe to them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .status import NodeRunStatus, RunStatus
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    run_id: int
+    job_name: str
+    nodes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NodeRunStarted:
+    run_id: int
+    node_run_id: int
+    node: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class NodeRunOutput:
+    run_id: int
+    node_run_id: int
+    node: str
+    text: str
+
+
+@dataclass(frozen=True)
+class NodeRunFinished:
+    run_id: int
+    node_run_id: int
+    node: str
+    status: NodeRunStatus
+    exit_code: int | None
+    message: str
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    run_id: int
+    job_name: str
+    status: RunStatus
+
+
+@dataclass(frozen=True)
+class NodeSeen:
+    """A node answered (or did not) a connection or probe."""
+    node: str
+    reachable: bool
+    message: str = ""
+
+
+Event = RunStarted | NodeRunStarted | NodeRunOutput | NodeRunFinished | RunFinished | NodeSeen

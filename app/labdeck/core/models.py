@@ -1,0 +1,135 @@
+"""The catalog's records as plain dataclasses: nodes, jobs, steps, runs, node runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from .status import KillState, NodeRunStatus, RunStatus
+
+
+class Transport(StrEnum):
+    LOCAL = "local"
+    SSH = "ssh"
+    WINRM = "winrm"
+
+
+class StepKind(StrEnum):
+    COMMAND = "command"
+    SCRIPT = "script"
+
+
+class Trigger(StrEnum):
+    MANUAL = "manual"
+    CLI = "cli"
+    SCHEDULE = "schedule"
+    RETRY = "retry"
+
+
+@dataclass
+class Capacity:
+    cpus: int | None = None
+    memory_mb: int | None = None
+    gpus: int | None = None
+
+
+@dataclass
+class Node:
+    name: str
+    transport: Transport = Transport.SSH
+    host: str = ""
+    port: int | None = None
+    username: str = ""
+    key_file: str | None = None
+    credential_ref: str | None = None  # keyring entry; the secret itself never lives here
+    tags: list[str] = field(default_factory=list)
+    attributes: dict[str, str] = field(default_factory=dict)
+    capacity: Capacity = field(default_factory=Capacity)
+    os_family: str | None = None       # "linux", "windows", "darwin"; filled by a probe
+    encoding: str = "utf-8"            # how the node's output is decoded
+    probe: dict = field(default_factory=dict)
+    last_seen: float | None = None
+    id: int | None = None
+
+    @property
+    def effective_port(self) -> int:
+        if self.port:
+            return self.port
+        return {Transport.SSH: 22, Transport.WINRM: 5985}.get(self.transport, 0)
+
+
+@dataclass
+class Step:
+    kind: StepKind = StepKind.COMMAND
+    command: str = ""               # for COMMAND
+    script: str = ""                # for SCRIPT: the body, kept in the catalog
+    filename: str = "script.sh"     # for SCRIPT: the name it is uploaded as (its extension picks the interpreter)
+    name: str = ""
+
+
+@dataclass
+class JobOption:
+    name: str
+    default: str = ""
+    description: str = ""
+    required: bool = False
+
+
+@dataclass
+class JobPolicy:
+    timeout_s: float | None = None      # wall-clock deadline of one node run (all steps)
+    retries: int = 0                    # extra attempts after a failed, timed-out or unreachable node run
+    retry_delay_s: float = 0.0
+    max_parallel: int = 0               # nodes at once; 0 = all
+
+
+@dataclass
+class Job:
+    name: str
+    steps: list[Step]
+    targets: str = "all"
+    options: list[JobOption] = field(default_factory=list)
+    policy: JobPolicy = field(default_factory=JobPolicy)
+    description: str = ""
+    id: int | None = None
+
+
+@dataclass
+class Run:
+    id: int
+    job_name: str
+    trigger: Trigger
+    status: RunStatus
+    options: dict[str, str]
+    targets: str
+    started_at: float
+    finished_at: float | None = None
+    cancel_requested: bool = False
+    owner_pid: int | None = None
+    owner_host: str | None = None
+
+
+@dataclass
+class NodeRun:
+    id: int
+    run_id: int
+    node_name: str
+    status: NodeRunStatus
+    attempt: int = 1
+    exit_code: int | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    log_path: str = ""
+    message: str = ""
+    kill_state: KillState | None = None
+    cancel_requested: bool = False
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.finished_at
+        if end is None:
+            import time
+            end = time.time()
+        return max(0.0, end - self.started_at)

@@ -1,0 +1,76 @@
+"""Option values into commands: environment names and ``${option.NAME}`` substitution,
+quoted for the shell that will read the command, so that a value can never inject a command.
+
+- sh (bash, dash, zsh): single quotes, with ``'`` written as ``'\\''``.
+- PowerShell: single quotes, with ``'`` doubled (no expansion happens inside).
+- cmd: cmd.exe has no quoting that stops every metacharacter, so the substitution is a
+  delayed-expansion reference ``!LABDECK_OPTION_NAME!`` to the option's environment
+  variable; the command must be run with ``cmd /V:ON``. Delayed expansion happens after
+  the line is parsed, so ``&``, ``|``, ``%`` or quotes in the value are never parsed.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from enum import StrEnum
+
+from .errors import InvalidInput
+
+_OPTION_REF = re.compile(r"\$\{option\.([A-Za-z_][A-Za-z0-9_.-]*)\}")
+_VALID_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+class Shell(StrEnum):
+    SH = "sh"
+    CMD = "cmd"
+    POWERSHELL = "powershell"
+
+
+def env_name(option: str) -> str:
+    """``batch-size`` -> ``LABDECK_OPTION_BATCH_SIZE``."""
+    return "LABDECK_OPTION_" + re.sub(r"[^A-Za-z0-9]", "_", option).upper()
+
+
+def check_option_name(name: str) -> str:
+    if not _VALID_NAME.match(name):
+        raise InvalidInput(f"invalid option name '{name}': use letters, digits, '_', '-' or '.', starting with a letter")
+    return name
+
+
+def quote(value: str, shell: Shell) -> str:
+    if shell is Shell.SH:
+        return shlex.quote(value)
+    if shell is Shell.POWERSHELL:
+        return "'" + value.replace("'", "''") + "'"
+    raise ValueError("cmd values are passed by reference, see substitute()")
+
+
+def substitute(text: str, options: dict[str, str], shell: Shell) -> str:
+    """Replace each ``${option.NAME}`` with the quoted value; unknown names are an error."""
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in options:
+            known = ", ".join(sorted(options)) or "none"
+            raise InvalidInput(f"the command uses ${{option.{name}}} but the job has no option '{name}' (options: {known})")
+        if shell is Shell.CMD:
+            return f"!{env_name(name)}!"
+        return quote(options[name], shell)
+
+    return _OPTION_REF.sub(replace, text)
+
+
+def option_environment(options: dict[str, str]) -> dict[str, str]:
+    return {env_name(k): v for k, v in options.items()}
+
+
+def shell_for_script(filename: str, default: Shell) -> Shell:
+    lower = filename.lower()
+    if lower.endswith((".bat", ".cmd")):
+        return Shell.CMD
+    if lower.endswith(".ps1"):
+        return Shell.POWERSHELL
+    if lower.endswith((".sh", ".bash")):
+        return Shell.SH
+    return default

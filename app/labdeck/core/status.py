@@ -1,0 +1,50 @@
+"""Status values of runs and node runs, and which of them are final."""
+
+from enum import StrEnum
+
+
+class NodeRunStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"            # the command ran and exited non-zero
+    TIMED_OUT = "timed_out"      # killed by the engine's deadline
+    CANCELLED = "cancelled"      # killed or skipped because the user cancelled
+    UNREACHABLE = "unreachable"  # the node could not be reached or dropped mid-run
+    ERROR = "error"              # could not start there: login refused, host key, upload failed
+    INTERRUPTED = "interrupted"  # the controller that ran it went away before it finished
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (NodeRunStatus.PENDING, NodeRunStatus.RUNNING)
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def is_final(self) -> bool:
+        return self is not RunStatus.RUNNING
+
+
+class KillState(StrEnum):
+    KILLED = "killed"                      # signalled and verified gone
+    KILL_UNCONFIRMED = "kill_unconfirmed"  # signalled, but could not verify it is gone
+
+
+RETRYABLE = frozenset({NodeRunStatus.FAILED, NodeRunStatus.TIMED_OUT, NodeRunStatus.UNREACHABLE})
+
+
+def summarize_run(node_statuses: list[NodeRunStatus], cancel_requested: bool) -> RunStatus:
+    """The status of a whole run from the final statuses of its node runs."""
+    if node_statuses and all(s is NodeRunStatus.SUCCEEDED for s in node_statuses):
+        return RunStatus.SUCCEEDED
+    if cancel_requested:
+        return RunStatus.CANCELLED
+    if any(s is NodeRunStatus.INTERRUPTED for s in node_statuses):
+        return RunStatus.INTERRUPTED
+    return RunStatus.FAILED

@@ -1,0 +1,226 @@
+"""The dispatcher: fans a run out over its nodes on a worker pool and sees each node run to a
+final status — max-parallel limit, steps in order, option substitution, per-attempt deadline,
+retries, cancel (in-process or flagged in the catalog by another process), log files."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from ..core.errors import AuthenticationFailed, HostKeyChanged, HostKeyUnknown, LabDeckError, NodeUnreachable
+from ..core.events import NodeRunFinished, NodeRunOutput, NodeRunStarted, RunFinished, RunStarted
+from ..core.models import Job, Node, NodeRun, Run, StepKind
+from ..core.quoting import option_environment, shell_for_script, substitute
+from ..core.status import RETRYABLE, KillState, NodeRunStatus, summarize_run
+from ..executors.base import CommandRequest, Deadline, Ending, ScriptFile
+from ..executors.pool import ExecutorPool
+from ..store.catalog import Catalog
+from ..store.logs import LogWriter
+from .bus import EventBus
+
+log = logging.getLogger(__name__)
+CANCEL_POLL_S = 0.25
+
+
+@dataclass
+class _ActiveRun:
+    run: Run
+    job: Job
+    nodes: dict[str, Node]
+    node_runs: list[NodeRun]
+    cancel_all: threading.Event = field(default_factory=threading.Event)
+    cancel_node: dict[str, threading.Event] = field(default_factory=dict)
+    remaining: int = 0
+    done: threading.Event = field(default_factory=threading.Event)
+    slots: threading.Semaphore | None = None
+
+
+class Dispatcher:
+    def __init__(self, catalog: Catalog, pool: ExecutorPool, bus: EventBus, secret_for, max_workers: int = 256):
+        self._catalog = catalog
+        self._pool = pool
+        self._bus = bus
+        self._secret_for = secret_for
+        self._workers = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="noderun")
+        self._active: dict[int, _ActiveRun] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._watcher = threading.Thread(target=self._watch_cancel_flags, daemon=True, name="cancel-watcher")
+        self._watcher.start()
+
+    # ---- starting ----------------------------------------------------------------------
+
+    def start(self, run: Run, job: Job, nodes: list[Node], node_runs: list[NodeRun]) -> None:
+        active = _ActiveRun(run=run, job=job, nodes={n.name: n for n in nodes}, node_runs=node_runs,
+                            remaining=len(node_runs))
+        active.cancel_node = {nr.node_name: threading.Event() for nr in node_runs}
+        if job.policy.max_parallel and job.policy.max_parallel < len(node_runs):
+            active.slots = threading.Semaphore(job.policy.max_parallel)
+        with self._lock:
+            self._active[run.id] = active
+        self._bus.publish(RunStarted(run.id, job.name, tuple(nr.node_name for nr in node_runs)))
+        for nr in node_runs:
+            self._workers.submit(self._node_task, active, nr)
+
+    def wait(self, run_id: int, timeout: float | None = None) -> bool:
+        with self._lock:
+            active = self._active.get(run_id)
+        return True if active is None else active.done.wait(timeout)
+
+    def cancel(self, run_id: int, node_name: str | None = None) -> bool:
+        """Cancel a run this process is running; False if it is not running here."""
+        with self._lock:
+            active = self._active.get(run_id)
+        if active is None:
+            return False
+        if node_name is None:
+            active.cancel_all.set()
+            for event in active.cancel_node.values():
+                event.set()
+        elif node_name in active.cancel_node:
+            active.cancel_node[node_name].set()
+        return True
+
+    def active_run_ids(self) -> list[int]:
+        with self._lock:
+            return list(self._active)
+
+    def shutdown(self, cancel_running: bool = True) -> None:
+        self._stopping.set()
+        if cancel_running:
+            for run_id in self.active_run_ids():
+                self.cancel(run_id)
+        self._workers.shutdown(wait=True, cancel_futures=False)
+
+    # ---- one node run ------------------------------------------------------------------
+
+    def _node_task(self, active: _ActiveRun, nr: NodeRun) -> None:
+        try:
+            if active.slots is not None:
+                while not active.slots.acquire(timeout=CANCEL_POLL_S):
+                    if active.cancel_node[nr.node_name].is_set():
+                        self._finish_node(active, nr, NodeRunStatus.CANCELLED, None, "cancelled before it started")
+                        return
+                try:
+                    self._node_attempts(active, nr)
+                finally:
+                    active.slots.release()
+            else:
+                self._node_attempts(active, nr)
+        except Exception as exc:  # never leave a node run hanging in "running"
+            log.exception("node run %s crashed", nr.id)
+            self._finish_node(active, nr, NodeRunStatus.ERROR, None, f"internal error: {exc}")
+
+    def _node_attempts(self, active: _ActiveRun, nr: NodeRun) -> None:
+        node = active.nodes[nr.node_name]
+        cancel = active.cancel_node[nr.node_name]
+        policy = active.job.policy
+        secret = self._secret_for(node.credential_ref)
+        run_id = active.run.id
+        writer = LogWriter(
+            nr.log_path, encoding=node.encoding, secrets=[secret] if secret else [],
+            on_text=lambda text: self._bus.publish(NodeRunOutput(run_id, nr.id, node.name, text)))
+        try:
+            attempts = 1 + max(0, policy.retries)
+            for attempt in range(1, attempts + 1):
+                if cancel.is_set():
+                    self._finish_node(active, nr, NodeRunStatus.CANCELLED, None, "cancelled", writer=writer)
+                    return
+                self._catalog.update_node_run(nr.id, status=NodeRunStatus.RUNNING, attempt=attempt,
+                                              started_at=time.time() if attempt == 1 else None)
+                self._bus.publish(NodeRunStarted(run_id, nr.id, node.name, attempt))
+                if attempt > 1:
+                    writer.note(f"attempt {attempt} of {attempts}")
+                status, exit_code, message, kill_state = self._attempt(active, node, nr, writer, cancel)
+                last = attempt == attempts or status not in RETRYABLE or cancel.is_set()
+                if last:
+                    self._finish_node(active, nr, status, exit_code, message, kill_state, writer)
+                    return
+                writer.note(f"attempt {attempt} ended {status}: {message}; retrying in {policy.retry_delay_s:g} s")
+                if cancel.wait(policy.retry_delay_s):
+                    self._finish_node(active, nr, NodeRunStatus.CANCELLED, None, "cancelled while waiting to retry",
+                                      writer=writer)
+                    return
+        finally:
+            writer.close()
+
+    def _attempt(self, active: _ActiveRun, node: Node, nr: NodeRun, writer: LogWriter,
+                 cancel: threading.Event) -> tuple[NodeRunStatus, int | None, str, KillState | None]:
+        job, options = active.job, active.run.options
+        deadline = Deadline.after(job.policy.timeout_s)
+        env = option_environment(options) | {
+            "LABDECK_RUN_ID": str(active.run.id), "LABDECK_JOB": job.name, "LABDECK_NODE": node.name}
+        exit_code: int | None = None
+        try:
+            executor = self._pool.get(node)
+            for index, step in enumerate(job.steps, 1):
+                request = CommandRequest(env=env, run_tag=f"run-{active.run.id}-{node.name}")
+                if step.kind is StepKind.SCRIPT:
+                    shell = shell_for_script(step.filename, executor.shell)
+                    request.script = ScriptFile(step.filename, substitute(step.script, options, shell))
+                else:
+                    request.command = substitute(step.command, options, executor.shell)
+                result = executor.run(request, writer.write, deadline, cancel)
+                exit_code = result.exit_code
+                if result.ending is not Ending.EXITED:
+                    verb = "timed out" if result.ending is Ending.TIMED_OUT else "cancelled"
+                    state = result.kill_state or KillState.KILL_UNCONFIRMED
+                    detail = {KillState.KILLED: "process tree killed",
+                              KillState.KILL_UNCONFIRMED: "kill unconfirmed"}[state]
+                    limit = f" after {job.policy.timeout_s:g} s" if result.ending is Ending.TIMED_OUT else ""
+                    message = f"step {index} {verb}{limit}; {detail}"
+                    writer.note(message)
+                    status = NodeRunStatus.TIMED_OUT if result.ending is Ending.TIMED_OUT else NodeRunStatus.CANCELLED
+                    return status, None, message, state
+                if exit_code != 0:
+                    return NodeRunStatus.FAILED, exit_code, f"step {index} exited with code {exit_code}", None
+            self._catalog.mark_node_seen(node.name)
+            return NodeRunStatus.SUCCEEDED, exit_code, "", None
+        except NodeUnreachable as exc:
+            writer.note(str(exc))
+            return NodeRunStatus.UNREACHABLE, None, str(exc), None
+        except (AuthenticationFailed, HostKeyUnknown, HostKeyChanged, LabDeckError) as exc:
+            writer.note(str(exc))
+            return NodeRunStatus.ERROR, None, str(exc), None
+
+    def _finish_node(self, active: _ActiveRun, nr: NodeRun, status: NodeRunStatus, exit_code: int | None,
+                     message: str, kill_state: KillState | None = None, writer: LogWriter | None = None) -> None:
+        self._catalog.update_node_run(nr.id, status=status, exit_code=exit_code, finished_at=time.time(),
+                                      message=message, kill_state=kill_state)
+        self._bus.publish(NodeRunFinished(active.run.id, nr.id, nr.node_name, status, exit_code, message))
+        with self._lock:
+            active.remaining -= 1
+            last = active.remaining == 0
+        if last:
+            self._finish_run(active)
+
+    def _finish_run(self, active: _ActiveRun) -> None:
+        statuses = [nr.status for nr in self._catalog.node_runs(active.run.id)]
+        flagged = active.cancel_all.is_set() or self._catalog.get_run(active.run.id).cancel_requested
+        status = summarize_run(statuses, flagged)
+        self._catalog.finish_run(active.run.id, status)
+        with self._lock:
+            self._active.pop(active.run.id, None)
+        self._bus.publish(RunFinished(active.run.id, active.job.name, status))
+        active.done.set()
+
+    # ---- cancel flags from other processes ---------------------------------------------
+
+    def _watch_cancel_flags(self) -> None:
+        while not self._stopping.wait(CANCEL_POLL_S):
+            run_ids = self.active_run_ids()
+            if not run_ids:
+                continue
+            try:
+                flags = self._catalog.cancel_flags(run_ids)
+            except Exception:
+                log.exception("reading cancel flags failed")
+                continue
+            for run_id, (whole, nodes) in flags.items():
+                if whole:
+                    self.cancel(run_id)
+                for node_name in nodes:
+                    self.cancel(run_id, node_name)

@@ -1,0 +1,121 @@
+"""The Engine: one object that owns the catalog, the executor pool, the dispatcher and the
+event bus for a data folder. The CLI and the GUI both drive LabDeck through it."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from ..core.errors import InvalidInput
+from ..core.models import Job, Node, Run, Step, Trigger
+from ..core.quoting import Shell, check_option_name, substitute
+from ..core.targets import resolve_targets
+from ..executors.pool import ExecutorPool
+from ..store import paths, secrets
+from ..store.catalog import Catalog
+from .bus import EventBus
+from .dispatcher import Dispatcher
+from .hostkeys import CatalogHostKeys
+from .nodes import NodeManager
+from .reconcile import reconcile_orphans
+from .seed import seed_first_start
+
+ADHOC_JOB = "(ad-hoc)"
+
+
+class Engine:
+    def __init__(self, data_dir: str | Path | None = None, seed: bool = True):
+        self.data_dir = paths.resolve_data_dir(data_dir)
+        self.catalog = Catalog(paths.catalog_path(self.data_dir))
+        self.bus = EventBus()
+        self.pool = ExecutorPool(paths.work_dir(self.data_dir), secrets.get_secret,
+                                 CatalogHostKeys(self.catalog).check)
+        self.dispatcher = Dispatcher(self.catalog, self.pool, self.bus, secrets.get_secret)
+        self.nodes = NodeManager(self.catalog, self.pool, self.bus)
+        self._closed = threading.Event()
+        if seed:
+            seed_first_start(self.catalog)
+        reconcile_orphans(self.catalog, set())
+
+    # ---- runs --------------------------------------------------------------------------
+
+    def start_job(self, job_name: str, options: dict[str, str] | None = None, trigger: Trigger = Trigger.MANUAL,
+                  targets: str | None = None) -> Run:
+        return self.start(self.catalog.get_job(job_name), options, trigger, targets)
+
+    def start_command(self, command: str, targets: str, timeout_s: float | None = None,
+                      trigger: Trigger = Trigger.CLI) -> Run:
+        from ..core.models import JobPolicy
+        job = Job(name=ADHOC_JOB, steps=[Step(command=command)], targets=targets, policy=JobPolicy(timeout_s=timeout_s))
+        return self.start(job, {}, trigger)
+
+    def start(self, job: Job, options: dict[str, str] | None = None, trigger: Trigger = Trigger.MANUAL,
+              targets: str | None = None) -> Run:
+        """Validate everything first, then record the run and hand it to the dispatcher."""
+        values = resolve_options(job, options or {})
+        for step in job.steps:  # an unknown ${option.X} is an error before anything runs
+            substitute(step.command or step.script, values, Shell.SH)
+        spec = targets or job.targets
+        nodes = resolve_targets(spec, self.catalog.list_nodes())
+        logs = paths.logs_dir(self.data_dir)
+        run, node_runs = self.catalog.create_run(
+            job.name, job.id, trigger, values, spec, [n.name for n in nodes],
+            lambda run_id, node: logs / str(run_id) / f"{node}.log")
+        self.dispatcher.start(run, job, nodes, node_runs)
+        return run
+
+    def rerun_failed(self, run_id: int) -> Run:
+        """A new run of the same job and options on the nodes that did not succeed."""
+        run = self.catalog.get_run(run_id)
+        failed = [nr.node_name for nr in self.catalog.node_runs(run_id) if nr.status != "succeeded"]
+        if not failed:
+            raise InvalidInput(f"every node of run {run_id} succeeded; nothing to re-run")
+        return self.start_job(run.job_name, run.options, Trigger.MANUAL, targets=",".join(failed))
+
+    def wait(self, run_id: int, timeout: float | None = None) -> bool:
+        return self.dispatcher.wait(run_id, timeout)
+
+    def cancel(self, run_id: int, node_name: str | None = None) -> None:
+        """Cancel here if this process runs it, and flag it in the catalog for any other process."""
+        self.catalog.request_cancel(run_id, node_name)
+        self.dispatcher.cancel(run_id, node_name)
+        reconcile_orphans(self.catalog, set(self.dispatcher.active_run_ids()))
+
+    # ---- nodes -------------------------------------------------------------------------
+
+    def add_node(self, node: Node, secret: str | None = None, accept_host_key: bool = False, check: bool = True):
+        return self.nodes.add(node, secret, accept_host_key, check)
+
+    def test_node(self, name: str, accept_host_key: bool = False, replace_host_key: bool = False):
+        return self.nodes.test(name, accept_host_key, replace_host_key)
+
+    def close(self, cancel_running: bool = True) -> None:
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        self.dispatcher.shutdown(cancel_running)
+        self.pool.close()
+        self.catalog.close()
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def resolve_options(job: Job, given: dict[str, str]) -> dict[str, str]:
+    """Defaults overlaid with the values given; unknown or missing required options are errors."""
+    known = {o.name: o for o in job.options}
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        names = ", ".join(sorted(known)) or "none"
+        raise InvalidInput(f"job '{job.name}' has no option {', '.join(unknown)} (its options: {names})")
+    values = {}
+    for name, option in known.items():
+        check_option_name(name)
+        value = given.get(name, option.default)
+        if option.required and value == "":
+            raise InvalidInput(f"job '{job.name}' needs a value for option '{name}': -p {name}=VALUE")
+        values[name] = value
+    return values

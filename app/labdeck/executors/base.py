@@ -1,0 +1,90 @@
+"""The one protocol every executor (local, ssh, winrm) implements, and its request/result types."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Protocol
+
+from ..core.quoting import Shell
+from ..core.status import KillState
+
+OutputSink = Callable[[str, bytes], None]
+"""Called with ("stdout" | "stderr", bytes) as output arrives; must not block for long."""
+
+POLL_S = 0.05
+DEFAULT_KILL_GRACE_S = 3.0
+
+
+@dataclass
+class ScriptFile:
+    filename: str
+    body: str
+
+
+@dataclass
+class CommandRequest:
+    """One step to run on a node. ``command`` is text for the node's shell; a ``script`` is
+    uploaded as a file into the node run's folder and run from there."""
+    command: str = ""
+    script: ScriptFile | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    run_tag: str = "adhoc"          # names the per-node-run folder on the node
+    kill_grace_s: float = DEFAULT_KILL_GRACE_S
+
+
+class Ending(StrEnum):
+    EXITED = "exited"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+
+
+@dataclass
+class ExecResult:
+    ending: Ending
+    exit_code: int | None = None
+    kill_state: KillState | None = None
+    pid: int | None = None
+
+
+@dataclass
+class Deadline:
+    """A wall-clock deadline kept by the engine (library timeouts are not trusted)."""
+    at: float | None = None  # time.monotonic() value
+
+    @classmethod
+    def after(cls, seconds: float | None) -> "Deadline":
+        return cls(None if not seconds else time.monotonic() + seconds)
+
+    def expired(self) -> bool:
+        return self.at is not None and time.monotonic() >= self.at
+
+
+def stop_reason(deadline: Deadline, cancel: threading.Event) -> Ending | None:
+    if cancel.is_set():
+        return Ending.CANCELLED
+    if deadline.expired():
+        return Ending.TIMED_OUT
+    return None
+
+
+class Executor(Protocol):
+    shell: Shell
+
+    def run(self, request: CommandRequest, sink: OutputSink, deadline: Deadline,
+            cancel: threading.Event) -> ExecResult:
+        """Run to the end, the deadline or the cancel event; a stop kills the whole process
+        tree and verifies it. Raises NodeUnreachable if the node cannot be reached or drops."""
+
+    def upload(self, local: Path, remote: str) -> None: ...
+
+    def download(self, remote: str, local: Path) -> None: ...
+
+    def probe(self) -> dict:
+        """OS family, CPUs, memory and disk of the node."""
+
+    def close(self) -> None: ...

@@ -1,0 +1,81 @@
+"""Shell text run on POSIX nodes: the launch wrapper that puts a command in its own
+process group and reports its pid, the kill-and-verify script, and the probe script."""
+
+from __future__ import annotations
+
+import shlex
+
+from .base import ScriptFile
+
+PID_MARK = b"\x1eLABDECK_PGID "
+"""First line on stdout: the process group id of the command (then stripped from the output)."""
+
+
+def script_invocation(path: str, script: ScriptFile) -> str:
+    quoted = shlex.quote(path)
+    if script.body.startswith("#!"):
+        return quoted
+    if script.filename.endswith(".py"):
+        return f"python3 {quoted}"
+    if script.filename.endswith(".bash"):
+        return f"bash {quoted}"
+    return f"/bin/sh {quoted}"
+
+
+def launch_wrapper(command: str, env: dict[str, str]) -> str:
+    """A line for the login shell that runs ``command`` under ``/bin/sh`` in a new session
+    (so its whole tree can be signalled as one group), printing the group id first.
+    ``setsid -w`` waits for the command and passes its exit code on."""
+    exports = "".join(f"export {name}={shlex.quote(value)}; " for name, value in env.items())
+    inner = f"printf '\\036LABDECK_PGID %s\\n' \"$$\"; {exports}{command}"
+    quoted = shlex.quote(inner)
+    return (
+        f"if command -v setsid >/dev/null 2>&1; then exec setsid -w /bin/sh -c {quoted}; "
+        f"else exec perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV' /bin/sh -c {quoted}; fi"
+    )
+
+
+def kill_group_script(pgid: int, grace_s: float) -> str:
+    """TERM the group, wait up to ``grace_s``, KILL what is left, then say GONE or ALIVE."""
+    steps = max(1, int(grace_s * 10))
+    return (
+        f"pg={int(pgid)}; kill -TERM -- -$pg 2>/dev/null; i=0; "
+        f"while kill -0 -- -$pg 2>/dev/null && [ $i -lt {steps} ]; do sleep 0.1; i=$((i+1)); done; "
+        f"kill -KILL -- -$pg 2>/dev/null; i=0; "
+        f"while kill -0 -- -$pg 2>/dev/null && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done; "
+        f"if kill -0 -- -$pg 2>/dev/null; then echo ALIVE; else echo GONE; fi"
+    )
+
+
+PROBE_SCRIPT = r"""
+echo "os=$(uname -s)"
+echo "os_release=$(uname -r)"
+echo "arch=$(uname -m)"
+echo "hostname=$(hostname 2>/dev/null || uname -n)"
+echo "cpus=$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null)"
+if [ -r /proc/meminfo ]; then
+  awk '/^MemTotal:/ {print "memory_mb=" int($2/1024)} /^MemAvailable:/ {print "memory_free_mb=" int($2/1024)}' /proc/meminfo
+elif command -v sysctl >/dev/null 2>&1; then
+  echo "memory_mb=$(( $(sysctl -n hw.memsize) / 1048576 ))"
+fi
+df -Pk "$HOME" 2>/dev/null | awk 'NR==2 {print "disk_total_mb=" int($2/1024); print "disk_free_mb=" int($4/1024)}'
+[ -r /proc/loadavg ] && echo "load=$(cut -d' ' -f1 /proc/loadavg)"
+if command -v nvidia-smi >/dev/null 2>&1; then
+  echo "gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')"
+else
+  echo "gpus=0"
+fi
+"""
+
+
+def parse_probe(text: str) -> dict:
+    info: dict = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if not sep or not value.strip():
+            continue
+        value = value.strip()
+        info[key.strip()] = int(value) if value.isdigit() else value
+    if "os" in info:
+        info["os_family"] = {"Linux": "linux", "Darwin": "darwin"}.get(str(info["os"]), str(info["os"]).lower())
+    return info

@@ -1,0 +1,177 @@
+"""The ``ssh`` executor: commands and scripts on a POSIX node over a pooled paramiko connection.
+
+A command runs under ``setsid`` so its whole tree is one process group; the group id is the
+first line of stdout (stripped before the log). stdout and stderr are drained together as
+they arrive. A deadline or cancel kills the group over a second channel and verifies it is
+gone. A connection that drops mid-command is NodeUnreachable, not a failed command.
+"""
+
+from __future__ import annotations
+
+import select
+import shlex
+import threading
+from pathlib import Path
+
+import paramiko
+
+from ..core.errors import NodeUnreachable
+from ..core.quoting import Shell
+from ..core.status import KillState
+from .base import POLL_S, CommandRequest, Deadline, Ending, ExecResult, OutputSink, stop_reason
+from .posix_shell import PID_MARK, PROBE_SCRIPT, kill_group_script, launch_wrapper, parse_probe, script_invocation
+from .ssh_connection import SshConnection
+
+REMOTE_ROOT = ".labdeck/runs"  # relative to the login directory
+
+
+class SshExecutor:
+    shell = Shell.SH
+
+    def __init__(self, connection: SshConnection):
+        self.connection = connection
+        self.node = connection.target.node
+
+    def run(self, request: CommandRequest, sink: OutputSink, deadline: Deadline,
+            cancel: threading.Event) -> ExecResult:
+        command = request.command
+        if request.script is not None:
+            path = self._upload_script(request)
+            command = script_invocation(path, request.script)
+        chan = self.connection.open_session()
+        try:
+            chan.exec_command(launch_wrapper(command, request.env))
+            return self._drain(chan, sink, deadline, cancel, request.kill_grace_s)
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise NodeUnreachable(f"node '{self.node}': connection lost during the command ({exc})") from exc
+        finally:
+            chan.close()
+
+    def _drain(self, chan: paramiko.Channel, sink: OutputSink, deadline: Deadline,
+               cancel: threading.Event, grace_s: float) -> ExecResult:
+        pgid: int | None = None
+        head = b""  # stdout until the group-id line has been read
+        transport = chan.get_transport()
+        while True:
+            got = False
+            while chan.recv_ready():
+                data = chan.recv(65536)
+                got = True
+                if pgid is None:
+                    head += data
+                    pgid, data, head = _split_mark(head)
+                    if pgid is None:
+                        continue
+                if data:
+                    sink("stdout", data)
+            while chan.recv_stderr_ready():
+                sink("stderr", chan.recv_stderr(65536))
+                got = True
+            if got:
+                self.connection.mark_ok()
+            if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
+                if head:
+                    sink("stdout", head)
+                return ExecResult(Ending.EXITED, chan.recv_exit_status(), None, pgid)
+            if chan.closed or not transport.is_active():
+                raise NodeUnreachable(f"node '{self.node}': the connection dropped while the command ran")
+            reason = stop_reason(deadline, cancel)
+            if reason is not None:
+                kill_state = self.kill_group(pgid, grace_s) if pgid else KillState.KILL_UNCONFIRMED
+                return ExecResult(reason, None, kill_state, pgid)
+            if not got:
+                select.select([chan], [], [], POLL_S)
+
+    def kill_group(self, pgid: int, grace_s: float) -> KillState:
+        """Signal the process group on the node and verify it is gone."""
+        try:
+            out = self._exec_quick(kill_group_script(pgid, grace_s), timeout=grace_s + 10)
+        except NodeUnreachable:
+            return KillState.KILL_UNCONFIRMED
+        return KillState.KILLED if "GONE" in out else KillState.KILL_UNCONFIRMED
+
+    def _exec_quick(self, command: str, timeout: float = 20) -> str:
+        """A short helper command (kill, probe, mkdir); its stdout as text."""
+        chan = self.connection.open_session(limited=False)
+        try:
+            chan.settimeout(timeout)
+            chan.exec_command(command)
+            out = bytearray()
+            while True:
+                data = chan.recv(65536)
+                if not data:
+                    break
+                out += data
+            chan.recv_exit_status()
+            return out.decode("utf-8", errors="replace")
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise NodeUnreachable(f"node '{self.node}': helper command failed ({exc})") from exc
+        finally:
+            chan.close()
+
+    def _upload_script(self, request: CommandRequest) -> str:
+        assert request.script is not None
+        folder = f"{REMOTE_ROOT}/{request.run_tag}"
+        path = f"{folder}/{Path(request.script.filename).name}"
+        sftp = self.connection.sftp()
+        try:
+            _sftp_makedirs(sftp, folder)
+            with sftp.open(path, "w") as f:
+                f.write(request.script.body.encode("utf-8"))
+            sftp.chmod(path, 0o700)
+        except (OSError, paramiko.SSHException) as exc:
+            raise NodeUnreachable(f"node '{self.node}': uploading the script failed ({exc})") from exc
+        finally:
+            sftp.close()
+        return path
+
+    def upload(self, local: Path, remote: str) -> None:
+        sftp = self.connection.sftp()
+        try:
+            parent = remote.rsplit("/", 1)[0] if "/" in remote else ""
+            if parent:
+                _sftp_makedirs(sftp, parent)
+            sftp.put(str(local), remote)
+        finally:
+            sftp.close()
+
+    def download(self, remote: str, local: Path) -> None:
+        Path(local).parent.mkdir(parents=True, exist_ok=True)
+        sftp = self.connection.sftp()
+        try:
+            sftp.get(remote, str(local))
+        finally:
+            sftp.close()
+
+    def probe(self) -> dict:
+        return parse_probe(self._exec_quick("/bin/sh -c " + shlex.quote(PROBE_SCRIPT)))
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def _split_mark(head: bytes) -> tuple[int | None, bytes, bytes]:
+    """(pgid, output after the mark line, bytes still held) from the start of stdout."""
+    if not head.startswith(PID_MARK[: len(head)]) and not head.startswith(PID_MARK):
+        return 0, head, b""  # no mark (should not happen): pass everything through
+    end = head.find(b"\n")
+    if end < 0:
+        return None, b"", head
+    try:
+        pgid = int(head[len(PID_MARK):end])
+    except ValueError:
+        pgid = 0
+    return pgid, head[end + 1:], b""
+
+
+def _sftp_makedirs(sftp: paramiko.SFTPClient, folder: str) -> None:
+    current = ""
+    for part in folder.split("/"):
+        if not part:
+            current = "/"
+            continue
+        current = f"{current}{part}" if current in ("", "/") else f"{current}/{part}"
+        try:
+            sftp.stat(current)
+        except FileNotFoundError:
+            sftp.mkdir(current)

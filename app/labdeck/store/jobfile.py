@@ -1,0 +1,77 @@
+"""Jobs as YAML documents, for ``job export`` and ``job import``. Secrets never appear here."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+
+import yaml
+
+from ..core.errors import InvalidInput
+from ..core.models import Job, JobOption, JobPolicy, Step, StepKind
+from ..core.quoting import check_option_name
+
+
+def job_to_yaml(job: Job) -> str:
+    doc: dict = {"name": job.name}
+    if job.description:
+        doc["description"] = job.description
+    doc["targets"] = job.targets
+    doc["steps"] = []
+    for step in job.steps:
+        item: dict = {"name": step.name} if step.name else {}
+        if step.kind is StepKind.COMMAND:
+            item["command"] = step.command
+        else:
+            item["script"] = step.script
+            item["filename"] = step.filename
+        doc["steps"].append(item)
+    if job.options:
+        doc["options"] = [{k: v for k, v in asdict(o).items() if v not in ("", False)} for o in job.options]
+    doc["policy"] = {k: v for k, v in asdict(job.policy).items() if v is not None}
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+
+
+def _known_keys(cls) -> set[str]:
+    return {f.name for f in fields(cls)}
+
+
+def job_from_yaml(text: str, source: str = "job file") -> Job:
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"{source} is not valid YAML: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise InvalidInput(f"{source}: expected a mapping with name, targets and steps")
+    name = doc.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput(f"{source}: 'name' is required")
+    raw_steps = doc.get("steps")
+    if not isinstance(raw_steps, list) or not raw_steps:
+        raise InvalidInput(f"{source}: job '{name}' needs at least one step under 'steps'")
+    steps = []
+    for i, raw in enumerate(raw_steps, 1):
+        if isinstance(raw, str):
+            raw = {"command": raw}
+        if not isinstance(raw, dict) or ("command" in raw) == ("script" in raw):
+            raise InvalidInput(f"{source}: step {i} must have exactly one of 'command' or 'script'")
+        if "command" in raw:
+            steps.append(Step(kind=StepKind.COMMAND, command=str(raw["command"]), name=str(raw.get("name", ""))))
+        else:
+            steps.append(Step(kind=StepKind.SCRIPT, script=str(raw["script"]),
+                              filename=str(raw.get("filename", "script.sh")), name=str(raw.get("name", ""))))
+    options = []
+    for raw in doc.get("options") or []:
+        if not isinstance(raw, dict) or "name" not in raw or set(raw) - _known_keys(JobOption):
+            raise InvalidInput(f"{source}: each option needs a 'name' (and may have default, description, required)")
+        options.append(JobOption(name=check_option_name(str(raw["name"])), default=str(raw.get("default", "")),
+                                 description=str(raw.get("description", "")), required=bool(raw.get("required", False))))
+    raw_policy = doc.get("policy") or {}
+    unknown = set(raw_policy) - _known_keys(JobPolicy)
+    if unknown:
+        raise InvalidInput(f"{source}: unknown policy keys {sorted(unknown)} (allowed: {sorted(_known_keys(JobPolicy))})")
+    try:
+        policy = JobPolicy(**raw_policy)
+    except TypeError as exc:
+        raise InvalidInput(f"{source}: bad policy: {exc}") from exc
+    return Job(name=name.strip(), steps=steps, targets=str(doc.get("targets", "all")), options=options,
+               policy=policy, description=str(doc.get("description", "")))

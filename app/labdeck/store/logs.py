@@ -1,0 +1,104 @@
+"""Per-node-run log files: output appended as it arrives, decoded with replacement of bad
+bytes, and secrets masked before anything reaches the disk."""
+
+from __future__ import annotations
+
+import codecs
+import threading
+from pathlib import Path
+
+MASK = "********"
+
+
+class SecretMasker:
+    """Replaces known secrets in a text stream, even when a secret is split across chunks.
+
+    The tail of the buffer that could be the start of a secret is held back until the next
+    chunk (or ``flush``) decides it.
+    """
+
+    def __init__(self, secrets: list[str]):
+        self._secrets = sorted({s for s in secrets if s and len(s) >= 3}, key=len, reverse=True)
+        self._held = ""
+
+    def feed(self, text: str) -> str:
+        if not self._secrets:
+            return text
+        buf = self._mask(self._held + text)
+        keep = 0
+        for secret in self._secrets:
+            for n in range(min(len(secret) - 1, len(buf)), keep, -1):
+                if buf.endswith(secret[:n]):
+                    keep = n
+                    break
+        self._held = buf[len(buf) - keep:] if keep else ""
+        return buf[:len(buf) - keep] if keep else buf
+
+    def flush(self) -> str:
+        rest, self._held = self._mask(self._held), ""
+        return rest
+
+    def _mask(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, MASK)
+        return text
+
+
+class LogWriter:
+    """Appends one node run's output to its log file. Thread-safe: stdout and stderr chunks may
+    arrive from different threads. ``on_text`` sees exactly the text that was written."""
+
+    def __init__(self, path: Path, encoding: str = "utf-8", secrets: list[str] | None = None, on_text=None):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "a", encoding="utf-8", newline="")
+        self._decoders = {name: codecs.getincrementaldecoder(_codec(encoding))(errors="replace")
+                          for name in ("stdout", "stderr")}
+        self._masker = SecretMasker(secrets or [])
+        self._on_text = on_text
+        self._lock = threading.Lock()
+        self.bytes_in = 0
+
+    def write(self, stream: str, data: bytes) -> None:
+        with self._lock:
+            self.bytes_in += len(data)
+            self._emit(self._masker.feed(self._decoders[stream].decode(data)))
+
+    def note(self, text: str) -> None:
+        """A line from LabDeck itself (a kill, a retry), marked so it is not taken for output."""
+        with self._lock:
+            self._emit(self._masker.feed(f"[labdeck] {text}\n"))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file.closed:
+                return
+            tail = "".join(d.decode(b"", final=True) for d in self._decoders.values())
+            self._emit(self._masker.feed(tail) + self._masker.flush())
+            self._file.close()
+
+    def _emit(self, text: str) -> None:
+        if not text:
+            return
+        self._file.write(text)
+        self._file.flush()
+        if self._on_text is not None:
+            self._on_text(text)
+
+
+def _codec(encoding: str) -> str:
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        return "utf-8"
+
+
+def read_from(path: Path, offset: int, limit: int = 1 << 20) -> tuple[str, int]:
+    """Up to ``limit`` bytes of a log from ``offset``; returns the text and the new offset."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read(limit)
+    except FileNotFoundError:
+        return "", offset
+    return data.decode("utf-8", errors="replace"), offset + len(data)

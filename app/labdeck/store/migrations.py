@@ -1,0 +1,114 @@
+"""Schema versions of the catalog and the forward migrations between them.
+
+Each migration is a list of SQL statements run in one transaction. Before migrating an
+existing file, it is copied to ``catalog.sqlite.bak-v<old>`` so nothing can be lost.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+MIGRATIONS: list[list[str]] = [
+    # v1: settings, nodes, host keys, jobs, runs, node runs
+    [
+        "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        """CREATE TABLE nodes (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            transport TEXT NOT NULL,
+            host TEXT NOT NULL DEFAULT '',
+            port INTEGER,
+            username TEXT NOT NULL DEFAULT '',
+            key_file TEXT,
+            credential_ref TEXT,
+            tags TEXT NOT NULL DEFAULT '[]',
+            attributes TEXT NOT NULL DEFAULT '{}',
+            capacity TEXT NOT NULL DEFAULT '{}',
+            os_family TEXT,
+            encoding TEXT NOT NULL DEFAULT 'utf-8',
+            probe TEXT NOT NULL DEFAULT '{}',
+            last_seen REAL,
+            created_at REAL NOT NULL
+        )""",
+        """CREATE TABLE host_keys (
+            node_id INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
+            key_type TEXT NOT NULL,
+            key_b64 TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            accepted_at REAL NOT NULL,
+            PRIMARY KEY (node_id, key_type)
+        )""",
+        """CREATE TABLE jobs (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            description TEXT NOT NULL DEFAULT '',
+            targets TEXT NOT NULL,
+            steps TEXT NOT NULL,
+            options TEXT NOT NULL DEFAULT '[]',
+            policy TEXT NOT NULL DEFAULT '{}',
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )""",
+        """CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            job_id INTEGER REFERENCES jobs(id) ON DELETE SET NULL,
+            job_name TEXT NOT NULL,
+            trigger TEXT NOT NULL,
+            status TEXT NOT NULL,
+            options TEXT NOT NULL DEFAULT '{}',
+            targets TEXT NOT NULL,
+            started_at REAL NOT NULL,
+            finished_at REAL,
+            cancel_requested INTEGER NOT NULL DEFAULT 0,
+            owner_pid INTEGER,
+            owner_host TEXT
+        )""",
+        "CREATE INDEX runs_job ON runs(job_name, started_at)",
+        "CREATE INDEX runs_status ON runs(status)",
+        """CREATE TABLE node_runs (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            node_name TEXT NOT NULL,
+            status TEXT NOT NULL,
+            attempt INTEGER NOT NULL DEFAULT 1,
+            exit_code INTEGER,
+            started_at REAL,
+            finished_at REAL,
+            log_path TEXT NOT NULL DEFAULT '',
+            message TEXT NOT NULL DEFAULT '',
+            kill_state TEXT,
+            cancel_requested INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX node_runs_run ON node_runs(run_id)",
+        "CREATE INDEX node_runs_node ON node_runs(node_name, run_id)",
+    ],
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(conn: sqlite3.Connection, path: Path | None) -> int:
+    """Bring the file to SCHEMA_VERSION; returns the version it had."""
+    old = current_version(conn)
+    if old > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"the catalog {path} was written by a newer LabDeck (schema {old}, this one knows {SCHEMA_VERSION}); "
+            "upgrade LabDeck or choose another --data-dir"
+        )
+    if old == SCHEMA_VERSION:
+        return old
+    if old > 0 and path is not None and path.exists():
+        conn.execute("PRAGMA wal_checkpoint(FULL)")
+        shutil.copy2(path, path.with_name(f"{path.name}.bak-v{old}"))
+    for version in range(old, SCHEMA_VERSION):
+        with conn:
+            for statement in MIGRATIONS[version]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+    return old

@@ -1,0 +1,81 @@
+# ---------------------------------------------------------------------------
+# Shared pytest fixtures for LabDeck tests.
+#
+# Sections (add new fixtures under a clearly labelled section; keep helpers in
+# tests/support/ rather than here):
+#   * test environment  - keyring backend, XDG dirs, headless Qt (autouse)
+#   * sshd              - real OpenSSH servers on loopback (tests/support/sshd.py)
+# ---------------------------------------------------------------------------
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.support.sshd import SshdCluster, SshdNode, sshd_available
+
+# Must be in place before any QApplication can be created (pytest-qt's qapp).
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+# --- test environment -------------------------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Real (plaintext-file) keyring stored outside any LabDeck data dir; headless Qt."""
+    xdg_data = tmp_path_factory.mktemp("xdg-data")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+        mp.setenv("XDG_DATA_HOME", str(xdg_data))
+        mp.setenv("QT_QPA_PLATFORM", "offscreen")
+        try:  # if keyring already picked a backend, switch it explicitly
+            import keyring
+            from keyrings.alt.file import PlaintextKeyring
+
+            keyring.set_keyring(PlaintextKeyring())
+        except ImportError:
+            pass
+        yield
+
+
+# --- sshd ---------------------------------------------------------------------
+
+
+def _require_sshd() -> None:
+    if not sshd_available():
+        pytest.fail(
+            "OpenSSH server (/usr/sbin/sshd) and ssh-keygen are required for these tests; "
+            "install them, e.g. `apt-get install openssh-server openssh-client`.",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(scope="session")
+def sshd_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdCluster]:
+    _require_sshd()
+    cluster = SshdCluster(tmp_path_factory.mktemp("sshd"))
+    yield cluster
+    cluster.stop_all()
+
+
+@pytest.fixture
+def sshd_node(sshd_cluster: SshdCluster) -> Iterator[SshdNode]:
+    (node,) = sshd_cluster.start_nodes(1)
+    yield node
+    node.stop()
+
+
+@pytest.fixture
+def sshd_nodes(sshd_cluster: SshdCluster) -> Iterator[Callable[[int], list[SshdNode]]]:
+    started: list[SshdNode] = []
+
+    def factory(n: int) -> list[SshdNode]:
+        nodes = sshd_cluster.start_nodes(n)
+        started.extend(nodes)
+        return nodes
+
+    yield factory
+    for node in started:
+        node.stop()
