@@ -30,8 +30,9 @@ def _match_atom(atom: str, nodes: Sequence[Node]) -> set[str]:
     return {atom}
 
 
-def resolve_targets(spec: str, nodes: Sequence[Node]) -> list[Node]:
-    """Nodes matched by ``spec``, in the order of ``nodes``. Raises on unknown names or no match."""
+def resolve_targets(spec: str, nodes: Sequence[Node], allow_empty: bool = False) -> list[Node]:
+    """Nodes matched by ``spec``, in the order of ``nodes``. Raises on unknown names, and on no
+    match unless ``allow_empty`` (a job may name a tag before any node has it)."""
     if not spec or not spec.strip():
         raise InvalidInput("empty target spec: give node names, tag:NAME or all")
     included: set[str] = set()
@@ -51,6 +52,6 @@ def resolve_targets(spec: str, nodes: Sequence[Node]) -> list[Node]:
             matched &= _match_atom(atom, nodes)
         (excluded if negate else included).update(matched)
     chosen = included - excluded
-    if not chosen:
+    if not chosen and not allow_empty:
         raise InvalidInput(f"target spec '{spec}' matches no node")
     return [n for n in nodes if n.name in chosen]

@@ -144,7 +144,18 @@ def _signal_group(pgid: int, sig: int) -> None:
 
 
 def _group_alive(pgid: int, proc: subprocess.Popen) -> bool:
-    proc.poll()  # reap the leader so a zombie does not count as alive
+    """Whether any process of the group can still run (zombies cannot, and do not count)."""
+    proc.poll()  # reap the leader
+    proc_dir = Path("/proc")
+    if proc_dir.is_dir():
+        for stat in proc_dir.glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if fields[0] != "Z" and int(fields[2]) == pgid:
+                return True
+        return False
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:

@@ -36,14 +36,20 @@ def launch_wrapper(command: str, env: dict[str, str]) -> str:
 
 
 def kill_group_script(pgid: int, grace_s: float) -> str:
-    """TERM the group, wait up to ``grace_s``, KILL what is left, then say GONE or ALIVE."""
+    """TERM the group, wait up to ``grace_s``, KILL what is left, then say GONE or ALIVE.
+    A member counts as alive unless it is a zombie (an exited process its parent has not
+    reaped yet cannot run, and a slow init would otherwise make a kill look unconfirmed)."""
     steps = max(1, int(grace_s * 10))
     return (
-        f"pg={int(pgid)}; kill -TERM -- -$pg 2>/dev/null; i=0; "
-        f"while kill -0 -- -$pg 2>/dev/null && [ $i -lt {steps} ]; do sleep 0.1; i=$((i+1)); done; "
-        f"kill -KILL -- -$pg 2>/dev/null; i=0; "
-        f"while kill -0 -- -$pg 2>/dev/null && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done; "
-        f"if kill -0 -- -$pg 2>/dev/null; then echo ALIVE; else echo GONE; fi"
+        f"pg={int(pgid)}; "
+        "alive() { if command -v ps >/dev/null 2>&1; then "
+        "ps -e -o pgid= -o stat= 2>/dev/null | awk -v pg=\"$pg\" '$1 == pg && $2 !~ /^Z/ {found=1} END {exit !found}'; "
+        "else kill -s 0 -- -$pg 2>/dev/null; fi; }; "
+        "kill -s TERM -- -$pg 2>/dev/null; i=0; "
+        f"while alive && [ $i -lt {steps} ]; do sleep 0.1; i=$((i+1)); done; "
+        "kill -s KILL -- -$pg 2>/dev/null; i=0; "
+        "while alive && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done; "
+        "if alive; then echo ALIVE; else echo GONE; fi"
     )
 
 

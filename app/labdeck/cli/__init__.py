@@ -1,0 +1,56 @@
+"""The ``labdeck`` command line: the same engine as the desktop app, headless.
+
+Every error is one clear line on stderr and a non-zero exit; ``labdeck`` alone opens the app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from ..core.errors import LabDeckError
+from . import jobs, nodes, runs
+
+EXIT_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="labdeck", description="Run and watch batch jobs across your lab's machines.")
+    parser.add_argument("--data-dir", metavar="DIR", help="catalog and logs folder (default: $LABDECK_HOME or the user data folder)")
+    parser.add_argument("--verbose", action="store_true", help="log engine details to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    nodes.register(sub)
+    jobs.register(sub)
+    runs.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "handler", None):
+        return _open_app(args, parser)
+    try:
+        return args.handler(args) or 0
+    except LabDeckError as exc:
+        print(f"labdeck: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("labdeck: interrupted", file=sys.stderr)
+        return 130
+
+
+def _open_app(args, parser) -> int:
+    try:
+        from ..gui.app import run_app
+    except ImportError:
+        parser.print_help()
+        return 0
+    return run_app(args.data_dir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

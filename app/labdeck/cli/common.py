@@ -1,0 +1,50 @@
+"""Helpers shared by the CLI commands: opening the engine, printing tables and JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+
+from ..core.errors import InvalidInput
+from ..engine.engine import Engine
+
+
+@contextmanager
+def open_engine(args):
+    engine = Engine(args.data_dir)
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
+def print_json(value) -> None:
+    json.dump(value, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def print_table(headers: list[str], rows: list[list]) -> None:
+    cells = [[str(c) if c is not None else "-" for c in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    print(line.rstrip())
+    for row in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+def parse_pairs(pairs: list[str] | None, flag: str) -> dict[str, str]:
+    values = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InvalidInput(f"{flag} expects NAME=VALUE, got '{pair}'")
+        values[key] = value
+    return values
+
+
+def read_secret_from_stdin() -> str:
+    line = sys.stdin.readline()
+    if not line:
+        raise InvalidInput("--password-stdin was given but standard input is empty")
+    return line.rstrip("\r\n")

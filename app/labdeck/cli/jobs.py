@@ -1,0 +1,117 @@
+"""``labdeck job add|list|show|remove|export|import``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..core.errors import InvalidInput
+from ..core.models import Job, JobOption, JobPolicy, Step, StepKind
+from ..core.quoting import check_option_name
+from ..store.jobfile import job_from_yaml, job_to_yaml
+from .common import open_engine, parse_pairs, print_json, print_table
+
+
+def register(sub) -> None:
+    job = sub.add_parser("job", help="manage job definitions").add_subparsers(dest="job_command", metavar="ACTION")
+    job.required = True
+
+    add = job.add_parser("add", help="define a job")
+    add.add_argument("name")
+    what = add.add_mutually_exclusive_group(required=True)
+    what.add_argument("--command", help="shell command run on each target")
+    what.add_argument("--script", metavar="FILE", help="script file; its body is kept in the catalog and uploaded to each node")
+    add.add_argument("--targets", required=True, help="node names, tag:NAME, all; comma-separated, !X to exclude, A&B to intersect")
+    add.add_argument("--timeout", type=float, metavar="SECONDS", help="wall-clock limit of each node run")
+    add.add_argument("--retries", type=int, default=0, help="extra attempts after a failed, timed-out or unreachable node run")
+    add.add_argument("--retry-delay", type=float, default=0.0, metavar="SECONDS")
+    add.add_argument("--max-parallel", type=int, default=0, help="nodes at once (0 = all)")
+    add.add_argument("--option", action="append", metavar="K=DEFAULT", help="an option with its default (repeatable)")
+    add.add_argument("--description", default="")
+    add.set_defaults(handler=cmd_add)
+
+    lst = job.add_parser("list", help="list jobs")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(handler=cmd_list)
+
+    for name, handler, helptext in (("show", cmd_show, "show a job as YAML"),
+                                    ("export", cmd_show, "print a job as YAML (to import elsewhere)"),
+                                    ("remove", cmd_remove, "remove a job (its run history stays)")):
+        p = job.add_parser(name, help=helptext)
+        p.add_argument("name")
+        p.set_defaults(handler=handler)
+
+    imp = job.add_parser("import", help="add a job from a YAML file (- for stdin)")
+    imp.add_argument("file")
+    imp.add_argument("--replace", action="store_true", help="replace a job of the same name")
+    imp.set_defaults(handler=cmd_import)
+
+
+def cmd_add(args) -> int:
+    if args.script:
+        path = Path(args.script)
+        try:
+            body = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInput(f"cannot read script {path}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"script {path} is not UTF-8 text") from exc
+        step = Step(kind=StepKind.SCRIPT, script=body, filename=path.name)
+    else:
+        step = Step(command=args.command)
+    for value, flag in ((args.timeout, "--timeout"), (args.retries, "--retries"), (args.max_parallel, "--max-parallel")):
+        if value is not None and value < 0:
+            raise InvalidInput(f"{flag} cannot be negative")
+    options = [JobOption(name=check_option_name(k), default=v) for k, v in parse_pairs(args.option, "--option").items()]
+    job = Job(name=args.name, steps=[step], targets=args.targets, options=options, description=args.description,
+              policy=JobPolicy(timeout_s=args.timeout, retries=args.retries, retry_delay_s=args.retry_delay,
+                               max_parallel=args.max_parallel))
+    with open_engine(args) as engine:
+        _check_targets(engine, job)
+        engine.catalog.add_job(job)
+    print(f"added job '{job.name}'")
+    return 0
+
+
+def _check_targets(engine, job: Job) -> None:
+    from ..core.targets import resolve_targets
+    resolve_targets(job.targets, engine.catalog.list_nodes(), allow_empty=True)
+
+
+def cmd_list(args) -> int:
+    with open_engine(args) as engine:
+        jobs = engine.catalog.list_jobs()
+    if args.json:
+        print_json([{"name": j.name, "targets": j.targets, "steps": len(j.steps), "description": j.description,
+                     "options": {o.name: o.default for o in j.options}, "timeout_s": j.policy.timeout_s} for j in jobs])
+        return 0
+    print_table(["NAME", "TARGETS", "STEPS", "TIMEOUT", "DESCRIPTION"],
+                [[j.name, j.targets, len(j.steps), f"{j.policy.timeout_s:g}s" if j.policy.timeout_s else "-",
+                  j.description] for j in jobs])
+    return 0
+
+
+def cmd_show(args) -> int:
+    with open_engine(args) as engine:
+        sys.stdout.write(job_to_yaml(engine.catalog.get_job(args.name)))
+    return 0
+
+
+def cmd_remove(args) -> int:
+    with open_engine(args) as engine:
+        engine.catalog.remove_job(args.name)
+    print(f"removed job '{args.name}'")
+    return 0
+
+
+def cmd_import(args) -> int:
+    try:
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {args.file}: {exc.strerror}") from exc
+    job = job_from_yaml(text, source=args.file)
+    with open_engine(args) as engine:
+        _check_targets(engine, job)
+        engine.catalog.add_job(job, replace=args.replace)
+    print(f"imported job '{job.name}'")
+    return 0

@@ -1,0 +1,93 @@
+"""``labdeck node add|list|test|remove``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from ..core.models import Node, Transport
+from .common import open_engine, print_json, print_table, read_secret_from_stdin
+
+
+def register(sub) -> None:
+    node = sub.add_parser("node", help="manage the machines of the lab").add_subparsers(dest="node_command", metavar="ACTION")
+    node.required = True
+
+    add = node.add_parser("add", help="add a node (checks it can be reached unless --no-check)")
+    add.add_argument("name")
+    add.add_argument("--host", default="")
+    add.add_argument("--port", type=int)
+    add.add_argument("--user", default="")
+    add.add_argument("--key-file", help="private key file (its passphrase, if any, via --password-stdin)")
+    add.add_argument("--password-stdin", action="store_true",
+                     help="read the password (or the key's passphrase) from standard input; kept in the OS keyring")
+    add.add_argument("--transport", choices=[t.value for t in Transport if t is not Transport.WINRM], default="ssh")
+    add.add_argument("--tag", action="append", default=[], help="a tag for target specs (repeatable)")
+    add.add_argument("--accept-host-key", action="store_true", help="trust the host key the node presents now")
+    add.add_argument("--no-check", action="store_true", help="add without connecting (accept the host key later with node test)")
+    add.set_defaults(handler=cmd_add)
+
+    lst = node.add_parser("list", help="list nodes")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(handler=cmd_list)
+
+    test = node.add_parser("test", help="connect, check the host key and probe the node")
+    test.add_argument("name")
+    test.add_argument("--accept-host-key", action="store_true", help="trust the host key the node presents now")
+    test.add_argument("--replace-host-key", action="store_true", help="with --accept-host-key: replace a changed key")
+    test.set_defaults(handler=cmd_test)
+
+    rm = node.add_parser("remove", help="remove a node and its saved credential")
+    rm.add_argument("name")
+    rm.set_defaults(handler=cmd_remove)
+
+
+def cmd_add(args) -> int:
+    secret = read_secret_from_stdin() if args.password_stdin else None
+    node = Node(name=args.name, transport=Transport(args.transport), host=args.host, port=args.port,
+                username=args.user, key_file=args.key_file, tags=args.tag)
+    with open_engine(args) as engine:
+        result = engine.add_node(node, secret=secret, accept_host_key=args.accept_host_key, check=not args.no_check)
+    print(f"added node '{node.name}'" + (f" ({result.probe.get('os', '?')}, {result.probe.get('cpus', '?')} CPUs)"
+                                         if result.reachable else " (not checked)"))
+    return 0
+
+
+def cmd_list(args) -> int:
+    with open_engine(args) as engine:
+        nodes = engine.catalog.list_nodes()
+    if args.json:
+        print_json([{k: v for k, v in asdict(n).items() if k not in ("id",)} for n in nodes])
+        return 0
+    print_table(["NAME", "TRANSPORT", "HOST", "USER", "TAGS", "OS", "CPUS", "LAST SEEN"],
+                [[n.name, n.transport, f"{n.host}:{n.effective_port}" if n.host else "-", n.username or "-",
+                  ",".join(n.tags) or "-", n.os_family, n.probe.get("cpus"), _ago(n.last_seen)] for n in nodes])
+    return 0
+
+
+def cmd_test(args) -> int:
+    with open_engine(args) as engine:
+        result = engine.test_node(args.name, accept_host_key=args.accept_host_key, replace_host_key=args.replace_host_key)
+    if result.host_key:
+        print(f"host key: {result.host_key}")
+    p = result.probe
+    print(f"node '{args.name}' is reachable: {p.get('os', '?')} {p.get('os_release', '')}, {p.get('cpus', '?')} CPUs, "
+          f"{p.get('memory_mb', '?')} MB memory, {p.get('disk_free_mb', '?')} MB disk free")
+    return 0
+
+
+def cmd_remove(args) -> int:
+    with open_engine(args) as engine:
+        engine.nodes.remove(args.name)
+    print(f"removed node '{args.name}'")
+    return 0
+
+
+def _ago(when: float | None) -> str:
+    if not when:
+        return "never"
+    import time
+    seconds = int(time.time() - when)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds}s ago"

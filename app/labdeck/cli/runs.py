@@ -1,0 +1,179 @@
+"""``labdeck run``, ``exec``, ``runs``, ``logs`` and ``cancel``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from ..core.events import NodeRunFinished
+from ..core.models import Trigger
+from ..core.status import NodeRunStatus, RunStatus
+from ..store.logs import read_from
+from .common import open_engine, parse_pairs, print_json, print_table
+
+EXIT_RUN_FAILED = 1
+
+
+def register(sub) -> None:
+    run = sub.add_parser("run", help="run a job and wait for it; exits 0 only if every node succeeded")
+    run.add_argument("job")
+    run.add_argument("-p", "--param", action="append", metavar="K=V", help="an option value (repeatable)")
+    run.add_argument("--targets", help="run on these targets instead of the job's own")
+    run.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    run.set_defaults(handler=cmd_run)
+
+    ex = sub.add_parser("exec", help="run an ad-hoc command on targets and wait")
+    ex.add_argument("--targets", required=True)
+    ex.add_argument("--timeout", type=float, metavar="SECONDS")
+    ex.add_argument("--json", action="store_true")
+    ex.add_argument("command", nargs="+", help="the command (after --)")
+    ex.set_defaults(handler=cmd_exec)
+
+    runs = sub.add_parser("runs", help="recent runs")
+    runs.add_argument("--job")
+    runs.add_argument("--status", choices=[s.value for s in RunStatus])
+    runs.add_argument("--limit", type=int, default=30)
+    runs.add_argument("--json", action="store_true")
+    runs.set_defaults(handler=cmd_runs)
+
+    logs = sub.add_parser("logs", help="print the logs of a run")
+    logs.add_argument("run_id", type=int)
+    logs.add_argument("--node")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing output until the run ends")
+    logs.set_defaults(handler=cmd_logs)
+
+    cancel = sub.add_parser("cancel", help="cancel a run, or one node of it")
+    cancel.add_argument("run_id", type=int)
+    cancel.add_argument("--node")
+    cancel.set_defaults(handler=cmd_cancel)
+
+
+def cmd_run(args) -> int:
+    with open_engine(args) as engine:
+        run = engine.start_job(args.job, parse_pairs(args.param, "-p"), Trigger.CLI, targets=args.targets)
+        return _wait_and_report(engine, run.id, args.json)
+
+
+def cmd_exec(args) -> int:
+    command = " ".join(args.command)
+    with open_engine(args) as engine:
+        run = engine.start_command(command, args.targets, args.timeout)
+        return _wait_and_report(engine, run.id, args.json)
+
+
+def _wait_and_report(engine, run_id: int, as_json: bool) -> int:
+    if not as_json:
+        print(f"run {run_id} started", file=sys.stderr)
+
+        def show(event) -> None:
+            if isinstance(event, NodeRunFinished) and event.run_id == run_id:
+                code = "" if event.exit_code is None else f" (exit {event.exit_code})"
+                detail = f": {event.message}" if event.message and event.status != NodeRunStatus.SUCCEEDED else ""
+                print(f"  {event.node}: {event.status}{code}{detail}", file=sys.stderr)
+
+        engine.bus.subscribe(show)
+    try:
+        engine.wait(run_id)
+    except KeyboardInterrupt:
+        print("cancelling the run (the processes on the nodes are being killed)...", file=sys.stderr)
+        engine.cancel(run_id)
+        engine.wait(run_id)
+    run = engine.catalog.get_run(run_id)
+    node_runs = engine.catalog.node_runs(run_id)
+    if as_json:
+        print_json({"run_id": run.id, "job": run.job_name, "status": run.status, "nodes": [
+            {"node": nr.node_name, "status": nr.status, "exit_code": nr.exit_code, "attempt": nr.attempt,
+             "duration_s": round(nr.duration_s or 0, 3), "message": nr.message, "kill": nr.kill_state,
+             "log": nr.log_path} for nr in node_runs]})
+    else:
+        print(f"run {run.id} {run.status}: {sum(nr.status == NodeRunStatus.SUCCEEDED for nr in node_runs)} of "
+              f"{len(node_runs)} nodes succeeded (logs: labdeck logs {run.id})", file=sys.stderr)
+    return 0 if run.status == RunStatus.SUCCEEDED else EXIT_RUN_FAILED
+
+
+def cmd_runs(args) -> int:
+    with open_engine(args) as engine:
+        runs = engine.catalog.list_runs(args.job, args.limit, args.status)
+        details = {r.id: engine.catalog.node_runs(r.id) for r in runs}
+    if args.json:
+        print_json([{"run_id": r.id, "job": r.job_name, "status": r.status, "trigger": r.trigger,
+                     "started_at": r.started_at, "finished_at": r.finished_at, "options": r.options,
+                     "nodes": {nr.node_name: nr.status for nr in details[r.id]}} for r in runs])
+        return 0
+    print_table(["RUN", "JOB", "STATUS", "TRIGGER", "STARTED", "DURATION", "NODES"],
+                [[r.id, r.job_name, r.status, r.trigger, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started_at)),
+                  f"{(r.finished_at or time.time()) - r.started_at:.1f}s", _node_summary(details[r.id])] for r in runs])
+    return 0
+
+
+def _node_summary(node_runs) -> str:
+    counts: dict[str, int] = {}
+    for nr in node_runs:
+        counts[nr.status] = counts.get(nr.status, 0) + 1
+    return ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+
+
+def cmd_logs(args) -> int:
+    with open_engine(args) as engine:
+        run = engine.catalog.get_run(args.run_id)
+        node_runs = [nr for nr in engine.catalog.node_runs(run.id) if not args.node or nr.node_name == args.node]
+        if args.node and not node_runs:
+            from ..core.errors import NotFound
+            raise NotFound(f"run {run.id} has no node '{args.node}'")
+        if not args.follow:
+            for nr in node_runs:
+                if len(node_runs) > 1:
+                    print(f"==> {nr.node_name} ({nr.status}) <==")
+                _copy_file(Path(nr.log_path))
+            return 0
+        return _follow(engine, run.id, node_runs)
+
+
+def _copy_file(path: Path) -> None:
+    offset = 0
+    while True:
+        text, offset2 = read_from(path, offset)
+        if offset2 == offset:
+            return
+        sys.stdout.write(text)
+        offset = offset2
+    sys.stdout.flush()
+
+
+def _follow(engine, run_id: int, node_runs) -> int:
+    offsets = {nr.node_name: 0 for nr in node_runs}
+    partial = {nr.node_name: "" for nr in node_runs}
+    prefix = len(node_runs) > 1
+    while True:
+        finished = engine.catalog.get_run(run_id).status.is_final
+        for nr in node_runs:
+            text, offsets[nr.node_name] = read_from(Path(nr.log_path), offsets[nr.node_name])
+            if not text:
+                continue
+            if not prefix:
+                sys.stdout.write(text)
+                continue
+            lines = (partial[nr.node_name] + text).split("\n")
+            partial[nr.node_name] = lines.pop()
+            for line in lines:
+                sys.stdout.write(f"[{nr.node_name}] {line}\n")
+        sys.stdout.flush()
+        if finished:
+            for name, rest in partial.items():
+                if rest:
+                    sys.stdout.write(f"[{name}] {rest}\n")
+            return 0
+        time.sleep(0.2)
+
+
+def cmd_cancel(args) -> int:
+    with open_engine(args) as engine:
+        run = engine.catalog.get_run(args.run_id)
+        if run.status.is_final:
+            print(f"run {run.id} has already ended ({run.status})")
+            return 0
+        engine.cancel(run.id, args.node)
+        target = f"node '{args.node}' of run {run.id}" if args.node else f"run {run.id}"
+        print(f"cancel requested for {target}; the process running it kills it within a second")
+    return 0
