@@ -79,3 +79,33 @@ def sshd_nodes(sshd_cluster: SshdCluster) -> Iterator[Callable[[int], list[SshdN
     yield factory
     for node in started:
         node.stop()
+
+
+# --- engine ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    path = tmp_path / "labdeck-data"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def engine(data_dir):
+    from labdeck.engine.engine import Engine
+
+    eng = Engine(data_dir)
+    yield eng
+    eng.close()
+
+
+def add_sshd_node(engine, sshd, name: str | None = None, tags: list[str] | None = None, **overrides):
+    """Register a real sshd node in the engine the way a user would: accept its host key."""
+    from labdeck.core.models import Node, Transport
+
+    node = Node(name=name or sshd.name, transport=Transport.SSH, host=sshd.host, port=sshd.port,
+                username=overrides.pop("username", sshd.user), key_file=overrides.pop("key_file", str(sshd.key_file)),
+                tags=tags or [])
+    engine.add_node(node, accept_host_key=True, **overrides)
+    return node

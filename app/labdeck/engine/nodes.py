@@ -37,7 +37,10 @@ class NodeManager:
 
     def add(self, node: Node, secret: str | None = None, accept_host_key: bool = False,
             check: bool = True) -> NodeCheck:
+        """Add a node; unless ``check`` is off it must answer, log in and pass the host-key
+        check first. Any failure undoes everything (catalog row, accepted key, keyring entry)."""
         _validate(node)
+        self._catalog.ensure_node_name_free(node.name)
         if node.transport is not Transport.LOCAL and secret:
             node.credential_ref = secrets.credential_ref_for(node.name)
         presented = None
@@ -45,17 +48,22 @@ class NodeManager:
             presented = self.presented_host_key(node)
             if not accept_host_key:
                 raise HostKeyUnknown(node.name, presented[2], presented[0], presented[1])
-        if secret and node.credential_ref:
-            secrets.set_secret(node.credential_ref, secret)
+        added = False
         try:
+            if secret and node.credential_ref:
+                secrets.set_secret(node.credential_ref, secret)
             self._catalog.add_node(node)
+            added = True
             if presented:
                 self._catalog.accept_host_key(node.name, *presented)
-            result = self.test(node.name) if check else NodeCheck(node.name, False, {}, message="not checked")
+            return self.test(node.name) if check else NodeCheck(node.name, False, {}, message="not checked")
         except BaseException:
-            self._forget(node)
+            self._pool.forget(node.name)
+            if added:
+                self._catalog.remove_node(node.name)
+            if secret and node.credential_ref:
+                secrets.delete_secret(node.credential_ref)
             raise
-        return result
 
     def test(self, name: str, accept_host_key: bool = False, replace_host_key: bool = False) -> NodeCheck:
         node = self._catalog.get_node(name)
@@ -83,15 +91,8 @@ class NodeManager:
     def remove(self, name: str) -> None:
         node = self._catalog.get_node(name)
         self._catalog.remove_node(name)
-        self._forget(node)
-
-    def _forget(self, node: Node) -> None:
-        self._pool.forget(node.name)
-        if node.credential_ref:
-            try:
-                self._catalog.get_node(node.name)
-            except Exception:
-                secrets.delete_secret(node.credential_ref)
+        self._pool.forget(name)
+        secrets.delete_secret(node.credential_ref)
 
 
 def _validate(node: Node) -> None:

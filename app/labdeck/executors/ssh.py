@@ -11,6 +11,7 @@ from __future__ import annotations
 import select
 import shlex
 import threading
+import time
 from pathlib import Path
 
 import paramiko
@@ -72,7 +73,10 @@ class SshExecutor:
             if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
                 if head:
                     sink("stdout", head)
-                return ExecResult(Ending.EXITED, chan.recv_exit_status(), None, pgid)
+                status = chan.recv_exit_status()
+                if status == -1 and _connection_lost(transport):
+                    raise NodeUnreachable(f"node '{self.node}': the connection dropped while the command ran")
+                return ExecResult(Ending.EXITED, status, None, pgid)
             if chan.closed or not transport.is_active():
                 raise NodeUnreachable(f"node '{self.node}': the connection dropped while the command ran")
             reason = stop_reason(deadline, cancel)
@@ -148,6 +152,17 @@ class SshExecutor:
 
     def close(self) -> None:
         self.connection.close()
+
+
+def _connection_lost(transport: paramiko.Transport, settle_s: float = 1.0) -> bool:
+    """A channel closed without an exit status: the connection died, or (transport still up)
+    the server sent none. The transport thread may need a moment to notice the dead socket."""
+    end = time.monotonic() + settle_s
+    while time.monotonic() < end:
+        if not transport.is_active():
+            return True
+        time.sleep(0.05)
+    return not transport.is_active()
 
 
 def _split_mark(head: bytes) -> tuple[int | None, bytes, bytes]:

@@ -80,6 +80,11 @@ class Catalog:
             node.id = db["nodes"].insert(row).last_pk
         return node
 
+    def ensure_node_name_free(self, name: str) -> None:
+        with self._lock:
+            if self._find_id("nodes", name) is not None:
+                raise AlreadyExists(f"a node named '{name}' already exists (remove it first or pick another name)")
+
     def update_node(self, node: Node) -> None:
         with self._tx() as db:
             db["nodes"].update(self._require_id("nodes", node.name, "node"), node_to_row(node))
