@@ -70,7 +70,9 @@ class SshExecutor:
                 got = True
             if got:
                 self.connection.mark_ok()
-            if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
+            # sshd may send the exit status before the last output: done only at EOF too.
+            ended = chan.eof_received or chan.closed
+            if ended and chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
                 if head:
                     sink("stdout", head)
                 status = chan.recv_exit_status()

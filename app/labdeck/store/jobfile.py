@@ -39,7 +39,10 @@ def job_from_yaml(text: str, source: str = "job file") -> Job:
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise InvalidInput(f"{source} is not valid YAML: {exc}") from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InvalidInput(f"{source} is not valid YAML{where}: {problem}") from exc
     if not isinstance(doc, dict):
         raise InvalidInput(f"{source}: expected a mapping with name, targets and steps")
     name = doc.get("name")
