@@ -86,7 +86,10 @@ MIGRATIONS: list[list[str]] = [
     ],
 ]
 
-SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version() -> int:
+    return len(MIGRATIONS)
 
 
 def current_version(conn: sqlite3.Connection) -> int:
@@ -94,19 +97,19 @@ def current_version(conn: sqlite3.Connection) -> int:
 
 
 def migrate(conn: sqlite3.Connection, path: Path | None) -> int:
-    """Bring the file to SCHEMA_VERSION; returns the version it had."""
-    old = current_version(conn)
-    if old > SCHEMA_VERSION:
+    """Bring the file to the newest schema; returns the version it had."""
+    old, target = current_version(conn), schema_version()
+    if old > target:
         raise RuntimeError(
-            f"the catalog {path} was written by a newer LabDeck (schema {old}, this one knows {SCHEMA_VERSION}); "
+            f"the catalog {path} was written by a newer LabDeck (schema {old}, this one knows {target}); "
             "upgrade LabDeck or choose another --data-dir"
         )
-    if old == SCHEMA_VERSION:
+    if old == target:
         return old
     if old > 0 and path is not None and path.exists():
         conn.execute("PRAGMA wal_checkpoint(FULL)")
         shutil.copy2(path, path.with_name(f"{path.name}.bak-v{old}"))
-    for version in range(old, SCHEMA_VERSION):
+    for version in range(old, target):
         with conn:
             for statement in MIGRATIONS[version]:
                 conn.execute(statement)

@@ -1,0 +1,43 @@
+"""Log files: bad bytes replaced, multi-byte characters split across chunks kept, secrets masked."""
+
+from __future__ import annotations
+
+from labdeck.store.logs import MASK, LogWriter, SecretMasker, read_from
+
+
+def test_split_utf8_and_invalid_bytes(tmp_path):
+    path = tmp_path / "n.log"
+    writer = LogWriter(path)
+    snowman = "☃".encode()
+    writer.write("stdout", b"ok " + snowman[:1])
+    writer.write("stdout", snowman[1:] + b" bad:\xff\xfe end\n")
+    writer.close()
+    assert path.read_text(encoding="utf-8") == "ok ☃ bad:\ufffd\ufffd end\n"
+
+
+def test_legacy_encoding_override(tmp_path):
+    path = tmp_path / "n.log"
+    writer = LogWriter(path, encoding="cp1252")
+    writer.write("stdout", "Größe\n".encode("cp1252"))
+    writer.close()
+    assert path.read_text(encoding="utf-8") == "Größe\n"
+
+
+def test_secret_split_across_chunks_is_masked():
+    masker = SecretMasker(["hunter2-secret"])
+    out = masker.feed("pass=hunter2") + masker.feed("-sec") + masker.feed("ret; next hunt") + masker.feed("er") + masker.flush()
+    assert out == f"pass={MASK}; next hunter"
+
+
+def test_no_secret_means_no_holdback():
+    masker = SecretMasker([])
+    assert masker.feed("abc") == "abc"
+
+
+def test_read_from_offsets(tmp_path):
+    path = tmp_path / "n.log"
+    path.write_text("line1\nline2\n")
+    text, offset = read_from(path, 0, limit=6)
+    assert (text, offset) == ("line1\n", 6)
+    assert read_from(path, offset) == ("line2\n", 12)
+    assert read_from(tmp_path / "missing", 5) == ("", 5)

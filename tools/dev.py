@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Set up a development environment and start LabDeck or run its tests.
+
+    python3 tools/dev.py run     install what the app needs into .venv and start it
+    python3 tools/dev.py test    install what the tests need (system packages too) and run them all
+
+Works with any Python 3 as the launcher; LabDeck itself needs 3.12 or newer, which this
+script finds (python3.13, python3.12, py -3.12, pyenv's versions) to create .venv.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV = ROOT / ".venv"
+MIN_PYTHON = (3, 12)
+# What the tests use from the system: real sshd nodes, Qt's xcb plugin under Xvfb, network namespaces.
+TEST_DEBIAN_PACKAGES = ["openssh-server", "openssh-client", "xvfb", "xauth", "libxcb-icccm4", "libxcb-keysyms1",
+                        "libxcb-cursor0", "libxcb-xinerama0", "libxkbcommon-x11-0", "libegl1", "libgl1",
+                        "libfontconfig1", "libdbus-1-3", "iproute2", "procps"]
+
+
+def say(message: str) -> None:
+    print(f"[dev] {message}", flush=True)
+
+
+def run(argv: list[str], **kwargs) -> None:
+    result = subprocess.run(argv, **kwargs)
+    if result.returncode != 0:
+        sys.exit(f"[dev] failed ({result.returncode}): {' '.join(map(str, argv))}")
+
+
+def python_version(exe: str) -> tuple[int, int] | None:
+    try:
+        out = subprocess.run([exe, "-c", "import sys; print(*sys.version_info[:2])"], capture_output=True,
+                             text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    parts = out.stdout.split()
+    return (int(parts[0]), int(parts[1])) if out.returncode == 0 and len(parts) == 2 else None
+
+
+def find_python() -> str:
+    candidates = [sys.executable, "python3.14", "python3.13", "python3.12", "python3"]
+    home = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates += sorted(glob.glob(str(home / "versions" / "3.1[2-9]*" / "bin" / "python3")), reverse=True)
+    for candidate in candidates:
+        exe = shutil.which(candidate) or (candidate if Path(candidate).exists() else None)
+        version = exe and python_version(exe)
+        if version and version >= MIN_PYTHON:
+            return exe
+    if shutil.which("py"):
+        for minor in (14, 13, 12):
+            if python_version_py(minor):
+                return f"py -3.{minor}"
+    sys.exit("[dev] LabDeck needs Python 3.12 or newer and none was found; install one "
+             "(python.org, your package manager, or `pyenv install 3.12`) and run this again")
+
+
+def python_version_py(minor: int) -> bool:
+    return subprocess.run(["py", f"-3.{minor}", "-c", "pass"], capture_output=True).returncode == 0
+
+
+def venv_python() -> Path:
+    return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def ensure_venv(extras: str) -> Path:
+    py = venv_python()
+    if not py.exists() or (python_version(str(py)) or (0, 0)) < MIN_PYTHON:
+        base = find_python()
+        say(f"creating {VENV.name} with {base}")
+        if VENV.exists():
+            shutil.rmtree(VENV)
+        run([*base.split(), "-m", "venv", str(VENV)])
+    say(f"installing LabDeck{extras} into {VENV.name}")
+    run([str(py), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--upgrade", "pip"])
+    run([str(py), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", f".{extras}"], cwd=ROOT)
+    return py
+
+
+def ensure_debian_packages(packages: list[str]) -> None:
+    if not sys.platform.startswith("linux") or not shutil.which("dpkg-query"):
+        return
+    status = subprocess.run(["dpkg-query", "-W", "-f=${Package} ${db:Status-Abbrev}\n", *packages],
+                            capture_output=True, text=True).stdout
+    installed = {line.split()[0] for line in status.splitlines() if len(line.split()) > 1 and line.split()[1] == "ii"}
+    missing = [p for p in packages if p not in installed]
+    if not missing:
+        return
+    prefix = [] if os.geteuid() == 0 else (["sudo"] if shutil.which("sudo") else None)
+    if prefix is None:
+        sys.exit(f"[dev] these system packages are needed: {' '.join(missing)}; install them as root and run this again")
+    say(f"installing system packages: {' '.join(missing)}")
+    env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
+    run([*prefix, "apt-get", "update", "-qq"], env=env)
+    run([*prefix, "apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], env=env,
+        stdout=subprocess.DEVNULL)
+
+
+def cmd_run(args: list[str]) -> int:
+    py = ensure_venv("[gui]")
+    say("starting LabDeck")
+    return subprocess.call([str(py), "-m", "labdeck.cli", *args], cwd=ROOT)
+
+
+def cmd_test(args: list[str]) -> int:
+    ensure_debian_packages(TEST_DEBIAN_PACKAGES)
+    py = ensure_venv("[test]")
+    say("running the tests")
+    env = os.environ | {"QT_QPA_PLATFORM": "offscreen", "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.call([str(py), "-m", "pytest", *args], cwd=ROOT, env=env)
+
+
+def main() -> int:
+    commands = {"run": cmd_run, "test": cmd_test}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        print(__doc__)
+        return 2
+    return commands[sys.argv[1]](sys.argv[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
