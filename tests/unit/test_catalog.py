@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from labdeck.core.errors import AlreadyExists, InvalidInput, NotFound
+from labdeck.core.errors import AlreadyExists, CatalogError, InvalidInput, NotFound
 from labdeck.core.models import Job, JobOption, JobPolicy, Node, Step, StepKind, Transport, Trigger
 from labdeck.core.status import NodeRunStatus, RunStatus
 from labdeck.engine.reconcile import reconcile_orphans
@@ -58,7 +58,7 @@ def test_a_newer_catalog_is_refused_with_a_clear_message(tmp_path):
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA user_version = 99")
     conn.close()
-    with pytest.raises(RuntimeError, match="newer LabDeck"):
+    with pytest.raises(CatalogError, match="newer LabDeck"):
         Catalog(path)
 
 

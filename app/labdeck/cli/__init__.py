@@ -41,6 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("labdeck: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug or an environment problem: one line, details on request
+        if args.verbose:
+            raise
+        print(f"labdeck: error: unexpected {exc.__class__.__name__}: {exc} (run again with --verbose for details)",
+              file=sys.stderr)
+        return EXIT_ERROR
 
 
 def _open_app(args, parser) -> int:

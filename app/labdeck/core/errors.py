@@ -55,3 +55,7 @@ class HostKeyChanged(LabDeckError):
 
 class SecretStoreError(LabDeckError):
     """The OS keyring could not be used."""
+
+
+class CatalogError(LabDeckError):
+    """The catalog file cannot be used (written by a newer LabDeck, damaged, not writable)."""

@@ -38,6 +38,36 @@ class _ActiveRun:
     slots: threading.Semaphore | None = None
 
 
+class _GuardedSink:
+    """Feeds output to the log; if the log cannot be written (a full disk), the command is
+    stopped rather than run on unrecorded, and the error is kept for the node run's message."""
+
+    def __init__(self, writer: LogWriter, cancel: threading.Event):
+        self._writer = writer
+        self._cancel = cancel
+        self.error: OSError | None = None
+        self.stop = _EitherEvent(cancel, self)
+
+    def write(self, stream: str, data: bytes) -> None:
+        if self.error is not None:
+            return
+        try:
+            self._writer.write(stream, data)
+        except OSError as exc:
+            self.error = exc
+
+
+class _EitherEvent:
+    """Looks like the cancel event to an executor, and is also set by a log failure."""
+
+    def __init__(self, cancel: threading.Event, sink: _GuardedSink):
+        self._cancel = cancel
+        self._sink = sink
+
+    def is_set(self) -> bool:
+        return self._cancel.is_set() or self._sink.error is not None
+
+
 class Dispatcher:
     def __init__(self, catalog: Catalog, pool: ExecutorPool, bus: EventBus, secret_for, max_workers: int = 256):
         self._catalog = catalog
@@ -154,6 +184,7 @@ class Dispatcher:
         env = option_environment(options) | {
             "LABDECK_RUN_ID": str(active.run.id), "LABDECK_JOB": job.name, "LABDECK_NODE": node.name}
         exit_code: int | None = None
+        sink = _GuardedSink(writer, cancel)
         try:
             executor = self._pool.get(node)
             for index, step in enumerate(job.steps, 1):
@@ -163,8 +194,12 @@ class Dispatcher:
                     request.script = ScriptFile(step.filename, substitute(step.script, options, shell))
                 else:
                     request.command = substitute(step.command, options, executor.shell)
-                result = executor.run(request, writer.write, deadline, cancel)
+                result = executor.run(request, sink.write, deadline, sink.stop)
                 exit_code = result.exit_code
+                if sink.error is not None:
+                    message = (f"writing the log failed ({sink.error.strerror or sink.error}); the command was stopped "
+                               f"({result.kill_state or 'it had ended'}). Free disk space in {self._catalog.path.parent}")
+                    return NodeRunStatus.ERROR, exit_code, message, result.kill_state
                 if result.ending is not Ending.EXITED:
                     verb = "timed out" if result.ending is Ending.TIMED_OUT else "cancelled"
                     state = result.kill_state or KillState.KILL_UNCONFIRMED

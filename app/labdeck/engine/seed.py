@@ -13,10 +13,9 @@ SAMPLE_JOB = "hello"
 
 def sample_job() -> Job:
     if sys.platform == "win32":
-        command = "echo Hello from %COMPUTERNAME%, !LABDECK_OPTION_GREETING! & ver & echo CPUs: %NUMBER_OF_PROCESSORS%"
-        command = command.replace("!LABDECK_OPTION_GREETING!", "${option.greeting}")
+        command = "echo Hello from %COMPUTERNAME%, ${option.greeting} & ver & echo CPUs: %NUMBER_OF_PROCESSORS%"
     else:
-        command = 'echo "Hello from $(hostname), "${option.greeting}; uname -a; echo "CPUs: $(getconf _NPROCESSORS_ONLN)"'
+        command = 'echo "Hello from $(hostname)," ${option.greeting}; uname -a; echo "CPUs: $(getconf _NPROCESSORS_ONLN)"'
     return Job(
         name=SAMPLE_JOB,
         description="A first job: says hello from each target and shows what machine it is.",

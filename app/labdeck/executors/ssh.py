@@ -86,7 +86,14 @@ class SshExecutor:
                 kill_state = self.kill_group(pgid, grace_s) if pgid else KillState.KILL_UNCONFIRMED
                 return ExecResult(reason, None, kill_state, pgid)
             if not got:
-                select.select([chan], [], [], POLL_S)
+                if chan.eof_received:
+                    # After EOF the channel's select pipe stays readable for good, so select()
+                    # would return at once and this loop would spin (starving the transport
+                    # thread of the GIL) until the exit status arrives; exit status and close
+                    # both set status_event.
+                    chan.status_event.wait(POLL_S)
+                else:
+                    select.select([chan], [], [], POLL_S)
 
     def kill_group(self, pgid: int, grace_s: float) -> KillState:
         """Signal the process group on the node and verify it is gone."""

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from ..core.errors import AlreadyExists, NotFound
+from ..core.errors import AlreadyExists, CatalogError, NotFound
 from ..core.models import Job, Node, NodeRun, Run, Trigger
 from ..core.status import KillState, NodeRunStatus, RunStatus
 from . import migrations
@@ -31,8 +31,12 @@ class Catalog:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._lock = threading.RLock()
-        conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
+        try:
+            conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.DatabaseError as exc:
+            raise CatalogError(f"cannot open the catalog {self.path} ({exc}); choose another --data-dir or restore "
+                               f"a backup (catalog.sqlite.bak-v*)") from exc
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=10000")
         conn.execute("PRAGMA synchronous=NORMAL")

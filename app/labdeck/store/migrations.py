@@ -10,6 +10,8 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+from ..core.errors import CatalogError
+
 MIGRATIONS: list[list[str]] = [
     # v1: settings, nodes, host keys, jobs, runs, node runs
     [
@@ -100,7 +102,7 @@ def migrate(conn: sqlite3.Connection, path: Path | None) -> int:
     """Bring the file to the newest schema; returns the version it had."""
     old, target = current_version(conn), schema_version()
     if old > target:
-        raise RuntimeError(
+        raise CatalogError(
             f"the catalog {path} was written by a newer LabDeck (schema {old}, this one knows {target}); "
             "upgrade LabDeck or choose another --data-dir"
         )
