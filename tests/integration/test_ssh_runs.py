@@ -4,7 +4,6 @@ tree, unreachable nodes, host keys, option injection, big output, retries, paral
 from __future__ import annotations
 
 import subprocess
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -184,8 +183,6 @@ def test_max_parallel_limits_nodes_running_at_once(engine, sshd_nodes, tmp_path)
     run, _ = run_job(engine, job)
     assert run.status is RunStatus.SUCCEEDED
     running, peak = 0, 0
-    for kind, _ in sorted((line.split()[0], float(line.split()[1])) for line in stamps.read_text().splitlines()):
-        pass
     events = sorted((float(t), kind) for kind, t in (line.split() for line in stamps.read_text().splitlines()))
     for _, kind in events:
         running += 1 if kind == "start" else -1

@@ -57,7 +57,7 @@ class Deadline:
     at: float | None = None  # time.monotonic() value
 
     @classmethod
-    def after(cls, seconds: float | None) -> "Deadline":
+    def after(cls, seconds: float | None) -> Deadline:
         return cls(None if not seconds else time.monotonic() + seconds)
 
     def expired(self) -> bool:
