@@ -244,3 +244,24 @@ def test_password_never_reaches_the_catalog_or_logs(engine, sshd_node, data_dir)
     for path in data_dir.rglob("*"):
         if path.is_file():
             assert password.encode() not in path.read_bytes(), f"password found in {path}"
+
+
+def test_cancel_during_a_slow_login_still_kills_the_command(engine, sshd_node):
+    # The node's login takes 3 s (as a heavy shell profile would): the cancel arrives before
+    # the command has reported its process group, and must still end with nothing left running.
+    sshd_node.extra_config = 'ForceCommand sleep 3; eval "$SSH_ORIGINAL_COMMAND"\n'
+    sshd_node.stop()
+    sshd_node.start()
+    add_sshd_node(engine, sshd_node)
+    marker = f"labdeck-slowlogin-{uuid.uuid4().hex[:8]}"
+    job = Job(name="slow-login", targets=sshd_node.name, steps=[Step(command=f"sh -c 'sleep 60; : {marker}'")])
+    engine.catalog.add_job(job)
+    run = engine.start_job(job.name)
+    time.sleep(0.5)
+    engine.cancel(run.id)
+    assert engine.wait(run.id, 40)
+    nr = engine.catalog.node_runs(run.id)[0]
+    assert nr.status is NodeRunStatus.CANCELLED
+    assert nr.kill_state is KillState.KILLED
+    time.sleep(0.5)
+    assert processes_matching(marker) == []

@@ -177,6 +177,9 @@ PrintMotd no
 Subsystem sftp internal-sftp
 AcceptEnv LANG LC_*
 LogLevel ERROR
+# This machine image's root ~/.bashrc runs `pyenv init`, whose rehash waits up to 60 s on a
+# lock file that any login the tests kill mid-start leaves behind: cap that wait.
+SetEnv PYENV_REHASH_TIMEOUT=1
 """
 
 
@@ -192,6 +195,7 @@ class SshdNode:
     host_key_file: Path
     host_key_fingerprint: str
     workdir: Path
+    extra_config: str = ""  # more sshd_config lines, applied at the next start()
     _proc: subprocess.Popen | None = field(default=None, repr=False, compare=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
@@ -316,6 +320,7 @@ class SshdNode:
                 authorized_keys=self.authorized_keys_file,
                 pid_file=self.pid_file,
             )
+            + self.extra_config
         )
 
     def _log_tail(self, limit: int = 4000) -> str:

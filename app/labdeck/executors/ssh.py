@@ -24,6 +24,7 @@ from .posix_shell import PID_MARK, PROBE_SCRIPT, kill_group_script, launch_wrapp
 from .ssh_connection import SshConnection
 
 REMOTE_ROOT = ".labdeck/runs"  # relative to the login directory
+MARK_WAIT_S = 15.0  # how long a stop waits for a slow-starting command to report its group
 
 
 class SshExecutor:
@@ -53,6 +54,8 @@ class SshExecutor:
         pgid: int | None = None
         head = b""  # stdout until the group-id line has been read
         transport = chan.get_transport()
+        stop: Ending | None = None
+        stop_since = 0.0
         while True:
             got = False
             while chan.recv_ready():
@@ -77,23 +80,29 @@ class SshExecutor:
                     sink("stdout", head)
                 status = chan.recv_exit_status()
                 if status == -1 and _connection_lost(transport):
-                    raise NodeUnreachable(f"node '{self.node}': the connection dropped while the command ran")
+                    raise NodeUnreachable(self._lost_message(pgid))
                 return ExecResult(Ending.EXITED, status, None, pgid)
             if chan.closed or not transport.is_active():
-                raise NodeUnreachable(f"node '{self.node}': the connection dropped while the command ran")
-            reason = stop_reason(deadline, cancel)
-            if reason is not None:
-                kill_state = self.kill_group(pgid, grace_s) if pgid else KillState.KILL_UNCONFIRMED
-                return ExecResult(reason, None, kill_state, pgid)
+                raise NodeUnreachable(self._lost_message(pgid))
+            if stop is None:
+                stop = stop_reason(deadline, cancel)
+                stop_since = time.monotonic()
+            # A stop before the command has reported its group (a slow login) waits for the
+            # group id, so the kill can be aimed and verified.
+            if stop is not None and (pgid or time.monotonic() - stop_since > MARK_WAIT_S):
+                if pgid:
+                    return ExecResult(stop, None, self.kill_group(pgid, grace_s), pgid)
+                # Never reported: closing the channel makes the launcher die of SIGPIPE when it
+                # writes the id, before the command itself starts.
+                chan.close()
+                return ExecResult(stop, None, KillState.KILL_UNCONFIRMED, None)
             if not got:
-                if chan.eof_received:
-                    # After EOF the channel's select pipe stays readable for good, so select()
-                    # would return at once and this loop would spin (starving the transport
-                    # thread of the GIL) until the exit status arrives; exit status and close
-                    # both set status_event.
-                    chan.status_event.wait(POLL_S)
-                else:
-                    select.select([chan], [], [], POLL_S)
+                select.select([chan], [], [], POLL_S)
+
+    def _lost_message(self, pgid: int | None) -> str:
+        where = f" (process group {pgid})" if pgid else ""
+        return (f"node '{self.node}': the connection dropped while the command ran; "
+                f"it may still be running there{where}")
 
     def kill_group(self, pgid: int, grace_s: float) -> KillState:
         """Signal the process group on the node and verify it is gone."""
