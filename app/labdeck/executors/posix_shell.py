@@ -23,15 +23,20 @@ def script_invocation(path: str, script: ScriptFile) -> str:
 
 
 def launch_wrapper(command: str, env: dict[str, str]) -> str:
-    """A line for the login shell that runs ``command`` under ``/bin/sh`` in a new session
-    (so its whole tree can be signalled as one group), printing the group id first.
-    ``setsid -w`` waits for the command and passes its exit code on."""
+    """A line for the login shell that runs ``command`` under ``/bin/sh`` as the leader of its
+    own process group (so its whole tree can be signalled as one), printing the group id first.
+
+    OpenSSH's sshd already starts every session's shell as the leader of a new session, which
+    shell builtins can see in ``/proc/$$/stat``; then ``exec`` keeps that pid and group and costs
+    nothing. Elsewhere ``setsid -w`` (which forks and passes the exit code on) makes the group,
+    or perl where there is no setsid (macOS)."""
     exports = "".join(f"export {name}={shlex.quote(value)}; " for name, value in env.items())
-    inner = f"printf '\\036LABDECK_PGID %s\\n' \"$$\"; {exports}{command}"
-    quoted = shlex.quote(inner)
+    inner = shlex.quote(f"printf '\\036LABDECK_PGID %s\\n' \"$$\"; {exports}{command}")
     return (
-        f"if command -v setsid >/dev/null 2>&1; then exec setsid -w /bin/sh -c {quoted}; "
-        f"else exec perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV' /bin/sh -c {quoted}; fi"
+        "if read -r _ _ _ _ pg _ </proc/$$/stat 2>/dev/null && [ \"$pg\" = \"$$\" ]; "
+        f"then exec /bin/sh -c {inner}; "
+        f"elif command -v setsid >/dev/null 2>&1; then exec setsid -w /bin/sh -c {inner}; "
+        f"else exec perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV' /bin/sh -c {inner}; fi"
     )
 
 

@@ -97,7 +97,12 @@ class SshExecutor:
                 chan.close()
                 return ExecResult(stop, None, KillState.KILL_UNCONFIRMED, None)
             if not got:
-                select.select([chan], [], [], POLL_S)
+                if ended:
+                    # After EOF paramiko's select pipe stays readable for good: wait for the
+                    # exit status instead of spinning (which also starves the thread delivering it).
+                    chan.status_event.wait(POLL_S)
+                else:
+                    select.select([chan], [], [], POLL_S)
 
     def _lost_message(self, pgid: int | None) -> str:
         where = f" (process group {pgid})" if pgid else ""
