@@ -41,6 +41,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import weakref
@@ -177,9 +178,10 @@ PrintMotd no
 Subsystem sftp internal-sftp
 AcceptEnv LANG LC_*
 LogLevel ERROR
-# This machine image's root ~/.bashrc runs `pyenv init`, whose rehash waits up to 60 s on a
-# lock file that any login the tests kill mid-start leaves behind: cap that wait.
-SetEnv PYENV_REHASH_TIMEOUT=1
+# Keep the test nodes independent of the login user's ~/.bashrc (this image's runs `pyenv
+# init`: ~100 ms a command, and a 60 s stall on a lock left by any login a test kills):
+# Debian's bash skips .bashrc for ssh commands when SHLVL says it is nested.
+SetEnv SHLVL=1 PYENV_REHASH_TIMEOUT=1
 """
 
 
@@ -515,6 +517,25 @@ _password_lock = threading.Lock()
 _passwords: dict[str, str] = {}
 
 
+def _shared_password(username: str) -> str:
+    """One password per test user for every process on this machine, so test runs going on at
+    the same time do not change it under each other (kept root-only in the temp folder)."""
+    path = Path(tempfile.gettempdir()) / f".{username}.password"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):
+            stored = path.read_text().strip()
+            if stored:
+                return stored
+            time.sleep(0.05)
+        raise RuntimeError(f"{path} stays empty; remove it and run again") from None
+    password = secrets.token_urlsafe(18)
+    with os.fdopen(fd, "w") as f:
+        f.write(password)
+    return password
+
+
 def ensure_password_user(username: str = "labdeck-test") -> tuple[str, str]:
     """Create (once) a local user with a random password; return ``(username, password)``.
 
@@ -540,7 +561,7 @@ def ensure_password_user(username: str = "labdeck-test") -> tuple[str, str]:
             # rc 9 = "username already in use" (lost a race with another process)
             if res.returncode not in (0, 9):
                 raise RuntimeError(f"useradd {username} failed: {res.stderr.strip()}")
-        password = secrets.token_urlsafe(18)
+        password = _shared_password(username)
         res = subprocess.run(
             ["chpasswd"],
             input=f"{username}:{password}\n",
