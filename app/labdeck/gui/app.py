@@ -1,0 +1,89 @@
+"""run_app: the desktop app's entry point (``labdeck`` with no arguments).
+
+One instance per data folder: a second start finds the first through a QLocalServer keyed on
+the data folder, asks it to raise its window, and exits 0. The Engine is closed on quit
+(running runs are cancelled and their process trees killed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray
+from PySide6.QtNetwork import QLocalServer, QLocalSocket
+from PySide6.QtWidgets import QApplication
+
+from ..store import paths
+
+RAISE = b"raise\n"
+
+
+def server_name(data_dir: Path) -> str:
+    digest = hashlib.sha1(str(data_dir).encode()).hexdigest()[:16]
+    return f"labdeck-{digest}"
+
+
+def ask_running_instance(name: str, timeout_ms: int = 500) -> bool:
+    """True if another instance answered (and was asked to raise its window)."""
+    sock = QLocalSocket()
+    sock.connectToServer(name)
+    if not sock.waitForConnected(timeout_ms):
+        return False
+    sock.write(QByteArray(RAISE))
+    sock.flush()
+    sock.waitForBytesWritten(timeout_ms)
+    sock.disconnectFromServer()
+    return True
+
+
+class SingleInstance:
+    """Listens for later starts and calls ``on_raise`` when one asks."""
+
+    def __init__(self, name: str, on_raise):
+        self.server = QLocalServer()
+        self.on_raise = on_raise
+        QLocalServer.removeServer(name)  # a stale socket left by a crash
+        self.server.listen(name)
+        self.server.newConnection.connect(self._connection)
+
+    def _connection(self) -> None:
+        while self.server.hasPendingConnections():
+            sock = self.server.nextPendingConnection()
+            sock.readyRead.connect(lambda s=sock: self._read(s))
+            sock.disconnected.connect(sock.deleteLater)
+
+    def _read(self, sock: QLocalSocket) -> None:
+        if bytes(sock.readAll().data()).startswith(RAISE.strip()):
+            self.on_raise()
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def run_app(data_dir: str | Path | None = None, argv: list[str] | None = None) -> int:
+    resolved = paths.resolve_data_dir(data_dir)
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
+    app.setApplicationName("LabDeck")
+    app.setOrganizationName("LabDeck")
+    name = server_name(resolved)
+    if ask_running_instance(name):
+        print("LabDeck is already running for this data folder; brought its window to the front.")
+        return 0
+
+    from ..engine.engine import Engine
+    from .main_window import MainWindow
+
+    engine = Engine(resolved)
+    window = MainWindow(engine)
+    app.setQuitOnLastWindowClosed(window.tray is None)
+    instance = SingleInstance(name, window.bring_to_front)
+    window.quitRequested.connect(app.quit)
+    window.show()
+    try:
+        return app.exec()
+    finally:
+        instance.close()
+        window.bridge.detach()
+        engine.close()

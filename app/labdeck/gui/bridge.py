@@ -1,0 +1,91 @@
+"""EngineBridge: the one place where engine events become Qt signals.
+
+The engine publishes typed events synchronously on its worker threads. The bridge only
+queues them: NodeRunOutput text is buffered per node run and flushed to the GUI thread at
+most every ``interval_ms`` (so a hundred chatty nodes cannot flood the event loop); every
+other event is delivered through a queued signal, after any output buffered before it, so
+a node run's last lines always arrive before its ``nodeRunFinished``.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+
+from ..core.events import (NodeRunFinished, NodeRunOutput, NodeRunStarted, NodeSeen, RunFinished,
+                           RunStarted)
+
+
+class EngineBridge(QObject):
+    runStarted = Signal(int, str, object)                    # run_id, job_name, tuple of node names
+    nodeRunStarted = Signal(int, int, str, int)              # run_id, node_run_id, node, attempt
+    nodeRunOutput = Signal(int, int, str, str)               # run_id, node_run_id, node, text (coalesced)
+    nodeRunFinished = Signal(int, int, str, str, object, str)  # run_id, node_run_id, node, status, exit code, message
+    runFinished = Signal(int, str, str)                      # run_id, job_name, status
+    nodeSeen = Signal(str, bool, str)                        # node, reachable, message
+    notification = Signal(str, str, object, str)             # kind, job_name, run_id, text (engine Notification)
+    changed = Signal()                                       # any non-output event: catalog state moved
+
+    _event = Signal(object)
+    _wake = Signal()
+
+    def __init__(self, engine, interval_ms: int = 50, parent: QObject | None = None):
+        super().__init__(parent)
+        self._lock = threading.Lock()
+        self._pending: dict[tuple[int, int, str], list[str]] = {}
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self.flush_output)
+        self._event.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
+        self._wake.connect(self._arm, Qt.ConnectionType.QueuedConnection)
+        self._unsubscribe = engine.bus.subscribe(self._on_engine_event)
+
+    def detach(self) -> None:
+        """Stop listening to the engine (call before closing it)."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    # ---- engine threads ------------------------------------------------------------------
+
+    def _on_engine_event(self, event) -> None:
+        if isinstance(event, NodeRunOutput):
+            key = (event.run_id, event.node_run_id, event.node)
+            with self._lock:
+                first = not self._pending
+                self._pending.setdefault(key, []).append(event.text)
+            if first:
+                self._wake.emit()
+        else:
+            self._event.emit(event)
+
+    # ---- GUI thread ------------------------------------------------------------------------
+
+    def _arm(self) -> None:
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def flush_output(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for (run_id, node_run_id, node), chunks in pending.items():
+            self.nodeRunOutput.emit(run_id, node_run_id, node, "".join(chunks))
+
+    def _deliver(self, event) -> None:
+        self.flush_output()
+        if isinstance(event, RunStarted):
+            self.runStarted.emit(event.run_id, event.job_name, tuple(event.nodes))
+        elif isinstance(event, NodeRunStarted):
+            self.nodeRunStarted.emit(event.run_id, event.node_run_id, event.node, event.attempt)
+        elif isinstance(event, NodeRunFinished):
+            self.nodeRunFinished.emit(event.run_id, event.node_run_id, event.node, str(event.status),
+                                      event.exit_code, event.message)
+        elif isinstance(event, RunFinished):
+            self.runFinished.emit(event.run_id, event.job_name, str(event.status))
+        elif isinstance(event, NodeSeen):
+            self.nodeSeen.emit(event.node, event.reachable, event.message)
+        elif type(event).__name__ == "Notification":  # newer engines: the notifier's decisions
+            self.notification.emit(event.kind, event.job_name, event.run_id, event.text)
+        self.changed.emit()

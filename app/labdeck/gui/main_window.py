@@ -1,0 +1,239 @@
+"""MainWindow: sidebar navigation between the pages, a status bar with live counts, keyboard
+shortcuts (Ctrl+1..5 pages, Ctrl+R run the selected job, F5 refresh), an error banner that
+never blocks, the tray icon when the system has one, and a careful close."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QPushButton,
+                               QStackedWidget, QSystemTrayIcon, QVBoxLayout, QWidget)
+
+from ..store import queries
+from .actions import Actions, ask_yes_no
+from .bridge import EngineBridge
+from .pages.jobs_page import JobsPage
+from .pages.nodes_page import NodesPage
+from .pages.run_view import RunView
+from .pages.runs_page import RunsPage
+from .pages.settings_page import THEME_KEY, SettingsPage, apply_theme
+from .status_style import BAD, dot_icon
+from .tray import Tray, state_icon
+
+PAGES = [("Nodes", "#26a69a", "Every machine at a glance (Ctrl+1)"),
+         ("Jobs", "#5c6bc0", "Job definitions: run, edit, create (Ctrl+2)"),
+         ("Run", "#1e88e5", "The current run live, node by node (Ctrl+3)"),
+         ("History", "#8d6e63", "Every run, with filters and search (Ctrl+4)"),
+         ("Settings", "#78909c", "Data folder, notifications, theme (Ctrl+5)")]
+
+
+class MainWindow(QMainWindow):
+    quitRequested = Signal()
+
+    def __init__(self, engine, use_tray: bool | None = None):
+        super().__init__()
+        self.engine = engine
+        self.confirm = ask_yes_no
+        self.errors: list[str] = []
+        self.setWindowTitle(f"LabDeck — {engine.data_dir}")
+        self.setWindowIcon(state_icon("idle"))
+        self.resize(1280, 800)
+        self.bridge = EngineBridge(engine, parent=self)
+        self.actions = Actions(engine, self)
+
+        self.nodes_page = NodesPage(engine, self.actions)
+        self.jobs_page = JobsPage(engine, self.actions)
+        self.run_view = RunView(engine, self.actions)
+        self.runs_page = RunsPage(engine)
+        self.settings_page = SettingsPage(engine)
+        self.stack = QStackedWidget()
+        for page in (self.nodes_page, self.jobs_page, self.run_view, self.runs_page, self.settings_page):
+            self.stack.addWidget(page)
+
+        self.sidebar = QListWidget()
+        self.sidebar.setIconSize(QSize(14, 14))
+        self.sidebar.setFixedWidth(150)
+        self.sidebar.setStyleSheet("QListWidget { border: none; font-size: 11pt; } QListWidget::item { padding: 9px 6px; }"
+                                   "QListWidget::item:selected { background: palette(midlight); color: palette(text);"
+                                   " border-left: 3px solid palette(highlight); }")
+        for i, (name, color, tip) in enumerate(PAGES):
+            item = QListWidgetItem(dot_icon(color, 14), name)
+            item.setToolTip(tip)
+            self.sidebar.addItem(item)
+            QShortcut(QKeySequence(f"Ctrl+{i + 1}"), self, activated=lambda i=i: self.show_page(i))
+        self.sidebar.currentRowChanged.connect(self._page_changed)
+
+        self.banner = QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet("background:#ffebee; color:#b71c1c; padding:6px; border-radius:4px;")
+        dismiss = QPushButton("Dismiss")
+        dismiss.clicked.connect(lambda: self.banner_box.hide())
+        self.banner_box = QWidget()
+        bl = QHBoxLayout(self.banner_box)
+        bl.setContentsMargins(0, 0, 0, 0)
+        bl.addWidget(self.banner, 1)
+        bl.addWidget(dismiss)
+        self.banner_box.hide()
+
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(4, 4, 4, 0)
+        rl.addWidget(self.banner_box)
+        rl.addWidget(self.stack, 1)
+        central = QWidget()
+        cl = QHBoxLayout(central)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.setSpacing(0)
+        cl.addWidget(self.sidebar)
+        cl.addWidget(right, 1)
+        self.setCentralWidget(central)
+
+        self.counts_label = QLabel()
+        self.statusBar().addPermanentWidget(self.counts_label)
+        QShortcut(QKeySequence("Ctrl+R"), self, activated=self.run_selected_job)
+        QShortcut(QKeySequence(QKeySequence.StandardKey.Refresh), self, activated=self.refresh_all)
+        QShortcut(QKeySequence("F5"), self, activated=self.refresh_all)
+
+        self.tray: Tray | None = None
+        self._shut_down = False
+        self._engine_notifies = False
+        if use_tray is None:
+            use_tray = QSystemTrayIcon.isSystemTrayAvailable()
+        if use_tray:
+            self.tray = Tray(engine, self)
+            self.tray.openRequested.connect(self.bring_to_front)
+            self.tray.openRun.connect(self.open_run)
+            self.tray.quitRequested.connect(self.request_quit)
+
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(250)
+        self._refresh_timer.timeout.connect(self.refresh_all)
+        self._wire()
+        apply_theme(engine.catalog.get_setting(THEME_KEY, "Follow the system"))
+        self.show_page(0)
+        self.refresh_all()
+        self._quitting = False
+
+    def _wire(self) -> None:
+        b = self.bridge
+        b.changed.connect(lambda: self._refresh_timer.start())
+        for signal in (b.runStarted, b.nodeRunStarted, b.nodeRunFinished, b.runFinished):
+            signal.connect(self.run_view.on_event)
+        b.nodeRunOutput.connect(self.run_view.on_output)
+        b.nodeSeen.connect(self.nodes_page.on_node_seen)
+        b.runFinished.connect(self._run_finished)
+        b.notification.connect(self._engine_notification)
+        self.actions.runLaunched.connect(self.open_run)
+        self.actions.error.connect(self.show_error)
+        self.actions.info.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        self.runs_page.openRun.connect(self.open_run)
+
+    # ---- navigation -------------------------------------------------------------------------------
+
+    def show_page(self, index: int) -> None:
+        self.sidebar.setCurrentRow(index)
+
+    def _page_changed(self, index: int) -> None:
+        self.stack.setCurrentIndex(index)
+        page = self.stack.currentWidget()
+        if page is self.runs_page:
+            self.runs_page.refresh()
+        elif page is self.run_view:
+            self.run_view.reload()
+
+    def open_run(self, run_id: int) -> None:
+        self.run_view.show_run(run_id)
+        self.show_page(2)
+
+    def run_selected_job(self) -> None:
+        if self.stack.currentWidget() is not self.jobs_page:
+            self.show_page(1)
+        self.jobs_page.run_selected()
+
+    def bring_to_front(self) -> None:
+        self.show()
+        self.setWindowState((self.windowState() & ~Qt.WindowState.WindowMinimized) | Qt.WindowState.WindowActive)
+        self.raise_()
+        self.activateWindow()
+
+    # ---- state ------------------------------------------------------------------------------------
+
+    def refresh_all(self) -> None:
+        if self._shut_down:
+            return
+        self.nodes_page.refresh()
+        self.jobs_page.refresh()
+        if self.stack.currentWidget() is self.runs_page:
+            self.runs_page.refresh()
+        self.run_view.reload()
+        c = queries.counts(self.engine.catalog)
+        self.counts_label.setText(f"  {c['nodes']} nodes  ·  {c['running']} running  ·  "
+                                  f"{c['failed_today']} failed today  ")
+        self.counts_label.setToolTip("Nodes in the catalog · runs in progress · runs that failed since midnight")
+        if self.tray:
+            self.tray.refresh()
+
+    def show_error(self, text: str) -> None:
+        self.errors.append(text)
+        self.banner.setText(text)
+        self.banner_box.show()
+        self.statusBar().showMessage(text, 10000)
+
+    def _engine_notification(self, kind: str, job_name: str, run_id, text: str) -> None:
+        """The engine's notifier decided to tell the user; from now on it decides, not _run_finished."""
+        self._engine_notifies = True
+        if self.settings_page.notifications_on():
+            if self.tray:
+                self.tray.icon.showMessage(f"LabDeck: {job_name} {kind}", text, QSystemTrayIcon.MessageIcon.Warning, 8000)
+            self.statusBar().showMessage(text, 15000)
+
+    def _run_finished(self, run_id: int, job_name: str, status: str) -> None:
+        if self._engine_notifies:
+            return
+        if status in BAD and self.settings_page.notifications_on():
+            if self.tray:
+                self.tray.notify_failure(run_id, job_name, status)
+            self.statusBar().showMessage(f"Run #{run_id} of {job_name} ended {status}", 15000)
+
+    # ---- closing ------------------------------------------------------------------------------------
+
+    def active_run_count(self) -> int:
+        return len(self.engine.catalog.active_runs())
+
+    def request_quit(self) -> None:
+        if self._may_quit():
+            self._quitting = True
+            self.close()
+            self.quitRequested.emit()
+
+    def _may_quit(self) -> bool:
+        running = self.active_run_count()
+        return not running or self.confirm(
+            self, "Quit LabDeck",
+            f"{running} run(s) are still in progress. Quitting cancels them on every node. Quit anyway?")
+
+    def closeEvent(self, event) -> None:
+        if self._quitting:
+            self._shutdown_widgets()
+            return event.accept()
+        if self.tray is not None:
+            self.hide()
+            self.tray.icon.showMessage("LabDeck keeps running", "Runs continue; open LabDeck from the tray icon.",
+                                       QSystemTrayIcon.MessageIcon.Information, 3000)
+            return event.ignore()
+        if not self._may_quit():
+            return event.ignore()
+        self._quitting = True
+        self._shutdown_widgets()
+        event.accept()
+        self.quitRequested.emit()
+
+    def _shutdown_widgets(self) -> None:
+        """Stop everything that would touch the engine after it is closed."""
+        self._shut_down = True
+        self._refresh_timer.stop()
+        self.run_view.ticker.stop()
+        self.run_view.log.timer.stop()
+        self.run_view.log.close_index()
+        self.bridge.detach()

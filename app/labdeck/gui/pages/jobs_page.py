@@ -1,0 +1,141 @@
+"""Jobs page: the job list with its last run, and Run now, Stop, Edit, New, Delete."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
+
+from ...core.errors import LabDeckError
+from ...core.models import StepKind
+from ...store import queries
+from ..actions import Actions, ask_yes_no
+from ..dialogs.job_dialog import JobDialog
+from ..status_style import fmt_ago, status_icon, status_label
+
+COLUMNS = ["Job", "Targets", "Steps", "Options", "Last run", "Description"]
+
+
+class JobsPage(QWidget):
+    def __init__(self, engine, actions: Actions, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.engine = engine
+        self.actions = actions
+        self.confirm = ask_yes_no
+        self.dialog: JobDialog | None = None
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.setShowGrid(False)
+        self.table.setAlternatingRowColors(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.table.doubleClicked.connect(lambda _i: self.edit_job())
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+
+        bar = QHBoxLayout()
+        self.buttons: dict[str, QPushButton] = {}
+        for key, text, tip, slot in (
+                ("run", "Run now", "Run the selected job on its targets (Ctrl+R)", self.run_selected),
+                ("stop", "Stop", "Cancel every running run of the selected job", self.stop_selected),
+                ("edit", "Edit…", "Change the selected job", self.edit_job),
+                ("new", "New…", "Create a job", self.new_job),
+                ("delete", "Delete", "Delete the selected job (its run history stays)", self.delete_job)):
+            button = QPushButton(text)
+            button.setToolTip(tip)
+            button.clicked.connect(slot)
+            self.buttons[key] = button
+            bar.addWidget(button)
+        bar.addStretch(1)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("<h2>Jobs</h2>"))
+        layout.addLayout(bar)
+        layout.addWidget(self.table, 1)
+        self._update_buttons()
+
+    def refresh(self) -> None:
+        current = self.selected_job()
+        jobs = self.engine.catalog.list_jobs()
+        last = queries.last_run_per_job(self.engine.catalog)
+        self.table.setRowCount(len(jobs))
+        for row, job in enumerate(jobs):
+            kinds = [s.kind for s in job.steps]
+            steps = f"{len(kinds)} ({kinds.count(StepKind.SCRIPT)} script)" if StepKind.SCRIPT in kinds else str(len(kinds))
+            run = last.get(job.name)
+            cells = [job.name, job.targets, steps, ", ".join(o.name for o in job.options) or "—",
+                     f"#{run['id']} {status_label(run['status'])} · {fmt_ago(run['started_at'])}" if run else "never",
+                     job.description]
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if col == 0:
+                    item.setData(Qt.ItemDataRole.UserRole, job.name)
+                    item.setToolTip("\n".join(s.name or s.command[:60] for s in job.steps))
+                if col == 4 and run:
+                    item.setIcon(status_icon(run["status"]))
+                self.table.setItem(row, col, item)
+        if current:
+            self.select_job(current)
+        elif jobs and not self.table.selectedItems():
+            self.table.selectRow(0)
+        self._update_buttons()
+
+    def selected_job(self) -> str | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.table.item(rows[0].row(), 0).data(Qt.ItemDataRole.UserRole) if rows else None
+
+    def select_job(self, name: str) -> None:
+        for row in range(self.table.rowCount()):
+            if self.table.item(row, 0).data(Qt.ItemDataRole.UserRole) == name:
+                self.table.selectRow(row)
+                return
+
+    def _update_buttons(self) -> None:
+        name = self.selected_job()
+        for key in ("run", "edit", "delete"):
+            self.buttons[key].setEnabled(name is not None)
+        self.buttons["stop"].setEnabled(bool(name and queries.active_runs_of_job(self.engine.catalog, name)))
+
+    # ---- actions --------------------------------------------------------------------------------
+
+    def run_selected(self) -> None:
+        name = self.selected_job()
+        if name:
+            self.actions.launch_job(self, name)
+
+    def stop_selected(self) -> None:
+        name = self.selected_job()
+        if not name:
+            return
+        for run_id in queries.active_runs_of_job(self.engine.catalog, name):
+            self.actions.cancel(run_id)
+
+    def new_job(self) -> JobDialog:
+        return self._open(None)
+
+    def edit_job(self) -> JobDialog | None:
+        name = self.selected_job()
+        return self._open(self.engine.catalog.get_job(name)) if name else None
+
+    def _open(self, job) -> JobDialog:
+        dialog = JobDialog(self.engine, job, self)
+        dialog.saved.connect(lambda name: (self.refresh(), self.select_job(name)))
+        dialog.finished.connect(dialog.deleteLater)
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def delete_job(self) -> None:
+        name = self.selected_job()
+        if not name or not self.confirm(self, "Delete job", f"Delete job {name}? Its run history stays."):
+            return
+        try:
+            self.engine.catalog.remove_job(name)
+        except LabDeckError as exc:
+            self.actions.error.emit(str(exc))
+        self.refresh()

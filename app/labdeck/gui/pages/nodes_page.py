@@ -1,0 +1,175 @@
+"""Nodes page: every machine at a glance (state, resources, last runs) and the actions on
+them: add, edit, remove, test, run a job or a command on the selected nodes."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableView,
+                               QVBoxLayout, QWidget)
+
+from ...core.errors import LabDeckError
+from ...store import queries
+from ..actions import Actions, ask_yes_no
+from ..dialogs.node_dialog import NodeDialog
+from ..dialogs.run_dialogs import RunOnNodesDialog
+from ..models.node_model import RECENT_COLUMN, RECENT_ROLE, NodeTableModel
+from ..widgets.recent_runs import RecentRunsDelegate
+from ..workers import run_async
+
+
+class NodesPage(QWidget):
+    nodeTested = Signal(str, bool, str)  # node, ok, message
+
+    def __init__(self, engine, actions: Actions, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.engine = engine
+        self.actions = actions
+        self.confirm = ask_yes_no          # (parent, title, text) -> bool; tests may replace it
+        self.dialog = None                 # the node / run dialog currently open
+        self.model = NodeTableModel(self)
+
+        self.view = QTableView()
+        self.view.setModel(self.model)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setItemDelegateForColumn(RECENT_COLUMN, RecentRunsDelegate(RECENT_ROLE, 8, self.view))
+        self.view.verticalHeader().hide()
+        self.view.setAlternatingRowColors(True)
+        self.view.setShowGrid(False)
+        self.view.setWordWrap(False)
+        header = self.view.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.view.doubleClicked.connect(lambda _i: self.edit_node())
+        self.view.selectionModel().selectionChanged.connect(self._update_buttons)
+
+        bar = QHBoxLayout()
+        self.buttons: dict[str, QPushButton] = {}
+        for key, text, tip, slot in (
+                ("add", "Add…", "Add a machine (SSH or this computer)", self.add_node),
+                ("edit", "Edit…", "Change the selected node's connection or tags", self.edit_node),
+                ("remove", "Remove", "Remove the selected nodes from LabDeck", self.remove_nodes),
+                ("test", "Test", "Connect to the selected nodes and refresh CPU, memory and disk", self.test_nodes),
+                ("job", "Run job on selected…", "Run one of your jobs on the selected nodes only", self.run_job_on_selected),
+                ("command", "Run command on selected…", "Run a one-off shell command on the selected nodes",
+                 self.run_command_on_selected)):
+            button = QPushButton(text)
+            button.setToolTip(tip)
+            button.clicked.connect(slot)
+            self.buttons[key] = button
+            bar.addWidget(button)
+        bar.addStretch(1)
+        self.summary = QLabel()
+        bar.addWidget(self.summary)
+
+        layout = QVBoxLayout(self)
+        title = QLabel("<h2>Nodes</h2>")
+        layout.addWidget(title)
+        layout.addLayout(bar)
+        layout.addWidget(self.view, 1)
+        self._update_buttons()
+
+    # ---- data -------------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        names = self.selected_names()
+        catalog = self.engine.catalog
+        self.model.set_data(catalog.list_nodes(), queries.recent_statuses(catalog, 8), queries.busy_nodes(catalog))
+        self.select_names(names)
+        n = self.model.rowCount()
+        states = [self.model.state_of(self.model.node_at(r).name) for r in range(n)]
+        self.summary.setText(f"{n} nodes · {states.count('busy')} busy · {states.count('unreachable')} unreachable")
+        self._update_buttons()
+
+    def selected_names(self) -> list[str]:
+        rows = sorted({i.row() for i in self.view.selectionModel().selectedRows()})
+        return [self.model.node_at(r).name for r in rows]
+
+    def select_names(self, names: list[str]) -> None:
+        sel = self.view.selectionModel()
+        sel.clearSelection()
+        for row in range(self.model.rowCount()):
+            if self.model.node_at(row).name in names:
+                sel.select(self.model.index(row, 0), sel.SelectionFlag.Select | sel.SelectionFlag.Rows)
+
+    def _update_buttons(self, *_args) -> None:
+        count = len(self.view.selectionModel().selectedRows())
+        for key in ("remove", "test", "job", "command"):
+            self.buttons[key].setEnabled(count > 0)
+        self.buttons["edit"].setEnabled(count == 1)
+
+    # ---- actions ------------------------------------------------------------------------------------
+
+    def add_node(self) -> NodeDialog:
+        return self._open_node_dialog(None)
+
+    def edit_node(self) -> NodeDialog | None:
+        names = self.selected_names()
+        if len(names) != 1:
+            return None
+        return self._open_node_dialog(self.engine.catalog.get_node(names[0]))
+
+    def _open_node_dialog(self, node) -> NodeDialog:
+        dialog = NodeDialog(self.engine, node, self)
+        dialog.saved.connect(lambda _name: self.refresh())
+        dialog.finished.connect(dialog.deleteLater)
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def remove_nodes(self) -> None:
+        names = self.selected_names()
+        if not names or not self.confirm(self, "Remove nodes",
+                                         f"Remove {', '.join(names)} from LabDeck?\n"
+                                         "Their run history stays; saved passwords are deleted."):
+            return
+        for name in names:
+            try:
+                self.engine.nodes.remove(name)
+            except LabDeckError as exc:
+                self.actions.error.emit(str(exc))
+        self.refresh()
+
+    def test_nodes(self) -> None:
+        for name in self.selected_names():
+            self.actions.info.emit(f"Testing {name}…")
+            run_async(lambda n=name: self.engine.test_node(n),
+                      lambda check, n=name: self._tested(n, True, "reachable"),
+                      lambda exc, n=name: self._tested(n, False, str(exc)))
+
+    def _tested(self, name: str, ok: bool, message: str) -> None:
+        self.refresh()
+        if not ok:
+            self.actions.error.emit(message)
+        else:
+            self.actions.info.emit(f"{name} answered")
+        self.nodeTested.emit(name, ok, message)
+
+    def run_job_on_selected(self) -> RunOnNodesDialog | None:
+        return self._run_dialog("job")
+
+    def run_command_on_selected(self) -> RunOnNodesDialog | None:
+        return self._run_dialog("command")
+
+    def _run_dialog(self, mode: str) -> RunOnNodesDialog | None:
+        names = self.selected_names()
+        if not names:
+            return None
+        jobs = [j.name for j in self.engine.catalog.list_jobs()]
+        dialog = RunOnNodesDialog(jobs, names, mode, self)
+        targets = ",".join(names)
+
+        def go() -> None:
+            if mode == "job":
+                self.actions.launch_job(self, dialog.job.currentText(), targets)
+            elif dialog.command.text().strip():
+                self.actions.run_command(dialog.command.text().strip(), targets, dialog.timeout.value() or None)
+
+        dialog.accepted.connect(go)
+        dialog.finished.connect(dialog.deleteLater)
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def on_node_seen(self, node: str, reachable: bool, message: str) -> None:
+        self.model.note_seen(node, reachable, message)

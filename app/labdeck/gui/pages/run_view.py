@@ -1,0 +1,209 @@
+"""Run view: one run live — a node-by-status matrix (status, exit code, duration, message) that
+updates from the bridge signals, and the selected node's log following its tail. Cancel a
+node, cancel the run, or re-run the nodes that did not succeed."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSplitter,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from ...core.errors import NotFound
+from ...core.models import NodeRun
+from ..actions import Actions
+from ..status_style import fmt_duration, fmt_time, status_color, status_icon, status_label
+from ..widgets.log_view import LogView
+
+COLUMNS = ["Node", "Status", "Exit", "Duration", "Attempt", "Message"]
+
+
+class RunView(QWidget):
+    def __init__(self, engine, actions: Actions, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.engine = engine
+        self.actions = actions
+        self.run_id: int | None = None
+        self.node_runs: dict[str, NodeRun] = {}
+
+        self.title = QLabel("<h2>Run</h2>")
+        self.summary = QLabel("Start a job, or open a run from the history.")
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.cancel_run_button = QPushButton("Cancel run")
+        self.cancel_run_button.setToolTip("Kill the run on every node (the whole process tree)")
+        self.cancel_run_button.clicked.connect(self.cancel_run)
+        self.cancel_node_button = QPushButton("Cancel node")
+        self.cancel_node_button.setToolTip("Kill the run on the selected node only")
+        self.cancel_node_button.clicked.connect(self.cancel_node)
+        self.rerun_button = QPushButton("Re-run failed nodes")
+        self.rerun_button.setToolTip("Start the same job with the same options on the nodes that did not succeed")
+        self.rerun_button.clicked.connect(self.rerun_failed)
+        bar = QHBoxLayout()
+        bar.addWidget(self.summary, 1)
+        for b in (self.cancel_node_button, self.cancel_run_button, self.rerun_button):
+            bar.addWidget(b)
+
+        self.matrix = QTableWidget(0, len(COLUMNS))
+        self.matrix.setHorizontalHeaderLabels(COLUMNS)
+        self.matrix.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.matrix.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.matrix.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.matrix.verticalHeader().hide()
+        self.matrix.setShowGrid(False)
+        header = self.matrix.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.matrix.itemSelectionChanged.connect(self._node_selected)
+
+        self.log_title = QLabel()
+        self.log = LogView()
+        log_box = QWidget()
+        lb = QVBoxLayout(log_box)
+        lb.setContentsMargins(0, 0, 0, 0)
+        lb.addWidget(self.log_title)
+        lb.addWidget(self.log, 1)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.matrix)
+        split.addWidget(log_box)
+        split.setSizes([220, 480])
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addLayout(bar)
+        layout.addWidget(split, 1)
+        self.ticker = QTimer(self)
+        self.ticker.setInterval(1000)
+        self.ticker.timeout.connect(self._tick)
+        self._update_buttons()
+
+    # ---- showing a run ------------------------------------------------------------------------
+
+    def show_run(self, run_id: int) -> None:
+        self.run_id = run_id
+        self.matrix.setRowCount(0)
+        self.node_runs.clear()
+        self.reload()
+        if self.matrix.rowCount():
+            self.matrix.selectRow(0)
+
+    def reload(self) -> None:
+        if self.run_id is None:
+            return
+        try:
+            run = self.engine.catalog.get_run(self.run_id)
+        except NotFound:
+            return
+        self.run = run
+        node_runs = self.engine.catalog.node_runs(self.run_id)
+        self.node_runs = {nr.node_name: nr for nr in node_runs}
+        if self.matrix.rowCount() != len(node_runs):
+            self.matrix.setRowCount(len(node_runs))
+        for row, nr in enumerate(node_runs):
+            self._fill_row(row, nr)
+        counts: dict[str, int] = {}
+        for nr in node_runs:
+            counts[nr.status.value] = counts.get(nr.status.value, 0) + 1
+        parts = " · ".join(f"<span style='color:{status_color(s).name()}'>■</span> {n} {status_label(s)}"
+                           for s, n in sorted(counts.items()))
+        self.title.setText(f"<h2>Run #{run.id} — {run.job_name}</h2>")
+        self.summary.setText(
+            f"<b style='color:{status_color(run.status.value).name()}'>{status_label(run.status.value)}</b>"
+            f" · started {fmt_time(run.started_at)} · {run.trigger.value} · targets <code>{run.targets}</code>"
+            f"<br>{parts}")
+        if run.status.value == "running":
+            self.ticker.start()
+        else:
+            self.ticker.stop()
+        self._update_buttons()
+
+    def _fill_row(self, row: int, nr: NodeRun) -> None:
+        status = nr.status.value
+        exit_text = "" if nr.exit_code is None else str(nr.exit_code)
+        message = nr.message
+        kill = nr.kill_state.value.replace("_", " ") if nr.kill_state else ""
+        if kill and kill not in message:
+            message += f" ({kill})"
+        cells = [nr.node_name, status_label(status), exit_text, fmt_duration(nr.duration_s), str(nr.attempt), message]
+        for col, text in enumerate(cells):
+            item = self.matrix.item(row, col)
+            if item is None:
+                item = QTableWidgetItem()
+                self.matrix.setItem(row, col, item)
+            item.setText(text)
+            if col == 0:
+                item.setData(Qt.ItemDataRole.UserRole, nr.node_name)
+            if col == 1:
+                item.setIcon(status_icon(status))
+                item.setData(Qt.ItemDataRole.UserRole, status)
+                color = QColor(status_color(status))
+                color.setAlpha(45)
+                item.setBackground(QBrush(color))
+                item.setToolTip(f"{nr.node_name}: {status_label(status)}")
+            if col == 5:
+                item.setToolTip(message)
+
+    def status_of(self, node: str) -> str | None:
+        for row in range(self.matrix.rowCount()):
+            if self.matrix.item(row, 0).text() == node:
+                return self.matrix.item(row, 1).data(Qt.ItemDataRole.UserRole)
+        return None
+
+    def select_node(self, node: str) -> None:
+        for row in range(self.matrix.rowCount()):
+            if self.matrix.item(row, 0).text() == node:
+                self.matrix.selectRow(row)
+
+    def selected_node(self) -> str | None:
+        rows = self.matrix.selectionModel().selectedRows()
+        return self.matrix.item(rows[0].row(), 0).text() if rows else None
+
+    def _node_selected(self) -> None:
+        node = self.selected_node()
+        nr = self.node_runs.get(node) if node else None
+        if nr is None:
+            self.log.set_path(None)
+            self.log_title.setText("")
+        elif self.log.path is None or str(self.log.path) != nr.log_path:
+            self.log.set_path(nr.log_path)
+            self.log_title.setText(f"<b>{node}</b> — <span style='color:gray'>{nr.log_path}</span>")
+        self._update_buttons()
+
+    def _tick(self) -> None:
+        for row in range(self.matrix.rowCount()):
+            nr = self.node_runs.get(self.matrix.item(row, 0).text())
+            if nr and nr.status.value == "running":
+                self.matrix.item(row, 3).setText(fmt_duration(nr.duration_s))
+
+    def _update_buttons(self) -> None:
+        running = self.run_id is not None and getattr(self, "run", None) is not None and self.run.status.value == "running"
+        node = self.selected_node()
+        nr = self.node_runs.get(node) if node else None
+        self.cancel_run_button.setEnabled(running)
+        self.cancel_node_button.setEnabled(bool(running and nr and not nr.status.is_final))
+        bad = any(n.status.value != "succeeded" for n in self.node_runs.values())
+        self.rerun_button.setEnabled(bool(self.run_id is not None and not running and bad))
+
+    # ---- bridge signals ----------------------------------------------------------------------------
+
+    def on_event(self, run_id: int, *_rest) -> None:
+        if run_id == self.run_id:
+            self.reload()
+
+    def on_output(self, run_id: int, _node_run_id: int, node: str, _text: str) -> None:
+        if run_id == self.run_id and node == self.selected_node():
+            self.log.nudge()
+
+    # ---- actions ---------------------------------------------------------------------------------------
+
+    def cancel_run(self) -> None:
+        if self.run_id is not None:
+            self.actions.cancel(self.run_id)
+
+    def cancel_node(self) -> None:
+        node = self.selected_node()
+        if self.run_id is not None and node:
+            self.actions.cancel(self.run_id, node)
+
+    def rerun_failed(self) -> None:
+        if self.run_id is not None:
+            self.actions.rerun_failed(self.run_id)

@@ -1,0 +1,76 @@
+"""Tray icon: idle / running / failed state drawn with QPainter, a menu (Open, recent
+failures, Quit) and a message when a run fails. Created only when the system has a tray;
+the app works the same without one."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPixmap
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
+from ..store import queries
+
+STATE_COLORS = {"idle": "#43a047", "running": "#1e88e5", "failed": "#e53935"}
+
+
+def state_icon(state: str, size: int = 64) -> QIcon:
+    pix = QPixmap(size, size)
+    pix.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pix)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    p.setBrush(QColor("#263238"))
+    p.setPen(Qt.PenStyle.NoPen)
+    p.drawRoundedRect(2, 2, size - 4, size - 4, 12, 12)
+    # three "machines" as bars, and a state dot
+    p.setBrush(QColor("#cfd8dc"))
+    for i in range(3):
+        p.drawRoundedRect(10, 12 + i * 14, size - 34, 9, 3, 3)
+    p.setBrush(QColor(STATE_COLORS.get(state, "#9e9e9e")))
+    p.drawEllipse(size - 26, size - 26, 20, 20)
+    p.end()
+    return QIcon(pix)
+
+
+class Tray(QObject):
+    openRequested = Signal()
+    openRun = Signal(int)
+    quitRequested = Signal()
+
+    def __init__(self, engine, parent: QObject | None = None):
+        super().__init__(parent)
+        self.engine = engine
+        self.state = "idle"
+        self.icon = QSystemTrayIcon(state_icon("idle"), self)
+        self.menu = QMenu()
+        self.icon.setContextMenu(self.menu)
+        self.icon.activated.connect(self._activated)
+        self.icon.messageClicked.connect(self.openRequested)
+        self.refresh()
+        self.icon.show()
+
+    def _activated(self, reason) -> None:
+        if reason in (QSystemTrayIcon.ActivationReason.Trigger, QSystemTrayIcon.ActivationReason.DoubleClick):
+            self.openRequested.emit()
+
+    def refresh(self) -> None:
+        counts = queries.counts(self.engine.catalog)
+        state = "running" if counts["running"] else "failed" if counts["failed_today"] else "idle"
+        if state != self.state:
+            self.state = state
+            self.icon.setIcon(state_icon(state))
+        self.icon.setToolTip(f"LabDeck — {counts['running']} running, {counts['failed_today']} failed today")
+        self.menu.clear()
+        self.menu.addAction("Open LabDeck", self.openRequested.emit)
+        failures = queries.recent_failures(self.engine.catalog, 5)
+        if failures:
+            self.menu.addSection("Recent failures")
+            for f in failures:
+                action = QAction(f"#{f['id']} {f['job_name']} — {f['status']}", self.menu)
+                action.triggered.connect(lambda _c=False, rid=f["id"]: self.openRun.emit(rid))
+                self.menu.addAction(action)
+        self.menu.addSeparator()
+        self.menu.addAction("Quit", self.quitRequested.emit)
+
+    def notify_failure(self, run_id: int, job_name: str, status: str) -> None:
+        self.icon.showMessage("LabDeck: a run failed", f"Run #{run_id} of {job_name} ended {status}.",
+                              QSystemTrayIcon.MessageIcon.Warning, 8000)

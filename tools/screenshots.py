@@ -1,0 +1,169 @@
+"""Screenshots for the docs: starts the real app (real engine, real sshd nodes) under Xvfb
+with a throw-away data folder full of realistic content, and saves docs/nodes.png,
+docs/jobs.png, docs/job_editor.png, docs/run.png, docs/runs.png and docs/log.png.
+
+    python tools/screenshots.py          # re-runs itself under xvfb-run when there is no display
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+sys.path[:0] = [str(ROOT / "app"), str(ROOT)]
+
+TRAINING_SCRIPT = """#!/bin/sh
+# Generate synthetic training samples in batches.
+echo "generating ${LABDECK_OPTION_SAMPLES} samples (seed ${LABDECK_OPTION_SEED}) on $(hostname)"
+i=1
+while [ $i -le 40 ]; do
+  echo "batch $i/40: wrote $((i * 250)) samples to /data/train/shard-$i.npz"
+  i=$((i + 1))
+done
+echo "waiting for the GPU queue"
+sleep ${LABDECK_OPTION_HOLD}
+echo done
+"""
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def populate(engine, cluster_dir: Path):
+    from labdeck.core.models import Job, JobOption, JobPolicy, Node, Step, StepKind, Transport
+    from tests.support.sshd import SshdCluster, ensure_password_user
+
+    user, password = ensure_password_user()
+    cluster = SshdCluster(cluster_dir)
+    sshds = cluster.start_nodes(3)
+    for sshd, name, tags in zip(sshds, ["gpu-01", "gpu-02", "win-lab-03"],
+                                [["gpu", "linux-lab"], ["gpu", "linux-lab"], ["windows-lab", "cpu"]]):
+        engine.add_node(Node(name=name, host=sshd.host, port=sshd.port, username=user, tags=tags),
+                        secret=password, accept_host_key=True)
+    engine.add_node(Node(name="win-lab-04", transport=Transport.SSH, host="127.0.0.1", port=_closed_port(),
+                         username="lab", tags=["windows-lab", "cpu"]), check=False)
+    cat = engine.catalog
+    cat.add_job(Job(name="generate-training-data", description="Synthetic samples for the detector, sharded per GPU node",
+                    targets="tag:gpu", steps=[Step(kind=StepKind.SCRIPT, name="generate", script=TRAINING_SCRIPT,
+                                                   filename="generate.sh")],
+                    options=[JobOption("samples", "10000", "samples per node"), JobOption("seed", "42"),
+                             JobOption("hold", "0", "seconds to wait at the end")],
+                    policy=JobPolicy(timeout_s=6 * 3600, retries=1)))
+    cat.add_job(Job(name="collect-results", description="Pull result summaries from every lab machine",
+                    targets="all,!this-computer", steps=[Step(command="echo collecting from $(hostname); ls -la /tmp | head -5")],
+                    policy=JobPolicy(timeout_s=600)))
+    cat.add_job(Job(name="disk-report", description="Free space on every node", targets="all",
+                    steps=[Step(command="df -h / | tail -1")]))
+    cat.add_job(Job(name="nightly-eval", description="Evaluate the latest checkpoint", targets="tag:gpu",
+                    steps=[Step(command='echo "evaluating checkpoint"; for i in $(seq 1 2000); do '
+                                        'echo "step $i loss=0.$((5000 - i)) acc=0.$((i % 97))"; '
+                                        '[ $i -eq 1500 ] && echo "ERROR: NaN in batch 1500, skipping"; done; '
+                                        '[ "$LABDECK_NODE" = gpu-02 ] && exit 2; exit 0')]))
+    return cluster
+
+
+def run_and_wait(engine, job, options=None, targets=None, timeout=60):
+    run = engine.start_job(job, options or {}, targets=targets)
+    engine.wait(run.id, timeout)
+    return run
+
+
+def main() -> int:
+    if not os.environ.get("DISPLAY") and os.environ.get("QT_QPA_PLATFORM") != "offscreen":
+        if shutil.which("xvfb-run"):
+            return subprocess.call(["xvfb-run", "-a", "-s", "-screen 0 1400x900x24", sys.executable, *sys.argv])
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    tmp = Path(tempfile.mkdtemp(prefix="labdeck-shots-"))
+    os.environ["XDG_DATA_HOME"] = str(tmp / "xdg")
+    os.environ["PYTHON_KEYRING_BACKEND"] = "keyrings.alt.file.PlaintextKeyring"
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtGui import QFont
+    from PySide6.QtWidgets import QApplication
+
+    from labdeck.engine.engine import Engine
+    from labdeck.gui.main_window import MainWindow
+
+    app = QApplication(sys.argv[:1])
+    app.setStyle("Fusion")
+    app.setFont(QFont("DejaVu Sans", 9))
+    engine = Engine(tmp / "data")
+    cluster = populate(engine, tmp / "sshd")
+    try:
+        run_and_wait(engine, "hello")
+        run_and_wait(engine, "generate-training-data")
+        run_and_wait(engine, "disk-report", targets="all,!win-lab-04")
+        run_and_wait(engine, "collect-results")          # win-lab-04 is unreachable: fails
+        eval_run = run_and_wait(engine, "nightly-eval")  # gpu-02 exits 2
+        for name in ("gpu-01", "this-computer"):
+            engine.test_node(name)
+        DOCS.mkdir(exist_ok=True)
+        window = MainWindow(engine, use_tray=False)
+        window.resize(1360, 820)
+        window.show()
+
+        def pump(seconds: float) -> None:
+            end = time.time() + seconds
+            while time.time() < end:
+                app.processEvents()
+                time.sleep(0.02)
+
+        def shot(widget, name: str) -> None:
+            pump(0.6)
+            widget.grab().save(str(DOCS / name))
+            print("saved", DOCS / name)
+
+        pump(0.5)
+        window.show_page(0)
+        window.nodes_page.select_names(["gpu-01"])
+        shot(window, "nodes.png")
+        window.show_page(1)
+        window.jobs_page.select_job("generate-training-data")
+        shot(window, "jobs.png")
+        dialog = window.jobs_page.edit_job()
+        dialog.resize(900, 680)
+        shot(dialog, "job_editor.png")
+        dialog.reject()
+
+        live = engine.start_job("generate-training-data", {"hold": "25"}, targets="tag:gpu,tag:windows-lab")
+        window.open_run(live.id)
+        pump(3)
+        window.run_view.select_node("gpu-01")
+        shot(window, "run.png")
+        engine.cancel(live.id)
+        engine.wait(live.id, 30)
+
+        window.show_page(3)
+        shot(window, "runs.png")
+
+        window.open_run(eval_run.id)
+        window.run_view.select_node("gpu-02")
+        pump(0.8)
+        log = window.run_view.log
+        log.search.setText("ERROR")
+        log.area.goto_row(0)
+        log.find_next()
+        pump(1.0)
+        shot(window, "log.png")
+        window._quitting = True
+        window.close()
+        QTimer.singleShot(0, app.quit)
+    finally:
+        engine.close()
+        cluster.stop_all()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
