@@ -48,8 +48,9 @@ def test_migration_backs_up_an_older_file(tmp_path, monkeypatch):
     extra = [["CREATE TABLE future_feature (id INTEGER PRIMARY KEY)"]]
     monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS + extra)
     catalog = Catalog(path)
-    assert (tmp_path / "c.sqlite.bak-v1").exists()
-    assert catalog._conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    current = migrations.schema_version() - 1  # before the extra one
+    assert (tmp_path / f"c.sqlite.bak-v{current}").exists()
+    assert catalog._conn.execute("PRAGMA user_version").fetchone()[0] == current + 1
     catalog.close()
 
 

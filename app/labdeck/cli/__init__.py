@@ -10,7 +10,7 @@ import logging
 import sys
 
 from ..core.errors import LabDeckError
-from . import jobs, nodes, runs
+from . import daemon, jobs, nodes, policy, runs, schedules
 
 EXIT_ERROR = 2
 
@@ -23,6 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
     nodes.register(sub)
     jobs.register(sub)
     runs.register(sub)
+    schedules.register(sub)
+    policy.register(sub)
+    daemon.register(sub)
     return parser
 
 

@@ -10,6 +10,7 @@ from ..core.models import Job, JobOption, JobPolicy, Step, StepKind
 from ..core.quoting import check_option_name
 from ..store.jobfile import job_from_yaml, job_to_yaml
 from .common import open_engine, parse_pairs, print_json, print_table
+from .policy import add_policy_arguments, apply_policy_arguments
 
 
 def register(sub) -> None:
@@ -28,6 +29,7 @@ def register(sub) -> None:
     add.add_argument("--max-parallel", type=int, default=0, help="nodes at once (0 = all)")
     add.add_argument("--option", action="append", metavar="K=DEFAULT", help="an option with its default (repeatable)")
     add.add_argument("--description", default="")
+    add_policy_arguments(add)
     add.set_defaults(handler=cmd_add)
 
     lst = job.add_parser("list", help="list jobs")
@@ -64,8 +66,8 @@ def cmd_add(args) -> int:
             raise InvalidInput(f"{flag} cannot be negative")
     options = [JobOption(name=check_option_name(k), default=v) for k, v in parse_pairs(args.option, "--option").items()]
     job = Job(name=args.name, steps=[step], targets=args.targets, options=options, description=args.description,
-              policy=JobPolicy(timeout_s=args.timeout, retries=args.retries, retry_delay_s=args.retry_delay,
-                               max_parallel=args.max_parallel))
+              policy=apply_policy_arguments(JobPolicy(timeout_s=args.timeout, retries=args.retries,
+                                                      retry_delay_s=args.retry_delay, max_parallel=args.max_parallel), args))
     with open_engine(args) as engine:
         _check_targets(engine, job)
         engine.catalog.add_job(job)

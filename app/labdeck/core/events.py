@@ -55,4 +55,16 @@ class NodeSeen:
     message: str = ""
 
 
-Event = RunStarted | NodeRunStarted | NodeRunOutput | NodeRunFinished | RunFinished | NodeSeen
+@dataclass(frozen=True)
+class Notification:
+    """Something the user asked to be told about (the tray shows it; webhooks and email deliver it).
+    kind: "failed", "succeeded", "missed" or "exceeded" (longer than the expected duration)."""
+    kind: str
+    job_name: str
+    run_id: int | None
+    status: str
+    text: str
+    failing_nodes: tuple[str, ...] = ()
+
+
+Event = RunStarted | NodeRunStarted | NodeRunOutput | NodeRunFinished | RunFinished | NodeSeen | Notification

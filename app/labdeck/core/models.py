@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from .errors import InvalidInput
 from .status import KillState, NodeRunStatus, RunStatus
+
+NOTIFY_KINDS = ("failed", "succeeded", "missed", "exceeded")
 
 
 class Transport(StrEnum):
@@ -81,6 +84,27 @@ class JobPolicy:
     retries: int = 0                    # extra attempts after a failed, timed-out or unreachable node run
     retry_delay_s: float = 0.0
     max_parallel: int = 0               # nodes at once; 0 = all
+    retry_on: str = "same"              # "same" node, or "other": a retry moves to another node matching the targets
+    unreachable: str = "fail"           # unreachable node: "fail" (retry rules), "wait" up to unreachable_wait_s, "move"
+    unreachable_wait_s: float = 60.0
+    overlap: str = "skip"               # a fire while the previous run goes on: "skip", "queue" or "parallel"
+    max_runtime_s: float | None = None  # a whole run longer than this is cancelled and restarted...
+    max_restarts: int = 0               # ...up to this many times, then reported failed
+    expected_duration_s: float | None = None  # longer than this: an "exceeded" notification (the run goes on)
+    notify_on: list[str] = field(default_factory=lambda: ["failed", "missed"])  # succeeded, failed, missed, exceeded
+    notify_webhooks: list[str] = field(default_factory=list)  # Slack, Teams or Discord incoming-webhook URLs
+    notify_emails: list[str] = field(default_factory=list)    # sent through the SMTP server in the settings
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("overlap", ("skip", "queue", "parallel")), ("retry_on", ("same", "other")),
+                              ("unreachable", ("fail", "wait", "move"))):
+            if getattr(self, name) not in allowed:
+                raise InvalidInput(f"policy '{name}' is '{getattr(self, name)}': allowed {', '.join(allowed)}")
+        unknown = [k for k in self.notify_on if k not in NOTIFY_KINDS]
+        if unknown:
+            raise InvalidInput(f"policy 'notify_on' has {', '.join(unknown)}: allowed {', '.join(NOTIFY_KINDS)}")
+        if self.max_restarts < 0:
+            raise InvalidInput("policy 'max_restarts' cannot be negative")
 
 
 @dataclass
@@ -107,6 +131,11 @@ class Run:
     cancel_requested: bool = False
     owner_pid: int | None = None
     owner_host: str | None = None
+    schedule_id: int | None = None
+    scheduled_for: float | None = None  # the fire time, for scheduled, missed and skipped runs
+    note: str = ""                      # why a run was missed, skipped, restarted or failed without nodes
+    restarts: int = 0                   # how many max-runtime restarts came before this run
+    parent_run_id: int | None = None    # the first run of a chain of restarts
 
 
 @dataclass

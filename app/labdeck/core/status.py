@@ -25,6 +25,8 @@ class RunStatus(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted"
+    MISSED = "missed"      # a scheduled fire that did not run (LabDeck closed, asleep or busy)
+    SKIPPED = "skipped"    # a scheduled fire not run because the job's previous run was still going
 
     @property
     def is_final(self) -> bool:

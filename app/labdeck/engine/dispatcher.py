@@ -14,7 +14,8 @@ from ..core.errors import AuthenticationFailed, HostKeyChanged, HostKeyUnknown, 
 from ..core.events import NodeRunFinished, NodeRunOutput, NodeRunStarted, RunFinished, RunStarted
 from ..core.models import Job, Node, NodeRun, Run, StepKind
 from ..core.quoting import option_environment, shell_for_script, substitute
-from ..core.status import RETRYABLE, KillState, NodeRunStatus, summarize_run
+from ..core.status import RETRYABLE, KillState, NodeRunStatus, RunStatus, summarize_run
+from ..core.targets import resolve_targets
 from ..executors.base import CommandRequest, Deadline, Ending, ScriptFile
 from ..executors.pool import ExecutorPool
 from ..store.catalog import Catalog
@@ -23,6 +24,7 @@ from .bus import EventBus
 
 log = logging.getLogger(__name__)
 CANCEL_POLL_S = 0.25
+UNREACHABLE_POLL_S = 2.0
 
 
 @dataclass
@@ -36,6 +38,7 @@ class _ActiveRun:
     remaining: int = 0
     done: threading.Event = field(default_factory=threading.Event)
     slots: threading.Semaphore | None = None
+    final: tuple[RunStatus, str] | None = None  # set by a rule that ends the run (max runtime)
 
 
 class _GuardedSink:
@@ -100,12 +103,15 @@ class Dispatcher:
             active = self._active.get(run_id)
         return True if active is None else active.done.wait(timeout)
 
-    def cancel(self, run_id: int, node_name: str | None = None) -> bool:
-        """Cancel a run this process is running; False if it is not running here."""
+    def cancel(self, run_id: int, node_name: str | None = None, final: tuple[RunStatus, str] | None = None) -> bool:
+        """Cancel a run this process is running; False if it is not running here. ``final``: the
+        status and note the whole run ends with (instead of "cancelled")."""
         with self._lock:
             active = self._active.get(run_id)
         if active is None:
             return False
+        if final is not None and node_name is None:
+            active.final = final
         if node_name is None:
             active.cancel_all.set()
             for event in active.cancel_node.values():
@@ -117,6 +123,10 @@ class Dispatcher:
     def active_run_ids(self) -> list[int]:
         with self._lock:
             return list(self._active)
+
+    def active_runs(self) -> list[tuple[Run, Job]]:
+        with self._lock:
+            return [(a.run, a.job) for a in self._active.values()]
 
     def shutdown(self, cancel_running: bool = True) -> None:
         self._stopping.set()
@@ -153,6 +163,7 @@ class Dispatcher:
         writer = LogWriter(
             nr.log_path, encoding=node.encoding, secrets=[secret] if secret else [],
             on_text=lambda text: self._bus.publish(NodeRunOutput(run_id, nr.id, node.name, text)))
+        tried = [node.name]
         try:
             attempts = 1 + max(0, policy.retries)
             for attempt in range(1, attempts + 1):
@@ -165,6 +176,9 @@ class Dispatcher:
                 if attempt > 1:
                     writer.note(f"attempt {attempt} of {attempts}")
                 status, exit_code, message, kill_state = self._attempt(active, node, nr, writer, cancel)
+                if status is NodeRunStatus.UNREACHABLE and policy.unreachable in ("wait", "move"):
+                    node, (status, exit_code, message, kill_state) = self._unreachable(
+                        active, node, nr, writer, cancel, tried, (status, exit_code, message, kill_state))
                 last = attempt == attempts or status not in RETRYABLE or cancel.is_set()
                 if last:
                     self._finish_node(active, nr, status, exit_code, message, kill_state, writer)
@@ -174,8 +188,46 @@ class Dispatcher:
                     self._finish_node(active, nr, NodeRunStatus.CANCELLED, None, "cancelled while waiting to retry",
                                       writer=writer)
                     return
+                if policy.retry_on == "other":
+                    node = self._move(active, node, nr, writer, cancel, tried) or node
         finally:
             writer.close()
+
+    def _unreachable(self, active: _ActiveRun, node: Node, nr: NodeRun, writer: LogWriter, cancel: threading.Event,
+                     tried: list[str], result: tuple) -> tuple[Node, tuple]:
+        """The job's unreachable-node policy: wait for the node up to a limit, or move to another."""
+        policy = active.job.policy
+        if policy.unreachable == "move":
+            other = self._move(active, node, nr, writer, cancel, tried)
+            return (other, self._attempt(active, other, nr, writer, cancel)) if other else (node, result)
+        writer.note(f"node {node.name} is unreachable; waiting up to {policy.unreachable_wait_s:g} s for it")
+        end = time.monotonic() + policy.unreachable_wait_s
+        while result[0] is NodeRunStatus.UNREACHABLE and time.monotonic() < end:
+            if cancel.wait(min(UNREACHABLE_POLL_S, max(0.0, end - time.monotonic()))):
+                return node, (NodeRunStatus.CANCELLED, None, "cancelled while waiting for the node", None)
+            self._pool.forget(node.name)
+            result = self._attempt(active, node, nr, writer, cancel)
+        return node, result
+
+    def _move(self, active: _ActiveRun, node: Node, nr: NodeRun, writer: LogWriter, cancel: threading.Event,
+              tried: list[str]) -> Node | None:
+        """Another node matching the job's targets (nodes outside this run first), recorded on the node run."""
+        try:
+            candidates = resolve_targets(active.job.targets, self._catalog.list_nodes(), allow_empty=True)
+        except LabDeckError:
+            return None
+        fresh = [n for n in candidates if n.name not in tried]
+        fresh.sort(key=lambda n: n.name in active.nodes)
+        if not fresh:
+            writer.note(f"no other node matches '{active.job.targets}'; staying on {node.name}")
+            return None
+        other = fresh[0]
+        tried.append(other.name)
+        writer.note(f"moving from node {node.name} to node {other.name}")
+        active.cancel_node.setdefault(other.name, cancel)
+        nr.node_name = other.name
+        self._catalog.update_node_run(nr.id, node_name=other.name)
+        return other
 
     def _attempt(self, active: _ActiveRun, node: Node, nr: NodeRun, writer: LogWriter,
                  cancel: threading.Event) -> tuple[NodeRunStatus, int | None, str, KillState | None]:
@@ -235,8 +287,10 @@ class Dispatcher:
     def _finish_run(self, active: _ActiveRun) -> None:
         statuses = [nr.status for nr in self._catalog.node_runs(active.run.id)]
         flagged = active.cancel_all.is_set() or self._catalog.get_run(active.run.id).cancel_requested
-        status = summarize_run(statuses, flagged)
-        self._catalog.finish_run(active.run.id, status)
+        status, note = summarize_run(statuses, flagged), None
+        if active.final is not None:
+            status, note = active.final
+        self._catalog.finish_run(active.run.id, status, note)
         with self._lock:
             self._active.pop(active.run.id, None)
         self._bus.publish(RunFinished(active.run.id, active.job.name, status))

@@ -17,14 +17,20 @@ from .bus import EventBus
 from .dispatcher import Dispatcher
 from .hostkeys import CatalogHostKeys
 from .nodes import NodeManager
+from .notify import Notifier
 from .reconcile import reconcile_orphans
+from .rules import RuleWatcher
+from .scheduler import Scheduler
 from .seed import seed_first_start
 
 ADHOC_JOB = "(ad-hoc)"
 
 
 class Engine:
-    def __init__(self, data_dir: str | Path | None = None, seed: bool = True):
+    def __init__(self, data_dir: str | Path | None = None, seed: bool = True, schedule: bool = False,
+                 miss_grace_s: float = 5.0):
+        """``schedule``: start the scheduler now (else ``start_scheduler()`` later, or never:
+        the CLI's one-shot commands only edit schedules, a daemon or the app fires them)."""
         self.data_dir = paths.resolve_data_dir(data_dir)
         self.catalog = Catalog(paths.catalog_path(self.data_dir))
         self.bus = EventBus()
@@ -32,10 +38,19 @@ class Engine:
                                  CatalogHostKeys(self.catalog).check)
         self.dispatcher = Dispatcher(self.catalog, self.pool, self.bus, secrets.get_secret)
         self.nodes = NodeManager(self.catalog, self.pool, self.bus)
+        self.notifier = Notifier(self.catalog, self.bus)
+        self.rules = RuleWatcher(self)
+        self.scheduler = Scheduler(self, miss_grace_s=miss_grace_s)
         self._closed = threading.Event()
         if seed:
             seed_first_start(self.catalog)
         reconcile_orphans(self.catalog, set())
+        if schedule:
+            self.start_scheduler()
+
+    def start_scheduler(self) -> None:
+        """Build the scheduler from the catalog and start it (missed fires are recorded first)."""
+        self.scheduler.start()
 
     # ---- runs --------------------------------------------------------------------------
 
@@ -50,8 +65,9 @@ class Engine:
         return self.start(job, {}, trigger)
 
     def start(self, job: Job, options: dict[str, str] | None = None, trigger: Trigger = Trigger.MANUAL,
-              targets: str | None = None) -> Run:
-        """Validate everything first, then record the run and hand it to the dispatcher."""
+              targets: str | None = None, extra: dict | None = None) -> Run:
+        """Validate everything first, then record the run and hand it to the dispatcher.
+        ``extra``: run fields the scheduler and rules set (schedule_id, scheduled_for, note, ...)."""
         values = resolve_options(job, options or {})
         for step in job.steps:  # an unknown ${option.X} is an error before anything runs
             substitute(step.command or step.script, values, Shell.SH)
@@ -60,7 +76,7 @@ class Engine:
         logs = paths.logs_dir(self.data_dir)
         run, node_runs = self.catalog.create_run(
             job.name, job.id, trigger, values, spec, [n.name for n in nodes],
-            lambda run_id, node: logs / str(run_id) / f"{node}.log")
+            lambda run_id, node: logs / str(run_id) / f"{node}.log", extra)
         self.dispatcher.start(run, job, nodes, node_runs)
         return run
 
@@ -93,7 +109,10 @@ class Engine:
         if self._closed.is_set():
             return
         self._closed.set()
+        self.scheduler.shutdown()  # first: no new runs while the running ones are stopped
+        self.rules.close()
         self.dispatcher.shutdown(cancel_running)
+        self.notifier.close()
         self.pool.close()
         self.catalog.close()
 

@@ -172,14 +172,17 @@ class Catalog:
     # ---- runs --------------------------------------------------------------------------
 
     def create_run(self, job_name: str, job_id: int | None, trigger: Trigger, options: dict[str, str],
-                   targets: str, node_names: list[str], log_path_for) -> tuple[Run, list[NodeRun]]:
-        """A run and one pending node run per node, in one transaction."""
+                   targets: str, node_names: list[str], log_path_for,
+                   extra: dict | None = None) -> tuple[Run, list[NodeRun]]:
+        """A run and one pending node run per node, in one transaction. ``extra``: schedule_id,
+        scheduled_for, note, restarts, parent_run_id."""
         with self._tx() as db:
             now = time.time()
             run_id = db["runs"].insert({
                 "job_id": job_id, "job_name": job_name, "trigger": str(trigger),
                 "status": str(RunStatus.RUNNING), "options": json.dumps(options), "targets": targets,
                 "started_at": now, "owner_pid": os.getpid(), "owner_host": socket.gethostname(),
+                **(extra or {}),
             }).last_pk
             for name in node_names:
                 db["node_runs"].insert({
@@ -228,8 +231,8 @@ class Catalog:
                         exit_code: int | None = None, started_at: float | None = None,
                         finished_at: float | None = None, attempt: int | None = None,
                         message: str | None = None, kill_state: KillState | None = None,
-                        clear_exit: bool = False) -> None:
-        changes: dict = {}
+                        clear_exit: bool = False, node_name: str | None = None) -> None:
+        changes: dict = {"node_name": node_name} if node_name else {}
         if status is not None:
             changes["status"] = str(status)
         if exit_code is not None or clear_exit:
@@ -244,9 +247,22 @@ class Catalog:
             with self._tx() as db:
                 db["node_runs"].update(node_run_id, changes)
 
-    def finish_run(self, run_id: int, status: RunStatus) -> None:
+    def finish_run(self, run_id: int, status: RunStatus, note: str | None = None) -> None:
+        changes = {"status": str(status), "finished_at": time.time()} | ({"note": note} if note else {})
         with self._tx() as db:
-            db["runs"].update(run_id, {"status": str(status), "finished_at": time.time()})
+            db["runs"].update(run_id, changes)
+
+    def record_entry(self, job_name: str, job_id: int | None, status: RunStatus, trigger: Trigger,
+                     scheduled_for: float, note: str, targets: str = "", schedule_id: int | None = None) -> Run:
+        """A history entry without node runs: a missed or skipped fire, or a run that could not start."""
+        with self._tx() as db:
+            run_id = db["runs"].insert({
+                "job_id": job_id, "job_name": job_name, "trigger": str(trigger), "status": str(status),
+                "options": "{}", "targets": targets, "started_at": scheduled_for, "finished_at": time.time(),
+                "owner_pid": os.getpid(), "owner_host": socket.gethostname(), "schedule_id": schedule_id,
+                "scheduled_for": scheduled_for, "note": note,
+            }).last_pk
+        return self.get_run(run_id)
 
     def request_cancel(self, run_id: int, node_name: str | None = None) -> list[NodeRun]:
         """Flag a run (or one node run of it) for cancelling; the process running it acts on the flag."""

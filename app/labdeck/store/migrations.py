@@ -86,6 +86,27 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX node_runs_run ON node_runs(run_id)",
         "CREATE INDEX node_runs_node ON node_runs(node_name, run_id)",
     ],
+    # v2: schedules; runs learn which schedule fired them, a note, and restart lineage
+    [
+        """CREATE TABLE schedules (
+            id INTEGER PRIMARY KEY,
+            job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            expr TEXT NOT NULL,
+            tz TEXT NOT NULL DEFAULT 'UTC',
+            enabled INTEGER NOT NULL DEFAULT 1,
+            catch_up TEXT NOT NULL DEFAULT 'skip',
+            last_checked REAL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )""",
+        "CREATE INDEX schedules_job ON schedules(job_id)",
+        "ALTER TABLE runs ADD COLUMN schedule_id INTEGER",
+        "ALTER TABLE runs ADD COLUMN scheduled_for REAL",
+        "ALTER TABLE runs ADD COLUMN note TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE runs ADD COLUMN restarts INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE runs ADD COLUMN parent_run_id INTEGER",
+    ],
 ]
 
 

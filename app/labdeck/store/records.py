@@ -86,6 +86,11 @@ def run_from_row(row: dict) -> Run:
         cancel_requested=bool(row["cancel_requested"]),
         owner_pid=row["owner_pid"],
         owner_host=row["owner_host"],
+        schedule_id=row.get("schedule_id"),
+        scheduled_for=row.get("scheduled_for"),
+        note=row.get("note") or "",
+        restarts=row.get("restarts") or 0,
+        parent_run_id=row.get("parent_run_id"),
     )
 
 

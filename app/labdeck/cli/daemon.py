@@ -1,0 +1,55 @@
+"""``labdeck daemon``: the engine and its scheduler, headless, until Ctrl-C or SIGTERM. Stopping
+cancels what is running (killing the processes on the nodes) so no run is left "running"."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+
+from ..core.events import Notification, RunFinished, RunStarted
+from ..engine.engine import Engine
+
+
+def register(sub) -> None:
+    daemon = sub.add_parser("daemon", help="run scheduled jobs headless until stopped (Ctrl-C or SIGTERM)")
+    daemon.add_argument("--quiet", action="store_true", help="do not print run starts and ends")
+    daemon.set_defaults(handler=cmd_daemon)
+
+
+def _say(text: str) -> None:
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}", file=sys.stderr, flush=True)
+
+
+def cmd_daemon(args) -> int:
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        engine = Engine(args.data_dir, schedule=True)
+        try:
+            if not args.quiet:
+                engine.bus.subscribe(_print_event)
+            count = len([s for s in engine.scheduler.store.list() if s.enabled])
+            paused = " (all scheduling is paused)" if engine.scheduler.store.paused() else ""
+            _say(f"labdeck daemon: {count} schedule(s) active{paused}; Ctrl-C or SIGTERM stops it")
+            while not stop.wait(0.5):
+                pass
+            running = engine.dispatcher.active_run_ids()
+            _say("stopping" + (f": cancelling run(s) {', '.join(map(str, running))}" if running else ""))
+        finally:
+            engine.close(cancel_running=True)
+        _say("stopped")
+        return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _print_event(event) -> None:
+    if isinstance(event, RunStarted):
+        _say(f"run {event.run_id} of {event.job_name} started on {', '.join(event.nodes)}")
+    elif isinstance(event, RunFinished):
+        _say(f"run {event.run_id} of {event.job_name} {event.status}")
+    elif isinstance(event, Notification) and event.kind == "missed":
+        _say(event.text)

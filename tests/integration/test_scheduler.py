@@ -1,0 +1,165 @@
+"""The scheduler in a real engine on the real clock: fires on time, missed fires while LabDeck is
+closed, catch-up, overlap policies, orphans, and the max-runtime restart rule."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from labdeck.core.models import Job, JobPolicy, Step, Trigger
+from labdeck.core.schedules import CatchUp, Schedule, ScheduleKind
+from labdeck.core.status import RunStatus
+from labdeck.engine.engine import Engine
+
+
+def add_job(engine, name: str, command: str, **policy) -> Job:
+    return engine.catalog.add_job(Job(name=name, targets="this-computer", steps=[Step(command=command)],
+                                      policy=JobPolicy(**policy)), replace=True)
+
+
+def every(engine, job: str, seconds: float, **kw) -> Schedule:
+    return engine.scheduler.store.add(Schedule(job, ScheduleKind.INTERVAL, repr(float(seconds)), **kw))
+
+
+def runs_of(engine, job: str, status: RunStatus | None = None):
+    return sorted(engine.catalog.list_runs(job, 500, str(status) if status else None), key=lambda r: r.id)
+
+
+def wait_for(predicate, timeout: float = 15.0, step: float = 0.05):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError("condition not reached in time")
+
+
+def test_interval_and_one_off_schedules_fire_within_a_second_of_their_time(data_dir):
+    engine = Engine(data_dir, schedule=True)
+    try:
+        add_job(engine, "tick", "echo tick", overlap="parallel")
+        schedule = every(engine, "tick", 1.5)
+        from labdeck.core.schedules import parse_at
+        at = time.time() + 2.2
+        once = engine.scheduler.store.add(Schedule(
+            "tick", ScheduleKind.DATE, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{int(at % 1 * 1e6):06d}+00:00"))
+        assert abs(parse_at(once.expr).timestamp() - at) < 1e-3
+        runs = wait_for(lambda: len(runs_of(engine, "tick")) >= 3 and runs_of(engine, "tick"), timeout=10)
+        for run in runs:
+            assert run.trigger is Trigger.SCHEDULE and run.status is not RunStatus.MISSED
+            assert 0 <= run.started_at - run.scheduled_for < 1.0, run
+        assert [r.scheduled_for for r in runs if r.schedule_id == once.id] == [pytest.approx(at, abs=1e-3)]
+        interval_fires = [r.scheduled_for - schedule.created_at for r in runs if r.schedule_id == schedule.id]
+        assert interval_fires[:2] == pytest.approx([1.5, 3.0], abs=1e-3)
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize("catch_up, catch_up_runs", [(CatchUp.ONCE, 1), (CatchUp.SKIP, 0)])
+def test_fires_missed_while_closed_are_recorded_and_caught_up_per_policy(data_dir, catch_up, catch_up_runs):
+    engine = Engine(data_dir, schedule=True, miss_grace_s=1.0)
+    add_job(engine, "nightly", "echo caught up")
+    notes = []
+    schedule = every(engine, "nightly", 2.0, catch_up=catch_up)
+    engine.close()  # closed across the fires at +2 s and +4 s
+    time.sleep(max(0.0, schedule.created_at + 5.5 - time.time()))
+    engine = Engine(data_dir, miss_grace_s=1.0)
+    engine.bus.subscribe(lambda e: notes.append(e) if type(e).__name__ == "Notification" else None)
+    try:
+        engine.start_scheduler()
+        missed = runs_of(engine, "nightly", RunStatus.MISSED)
+        assert [r.scheduled_for - schedule.created_at for r in missed] == pytest.approx([2.0, 4.0], abs=1e-3)
+        assert all("LabDeck was not running" in r.note for r in missed)
+        assert all(engine.catalog.node_runs(r.id) == [] for r in missed)
+        ran = [r for r in runs_of(engine, "nightly") if r.status is not RunStatus.MISSED]
+        assert len(ran) == catch_up_runs
+        if ran:
+            assert "catch-up for 2 missed fire(s)" in ran[0].note and engine.wait(ran[0].id, 10)
+        assert [n.kind for n in notes] == ["missed"] and "missed 2 scheduled fire(s)" in notes[0].text
+    finally:
+        engine.close()
+
+
+def overlapping_runs(runs) -> int:
+    """The most runs that were going at the same moment."""
+    edges = sorted([(r.started_at, 1) for r in runs] + [(r.finished_at, -1) for r in runs])
+    peak = current = 0
+    for _, delta in edges:
+        current += delta
+        peak = max(peak, current)
+    return peak
+
+
+def _run_overlap(data_dir, overlap: str):
+    engine = Engine(data_dir, schedule=True)
+    try:
+        add_job(engine, "slow", "sleep 2.2", overlap=overlap)
+        schedule = every(engine, "slow", 1.0)
+        time.sleep(schedule.created_at + 4.6 - time.time())  # fires at +1, +2, +3, +4
+        engine.scheduler.store.set_enabled(schedule.id, False)
+        engine.scheduler.sync()
+        wait_for(lambda: not engine.dispatcher.active_run_ids() and not engine.scheduler._queued, timeout=15)
+        return runs_of(engine, "slow")
+    finally:
+        engine.close()
+
+
+def test_overlap_skip_records_skipped_fires(data_dir):
+    runs = _run_overlap(data_dir, "skip")
+    real = [r for r in runs if r.status is RunStatus.SUCCEEDED]
+    skipped = [r for r in runs if r.status is RunStatus.SKIPPED]
+    assert len(real) == 2 and len(skipped) == 2 and overlapping_runs(real) == 1
+    assert all("was still running" in r.note for r in skipped)
+
+
+def test_overlap_queue_starts_when_the_previous_run_ends(data_dir):
+    runs = _run_overlap(data_dir, "queue")
+    real = [r for r in runs if r.status is RunStatus.SUCCEEDED]
+    skipped = [r for r in runs if r.status is RunStatus.SKIPPED]
+    assert overlapping_runs(real) == 1 and len(real) == 2 + (len(real) > 2)
+    assert real[1].note == "queued behind the previous run"
+    assert real[1].started_at - real[0].finished_at < 0.5
+    assert len(real) + len(skipped) == 4 and all("already queued" in r.note for r in skipped)
+
+
+def test_overlap_parallel_runs_fires_side_by_side(data_dir):
+    runs = _run_overlap(data_dir, "parallel")
+    assert [r.status for r in runs] == [RunStatus.SUCCEEDED] * 4
+    assert overlapping_runs(runs) >= 2
+
+
+def test_an_orphaned_run_never_blocks_the_next_fire(data_dir):
+    engine = Engine(data_dir, schedule=True)
+    try:
+        add_job(engine, "job", "echo ok")
+        orphan = engine.start_job("job")
+        assert engine.wait(orphan.id, 10)
+        with engine.catalog._tx() as db:  # as if a LabDeck that crashed had left it running
+            db.execute("UPDATE runs SET status='running', finished_at=NULL, owner_pid=999999 WHERE id=?", (orphan.id,))
+        every(engine, "job", 1.0)
+        ran = wait_for(lambda: [r for r in runs_of(engine, "job") if r.trigger is Trigger.SCHEDULE
+                                and r.status is not RunStatus.SKIPPED])
+        assert ran and engine.catalog.get_run(orphan.id).status is RunStatus.INTERRUPTED
+    finally:
+        engine.close()
+
+
+def test_max_runtime_cancels_and_restarts_n_times_then_reports_failure(engine):
+    add_job(engine, "hang", "sleep 60", max_runtime_s=0.8, max_restarts=2, notify_on=["failed"])
+    failed = []
+    engine.bus.subscribe(lambda e: failed.append(e) if type(e).__name__ == "Notification" else None)
+    first = engine.start_job("hang")
+    chain = wait_for(lambda: (rs := runs_of(engine, "hang")) and rs[-1].status is RunStatus.FAILED and rs, timeout=20)
+    time.sleep(1.5)  # nothing starts after the failure
+    chain = runs_of(engine, "hang")
+    assert [r.status for r in chain] == [RunStatus.CANCELLED, RunStatus.CANCELLED, RunStatus.FAILED]
+    assert [r.restarts for r in chain] == [0, 1, 2]
+    assert [r.parent_run_id for r in chain] == [None, first.id, first.id]
+    assert "restarted (1 of 2)" in chain[0].note and "restarted (2 of 2)" in chain[1].note
+    assert "after 2 restart(s)" in chain[2].note
+    assert [r.trigger for r in chain] == [Trigger.MANUAL, Trigger.RETRY, Trigger.RETRY]
+    for run in chain:
+        assert 0.8 <= run.finished_at - run.started_at < 3
+    assert [n.kind for n in failed] == ["failed"] and "max runtime" in failed[0].text
