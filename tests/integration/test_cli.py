@@ -152,3 +152,10 @@ def test_password_from_stdin_goes_to_the_keyring_only(data_dir, sshd_node):
     for path in data_dir.rglob("*"):
         if path.is_file():
             assert password.encode() not in path.read_bytes(), path
+
+
+def test_without_a_display_the_app_says_so_instead_of_crashing(data_dir):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    result = subprocess.run([*LABDECK, "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 2
+    assert result.stderr.startswith("labdeck: error: no display") and "labdeck --help" in result.stderr

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from ..core.errors import LabDeckError
@@ -58,7 +59,17 @@ def _open_app(args, parser) -> int:
     except ImportError:
         parser.print_help()
         return 0
+    if not _display_available():
+        print("labdeck: error: no display to open the desktop app on (DISPLAY and WAYLAND_DISPLAY are unset); "
+              "run it in a graphical session, or use the command line: labdeck --help", file=sys.stderr)
+        return EXIT_ERROR
     return run_app(args.data_dir)
+
+
+def _display_available() -> bool:
+    if sys.platform in ("win32", "darwin") or os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 if __name__ == "__main__":
