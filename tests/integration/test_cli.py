@@ -159,3 +159,16 @@ def test_without_a_display_the_app_says_so_instead_of_crashing(data_dir):
     result = subprocess.run([*LABDECK, "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 2
     assert result.stderr.startswith("labdeck: error: no display") and "labdeck --help" in result.stderr
+
+
+def test_runs_shows_why_a_fire_was_missed(data_dir):
+    from labdeck.core.models import Trigger
+    from labdeck.core.status import RunStatus
+    from labdeck.engine.engine import Engine
+    with Engine(data_dir) as engine:
+        engine.catalog.record_entry("hello", None, RunStatus.MISSED, Trigger.SCHEDULE, time.time() - 60,
+                                    "LabDeck was not running at 02:00")
+    table = labdeck(data_dir, "runs").stdout
+    assert "missed" in table and "LabDeck was not running at 02:00" in table
+    entry = json.loads(labdeck(data_dir, "runs", "--json").stdout)[0]
+    assert entry["status"] == "missed" and entry["note"] == "LabDeck was not running at 02:00" and entry["nodes"] == {}

@@ -99,11 +99,13 @@ def cmd_runs(args) -> int:
     if args.json:
         print_json([{"run_id": r.id, "job": r.job_name, "status": r.status, "trigger": r.trigger,
                      "started_at": r.started_at, "finished_at": r.finished_at, "options": r.options,
+                     "scheduled_for": r.scheduled_for, "note": r.note,
                      "nodes": {nr.node_name: nr.status for nr in details[r.id]}} for r in runs])
         return 0
-    print_table(["RUN", "JOB", "STATUS", "TRIGGER", "STARTED", "DURATION", "NODES"],
+    print_table(["RUN", "JOB", "STATUS", "TRIGGER", "STARTED", "DURATION", "NODES / NOTE"],
                 [[r.id, r.job_name, r.status, r.trigger, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started_at)),
-                  f"{(r.finished_at or time.time()) - r.started_at:.1f}s", _node_summary(details[r.id])] for r in runs])
+                  f"{(r.finished_at or time.time()) - r.started_at:.1f}s", _node_summary(details[r.id]) or r.note]
+                 for r in runs])
     return 0
 
 
