@@ -107,6 +107,10 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE runs ADD COLUMN restarts INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE runs ADD COLUMN parent_run_id INTEGER",
     ],
+    # v3: a schedule's latest entries without scanning the whole history
+    [
+        "CREATE INDEX runs_schedule ON runs(schedule_id, id)",
+    ],
 ]
 
 

@@ -38,6 +38,19 @@ class ScheduleStore:
             }).last_pk
         return schedule
 
+    def update(self, schedule: Schedule) -> None:
+        """Change a stored schedule in place (same id, so its history stays linked). Fires count
+        from now on under the new rule; a running scheduler follows through ``signature``."""
+        validate(schedule)
+        job = self.catalog.get_job(schedule.job_name)
+        self.get(schedule.id)  # NotFound if it was removed meanwhile
+        now = time.time()
+        with self.catalog._tx() as db:
+            db["schedules"].update(schedule.id, {
+                "job_id": job.id, "kind": str(schedule.kind), "expr": schedule.expr, "tz": schedule.tz,
+                "enabled": int(schedule.enabled), "catch_up": str(schedule.catch_up),
+                "last_checked": now, "updated_at": now})
+
     def get(self, schedule_id: int) -> Schedule:
         rows = self._select("WHERE s.id = ?", (schedule_id,))
         if not rows:
