@@ -41,3 +41,15 @@ def test_read_from_offsets(tmp_path):
     assert (text, offset) == ("line1\n", 6)
     assert read_from(path, offset) == ("line2\n", 12)
     assert read_from(tmp_path / "missing", 5) == ("", 5)
+
+
+def test_a_full_disk_is_recorded_not_raised(tmp_path):
+    path = tmp_path / "full.log"
+    path.symlink_to("/dev/full")
+    seen = []
+    writer = LogWriter(path, on_text=seen.append)
+    writer.write("stdout", b"hello\n")
+    writer.note("a line from LabDeck")
+    writer.close()
+    assert writer.error is not None and writer.error.errno == 28
+    assert "".join(seen) == "hello\n[labdeck] a line from LabDeck\n"

@@ -39,36 +39,19 @@ class _ActiveRun:
     done: threading.Event = field(default_factory=threading.Event)
     slots: threading.Semaphore | None = None
     final: tuple[RunStatus, str] | None = None  # set by a rule that ends the run (max runtime)
+    finished: set[int] = field(default_factory=set)  # node run ids already given a final status
 
 
-class _GuardedSink:
-    """Feeds output to the log; if the log cannot be written (a full disk), the command is
-    stopped rather than run on unrecorded, and the error is kept for the node run's message."""
+class _StopOnLogFailure:
+    """Looks like the cancel event to an executor, and is also set when the log cannot be
+    written (a full disk): the command is stopped rather than run on unrecorded."""
 
-    def __init__(self, writer: LogWriter, cancel: threading.Event):
+    def __init__(self, cancel: threading.Event, writer: LogWriter):
+        self._cancel = cancel
         self._writer = writer
-        self._cancel = cancel
-        self.error: OSError | None = None
-        self.stop = _EitherEvent(cancel, self)
-
-    def write(self, stream: str, data: bytes) -> None:
-        if self.error is not None:
-            return
-        try:
-            self._writer.write(stream, data)
-        except OSError as exc:
-            self.error = exc
-
-
-class _EitherEvent:
-    """Looks like the cancel event to an executor, and is also set by a log failure."""
-
-    def __init__(self, cancel: threading.Event, sink: _GuardedSink):
-        self._cancel = cancel
-        self._sink = sink
 
     def is_set(self) -> bool:
-        return self._cancel.is_set() or self._sink.error is not None
+        return self._cancel.is_set() or self._writer.error is not None
 
 
 class Dispatcher:
@@ -236,7 +219,7 @@ class Dispatcher:
         env = option_environment(options) | {
             "LABDECK_RUN_ID": str(active.run.id), "LABDECK_JOB": job.name, "LABDECK_NODE": node.name}
         exit_code: int | None = None
-        sink = _GuardedSink(writer, cancel)
+        stop = _StopOnLogFailure(cancel, writer)
         try:
             executor = self._pool.get(node)
             for index, step in enumerate(job.steps, 1):
@@ -246,10 +229,10 @@ class Dispatcher:
                     request.script = ScriptFile(step.filename, substitute(step.script, options, shell))
                 else:
                     request.command = substitute(step.command, options, executor.shell)
-                result = executor.run(request, sink.write, deadline, sink.stop)
+                result = executor.run(request, writer.write, deadline, stop)
                 exit_code = result.exit_code
-                if sink.error is not None:
-                    message = (f"writing the log failed ({sink.error.strerror or sink.error}); the command was stopped "
+                if writer.error is not None:
+                    message = (f"writing the log failed ({writer.error.strerror or writer.error}); the command was stopped "
                                f"({result.kill_state or 'it had ended'}). Free disk space in {self._catalog.path.parent}")
                     return NodeRunStatus.ERROR, exit_code, message, result.kill_state
                 if result.ending is not Ending.EXITED:
@@ -275,6 +258,10 @@ class Dispatcher:
 
     def _finish_node(self, active: _ActiveRun, nr: NodeRun, status: NodeRunStatus, exit_code: int | None,
                      message: str, kill_state: KillState | None = None, writer: LogWriter | None = None) -> None:
+        with self._lock:  # once only, even if a crash handler tries again after the real outcome
+            if nr.id in active.finished:
+                return
+            active.finished.add(nr.id)
         self._catalog.update_node_run(nr.id, status=status, exit_code=exit_code, finished_at=time.time(),
                                       message=message, kill_state=kill_state)
         self._bus.publish(NodeRunFinished(active.run.id, nr.id, nr.node_name, status, exit_code, message))

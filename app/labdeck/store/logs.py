@@ -46,7 +46,10 @@ class SecretMasker:
 
 class LogWriter:
     """Appends one node run's output to its log file. Thread-safe: stdout and stderr chunks may
-    arrive from different threads. ``on_text`` sees exactly the text that was written."""
+    arrive from different threads. ``on_text`` sees exactly the text meant for the file.
+
+    It never raises on a failed write (a full disk): the first error is kept in ``error``,
+    later text is no longer written, and the caller decides what to do about the command."""
 
     def __init__(self, path: Path, encoding: str = "utf-8", secrets: list[str] | None = None, on_text=None):
         self.path = Path(path)
@@ -58,6 +61,7 @@ class LogWriter:
         self._on_text = on_text
         self._lock = threading.Lock()
         self.bytes_in = 0
+        self.error: OSError | None = None
 
     def write(self, stream: str, data: bytes) -> None:
         with self._lock:
@@ -75,13 +79,20 @@ class LogWriter:
                 return
             tail = "".join(d.decode(b"", final=True) for d in self._decoders.values())
             self._emit(self._masker.feed(tail) + self._masker.flush())
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError as exc:
+                self.error = self.error or exc
 
     def _emit(self, text: str) -> None:
         if not text:
             return
-        self._file.write(text)
-        self._file.flush()
+        if self.error is None:
+            try:
+                self._file.write(text)
+                self._file.flush()
+            except OSError as exc:
+                self.error = exc
         if self._on_text is not None:
             self._on_text(text)
 
