@@ -1,5 +1,6 @@
-"""Adding, testing and removing nodes: connection check, host-key acceptance, credentials
-into the keyring — all or nothing, so a failed add leaves no trace."""
+"""Adding, changing, testing and removing nodes: connection check, host-key acceptance,
+credentials into the keyring — all or nothing, so a failed add leaves no trace and a failed
+update leaves the node as it was. ``try_login`` checks a login without saving anything."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from ..core.errors import HostKeyChanged, HostKeyUnknown, InvalidInput
 from ..core.events import NodeSeen
 from ..core.models import Node, Transport
-from ..executors.ssh_connection import SshTarget, fetch_host_key
+from ..executors.ssh_connection import SshConnection, SshTarget, fetch_host_key
 from ..store import secrets
 from .bus import EventBus
 from .hostkeys import CatalogHostKeys
@@ -36,17 +37,24 @@ class NodeManager:
         return fetch_host_key(SshTarget(node.name, node.host, node.effective_port, node.username))
 
     def add(self, node: Node, secret: str | None = None, accept_host_key: bool = False,
-            check: bool = True) -> NodeCheck:
+            check: bool = True, expected_fingerprint: str | None = None) -> NodeCheck:
         """Add a node; unless ``check`` is off it must answer, log in and pass the host-key
-        check first. Any failure undoes everything (catalog row, accepted key, keyring entry)."""
+        check first. Any failure undoes everything (catalog row, accepted key, keyring entry).
+
+        ``expected_fingerprint`` (SSH): the key the user was shown and accepted; the key the
+        node presents now must have exactly that fingerprint (it is then accepted), else
+        HostKeyChanged is raised before anything is saved."""
         _validate(node)
         self._catalog.ensure_node_name_free(node.name)
         if node.transport is not Transport.LOCAL and secret:
             node.credential_ref = secrets.credential_ref_for(node.name)
         presented = None
-        if node.transport is Transport.SSH and (check or accept_host_key):
+        if node.transport is Transport.SSH and (check or accept_host_key or expected_fingerprint):
             presented = self.presented_host_key(node)
-            if not accept_host_key:
+            if expected_fingerprint is not None:
+                if presented[2] != expected_fingerprint:
+                    raise HostKeyChanged(node.name, expected_fingerprint, f"{presented[0]} {presented[2]}")
+            elif not accept_host_key:
                 raise HostKeyUnknown(node.name, presented[2], presented[0], presented[1])
         added = False
         try:
@@ -87,6 +95,87 @@ class NodeManager:
         self._catalog.mark_node_seen(name, time.time(), probe=probe, os_family=probe.get("os_family"))
         self._bus.publish(NodeSeen(name, True))
         return NodeCheck(name, True, probe, fingerprint)
+
+    def update(self, node: Node, secret: str | None = None, accept_fingerprint: str | None = None) -> NodeCheck:
+        """Save changed settings of an existing node (found by name) and test it.
+
+        The node keeps its id, probe, last-seen time, OS family and credential reference; a new
+        ``secret`` replaces the one in the keyring. ``accept_fingerprint`` (SSH): a host key the
+        user confirmed — if the node's accepted keys do not already hold it, the key presented
+        now must have exactly that fingerprint and replaces them. All or nothing: if anything
+        fails (login refused, unreachable, key mismatch) the old row, host keys and secret are
+        put back and the error is raised."""
+        _validate(node)
+        old = self._catalog.get_node(node.name)
+        old_keys = self._catalog.host_keys(node.name)
+        node.id, node.probe, node.last_seen, node.os_family = old.id, old.probe, old.last_seen, old.os_family
+        node.credential_ref = old.credential_ref
+        ref = None
+        if secret and node.transport is not Transport.LOCAL:
+            ref = node.credential_ref = old.credential_ref or secrets.credential_ref_for(node.name)
+        old_secret = secrets.get_secret(ref) if ref else None
+        presented = None
+        if node.transport is Transport.SSH and accept_fingerprint and \
+                accept_fingerprint not in {fp for _b64, fp in old_keys.values()}:
+            presented = self.presented_host_key(node)
+            if presented[2] != accept_fingerprint:
+                raise HostKeyChanged(node.name, accept_fingerprint, f"{presented[0]} {presented[2]}")
+        try:
+            if ref:
+                secrets.set_secret(ref, secret)
+            self._catalog.update_node(node)
+            self._pool.forget(node.name)
+            if presented:
+                self._catalog.accept_host_key(node.name, *presented, replace=True)
+            return self.test(node.name)
+        except BaseException:
+            self._pool.forget(node.name)
+            self._catalog.update_node(old)
+            if presented:
+                self._restore_host_keys(node.name, old_keys)
+            if ref:
+                if old_secret is None:
+                    secrets.delete_secret(ref)
+                else:
+                    secrets.set_secret(ref, old_secret)
+            raise
+
+    def _restore_host_keys(self, name: str, keys: dict[str, tuple[str, str]]) -> None:
+        first = True
+        for key_type, (key_b64, fingerprint) in keys.items():
+            self._catalog.accept_host_key(name, key_type, key_b64, fingerprint, replace=first)
+            first = False
+        if first:  # there were none: drop what was accepted meanwhile (the catalog has no call for it)
+            node_id = self._catalog.get_node(name).id
+            with self._catalog._tx() as db:
+                db.execute("DELETE FROM host_keys WHERE node_id = ?", (node_id,))
+
+    def try_login(self, node: Node, secret: str | None, accepted_fingerprint: str) -> NodeCheck:
+        """Connect and log in to an SSH node without saving anything (the node need not be in the
+        catalog). The host key must have exactly the fingerprint the user accepted, both when it
+        is fetched for the check and on the login connection itself. ``secret`` None: the one in
+        the keyring under the node's credential reference, if any."""
+        if node.transport is not Transport.SSH:
+            raise InvalidInput(f"node '{node.name}': only SSH nodes need a login check")
+        key_type, _b64, fingerprint = self.presented_host_key(node)
+        if fingerprint != accepted_fingerprint:
+            raise HostKeyChanged(node.name, accepted_fingerprint, f"{key_type} {fingerprint}")
+
+        def pinned(_node, presented_type, _presented_b64, presented_fp):
+            if presented_fp != accepted_fingerprint:
+                raise HostKeyChanged(node.name, accepted_fingerprint, f"{presented_type} {presented_fp}")
+
+        if secret is None and node.credential_ref:
+            secret = secrets.get_secret(node.credential_ref)
+        target = SshTarget(node.name, node.host, node.effective_port, node.username, key_file=node.key_file,
+                           password=None if node.key_file else secret,
+                           passphrase=secret if node.key_file else None)
+        conn = SshConnection(target, pinned)
+        try:
+            conn.transport()
+        finally:
+            conn.close()
+        return NodeCheck(node.name, True, {}, host_key=fingerprint, message=f"logged in ({key_type})")
 
     def remove(self, name: str) -> None:
         node = self._catalog.get_node(name)
