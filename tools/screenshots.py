@@ -1,6 +1,6 @@
 """Screenshots for the docs: starts the real app (real engine, real sshd nodes) under Xvfb
 with a throw-away data folder full of realistic content, and saves docs/nodes.png,
-docs/jobs.png, docs/job_editor.png, docs/run.png, docs/runs.png and docs/log.png.
+docs/jobs.png, docs/job_editor.png, docs/run.png, docs/runs.png, docs/log.png and docs/schedules.png.
 
     python tools/screenshots.py          # re-runs itself under xvfb-run when there is no display
 """
@@ -73,6 +73,48 @@ def populate(engine, cluster_dir: Path):
     return cluster
 
 
+def add_schedules(engine):
+    """A few schedules of different kinds; one was "missed" twice while LabDeck was closed."""
+    from datetime import datetime, timedelta, timezone
+
+    from labdeck.core.schedules import CatchUp, Schedule, ScheduleKind
+    from labdeck.store.schedules import ScheduleStore
+
+    store = ScheduleStore(engine.catalog)
+    store.add(Schedule("generate-training-data", ScheduleKind.CRON, "0 2 * * 1-5", "Europe/Berlin",
+                       catch_up=CatchUp.ONCE))
+    store.add(Schedule("nightly-eval", ScheduleKind.CRON, "30 2 * * *", "Europe/Berlin"))
+    closed = time.time() - 13 * 3600 - 60   # fires 7 h and 1 h ago were missed while LabDeck was closed
+    store.add(Schedule("disk-report", ScheduleKind.INTERVAL, repr(6 * 3600.0), "UTC", created_at=closed,
+                       last_checked=closed))
+    store.add(Schedule("collect-results", ScheduleKind.CRON, "0 */4 * * *", "America/New_York", enabled=False))
+    tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
+    store.add(Schedule("hello", ScheduleKind.DATE, tomorrow.isoformat(), "UTC"))
+
+
+def composite(background, foreground, path, margin: int = 28) -> None:
+    """The page with the dialog floating over its lower right, with a soft shadow."""
+    from PySide6.QtCore import QRectF, Qt
+    from PySide6.QtGui import QColor, QPainter, QPen
+
+    base = background.grab()
+    top = foreground.grab()
+    x, y = base.width() - top.width() - margin, base.height() - top.height() - margin
+    p = QPainter(base)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    p.setPen(Qt.PenStyle.NoPen)
+    for i in range(12, 0, -1):
+        p.setBrush(QColor(0, 0, 0, 6))
+        p.drawRoundedRect(QRectF(x - i, y - i + 4, top.width() + 2 * i, top.height() + 2 * i), 8 + i, 8 + i)
+    p.drawPixmap(x, y, top)
+    p.setPen(QPen(QColor("#90a4ae"), 1))
+    p.setBrush(Qt.BrushStyle.NoBrush)
+    p.drawRect(QRectF(x - 0.5, y - 0.5, top.width(), top.height()))
+    p.end()
+    base.save(str(path))
+    print("saved", path)
+
+
 def run_and_wait(engine, job, options=None, targets=None, timeout=60):
     run = engine.start_job(job, options or {}, targets=targets)
     engine.wait(run.id, timeout)
@@ -109,7 +151,9 @@ def main() -> int:
         for name in ("gpu-01", "this-computer"):
             engine.test_node(name)
         DOCS.mkdir(exist_ok=True)
+        add_schedules(engine)
         window = MainWindow(engine, use_tray=False)
+        window.start_scheduling()     # as the app does; records the two missed fires of disk-report
         window.resize(1360, 820)
         window.show()
 
@@ -156,6 +200,19 @@ def main() -> int:
         log.find_next()
         pump(1.0)
         shot(window, "log.png")
+
+        from datetime import datetime, timezone
+        window.show_page(window.stack.indexOf(window.schedules_page))
+        page = window.schedules_page
+        pump(0.8)
+        page.refresh()
+        page.select_schedule(engine.scheduler.store.list("nightly-eval")[0].id)
+        editor = page.edit_schedule()
+        editor.set_reference_time(datetime(2027, 3, 26, 12, 0, tzinfo=timezone.utc))  # before a DST change
+        editor.resize(760, 520)
+        pump(0.8)
+        composite(window, editor, DOCS / "schedules.png")
+        editor.reject()
         window._quitting = True
         window.close()
         QTimer.singleShot(0, app.quit)

@@ -121,22 +121,22 @@ def test_options_dialog_and_rerun_failed(qtbot, window, engine):
     # history: filters and search
     window.show_page(3)
     runs = window.runs_page
-    assert runs.proxy.rowCount() == 3
+    assert runs.model.rowCount() == 3
     runs.status.setCurrentText("failed")
-    assert runs.proxy.rowCount() == 2
+    assert runs.model.rowCount() == 2
     runs.status.setCurrentText("(all)")
     runs.job.setCurrentText("hello")
-    assert runs.proxy.rowCount() == 1
+    assert runs.model.rowCount() == 1
     runs.job.setCurrentText("(all)")
     runs.node.setCurrentText("this-computer")
-    assert runs.proxy.rowCount() == 3
+    assert runs.model.rowCount() == 3
     runs.node.setCurrentText("(all)")
     runs.search.setText("fail")
-    assert runs.proxy.rowCount() == 2
+    assert runs.model.rowCount() == 2
     runs.search.setText("")
     runs.use_since.setChecked(True)
-    assert runs.proxy.rowCount() == 3
-    runs.view.doubleClicked.emit(runs.proxy.index(2, 0))
+    assert runs.model.rowCount() == 3
+    runs.view.doubleClicked.emit(runs.model.index(2, 0))
     assert window.stack.currentWidget() is view and view.run_id == runs.run_id_at(2)
     window.refresh_all()
     assert "2 failed today" in window.counts_label.text()

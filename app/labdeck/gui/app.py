@@ -3,6 +3,10 @@
 One instance per data folder: a second start finds the first through a QLocalServer keyed on
 the data folder, asks it to raise its window, and exits 0. The Engine is closed on quit
 (running runs are cancelled and their process trees killed).
+
+The app fires the catalog's schedules while it runs; when another LabDeck process on this
+computer (``labdeck daemon``, for one) already does, the status bar says so and the app works on
+without its own scheduler.
 """
 
 from __future__ import annotations
@@ -77,6 +81,7 @@ def run_app(data_dir: str | Path | None = None, argv: list[str] | None = None) -
 
     engine = Engine(resolved)
     window = MainWindow(engine)
+    window.start_scheduling()  # another process may already schedule this catalog: shown, not fatal
     app.setQuitOnLastWindowClosed(window.tray is None)
     instance = SingleInstance(name, window.bring_to_front)
     window.quitRequested.connect(app.quit)

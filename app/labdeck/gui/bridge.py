@@ -1,10 +1,17 @@
 """EngineBridge: the one place where engine events become Qt signals.
 
 The engine publishes typed events synchronously on its worker threads. The bridge only
-queues them: NodeRunOutput text is buffered per node run and flushed to the GUI thread at
-most every ``interval_ms`` (so a hundred chatty nodes cannot flood the event loop); every
-other event is delivered through a queued signal, after any output buffered before it, so
-a node run's last lines always arrive before its ``nodeRunFinished``.
+queues them: NodeRunOutput is buffered per node run and flushed to the GUI thread at most
+every ``interval_ms`` (so a hundred chatty nodes cannot flood the event loop); every other
+event is delivered through a queued signal, after any output buffered before it, so a node
+run's last lines always arrive before its ``nodeRunFinished``.
+
+Two output signals: ``outputArrived`` — once per flush, which node runs wrote how many
+characters (what the app uses: the log views read the files themselves) — and
+``nodeRunOutput`` with the text itself, per node run. The text is kept and joined only
+while something is connected to ``nodeRunOutput``: at 100 MB/s of output, copying it to
+the GUI thread (and to UTF-16 and back) would cost the event loop more than it can spare
+while the engine's threads compete with it for the GIL.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ class EngineBridge(QObject):
     runStarted = Signal(int, str, object)                    # run_id, job_name, tuple of node names
     nodeRunStarted = Signal(int, int, str, int)              # run_id, node_run_id, node, attempt
     nodeRunOutput = Signal(int, int, str, str)               # run_id, node_run_id, node, text (coalesced)
+    outputArrived = Signal(object)                           # {(run_id, node_run_id, node): characters} per flush
     nodeRunFinished = Signal(int, int, str, str, object, str)  # run_id, node_run_id, node, status, exit code, message
     runFinished = Signal(int, str, str)                      # run_id, job_name, status
     nodeSeen = Signal(str, bool, str)                        # node, reachable, message
@@ -34,6 +42,8 @@ class EngineBridge(QObject):
         super().__init__(parent)
         self._lock = threading.Lock()
         self._pending: dict[tuple[int, int, str], list[str]] = {}
+        self._sizes: dict[tuple[int, int, str], int] = {}
+        self._want_text = False
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(interval_ms)
@@ -54,8 +64,10 @@ class EngineBridge(QObject):
         if isinstance(event, NodeRunOutput):
             key = (event.run_id, event.node_run_id, event.node)
             with self._lock:
-                first = not self._pending
-                self._pending.setdefault(key, []).append(event.text)
+                first = not self._sizes
+                self._sizes[key] = self._sizes.get(key, 0) + len(event.text)
+                if self._want_text:
+                    self._pending.setdefault(key, []).append(event.text)
             if first:
                 self._wake.emit()
         else:
@@ -63,15 +75,38 @@ class EngineBridge(QObject):
 
     # ---- GUI thread ------------------------------------------------------------------------
 
+    def connectNotify(self, signal) -> None:
+        super().connectNotify(signal)
+        self._text_receivers_changed()
+
+    def disconnectNotify(self, signal) -> None:
+        super().disconnectNotify(signal)
+        self._text_receivers_changed()
+
+    def _text_receivers_changed(self) -> None:
+        if not hasattr(self, "_sizes"):  # a connection made while __init__ runs
+            return
+        meta = self.metaObject()
+        method = meta.method(meta.indexOfSignal("nodeRunOutput(int,int,QString,QString)"))
+        want = self.isSignalConnected(method)
+        with self._lock:
+            self._want_text = want
+            if not want:
+                self._pending.clear()
+
     def _arm(self) -> None:
         if not self._timer.isActive():
             self._timer.start()
 
     def flush_output(self) -> None:
         with self._lock:
+            if not self._sizes:
+                return
             pending, self._pending = self._pending, {}
+            sizes, self._sizes = self._sizes, {}
         for (run_id, node_run_id, node), chunks in pending.items():
             self.nodeRunOutput.emit(run_id, node_run_id, node, "".join(chunks))
+        self.outputArrived.emit(sizes)
 
     def _deliver(self, event) -> None:
         self.flush_output()

@@ -1,5 +1,5 @@
 """MainWindow: sidebar navigation between the pages, a status bar with live counts, keyboard
-shortcuts (Ctrl+1..5 pages, Ctrl+R run the selected job, F5 refresh), an error banner that
+shortcuts (Ctrl+1..6 pages, Ctrl+R run the selected job, F5 refresh), an error banner that
 never blocks, the tray icon when the system has one, and a careful close."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from .pages.jobs_page import JobsPage
 from .pages.nodes_page import NodesPage
 from .pages.run_view import RunView
 from .pages.runs_page import RunsPage
+from .pages.schedules_page import SchedulesPage
 from .pages.settings_page import THEME_KEY, SettingsPage, apply_theme
 from .status_style import BAD, dot_icon
 from .tray import Tray, state_icon
@@ -24,7 +25,8 @@ PAGES = [("Nodes", "#26a69a", "Every machine at a glance (Ctrl+1)"),
          ("Jobs", "#5c6bc0", "Job definitions: run, edit, create (Ctrl+2)"),
          ("Run", "#1e88e5", "The current run live, node by node (Ctrl+3)"),
          ("History", "#8d6e63", "Every run, with filters and search (Ctrl+4)"),
-         ("Settings", "#78909c", "Data folder, notifications, theme (Ctrl+5)")]
+         ("Settings", "#78909c", "Data folder, notifications, theme (Ctrl+5)"),
+         ("Schedules", "#ffb300", "Schedules of every job, upcoming runs, pause all (Ctrl+6)")]
 
 
 class MainWindow(QMainWindow):
@@ -45,9 +47,11 @@ class MainWindow(QMainWindow):
         self.jobs_page = JobsPage(engine, self.actions)
         self.run_view = RunView(engine, self.actions)
         self.runs_page = RunsPage(engine)
+        self.schedules_page = SchedulesPage(engine)
         self.settings_page = SettingsPage(engine)
         self.stack = QStackedWidget()
-        for page in (self.nodes_page, self.jobs_page, self.run_view, self.runs_page, self.settings_page):
+        for page in (self.nodes_page, self.jobs_page, self.run_view, self.runs_page, self.settings_page,
+                     self.schedules_page):
             self.stack.addWidget(page)
 
         self.sidebar = QListWidget()
@@ -89,6 +93,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.counts_label = QLabel()
+        self.scheduler_label = QLabel()
+        self.statusBar().addPermanentWidget(self.scheduler_label)
         self.statusBar().addPermanentWidget(self.counts_label)
         QShortcut(QKeySequence("Ctrl+R"), self, activated=self.run_selected_job)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Refresh), self, activated=self.refresh_all)
@@ -103,12 +109,14 @@ class MainWindow(QMainWindow):
             self.tray = Tray(engine, self)
             self.tray.openRequested.connect(self.bring_to_front)
             self.tray.openRun.connect(self.open_run)
+            self.tray.schedulingToggled.connect(lambda _paused: self.schedules_page.refresh())
             self.tray.quitRequested.connect(self.request_quit)
 
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(250)
-        self._refresh_timer.timeout.connect(self.refresh_all)
+        self._refresh_timer.timeout.connect(self.refresh_live)
+        self._stale: set[QWidget] = set()
         self._wire()
         apply_theme(engine.catalog.get_setting(THEME_KEY, "Follow the system"))
         self.show_page(0)
@@ -120,7 +128,7 @@ class MainWindow(QMainWindow):
         b.changed.connect(lambda: self._refresh_timer.start())
         for signal in (b.runStarted, b.nodeRunStarted, b.nodeRunFinished, b.runFinished):
             signal.connect(self.run_view.on_event)
-        b.nodeRunOutput.connect(self.run_view.on_output)
+        b.outputArrived.connect(self.run_view.on_output_arrived)
         b.nodeSeen.connect(self.nodes_page.on_node_seen)
         b.runFinished.connect(self._run_finished)
         b.notification.connect(self._engine_notification)
@@ -128,6 +136,9 @@ class MainWindow(QMainWindow):
         self.actions.error.connect(self.show_error)
         self.actions.info.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.runs_page.openRun.connect(self.open_run)
+        self.schedules_page.stateChanged.connect(self._scheduler_state)
+        self.jobs_page.schedulesRequested.connect(self.open_schedules)
+        self.schedules_page.update_state()
 
     # ---- navigation -------------------------------------------------------------------------------
 
@@ -135,16 +146,29 @@ class MainWindow(QMainWindow):
         self.sidebar.setCurrentRow(index)
 
     def _page_changed(self, index: int) -> None:
+        page = self.stack.widget(index)
+        if page is self.runs_page or page is self.run_view or page in self._stale:
+            self._refresh_page(page)
         self.stack.setCurrentIndex(index)
-        page = self.stack.currentWidget()
-        if page is self.runs_page:
-            self.runs_page.refresh()
-        elif page is self.run_view:
-            self.run_view.reload()
 
     def open_run(self, run_id: int) -> None:
         self.run_view.show_run(run_id)
         self.show_page(2)
+
+    def open_schedules(self, job_name: str) -> None:
+        self.show_page(self.stack.indexOf(self.schedules_page))
+        self.schedules_page.show_job(job_name)
+
+    def start_scheduling(self) -> str | None:
+        """Fire schedules from this app; if another LabDeck process already does, the status bar says so."""
+        return self.schedules_page.start_scheduling()
+
+    def _scheduler_state(self, state: str, text: str) -> None:
+        short = {"here": "scheduling on", "paused": "scheduling PAUSED", "other": "scheduled by another process",
+                 "none": "scheduling off"}[state]
+        self.scheduler_label.setText(f"  {short}  ")
+        self.scheduler_label.setToolTip(text)
+        self.scheduler_label.setStyleSheet("color:#e65100;" if state in ("paused", "none") else "")
 
     def run_selected_job(self) -> None:
         if self.stack.currentWidget() is not self.jobs_page:
@@ -160,13 +184,47 @@ class MainWindow(QMainWindow):
     # ---- state ------------------------------------------------------------------------------------
 
     def refresh_all(self) -> None:
+        """Everything now (F5, tests): every page that is kept up to date, and the status bar."""
         if self._shut_down:
             return
         self.nodes_page.refresh()
         self.jobs_page.refresh()
+        self._stale.discard(self.nodes_page)
+        self._stale.discard(self.jobs_page)
         if self.stack.currentWidget() is self.runs_page:
             self.runs_page.refresh()
+        if self.stack.currentWidget() is self.schedules_page:
+            self.schedules_page.refresh()
         self.run_view.reload()
+        self._refresh_counts()
+
+    def refresh_live(self) -> None:
+        """The engine moved (a run or a node run started or ended): refresh the page on screen and
+        the status bar; the other pages catch up when they are shown. While nodes stream output
+        the GUI thread competes with the engine's threads for the GIL (every SQLite row, file
+        read and many Qt calls hand it over), so it does only what is visible."""
+        if self._shut_down:
+            return
+        self._stale.update((self.nodes_page, self.jobs_page, self.runs_page, self.schedules_page))
+        page = self.stack.currentWidget()
+        if page is not self.run_view:  # the run view follows its run from the bridge signals itself
+            self._refresh_page(page)
+        self._refresh_counts()
+
+    def _refresh_page(self, page) -> None:
+        self._stale.discard(page)
+        if page is self.nodes_page:
+            self.nodes_page.refresh()
+        elif page is self.jobs_page:
+            self.jobs_page.refresh()
+        elif page is self.runs_page:
+            self.runs_page.refresh()
+        elif page is self.schedules_page:
+            self.schedules_page.refresh()
+        elif page is self.run_view:
+            self.run_view.reload()
+
+    def _refresh_counts(self) -> None:
         c = queries.counts(self.engine.catalog)
         self.counts_label.setText(f"  {c['nodes']} nodes  ·  {c['running']} running  ·  "
                                   f"{c['failed_today']} failed today  ")
@@ -233,7 +291,9 @@ class MainWindow(QMainWindow):
         """Stop everything that would touch the engine after it is closed."""
         self._shut_down = True
         self._refresh_timer.stop()
+        self.schedules_page.timer.stop()
         self.run_view.ticker.stop()
+        self.run_view._reload_timer.stop()
         self.run_view.log.timer.stop()
         self.run_view.log.close_index()
         self.bridge.detach()

@@ -49,8 +49,16 @@ def dot_icon(color: str | QColor, size: int = 16, ring: str | None = None) -> QI
     return QIcon(pix)
 
 
+_ICONS: dict[str, QIcon] = {}
+
+
 def status_icon(status: str) -> QIcon:
-    return dot_icon(STATUS_COLORS.get(status, "#9e9e9e"), 12)
+    """A small dot in the status colour; one QIcon per status, painted once (history and node
+    tables ask for thousands of them)."""
+    icon = _ICONS.get(status)
+    if icon is None:
+        icon = _ICONS[status] = dot_icon(STATUS_COLORS.get(status, "#9e9e9e"), 12)
+    return icon
 
 
 def fmt_time(ts: float | None) -> str:

@@ -1,14 +1,15 @@
 """Tray icon: idle / running / failed state drawn with QPainter, a menu (Open, recent
-failures, Quit) and a message when a run fails. Created only when the system has a tray;
+failures, Pause/Resume scheduling, Quit) and a message when a run fails. Created only when the system has a tray;
 the app works the same without one."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from ..store import queries
+from ..store.schedules import ScheduleStore
 
 STATE_COLORS = {"idle": "#43a047", "running": "#1e88e5", "failed": "#e53935"}
 
@@ -35,6 +36,7 @@ class Tray(QObject):
     openRequested = Signal()
     openRun = Signal(int)
     quitRequested = Signal()
+    schedulingToggled = Signal(bool)   # paused
 
     def __init__(self, engine, parent: QObject | None = None):
         super().__init__(parent)
@@ -69,7 +71,19 @@ class Tray(QObject):
                 action.triggered.connect(lambda _c=False, rid=f["id"]: self.openRun.emit(rid))
                 self.menu.addAction(action)
         self.menu.addSeparator()
+        paused = ScheduleStore(self.engine.catalog).paused()
+        self.pause_action = self.menu.addAction("Resume scheduling" if paused else "Pause scheduling",
+                                                self.toggle_scheduling)
         self.menu.addAction("Quit", self.quitRequested.emit)
+
+    def toggle_scheduling(self) -> bool:
+        """Pause all scheduling, or resume it (the catalog's pause-all setting); returns paused."""
+        store = ScheduleStore(self.engine.catalog)
+        paused = not store.paused()
+        store.set_paused(paused)
+        QTimer.singleShot(0, self.refresh)  # later: refresh() clears the menu, this may be its action's slot
+        self.schedulingToggled.emit(paused)
+        return paused
 
     def notify_failure(self, run_id: int, job_name: str, status: str) -> None:
         self.icon.showMessage("LabDeck: a run failed", f"Run #{run_id} of {job_name} ended {status}.",

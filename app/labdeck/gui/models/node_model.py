@@ -15,6 +15,8 @@ NODE_ROLE = Qt.ItemDataRole.UserRole + 2     # the Node
 COLUMNS = ["Name", "OS", "Transport", "Tags", "State", "Last seen", "CPU", "Memory", "Disk", "Last runs"]
 RECENT_COLUMN = COLUMNS.index("Last runs")
 STATE_COLUMN = COLUMNS.index("State")
+_ROLES = frozenset({Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.DecorationRole,
+                    Qt.ItemDataRole.ForegroundRole, RECENT_ROLE, NODE_ROLE})
 
 
 def _gb(mb) -> str:
@@ -42,18 +44,22 @@ class NodeTableModel(QAbstractTableModel):
         self._recent: dict[str, list[tuple[int, str]]] = {}
         self._busy: dict[str, int] = {}
         self._seen: dict[str, tuple[bool, str]] = {}
+        self._cache: list[tuple | None] = []   # per row: texts, tooltips, state icon, state colour
+
 
     # ---- updates ---------------------------------------------------------------------------
 
     def set_data(self, nodes: list[Node], recent: dict[str, list[tuple[int, str]]], busy: dict[str, int]) -> None:
         self.beginResetModel()
         self._nodes, self._recent, self._busy = list(nodes), recent, busy
+        self._cache = [None] * len(self._nodes)
         self.endResetModel()
 
     def note_seen(self, node: str, reachable: bool, message: str) -> None:
         self._seen[node] = (reachable, message)
         for row, n in enumerate(self._nodes):
             if n.name == node:
+                self._cache[row] = None
                 self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
     def node_at(self, row: int) -> Node:
@@ -79,30 +85,37 @@ class NodeTableModel(QAbstractTableModel):
         return None
 
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
+        # Views ask for many roles per cell (and every cell when sizing columns to their
+        # contents): answer from a per-row cache computed once per refresh.
+        if role not in _ROLES or not index.isValid():
             return None
-        node = self._nodes[index.row()]
+        row = index.row()
+        cached = self._cache[row]
+        if cached is None:
+            cached = self._cache[row] = self._compute(row)
         col = index.column()
-        recent = self._recent.get(node.name, [])
-        if role == NODE_ROLE:
-            return node
-        if role == RECENT_ROLE:
-            return recent
-        if col == STATE_COLUMN and role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.DecorationRole,
-                                           Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.ForegroundRole):
-            state, why = node_state(node, self._busy.get(node.name, 0), self._seen, recent)
-            if role == Qt.ItemDataRole.DisplayRole:
-                return state
-            if role == Qt.ItemDataRole.DecorationRole:
-                return status_icon({"unreachable": "unreachable", "busy": "running", "idle": "succeeded"}.get(state, "pending"))
-            if role == Qt.ItemDataRole.ForegroundRole:
-                return status_color("unreachable") if state == "unreachable" else None
-            return why
         if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(node, col, recent)
+            return cached[0][col]
         if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(node, col, recent)
-        return None
+            return cached[1][col]
+        if role == RECENT_ROLE:
+            return cached[4]
+        if role == NODE_ROLE:
+            return self._nodes[row]
+        if col != STATE_COLUMN:
+            return None
+        return cached[2] if role == Qt.ItemDataRole.DecorationRole else cached[3]
+
+    def _compute(self, row: int) -> tuple:
+        node = self._nodes[row]
+        recent = self._recent.get(node.name, [])
+        state, why = node_state(node, self._busy.get(node.name, 0), self._seen, recent)
+        texts = [self._display(node, col, recent) for col in range(len(COLUMNS))]
+        tips = [self._tooltip(node, col, recent) for col in range(len(COLUMNS))]
+        texts[STATE_COLUMN], tips[STATE_COLUMN] = state, why
+        icon = status_icon({"unreachable": "unreachable", "busy": "running", "idle": "succeeded"}.get(state, "pending"))
+        color = status_color("unreachable") if state == "unreachable" else None
+        return texts, tips, icon, color, recent
 
     def _display(self, node: Node, col: int, recent) -> str | None:
         p = node.probe or {}

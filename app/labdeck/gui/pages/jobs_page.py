@@ -1,8 +1,8 @@
-"""Jobs page: the job list with its last run, and Run now, Stop, Edit, New, Delete."""
+"""Jobs page: the job list with its last run, and Run now, Stop, Edit, New, Delete, Schedules."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
@@ -17,6 +17,8 @@ COLUMNS = ["Job", "Targets", "Steps", "Options", "Last run", "Description"]
 
 
 class JobsPage(QWidget):
+    schedulesRequested = Signal(str)   # job name: show (or add) its schedules
+
     def __init__(self, engine, actions: Actions, parent: QWidget | None = None):
         super().__init__(parent)
         self.engine = engine
@@ -45,7 +47,9 @@ class JobsPage(QWidget):
                 ("stop", "Stop", "Cancel every running run of the selected job", self.stop_selected),
                 ("edit", "Edit…", "Change the selected job", self.edit_job),
                 ("new", "New…", "Create a job", self.new_job),
-                ("delete", "Delete", "Delete the selected job (its run history stays)", self.delete_job)):
+                ("delete", "Delete", "Delete the selected job (its run history stays)", self.delete_job),
+                ("schedules", "Schedules…", "The selected job's schedules (add one if it has none)",
+                 self.schedules_of_selected)):
             button = QPushButton(text)
             button.setToolTip(tip)
             button.clicked.connect(slot)
@@ -97,7 +101,7 @@ class JobsPage(QWidget):
 
     def _update_buttons(self) -> None:
         name = self.selected_job()
-        for key in ("run", "edit", "delete"):
+        for key in ("run", "edit", "delete", "schedules"):
             self.buttons[key].setEnabled(name is not None)
         self.buttons["stop"].setEnabled(bool(name and queries.active_runs_of_job(self.engine.catalog, name)))
 
@@ -114,6 +118,11 @@ class JobsPage(QWidget):
             return
         for run_id in queries.active_runs_of_job(self.engine.catalog, name):
             self.actions.cancel(run_id)
+
+    def schedules_of_selected(self) -> None:
+        name = self.selected_job()
+        if name:
+            self.schedulesRequested.emit(name)
 
     def new_job(self) -> JobDialog:
         return self._open(None)

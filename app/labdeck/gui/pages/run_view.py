@@ -12,10 +12,25 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
 from ...core.errors import NotFound
 from ...core.models import NodeRun
 from ..actions import Actions
-from ..status_style import fmt_duration, fmt_time, status_color, status_icon, status_label
+from ..status_style import STATUS_COLORS, fmt_duration, fmt_time, status_color, status_icon, status_label
 from ..widgets.log_view import LogView
 
 COLUMNS = ["Node", "Status", "Exit", "Duration", "Attempt", "Message"]
+_BRUSHES: dict[str, QBrush] = {}
+
+
+def _status_brush(status: str) -> QBrush:
+    """The pale status background of a matrix cell, made once per status."""
+    brush = _BRUSHES.get(status)
+    if brush is None:
+        color = QColor(status_color(status))
+        color.setAlpha(45)
+        brush = _BRUSHES[status] = QBrush(color)
+    return brush
+
+
+def _color_name(status: str) -> str:
+    return STATUS_COLORS.get(status, "#9e9e9e")
 
 
 class RunView(QWidget):
@@ -25,6 +40,9 @@ class RunView(QWidget):
         self.actions = actions
         self.run_id: int | None = None
         self.node_runs: dict[str, NodeRun] = {}
+        self._shown_rows: list[tuple] = []   # what each matrix row shows now (skip unchanged rows)
+        self._header = ("", "")              # title and summary shown now
+        self._selected: str | None = None    # the selected node, kept so output signals need no Qt call
 
         self.title = QLabel("<h2>Run</h2>")
         self.summary = QLabel("Start a job, or open a run from the history.")
@@ -74,6 +92,12 @@ class RunView(QWidget):
         self.ticker = QTimer(self)
         self.ticker.setInterval(1000)
         self.ticker.timeout.connect(self._tick)
+        # Bridge events for this run are coalesced into one reload per interval: ten nodes
+        # starting or finishing together cost one catalog read, not ten.
+        self._reload_timer = QTimer(self)
+        self._reload_timer.setSingleShot(True)
+        self._reload_timer.setInterval(100)
+        self._reload_timer.timeout.connect(self.reload)
         self._update_buttons()
 
     # ---- showing a run ------------------------------------------------------------------------
@@ -82,6 +106,7 @@ class RunView(QWidget):
         self.run_id = run_id
         self.matrix.setRowCount(0)
         self.node_runs.clear()
+        self._shown_rows = []
         self.reload()
         if self.matrix.rowCount():
             self.matrix.selectRow(0)
@@ -93,23 +118,28 @@ class RunView(QWidget):
             run = self.engine.catalog.get_run(self.run_id)
         except NotFound:
             return
+        self._reload_timer.stop()
         self.run = run
         node_runs = self.engine.catalog.node_runs(self.run_id)
         self.node_runs = {nr.node_name: nr for nr in node_runs}
         if self.matrix.rowCount() != len(node_runs):
             self.matrix.setRowCount(len(node_runs))
+            self._shown_rows = []
         for row, nr in enumerate(node_runs):
             self._fill_row(row, nr)
         counts: dict[str, int] = {}
         for nr in node_runs:
             counts[nr.status.value] = counts.get(nr.status.value, 0) + 1
-        parts = " · ".join(f"<span style='color:{status_color(s).name()}'>■</span> {n} {status_label(s)}"
+        parts = " · ".join(f"<span style='color:{_color_name(s)}'>■</span> {n} {status_label(s)}"
                            for s, n in sorted(counts.items()))
-        self.title.setText(f"<h2>Run #{run.id} — {run.job_name}</h2>")
-        self.summary.setText(
-            f"<b style='color:{status_color(run.status.value).name()}'>{status_label(run.status.value)}</b>"
-            f" · started {fmt_time(run.started_at)} · {run.trigger.value} · targets <code>{run.targets}</code>"
-            f"<br>{parts}")
+        header = (f"<h2>Run #{run.id} — {run.job_name}</h2>",
+                  f"<b style='color:{_color_name(run.status.value)}'>{status_label(run.status.value)}</b>"
+                  f" · started {fmt_time(run.started_at)} · {run.trigger.value} · targets <code>{run.targets}</code>"
+                  f"<br>{parts}")
+        if header != self._header:  # rich-text labels re-parse and re-layout on every setText
+            self._header = header
+            self.title.setText(header[0])
+            self.summary.setText(header[1])
         if run.status.value == "running":
             self.ticker.start()
         else:
@@ -124,6 +154,12 @@ class RunView(QWidget):
         if kill and kill not in message:
             message += f" ({kill})"
         cells = [nr.node_name, status_label(status), exit_text, fmt_duration(nr.duration_s), str(nr.attempt), message]
+        shown = (status, *cells)
+        while len(self._shown_rows) <= row:
+            self._shown_rows.append(())
+        if self._shown_rows[row] == shown:
+            return
+        self._shown_rows[row] = shown
         for col, text in enumerate(cells):
             item = self.matrix.item(row, col)
             if item is None:
@@ -135,9 +171,7 @@ class RunView(QWidget):
             if col == 1:
                 item.setIcon(status_icon(status))
                 item.setData(Qt.ItemDataRole.UserRole, status)
-                color = QColor(status_color(status))
-                color.setAlpha(45)
-                item.setBackground(QBrush(color))
+                item.setBackground(_status_brush(status))
                 item.setToolTip(f"{nr.node_name}: {status_label(status)}")
             if col == 5:
                 item.setToolTip(message)
@@ -158,7 +192,7 @@ class RunView(QWidget):
         return self.matrix.item(rows[0].row(), 0).text() if rows else None
 
     def _node_selected(self) -> None:
-        node = self.selected_node()
+        node = self._selected = self.selected_node()
         nr = self.node_runs.get(node) if node else None
         if nr is None:
             self.log.set_path(None)
@@ -169,14 +203,13 @@ class RunView(QWidget):
         self._update_buttons()
 
     def _tick(self) -> None:
-        for row in range(self.matrix.rowCount()):
-            nr = self.node_runs.get(self.matrix.item(row, 0).text())
-            if nr and nr.status.value == "running":
+        for row, nr in enumerate(self.node_runs.values()):  # in matrix row order
+            if nr.status.value == "running" and row < self.matrix.rowCount():
                 self.matrix.item(row, 3).setText(fmt_duration(nr.duration_s))
 
     def _update_buttons(self) -> None:
         running = self.run_id is not None and getattr(self, "run", None) is not None and self.run.status.value == "running"
-        node = self.selected_node()
+        node = self._selected
         nr = self.node_runs.get(node) if node else None
         self.cancel_run_button.setEnabled(running)
         self.cancel_node_button.setEnabled(bool(running and nr and not nr.status.is_final))
@@ -186,12 +219,22 @@ class RunView(QWidget):
     # ---- bridge signals ----------------------------------------------------------------------------
 
     def on_event(self, run_id: int, *_rest) -> None:
-        if run_id == self.run_id:
-            self.reload()
+        if run_id == self.run_id and not self._reload_timer.isActive():
+            self._reload_timer.start()
 
     def on_output(self, run_id: int, _node_run_id: int, node: str, _text: str) -> None:
-        if run_id == self.run_id and node == self.selected_node():
+        if run_id == self.run_id and node == self._selected:
             self.log.nudge()
+
+    def on_output_arrived(self, sizes: dict) -> None:
+        """The bridge's per-flush summary {(run_id, node_run_id, node): characters}: pure Python,
+        no Qt call, no catalog read — the log view reads the file itself."""
+        if self.run_id is None or self._selected is None:
+            return
+        for run_id, _node_run_id, node in sizes:
+            if run_id == self.run_id and node == self._selected:
+                self.log.nudge()
+                return
 
     # ---- actions ---------------------------------------------------------------------------------------
 

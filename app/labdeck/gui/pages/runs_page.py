@@ -1,59 +1,19 @@
 """Runs page: the run history with filters (job, node, status, since a date) and a search
-box, through a QSortFilterProxyModel; double-click opens a run in the run view."""
+box; double-click opens a run in the run view.
+
+The history can hold years of runs, so the table is a RunHistoryModel: filters, search and
+sorting run in SQL and rows arrive a page at a time (scroll to the end, or Load more)."""
 
 from __future__ import annotations
 
-import time
-
-from PySide6.QtCore import QDate, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDateEdit, QHBoxLayout, QHeaderView,
-                               QLabel, QLineEdit, QTableView, QVBoxLayout, QWidget)
+                               QLabel, QLineEdit, QPushButton, QTableView, QVBoxLayout, QWidget)
 
-from ...store import queries
-from ..status_style import fmt_duration, fmt_time, status_icon, status_label
+from ..models.run_history import (COLUMNS, NODES_ROLE, STARTED_ROLE, RunFilters, RunHistoryModel,  # noqa: F401
+                                  history_job_names)
 
-COLUMNS = ["Run", "Job", "Status", "Nodes", "Trigger", "Started", "Duration", "Targets"]
-NODES_ROLE = Qt.ItemDataRole.UserRole + 1
-STARTED_ROLE = Qt.ItemDataRole.UserRole + 2
-SORT_ROLE = Qt.ItemDataRole.UserRole + 3
 ALL = "(all)"
-
-
-class RunFilter(QSortFilterProxyModel):
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.job = self.node = self.status = None
-        self.since: float | None = None
-        self.text = ""
-        self.setSortRole(SORT_ROLE)
-
-    def set_filters(self, job=None, node=None, status=None, since=None, text="") -> None:
-        modern = hasattr(self, "beginFilterChange")
-        if modern:
-            self.beginFilterChange()
-        self.job, self.node, self.status, self.since, self.text = job, node, status, since, text.lower().strip()
-        if modern:
-            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-        else:
-            self.invalidateFilter()
-
-    def filterAcceptsRow(self, row: int, parent) -> bool:
-        m = self.sourceModel()
-        first = m.index(row, 0, parent)
-        if self.job and m.index(row, 1, parent).data() != self.job:
-            return False
-        if self.status and m.index(row, 2, parent).data(Qt.ItemDataRole.UserRole) != self.status:
-            return False
-        if self.node and self.node not in (first.data(NODES_ROLE) or []):
-            return False
-        if self.since and (first.data(STARTED_ROLE) or 0) < self.since:
-            return False
-        if self.text:
-            hay = " ".join(str(m.index(row, c, parent).data() or "") for c in range(m.columnCount()))
-            hay += " " + " ".join(first.data(NODES_ROLE) or [])
-            return self.text in hay.lower()
-        return True
 
 
 class RunsPage(QWidget):
@@ -62,12 +22,9 @@ class RunsPage(QWidget):
     def __init__(self, engine, parent: QWidget | None = None):
         super().__init__(parent)
         self.engine = engine
-        self.model = QStandardItemModel(0, len(COLUMNS), self)
-        self.model.setHorizontalHeaderLabels(COLUMNS)
-        self.proxy = RunFilter(self)
-        self.proxy.setSourceModel(self.model)
+        self.model = RunHistoryModel(engine.catalog, self)
         self.view = QTableView()
-        self.view.setModel(self.proxy)
+        self.view.setModel(self.model)
         self.view.setSortingEnabled(True)
         self.view.sortByColumn(0, Qt.SortOrder.DescendingOrder)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -75,22 +32,28 @@ class RunsPage(QWidget):
         self.view.verticalHeader().hide()
         self.view.setShowGrid(False)
         self.view.setAlternatingRowColors(True)
+        self.view.setWordWrap(False)
         header = self.view.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # Column widths come from the first rows once (not ResizeToContents, which measures
+        # up to a thousand rows again on every reload and every page fetched).
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setResizeContentsPrecision(60)
         header.setStretchLastSection(True)
+        self._sized = False
         self.view.doubleClicked.connect(self._open)
 
         self.job = QComboBox()
         self.node = QComboBox()
         self.status = QComboBox()
-        self.status.addItems([ALL, "running", "succeeded", "failed", "cancelled", "interrupted"])
+        self.status.addItems([ALL, "running", "succeeded", "failed", "timed_out", "cancelled", "interrupted",
+                              "missed", "skipped"])
         self.use_since = QCheckBox("Since")
         self.since = QDateEdit(QDate.currentDate().addDays(-7))
         self.since.setCalendarPopup(True)
         self.since.setEnabled(False)
         self.use_since.toggled.connect(self.since.setEnabled)
         self.search = QLineEdit()
-        self.search.setPlaceholderText("Search runs (job, node, status, targets)…")
+        self.search.setPlaceholderText("Search runs (#id, job, node, status, targets)…")
         self.search.setClearButtonEnabled(True)
         for w in (self.job, self.node, self.status):
             w.currentTextChanged.connect(self.apply_filters)
@@ -106,58 +69,79 @@ class RunsPage(QWidget):
         bar.addWidget(self.since)
         bar.addWidget(self.search, 1)
         self.count = QLabel()
+        self.more_button = QPushButton("Load more")
+        self.more_button.setToolTip("Show the next older runs (scrolling to the end does it too)")
+        self.more_button.clicked.connect(self.load_more)
+        foot = QHBoxLayout()
+        foot.addWidget(self.count, 1)
+        foot.addWidget(self.more_button)
+        self.model.rowsInserted.connect(self._update_count)
+        self.model.modelReset.connect(self._update_count)
 
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("<h2>Run history</h2>"))
         layout.addLayout(bar)
         layout.addWidget(self.view, 1)
-        layout.addWidget(self.count)
+        layout.addLayout(foot)
+        self._update_count()
 
     def refresh(self) -> None:
-        rows = queries.run_history(self.engine.catalog, 2000)
-        self.model.setRowCount(0)
-        for r in rows:
-            nodes = sorted(set((r["nodes"] or "").split(","))) if r["nodes"] else []
-            duration = (r["finished_at"] or time.time()) - r["started_at"] if r["started_at"] else None
-            items = [QStandardItem(f"#{r['id']}"), QStandardItem(r["job_name"]),
-                     QStandardItem(status_label(r["status"])),
-                     QStandardItem(f"{r['ok'] or 0}/{r['total']} ok"), QStandardItem(r["trigger"]),
-                     QStandardItem(fmt_time(r["started_at"])), QStandardItem(fmt_duration(duration)),
-                     QStandardItem(r["targets"])]
-            sort_keys = [r["id"], r["job_name"], r["status"], r["ok"] or 0, r["trigger"], r["started_at"] or 0,
-                         duration or 0, r["targets"]]
-            for item, key in zip(items, sort_keys):
-                item.setData(key, SORT_ROLE)
-            items[0].setData(r["id"], Qt.ItemDataRole.UserRole)
-            items[0].setData(nodes, NODES_ROLE)
-            items[0].setData(r["started_at"], STARTED_ROLE)
-            items[2].setData(r["status"], Qt.ItemDataRole.UserRole)
-            items[2].setIcon(status_icon(r["status"]))
-            items[3].setToolTip(", ".join(nodes))
-            self.model.appendRow(items)
-        self._fill_combo(self.job, [j.name for j in self.engine.catalog.list_jobs()] + [r["job_name"] for r in rows])
+        """Query again, keeping the rows the user has loaded, the selection and the scroll position."""
+        selected = {self.model.run_id(i.row()) for i in self.view.selectionModel().selectedRows()}
+        scroll = self.view.verticalScrollBar().value()
+        self._fill_combo(self.job, [j.name for j in self.engine.catalog.list_jobs()]
+                         + history_job_names(self.engine.catalog))
         self._fill_combo(self.node, [n.name for n in self.engine.catalog.list_nodes()])
-        self.apply_filters()
+        filters = self._filters()
+        if filters != self.model.filters or not self.model.active:
+            self.model.filters = filters
+        self.model.reload(keep=self.model.loaded())
+        if not self._sized and self.model.rowCount():
+            self._sized = True
+            self.view.resizeColumnsToContents()
+        if selected:
+            sel = self.view.selectionModel()
+            for row in range(self.model.rowCount()):
+                if self.model.run_id(row) in selected:
+                    sel.select(self.model.index(row, 0), sel.SelectionFlag.Select | sel.SelectionFlag.Rows)
+        self.view.verticalScrollBar().setValue(scroll)
 
     @staticmethod
     def _fill_combo(combo: QComboBox, names: list[str]) -> None:
+        items = [ALL] + sorted(set(names))
+        if [combo.itemText(i) for i in range(combo.count())] == items:
+            return
         current = combo.currentText() or ALL
         combo.blockSignals(True)
         combo.clear()
-        combo.addItems([ALL] + sorted(set(names)))
+        combo.addItems(items)
         combo.setCurrentText(current)
         combo.blockSignals(False)
 
-    def apply_filters(self, *_args) -> None:
+    def _filters(self) -> RunFilters:
         pick = lambda combo: None if combo.currentText() in ("", ALL) else combo.currentText()
         since = None
         if self.use_since.isChecked():
-            since = self.since.date().startOfDay().toSecsSinceEpoch()
-        self.proxy.set_filters(pick(self.job), pick(self.node), pick(self.status), since, self.search.text())
-        self.count.setText(f"{self.proxy.rowCount()} of {self.model.rowCount()} runs")
+            since = float(self.since.date().startOfDay().toSecsSinceEpoch())
+        return RunFilters(pick(self.job), pick(self.node), pick(self.status), since, self.search.text())
 
-    def run_id_at(self, proxy_row: int) -> int:
-        return self.proxy.index(proxy_row, 0).data(Qt.ItemDataRole.UserRole)
+    def apply_filters(self, *_args) -> None:
+        self.model.set_filters(self._filters())
+
+    def load_more(self) -> None:
+        if self.model.canFetchMore():
+            self.model.fetchMore()
+
+    def _update_count(self, *_args) -> None:
+        shown, total = self.model.rowCount(), self.model.total
+        if shown < total:
+            self.count.setText(f"{shown:,} of {total:,} runs shown — scroll to the end or Load more for older ones")
+        else:
+            self.count.setText(f"{total:,} runs")
+        self.more_button.setEnabled(shown < total)
+
+    def run_id_at(self, row: int) -> int:
+        return self.model.run_id(row)
 
     def _open(self, index) -> None:
         self.openRun.emit(self.run_id_at(index.row()))

@@ -135,7 +135,21 @@ class LineIndex:
         return lines[i] if 0 <= i < len(lines) else ""
 
     def lines(self, start: int, count: int) -> list[str]:
-        return [self.line(k) for k in range(start, start + count)]
+        """Lines ``start`` .. ``start + count - 1``, reading each block once (a paint asks for all
+        the visible lines at once: one read of the growing tail block, not one per line)."""
+        out: list[str] = []
+        k, end = start, start + count
+        while k < end:
+            first, lines = self._block_lines(self._block_of_line(k))
+            i = k - first
+            if not 0 <= i < len(lines):
+                out.append("")
+                k += 1
+                continue
+            take = min(end - k, len(lines) - i)
+            out.extend(lines[i:i + take])
+            k += take
+        return out
 
     def _block_of_line(self, k: int) -> int:
         if k <= 0:

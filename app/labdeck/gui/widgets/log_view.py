@@ -10,10 +10,12 @@ opens the file in the system's editor.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
-from PySide6.QtCore import QRect, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QColor, QDesktopServices, QFontDatabase, QGuiApplication, QKeySequence, QPainter
+from PySide6.QtCore import QEvent, QRect, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import (QColor, QDesktopServices, QFontDatabase, QFontMetrics, QGuiApplication, QKeySequence,
+                           QPainter)
 from PySide6.QtWidgets import (QAbstractScrollArea, QCheckBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
                                QToolButton, QVBoxLayout, QWidget)
 
@@ -21,6 +23,9 @@ from ..workers import run_async
 from .log_index import LineIndex
 
 MAX_COPY_LINES = 200_000
+NOTE_COLOR = QColor("#c62828")
+FAST_POLL_MS = 20      # right after a file is opened, until its first lines show (at most FAST_POLL_S)
+FAST_POLL_S = 1.0
 
 
 class LogArea(QAbstractScrollArea):
@@ -38,7 +43,9 @@ class LogArea(QAbstractScrollArea):
         self.needle = ""
         self._max_width = 0
         self._moving = False
+        self._tools: tuple | None = None
         self.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self._fm = QFontMetrics(self.font())
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.viewport().setCursor(Qt.CursorShape.IBeamCursor)
         self.verticalScrollBar().valueChanged.connect(self._scrolled)
@@ -46,8 +53,19 @@ class LogArea(QAbstractScrollArea):
 
     # ---- geometry ----------------------------------------------------------------------------------
 
+    # Painting and polling keep Qt object construction (fontMetrics(), QRect, QColor, QBrush ...)
+    # out of per-line work: PySide releases the GIL around such calls, and while the engine's
+    # threads stream output each release can cost the GUI thread milliseconds to get it back.
+
+    def changeEvent(self, event) -> None:
+        if event.type() == QEvent.Type.FontChange:
+            self._fm = QFontMetrics(self.font())
+        elif event.type() == QEvent.Type.PaletteChange:
+            self._tools = None
+        super().changeEvent(event)
+
     def line_height(self) -> int:
-        return self.fontMetrics().height() + 2
+        return self._fm.height() + 2
 
     def visible_rows(self) -> int:
         return max(1, self.viewport().height() // self.line_height())
@@ -56,7 +74,7 @@ class LogArea(QAbstractScrollArea):
         return self.verticalScrollBar().value()
 
     def gutter_width(self) -> int:
-        return 14 + self.fontMetrics().horizontalAdvance("9") * max(4, len(str(self.rows)))
+        return 14 + self._fm.horizontalAdvance("9") * max(4, len(str(self.rows)))
 
     def set_rows(self, rows: int) -> None:
         self.rows = rows
@@ -109,50 +127,75 @@ class LogArea(QAbstractScrollArea):
 
     # ---- painting -------------------------------------------------------------------------------------
 
+    def _paint_tools(self) -> tuple:
+        """Brushes, colours and reusable rects, made once per palette (not per paint or line)."""
+        if self._tools is None:
+            pal = self.palette()
+            self._tools = (pal.base(), pal.alternateBase(), pal.placeholderText().color(), pal.text().color(),
+                           QRect(), QRect())
+        return self._tools
+
     def paintEvent(self, event) -> None:
         p = QPainter(self.viewport())
-        pal = self.palette()
+        base, alternate, dim, text_color, gutter_rect, clip_rect = self._paint_tools()
         rect = self.viewport().rect()
-        p.fillRect(rect, pal.base())
+        p.fillRect(rect, base)
         gutter = self.gutter_width()
-        p.fillRect(QRect(0, 0, gutter - 6, rect.height()), pal.alternateBase())
+        gutter_rect.setRect(0, 0, gutter - 6, rect.height())
+        p.fillRect(gutter_rect, alternate)
         if self.index is None or self.rows == 0:
-            p.setPen(pal.placeholderText().color())
+            p.setPen(dim)
             p.drawText(rect.adjusted(gutter, 6, 0, 0), Qt.AlignmentFlag.AlignLeft, "(no output yet)")
             return
         lh = self.line_height()
-        fm = self.fontMetrics()
+        fm = self._fm
+        ascent = fm.ascent()
         first = self.first_row()
         last = min(self.rows, first + self.visible_rows() + 1)
         x0 = gutter - self.horizontalScrollBar().value()
+        width = rect.width()
+        texts = self.index.lines(first, last - first)
         sel = self.selection()
-        hl = QColor(pal.highlight().color())
-        hl.setAlpha(70)
-        match_bg = QColor("#fff59d")
+        if sel or (self.needle and self.match_row is not None):  # rare: a few rows, Qt objects are fine
+            pal = self.palette()
+            hl = QColor(pal.highlight().color())
+            hl.setAlpha(70)
+            match_bg = QColor("#fff59d")
+            for i, row in enumerate(range(first, last)):
+                y, text = i * lh, texts[i]
+                if sel and sel[0] <= row <= sel[1]:
+                    p.fillRect(QRect(0, y, width, lh), hl)
+                if row == self.match_row and self.needle:
+                    p.fillRect(QRect(gutter - 6, y, width, lh), QColor(255, 245, 157, 90))
+                    at = text.lower().find(self.needle.lower())
+                    while at >= 0:
+                        left = x0 + fm.horizontalAdvance(text[:at])
+                        p.fillRect(QRect(left, y, fm.horizontalAdvance(text[at:at + len(self.needle)]), lh), match_bg)
+                        at = text.lower().find(self.needle.lower(), at + len(self.needle))
+        # line numbers, right-aligned in the gutter
+        p.setPen(dim)
+        right = gutter - 10
         for i, row in enumerate(range(first, last)):
-            y = i * lh
-            text = self.index.line(row)
-            if sel and sel[0] <= row <= sel[1]:
-                p.fillRect(QRect(0, y, rect.width(), lh), hl)
-            if row == self.match_row and self.needle:
-                p.fillRect(QRect(gutter - 6, y, rect.width(), lh), QColor(255, 245, 157, 90))
-                at = text.lower().find(self.needle.lower())
-                while at >= 0:
-                    left = x0 + fm.horizontalAdvance(text[:at])
-                    p.fillRect(QRect(left, y, fm.horizontalAdvance(text[at:at + len(self.needle)]), lh), match_bg)
-                    at = text.lower().find(self.needle.lower(), at + len(self.needle))
-            p.setPen(pal.placeholderText().color())
-            p.drawText(QRect(0, y, gutter - 10, lh), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                       str(row + 1))
-            p.setPen(QColor("#c62828") if text.startswith("[labdeck]") else pal.text().color())
-            p.setClipRect(QRect(gutter - 4, 0, rect.width(), rect.height()))
-            p.drawText(x0, y + 1 + fm.ascent(), text)
-            p.setClipping(False)
-            width = fm.horizontalAdvance(text[:400])
-            if width > self._max_width:
-                self._max_width = width
-                self._update_bars()
+            number = str(row + 1)
+            p.drawText(right - fm.horizontalAdvance(number), i * lh + 1 + ascent, number)
+        # the lines, clipped right of the gutter; LabDeck's own notes in red
+        p.setPen(text_color)
+        clip_rect.setRect(gutter - 4, 0, width, rect.height())
+        p.setClipRect(clip_rect)
+        red = False
+        widest = self._max_width
+        for i, text in enumerate(texts):
+            note = text.startswith("[labdeck]")
+            if note != red:
+                red = note
+                p.setPen(NOTE_COLOR if note else text_color)
+            p.drawText(x0, i * lh + 1 + ascent, text)
+            widest = max(widest, fm.horizontalAdvance(text[:400]))
+        p.setClipping(False)
         p.end()
+        if widest > self._max_width:
+            self._max_width = widest
+            self._update_bars()
 
     # ---- selection, keys -----------------------------------------------------------------------------
 
@@ -255,6 +298,8 @@ class LogView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
         layout.addWidget(self.area, 1)
+        self.poll_ms = poll_ms
+        self._fast_until = 0.0
         self.timer = QTimer(self)
         self.timer.setInterval(poll_ms)
         self.timer.timeout.connect(self.poll)
@@ -272,6 +317,9 @@ class LogView(QWidget):
         self.follow_box.setChecked(True)
         self.area.set_follow(True)
         self.status.clear()
+        if self.index is not None:  # show the first lines as soon as the indexer has them
+            self._fast_until = time.monotonic() + FAST_POLL_S
+            self.timer.setInterval(min(FAST_POLL_MS, self.poll_ms))
 
     def closeEvent(self, event) -> None:
         self.close_index()
@@ -285,6 +333,8 @@ class LogView(QWidget):
         if self.index is None:
             return
         rows = self.index.rows()
+        if self.timer.interval() != self.poll_ms and (rows or time.monotonic() > self._fast_until):
+            self.timer.setInterval(self.poll_ms)
         if rows != self.area.rows:
             self.area.set_rows(rows)
         elif self.index.indexing or self.area.rows:

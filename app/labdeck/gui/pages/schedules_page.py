@@ -1,0 +1,457 @@
+"""Schedules page: every schedule (job, kind and expression, zone, next fire, enabled, catch-up,
+last result including missed fires) with Add, Edit, Remove, Enable and Disable; a "Pause all
+scheduling" switch; who fires the schedules of this catalog (this app, another LabDeck process,
+or nobody); and the upcoming runs of the next 24 hours grouped by hour.
+
+Refreshed on a QTimer while visible. A refresh is two catalog queries plus trigger arithmetic
+with bounded fire counts — no node or network work on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import socket
+from datetime import datetime, timedelta, timezone
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout, QHeaderView, QLabel,
+                               QPushButton, QSplitter, QStyle, QTableWidget, QTableWidgetItem, QTreeWidget,
+                               QTreeWidgetItem, QVBoxLayout, QWidget)
+
+from ...core.errors import LabDeckError
+from ...core.schedules import Schedule, ScheduleKind, fire_times, parse_at, parse_tz, preview, trigger_for
+from ...engine.reconcile import _pid_alive
+from ...engine.scheduler import OWNER_SETTING
+from ...store.schedules import ScheduleStore
+from ..actions import ask_yes_no
+from ..dialogs.schedule_dialog import WARN_BG, WARN_COLOR, ScheduleDialog
+from ..status_style import STATUS_COLORS, dot_icon, fmt_ago, status_icon, status_label
+
+UTC = timezone.utc
+COLUMNS = ["Job", "Schedule", "Zone", "Next fire", "Enabled", "Catch-up", "Last result"]
+ALL = "(all jobs)"
+HORIZON_S = 24 * 3600
+FREQUENT = 24          # more fires than this in 24 h: one "frequent" line instead of one line per fire
+MAX_TIMELINE = 400     # timeline rows at most
+REFRESH_MS = 5000
+ID_ROLE = Qt.ItemDataRole.UserRole
+MISSED_WINDOW_S = 24 * 3600
+
+
+def last_results(catalog, since: float) -> dict[int, dict]:
+    """schedule id -> its newest history entry (id, status, started_at, scheduled_for, note) and
+    how many of its fires were missed since ``since``. One query."""
+    rows = catalog._rows(
+        "SELECT r.schedule_id, r.id, r.status, r.started_at, r.scheduled_for, r.note,"
+        " (SELECT COUNT(*) FROM runs m WHERE m.schedule_id = r.schedule_id AND m.status = 'missed'"
+        "  AND m.scheduled_for >= ?) AS missed_recent"
+        " FROM runs r JOIN (SELECT schedule_id, MAX(id) AS id FROM runs WHERE schedule_id IS NOT NULL"
+        "  GROUP BY schedule_id) x ON x.id = r.id", (since,))
+    return {r["schedule_id"]: r for r in rows}
+
+
+def scheduler_state(engine) -> tuple[str, str]:
+    """(state, text): state is "here", "other", "paused" or "none"."""
+    store = ScheduleStore(engine.catalog)
+    paused = store.paused()
+    if engine.scheduler.running:
+        if paused:
+            return "paused", "Scheduling is PAUSED: no schedule fires until it is resumed"
+        return "here", "Scheduling: this app fires the schedules"
+    owner = engine.catalog.get_setting(OWNER_SETTING) or ""
+    host, _, pid = owner.rpartition(":")
+    if owner and pid.isdigit() and (host != socket.gethostname() or _pid_alive(int(pid))):
+        where = f"process {pid}" + ("" if host == socket.gethostname() else f" on {host}")
+        return "other", (f"Scheduling: another LabDeck process ({where}: 'labdeck daemon' or another app) fires "
+                         f"the schedules of this catalog" + (" — all scheduling is PAUSED" if paused else ""))
+    return "none", "Scheduling: OFF — no LabDeck process fires schedules for this catalog"
+
+
+def start_scheduling(engine) -> str | None:
+    """Start the engine's scheduler; None when it runs here, else why not (another process has it)."""
+    try:
+        engine.start_scheduler()
+    except LabDeckError as exc:
+        return str(exc)
+    return None
+
+
+class SchedulesPage(QWidget):
+    stateChanged = Signal(str, str)     # state, text (for the status bar)
+
+    def __init__(self, engine, parent: QWidget | None = None, now=None):
+        super().__init__(parent)
+        self.engine = engine
+        self.store = ScheduleStore(engine.catalog)
+        self.confirm = ask_yes_no
+        self.now = now or (lambda: datetime.now(UTC))   # injectable clock for tests
+        self.dialog: ScheduleDialog | None = None
+        self.state = ("", "")
+        self.start_error: str | None = None
+        self._schedules: list[Schedule] = []
+
+        self.state_label = QLabel()
+        self.state_label.setWordWrap(True)
+        self.pause = QCheckBox("Pause all scheduling")
+        self.pause.setToolTip("While paused nothing fires; resuming counts fires from then on (the paused time "
+                              "is not reported as missed)")
+        self.pause.clicked.connect(self.set_paused)
+        self.job_filter = QComboBox()
+        self.job_filter.setMinimumWidth(160)
+        self.job_filter.currentTextChanged.connect(lambda _t: self.refresh())
+
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Job"))
+        bar.addWidget(self.job_filter)
+        self.buttons: dict[str, QPushButton] = {}
+        for key, text, tip, slot in (
+                ("add", "Add…", "Add a schedule (to the job chosen on the left, if any)", self.add_schedule),
+                ("edit", "Edit…", "Change the selected schedule", self.edit_schedule),
+                ("remove", "Remove", "Remove the selected schedule (its run history stays)", self.remove_schedule),
+                ("enable", "Enable", "Switch the selected schedule on (fires count from now)", lambda: self.set_enabled(True)),
+                ("disable", "Disable", "Switch the selected schedule off", lambda: self.set_enabled(False))):
+            button = QPushButton(text)
+            button.setToolTip(tip)
+            button.clicked.connect(slot)
+            self.buttons[key] = button
+            bar.addWidget(button)
+        bar.addStretch(1)
+        bar.addWidget(self.pause)
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.setShowGrid(False)
+        self.table.setAlternatingRowColors(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.table.doubleClicked.connect(lambda _i: self.edit_schedule())
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+
+        self.timeline = QTreeWidget()
+        self.timeline.setHeaderLabels(["Time (local)", "Job", "Schedule", "Note"])
+        self.timeline.setAlternatingRowColors(True)
+        self.timeline.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        th = self.timeline.header()
+        th.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        th.setStretchLastSection(True)
+        self.timeline_title = QLabel("<b>Upcoming runs</b> — the next 24 hours, grouped by hour")
+        lower = QWidget()
+        ll = QVBoxLayout(lower)
+        ll.setContentsMargins(0, 6, 0, 0)
+        ll.addWidget(self.timeline_title)
+        ll.addWidget(self.timeline, 1)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.table)
+        split.addWidget(lower)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("<h2>Schedules</h2>"))
+        layout.addWidget(self.state_label)
+        layout.addLayout(bar)
+        layout.addWidget(split, 1)
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(REFRESH_MS)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+        self._update_buttons()
+
+    # ---- scheduler ------------------------------------------------------------------------------
+
+    def start_scheduling(self) -> str | None:
+        """Fire schedules from this app; if another LabDeck process already does, show that instead."""
+        self.start_error = start_scheduling(self.engine)
+        self.update_state()
+        return self.start_error
+
+    def update_state(self) -> None:
+        state, text = scheduler_state(self.engine)
+        color = {"here": "#2e7d32", "paused": "#e65100", "other": "#1565c0", "none": "#c62828"}[state]
+        self.state_label.setText(f"<span style='color:{color}'>●</span> {text}")
+        self.state_label.setToolTip(self.start_error or "")
+        if (state, text) != self.state:
+            self.state = (state, text)
+            self.stateChanged.emit(state, text)
+
+    # ---- refresh ----------------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        self.update_state()
+        if self.isVisible():
+            self.refresh()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.refresh()
+
+    def refresh(self) -> None:
+        current = self.selected_id()
+        now = self.now()
+        paused = self.store.paused()
+        self.pause.setChecked(paused)
+        self._fill_jobs()
+        job = self.filter_job()
+        schedules = self.store.list(job)
+        self._schedules = schedules
+        last = last_results(self.engine.catalog, now.timestamp() - MISSED_WINDOW_S)
+        self.table.setSortingEnabled(False)
+        self.table.setRowCount(len(schedules))
+        for row, s in enumerate(schedules):
+            self._fill_row(row, s, paused, now, last.get(s.id))
+        if current is not None:
+            self.select_schedule(current)
+        self._update_buttons()
+        self._fill_timeline(self.store.list() if job else schedules, paused, now)
+        self.update_state()
+
+    def _fill_jobs(self) -> None:
+        names = [j.name for j in self.engine.catalog.list_jobs()]
+        current = self.job_filter.currentText() or ALL
+        if [self.job_filter.itemText(i) for i in range(self.job_filter.count())] != [ALL] + names:
+            self.job_filter.blockSignals(True)
+            self.job_filter.clear()
+            self.job_filter.addItems([ALL] + names)
+            self.job_filter.setCurrentText(current if current in names else ALL)
+            self.job_filter.blockSignals(False)
+
+    def filter_job(self) -> str | None:
+        text = self.job_filter.currentText()
+        return None if text in ("", ALL) else text
+
+    def _fill_row(self, row: int, s: Schedule, paused: bool, now: datetime, last: dict | None) -> None:
+        if s.kind is ScheduleKind.CRON:
+            what = f"cron  {s.expr}"
+        elif s.kind is ScheduleKind.DATE:
+            try:
+                what = f"once at {parse_at(s.expr, s.tz).astimezone(parse_tz(s.tz)):%Y-%m-%d %H:%M:%S}"
+            except LabDeckError:
+                what = s.describe()
+        else:
+            what = s.describe()
+        zone = s.tz if s.kind is not ScheduleKind.INTERVAL else "—"
+        next_text, next_tip, flag = self._next_fire(s, paused, now)
+        state = "on" if s.enabled else "off"
+        catch = "run once" if str(s.catch_up) == "once" else "skip"
+        if last:
+            result = f"{status_label(last['status'])} · {fmt_ago(last['scheduled_for'] or last['started_at'])}"
+            if last["missed_recent"]:
+                result += f"  ({last['missed_recent']} missed in 24 h)"
+        else:
+            result = "not fired yet"
+        cells = [s.job_name, what, zone, next_text, state, catch, result]
+        for col, text in enumerate(cells):
+            item = QTableWidgetItem(text)
+            if col == 0:
+                item.setData(ID_ROLE, s.id)
+                item.setToolTip(f"schedule {s.id}")
+            if col == 1 and s.kind is ScheduleKind.CRON:
+                item.setFont(QFont("monospace"))
+            if col == 3:
+                item.setToolTip(next_tip)
+                if flag:
+                    item.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning))
+                    item.setForeground(QBrush(QColor(WARN_COLOR)))
+            if col == 4:
+                item.setIcon(dot_icon("#43a047" if s.enabled and not paused else
+                                      "#fb8c00" if s.enabled else "#9e9e9e", 12))
+                if s.enabled and paused:
+                    item.setText("on (paused)")
+            if col == 6 and last:
+                item.setIcon(status_icon(last["status"]))
+                item.setToolTip(f"run #{last['id']}" + (f": {last['note']}" if last["note"] else ""))
+                if last["status"] in ("missed", "skipped"):
+                    item.setForeground(QBrush(QColor(STATUS_COLORS[last["status"]]).darker(150)))
+            self.table.setItem(row, col, item)
+
+    def _next_fire(self, s: Schedule, paused: bool, now: datetime) -> tuple[str, str, str | None]:
+        if not s.enabled:
+            return "— (disabled)", "", None
+        if paused:
+            return "— (all paused)", "", None
+        try:
+            fires = preview(s, 1, now=now)
+        except LabDeckError as exc:
+            return "invalid", str(exc), None
+        if not fires:
+            return "never (time passed)", "", None
+        p = fires[0]
+        at = p.at.astimezone(parse_tz(s.tz)) if s.kind is not ScheduleKind.INTERVAL else p.at.astimezone()
+        local = p.at.astimezone()
+        text = f"{at:%Y-%m-%d %H:%M:%S %Z}"
+        tip = f"local time: {local:%Y-%m-%d %H:%M:%S %Z}"
+        if p.flag:
+            text += f"  ⚠ DST {p.flag}"
+            tip += f"\n{p.note}"
+        return text, tip, p.flag
+
+    def _fill_timeline(self, schedules: list[Schedule], paused: bool, now: datetime) -> None:
+        self.timeline.clear()
+        if paused:
+            self.timeline.addTopLevelItem(QTreeWidgetItem(["Scheduling is paused: nothing fires", "", "", ""]))
+            return
+        until = now + timedelta(seconds=HORIZON_S)
+        frequent: list[tuple[datetime, Schedule, int]] = []
+        fires: list[tuple[datetime, Schedule]] = []
+        for s in schedules:
+            if not s.enabled:
+                continue
+            try:
+                found = fire_times(trigger_for(s), now, until, FREQUENT + 1)
+            except LabDeckError:
+                continue
+            if len(found) > FREQUENT:
+                frequent.append((found[0], s, len(found)))
+            else:
+                fires.extend((t, s) for t in found)
+        fires.sort(key=lambda f: f[0].timestamp())
+        bold = QFont()
+        bold.setBold(True)
+        if frequent:
+            group = QTreeWidgetItem([f"Frequent ({len(frequent)} schedule(s) firing more than hourly)", "", "", ""])
+            group.setFirstColumnSpanned(True)
+            group.setFont(0, bold)
+            for first, s, _n in sorted(frequent, key=lambda f: f[0].timestamp()):
+                group.addChild(QTreeWidgetItem([f"next {first.astimezone():%H:%M:%S}", s.job_name, s.describe(),
+                                                f"more than {FREQUENT} fires in the next 24 h"]))
+            self.timeline.addTopLevelItem(group)
+            group.setExpanded(True)
+        groups: dict[str, QTreeWidgetItem] = {}
+        warn = self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
+        flags = self._flags(schedules, now)
+        for t, s in fires[:MAX_TIMELINE]:
+            local = t.astimezone()
+            key = f"{local:%a %d %b, %H}:00 – {(local + timedelta(hours=1)):%H}:00"
+            group = groups.get(key)
+            if group is None:
+                group = QTreeWidgetItem([key, "", "", ""])
+                group.setFirstColumnSpanned(True)
+                group.setFont(0, bold)
+                groups[key] = group
+                self.timeline.addTopLevelItem(group)
+                group.setExpanded(True)
+            note = flags.get((s.id, round(t.timestamp())), "")
+            child = QTreeWidgetItem([f"{local:%H:%M:%S}", s.job_name, s.describe(), note])
+            child.setIcon(1, dot_icon("#5c6bc0", 10))
+            if note:
+                child.setIcon(3, warn)
+                for col in range(4):
+                    child.setForeground(col, QBrush(QColor(WARN_COLOR)))
+                    child.setBackground(col, QBrush(QColor(WARN_BG)))
+            group.addChild(child)
+        for group in groups.values():
+            group.setText(0, f"{group.text(0)}   ({group.childCount()} run(s))")
+        if len(fires) > MAX_TIMELINE:
+            self.timeline.addTopLevelItem(QTreeWidgetItem([f"… and {len(fires) - MAX_TIMELINE} more", "", "", ""]))
+        if not fires and not frequent:
+            self.timeline.addTopLevelItem(QTreeWidgetItem(["Nothing scheduled in the next 24 hours", "", "", ""]))
+        self.timeline_title.setText(f"<b>Upcoming runs</b> — the next 24 hours, grouped by hour (local time): "
+                                    f"{len(fires)} run(s)" + (f" plus {len(frequent)} frequent schedule(s)"
+                                                              if frequent else ""))
+
+    @staticmethod
+    def _flags(schedules: list[Schedule], now: datetime) -> dict[tuple[int, int], str]:
+        """DST notes of the cron fires in the next 24 h, keyed by (schedule id, epoch second)."""
+        notes = {}
+        for s in schedules:
+            if s.enabled and s.kind is ScheduleKind.CRON:
+                try:
+                    for p in preview(s, FREQUENT, now=now):
+                        if p.flag and p.at.timestamp() <= now.timestamp() + HORIZON_S:
+                            notes[(s.id, round(p.at.timestamp()))] = f"DST {p.flag}: {p.note}"
+                except LabDeckError:
+                    pass
+        return notes
+
+    # ---- selection ----------------------------------------------------------------------------------
+
+    def selected_id(self) -> int | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.table.item(rows[0].row(), 0).data(ID_ROLE) if rows else None
+
+    def selected(self) -> Schedule | None:
+        sid = self.selected_id()
+        return next((s for s in self._schedules if s.id == sid), None)
+
+    def select_schedule(self, schedule_id: int) -> None:
+        for row in range(self.table.rowCount()):
+            if self.table.item(row, 0).data(ID_ROLE) == schedule_id:
+                self.table.selectRow(row)
+                return
+
+    def row_of(self, schedule_id: int) -> int:
+        return next(r for r in range(self.table.rowCount()) if self.table.item(r, 0).data(ID_ROLE) == schedule_id)
+
+    def cell(self, schedule_id: int, column: str) -> str:
+        return self.table.item(self.row_of(schedule_id), COLUMNS.index(column)).text()
+
+    def _update_buttons(self) -> None:
+        s = self.selected()
+        for key in ("edit", "remove"):
+            self.buttons[key].setEnabled(s is not None)
+        self.buttons["enable"].setEnabled(s is not None and not s.enabled)
+        self.buttons["disable"].setEnabled(s is not None and s.enabled)
+        self.buttons["add"].setEnabled(self.job_filter.count() > 1)  # there is a job to schedule
+
+    def show_job(self, job_name: str) -> None:
+        """Show the schedules of one job; with none yet, open the editor for a new one."""
+        self._fill_jobs()
+        self.job_filter.setCurrentText(job_name)
+        self.refresh()
+        if self.table.rowCount() == 0:
+            self.add_schedule()
+
+    # ---- actions ------------------------------------------------------------------------------------
+
+    def add_schedule(self) -> ScheduleDialog:
+        return self._open(ScheduleDialog(self.engine, self.filter_job(), None, self))
+
+    def edit_schedule(self) -> ScheduleDialog | None:
+        sid = self.selected_id()
+        if sid is None:
+            return None
+        try:
+            schedule = self.store.get(sid)
+        except LabDeckError:
+            self.refresh()
+            return None
+        return self._open(ScheduleDialog(self.engine, None, schedule, self))
+
+    def _open(self, dialog: ScheduleDialog) -> ScheduleDialog:
+        dialog.saved.connect(lambda sid: (self.refresh(), self.select_schedule(sid)))
+        dialog.finished.connect(dialog.deleteLater)
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def remove_schedule(self) -> None:
+        s = self.selected()
+        if s is None or not self.confirm(self, "Remove schedule",
+                                         f"Remove schedule {s.describe()} of job {s.job_name}? Its runs stay in "
+                                         f"the history."):
+            return
+        try:
+            self.store.remove(s.id)
+        except LabDeckError:
+            pass
+        self.refresh()
+
+    def set_enabled(self, enabled: bool) -> None:
+        sid = self.selected_id()
+        if sid is None:
+            return
+        try:
+            self.store.set_enabled(sid, enabled)
+        except LabDeckError:
+            pass
+        self.refresh()
+
+    def set_paused(self, paused: bool) -> None:
+        self.store.set_paused(paused)
+        self.refresh()
