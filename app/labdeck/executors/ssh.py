@@ -82,7 +82,9 @@ class SshExecutor:
                 if status == -1 and _connection_lost(transport):
                     raise NodeUnreachable(self._lost_message(pgid))
                 return ExecResult(Ending.EXITED, status, None, pgid)
-            if chan.closed or not transport.is_active():
+            # A closed channel is handled above once its buffers are drained (closing sets the
+            # exit-status event); only a dead connection with nothing left to read is unreachable.
+            if not transport.is_active() and not chan.recv_ready() and not chan.recv_stderr_ready():
                 raise NodeUnreachable(self._lost_message(pgid))
             if stop is None:
                 stop = stop_reason(deadline, cancel)
