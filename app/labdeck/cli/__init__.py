@@ -11,7 +11,7 @@ import os
 import sys
 
 from ..core.errors import LabDeckError
-from . import daemon, jobs, nodes, policy, runs, schedules
+from . import daemon, jobs, nodes, notify, policy, runs, schedules
 
 EXIT_ERROR = 2
 
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs.register(sub)
     schedules.register(sub)
     policy.register(sub)
+    notify.register(sub)
     daemon.register(sub)
     return parser
 
