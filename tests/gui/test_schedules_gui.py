@@ -247,6 +247,10 @@ def test_missed_fires_show_on_the_page_and_in_history_with_their_colour(qtbot, w
     runs = window.runs_page
     runs.refresh()
     rows = [r for r in range(runs.model.rowCount()) if runs.model.item(r, 2).text() == "missed"]
+    # Nothing ran for a missed fire: no node count, no duration, and the reason is shown.
+    assert {runs.model.item(r, 3).text() for r in rows} == {"—"}
+    assert {runs.model.item(r, 6).text() for r in rows} == {"—"}
+    assert all("LabDeck was not running" in runs.model.item(r, 7).text() for r in rows)
     assert len(rows) == len(missed)
     icon = runs.model.item(rows[0], 2).icon()
     center = icon.pixmap(12, 12).toImage().pixelColor(6, 6)

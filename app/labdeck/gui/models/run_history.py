@@ -17,7 +17,7 @@ from PySide6.QtGui import QStandardItem
 
 from ..status_style import fmt_duration, fmt_time, status_icon, status_label
 
-COLUMNS = ["Run", "Job", "Status", "Nodes", "Trigger", "Started", "Duration", "Targets"]
+COLUMNS = ["Run", "Job", "Status", "Nodes", "Trigger", "Started", "Duration", "Targets / note"]
 NODES_ROLE = Qt.ItemDataRole.UserRole + 1
 STARTED_ROLE = Qt.ItemDataRole.UserRole + 2
 PAGE = 500
@@ -70,11 +70,11 @@ def history_page(catalog, filters: RunFilters, column: int, descending: bool, of
     aggregate = ("GROUP_CONCAT(nr.node_name, ',') AS nodes, COUNT(nr.id) AS total,"
                  " SUM(nr.status = 'succeeded') AS ok")
     if column in _NEEDS_AGGREGATE:
-        sql = (f"SELECT r.id, r.job_name, r.trigger, r.status, r.targets, r.started_at, r.finished_at, {aggregate}"
+        sql = (f"SELECT r.id, r.job_name, r.trigger, r.status, r.targets, r.note, r.started_at, r.finished_at, {aggregate}"
                f" FROM runs r LEFT JOIN node_runs nr ON nr.run_id = r.id{where}"
                f" GROUP BY r.id ORDER BY {order} LIMIT ? OFFSET ?")
     else:  # pick the page first (indexes, no join), then count node runs for those rows only
-        sql = (f"SELECT r.id, r.job_name, r.trigger, r.status, r.targets, r.started_at, r.finished_at, {aggregate}"
+        sql = (f"SELECT r.id, r.job_name, r.trigger, r.status, r.targets, r.note, r.started_at, r.finished_at, {aggregate}"
                f" FROM (SELECT r.* FROM runs r{where} ORDER BY {order} LIMIT ? OFFSET ?) r"
                f" LEFT JOIN node_runs nr ON nr.run_id = r.id GROUP BY r.id ORDER BY {order}")
     return catalog._rows(sql, (*params, limit, offset))
@@ -144,9 +144,14 @@ class RunHistoryModel(QAbstractTableModel):
     @staticmethod
     def _convert(r: dict) -> tuple:
         nodes = sorted(set(r["nodes"].split(","))) if r["nodes"] else []
-        duration = (r["finished_at"] or time.time()) - r["started_at"] if r["started_at"] else None
-        texts = (f"#{r['id']}", r["job_name"], status_label(r["status"]), f"{r['ok'] or 0}/{r['total']} ok",
-                 r["trigger"], fmt_time(r["started_at"]), fmt_duration(duration), r["targets"])
+        if r["total"]:
+            duration = (r["finished_at"] or time.time()) - r["started_at"] if r["started_at"] else None
+            counts, took = f"{r['ok'] or 0}/{r['total']} ok", fmt_duration(duration)
+        else:  # a missed or skipped fire, or a run that could not start: nothing ran, no duration
+            counts, took = "—", "—"
+        detail = " · ".join(part for part in (r["targets"], r["note"]) if part)
+        texts = (f"#{r['id']}", r["job_name"], status_label(r["status"]), counts,
+                 r["trigger"], fmt_time(r["started_at"]), took, detail)
         return texts, r["id"], r["status"], nodes, r["started_at"]
 
     # ---- access -----------------------------------------------------------------------------
