@@ -75,3 +75,15 @@ def last_run_per_job(catalog: Catalog) -> dict[str, dict]:
 def active_runs_of_job(catalog: Catalog, job_name: str) -> list[int]:
     return [r["id"] for r in catalog._rows(
         "SELECT id FROM runs WHERE job_name = ? AND status = 'running' ORDER BY id", (job_name,))]
+
+
+def last_results(catalog, since: float) -> dict[int, dict]:
+    """schedule id -> its newest history entry (id, status, started_at, scheduled_for, note) and
+    how many of its fires were missed since ``since``. One query."""
+    rows = catalog._rows(
+        "SELECT r.schedule_id, r.id, r.status, r.started_at, r.scheduled_for, r.note,"
+        " (SELECT COUNT(*) FROM runs m WHERE m.schedule_id = r.schedule_id AND m.status = 'missed'"
+        "  AND m.scheduled_for >= ?) AS missed_recent"
+        " FROM runs r JOIN (SELECT schedule_id, MAX(id) AS id FROM runs WHERE schedule_id IS NOT NULL"
+        "  GROUP BY schedule_id) x ON x.id = r.id", (since,))
+    return {r["schedule_id"]: r for r in rows}

@@ -9,7 +9,6 @@ with bounded fire counts — no node or network work on the GUI thread.
 
 from __future__ import annotations
 
-import socket
 from datetime import datetime, timedelta, timezone
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -19,11 +18,11 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLay
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from ...core.errors import LabDeckError
-from ...core.schedules import Schedule, ScheduleKind, fire_times, parse_at, parse_tz, preview, trigger_for
-from ...engine.reconcile import _pid_alive
-from ...engine.scheduler import OWNER_SETTING
+from ...core.schedules import Schedule, ScheduleKind, fire_times, parse_at, parse_tz, trigger_for
 from ...store.schedules import ScheduleStore
+from ...store.queries import last_results
 from ..actions import ask_yes_no
+from ..scheduling import dst_flags, next_fire_text, scheduler_state, start_scheduling
 from ..dialogs.schedule_dialog import WARN_BG, WARN_COLOR, ScheduleDialog
 from ..status_style import STATUS_COLORS, dot_icon, fmt_ago, status_icon, status_label
 
@@ -36,44 +35,6 @@ MAX_TIMELINE = 400     # timeline rows at most
 REFRESH_MS = 5000
 ID_ROLE = Qt.ItemDataRole.UserRole
 MISSED_WINDOW_S = 24 * 3600
-
-
-def last_results(catalog, since: float) -> dict[int, dict]:
-    """schedule id -> its newest history entry (id, status, started_at, scheduled_for, note) and
-    how many of its fires were missed since ``since``. One query."""
-    rows = catalog._rows(
-        "SELECT r.schedule_id, r.id, r.status, r.started_at, r.scheduled_for, r.note,"
-        " (SELECT COUNT(*) FROM runs m WHERE m.schedule_id = r.schedule_id AND m.status = 'missed'"
-        "  AND m.scheduled_for >= ?) AS missed_recent"
-        " FROM runs r JOIN (SELECT schedule_id, MAX(id) AS id FROM runs WHERE schedule_id IS NOT NULL"
-        "  GROUP BY schedule_id) x ON x.id = r.id", (since,))
-    return {r["schedule_id"]: r for r in rows}
-
-
-def scheduler_state(engine) -> tuple[str, str]:
-    """(state, text): state is "here", "other", "paused" or "none"."""
-    store = ScheduleStore(engine.catalog)
-    paused = store.paused()
-    if engine.scheduler.running:
-        if paused:
-            return "paused", "Scheduling is PAUSED: no schedule fires until it is resumed"
-        return "here", "Scheduling: this app fires the schedules"
-    owner = engine.catalog.get_setting(OWNER_SETTING) or ""
-    host, _, pid = owner.rpartition(":")
-    if owner and pid.isdigit() and (host != socket.gethostname() or _pid_alive(int(pid))):
-        where = f"process {pid}" + ("" if host == socket.gethostname() else f" on {host}")
-        return "other", (f"Scheduling: another LabDeck process ({where}: 'labdeck daemon' or another app) fires "
-                         f"the schedules of this catalog" + (" — all scheduling is PAUSED" if paused else ""))
-    return "none", "Scheduling: OFF — no LabDeck process fires schedules for this catalog"
-
-
-def start_scheduling(engine) -> str | None:
-    """Start the engine's scheduler; None when it runs here, else why not (another process has it)."""
-    try:
-        engine.start_scheduler()
-    except LabDeckError as exc:
-        return str(exc)
-    return None
 
 
 class SchedulesPage(QWidget):
@@ -236,7 +197,7 @@ class SchedulesPage(QWidget):
         else:
             what = s.describe()
         zone = s.tz if s.kind is not ScheduleKind.INTERVAL else "—"
-        next_text, next_tip, flag = self._next_fire(s, paused, now)
+        next_text, next_tip, flag = next_fire_text(s, paused, now)
         state = "on" if s.enabled else "off"
         catch = "run once" if str(s.catch_up) == "once" else "skip"
         if last:
@@ -269,27 +230,6 @@ class SchedulesPage(QWidget):
                 if last["status"] in ("missed", "skipped"):
                     item.setForeground(QBrush(QColor(STATUS_COLORS[last["status"]]).darker(150)))
             self.table.setItem(row, col, item)
-
-    def _next_fire(self, s: Schedule, paused: bool, now: datetime) -> tuple[str, str, str | None]:
-        if not s.enabled:
-            return "— (disabled)", "", None
-        if paused:
-            return "— (all paused)", "", None
-        try:
-            fires = preview(s, 1, now=now)
-        except LabDeckError as exc:
-            return "invalid", str(exc), None
-        if not fires:
-            return "never (time passed)", "", None
-        p = fires[0]
-        at = p.at.astimezone(parse_tz(s.tz)) if s.kind is not ScheduleKind.INTERVAL else p.at.astimezone()
-        local = p.at.astimezone()
-        text = f"{at:%Y-%m-%d %H:%M:%S %Z}"
-        tip = f"local time: {local:%Y-%m-%d %H:%M:%S %Z}"
-        if p.flag:
-            text += f"  ⚠ DST {p.flag}"
-            tip += f"\n{p.note}"
-        return text, tip, p.flag
 
     def _fill_timeline(self, schedules: list[Schedule], paused: bool, now: datetime) -> None:
         self.timeline.clear()
@@ -324,7 +264,7 @@ class SchedulesPage(QWidget):
             group.setExpanded(True)
         groups: dict[str, QTreeWidgetItem] = {}
         warn = self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
-        flags = self._flags(schedules, now)
+        flags = dst_flags(schedules, now, HORIZON_S, FREQUENT)
         for t, s in fires[:MAX_TIMELINE]:
             local = t.astimezone()
             key = f"{local:%a %d %b, %H}:00 – {(local + timedelta(hours=1)):%H}:00"
@@ -354,20 +294,6 @@ class SchedulesPage(QWidget):
         self.timeline_title.setText(f"<b>Upcoming runs</b> — the next 24 hours, grouped by hour (local time): "
                                     f"{len(fires)} run(s)" + (f" plus {len(frequent)} frequent schedule(s)"
                                                               if frequent else ""))
-
-    @staticmethod
-    def _flags(schedules: list[Schedule], now: datetime) -> dict[tuple[int, int], str]:
-        """DST notes of the cron fires in the next 24 h, keyed by (schedule id, epoch second)."""
-        notes = {}
-        for s in schedules:
-            if s.enabled and s.kind is ScheduleKind.CRON:
-                try:
-                    for p in preview(s, FREQUENT, now=now):
-                        if p.flag and p.at.timestamp() <= now.timestamp() + HORIZON_S:
-                            notes[(s.id, round(p.at.timestamp()))] = f"DST {p.flag}: {p.note}"
-                except LabDeckError:
-                    pass
-        return notes
 
     # ---- selection ----------------------------------------------------------------------------------
 
