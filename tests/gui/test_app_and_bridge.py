@@ -115,3 +115,42 @@ def test_tray_state_menu_and_failure_entries(qtbot, window, engine):
     assert opened == [run.id]
     tray.notify_failure(run.id, "(ad-hoc)", "failed")  # must not raise without a system tray
     tray.icon.hide()
+
+
+def test_destroying_a_live_output_listener_does_not_deadlock(tmp_path):
+    # When a widget listening to nodeRunOutput is destroyed, Qt calls the bridge's
+    # disconnectNotify with its signal-slot mutex held; the bridge must not call back into
+    # QObject there (isSignalConnected deadlocked once, hanging the process at exit).
+    script = (
+        "import shiboken6\n"
+        "from PySide6.QtCore import QObject, Slot\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "from labdeck.engine.engine import Engine\n"
+        "from labdeck.gui.bridge import EngineBridge\n"
+        "class Listener(QObject):\n"
+        "    @Slot(int, int, str, str)\n"
+        "    def take(self, *args):\n"
+        "        pass\n"
+        "app = QApplication([])\n"
+        f"engine = Engine({str(tmp_path / 'data')!r})\n"
+        "bridge = EngineBridge(engine)\n"
+        # Hundreds of listeners make two objects share one of Qt's pool mutexes, the case
+        # that deadlocked.
+        "listeners = [Listener() for _ in range(600)]\n"
+        "for listener in listeners:\n"
+        "    bridge.nodeRunOutput.connect(listener.take)\n"
+        "assert bridge._want_text\n"
+        "for listener in listeners:\n"
+        "    shiboken6.delete(listener)\n"
+        "bridge.flush_output()\n"
+        "assert not bridge._want_text  # nobody listens: output text is no longer kept\n"
+        "engine.close()\n"
+        "print('done', flush=True)\n"
+    )
+    import os
+    import subprocess
+    import sys
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                            env=os.environ | {"QT_QPA_PLATFORM": "offscreen"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "done"

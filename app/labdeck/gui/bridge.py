@@ -24,6 +24,9 @@ from ..core.events import (NodeRunFinished, NodeRunOutput, NodeRunStarted, NodeS
                            RunStarted)
 
 
+_TEXT_SIGNAL = b"nodeRunOutput(int,int,QString,QString)"
+
+
 class EngineBridge(QObject):
     runStarted = Signal(int, str, object)                    # run_id, job_name, tuple of node names
     nodeRunStarted = Signal(int, int, str, int)              # run_id, node_run_id, node, attempt
@@ -44,6 +47,7 @@ class EngineBridge(QObject):
         self._pending: dict[tuple[int, int, str], list[str]] = {}
         self._sizes: dict[tuple[int, int, str], int] = {}
         self._want_text = False
+        self._recheck_receivers = False
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(interval_ms)
@@ -75,20 +79,23 @@ class EngineBridge(QObject):
 
     # ---- GUI thread ------------------------------------------------------------------------
 
+    # Qt calls these with a signal-slot mutex held: calling back into QObject from them (as
+    # isSignalConnected did) deadlocks when two objects share a pool mutex. So they only set
+    # flags; the next flush, on the GUI thread and outside Qt's locks, asks Qt again.
+
     def connectNotify(self, signal) -> None:
         super().connectNotify(signal)
-        self._text_receivers_changed()
+        if bytes(signal.methodSignature()) == _TEXT_SIGNAL:
+            self._want_text = True
 
     def disconnectNotify(self, signal) -> None:
         super().disconnectNotify(signal)
-        self._text_receivers_changed()
+        self._recheck_receivers = True
 
-    def _text_receivers_changed(self) -> None:
-        if not hasattr(self, "_sizes"):  # a connection made while __init__ runs
-            return
+    def _recheck_text_receivers(self) -> None:
+        self._recheck_receivers = False
         meta = self.metaObject()
-        method = meta.method(meta.indexOfSignal("nodeRunOutput(int,int,QString,QString)"))
-        want = self.isSignalConnected(method)
+        want = self.isSignalConnected(meta.method(meta.indexOfSignal(_TEXT_SIGNAL.decode())))
         with self._lock:
             self._want_text = want
             if not want:
@@ -99,6 +106,8 @@ class EngineBridge(QObject):
             self._timer.start()
 
     def flush_output(self) -> None:
+        if self._recheck_receivers:
+            self._recheck_text_receivers()
         with self._lock:
             if not self._sizes:
                 return
