@@ -88,3 +88,37 @@ def test_failed_node_run_is_retried_on_another_node(engine, sshd_nodes, tmp_path
     assert nr.node_name == nodes[1].name and nr.status is NodeRunStatus.SUCCEEDED and nr.attempt == 2
     assert engine.catalog.get_run(run.id).status is RunStatus.SUCCEEDED
     assert f"moving from node {nodes[0].name} to node {nodes[1].name}" in open(nr.log_path).read()
+
+
+def test_unreachable_node_is_waited_for_and_the_run_goes_on_when_it_returns(engine, sshd_node):
+    import threading
+    import time
+    add_sshd_node(engine, sshd_node)
+    sshd_node.stop()
+    engine.catalog.add_job(Job(name="patient", targets=sshd_node.name, steps=[Step(command="echo back on $LABDECK_NODE")],
+                               policy=JobPolicy(unreachable="wait", unreachable_wait_s=30)))
+    restart = threading.Timer(3.0, sshd_node.start)
+    restart.start()
+    started = time.monotonic()
+    run = engine.start_job("patient")
+    assert engine.wait(run.id, 60)
+    restart.join()
+    (nr,) = engine.catalog.node_runs(run.id)
+    assert nr.status is NodeRunStatus.SUCCEEDED, nr.message
+    assert 3.0 <= time.monotonic() - started < 20
+    log = open(nr.log_path).read()
+    assert f"node {sshd_node.name} is unreachable; waiting up to 30 s" in log and f"back on {sshd_node.name}" in log
+
+
+def test_a_node_that_stays_away_past_the_wait_is_reported_unreachable(engine, sshd_node):
+    import time
+    add_sshd_node(engine, sshd_node)
+    sshd_node.stop()
+    engine.catalog.add_job(Job(name="gives-up", targets=sshd_node.name, steps=[Step(command="true")],
+                               policy=JobPolicy(unreachable="wait", unreachable_wait_s=3)))
+    started = time.monotonic()
+    run = engine.start_job("gives-up")
+    assert engine.wait(run.id, 60)
+    (nr,) = engine.catalog.node_runs(run.id)
+    assert nr.status is NodeRunStatus.UNREACHABLE
+    assert 3.0 <= time.monotonic() - started < 15
