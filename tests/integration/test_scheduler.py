@@ -163,3 +163,25 @@ def test_max_runtime_cancels_and_restarts_n_times_then_reports_failure(engine):
     for run in chain:
         assert 0.8 <= run.finished_at - run.started_at < 3
     assert [n.kind for n in failed] == ["failed"] and "max runtime" in failed[0].text
+
+
+def test_a_clock_jump_is_noticed_and_the_fires_it_skipped_are_recorded_as_missed(data_dir):
+    # A suspend freezes the process (APScheduler, which waits on the monotonic clock, fires
+    # nothing) while the wall clock moves on. The machine cannot be suspended here: APScheduler
+    # is paused for the "sleep", and the watchdog is shown the jump through its clock seam.
+    engine = Engine(data_dir, schedule=True, miss_grace_s=1.0)
+    try:
+        add_job(engine, "nightly", "echo ran")
+        at = time.time() + 1.0
+        engine.scheduler.store.add(Schedule(
+            "nightly", ScheduleKind.DATE, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{int(at % 1 * 1e6):06d}+00:00"))
+        engine.scheduler._aps.pause()
+        time.sleep(3.0)  # "asleep" past the fire time and its grace
+        assert runs_of(engine, "nightly") == []
+        engine.scheduler._wall_clock = lambda: time.time() + 600  # what the watchdog sees on resume
+        missed = wait_for(lambda: runs_of(engine, "nightly", RunStatus.MISSED), timeout=10)
+        assert len(missed) == 1
+        assert missed[0].scheduled_for == pytest.approx(at, abs=1e-3)
+        assert "the computer was asleep or its clock jumped" in missed[0].note
+    finally:
+        engine.close()
