@@ -12,7 +12,7 @@ from ..core.status import NodeRunStatus, RunStatus
 from ..store.catalog import Catalog
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
     try:
@@ -38,7 +38,7 @@ def reconcile_orphans(catalog: Catalog, active_here: set[int]) -> list[int]:
     for run in catalog.active_runs():
         if run.id in active_here or run.owner_host != host:
             continue
-        if run.owner_pid and run.owner_pid != os.getpid() and _pid_alive(run.owner_pid):
+        if run.owner_pid and run.owner_pid != os.getpid() and pid_alive(run.owner_pid):
             continue
         for nr in catalog.node_runs(run.id):
             if not nr.status.is_final:

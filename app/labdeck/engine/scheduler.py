@@ -33,7 +33,7 @@ from ..core.models import Job, Trigger
 from ..core.schedules import CatchUp, Schedule, fire_times, trigger_for
 from ..core.status import RunStatus
 from ..store.schedules import ScheduleStore
-from .reconcile import _pid_alive, reconcile_orphans
+from .reconcile import pid_alive, reconcile_orphans
 
 log = logging.getLogger(__name__)
 UTC = timezone.utc
@@ -112,13 +112,21 @@ class Scheduler:
     def _owner_id(self) -> str:
         return f"{socket.gethostname()}:{os.getpid()}"
 
-    def _claim(self) -> None:
-        """One scheduler per catalog: two would run every fire twice."""
+    def other_owner(self) -> tuple[str, int, bool | None] | None:
+        """The process other than this one that last claimed this catalog's schedules, as
+        (host, pid, alive); alive is None for a process on another host (it cannot be checked)."""
         owner = self._catalog.get_setting(OWNER_SETTING) or ""
         host, _, pid = owner.rpartition(":")
-        if owner and owner != self._owner_id() and host == socket.gethostname() and pid.isdigit() \
-                and _pid_alive(int(pid)):
-            raise LabDeckError(f"the scheduler of this catalog already runs in process {pid} "
+        if not owner or owner == self._owner_id() or not pid.isdigit():
+            return None
+        alive = pid_alive(int(pid)) if host == socket.gethostname() else None
+        return host, int(pid), alive
+
+    def _claim(self) -> None:
+        """One scheduler per catalog: two would run every fire twice."""
+        other = self.other_owner()
+        if other and other[2]:
+            raise LabDeckError(f"the scheduler of this catalog already runs in process {other[1]} "
                                f"(the desktop app or 'labdeck daemon'); stop it first")
         self._catalog.set_setting(OWNER_SETTING, self._owner_id())
 

@@ -4,13 +4,10 @@ and the daylight-saving notes of upcoming cron fires."""
 
 from __future__ import annotations
 
-import socket
 from datetime import datetime
 
 from ..core.errors import LabDeckError
 from ..core.schedules import Schedule, ScheduleKind, parse_tz, preview
-from ..engine.reconcile import _pid_alive
-from ..engine.scheduler import OWNER_SETTING
 from ..store.schedules import ScheduleStore
 
 
@@ -22,10 +19,10 @@ def scheduler_state(engine) -> tuple[str, str]:
         if paused:
             return "paused", "Scheduling is PAUSED: no schedule fires until it is resumed"
         return "here", "Scheduling: this app fires the schedules"
-    owner = engine.catalog.get_setting(OWNER_SETTING) or ""
-    host, _, pid = owner.rpartition(":")
-    if owner and pid.isdigit() and (host != socket.gethostname() or _pid_alive(int(pid))):
-        where = f"process {pid}" + ("" if host == socket.gethostname() else f" on {host}")
+    other = engine.scheduler.other_owner()
+    if other and other[2] is not False:
+        host, pid, alive = other
+        where = f"process {pid}" + ("" if alive else f" on {host}")
         return "other", (f"Scheduling: another LabDeck process ({where}: 'labdeck daemon' or another app) fires "
                          f"the schedules of this catalog" + (" — all scheduling is PAUSED" if paused else ""))
     return "none", "Scheduling: OFF — no LabDeck process fires schedules for this catalog"
