@@ -39,7 +39,6 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -50,6 +49,7 @@ for p in (REPO_ROOT, REPO_ROOT / "app"):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
+from bench.report import NOTES, ROWS, Row, pct, print_table  # noqa: E402
 import psutil  # noqa: E402
 import PySide6  # noqa: E402
 from PySide6.QtCore import QEvent, QEventLoop, QObject, Qt, QTimer  # noqa: E402
@@ -63,18 +63,6 @@ SWITCH_TARGET_MS = 100.0
 
 # --------------------------------------------------------------------------- helpers
 
-@dataclass
-class Row:
-    name: str
-    labdeck: str
-    reference: str
-    ratio: str
-    target: str
-    ok: bool | None  # None: diagnostic row, no target
-
-
-ROWS: list[Row] = []
-NOTES: list[str] = []
 
 
 def ms(seconds: float) -> str:
@@ -87,11 +75,6 @@ def mib(n: float) -> str:
 
 def rss() -> int:
     return psutil.Process().memory_info().rss
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 class TickProbe(QObject):
@@ -505,22 +488,6 @@ def bench_pages(app: QApplication, workdir: Path, node_count: int, run_count: in
 
 
 # --------------------------------------------------------------------------- main
-
-def print_table() -> None:
-    headers = ("benchmark", "LabDeck", "reference", "ratio", "target", "result")
-    rows = [(r.name, r.labdeck, r.reference, r.ratio, r.target,
-             "-" if r.ok is None else ("PASS" if r.ok else "MISS")) for r in ROWS]
-    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
-    line = "  ".join("{:<%d}" % w for w in widths)
-    print()
-    print(line.format(*headers))
-    print("  ".join("-" * w for w in widths))
-    for row in rows:
-        print(line.format(*row))
-    print()
-    for note in NOTES:
-        print("note:", note)
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

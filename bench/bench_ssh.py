@@ -44,7 +44,6 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +51,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 import paramiko  # noqa: E402
+from bench.report import NOTES, ROWS, Row, pct, print_table  # noqa: E402
 import psutil  # noqa: E402
 
 import tests.support.sshd as sshd_support  # noqa: E402
@@ -67,28 +67,10 @@ FANOUT_TARGET_S = 1.2
 
 # --------------------------------------------------------------------------- helpers
 
-@dataclass
-class Row:
-    name: str
-    labdeck: str
-    reference: str
-    ratio: str
-    target: str
-    ok: bool | None  # None: diagnostic row, no target
-
-
-ROWS: list[Row] = []
-NOTES: list[str] = []
 
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1e3:.2f} ms"
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def discard(_stream: str, _data: bytes) -> None:
@@ -383,22 +365,6 @@ def bench_fanout(nodes, ssh: OpenSsh, workdir: Path) -> None:
 
 # --------------------------------------------------------------------------- main
 
-def print_table() -> None:
-    headers = ("benchmark", "LabDeck", "OpenSSH ref", "ratio", "target", "result")
-    rows = [(r.name, r.labdeck, r.reference, r.ratio, r.target,
-             "-" if r.ok is None else ("PASS" if r.ok else "MISS")) for r in ROWS]
-    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
-    line = "  ".join("{:<%d}" % w for w in widths)
-    print()
-    print(line.format(*headers))
-    print("  ".join("-" * w for w in widths))
-    for row in rows:
-        print(line.format(*row))
-    print()
-    for note in NOTES:
-        print("note:", note)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--warm-iterations", type=int, default=200)
@@ -433,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         cluster.stop_all()
         shutil.rmtree(workdir, ignore_errors=True)
-    print_table()
+    print_table("OpenSSH ref")
     print(f"total bench time {time.perf_counter() - started:.1f} s")
     return 0
 
