@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from ...core.errors import LabDeckError
 from ...core.models import StepKind
@@ -12,6 +11,7 @@ from ...store import queries
 from ..actions import Actions, ask_yes_no
 from ..dialogs.job_dialog import JobDialog
 from ..status_style import fmt_ago, status_icon, status_label
+from ..widgets.page_parts import add_buttons, read_only_table
 
 COLUMNS = ["Job", "Targets", "Steps", "Options", "Last run", "Description"]
 
@@ -26,35 +26,19 @@ class JobsPage(QWidget):
         self.confirm = ask_yes_no
         self.dialog: JobDialog | None = None
 
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.setShowGrid(False)
-        self.table.setAlternatingRowColors(True)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        self.table = read_only_table(COLUMNS)
         self.table.doubleClicked.connect(lambda _i: self.edit_job())
         self.table.itemSelectionChanged.connect(self._update_buttons)
 
         bar = QHBoxLayout()
-        self.buttons: dict[str, QPushButton] = {}
-        for key, text, tip, slot in (
+        self.buttons = add_buttons(bar, (
                 ("run", "Run now", "Run the selected job on its targets (Ctrl+R)", self.run_selected),
                 ("stop", "Stop", "Cancel every running run of the selected job", self.stop_selected),
                 ("edit", "Edit…", "Change the selected job", self.edit_job),
                 ("new", "New…", "Create a job", self.new_job),
                 ("delete", "Delete", "Delete the selected job (its run history stays)", self.delete_job),
                 ("schedules", "Schedules…", "The selected job's schedules (add one if it has none)",
-                 self.schedules_of_selected)):
-            button = QPushButton(text)
-            button.setToolTip(tip)
-            button.clicked.connect(slot)
-            self.buttons[key] = button
-            bar.addWidget(button)
+                 self.schedules_of_selected)))
         bar.addStretch(1)
 
         layout = QVBoxLayout(self)

@@ -4,7 +4,7 @@ them: add, edit, remove, test, run a job or a command on the selected nodes."""
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableView,
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QTableView,
                                QVBoxLayout, QWidget)
 
 from ...core.errors import LabDeckError
@@ -15,6 +15,7 @@ from ..dialogs.run_dialogs import RunOnNodesDialog
 from ..models.node_model import RECENT_COLUMN, RECENT_ROLE, NodeTableModel
 from ..widgets.recent_runs import RecentRunsDelegate
 from ..workers import run_async
+from ..widgets.page_parts import add_buttons
 
 
 class NodesPage(QWidget):
@@ -44,20 +45,14 @@ class NodesPage(QWidget):
         self.view.selectionModel().selectionChanged.connect(self._update_buttons)
 
         bar = QHBoxLayout()
-        self.buttons: dict[str, QPushButton] = {}
-        for key, text, tip, slot in (
+        self.buttons = add_buttons(bar, (
                 ("add", "Add…", "Add a machine (SSH or this computer)", self.add_node),
                 ("edit", "Edit…", "Change the selected node's connection or tags", self.edit_node),
                 ("remove", "Remove", "Remove the selected nodes from LabDeck", self.remove_nodes),
                 ("test", "Test", "Connect to the selected nodes and refresh CPU, memory and disk", self.test_nodes),
                 ("job", "Run job on selected…", "Run one of your jobs on the selected nodes only", self.run_job_on_selected),
                 ("command", "Run command on selected…", "Run a one-off shell command on the selected nodes",
-                 self.run_command_on_selected)):
-            button = QPushButton(text)
-            button.setToolTip(tip)
-            button.clicked.connect(slot)
-            self.buttons[key] = button
-            bar.addWidget(button)
+                 self.run_command_on_selected)))
         bar.addStretch(1)
         self.summary = QLabel()
         bar.addWidget(self.summary)

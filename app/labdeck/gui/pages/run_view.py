@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSplitter,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSplitter,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
 
 from ...core.errors import NotFound
 from ...core.models import NodeRun
 from ..actions import Actions
 from ..status_style import STATUS_COLORS, fmt_duration, fmt_time, status_color, status_icon, status_label
 from ..widgets.log_view import LogView
+from ..widgets.page_parts import read_only_table
 
 COLUMNS = ["Node", "Status", "Exit", "Duration", "Attempt", "Message"]
 _BRUSHES: dict[str, QBrush] = {}
@@ -61,16 +62,7 @@ class RunView(QWidget):
         for b in (self.cancel_node_button, self.cancel_run_button, self.rerun_button):
             bar.addWidget(b)
 
-        self.matrix = QTableWidget(0, len(COLUMNS))
-        self.matrix.setHorizontalHeaderLabels(COLUMNS)
-        self.matrix.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.matrix.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.matrix.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.matrix.verticalHeader().hide()
-        self.matrix.setShowGrid(False)
-        header = self.matrix.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        self.matrix = read_only_table(COLUMNS, alternating=False)
         self.matrix.itemSelectionChanged.connect(self._node_selected)
 
         self.log_title = QLabel()

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout, QHeaderView, QLabel,
-                               QPushButton, QSplitter, QStyle, QTableWidget, QTableWidgetItem, QTreeWidget,
+                               QSplitter, QStyle, QTableWidgetItem, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from ...core.errors import LabDeckError
@@ -25,6 +25,7 @@ from ..actions import ask_yes_no
 from ..scheduling import dst_flags, next_fire_text, scheduler_state, start_scheduling
 from ..dialogs.schedule_dialog import WARN_BG, WARN_COLOR, ScheduleDialog
 from ..status_style import STATUS_COLORS, dot_icon, fmt_ago, status_icon, status_label
+from ..widgets.page_parts import add_buttons, read_only_table
 
 UTC = timezone.utc
 COLUMNS = ["Job", "Schedule", "Zone", "Next fire", "Enabled", "Catch-up", "Last result"]
@@ -64,32 +65,16 @@ class SchedulesPage(QWidget):
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Job"))
         bar.addWidget(self.job_filter)
-        self.buttons: dict[str, QPushButton] = {}
-        for key, text, tip, slot in (
+        self.buttons = add_buttons(bar, (
                 ("add", "Add…", "Add a schedule (to the job chosen on the left, if any)", self.add_schedule),
                 ("edit", "Edit…", "Change the selected schedule", self.edit_schedule),
                 ("remove", "Remove", "Remove the selected schedule (its run history stays)", self.remove_schedule),
                 ("enable", "Enable", "Switch the selected schedule on (fires count from now)", lambda: self.set_enabled(True)),
-                ("disable", "Disable", "Switch the selected schedule off", lambda: self.set_enabled(False))):
-            button = QPushButton(text)
-            button.setToolTip(tip)
-            button.clicked.connect(slot)
-            self.buttons[key] = button
-            bar.addWidget(button)
+                ("disable", "Disable", "Switch the selected schedule off", lambda: self.set_enabled(False))))
         bar.addStretch(1)
         bar.addWidget(self.pause)
 
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.setShowGrid(False)
-        self.table.setAlternatingRowColors(True)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        self.table = read_only_table(COLUMNS)
         self.table.doubleClicked.connect(lambda _i: self.edit_schedule())
         self.table.itemSelectionChanged.connect(self._update_buttons)
 
