@@ -53,3 +53,25 @@ def test_a_full_disk_is_recorded_not_raised(tmp_path):
     writer.close()
     assert writer.error is not None and writer.error.errno == 28
     assert "".join(seen) == "hello\n[labdeck] a line from LabDeck\n"
+
+
+def test_stdout_and_stderr_lines_are_never_spliced_together(tmp_path):
+    path = tmp_path / "n.log"
+    writer = LogWriter(path)
+    writer.write("stdout", b"OUTLINE\nOUT")     # a chunk that ends mid-line
+    writer.write("stderr", b"ERRLINE\nERR")
+    writer.write("stdout", b"LINE\n")
+    writer.write("stderr", b"LINE\nprogress 50%\r")
+    writer.write("stdout", b"no newline at the end")
+    writer.close()
+    assert path.read_bytes().decode().splitlines(keepends=True) == [
+        "OUTLINE\n", "ERRLINE\n", "OUTLINE\n", "ERRLINE\n", "progress 50%\r", "no newline at the end"]
+
+
+def test_a_note_starts_on_its_own_line(tmp_path):
+    path = tmp_path / "n.log"
+    writer = LogWriter(path)
+    writer.write("stdout", b"x" * 70_000)  # longer than a held line may be: written without its end
+    writer.note("step 1 timed out")
+    writer.close()
+    assert path.read_text() == "x" * 70_000 + "\n[labdeck] step 1 timed out\n"

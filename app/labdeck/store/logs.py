@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 MASK = "********"
+MAX_HELD_LINE = 64 * 1024  # a longer unfinished line is written without waiting for its end
 
 
 class SecretMasker:
@@ -48,6 +49,10 @@ class LogWriter:
     """Appends one node run's output to its log file. Thread-safe: stdout and stderr chunks may
     arrive from different threads. ``on_text`` sees exactly the text meant for the file.
 
+    Each stream's unfinished line is held until its end (``\n`` or ``\r``) arrives, so a stdout
+    line is never split by stderr text written in between; a line longer than MAX_HELD_LINE
+    is written without waiting for its end.
+
     It never raises on a failed write (a full disk): the first error is kept in ``error``,
     later text is no longer written, and the caller decides what to do about the command."""
 
@@ -62,22 +67,30 @@ class LogWriter:
         self._lock = threading.Lock()
         self.bytes_in = 0
         self.error: OSError | None = None
+        self._held = {name: "" for name in self._decoders}  # each stream's unfinished line
+        self._at_line_start = True
 
     def write(self, stream: str, data: bytes) -> None:
         with self._lock:
             self.bytes_in += len(data)
-            self._emit(self._masker.feed(self._decoders[stream].decode(data)))
+            text = self._held[stream] + self._decoders[stream].decode(data)
+            end = max(text.rfind("\n"), text.rfind("\r")) + 1
+            if not end and len(text) > MAX_HELD_LINE:
+                end = len(text)
+            self._held[stream] = text[end:]
+            self._emit(self._masker.feed(text[:end]))
 
     def note(self, text: str) -> None:
         """A line from LabDeck itself (a kill, a retry), marked so it is not taken for output."""
         with self._lock:
-            self._emit(self._masker.feed(f"[labdeck] {text}\n"))
+            self._emit(self._masker.feed(("" if self._at_line_start else "\n") + f"[labdeck] {text}\n"))
 
     def close(self) -> None:
         with self._lock:
             if self._file.closed:
                 return
-            tail = "".join(d.decode(b"", final=True) for d in self._decoders.values())
+            tail = "".join(self._held[name] + decoder.decode(b"", final=True)
+                           for name, decoder in self._decoders.items())
             self._emit(self._masker.feed(tail) + self._masker.flush())
             try:
                 self._file.close()
@@ -87,6 +100,7 @@ class LogWriter:
     def _emit(self, text: str) -> None:
         if not text:
             return
+        self._at_line_start = text.endswith(("\n", "\r"))
         if self.error is None:
             try:
                 self._file.write(text)
