@@ -41,6 +41,17 @@ class NodeRunFinished:
 
 
 @dataclass(frozen=True)
+class NodeRunStateChanged:
+    """A node run that is not over changed state: its node stopped answering (node_lost), or
+    answered again (running), or a new LabDeck process re-attached to it."""
+    run_id: int
+    node_run_id: int
+    node: str
+    status: NodeRunStatus
+    message: str
+
+
+@dataclass(frozen=True)
 class RunFinished:
     run_id: int
     job_name: str
@@ -67,4 +78,5 @@ class Notification:
     failing_nodes: tuple[str, ...] = ()
 
 
-Event = RunStarted | NodeRunStarted | NodeRunOutput | NodeRunFinished | RunFinished | NodeSeen | Notification
+Event = (RunStarted | NodeRunStarted | NodeRunOutput | NodeRunStateChanged | NodeRunFinished | RunFinished | NodeSeen
+         | Notification)

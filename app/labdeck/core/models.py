@@ -9,6 +9,8 @@ from .errors import InvalidInput
 from .status import KillState, NodeRunStatus, RunStatus
 
 NOTIFY_KINDS = ("failed", "succeeded", "missed", "exceeded")
+LAUNCH_MODES = ("auto", "attached", "detached")
+DETACH_AFTER_S = 300.0  # "auto" launches jobs with a longer timeout detached
 
 
 class Transport(StrEnum):
@@ -94,10 +96,17 @@ class JobPolicy:
     notify_on: list[str] = field(default_factory=lambda: ["failed", "missed"])  # succeeded, failed, missed, exceeded
     notify_webhooks: list[str] = field(default_factory=list)  # Slack, Teams or Discord incoming-webhook URLs
     notify_emails: list[str] = field(default_factory=list)    # sent through the SMTP server in the settings
+    launch: str = "auto"  # "detached": runs on under a launcher on the node, whatever happens to LabDeck;
+    #                       "attached": tied to the connection; "auto": detached when the timeout is over 5 minutes
+
+    @property
+    def detached(self) -> bool:
+        return self.launch == "detached" or (
+            self.launch == "auto" and self.timeout_s is not None and self.timeout_s > DETACH_AFTER_S)
 
     def __post_init__(self) -> None:
         for name, allowed in (("overlap", ("skip", "queue", "parallel")), ("retry_on", ("same", "other")),
-                              ("unreachable", ("fail", "wait", "move"))):
+                              ("unreachable", ("fail", "wait", "move")), ("launch", LAUNCH_MODES)):
             if getattr(self, name) not in allowed:
                 raise InvalidInput(f"policy '{name}' is '{getattr(self, name)}': allowed {', '.join(allowed)}")
         unknown = [k for k in self.notify_on if k not in NOTIFY_KINDS]

@@ -5,13 +5,14 @@ retries, cancel (in-process or flagged in the catalog by another process), log f
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ..core.errors import AuthenticationFailed, HostKeyChanged, HostKeyUnknown, LabDeckError, NodeUnreachable
-from ..core.events import NodeRunFinished, NodeRunOutput, NodeRunStarted, RunFinished, RunStarted
+from ..core.events import NodeRunFinished, NodeRunOutput, NodeRunStarted, NodeRunStateChanged, RunFinished, RunStarted
 from ..core.models import Job, Node, NodeRun, Run, StepKind
 from ..core.quoting import option_environment, shell_for_script, substitute
 from ..core.status import RETRYABLE, KillState, NodeRunStatus, RunStatus, summarize_run
@@ -21,6 +22,7 @@ from ..executors.pool import ExecutorPool
 from ..store.catalog import Catalog
 from ..store.logs import LogWriter
 from .bus import EventBus
+from .detached import DetachedRunner
 
 log = logging.getLogger(__name__)
 CANCEL_POLL_S = 0.25
@@ -64,6 +66,7 @@ class Dispatcher:
         self._active: dict[int, _ActiveRun] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self.detached = DetachedRunner(catalog, pool, bus)
         self._watcher = threading.Thread(target=self._watch_cancel_flags, daemon=True, name="cancel-watcher")
         self._watcher.start()
 
@@ -112,7 +115,9 @@ class Dispatcher:
             return [(a.run, a.job) for a in self._active.values()]
 
     def shutdown(self, cancel_running: bool = True) -> None:
+        """Attached commands are cancelled (or left to end); detached ones go on without us."""
         self._stopping.set()
+        self.detached.released.set()
         if cancel_running:
             for run_id in self.active_run_ids():
                 self.cancel(run_id)
@@ -141,11 +146,8 @@ class Dispatcher:
         node = active.nodes[nr.node_name]
         cancel = active.cancel_node[nr.node_name]
         policy = active.job.policy
-        secret = self._secret_for(node.credential_ref)
         run_id = active.run.id
-        writer = LogWriter(
-            nr.log_path, encoding=node.encoding, secrets=[secret] if secret else [],
-            on_text=lambda text: self._bus.publish(NodeRunOutput(run_id, nr.id, node.name, text)))
+        writer = self._log_writer(run_id, node, nr)
         tried = [node.name]
         try:
             attempts = 1 + max(0, policy.retries)
@@ -158,7 +160,10 @@ class Dispatcher:
                 self._bus.publish(NodeRunStarted(run_id, nr.id, node.name, attempt))
                 if attempt > 1:
                     writer.note(f"attempt {attempt} of {attempts}")
-                status, exit_code, message, kill_state = self._attempt(active, node, nr, writer, cancel)
+                outcome = self._attempt(active, node, nr, writer, cancel)
+                if outcome is None:
+                    return  # released at shutdown: the detached command goes on, a later LabDeck re-attaches
+                status, exit_code, message, kill_state = outcome
                 if status is NodeRunStatus.UNREACHABLE and policy.unreachable in ("wait", "move"):
                     node, (status, exit_code, message, kill_state) = self._unreachable(
                         active, node, nr, writer, cancel, tried, (status, exit_code, message, kill_state))
@@ -173,6 +178,70 @@ class Dispatcher:
                     return
                 if policy.retry_on == "other":
                     node = self._move(active, node, nr, writer, cancel, tried) or node
+        finally:
+            writer.close()
+
+    def _log_writer(self, run_id: int, node: Node, nr: NodeRun) -> LogWriter:
+        secret = self._secret_for(node.credential_ref)
+        return LogWriter(nr.log_path, encoding=node.encoding, secrets=[secret] if secret else [],
+                         on_text=lambda text: self._bus.publish(NodeRunOutput(run_id, nr.id, node.name, text)))
+
+    # ---- re-attaching ------------------------------------------------------------------
+
+    def adopt(self, run: Run) -> bool:
+        """Follow on the detached node runs of a run whose LabDeck process is gone (see reconcile)."""
+        if not self.detached.store.claim(run):
+            return False
+        try:
+            job = self._catalog.get_job(run.job_name)
+        except LabDeckError:
+            job = Job(name=run.job_name, steps=[], targets=run.targets)
+        node_runs = self._catalog.node_runs(run.id)
+        records = self.detached.store.of_run(run.id)
+        going_on = [nr for nr in node_runs if not nr.status.is_final]
+        active = _ActiveRun(run=run, job=job, nodes={}, node_runs=node_runs, remaining=len(going_on),
+                            finished={nr.id for nr in node_runs if nr.status.is_final})
+        active.cancel_node = {nr.node_name: threading.Event() for nr in node_runs}
+        with self._lock:
+            self._active[run.id] = active
+        if not going_on:
+            self._finish_run(active)
+        for nr in going_on:
+            if nr.id in records:
+                self._workers.submit(self._reattach_task, active, nr, records[nr.id])
+            else:
+                self._finish_node(active, nr, NodeRunStatus.INTERRUPTED, None,
+                                  "the LabDeck process running it ended before it finished")
+        return True
+
+    def _reattach_task(self, active: _ActiveRun, nr: NodeRun, record) -> None:
+        try:
+            node = self._catalog.get_node(nr.node_name)
+        except LabDeckError:
+            self._finish_node(active, nr, NodeRunStatus.LOST, None, f"node {nr.node_name} is no longer in the catalog")
+            return
+        try:
+            ops = self.detached.ops_for(self._pool.get(node))
+            _truncate(nr.log_path, record.log_size)  # the log ends where the saved offsets do
+            writer = self._log_writer(active.run.id, node, nr)
+        except Exception as exc:
+            log.exception("re-attaching node run %s failed", nr.id)
+            self._finish_node(active, nr, NodeRunStatus.ERROR, None, f"internal error while re-attaching: {exc}")
+            return
+        try:
+            message = f"re-attached by a new LabDeck process after the previous one stopped ({nr.node_name})"
+            writer.note(message)
+            self.detached.store.update(nr.id, reattached=record.reattached + 1, log_size=_file_size(nr.log_path))
+            self._catalog.update_node_run(nr.id, message=message)
+            self._bus.publish(NodeRunStateChanged(active.run.id, nr.id, nr.node_name, nr.status, message))
+            outcome = self.detached.follow(ops, active.run.id, node.name, nr, record, writer,
+                                           active.cancel_node[nr.node_name])
+            if outcome is not None:
+                status, exit_code, note, kill_state = outcome
+                self._finish_node(active, nr, status, exit_code, f"{note} (re-attached)".strip(), kill_state, writer)
+        except Exception as exc:  # never leave a node run hanging in "running"
+            log.exception("re-attached node run %s crashed", nr.id)
+            self._finish_node(active, nr, NodeRunStatus.ERROR, None, f"internal error: {exc}", writer=writer)
         finally:
             writer.close()
 
@@ -213,7 +282,8 @@ class Dispatcher:
         return other
 
     def _attempt(self, active: _ActiveRun, node: Node, nr: NodeRun, writer: LogWriter,
-                 cancel: threading.Event) -> tuple[NodeRunStatus, int | None, str, KillState | None]:
+                 cancel: threading.Event) -> tuple[NodeRunStatus, int | None, str, KillState | None] | None:
+        """The node run's steps once; None when a detached command was left running at shutdown."""
         job, options = active.job, active.run.options
         deadline = Deadline.after(job.policy.timeout_s)
         env = option_environment(options) | {
@@ -222,6 +292,14 @@ class Dispatcher:
         stop = _StopOnLogFailure(cancel, writer)
         try:
             executor = self._pool.get(node)
+            ops = self.detached.ops_for(executor) if job.policy.detached else None
+            if ops is not None:
+                steps = [ScriptFile(s.filename, substitute(s.script, options,
+                                                           shell_for_script(s.filename, executor.shell)))
+                         if s.kind is StepKind.SCRIPT else substitute(s.command, options, executor.shell)
+                         for s in job.steps]
+                return self.detached.launch(ops, active.run.id, node, nr, writer, stop, steps, env,
+                                            job.policy.timeout_s, CommandRequest().kill_grace_s)
             for index, step in enumerate(job.steps, 1):
                 request = CommandRequest(env=env, run_tag=f"run-{active.run.id}-{node.name}")
                 if step.kind is StepKind.SCRIPT:
@@ -300,3 +378,17 @@ class Dispatcher:
                     self.cancel(run_id)
                 for node_name in nodes:
                     self.cancel(run_id, node_name)
+
+
+def _file_size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def _truncate(path: str, size: int) -> None:
+    """Cut what was written after the last saved offsets (it is read again from the node)."""
+    if _file_size(path) > size:
+        with open(path, "r+b") as f:
+            f.truncate(size)

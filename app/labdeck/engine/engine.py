@@ -49,8 +49,17 @@ class Engine:
             self.start_scheduler()
 
     def start_scheduler(self) -> None:
-        """Build the scheduler from the catalog and start it (missed fires are recorded first)."""
+        """Build the scheduler from the catalog and start it (missed fires are recorded first).
+        A long-lived process (the app, the daemon) also re-attaches to detached runs here."""
+        self.adopt_detached()
         self.scheduler.start()
+
+    def adopt_detached(self) -> list[int]:
+        """Re-attach to the detached runs of LabDeck processes that are gone; their run ids."""
+        adopted: list[int] = []
+        reconcile_orphans(self.catalog, set(self.dispatcher.active_run_ids()),
+                          adopt=lambda run: self.dispatcher.adopt(run) and adopted.append(run.id))
+        return adopted
 
     # ---- runs --------------------------------------------------------------------------
 
@@ -94,8 +103,12 @@ class Engine:
     def cancel(self, run_id: int, node_name: str | None = None) -> None:
         """Cancel here if this process runs it, and flag it in the catalog for any other process."""
         self.catalog.request_cancel(run_id, node_name)
-        self.dispatcher.cancel(run_id, node_name)
-        reconcile_orphans(self.catalog, set(self.dispatcher.active_run_ids()))
+        if self.dispatcher.cancel(run_id, node_name):
+            return
+        # Detached node runs of a LabDeck process that is gone: re-attach here to kill them.
+        if run_id in self.adopt_detached():
+            self.dispatcher.cancel(run_id, node_name)
+            self.dispatcher.wait(run_id, timeout=60)
 
     # ---- nodes -------------------------------------------------------------------------
 
