@@ -17,9 +17,11 @@ from labdeck.core.status import KillState, NodeRunStatus, RunStatus
 from labdeck.engine.engine import Engine
 from labdeck.store.detached import DetachedStore
 from tests.conftest import add_sshd_node
+from tests.support.netns import NetnsLink
 from tests.integration.test_ssh_runs import processes_matching, run_job
 
 DETACHED = JobPolicy(launch="detached")
+CLI_ENV = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[2] / "app")}
 
 
 def wait_for(predicate, timeout: float, what: str):
@@ -30,6 +32,13 @@ def wait_for(predicate, timeout: float, what: str):
             return value
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def labdeck_cli(data_dir, *args: str) -> str:
+    result = subprocess.run([sys.executable, "-m", "labdeck.cli", "--data-dir", str(data_dir), *args],
+                            capture_output=True, text=True, timeout=60, env=CLI_ENV)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
 
 def log_text(path) -> str:
@@ -100,7 +109,9 @@ def test_closing_labdeck_leaves_detached_runs_going_and_a_new_process_finishes_t
     nr = first.catalog.node_runs(run.id)[0]
     wait_for(lambda: "line 1 of" in log_text(nr.log_path), 20, "the first line")
     first.close()  # what quitting the app does
-    assert first.catalog is not None
+    labdeck_cli(data_dir, "setting", "heartbeat_s", "45")
+    assert "heartbeat_s  45 " in labdeck_cli(data_dir, "setting")
+    assert "1 running (detached)" in labdeck_cli(data_dir, "runs")
     second = Engine(data_dir)
     try:
         assert second.catalog.get_node_run(nr.id).status is NodeRunStatus.RUNNING  # not "interrupted"
@@ -111,6 +122,7 @@ def test_closing_labdeck_leaves_detached_runs_going_and_a_new_process_finishes_t
         assert second.catalog.get_run(run.id).status is RunStatus.SUCCEEDED
         assert_complete_log(nr, sshd_node.name, 4)
         assert (tmp_path / f"{sshd_node.name}.starts").read_text() == "started\n"
+        assert "1 succeeded (1 re-attached)" in labdeck_cli(data_dir, "runs")
     finally:
         second.close()
 
@@ -139,9 +151,8 @@ def test_ten_detached_runs_survive_a_killed_controller(data_dir, sshd_nodes, tmp
     setup.catalog.add_job(counting_job("train", "tag:lab", tmp_path, 30))
     setup.close()
 
-    env = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[2] / "app")}
     controller = subprocess.Popen([sys.executable, "-m", "labdeck.cli", "--data-dir", str(data_dir), "run", "train"],
-                                  stdout=subprocess.DEVNULL, stderr=open(tmp_path / "controller.err", "w"), env=env)
+                                  stdout=subprocess.DEVNULL, stderr=open(tmp_path / "controller.err", "w"), env=CLI_ENV)
     watcher = Engine(data_dir, seed=False)
     try:
         def started() -> list[int]:
@@ -171,3 +182,31 @@ def test_ten_detached_runs_survive_a_killed_controller(data_dir, sshd_nodes, tmp
             assert (tmp_path / f"{nr.node_name}.starts").read_text() == "started\n"  # never started twice
     finally:
         successor.close()
+
+
+def test_a_node_cut_off_mid_run_is_node_lost_then_reconciled_with_the_full_log(engine, sshd_cluster, tmp_path):
+    """sshd in a network namespace; its link goes down mid-run and comes back."""
+    link = NetnsLink().create()
+    sshd = None
+    try:
+        sshd = sshd_cluster.start_node_in(link.exec_prefix, link.ns_ip)
+        add_sshd_node(engine, sshd)
+        engine.catalog.add_job(counting_job("far", sshd.name, tmp_path, 20))
+        run = engine.start_job("far")
+        nr = engine.catalog.node_runs(run.id)[0]
+        wait_for(lambda: "line 2 of" in log_text(nr.log_path), 30, "the first lines")
+        link.down()
+        cut = time.monotonic()
+        wait_for(lambda: engine.catalog.get_node_run(nr.id).status is NodeRunStatus.NODE_LOST, 45, "node_lost")
+        assert time.monotonic() - cut <= 40
+        assert "has not answered" in engine.catalog.get_node_run(nr.id).message
+        link.up()
+        assert engine.wait(run.id, 90)
+        nr = engine.catalog.get_node_run(nr.id)
+        assert nr.status is NodeRunStatus.SUCCEEDED and nr.exit_code == 0
+        assert_complete_log(nr, sshd.name, 20)
+        assert "answers again" in log_text(nr.log_path)
+    finally:
+        if sshd is not None:
+            sshd.stop()
+        link.delete()

@@ -11,7 +11,7 @@ import os
 import sys
 
 from ..core.errors import LabDeckError
-from . import daemon, jobs, nodes, notify, policy, runs, schedules
+from . import daemon, jobs, nodes, notify, policy, runs, schedules, settings
 
 EXIT_ERROR = 2
 
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     schedules.register(sub)
     policy.register(sub)
     notify.register(sub)
+    settings.register(sub)
     daemon.register(sub)
     return parser
 

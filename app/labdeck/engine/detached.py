@@ -195,8 +195,7 @@ class DetachedRunner:
                                                   NodeRunStatus.RUNNING, message))
 
     def _watch_heartbeats(self) -> None:
-        while True:
-            time.sleep(0.5)
+        while not self.released.wait(0.5):
             with self._lock:
                 follows = list(self._follows.values())
             for follow in follows:

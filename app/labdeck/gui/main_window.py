@@ -269,7 +269,8 @@ class MainWindow(QMainWindow):
         running = self.active_run_count()
         return not running or self.confirm(
             self, "Quit LabDeck",
-            f"{running} run(s) are still in progress. Quitting cancels them on every node. Quit anyway?")
+            f"{running} run(s) are still in progress. Quitting cancels their attached commands on every node; "
+            "detached commands keep running there, and LabDeck follows them again when it next starts. Quit anyway?")
 
     def closeEvent(self, event) -> None:
         if self._quitting:

@@ -4,6 +4,8 @@ retries and max parallel nodes. Errors show inside the dialog; nothing is saved 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
@@ -18,6 +20,9 @@ from ..widgets.code_editor import CodeEditor
 from .node_dialog import ERR_STYLE
 
 OPTION_COLUMNS = ["Name", "Default", "Description", "Required"]
+LAUNCH_CHOICES = [("auto", "auto (detached when the timeout is over 5 min)"),
+                  ("detached", "detached (survives LabDeck and the network)"),
+                  ("attached", "attached (ends with the connection)")]
 
 
 class JobDialog(QDialog):
@@ -136,8 +141,14 @@ class JobDialog(QDialog):
         self.max_parallel = QSpinBox()
         self.max_parallel.setRange(0, 1000)
         self.max_parallel.setSpecialValueText("all nodes")
+        self.launch = QComboBox()
+        for mode, text in LAUNCH_CHOICES:
+            self.launch.addItem(text, mode)
+        self.launch.setToolTip("Detached commands run on under a launcher on the node: they survive LabDeck "
+                               "closing, this PC restarting or the network dropping, and LabDeck re-attaches.")
         policy = QFormLayout()
         policy.addRow("Timeout per node", self.timeout)
+        policy.addRow("Launch", self.launch)
         policy.addRow("Retries", self.retries)
         policy.addRow("Max parallel", self.max_parallel)
         pol_box = QGroupBox("Policy")
@@ -176,6 +187,7 @@ class JobDialog(QDialog):
         self.timeout.setValue(job.policy.timeout_s or 0)
         self.retries.setValue(job.policy.retries)
         self.max_parallel.setValue(job.policy.max_parallel)
+        self.launch.setCurrentIndex(max(0, self.launch.findData(job.policy.launch)))
 
     def add_option(self, option: JobOption | None = None) -> None:
         row = self.options.rowCount()
@@ -265,9 +277,10 @@ class JobDialog(QDialog):
                 continue
             options.append(JobOption(name=cells[0], default=cells[1], description=cells[2],
                                      required=self.options.cellWidget(row, 3).isChecked()))
-        policy = JobPolicy(timeout_s=self.timeout.value() or None, retries=self.retries.value(),
-                           retry_delay_s=self.original.policy.retry_delay_s if self.original else 0.0,
-                           max_parallel=self.max_parallel.value())
+        # The other rules (overlap, restarts, notifications, ...) are kept as they were.
+        policy = replace(self.original.policy if self.original else JobPolicy(),
+                         timeout_s=self.timeout.value() or None, retries=self.retries.value(),
+                         max_parallel=self.max_parallel.value(), launch=self.launch.currentData())
         return Job(name=name, steps=steps, targets=self.targets.text().strip(), options=options, policy=policy,
                    description=self.description.text().strip())
 
