@@ -5,14 +5,12 @@ retries, cancel (in-process or flagged in the catalog by another process), log f
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 
 from ..core.errors import AuthenticationFailed, HostKeyChanged, HostKeyUnknown, LabDeckError, NodeUnreachable
-from ..core.events import NodeRunFinished, NodeRunOutput, NodeRunStarted, NodeRunStateChanged, RunFinished, RunStarted
+from ..core.events import NodeRunFinished, NodeRunOutput, NodeRunStarted, RunFinished, RunStarted
 from ..core.models import Job, Node, NodeRun, Run, StepKind
 from ..core.quoting import option_environment, shell_for_script, substitute
 from ..core.status import RETRYABLE, KillState, NodeRunStatus, RunStatus, summarize_run
@@ -21,27 +19,14 @@ from ..executors.base import CommandRequest, Deadline, Ending, ScriptFile
 from ..executors.pool import ExecutorPool
 from ..store.catalog import Catalog
 from ..store.logs import LogWriter
+from .active_run import ActiveRun
 from .bus import EventBus
 from .detached import DetachedRunner
+from .reattach import ReattachMixin
 
 log = logging.getLogger(__name__)
 CANCEL_POLL_S = 0.25
 UNREACHABLE_POLL_S = 2.0
-
-
-@dataclass
-class _ActiveRun:
-    run: Run
-    job: Job
-    nodes: dict[str, Node]
-    node_runs: list[NodeRun]
-    cancel_all: threading.Event = field(default_factory=threading.Event)
-    cancel_node: dict[str, threading.Event] = field(default_factory=dict)
-    remaining: int = 0
-    done: threading.Event = field(default_factory=threading.Event)
-    slots: threading.Semaphore | None = None
-    final: tuple[RunStatus, str] | None = None  # set by a rule that ends the run (max runtime)
-    finished: set[int] = field(default_factory=set)  # node run ids already given a final status
 
 
 class _StopOnLogFailure:
@@ -56,14 +41,14 @@ class _StopOnLogFailure:
         return self._cancel.is_set() or self._writer.error is not None
 
 
-class Dispatcher:
+class Dispatcher(ReattachMixin):
     def __init__(self, catalog: Catalog, pool: ExecutorPool, bus: EventBus, secret_for, max_workers: int = 256):
         self._catalog = catalog
         self._pool = pool
         self._bus = bus
         self._secret_for = secret_for
         self._workers = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="noderun")
-        self._active: dict[int, _ActiveRun] = {}
+        self._active: dict[int, ActiveRun] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self.detached = DetachedRunner(catalog, pool, bus)
@@ -73,7 +58,7 @@ class Dispatcher:
     # ---- starting ----------------------------------------------------------------------
 
     def start(self, run: Run, job: Job, nodes: list[Node], node_runs: list[NodeRun]) -> None:
-        active = _ActiveRun(run=run, job=job, nodes={n.name: n for n in nodes}, node_runs=node_runs,
+        active = ActiveRun(run=run, job=job, nodes={n.name: n for n in nodes}, node_runs=node_runs,
                             remaining=len(node_runs))
         active.cancel_node = {nr.node_name: threading.Event() for nr in node_runs}
         if job.policy.max_parallel and job.policy.max_parallel < len(node_runs):
@@ -125,7 +110,7 @@ class Dispatcher:
 
     # ---- one node run ------------------------------------------------------------------
 
-    def _node_task(self, active: _ActiveRun, nr: NodeRun) -> None:
+    def _node_task(self, active: ActiveRun, nr: NodeRun) -> None:
         try:
             if active.slots is not None:
                 while not active.slots.acquire(timeout=CANCEL_POLL_S):
@@ -142,7 +127,7 @@ class Dispatcher:
             log.exception("node run %s crashed", nr.id)
             self._finish_node(active, nr, NodeRunStatus.ERROR, None, f"internal error: {exc}")
 
-    def _node_attempts(self, active: _ActiveRun, nr: NodeRun) -> None:
+    def _node_attempts(self, active: ActiveRun, nr: NodeRun) -> None:
         node = active.nodes[nr.node_name]
         cancel = active.cancel_node[nr.node_name]
         policy = active.job.policy
@@ -186,66 +171,7 @@ class Dispatcher:
         return LogWriter(nr.log_path, encoding=node.encoding, secrets=[secret] if secret else [],
                          on_text=lambda text: self._bus.publish(NodeRunOutput(run_id, nr.id, node.name, text)))
 
-    # ---- re-attaching ------------------------------------------------------------------
-
-    def adopt(self, run: Run) -> bool:
-        """Follow on the detached node runs of a run whose LabDeck process is gone (see reconcile)."""
-        if not self.detached.store.claim(run):
-            return False
-        try:
-            job = self._catalog.get_job(run.job_name)
-        except LabDeckError:
-            job = Job(name=run.job_name, steps=[], targets=run.targets)
-        node_runs = self._catalog.node_runs(run.id)
-        records = self.detached.store.of_run(run.id)
-        going_on = [nr for nr in node_runs if not nr.status.is_final]
-        active = _ActiveRun(run=run, job=job, nodes={}, node_runs=node_runs, remaining=len(going_on),
-                            finished={nr.id for nr in node_runs if nr.status.is_final})
-        active.cancel_node = {nr.node_name: threading.Event() for nr in node_runs}
-        with self._lock:
-            self._active[run.id] = active
-        if not going_on:
-            self._finish_run(active)
-        for nr in going_on:
-            if nr.id in records:
-                self._workers.submit(self._reattach_task, active, nr, records[nr.id])
-            else:
-                self._finish_node(active, nr, NodeRunStatus.INTERRUPTED, None,
-                                  "the LabDeck process running it ended before it finished")
-        return True
-
-    def _reattach_task(self, active: _ActiveRun, nr: NodeRun, record) -> None:
-        try:
-            node = self._catalog.get_node(nr.node_name)
-        except LabDeckError:
-            self._finish_node(active, nr, NodeRunStatus.LOST, None, f"node {nr.node_name} is no longer in the catalog")
-            return
-        try:
-            ops = self.detached.ops_for(self._pool.get(node))
-            _truncate(nr.log_path, record.log_size)  # the log ends where the saved offsets do
-            writer = self._log_writer(active.run.id, node, nr)
-        except Exception as exc:
-            log.exception("re-attaching node run %s failed", nr.id)
-            self._finish_node(active, nr, NodeRunStatus.ERROR, None, f"internal error while re-attaching: {exc}")
-            return
-        try:
-            message = f"re-attached by a new LabDeck process after the previous one stopped ({nr.node_name})"
-            writer.note(message)
-            self.detached.store.update(nr.id, reattached=record.reattached + 1, log_size=_file_size(nr.log_path))
-            self._catalog.update_node_run(nr.id, message=message)
-            self._bus.publish(NodeRunStateChanged(active.run.id, nr.id, nr.node_name, nr.status, message))
-            outcome = self.detached.follow(ops, active.run.id, node.name, nr, record, writer,
-                                           active.cancel_node[nr.node_name])
-            if outcome is not None:
-                status, exit_code, note, kill_state = outcome
-                self._finish_node(active, nr, status, exit_code, f"{note} (re-attached)".strip(), kill_state, writer)
-        except Exception as exc:  # never leave a node run hanging in "running"
-            log.exception("re-attached node run %s crashed", nr.id)
-            self._finish_node(active, nr, NodeRunStatus.ERROR, None, f"internal error: {exc}", writer=writer)
-        finally:
-            writer.close()
-
-    def _unreachable(self, active: _ActiveRun, node: Node, nr: NodeRun, writer: LogWriter, cancel: threading.Event,
+    def _unreachable(self, active: ActiveRun, node: Node, nr: NodeRun, writer: LogWriter, cancel: threading.Event,
                      tried: list[str], result: tuple) -> tuple[Node, tuple]:
         """The job's unreachable-node policy: wait for the node up to a limit, or move to another."""
         policy = active.job.policy
@@ -261,7 +187,7 @@ class Dispatcher:
             result = self._attempt(active, node, nr, writer, cancel)
         return node, result
 
-    def _move(self, active: _ActiveRun, node: Node, nr: NodeRun, writer: LogWriter, cancel: threading.Event,
+    def _move(self, active: ActiveRun, node: Node, nr: NodeRun, writer: LogWriter, cancel: threading.Event,
               tried: list[str]) -> Node | None:
         """Another node matching the job's targets (nodes outside this run first), recorded on the node run."""
         try:
@@ -281,7 +207,7 @@ class Dispatcher:
         self._catalog.update_node_run(nr.id, node_name=other.name)
         return other
 
-    def _attempt(self, active: _ActiveRun, node: Node, nr: NodeRun, writer: LogWriter,
+    def _attempt(self, active: ActiveRun, node: Node, nr: NodeRun, writer: LogWriter,
                  cancel: threading.Event) -> tuple[NodeRunStatus, int | None, str, KillState | None] | None:
         """The node run's steps once; None when a detached command was left running at shutdown."""
         job, options = active.job, active.run.options
@@ -334,7 +260,7 @@ class Dispatcher:
             writer.note(str(exc))
             return NodeRunStatus.ERROR, None, str(exc), None
 
-    def _finish_node(self, active: _ActiveRun, nr: NodeRun, status: NodeRunStatus, exit_code: int | None,
+    def _finish_node(self, active: ActiveRun, nr: NodeRun, status: NodeRunStatus, exit_code: int | None,
                      message: str, kill_state: KillState | None = None, writer: LogWriter | None = None) -> None:
         with self._lock:  # once only, even if a crash handler tries again after the real outcome
             if nr.id in active.finished:
@@ -349,7 +275,7 @@ class Dispatcher:
         if last:
             self._finish_run(active)
 
-    def _finish_run(self, active: _ActiveRun) -> None:
+    def _finish_run(self, active: ActiveRun) -> None:
         statuses = [nr.status for nr in self._catalog.node_runs(active.run.id)]
         flagged = active.cancel_all.is_set() or self._catalog.get_run(active.run.id).cancel_requested
         status, note = summarize_run(statuses, flagged), None
@@ -379,16 +305,3 @@ class Dispatcher:
                 for node_name in nodes:
                     self.cancel(run_id, node_name)
 
-
-def _file_size(path: str) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0
-
-
-def _truncate(path: str, size: int) -> None:
-    """Cut what was written after the last saved offsets (it is read again from the node)."""
-    if _file_size(path) > size:
-        with open(path, "r+b") as f:
-            f.truncate(size)
