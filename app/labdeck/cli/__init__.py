@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ..engine.engine_process import CHILD_FLAG, child_main
+    if (sys.argv[1:] if argv is None else argv)[:1] == [CHILD_FLAG]:  # the desktop app's engine (frozen builds)
+        return child_main()
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
