@@ -210,3 +210,30 @@ def test_a_node_cut_off_mid_run_is_node_lost_then_reconciled_with_the_full_log(e
         if sshd is not None:
             sshd.stop()
         link.delete()
+
+
+def test_an_attached_run_on_a_silent_node_is_unreachable_and_names_its_process_group(engine, sshd_cluster, tmp_path):
+    """Attached commands live on their connection: one that gets no answer for 20 s is closed
+    (TCP_USER_TIMEOUT), and the node run says the command may still be running, and where."""
+    link = NetnsLink().create()
+    sshd = None
+    try:
+        sshd = sshd_cluster.start_node_in(link.exec_prefix, link.ns_ip)
+        add_sshd_node(engine, sshd)
+        job = counting_job("near", sshd.name, tmp_path, 60)
+        job.policy = JobPolicy(launch="attached")
+        engine.catalog.add_job(job)
+        run = engine.start_job("near")
+        nr = engine.catalog.node_runs(run.id)[0]
+        wait_for(lambda: "line 2 of" in log_text(nr.log_path), 30, "the first lines")
+        link.silence()
+        cut = time.monotonic()
+        assert engine.wait(run.id, 60)
+        assert time.monotonic() - cut <= 40
+        nr = engine.catalog.get_node_run(nr.id)
+        assert nr.status is NodeRunStatus.UNREACHABLE
+        assert "may still be running there (process group" in nr.message
+    finally:
+        if sshd is not None:
+            sshd.stop()
+        link.delete()

@@ -1,6 +1,7 @@
 """A network namespace joined to this machine by a veth pair, for tests that must cut a node
 off the network and bring it back: ``down()`` takes the link down (packets are dropped, the
-processes inside keep running), ``up()`` restores it. Needs root and iproute2's ``ip``."""
+processes inside keep running), ``up()`` restores it; ``silence()`` keeps the link up but
+makes the namespace drop what it receives. Needs root and iproute2's ``ip``."""
 
 from __future__ import annotations
 
@@ -43,6 +44,14 @@ class NetnsLink:
 
     def up(self) -> None:
         _ip("link", "set", self.host_if, "up")
+
+    def silence(self) -> None:
+        """The node stops answering while this machine's link stays up (a cable cut beyond a
+        switch, a frozen network stack): packets to it are dropped, no error comes back."""
+        _ip("netns", "exec", self.name, "ip", "addr", "del", f"{self.ns_ip}/24", "dev", self.ns_if)
+
+    def unsilence(self) -> None:
+        _ip("netns", "exec", self.name, "ip", "addr", "add", f"{self.ns_ip}/24", "dev", self.ns_if)
 
     def delete(self) -> None:
         if self.created:

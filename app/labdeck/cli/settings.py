@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..core.errors import InvalidInput
-from ..engine.detached import (DEFAULT_HEARTBEAT_S, DEFAULT_RETENTION_DAYS, HEARTBEAT_SETTING,
-                               RETENTION_SETTING)
+from ..engine.detached import DEFAULT_RETENTION_DAYS, RETENTION_SETTING
+from ..engine.heartbeat import DEFAULT_HEARTBEAT_S, HEARTBEAT_SETTING
 from .common import open_engine, print_table
 
 TUNABLE = {

@@ -3,9 +3,8 @@ controller -- the remote output tailed into the local log from saved offsets, th
 polled over the pooled connection, the deadline and cancel enforced by killing the recorded
 process group. A later LabDeck process re-attaches from the same record.
 
-A node that stops answering for the heartbeat time (default 30 s) has its node runs marked
-``node_lost`` by one monitor thread; the follower keeps trying and, when the node answers,
-puts them back to ``running`` or records the real outcome. Nothing here decides retries or
+A node that stops answering for the heartbeat time has its node runs marked ``node_lost``
+(see heartbeat.py); the follower keeps trying and records the real outcome when it answers. Nothing here decides retries or
 run summaries: it returns an outcome to the dispatcher, or None when released at shutdown
 (the command goes on; the next LabDeck process picks it up)."""
 
@@ -16,10 +15,8 @@ import os
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
 
 from ..core.errors import NodeUnreachable
-from ..core.events import NodeRunStateChanged
 from ..core.models import Node, NodeRun
 from ..core.status import KillState, NodeRunStatus
 from ..executors.base import ScriptFile
@@ -28,12 +25,10 @@ from ..executors.pool import ExecutorPool
 from ..store.catalog import Catalog
 from ..store.detached import DetachedRecord, DetachedStore
 from ..store.logs import MAX_HELD_LINE, LogWriter
-from .bus import EventBus
+from .heartbeat import Heartbeats
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_SETTING = "heartbeat_s"
-DEFAULT_HEARTBEAT_S = 30.0
 RETENTION_SETTING = "detached_retention_days"
 DEFAULT_RETENTION_DAYS = 7.0
 POLL_MIN_S = 0.5
@@ -45,31 +40,14 @@ STREAMS = (("out", "stdout"), ("err", "stderr"))
 Outcome = tuple[NodeRunStatus, int | None, str, KillState | None]
 
 
-@dataclass
-class _Follow:
-    """One followed node run, as the heartbeat monitor sees it."""
-    run_id: int
-    node_run_id: int
-    node: str
-    writer: LogWriter
-    heartbeat_s: float
-    last_answer: float = field(default_factory=time.monotonic)
-    lost: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
 class DetachedRunner:
-    def __init__(self, catalog: Catalog, pool: ExecutorPool, bus: EventBus):
+    def __init__(self, catalog: Catalog, pool: ExecutorPool, heartbeats: Heartbeats):
         self._catalog = catalog
         self._pool = pool
-        self._bus = bus
+        self._heartbeats = heartbeats
         self.store = DetachedStore(catalog)
         self.released = threading.Event()  # shutdown: stop following, leave the commands running
-        self._follows: dict[int, _Follow] = {}
-        self._lock = threading.Lock()
         self._cleaned: set[str] = set()
-        self._monitor = threading.Thread(target=self._watch_heartbeats, daemon=True, name="heartbeat")
-        self._monitor.start()
 
     @staticmethod
     def ops_for(executor) -> DetachedOps | None:
@@ -99,10 +77,9 @@ class DetachedRunner:
     def follow(self, ops: DetachedOps, run_id: int, node_name: str, nr: NodeRun, record: DetachedRecord,
                writer: LogWriter, cancel) -> Outcome | None:
         """Tail and poll until the command ends, the deadline or cancel kills it, or shutdown."""
-        heartbeat = _float_setting(self._catalog, HEARTBEAT_SETTING, DEFAULT_HEARTBEAT_S)
-        follow = _Follow(run_id, nr.id, node_name, writer, heartbeat, lost=record.lost_since is not None)
-        with self._lock:
-            self._follows[nr.id] = follow
+        watch = self._heartbeats.watch(
+            run_id, nr.id, node_name, writer, lost=record.lost_since is not None,
+            on_change=lambda lost: self.store.update(nr.id, lost_since=time.time() if lost else None))
         offsets = {"out": record.out_offset, "err": record.err_offset}
         pending = {"out": b"", "err": b""}
         saved_at, interval, dirty = 0.0, POLL_MIN_S, False
@@ -115,7 +92,7 @@ class DetachedRunner:
                     log.debug("detached node run %s: %s", nr.id, exc)
                     time.sleep(min(POLL_MAX_S, interval))
                     continue
-                self._answered(follow, record)
+                watch.alive()
                 if state.pgid and state.pgid != record.pgid:
                     record.pgid = state.pgid
                     self.store.update(nr.id, pgid=record.pgid)
@@ -151,8 +128,7 @@ class DetachedRunner:
             self.store.update(nr.id, out_offset=offsets["out"], err_offset=offsets["err"], log_size=_size(writer))
             return None
         finally:
-            with self._lock:
-                self._follows.pop(nr.id, None)
+            watch.close()
 
     def _read_new(self, ops: DetachedOps, remote_dir: str, state, offsets: dict, pending: dict,
                   writer: LogWriter) -> bool:
@@ -176,47 +152,6 @@ class DetachedRunner:
                 offsets[name] += cut
                 pending[name] = buf[cut:]
         return got
-
-    # ---- heartbeat ---------------------------------------------------------------------
-
-    def _answered(self, follow: _Follow, record: DetachedRecord) -> None:
-        with follow.lock:
-            follow.last_answer = time.monotonic()
-            was_lost, follow.lost = follow.lost, False
-        if was_lost:
-            since = record.lost_since
-            record.lost_since = None
-            self.store.update(follow.node_run_id, lost_since=None)
-            gap = f" after {time.time() - since:.0f} s" if since else ""
-            message = f"node {follow.node} answers again{gap}; following the command on"
-            follow.writer.note(message)
-            self._catalog.update_node_run(follow.node_run_id, status=NodeRunStatus.RUNNING, message=message)
-            self._bus.publish(NodeRunStateChanged(follow.run_id, follow.node_run_id, follow.node,
-                                                  NodeRunStatus.RUNNING, message))
-
-    def _watch_heartbeats(self) -> None:
-        while not self.released.wait(0.5):
-            with self._lock:
-                follows = list(self._follows.values())
-            for follow in follows:
-                try:
-                    self._check(follow)
-                except Exception:
-                    log.exception("heartbeat check of node run %s failed", follow.node_run_id)
-
-    def _check(self, follow: _Follow) -> None:
-        with follow.lock:
-            silent = time.monotonic() - follow.last_answer
-            if follow.lost or silent < follow.heartbeat_s:
-                return
-            follow.lost = True
-        message = (f"node {follow.node} has not answered for {silent:.0f} s; the command may still be running "
-                   "there. LabDeck keeps trying and records the real outcome when it answers")
-        follow.writer.note(message)
-        self.store.update(follow.node_run_id, lost_since=time.time())
-        self._catalog.update_node_run(follow.node_run_id, status=NodeRunStatus.NODE_LOST, message=message)
-        self._bus.publish(NodeRunStateChanged(follow.run_id, follow.node_run_id, follow.node,
-                                              NodeRunStatus.NODE_LOST, message))
 
     # ---- retention ---------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from ..store.logs import LogWriter
 from .active_run import ActiveRun
 from .bus import EventBus
 from .detached import DetachedRunner
+from .heartbeat import Heartbeats
 from .reattach import ReattachMixin
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,8 @@ class Dispatcher(ReattachMixin):
         self._active: dict[int, ActiveRun] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self.detached = DetachedRunner(catalog, pool, bus)
+        self.heartbeats = Heartbeats(catalog, bus, self._stopping)
+        self.detached = DetachedRunner(catalog, pool, self.heartbeats)
         self._watcher = threading.Thread(target=self._watch_cancel_flags, daemon=True, name="cancel-watcher")
         self._watcher.start()
 
