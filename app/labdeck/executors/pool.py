@@ -8,10 +8,14 @@ from pathlib import Path
 
 from ..core.errors import InvalidInput
 from ..core.models import Node, Transport
+from ..core.quoting import Shell
 from .base import Executor
 from .local import LocalExecutor
 from .ssh import SshExecutor
 from .ssh_connection import HostKeyCheck, SshConnection, SshTarget
+from .winrm import WinrmExecutor
+from .winrm_commands import codepage_for
+from .winrm_session import WinrmTarget
 
 SecretLookup = Callable[[str | None], str | None]
 
@@ -26,7 +30,8 @@ class ExecutorPool:
 
     def get(self, node: Node) -> Executor:
         """The node's executor; a node whose connection settings changed gets a new one."""
-        identity = (node.transport, node.host, node.effective_port, node.username, node.key_file, node.credential_ref)
+        identity = (node.transport, node.host, node.effective_port, node.username, node.key_file, node.credential_ref,
+                    node.winrm, node.encoding)
         with self._lock:
             cached = self._executors.get(node.name)
             if cached and cached[0] == identity:
@@ -49,6 +54,12 @@ class ExecutorPool:
                 passphrase=secret if node.key_file else None,
             )
             return SshExecutor(SshConnection(target, self._check_host_key))
+        if node.transport is Transport.WINRM:
+            w = node.winrm
+            target = WinrmTarget(node=node.name, host=node.host, port=node.effective_port, username=node.username,
+                                 password=self._secret_for(node.credential_ref), auth=w.auth, https=w.https,
+                                 verify_cert=w.verify_cert, codepage=codepage_for(node.encoding))
+            return WinrmExecutor(target, Shell(w.shell), node.encoding)
         raise InvalidInput(f"node '{node.name}': transport '{node.transport}' is not supported yet")
 
     def forget(self, node_name: str) -> None:

@@ -111,6 +111,10 @@ MIGRATIONS: list[list[str]] = [
     [
         "CREATE INDEX runs_schedule ON runs(schedule_id, id)",
     ],
+    # v4: WinRM nodes (#5): auth, http/https, certificate check and command shell, as JSON
+    [
+        "ALTER TABLE nodes ADD COLUMN winrm TEXT NOT NULL DEFAULT '{}'",
+    ],
 ]
 
 

@@ -1,0 +1,211 @@
+"""The ``winrm`` executor: commands and scripts on a Windows node over WinRM.
+
+A step runs as a launch script (``winrm_commands``) on a shell reused from the node's pool.
+Output goes to the sink as each Receive returns; the engine's deadline and cancel are checked
+between receives, each of which is bounded in time (pywinrm's own loop retries forever). A
+stop kills the step's process tree with ``taskkill /T /F`` on a second shell, checks that it is
+gone, then sends the WS-Man terminate signal for the command. A connection that fails mid-step
+is NodeUnreachable (the command may still run there), not a failed command.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import threading
+import time
+from pathlib import Path
+
+from ..core.errors import LabDeckError, NodeUnreachable
+from ..core.quoting import Shell
+from ..core.status import KillState
+from .base import CommandRequest, Deadline, Ending, ExecResult, OutputSink, stop_reason
+from .winrm_commands import (command_payload, download_script, is_utf8, kill_script, launch_script, parse_key_values,
+                             parse_probe, powershell_command, preflight_script, probe_script, script_payload,
+                             script_remote_path, split_pid_mark, upload_script)
+from .winrm_preflight import PreflightCheck, judge_quotas
+from .winrm_session import SIGNAL_TERMINATE, WINRM_FAILURES, RemoteShell, ShellPool, WinrmTarget, translate
+
+RECEIVE_WAIT_S = 2.0    # longest single Receive while a step runs: bounds how late a stop is noticed
+MARK_WAIT_S = 15.0      # how long a stop waits for a slow-starting step to report its pid
+HELPER_TIMEOUT_S = 60.0
+UPLOAD_CHUNK = 48 * 1024  # raw bytes per stdin line (64 KiB of base64), well inside MaxEnvelopeSize
+
+
+class WinrmExecutor:
+    def __init__(self, target: WinrmTarget, shell: Shell = Shell.CMD, encoding: str = "utf-8"):
+        self.target = target
+        self.node = target.node
+        self.shell = shell
+        self.utf8 = is_utf8(encoding)
+        self.pool = ShellPool(target)
+
+    # ---- job steps -----------------------------------------------------------------------
+
+    def run(self, request: CommandRequest, sink: OutputSink, deadline: Deadline,
+            cancel: threading.Event) -> ExecResult:
+        if request.script is not None:
+            path = script_remote_path(request.run_tag, request.script.filename)
+            payload = script_payload(request.script, path)
+            self._put_bytes(request.script.body.encode("utf-8"), path)
+        else:
+            payload = command_payload(request.command, self.shell)
+        command, args = powershell_command(launch_script(payload, request.env, self.utf8))
+        with self.pool.command_slots:
+            shell, command_id = self.pool.start(command, args)
+            healthy = False
+            try:
+                result = self._drain(shell, command_id, sink, deadline, cancel, request.kill_grace_s)
+                healthy = True
+                return result
+            except WINRM_FAILURES as exc:
+                raise NodeUnreachable(f"{translate(exc, self.target, 'the command ran')}; "
+                                      "it may still be running there") from exc
+            finally:
+                self.pool.release(shell, healthy)
+
+    def _drain(self, shell: RemoteShell, command_id: str, sink: OutputSink, deadline: Deadline,
+               cancel: threading.Event, grace_s: float) -> ExecResult:
+        pid: int | None = None
+        head = b""  # stdout until the pid line has been read
+        stop: Ending | None = None
+        stop_since = 0.0
+        while True:
+            if stop is None:
+                stop = stop_reason(deadline, cancel)
+                stop_since = time.monotonic()
+            if stop is not None and (pid is not None or time.monotonic() - stop_since > MARK_WAIT_S):
+                return ExecResult(stop, None, self._stop(shell, command_id, pid, grace_s), pid or None)
+            wait = RECEIVE_WAIT_S
+            if stop is None and deadline.at is not None:
+                wait = min(wait, max(0.0, deadline.at - time.monotonic()))
+            got = shell.receive(command_id, wait)
+            if got is None:
+                continue
+            out, err, exit_code, done = got
+            if pid is None and out:
+                head += out
+                pid, out, head = split_pid_mark(head)
+            if out:
+                sink("stdout", out)
+            if err:
+                sink("stderr", err)
+            if done:
+                if head:
+                    sink("stdout", head)
+                _quietly(shell.signal, command_id)  # releases the command's resources on the node
+                return ExecResult(Ending.EXITED, exit_code, None, pid or None)
+
+    def _stop(self, shell: RemoteShell, command_id: str, pid: int | None, grace_s: float) -> KillState:
+        """Kill the step's tree (verified), then end the command with the terminate signal."""
+        state = self.kill_tree(pid, grace_s) if pid else KillState.KILL_UNCONFIRMED
+        _quietly(shell.signal, command_id, SIGNAL_TERMINATE)
+        return state
+
+    def kill_tree(self, pid: int, grace_s: float) -> KillState:
+        try:
+            out, _err, _code = self._helper(kill_script(pid, max(grace_s, 5.0)), timeout=grace_s + 30)
+        except LabDeckError:
+            return KillState.KILL_UNCONFIRMED
+        return KillState.KILLED if "GONE" in out else KillState.KILL_UNCONFIRMED
+
+    # ---- helpers (upload, download, kill, probe, preflight) -----------------------------
+
+    def _helper(self, script: str, stdin_chunks=(), timeout: float = HELPER_TIMEOUT_S) -> tuple[str, str, int]:
+        """Run a helper script to its end: (stdout, stderr, exit code). ``stdin_chunks`` are
+        sent first, each as one Send, the last one closing stdin."""
+        command, args = powershell_command(script)
+        until = time.monotonic() + timeout
+        try:
+            with self.pool.command(command, args) as (shell, command_id):
+                pending = None
+                for chunk in stdin_chunks:
+                    if pending is not None:
+                        shell.send(command_id, pending)
+                    pending = chunk
+                if pending is not None:
+                    shell.send(command_id, pending, end=True)
+                out, err = bytearray(), bytearray()
+                while time.monotonic() < until:
+                    got = shell.receive(command_id, min(RECEIVE_WAIT_S * 5, max(1.0, until - time.monotonic())))
+                    if got is None:
+                        continue
+                    out += got[0]
+                    err += got[1]
+                    if got[3]:
+                        _quietly(shell.signal, command_id)
+                        return out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), got[2]
+                _quietly(shell.signal, command_id)
+        except WINRM_FAILURES as exc:
+            raise translate(exc, self.target, "running a helper command") from exc
+        raise NodeUnreachable(f"node '{self.node}': a helper command got no result within {timeout:.0f} s")
+
+    def _put_bytes(self, data: bytes, remote: str) -> None:
+        self._put_stream([data], hashlib.sha256(data).hexdigest(), remote)
+
+    def _put_stream(self, blocks, sha256: str, remote: str) -> None:
+        def lines():
+            yielded = False
+            for block in blocks:
+                for i in range(0, len(block), UPLOAD_CHUNK):
+                    yielded = True
+                    yield base64.b64encode(block[i:i + UPLOAD_CHUNK]) + b"\r\n"
+            if not yielded:
+                yield b"\r\n"
+
+        out, err, code = self._helper(upload_script(remote), lines(), timeout=HELPER_TIMEOUT_S * 10)
+        got = parse_key_values(out).get("sha256")
+        if code != 0 or got != sha256:
+            detail = err.strip().splitlines()[0] if err.strip() else f"checksum {got or 'missing'}, expected {sha256}"
+            raise LabDeckError(f"node '{self.node}': uploading {remote} failed ({detail})")
+
+    def upload(self, local: Path, remote: str) -> None:
+        digest = hashlib.sha256()
+        with open(local, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+
+        def blocks():
+            with open(local, "rb") as f:
+                yield from iter(lambda: f.read(UPLOAD_CHUNK * 16), b"")
+
+        self._put_stream(blocks(), digest.hexdigest(), remote)
+
+    def download(self, remote: str, local: Path) -> None:
+        out, err, code = self._helper(download_script(remote), timeout=HELPER_TIMEOUT_S * 10)
+        if code != 0:
+            detail = err.strip().splitlines()[0] if err.strip() else f"exit code {code}"
+            raise LabDeckError(f"node '{self.node}': downloading {remote} failed ({detail})")
+        Path(local).parent.mkdir(parents=True, exist_ok=True)
+        with open(local, "wb") as f:
+            for line in out.splitlines():
+                if line.strip():
+                    f.write(base64.b64decode(line))
+
+    def probe(self) -> dict:
+        out, err, code = self._helper(probe_script())
+        if code != 0:
+            raise LabDeckError(f"node '{self.node}': the probe failed ({err.strip()[:300] or f'exit code {code}'})")
+        return parse_probe(out)
+
+    def preflight(self) -> list[PreflightCheck]:
+        """Reachability, login and the WinRM quotas that break long jobs, each with what to change."""
+        t = self.target
+        checks = [PreflightCheck("reachable", t.endpoint, True,
+                                 "" if t.https or t.auth != "basic" else
+                                 "basic auth over HTTP sends the password readable by anyone on the network; "
+                                 "use HTTPS (--https) or ntlm")]
+        out, _err, _code = self._helper(preflight_script())
+        checks.append(PreflightCheck("login", f"{t.username} ({t.auth})", True))
+        return checks + judge_quotas(parse_key_values(out), self.pool.max_commands)
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def _quietly(call, *args) -> None:
+    """A courtesy message to the node; the node being gone is not an error here."""
+    try:
+        call(*args)
+    except Exception:  # noqa: BLE001
+        pass
