@@ -85,6 +85,7 @@ class Command:
         self.err = bytearray()
         self.open_pipes = 2
         self.exit_code: int | None = None
+        self.end_received = False
         for pipe, buf in ((proc.stdout, self.out), (proc.stderr, self.err)):
             threading.Thread(target=self._pump, args=(pipe, buf), daemon=True).start()
 
@@ -152,6 +153,7 @@ class WsmanServer:
         self.shells: dict[str, Shell] = {}
         self.lock = threading.Lock()
         self.requests: list[str] = []  # actions served, for tests that count round trips
+        self.signals: list[tuple[str, str, bool]] = []  # (command id, code, its end already received)
         self._connections: set[socket.socket] = set()
         self._http: ThreadingHTTPServer | None = None
         self.port = 0
@@ -239,6 +241,7 @@ class WsmanServer:
             parts = [f'<rsp:Stream Name="{n}" CommandId="{command.id}">{base64.b64encode(d).decode()}</rsp:Stream>'
                      for n, d in (("stdout", out), ("stderr", err)) if d]
             if done:
+                command.end_received = True
                 parts += [f'<rsp:Stream Name="{n}" CommandId="{command.id}" End="true"></rsp:Stream>'
                           for n in ("stdout", "stderr")]
                 parts.append(f'<rsp:CommandState CommandId="{command.id}" State="{SHELL_NS}/CommandState/Done">'
@@ -255,6 +258,8 @@ class WsmanServer:
             element = body.find("rsp:Signal", NS)
             command = shell.commands.get(element.get("CommandId", ""))
             code = element.findtext("rsp:Code", "", NS)
+            self.signals.append((element.get("CommandId", ""), code.rsplit("/", 1)[-1],
+                                 command is not None and command.end_received))
             if command is not None and code.endswith("/ctrl_c"):
                 command.ctrl_c()
             elif command is not None:
@@ -262,6 +267,11 @@ class WsmanServer:
                 shell.commands.pop(command.id, None)
             return "<rsp:SignalResponse/>"
         raise Fault("a:ActionNotSupported", 2150858754, f"unsupported action {action}")
+
+    def expire_shells(self) -> None:
+        """Forget every shell, as Windows does after a shell's IdleTimeout."""
+        with self.lock:
+            self.shells.clear()
 
     def _shell(self, header: ET.Element) -> Shell:
         selector = header.find("w:SelectorSet/w:Selector[@Name='ShellId']", NS)

@@ -5,12 +5,13 @@ update leaves the node as it was. ``try_login`` checks a login without saving an
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..core.errors import HostKeyChanged, HostKeyUnknown, InvalidInput
 from ..core.events import NodeSeen
 from ..core.models import Node, Transport
 from ..executors.ssh_connection import SshConnection, SshTarget, fetch_host_key
+from ..executors.winrm_commands import codepage_for
 from ..store import secrets
 from .bus import EventBus
 from .hostkeys import CatalogHostKeys
@@ -23,6 +24,7 @@ class NodeCheck:
     probe: dict
     host_key: str | None = None
     message: str = ""
+    checks: list = field(default_factory=list)  # preflight checks (WinRM nodes): name, value, ok, advice
 
 
 class NodeManager:
@@ -88,13 +90,15 @@ class NodeManager:
                 self._catalog.accept_host_key(name, key_type, key_b64, fingerprint, replace=True)
         self._pool.forget(name)
         try:
-            probe = self._pool.get(node).probe()
+            executor = self._pool.get(node)
+            probe = executor.probe()
+            checks = executor.preflight() if hasattr(executor, "preflight") else []
         except Exception as exc:
             self._bus.publish(NodeSeen(name, False, str(exc)))
             raise
         self._catalog.mark_node_seen(name, time.time(), probe=probe, os_family=probe.get("os_family"))
         self._bus.publish(NodeSeen(name, True))
-        return NodeCheck(name, True, probe, fingerprint)
+        return NodeCheck(name, True, probe, fingerprint, checks=checks)
 
     def update(self, node: Node, secret: str | None = None, accept_fingerprint: str | None = None) -> NodeCheck:
         """Save changed settings of an existing node (found by name) and test it.
@@ -191,5 +195,10 @@ def _validate(node: Node) -> None:
         raise InvalidInput(f"node '{node.name}' needs --host")
     if node.transport is Transport.SSH and not node.username:
         raise InvalidInput(f"node '{node.name}' needs --user for SSH")
+    if node.transport is Transport.WINRM and not node.username:
+        raise InvalidInput(f"node '{node.name}' needs --user for WinRM "
+                           "(DOMAIN\\user or user@domain for a domain account)")
+    if node.transport is Transport.WINRM:
+        codepage_for(node.encoding)  # an encoding Windows has no code page for is refused here, not at run time
     if node.port is not None and not 0 < node.port < 65536:
         raise InvalidInput(f"port {node.port} is out of range 1-65535")

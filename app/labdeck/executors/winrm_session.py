@@ -15,6 +15,7 @@ gives up ``RECEIVE_SLACK_S`` after that, so a silent node is noticed in bounded 
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from contextlib import contextmanager
@@ -95,6 +96,8 @@ def make_protocol(target: WinrmTarget) -> Protocol:
         target.endpoint, transport=PYWINRM_AUTH[target.auth], username=target.username,
         password=target.password or "",
         server_cert_validation="validate" if target.verify_cert else "ignore",
+        # requests' CA bundle, or the one named the way requests reads it (a lab's own CA)
+        ca_trust_path=os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None,
         read_timeout_sec=CONNECT_READ_TIMEOUT_S, operation_timeout_sec=CONNECT_READ_TIMEOUT_S - 10,
         message_encryption="auto",  # sealed over HTTP where the auth can (ntlm, kerberos, credssp)
     )
