@@ -111,6 +111,7 @@ class Payload:
     shell: Shell
     text: str
     script_path: str | None = None
+    extra_env: tuple[tuple[str, str], ...] = ()  # what the interpreter needs to stream (and speak UTF-8)
 
 
 def command_payload(command: str, shell: Shell) -> Payload:
@@ -127,7 +128,8 @@ def script_payload(script: ScriptFile, remote_path: str) -> Payload:
     if lower.endswith((".bat", ".cmd")):
         return Payload(Shell.CMD, 'call "!LABDECK_SCRIPT!"', remote_path)
     if lower.endswith(".py"):
-        return Payload(Shell.CMD, 'python "!LABDECK_SCRIPT!"', remote_path)
+        return Payload(Shell.CMD, 'python "!LABDECK_SCRIPT!"', remote_path,
+                       (("PYTHONIOENCODING", "utf-8"), ("PYTHONUNBUFFERED", "1")))
     if lower.endswith(".ps1"):
         return Payload(Shell.POWERSHELL, "& $env:LABDECK_SCRIPT", remote_path)
     raise InvalidInput(f"'{script.filename}' cannot run on a Windows node: name the script "
@@ -173,9 +175,8 @@ exit $child.ExitCode"""
 def launch_script(payload: Payload, env: dict[str, str], utf8: bool = True) -> str:
     """The PowerShell that runs one job step and reports its pid first (see the module doc)."""
     lines = [f"# labdeck-launch {payload.shell}", *_prelude(utf8)]
-    env = dict(env)
-    if utf8 and payload.script_path and payload.script_path.lower().endswith(".py"):
-        env |= {"PYTHONIOENCODING": "utf-8", "PYTHONUNBUFFERED": "1"}
+    extra = {k: v for k, v in payload.extra_env if utf8 or k != "PYTHONIOENCODING"}
+    env = extra | env
     lines += [_set_env(name, value) for name, value in env.items()]
     if payload.script_path:
         lines.append("[Environment]::SetEnvironmentVariable('LABDECK_SCRIPT', "
