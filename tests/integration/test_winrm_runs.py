@@ -213,8 +213,9 @@ def test_same_job_on_an_ssh_node_and_a_winrm_node_keeps_separate_statuses(engine
 def test_node_test_probes_and_shows_the_quotas_to_change(engine, tmp_path):
     from tests.support.wsman_server import WsmanServer
 
-    server = WsmanServer(tmp_path / "low-quotas", quotas={"MaxMemoryPerShellMB": "150", "IdleTimeout": "600000",
-                                                           "MaxShellsPerUser": "30", "MaxProcessesPerShell": "0"}).start()
+    quotas = {"MaxMemoryPerShellMB": "150", "IdleTimeout": "600000", "MaxShellsPerUser": "30",
+              "MaxProcessesPerShell": "0"}
+    server = WsmanServer(tmp_path / "low-quotas", quotas=quotas).start()
     try:
         add_winrm_node(engine, server, check=False)
         result = engine.test_node("win1")
