@@ -324,6 +324,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # Windows' HTTP.sys sends a reply at once; without this, headers and body in two writes
+        # meet the client's delayed ACK and every request waits 40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.owner.lock:
             self.owner._connections.add(self.connection)
 
@@ -369,3 +372,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
         except OSError:
             self.close_connection = True
+
+
+def main() -> None:
+    """``python -m tests.support.wsman_server ROOT``: serve until stdin closes; prints the port."""
+    import sys
+
+    server = WsmanServer(Path(sys.argv[1])).start()
+    print(server.port, flush=True)
+    sys.stdin.read()
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()

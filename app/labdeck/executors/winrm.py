@@ -53,16 +53,20 @@ class WinrmExecutor:
         command, args = powershell_command(launch_script(payload, request.env, self.utf8))
         with self.pool.command_slots:
             shell, command_id = self.pool.start(command, args)
-            healthy = False
             try:
                 result = self._drain(shell, command_id, sink, deadline, cancel, request.kill_grace_s)
-                healthy = True
-                return result
             except WINRM_FAILURES as exc:
+                self.pool.release(shell, False)
                 raise NodeUnreachable(f"{translate(exc, self.target, 'the command ran')}; "
                                       "it may still be running there") from exc
-            finally:
-                self.pool.release(shell, healthy)
+            except BaseException:
+                self.pool.release(shell, False)
+                raise
+            if result.ending is Ending.EXITED:
+                self.pool.finish(shell, command_id)
+            else:
+                self.pool.release(shell, True)
+            return result
 
     def _drain(self, shell: RemoteShell, command_id: str, sink: OutputSink, deadline: Deadline,
                cancel: threading.Event, grace_s: float) -> ExecResult:
@@ -93,7 +97,6 @@ class WinrmExecutor:
             if done:
                 if head:
                     sink("stdout", head)
-                _quietly(shell.signal, command_id)  # releases the command's resources on the node
                 return ExecResult(Ending.EXITED, exit_code, None, pid or None)
 
     def _stop(self, shell: RemoteShell, command_id: str, pid: int | None, grace_s: float) -> KillState:
@@ -116,28 +119,32 @@ class WinrmExecutor:
         sent first, each as one Send, the last one closing stdin."""
         command, args = powershell_command(script)
         until = time.monotonic() + timeout
+        shell, command_id = self.pool.start(command, args)
         try:
-            with self.pool.command(command, args) as (shell, command_id):
-                pending = None
-                for chunk in stdin_chunks:
-                    if pending is not None:
-                        shell.send(command_id, pending)
-                    pending = chunk
+            pending = None
+            for chunk in stdin_chunks:
                 if pending is not None:
-                    shell.send(command_id, pending, end=True)
-                out, err = bytearray(), bytearray()
-                while time.monotonic() < until:
-                    got = shell.receive(command_id, min(RECEIVE_WAIT_S * 5, max(1.0, until - time.monotonic())))
-                    if got is None:
-                        continue
-                    out += got[0]
-                    err += got[1]
-                    if got[3]:
-                        _quietly(shell.signal, command_id)
-                        return out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), got[2]
-                _quietly(shell.signal, command_id)
-        except WINRM_FAILURES as exc:
-            raise translate(exc, self.target, "running a helper command") from exc
+                    shell.send(command_id, pending)
+                pending = chunk
+            if pending is not None:
+                shell.send(command_id, pending, end=True)
+            out, err = bytearray(), bytearray()
+            while time.monotonic() < until:
+                got = shell.receive(command_id, min(RECEIVE_WAIT_S * 5, max(1.0, until - time.monotonic())))
+                if got is None:
+                    continue
+                out += got[0]
+                err += got[1]
+                if got[3]:
+                    self.pool.finish(shell, command_id)
+                    return out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), got[2]
+            _quietly(shell.signal, command_id)
+            self.pool.release(shell, True)
+        except BaseException as exc:
+            self.pool.release(shell, False)
+            if isinstance(exc, WINRM_FAILURES):
+                raise translate(exc, self.target, "running a helper command") from exc
+            raise
         raise NodeUnreachable(f"node '{self.node}': a helper command got no result within {timeout:.0f} s")
 
     def _put_bytes(self, data: bytes, remote: str) -> None:

@@ -8,7 +8,8 @@ pooled shell turns out stale (the node's IdleTimeout closed it, the kept-alive c
 died), reopens once. Every pywinrm and requests failure becomes NodeUnreachable,
 AuthenticationFailed or another LabDeckError with a message saying what to do.
 
-Receives are single calls (``get_command_output_raw``): the caller keeps the deadline. Each
+Receives are single calls (not pywinrm's loop, which retries forever): the caller keeps the
+deadline. Each
 one asks the node to answer within ``wait_s`` (the WS-Man OperationTimeout) and the HTTP read
 gives up ``RECEIVE_SLACK_S`` after that, so a silent node is noticed in bounded time.
 """
@@ -17,23 +18,23 @@ from __future__ import annotations
 
 import os
 import threading
-import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import requests
-import xmltodict
 from winrm.exceptions import (AuthenticationError, WinRMError, WinRMOperationTimeoutError, WinRMTransportError,
                               WSManFaultError)
 from winrm.protocol import Protocol
 
 from ..core.errors import AuthenticationFailed, InvalidInput, LabDeckError, NodeUnreachable
+from . import winrm_soap as soap
 
 CONNECT_READ_TIMEOUT_S = 30
 RECEIVE_SLACK_S = 10
 MAX_IDLE_SHELLS = 4
-SHELL_URI = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd"
-SIGNAL_ACTION = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Signal"
+SHELL_URI = soap.SHELL_URI
+COMMAND_ACTION = f"{soap.SHELL_NS}/Command"
+RECEIVE_ACTION = f"{soap.SHELL_NS}/Receive"
+SIGNAL_ACTION = f"{soap.SHELL_NS}/Signal"
 SIGNAL_TERMINATE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/terminate"
 SIGNAL_CTRL_C = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/ctrl_c"
 PYWINRM_AUTH = {"ntlm": "ntlm", "basic": "basic", "kerberos": "kerberos", "credssp": "credssp"}
@@ -110,36 +111,29 @@ class RemoteShell:
         self.protocol = make_protocol(target)
         self.shell_id = self.protocol.open_shell(noprofile=True, codepage=target.codepage)
 
+    def _send(self, action: str, build, *args, wait_s: float = CONNECT_READ_TIMEOUT_S - 10) -> bytes:
+        self.protocol.operation_timeout_sec = wait_s
+        self.protocol.transport.read_timeout_sec = wait_s + RECEIVE_SLACK_S
+        header = self.protocol.build_wsman_header(resource_uri=SHELL_URI, action=action, shell_id=self.shell_id)
+        return self.protocol.send_message(soap.to_xml(build(header, *args)))
+
     def start(self, command: str, args: list[str]) -> str:
         """Start a command; its CommandId. Runs without cmd.exe (no 8K line limit, no cmd parsing)."""
-        self.protocol.operation_timeout_sec = CONNECT_READ_TIMEOUT_S - 10
-        self.protocol.transport.read_timeout_sec = CONNECT_READ_TIMEOUT_S
-        return self.protocol.run_command(self.shell_id, command, args, console_mode_stdin=False,
-                                         skip_cmd_shell=True)
+        return soap.read_command_id(self._send(COMMAND_ACTION, soap.command_request, command, args))
 
     def send(self, command_id: str, data: bytes, end: bool = False) -> None:
         self.protocol.send_command_input(self.shell_id, command_id, data, end)
 
     def receive(self, command_id: str, wait_s: float) -> tuple[bytes, bytes, int, bool] | None:
         """One Receive: (stdout, stderr, exit code, done), or None if nothing came within ``wait_s``."""
-        wait = max(1, int(wait_s))
-        self.protocol.operation_timeout_sec = wait
-        self.protocol.transport.read_timeout_sec = wait + RECEIVE_SLACK_S
         try:
-            return self.protocol.get_command_output_raw(self.shell_id, command_id)
+            reply = self._send(RECEIVE_ACTION, soap.receive_request, command_id, wait_s=max(1, int(wait_s)))
         except WinRMOperationTimeoutError:
             return None
+        return soap.read_receive(reply)
 
     def signal(self, command_id: str, code: str = SIGNAL_TERMINATE) -> None:
-        message_id = uuid.uuid4()
-        req = {"env:Envelope": self.protocol.build_wsman_header(
-            resource_uri=SHELL_URI, action=SIGNAL_ACTION, shell_id=self.shell_id, message_id=message_id)}
-        body = req["env:Envelope"].setdefault("env:Body", {}).setdefault("rsp:Signal", {})
-        body["@CommandId"] = command_id
-        body["rsp:Code"] = code
-        self.protocol.operation_timeout_sec = CONNECT_READ_TIMEOUT_S - 10
-        self.protocol.transport.read_timeout_sec = CONNECT_READ_TIMEOUT_S
-        self.protocol.send_message(xmltodict.unparse(req))
+        self._send(SIGNAL_ACTION, soap.signal_request, command_id, code)
 
     def close(self) -> None:
         """Delete the shell (best effort: it may already be gone) and drop the connection."""
@@ -191,17 +185,15 @@ class ShellPool:
         if not keep:
             shell.close()
 
-    @contextmanager
-    def command(self, command: str, args: list[str]):
-        """``with pool.command(exe, args) as (shell, command_id)``; the shell goes back to the
-        pool unless the block raised."""
-        shell, command_id = self.start(command, args)
-        healthy = False
+    def finish(self, shell: RemoteShell, command_id: str) -> None:
+        """Return the shell of a command whose end has been received, after the final Signal
+        the protocol requires for it (MS-WSMV 3.1.4.14: Receive alone does not free it)."""
         try:
-            yield shell, command_id
-            healthy = True
-        finally:
-            self.release(shell, healthy)
+            shell.signal(command_id)
+        except WINRM_FAILURES:
+            self.release(shell, False)
+            return
+        self.release(shell, True)
 
     def close(self) -> None:
         with self._lock:
