@@ -11,6 +11,7 @@ from ..core.errors import HostKeyChanged, HostKeyUnknown, InvalidInput
 from ..core.events import NodeSeen
 from ..core.models import Node, Transport
 from ..executors.ssh_connection import SshConnection, SshTarget, fetch_host_key
+from ..executors.winrm import executor_for as winrm_executor_for
 from ..executors.winrm_commands import codepage_for
 from ..store import secrets
 from .bus import EventBus
@@ -154,13 +155,15 @@ class NodeManager:
             with self._catalog._tx() as db:
                 db.execute("DELETE FROM host_keys WHERE node_id = ?", (node_id,))
 
-    def try_login(self, node: Node, secret: str | None, accepted_fingerprint: str) -> NodeCheck:
+    def try_login(self, node: Node, secret: str | None, accepted_fingerprint: str | None) -> NodeCheck:
         """Connect and log in to an SSH node without saving anything (the node need not be in the
         catalog). The host key must have exactly the fingerprint the user accepted, both when it
         is fetched for the check and on the login connection itself. ``secret`` None: the one in
         the keyring under the node's credential reference, if any."""
+        if node.transport is Transport.WINRM:
+            return self._try_winrm_login(node, secret)
         if node.transport is not Transport.SSH:
-            raise InvalidInput(f"node '{node.name}': only SSH nodes need a login check")
+            raise InvalidInput(f"node '{node.name}': only SSH and WinRM nodes need a login check")
         key_type, _b64, fingerprint = self.presented_host_key(node)
         if fingerprint != accepted_fingerprint:
             raise HostKeyChanged(node.name, accepted_fingerprint, f"{key_type} {fingerprint}")
@@ -180,6 +183,18 @@ class NodeManager:
         finally:
             conn.close()
         return NodeCheck(node.name, True, {}, host_key=fingerprint, message=f"logged in ({key_type})")
+
+    def _try_winrm_login(self, node: Node, secret: str | None) -> NodeCheck:
+        """Log in to a WinRM node and read its quotas, saving nothing (WinRM has no host key;
+        HTTPS certificates are checked by the transport unless the node turns that off)."""
+        if secret is None and node.credential_ref:
+            secret = secrets.get_secret(node.credential_ref)
+        executor = winrm_executor_for(node, secret)
+        try:
+            checks = executor.preflight()
+        finally:
+            executor.close()
+        return NodeCheck(node.name, True, {}, message=f"logged in ({node.winrm.auth})", checks=checks)
 
     def remove(self, name: str) -> None:
         node = self._catalog.get_node(name)

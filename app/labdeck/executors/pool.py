@@ -8,14 +8,11 @@ from pathlib import Path
 
 from ..core.errors import InvalidInput
 from ..core.models import Node, Transport
-from ..core.quoting import Shell
 from .base import Executor
 from .local import LocalExecutor
 from .ssh import SshExecutor
 from .ssh_connection import HostKeyCheck, SshConnection, SshTarget
-from .winrm import WinrmExecutor
-from .winrm_commands import codepage_for
-from .winrm_session import WinrmTarget
+from .winrm import executor_for as winrm_executor_for
 
 SecretLookup = Callable[[str | None], str | None]
 
@@ -55,11 +52,7 @@ class ExecutorPool:
             )
             return SshExecutor(SshConnection(target, self._check_host_key))
         if node.transport is Transport.WINRM:
-            w = node.winrm
-            target = WinrmTarget(node=node.name, host=node.host, port=node.effective_port, username=node.username,
-                                 password=self._secret_for(node.credential_ref), auth=w.auth, https=w.https,
-                                 verify_cert=w.verify_cert, codepage=codepage_for(node.encoding))
-            return WinrmExecutor(target, Shell(w.shell), node.encoding)
+            return winrm_executor_for(node, self._secret_for(node.credential_ref))
         raise InvalidInput(f"node '{node.name}': transport '{node.transport}' is not supported yet")
 
     def forget(self, node_name: str) -> None:

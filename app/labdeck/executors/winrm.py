@@ -17,12 +17,13 @@ import time
 from pathlib import Path
 
 from ..core.errors import LabDeckError, NodeUnreachable
+from ..core.models import Node
 from ..core.quoting import Shell
 from ..core.status import KillState
 from .base import CommandRequest, Deadline, Ending, ExecResult, OutputSink, stop_reason
-from .winrm_commands import (command_payload, download_script, is_utf8, kill_script, launch_script, parse_key_values,
-                             parse_probe, powershell_command, preflight_script, probe_script, script_payload,
-                             script_remote_path, split_pid_mark, upload_script)
+from .winrm_commands import (codepage_for, command_payload, download_script, is_utf8, kill_script, launch_script,
+                             parse_key_values, parse_probe, powershell_command, preflight_script, probe_script,
+                             script_payload, script_remote_path, split_pid_mark, upload_script)
 from .winrm_preflight import PreflightCheck, judge_quotas
 from .winrm_session import SIGNAL_TERMINATE, WINRM_FAILURES, RemoteShell, ShellPool, WinrmTarget, translate
 
@@ -30,6 +31,15 @@ RECEIVE_WAIT_S = 2.0    # longest single Receive while a step runs: bounds how l
 MARK_WAIT_S = 15.0      # how long a stop waits for a slow-starting step to report its pid
 HELPER_TIMEOUT_S = 60.0
 UPLOAD_CHUNK = 48 * 1024  # raw bytes per stdin line (64 KiB of base64), well inside MaxEnvelopeSize
+
+
+def executor_for(node: Node, password: str | None) -> WinrmExecutor:
+    """The executor for a WinRM node, with its password from the keyring."""
+    w = node.winrm
+    target = WinrmTarget(node=node.name, host=node.host, port=node.effective_port, username=node.username,
+                         password=password, auth=w.auth, https=w.https, verify_cert=w.verify_cert,
+                         codepage=codepage_for(node.encoding))
+    return WinrmExecutor(target, Shell(w.shell), node.encoding)
 
 
 class WinrmExecutor:
