@@ -140,6 +140,8 @@ def test_kill_uses_taskkill_on_the_tree_and_checks_every_member():
     script = kill_script(4242, 5)
     assert "$labdeckPid = '4242'" in script
     assert "taskkill.exe /T /F /PID $root" in script
+    # Windows PowerShell 5.1 would throw on taskkill's "process not found" under 'Stop'
+    assert script.index("$ErrorActionPreference = 'Continue'") < script.index("taskkill")
     assert "Get-CimInstance Win32_Process -Filter \"ParentProcessId=$id\"" in script
     assert "'GONE'" in script
 

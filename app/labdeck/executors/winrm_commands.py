@@ -143,8 +143,9 @@ def _set_env(name: str, value: str) -> str:
 def _prelude(utf8: bool) -> list[str]:
     lines = ["$ErrorActionPreference = 'Stop'", "$ProgressPreference = 'SilentlyContinue'"]
     if utf8:
-        lines += ["[Console]::OutputEncoding = New-Object System.Text.UTF8Encoding $false",
-                  "$OutputEncoding = [Console]::OutputEncoding"]
+        # try: a process without a console cannot set it; its output is then UTF-8 by the code page
+        lines += ["try { [Console]::OutputEncoding = New-Object System.Text.UTF8Encoding $false } catch { }",
+                  "$OutputEncoding = New-Object System.Text.UTF8Encoding $false"]
     return lines
 
 
@@ -247,7 +248,9 @@ try {
 } finally { $stream.Close() }
 """
 
-KILL_BODY = """
+_NATIVE_OK = "$ErrorActionPreference = 'Continue'  # 5.1: redirected native stderr would throw under 'Stop'\n"
+
+KILL_BODY = _NATIVE_OK + """
 $root = [int]$labdeckPid
 function Get-Tree([int]$id) {
     $ids = @($id)
@@ -267,7 +270,7 @@ do {
 if ($alive.Count -eq 0) { 'GONE' } else { 'ALIVE ' + ($alive -join ',') }
 """
 
-PROBE_BODY = """
+PROBE_BODY = _NATIVE_OK + """
 $os = Get-CimInstance Win32_OperatingSystem
 $disk = Get-CimInstance Win32_LogicalDisk -Filter "DeviceID='$($env:SystemDrive)'"
 "os=$($os.Caption)"
@@ -289,7 +292,7 @@ if ($smi) {
 
 QUOTA_NAMES = ("MaxShellsPerUser", "MaxMemoryPerShellMB", "IdleTimeout", "MaxProcessesPerShell")
 
-PREFLIGHT_BODY = """
+PREFLIGHT_BODY = _NATIVE_OK + """
 $winrs = @(& winrm.cmd get winrm/config/winrs 2>$null)
 foreach ($name in $names.Split(',')) {
     $value = $null
