@@ -160,6 +160,14 @@ def test_wrong_password_at_run_time_is_an_error_not_a_failure(engine, wsman_serv
     assert "refused" in node_runs["win1"].message
 
 
+def test_password_changed_on_the_pc_is_a_login_error_on_the_open_shell(engine, wsman_server):
+    add_winrm_node(engine, wsman_server)  # its test leaves a shell open in the pool
+    wsman_server.password = "changed-on-the-pc"
+    _run, node_runs = run_job(engine, Job(name="x", targets="win1", steps=[Step(command="echo hi")]))
+    assert node_runs["win1"].status is NodeRunStatus.ERROR
+    assert "login as 'labuser' (basic) was refused" in node_runs["win1"].message
+
+
 def test_server_stopped_mid_command_makes_the_node_unreachable_not_failed(engine, wsman_server):
     add_winrm_node(engine, wsman_server)
     engine.catalog.add_job(Job(name="drop", targets="win1", steps=[Step(command="echo started; sleep 20; echo done")]))

@@ -67,8 +67,8 @@ class WinrmExecutor:
                 result = self._drain(shell, command_id, sink, deadline, cancel, request.kill_grace_s)
             except WINRM_FAILURES as exc:
                 self.pool.release(shell, False)
-                raise NodeUnreachable(f"{translate(exc, self.target, 'the command ran')}; "
-                                      "it may still be running there") from exc
+                lost = translate(exc, self.target, "reading the command's output")
+                raise NodeUnreachable(f"{lost}; it may still be running there") from exc
             except BaseException:
                 self.pool.release(shell, False)
                 raise

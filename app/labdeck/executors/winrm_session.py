@@ -170,6 +170,9 @@ class ShellPool:
                 return shell, shell.start(command, args)
             except (WSManFaultError, requests.ConnectionError, WinRMTransportError):
                 shell.close()  # stale: closed by the node's idle timeout, or the connection died
+            except WINRM_FAILURES as exc:  # e.g. the password was changed: not worth a retry
+                shell.close()
+                raise translate(exc, self.target, "starting a command") from exc
         shell = self._open()
         try:
             return shell, shell.start(command, args)
