@@ -55,6 +55,34 @@ def test_hostile_option_value_reaches_a_cmd_step_intact(engine, wsman_server):
     assert f"[{hostile}]\n" in Path(nr.log_path).read_text()
 
 
+def test_powershell_node_gets_powershell_quoted_options(engine, wsman_server):
+    add_winrm_node(engine, wsman_server, shell="powershell")
+    job = Job(name="ps", targets="win1", options=[JobOption("v", default="x")],
+              steps=[Step(command="echo [${option.v}]")])
+    _run, node_runs = run_job(engine, job, {"v": "a & b | c"})
+    assert node_runs["win1"].status is NodeRunStatus.SUCCEEDED
+    assert "[a & b | c]\n" in Path(node_runs["win1"].log_path).read_text()
+
+
+def test_a_node_encoding_sets_the_shell_code_page_and_decodes_the_output(engine, wsman_server):
+    from labdeck.core.models import Node, Transport, WinrmSettings
+
+    node = Node(name="win1", transport=Transport.WINRM, host=wsman_server.host, port=wsman_server.port,
+                username=wsman_server.username, encoding="cp850", winrm=WinrmSettings(auth="basic"))
+    engine.add_node(node, secret=wsman_server.password)
+    assert set(wsman_server.codepages) == {"850"}
+    job = Job(name="oem", targets="win1", steps=[Step(command="printf 'caf\\202 \\232\\n'")])
+    _run, node_runs = run_job(engine, job)
+    assert "caf\u00e9 \u00dc\n" in Path(node_runs["win1"].log_path).read_text()
+
+
+def test_utf8_is_the_default_code_page(engine, wsman_server):
+    add_winrm_node(engine, wsman_server)
+    _run, node_runs = run_job(engine, Job(name="u", targets="win1", steps=[Step(command="echo caf\u00e9 \u4e2d")]))
+    assert wsman_server.codepages == ["65001"]
+    assert "caf\u00e9 \u4e2d\n" in Path(node_runs["win1"].log_path).read_text()
+
+
 def test_scripts_are_uploaded_as_files_and_run_from_there(engine, wsman_server):
     add_winrm_node(engine, wsman_server)
     body = "echo script says $LABDECK_OPTION_SHARD\n" + "".join(f"echo line {i}\n" for i in range(2000))

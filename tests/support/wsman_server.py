@@ -156,6 +156,7 @@ class WsmanServer:
         self.lock = threading.Lock()
         self.requests: list[str] = []  # actions served, for tests that count round trips
         self.signals: list[tuple[str, str, bool]] = []  # (command id, code, its end already received)
+        self.codepages: list[str] = []  # WINRS_CODEPAGE of each shell created
         self._connections: set[socket.socket] = set()
         self._http: ThreadingHTTPServer | None = None
         self.port = 0
@@ -208,6 +209,8 @@ class WsmanServer:
         name = ACTIONS.get(action)
         self.requests.append(name or action)
         if name == "create":
+            option = header.find("w:OptionSet/w:Option[@Name='WINRS_CODEPAGE']", NS)
+            self.codepages.append(option.text if option is not None else "")
             env = {v.get("Name"): v.text or "" for v in body.iter(f"{{{SHELL_NS}}}Variable")}
             shell = Shell(env)
             with self.lock:
