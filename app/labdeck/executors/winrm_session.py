@@ -30,6 +30,7 @@ from . import winrm_soap as soap
 
 CONNECT_READ_TIMEOUT_S = 30
 RECEIVE_SLACK_S = 10
+CLOSE_TIMEOUT_S = 3
 MAX_IDLE_SHELLS = 4
 SHELL_URI = soap.SHELL_URI
 COMMAND_ACTION = f"{soap.SHELL_NS}/Command"
@@ -135,14 +136,19 @@ class RemoteShell:
     def signal(self, command_id: str, code: str = SIGNAL_TERMINATE) -> None:
         self._send(SIGNAL_ACTION, soap.signal_request, command_id, code)
 
-    def close(self) -> None:
-        """Delete the shell (best effort: it may already be gone) and drop the connection."""
+    def close(self, delete: bool = True) -> bool:
+        """Delete the shell (best effort, briefly: the node may be gone, and then the shell ends
+        with its idle timeout) and drop the connection. False if the node did not answer."""
         try:
-            self.protocol.transport.read_timeout_sec = 10
-            self.protocol.operation_timeout_sec = 5
-            self.protocol.close_shell(self.shell_id, close_session=True)
-        except Exception:  # noqa: BLE001 - the node may be gone; the shell dies with its idle timeout
-            self.protocol.transport.close_session()
+            if delete:
+                self.protocol.transport.read_timeout_sec = CLOSE_TIMEOUT_S
+                self.protocol.operation_timeout_sec = 1
+                self.protocol.close_shell(self.shell_id, close_session=True)
+                return True
+        except Exception:  # noqa: BLE001
+            pass
+        self.protocol.transport.close_session()
+        return False
 
 
 class ShellPool:
@@ -202,5 +208,6 @@ class ShellPool:
         with self._lock:
             self._closed = True
             idle, self._idle = self._idle, []
-        for shell in idle:
-            shell.close()
+        answering = True
+        for shell in idle:  # one silent node should not cost a timeout per shell
+            answering = shell.close(delete=answering)
