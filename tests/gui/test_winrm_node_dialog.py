@@ -31,7 +31,7 @@ def test_winrm_fields_follow_the_transport_and_https(qtbot, window):
     assert not dialog.winrm.isVisibleTo(dialog)
     dialog.transport.setCurrentText("winrm")
     assert dialog.winrm.isVisibleTo(dialog)
-    assert not dialog.key_file.isEnabled() and dialog.password.isEnabled()
+    assert not dialog.key_file.isVisibleTo(dialog) and dialog.password.isEnabled()
     assert dialog.port.value() == 5985
     assert not dialog.winrm.verify_cert.isEnabled() and dialog.winrm.verify_cert.isChecked()
     dialog.winrm.https.setChecked(True)
@@ -43,7 +43,7 @@ def test_winrm_fields_follow_the_transport_and_https(qtbot, window):
     dialog.winrm.https.setChecked(True)
     assert dialog.port.value() == 15985  # a port the user chose stays
     dialog.transport.setCurrentText("ssh")
-    assert not dialog.winrm.isVisibleTo(dialog) and dialog.key_file.isEnabled()
+    assert not dialog.winrm.isVisibleTo(dialog) and dialog.key_file.isVisibleTo(dialog)
 
 
 def test_test_and_save_a_winrm_node(qtbot, window, engine, wsman_server):

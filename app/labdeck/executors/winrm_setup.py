@@ -27,7 +27,9 @@ Get-ChildItem WSMan:\\localhost\\Listener |
 New-Item -Path WSMan:\\localhost\\Listener -Transport HTTPS -Address * `
     -CertificateThumbPrint $cert.Thumbprint -Port {port} -Force
 
-# 4. Let LabDeck in through the firewall (HTTPS only).
+# 4. Let LabDeck in through the firewall over HTTPS. (Enable-PSRemoting also allowed plain
+#    HTTP on port 5985; to close that to the network:
+#    Disable-NetFirewallRule -Name 'WINRM-HTTP-In-TCP*')
 New-NetFirewallRule -DisplayName 'LabDeck WinRM over HTTPS' -Direction Inbound -Protocol TCP `
     -LocalPort {port} -RemoteAddress {remote_address} -Action Allow -Profile Any
 

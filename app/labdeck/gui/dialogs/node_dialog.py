@@ -73,6 +73,7 @@ class NodeDialog(QDialog):
         form.addRow("Port", self.port)
         form.addRow("User", self.user)
         form.addRow("Key file", key_row)
+        self.key_row = key_row
         form.addRow("Password", self.password)
         form.addRow("WinRM", self.winrm)
         form.addRow("Tags", self.tags)
@@ -147,6 +148,7 @@ class NodeDialog(QDialog):
             w.setEnabled(remote)
         self.key_file.setEnabled(text == "ssh")
         self.form.setRowVisible(self.winrm, text == "winrm")
+        self.form.setRowVisible(self.key_row, text != "winrm")
         self._default_port()
         self._forget_key()
 

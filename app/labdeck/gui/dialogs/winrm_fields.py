@@ -52,11 +52,11 @@ class WinrmFields(QWidget):
         top.addWidget(QLabel("Shell"))
         top.addWidget(self.shell)
         top.addStretch(1)
+        top.addWidget(self.prepare_button)
         second = QHBoxLayout()
         second.addWidget(self.https)
         second.addWidget(self.verify_cert)
         second.addStretch(1)
-        second.addWidget(self.prepare_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
@@ -94,7 +94,7 @@ class PrepareWindowsDialog(QDialog):
         self.setMinimumSize(760, 520)
         intro = QLabel("Run this once on the Windows PC, in PowerShell <b>as Administrator</b>. It turns WinRM on, "
                        "adds an HTTPS listener with a certificate named after the PC, opens the firewall for HTTPS "
-                       "only and lifts the limits that end long jobs. Then add the node here with HTTPS ticked.")
+                       "and lifts the limits that end long jobs. Then add the node here with HTTPS ticked.")
         intro.setWordWrap(True)
         self.allowed = QLineEdit("LocalSubnet")
         self.allowed.setToolTip("Who may connect: LocalSubnet, this computer's address, or a range like 10.0.0.0/24")
