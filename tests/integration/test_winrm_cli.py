@@ -49,3 +49,11 @@ def test_winrm_flags_are_checked(data_dir, wsman_server):
     assert result.returncode != 0 and "--no-verify-cert only applies with --https" in result.stderr
     ssh = labdeck(data_dir, "node", "add", "x", "--host", "h", "--user", "u", "--https")
     assert ssh.returncode != 0 and "for --transport winrm" in ssh.stderr
+
+
+def test_prepare_windows_prints_the_setup_powershell(data_dir):
+    result = labdeck(data_dir, "node", "prepare-windows", "--allow", "10.0.0.0/24")
+    assert result.returncode == 0, result.stderr
+    assert "Enable-PSRemoting -Force" in result.stdout and "-RemoteAddress 10.0.0.0/24" in result.stdout
+    bad = labdeck(data_dir, "node", "prepare-windows", "--allow", "x; Remove-Item C:\\")
+    assert bad.returncode != 0 and "not an address" in bad.stderr

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 
 from ..core.errors import InvalidInput
 from ..core.models import WINRM_AUTHS, Node, Transport, WinrmSettings
+from ..executors.winrm_setup import prepare_windows_script
 from .common import open_engine, print_json, print_table, read_secret_from_stdin
 
 
@@ -45,6 +47,12 @@ def register(sub) -> None:
     test.add_argument("--accept-host-key", action="store_true", help="trust the host key the node presents now")
     test.add_argument("--replace-host-key", action="store_true", help="with --accept-host-key: replace a changed key")
     test.set_defaults(handler=cmd_test)
+
+    prep = node.add_parser("prepare-windows",
+                           help="print the PowerShell that prepares a Windows PC for LabDeck (WinRM over HTTPS)")
+    prep.add_argument("--allow", default="LocalSubnet",
+                      help="who may connect through the firewall: LocalSubnet (default), an address or a range")
+    prep.set_defaults(handler=cmd_prepare_windows)
 
     rm = node.add_parser("remove", help="remove a node and its saved credential")
     rm.add_argument("name")
@@ -91,6 +99,13 @@ def cmd_test(args) -> int:
     for check in result.checks:
         line = f"  {'ok  ' if check.ok else 'FIX '} {check.name}: {check.value}"
         print(line + (f" - {check.advice}" if check.advice else ""))
+    return 0
+
+
+def cmd_prepare_windows(args) -> int:
+    if not re.fullmatch(r"[A-Za-z0-9.:/,-]+", args.allow):
+        raise InvalidInput(f"--allow '{args.allow}' is not an address, a range or LocalSubnet")
+    print(prepare_windows_script(remote_address=args.allow), end="")
     return 0
 
 
