@@ -181,6 +181,11 @@ def test_wrong_password_is_a_clear_login_error(engine, wsman_server):
     assert engine.catalog.list_nodes() == [] or "win1" not in {n.name for n in engine.catalog.list_nodes()}
 
 
+def test_no_saved_password_says_how_to_save_one(engine, wsman_server):
+    with pytest.raises(AuthenticationFailed, match="no password is saved for 'labuser'.*--password-stdin"):
+        add_winrm_node(engine, wsman_server, password="")
+
+
 def test_wrong_password_at_run_time_is_an_error_not_a_failure(engine, wsman_server):
     add_winrm_node(engine, wsman_server, password="wrong", check=False)
     _run, node_runs = run_job(engine, Job(name="x", targets="win1", steps=[Step(command="echo hi")]))

@@ -65,6 +65,9 @@ def translate(exc: BaseException, target: WinrmTarget, doing: str) -> LabDeckErr
     where = f"node '{target.node}' ({target.endpoint})"
     if isinstance(exc, LabDeckError):
         return exc
+    if isinstance(exc, AuthenticationError) and not target.password and target.auth != "kerberos":
+        return AuthenticationFailed(f"{where}: no password is saved for '{target.username}'; save it with "
+                                    "labdeck node add ... --password-stdin (or in the node dialog)")
     if isinstance(exc, AuthenticationError):
         return AuthenticationFailed(
             f"{where}: WinRM login as '{target.username}' ({target.auth}) was refused; check the user name and "
