@@ -2,8 +2,8 @@
 
 A fake, because Windows cannot run here; everything on the client side (pywinrm's Protocol,
 requests, LabDeck's executor) is the real code. It serves HTTP/1.1 with keep-alive on
-``127.0.0.1`` (a ``ThreadingHTTPServer``), requires HTTP Basic auth, and answers the SOAP
-envelopes pywinrm sends, with the envelopes Windows sends back:
+``127.0.0.1`` (a ``ThreadingHTTPServer``; HTTPS when given a certificate), requires HTTP Basic
+auth, and answers the SOAP envelopes pywinrm sends, with the envelopes Windows sends back:
 
 - **Create** (transfer/Create on the cmd shell resource): a shell with its environment
   variables; the reply carries the ShellId selector.
@@ -26,7 +26,8 @@ the middle of a Receive sees the connection reset, as when a node goes down.
 
 Not emulated: cmd.exe and PowerShell themselves (commands run with /bin/sh; the executor's
 Windows command construction is unit-tested as strings), code pages (bytes pass through),
-NTLM/Kerberos/CredSSP and message encryption (Basic only), HTTPS, MaxEnvelopeSize, quotas
+NTLM/Kerberos/CredSSP and message encryption (Basic only; HTTPS with a given certificate),
+MaxEnvelopeSize, quotas
 (MaxShellsPerUser and friends are only reported, through the preflight helper), the shell
 IdleTimeout, job objects, Enumerate/Get/Put (WMI and config resources), and PSRP. Wine's cmd
 was considered and left out: Debian's ``wine`` pulls in 24 packages (libwine alone is about
@@ -40,6 +41,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import threading
 import uuid
 import xml.etree.ElementTree as ET
@@ -148,8 +150,9 @@ class Shell:
 
 class WsmanServer:
     def __init__(self, root: Path, username: str = "labuser", password: str = "Lab-Pass-1",
-                 quotas: dict[str, str] | None = None):
+                 quotas: dict[str, str] | None = None, certificate: tuple[Path, Path] | None = None):
         self.root = Path(root)
+        self.certificate = certificate  # (cert PEM, key PEM): serve HTTPS
         self.username, self.password = username, password
         self.quotas = DEFAULT_QUOTAS | (quotas or {})
         self.shells: dict[str, Shell] = {}
@@ -167,7 +170,7 @@ class WsmanServer:
 
     @property
     def endpoint(self) -> str:
-        return f"http://{self.host}:{self.port}/wsman"
+        return f"{'https' if self.certificate else 'http'}://{self.host}:{self.port}/wsman"
 
     def start(self) -> WsmanServer:
         server = self
@@ -177,6 +180,10 @@ class WsmanServer:
 
         self._http = ThreadingHTTPServer((self.host, self.port), Handler)
         self._http.daemon_threads = True
+        if self.certificate:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*map(str, self.certificate))
+            self._http.socket = context.wrap_socket(self._http.socket, server_side=True)
         self.port = self._http.server_address[1]
         threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
