@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from labdeck.core.errors import AuthenticationFailed
+from labdeck.core.errors import AuthenticationFailed, LabDeckError
 from labdeck.core.models import Job, JobOption, JobPolicy, Step, StepKind
 from labdeck.core.status import KillState, NodeRunStatus, RunStatus
 from tests.conftest import add_sshd_node, add_winrm_node
@@ -121,6 +121,9 @@ def test_upload_and_download_pass_binary_data_through_stdin_and_back(engine, wsm
     assert wsman_server.requests.count("send") >= 7
     executor.download("inputs/in.bin", tmp_path / "back" / "in.bin")
     assert (tmp_path / "back" / "in.bin").read_bytes() == data
+    with pytest.raises(LabDeckError, match="downloading inputs/missing.bin failed"):
+        executor.download("inputs/missing.bin", tmp_path / "back" / "missing.bin")
+    assert sorted(p.name for p in (tmp_path / "back").iterdir()) == ["in.bin"]  # no half file left
 
 
 def test_a_command_reading_stdin_gets_end_of_input_instead_of_hanging(engine, wsman_server):

@@ -124,11 +124,13 @@ class WinrmExecutor:
 
     # ---- helpers (upload, download, kill, probe, preflight) -----------------------------
 
-    def _helper(self, script: str, stdin_chunks=(), timeout: float = HELPER_TIMEOUT_S) -> tuple[str, str, int]:
+    def _helper(self, script: str, stdin_chunks=(), timeout: float = HELPER_TIMEOUT_S,
+                on_stdout=None) -> tuple[str, str, int]:
         """Run a helper script to its end: (stdout, stderr, exit code). ``stdin_chunks`` are
-        sent first, each as one Send, the last one closing stdin."""
+        sent first, each as one Send, the last one closing stdin. ``timeout`` is the longest
+        wait for the helper's next output or its end. ``on_stdout`` takes stdout as it comes
+        (a download of any size), which is then not returned."""
         command, args = powershell_command(script)
-        until = time.monotonic() + timeout
         shell, command_id = self.pool.start(command, args)
         try:
             pending = None
@@ -139,11 +141,16 @@ class WinrmExecutor:
             if pending is not None:
                 shell.send(command_id, pending, end=True)
             out, err = bytearray(), bytearray()
-            while time.monotonic() < until:
-                got = shell.receive(command_id, min(RECEIVE_WAIT_S * 5, max(1.0, until - time.monotonic())))
+            quiet_until = time.monotonic() + timeout
+            while time.monotonic() < quiet_until:
+                got = shell.receive(command_id, min(RECEIVE_WAIT_S * 5, max(1.0, quiet_until - time.monotonic())))
                 if got is None:
                     continue
-                out += got[0]
+                quiet_until = time.monotonic() + timeout
+                if on_stdout is not None:
+                    on_stdout(got[0])
+                else:
+                    out += got[0]
                 err += got[1]
                 if got[3]:
                     self.pool.finish(shell, command_id)
@@ -155,7 +162,7 @@ class WinrmExecutor:
             if isinstance(exc, WINRM_FAILURES):
                 raise translate(exc, self.target, "running a helper command") from exc
             raise
-        raise NodeUnreachable(f"node '{self.node}': a helper command got no result within {timeout:.0f} s")
+        raise NodeUnreachable(f"node '{self.node}': a helper command went {timeout:.0f} s without an answer")
 
     def _put_bytes(self, data: bytes, remote: str) -> None:
         self._put_stream([data], hashlib.sha256(data).hexdigest(), remote)
@@ -170,7 +177,7 @@ class WinrmExecutor:
             if not yielded:
                 yield b"\r\n"
 
-        out, err, code = self._helper(upload_script(remote), lines(), timeout=HELPER_TIMEOUT_S * 10)
+        out, err, code = self._helper(upload_script(remote), lines())
         got = parse_key_values(out).get("sha256")
         if code != 0 or got != sha256:
             detail = err.strip().splitlines()[0] if err.strip() else f"checksum {got or 'missing'}, expected {sha256}"
@@ -189,15 +196,30 @@ class WinrmExecutor:
         self._put_stream(blocks(), digest.hexdigest(), remote)
 
     def download(self, remote: str, local: Path) -> None:
-        out, err, code = self._helper(download_script(remote), timeout=HELPER_TIMEOUT_S * 10)
+        """The file arrives as base64 lines, decoded as they come into ``<local>.part``, which
+        becomes ``local`` only when the whole file is there."""
+        local = Path(local)
+        local.parent.mkdir(parents=True, exist_ok=True)
+        part = local.with_name(local.name + ".part")
+        held = bytearray()
+        with open(part, "wb") as f:
+            def take(data: bytes) -> None:
+                held.extend(data)
+                *lines, rest = held.split(b"\n")
+                f.writelines(base64.b64decode(line) for line in lines if line.strip())
+                held[:] = rest
+
+            try:
+                _out, err, code = self._helper(download_script(remote), timeout=HELPER_TIMEOUT_S, on_stdout=take)
+                take(b"\n")
+            except BaseException:
+                part.unlink(missing_ok=True)
+                raise
         if code != 0:
+            part.unlink(missing_ok=True)
             detail = err.strip().splitlines()[0] if err.strip() else f"exit code {code}"
             raise LabDeckError(f"node '{self.node}': downloading {remote} failed ({detail})")
-        Path(local).parent.mkdir(parents=True, exist_ok=True)
-        with open(local, "wb") as f:
-            for line in out.splitlines():
-                if line.strip():
-                    f.write(base64.b64decode(line))
+        part.replace(local)
 
     def probe(self) -> dict:
         out, err, code = self._helper(probe_script())
