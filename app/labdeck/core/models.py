@@ -38,6 +38,25 @@ class Capacity:
     gpus: int | None = None
 
 
+WINRM_AUTHS = ("ntlm", "basic", "kerberos", "credssp")
+
+
+@dataclass
+class WinrmSettings:
+    """How a WinRM node is reached: authentication, HTTP or HTTPS, certificate check, and the
+    shell its command steps are written for (option values are quoted for that shell)."""
+    auth: str = "ntlm"
+    https: bool = False
+    verify_cert: bool = True   # off only by an explicit per-node choice (a self-signed certificate)
+    shell: str = "cmd"         # "cmd" or "powershell"
+
+    def __post_init__(self) -> None:
+        if self.auth not in WINRM_AUTHS:
+            raise InvalidInput(f"WinRM auth '{self.auth}' is not supported: use {', '.join(WINRM_AUTHS)}")
+        if self.shell not in ("cmd", "powershell"):
+            raise InvalidInput(f"WinRM shell '{self.shell}' is not supported: use cmd or powershell")
+
+
 @dataclass
 class Node:
     name: str
@@ -54,13 +73,16 @@ class Node:
     encoding: str = "utf-8"            # how the node's output is decoded
     probe: dict = field(default_factory=dict)
     last_seen: float | None = None
+    winrm: WinrmSettings = field(default_factory=WinrmSettings)  # used by WinRM nodes only
     id: int | None = None
 
     @property
     def effective_port(self) -> int:
         if self.port:
             return self.port
-        return {Transport.SSH: 22, Transport.WINRM: 5985}.get(self.transport, 0)
+        if self.transport is Transport.WINRM:
+            return 5986 if self.winrm.https else 5985
+        return {Transport.SSH: 22}.get(self.transport, 0)
 
 
 @dataclass

@@ -128,6 +128,10 @@ MIGRATIONS: list[list[str]] = [
             launched_at REAL NOT NULL
         )""",
     ],
+    # v5: WinRM nodes (#5): auth, http/https, certificate check and command shell, as JSON
+    [
+        "ALTER TABLE nodes ADD COLUMN winrm TEXT NOT NULL DEFAULT '{}'",
+    ],
 ]
 
 
