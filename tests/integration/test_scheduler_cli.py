@@ -45,13 +45,13 @@ def test_daemon_runs_schedules_and_sigterm_leaves_nothing_running(data_dir):
     daemon = subprocess.Popen([*LABDECK, "--data-dir", str(data_dir), "daemon"], stderr=subprocess.PIPE, text=True,
                               env=os.environ | {"PYTHONUNBUFFERED": "1"})
     try:
-        deadline = time.monotonic() + 20
+        deadline, said = time.monotonic() + 20, []
         while time.monotonic() < deadline:
-            line = daemon.stderr.readline()
-            if "started on this-computer" in line:
+            said.append(daemon.stderr.readline())
+            if "started on this-computer" in said[-1]:
                 break
         else:
-            raise AssertionError("no scheduled run started")
+            raise AssertionError(f"no scheduled run started; the daemon said: {''.join(said)[-2000:]!r}")
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(20) == 0
     finally:

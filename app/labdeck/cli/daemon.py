@@ -26,10 +26,11 @@ def cmd_daemon(args) -> int:
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        engine = Engine(args.data_dir, schedule=True)
+        engine = Engine(args.data_dir)
         try:
-            if not args.quiet:
+            if not args.quiet:  # before the scheduler starts: a catch-up run may start at once
                 engine.bus.subscribe(_print_event)
+            engine.start_scheduler()
             count = len([s for s in engine.scheduler.store.list() if s.enabled])
             paused = " (all scheduling is paused)" if engine.scheduler.store.paused() else ""
             _say(f"labdeck daemon: {count} schedule(s) active{paused}; Ctrl-C or SIGTERM stops it")
