@@ -22,6 +22,7 @@ from .reconcile import reconcile_orphans
 from .rules import RuleWatcher
 from .scheduler import Scheduler
 from .seed import seed_first_start
+from .transfers import TransferManager
 
 ADHOC_JOB = "(ad-hoc)"
 
@@ -38,6 +39,7 @@ class Engine:
                                  CatalogHostKeys(self.catalog).check)
         self.dispatcher = Dispatcher(self.catalog, self.pool, self.bus, secrets.get_secret)
         self.nodes = NodeManager(self.catalog, self.pool, self.bus)
+        self.transfers = TransferManager(self.catalog, self.pool, self.bus)
         self.notifier = Notifier(self.catalog, self.bus)
         self.rules = RuleWatcher(self)
         self.scheduler = Scheduler(self, miss_grace_s=miss_grace_s)
@@ -112,6 +114,7 @@ class Engine:
         self.scheduler.shutdown()  # first: no new runs while the running ones are stopped
         self.rules.close()
         self.dispatcher.shutdown(cancel_running)
+        self.transfers.shutdown()
         self.notifier.close()
         self.pool.close()
         self.catalog.close()

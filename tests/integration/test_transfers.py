@@ -1,0 +1,128 @@
+"""Distribute and collect against real OpenSSH nodes: 100 MB to five nodes verified by SHA-256
+on each, results from five nodes into per-node folders, skipping identical files, folders with
+modes and mtimes kept, and glob collection."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from pathlib import Path
+
+from labdeck.core.transfers import Direction, FileOutcome
+from labdeck.engine.transfers import TransferRequest
+from tests.conftest import add_sshd_node
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def remote_sha256(sshd, path: str) -> str:
+    """Hashed on the node by OpenSSH's own client, not by LabDeck."""
+    out = subprocess.run([*sshd.ssh_args(), f"sha256sum {path}"], capture_output=True, text=True, check=True).stdout
+    return out.split()[0]
+
+
+def run_transfer(engine, request: TransferRequest, timeout: float = 300):
+    transfer = engine.transfers.start(request)
+    assert engine.transfers.wait(transfer.id, timeout), "transfer did not finish in time"
+    return transfer
+
+
+def test_hundred_megabytes_to_five_nodes_verified_on_each(engine, sshd_nodes, tmp_path):
+    nodes = sshd_nodes(5)
+    for sshd in nodes:
+        add_sshd_node(engine, sshd, tags=["lab"])
+    data = tmp_path / "input.bin"
+    data.write_bytes(os.urandom(100_000_000))
+    os.utime(data, (1_700_000_000, 1_700_000_000))
+    remote_root = tmp_path / "remote"  # every test node is this machine: one folder per node
+    request = TransferRequest(Direction.PUT, [str(data)], f"{remote_root}/${{node.name}}/in", "tag:lab", max_parallel=5)
+    transfer = run_transfer(engine, request)
+
+    assert transfer.ok, transfer.results
+    expected = sha256_file(data)
+    for sshd in nodes:
+        remote = remote_root / sshd.name / "in" / "input.bin"
+        assert remote_sha256(sshd, str(remote)) == expected
+        assert int(remote.stat().st_mtime) == 1_700_000_000
+        assert not remote.with_name("input.bin.labdeck-part").exists()
+        (result,) = transfer.results[sshd.name].files
+        assert result.outcome is FileOutcome.COPIED and result.sha256 == expected
+
+    again = run_transfer(engine, request)  # already there: nothing is sent twice
+    assert again.ok
+    assert {f.outcome for r in again.results.values() for f in r.files} == {FileOutcome.SKIPPED}
+
+
+def test_results_from_five_nodes_land_in_per_node_folders(engine, sshd_nodes, tmp_path):
+    nodes = sshd_nodes(5)
+    remote_root = tmp_path / "remote"
+    for sshd in nodes:
+        add_sshd_node(engine, sshd, tags=["lab"])
+        out = remote_root / sshd.name / "results"
+        (out / "logs").mkdir(parents=True)
+        (out / "metrics.csv").write_text(f"node,{sshd.name}\n")
+        (out / "logs" / "train.log").write_text(f"log of {sshd.name}\n")
+        (out / "model.bin").write_bytes(os.urandom(300_000))
+        (out / "run.sh").write_text("#!/bin/sh\n")
+        (out / "run.sh").chmod(0o750)
+    dest = tmp_path / "collected"
+    transfer = run_transfer(engine, TransferRequest(
+        Direction.GET, [f"{remote_root}/${{node.name}}/results"], str(dest), "tag:lab"))
+
+    assert transfer.ok, transfer.results
+    for sshd in nodes:
+        got = dest / sshd.name / "results"
+        src = remote_root / sshd.name / "results"
+        assert (got / "metrics.csv").read_text() == f"node,{sshd.name}\n"
+        assert (got / "logs" / "train.log").read_text() == f"log of {sshd.name}\n"
+        assert sha256_file(got / "model.bin") == sha256_file(src / "model.bin")
+        assert (got / "run.sh").stat().st_mode & 0o777 == 0o750
+        assert int((got / "model.bin").stat().st_mtime) == int((src / "model.bin").stat().st_mtime)
+        assert not list(got.rglob("*.labdeck-part"))
+
+
+def test_collect_a_glob_and_distribute_a_folder(engine, sshd_nodes, tmp_path):
+    nodes = sshd_nodes(2)
+    for sshd in nodes:
+        add_sshd_node(engine, sshd, tags=["lab"])
+    folder = tmp_path / "inputs"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_text("a")
+    (folder / "sub" / "b.txt").write_text("b")
+    remote_root = tmp_path / "remote"
+    put = run_transfer(engine, TransferRequest(Direction.PUT, [str(folder)], f"{remote_root}/${{node.name}}",
+                                               "tag:lab"))
+    assert put.ok, put.results
+    for sshd in nodes:
+        assert (remote_root / sshd.name / "inputs" / "sub" / "b.txt").read_text() == "b"
+        (remote_root / sshd.name / "inputs" / "c.log").write_text("c")
+
+    dest = tmp_path / "back"
+    get = run_transfer(engine, TransferRequest(
+        Direction.GET, [f"{remote_root}/${{node.name}}/inputs/*.txt", f"{remote_root}/${{node.name}}/in*/s?b"],
+        str(dest), "tag:lab"))
+    assert get.ok, get.results
+    for sshd in nodes:
+        names = sorted(p.relative_to(dest / sshd.name).as_posix() for p in (dest / sshd.name).rglob("*") if p.is_file())
+        assert names == ["a.txt", "sub/b.txt"]
+
+
+def test_a_missing_remote_path_fails_that_node_with_a_clear_message(engine, sshd_nodes, tmp_path):
+    nodes = sshd_nodes(2)
+    for sshd in nodes:
+        add_sshd_node(engine, sshd, tags=["lab"])
+    (tmp_path / nodes[0].name).mkdir()
+    (tmp_path / nodes[0].name / "out.txt").write_text("ok")
+    transfer = run_transfer(engine, TransferRequest(
+        Direction.GET, [f"{tmp_path}/${{node.name}}/out.txt"], str(tmp_path / "dest"), "tag:lab"))
+    assert not transfer.ok
+    assert transfer.results[nodes[0].name].ok
+    error = transfer.results[nodes[1].name].error
+    assert "does not exist" in error and nodes[1].name in error
