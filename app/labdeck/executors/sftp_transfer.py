@@ -2,7 +2,7 @@
 
 Throughput (measured in bench/bench_transfer.py): uploads use SFTP with pipelined 255 KiB
 write requests (paramiko's default 32 KiB requests stall on acknowledgements); downloads
-stream the file over an exec channel (``cat``/``tail -c +N``) with a 64 MiB window and
+stream the file over an exec channel (``cat``/``tail -c +N``) with a 16 MiB window and
 256 KiB packets, which paramiko receives far faster than its SFTP prefetch (whose buffer
 search grows with the data in flight). Metadata (stat, list, mkdir, rename, utime, chmod)
 always goes through SFTP; SHA-256 is computed on the node by ``openssl dgst`` (or
@@ -25,8 +25,9 @@ from .ssh_connection import SshConnection
 from .transfer_base import BLOCK, ByteProgress, LocalPart, TransferCancelled, TransferError, sha256_prefix
 
 UPLOAD_REQUEST = 255 * 1024        # below OpenSSH sftp-server's 256 KiB message limit
-STREAM_WINDOW = 64 << 20
+STREAM_WINDOW = 16 << 20
 STREAM_PACKET = 256 << 10
+HELPER_TIMEOUT_S = 600  # hashing a file of many GB on a slow disk
 _NET_ERRORS = (paramiko.SSHException, EOFError, ConnectionError, TimeoutError)
 
 _HASH_SCRIPT = ('if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r; '
@@ -74,19 +75,23 @@ class SftpTransfer:
             chan.exec_command(command)
             if stdin_none:
                 chan.shutdown_write()
+            chan.settimeout(HELPER_TIMEOUT_S)
             out, err = bytearray(), bytearray()
-            while not (chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready()):
-                if chan.recv_ready():
-                    out += chan.recv(65536)
-                elif chan.recv_stderr_ready():
+            # Until EOF, not the exit status: sshd may send the status before the last output.
+            while data := chan.recv(65536):
+                out += data
+                while chan.recv_stderr_ready():
                     err += chan.recv_stderr(65536)
-                else:
-                    chan.status_event.wait(0.02)
-            return chan.recv_exit_status(), bytes(out), bytes(err)
+            code = chan.recv_exit_status()
+            while chan.recv_stderr_ready():
+                err += chan.recv_stderr(65536)
+            if code == -1:
+                raise EOFError("the command ended without an exit status")
+            return code, bytes(out), bytes(err)
         except _NET_ERRORS + (OSError,) as exc:
             raise self._lost(exc, "running a helper command") from exc
         finally:
-            chan.close()
+            _close_quietly(chan)
 
     # ---- metadata ----------------------------------------------------------------------
 
@@ -129,10 +134,17 @@ class SftpTransfer:
             except FileNotFoundError:
                 try:
                     sftp.mkdir(current)
-                except OSError as exc:
-                    raise TransferError(f"node '{self.node}': cannot create folder {current} ({exc})") from exc
+                except OSError as exc:  # fine if someone else made it meanwhile (a shared NFS home)
+                    if not self._is_dir(current):
+                        raise TransferError(f"node '{self.node}': cannot create folder {current} ({exc})") from exc
             except _NET_ERRORS as exc:
                 raise self._lost(exc, f"creating {current}") from exc
+
+    def _is_dir(self, path: str) -> bool:
+        try:
+            return stat_mod.S_ISDIR(self._client().stat(path).st_mode)
+        except FileNotFoundError:
+            return False
 
     def remove(self, path: str) -> None:
         path = normalize_remote(path)
@@ -288,6 +300,8 @@ class SftpTransfer:
                 part.write(data)
                 progress(len(data))
             code = chan.recv_exit_status()
+            if code == -1:  # closed without an exit status: the connection went away
+                raise self._lost(EOFError("no exit status"), f"downloading {entry.path}")
             if code != 0:
                 err = chan.recv_stderr(4096).decode(errors="replace").strip()
                 raise TransferError(f"node '{self.node}': reading {entry.path} failed ({err or f'exit {code}'})")
@@ -295,7 +309,7 @@ class SftpTransfer:
         except _NET_ERRORS + (OSError,) as exc:
             raise self._lost(exc, f"downloading {entry.path}") from exc
         finally:
-            chan.close()
+            _close_quietly(chan)
 
     def close(self) -> None:
         if self._sftp is not None:
@@ -304,6 +318,13 @@ class SftpTransfer:
             except Exception:  # closing a channel on a dead connection
                 pass
             self._sftp = None
+
+
+def _close_quietly(chan: paramiko.Channel) -> None:
+    try:
+        chan.close()
+    except _NET_ERRORS + (OSError,):  # closing a channel of a connection that just died
+        pass
 
 
 def _entry(path: str, attrs: paramiko.SFTPAttributes) -> RemoteEntry:

@@ -224,10 +224,19 @@ class SshConnection:
         return chan
 
     def sftp(self) -> paramiko.SFTPClient:
-        try:
-            return paramiko.SFTPClient.from_transport(self.transport())
-        except (paramiko.SSHException, OSError, EOFError) as exc:
-            raise NodeUnreachable(f"node '{self.target.node}': cannot open SFTP ({exc})") from exc
+        """An SFTP session; on a dead connection (a node that restarted), reconnect once."""
+        for attempt in (1, 2):
+            tr = self.transport()
+            try:
+                return paramiko.SFTPClient.from_transport(tr)
+            except (paramiko.SSHException, OSError, EOFError) as exc:
+                with self._lock:
+                    if self._transport is tr:
+                        tr.close()
+                        self._transport = None
+                if attempt == 2:
+                    raise NodeUnreachable(f"node '{self.target.node}': cannot open SFTP ({exc})") from exc
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         with self._lock:
