@@ -126,3 +126,49 @@ def test_a_missing_remote_path_fails_that_node_with_a_clear_message(engine, sshd
     assert transfer.results[nodes[0].name].ok
     error = transfer.results[nodes[1].name].error
     assert "does not exist" in error and nodes[1].name in error
+
+
+def test_a_job_puts_inputs_runs_and_gets_results_per_node(engine, sshd_nodes, tmp_path):
+    from labdeck.core.models import Job, JobOption, Step, StepKind
+    from labdeck.core.status import NodeRunStatus, RunStatus
+    from labdeck.store.jobfile import job_from_yaml, job_to_yaml
+
+    nodes = sshd_nodes(2)
+    for sshd in nodes:
+        add_sshd_node(engine, sshd, tags=["lab"])
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    for sshd in nodes:
+        (inputs / f"{sshd.name}.csv").write_text(f"shard of {sshd.name}\n")
+    work = tmp_path / "work"
+    job = job_from_yaml(f"""
+name: shards
+targets: tag:lab
+options: [{{name: tag, default: v1}}]
+steps:
+  - put: {inputs}/${{node.name}}.csv
+    to: {work}/${{node.name}}/in
+  - command: cd {work}/$LABDECK_NODE && mkdir -p out && tr a-z A-Z < in/$LABDECK_NODE.csv > out/result.txt
+  - get: {work}/${{node.name}}/out/*.txt
+    to: {tmp_path}/results/${{option.tag}}
+""")
+    assert job_from_yaml(job_to_yaml(job)).steps == job.steps
+    engine.catalog.add_job(job)
+    run = engine.start_job("shards", {"tag": "v2"})
+    assert engine.wait(run.id, 120)
+    assert engine.catalog.get_run(run.id).status is RunStatus.SUCCEEDED
+    for nr in engine.catalog.node_runs(run.id):
+        assert nr.status is NodeRunStatus.SUCCEEDED, nr.message
+        result = tmp_path / "results" / "v2" / nr.node_name / "result.txt"
+        assert result.read_text() == f"SHARD OF {nr.node_name.upper()}\n"
+        log = open(nr.log_path).read()
+        assert "step 1: put" in log and "step 3: get" in log and "sha256" in log
+
+    missing = Job(name="missing", targets="tag:lab", options=[JobOption("tag")],
+                  steps=[Step(kind=StepKind.GET, source=f"{work}/nothing-here", destination=str(tmp_path))])
+    engine.catalog.add_job(missing)
+    run = engine.start_job("missing")
+    assert engine.wait(run.id, 60)
+    for nr in engine.catalog.node_runs(run.id):
+        assert nr.status is NodeRunStatus.FAILED
+        assert "step 1 (get) failed" in nr.message and "does not exist" in nr.message

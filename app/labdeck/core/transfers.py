@@ -61,6 +61,8 @@ class NodeTransferResult:
     bytes_done: int = 0
     error: str = ""
     seconds: float = 0.0
+    unreachable: bool = False  # the error was the node dropping (a retry resumes)
+    cancelled: bool = False
 
     def as_dict(self) -> dict:
         return {"node": self.node, "ok": self.ok, "error": self.error, "bytes": self.bytes_done,

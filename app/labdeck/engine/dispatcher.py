@@ -21,6 +21,7 @@ from ..executors.pool import ExecutorPool
 from ..store.catalog import Catalog
 from ..store.logs import LogWriter
 from .bus import EventBus
+from .transfer_steps import TRANSFER_KINDS, run_transfer_step
 
 log = logging.getLogger(__name__)
 CANCEL_POLL_S = 0.25
@@ -223,6 +224,11 @@ class Dispatcher:
         try:
             executor = self._pool.get(node)
             for index, step in enumerate(job.steps, 1):
+                if step.kind in TRANSFER_KINDS:
+                    failure = run_transfer_step(self._pool, node, step, index, options, deadline, stop, writer)
+                    if failure is not None:
+                        return failure[0], None, failure[1], None
+                    continue
                 request = CommandRequest(env=env, run_tag=f"run-{active.run.id}-{node.name}")
                 if step.kind is StepKind.SCRIPT:
                     shell = shell_for_script(step.filename, executor.shell)

@@ -22,6 +22,7 @@ from .reconcile import reconcile_orphans
 from .rules import RuleWatcher
 from .scheduler import Scheduler
 from .seed import seed_first_start
+from .transfer_steps import check_transfer_step
 from .transfers import TransferManager
 
 ADHOC_JOB = "(ad-hoc)"
@@ -73,6 +74,7 @@ class Engine:
         values = resolve_options(job, options or {})
         for step in job.steps:  # an unknown ${option.X} is an error before anything runs
             substitute(step.command or step.script, values, Shell.SH)
+            check_transfer_step(step, values)
         spec = targets or job.targets
         nodes = resolve_targets(spec, self.catalog.list_nodes())
         logs = paths.logs_dir(self.data_dir)

@@ -16,7 +16,7 @@ from ..core.errors import LabDeckError, NodeUnreachable
 from ..core.transfers import (
     PART_SUFFIX, FileOutcome, FileResult, NodeTransferResult, RemoteEntry, has_glob, remote_join, safe_local_path,
 )
-from ..executors.transfer_base import TransferBackend, TransferError, sha256_prefix
+from ..executors.transfer_base import TransferBackend, TransferCancelled, TransferError, sha256_prefix
 
 MAX_DEPTH = 64
 
@@ -96,7 +96,7 @@ def put_to_node(backend: TransferBackend, pairs: list[tuple[Path, str]], progres
             progress.finish_file()
         result.ok = True
     except (LabDeckError, OSError) as exc:
-        result.error = _one_line(exc)
+        _record_error(result, exc)
     finally:
         backend.close()
     result.bytes_done = progress.bytes_done
@@ -195,7 +195,7 @@ def get_from_node(backend: TransferBackend, patterns: list[str], local_root: Pat
             progress.finish_file()
         result.ok = True
     except (LabDeckError, OSError) as exc:
-        result.error = _one_line(exc)
+        _record_error(result, exc)
     finally:
         backend.close()
     result.bytes_done = progress.bytes_done
@@ -209,6 +209,12 @@ def _identical_local(entry: RemoteEntry, local: Path) -> bool:
     except FileNotFoundError:
         return False
     return info.st_size == entry.size and int(info.st_mtime) == entry.mtime
+
+
+def _record_error(result: NodeTransferResult, exc: BaseException) -> None:
+    result.error = _one_line(exc)
+    result.unreachable = isinstance(exc, NodeUnreachable)
+    result.cancelled = isinstance(exc, TransferCancelled)
 
 
 def _one_line(exc: BaseException) -> str:
