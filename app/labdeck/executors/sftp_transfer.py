@@ -179,9 +179,14 @@ class SftpTransfer:
         size, part = info.st_size, remote + PART_SUFFIX
         parent = remote.rsplit("/", 1)[0] if "/" in remote.strip("/") else ""
         self.makedirs(parent)
-        offset, hasher = self._resume_offset_up(local, part, size)
+        offset = self._resume_offset_up(local, part, size)
         if offset:
             progress(offset)
+        # The local hash runs beside the copy (hashlib releases the GIL), not in its loop.
+        local_digest: list[str | BaseException] = []
+        hashing = threading.Thread(target=_hash_local_into, args=(local, local_digest), daemon=True,
+                                   name=f"hash-local-{self.node}")
+        hashing.start()
         try:
             sftp = self._client()
             with open(local, "rb") as src, sftp.open(part, "r+b" if offset else "wb") as dst:
@@ -197,11 +202,13 @@ class SftpTransfer:
                     block = src.read(BLOCK)
                     if not block:
                         break
-                    hasher.update(block)
                     dst.write(block)
                     progress(len(block))
-            digest = hasher.hexdigest()
             remote_digest = self.sha256(part)
+            hashing.join()
+            if isinstance(local_digest[0], BaseException):
+                raise TransferError(f"cannot read {local} ({local_digest[0]})")
+            digest = local_digest[0]
             if remote_digest != digest:
                 sftp.remove(part)
                 raise TransferError(f"node '{self.node}': {remote} arrived damaged (SHA-256 differs); "
@@ -220,15 +227,14 @@ class SftpTransfer:
             raise self._lost(exc, f"uploading {remote}") from exc
         return FileResult(str(local), remote, size, FileOutcome.RESUMED if offset else FileOutcome.COPIED, digest)
 
-    def _resume_offset_up(self, local: Path, part: str, size: int) -> tuple[int, hashlib._Hash]:
+    def _resume_offset_up(self, local: Path, part: str, size: int) -> int:
         """Where an upload continues: after a part file's prefix if it matches the local file."""
         existing = self.stat(part)
         if existing is None or existing.size == 0 or existing.size > size:
-            return 0, hashlib.sha256()
-        prefix = sha256_prefix(local, existing.size)
-        if self.sha256(part, existing.size) == prefix.hexdigest():
-            return existing.size, prefix
-        return 0, hashlib.sha256()
+            return 0
+        if self.sha256(part, existing.size) == sha256_prefix(local, existing.size).hexdigest():
+            return existing.size
+        return 0
 
     # ---- download ----------------------------------------------------------------------
 
@@ -318,6 +324,13 @@ class SftpTransfer:
             except Exception:  # closing a channel on a dead connection
                 pass
             self._sftp = None
+
+
+def _hash_local_into(path: Path, out: list) -> None:
+    try:
+        out.append(sha256_prefix(path).hexdigest())
+    except OSError as exc:
+        out.append(exc)
 
 
 def _close_quietly(chan: paramiko.Channel) -> None:
