@@ -47,7 +47,7 @@ from bench.report import NOTES, ROWS, Row, print_table  # noqa: E402
 from labdeck.core.transfers import RemoteEntry  # noqa: E402
 from labdeck.executors import sftp_transfer  # noqa: E402
 from labdeck.executors.sftp_transfer import SftpTransfer  # noqa: E402
-from labdeck.executors.ssh_connection import SshConnection, SshTarget, _open_socket  # noqa: E402
+from labdeck.executors.ssh_connection import SshConnection, SshTarget, _open_socket, _rekey_like_openssh  # noqa: E402
 
 GCM = "aes128-gcm@openssh.com"
 
@@ -135,6 +135,7 @@ class Bench:
             transport.get_security_options().ciphers = (cipher,)
         transport.start_client(timeout=10)
         transport.auth_publickey(n.user, paramiko.PKey.from_path(n.key_file))
+        _rekey_like_openssh(transport)  # else a 30 s stall at each 512 MiB (see ssh_connection.py)
         return transport
 
     def raw_put(self, cipher: str | None, request: int | None) -> float:

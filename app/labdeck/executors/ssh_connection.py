@@ -134,6 +134,7 @@ class SshConnection:
             transport.close()
             raise
         transport.set_keepalive(KEEPALIVE_S)
+        _rekey_like_openssh(transport)
         return transport
 
     def _authenticate(self, transport: paramiko.Transport) -> None:
@@ -254,6 +255,18 @@ def _prefer_fast_ciphers(transport: paramiko.Transport) -> None:
     options = transport.get_security_options()
     offered = list(options.ciphers)
     options.ciphers = tuple([c for c in FAST_CIPHERS if c in offered] + [c for c in offered if c not in FAST_CIPHERS])
+
+
+AES_REKEY_BYTES = 1 << 36  # 2**32 cipher blocks of 16 bytes: RFC 4344's limit for AES, and OpenSSH's default
+
+
+def _rekey_like_openssh(transport: paramiko.Transport) -> None:
+    """paramiko rekeys every 512 MiB. If the server closes a channel (a finished download)
+    while that key exchange runs, paramiko's own reader thread waits 30 s for the exchange it
+    is supposed to be processing, then gives up ("Key-exchange timed out"). With AES, rekey
+    after 64 GiB as OpenSSH does: big transfers no longer stall every 512 MiB."""
+    if (transport.local_cipher or "").startswith("aes") and (transport.remote_cipher or "").startswith("aes"):
+        transport.packetizer.REKEY_BYTES = AES_REKEY_BYTES
 
 
 def _release_on_close(chan: paramiko.Channel, semaphore: threading.BoundedSemaphore) -> None:
