@@ -202,6 +202,11 @@ class TransferManager:
         return self.start(TransferRequest(request.direction, list(request.sources), request.destination,
                                           ",".join(failed), request.max_parallel, dict(request.options)))
 
+    def browser(self, node_name: str):
+        """A TransferBackend on one node, for listing, deleting and hashing (the remote file
+        browser); one per thread, closed by the caller."""
+        return backend_for(self._pool, self._catalog.get_node(node_name))
+
     def shutdown(self) -> None:
         for transfer in self.list():
             if not transfer.done.is_set():
