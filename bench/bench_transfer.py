@@ -111,9 +111,11 @@ class Bench:
         conn = self.connection()
         backend = SftpTransfer(conn)
         cancel = threading.Event()
-        original = SftpTransfer.sha256
-        if not verify:  # diagnostic only: what the node-side hash costs
-            SftpTransfer.sha256 = lambda self, path, length=None: _local_sha(path, length)
+        saved = SftpTransfer.sha256, sftp_transfer._hash_local_into, sftp_transfer.hashlib
+        if not verify:  # diagnostic only: every hash (local, on the node, inline) replaced by a constant
+            SftpTransfer.sha256 = lambda self, path, length=None: _NoHash().hexdigest()
+            sftp_transfer._hash_local_into = lambda path, out: out.append(_NoHash().hexdigest())
+            sftp_transfer.hashlib = _NoHashlib()
         try:
             if upload:
                 run = lambda: backend.upload_file(self.src, str(self.remote_up), lambda n: None, cancel)  # noqa: E731
@@ -121,7 +123,7 @@ class Bench:
                 run = lambda: backend.download_file(self.entry, self.local_down, lambda n: None, cancel)  # noqa: E731
             return timed(run, self.repeat, self.clean)
         finally:
-            SftpTransfer.sha256 = original
+            SftpTransfer.sha256, sftp_transfer._hash_local_into, sftp_transfer.hashlib = saved
             backend.close()
             conn.close()
 
@@ -183,9 +185,16 @@ class Bench:
             sftp_transfer.STREAM_WINDOW = saved
 
 
-def _local_sha(path: str, length: int | None) -> str:
-    from labdeck.executors.transfer_base import sha256_prefix
-    return sha256_prefix(Path(path), length).hexdigest()
+class _NoHash:
+    def update(self, _data: bytes) -> None:
+        pass
+
+    def hexdigest(self) -> str:
+        return "0" * 64
+
+
+class _NoHashlib:
+    sha256 = _NoHash
 
 
 def main() -> int:

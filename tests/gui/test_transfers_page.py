@@ -187,3 +187,33 @@ def _put(source: Path, remote: str):
     from labdeck.core.transfers import Direction
     from labdeck.engine.transfers import TransferRequest
     return TransferRequest(Direction.PUT, [str(source)], remote, "lab-0")
+
+
+def test_the_job_editor_makes_put_and_get_steps(qtbot, window, engine):
+    from labdeck.core.models import StepKind
+
+    dialog = window.jobs_page.new_job()
+    dialog.name.setText("with-files")
+    dialog.targets.setText("all")
+    dialog.step_kind.setCurrentText("put")
+    dialog.save()
+    assert "needs both From and To" in dialog.message.text()
+    dialog.source.setText("~/inputs/${node.name}.csv")
+    dialog.destination.setText("work/in")
+    dialog.add_step()
+    dialog.command.setText("./train.sh")
+    dialog.add_step()
+    dialog.step_kind.setCurrentText("get")
+    dialog.source.setText("work/out/*.ckpt")
+    dialog.destination.setText("~/results")
+    with qtbot.waitSignal(dialog.saved, timeout=5000):
+        dialog.save()
+    steps = engine.catalog.get_job("with-files").steps
+    assert [(s.kind, s.source, s.destination) for s in steps if s.kind is not StepKind.COMMAND] == [
+        (StepKind.PUT, "~/inputs/${node.name}.csv", "work/in"), (StepKind.GET, "work/out/*.ckpt", "~/results")]
+    assert steps[1].command == "./train.sh"
+    window.jobs_page.select_job("with-files")
+    reopened = window.jobs_page.edit_job()
+    reopened.step_list.setCurrentRow(2)
+    assert reopened.source.text() == "work/out/*.ckpt" and reopened.step_kind.currentText() == "get"
+    assert reopened.body.currentIndex() == 2
