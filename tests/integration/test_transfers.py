@@ -172,3 +172,18 @@ steps:
     for nr in engine.catalog.node_runs(run.id):
         assert nr.status is NodeRunStatus.FAILED
         assert "step 1 (get) failed" in nr.message and "does not exist" in nr.message
+
+
+def test_this_computer_takes_part_in_put_and_get(engine, tmp_path):
+    src = tmp_path / "input.bin"
+    src.write_bytes(os.urandom(3_000_000))
+    os.chmod(src, 0o640)
+    put = run_transfer(engine, TransferRequest(Direction.PUT, [str(src)], str(tmp_path / "local-node"),
+                                               "this-computer"))
+    assert put.ok, put.results
+    copy = tmp_path / "local-node" / "input.bin"
+    assert sha256_file(copy) == sha256_file(src) and copy.stat().st_mode & 0o777 == 0o640
+    get = run_transfer(engine, TransferRequest(Direction.GET, [f"{tmp_path}/local-node/*.bin"], str(tmp_path / "back"),
+                                               "this-computer"))
+    assert get.ok, get.results
+    assert sha256_file(tmp_path / "back" / "this-computer" / "input.bin") == sha256_file(src)
