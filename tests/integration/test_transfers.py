@@ -187,3 +187,28 @@ def test_this_computer_takes_part_in_put_and_get(engine, tmp_path):
                                                "this-computer"))
     assert get.ok, get.results
     assert sha256_file(tmp_path / "back" / "this-computer" / "input.bin") == sha256_file(src)
+
+
+def test_max_parallel_limits_the_nodes_moving_files_at_once(engine, sshd_nodes, tmp_path):
+    from labdeck.core.transfers import TransferNodeFinished, TransferProgress
+
+    nodes = sshd_nodes(4)
+    for sshd in nodes:
+        add_sshd_node(engine, sshd, tags=["lab"])
+    src = tmp_path / "input.bin"
+    src.write_bytes(os.urandom(20_000_000))
+    moving: set[str] = set()
+    most = [0]
+
+    def watch(event) -> None:
+        if isinstance(event, TransferProgress):
+            moving.add(event.node)
+            most[0] = max(most[0], len(moving))
+        elif isinstance(event, TransferNodeFinished):
+            moving.discard(event.node)
+
+    engine.bus.subscribe(watch)
+    transfer = run_transfer(engine, TransferRequest(Direction.PUT, [str(src)], f"{tmp_path}/${{node.name}}", "tag:lab",
+                                                    max_parallel=2))
+    assert transfer.ok, transfer.results
+    assert most[0] == 2

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.errors import InvalidInput
+from ..core.errors import InvalidInput, LabDeckError
 from ..core.models import Node
 from ..core.targets import resolve_targets
 from ..core.transfers import (
@@ -120,26 +120,27 @@ class TransferManager:
                   remaining: list[int]) -> None:
         cancel = transfer.cancel[node.name]
         progress = transfer.progress[node.name]
+        holding = False
         try:
-            if slots is not None:
-                while not slots.acquire(timeout=0.2):
-                    if cancel.is_set():
-                        break
+            while slots is not None and not holding and not cancel.is_set():
+                holding = slots.acquire(timeout=0.2)
             if cancel.is_set():
-                result = NodeTransferResult(node.name, False, error="cancelled before it started")
+                result = NodeTransferResult(node.name, False, error="cancelled before it started", cancelled=True)
             else:
-                try:
-                    progress.started = time.monotonic()
-                    result = node_transfer(backend_for(self._pool, node), transfer.request, node.name, progress, cancel)
-                finally:
-                    if slots is not None:
-                        slots.release()
+                progress.started = time.monotonic()
+                result = node_transfer(backend_for(self._pool, node), transfer.request, node.name, progress, cancel)
+        except LabDeckError as exc:  # no backend for this node (a transport without transfers)
+            result = NodeTransferResult(node.name, False, error=str(exc))
         except Exception as exc:  # never leave a node hanging in the queue
             log.exception("transfer %s on %s crashed", transfer.id, node.name)
             result = NodeTransferResult(node.name, False, error=str(exc) or exc.__class__.__name__)
+        # The slot is given back only once the node's end is reported, so no one sees more
+        # than max_parallel nodes moving at once.
         self._publish_progress(transfer.id, progress)
         transfer.results[node.name] = result
         self._bus.publish(TransferNodeFinished(transfer.id, node.name, result.ok, result.error))
+        if holding:
+            slots.release()
         with self._lock:
             remaining[0] -= 1
             last = remaining[0] == 0
