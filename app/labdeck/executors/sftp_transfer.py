@@ -214,8 +214,8 @@ class SftpTransfer:
             digest = local_digest[0]
             if remote_digest != digest:
                 sftp.remove(part)
-                raise TransferError(f"node '{self.node}': {remote} arrived damaged (SHA-256 differs); "
-                                    f"retry the transfer")
+                raise TransferError(f"node '{self.node}': {remote} arrived damaged, or {local.name} changed while "
+                                    f"being copied (SHA-256 differs); retry the transfer")
             sftp.chmod(part, stat_mod.S_IMODE(info.st_mode))
             mtime = int(info.st_mtime)
             sftp.utime(part, (mtime, mtime))
@@ -225,7 +225,8 @@ class SftpTransfer:
         except OSError as exc:
             if isinstance(exc, (ConnectionError, TimeoutError)) or not self.connection.is_connected():
                 raise self._lost(exc, f"uploading {remote}") from exc
-            raise TransferError(f"node '{self.node}': writing {remote} failed ({exc})") from exc
+            raise TransferError(f"node '{self.node}': writing {remote} failed ({exc}); is the node's disk full? "
+                                f"The part written so far is kept for a retry") from exc
         except _NET_ERRORS as exc:
             raise self._lost(exc, f"uploading {remote}") from exc
         return FileResult(str(local), remote, size, FileOutcome.RESUMED if offset else FileOutcome.COPIED, digest)
