@@ -69,15 +69,16 @@ class Transfer:
 
 
 def node_transfer(backend, request: TransferRequest, node_name: str, progress: NodeProgress,
-                  cancel: threading.Event) -> NodeTransferResult:
-    """One node's share of a request, run on the calling thread (job steps use this directly)."""
+                  cancel: threading.Event, more_backends=None) -> NodeTransferResult:
+    """One node's share of a request, run on the calling thread (job steps use this directly);
+    ``more_backends`` makes another backend for the node, to move files side by side."""
     def sub(text: str) -> str:
         return substitute_path(text, node_name, request.options)
     if request.direction is Direction.PUT:
         pairs = plan_put([Path(sub(s)).expanduser() for s in request.sources], sub(request.destination))
-        return put_to_node(backend, pairs, progress, cancel)
+        return put_to_node(backend, pairs, progress, cancel, more_backends)
     root = Path(sub(request.destination)).expanduser() / node_name
-    return get_from_node(backend, [sub(s) for s in request.sources], root, progress, cancel)
+    return get_from_node(backend, [sub(s) for s in request.sources], root, progress, cancel, more_backends)
 
 
 class TransferManager:
@@ -128,7 +129,8 @@ class TransferManager:
                 result = NodeTransferResult(node.name, False, error="cancelled before it started", cancelled=True)
             else:
                 progress.started = time.monotonic()
-                result = node_transfer(backend_for(self._pool, node), transfer.request, node.name, progress, cancel)
+                result = node_transfer(backend_for(self._pool, node), transfer.request, node.name, progress, cancel,
+                                       lambda: backend_for(self._pool, node))
         except LabDeckError as exc:  # no backend for this node (a transport without transfers)
             result = NodeTransferResult(node.name, False, error=str(exc))
         except Exception as exc:  # never leave a node hanging in the queue
