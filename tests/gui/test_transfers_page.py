@@ -94,6 +94,7 @@ def test_cancel_keeps_the_part_and_retry_resumes(qtbot, window, engine, sshd_nod
     assert _sha(remote_home[1] / "big.bin") == _sha(src) and not part.exists()
 
 
+@pytest.mark.filterwarnings("ignore:Function.*QDragEnterEvent:DeprecationWarning")  # Qt 6 has only this constructor
 def test_dropping_files_on_a_node_opens_the_upload_for_that_node(qtbot, window, engine, sshd_nodes, add_node,
                                                                   tmp_path, remote_home):
     nodes = sshd_nodes(2)
