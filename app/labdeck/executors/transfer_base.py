@@ -48,7 +48,8 @@ class TransferBackend(Protocol):
     def remove(self, path: str) -> None:
         """A file, or a folder with everything in it."""
 
-    def sha256(self, path: str) -> str: ...
+    def sha256(self, path: str, length: int | None = None) -> str:
+        """Of the file, or of its first ``length`` bytes (to check a part file before resuming)."""
 
     def set_mtime(self, path: str, mtime: int) -> None: ...
 
