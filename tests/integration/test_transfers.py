@@ -212,28 +212,3 @@ def test_max_parallel_limits_the_nodes_moving_files_at_once(engine, sshd_nodes, 
                                                     max_parallel=2))
     assert transfer.ok, transfer.results
     assert most[0] == 2
-
-
-def test_many_small_files_arrive_whole_both_ways(engine, sshd_nodes, tmp_path):
-    nodes = sshd_nodes(2)
-    for sshd in nodes:
-        add_sshd_node(engine, sshd, tags=["lab"])
-    tree = tmp_path / "tree"
-    expected = {}
-    for i in range(120):
-        path = tree / f"d{i % 7}" / f"sub{i % 3}" / f"f{i:03d}.dat"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(os.urandom(i * 997))
-        expected[path.relative_to(tmp_path).as_posix()] = sha256_file(path)
-    put = run_transfer(engine, TransferRequest(Direction.PUT, [str(tree)], f"{tmp_path}/remote/${{node.name}}",
-                                               "tag:lab"))
-    assert put.ok, put.results
-    get = run_transfer(engine, TransferRequest(Direction.GET, [f"{tmp_path}/remote/${{node.name}}/tree"],
-                                               str(tmp_path / "back"), "tag:lab"))
-    assert get.ok, get.results
-    for sshd in nodes:
-        for root in (tmp_path / "remote" / sshd.name, tmp_path / "back" / sshd.name):
-            got = {p.relative_to(root).as_posix(): sha256_file(p) for p in root.rglob("*") if p.is_file()}
-            assert got == expected
-        remotes = [f.remote for f in put.results[sshd.name].files]
-        assert remotes == sorted(remotes)  # results in the plan's order, though files moved side by side

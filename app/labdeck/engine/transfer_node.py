@@ -9,7 +9,6 @@ import os
 import posixpath
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,8 +19,6 @@ from ..core.transfers import (
 from ..executors.transfer_base import TransferBackend, TransferCancelled, TransferError, sha256_prefix
 
 MAX_DEPTH = 64
-FILES_AT_ONCE = 2  # per node: a download uses 3 channels (SFTP, data, hash); OpenSSH allows 10 sessions
-BackendFactory = Callable[[], TransferBackend]
 
 
 @dataclass
@@ -37,88 +34,24 @@ class NodeProgress:
     files_done: int = 0
     started: float = field(default_factory=time.monotonic)
     on_change: object = None  # callable(NodeProgress) | None
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def start_file(self, name: str, size: int) -> Callable[[int], None]:
-        """The byte counter of one file; with files moving side by side, the file shown is the
-        one that moved last."""
-        done = [0]
-
-        def add(count: int) -> None:
-            with self._lock:
-                done[0] += count
-                self.bytes_done += count
-                self.file_name, self.file_done, self.file_total = name, done[0], size
-            self._changed()
-        with self._lock:
-            self.file_name, self.file_done, self.file_total = name, 0, size
+    def start_file(self, name: str, size: int) -> None:
+        self.file_name, self.file_total, self.file_done = name, size, 0
         self._changed()
-        return add
+
+    def add(self, count: int) -> None:
+        self.file_done += count
+        self.bytes_done += count
+        self._changed()
 
     def finish_file(self, skipped_bytes: int = 0) -> None:
-        with self._lock:
-            self.files_done += 1
-            self.bytes_done += skipped_bytes
+        self.files_done += 1
+        self.bytes_done += skipped_bytes
         self._changed()
 
     def _changed(self) -> None:
         if self.on_change is not None:
             self.on_change(self)
-
-
-# ---- files side by side ------------------------------------------------------------------
-
-class _StopEither:
-    """Set when the user cancels or another file of the same node failed."""
-
-    def __init__(self, *events):
-        self._events = events
-
-    def is_set(self) -> bool:
-        return any(e.is_set() for e in self._events)
-
-
-def for_each_file(backend: TransferBackend, more_backends: BackendFactory | None, items: list, work,
-                  cancel: threading.Event) -> list[FileResult]:
-    """``work(backend, item, stop)`` for every item, in order, or on up to FILES_AT_ONCE backends
-    (channels of the same connection) side by side when there are several files: many small
-    files are bound by round trips, not bandwidth. The first failure stops the others."""
-    workers = min(FILES_AT_ONCE, len(items)) if more_backends is not None else 1
-    if workers <= 1:
-        return [work(backend, item, cancel) for item in items]
-    results: list[FileResult | None] = [None] * len(items)
-    pending = list(enumerate(items))[::-1]
-    lock, failed, errors = threading.Lock(), threading.Event(), []
-    stop = _StopEither(cancel, failed)
-
-    def run(first: bool) -> None:
-        b = backend if first else None
-        try:
-            b = b or more_backends()
-            while not stop.is_set():
-                with lock:
-                    if not pending:
-                        return
-                    index, item = pending.pop()
-                results[index] = work(b, item, stop)
-        except BaseException as exc:  # re-raised on the calling thread
-            errors.append(exc)
-            failed.set()
-        finally:
-            if b is not None and b is not backend:
-                b.close()
-    threads = [threading.Thread(target=run, args=(i == 0,), daemon=True, name=f"files-{backend.node}-{i}")
-               for i in range(workers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        real = [e for e in errors if not isinstance(e, TransferCancelled)] or errors
-        raise real[0]
-    if cancel.is_set():
-        raise TransferCancelled(f"node '{backend.node}': transfer cancelled")
-    return [r for r in results if r is not None]
 
 
 # ---- distribute ------------------------------------------------------------------------
@@ -146,22 +79,21 @@ def plan_put(sources: list[Path], remote_dir: str) -> list[tuple[Path, str]]:
 
 
 def put_to_node(backend: TransferBackend, pairs: list[tuple[Path, str]], progress: NodeProgress,
-                cancel: threading.Event, more_backends: BackendFactory | None = None) -> NodeTransferResult:
+                cancel: threading.Event) -> NodeTransferResult:
     result = NodeTransferResult(backend.node, ok=False)
     progress.bytes_total = sum(local.stat().st_size for local, _ in pairs)
     progress.files_total = len(pairs)
-    def one(b: TransferBackend, pair: tuple[Path, str], stop) -> FileResult:
-        local, remote = pair
-        size = local.stat().st_size
-        add = progress.start_file(local.name, size)
-        if _identical_remote(b, local, remote, size):
-            progress.finish_file(size)
-            return FileResult(str(local), remote, size, FileOutcome.SKIPPED)
-        done = b.upload_file(local, remote, add, stop)
-        progress.finish_file()
-        return done
+    local_hashes: dict[Path, str] = {}
     try:
-        result.files = for_each_file(backend, more_backends, pairs, one, cancel)
+        for local, remote in pairs:
+            size = local.stat().st_size
+            progress.start_file(local.name, size)
+            if _identical_remote(backend, local, remote, size, local_hashes):
+                result.files.append(FileResult(str(local), remote, size, FileOutcome.SKIPPED))
+                progress.finish_file(size)
+                continue
+            result.files.append(backend.upload_file(local, remote, progress.add, cancel))
+            progress.finish_file()
         result.ok = True
     except (LabDeckError, OSError) as exc:
         _record_error(result, exc)
@@ -172,7 +104,7 @@ def put_to_node(backend: TransferBackend, pairs: list[tuple[Path, str]], progres
     return result
 
 
-def _identical_remote(backend: TransferBackend, local: Path, remote: str, size: int) -> bool:
+def _identical_remote(backend: TransferBackend, local: Path, remote: str, size: int, hashes: dict[Path, str]) -> bool:
     """Same size and mtime, or same size and SHA-256 (then the remote mtime is fixed up)."""
     entry = backend.stat(remote)
     if entry is None or entry.is_dir or entry.size != size:
@@ -180,7 +112,9 @@ def _identical_remote(backend: TransferBackend, local: Path, remote: str, size: 
     mtime = int(local.stat().st_mtime)
     if entry.mtime == mtime:
         return True
-    if backend.sha256(remote) != sha256_prefix(local).hexdigest():
+    if local not in hashes:
+        hashes[local] = sha256_prefix(local).hexdigest()
+    if backend.sha256(remote) != hashes[local]:
         return False
     backend.set_mtime(remote, mtime)
     return True
@@ -240,7 +174,7 @@ def _walk(backend: TransferBackend, entry: RemoteEntry, rel: str, depth: int = 0
 
 
 def get_from_node(backend: TransferBackend, patterns: list[str], local_root: Path, progress: NodeProgress,
-                  cancel: threading.Event, more_backends: BackendFactory | None = None) -> NodeTransferResult:
+                  cancel: threading.Event) -> NodeTransferResult:
     """Collect into ``local_root`` (the caller's ``DEST/<node>``)."""
     result = NodeTransferResult(backend.node, ok=False)
     try:
@@ -251,17 +185,14 @@ def get_from_node(backend: TransferBackend, patterns: list[str], local_root: Pat
                     files.append((item, safe_local_path(local_root, rel)))
         progress.bytes_total = sum(e.size for e, _ in files)
         progress.files_total = len(files)
-
-        def one(b: TransferBackend, item: tuple[RemoteEntry, Path], stop) -> FileResult:
-            entry, local = item
-            add = progress.start_file(entry.name, entry.size)
+        for entry, local in files:
+            progress.start_file(entry.name, entry.size)
             if _identical_local(entry, local):
+                result.files.append(FileResult(str(local), entry.path, entry.size, FileOutcome.SKIPPED))
                 progress.finish_file(entry.size)
-                return FileResult(str(local), entry.path, entry.size, FileOutcome.SKIPPED)
-            done = b.download_file(entry, local, add, stop)
+                continue
+            result.files.append(backend.download_file(entry, local, progress.add, cancel))
             progress.finish_file()
-            return done
-        result.files = for_each_file(backend, more_backends, files, one, cancel)
         result.ok = True
     except (LabDeckError, OSError) as exc:
         _record_error(result, exc)

@@ -69,16 +69,15 @@ class Transfer:
 
 
 def node_transfer(backend, request: TransferRequest, node_name: str, progress: NodeProgress,
-                  cancel: threading.Event, more_backends=None) -> NodeTransferResult:
-    """One node's share of a request, run on the calling thread (job steps use this directly);
-    ``more_backends`` makes another backend for the node, to move files side by side."""
+                  cancel: threading.Event) -> NodeTransferResult:
+    """One node's share of a request, run on the calling thread (job steps use this directly)."""
     def sub(text: str) -> str:
         return substitute_path(text, node_name, request.options)
     if request.direction is Direction.PUT:
         pairs = plan_put([Path(sub(s)).expanduser() for s in request.sources], sub(request.destination))
-        return put_to_node(backend, pairs, progress, cancel, more_backends)
+        return put_to_node(backend, pairs, progress, cancel)
     root = Path(sub(request.destination)).expanduser() / node_name
-    return get_from_node(backend, [sub(s) for s in request.sources], root, progress, cancel, more_backends)
+    return get_from_node(backend, [sub(s) for s in request.sources], root, progress, cancel)
 
 
 class TransferManager:
@@ -129,8 +128,7 @@ class TransferManager:
                 result = NodeTransferResult(node.name, False, error="cancelled before it started", cancelled=True)
             else:
                 progress.started = time.monotonic()
-                result = node_transfer(backend_for(self._pool, node), transfer.request, node.name, progress, cancel,
-                                       lambda: backend_for(self._pool, node))
+                result = node_transfer(backend_for(self._pool, node), transfer.request, node.name, progress, cancel)
         except LabDeckError as exc:  # no backend for this node (a transport without transfers)
             result = NodeTransferResult(node.name, False, error=str(exc))
         except Exception as exc:  # never leave a node hanging in the queue
