@@ -96,12 +96,14 @@ def test_collect_a_glob_and_distribute_a_folder(engine, sshd_nodes, tmp_path):
     (folder / "sub").mkdir(parents=True)
     (folder / "a.txt").write_text("a")
     (folder / "sub" / "b.txt").write_text("b")
+    (folder / "empty" / "deeper").mkdir(parents=True)
     remote_root = tmp_path / "remote"
     put = run_transfer(engine, TransferRequest(Direction.PUT, [str(folder)], f"{remote_root}/${{node.name}}",
                                                "tag:lab"))
     assert put.ok, put.results
     for sshd in nodes:
         assert (remote_root / sshd.name / "inputs" / "sub" / "b.txt").read_text() == "b"
+        assert (remote_root / sshd.name / "inputs" / "empty" / "deeper").is_dir()
         (remote_root / sshd.name / "inputs" / "c.log").write_text("c")
 
     dest = tmp_path / "back"
@@ -212,3 +214,26 @@ def test_max_parallel_limits_the_nodes_moving_files_at_once(engine, sshd_nodes, 
                                                     max_parallel=2))
     assert transfer.ok, transfer.results
     assert most[0] == 2
+
+
+def test_many_small_files_arrive_whole_both_ways(engine, sshd_nodes, tmp_path):
+    nodes = sshd_nodes(2)
+    for sshd in nodes:
+        add_sshd_node(engine, sshd, tags=["lab"])
+    tree = tmp_path / "tree"
+    expected = {}
+    for i in range(120):
+        path = tree / f"d{i % 7}" / f"sub{i % 3}" / f"f{i:03d}.dat"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(os.urandom(i * 997))
+        expected[path.relative_to(tmp_path).as_posix()] = sha256_file(path)
+    put = run_transfer(engine, TransferRequest(Direction.PUT, [str(tree)], f"{tmp_path}/remote/${{node.name}}",
+                                               "tag:lab"))
+    assert put.ok, [r.error for r in put.results.values()]
+    get = run_transfer(engine, TransferRequest(Direction.GET, [f"{tmp_path}/remote/${{node.name}}/tree"],
+                                               str(tmp_path / "back"), "tag:lab"))
+    assert get.ok, [r.error for r in get.results.values()]
+    for sshd in nodes:
+        for root in (tmp_path / "remote" / sshd.name, tmp_path / "back" / sshd.name):
+            got = {p.relative_to(root).as_posix(): sha256_file(p) for p in root.rglob("*") if p.is_file()}
+            assert got == expected

@@ -78,13 +78,28 @@ def plan_put(sources: list[Path], remote_dir: str) -> list[tuple[Path, str]]:
     return pairs
 
 
+def empty_folders(sources: list[Path], remote_dir: str) -> list[str]:
+    """The remote paths of folders with nothing in them under the sources (created as they are)."""
+    found = []
+    for src in sources:
+        if src.is_dir():
+            base = src.resolve().name
+            for folder, dirs, files in os.walk(src):
+                if not dirs and not files:
+                    rel = Path(folder).relative_to(src).as_posix()
+                    found.append(remote_join(remote_dir, base, *([] if rel == "." else [rel])))
+    return sorted(found)
+
+
 def put_to_node(backend: TransferBackend, pairs: list[tuple[Path, str]], progress: NodeProgress,
-                cancel: threading.Event) -> NodeTransferResult:
+                cancel: threading.Event, folders: list[str] | None = None) -> NodeTransferResult:
     result = NodeTransferResult(backend.node, ok=False)
     progress.bytes_total = sum(local.stat().st_size for local, _ in pairs)
     progress.files_total = len(pairs)
     local_hashes: dict[Path, str] = {}
     try:
+        for folder in folders or []:
+            backend.makedirs(folder)
         for local, remote in pairs:
             size = local.stat().st_size
             progress.start_file(local.name, size)

@@ -24,7 +24,7 @@ from ..executors.pool import ExecutorPool
 from ..executors.transfer_backends import backend_for
 from ..store.catalog import Catalog
 from .bus import EventBus
-from .transfer_node import NodeProgress, get_from_node, plan_put, put_to_node
+from .transfer_node import NodeProgress, empty_folders, get_from_node, plan_put, put_to_node
 
 log = logging.getLogger(__name__)
 PUBLISH_EVERY_S = 0.1
@@ -74,8 +74,8 @@ def node_transfer(backend, request: TransferRequest, node_name: str, progress: N
     def sub(text: str) -> str:
         return substitute_path(text, node_name, request.options)
     if request.direction is Direction.PUT:
-        pairs = plan_put([Path(sub(s)).expanduser() for s in request.sources], sub(request.destination))
-        return put_to_node(backend, pairs, progress, cancel)
+        sources, remote_dir = [Path(sub(s)).expanduser() for s in request.sources], sub(request.destination)
+        return put_to_node(backend, plan_put(sources, remote_dir), progress, cancel, empty_folders(sources, remote_dir))
     root = Path(sub(request.destination)).expanduser() / node_name
     return get_from_node(backend, [sub(s) for s in request.sources], root, progress, cancel)
 
