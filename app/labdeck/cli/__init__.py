@@ -11,7 +11,7 @@ import os
 import sys
 
 from ..core.errors import LabDeckError
-from . import daemon, jobs, nodes, notify, policy, runs, schedules, settings
+from . import daemon, jobs, nodes, notify, policy, runs, schedules, settings, transfers
 
 EXIT_ERROR = 2
 
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     notify.register(sub)
     settings.register(sub)
     daemon.register(sub)
+    transfers.register(sub)
     return parser
 
 

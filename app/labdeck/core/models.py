@@ -22,6 +22,8 @@ class Transport(StrEnum):
 class StepKind(StrEnum):
     COMMAND = "command"
     SCRIPT = "script"
+    PUT = "put"    # copy local files/folders (``source``) into a folder on the node (``destination``)
+    GET = "get"    # collect a remote path or glob (``source``) into ``destination``/<node>/
 
 
 class Trigger(StrEnum):
@@ -92,6 +94,8 @@ class Step:
     script: str = ""                # for SCRIPT: the body, kept in the catalog
     filename: str = "script.sh"     # for SCRIPT: the name it is uploaded as (its extension picks the interpreter)
     name: str = ""
+    source: str = ""                # for PUT/GET; ${node.name} and ${option.X} allowed
+    destination: str = ""           # for PUT/GET
 
 
 @dataclass

@@ -24,6 +24,7 @@ from .bus import EventBus
 from .detached import DetachedRunner
 from .heartbeat import Heartbeats
 from .reattach import ReattachMixin
+from .transfer_steps import TRANSFER_KINDS, run_transfer_step
 
 log = logging.getLogger(__name__)
 CANCEL_POLL_S = 0.25
@@ -220,7 +221,9 @@ class Dispatcher(ReattachMixin):
         stop = _StopOnLogFailure(cancel, writer)
         try:
             executor = self._pool.get(node)
-            ops = self.detached.ops_for(executor) if job.policy.detached else None
+            # Transfer steps need the controller between steps: such a job runs attached (for now).
+            detached = job.policy.detached and not any(s.kind in TRANSFER_KINDS for s in job.steps)
+            ops = self.detached.ops_for(executor) if detached else None
             if ops is not None:
                 steps = [ScriptFile(s.filename, substitute(s.script, options,
                                                            shell_for_script(s.filename, executor.shell)))
@@ -229,6 +232,11 @@ class Dispatcher(ReattachMixin):
                 return self.detached.launch(ops, active.run.id, node, nr, writer, stop, steps, env,
                                             job.policy.timeout_s, CommandRequest().kill_grace_s)
             for index, step in enumerate(job.steps, 1):
+                if step.kind in TRANSFER_KINDS:
+                    failure = run_transfer_step(self._pool, node, step, index, options, deadline, stop, writer)
+                    if failure is not None:
+                        return failure[0], None, failure[1], None
+                    continue
                 request = CommandRequest(env=env, run_tag=f"run-{active.run.id}-{node.name}")
                 if step.kind is StepKind.SCRIPT:
                     shell = shell_for_script(step.filename, executor.shell)

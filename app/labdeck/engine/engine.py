@@ -22,6 +22,8 @@ from .reconcile import reconcile_orphans
 from .rules import RuleWatcher
 from .scheduler import Scheduler
 from .seed import seed_first_start
+from .transfer_steps import check_transfer_step
+from .transfers import TransferManager
 
 ADHOC_JOB = "(ad-hoc)"
 
@@ -38,6 +40,7 @@ class Engine:
                                  CatalogHostKeys(self.catalog).check)
         self.dispatcher = Dispatcher(self.catalog, self.pool, self.bus, secrets.get_secret)
         self.nodes = NodeManager(self.catalog, self.pool, self.bus)
+        self.transfers = TransferManager(self.catalog, self.pool, self.bus)
         self.notifier = Notifier(self.catalog, self.bus)
         self.rules = RuleWatcher(self)
         self.scheduler = Scheduler(self, miss_grace_s=miss_grace_s)
@@ -80,6 +83,7 @@ class Engine:
         values = resolve_options(job, options or {})
         for step in job.steps:  # an unknown ${option.X} is an error before anything runs
             substitute(step.command or step.script, values, Shell.SH)
+            check_transfer_step(step, values)
         spec = targets or job.targets
         nodes = resolve_targets(spec, self.catalog.list_nodes())
         logs = paths.logs_dir(self.data_dir)
@@ -125,6 +129,7 @@ class Engine:
         self.scheduler.shutdown()  # first: no new runs while the running ones are stopped
         self.rules.close()
         self.dispatcher.shutdown(cancel_running)
+        self.transfers.shutdown()
         self.notifier.close()
         self.pool.close()
         self.catalog.close()

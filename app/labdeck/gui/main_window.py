@@ -18,6 +18,8 @@ from .pages.run_view import RunView
 from .pages.runs_page import RunsPage
 from .pages.schedules_page import SchedulesPage
 from .pages.settings_page import THEME_KEY, SettingsPage, apply_theme
+from .pages.transfers_page import TransfersPage
+from .dialogs.remote_browser import RemoteBrowser
 from .status_style import BAD, dot_icon
 from .tray import Tray, state_icon
 
@@ -26,7 +28,8 @@ PAGES = [("Nodes", "#26a69a", "Every machine at a glance (Ctrl+1)"),
          ("Run", "#1e88e5", "The current run live, node by node (Ctrl+3)"),
          ("History", "#8d6e63", "Every run, with filters and search (Ctrl+4)"),
          ("Settings", "#78909c", "Data folder, notifications, theme (Ctrl+5)"),
-         ("Schedules", "#ffb300", "Schedules of every job, upcoming runs, pause all (Ctrl+6)")]
+         ("Schedules", "#ffb300", "Schedules of every job, upcoming runs, pause all (Ctrl+6)"),
+         ("Transfers", "#7e57c2", "Uploads and collections: progress, cancel, retry (Ctrl+7)")]
 
 
 class MainWindow(QMainWindow):
@@ -49,9 +52,10 @@ class MainWindow(QMainWindow):
         self.runs_page = RunsPage(engine)
         self.schedules_page = SchedulesPage(engine)
         self.settings_page = SettingsPage(engine)
+        self.transfers_page = TransfersPage(engine, self.actions)
         self.stack = QStackedWidget()
         for page in (self.nodes_page, self.jobs_page, self.run_view, self.runs_page, self.settings_page,
-                     self.schedules_page):
+                     self.schedules_page, self.transfers_page):
             self.stack.addWidget(page)
 
         self.sidebar = QListWidget()
@@ -130,6 +134,9 @@ class MainWindow(QMainWindow):
             signal.connect(self.run_view.on_event)
         b.outputArrived.connect(self.run_view.on_output_arrived)
         b.nodeSeen.connect(self.nodes_page.on_node_seen)
+        b.transferEvent.connect(self.transfers_page.on_transfer_event)
+        self.nodes_page.filesDropped.connect(self.upload_dropped)
+        self.nodes_page.browseRequested.connect(self.browse_node)
         b.runFinished.connect(self._run_finished)
         b.notification.connect(self._engine_notification)
         self.actions.runLaunched.connect(self.open_run)
@@ -154,6 +161,19 @@ class MainWindow(QMainWindow):
     def open_run(self, run_id: int) -> None:
         self.run_view.show_run(run_id)
         self.show_page(2)
+
+    def upload_dropped(self, paths: list[str], targets: str) -> None:
+        """Files dropped onto nodes: the upload dialog, filled in, on the Transfers page."""
+        self.show_page(self.stack.indexOf(self.transfers_page))
+        self.transfers_page.upload(targets, paths)
+
+    def browse_node(self, node_name: str) -> RemoteBrowser:
+        browser = RemoteBrowser(self.engine, node_name, parent=self)
+        browser.failed.connect(self.show_error)
+        browser.finished.connect(browser.deleteLater)
+        self.browser = browser
+        browser.show()
+        return browser
 
     def open_schedules(self, job_name: str) -> None:
         self.show_page(self.stack.indexOf(self.schedules_page))

@@ -21,6 +21,9 @@ def job_to_yaml(job: Job) -> str:
         item: dict = {"name": step.name} if step.name else {}
         if step.kind is StepKind.COMMAND:
             item["command"] = step.command
+        elif step.kind in (StepKind.PUT, StepKind.GET):
+            item[str(step.kind)] = step.source
+            item["to"] = step.destination
         else:
             item["script"] = step.script
             item["filename"] = step.filename
@@ -55,9 +58,15 @@ def job_from_yaml(text: str, source: str = "job file") -> Job:
     for i, raw in enumerate(raw_steps, 1):
         if isinstance(raw, str):
             raw = {"command": raw}
-        if not isinstance(raw, dict) or ("command" in raw) == ("script" in raw):
-            raise InvalidInput(f"{source}: step {i} must have exactly one of 'command' or 'script'")
-        if "command" in raw:
+        kinds = [k for k in ("command", "script", "put", "get") if isinstance(raw, dict) and k in raw]
+        if len(kinds) != 1:
+            raise InvalidInput(f"{source}: step {i} must have exactly one of 'command', 'script', 'put' or 'get'")
+        if kinds[0] in ("put", "get"):
+            if not str(raw.get("to") or "").strip():
+                raise InvalidInput(f"{source}: step {i} ({kinds[0]}) needs 'to': the folder to copy into")
+            steps.append(Step(kind=StepKind(kinds[0]), source=str(raw[kinds[0]]), destination=str(raw["to"]),
+                              name=str(raw.get("name", ""))))
+        elif "command" in raw:
             steps.append(Step(kind=StepKind.COMMAND, command=str(raw["command"]), name=str(raw.get("name", ""))))
         else:
             steps.append(Step(kind=StepKind.SCRIPT, script=str(raw["script"]),
