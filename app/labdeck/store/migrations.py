@@ -111,6 +111,21 @@ MIGRATIONS: list[list[str]] = [
     [
         "CREATE INDEX runs_schedule ON runs(schedule_id, id)",
     ],
+    # v6: workflows (#8): a job's plan; task runs point at their workflow or array run; the run queue
+    [
+        "ALTER TABLE jobs ADD COLUMN plan TEXT NOT NULL DEFAULT '{}'",
+        "ALTER TABLE runs ADD COLUMN workflow_run_id INTEGER",
+        "ALTER TABLE runs ADD COLUMN task TEXT NOT NULL DEFAULT ''",
+        "CREATE INDEX runs_workflow ON runs(workflow_run_id, id)",
+        """CREATE TABLE run_queue (
+            run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+            priority INTEGER NOT NULL DEFAULT 0,
+            seq REAL NOT NULL,
+            tasks_total INTEGER NOT NULL DEFAULT 0,
+            reason TEXT NOT NULL DEFAULT '',
+            queued_at REAL NOT NULL
+        )""",
+    ],
 ]
 
 
