@@ -40,6 +40,7 @@ class _ActiveRun:
     slots: threading.Semaphore | None = None
     final: tuple[RunStatus, str] | None = None  # set by a rule that ends the run (max runtime)
     finished: set[int] = field(default_factory=set)  # node run ids already given a final status
+    env: dict[str, str] = field(default_factory=dict)  # extra environment (a workflow or array task's)
 
 
 class _StopOnLogFailure:
@@ -69,9 +70,10 @@ class Dispatcher:
 
     # ---- starting ----------------------------------------------------------------------
 
-    def start(self, run: Run, job: Job, nodes: list[Node], node_runs: list[NodeRun]) -> None:
+    def start(self, run: Run, job: Job, nodes: list[Node], node_runs: list[NodeRun],
+              env: dict[str, str] | None = None) -> None:
         active = _ActiveRun(run=run, job=job, nodes={n.name: n for n in nodes}, node_runs=node_runs,
-                            remaining=len(node_runs))
+                            remaining=len(node_runs), env=dict(env or {}))
         active.cancel_node = {nr.node_name: threading.Event() for nr in node_runs}
         if job.policy.max_parallel and job.policy.max_parallel < len(node_runs):
             active.slots = threading.Semaphore(job.policy.max_parallel)
@@ -216,7 +218,7 @@ class Dispatcher:
                  cancel: threading.Event) -> tuple[NodeRunStatus, int | None, str, KillState | None]:
         job, options = active.job, active.run.options
         deadline = Deadline.after(job.policy.timeout_s)
-        env = option_environment(options) | {
+        env = option_environment(options) | active.env | {
             "LABDECK_RUN_ID": str(active.run.id), "LABDECK_JOB": job.name, "LABDECK_NODE": node.name}
         exit_code: int | None = None
         stop = _StopOnLogFailure(cancel, writer)

@@ -18,10 +18,13 @@ from .dispatcher import Dispatcher
 from .hostkeys import CatalogHostKeys
 from .nodes import NodeManager
 from .notify import Notifier
+from .plans import rebuild, start_planned
 from .reconcile import reconcile_orphans
 from .rules import RuleWatcher
+from .run_queue import RunQueue
 from .scheduler import Scheduler
 from .seed import seed_first_start
+from .tasks import NodeFiles
 
 ADHOC_JOB = "(ad-hoc)"
 
@@ -38,6 +41,8 @@ class Engine:
                                  CatalogHostKeys(self.catalog).check)
         self.dispatcher = Dispatcher(self.catalog, self.pool, self.bus, secrets.get_secret)
         self.nodes = NodeManager(self.catalog, self.pool, self.bus)
+        self.queue = RunQueue(self)  # workflows, arrays, runs that wait for room
+        self.queue_files = NodeFiles(self)
         self.notifier = Notifier(self.catalog, self.bus)
         self.rules = RuleWatcher(self)
         self.scheduler = Scheduler(self, miss_grace_s=miss_grace_s)
@@ -49,8 +54,10 @@ class Engine:
             self.start_scheduler()
 
     def start_scheduler(self) -> None:
-        """Build the scheduler from the catalog and start it (missed fires are recorded first)."""
+        """Build the scheduler from the catalog and start it (missed fires are recorded first);
+        take over the queued runs a LabDeck process that is gone left behind."""
         self.scheduler.start()
+        self.queue.resume(lambda run: rebuild(self, run))
 
     # ---- runs --------------------------------------------------------------------------
 
@@ -72,6 +79,8 @@ class Engine:
         for step in job.steps:  # an unknown ${option.X} is an error before anything runs
             substitute(step.command or step.script, values, Shell.SH)
         spec = targets or job.targets
+        if not job.plan.is_classic():
+            return start_planned(self, job, values, trigger, spec, extra)
         nodes = resolve_targets(spec, self.catalog.list_nodes())
         logs = paths.logs_dir(self.data_dir)
         run, node_runs = self.catalog.create_run(
@@ -89,12 +98,16 @@ class Engine:
         return self.start_job(run.job_name, run.options, Trigger.MANUAL, targets=",".join(failed))
 
     def wait(self, run_id: int, timeout: float | None = None) -> bool:
+        if self.queue.has(run_id):
+            return self.queue.wait(run_id, timeout)
         return self.dispatcher.wait(run_id, timeout)
 
     def cancel(self, run_id: int, node_name: str | None = None) -> None:
         """Cancel here if this process runs it, and flag it in the catalog for any other process."""
         self.catalog.request_cancel(run_id, node_name)
         self.dispatcher.cancel(run_id, node_name)
+        if node_name is None:
+            self.queue.cancel(run_id)
         reconcile_orphans(self.catalog, set(self.dispatcher.active_run_ids()))
 
     # ---- nodes -------------------------------------------------------------------------
@@ -111,6 +124,7 @@ class Engine:
         self._closed.set()
         self.scheduler.shutdown()  # first: no new runs while the running ones are stopped
         self.rules.close()
+        self.queue.close()
         self.dispatcher.shutdown(cancel_running)
         self.notifier.close()
         self.pool.close()

@@ -1,0 +1,119 @@
+"""Resource fitting: each node's capacity (set by hand, else from its last probe), what the
+tasks this engine placed there hold, and where a new request fits — or, when it does not, a
+reason a person can read ("needs 2 GPUs; none free")."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..core.models import Node
+from ..core.plan import Resources
+
+_DIMENSIONS = (("cpus", "CPUs"), ("memory_mb", "MB memory"), ("gpus", "GPUs"))
+
+
+def node_capacity(node: Node) -> dict[str, float | None]:
+    """cpus, memory_mb, gpus of a node; None where neither the user nor a probe said."""
+    probe = node.probe or {}
+    cap = node.capacity
+
+    def pick(by_hand, probed):
+        if by_hand is not None:
+            return by_hand
+        return probed if isinstance(probed, (int, float)) else None
+
+    return {"cpus": pick(cap.cpus, probe.get("cpus")), "memory_mb": pick(cap.memory_mb, probe.get("memory_mb")),
+            "gpus": pick(cap.gpus, probe.get("gpus"))}
+
+
+@dataclass
+class Placement:
+    node: Node | None
+    reason: str = ""  # why not, when node is None
+
+
+class Ledger:
+    """What runs where, as far as this engine placed it. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._held: dict[object, tuple[str, Resources]] = {}
+        self._lock = threading.Lock()
+
+    def used(self, node_name: str) -> dict[str, float]:
+        with self._lock:
+            return self._used_locked(node_name)
+
+    def _used_locked(self, node_name: str) -> dict[str, float]:
+        total = {"cpus": 0.0, "memory_mb": 0.0, "gpus": 0.0, "tasks": 0}
+        for name, res in self._held.values():
+            if name == node_name:
+                total["tasks"] += 1
+                for key, _ in _DIMENSIONS:
+                    total[key] += getattr(res, key)
+        return total
+
+    def never_fits(self, candidates: list[Node], request: Resources) -> str | None:
+        """A reason when no candidate could hold the request even with nothing else running."""
+        if not candidates:
+            return "no node matches its targets"
+        if request.is_empty():
+            return None
+        notes = []
+        for node in candidates:
+            short = _shortfall(node_capacity(node), {"cpus": 0, "memory_mb": 0, "gpus": 0}, request)
+            if short is None:
+                return None
+            notes.append(f"{node.name}: {short}")
+        return f"needs {request.describe()}; no target node has that ({'; '.join(notes[:4])})"
+
+    def place(self, key: object, candidates: list[Node], request: Resources,
+              allowed: Callable[[str], bool] = lambda name: True) -> Placement:
+        """Hold the request on the first candidate (least loaded first) where it fits now."""
+        with self._lock:
+            slot_full = 0
+            shortfalls = []
+            loads = []
+            for node in candidates:
+                if not allowed(node.name):
+                    slot_full += 1
+                    continue
+                used = self._used_locked(node.name)
+                short = _shortfall(node_capacity(node), used, request)
+                if short is None:
+                    loads.append((_load(used, node_capacity(node)), used["tasks"], node.name, node))
+                else:
+                    shortfalls.append(short)
+            if loads:
+                node = min(loads, key=lambda x: x[:3])[3]
+                self._held[key] = (node.name, request)
+                return Placement(node)
+        if slot_full == len(candidates):
+            return Placement(None, f"all {len(candidates)} target node(s) at this run's slot limit")
+        return Placement(None, f"needs {request.describe()}; none free" +
+                         (f" ({shortfalls[0]})" if len(shortfalls) == 1 else ""))
+
+    def release(self, key: object) -> None:
+        with self._lock:
+            self._held.pop(key, None)
+
+
+def _shortfall(capacity: dict, used: dict, request: Resources) -> str | None:
+    """None if the request fits beside what is used; else what is missing, in words."""
+    for key, label in _DIMENSIONS:
+        want = getattr(request, key)
+        if not want:
+            continue
+        have = capacity[key]
+        if have is None:
+            return f"{label} unknown (set the node's capacity or test the node)"
+        free = have - used[key]
+        if want > free:
+            return f"{max(free, 0):g} of {have:g} {label} free"
+    return None
+
+
+def _load(used: dict, capacity: dict) -> float:
+    shares = [used[k] / capacity[k] for k, _ in _DIMENSIONS if capacity[k]]
+    return max(shares, default=0.0)

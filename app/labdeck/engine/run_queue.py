@@ -1,0 +1,210 @@
+"""The run queue: planned runs (workflows, arrays, jobs that request resources or a priority)
+wait here, ordered by priority and first-in-first-out within a priority (as the catalog says,
+so ``labdeck queue move`` from another process takes effect). One thread places ready tasks
+on nodes where they fit (engine/placement.py) and launches them as task runs; a finished
+task run frees its room and wakes the queue. Queued runs survive a restart: ``resume()``
+adopts those whose LabDeck process is gone."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from ..core.errors import LabDeckError
+from ..core.events import QueueChanged, RunFinished
+from ..core.models import Node
+from ..core.status import NodeRunStatus
+from ..store import run_queue as queue_store
+from .placement import Ledger
+from .planned import PlannedRun, Task, TaskOutcome
+from .reconcile import pid_alive
+from .tasks import start_task_run
+
+log = logging.getLogger(__name__)
+POLL_S = 0.5  # re-read priorities and cancel flags at least this often
+
+
+class RunQueue:
+    def __init__(self, engine):
+        self._engine = engine
+        self.ledger = Ledger()
+        self._runs: dict[int, PlannedRun] = {}
+        self._children: dict[int, tuple[PlannedRun, Task]] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._launcher = ThreadPoolExecutor(max_workers=16, thread_name_prefix="task-launch")
+        self._unsubscribe = engine.bus.subscribe(self._on_event)
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="run-queue")
+        self._thread.start()
+
+    # ---- runs ---------------------------------------------------------------------------
+
+    def add(self, planned: PlannedRun, tasks_total: int, enqueue: bool = True) -> None:
+        if enqueue:
+            queue_store.enqueue(self._engine.catalog, planned.run.id, planned.job.plan.priority, tasks_total)
+        with self._lock:
+            self._runs[planned.run.id] = planned
+        self._engine.bus.publish(QueueChanged())
+        self.wake()
+
+    def has(self, run_id: int) -> bool:
+        with self._lock:
+            return run_id in self._runs
+
+    def get(self, run_id: int) -> PlannedRun | None:
+        with self._lock:
+            return self._runs.get(run_id)
+
+    def wait(self, run_id: int, timeout: float | None = None) -> bool:
+        planned = self.get(run_id)
+        return True if planned is None else planned.done.wait(timeout)
+
+    def cancel(self, run_id: int) -> bool:
+        planned = self.get(run_id)
+        if planned is None:
+            return False
+        planned.cancel()
+        self._forget_if_done(planned)
+        return True
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def resume(self, build) -> list[int]:
+        """Adopt queued runs whose process is gone; ``build(run)`` makes their PlannedRun."""
+        adopted = []
+        host, pid = socket.gethostname(), os.getpid()
+        for run in queue_store.queued_runs(self._engine.catalog):
+            if self.has(run.id) or run.owner_host != host or (run.owner_pid and pid_alive(run.owner_pid)):
+                continue
+            try:
+                planned = build(run)
+            except LabDeckError as exc:
+                log.error("queued run %s cannot resume: %s", run.id, exc)
+                continue
+            queue_store.adopt(self._engine.catalog, run.id, pid, host)
+            self.add(planned, 0, enqueue=False)
+            adopted.append(run.id)
+        return adopted
+
+    def close(self) -> None:
+        """Stop placing; cancel what runs (queued runs with nothing started stay queued)."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=5)
+        with self._lock:
+            runs = list(self._runs.values())
+        for planned in runs:
+            if planned.live_tasks():
+                planned.cancel()
+        for planned in runs:
+            if planned.live_tasks():
+                planned.done.wait(30)
+        self._launcher.shutdown(wait=True)
+        self._unsubscribe()
+
+    # ---- placing ------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(POLL_S)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                self._check_cancel_flags()
+                self._place_ready()
+            except Exception:  # the queue must keep going whatever one run does
+                log.exception("placing queued tasks failed")
+
+    def _ordered(self) -> list[PlannedRun]:
+        with self._lock:
+            runs = [p for p in self._runs.values() if not p.finished and not p.cancelled]
+        order = queue_store.priorities(self._engine.catalog, [p.run.id for p in runs])
+        return sorted(runs, key=lambda p: (-order.get(p.run.id, (0, 0))[0], order.get(p.run.id, (0, p.run.id))[1]))
+
+    def _place_ready(self) -> None:
+        for planned in self._ordered():
+            reason = ""
+            blocked: set[tuple] = set()
+            for task in planned.ready_tasks():
+                shape = (tuple(n.name for n in task.candidates), task.resources.cpus, task.resources.memory_mb,
+                         task.resources.gpus)
+                if shape in blocked:
+                    continue
+                impossible = self.ledger.never_fits(task.candidates, task.resources)
+                if impossible:
+                    planned.take_placed(task, None)
+                    self._finish_task(planned, task, TaskOutcome(NodeRunStatus.ERROR, None, impossible))
+                    continue
+                placement = self.ledger.place(task, task.candidates, task.resources, planned.slot_free)
+                if placement.node is None:
+                    blocked.add(shape)
+                    reason = reason or placement.reason
+                    continue
+                planned.take_placed(task, placement.node)
+                self._launcher.submit(self._launch, planned, task, placement.node)
+            planned.set_reason(reason)
+            self._forget_if_done(planned)
+
+    def _launch(self, planned: PlannedRun, task: Task, node: Node) -> None:
+        def created(run_id: int) -> None:
+            task.child_run_id = run_id
+            with self._lock:
+                self._children[run_id] = (planned, task)
+
+        try:
+            if planned.cancelled:
+                raise LabDeckError("cancelled before it started")
+            steps, env = planned.prepare(task, node)
+            start_task_run(self._engine, planned.run, planned.job, task.key, node, steps, env,
+                           planned.run.trigger, created)
+        except Exception as exc:
+            if not isinstance(exc, LabDeckError):
+                log.exception("starting task %s of run %s failed", task.key, planned.run.id)
+            with self._lock:
+                if task.child_run_id is not None:
+                    self._children.pop(task.child_run_id, None)
+            status = NodeRunStatus.CANCELLED if planned.cancelled else NodeRunStatus.ERROR
+            self._finish_task(planned, task, TaskOutcome(status, None, str(exc)))
+
+    def _on_event(self, event) -> None:
+        if isinstance(event, RunFinished):
+            with self._lock:
+                found = self._children.pop(event.run_id, None)
+            if found:
+                self._launcher.submit(self._task_run_finished, *found)
+
+    def _task_run_finished(self, planned: PlannedRun, task: Task) -> None:
+        node_runs = self._engine.catalog.node_runs(task.child_run_id)
+        nr = node_runs[0] if node_runs else None
+        outcome = (TaskOutcome(nr.status, nr.exit_code, nr.message) if nr
+                   else TaskOutcome(NodeRunStatus.ERROR, None, "the task run has no node run"))
+        self._finish_task(planned, task, outcome)
+
+    def _finish_task(self, planned: PlannedRun, task: Task, outcome: TaskOutcome) -> None:
+        try:
+            planned.task_finished(task, outcome)
+        except Exception:
+            log.exception("finishing task %s of run %s failed", task.key, planned.run.id)
+        finally:
+            self.ledger.release(task)
+            planned.release(task)
+            self._forget_if_done(planned)
+            self.wake()
+
+    def _forget_if_done(self, planned: PlannedRun) -> None:
+        if planned.finished:
+            with self._lock:
+                self._runs.pop(planned.run.id, None)
+
+    def _check_cancel_flags(self) -> None:
+        with self._lock:
+            ids = list(self._runs)
+        for run_id, (whole, _) in self._engine.catalog.cancel_flags(ids).items():
+            if whole:
+                self.cancel(run_id)
