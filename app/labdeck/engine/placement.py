@@ -62,10 +62,13 @@ class Ledger:
             return None
         notes = []
         for node in candidates:
-            short = _shortfall(node_capacity(node), {"cpus": 0, "memory_mb": 0, "gpus": 0}, request)
-            if short is None:
+            capacity = node_capacity(node)
+            if _shortfall(capacity, {"cpus": 0, "memory_mb": 0, "gpus": 0}, request) is None:
                 return None
-            notes.append(f"{node.name}: {short}")
+            have = [f"{capacity[k]:g} {label[:-1] if capacity[k] == 1 and label.endswith('s') else label}"
+                    if capacity[k] is not None else f"{label} unknown"
+                    for k, label in _DIMENSIONS if getattr(request, k)]
+            notes.append(f"{node.name} has {', '.join(have)}")
         return f"needs {request.describe()}; no target node has that ({'; '.join(notes[:4])})"
 
     def place(self, key: object, candidates: list[Node], request: Resources,

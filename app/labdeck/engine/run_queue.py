@@ -76,10 +76,11 @@ class RunQueue:
 
     def resume(self, build) -> list[int]:
         """Adopt queued runs whose process is gone; ``build(run)`` makes their PlannedRun."""
-        adopted = []
+        adopted: list[PlannedRun] = []
         host, pid = socket.gethostname(), os.getpid()
         for run in queue_store.queued_runs(self._engine.catalog):
-            if self.has(run.id) or run.owner_host != host or (run.owner_pid and pid_alive(run.owner_pid)):
+            if self.has(run.id) or run.owner_host != host or (
+                    run.owner_pid and run.owner_pid != pid and pid_alive(run.owner_pid)):
                 continue
             try:
                 planned = build(run)
@@ -87,9 +88,12 @@ class RunQueue:
                 log.error("queued run %s cannot resume: %s", run.id, exc)
                 continue
             queue_store.adopt(self._engine.catalog, run.id, pid, host)
-            self.add(planned, 0, enqueue=False)
-            adopted.append(run.id)
-        return adopted
+            adopted.append(planned)
+        with self._lock:  # all at once, so the first one placed is the first in line
+            self._runs.update({p.run.id: p for p in adopted})
+        self._engine.bus.publish(QueueChanged())
+        self.wake()
+        return [p.run.id for p in adopted]
 
     def close(self) -> None:
         """Stop placing; cancel what runs (queued runs with nothing started stay queued)."""

@@ -1,0 +1,211 @@
+"""Arrays, resource placement and the priority queue on real OpenSSH nodes: slot limits seen
+from the nodes themselves, a failed item retried, GPU requests that wait for room, and a
+later high-priority run overtaking an earlier low-priority one."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+from labdeck.core.events import PlanProgress
+from labdeck.core.models import Capacity
+from labdeck.core.status import NodeRunStatus, RunStatus
+from labdeck.engine.engine import Engine
+from labdeck.store import run_queue
+from labdeck.store.jobfile import job_from_yaml
+from tests.conftest import add_sshd_node
+
+
+def add_job(engine, text: str):
+    job = job_from_yaml(text)
+    engine.catalog.add_job(job, replace=True)
+    return job
+
+
+def set_capacity(engine, name: str, **capacity) -> None:
+    node = engine.catalog.get_node(name)
+    node.capacity = Capacity(**capacity)
+    engine.catalog.update_node(node)
+
+
+def wait_for(predicate, timeout: float = 30, what: str = "condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def max_overlap(intervals: list[tuple[float, float]]) -> int:
+    points = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
+    best = current = 0
+    for _, delta in points:
+        current += delta
+        best = max(best, current)
+    return best
+
+
+def task_record(engine, run_id: int) -> dict[str, dict]:
+    return {r.task: nr for r, nr in run_queue.task_runs(engine.catalog, run_id)}
+
+
+def test_array_of_100_over_5_nodes_keeps_2_per_node_and_retries_a_failed_item(engine, sshd_nodes, tmp_path):
+    for sshd in sshd_nodes(5):
+        add_sshd_node(engine, sshd, tags=["lab"])
+    journal, marker = tmp_path / "journal", tmp_path / "failed-once"
+    add_job(engine, f"""
+name: shards
+targets: tag:lab
+array: 100
+slots_per_node: 2
+policy: {{retries: 1}}
+steps:
+  - command: |
+      echo "$LABDECK_NODE $LABDECK_ARRAY_INDEX start $(date +%s.%N)" >> {journal}
+      sleep 0.05
+      echo "$LABDECK_NODE $LABDECK_ARRAY_INDEX end $(date +%s.%N)" >> {journal}
+      if [ "$LABDECK_ITEM" = 17 ] && [ ! -e {marker} ]; then touch {marker}; exit 1; fi
+      echo "item ${{array.item}} done"
+""")
+    events: list[PlanProgress] = []
+    engine.bus.subscribe(lambda e: events.append(e) if isinstance(e, PlanProgress) else None)
+    run = engine.start_job("shards")
+    assert engine.wait(run.id, 120)
+    assert engine.catalog.get_run(run.id).status is RunStatus.SUCCEEDED
+
+    spans: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for line in journal.read_text().splitlines():
+        node, index, _, stamp = line.split()
+        spans[(node, index)].append(float(stamp))
+    per_node: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for (node, _), stamps in spans.items():
+        stamps.sort()
+        for start, end in zip(stamps[::2], stamps[1::2], strict=True):  # item 17 ran twice
+            per_node[node].append((start, end))
+    assert len({index for _, index in spans}) == 100
+    assert len(per_node) == 5  # spread over every node
+    assert all(max_overlap(intervals) <= 2 for intervals in per_node.values())
+
+    tasks = task_record(engine, run.id)
+    assert len(tasks) == 100 and all(nr["status"] == NodeRunStatus.SUCCEEDED for nr in tasks.values())
+    assert tasks["17"]["attempt"] == 2 and tasks["16"]["attempt"] == 1
+    assert marker.exists()
+    progress = run_queue.progress(engine.catalog, run.id)
+    assert run_queue.describe_progress(progress) == "100 / 100 done"
+    assert (events[-1].done, events[-1].failed, events[-1].total) == (100, 0, 100)
+
+
+def test_array_over_a_file_gives_each_task_its_item_and_reports_failures(engine, sshd_node, tmp_path):
+    add_sshd_node(engine, sshd_node, tags=["lab"])
+    items = tmp_path / "items.txt"
+    items.write_text("alpha\nbeta; rm -rf /\n\ngamma\n")
+    (tmp_path / "job.yaml").write_text(f"""
+name: words
+targets: tag:lab
+over_file: {items.name}
+slots_per_node: 3
+steps:
+  - command: echo "got" ${{array.item}} "as $LABDECK_ITEM"; [ "$LABDECK_ITEM" != gamma ]
+""")
+    job = job_from_yaml((tmp_path / "job.yaml").read_text(), base_dir=str(tmp_path))
+    engine.catalog.add_job(job)
+    run = engine.start_job("words")
+    assert engine.wait(run.id, 60)
+    finished = engine.catalog.get_run(run.id)
+    assert finished.status is RunStatus.FAILED and finished.note == "2 / 3 done, 1 failed"
+    tasks = task_record(engine, run.id)
+    from pathlib import Path
+    assert "got beta; rm -rf / as beta; rm -rf /" in Path(tasks["1"]["log_path"]).read_text()
+    assert tasks["2"]["status"] == NodeRunStatus.FAILED
+
+
+def test_gpu_job_runs_only_where_2_gpus_are_free_and_waits_for_them(engine, sshd_nodes, tmp_path):
+    small, big = sshd_nodes(2)
+    add_sshd_node(engine, small, name="gpu-small", tags=["gpu"])
+    add_sshd_node(engine, big, name="gpu-big", tags=["gpu"])
+    set_capacity(engine, "gpu-small", gpus=1)
+    set_capacity(engine, "gpu-big", gpus=2)
+    release = tmp_path / "release"
+    add_job(engine, f"""
+name: train
+targets: tag:gpu
+placement: any
+resources: {{gpus: 2}}
+options: [{{name: hold, default: "no"}}]
+steps:
+  - command: if [ ${{option.hold}} = yes ]; then while [ ! -e {release} ]; do sleep 0.05; done; fi; echo trained
+""")
+    first = engine.start_job("train", {"hold": "yes"})
+    wait_for(lambda: engine.catalog.get_run(first.id).status is RunStatus.RUNNING, what="first run to start")
+    second = engine.start_job("train")
+    reason = wait_for(lambda: next((e["reason"] for e in run_queue.entries(engine.catalog)
+                                    if e["run_id"] == second.id and e["reason"]), None), what="a reason")
+    assert "needs 2 GPUs; none free" in reason
+    time.sleep(0.5)
+    assert engine.catalog.get_run(second.id).status is RunStatus.QUEUED  # still waiting: no room
+    release.touch()
+    assert engine.wait(first.id, 30) and engine.wait(second.id, 30)
+    (a,) = task_record(engine, first.id).values()
+    (b,) = task_record(engine, second.id).values()
+    assert a["node_name"] == b["node_name"] == "gpu-big"
+    assert b["started_at"] >= a["finished_at"]
+    assert engine.catalog.get_run(second.id).status is RunStatus.SUCCEEDED
+
+    add_job(engine, "name: huge\ntargets: tag:gpu\nplacement: any\nresources: {gpus: 3}\nsteps: [echo never]\n")
+    huge = engine.start_job("huge")
+    assert engine.wait(huge.id, 10)
+    finished = engine.catalog.get_run(huge.id)
+    assert finished.status is RunStatus.FAILED
+    assert "needs 3 GPUs; no target node has that (gpu-big has 2 GPUs; gpu-small has 1 GPU)" in finished.note
+    assert task_record(engine, huge.id) == {}  # nothing was started anywhere
+
+
+def test_a_later_higher_priority_run_starts_before_an_earlier_lower_one(engine, sshd_node, tmp_path):
+    add_sshd_node(engine, sshd_node, name="one-slot", tags=["q"])
+    set_capacity(engine, "one-slot", cpus=1)
+    release = tmp_path / "release"
+    journal = tmp_path / "journal"
+    for name, priority in (("blocker", 0), ("low", 0), ("high", 5)):
+        wait = f"while [ ! -e {release} ]; do sleep 0.05; done; " if name == "blocker" else ""
+        add_job(engine, f"name: {name}\ntargets: tag:q\npriority: {priority}\nresources: {{cpus: 1}}\n"
+                        f"steps: ['{wait}echo {name} >> {journal}']\n")
+    blocker = engine.start_job("blocker")
+    wait_for(lambda: engine.catalog.get_run(blocker.id).status is RunStatus.RUNNING, what="the blocker")
+    low = engine.start_job("low")
+    high = engine.start_job("high")
+    line = wait_for(lambda: [(e["run_id"], e["position"]) for e in run_queue.entries(engine.catalog)],
+                    what="queue entries")
+    assert [run_id for run_id, _ in line] == [high.id, blocker.id, low.id]
+    release.touch()
+    for run in (blocker, low, high):
+        assert engine.wait(run.id, 30)
+    assert journal.read_text().split() == ["blocker", "high", "low"]
+
+
+def test_queue_order_can_be_changed_and_survives_a_restart(data_dir, sshd_node, tmp_path):
+    release = tmp_path / "release"
+    journal = tmp_path / "journal"
+    with Engine(data_dir) as engine:
+        add_sshd_node(engine, sshd_node, name="one-slot", tags=["q"])
+        set_capacity(engine, "one-slot", cpus=1)
+        for name in ("blocker", "first", "second"):
+            wait = f"while [ ! -e {release} ]; do sleep 0.05; done; " if name == "blocker" else ""
+            add_job(engine, f"name: {name}\ntargets: tag:q\nresources: {{cpus: 1}}\n"
+                            f"steps: ['{wait}echo {name} >> {journal}']\n")
+        blocker = engine.start_job("blocker")
+        wait_for(lambda: engine.catalog.get_run(blocker.id).status is RunStatus.RUNNING, what="the blocker")
+        first = engine.start_job("first")
+        second = engine.start_job("second")
+        run_queue.move(engine.catalog, second.id, "up")
+        # closing cancels what runs; the runs that never started stay queued
+    with Engine(data_dir) as engine:
+        assert engine.catalog.get_run(blocker.id).status is RunStatus.CANCELLED
+        assert [e["run_id"] for e in run_queue.entries(engine.catalog)] == [second.id, first.id]
+        assert engine.catalog.get_run(first.id).status is RunStatus.QUEUED
+        engine.start_scheduler()
+        for run in (first, second):
+            assert engine.wait(run.id, 30)
+            assert engine.catalog.get_run(run.id).status is RunStatus.SUCCEEDED
+    assert journal.read_text().split() == ["second", "first"]
