@@ -11,7 +11,7 @@ import os
 import sys
 
 from ..core.errors import LabDeckError
-from . import daemon, jobs, nodes, notify, policy, runs, schedules
+from . import daemon, jobs, nodes, notify, policy, queue, runs, schedules
 
 EXIT_ERROR = 2
 
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     policy.register(sub)
     notify.register(sub)
     daemon.register(sub)
+    queue.register(sub)
     return parser
 
 

@@ -63,6 +63,9 @@ def cmd_exec(args) -> int:
 
 
 def _wait_and_report(engine, run_id: int, as_json: bool) -> int:
+    if engine.queue.has(run_id):  # a workflow, array or queued run
+        from .queue import wait_planned
+        return wait_planned(engine, run_id, as_json)
     if not as_json:
         print(f"run {run_id} started", file=sys.stderr)
 

@@ -1,5 +1,5 @@
 """Resource fitting: each node's capacity (set by hand, else from its last probe), what the
-tasks this engine placed there hold, and where a new request fits — or, when it does not, a
+tasks of every LabDeck process on this catalog hold there, and where a new request fits — or, when it does not, a
 reason a person can read ("needs 2 GPUs; none free")."""
 
 from __future__ import annotations
@@ -10,8 +10,12 @@ from dataclasses import dataclass
 
 from ..core.models import Node
 from ..core.plan import Resources
+from ..store import placements
+from ..store.catalog import Catalog
+from .reconcile import pid_alive
 
 _DIMENSIONS = (("cpus", "CPUs"), ("memory_mb", "MB memory"), ("gpus", "GPUs"))
+_NOTHING = {"cpus": 0, "memory_mb": 0, "gpus": 0, "tasks": 0}
 
 
 def node_capacity(node: Node) -> dict[str, float | None]:
@@ -35,24 +39,14 @@ class Placement:
 
 
 class Ledger:
-    """What runs where, as far as this engine placed it. Thread-safe."""
+    """What runs where: the holdings every LabDeck process on this catalog recorded
+    (store/placements.py), so a CLI run beside the app never overfills a node. Thread-safe."""
 
-    def __init__(self) -> None:
-        self._held: dict[object, tuple[str, Resources]] = {}
+    def __init__(self, catalog: Catalog):
+        self._catalog = catalog
+        self._held: dict[object, int] = {}
         self._lock = threading.Lock()
-
-    def used(self, node_name: str) -> dict[str, float]:
-        with self._lock:
-            return self._used_locked(node_name)
-
-    def _used_locked(self, node_name: str) -> dict[str, float]:
-        total = {"cpus": 0.0, "memory_mb": 0.0, "gpus": 0.0, "tasks": 0}
-        for name, res in self._held.values():
-            if name == node_name:
-                total["tasks"] += 1
-                for key, _ in _DIMENSIONS:
-                    total[key] += getattr(res, key)
-        return total
+        placements.drop_stale(catalog, pid_alive)
 
     def never_fits(self, candidates: list[Node], request: Resources) -> str | None:
         """A reason when no candidate could hold the request even with nothing else running."""
@@ -63,7 +57,7 @@ class Ledger:
         notes = []
         for node in candidates:
             capacity = node_capacity(node)
-            if _shortfall(capacity, {"cpus": 0, "memory_mb": 0, "gpus": 0}, request) is None:
+            if _shortfall(capacity, _NOTHING, request) is None:
                 return None
             have = [f"{capacity[k]:g} {label[:-1] if capacity[k] == 1 and label.endswith('s') else label}"
                     if capacity[k] is not None else f"{label} unknown"
@@ -71,35 +65,44 @@ class Ledger:
             notes.append(f"{node.name} has {', '.join(have)}")
         return f"needs {request.describe()}; no target node has that ({'; '.join(notes[:4])})"
 
-    def place(self, key: object, candidates: list[Node], request: Resources,
+    def place(self, key: object, run_id: int, candidates: list[Node], request: Resources,
               allowed: Callable[[str], bool] = lambda name: True) -> Placement:
-        """Hold the request on the first candidate (least loaded first) where it fits now."""
-        with self._lock:
-            slot_full = 0
-            shortfalls = []
+        """Hold the request on the candidate (least loaded first) where it fits now."""
+        found: dict = {"slot_full": 0, "shortfalls": [], "node": None}
+
+        def choose(usage: dict) -> tuple[str, dict] | None:
             loads = []
             for node in candidates:
                 if not allowed(node.name):
-                    slot_full += 1
+                    found["slot_full"] += 1
                     continue
-                used = self._used_locked(node.name)
+                used = usage.get(node.name, _NOTHING)
                 short = _shortfall(node_capacity(node), used, request)
                 if short is None:
-                    loads.append((_load(used, node_capacity(node)), used["tasks"], node.name, node))
+                    loads.append((_load(used, node_capacity(node)), used.get("tasks", 0), node.name, node))
                 else:
-                    shortfalls.append(short)
-            if loads:
-                node = min(loads, key=lambda x: x[:3])[3]
-                self._held[key] = (node.name, request)
-                return Placement(node)
-        if slot_full == len(candidates):
+                    found["shortfalls"].append(short)
+            if not loads:
+                return None
+            found["node"] = min(loads, key=lambda x: x[:3])[3]
+            return found["node"].name, {k: getattr(request, k) for k, _ in _DIMENSIONS}
+
+        holding = placements.hold_where_it_fits(self._catalog, run_id, choose)
+        if holding is not None:
+            with self._lock:
+                self._held[key] = holding
+            return Placement(found["node"])
+        if found["slot_full"] == len(candidates):
             return Placement(None, f"all {len(candidates)} target node(s) at this run's slot limit")
+        shortfalls = found["shortfalls"]
         return Placement(None, f"needs {request.describe()}; none free" +
                          (f" ({shortfalls[0]})" if len(shortfalls) == 1 else ""))
 
     def release(self, key: object) -> None:
         with self._lock:
-            self._held.pop(key, None)
+            holding = self._held.pop(key, None)
+        if holding is not None:
+            placements.release(self._catalog, holding)
 
 
 def _shortfall(capacity: dict, used: dict, request: Resources) -> str | None:

@@ -30,7 +30,7 @@ POLL_S = 0.5  # re-read priorities and cancel flags at least this often
 class RunQueue:
     def __init__(self, engine):
         self._engine = engine
-        self.ledger = Ledger()
+        self.ledger = Ledger(engine.catalog)
         self._runs: dict[int, PlannedRun] = {}
         self._children: dict[int, tuple[PlannedRun, Task]] = {}
         self._lock = threading.Lock()
@@ -145,7 +145,7 @@ class RunQueue:
                     planned.take_placed(task, None)
                     self._finish_task(planned, task, TaskOutcome(NodeRunStatus.ERROR, None, impossible))
                     continue
-                placement = self.ledger.place(task, task.candidates, task.resources, planned.slot_free)
+                placement = self.ledger.place(task, planned.run.id, task.candidates, task.resources, planned.slot_free)
                 if placement.node is None:
                     blocked.add(shape)
                     reason = reason or placement.reason

@@ -125,6 +125,18 @@ MIGRATIONS: list[list[str]] = [
             reason TEXT NOT NULL DEFAULT '',
             queued_at REAL NOT NULL
         )""",
+        """CREATE TABLE placements (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL,
+            node_name TEXT NOT NULL,
+            cpus REAL NOT NULL DEFAULT 0,
+            memory_mb INTEGER NOT NULL DEFAULT 0,
+            gpus INTEGER NOT NULL DEFAULT 0,
+            owner_pid INTEGER NOT NULL,
+            owner_host TEXT NOT NULL,
+            placed_at REAL NOT NULL
+        )""",
+        "CREATE INDEX placements_node ON placements(node_name)",
     ],
 ]
 
