@@ -111,8 +111,9 @@ class _Parser:
         kind, text = self.take()
         if kind == "op" and text == "(":
             tree = self.boolean("or")
-            if self.take() != ("op", ")"):
+            if self.peek() != ("op", ")"):
                 raise InvalidInput(f"condition '{self.text}': missing ')'")
+            self.take()
             return tree
         if kind == "str":
             return ("lit", text[1:-1])
