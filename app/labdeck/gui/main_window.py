@@ -9,11 +9,12 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QPushButton,
                                QStackedWidget, QSystemTrayIcon, QVBoxLayout, QWidget)
 
-from ..store import queries
+from ..store import queries, run_queue
 from .actions import Actions, ask_yes_no
 from .bridge import EngineBridge
 from .pages.jobs_page import JobsPage
 from .pages.nodes_page import NodesPage
+from .pages.queue_page import QueuePage
 from .pages.run_view import RunView
 from .pages.runs_page import RunsPage
 from .pages.schedules_page import SchedulesPage
@@ -26,7 +27,8 @@ PAGES = [("Nodes", "#26a69a", "Every machine at a glance (Ctrl+1)"),
          ("Run", "#1e88e5", "The current run live, node by node (Ctrl+3)"),
          ("History", "#8d6e63", "Every run, with filters and search (Ctrl+4)"),
          ("Settings", "#78909c", "Data folder, notifications, theme (Ctrl+5)"),
-         ("Schedules", "#ffb300", "Schedules of every job, upcoming runs, pause all (Ctrl+6)")]
+         ("Schedules", "#ffb300", "Schedules of every job, upcoming runs, pause all (Ctrl+6)"),
+         ("Queue", "#7e57c2", "Waiting runs and why they wait; workflows and arrays (Ctrl+7)")]
 
 
 class MainWindow(QMainWindow):
@@ -49,9 +51,10 @@ class MainWindow(QMainWindow):
         self.runs_page = RunsPage(engine)
         self.schedules_page = SchedulesPage(engine)
         self.settings_page = SettingsPage(engine)
+        self.queue_page = QueuePage(engine)
         self.stack = QStackedWidget()
         for page in (self.nodes_page, self.jobs_page, self.run_view, self.runs_page, self.settings_page,
-                     self.schedules_page):
+                     self.schedules_page, self.queue_page):
             self.stack.addWidget(page)
 
         self.sidebar = QListWidget()
@@ -139,6 +142,9 @@ class MainWindow(QMainWindow):
         self.schedules_page.stateChanged.connect(self._scheduler_state)
         self.jobs_page.schedulesRequested.connect(self.open_schedules)
         self.schedules_page.update_state()
+        self.queue_page.attach(b)
+        self.queue_page.openRun.connect(self.open_run)
+        self.queue_page.error.connect(self.show_error)
 
     # ---- navigation -------------------------------------------------------------------------------
 
@@ -149,9 +155,14 @@ class MainWindow(QMainWindow):
         page = self.stack.widget(index)
         if page is self.runs_page or page is self.run_view or page in self._stale:
             self._refresh_page(page)
+        if page is self.queue_page:
+            self.queue_page.refresh()
         self.stack.setCurrentIndex(index)
 
     def open_run(self, run_id: int) -> None:
+        if run_queue.is_planned(self.engine.catalog, run_id):  # a workflow, array or queued run
+            self.queue_page.show_run(run_id)
+            return self.show_page(self.stack.indexOf(self.queue_page))
         self.run_view.show_run(run_id)
         self.show_page(2)
 
@@ -292,6 +303,7 @@ class MainWindow(QMainWindow):
         self._shut_down = True
         self._refresh_timer.stop()
         self.schedules_page.timer.stop()
+        self.queue_page.timer.stop()
         self.run_view.ticker.stop()
         self.run_view._reload_timer.stop()
         self.run_view.log.timer.stop()

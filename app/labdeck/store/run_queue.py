@@ -127,6 +127,11 @@ def progress(catalog: Catalog, run_id: int) -> dict:
     return {"total": total, **counts, "waiting": max(0, total - sum(counts.values()))}
 
 
+def is_planned(catalog: Catalog, run_id: int) -> bool:
+    """A workflow, array or queued run (it has a place in the queue, now or when it ran)."""
+    return bool(catalog._rows("SELECT 1 FROM run_queue WHERE run_id = ?", (run_id,)))
+
+
 def describe_progress(p: dict) -> str:
     text = f"{p['done']} / {p['total']} done"
     if p["failed"]:
@@ -139,3 +144,27 @@ def describe_progress(p: dict) -> str:
 def _require(db, run_id: int) -> None:
     if not db.execute("SELECT 1 FROM run_queue WHERE run_id = ?", (run_id,)).fetchone():
         raise NotFound(f"run {run_id} is not in the queue (see: labdeck queue)")
+
+
+def step_states(catalog: Catalog, run_id: int, names: list[str]) -> dict[str, str]:
+    """A workflow run's step states as its task runs recorded them (for a run this process does
+    not hold): running while any task runs, failed if any failed, else succeeded; a step with no
+    task run is pending while the run goes on and skipped once it has ended."""
+    run = catalog.get_run(run_id)
+    by_step: dict[str, list[str]] = {}
+    for task, info in task_runs(catalog, run_id):
+        by_step.setdefault(task.task.split("@", 1)[0], []).append(info["status"] or str(task.status))
+    states = {}
+    for name in names:
+        seen = by_step.get(name)
+        if not seen:
+            states[name] = "skipped" if run.status.is_final else "pending"
+        elif any(s in ("running", "pending") for s in seen):
+            states[name] = "running"
+        elif all(s == "succeeded" for s in seen):
+            states[name] = "succeeded"
+        elif any(s == "cancelled" for s in seen):
+            states[name] = "cancelled"
+        else:
+            states[name] = "failed"
+    return states

@@ -1,0 +1,194 @@
+"""Queue page: the runs waiting for room or running as workflows and arrays, in the order they
+get it, with why each waits ("needs 2 GPUs; none free"); move one up or down or give it a
+priority; cancel it. Below, the selected (or opened) planned run: a workflow as a graph of its
+steps, an array as a progress bar; both with a table of their task runs."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QScrollArea, QSpinBox, QSplitter, QTableWidgetItem, QVBoxLayout,
+                               QWidget)
+
+from ...core.errors import LabDeckError
+from ...store import run_queue
+from ..status_style import status_icon
+from ..widgets.array_panel import ArrayPanel
+from ..widgets.page_parts import add_buttons, read_only_table
+from ..widgets.workflow_graph import WorkflowGraph
+
+COLUMNS = ["#", "RUN", "JOB", "PRIORITY", "STATUS", "PROGRESS", "WAITING FOR"]
+
+
+class QueuePage(QWidget):
+    openRun = Signal(int)
+    error = Signal(str)
+
+    def __init__(self, engine, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.engine = engine
+        self.entries: list[dict] = []
+        self.detail_run_id: int | None = None
+        self.table = read_only_table(COLUMNS)
+        self.table.itemSelectionChanged.connect(self._selected)
+        bar = QHBoxLayout()
+        self.priority = QSpinBox()
+        self.priority.setRange(-1000, 1000)
+        self.priority.setToolTip("Higher priorities get room first")
+        self.buttons = add_buttons(bar, [
+            ("up", "Move up", "One place earlier in the queue", lambda: self._move("up")),
+            ("down", "Move down", "One place later in the queue", lambda: self._move("down")),
+        ])
+        bar.addWidget(QLabel("Priority"))
+        bar.addWidget(self.priority)
+        self.buttons |= add_buttons(bar, [
+            ("priority", "Set priority", "Give the selected run this priority", self._set_priority),
+            ("cancel", "Cancel run", "Cancel the selected run (and its running tasks)", self._cancel),
+        ])
+        bar.addStretch(1)
+
+        self.title = QLabel("Select a run to see its steps or items")
+        self.graph = WorkflowGraph()
+        self.graph_area = QScrollArea()
+        self.graph_area.setWidget(self.graph)
+        self.graph_area.setWidgetResizable(False)
+        self.array = ArrayPanel()
+        self.array.openTaskRun.connect(self.openRun)
+        detail = QWidget()
+        dl = QVBoxLayout(detail)
+        dl.setContentsMargins(0, 0, 0, 0)
+        dl.addWidget(self.title)
+        dl.addWidget(self.graph_area, 1)
+        dl.addWidget(self.array, 2)
+
+        top = QWidget()
+        tl = QVBoxLayout(top)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.addLayout(bar)
+        tl.addWidget(self.table, 1)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(top)
+        split.addWidget(detail)
+        layout = QVBoxLayout(self)
+        layout.addWidget(split)
+
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(300)
+        self.timer.timeout.connect(self._refresh_if_visible)
+        self._update_buttons()
+
+    def attach(self, bridge) -> None:
+        bridge.changed.connect(lambda: self.timer.start() if not self.timer.isActive() else None)
+
+    # ---- showing ----------------------------------------------------------------------------
+
+    def _refresh_if_visible(self) -> None:
+        if self.isVisible():
+            self.refresh()
+
+    def refresh(self) -> None:
+        self.entries = run_queue.entries(self.engine.catalog)
+        selected = self.selected_run_id()
+        self.table.blockSignals(True)
+        self.table.setRowCount(len(self.entries))
+        for row, e in enumerate(self.entries):
+            progress = run_queue.describe_progress(run_queue.progress(self.engine.catalog, e["run_id"]))
+            cells = [e["position"], e["run_id"], e["job_name"], e["priority"], e["status"], progress,
+                     e["reason"] or ("—" if e["status"] == "running" else "room on a node")]
+            for column, value in enumerate(cells):
+                item = QTableWidgetItem(str(value))
+                if column == 4:
+                    item.setIcon(status_icon(e["status"]))
+                self.table.setItem(row, column, item)
+            if e["run_id"] == selected:
+                self.table.selectRow(row)
+        self.table.blockSignals(False)
+        self._update_buttons()
+        self._show_detail()
+
+    def show_run(self, run_id: int) -> None:
+        """Show a planned run below the queue (it may have ended and left the queue)."""
+        self.detail_run_id = run_id
+        self.refresh()
+
+    def selected_run_id(self) -> int | None:
+        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
+        if not rows or rows[0].row() >= len(self.entries):
+            return None
+        return self.entries[rows[0].row()]["run_id"]
+
+    def select_run(self, run_id: int) -> None:
+        for row, e in enumerate(self.entries):
+            if e["run_id"] == run_id:
+                self.table.selectRow(row)
+
+    def _selected(self) -> None:
+        run_id = self.selected_run_id()
+        if run_id is not None:
+            self.detail_run_id = run_id
+            entry = next(e for e in self.entries if e["run_id"] == run_id)
+            self.priority.setValue(entry["priority"])
+        self._update_buttons()
+        self._show_detail()
+
+    def _update_buttons(self) -> None:
+        chosen = self.selected_run_id() is not None
+        for button in self.buttons.values():
+            button.setEnabled(chosen)
+
+    def _show_detail(self) -> None:
+        run_id = self.detail_run_id
+        if run_id is None:
+            return
+        try:
+            run = self.engine.catalog.get_run(run_id)
+            job = self.engine.catalog.get_job(run.job_name)
+        except LabDeckError as exc:
+            self.title.setText(str(exc))
+            return
+        progress = run_queue.progress(self.engine.catalog, run_id)
+        tasks = run_queue.task_runs(self.engine.catalog, run_id)
+        is_array = job.plan.array is not None
+        self.title.setText(f"Run {run.id} of {run.job_name}: {run.status}"
+                           + (f" — {run.note}" if run.note and run.status.is_final else ""))
+        self.graph_area.setVisible(not is_array)
+        self.array.bar.setVisible(is_array)
+        if is_array:
+            self.array.show_progress(progress)
+        else:
+            from ...engine.workflow import single_step
+            steps = job.plan.workflow or single_step(job)
+            if self.graph.steps != steps:
+                self.graph.set_workflow(steps, job.plan.on_failure)
+                self.graph.resize(self.graph.sizeHint())
+            live = self.engine.queue.get(run_id)
+            names = [s.name for s in steps] + ([job.plan.on_failure.name] if job.plan.on_failure else [])
+            states = live.step_states() if live is not None and hasattr(live, "step_states") else \
+                run_queue.step_states(self.engine.catalog, run_id, names)
+            self.graph.set_states(states)
+        self.array.show_items(tasks)
+
+    # ---- actions ------------------------------------------------------------------------------
+
+    def _move(self, direction: str) -> None:
+        run_id = self.selected_run_id()
+        if run_id is not None:
+            self._act(lambda: run_queue.move(self.engine.catalog, run_id, direction))
+
+    def _set_priority(self) -> None:
+        run_id = self.selected_run_id()
+        if run_id is not None:
+            self._act(lambda: run_queue.set_priority(self.engine.catalog, run_id, self.priority.value()))
+
+    def _cancel(self) -> None:
+        run_id = self.selected_run_id()
+        if run_id is not None:
+            self._act(lambda: self.engine.cancel(run_id))
+
+    def _act(self, action) -> None:
+        try:
+            action()
+        except LabDeckError as exc:
+            self.error.emit(str(exc))
+        self.engine.queue.wake()
+        self.refresh()
