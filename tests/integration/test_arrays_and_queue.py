@@ -209,3 +209,35 @@ def test_queue_order_can_be_changed_and_survives_a_restart(data_dir, sshd_node, 
             assert engine.wait(run.id, 30)
             assert engine.catalog.get_run(run.id).status is RunStatus.SUCCEEDED
     assert journal.read_text().split() == ["second", "first"]
+
+
+def test_cancelling_an_array_stops_its_running_items_and_starts_no_more(engine, sshd_node):
+    add_sshd_node(engine, sshd_node, tags=["lab"])
+    add_job(engine, "name: slow\ntargets: tag:lab\narray: 30\nslots_per_node: 2\nsteps: ['sleep 0.4']\n")
+    run = engine.start_job("slow")
+    wait_for(lambda: run_queue.progress(engine.catalog, run.id)["done"] >= 2, what="two items done")
+    engine.cancel(run.id)
+    assert engine.wait(run.id, 20)
+    finished = engine.catalog.get_run(run.id)
+    assert finished.status is RunStatus.CANCELLED and finished.note.startswith("cancelled; ")
+    tasks = task_record(engine, run.id)
+    assert 2 <= len(tasks) < 30
+    assert not [t for t in tasks.values() if t["status"] in ("running", "pending")]
+    assert any(t["status"] == NodeRunStatus.CANCELLED for t in tasks.values())
+
+
+def test_a_queued_run_left_by_a_closed_engine_can_be_cancelled(data_dir, sshd_node, tmp_path):
+    release = tmp_path / "release"
+    with Engine(data_dir) as engine:
+        add_sshd_node(engine, sshd_node, name="one-slot", tags=["q"])
+        set_capacity(engine, "one-slot", cpus=1)
+        add_job(engine, f"name: hold\ntargets: tag:q\nresources: {{cpus: 1}}\n"
+                        f"steps: ['while [ ! -e {release} ]; do sleep 0.05; done']\n")
+        hold = engine.start_job("hold")
+        wait_for(lambda: engine.catalog.get_run(hold.id).status is RunStatus.RUNNING, what="the holder")
+        waiting = engine.start_job("hold")
+    with Engine(data_dir) as engine:
+        assert engine.catalog.get_run(waiting.id).status is RunStatus.QUEUED
+        engine.cancel(waiting.id)
+        assert engine.catalog.get_run(waiting.id).status is RunStatus.CANCELLED
+        assert run_queue.entries(engine.catalog) == []

@@ -44,6 +44,8 @@ def array_items(spec: ArraySpec) -> list[str]:
 
 
 class ArrayRun(PlannedRun):
+    uniform_tasks = True
+
     def __init__(self, engine, run: Run, job: Job, items: list[str]):
         super().__init__(engine, run, job)
         spec = job.plan.array

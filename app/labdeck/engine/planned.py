@@ -37,7 +37,8 @@ class TaskOutcome:
 
 
 class PlannedRun:
-    slots_per_node = 0  # 0: no per-run limit
+    slots_per_node = 0    # 0: no per-run limit
+    uniform_tasks = False  # every task has the same candidates and request (an array)
 
     def __init__(self, engine, run: Run, job: Job):
         self.engine = engine

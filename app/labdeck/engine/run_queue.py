@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ..core.errors import LabDeckError
 from ..core.events import QueueChanged, RunFinished
 from ..core.models import Node
-from ..core.status import NodeRunStatus
+from ..core.status import NodeRunStatus, RunStatus
 from ..store import run_queue as queue_store
 from .placement import Ledger
 from .planned import PlannedRun, Task, TaskOutcome
@@ -66,9 +66,22 @@ class RunQueue:
     def cancel(self, run_id: int) -> bool:
         planned = self.get(run_id)
         if planned is None:
-            return False
+            return self._cancel_orphan(run_id)
         planned.cancel()
         self._forget_if_done(planned)
+        return True
+
+    def _cancel_orphan(self, run_id: int) -> bool:
+        """A queued run whose LabDeck process is gone: nobody will start it, so it ends here."""
+        try:
+            run = self._engine.catalog.get_run(run_id)
+        except LabDeckError:
+            return False
+        if run.status is not RunStatus.QUEUED or run.owner_host != socket.gethostname() or (
+                run.owner_pid and run.owner_pid != os.getpid() and pid_alive(run.owner_pid)):
+            return False
+        self._engine.catalog.finish_run(run_id, RunStatus.CANCELLED, "cancelled while queued")
+        self._engine.bus.publish(QueueChanged())
         return True
 
     def wake(self) -> None:
@@ -139,6 +152,8 @@ class RunQueue:
                 shape = (tuple(n.name for n in task.candidates), task.resources.cpus, task.resources.memory_mb,
                          task.resources.gpus)
                 if shape in blocked:
+                    if planned.uniform_tasks:
+                        break  # every later task asks for the same: none fits either
                     continue
                 impossible = self.ledger.never_fits(task.candidates, task.resources)
                 if impossible:

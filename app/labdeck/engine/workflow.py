@@ -93,7 +93,10 @@ class WorkflowRun(PlannedRun):
         try:
             run_it = self._condition(step)
         except LabDeckError as exc:
-            self._set(step.name, "failed", str(exc))
+            if any(self.states[d].state in ("skipped", "cancelled") for d in step.depends_on):
+                self._set(step.name, "skipped", f"a step it needs did not run ({exc})")
+            else:
+                self._set(step.name, "failed", str(exc))
             return
         if not run_it:
             why = "its condition is false" if step.when else "a step it needs did not succeed"
