@@ -161,6 +161,7 @@ class QueuePage(QWidget):
             if self.graph.steps != steps:
                 self.graph.set_workflow(steps, job.plan.on_failure)
                 self.graph.resize(self.graph.sizeHint())
+                self.graph_area.setMinimumHeight(min(self.graph.sizeHint().height() + 8, 420))
             live = self.engine.queue.get(run_id)
             names = [s.name for s in steps] + ([job.plan.on_failure.name] if job.plan.on_failure else [])
             states = live.step_states() if live is not None and hasattr(live, "step_states") else \
