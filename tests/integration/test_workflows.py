@@ -115,3 +115,20 @@ workflow:
     assert f"made on {nodes[0].name}" in Path(tasks["use"][1]["log_path"]).read_text()
     assert run.status is RunStatus.FAILED
     assert f"no-such-{name}" in run.note and "not found" in run.note
+
+
+def test_a_workflow_longer_than_its_max_runtime_is_cancelled_and_reported_failed(engine, sshd_node):
+    add_sshd_node(engine, sshd_node, tags=["lab"])
+    run, tasks = run_yaml(engine, """
+name: overlong
+targets: tag:lab
+policy: {max_runtime_s: 1.5}
+workflow:
+  - {name: quick, command: "true"}
+  - {name: stuck, depends_on: [quick], command: sleep 30}
+  - {name: never, depends_on: [stuck], command: "true"}
+""", timeout=20)
+    assert run.status is RunStatus.FAILED
+    assert "ran longer than its max runtime of 1.5 s" in run.note
+    assert tasks["stuck"][1]["status"] == "cancelled" and "never" not in tasks
+    assert run.finished_at - run.started_at < 10

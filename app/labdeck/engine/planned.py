@@ -48,6 +48,7 @@ class PlannedRun:
         self.done = threading.Event()
         self.cancelled = False
         self.finished = False
+        self.final: tuple[RunStatus, str] | None = None
         self.reason = ""
         self._started = False
         self._running_on: dict[str, int] = {}
@@ -81,7 +82,7 @@ class PlannedRun:
             first = not self._started and node is not None
             self._started = self._started or node is not None
         if first:
-            queue_store.mark_running(self.engine.catalog, self.run.id)
+            self.run.started_at = queue_store.mark_running(self.engine.catalog, self.run.id)
             self.engine.bus.publish(RunStarted(self.run.id, self.job.name, ()))
 
     def release(self, task: Task) -> None:
@@ -106,12 +107,18 @@ class PlannedRun:
 
     # ---- cancel and finish -----------------------------------------------------------------
 
-    def cancel(self) -> None:
-        """No new task starts; running task runs are cancelled; the run ends when they have."""
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    def cancel(self, final: tuple[RunStatus, str] | None = None) -> None:
+        """No new task starts; running task runs are cancelled; the run ends when they have
+        (with ``final``'s status and note if given, e.g. by the max-runtime rule)."""
         with self.lock:
             if self.cancelled or self.finished:
                 return
             self.cancelled = True
+            self.final = final
             children = [t.child_run_id for t in self._live if t.child_run_id is not None]
             idle = not self._live
         for child in children:
@@ -124,6 +131,8 @@ class PlannedRun:
             if self.finished:
                 return
             self.finished = True
+            if self.final is not None:
+                status, note = self.final
         self.engine.catalog.finish_run(self.run.id, status, note or None)
         self.set_reason("")
         self.engine.bus.publish(RunFinished(self.run.id, self.job.name, status))

@@ -63,11 +63,17 @@ class RunQueue:
         planned = self.get(run_id)
         return True if planned is None else planned.done.wait(timeout)
 
-    def cancel(self, run_id: int) -> bool:
+    def active_runs(self) -> list[tuple]:
+        """(run, job) of the planned runs that have started (for the run-level rules)."""
+        with self._lock:
+            return [(p.run, p.job) for p in self._runs.values() if p.started and not p.finished]
+
+    def cancel(self, run_id: int, final: tuple[RunStatus, str] | None = None) -> bool:
+        """``final``: the status and note the run ends with instead of "cancelled"."""
         planned = self.get(run_id)
         if planned is None:
             return self._cancel_orphan(run_id)
-        planned.cancel()
+        planned.cancel(final)
         self._forget_if_done(planned)
         return True
 

@@ -66,10 +66,14 @@ def move(catalog: Catalog, run_id: int, direction: str) -> None:
             db["run_queue"].update(run_id, {"priority": them["priority"], "seq": them["seq"] + step})
 
 
-def mark_running(catalog: Catalog, run_id: int) -> None:
-    """A queued run whose first task started."""
+def mark_running(catalog: Catalog, run_id: int) -> float:
+    """A queued run whose first task started: it is running, and started now (the time it was
+    queued stays in the queue's row). Returns the start time."""
+    now = time.time()
     with catalog._tx() as db:
-        db.execute("UPDATE runs SET status = 'running' WHERE id = ? AND status = 'queued'", (run_id,))
+        db.execute("UPDATE runs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'",
+                   (now, run_id))
+    return now
 
 
 def queued_runs(catalog: Catalog) -> list[Run]:
