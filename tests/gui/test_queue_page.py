@@ -99,3 +99,33 @@ def test_queue_lists_waiting_runs_with_the_reason_and_reorders_them(window, engi
         assert engine.wait(run.id, 30)
     page.refresh()
     assert page.table.rowCount() == 0
+
+
+def test_editing_a_workflow_job_in_the_job_editor_keeps_its_workflow_and_policy(window, engine, qtbot):
+    add_job(engine, f"""
+name: kept
+targets: {LOCAL}
+priority: 4
+resources: {{cpus: 1}}
+policy: {{overlap: queue, max_runtime_s: 600, notify_on: [failed, succeeded]}}
+workflow:
+  - {{name: A, command: "true"}}
+  - {{name: B, depends_on: [A], command: "true"}}
+""")
+    before = engine.catalog.get_job("kept")
+    node = engine.catalog.get_node(LOCAL)
+    node.capacity = Capacity(cpus=2)
+    engine.catalog.update_node(node)
+    window.show_page(1)
+    window.refresh_all()
+    window.jobs_page.select_job("kept")
+    dialog = window.jobs_page.edit_job()
+    dialog.description.setText("now with a description")
+    with qtbot.waitSignal(dialog.saved, timeout=5000):
+        dialog.save()
+    after = engine.catalog.get_job("kept")
+    assert after.description == "now with a description"
+    assert after.plan == before.plan and after.policy == before.policy
+    run = engine.start_job("kept")
+    assert engine.wait(run.id, 30)
+    assert engine.catalog.get_run(run.id).status is RunStatus.SUCCEEDED

@@ -128,7 +128,8 @@ def test_ledger_places_by_free_capacity_and_explains_why_not(tmp_path):
     ledger.release("t1")
     assert other.place("t3", 2, [big], Resources(gpus=1)).node is big
     assert ledger.never_fits([small], two) == "needs 2 GPUs; no target node has that (small has 1 GPU)"
-    assert "GPUs unknown" in ledger.never_fits([unknown], two)
+    assert ledger.never_fits([unknown], two) == ("needs 2 GPUs; no target node has that (unknown has no known GPUs "
+                                                 "(test the node, or set them: labdeck node capacity unknown))")
     assert ledger.never_fits([small], Resources(cpus=4)) is None
     assert ledger.place("t4", 3, [big, small], Resources(cpus=1), allowed=lambda n: n == "small").node is small
     full = ledger.place("t5", 3, [big], Resources(cpus=1), allowed=lambda n: False)

@@ -145,24 +145,24 @@ def _eval(tree, lookup: Lookup):
         if kind == "and":
             return left and _truthy(_eval(tree[2], lookup))
         return left or _truthy(_eval(tree[2], lookup))
-    op, a, b = tree[1], _eval(tree[2], lookup), _eval(tree[3], lookup)
-    a, b = _comparable(a), _comparable(b)
-    if isinstance(a, float) != isinstance(b, float):
-        a, b = str(tree_text(a)), str(tree_text(b))
-    return {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+    op, a, b = tree[1], _text(_eval(tree[2], lookup)), _text(_eval(tree[3], lookup))
+    x, y = _number(a), _number(b)
+    if x is None or y is None:  # compare as numbers only when both are numbers
+        x, y = a, b
+    return {"==": x == y, "!=": x != y, "<": x < y, "<=": x <= y, ">": x > y, ">=": x >= y}[op]
 
 
-def tree_text(value) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def _comparable(value):
+def _text(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    return str(value)
+
+
+def _number(text: str) -> float | None:
     try:
-        return float(value)
-    except (TypeError, ValueError):
-        return str(value)
+        return float(text)
+    except ValueError:
+        return None
 
 
 def _truthy(value) -> bool:

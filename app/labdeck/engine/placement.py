@@ -59,10 +59,19 @@ class Ledger:
             capacity = node_capacity(node)
             if _shortfall(capacity, _NOTHING, request) is None:
                 return None
-            have = [f"{capacity[k]:g} {label[:-1] if capacity[k] == 1 and label.endswith('s') else label}"
-                    if capacity[k] is not None else f"{label} unknown"
-                    for k, label in _DIMENSIONS if getattr(request, k)]
-            notes.append(f"{node.name} has {', '.join(have)}")
+            have, unknown = [], []
+            for key, label in _DIMENSIONS:
+                if getattr(request, key):
+                    value = capacity[key]
+                    if value is None:
+                        unknown.append(label)
+                    else:
+                        have.append(f"{value:g} {label[:-1] if value == 1 and label.endswith('s') else label}")
+            text = f"{node.name} has {', '.join(have)}" if have else node.name
+            if unknown:
+                text += (" and" if have else "") + f" has no known {' or '.join(unknown)} (test the node, or set them: " \
+                        f"labdeck node capacity {node.name})"
+            notes.append(text)
         return f"needs {request.describe()}; no target node has that ({'; '.join(notes[:4])})"
 
     def place(self, key: object, run_id: int, candidates: list[Node], request: Resources,

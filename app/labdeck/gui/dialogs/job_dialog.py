@@ -4,6 +4,8 @@ retries and max parallel nodes. Errors show inside the dialog; nothing is saved 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
@@ -13,6 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog,
 
 from ...core.errors import LabDeckError
 from ...core.models import Job, JobOption, JobPolicy, Step, StepKind
+from ...core.plan import Plan
 from ...core.targets import resolve_targets
 from ..widgets.code_editor import CodeEditor
 from .node_dialog import ERR_STYLE
@@ -265,11 +268,13 @@ class JobDialog(QDialog):
                 continue
             options.append(JobOption(name=cells[0], default=cells[1], description=cells[2],
                                      required=self.options.cellWidget(row, 3).isChecked()))
-        policy = JobPolicy(timeout_s=self.timeout.value() or None, retries=self.retries.value(),
-                           retry_delay_s=self.original.policy.retry_delay_s if self.original else 0.0,
-                           max_parallel=self.max_parallel.value())
+        # What this dialog does not show (the rest of the policy, a workflow or array plan) is kept.
+        policy = replace(self.original.policy if self.original else JobPolicy(),
+                         timeout_s=self.timeout.value() or None, retries=self.retries.value(),
+                         max_parallel=self.max_parallel.value())
         return Job(name=name, steps=steps, targets=self.targets.text().strip(), options=options, policy=policy,
-                   description=self.description.text().strip())
+                   description=self.description.text().strip(),
+                   plan=self.original.plan if self.original else Plan())
 
     def save(self) -> None:
         try:
