@@ -113,7 +113,8 @@ def cmd_import(args) -> int:
         text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
     except OSError as exc:
         raise InvalidInput(f"cannot read {args.file}: {exc.strerror}") from exc
-    job = job_from_yaml(text, source=args.file, base_dir=None if args.file == "-" else str(Path(args.file).resolve().parent))
+    folder = None if args.file == "-" else str(Path(args.file).resolve().parent)  # where a relative over_file is
+    job = job_from_yaml(text, source=args.file, base_dir=folder)
     with open_engine(args) as engine:
         _check_targets(engine, job)
         engine.catalog.add_job(job, replace=args.replace)

@@ -69,8 +69,8 @@ class Ledger:
                         have.append(f"{value:g} {label[:-1] if value == 1 and label.endswith('s') else label}")
             text = f"{node.name} has {', '.join(have)}" if have else node.name
             if unknown:
-                text += (" and" if have else "") + f" has no known {' or '.join(unknown)} (test the node, or set them: " \
-                        f"labdeck node capacity {node.name})"
+                text += (" and" if have else "") + f" has no known {' or '.join(unknown)} "
+                text += f"(test the node, or set them: labdeck node capacity {node.name})"
             notes.append(text)
         return f"needs {request.describe()}; no target node has that ({'; '.join(notes[:4])})"
 
