@@ -44,6 +44,8 @@ steps: ['echo "item $LABDECK_ITEM"']
     assert [t["task"] for t in tasks["tasks"]] == ["prepare", "report"]
     with open(tasks["tasks"][1]["log"]) as log:
         assert "prepared 3" in log.read()
+    logs = labdeck(data_dir, "logs", str(run_id)).stdout
+    assert f"==> task report on {sshd_node.name} (succeeded) <==\nprepared 3\n" in logs
 
     swept = labdeck(data_dir, "run", "sweep", "--json")
     assert swept.returncode == 0, swept.stderr

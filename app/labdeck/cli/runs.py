@@ -126,6 +126,12 @@ def cmd_logs(args) -> int:
         if args.node and not node_runs:
             from ..core.errors import NotFound
             raise NotFound(f"run {run.id} has no node '{args.node}'")
+        if not node_runs and not args.node:  # a workflow or array run: its tasks' logs, one after another
+            from ..store.run_queue import task_runs
+            for task, nr in task_runs(engine.catalog, run.id):
+                print(f"==> task {task.task} on {nr['node_name']} ({nr['status']}) <==")
+                _copy_file(Path(nr["log_path"]))
+            return 0
         if not args.follow:
             for nr in node_runs:
                 if len(node_runs) > 1:
