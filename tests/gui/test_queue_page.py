@@ -58,6 +58,7 @@ def test_array_run_shows_progress_and_items_and_opens_an_items_log(window, engin
     assert rows == {"0": "succeeded", "1": "succeeded", "2": "succeeded", "3": "succeeded", "4": "failed",
                     "5": "succeeded"}
     row_of_4 = next(r for r in range(table.rowCount()) if table.item(r, 0).text() == "4")
+    assert table.item(row_of_4, 6).text().startswith("item 4 — step 1 exited with code 1")
     table.cellDoubleClicked.emit(row_of_4, 0)
     assert window.stack.currentWidget() is window.run_view
     task_run = next(r for r, _ in run_queue.task_runs(engine.catalog, run.id) if r.task == "4")

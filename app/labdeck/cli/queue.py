@@ -74,13 +74,14 @@ def cmd_tasks(args) -> int:
         progress = run_queue.progress(engine.catalog, run.id)
     rows = [{"task": r.task, "task_run": r.id, "node": nr["node_name"], "status": nr["status"] or str(r.status),
              "attempt": nr["attempt"], "exit_code": nr["exit_code"], "duration_s": _duration(nr),
+             "item": r.note[5:] if r.note.startswith("item ") else None,
              "message": nr["message"] or "", "log": nr["log_path"]} for r, nr in tasks]
     if args.json:
         print_json({"run_id": run.id, "job": run.job_name, "status": run.status, "progress": progress, "tasks": rows})
         return 0
     print(f"run {run.id} ({run.job_name}) {run.status}: {run_queue.describe_progress(progress)}")
-    print_table(["TASK", "NODE", "STATUS", "ATTEMPT", "EXIT", "DURATION", "MESSAGE"],
-                [[t["task"], t["node"], t["status"], t["attempt"], t["exit_code"],
+    print_table(["TASK", "ITEM", "NODE", "STATUS", "ATTEMPT", "EXIT", "DURATION", "MESSAGE"],
+                [[t["task"], t["item"], t["node"], t["status"], t["attempt"], t["exit_code"],
                   f"{t['duration_s']:.1f}s" if t["duration_s"] is not None else None, t["message"]] for t in rows])
     return 0
 

@@ -56,8 +56,8 @@ class ArrayRun(PlannedRun):
             nodes = resolve_targets(job.targets, engine.catalog.list_nodes())
         except LabDeckError:
             nodes = []
-        self.tasks = [Task(str(i), nodes, job.plan.resources, job.steps, data={"index": i, "item": item})
-                      for i, item in enumerate(items)]
+        self.tasks = [Task(str(i), nodes, job.plan.resources, job.steps, data={"index": i, "item": item},
+                           note=f"item {item}"[:200]) for i, item in enumerate(items)]
         self._next = 0  # tasks before this one are all placed
         self.done_count = 0
         self.failed_count = 0

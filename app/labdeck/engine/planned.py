@@ -27,6 +27,7 @@ class Task:
     child_run_id: int | None = None
     placed: bool = False          # given to the run queue's launcher (or failed as impossible)
     data: dict = field(default_factory=dict)  # the subclass's own (step name, item, ...)
+    note: str = ""                # recorded on the task run (an array item's value)
 
 
 @dataclass
@@ -83,7 +84,7 @@ class PlannedRun:
             self._started = self._started or node is not None
         if first:
             self.run.started_at = queue_store.mark_running(self.engine.catalog, self.run.id)
-            self.engine.bus.publish(RunStarted(self.run.id, self.job.name, ()))
+            self.engine.bus.publish(RunStarted(self.run.id, self.job.name, (node.name,)))  # its first node
 
     def release(self, task: Task) -> None:
         with self.lock:

@@ -187,7 +187,7 @@ class RunQueue:
                 raise LabDeckError("cancelled before it started")
             steps, env = planned.prepare(task, node)
             start_task_run(self._engine, planned.run, planned.job, task.key, node, steps, env,
-                           planned.run.trigger, created)
+                           planned.run.trigger, created, task.note)
         except Exception as exc:
             if not isinstance(exc, LabDeckError):
                 log.exception("starting task %s of run %s failed", task.key, planned.run.id)

@@ -23,7 +23,7 @@ _ARRAY_REF = re.compile(r"\$\{array\.(index|item)\}")
 
 
 def start_task_run(engine, parent: Run, job: Job, key: str, node: Node, steps: list[Step],
-                   env: dict[str, str], trigger: Trigger, on_created) -> int:
+                   env: dict[str, str], trigger: Trigger, on_created, note: str = "") -> int:
     """Record a task run and hand it to the dispatcher; ``on_created(run_id)`` is called before
     it can finish, so the caller can recognise its RunFinished event."""
     policy = replace(job.policy, max_runtime_s=None, expected_duration_s=None, notify_on=[],
@@ -33,7 +33,7 @@ def start_task_run(engine, parent: Run, job: Job, key: str, node: Node, steps: l
     run, node_runs = engine.catalog.create_run(
         task_job.name, None, trigger, parent.options, node.name, [node.name],
         lambda run_id, name: logs / str(run_id) / f"{name}.log",
-        {"workflow_run_id": parent.id, "task": key})
+        {"workflow_run_id": parent.id, "task": key, "note": note})
     on_created(run.id)
     engine.dispatcher.start(run, task_job, [node], node_runs, env=env)
     return run.id

@@ -12,7 +12,7 @@ from ...store import run_queue
 from ..status_style import fmt_duration, status_icon
 from .page_parts import read_only_table
 
-COLUMNS = ["ITEM", "NODE", "STATUS", "ATTEMPT", "EXIT", "DURATION", "MESSAGE"]
+COLUMNS = ["TASK", "NODE", "STATUS", "ATTEMPT", "EXIT", "DURATION", "ITEM / MESSAGE"]
 
 
 class ArrayPanel(QWidget):
@@ -48,7 +48,8 @@ class ArrayPanel(QWidget):
             if nr["started_at"]:
                 duration = (nr["finished_at"] or time.time()) - nr["started_at"]
             cells = [run.task, nr["node_name"] or "—", status.replace("_", " "), nr["attempt"],
-                     "" if nr["exit_code"] is None else nr["exit_code"], fmt_duration(duration), nr["message"] or ""]
+                     "" if nr["exit_code"] is None else nr["exit_code"], fmt_duration(duration),
+                     " — ".join(x for x in (run.note, nr["message"]) if x)]
             for column, value in enumerate(cells):
                 item = self.table.item(row, column)
                 if item is None:
