@@ -241,3 +241,12 @@ def test_a_queued_run_left_by_a_closed_engine_can_be_cancelled(data_dir, sshd_no
         engine.cancel(waiting.id)
         assert engine.catalog.get_run(waiting.id).status is RunStatus.CANCELLED
         assert run_queue.entries(engine.catalog) == []
+
+
+def test_editing_a_node_without_capacity_fields_keeps_the_capacity_set_by_hand(engine, sshd_node):
+    node = add_sshd_node(engine, sshd_node, name="keeps", tags=["a"])
+    set_capacity(engine, "keeps", gpus=2, cpus=8)
+    node.tags = ["a", "b"]  # what the node editor saves: no capacity of its own
+    engine.nodes.update(node, None, sshd_node.host_key_fingerprint)
+    after = engine.catalog.get_node("keeps")
+    assert after.tags == ["a", "b"] and after.capacity == Capacity(cpus=8, gpus=2)
