@@ -250,3 +250,29 @@ def test_editing_a_node_without_capacity_fields_keeps_the_capacity_set_by_hand(e
     engine.nodes.update(node, None, sshd_node.host_key_fingerprint)
     after = engine.catalog.get_node("keeps")
     assert after.tags == ["a", "b"] and after.capacity == Capacity(cpus=8, gpus=2)
+
+
+def test_a_waiting_big_request_is_not_starved_by_smaller_later_ones(engine, sshd_node, tmp_path):
+    add_sshd_node(engine, sshd_node, name="two-gpus", tags=["g"])
+    set_capacity(engine, "two-gpus", gpus=2)
+    journal = tmp_path / "journal"
+    gates = {name: tmp_path / f"open-{name}" for name in ("hog1", "hog2")}
+    for name, gpus, priority in (("hog1", 1, 0), ("hog2", 1, 0), ("big", 2, 5), ("small", 1, 0)):
+        wait = f"while [ ! -e {gates[name]} ]; do sleep 0.05; done; " if name in gates else ""
+        add_job(engine, f"name: {name}\ntargets: tag:g\nplacement: any\npriority: {priority}\n"
+                        f"resources: {{gpus: {gpus}}}\nsteps: ['{wait}echo {name} >> {journal}']\n")
+    hogs = [engine.start_job("hog1"), engine.start_job("hog2")]
+    for hog in hogs:
+        wait_for(lambda hog=hog: engine.catalog.get_run(hog.id).status is RunStatus.RUNNING, what="the hogs")
+    big, small = engine.start_job("big"), engine.start_job("small")
+    gates["hog1"].touch()  # one GPU frees: enough for small, but big is ahead in the queue
+    assert engine.wait(hogs[0].id, 30)
+    reason = wait_for(lambda: next((e["reason"] for e in run_queue.entries(engine.catalog)
+                                    if e["run_id"] == small.id and "kept for run" in e["reason"]), None),
+                      what="small to wait behind big")
+    assert reason == f"two-gpus is kept for run {big.id}, which is ahead in the queue"
+    assert engine.catalog.get_run(small.id).status is RunStatus.QUEUED
+    gates["hog2"].touch()
+    for run in (hogs[1], big, small):
+        assert engine.wait(run.id, 30)
+    assert journal.read_text().split() == ["hog1", "hog2", "big", "small"]

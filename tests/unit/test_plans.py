@@ -131,7 +131,8 @@ def test_ledger_places_by_free_capacity_and_explains_why_not(tmp_path):
     assert ledger.never_fits([unknown], two) == ("needs 2 GPUs; no target node has that (unknown has no known GPUs "
                                                  "(test the node, or set them: labdeck node capacity unknown))")
     assert ledger.never_fits([small], Resources(cpus=4)) is None
-    assert ledger.place("t4", 3, [big, small], Resources(cpus=1), allowed=lambda n: n == "small").node is small
-    full = ledger.place("t5", 3, [big], Resources(cpus=1), allowed=lambda n: False)
-    assert full.reason == "all 1 target node(s) at this run's slot limit"
+    busy = ledger.place("t4", 3, [big, small], Resources(cpus=1), excluded=lambda n: "no" if n == "big" else None)
+    assert busy.node is small
+    full = ledger.place("t5", 3, [big], Resources(cpus=1), excluded=lambda n: "kept for run 1")
+    assert full.node is None and full.reason == "kept for run 1"
     catalog.close()

@@ -75,15 +75,17 @@ class Ledger:
         return f"needs {request.describe()}; no target node has that ({'; '.join(notes[:4])})"
 
     def place(self, key: object, run_id: int, candidates: list[Node], request: Resources,
-              allowed: Callable[[str], bool] = lambda name: True) -> Placement:
-        """Hold the request on the candidate (least loaded first) where it fits now."""
-        found: dict = {"slot_full": 0, "shortfalls": [], "node": None}
+              excluded: Callable[[str], str | None] = lambda name: None) -> Placement:
+        """Hold the request on the candidate (least loaded first) where it fits now.
+        ``excluded(node)``: why a node may not be used by this task (None: it may)."""
+        found: dict = {"excluded": [], "shortfalls": [], "node": None}
 
         def choose(usage: dict) -> tuple[str, dict] | None:
             loads = []
             for node in candidates:
-                if not allowed(node.name):
-                    found["slot_full"] += 1
+                why = excluded(node.name)
+                if why:
+                    found["excluded"].append(why)
                     continue
                 used = usage.get(node.name, _NOTHING)
                 short = _shortfall(node_capacity(node), used, request)
@@ -101,11 +103,17 @@ class Ledger:
             with self._lock:
                 self._held[key] = holding
             return Placement(found["node"])
-        if found["slot_full"] == len(candidates):
-            return Placement(None, f"all {len(candidates)} target node(s) at this run's slot limit")
+        if len(found["excluded"]) == len(candidates):
+            reasons = sorted(set(found["excluded"]))
+            return Placement(None, reasons[0] if len(reasons) == 1 else "; ".join(reasons))
         shortfalls = found["shortfalls"]
         return Placement(None, f"needs {request.describe()}; none free" +
                          (f" ({shortfalls[0]})" if len(shortfalls) == 1 else ""))
+
+    @staticmethod
+    def could_hold(node: Node, request: Resources) -> bool:
+        """The node could hold the request with nothing else running."""
+        return _shortfall(node_capacity(node), _NOTHING, request) is None
 
     def release(self, key: object) -> None:
         with self._lock:

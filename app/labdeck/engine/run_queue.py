@@ -151,6 +151,9 @@ class RunQueue:
         return sorted(runs, key=lambda p: (-order.get(p.run.id, (0, 0))[0], order.get(p.run.id, (0, p.run.id))[1]))
 
     def _place_ready(self) -> None:
+        # A node a waiting task of an earlier run could use is held for it against later runs'
+        # tasks that also request resources, so a big request is not starved by small ones.
+        held_for: dict[str, int] = {}
         for planned in self._ordered():
             reason = ""
             blocked: set[tuple] = set()
@@ -166,15 +169,32 @@ class RunQueue:
                     planned.take_placed(task, None)
                     self._finish_task(planned, task, TaskOutcome(NodeRunStatus.ERROR, None, impossible))
                     continue
-                placement = self.ledger.place(task, planned.run.id, task.candidates, task.resources, planned.slot_free)
+                placement = self.ledger.place(task, planned.run.id, task.candidates, task.resources,
+                                              self._exclusion(planned, task, held_for))
                 if placement.node is None:
                     blocked.add(shape)
                     reason = reason or placement.reason
+                    if not task.resources.is_empty():
+                        for node in task.candidates:
+                            if node.name not in held_for and self.ledger.could_hold(node, task.resources) \
+                                    and planned.slot_free(node.name):
+                                held_for[node.name] = planned.run.id
                     continue
                 planned.take_placed(task, placement.node)
                 self._launcher.submit(self._launch, planned, task, placement.node)
             planned.set_reason(reason)
             self._forget_if_done(planned)
+
+    @staticmethod
+    def _exclusion(planned: PlannedRun, task: Task, held_for: dict[str, int]):
+        def excluded(node_name: str) -> str | None:
+            if not planned.slot_free(node_name):
+                return f"every target node has this run's {planned.slots_per_node} slot(s) in use"
+            holder = held_for.get(node_name)
+            if holder is not None and holder != planned.run.id and not task.resources.is_empty():
+                return f"{node_name} is kept for run {holder}, which is ahead in the queue"
+            return None
+        return excluded
 
     def _launch(self, planned: PlannedRun, task: Task, node: Node) -> None:
         def created(run_id: int) -> None:
