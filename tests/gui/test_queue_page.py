@@ -59,6 +59,13 @@ def test_array_run_shows_progress_and_items_and_opens_an_items_log(window, engin
                     "5": "succeeded"}
     row_of_4 = next(r for r in range(table.rowCount()) if table.item(r, 0).text() == "4")
     assert table.item(row_of_4, 6).text().startswith("item 4 — step 1 exited with code 1")
+    assert page.rerun_button.isEnabled()
+    page.rerun_button.click()  # item 4 again, alone: it fails again
+    again = page.detail_run_id
+    assert again != run.id and engine.wait(again, 30)
+    qtbot.waitUntil(lambda: (page.refresh(), page.array.bar.format() == "0 / 1 done, 1 failed")[1], timeout=5000)
+    assert [page.array.table.item(r, 0).text() for r in range(page.array.table.rowCount())] == ["4"]
+    window.open_run(run.id)
     table.cellDoubleClicked.emit(row_of_4, 0)
     assert window.stack.currentWidget() is window.run_view
     task_run = next(r for r, _ in run_queue.task_runs(engine.catalog, run.id) if r.task == "4")
@@ -84,7 +91,8 @@ def test_queue_lists_waiting_runs_with_the_reason_and_reorders_them(window, engi
         return [page.table.item(r, c).text() for r in range(page.table.rowCount())]
 
     qtbot.waitUntil(lambda: (page.refresh(), column(1) == [str(hold.id), str(first.id), str(second.id)]
-                             and "needs 1 CPU; none free" in column(6)[2])[1], timeout=10000)
+                             and "needs 1 CPU; none free" in column(6)[1])[1], timeout=10000)
+    assert column(6)[2] == f"{LOCAL} is kept for run {first.id}, which is ahead in the queue"
     assert column(4) == ["running", "queued", "queued"]
     page.select_run(second.id)
     assert page.buttons["up"].isEnabled()

@@ -1,18 +1,23 @@
 """Arrays, resource placement and the priority queue on real OpenSSH nodes: slot limits seen
 from the nodes themselves, a failed item retried, GPU requests that wait for room, and a
-later high-priority run overtaking an earlier low-priority one."""
+later high-priority run overtaking an earlier low-priority one, big requests kept from
+starving, cancelling, and re-running only the failed items."""
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
+from pathlib import Path
 
+import pytest
+from labdeck.core.errors import InvalidInput
 from labdeck.core.events import PlanProgress
 from labdeck.core.models import Capacity
 from labdeck.core.status import NodeRunStatus, RunStatus
 from labdeck.engine.engine import Engine
 from labdeck.store import run_queue
 from labdeck.store.jobfile import job_from_yaml
+
 from tests.conftest import add_sshd_node
 
 
@@ -116,7 +121,6 @@ steps:
     finished = engine.catalog.get_run(run.id)
     assert finished.status is RunStatus.FAILED and finished.note == "2 / 3 done, 1 failed"
     tasks = task_record(engine, run.id)
-    from pathlib import Path
     assert "got beta; rm -rf / as beta; rm -rf /" in Path(tasks["1"]["log_path"]).read_text()
     assert tasks["2"]["status"] == NodeRunStatus.FAILED
 
@@ -276,3 +280,31 @@ def test_a_waiting_big_request_is_not_starved_by_smaller_later_ones(engine, sshd
     for run in (hogs[1], big, small):
         assert engine.wait(run.id, 30)
     assert journal.read_text().split() == ["hog1", "hog2", "big", "small"]
+
+
+def test_rerun_runs_only_the_failed_items_with_their_own_indexes(engine, sshd_node, tmp_path):
+    add_sshd_node(engine, sshd_node, tags=["lab"])
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    add_job(engine, f"""
+name: flaky
+targets: tag:lab
+over: [a, b, c, d, e, f]
+slots_per_node: 3
+steps:
+  - command: |
+      echo "index $LABDECK_ARRAY_INDEX of $LABDECK_ARRAY_SIZE is $LABDECK_ITEM"
+      case $LABDECK_ITEM in b|e) [ -e {marks}/$LABDECK_ITEM ] || {{ touch {marks}/$LABDECK_ITEM; exit 1; }};; esac
+""")
+    first = engine.start_job("flaky")
+    assert engine.wait(first.id, 30)
+    assert engine.catalog.get_run(first.id).note == "4 / 6 done, 2 failed"
+    again = engine.rerun_failed(first.id)
+    assert engine.wait(again.id, 30)
+    finished = engine.catalog.get_run(again.id)
+    assert finished.status is RunStatus.SUCCEEDED and finished.note == "2 / 2 done"
+    tasks = task_record(engine, again.id)
+    assert sorted(tasks) == ["1", "4"]
+    assert "index 4 of 6 is e" in Path(tasks["4"]["log_path"]).read_text()
+    with pytest.raises(InvalidInput, match=f"every item of run {again.id} succeeded"):
+        engine.rerun_failed(again.id)

@@ -54,6 +54,8 @@ steps: ['echo "item $LABDECK_ITEM"']
     assert sorted(t["task"] for t in report["tasks"]) == ["0", "1", "2"]
     items = json.loads(labdeck(data_dir, "tasks", str(report["run_id"]), "--json").stdout)["tasks"]
     assert {t["task"]: t["item"] for t in items} == {"0": "x", "1": "y", "2": "z"}
+    nothing = labdeck(data_dir, "rerun", str(report["run_id"]))
+    assert nothing.returncode == 2 and f"every item of run {report['run_id']} succeeded" in nothing.stderr
     runs = json.loads(labdeck(data_dir, "runs", "--json").stdout)
     assert [r["job"] for r in runs[:2]] == ["sweep", "flow"]  # task runs stay out of the history list
 

@@ -1,6 +1,6 @@
 """``labdeck queue`` (the line of waiting runs and why each waits), ``labdeck queue move``,
-``labdeck tasks RUN`` (a workflow's steps or an array's items), and how ``labdeck run``
-follows a planned run."""
+``labdeck tasks RUN`` (a workflow's steps or an array's items), ``labdeck rerun RUN``, and how
+``labdeck run`` follows a planned run."""
 
 from __future__ import annotations
 
@@ -28,6 +28,12 @@ def register(sub) -> None:
     how.add_argument("--up", action="store_true", help="one place earlier")
     how.add_argument("--down", action="store_true", help="one place later")
     move.set_defaults(handler=cmd_move)
+
+    rerun = sub.add_parser("rerun", help="run again what failed: a run's failed nodes, an array's failed items, "
+                                         "or a workflow from the start; waits like run")
+    rerun.add_argument("run_id", type=int)
+    rerun.add_argument("--json", action="store_true")
+    rerun.set_defaults(handler=cmd_rerun)
 
     tasks = sub.add_parser("tasks", help="the steps of a workflow run or the items of an array run")
     tasks.add_argument("run_id", type=int)
@@ -65,6 +71,14 @@ def cmd_move(args) -> int:
         entry = next(e for e in run_queue.entries(engine.catalog) if e["run_id"] == run.id)
     print(f"run {run.id} is now number {entry['position']} in the queue (priority {entry['priority']})")
     return 0
+
+
+def cmd_rerun(args) -> int:
+    from .runs import _wait_and_report
+
+    with open_engine(args) as engine:
+        run = engine.rerun_failed(args.run_id)
+        return _wait_and_report(engine, run.id, args.json)
 
 
 def cmd_tasks(args) -> int:

@@ -46,7 +46,8 @@ def array_items(spec: ArraySpec) -> list[str]:
 class ArrayRun(PlannedRun):
     uniform_tasks = True
 
-    def __init__(self, engine, run: Run, job: Job, items: list[str]):
+    def __init__(self, engine, run: Run, job: Job, items: list[str], only: list[int] | None = None):
+        """``only``: run just these item indexes (a re-run of the failed ones)."""
         super().__init__(engine, run, job)
         spec = job.plan.array
         assert spec is not None
@@ -56,8 +57,9 @@ class ArrayRun(PlannedRun):
             nodes = resolve_targets(job.targets, engine.catalog.list_nodes())
         except LabDeckError:
             nodes = []
+        wanted = set(range(len(items))) if only is None else set(only)
         self.tasks = [Task(str(i), nodes, job.plan.resources, job.steps, data={"index": i, "item": item},
-                           note=f"item {item}"[:200]) for i, item in enumerate(items)]
+                           note=f"item {item}"[:200]) for i, item in enumerate(items) if i in wanted]
         self._next = 0  # tasks before this one are all placed
         self.done_count = 0
         self.failed_count = 0
@@ -65,7 +67,7 @@ class ArrayRun(PlannedRun):
 
     @property
     def tasks_total(self) -> int:
-        return len(self.items)
+        return len(self.tasks)
 
     def ready_tasks(self) -> list[Task]:
         with self.lock:
@@ -106,9 +108,9 @@ class ArrayRun(PlannedRun):
                 self.finish(RunStatus.SUCCEEDED, self.describe())
 
     def describe(self) -> str:
-        text = f"{self.done_count} / {len(self.items)} done"
+        text = f"{self.done_count} / {len(self.tasks)} done"
         return text + (f", {self.failed_count} failed" if self.failed_count else "")
 
     def _progress(self) -> None:
-        self.engine.bus.publish(PlanProgress(self.run.id, len(self.items), self.done_count, self.failed_count,
+        self.engine.bus.publish(PlanProgress(self.run.id, len(self.tasks), self.done_count, self.failed_count,
                                              self.running_count))

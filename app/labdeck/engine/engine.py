@@ -11,7 +11,7 @@ from ..core.models import Job, Node, Run, Step, Trigger
 from ..core.quoting import Shell, check_option_name, substitute
 from ..core.targets import resolve_targets
 from ..executors.pool import ExecutorPool
-from ..store import paths, secrets
+from ..store import paths, run_queue, secrets
 from ..store.catalog import Catalog
 from .bus import EventBus
 from .dispatcher import Dispatcher
@@ -19,6 +19,7 @@ from .hostkeys import CatalogHostKeys
 from .nodes import NodeManager
 from .notify import Notifier
 from .plans import rebuild, start_planned
+from .plans import rerun_failed as rerun_planned
 from .reconcile import reconcile_orphans
 from .rules import RuleWatcher
 from .run_queue import RunQueue
@@ -90,7 +91,10 @@ class Engine:
         return run
 
     def rerun_failed(self, run_id: int) -> Run:
-        """A new run of the same job and options on the nodes that did not succeed."""
+        """A new run of the same job and options on the nodes that did not succeed (an array:
+        its items that did not succeed; a workflow: all of it again)."""
+        if run_queue.is_planned(self.catalog, run_id):
+            return rerun_planned(self, run_id)
         run = self.catalog.get_run(run_id)
         failed = [nr.node_name for nr in self.catalog.node_runs(run_id) if nr.status != "succeeded"]
         if not failed:

@@ -43,9 +43,8 @@ class RunQueue:
 
     # ---- runs ---------------------------------------------------------------------------
 
-    def add(self, planned: PlannedRun, tasks_total: int, enqueue: bool = True) -> None:
-        if enqueue:
-            queue_store.enqueue(self._engine.catalog, planned.run.id, planned.job.plan.priority, tasks_total)
+    def add(self, planned: PlannedRun, tasks_total: int, only: list[int] | None = None) -> None:
+        queue_store.enqueue(self._engine.catalog, planned.run.id, planned.job.plan.priority, tasks_total, only)
         with self._lock:
             self._runs[planned.run.id] = planned
         self._engine.bus.publish(QueueChanged())

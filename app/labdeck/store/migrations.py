@@ -123,6 +123,7 @@ MIGRATIONS: list[list[str]] = [
             seq REAL NOT NULL,
             tasks_total INTEGER NOT NULL DEFAULT 0,
             reason TEXT NOT NULL DEFAULT '',
+            only_tasks TEXT NOT NULL DEFAULT '[]',
             queued_at REAL NOT NULL
         )""",
         """CREATE TABLE placements (

@@ -5,6 +5,7 @@ workflow or array run, and its progress."""
 
 from __future__ import annotations
 
+import json
 import time
 
 from ..core.errors import InvalidInput, NotFound
@@ -15,11 +16,19 @@ from .records import run_from_row
 WAITING_STATUSES = ("queued", "running")
 
 
-def enqueue(catalog: Catalog, run_id: int, priority: int, tasks_total: int) -> None:
+def enqueue(catalog: Catalog, run_id: int, priority: int, tasks_total: int,
+            only_tasks: list[int] | None = None) -> None:
+    """``only_tasks``: an array run of just these item indexes (a re-run of failed items)."""
     with catalog._tx() as db:
         row = db.execute("SELECT COALESCE(MAX(seq), 0) FROM run_queue").fetchone()
         db["run_queue"].insert({"run_id": run_id, "priority": priority, "seq": float(row[0]) + 1,
-                                "tasks_total": tasks_total, "queued_at": time.time()}, replace=True)
+                                "tasks_total": tasks_total, "only_tasks": json.dumps(only_tasks or []),
+                                "queued_at": time.time()}, replace=True)
+
+
+def only_tasks(catalog: Catalog, run_id: int) -> list[int] | None:
+    rows = catalog._rows("SELECT only_tasks FROM run_queue WHERE run_id = ?", (run_id,))
+    return (json.loads(rows[0]["only_tasks"]) or None) if rows else None
 
 
 def entries(catalog: Catalog, run_ids: list[int] | None = None) -> list[dict]:
@@ -113,6 +122,13 @@ def task_runs(catalog: Catalog, run_id: int) -> list[tuple[Run, dict]]:
         extra = {k[3:]: row.pop(k) for k in list(row) if k.startswith("nr_")}
         result.append((run_from_row(row), extra))
     return result
+
+
+def latest_task_statuses(catalog: Catalog, run_id: int) -> dict[str, tuple[str, str]]:
+    """task -> (status, note) of its latest task run."""
+    rows = catalog._rows("SELECT task, status, note FROM runs WHERE id IN (SELECT MAX(id) FROM runs "
+                         "WHERE workflow_run_id = ? GROUP BY task)", (run_id,))
+    return {r["task"]: (r["status"], r["note"]) for r in rows}
 
 
 def progress(catalog: Catalog, run_id: int) -> dict:

@@ -6,8 +6,16 @@ steps, an array as a progress bar; both with a table of their task runs."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QScrollArea, QSpinBox, QSplitter, QTableWidgetItem, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSpinBox,
+    QSplitter,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...core.errors import LabDeckError
 from ...store import run_queue
@@ -44,6 +52,10 @@ class QueuePage(QWidget):
             ("priority", "Set priority", "Give the selected run this priority", self._set_priority),
             ("cancel", "Cancel run", "Cancel the selected run (and its running tasks)", self._cancel),
         ])
+        self.rerun_button = add_buttons(bar, [
+            ("rerun", "Re-run failed", "Run the failed items of the run shown below again (a workflow: all of it)",
+             self._rerun)])["rerun"]
+        self.rerun_button.setEnabled(False)
         bar.addStretch(1)
 
         self.title = QLabel("Select a run to see its steps or items")
@@ -168,6 +180,7 @@ class QueuePage(QWidget):
                 run_queue.step_states(self.engine.catalog, run_id, names)
             self.graph.set_states(states)
         self.array.show_items(tasks)
+        self.rerun_button.setEnabled(run.status.is_final and run.status != "succeeded")
 
     # ---- actions ------------------------------------------------------------------------------
 
@@ -185,6 +198,15 @@ class QueuePage(QWidget):
         run_id = self.selected_run_id()
         if run_id is not None:
             self._act(lambda: self.engine.cancel(run_id))
+
+    def _rerun(self) -> None:
+        if self.detail_run_id is None:
+            return
+        try:
+            run = self.engine.rerun_failed(self.detail_run_id)
+        except LabDeckError as exc:
+            return self.error.emit(str(exc))
+        self.show_run(run.id)
 
     def _act(self, action) -> None:
         try:
