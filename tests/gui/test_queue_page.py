@@ -90,9 +90,10 @@ def test_queue_lists_waiting_runs_with_the_reason_and_reorders_them(window, engi
     def column(c):
         return [page.table.item(r, c).text() for r in range(page.table.rowCount())]
 
+    kept = f"{LOCAL} is kept for run {first.id}, which is ahead in the queue"
     qtbot.waitUntil(lambda: (page.refresh(), column(1) == [str(hold.id), str(first.id), str(second.id)]
-                             and "needs 1 CPU; none free" in column(6)[1])[1], timeout=10000)
-    assert column(6)[2] == f"{LOCAL} is kept for run {first.id}, which is ahead in the queue"
+                             and "needs 1 CPU; none free" in column(6)[1] and column(6)[2] == kept)[1],
+                    timeout=10000)
     assert column(4) == ["running", "queued", "queued"]
     page.select_run(second.id)
     assert page.buttons["up"].isEnabled()
