@@ -148,20 +148,26 @@ def profiled(enabled: bool):
 
 # --------------------------------------------------------------------------- a. streaming
 
-def bench_stream(app: QApplication, workdir: Path, node_count: int, total_mb: int, profile: bool) -> None:
+def bench_stream(app: QApplication, workdir: Path, node_count: int, total_mb: int, profile: bool,
+                 in_process: bool = False) -> None:
+    """``in_process``: the engine in the GUI's process (LABDECK_ENGINE=inprocess), for comparison
+    with the app's own set-up, the engine in a child process."""
     import tests.support.sshd as sshd_support
     from labdeck.core.models import Node, Transport
     from labdeck.engine.engine import Engine
+    from labdeck.engine.engine_process import EngineProcess
     from labdeck.gui.main_window import MainWindow
 
     per_node = total_mb * 1_000_000 // node_count
-    print(f"[a] {node_count} sshd nodes stream {per_node * node_count / 1e6:.0f} MB through the app ...", flush=True)
+    where = "engine in the GUI process" if in_process else "engine process"
+    print(f"[a] {node_count} sshd nodes stream {per_node * node_count / 1e6:.0f} MB through the app ({where}) ...",
+          flush=True)
     cluster = sshd_support.SshdCluster(workdir / "sshd")
     engine = window = None
     try:
         t0 = time.perf_counter()
         nodes = cluster.start_nodes(node_count)
-        engine = Engine(workdir / "data-a", seed=False)
+        engine = Engine(workdir / "data-a", seed=False) if in_process else EngineProcess(workdir / "data-a")
         for sshd in nodes:
             engine.add_node(Node(name=sshd.name, transport=Transport.SSH, host=sshd.host, port=sshd.port,
                                  username=sshd.user, key_file=str(sshd.key_file), tags=["bench"]),
@@ -184,7 +190,7 @@ def bench_stream(app: QApplication, workdir: Path, node_count: int, total_mb: in
         probe.start()
         t0 = time.perf_counter()
         with profiled(profile):
-            run = engine.start_command(command, "tag:bench", timeout_s=600)
+            run = engine.start_command(command, "tag:bench", timeout_s=300)  # attached: the streaming path
             window.open_run(run.id)
             ok = run_loop(600, lambda: run.id in finished, poll_ms=20)
         wall = time.perf_counter() - t0
@@ -201,7 +207,7 @@ def bench_stream(app: QApplication, workdir: Path, node_count: int, total_mb: in
         if not ok:
             NOTES.append(f"stream: run {run.id} did not finish within 600 s")
         stall, idle = max(busy_gaps, default=0.0), max(idle_gaps, default=0.0)
-        ROWS.append(Row(f"a. max GUI stall, {node_count} nodes x {per_node / 1e6:.0f} MB over SSH", ms(stall),
+        ROWS.append(Row(f"a. max GUI stall, {node_count} nodes x {per_node / 1e6:.0f} MB ({where})", ms(stall),
                         ms(idle) + " (idle)", f"{stall / idle:.1f}x" if idle else "-",
                         f"<= {STALL_TARGET_MS:.0f} ms", stall * 1e3 <= STALL_TARGET_MS))
         ROWS.append(Row("   ticks: p99 gap / gaps > 50 ms", f"{ms(pct(busy_gaps, 0.99))} / "
@@ -507,6 +513,8 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="labdeck-bench-gui-"))
     started = time.perf_counter()
     steps = (("a", "stream", lambda: bench_stream(app, workdir, args.nodes, args.mb, args.profile)),
+             ("a", "stream, engine in the GUI process",
+              lambda: bench_stream(app, workdir, args.nodes, args.mb, args.profile, in_process=True)),
              ("b", "huge log", lambda: bench_huge_log(app, workdir, args.log_gib, args.profile)),
              ("c", "pages", lambda: bench_pages(app, workdir, 50, args.runs, args.rounds, args.profile)))
     try:

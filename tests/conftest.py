@@ -5,6 +5,7 @@
 # tests/support/ rather than here):
 #   * test environment  - keyring backend, XDG dirs, headless Qt (autouse)
 #   * sshd              - real OpenSSH servers on loopback (tests/support/sshd.py)
+#   * winrm             - the WS-Management test server (tests/support/wsman_server.py)
 # ---------------------------------------------------------------------------
 from __future__ import annotations
 
@@ -108,4 +109,27 @@ def add_sshd_node(engine, sshd, name: str | None = None, tags: list[str] | None 
                 username=overrides.pop("username", sshd.user), key_file=overrides.pop("key_file", str(sshd.key_file)),
                 tags=tags or [])
     engine.add_node(node, accept_host_key=True, **overrides)
+    return node
+
+
+# --- winrm ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def wsman_server(tmp_path) -> Iterator:
+    from tests.support.wsman_server import WsmanServer
+
+    server = WsmanServer(tmp_path / "winrm-node").start()
+    yield server
+    server.stop()
+
+
+def add_winrm_node(engine, server, name: str = "win1", tags: list[str] | None = None, password: str | None = None,
+                   check: bool = True, **winrm):
+    """Register the WS-Management test server as a Windows node the way a user would."""
+    from labdeck.core.models import Node, Transport, WinrmSettings
+
+    node = Node(name=name, transport=Transport.WINRM, host=server.host, port=server.port, username=server.username,
+                tags=tags or [], winrm=WinrmSettings(**({"auth": "basic"} | winrm)))
+    engine.add_node(node, secret=server.password if password is None else password, check=check)
     return node

@@ -154,3 +154,29 @@ def test_destroying_a_live_output_listener_does_not_deadlock(tmp_path):
                             env=os.environ | {"QT_QPA_PLATFORM": "offscreen"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "done"
+
+
+def test_main_window_over_the_engine_process_shows_a_run(qtbot, data_dir):
+    """The app's own set-up: the window in this process, the engine in a child process."""
+    from labdeck.engine.engine_process import EngineProcess
+    from labdeck.gui.main_window import MainWindow
+    from tests.gui.conftest import wait_run_final
+
+    engine = EngineProcess(data_dir)
+    window = MainWindow(engine, use_tray=False)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        assert window.start_scheduling() is None
+        run = engine.start_job("hello", {"greeting": "via the engine process"})
+        window.open_run(run.id)
+        view = window.run_view
+        wait_run_final(qtbot, engine, run.id)
+        qtbot.waitUntil(lambda: view.status_of("this-computer") == "succeeded", timeout=5000)
+        qtbot.waitUntil(lambda: view.log.area.rows >= 1, timeout=5000)
+        assert "via the engine process" in view.log.index.line(0)
+    finally:
+        window._quitting = True
+        window.close()
+        window.bridge.detach()
+        engine.close()

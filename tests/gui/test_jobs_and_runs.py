@@ -177,3 +177,29 @@ def test_job_editor_rejects_bad_input(qtbot, window, engine):
     job = engine.catalog.get_job("bad")
     assert job.steps[0].kind.value == "script" and "from-script" in job.steps[0].script
     assert job.options[0].name == "size" and job.options[0].default == "10"
+
+
+def test_run_view_shows_a_detached_run_re_attached_after_a_restart(qtbot, window, engine, data_dir):
+    """LabDeck quit while a detached run went on; the app that starts next follows it."""
+    from pathlib import Path
+
+    from labdeck.core.models import Job, JobPolicy, Step
+    from labdeck.engine.engine import Engine
+
+    before = Engine(data_dir, seed=False)
+    before.catalog.add_job(Job(name="long", targets="this-computer", policy=JobPolicy(launch="detached"),
+                               steps=[Step(command="echo begin; sleep 2; echo end")]))
+    run = before.start_job("long")
+    log_path = Path(before.catalog.node_runs(run.id)[0].log_path)
+    qtbot.waitUntil(lambda: log_path.exists() and "begin" in log_path.read_text(), timeout=10_000)
+    before.close()
+
+    assert engine.adopt_detached() == [run.id]
+    window.open_run(run.id)
+    view = window.run_view
+    qtbot.waitUntil(lambda: "re-attached" in view.matrix.item(0, 5).text(), timeout=5000)
+    wait_run_final(qtbot, engine, run.id)
+    qtbot.waitUntil(lambda: view.status_of("this-computer") == "succeeded", timeout=5000)
+    assert "(re-attached)" in view.matrix.item(0, 5).text()
+    text = log_path.read_text()
+    assert text.count("begin\n") == 1 and text.count("end\n") == 1

@@ -198,6 +198,7 @@ class SshdNode:
     host_key_fingerprint: str
     workdir: Path
     extra_config: str = ""  # more sshd_config lines, applied at the next start()
+    launch_prefix: list[str] = field(default_factory=list)  # e.g. ["ip", "netns", "exec", NS]
     _proc: subprocess.Popen | None = field(default=None, repr=False, compare=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
@@ -335,7 +336,7 @@ class SshdNode:
         _ensure_privsep_dir()
         self._write_config()
         check = subprocess.run(
-            [SSHD_BINARY, "-t", "-f", str(self.config_file)],
+            [*self.launch_prefix, SSHD_BINARY, "-t", "-f", str(self.config_file)],
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
@@ -349,7 +350,7 @@ class SshdNode:
         log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
         with open(self.log_file, "ab") as log:
             self._proc = subprocess.Popen(
-                [SSHD_BINARY, "-D", "-e", "-f", str(self.config_file)],
+                [*self.launch_prefix, SSHD_BINARY, "-D", "-e", "-f", str(self.config_file)],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
@@ -443,7 +444,12 @@ class SshdCluster:
                 names.append(f"{prefix}{self._counter:02d}")
             return names
 
-    def _create_node(self, name: str) -> SshdNode:
+    def start_node_in(self, launch_prefix: list[str], host: str, prefix: str = "nsnode") -> SshdNode:
+        """One node whose sshd runs under ``launch_prefix`` (a network namespace) on ``host``."""
+        self._ensure_client_key()
+        return self._create_node(self._next_names(1, prefix)[0], launch_prefix, host)
+
+    def _create_node(self, name: str, launch_prefix: list[str] | None = None, host: str | None = None) -> SshdNode:
         workdir = self.base_dir / name
         if workdir.exists():
             shutil.rmtree(workdir)
@@ -452,13 +458,14 @@ class SshdCluster:
         _ssh_keygen(host_key, f"labdeck-test-host-{name}")
         node = SshdNode(
             name=name,
-            host=self.host,
+            host=host or self.host,
             port=_pick_free_port(),
             user=self.user,
             key_file=self.client_key_file,
             host_key_file=host_key,
             host_key_fingerprint=_fingerprint(host_key.with_name(host_key.name + ".pub")),
             workdir=workdir,
+            launch_prefix=list(launch_prefix or []),
         )
         shutil.copyfile(self.client_pub_file, node.authorized_keys_file)
         node.authorized_keys_file.chmod(0o600)

@@ -11,7 +11,7 @@ import os
 import sys
 
 from ..core.errors import LabDeckError
-from . import daemon, jobs, nodes, notify, policy, queue, runs, schedules
+from . import daemon, jobs, nodes, notify, policy, queue, runs, schedules, settings
 
 EXIT_ERROR = 2
 
@@ -27,12 +27,16 @@ def build_parser() -> argparse.ArgumentParser:
     schedules.register(sub)
     policy.register(sub)
     notify.register(sub)
+    settings.register(sub)
     daemon.register(sub)
     queue.register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ..engine.engine_process import CHILD_FLAG, child_main
+    if (sys.argv[1:] if argv is None else argv)[:1] == [CHILD_FLAG]:  # the desktop app's engine (frozen builds)
+        return child_main()
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,

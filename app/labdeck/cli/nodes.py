@@ -1,10 +1,13 @@
-"""``labdeck node add|list|test|capacity|remove``."""
+"""``labdeck node add|list|test|capacity|prepare-windows|remove``."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 
-from ..core.models import Node, Transport
+from ..core.errors import InvalidInput
+from ..core.models import WINRM_AUTHS, Node, Transport, WinrmSettings
+from ..executors.winrm_setup import prepare_windows_script
 from .common import open_engine, print_json, print_table, read_secret_from_stdin
 
 
@@ -20,7 +23,16 @@ def register(sub) -> None:
     add.add_argument("--key-file", help="private key file (its passphrase, if any, via --password-stdin)")
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password (or the key's passphrase) from standard input; kept in the OS keyring")
-    add.add_argument("--transport", choices=[t.value for t in Transport if t is not Transport.WINRM], default="ssh")
+    add.add_argument("--transport", choices=[t.value for t in Transport], default="ssh")
+    add.add_argument("--auth", choices=WINRM_AUTHS, default="ntlm", help="WinRM authentication (default ntlm)")
+    add.add_argument("--https", action="store_true", help="WinRM over HTTPS (port 5986 unless --port)")
+    add.add_argument("--no-verify-cert", action="store_true",
+                     help="WinRM over HTTPS: do not check the node's certificate "
+                          "(only for a self-signed one you trust)")
+    add.add_argument("--shell", choices=["cmd", "powershell"], default="cmd",
+                     help="WinRM: the shell command steps are written for (default cmd)")
+    add.add_argument("--encoding", default="utf-8",
+                     help="how the node's output is decoded (default utf-8; e.g. cp850 for an OEM code page)")
     add.add_argument("--tag", action="append", default=[], help="a tag for target specs (repeatable)")
     add.add_argument("--accept-host-key", action="store_true", help="trust the host key the node presents now")
     add.add_argument("--no-check", action="store_true", help="add without connecting (accept the host key later with node test)")
@@ -45,6 +57,12 @@ def register(sub) -> None:
     cap.add_argument("--clear", action="store_true", help="forget the values set by hand")
     cap.set_defaults(handler=cmd_capacity)
 
+    prep = node.add_parser("prepare-windows",
+                           help="print the PowerShell that prepares a Windows PC for LabDeck (WinRM over HTTPS)")
+    prep.add_argument("--allow", default="LocalSubnet",
+                      help="who may connect through the firewall: LocalSubnet (default), an address or a range")
+    prep.set_defaults(handler=cmd_prepare_windows)
+
     rm = node.add_parser("remove", help="remove a node and its saved credential")
     rm.add_argument("name")
     rm.set_defaults(handler=cmd_remove)
@@ -52,8 +70,14 @@ def register(sub) -> None:
 
 def cmd_add(args) -> int:
     secret = read_secret_from_stdin() if args.password_stdin else None
+    if args.transport != "winrm" and (args.https or args.no_verify_cert or args.auth != "ntlm" or args.shell != "cmd"):
+        raise InvalidInput("--auth, --https, --no-verify-cert and --shell are for --transport winrm")
+    if args.no_verify_cert and not args.https:
+        raise InvalidInput("--no-verify-cert only applies with --https")
     node = Node(name=args.name, transport=Transport(args.transport), host=args.host, port=args.port,
-                username=args.user, key_file=args.key_file, tags=args.tag)
+                username=args.user, key_file=args.key_file, tags=args.tag, encoding=args.encoding,
+                winrm=WinrmSettings(auth=args.auth, https=args.https, verify_cert=not args.no_verify_cert,
+                                    shell=args.shell))
     with open_engine(args) as engine:
         result = engine.add_node(node, secret=secret, accept_host_key=args.accept_host_key, check=not args.no_check)
     print(f"added node '{node.name}'" + (f" ({result.probe.get('os', '?')}, {result.probe.get('cpus', '?')} CPUs)"
@@ -81,6 +105,16 @@ def cmd_test(args) -> int:
     p = result.probe
     print(f"node '{args.name}' is reachable: {p.get('os', '?')} {p.get('os_release', '')}, {p.get('cpus', '?')} CPUs, "
           f"{p.get('memory_mb', '?')} MB memory, {p.get('disk_free_mb', '?')} MB disk free")
+    for check in result.checks:
+        line = f"  {'ok  ' if check.ok else 'FIX '} {check.name}: {check.value}"
+        print(line + (f" - {check.advice}" if check.advice else ""))
+    return 0
+
+
+def cmd_prepare_windows(args) -> int:
+    if not re.fullmatch(r"[A-Za-z0-9.:/,-]+", args.allow):
+        raise InvalidInput(f"--allow '{args.allow}' is not an address, a range or LocalSubnet")
+    print(prepare_windows_script(remote_address=args.allow), end="")
     return 0
 
 

@@ -25,6 +25,9 @@ def add_policy_arguments(parser) -> None:
     g.add_argument("--max-runtime", metavar="DURATION", help="cancel and restart a run that takes longer (e.g. 6h)")
     g.add_argument("--max-restarts", type=int, metavar="N", help="restarts after --max-runtime before reporting failure")
     g.add_argument("--expected-duration", metavar="DURATION", help="notify 'exceeded' when a run takes longer")
+    g.add_argument("--launch", choices=["auto", "attached", "detached"],
+                   help="detached: the command runs on on the node whatever happens to LabDeck, which re-attaches; "
+                        "auto (default): detached when the timeout is over 5 minutes")
     g.add_argument("--retry-on", choices=["same", "other"], help="retry a failed node run on the same or another node")
     g.add_argument("--unreachable", choices=["fail", "wait", "move"],
                    help="an unreachable node: fail (default), wait for it (--unreachable-wait), or move to another node")
@@ -37,7 +40,7 @@ def add_policy_arguments(parser) -> None:
 def apply_policy_arguments(policy: JobPolicy, args) -> JobPolicy:
     changes: dict = {}
     for flag, key in (("overlap", "overlap"), ("retry_on", "retry_on"), ("unreachable", "unreachable"),
-                      ("max_restarts", "max_restarts")):
+                      ("max_restarts", "max_restarts"), ("launch", "launch")):
         if getattr(args, flag, None) is not None:
             changes[key] = getattr(args, flag)
     for flag, key in (("max_runtime", "max_runtime_s"), ("expected_duration", "expected_duration_s"),

@@ -6,9 +6,10 @@ import sys
 import time
 from pathlib import Path
 
-from ..core.events import NodeRunFinished
+from ..core.events import NodeRunFinished, NodeRunStateChanged
 from ..core.models import Trigger
 from ..core.status import NodeRunStatus, RunStatus
+from ..store.detached import DetachedStore
 from ..store.logs import read_from
 from .common import open_engine, parse_pairs, print_json, print_table
 
@@ -74,6 +75,8 @@ def _wait_and_report(engine, run_id: int, as_json: bool) -> int:
                 code = "" if event.exit_code is None else f" (exit {event.exit_code})"
                 detail = f": {event.message}" if event.message and event.status != NodeRunStatus.SUCCEEDED else ""
                 print(f"  {event.node}: {event.status}{code}{detail}", file=sys.stderr)
+            elif isinstance(event, NodeRunStateChanged) and event.run_id == run_id:
+                print(f"  {event.node}: {event.status}: {event.message}", file=sys.stderr)
 
         engine.bus.subscribe(show)
     try:
@@ -99,24 +102,40 @@ def cmd_runs(args) -> int:
     with open_engine(args) as engine:
         runs = engine.catalog.list_runs(args.job, args.limit, args.status)
         details = {r.id: engine.catalog.node_runs(r.id) for r in runs}
+        store = DetachedStore(engine.catalog)
+        detached = {r.id: store.of_run(r.id) for r in runs}
     if args.json:
         print_json([{"run_id": r.id, "job": r.job_name, "status": r.status, "trigger": r.trigger,
                      "started_at": r.started_at, "finished_at": r.finished_at, "options": r.options,
                      "scheduled_for": r.scheduled_for, "note": r.note,
-                     "nodes": {nr.node_name: nr.status for nr in details[r.id]}} for r in runs])
+                     "nodes": {nr.node_name: nr.status for nr in details[r.id]},
+                     "detached": {nr.node_name: {"folder": detached[r.id][nr.id].remote_dir,
+                                                 "reattached": detached[r.id][nr.id].reattached}
+                                  for nr in details[r.id] if nr.id in detached[r.id]}} for r in runs])
         return 0
     print_table(["RUN", "JOB", "STATUS", "TRIGGER", "STARTED", "DURATION", "NODES / NOTE"],
                 [[r.id, r.job_name, r.status, r.trigger, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started_at)),
-                  f"{(r.finished_at or time.time()) - r.started_at:.1f}s", _node_summary(details[r.id]) or r.note]
+                  f"{(r.finished_at or time.time()) - r.started_at:.1f}s",
+                  _node_summary(details[r.id], detached[r.id]) or r.note]
                  for r in runs])
     return 0
 
 
-def _node_summary(node_runs) -> str:
-    counts: dict[str, int] = {}
+def _node_summary(node_runs, detached: dict) -> str:
+    """e.g. "2 running (detached), 1 node_lost (detached), 3 succeeded (1 re-attached)"."""
+    counts: dict[str, list[int]] = {}
     for nr in node_runs:
-        counts[nr.status] = counts.get(nr.status, 0) + 1
-    return ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        count = counts.setdefault(nr.status, [0, 0, 0])
+        count[0] += 1
+        count[1] += nr.id in detached
+        count[2] += nr.id in detached and detached[nr.id].reattached > 0
+    parts = []
+    for status, (n, n_detached, n_reattached) in sorted(counts.items()):
+        marks = [f"{n_reattached} re-attached"] if n_reattached else []
+        if n_detached and not status.is_final:
+            marks.insert(0, "detached")
+        parts.append(f"{n} {status}" + (f" ({', '.join(marks)})" if marks else ""))
+    return ", ".join(parts)
 
 
 def cmd_logs(args) -> int:

@@ -41,6 +41,17 @@ class NodeRunFinished:
 
 
 @dataclass(frozen=True)
+class NodeRunStateChanged:
+    """A node run that is not over changed state: its node stopped answering (node_lost), or
+    answered again (running), or a new LabDeck process re-attached to it."""
+    run_id: int
+    node_run_id: int
+    node: str
+    status: NodeRunStatus
+    message: str
+
+
+@dataclass(frozen=True)
 class RunFinished:
     run_id: int
     job_name: str
@@ -91,5 +102,5 @@ class QueueChanged:
     """The run queue's order or reasons changed."""
 
 
-Event = (RunStarted | NodeRunStarted | NodeRunOutput | NodeRunFinished | RunFinished | NodeSeen | Notification
-         | PlanProgress | StepChanged | QueueChanged)
+Event = (RunStarted | NodeRunStarted | NodeRunOutput | NodeRunStateChanged | NodeRunFinished | RunFinished | NodeSeen
+         | Notification | PlanProgress | StepChanged | QueueChanged)

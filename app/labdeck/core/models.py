@@ -10,6 +10,8 @@ from .plan import Plan
 from .status import KillState, NodeRunStatus, RunStatus
 
 NOTIFY_KINDS = ("failed", "succeeded", "missed", "exceeded")
+LAUNCH_MODES = ("auto", "attached", "detached")
+DETACH_AFTER_S = 300.0  # "auto" launches jobs with a longer timeout detached
 
 
 class Transport(StrEnum):
@@ -37,6 +39,25 @@ class Capacity:
     gpus: int | None = None
 
 
+WINRM_AUTHS = ("ntlm", "basic", "kerberos", "credssp")
+
+
+@dataclass
+class WinrmSettings:
+    """How a WinRM node is reached: authentication, HTTP or HTTPS, certificate check, and the
+    shell its command steps are written for (option values are quoted for that shell)."""
+    auth: str = "ntlm"
+    https: bool = False
+    verify_cert: bool = True   # off only by an explicit per-node choice (a self-signed certificate)
+    shell: str = "cmd"         # "cmd" or "powershell"
+
+    def __post_init__(self) -> None:
+        if self.auth not in WINRM_AUTHS:
+            raise InvalidInput(f"WinRM auth '{self.auth}' is not supported: use {', '.join(WINRM_AUTHS)}")
+        if self.shell not in ("cmd", "powershell"):
+            raise InvalidInput(f"WinRM shell '{self.shell}' is not supported: use cmd or powershell")
+
+
 @dataclass
 class Node:
     name: str
@@ -53,13 +74,16 @@ class Node:
     encoding: str = "utf-8"            # how the node's output is decoded
     probe: dict = field(default_factory=dict)
     last_seen: float | None = None
+    winrm: WinrmSettings = field(default_factory=WinrmSettings)  # used by WinRM nodes only
     id: int | None = None
 
     @property
     def effective_port(self) -> int:
         if self.port:
             return self.port
-        return {Transport.SSH: 22, Transport.WINRM: 5985}.get(self.transport, 0)
+        if self.transport is Transport.WINRM:
+            return 5986 if self.winrm.https else 5985
+        return {Transport.SSH: 22}.get(self.transport, 0)
 
 
 @dataclass
@@ -95,10 +119,17 @@ class JobPolicy:
     notify_on: list[str] = field(default_factory=lambda: ["failed", "missed"])  # succeeded, failed, missed, exceeded
     notify_webhooks: list[str] = field(default_factory=list)  # Slack, Teams or Discord incoming-webhook URLs
     notify_emails: list[str] = field(default_factory=list)    # sent through the SMTP server in the settings
+    launch: str = "auto"  # "detached": runs on under a launcher on the node, whatever happens to LabDeck;
+    #                       "attached": tied to the connection; "auto": detached when the timeout is over 5 minutes
+
+    @property
+    def detached(self) -> bool:
+        return self.launch == "detached" or (
+            self.launch == "auto" and self.timeout_s is not None and self.timeout_s > DETACH_AFTER_S)
 
     def __post_init__(self) -> None:
         for name, allowed in (("overlap", ("skip", "queue", "parallel")), ("retry_on", ("same", "other")),
-                              ("unreachable", ("fail", "wait", "move"))):
+                              ("unreachable", ("fail", "wait", "move")), ("launch", LAUNCH_MODES)):
             if getattr(self, name) not in allowed:
                 raise InvalidInput(f"policy '{name}' is '{getattr(self, name)}': allowed {', '.join(allowed)}")
         unknown = [k for k in self.notify_on if k not in NOTIFY_KINDS]

@@ -2,7 +2,9 @@
 quoted for the shell that will read the command, so that a value can never inject a command.
 
 - sh (bash, dash, zsh): single quotes, with ``'`` written as ``'\\''``.
-- PowerShell: single quotes, with ``'`` doubled (no expansion happens inside).
+- PowerShell: single quotes, with every quote character doubled (no expansion happens
+  inside). PowerShell also ends a single-quoted string at the typographic quotes
+  U+2018..U+201B, so those are doubled too.
 - cmd: cmd.exe has no quoting that stops every metacharacter, so the substitution is a
   delayed-expansion reference ``!LABDECK_OPTION_NAME!`` to the option's environment
   variable; the command must be run with ``cmd /V:ON``. Delayed expansion happens after
@@ -18,6 +20,7 @@ from enum import StrEnum
 from .errors import InvalidInput
 
 _OPTION_REF = re.compile(r"\$\{option\.([A-Za-z_][A-Za-z0-9_.-]*)\}")
+_PS_QUOTE_CHARS = re.compile("['\u2018\u2019\u201a\u201b]")
 _VALID_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 
@@ -42,7 +45,7 @@ def quote(value: str, shell: Shell) -> str:
     if shell is Shell.SH:
         return shlex.quote(value)
     if shell is Shell.POWERSHELL:
-        return "'" + value.replace("'", "''") + "'"
+        return "'" + _PS_QUOTE_CHARS.sub(lambda m: m.group(0) * 2, value) + "'"
     raise ValueError("cmd values are passed by reference, see substitute()")
 
 

@@ -13,10 +13,12 @@ class NodeRunStatus(StrEnum):
     UNREACHABLE = "unreachable"  # the node could not be reached or dropped mid-run
     ERROR = "error"              # could not start there: login refused, host key, upload failed
     INTERRUPTED = "interrupted"  # the controller that ran it went away before it finished
+    NODE_LOST = "node_lost"      # a detached run's node stopped answering; it may still be running there
+    LOST = "lost"                # a detached run's command is gone from its node without an exit status
 
     @property
     def is_final(self) -> bool:
-        return self not in (NodeRunStatus.PENDING, NodeRunStatus.RUNNING)
+        return self not in (NodeRunStatus.PENDING, NodeRunStatus.RUNNING, NodeRunStatus.NODE_LOST)
 
 
 class RunStatus(StrEnum):

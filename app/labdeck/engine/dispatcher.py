@@ -8,7 +8,6 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 
 from ..core.errors import AuthenticationFailed, HostKeyChanged, HostKeyUnknown, LabDeckError, NodeUnreachable
 from ..core.events import NodeRunFinished, NodeRunOutput, NodeRunStarted, RunFinished, RunStarted
@@ -20,27 +19,15 @@ from ..executors.base import CommandRequest, Deadline, Ending, ScriptFile
 from ..executors.pool import ExecutorPool
 from ..store.catalog import Catalog
 from ..store.logs import LogWriter
+from .active_run import ActiveRun
 from .bus import EventBus
+from .detached import DetachedRunner
+from .heartbeat import Heartbeats
+from .reattach import ReattachMixin
 
 log = logging.getLogger(__name__)
 CANCEL_POLL_S = 0.25
 UNREACHABLE_POLL_S = 2.0
-
-
-@dataclass
-class _ActiveRun:
-    run: Run
-    job: Job
-    nodes: dict[str, Node]
-    node_runs: list[NodeRun]
-    cancel_all: threading.Event = field(default_factory=threading.Event)
-    cancel_node: dict[str, threading.Event] = field(default_factory=dict)
-    remaining: int = 0
-    done: threading.Event = field(default_factory=threading.Event)
-    slots: threading.Semaphore | None = None
-    final: tuple[RunStatus, str] | None = None  # set by a rule that ends the run (max runtime)
-    finished: set[int] = field(default_factory=set)  # node run ids already given a final status
-    env: dict[str, str] = field(default_factory=dict)  # extra environment (a workflow or array task's)
 
 
 class _StopOnLogFailure:
@@ -55,16 +42,18 @@ class _StopOnLogFailure:
         return self._cancel.is_set() or self._writer.error is not None
 
 
-class Dispatcher:
+class Dispatcher(ReattachMixin):
     def __init__(self, catalog: Catalog, pool: ExecutorPool, bus: EventBus, secret_for, max_workers: int = 256):
         self._catalog = catalog
         self._pool = pool
         self._bus = bus
         self._secret_for = secret_for
         self._workers = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="noderun")
-        self._active: dict[int, _ActiveRun] = {}
+        self._active: dict[int, ActiveRun] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self.heartbeats = Heartbeats(catalog, bus, self._stopping)
+        self.detached = DetachedRunner(catalog, pool, self.heartbeats)
         self._watcher = threading.Thread(target=self._watch_cancel_flags, daemon=True, name="cancel-watcher")
         self._watcher.start()
 
@@ -72,8 +61,8 @@ class Dispatcher:
 
     def start(self, run: Run, job: Job, nodes: list[Node], node_runs: list[NodeRun],
               env: dict[str, str] | None = None) -> None:
-        active = _ActiveRun(run=run, job=job, nodes={n.name: n for n in nodes}, node_runs=node_runs,
-                            remaining=len(node_runs), env=dict(env or {}))
+        active = ActiveRun(run=run, job=job, nodes={n.name: n for n in nodes}, node_runs=node_runs,
+                           remaining=len(node_runs), env=dict(env or {}))
         active.cancel_node = {nr.node_name: threading.Event() for nr in node_runs}
         if job.policy.max_parallel and job.policy.max_parallel < len(node_runs):
             active.slots = threading.Semaphore(job.policy.max_parallel)
@@ -114,7 +103,9 @@ class Dispatcher:
             return [(a.run, a.job) for a in self._active.values()]
 
     def shutdown(self, cancel_running: bool = True) -> None:
+        """Attached commands are cancelled (or left to end); detached ones go on without us."""
         self._stopping.set()
+        self.detached.released.set()
         if cancel_running:
             for run_id in self.active_run_ids():
                 self.cancel(run_id)
@@ -122,7 +113,7 @@ class Dispatcher:
 
     # ---- one node run ------------------------------------------------------------------
 
-    def _node_task(self, active: _ActiveRun, nr: NodeRun) -> None:
+    def _node_task(self, active: ActiveRun, nr: NodeRun) -> None:
         try:
             if active.slots is not None:
                 while not active.slots.acquire(timeout=CANCEL_POLL_S):
@@ -139,15 +130,12 @@ class Dispatcher:
             log.exception("node run %s crashed", nr.id)
             self._finish_node(active, nr, NodeRunStatus.ERROR, None, f"internal error: {exc}")
 
-    def _node_attempts(self, active: _ActiveRun, nr: NodeRun) -> None:
+    def _node_attempts(self, active: ActiveRun, nr: NodeRun) -> None:
         node = active.nodes[nr.node_name]
         cancel = active.cancel_node[nr.node_name]
         policy = active.job.policy
-        secret = self._secret_for(node.credential_ref)
         run_id = active.run.id
-        writer = LogWriter(
-            nr.log_path, encoding=node.encoding, secrets=[secret] if secret else [],
-            on_text=lambda text: self._bus.publish(NodeRunOutput(run_id, nr.id, node.name, text)))
+        writer = self._log_writer(run_id, node, nr)
         tried = [node.name]
         try:
             attempts = 1 + max(0, policy.retries)
@@ -160,7 +148,10 @@ class Dispatcher:
                 self._bus.publish(NodeRunStarted(run_id, nr.id, node.name, attempt))
                 if attempt > 1:
                     writer.note(f"attempt {attempt} of {attempts}")
-                status, exit_code, message, kill_state = self._attempt(active, node, nr, writer, cancel)
+                outcome = self._attempt(active, node, nr, writer, cancel)
+                if outcome is None:
+                    return  # released at shutdown: the detached command goes on, a later LabDeck re-attaches
+                status, exit_code, message, kill_state = outcome
                 if status is NodeRunStatus.UNREACHABLE and policy.unreachable in ("wait", "move"):
                     node, (status, exit_code, message, kill_state) = self._unreachable(
                         active, node, nr, writer, cancel, tried, (status, exit_code, message, kill_state))
@@ -178,7 +169,12 @@ class Dispatcher:
         finally:
             writer.close()
 
-    def _unreachable(self, active: _ActiveRun, node: Node, nr: NodeRun, writer: LogWriter, cancel: threading.Event,
+    def _log_writer(self, run_id: int, node: Node, nr: NodeRun) -> LogWriter:
+        secret = self._secret_for(node.credential_ref)
+        return LogWriter(nr.log_path, encoding=node.encoding, secrets=[secret] if secret else [],
+                         on_text=lambda text: self._bus.publish(NodeRunOutput(run_id, nr.id, node.name, text)))
+
+    def _unreachable(self, active: ActiveRun, node: Node, nr: NodeRun, writer: LogWriter, cancel: threading.Event,
                      tried: list[str], result: tuple) -> tuple[Node, tuple]:
         """The job's unreachable-node policy: wait for the node up to a limit, or move to another."""
         policy = active.job.policy
@@ -194,7 +190,7 @@ class Dispatcher:
             result = self._attempt(active, node, nr, writer, cancel)
         return node, result
 
-    def _move(self, active: _ActiveRun, node: Node, nr: NodeRun, writer: LogWriter, cancel: threading.Event,
+    def _move(self, active: ActiveRun, node: Node, nr: NodeRun, writer: LogWriter, cancel: threading.Event,
               tried: list[str]) -> Node | None:
         """Another node matching the job's targets (nodes outside this run first), recorded on the node run."""
         try:
@@ -214,8 +210,9 @@ class Dispatcher:
         self._catalog.update_node_run(nr.id, node_name=other.name)
         return other
 
-    def _attempt(self, active: _ActiveRun, node: Node, nr: NodeRun, writer: LogWriter,
-                 cancel: threading.Event) -> tuple[NodeRunStatus, int | None, str, KillState | None]:
+    def _attempt(self, active: ActiveRun, node: Node, nr: NodeRun, writer: LogWriter,
+                 cancel: threading.Event) -> tuple[NodeRunStatus, int | None, str, KillState | None] | None:
+        """The node run's steps once; None when a detached command was left running at shutdown."""
         job, options = active.job, active.run.options
         deadline = Deadline.after(job.policy.timeout_s)
         env = option_environment(options) | active.env | {
@@ -224,6 +221,14 @@ class Dispatcher:
         stop = _StopOnLogFailure(cancel, writer)
         try:
             executor = self._pool.get(node)
+            ops = self.detached.ops_for(executor) if job.policy.detached else None
+            if ops is not None:
+                steps = [ScriptFile(s.filename, substitute(s.script, options,
+                                                           shell_for_script(s.filename, executor.shell)))
+                         if s.kind is StepKind.SCRIPT else substitute(s.command, options, executor.shell)
+                         for s in job.steps]
+                return self.detached.launch(ops, active.run.id, node, nr, writer, stop, steps, env,
+                                            job.policy.timeout_s, CommandRequest().kill_grace_s)
             for index, step in enumerate(job.steps, 1):
                 request = CommandRequest(env=env, run_tag=f"run-{active.run.id}-{node.name}")
                 if step.kind is StepKind.SCRIPT:
@@ -258,7 +263,7 @@ class Dispatcher:
             writer.note(str(exc))
             return NodeRunStatus.ERROR, None, str(exc), None
 
-    def _finish_node(self, active: _ActiveRun, nr: NodeRun, status: NodeRunStatus, exit_code: int | None,
+    def _finish_node(self, active: ActiveRun, nr: NodeRun, status: NodeRunStatus, exit_code: int | None,
                      message: str, kill_state: KillState | None = None, writer: LogWriter | None = None) -> None:
         with self._lock:  # once only, even if a crash handler tries again after the real outcome
             if nr.id in active.finished:
@@ -273,7 +278,7 @@ class Dispatcher:
         if last:
             self._finish_run(active)
 
-    def _finish_run(self, active: _ActiveRun) -> None:
+    def _finish_run(self, active: ActiveRun) -> None:
         statuses = [nr.status for nr in self._catalog.node_runs(active.run.id)]
         flagged = active.cancel_all.is_set() or self._catalog.get_run(active.run.id).cancel_requested
         status, note = summarize_run(statuses, flagged), None
@@ -302,3 +307,4 @@ class Dispatcher:
                     self.cancel(run_id)
                 for node_name in nodes:
                     self.cancel(run_id, node_name)
+

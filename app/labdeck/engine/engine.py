@@ -55,10 +55,19 @@ class Engine:
             self.start_scheduler()
 
     def start_scheduler(self) -> None:
-        """Build the scheduler from the catalog and start it (missed fires are recorded first);
-        take over the queued runs a LabDeck process that is gone left behind."""
+        """Build the scheduler from the catalog and start it (missed fires are recorded first).
+        A long-lived process (the app, the daemon) also re-attaches to detached runs here, and
+        takes over the queued runs a LabDeck process that is gone left behind."""
+        self.adopt_detached()
         self.scheduler.start()
         self.queue.resume(lambda run: rebuild(self, run))
+
+    def adopt_detached(self) -> list[int]:
+        """Re-attach to the detached runs of LabDeck processes that are gone; their run ids."""
+        adopted: list[int] = []
+        reconcile_orphans(self.catalog, set(self.dispatcher.active_run_ids()),
+                          adopt=lambda run: self.dispatcher.adopt(run) and adopted.append(run.id))
+        return adopted
 
     # ---- runs --------------------------------------------------------------------------
 
@@ -109,10 +118,14 @@ class Engine:
     def cancel(self, run_id: int, node_name: str | None = None) -> None:
         """Cancel here if this process runs it, and flag it in the catalog for any other process."""
         self.catalog.request_cancel(run_id, node_name)
-        self.dispatcher.cancel(run_id, node_name)
-        if node_name is None:
-            self.queue.cancel(run_id)
-        reconcile_orphans(self.catalog, set(self.dispatcher.active_run_ids()))
+        if self.dispatcher.cancel(run_id, node_name):
+            return
+        if node_name is None and self.queue.cancel(run_id):  # a workflow, array or queued run
+            return
+        # Detached node runs of a LabDeck process that is gone: re-attach here to kill them.
+        if run_id in self.adopt_detached():
+            self.dispatcher.cancel(run_id, node_name)
+            self.dispatcher.wait(run_id, timeout=60)
 
     # ---- nodes -------------------------------------------------------------------------
 

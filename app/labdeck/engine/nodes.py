@@ -5,12 +5,14 @@ update leaves the node as it was. ``try_login`` checks a login without saving an
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..core.errors import HostKeyChanged, HostKeyUnknown, InvalidInput
 from ..core.events import NodeSeen
 from ..core.models import Capacity, Node, Transport
 from ..executors.ssh_connection import SshConnection, SshTarget, fetch_host_key
+from ..executors.winrm import executor_for as winrm_executor_for
+from ..executors.winrm_commands import codepage_for
 from ..store import secrets
 from .bus import EventBus
 from .hostkeys import CatalogHostKeys
@@ -23,6 +25,7 @@ class NodeCheck:
     probe: dict
     host_key: str | None = None
     message: str = ""
+    checks: list = field(default_factory=list)  # preflight checks (WinRM nodes): name, value, ok, advice
 
 
 class NodeManager:
@@ -88,13 +91,15 @@ class NodeManager:
                 self._catalog.accept_host_key(name, key_type, key_b64, fingerprint, replace=True)
         self._pool.forget(name)
         try:
-            probe = self._pool.get(node).probe()
+            executor = self._pool.get(node)
+            probe = executor.probe()
+            checks = executor.preflight() if hasattr(executor, "preflight") else []
         except Exception as exc:
             self._bus.publish(NodeSeen(name, False, str(exc)))
             raise
         self._catalog.mark_node_seen(name, time.time(), probe=probe, os_family=probe.get("os_family"))
         self._bus.publish(NodeSeen(name, True))
-        return NodeCheck(name, True, probe, fingerprint)
+        return NodeCheck(name, True, probe, fingerprint, checks=checks)
 
     def update(self, node: Node, secret: str | None = None, accept_fingerprint: str | None = None) -> NodeCheck:
         """Save changed settings of an existing node (found by name) and test it.
@@ -153,13 +158,15 @@ class NodeManager:
             with self._catalog._tx() as db:
                 db.execute("DELETE FROM host_keys WHERE node_id = ?", (node_id,))
 
-    def try_login(self, node: Node, secret: str | None, accepted_fingerprint: str) -> NodeCheck:
+    def try_login(self, node: Node, secret: str | None, accepted_fingerprint: str | None) -> NodeCheck:
         """Connect and log in to an SSH node without saving anything (the node need not be in the
         catalog). The host key must have exactly the fingerprint the user accepted, both when it
         is fetched for the check and on the login connection itself. ``secret`` None: the one in
         the keyring under the node's credential reference, if any."""
+        if node.transport is Transport.WINRM:
+            return self._try_winrm_login(node, secret)
         if node.transport is not Transport.SSH:
-            raise InvalidInput(f"node '{node.name}': only SSH nodes need a login check")
+            raise InvalidInput(f"node '{node.name}': only SSH and WinRM nodes need a login check")
         key_type, _b64, fingerprint = self.presented_host_key(node)
         if fingerprint != accepted_fingerprint:
             raise HostKeyChanged(node.name, accepted_fingerprint, f"{key_type} {fingerprint}")
@@ -180,6 +187,18 @@ class NodeManager:
             conn.close()
         return NodeCheck(node.name, True, {}, host_key=fingerprint, message=f"logged in ({key_type})")
 
+    def _try_winrm_login(self, node: Node, secret: str | None) -> NodeCheck:
+        """Log in to a WinRM node and read its quotas, saving nothing (WinRM has no host key;
+        HTTPS certificates are checked by the transport unless the node turns that off)."""
+        if secret is None and node.credential_ref:
+            secret = secrets.get_secret(node.credential_ref)
+        executor = winrm_executor_for(node, secret)
+        try:
+            checks = executor.preflight()
+        finally:
+            executor.close()
+        return NodeCheck(node.name, True, {}, message=f"logged in ({node.winrm.auth})", checks=checks)
+
     def remove(self, name: str) -> None:
         node = self._catalog.get_node(name)
         self._catalog.remove_node(name)
@@ -194,5 +213,10 @@ def _validate(node: Node) -> None:
         raise InvalidInput(f"node '{node.name}' needs --host")
     if node.transport is Transport.SSH and not node.username:
         raise InvalidInput(f"node '{node.name}' needs --user for SSH")
+    if node.transport is Transport.WINRM and not node.username:
+        raise InvalidInput(f"node '{node.name}' needs --user for WinRM "
+                           "(DOMAIN\\user or user@domain for a domain account)")
+    if node.transport is Transport.WINRM:
+        codepage_for(node.encoding)  # an encoding Windows has no code page for is refused here, not at run time
     if node.port is not None and not 0 < node.port < 65536:
         raise InvalidInput(f"port {node.port} is out of range 1-65535")

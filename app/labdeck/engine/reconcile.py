@@ -1,15 +1,20 @@
-"""Start-up reconciliation: a run left "running" by a controller that is gone is marked
-interrupted, so nothing stays running forever and no orphan blocks later runs.
-(Re-attaching to detached runs on their nodes comes with durable runs.)"""
+"""Start-up reconciliation of runs left "running" by a LabDeck process that is gone.
+
+Node runs that were attached to that process are marked interrupted (nothing stays running
+forever, no orphan blocks later runs). Detached node runs go on on their nodes: they stay
+running, and a long-lived process (the app, the daemon) adopts the run and re-attaches."""
 
 from __future__ import annotations
 
 import os
 import socket
 import time
+from collections.abc import Callable
 
+from ..core.models import Run
 from ..core.status import NodeRunStatus, RunStatus
 from ..store.catalog import Catalog
+from ..store.detached import DetachedStore
 
 
 def pid_alive(pid: int) -> bool:
@@ -31,19 +36,33 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def reconcile_orphans(catalog: Catalog, active_here: set[int]) -> list[int]:
-    """Mark runs of dead controllers on this host as interrupted; returns their ids."""
+def reconcile_orphans(catalog: Catalog, active_here: set[int], adopt: Callable[[Run], object] | None = None
+                      ) -> list[int]:
+    """Runs of dead LabDeck processes on this host: attached node runs are marked interrupted;
+    a run with detached node runs stays running and is handed to ``adopt`` (when given).
+    Returns the ids of the runs that were ended here."""
     host = socket.gethostname()
+    detached = DetachedStore(catalog)
     fixed = []
     for run in catalog.active_runs():
         if run.id in active_here or run.owner_host != host:
             continue
         if run.owner_pid and run.owner_pid != os.getpid() and pid_alive(run.owner_pid):
             continue
+        records = detached.of_run(run.id)
+        going_on = False
         for nr in catalog.node_runs(run.id):
-            if not nr.status.is_final:
-                catalog.update_node_run(nr.id, status=NodeRunStatus.INTERRUPTED, finished_at=time.time(),
-                                        message="the LabDeck process running it ended before it finished")
+            if nr.status.is_final:
+                continue
+            if nr.id in records:
+                going_on = True
+                continue
+            catalog.update_node_run(nr.id, status=NodeRunStatus.INTERRUPTED, finished_at=time.time(),
+                                    message="the LabDeck process running it ended before it finished")
+        if going_on:
+            if adopt is not None:
+                adopt(run)
+            continue
         catalog.finish_run(run.id, RunStatus.INTERRUPTED)
         fixed.append(run.id)
     return fixed

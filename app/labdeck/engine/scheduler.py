@@ -31,7 +31,7 @@ from ..core.errors import LabDeckError, NotFound
 from ..core.events import RunFinished
 from ..core.models import Job, Trigger
 from ..core.schedules import CatchUp, Schedule, fire_times, trigger_for
-from ..core.status import RunStatus
+from ..core.status import NodeRunStatus, RunStatus
 from ..store.schedules import ScheduleStore
 from .reconcile import pid_alive, reconcile_orphans
 
@@ -278,9 +278,14 @@ class Scheduler:
         runs = [r for status in (RunStatus.RUNNING, RunStatus.QUEUED)  # queued: waiting for room (run queue)
                 for r in self._catalog.list_runs(job_name, 20, str(status))]
         if any(r.id not in here for r in runs):
-            fixed = set(reconcile_orphans(self._catalog, here))
+            fixed = set(reconcile_orphans(self._catalog, here, adopt=self._engine.dispatcher.adopt))
             runs = [r for r in runs if r.id not in fixed]
-        return [r.id for r in runs]
+        return [r.id for r in runs if not self._only_lost_nodes(r.id)]
+
+    def _only_lost_nodes(self, run_id: int) -> bool:
+        """A run that goes on only on nodes that stopped answering never blocks the next one."""
+        going_on = [nr.status for nr in self._catalog.node_runs(run_id) if not nr.status.is_final]
+        return bool(going_on) and all(s is NodeRunStatus.NODE_LOST for s in going_on)
 
     def _start(self, job: Job, schedule: Schedule, fire_ts: float, note: str = "") -> None:
         extra = {"schedule_id": schedule.id, "scheduled_for": fire_ts, "note": note}

@@ -116,6 +116,13 @@ class LocalExecutor:
                 "arch": platform.machine(), "hostname": platform.node(), "cpus": os.cpu_count(),
                 "disk_total_mb": disk.total // 2**20, "disk_free_mb": disk.free // 2**20}
 
+    def detached_ops(self):
+        """Detached runs on this computer (POSIX only; on Windows runs stay attached)."""
+        if IS_WINDOWS:
+            return None
+        from .detached_ops import LocalDetachedOps
+        return LocalDetachedOps()
+
     def close(self) -> None:
         pass
 

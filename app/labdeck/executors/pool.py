@@ -12,6 +12,7 @@ from .base import Executor
 from .local import LocalExecutor
 from .ssh import SshExecutor
 from .ssh_connection import HostKeyCheck, SshConnection, SshTarget
+from .winrm import executor_for as winrm_executor_for
 
 SecretLookup = Callable[[str | None], str | None]
 
@@ -26,7 +27,8 @@ class ExecutorPool:
 
     def get(self, node: Node) -> Executor:
         """The node's executor; a node whose connection settings changed gets a new one."""
-        identity = (node.transport, node.host, node.effective_port, node.username, node.key_file, node.credential_ref)
+        identity = (node.transport, node.host, node.effective_port, node.username, node.key_file, node.credential_ref,
+                    node.winrm, node.encoding)
         with self._lock:
             cached = self._executors.get(node.name)
             if cached and cached[0] == identity:
@@ -49,6 +51,8 @@ class ExecutorPool:
                 passphrase=secret if node.key_file else None,
             )
             return SshExecutor(SshConnection(target, self._check_host_key))
+        if node.transport is Transport.WINRM:
+            return winrm_executor_for(node, self._secret_for(node.credential_ref))
         raise InvalidInput(f"node '{node.name}': transport '{node.transport}' is not supported yet")
 
     def forget(self, node_name: str) -> None:

@@ -20,6 +20,7 @@ from ..core.errors import NodeUnreachable
 from ..core.quoting import Shell
 from ..core.status import KillState
 from .base import POLL_S, CommandRequest, Deadline, Ending, ExecResult, OutputSink, stop_reason
+from .detached_ops import SshDetachedOps
 from .posix_shell import PID_MARK, PROBE_SCRIPT, kill_group_script, launch_wrapper, parse_probe, script_invocation
 from .ssh_connection import SshConnection
 
@@ -33,6 +34,13 @@ class SshExecutor:
     def __init__(self, connection: SshConnection):
         self.connection = connection
         self.node = connection.target.node
+        self._detached: SshDetachedOps | None = None
+
+    def detached_ops(self) -> SshDetachedOps:
+        """Launching, following and killing detached runs on this node (one SFTP session for all)."""
+        if self._detached is None:
+            self._detached = SshDetachedOps(self.connection)
+        return self._detached
 
     def run(self, request: CommandRequest, sink: OutputSink, deadline: Deadline,
             cancel: threading.Event) -> ExecResult:
@@ -176,6 +184,8 @@ class SshExecutor:
         return parse_probe(self._exec_quick("/bin/sh -c " + shlex.quote(PROBE_SCRIPT)))
 
     def close(self) -> None:
+        if self._detached is not None:
+            self._detached.close()
         self.connection.close()
 
 

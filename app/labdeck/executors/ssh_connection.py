@@ -193,16 +193,17 @@ class SshConnection:
 
     # ---- channels ----------------------------------------------------------------------
 
-    def open_session(self, limited: bool = True) -> paramiko.Channel:
+    def open_session(self, limited: bool = True, timeout: float | None = None) -> paramiko.Channel:
         """A new session channel; on a dead connection, reconnect once and try again.
-        ``limited`` channels count against MAX_CHANNELS (kill and probe channels do not)."""
+        ``limited`` channels count against MAX_CHANNELS (kill and probe channels do not).
+        ``timeout`` bounds the wait for the node to open it (default: the connect timeout)."""
         if limited:
             self._channels.acquire()
         try:
             for attempt in (1, 2):
                 tr = self.transport()
                 try:
-                    chan = tr.open_session(timeout=self._connect_timeout)
+                    chan = tr.open_session(timeout=timeout or self._connect_timeout)
                     break
                 except (paramiko.SSHException, OSError, EOFError) as exc:
                     with self._lock:
@@ -224,6 +225,14 @@ class SshConnection:
             return paramiko.SFTPClient.from_transport(self.transport())
         except (paramiko.SSHException, OSError, EOFError) as exc:
             raise NodeUnreachable(f"node '{self.target.node}': cannot open SFTP ({exc})") from exc
+
+    def drop(self) -> None:
+        """Forget a connection that stopped answering, so the next use connects afresh
+        (a link that went down can leave the old TCP connection stuck for minutes)."""
+        with self._lock:
+            tr, self._transport = self._transport, None
+        if tr is not None:
+            tr.close()
 
     def close(self) -> None:
         with self._lock:

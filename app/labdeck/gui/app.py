@@ -12,6 +12,7 @@ without its own scheduler.
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 from pathlib import Path
 
@@ -76,10 +77,9 @@ def run_app(data_dir: str | Path | None = None, argv: list[str] | None = None) -
         print("LabDeck is already running for this data folder; brought its window to the front.")
         return 0
 
-    from ..engine.engine import Engine
     from .main_window import MainWindow
 
-    engine = Engine(resolved)
+    engine = start_engine(resolved)
     window = MainWindow(engine)
     window.start_scheduling()  # another process may already schedule this catalog: shown, not fatal
     app.setQuitOnLastWindowClosed(window.tray is None)
@@ -92,3 +92,13 @@ def run_app(data_dir: str | Path | None = None, argv: list[str] | None = None) -
         instance.close()
         window.bridge.detach()
         engine.close()
+
+
+def start_engine(data_dir: Path):
+    """The engine in a child process (the window stays smooth however much output the nodes
+    send), or in this process with LABDECK_ENGINE=inprocess (for debugging)."""
+    if os.environ.get("LABDECK_ENGINE") == "inprocess":
+        from ..engine.engine import Engine
+        return Engine(data_dir)
+    from ..engine.engine_process import EngineProcess
+    return EngineProcess(data_dir)

@@ -280,7 +280,8 @@ class MainWindow(QMainWindow):
         running = self.active_run_count()
         return not running or self.confirm(
             self, "Quit LabDeck",
-            f"{running} run(s) are still in progress. Quitting cancels them on every node. Quit anyway?")
+            f"{running} run(s) are still in progress. Quitting cancels their attached commands on every node; "
+            "detached commands keep running there, and LabDeck follows them again when it next starts. Quit anyway?")
 
     def closeEvent(self, event) -> None:
         if self._quitting:
@@ -304,6 +305,7 @@ class MainWindow(QMainWindow):
         self._refresh_timer.stop()
         self.schedules_page.timer.stop()
         self.queue_page.timer.stop()
+        self.queue_page.detach()
         self.run_view.ticker.stop()
         self.run_view._reload_timer.stop()
         self.run_view.log.timer.stop()

@@ -4,7 +4,7 @@ The work itself is the engine's (NodeManager); this module adapts it for the dia
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..core.errors import AuthenticationFailed, HostKeyChanged, InvalidInput, NodeUnreachable
 from ..core.models import Node, Transport
@@ -16,6 +16,7 @@ class CheckResult:
     key_type: str | None = None
     logged_in: bool = False
     probe: dict | None = None
+    checks: list = field(default_factory=list)  # WinRM preflight: quotas and what to change
 
 
 def presented_key(engine, node: Node) -> CheckResult:
@@ -23,10 +24,10 @@ def presented_key(engine, node: Node) -> CheckResult:
     return CheckResult(fingerprint=fp, key_type=key_type)
 
 
-def try_login(engine, node: Node, secret: str | None, accepted_fingerprint: str) -> CheckResult:
-    """Connect and log in without saving anything; the host key must be the one the user accepted."""
+def try_login(engine, node: Node, secret: str | None, accepted_fingerprint: str | None) -> CheckResult:
+    """Connect and log in without saving anything; an SSH host key must be the one the user accepted."""
     check = engine.nodes.try_login(node, secret, accepted_fingerprint)
-    return CheckResult(fingerprint=check.host_key, logged_in=True)
+    return CheckResult(fingerprint=check.host_key, logged_in=True, checks=check.checks)
 
 
 def add_node(engine, node: Node, secret: str | None, accepted_fingerprint: str | None):
@@ -45,7 +46,8 @@ def update_node(engine, node: Node, secret: str | None, accept_fingerprint: str 
 def explain(exc: Exception) -> str:
     """A clear one-paragraph message for the dialog."""
     if isinstance(exc, NodeUnreachable):
-        return f"Cannot reach the machine. {exc}. Check the host name, the port and that sshd runs there."
+        service = "WinRM is on (Prepare this Windows PC…)" if "/wsman" in str(exc) else "sshd runs there"
+        return f"Cannot reach the machine. {exc}. Check the host name, the port and that {service}."
     if isinstance(exc, AuthenticationFailed):
         return f"Login refused. {exc}"
     if isinstance(exc, HostKeyChanged):

@@ -18,6 +18,8 @@ STATUS_COLORS = {
     "unreachable": "#8e24aa",
     "error": "#d81b60",
     "interrupted": "#6d4c41",
+    "node_lost": "#f4511e",   # the node stopped answering; the command may still run there
+    "lost": "#4e342e",        # the command is gone from its node without an exit code
     "missed": "#ffb300",
     "skipped": "#bdbdbd",
     # node states
@@ -27,7 +29,7 @@ STATUS_COLORS = {
     "unknown": "#9e9e9e",
 }
 
-BAD = {"failed", "timed_out", "unreachable", "error", "interrupted"}
+BAD = {"failed", "timed_out", "unreachable", "error", "interrupted", "lost", "node_lost"}
 
 
 def status_color(status: str) -> QColor:

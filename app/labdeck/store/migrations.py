@@ -111,6 +111,27 @@ MIGRATIONS: list[list[str]] = [
     [
         "CREATE INDEX runs_schedule ON runs(schedule_id, id)",
     ],
+    # v4: durable runs -- where a detached node run lives on its node, and how far its output was read
+    [
+        """CREATE TABLE detached_runs (
+            node_run_id INTEGER PRIMARY KEY REFERENCES node_runs(id) ON DELETE CASCADE,
+            node_name TEXT NOT NULL,
+            remote_dir TEXT NOT NULL,
+            pgid INTEGER,
+            deadline_at REAL,
+            kill_grace_s REAL NOT NULL DEFAULT 3,
+            out_offset INTEGER NOT NULL DEFAULT 0,
+            err_offset INTEGER NOT NULL DEFAULT 0,
+            log_size INTEGER NOT NULL DEFAULT 0,
+            lost_since REAL,
+            reattached INTEGER NOT NULL DEFAULT 0,
+            launched_at REAL NOT NULL
+        )""",
+    ],
+    # v5: WinRM nodes (#5): auth, http/https, certificate check and command shell, as JSON
+    [
+        "ALTER TABLE nodes ADD COLUMN winrm TEXT NOT NULL DEFAULT '{}'",
+    ],
     # v6: workflows (#8): a job's plan; task runs point at their workflow or array run; the run queue
     [
         "ALTER TABLE jobs ADD COLUMN plan TEXT NOT NULL DEFAULT '{}'",

@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict
 
 from ..core.models import (Capacity, Job, JobOption, JobPolicy, Node, NodeRun, Run, Step,
-                           StepKind, Transport, Trigger)
+                           StepKind, Transport, Trigger, WinrmSettings)
 from ..core.status import KillState, NodeRunStatus, RunStatus
 from .planfile import plan_from_json, plan_to_json
 
@@ -27,6 +27,7 @@ def node_to_row(node: Node) -> dict:
         "encoding": node.encoding,
         "probe": json.dumps(node.probe),
         "last_seen": node.last_seen,
+        "winrm": json.dumps(asdict(node.winrm)),
     }
 
 
@@ -47,6 +48,7 @@ def node_from_row(row: dict) -> Node:
         encoding=row["encoding"],
         probe=json.loads(row["probe"]),
         last_seen=row["last_seen"],
+        winrm=WinrmSettings(**json.loads(row["winrm"] or "{}")),
     )
 
 

@@ -21,6 +21,9 @@ from ..widgets.code_editor import CodeEditor
 from .node_dialog import ERR_STYLE
 
 OPTION_COLUMNS = ["Name", "Default", "Description", "Required"]
+LAUNCH_CHOICES = [("auto", "auto (detached when the timeout is over 5 min)"),
+                  ("detached", "detached (survives LabDeck and the network)"),
+                  ("attached", "attached (ends with the connection)")]
 
 
 class JobDialog(QDialog):
@@ -139,8 +142,14 @@ class JobDialog(QDialog):
         self.max_parallel = QSpinBox()
         self.max_parallel.setRange(0, 1000)
         self.max_parallel.setSpecialValueText("all nodes")
+        self.launch = QComboBox()
+        for mode, text in LAUNCH_CHOICES:
+            self.launch.addItem(text, mode)
+        self.launch.setToolTip("Detached commands run on under a launcher on the node: they survive LabDeck "
+                               "closing, this PC restarting or the network dropping, and LabDeck re-attaches.")
         policy = QFormLayout()
         policy.addRow("Timeout per node", self.timeout)
+        policy.addRow("Launch", self.launch)
         policy.addRow("Retries", self.retries)
         policy.addRow("Max parallel", self.max_parallel)
         pol_box = QGroupBox("Policy")
@@ -179,6 +188,7 @@ class JobDialog(QDialog):
         self.timeout.setValue(job.policy.timeout_s or 0)
         self.retries.setValue(job.policy.retries)
         self.max_parallel.setValue(job.policy.max_parallel)
+        self.launch.setCurrentIndex(max(0, self.launch.findData(job.policy.launch)))
 
     def add_option(self, option: JobOption | None = None) -> None:
         row = self.options.rowCount()
@@ -268,10 +278,10 @@ class JobDialog(QDialog):
                 continue
             options.append(JobOption(name=cells[0], default=cells[1], description=cells[2],
                                      required=self.options.cellWidget(row, 3).isChecked()))
-        # What this dialog does not show (the rest of the policy, a workflow or array plan) is kept.
+        # What this dialog does not show (the other rules, a workflow or array plan) is kept.
         policy = replace(self.original.policy if self.original else JobPolicy(),
                          timeout_s=self.timeout.value() or None, retries=self.retries.value(),
-                         max_parallel=self.max_parallel.value())
+                         max_parallel=self.max_parallel.value(), launch=self.launch.currentData())
         return Job(name=name, steps=steps, targets=self.targets.text().strip(), options=options, policy=policy,
                    description=self.description.text().strip(),
                    plan=self.original.plan if self.original else Plan())

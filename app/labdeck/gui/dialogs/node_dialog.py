@@ -8,6 +8,8 @@ fill fields, click Test / Save, wait for ``checkFinished`` / ``saved``.
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
                                QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QVBoxLayout,
@@ -17,6 +19,7 @@ from ...core.errors import InvalidInput
 from ...core.models import Node, Transport
 from .. import node_ops
 from ..workers import run_async
+from .winrm_fields import WinrmFields
 
 OK_STYLE = "background:#e8f5e9; color:#1b5e20; border:1px solid #a5d6a7; border-radius:4px; padding:6px;"
 ERR_STYLE = "background:#ffebee; color:#b71c1c; border:1px solid #ef9a9a; border-radius:4px; padding:6px;"
@@ -39,7 +42,7 @@ class NodeDialog(QDialog):
         self.name = QLineEdit()
         self.name.setPlaceholderText("e.g. gpu-01")
         self.transport = QComboBox()
-        self.transport.addItems(["ssh", "local"])
+        self.transport.addItems(["ssh", "winrm", "local"])
         self.host = QLineEdit()
         self.host.setPlaceholderText("host name or IP address")
         self.port = QSpinBox()
@@ -56,6 +59,8 @@ class NodeDialog(QDialog):
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.password.setPlaceholderText("password, or the key's passphrase — kept in the OS keyring")
+        self.winrm = WinrmFields()
+        self.winrm.httpsChanged.connect(self._default_port)
         self.tags = QLineEdit()
         self.tags.setPlaceholderText("comma separated, e.g. gpu, linux-lab")
         self.name.setToolTip("Letters, digits, '-', '_' or '.'; used in job targets")
@@ -68,8 +73,12 @@ class NodeDialog(QDialog):
         form.addRow("Port", self.port)
         form.addRow("User", self.user)
         form.addRow("Key file", key_row)
+        self.key_row = key_row
         form.addRow("Password", self.password)
+        form.addRow("WinRM", self.winrm)
         form.addRow("Tags", self.tags)
+        self.form = form
+        form.setRowVisible(self.winrm, False)
 
         self.key_frame = QFrame()
         self.key_frame.setFrameShape(QFrame.Shape.StyledPanel)
@@ -118,6 +127,9 @@ class NodeDialog(QDialog):
         self.user.setText(node.username)
         self.key_file.setText(node.key_file or "")
         self.tags.setText(", ".join(node.tags))
+        if node.transport is Transport.WINRM:
+            self.winrm.load(node.winrm)
+            self.port.setValue(node.effective_port)
         if node.credential_ref:
             self.password.setPlaceholderText("saved in the keyring — type to replace")
         keys = self.engine.catalog.host_keys(node.name)
@@ -132,9 +144,20 @@ class NodeDialog(QDialog):
 
     def _transport_changed(self, text: str) -> None:
         remote = text != "local"
-        for w in (self.host, self.port, self.user, self.key_file, self.password):
+        for w in (self.host, self.port, self.user, self.password):
             w.setEnabled(remote)
+        self.key_file.setEnabled(text == "ssh")
+        self.form.setRowVisible(self.winrm, text == "winrm")
+        self.form.setRowVisible(self.key_row, text != "winrm")
+        self._default_port()
         self._forget_key()
+
+    def _default_port(self, *_args) -> None:
+        """Follow the transport's usual port unless the user typed another one."""
+        if self.port.value() in (22, 5985, 5986):
+            transport = self.transport.currentText()
+            https = self.winrm.https.isChecked()
+            self.port.setValue({"ssh": 22, "winrm": 5986 if https else 5985}.get(transport, self.port.value()))
 
     def _forget_key(self, *_args) -> None:
         if self.editing is None or self._differs_from_saved():
@@ -158,6 +181,10 @@ class NodeDialog(QDialog):
             raise InvalidInput("give the host name or IP address")
         if not self.user.text().strip():
             raise InvalidInput("give the user name to log in as")
+        if transport is Transport.WINRM:
+            return Node(name=name, transport=transport, host=self.host.text().strip(), port=self.port.value(),
+                        username=self.user.text().strip(), tags=tags, winrm=self.winrm.settings(),
+                        encoding=self.editing.encoding if self.editing else "utf-8")
         return Node(name=name, transport=transport, host=self.host.text().strip(), port=self.port.value(),
                     username=self.user.text().strip(), key_file=self.key_file.text().strip() or None, tags=tags)
 
@@ -207,7 +234,10 @@ class NodeDialog(QDialog):
         if self.editing:
             node.credential_ref = self.editing.credential_ref
         secret = self.password.text() or None
-        if self._key_trusted():
+        if node.transport is Transport.WINRM:
+            self._set_busy(True, f"Logging in to {node.host}:{node.effective_port} over WinRM…")
+            run_async(lambda: node_ops.try_login(self.engine, node, secret, None), self._login_done, self._fail)
+        elif self._key_trusted():
             fp = self.presented
             self._set_busy(True, f"Logging in to {node.host}:{node.effective_port}…")
             run_async(lambda: node_ops.try_login(self.engine, node, secret, fp), self._login_done, self._fail)
@@ -225,6 +255,10 @@ class NodeDialog(QDialog):
     def _login_done(self, result: node_ops.CheckResult) -> None:
         self._set_busy(False)
         text = f"Connected and logged in as {self.user.text().strip()} — the node is ready to save."
+        to_fix = [c for c in result.checks if not c.ok]
+        if to_fix:
+            text += "<br><br><b>Change on the PC for long jobs:</b><br>" + "<br>".join(
+                f"{c.name} = {c.value}: {html.escape(c.advice)}" for c in to_fix)
         self.show_message(text, "ok")
         self.checkFinished.emit(True, text)
 

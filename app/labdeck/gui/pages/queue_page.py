@@ -5,6 +5,8 @@ steps, an array as a progress bar; both with a table of their task runs."""
 
 from __future__ import annotations
 
+import threading
+
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -18,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.errors import LabDeckError
+from ...core.events import StepChanged
 from ...store import run_queue
 from ..status_style import status_icon
 from ..widgets.array_panel import ArrayPanel
@@ -36,6 +39,9 @@ class QueuePage(QWidget):
         self.engine = engine
         self.entries: list[dict] = []
         self.detail_run_id: int | None = None
+        self._announced: dict[int, dict[str, str]] = {}  # run id -> step -> state, from StepChanged
+        self._states_lock = threading.Lock()
+        self._unsubscribe = None
         self.table = read_only_table(COLUMNS)
         self.table.itemSelectionChanged.connect(self._selected)
         bar = QHBoxLayout()
@@ -91,6 +97,19 @@ class QueuePage(QWidget):
 
     def attach(self, bridge) -> None:
         bridge.changed.connect(lambda: self.timer.start() if not self.timer.isActive() else None)
+        # Step states as the engine announces them (the engine may run in another process, so
+        # this is the only way to see "waiting" and "skipped" before the run ends).
+        self._unsubscribe = self.engine.bus.subscribe(self._on_engine_event)
+
+    def detach(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def _on_engine_event(self, event) -> None:  # an engine thread: only record it
+        if isinstance(event, StepChanged):
+            with self._states_lock:
+                self._announced.setdefault(event.run_id, {})[event.step] = event.state
 
     # ---- showing ----------------------------------------------------------------------------
 
@@ -174,10 +193,13 @@ class QueuePage(QWidget):
                 self.graph.set_workflow(steps, job.plan.on_failure)
                 self.graph.resize(self.graph.sizeHint())
                 self.graph_area.setMinimumHeight(min(self.graph.sizeHint().height() + 8, 420))
-            live = self.engine.queue.get(run_id)
             names = [s.name for s in steps] + ([job.plan.on_failure.name] if job.plan.on_failure else [])
-            states = live.step_states() if live is not None and hasattr(live, "step_states") else \
-                run_queue.step_states(self.engine.catalog, run_id, names)
+            states = run_queue.step_states(self.engine.catalog, run_id, names)
+            with self._states_lock:
+                announced = dict(self._announced.get(run_id, {}))
+            for name, state in announced.items():  # what the engine said wins, unless the record is final
+                if name in states and states[name] in ("pending", "skipped", "running"):
+                    states[name] = state
             self.graph.set_states(states)
         self.array.show_items(tasks)
         self.rerun_button.setEnabled(run.status.is_final and run.status != "succeeded")
@@ -213,5 +235,4 @@ class QueuePage(QWidget):
             action()
         except LabDeckError as exc:
             self.error.emit(str(exc))
-        self.engine.queue.wake()
         self.refresh()

@@ -1,0 +1,36 @@
+"""``labdeck setting [NAME [VALUE]]``: show or change the engine settings a user may tune."""
+
+from __future__ import annotations
+
+from ..core.errors import InvalidInput
+from ..engine.detached import DEFAULT_RETENTION_DAYS, RETENTION_SETTING
+from ..engine.heartbeat import DEFAULT_HEARTBEAT_S, HEARTBEAT_SETTING
+from .common import open_engine, print_table
+
+TUNABLE = {
+    HEARTBEAT_SETTING: (DEFAULT_HEARTBEAT_S, "seconds a node may stay silent before its detached runs are node_lost"),
+    RETENTION_SETTING: (DEFAULT_RETENTION_DAYS, "days a finished detached run's folder is kept on its node"),
+}
+
+
+def register(sub) -> None:
+    cmd = sub.add_parser("setting", help="show or change a setting (heartbeat_s, detached_retention_days)")
+    cmd.add_argument("name", nargs="?", choices=sorted(TUNABLE))
+    cmd.add_argument("value", nargs="?", help="a new value (a positive number)")
+    cmd.set_defaults(handler=cmd_setting)
+
+
+def cmd_setting(args) -> int:
+    with open_engine(args) as engine:
+        if args.value is not None:
+            try:
+                value = float(args.value)
+            except ValueError:
+                value = -1.0
+            if value <= 0:
+                raise InvalidInput(f"setting '{args.name}' needs a positive number, not '{args.value}'")
+            engine.catalog.set_setting(args.name, f"{value:g}")
+        names = [args.name] if args.name else sorted(TUNABLE)
+        rows = [[name, engine.catalog.get_setting(name) or f"{TUNABLE[name][0]:g}", TUNABLE[name][1]] for name in names]
+    print_table(["SETTING", "VALUE", "MEANING"], rows)
+    return 0

@@ -1,0 +1,205 @@
+"""Detached node runs: launched under a launcher on the node, then followed from the
+controller -- the remote output tailed into the local log from saved offsets, the state
+polled over the pooled connection, the deadline and cancel enforced by killing the recorded
+process group. A later LabDeck process re-attaches from the same record.
+
+A node that stops answering for the heartbeat time has its node runs marked ``node_lost``
+(see heartbeat.py); the follower keeps trying and records the real outcome when it answers. Nothing here decides retries or
+run summaries: it returns an outcome to the dispatcher, or None when released at shutdown
+(the command goes on; the next LabDeck process picks it up)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+import time
+
+from ..core.errors import NodeUnreachable
+from ..core.models import Node, NodeRun
+from ..core.status import KillState, NodeRunStatus
+from ..executors.base import ScriptFile
+from ..executors.detached_ops import DetachedOps
+from ..executors.pool import ExecutorPool
+from ..store.catalog import Catalog
+from ..store.detached import DetachedRecord, DetachedStore
+from ..store.logs import MAX_HELD_LINE, LogWriter
+from .heartbeat import Heartbeats
+
+log = logging.getLogger(__name__)
+
+RETENTION_SETTING = "detached_retention_days"
+DEFAULT_RETENTION_DAYS = 7.0
+POLL_MIN_S = 0.5
+POLL_MAX_S = 2.0
+READ_LIMIT = 4 << 20
+SAVE_EVERY_S = 1.0
+STREAMS = (("out", "stdout"), ("err", "stderr"))
+
+Outcome = tuple[NodeRunStatus, int | None, str, KillState | None]
+
+
+class DetachedRunner:
+    def __init__(self, catalog: Catalog, pool: ExecutorPool, heartbeats: Heartbeats):
+        self._catalog = catalog
+        self._pool = pool
+        self._heartbeats = heartbeats
+        self.store = DetachedStore(catalog)
+        self.released = threading.Event()  # shutdown: stop following, leave the commands running
+        self._cleaned: set[str] = set()
+
+    @staticmethod
+    def ops_for(executor) -> DetachedOps | None:
+        getter = getattr(executor, "detached_ops", None)
+        return getter() if getter else None
+
+    # ---- launching ---------------------------------------------------------------------
+
+    def launch(self, ops: DetachedOps, run_id: int, node: Node, nr: NodeRun, writer: LogWriter,
+               cancel, steps: list[str | ScriptFile], env: dict[str, str], timeout_s: float | None,
+               kill_grace_s: float) -> Outcome | None:
+        # unique per catalog and attempt: two catalogs (or attempts) never share a folder on a node
+        tag = f"run-{run_id}-{node.name}-{self.store.token()}-{secrets.token_hex(2)}"
+        record = DetachedRecord(
+            node_run_id=nr.id, node_name=node.name, remote_dir=ops.run_dir(tag),
+            deadline_at=time.time() + timeout_s if timeout_s else None, kill_grace_s=kill_grace_s)
+        self.store.add(record)  # before the launch: a crash right after it still finds the folder
+        record.pgid = ops.launch(record.remote_dir, steps, env)
+        writer.note(f"started detached on {node.name} (process group {record.pgid}, folder ~/{record.remote_dir}); "
+                    "it goes on if LabDeck stops")
+        record.log_size = _size(writer)
+        self.store.update(nr.id, pgid=record.pgid, log_size=record.log_size)
+        return self.follow(ops, run_id, node.name, nr, record, writer, cancel)
+
+    # ---- following ---------------------------------------------------------------------
+
+    def follow(self, ops: DetachedOps, run_id: int, node_name: str, nr: NodeRun, record: DetachedRecord,
+               writer: LogWriter, cancel) -> Outcome | None:
+        """Tail and poll until the command ends, the deadline or cancel kills it, or shutdown."""
+        watch = self._heartbeats.watch(
+            run_id, nr.id, node_name, writer, lost=record.lost_since is not None,
+            on_change=lambda lost: self.store.update(nr.id, lost_since=time.time() if lost else None))
+        offsets = {"out": record.out_offset, "err": record.err_offset}
+        pending = {"out": b"", "err": b""}
+        saved_at, interval, dirty = 0.0, POLL_MIN_S, False
+        try:
+            while not self.released.is_set():
+                try:
+                    state = ops.status(record.remote_dir, record.pgid)
+                    got = self._read_new(ops, record.remote_dir, state, offsets, pending, writer)
+                except NodeUnreachable as exc:
+                    log.debug("detached node run %s: %s", nr.id, exc)
+                    time.sleep(min(POLL_MAX_S, interval))
+                    continue
+                watch.alive()
+                if state.pgid and state.pgid != record.pgid:
+                    record.pgid = state.pgid
+                    self.store.update(nr.id, pgid=record.pgid)
+                if state.state != "running":
+                    _flush(pending, writer)
+                    self._clean_later(ops, node_name)
+                    if state.state == "gone":
+                        message = (f"the command is gone from node {node_name} without an exit status "
+                                   "(the node restarted, or something killed it)")
+                        writer.note(message)
+                        return NodeRunStatus.LOST, None, message, None
+                    if state.exit_code == 0:
+                        return NodeRunStatus.SUCCEEDED, 0, "", None
+                    return (NodeRunStatus.FAILED, state.exit_code,
+                            f"step {state.step} exited with code {state.exit_code}", None)
+                dirty = dirty or got
+                if dirty and time.monotonic() - saved_at >= SAVE_EVERY_S:
+                    self.store.update(nr.id, out_offset=offsets["out"], err_offset=offsets["err"],
+                                      log_size=_size(writer))
+                    saved_at, dirty = time.monotonic(), False
+                stop = _stop(record, cancel)
+                if stop is not None and record.pgid:
+                    kill_state = ops.kill(record.pgid, record.kill_grace_s)
+                    try:
+                        self._read_new(ops, record.remote_dir, ops.status(record.remote_dir, record.pgid),
+                                       offsets, pending, writer)
+                    except NodeUnreachable:
+                        pass
+                    _flush(pending, writer)
+                    return stop, None, "", kill_state
+                interval = POLL_MIN_S if got else min(POLL_MAX_S, interval * 1.5)
+                _sleep(interval, cancel, self.released)
+            self.store.update(nr.id, out_offset=offsets["out"], err_offset=offsets["err"], log_size=_size(writer))
+            return None
+        finally:
+            watch.close()
+
+    def _read_new(self, ops: DetachedOps, remote_dir: str, state, offsets: dict, pending: dict,
+                  writer: LogWriter) -> bool:
+        """Everything the node has written since the offsets. Whole lines go to the log and
+        advance the offsets; an unfinished line waits (so a saved offset is always a line end)."""
+        got = False
+        for name, stream in STREAMS:
+            size = state.out_size if name == "out" else state.err_size
+            while offsets[name] + len(pending[name]) < size:
+                position = offsets[name] + len(pending[name])
+                data = ops.read(remote_dir, name, position, min(READ_LIMIT, size - position))
+                if not data:
+                    break
+                got = True
+                buf = pending[name] + data
+                cut = max(buf.rfind(b"\n"), buf.rfind(b"\r")) + 1
+                if not cut and len(buf) > MAX_HELD_LINE:
+                    cut = len(buf)
+                if cut:
+                    writer.write(stream, buf[:cut])
+                offsets[name] += cut
+                pending[name] = buf[cut:]
+        return got
+
+    # ---- retention ---------------------------------------------------------------------
+
+    def _clean_later(self, ops: DetachedOps, node_name: str) -> None:
+        """Once per node per LabDeck process: remove run folders older than the retention."""
+        if node_name in self._cleaned:
+            return
+        self._cleaned.add(node_name)
+        days = _float_setting(self._catalog, RETENTION_SETTING, DEFAULT_RETENTION_DAYS)
+
+        def clean() -> None:
+            try:
+                ops.cleanup(max(1, int(days * 24 * 60)))
+            except NodeUnreachable:
+                self._cleaned.discard(node_name)
+        threading.Thread(target=clean, daemon=True, name=f"clean-{node_name}").start()
+
+
+def _stop(record: DetachedRecord, cancel) -> NodeRunStatus | None:
+    if cancel.is_set():
+        return NodeRunStatus.CANCELLED
+    if record.deadline_at is not None and time.time() >= record.deadline_at:
+        return NodeRunStatus.TIMED_OUT
+    return None
+
+
+def _sleep(seconds: float, cancel, released: threading.Event) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and not cancel.is_set() and not released.is_set():
+        time.sleep(min(0.1, max(0.0, end - time.monotonic())))
+
+
+def _flush(pending: dict, writer: LogWriter) -> None:
+    for name, stream in STREAMS:
+        if pending[name]:
+            writer.write(stream, pending[name])
+            pending[name] = b""
+
+
+def _size(writer: LogWriter) -> int:
+    try:
+        return os.path.getsize(writer.path)
+    except OSError:
+        return 0
+
+
+def _float_setting(catalog: Catalog, key: str, default: float) -> float:
+    try:
+        return float(catalog.get_setting(key) or default)
+    except ValueError:
+        return default

@@ -1,0 +1,216 @@
+"""WinRM shells of one node, at pywinrm's ``Protocol`` level.
+
+A ``RemoteShell`` is one open shell plus the ``Protocol`` (HTTP connection, authentication and
+message-encryption context) it was opened with; one thread uses it at a time, so NTLM's
+sealing sequence numbers never interleave. ``ShellPool`` keeps a node's idle shells for reuse
+(opening a shell is the expensive part of a WinRM command), starts commands on them and, when a
+pooled shell turns out stale (the node's IdleTimeout closed it, the kept-alive connection
+died), reopens once. Every pywinrm and requests failure becomes NodeUnreachable,
+AuthenticationFailed or another LabDeckError with a message saying what to do.
+
+Receives are single calls (not pywinrm's loop, which retries forever): the caller keeps the
+deadline. Each
+one asks the node to answer within ``wait_s`` (the WS-Man OperationTimeout) and the HTTP read
+gives up ``RECEIVE_SLACK_S`` after that, so a silent node is noticed in bounded time.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+
+import requests
+from winrm.exceptions import (AuthenticationError, WinRMError, WinRMOperationTimeoutError, WinRMTransportError,
+                              WSManFaultError)
+from winrm.protocol import Protocol
+
+from ..core.errors import AuthenticationFailed, InvalidInput, LabDeckError, NodeUnreachable
+from . import winrm_soap as soap
+
+CONNECT_READ_TIMEOUT_S = 30
+RECEIVE_SLACK_S = 10
+CLOSE_TIMEOUT_S = 3
+MAX_IDLE_SHELLS = 4
+SHELL_URI = soap.SHELL_URI
+COMMAND_ACTION = f"{soap.SHELL_NS}/Command"
+RECEIVE_ACTION = f"{soap.SHELL_NS}/Receive"
+SIGNAL_ACTION = f"{soap.SHELL_NS}/Signal"
+SIGNAL_TERMINATE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/terminate"
+SIGNAL_CTRL_C = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/ctrl_c"
+PYWINRM_AUTH = {"ntlm": "ntlm", "basic": "basic", "kerberos": "kerberos", "credssp": "credssp"}
+WINRM_FAILURES = (WinRMError, WinRMTransportError, requests.RequestException, OSError)
+
+
+@dataclass
+class WinrmTarget:
+    node: str
+    host: str
+    port: int
+    username: str
+    password: str | None    # from the keyring, never stored elsewhere
+    auth: str = "ntlm"
+    https: bool = False
+    verify_cert: bool = True
+    codepage: int = 65001
+
+    @property
+    def endpoint(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'https' if self.https else 'http'}://{host}:{self.port}/wsman"
+
+
+def translate(exc: BaseException, target: WinrmTarget, doing: str) -> LabDeckError:
+    """A pywinrm/requests failure as the LabDeck error a user can act on."""
+    where = f"node '{target.node}' ({target.endpoint})"
+    if isinstance(exc, LabDeckError):
+        return exc
+    if isinstance(exc, AuthenticationError) and not target.password and target.auth != "kerberos":
+        return AuthenticationFailed(f"{where}: no password is saved for '{target.username}'; save it with "
+                                    "labdeck node add ... --password-stdin (or in the node dialog)")
+    if isinstance(exc, AuthenticationError):
+        return AuthenticationFailed(
+            f"{where}: WinRM login as '{target.username}' ({target.auth}) was refused; check the user name and "
+            f"password, and that the account may use WinRM (Administrators or Remote Management Users)")
+    if isinstance(exc, requests.exceptions.SSLError):
+        return LabDeckError(
+            f"{where}: the node's HTTPS certificate is not trusted ({_short(exc)}); install its CA on this "
+            f"computer, or, for a self-signed certificate you trust, turn certificate checking off for this node "
+            f"(--no-verify-cert)")
+    if isinstance(exc, requests.Timeout):
+        return NodeUnreachable(f"{where}: no answer while {doing}")
+    if isinstance(exc, (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, OSError)):
+        return NodeUnreachable(f"{where}: connection failed while {doing} ({_short(exc)})")
+    if isinstance(exc, WSManFaultError):
+        return LabDeckError(f"{where}: WinRM refused {doing}: {exc.reason}")
+    if isinstance(exc, WinRMTransportError):
+        return NodeUnreachable(f"{where}: HTTP {exc.code} while {doing}")
+    if isinstance(exc, WinRMError) and "not installed" in str(exc):
+        extra = {"kerberos": "pywinrm[kerberos]", "credssp": "pywinrm[credssp]"}.get(target.auth, "pywinrm")
+        return InvalidInput(f"{where}: {target.auth} authentication needs {extra} installed on this computer")
+    return LabDeckError(f"{where}: WinRM error while {doing}: {_short(exc)}")
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) < 300 else text[:300] + "..."
+
+
+def make_protocol(target: WinrmTarget) -> Protocol:
+    return Protocol(
+        target.endpoint, transport=PYWINRM_AUTH[target.auth], username=target.username,
+        password=target.password or "",
+        server_cert_validation="validate" if target.verify_cert else "ignore",
+        # requests' CA bundle, or the one named the way requests reads it (a lab's own CA)
+        ca_trust_path=os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None,
+        read_timeout_sec=CONNECT_READ_TIMEOUT_S, operation_timeout_sec=CONNECT_READ_TIMEOUT_S - 10,
+        message_encryption="auto",  # sealed over HTTP where the auth can (ntlm, kerberos, credssp)
+    )
+
+
+class RemoteShell:
+    """One open shell; not thread-safe (one user at a time, see ShellPool)."""
+
+    def __init__(self, target: WinrmTarget):
+        self.protocol = make_protocol(target)
+        self.shell_id = self.protocol.open_shell(noprofile=True, codepage=target.codepage)
+
+    def _send(self, action: str, build, *args, wait_s: float = CONNECT_READ_TIMEOUT_S - 10) -> bytes:
+        self.protocol.operation_timeout_sec = wait_s
+        self.protocol.transport.read_timeout_sec = wait_s + RECEIVE_SLACK_S
+        header = self.protocol.build_wsman_header(resource_uri=SHELL_URI, action=action, shell_id=self.shell_id)
+        return self.protocol.send_message(soap.to_xml(build(header, *args)))
+
+    def start(self, command: str, args: list[str]) -> str:
+        """Start a command; its CommandId. Runs without cmd.exe (no 8K line limit, no cmd parsing)."""
+        return soap.read_command_id(self._send(COMMAND_ACTION, soap.command_request, command, args))
+
+    def send(self, command_id: str, data: bytes, end: bool = False) -> None:
+        self.protocol.send_command_input(self.shell_id, command_id, data, end)
+
+    def receive(self, command_id: str, wait_s: float) -> tuple[bytes, bytes, int, bool] | None:
+        """One Receive: (stdout, stderr, exit code, done), or None if nothing came within ``wait_s``."""
+        try:
+            reply = self._send(RECEIVE_ACTION, soap.receive_request, command_id, wait_s=max(1, int(wait_s)))
+        except WinRMOperationTimeoutError:
+            return None
+        return soap.read_receive(reply)
+
+    def signal(self, command_id: str, code: str = SIGNAL_TERMINATE) -> None:
+        self._send(SIGNAL_ACTION, soap.signal_request, command_id, code)
+
+    def close(self, delete: bool = True) -> bool:
+        """Delete the shell (best effort, briefly: the node may be gone, and then the shell ends
+        with its idle timeout) and drop the connection. False if the node did not answer."""
+        try:
+            if delete:
+                self.protocol.transport.read_timeout_sec = CLOSE_TIMEOUT_S
+                self.protocol.operation_timeout_sec = 1
+                self.protocol.close_shell(self.shell_id, close_session=True)
+                return True
+        except Exception:  # noqa: BLE001
+            pass
+        self.protocol.transport.close_session()
+        return False
+
+
+class ShellPool:
+    def __init__(self, target: WinrmTarget, max_commands: int = 8):
+        self.target = target
+        self._idle: list[RemoteShell] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self.max_commands = max_commands
+        self.command_slots = threading.BoundedSemaphore(max_commands)
+
+    def _open(self) -> RemoteShell:
+        try:
+            return RemoteShell(self.target)
+        except WINRM_FAILURES as exc:
+            raise translate(exc, self.target, "opening a shell") from exc
+
+    def start(self, command: str, args: list[str]) -> tuple[RemoteShell, str]:
+        """A shell with ``command`` started on it: an idle one if there is one, else a new one.
+        A pooled shell that fails is dropped and the command tried once on a fresh shell."""
+        with self._lock:
+            shell = self._idle.pop() if self._idle else None
+        if shell is not None:
+            try:
+                return shell, shell.start(command, args)
+            except (WSManFaultError, requests.ConnectionError, WinRMTransportError):
+                shell.close()  # stale: closed by the node's idle timeout, or the connection died
+            except WINRM_FAILURES as exc:  # e.g. the password was changed: not worth a retry
+                shell.close()
+                raise translate(exc, self.target, "starting a command") from exc
+        shell = self._open()
+        try:
+            return shell, shell.start(command, args)
+        except WINRM_FAILURES as exc:
+            shell.close()
+            raise translate(exc, self.target, "starting a command") from exc
+
+    def release(self, shell: RemoteShell, healthy: bool) -> None:
+        with self._lock:
+            keep = healthy and not self._closed and len(self._idle) < MAX_IDLE_SHELLS
+            if keep:
+                self._idle.append(shell)
+        if not keep:
+            shell.close()
+
+    def finish(self, shell: RemoteShell, command_id: str) -> None:
+        """Return the shell of a command whose end has been received, after the final Signal
+        the protocol requires for it (MS-WSMV 3.1.4.14: Receive alone does not free it)."""
+        try:
+            shell.signal(command_id)
+        except WINRM_FAILURES:
+            self.release(shell, False)
+            return
+        self.release(shell, True)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        answering = True
+        for shell in idle:  # one silent node should not cost a timeout per shell
+            answering = shell.close(delete=answering)

@@ -1,0 +1,95 @@
+"""WinRM: a warm command through LabDeck's reused shell against pywinrm's ``Session.run_cmd``,
+both against the WS-Management test server (tests/support/wsman_server.py), in the same run.
+
+    /tmp/venv/bin/python -m bench.bench_winrm [--iterations 200]
+
+1. warm -- ``WinrmExecutor.run`` of the step ``true`` on a node whose shell is already open
+           (after one warm-up run), versus ``Session.run_cmd("true")``, which opens a shell,
+           runs the command, receives, signals and deletes the shell (and drops the HTTP
+           connection) every time. Interleaved in blocks of 20. Target: LabDeck <= 0.5x (median).
+
+The test server runs in a process of its own (as a node would be another machine) and runs
+both commands with /bin/sh, so process start-up is in both figures; on a real Windows node
+creating a shell costs far more than here, so the ratio here understates the gain. Always exits 0: this is a report, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+import winrm  # noqa: E402
+
+from bench.report import NOTES, ROWS, Row, pct, print_table  # noqa: E402
+from labdeck.executors.base import CommandRequest, Deadline  # noqa: E402
+from labdeck.executors.winrm import WinrmExecutor  # noqa: E402
+from labdeck.executors.winrm_session import WinrmTarget  # noqa: E402
+from tests.support.wsman_server import WsmanServer  # noqa: E402 - for its default user and password
+
+BLOCK = 20
+
+
+def labdeck_once(executor: WinrmExecutor) -> float:
+    started = time.perf_counter()
+    result = executor.run(CommandRequest(command="true"), lambda _n, _d: None, Deadline.after(30), threading.Event())
+    elapsed = time.perf_counter() - started
+    assert result.exit_code == 0, result
+    return elapsed
+
+
+def pywinrm_once(session: winrm.Session) -> float:
+    started = time.perf_counter()
+    response = session.run_cmd("true")
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 0, response
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--iterations", type=int, default=200)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-winrm-") as tmp:
+        server = subprocess.Popen([sys.executable, "-m", "tests.support.wsman_server", tmp], cwd=REPO_ROOT,
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        port = int(server.stdout.readline())
+        user, password = WsmanServer(Path(tmp)).username, WsmanServer(Path(tmp)).password
+        target = WinrmTarget("bench", "127.0.0.1", port, user, password, auth="basic")
+        executor = WinrmExecutor(target)
+        session = winrm.Session(f"http://127.0.0.1:{port}/wsman", auth=(user, password), transport="basic")
+        try:
+            labdeck_once(executor)  # opens the shell that the measured runs reuse
+            pywinrm_once(session)
+            ours: list[float] = []
+            theirs: list[float] = []
+            while len(ours) < args.iterations:
+                ours += [labdeck_once(executor) for _ in range(BLOCK)]
+                theirs += [pywinrm_once(session) for _ in range(BLOCK)]
+        finally:
+            executor.close()
+            server.stdin.close()
+            server.wait(timeout=30)
+    ours_ms, theirs_ms = statistics.median(ours) * 1000, statistics.median(theirs) * 1000
+    ratio = ours_ms / theirs_ms
+    ROWS.append(Row("warm command (median)", f"{ours_ms:.2f} ms", f"{theirs_ms:.2f} ms", f"{ratio:.2f}x",
+                    "<= 0.5x", ratio <= 0.5))
+    ROWS.append(Row("warm command (p90)", f"{pct(ours, 0.9) * 1000:.2f} ms", f"{pct(theirs, 0.9) * 1000:.2f} ms",
+                    f"{pct(ours, 0.9) / pct(theirs, 0.9):.2f}x", "-", None))
+    NOTES.append(f"{len(ours)} runs each, interleaved in blocks of {BLOCK}; LabDeck opened one shell, "
+                 f"run_cmd opened {len(theirs) + 1}")
+    print_table("pywinrm run_cmd")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

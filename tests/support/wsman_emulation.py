@@ -1,0 +1,211 @@
+"""What the WS-Management test server runs for a WinRM Command, on Linux.
+
+Linux has no cmd.exe or PowerShell, so the server (tests/support/wsman_server.py) turns each
+command line it receives into a local process here:
+
+- ``powershell.exe ... -EncodedCommand <b64>`` carrying one of LabDeck's scripts (first line
+  ``# labdeck-launch cmd|powershell`` or ``# labdeck-helper NAME``, see
+  labdeck/executors/winrm_commands.py) is emulated from the script's *text*: the environment
+  it sets and its ``$name = '...'`` parameters are read with PowerShell's single-quote rules
+  (so the executor's quoting is decoded exactly as PowerShell would), then
+
+  * a launch script runs its step with ``/bin/sh -c`` in a new session (its pid is the process
+    group id), printing ``\\x1eLABDECK_PID <pid>`` first as the real launcher does. A cmd step's
+    text gets three translations: ``%NAME%`` and ``!NAME!`` become quoted ``$NAME`` references
+    (expanded after parsing, as delayed expansion is), ``call X`` becomes ``/bin/sh X`` and
+    ``python X`` becomes ``python3 X``; a leading ``chcp 65001>nul &`` is dropped. A PowerShell
+    step's text runs as sh text, with ``& $env:LABDECK_SCRIPT`` meaning ``/bin/sh "$LABDECK_SCRIPT"``.
+    The step's stdin is closed, as the launcher closes it.
+  * a helper runs as a small Python program doing what the PowerShell helper does: upload
+    (base64 lines on stdin into a file, prints ``sha256=``), download (a file as base64
+    lines), kill (SIGKILL to the process group, then waits until no member is left and prints
+    GONE/ALIVE, as ``taskkill /T /F`` plus the check does), probe (this machine's CPUs, memory
+    and disk in the probe's ``key=value`` form) and preflight (the server's configured quotas).
+
+- any other command line runs as ``/bin/sh -c "<command> <arguments>"`` with stdin open for
+  Send messages (this is what pywinrm's ``Session.run_cmd('echo', ['hi'])`` gets).
+
+Windows paths map into the server's folder: a relative path is under the profile folder
+(``%USERPROFILE%``), ``C:\\x`` is ``<root>/C/x``.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+PS_QUOTED = r"'((?:[^'\u2018\u2019\u201a\u201b]|['\u2018\u2019\u201a\u201b]{2})*)'"
+_ENV_RE = re.compile(r"^\[Environment\]::SetEnvironmentVariable\(" + PS_QUOTED + r", " + PS_QUOTED + r"\)$", re.M)
+_SCRIPT_ENV_RE = re.compile(r"^\[Environment\]::SetEnvironmentVariable\('LABDECK_SCRIPT', "
+                            r"\(Join-Path \$env:USERPROFILE " + PS_QUOTED + r"\)\)$", re.M)
+_PARAM_RE = re.compile(r"^\$(\w+) = " + PS_QUOTED + r"$", re.M)
+_PS_PAIR = re.compile(r"(['\u2018\u2019\u201a\u201b])\1")
+_CMD_VAR = re.compile(r"%(\w+)%|!(\w+)!")
+
+
+def ps_unquote(body: str) -> str:
+    """The value of a PowerShell single-quoted literal's body (each doubled quote is one)."""
+    return _PS_PAIR.sub(r"\1", body)
+
+
+def decode_encoded_command(arguments: str) -> str | None:
+    parts = arguments.split()
+    for flag, value in zip(parts, parts[1:], strict=False):
+        if flag.lower() in ("-encodedcommand", "-enc", "-e"):
+            return base64.b64decode(value).decode("utf-16-le")
+    return None
+
+
+def map_path(windows_path: str, root: Path) -> Path:
+    """A Windows path on the emulated node as a path under ``root``."""
+    path = windows_path.replace("\\", "/")
+    match = re.match(r"^([A-Za-z]):/?(.*)$", path)
+    if match:
+        return root / match.group(1).upper() / match.group(2)
+    return root / "profile" / path.lstrip("/")
+
+
+def translate_cmd(text: str) -> str:
+    """A cmd step as sh text (see the module doc)."""
+    text = re.sub(r"^chcp 65001>nul & ", "", text)
+    out, quoted = [], False
+    pos = 0
+    for match in _CMD_VAR.finditer(text):
+        segment = text[pos:match.start()]
+        quoted ^= segment.count('"') % 2 == 1
+        name = match.group(1) or match.group(2)
+        out += [segment, f"${{{name}}}" if quoted else f'"${{{name}}}"']
+        pos = match.end()
+    text = "".join(out) + text[pos:]
+    text = re.sub(r"^call ", "/bin/sh ", text)
+    return re.sub(r"^python ", "python3 ", text)
+
+
+class Plan:
+    """How to start one command: argv, extra environment, stdin mode, whether to print the pid mark."""
+
+    def __init__(self, argv: list[str], env: dict[str, str] | None = None, stdin_open: bool = True,
+                 pid_mark: bool = False):
+        self.argv = argv
+        self.env = env or {}
+        self.stdin_open = stdin_open
+        self.pid_mark = pid_mark
+
+
+def plan_command(command: str, arguments: str, root: Path, quotas: dict[str, str]) -> Plan:
+    script = None
+    if Path(command.replace("\\", "/")).name.lower() in ("powershell", "powershell.exe", "pwsh", "pwsh.exe"):
+        script = decode_encoded_command(arguments)
+    if script is None:
+        return Plan(["/bin/sh", "-c", f"{command} {arguments}".strip()])
+    first = script.split("\n", 1)[0]
+    env = {ps_unquote(m.group(1)): ps_unquote(m.group(2)) for m in _ENV_RE.finditer(script)}
+    script_path = _SCRIPT_ENV_RE.search(script)
+    if script_path:
+        env["LABDECK_SCRIPT"] = str(map_path(ps_unquote(script_path.group(1)), root))
+    params = {m.group(1): ps_unquote(m.group(2)) for m in _PARAM_RE.finditer(script)}
+    if first == "# labdeck-launch cmd":
+        return Plan(["/bin/sh", "-c", translate_cmd(params["labdeckCmd"])], env, stdin_open=False, pid_mark=True)
+    if first == "# labdeck-launch powershell":
+        text = script.split("# labdeck-payload\n", 1)[1].rsplit("\n# labdeck-payload-end", 1)[0]
+        text = text.replace("& $env:LABDECK_SCRIPT", '/bin/sh "$LABDECK_SCRIPT"')
+        return Plan(["/bin/sh", "-c", text], env, stdin_open=False, pid_mark=True)
+    if first.startswith("# labdeck-helper "):
+        name = first.split()[-1]
+        if name in ("upload", "download"):
+            params["path"] = str(map_path(params["path"], root))
+        if name == "preflight":
+            params = {k: quotas.get(k, "") for k in params["names"].split(",")}
+        return Plan([sys.executable, "-c", HELPERS[name], *[f"{k}={v}" for k, v in params.items()]])
+    return Plan(["/bin/sh", "-c", script])
+
+
+HELPERS = {
+    "upload": """
+import base64, hashlib, os, sys
+path = dict(a.split('=', 1) for a in sys.argv[1:])['path']
+os.makedirs(os.path.dirname(path), exist_ok=True)
+digest = hashlib.sha256()
+with open(path, 'wb') as f:
+    for line in sys.stdin.buffer:
+        line = line.strip()
+        if line:
+            data = base64.b64decode(line)
+            f.write(data)
+            digest.update(data)
+print('sha256=' + digest.hexdigest())
+""",
+    "download": """
+import base64, sys
+path = dict(a.split('=', 1) for a in sys.argv[1:])['path']
+try:
+    f = open(path, 'rb')
+except OSError as exc:
+    sys.stderr.write(f"Exception calling OpenRead: {exc}\\n")
+    sys.exit(1)
+with f:
+    for block in iter(lambda: f.read(49152), b''):
+        print(base64.b64encode(block).decode())
+""",
+    "kill": """
+import os, signal, sys, time
+args = dict(a.split('=', 1) for a in sys.argv[1:])
+pgid, wait = int(args['labdeckPid']), float(args['waitSeconds'])
+def alive():
+    found = []
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                stat = open(f'/proc/{entry}/stat').read().rsplit(')', 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[2]) == pgid and stat[0] != 'Z':
+                found.append(entry)
+    return found
+try:
+    os.killpg(pgid, signal.SIGKILL)
+except ProcessLookupError:
+    pass
+end = time.monotonic() + wait
+while alive() and time.monotonic() < end:
+    time.sleep(0.1)
+left = alive()
+print('ALIVE ' + ','.join(left) if left else 'GONE')
+""",
+    "probe": """
+import os, shutil
+total = free = 0
+for line in open('/proc/meminfo'):
+    if line.startswith('MemTotal:'): total = int(line.split()[1]) // 1024
+    if line.startswith('MemAvailable:'): free = int(line.split()[1]) // 1024
+disk = shutil.disk_usage(os.path.expanduser('~'))
+print('os=Microsoft Windows (WS-Management test server)')
+print('os_release=10.0.19045')
+print('arch=AMD64')
+print('hostname=' + os.uname().nodename)
+print(f'cpus={os.cpu_count()}')
+print(f'memory_mb={total}')
+print(f'memory_free_mb={free}')
+print(f'disk_total_mb={disk.total // 1048576}')
+print(f'disk_free_mb={disk.free // 1048576}')
+print('gpus=0')
+""",
+    "preflight": """
+import sys
+for arg in sys.argv[1:]:
+    print(arg)
+""",
+}
+
+
+def start(plan: Plan, root: Path, shell_env: dict[str, str]) -> subprocess.Popen:
+    profile = root / "profile"
+    profile.mkdir(parents=True, exist_ok=True)
+    env = os.environ | shell_env | {"USERPROFILE": str(profile)} | plan.env
+    return subprocess.Popen(plan.argv, stdin=subprocess.PIPE if plan.stdin_open else subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=profile,
+                            start_new_session=True)

@@ -1,0 +1,400 @@
+"""A WS-Management test server that speaks WinRM's shell protocol to pywinrm, on loopback.
+
+A fake, because Windows cannot run here; everything on the client side (pywinrm's Protocol,
+requests, LabDeck's executor) is the real code. It serves HTTP/1.1 with keep-alive on
+``127.0.0.1`` (a ``ThreadingHTTPServer``; HTTPS when given a certificate), requires HTTP Basic
+auth, and answers the SOAP envelopes pywinrm sends, with the envelopes Windows sends back:
+
+- **Create** (transfer/Create on the cmd shell resource): a shell with its environment
+  variables; the reply carries the ShellId selector.
+- **Command**: starts the command line as a local process (see tests/support/wsman_emulation.py
+  for how cmd/PowerShell command lines become Linux processes); replies with a CommandId.
+- **Receive**: held until the command has output or has ended, or until the request's
+  ``OperationTimeout`` passes, when it answers with the fault Windows sends (HTTP 500,
+  subcode ``w:TimedOut``, WSManFault code 2150858793, which pywinrm raises as
+  WinRMOperationTimeoutError). Output is base64 in ``rsp:Stream`` elements; the end is
+  ``CommandState/Done`` with an ``ExitCode``.
+- **Send**: base64 stdin data to the command, ``End="true"`` closes its stdin.
+- **Signal**: ``terminate`` ends the command's process (only that process: its children are
+  left, as on Windows, where only a job object or taskkill /T reaches them); ``ctrl_c`` sends
+  SIGINT to its process group.
+- **Delete**: ends the shell and its commands.
+
+A request for an unknown shell gets the "shell not found" fault Windows sends after an idle
+timeout. ``stop()`` closes the listening socket and every open connection, so a client in
+the middle of a Receive sees the connection reset, as when a node goes down.
+
+Not emulated: cmd.exe and PowerShell themselves (commands run with /bin/sh; the executor's
+Windows command construction is unit-tested as strings), code pages (bytes pass through),
+NTLM/Kerberos/CredSSP and message encryption (Basic only; HTTPS with a given certificate),
+MaxEnvelopeSize, quotas
+(MaxShellsPerUser and friends are only reported, through the preflight helper), the shell
+IdleTimeout, job objects, Enumerate/Get/Put (WMI and config resources), and PSRP. Wine's cmd
+was considered and left out: Debian's ``wine`` pulls in 24 packages (libwine alone is about
+670 MB installed) for every CI machine, for cmd semantics the unit tests already pin down.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import signal
+import socket
+import ssl
+import threading
+import uuid
+import xml.etree.ElementTree as ET
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from tests.support import wsman_emulation
+
+NS = {
+    "s": "http://www.w3.org/2003/05/soap-envelope",
+    "a": "http://schemas.xmlsoap.org/ws/2004/08/addressing",
+    "w": "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd",
+    "rsp": "http://schemas.microsoft.com/wbem/wsman/1/windows/shell",
+}
+SHELL_NS = NS["rsp"]
+ACTIONS = {
+    "http://schemas.xmlsoap.org/ws/2004/09/transfer/Create": "create",
+    "http://schemas.xmlsoap.org/ws/2004/09/transfer/Delete": "delete",
+    f"{SHELL_NS}/Command": "command",
+    f"{SHELL_NS}/Receive": "receive",
+    f"{SHELL_NS}/Send": "send",
+    f"{SHELL_NS}/Signal": "signal",
+}
+TIMED_OUT_CODE = 2150858793
+SHELL_NOT_FOUND_CODE = 2150858843
+DEFAULT_QUOTAS = {"MaxShellsPerUser": "30", "MaxMemoryPerShellMB": "2147483647", "IdleTimeout": "7200000",
+                  "MaxProcessesPerShell": "2147483647"}
+
+
+class Fault(Exception):
+    def __init__(self, subcode: str, code: int, text: str):
+        super().__init__(text)
+        self.subcode, self.code, self.text = subcode, code, text
+
+
+class Command:
+    """One running command: its process and the output not yet received."""
+
+    def __init__(self, proc, pid_mark: bool):
+        self.proc = proc
+        self.id = str(uuid.uuid4()).upper()
+        self.cond = threading.Condition()
+        self.out = bytearray(f"\x1eLABDECK_PID {proc.pid}\n".encode() if pid_mark else b"")
+        self.err = bytearray()
+        self.open_pipes = 2
+        self.exit_code: int | None = None
+        self.end_received = False
+        for pipe, buf in ((proc.stdout, self.out), (proc.stderr, self.err)):
+            threading.Thread(target=self._pump, args=(pipe, buf), daemon=True).start()
+
+    def _pump(self, pipe, buf: bytearray) -> None:
+        for chunk in iter(lambda: os.read(pipe.fileno(), 65536), b""):
+            with self.cond:
+                buf += chunk
+                self.cond.notify_all()
+        pipe.close()
+        with self.cond:
+            self.open_pipes -= 1
+            last = self.open_pipes == 0
+        if last:
+            code = self.proc.wait()
+            with self.cond:
+                self.exit_code = code
+                self.cond.notify_all()
+
+    def take(self, wait_s: float) -> tuple[bytes, bytes, int | None] | None:
+        """Output and (once everything is read) the exit code; None if nothing came in time."""
+        with self.cond:
+            if not self.cond.wait_for(lambda: self.out or self.err or self.exit_code is not None, wait_s):
+                return None
+            out, err = bytes(self.out), bytes(self.err)
+            self.out.clear()
+            self.err.clear()
+            return out, err, self.exit_code
+
+    def write_stdin(self, data: bytes, end: bool) -> None:
+        if self.proc.stdin is None:
+            return
+        try:
+            if data:
+                self.proc.stdin.write(data)
+                self.proc.stdin.flush()
+            if end:
+                self.proc.stdin.close()
+        except (BrokenPipeError, ValueError):
+            pass
+
+    def terminate(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+
+    def ctrl_c(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGINT)
+        except ProcessLookupError:
+            pass
+
+
+class Shell:
+    def __init__(self, env: dict[str, str]):
+        self.id = str(uuid.uuid4()).upper()
+        self.env = env
+        self.commands: dict[str, Command] = {}
+
+
+class WsmanServer:
+    def __init__(self, root: Path, username: str = "labuser", password: str = "Lab-Pass-1",
+                 quotas: dict[str, str] | None = None, certificate: tuple[Path, Path] | None = None):
+        self.root = Path(root)
+        self.certificate = certificate  # (cert PEM, key PEM): serve HTTPS
+        self.username, self.password = username, password
+        self.quotas = DEFAULT_QUOTAS | (quotas or {})
+        self.shells: dict[str, Shell] = {}
+        self.lock = threading.Lock()
+        self.requests: list[str] = []  # actions served, for tests that count round trips
+        self.signals: list[tuple[str, str, bool]] = []  # (command id, code, its end already received)
+        self.codepages: list[str] = []  # WINRS_CODEPAGE of each shell created
+        self._connections: set[socket.socket] = set()
+        self._http: ThreadingHTTPServer | None = None
+        self.port = 0
+
+    @property
+    def host(self) -> str:
+        return "127.0.0.1"
+
+    @property
+    def endpoint(self) -> str:
+        return f"{'https' if self.certificate else 'http'}://{self.host}:{self.port}/wsman"
+
+    def start(self) -> WsmanServer:
+        server = self
+
+        class Handler(_Handler):
+            owner = server
+
+        self._http = ThreadingHTTPServer((self.host, self.port), Handler)
+        self._http.daemon_threads = True
+        if self.certificate:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*map(str, self.certificate))
+            self._http.socket = context.wrap_socket(self._http.socket, server_side=True)
+        self.port = self._http.server_address[1]
+        threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        """Go down like a switched-off node: no listener, every connection reset, processes gone."""
+        if self._http is None:
+            return
+        self._http.shutdown()
+        self._http.server_close()
+        self._http = None
+        with self.lock:
+            conns, self._connections = list(self._connections), set()
+            shells, self.shells = list(self.shells.values()), {}
+        for conn in conns:
+            try:
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        for shell in shells:
+            for command in shell.commands.values():
+                _kill_group(command.proc.pid)
+
+    # ---- operations ----------------------------------------------------------------------
+
+    def handle(self, action: str, root: ET.Element) -> str:
+        header = root.find("s:Header", NS)
+        body = root.find("s:Body", NS)
+        name = ACTIONS.get(action)
+        self.requests.append(name or action)
+        if name == "create":
+            option = header.find("w:OptionSet/w:Option[@Name='WINRS_CODEPAGE']", NS)
+            self.codepages.append(option.text if option is not None else "")
+            env = {v.get("Name"): v.text or "" for v in body.iter(f"{{{SHELL_NS}}}Variable")}
+            shell = Shell(env)
+            with self.lock:
+                self.shells[shell.id] = shell
+            return (f'<x:ResourceCreated><a:Address>{self.endpoint}</a:Address><a:ReferenceParameters>'
+                    f'<w:ResourceURI>{SHELL_NS}/cmd</w:ResourceURI><w:SelectorSet>'
+                    f'<w:Selector Name="ShellId">{shell.id}</w:Selector></w:SelectorSet></a:ReferenceParameters>'
+                    f'</x:ResourceCreated><rsp:Shell><rsp:ShellId>{shell.id}</rsp:ShellId></rsp:Shell>')
+        shell = self._shell(header)
+        if name == "delete":
+            with self.lock:
+                self.shells.pop(shell.id, None)
+            for command in shell.commands.values():
+                _kill_group(command.proc.pid)
+            return ""
+        if name == "command":
+            line = body.find("rsp:CommandLine", NS)
+            command_text = line.findtext("rsp:Command", "", NS)
+            arguments = line.findtext("rsp:Arguments", "", NS)
+            plan = wsman_emulation.plan_command(command_text, arguments, self.root, self.quotas)
+            command = Command(wsman_emulation.start(plan, self.root, shell.env), plan.pid_mark)
+            shell.commands[command.id] = command
+            return f"<rsp:CommandResponse><rsp:CommandId>{command.id}</rsp:CommandId></rsp:CommandResponse>"
+        if name == "receive":
+            stream = body.find("rsp:Receive/rsp:DesiredStream", NS)
+            command = self._command(shell, stream.get("CommandId"))
+            got = command.take(_operation_timeout(header))
+            if got is None:
+                raise Fault("w:TimedOut", TIMED_OUT_CODE, "The WS-Management service cannot complete the operation "
+                                                          "within the time specified in OperationTimeout.")
+            out, err, code = got
+            done = code is not None
+            parts = [f'<rsp:Stream Name="{n}" CommandId="{command.id}">{base64.b64encode(d).decode()}</rsp:Stream>'
+                     for n, d in (("stdout", out), ("stderr", err)) if d]
+            if done:
+                command.end_received = True
+                parts += [f'<rsp:Stream Name="{n}" CommandId="{command.id}" End="true"></rsp:Stream>'
+                          for n in ("stdout", "stderr")]
+                parts.append(f'<rsp:CommandState CommandId="{command.id}" State="{SHELL_NS}/CommandState/Done">'
+                             f'<rsp:ExitCode>{code}</rsp:ExitCode></rsp:CommandState>')
+            else:
+                parts.append(f'<rsp:CommandState CommandId="{command.id}" State="{SHELL_NS}/CommandState/Running"/>')
+            return f"<rsp:ReceiveResponse>{''.join(parts)}</rsp:ReceiveResponse>"
+        if name == "send":
+            stream = body.find("rsp:Send/rsp:Stream", NS)
+            command = self._command(shell, stream.get("CommandId"))
+            command.write_stdin(base64.b64decode(stream.text or ""), stream.get("End", "").lower() == "true")
+            return "<rsp:SendResponse/>"
+        if name == "signal":
+            element = body.find("rsp:Signal", NS)
+            command = shell.commands.get(element.get("CommandId", ""))
+            code = element.findtext("rsp:Code", "", NS)
+            self.signals.append((element.get("CommandId", ""), code.rsplit("/", 1)[-1],
+                                 command is not None and command.end_received))
+            if command is not None and code.endswith("/ctrl_c"):
+                command.ctrl_c()
+            elif command is not None:
+                command.terminate()
+                shell.commands.pop(command.id, None)
+            return "<rsp:SignalResponse/>"
+        raise Fault("a:ActionNotSupported", 2150858754, f"unsupported action {action}")
+
+    def expire_shells(self) -> None:
+        """Forget every shell, as Windows does after a shell's IdleTimeout."""
+        with self.lock:
+            self.shells.clear()
+
+    def _shell(self, header: ET.Element) -> Shell:
+        selector = header.find("w:SelectorSet/w:Selector[@Name='ShellId']", NS)
+        with self.lock:
+            shell = self.shells.get(selector.text if selector is not None else "")
+        if shell is None:
+            raise Fault("w:InvalidSelectors", SHELL_NOT_FOUND_CODE,
+                        "The request for the Windows Remote Shell failed because the shell was not found "
+                        "on the server.")
+        return shell
+
+    def _command(self, shell: Shell, command_id: str | None) -> Command:
+        command = shell.commands.get(command_id or "")
+        if command is None:
+            raise Fault("w:InvalidSelectors", 2150858843, f"no command {command_id} in shell {shell.id}")
+        return command
+
+
+def _operation_timeout(header: ET.Element) -> float:
+    match = re.fullmatch(r"PT([\d.]+)S", header.findtext("w:OperationTimeout", "PT60S", NS))
+    return float(match.group(1)) if match else 60.0
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _envelope(action: str, relates_to: str, body: str) -> bytes:
+    return (f'<s:Envelope xmlns:s="{NS["s"]}" xmlns:a="{NS["a"]}" xmlns:w="{NS["w"]}" xmlns:rsp="{SHELL_NS}" '
+            f'xmlns:x="http://schemas.xmlsoap.org/ws/2004/09/transfer"><s:Header><a:Action>{action}</a:Action>'
+            f'<a:MessageID>uuid:{str(uuid.uuid4()).upper()}</a:MessageID>'
+            f'<a:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:To>'
+            f'<a:RelatesTo>{escape(relates_to)}</a:RelatesTo></s:Header><s:Body>{body}</s:Body></s:Envelope>').encode()
+
+
+def _fault_body(fault: Fault) -> str:
+    return (f'<s:Fault><s:Code><s:Value>s:Receiver</s:Value><s:Subcode><s:Value>{fault.subcode}</s:Value>'
+            f'</s:Subcode></s:Code><s:Reason><s:Text xml:lang="en-US">{escape(fault.text)}</s:Text></s:Reason>'
+            f'<s:Detail><f:WSManFault xmlns:f="http://schemas.microsoft.com/wbem/wsman/1/wsmanfault" '
+            f'Code="{fault.code}" Machine="127.0.0.1"><f:Message>{escape(fault.text)}</f:Message></f:WSManFault>'
+            f'</s:Detail></s:Fault>')
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    owner: WsmanServer
+
+    def setup(self) -> None:
+        super().setup()
+        # Windows' HTTP.sys sends a reply at once; without this, headers and body in two writes
+        # meet the client's delayed ACK and every request waits 40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.owner.lock:
+            self.owner._connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.owner.lock:
+            self.owner._connections.discard(self.connection)
+        try:
+            super().finish()
+        except OSError:
+            pass
+
+    def log_message(self, format, *args) -> None:  # noqa: A002 - keep test output quiet
+        pass
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        length = int(self.headers.get("Content-Length", "0"))
+        data = self.rfile.read(length) if length else b""
+        expected = base64.b64encode(f"{self.owner.username}:{self.owner.password}".encode()).decode()
+        if self.headers.get("Authorization", "") != f"Basic {expected}":
+            self._reply(401, b"", {"WWW-Authenticate": 'Basic realm="WSMAN"'})
+            return
+        if not data:  # an empty POST (pywinrm sends one to set up encryption; not with Basic)
+            self._reply(200, b"")
+            return
+        root = ET.fromstring(data)
+        action = root.findtext("s:Header/a:Action", "", NS)
+        message_id = root.findtext("s:Header/a:MessageID", "", NS)
+        try:
+            body = self.owner.handle(action, root)
+            self._reply(200, _envelope(action + "Response", message_id, body))
+        except Fault as fault:
+            self._reply(500, _envelope("http://schemas.dmtf.org/wbem/wsman/1/wsman/fault", message_id,
+                                       _fault_body(fault)))
+
+    def _reply(self, status: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/soap+xml;charset=UTF-8")
+            self.send_header("Content-Length", str(len(payload)))
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(payload)
+        except OSError:
+            self.close_connection = True
+
+
+def main() -> None:
+    """``python -m tests.support.wsman_server ROOT``: serve until stdin closes; prints the port."""
+    import sys
+
+    server = WsmanServer(Path(sys.argv[1])).start()
+    print(server.port, flush=True)
+    sys.stdin.read()
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()
