@@ -139,3 +139,38 @@ workflow:
     run = engine.start_job("kept")
     assert engine.wait(run.id, 30)
     assert engine.catalog.get_run(run.id).status is RunStatus.SUCCEEDED
+
+
+def test_queue_page_over_the_engine_process_follows_a_workflow(qtbot, data_dir, tmp_path):
+    """The app's own set-up: the window here, the engine (and its run queue) in a child process."""
+    from labdeck.engine.engine_process import EngineProcess
+    from labdeck.gui.main_window import MainWindow
+
+    engine = EngineProcess(data_dir)
+    window = MainWindow(engine, use_tray=False)
+    qtbot.addWidget(window)
+    window.show()
+    gate = tmp_path / "go"
+    try:
+        add_job(engine, f"""
+name: remote-flow
+targets: {LOCAL}
+workflow:
+  - {{name: first, command: 'while [ ! -e {gate} ]; do sleep 0.05; done'}}
+  - {{name: skipped, depends_on: [first], when: "${{steps.first.exit_code}} != 0", command: "true"}}
+  - {{name: last, depends_on: [skipped], when: "${{steps.skipped.status}} == 'skipped'", command: "true"}}
+""")
+        run = engine.start_job("remote-flow")
+        window.open_run(run.id)
+        page, graph = window.queue_page, window.queue_page.graph
+        qtbot.waitUntil(lambda: (page.refresh(), graph.state_of("first") == "running")[1], timeout=10000)
+        gate.touch()
+        assert engine.wait(run.id, 30)
+        qtbot.waitUntil(lambda: (page.refresh(), graph.state_of("last") == "succeeded")[1], timeout=10000)
+        assert graph.state_of("skipped") == "skipped"
+        assert engine.catalog.get_run(run.id).status is RunStatus.SUCCEEDED
+    finally:
+        window._quitting = True
+        window.close()
+        window.bridge.detach()
+        engine.close()
