@@ -203,9 +203,11 @@ def test_queue_order_can_be_changed_and_survives_a_restart(data_dir, sshd_node, 
         first = engine.start_job("first")
         second = engine.start_job("second")
         run_queue.move(engine.catalog, second.id, "up")
-        # closing cancels what runs; the runs that never started stay queued
+        # closing interrupts what runs (its attached task is stopped); runs that never started stay queued
     with Engine(data_dir) as engine:
-        assert engine.catalog.get_run(blocker.id).status is RunStatus.CANCELLED
+        blocked = engine.catalog.get_run(blocker.id)
+        assert blocked.status is RunStatus.INTERRUPTED and f"labdeck rerun {blocker.id}" in blocked.note
+        assert [t["status"] for t in task_record(engine, blocker.id).values()] == [NodeRunStatus.CANCELLED]
         assert [e["run_id"] for e in run_queue.entries(engine.catalog)] == [second.id, first.id]
         assert engine.catalog.get_run(first.id).status is RunStatus.QUEUED
         engine.start_scheduler()
@@ -308,3 +310,23 @@ steps:
     assert "index 4 of 6 is e" in Path(tasks["4"]["log_path"]).read_text()
     with pytest.raises(InvalidInput, match=f"every item of run {again.id} succeeded"):
         engine.rerun_failed(again.id)
+
+
+def test_closing_leaves_detached_items_running_and_rerun_does_the_rest(data_dir, sshd_node, tmp_path):
+    journal = tmp_path / "journal"
+    with Engine(data_dir) as engine:
+        add_sshd_node(engine, sshd_node, tags=["lab"])
+        add_job(engine, f"name: long\ntargets: tag:lab\narray: 4\nslots_per_node: 2\npolicy: {{launch: detached}}\n"
+                        f"steps: ['sleep 2; echo item $LABDECK_ITEM >> {journal}']\n")
+        run = engine.start_job("long")
+        wait_for(lambda: len([t for t in task_record(engine, run.id).values() if t["status"] == "running"]) == 2,
+                 what="two items running")
+    with Engine(data_dir) as engine:  # LabDeck closed: items 0 and 1 go on on the node, 2 and 3 never started
+        assert engine.catalog.get_run(run.id).status is RunStatus.INTERRUPTED
+        engine.start_scheduler()  # re-attaches to the detached task runs
+        wait_for(lambda: [t["status"] for t in task_record(engine, run.id).values()] == ["succeeded"] * 2,
+                 timeout=30, what="the detached items to finish")
+        again = engine.rerun_failed(run.id)
+        assert engine.wait(again.id, 30)
+        assert sorted(task_record(engine, again.id)) == ["2", "3"]
+    assert sorted(journal.read_text().split("\n")[:-1]) == [f"item {i}" for i in range(4)]

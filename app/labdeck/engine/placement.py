@@ -115,6 +115,12 @@ class Ledger:
         """The node could hold the request with nothing else running."""
         return _shortfall(node_capacity(node), _NOTHING, request) is None
 
+    def release_all(self) -> None:
+        with self._lock:
+            held, self._held = list(self._held.values()), {}
+        for holding in held:
+            placements.release(self._catalog, holding)
+
     def release(self, key: object) -> None:
         with self._lock:
             holding = self._held.pop(key, None)

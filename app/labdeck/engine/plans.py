@@ -55,7 +55,8 @@ def rerun_failed(engine, run_id: int) -> Run:
                              {"note": f"re-run of run {run_id}"})
     items = array_items(job.plan.array)
     latest = queue_store.latest_task_statuses(engine.catalog, run_id)
-    done = {int(task) for task, (status, _) in latest.items() if status == RunStatus.SUCCEEDED}
+    done = {int(task) for task, (status, _) in latest.items()  # running: a detached task still going on
+            if status in (RunStatus.SUCCEEDED, RunStatus.RUNNING)}
     wanted = sorted(set(queue_store.only_tasks(engine.catalog, run_id) or range(len(items))) - done)
     if not wanted:
         raise InvalidInput(f"every item of run {run_id} succeeded; nothing to re-run")

@@ -114,20 +114,23 @@ class RunQueue:
         return [p.run.id for p in adopted]
 
     def close(self) -> None:
-        """Stop placing; cancel what runs (queued runs with nothing started stay queued)."""
+        """Stop placing. A queued run with nothing started stays queued (the next LabDeck takes
+        it up); a started one ends "interrupted": the dispatcher then stops its attached task
+        runs and leaves detached ones to finish on their nodes, and ``labdeck rerun`` runs
+        again what did not succeed."""
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout=5)
         with self._lock:
             runs = list(self._runs.values())
         for planned in runs:
-            if planned.live_tasks():
-                planned.cancel()
-        for planned in runs:
-            if planned.live_tasks():
-                planned.done.wait(30)
+            if planned.started:
+                planned.finish(RunStatus.INTERRUPTED,
+                               f"LabDeck closed while it ran; tasks launched detached finish on their nodes, the "
+                               f"others were stopped (labdeck rerun {planned.run.id} runs again what did not succeed)")
         self._launcher.shutdown(wait=True)
         self._unsubscribe()
+        self.ledger.release_all()
 
     # ---- placing ------------------------------------------------------------------------
 
