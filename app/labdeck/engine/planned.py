@@ -96,10 +96,6 @@ class PlannedRun:
         with self.lock:
             return len(self._live)
 
-    def running_on(self) -> dict[str, int]:
-        with self.lock:
-            return dict(self._running_on)
-
     def set_reason(self, reason: str) -> None:
         if reason != self.reason:
             self.reason = reason

@@ -243,7 +243,3 @@ class WorkflowRun(PlannedRun):
         else:
             status, note = RunStatus.SUCCEEDED, ""
         self.finish(status, note[:500])
-
-    def step_states(self) -> dict[str, str]:
-        with self.lock:
-            return {name: s.state for name, s in self.states.items()}
