@@ -11,7 +11,7 @@ import os
 import sys
 
 from ..core.errors import LabDeckError
-from . import daemon, jobs, nodes, notify, policy, runs, schedules, settings, transfers
+from . import daemon, jobs, nodes, notify, policy, queue, runs, schedules, settings, transfers
 
 EXIT_ERROR = 2
 
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     settings.register(sub)
     daemon.register(sub)
     transfers.register(sub)
+    queue.register(sub)
     return parser
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from .errors import InvalidInput
+from .plan import Plan
 from .status import KillState, NodeRunStatus, RunStatus
 
 NOTIFY_KINDS = ("failed", "succeeded", "missed", "exceeded")
@@ -151,6 +152,7 @@ class Job:
     policy: JobPolicy = field(default_factory=JobPolicy)
     description: str = ""
     id: int | None = None
+    plan: Plan = field(default_factory=Plan)  # workflow, array, resources, priority (empty: classic)
 
 
 @dataclass
@@ -171,6 +173,8 @@ class Run:
     note: str = ""                      # why a run was missed, skipped, restarted or failed without nodes
     restarts: int = 0                   # how many max-runtime restarts came before this run
     parent_run_id: int | None = None    # the first run of a chain of restarts
+    workflow_run_id: int | None = None  # a task run: the workflow or array run it belongs to
+    task: str = ""                      # a task run: its step name or array index
 
 
 @dataclass

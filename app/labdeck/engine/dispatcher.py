@@ -60,9 +60,10 @@ class Dispatcher(ReattachMixin):
 
     # ---- starting ----------------------------------------------------------------------
 
-    def start(self, run: Run, job: Job, nodes: list[Node], node_runs: list[NodeRun]) -> None:
+    def start(self, run: Run, job: Job, nodes: list[Node], node_runs: list[NodeRun],
+              env: dict[str, str] | None = None) -> None:
         active = ActiveRun(run=run, job=job, nodes={n.name: n for n in nodes}, node_runs=node_runs,
-                            remaining=len(node_runs))
+                           remaining=len(node_runs), env=dict(env or {}))
         active.cancel_node = {nr.node_name: threading.Event() for nr in node_runs}
         if job.policy.max_parallel and job.policy.max_parallel < len(node_runs):
             active.slots = threading.Semaphore(job.policy.max_parallel)
@@ -215,7 +216,7 @@ class Dispatcher(ReattachMixin):
         """The node run's steps once; None when a detached command was left running at shutdown."""
         job, options = active.job, active.run.options
         deadline = Deadline.after(job.policy.timeout_s)
-        env = option_environment(options) | {
+        env = option_environment(options) | active.env | {
             "LABDECK_RUN_ID": str(active.run.id), "LABDECK_JOB": job.name, "LABDECK_NODE": node.name}
         exit_code: int | None = None
         stop = _StopOnLogFailure(cancel, writer)

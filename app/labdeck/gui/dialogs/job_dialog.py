@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog,
 
 from ...core.errors import LabDeckError
 from ...core.models import Job, JobOption, JobPolicy, Step, StepKind
+from ...core.plan import Plan
 from ...core.targets import resolve_targets
 from ..widgets.code_editor import CodeEditor
 from .node_dialog import ERR_STYLE
@@ -297,12 +298,13 @@ class JobDialog(QDialog):
                 continue
             options.append(JobOption(name=cells[0], default=cells[1], description=cells[2],
                                      required=self.options.cellWidget(row, 3).isChecked()))
-        # The other rules (overlap, restarts, notifications, ...) are kept as they were.
+        # What this dialog does not show (the other rules, a workflow or array plan) is kept.
         policy = replace(self.original.policy if self.original else JobPolicy(),
                          timeout_s=self.timeout.value() or None, retries=self.retries.value(),
                          max_parallel=self.max_parallel.value(), launch=self.launch.currentData())
         return Job(name=name, steps=steps, targets=self.targets.text().strip(), options=options, policy=policy,
-                   description=self.description.text().strip())
+                   description=self.description.text().strip(),
+                   plan=self.original.plan if self.original else Plan())
 
     def save(self) -> None:
         try:
