@@ -1,7 +1,7 @@
 """Screenshots for the docs: starts the real app (real engine, real sshd nodes) under Xvfb
 with a throw-away data folder full of realistic content, and saves docs/nodes.png,
-docs/jobs.png, docs/job_editor.png, docs/run.png, docs/runs.png, docs/log.png, docs/schedules.png
-and docs/queue.png.
+docs/jobs.png, docs/job_editor.png, docs/run.png, docs/runs.png, docs/log.png, docs/schedules.png,
+docs/transfers.png and docs/queue.png.
 
     python tools/screenshots.py          # re-runs itself under xvfb-run when there is no display
 """
@@ -152,6 +152,28 @@ def queue_shot(engine, window, pump, shot) -> None:
         engine.wait(run.id, 30)
 
 
+def transfers_shot(window, pump, shot, tmp: Path) -> None:
+    """An upload of a data set to the GPU nodes, caught half-way, on the Transfers page."""
+    source = tmp / "training-set.bin"
+    with open(source, "wb") as f:
+        for _ in range(40):
+            f.write(os.urandom(1 << 20))
+    page = window.transfers_page
+    window.show_page(window.stack.indexOf(page))
+    dialog = page.upload()
+    dialog.sources.setText(str(source))
+    dialog.targets.setText("tag:gpu")
+    dialog.destination.setText(f"{tmp}/remote/${{node.name}}")
+    dialog.accept()
+    end = time.time() + 30
+    while time.time() < end and not any(0 < r.node_pct < 100 for r in page.model.rows):
+        pump(0.02)
+    shot(window, "transfers.png")
+    end = time.time() + 60
+    while time.time() < end and any(r.state not in ("done", "failed", "cancelled") for r in page.model.rows):
+        pump(0.2)
+
+
 def run_and_wait(engine, job, options=None, targets=None, timeout=60):
     run = engine.start_job(job, options or {}, targets=targets)
     engine.wait(run.id, timeout)
@@ -251,6 +273,7 @@ def main() -> int:
         composite(window, editor, DOCS / "schedules.png")
         editor.reject()
 
+        transfers_shot(window, pump, shot, tmp)
         queue_shot(engine, window, pump, shot)
         window._quitting = True
         window.close()

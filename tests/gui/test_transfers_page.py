@@ -218,3 +218,41 @@ def test_the_job_editor_makes_put_and_get_steps(qtbot, window, engine):
     reopened.step_list.setCurrentRow(2)
     assert reopened.source.text() == "work/out/*.ckpt" and reopened.step_kind.currentText() == "get"
     assert reopened.body.currentIndex() == 2
+
+
+def test_transfers_and_the_file_browser_work_over_the_engine_process(qtbot, data_dir, sshd_node, ssh_user,
+                                                                     tmp_path, remote_home):
+    """The app's own set-up: transfers run in the engine's process, the browser lists from here."""
+    from labdeck.engine.engine_process import EngineProcess
+    from labdeck.gui.main_window import MainWindow
+    from tests.conftest import add_sshd_node
+
+    engine = EngineProcess(data_dir)
+    window = MainWindow(engine, use_tray=False)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        extra = {"username": ssh_user[0], "key_file": None, "secret": ssh_user[1]} if ssh_user else {}
+        add_sshd_node(engine, sshd_node, name="lab-0", **extra)
+        window.refresh_all()
+        seed = tmp_path / "seed"
+        seed.mkdir()
+        (seed / "result.csv").write_text("a,b\n")
+        page = window.transfers_page
+        started = page.start(_put(seed, remote_home[0]))
+        assert started.nodes == ["lab-0"]
+        qtbot.waitUntil(lambda: _rows_done(page, started.id, 1), timeout=30_000)
+        assert [r.state for r in page.model.rows if r.transfer_id == started.id] == ["done"]
+        assert (remote_home[1] / "seed" / "result.csv").read_text() == "a,b\n"
+
+        window.nodes_page.select_names(["lab-0"])
+        with qtbot.waitSignal(window.nodes_page.browseRequested):
+            qtbot.mouseClick(window.nodes_page.buttons["files"], Qt.MouseButton.LeftButton)
+        with qtbot.waitSignal(window.browser.listed, timeout=10_000):
+            window.browser.go(f"{remote_home[0]}/seed")
+        assert window.browser.table.item(0, 0).text() == "result.csv"
+    finally:
+        window._quitting = True
+        window.close()
+        window.bridge.detach()
+        engine.close()

@@ -50,6 +50,14 @@ class TransferRequest:
 
 
 @dataclass
+class TransferSummary:
+    """What crosses to the app's process for a Transfer (its events carry the progress)."""
+    id: int
+    request: TransferRequest
+    nodes: list[str]
+
+
+@dataclass
 class Transfer:
     id: int
     request: TransferRequest
@@ -59,6 +67,9 @@ class Transfer:
     cancel: dict[str, threading.Event] = field(default_factory=dict)
     done: threading.Event = field(default_factory=threading.Event)
     cancelled: bool = False
+
+    def __reduce__(self):  # sent from the engine process: events and threads stay behind
+        return TransferSummary, (self.id, self.request, list(self.nodes))
 
     @property
     def ok(self) -> bool:
