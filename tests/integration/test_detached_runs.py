@@ -5,6 +5,7 @@ still kills the whole process group, and a command that vanished is "lost"."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -237,3 +238,30 @@ def test_an_attached_run_on_a_silent_node_is_unreachable_and_names_its_process_g
         if sshd is not None:
             sshd.stop()
         link.delete()
+
+
+def test_a_detached_job_puts_inputs_first_and_gets_results_after_a_restart(data_dir, sshd_node, tmp_path):
+    first = Engine(data_dir)
+    add_sshd_node(first, sshd_node)
+    (tmp_path / "data.txt").write_text("42\n")
+    remote = f"labdeck-detached-{uuid.uuid4().hex[:8]}"  # in the node's login folder
+    first.catalog.add_job(Job(name="train", targets=sshd_node.name, policy=DETACHED, steps=[
+        Step(kind=StepKind.PUT, source=str(tmp_path / "data.txt"), destination=remote),
+        Step(command=f"sleep 2; cat {remote}/data.txt > {remote}/result.txt; echo trained"),
+        Step(kind=StepKind.GET, source=f"{remote}/result.txt", destination=str(tmp_path / "results")),
+    ]))
+    run = first.start_job("train")
+    nr = first.catalog.node_runs(run.id)[0]
+    try:
+        wait_for(lambda: "started detached" in log_text(nr.log_path), 20, "the detached launch")
+        first.close()  # the results are fetched by the next LabDeck process
+        second = Engine(data_dir)
+        try:
+            assert second.adopt_detached() == [run.id]
+            assert second.wait(run.id, 30)
+            assert second.catalog.get_node_run(nr.id).status is NodeRunStatus.SUCCEEDED
+            assert (tmp_path / "results" / sshd_node.name / "result.txt").read_text() == "42\n"
+        finally:
+            second.close()
+    finally:
+        shutil.rmtree(Path.home() / remote, ignore_errors=True)

@@ -24,7 +24,7 @@ from .bus import EventBus
 from .detached import DetachedRunner
 from .heartbeat import Heartbeats
 from .reattach import ReattachMixin
-from .transfer_steps import TRANSFER_KINDS, run_transfer_step
+from .transfer_steps import TRANSFER_KINDS, run_transfer_step, run_transfers, split_around_work
 
 log = logging.getLogger(__name__)
 CANCEL_POLL_S = 0.25
@@ -222,16 +222,20 @@ class Dispatcher(ReattachMixin):
         stop = _StopOnLogFailure(cancel, writer)
         try:
             executor = self._pool.get(node)
-            # Transfer steps need the controller between steps: such a job runs attached (for now).
-            detached = job.policy.detached and not any(s.kind in TRANSFER_KINDS for s in job.steps)
-            ops = self.detached.ops_for(executor) if detached else None
-            if ops is not None:
+            parts = split_around_work(job.steps) if job.policy.detached else None
+            ops = self.detached.ops_for(executor) if parts else None
+            if ops is not None:  # puts first, the work detached on the node, gets when it succeeded
+                before, work, after = parts
+                failure = run_transfers(self._pool, node, before, options, deadline, stop, writer)
+                if failure is not None:
+                    return failure[0], None, failure[1], None
                 steps = [ScriptFile(s.filename, substitute(s.script, options,
                                                            shell_for_script(s.filename, executor.shell)))
                          if s.kind is StepKind.SCRIPT else substitute(s.command, options, executor.shell)
-                         for s in job.steps]
-                return self.detached.launch(ops, active.run.id, node, nr, writer, stop, steps, env,
-                                            job.policy.timeout_s, CommandRequest().kill_grace_s)
+                         for s in work]
+                outcome = self.detached.launch(ops, active.run.id, node, nr, writer, stop, steps, env,
+                                               job.policy.timeout_s, CommandRequest().kill_grace_s)
+                return self._collect_after(outcome, node, after, options, deadline, stop, writer)
             for index, step in enumerate(job.steps, 1):
                 if step.kind in TRANSFER_KINDS:
                     failure = run_transfer_step(self._pool, node, step, index, options, deadline, stop, writer)
@@ -270,6 +274,14 @@ class Dispatcher(ReattachMixin):
         except (AuthenticationFailed, HostKeyUnknown, HostKeyChanged, LabDeckError) as exc:
             writer.note(str(exc))
             return NodeRunStatus.ERROR, None, str(exc), None
+
+    def _collect_after(self, outcome, node: Node, after, options: dict[str, str], deadline: Deadline, stop,
+                       writer: LogWriter):
+        """A detached run's closing transfer steps (its results), run once its work succeeded."""
+        if outcome is None or outcome[0] is not NodeRunStatus.SUCCEEDED or not after:
+            return outcome
+        failure = run_transfers(self._pool, node, after, options, deadline, stop, writer)
+        return outcome if failure is None else (failure[0], outcome[1], failure[1], None)
 
     def _finish_node(self, active: ActiveRun, nr: NodeRun, status: NodeRunStatus, exit_code: int | None,
                      message: str, kill_state: KillState | None = None, writer: LogWriter | None = None) -> None:

@@ -6,13 +6,16 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 
 from ..core.errors import LabDeckError
 from ..core.events import NodeRunStateChanged
 from ..core.models import Job, NodeRun, Run
 from ..core.status import NodeRunStatus
+from ..executors.base import Deadline
 from ..store.detached import DetachedRecord
 from .active_run import ActiveRun
+from .transfer_steps import split_around_work
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,12 @@ class ReattachMixin:
             self._bus.publish(NodeRunStateChanged(active.run.id, nr.id, nr.node_name, nr.status, message))
             outcome = self.detached.follow(ops, active.run.id, node.name, nr, record, writer,
                                            active.cancel_node[nr.node_name])
+            parts = split_around_work(active.job.steps)
+            if parts and parts[2]:
+                left = record.deadline_at - time.time() if record.deadline_at else None
+                deadline = Deadline(None) if left is None else Deadline.after(max(0.001, left))
+                outcome = self._collect_after(outcome, node, parts[2], active.run.options, deadline,
+                                              active.cancel_node[nr.node_name], writer)
             if outcome is not None:
                 status, exit_code, note, kill_state = outcome
                 self._finish_node(active, nr, status, exit_code, f"{note} (re-attached)".strip(), kill_state, writer)

@@ -59,3 +59,29 @@ def run_transfer_step(pool: ExecutorPool, node: Node, step: Step, index: int, op
             return NodeRunStatus.TIMED_OUT, f"step {index} ({step.kind}) timed out"
         return NodeRunStatus.CANCELLED, f"step {index} ({step.kind}) cancelled"
     return NodeRunStatus.FAILED, message
+
+
+Numbered = list[tuple[int, Step]]
+
+
+def split_around_work(steps: list[Step]) -> tuple[Numbered, list[Step], Numbered] | None:
+    """A detached job's steps: (transfers before the work, the work, transfers after it), with
+    their step numbers. None when a transfer stands between two work steps (that job runs
+    attached: LabDeck must move the files in the middle)."""
+    numbered = list(enumerate(steps, 1))
+    work = [i for i, s in numbered if s.kind not in TRANSFER_KINDS]
+    if not work or any(s.kind in TRANSFER_KINDS for i, s in numbered if work[0] < i < work[-1]):
+        return None
+    before = [(i, s) for i, s in numbered if i < work[0]]
+    after = [(i, s) for i, s in numbered if i > work[-1]]
+    return before, [s for i, s in numbered if work[0] <= i <= work[-1]], after
+
+
+def run_transfers(pool: ExecutorPool, node: Node, steps: Numbered, options: dict[str, str], deadline: Deadline,
+                  stop, writer: LogWriter) -> tuple[NodeRunStatus, str] | None:
+    """Each transfer step in order; the first failure (status, message), or None."""
+    for index, step in steps:
+        failure = run_transfer_step(pool, node, step, index, options, deadline, stop, writer)
+        if failure is not None:
+            return failure
+    return None
