@@ -53,7 +53,7 @@ class WinrmDetachedOps:
         for step, planned_step in zip(steps, planned, strict=True):
             if isinstance(step, ScriptFile):
                 self.executor._put_bytes(step.body.encode("utf-8"), planned_step.script)
-        launcher = launcher_script(planned, env, self.executor.utf8)
+        launcher = launcher_script(remote_dir, planned, env, self.executor.utf8)
         # with a BOM: Windows PowerShell reads a .ps1 without one in the ANSI code page
         self.executor._put_bytes(b"\xef\xbb\xbf" + launcher.encode("utf-8"), f"{remote_dir}\\{LAUNCHER_NAME}")
         out, err, code = self.executor._helper(start_script(remote_dir, START_WAIT_S), timeout=START_WAIT_S + 30)

@@ -9,7 +9,9 @@ time) and ``started`` (the launcher's start time), ``out`` and ``err`` (raw byte
 
 Starting: the start helper calls ``Win32_Process.Create`` through CIM, so the launcher is a child
 of the WMI provider host, not of the WinRM shell: it is outside the shell's job object and goes
-on when the shell closes, when LabDeck stops and past WinRM's MaxShellRunTime.
+on when the shell closes, when LabDeck stops and past WinRM's MaxShellRunTime. The process it
+creates is ``powershell.exe -EncodedCommand <bootstrap>`` in the run folder; the bootstrap reads
+``launch.ps1`` and runs it as a script block, so no execution policy can refuse it.
 
 Each step runs as ``cmd.exe /D /V:ON /S /C "!LABDECK_STEP! 1>>"<out>" 2>>"<err>""`` in the
 profile folder: cmd opens the output files and appends the step's bytes as they are (never
@@ -116,9 +118,8 @@ def check_length(step: DetachedStep, utf8: bool) -> None:
 _LAUNCHER_HEAD = r"""
 $ErrorActionPreference = 'Continue'
 $ProgressPreference = 'SilentlyContinue'
-$D = $PSScriptRoot
+$D = if ($labdeckRunFolder) { $labdeckRunFolder } else { $PSScriptRoot }
 $labdeckHome = (Resolve-Path -LiteralPath (Join-Path $D '..\..\..')).Path
-$runRel = $D.Substring($labdeckHome.TrimEnd('\').Length).TrimStart('\')
 $comSpec = if ($env:ComSpec) { $env:ComSpec } else { Join-Path ([Environment]::SystemDirectory) 'cmd.exe' }
 $psExe = Join-Path $PSHOME 'powershell.exe'
 function Write-LabdeckFile([string]$name, [string]$text) {
@@ -174,10 +175,11 @@ function Invoke-LabdeckStep([string]$kind, [string]$text, [string]$script) {
 """
 
 
-def launcher_script(steps: list[DetachedStep], env: dict[str, str], utf8: bool = True) -> str:
+def launcher_script(remote_dir: str, steps: list[DetachedStep], env: dict[str, str], utf8: bool = True) -> str:
     """The file the node runs: each step in order until one fails; then ``exit`` = "CODE STEP"."""
     lines = [LAUNCHER_MARK, "# runs one node run's steps whatever happens to the WinRM shell and to LabDeck",
-             _LAUNCHER_HEAD.strip(), f"$psFlags = {ps_quote(' '.join(POWERSHELL_FLAGS[:-1]))}", _INVOKE_STEP.strip()]
+             f"$runRel = {ps_quote(remote_dir)}", _LAUNCHER_HEAD.strip(),
+             f"$psFlags = {ps_quote(' '.join(POWERSHELL_FLAGS[:-1]))}", _INVOKE_STEP.strip()]
     extra = {name: value for step in steps for name, value in step.env}
     lines += [_set_env(name, value) for name, value in (extra | env).items()]
     lines.append("$rc = 0; $step = 0")
@@ -191,14 +193,17 @@ def launcher_script(steps: list[DetachedStep], env: dict[str, str], utf8: bool =
 
 # ---- helpers ---------------------------------------------------------------------------
 
+# What Win32_Process.Create runs: the launcher's text from the run folder (its current folder),
+# as a script block -- no execution policy applies to it, as none does to -EncodedCommand.
+BOOTSTRAP = ("$labdeckRunFolder = (Get-Location).Path\n"
+             "& ([ScriptBlock]::Create([System.IO.File]::ReadAllText((Join-Path $labdeckRunFolder 'launch.ps1'))))\n")
+
 _RUN_FOLDER = r"$D = Join-Path $env:USERPROFILE $runDir"
 
 START_BODY = _RUN_FOLDER + r"""
-$launcher = Join-Path $D 'launch.ps1'
 $exe = Join-Path $PSHOME 'powershell.exe'
-$flags = '-NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -WindowStyle Hidden'
-$line = '"' + $exe + '" ' + $flags + ' -File "' + $launcher + '"'
-$arguments = @{CommandLine = $line; CurrentDirectory = $env:USERPROFILE}
+$line = '"' + $exe + '" -NoLogo -NoProfile -NonInteractive -WindowStyle Hidden -EncodedCommand ' + $bootstrap
+$arguments = @{CommandLine = $line; CurrentDirectory = $D}
 $created = Invoke-CimMethod -ClassName Win32_Process -MethodName Create -Arguments $arguments
 if ($created.ReturnValue -ne 0) { "FAILED Win32_Process.Create returned $($created.ReturnValue)"; exit 1 }
 $pidFile = Join-Path $D 'pid'
@@ -293,7 +298,8 @@ foreach ($folder in @(Get-ChildItem -LiteralPath $root -Directory -ErrorAction S
 
 def start_script(remote_dir: str, wait_s: float = 20.0) -> str:
     """Starts the run folder's launcher outside the WinRM shell; prints "PGID <launcher pid>"."""
-    return helper_script("detached-start", {"runDir": remote_dir, "waitSeconds": f"{wait_s:g}"}, START_BODY)
+    return helper_script("detached-start", {"runDir": remote_dir, "waitSeconds": f"{wait_s:g}",
+                                            "bootstrap": encode_powershell(BOOTSTRAP)}, START_BODY)
 
 
 def status_script(remote_dir: str, pid: int | None) -> str:
