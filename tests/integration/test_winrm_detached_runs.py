@@ -1,6 +1,7 @@
 """Detached runs on a Windows node through the WS-Management test server and pywinrm's real
-client: output, exit code and failing step; a LabDeck process that closes mid-run and a new one
-that re-attaches; a timeout that kills the tree; a WinRM and an SSH node in one detached run.
+client: output, exit code and failing step; a LabDeck process that closes (or is killed) mid-run
+and a new one that re-attaches; a timeout that kills the tree; a command gone without an exit
+code; a node switched off mid-run; a WinRM and an SSH node in one detached run.
 
 The server emulates the detached helpers on Linux (tests/support/wsman_emulation.py): the
 launcher's steps run with /bin/sh under a new session writing the same run folder files, so the
@@ -10,6 +11,10 @@ of it has run on Windows here."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -104,3 +109,80 @@ def test_a_windows_and_an_ssh_node_in_one_detached_run(engine, wsman_server, ssh
         assert f"hello from {name}\n" in text and f"done on {name}\n" in text
         assert store.get(nr.id) is not None
     assert store.get(node_runs["win1"].id).remote_dir.startswith(".labdeck\\runs\\")
+
+
+def test_a_windows_command_gone_from_its_node_is_lost_not_running(engine, wsman_server):
+    add_winrm_node(engine, wsman_server)
+    job = Job(name="vanish", targets="win1", steps=[Step(command="sleep 120")], policy=DETACHED)
+    engine.catalog.add_job(job)
+    run = engine.start_job("vanish")
+    nr = engine.catalog.node_runs(run.id)[0]
+    store = DetachedStore(engine.catalog)
+    pid = wait_for(lambda: (store.get(nr.id) or None) and store.get(nr.id).pgid, 30, "the launcher's pid")
+    os.killpg(pid, signal.SIGKILL)  # as a node restart would: no exit code is ever written
+    assert engine.wait(run.id, 30)
+    nr = engine.catalog.get_node_run(nr.id)
+    assert nr.status is NodeRunStatus.LOST
+    assert "gone from node" in nr.message
+
+
+def test_a_windows_node_switched_off_mid_run_is_node_lost_then_reconciled_with_the_full_log(
+        engine, wsman_server, tmp_path):
+    engine.catalog.set_setting("heartbeat_s", "6")
+    add_winrm_node(engine, wsman_server)
+    engine.catalog.add_job(counting_job("far", "win1", tmp_path, 15))
+    run = engine.start_job("far")
+    nr = engine.catalog.node_runs(run.id)[0]
+    wait_for(lambda: "line 2 of" in log_text(nr.log_path), 30, "the first lines")
+    wsman_server.stop()  # no listener, connections reset, shells forgotten; the launcher goes on
+    wait_for(lambda: engine.catalog.get_node_run(nr.id).status is NodeRunStatus.NODE_LOST, 30, "node_lost")
+    wsman_server.start()  # the same port again
+    assert engine.wait(run.id, 60)
+    nr = engine.catalog.get_node_run(nr.id)
+    assert nr.status is NodeRunStatus.SUCCEEDED and nr.exit_code == 0
+    assert_complete_log(nr, "win1", 15)
+    assert "answers again" in log_text(nr.log_path)
+
+
+def test_windows_runs_survive_a_killed_controller(data_dir, wsman_server, tmp_path):
+    """SIGKILL the LabDeck process mid-run (its WinRM shells are never closed); a new one re-attaches."""
+    names = ["win1", "win2", "win3"]
+    setup = Engine(data_dir)
+    for name in names:  # three nodes on one test server: each run has its own folder there
+        add_winrm_node(setup, wsman_server, name=name, tags=["lab"])
+    setup.catalog.add_job(counting_job("train", "tag:lab", tmp_path, 10))
+    setup.close()
+
+    env = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[2] / "app")}  # with the test keyring
+    controller = subprocess.Popen([sys.executable, "-m", "labdeck.cli", "--data-dir", str(data_dir), "run", "train"],
+                                  stdout=subprocess.DEVNULL, stderr=open(tmp_path / "controller.err", "w"), env=env)
+    watcher = Engine(data_dir, seed=False)
+    try:
+        def started() -> list[int]:
+            assert controller.poll() is None, (tmp_path / "controller.err").read_text()
+            return [r.id for r in watcher.catalog.list_runs("train")]
+        run_id = wait_for(started, 30, "the run")[0]
+        store = DetachedStore(watcher.catalog)
+
+        def all_going() -> bool:
+            nrs = watcher.catalog.node_runs(run_id)
+            return len(nrs) == 3 and all((store.get(nr.id) or None) and store.get(nr.id).pgid
+                                         and "line 2 of" in log_text(nr.log_path) for nr in nrs)
+        wait_for(all_going, 40, "3 node runs with output")
+        controller.send_signal(signal.SIGKILL)
+        controller.wait(10)
+    finally:
+        watcher.close()
+
+    successor = Engine(data_dir)
+    try:
+        assert successor.adopt_detached() == [run_id]
+        assert successor.wait(run_id, 60)
+        assert successor.catalog.get_run(run_id).status is RunStatus.SUCCEEDED
+        for nr in successor.catalog.node_runs(run_id):
+            assert nr.status is NodeRunStatus.SUCCEEDED and nr.exit_code == 0, (nr.node_name, nr.message)
+            assert "re-attached" in nr.message
+            assert_complete_log(nr, nr.node_name, 10)
+            assert (tmp_path / f"{nr.node_name}.starts").read_text() == "started\n"  # never started twice
+    finally:
+        successor.close()
