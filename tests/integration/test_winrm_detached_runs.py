@@ -41,7 +41,8 @@ def test_detached_steps_on_windows_report_output_exit_code_and_failing_step(engi
     assert nr.message == "step 2 exited with code 3"
     text = Path(nr.log_path).read_text()
     assert "one win1\n" in text and "two\n" in text and "oops\n" in text and "never" not in text
-    assert "started detached" in text
+    record = DetachedStore(engine.catalog).get(nr.id)
+    assert f"started detached on win1 (launcher process {record.pgid}, folder %USERPROFILE%\\.labdeck\\runs\\" in text
     record = DetachedStore(engine.catalog).get(nr.id)
     folder = wsman_server.root / "profile" / record.remote_dir.replace("\\", "/")
     assert (folder / "exit").read_text() == "3 2\n"  # the run folder on the node keeps the outcome

@@ -4,9 +4,9 @@ polled over the pooled connection, the deadline and cancel enforced by killing t
 process group. A later LabDeck process re-attaches from the same record.
 
 A node that stops answering for the heartbeat time has its node runs marked ``node_lost``
-(see heartbeat.py); the follower keeps trying and records the real outcome when it answers. Nothing here decides retries or
-run summaries: it returns an outcome to the dispatcher, or None when released at shutdown
-(the command goes on; the next LabDeck process picks it up)."""
+(see heartbeat.py); the follower keeps trying and records the real outcome when it answers.
+Nothing here decides retries or run summaries: it returns an outcome to the dispatcher, or
+None when released at shutdown (the command goes on; the next LabDeck process picks it up)."""
 
 from __future__ import annotations
 
@@ -66,8 +66,10 @@ class DetachedRunner:
             deadline_at=time.time() + timeout_s if timeout_s else None, kill_grace_s=kill_grace_s)
         self.store.add(record)  # before the launch: a crash right after it still finds the folder
         record.pgid = ops.launch(record.remote_dir, steps, env)
-        writer.note(f"started detached on {node.name} (process group {record.pgid}, folder ~/{record.remote_dir}); "
-                    "it goes on if LabDeck stops")
+        describe = getattr(ops, "describe", None)  # a Windows node has a process tree and a profile folder
+        where = (describe(record.pgid, record.remote_dir) if describe
+                 else f"process group {record.pgid}, folder ~/{record.remote_dir}")
+        writer.note(f"started detached on {node.name} ({where}); it goes on if LabDeck stops")
         record.log_size = _size(writer)
         self.store.update(nr.id, pgid=record.pgid, log_size=record.log_size)
         return self.follow(ops, run_id, node.name, nr, record, writer, cancel)

@@ -37,6 +37,9 @@ class WinrmDetachedOps:
     def run_dir(self, tag: str) -> str:
         return run_dir(tag)
 
+    def describe(self, pid: int, remote_dir: str) -> str:
+        return f"launcher process {pid}, folder %USERPROFILE%\\{remote_dir}"
+
     def plan(self, remote_dir: str, steps: list[str | ScriptFile]) -> list[DetachedStep]:
         """The launcher's steps; refuses what cannot run before anything is uploaded."""
         planned = []
