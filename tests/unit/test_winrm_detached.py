@@ -126,6 +126,7 @@ def test_status_prints_what_the_posix_parser_reads_and_checks_the_pid_is_the_lau
             "else { $state = Get-LabdeckExit } }\nif (-not $state) { $state = 'GONE' }") in script
     assert "return [Math]::Abs($start - $started) -lt 10000000" in script  # same start time: not a reused pid
     assert "return ($null -eq $boot) -or ($start -ge $boot)" in script
+    assert "try { return $s.Length } finally { $s.Close() }" in script  # the size of the open file, not the listing's
     assert script.rstrip().endswith("$state\n\"PGID $id\"\n\"SIZES $(Get-Size 'out') $(Get-Size 'err')\"")
     state = parse_status("EXIT 3 2\r\nPGID 4242\r\nSIZES 10 4\r\n")
     assert (state.state, state.exit_code, state.step, state.pgid, state.out_size, state.err_size) == \

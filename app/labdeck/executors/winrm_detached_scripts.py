@@ -239,9 +239,13 @@ function Test-LabdeckAlive([int]$id) {
     return ($null -eq $boot) -or ($start -ge $boot)
 }
 function Get-Size([string]$name) {
+    # from an open handle: a directory listing can show an old size while cmd appends
     $f = Join-Path $D $name
-    if (Test-Path -LiteralPath $f) { return (Get-Item -LiteralPath $f).Length }
-    return 0
+    if (-not (Test-Path -LiteralPath $f)) { return 0 }
+    $share = [System.IO.FileShare]::ReadWrite -bor [System.IO.FileShare]::Delete
+    try { $s = New-Object System.IO.FileStream($f, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, $share) }
+    catch { return 0 }
+    try { return $s.Length } finally { $s.Close() }
 }
 $id = 0
 $pidFile = Join-Path $D 'pid'
