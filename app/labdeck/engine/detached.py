@@ -85,6 +85,7 @@ class DetachedRunner:
         offsets = {"out": record.out_offset, "err": record.err_offset}
         pending = {"out": b"", "err": b""}
         saved_at, interval, dirty = 0.0, POLL_MIN_S, False
+        poll_max = getattr(ops, "poll_max_s", POLL_MAX_S)  # a Windows status check starts a PowerShell
         try:
             while not self.released.is_set():
                 try:
@@ -92,7 +93,7 @@ class DetachedRunner:
                     got = self._read_new(ops, record.remote_dir, state, offsets, pending, writer)
                 except NodeUnreachable as exc:
                     log.debug("detached node run %s: %s", nr.id, exc)
-                    time.sleep(min(POLL_MAX_S, interval))
+                    time.sleep(min(poll_max, interval))
                     continue
                 watch.alive()
                 if state.pgid and state.pgid != record.pgid:
@@ -125,8 +126,9 @@ class DetachedRunner:
                         pass
                     _flush(pending, writer)
                     return stop, None, "", kill_state
-                interval = POLL_MIN_S if got else min(POLL_MAX_S, interval * 1.5)
-                _sleep(interval, cancel, self.released)
+                interval = POLL_MIN_S if got else min(poll_max, interval * 1.5)
+                until_deadline = record.deadline_at - time.time() if record.deadline_at is not None else interval
+                _sleep(max(0.0, min(interval, until_deadline)), cancel, self.released)
             self.store.update(nr.id, out_offset=offsets["out"], err_offset=offsets["err"], log_size=_size(writer))
             return None
         finally:

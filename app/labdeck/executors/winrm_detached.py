@@ -30,6 +30,10 @@ CLEANUP_TIMEOUT_S = 120.0
 
 
 class WinrmDetachedOps:
+    # the follower's longest pause between status checks while nothing new comes: each check is
+    # a powershell.exe start on the node (a few hundred ms of CPU), so quieter than over SSH
+    poll_max_s = 5.0
+
     def __init__(self, executor: WinrmExecutor):
         self.executor = executor
         self.node = executor.node
