@@ -171,6 +171,9 @@ class DetachedRunner:
                 ops.cleanup(max(1, int(days * 24 * 60)))
             except NodeUnreachable:
                 self._cleaned.discard(node_name)
+            except Exception as exc:  # noqa: BLE001 - e.g. the connection closed under it at shutdown
+                log.debug("cleaning old run folders on %s: %r", node_name, exc)
+                self._cleaned.discard(node_name)
         threading.Thread(target=clean, daemon=True, name=f"clean-{node_name}").start()
 
 
