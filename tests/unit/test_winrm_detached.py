@@ -107,8 +107,10 @@ def test_the_launcher_starts_through_win32_process_create_outside_the_shell():
     script = start_script(folder, 20)
     assert script.startswith("# labdeck-helper detached-start\n")
     assert param(script, "runDir") == folder
-    assert ("Invoke-CimMethod -ClassName Win32_Process -MethodName Create -Arguments $arguments" in script)
-    assert "$arguments = @{CommandLine = $line; CurrentDirectory = $D}" in script
+    assert "Invoke-CimMethod -ClassName Win32_Process -MethodName Create -Arguments $arguments" in script
+    assert "$arguments = @{CommandLine = $line; CurrentDirectory = $D; ProcessStartupInformation = $startup}" in script
+    assert "-Property @{CreateFlags = [uint32]16777216}" in script  # CREATE_BREAKAWAY_FROM_JOB, 0x01000000
+    assert script.index("$arguments.Remove('ProcessStartupInformation')") > script.index("$created.ReturnValue -ne 0")
     assert "-EncodedCommand ' + $bootstrap" in script and "-File" not in script
     bootstrap = base64.b64decode(param(script, "bootstrap")).decode("utf-16-le")
     assert bootstrap == BOOTSTRAP

@@ -9,7 +9,9 @@ time) and ``started`` (the launcher's start time), ``out`` and ``err`` (raw byte
 
 Starting: the start helper calls ``Win32_Process.Create`` through CIM, so the launcher is a child
 of the WMI provider host, not of the WinRM shell: it is outside the shell's job object and goes
-on when the shell closes, when LabDeck stops and past WinRM's MaxShellRunTime. The process it
+on when the shell closes, when LabDeck stops and past WinRM's MaxShellRunTime (it asks for
+CREATE_BREAKAWAY_FROM_JOB too, so the provider host's own quotas do not bind it, and starts
+without it where the host's job refuses that). The process it
 creates is ``powershell.exe -EncodedCommand <bootstrap>`` in the run folder; the bootstrap reads
 ``launch.ps1`` and runs it as a script block, so no execution policy can refuse it.
 
@@ -203,8 +205,16 @@ _RUN_FOLDER = r"$D = Join-Path $env:USERPROFILE $runDir"
 START_BODY = _RUN_FOLDER + r"""
 $exe = Join-Path $PSHOME 'powershell.exe'
 $line = '"' + $exe + '" -NoLogo -NoProfile -NonInteractive -WindowStyle Hidden -EncodedCommand ' + $bootstrap
-$arguments = @{CommandLine = $line; CurrentDirectory = $D}
-$created = Invoke-CimMethod -ClassName Win32_Process -MethodName Create -Arguments $arguments
+# out of any job the WMI provider host is in (its quotas must not bind a long job), where that is allowed
+$startup = New-CimInstance -CimClass (Get-CimClass -ClassName Win32_ProcessStartup) -ClientOnly `
+    -Property @{CreateFlags = [uint32]16777216}  # CREATE_BREAKAWAY_FROM_JOB
+$arguments = @{CommandLine = $line; CurrentDirectory = $D; ProcessStartupInformation = $startup}
+$created = $null
+try { $created = Invoke-CimMethod -ClassName Win32_Process -MethodName Create -Arguments $arguments } catch { }
+if (-not $created -or $created.ReturnValue -ne 0) {  # a job that refuses breakaway: start without the flag
+    $arguments.Remove('ProcessStartupInformation')
+    $created = Invoke-CimMethod -ClassName Win32_Process -MethodName Create -Arguments $arguments
+}
 if ($created.ReturnValue -ne 0) { "FAILED Win32_Process.Create returned $($created.ReturnValue)"; exit 1 }
 $pidFile = Join-Path $D 'pid'
 $until = (Get-Date).AddSeconds([double]$waitSeconds)
