@@ -21,6 +21,15 @@ command line it receives into a local process here:
     lines), kill (SIGKILL to the process group, then waits until no member is left and prints
     GONE/ALIVE, as ``taskkill /T /F`` plus the check does), probe (this machine's CPUs, memory
     and disk in the probe's ``key=value`` form) and preflight (the server's configured quotas).
+  * the detached-run helpers (labdeck/executors/winrm_detached_scripts.py) keep the same run
+    folder files as on Windows, using the POSIX launcher of labdeck.executors.posix_detached:
+    ``detached-start`` reads the uploaded ``launch.ps1`` (its environment lines and its
+    ``Invoke-LabdeckStep`` lines, each step translated as a launch script's step is), writes it
+    as ``launch.sh`` next to it and starts that with ``setsid nohup`` (in place of
+    ``Win32_Process.Create``: it outlives the shell and the server's command); the launcher
+    writes ``pid`` (its process group, which the kill helper kills), ``out``, ``err`` and
+    ``exit``. ``detached-status`` and ``detached-cleanup`` run the POSIX status and clean-up
+    text (same output), ``detached-read`` prints base64 of a byte range of ``out`` or ``err``.
 
 - any other command line runs as ``/bin/sh -c "<command> <arguments>"`` with stdin open for
   Send messages (this is what pywinrm's ``Session.run_cmd('echo', ['hi'])`` gets).
@@ -34,9 +43,12 @@ from __future__ import annotations
 import base64
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
+
+from labdeck.executors import posix_detached
 
 PS_QUOTED = r"'((?:[^'\u2018\u2019\u201a\u201b]|['\u2018\u2019\u201a\u201b]{2})*)'"
 _ENV_RE = re.compile(r"^\[Environment\]::SetEnvironmentVariable\(" + PS_QUOTED + r", " + PS_QUOTED + r"\)$", re.M)
@@ -45,6 +57,8 @@ _SCRIPT_ENV_RE = re.compile(r"^\[Environment\]::SetEnvironmentVariable\('LABDECK
 _PARAM_RE = re.compile(r"^\$(\w+) = " + PS_QUOTED + r"$", re.M)
 _PS_PAIR = re.compile(r"(['\u2018\u2019\u201a\u201b])\1")
 _CMD_VAR = re.compile(r"%(\w+)%|!(\w+)!")
+_DETACHED_STEP_RE = re.compile(r"^if \(\$rc -eq 0\) \{ \$step = (\d+); \$rc = Invoke-LabdeckStep '(cmd|powershell)' "
+                               + PS_QUOTED + " " + PS_QUOTED + r" \}$", re.M)
 
 
 def ps_unquote(body: str) -> str:
@@ -114,6 +128,8 @@ def plan_command(command: str, arguments: str, root: Path, quotas: dict[str, str
         text = script.split("# labdeck-payload\n", 1)[1].rsplit("\n# labdeck-payload-end", 1)[0]
         text = text.replace("& $env:LABDECK_SCRIPT", '/bin/sh "$LABDECK_SCRIPT"')
         return Plan(["/bin/sh", "-c", text], env, stdin_open=False, pid_mark=True)
+    if first.startswith("# labdeck-helper detached-"):
+        return plan_detached(first.split()[-1], params, root)
     if first.startswith("# labdeck-helper "):
         name = first.split()[-1]
         if name in ("upload", "download"):
@@ -124,7 +140,52 @@ def plan_command(command: str, arguments: str, root: Path, quotas: dict[str, str
     return Plan(["/bin/sh", "-c", script])
 
 
+def powershell_step_as_sh(text: str) -> str:
+    """A PowerShell step's payload (between the payload marker lines) as sh text."""
+    if "# labdeck-payload\n" in text:
+        text = text.split("# labdeck-payload\n", 1)[1].rsplit("\n# labdeck-payload-end", 1)[0]
+    return text.replace("& $env:LABDECK_SCRIPT", '/bin/sh "$LABDECK_SCRIPT"')
+
+
+def detached_launcher_as_sh(launcher: str, root: Path) -> str:
+    """The POSIX launcher doing what a Windows detached launcher (``launch.ps1``) does."""
+    env = {ps_unquote(m.group(1)): ps_unquote(m.group(2)) for m in _ENV_RE.finditer(launcher)}
+    invocations = []
+    for match in _DETACHED_STEP_RE.finditer(launcher):
+        kind, text, script = match.group(2), ps_unquote(match.group(3)), ps_unquote(match.group(4))
+        sh_text = translate_cmd(text) if kind == "cmd" else powershell_step_as_sh(text)
+        prefix = f"LABDECK_SCRIPT={shlex.quote(str(map_path(script, root)))} " if script else ""
+        invocations.append(f"{prefix}/bin/sh -c {shlex.quote(sh_text)}")
+    return posix_detached.launcher_script(invocations, env)
+
+
+def plan_detached(name: str, params: dict[str, str], root: Path) -> Plan:
+    if name == "detached-start":
+        folder = map_path(params["runDir"], root)
+        launcher = (folder / "launch.ps1").read_text(encoding="utf-8-sig")
+        (folder / "launch.sh").write_text(detached_launcher_as_sh(launcher, root))
+        return Plan(["/bin/sh", "-c", posix_detached.start_command(str(folder))], stdin_open=False)
+    if name == "detached-status":
+        pid = int(params["labdeckPid"]) if params["labdeckPid"] else None
+        return Plan(["/bin/sh", "-c", posix_detached.status_script(str(map_path(params["runDir"], root)), pid)],
+                    stdin_open=False)
+    if name == "detached-cleanup":
+        return Plan(["/bin/sh", "-c", posix_detached.cleanup_script(int(params["minutes"]))], stdin_open=False)
+    if name == "detached-read":
+        params["path"] = str(map_path(params["path"], root))
+        return Plan([sys.executable, "-c", HELPERS[name], *[f"{k}={v}" for k, v in params.items()]])
+    raise ValueError(f"no emulation for helper {name}")
+
+
 HELPERS = {
+    "detached-read": """
+import base64, os, sys
+args = dict(a.split('=', 1) for a in sys.argv[1:])
+if os.path.exists(args['path']):
+    with open(args['path'], 'rb') as f:
+        f.seek(int(args['offset']))
+        sys.stdout.write(base64.b64encode(f.read(int(args['limit']))).decode())
+""",
     "upload": """
 import base64, hashlib, os, sys
 path = dict(a.split('=', 1) for a in sys.argv[1:])['path']

@@ -4,9 +4,9 @@ polled over the pooled connection, the deadline and cancel enforced by killing t
 process group. A later LabDeck process re-attaches from the same record.
 
 A node that stops answering for the heartbeat time has its node runs marked ``node_lost``
-(see heartbeat.py); the follower keeps trying and records the real outcome when it answers. Nothing here decides retries or
-run summaries: it returns an outcome to the dispatcher, or None when released at shutdown
-(the command goes on; the next LabDeck process picks it up)."""
+(see heartbeat.py); the follower keeps trying and records the real outcome when it answers.
+Nothing here decides retries or run summaries: it returns an outcome to the dispatcher, or
+None when released at shutdown (the command goes on; the next LabDeck process picks it up)."""
 
 from __future__ import annotations
 
@@ -66,8 +66,10 @@ class DetachedRunner:
             deadline_at=time.time() + timeout_s if timeout_s else None, kill_grace_s=kill_grace_s)
         self.store.add(record)  # before the launch: a crash right after it still finds the folder
         record.pgid = ops.launch(record.remote_dir, steps, env)
-        writer.note(f"started detached on {node.name} (process group {record.pgid}, folder ~/{record.remote_dir}); "
-                    "it goes on if LabDeck stops")
+        describe = getattr(ops, "describe", None)  # a Windows node has a process tree and a profile folder
+        where = (describe(record.pgid, record.remote_dir) if describe
+                 else f"process group {record.pgid}, folder ~/{record.remote_dir}")
+        writer.note(f"started detached on {node.name} ({where}); it goes on if LabDeck stops")
         record.log_size = _size(writer)
         self.store.update(nr.id, pgid=record.pgid, log_size=record.log_size)
         return self.follow(ops, run_id, node.name, nr, record, writer, cancel)
@@ -83,6 +85,7 @@ class DetachedRunner:
         offsets = {"out": record.out_offset, "err": record.err_offset}
         pending = {"out": b"", "err": b""}
         saved_at, interval, dirty = 0.0, POLL_MIN_S, False
+        poll_max = getattr(ops, "poll_max_s", POLL_MAX_S)  # a Windows status check starts a PowerShell
         try:
             while not self.released.is_set():
                 try:
@@ -90,7 +93,7 @@ class DetachedRunner:
                     got = self._read_new(ops, record.remote_dir, state, offsets, pending, writer)
                 except NodeUnreachable as exc:
                     log.debug("detached node run %s: %s", nr.id, exc)
-                    time.sleep(min(POLL_MAX_S, interval))
+                    time.sleep(min(poll_max, interval))
                     continue
                 watch.alive()
                 if state.pgid and state.pgid != record.pgid:
@@ -123,8 +126,9 @@ class DetachedRunner:
                         pass
                     _flush(pending, writer)
                     return stop, None, "", kill_state
-                interval = POLL_MIN_S if got else min(POLL_MAX_S, interval * 1.5)
-                _sleep(interval, cancel, self.released)
+                interval = POLL_MIN_S if got else min(poll_max, interval * 1.5)
+                until_deadline = record.deadline_at - time.time() if record.deadline_at is not None else interval
+                _sleep(max(0.0, min(interval, until_deadline)), cancel, self.released)
             self.store.update(nr.id, out_offset=offsets["out"], err_offset=offsets["err"], log_size=_size(writer))
             return None
         finally:
@@ -166,6 +170,9 @@ class DetachedRunner:
             try:
                 ops.cleanup(max(1, int(days * 24 * 60)))
             except NodeUnreachable:
+                self._cleaned.discard(node_name)
+            except Exception as exc:  # noqa: BLE001 - e.g. the connection closed under it at shutdown
+                log.debug("cleaning old run folders on %s: %r", node_name, exc)
                 self._cleaned.discard(node_name)
         threading.Thread(target=clean, daemon=True, name=f"clean-{node_name}").start()
 

@@ -24,6 +24,7 @@ from .base import CommandRequest, Deadline, Ending, ExecResult, OutputSink, stop
 from .winrm_commands import (codepage_for, command_payload, download_script, is_utf8, kill_script, launch_script,
                              parse_key_values, parse_probe, powershell_command, preflight_script, probe_script,
                              script_payload, script_remote_path, split_pid_mark, upload_script)
+from .winrm_detached import WinrmDetachedOps
 from .winrm_preflight import PreflightCheck, judge_quotas
 from .winrm_session import SIGNAL_TERMINATE, WINRM_FAILURES, RemoteShell, ShellPool, WinrmTarget, translate
 
@@ -49,6 +50,13 @@ class WinrmExecutor:
         self.shell = shell
         self.utf8 = is_utf8(encoding)
         self.pool = ShellPool(target)
+        self._detached: WinrmDetachedOps | None = None
+
+    def detached_ops(self) -> WinrmDetachedOps:
+        """Launching, following and killing detached runs on this node (started outside WinRM)."""
+        if self._detached is None:
+            self._detached = WinrmDetachedOps(self)
+        return self._detached
 
     # ---- job steps -----------------------------------------------------------------------
 
