@@ -12,6 +12,8 @@ without its own scheduler.
 from __future__ import annotations
 
 import hashlib
+import logging
+import logging.handlers
 import os
 import sys
 from pathlib import Path
@@ -21,6 +23,7 @@ from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QApplication
 
 from ..store import paths
+from .icons import app_icon
 
 RAISE = b"raise\n"
 
@@ -72,6 +75,7 @@ def run_app(data_dir: str | Path | None = None, argv: list[str] | None = None) -
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
     app.setApplicationName("LabDeck")
     app.setOrganizationName("LabDeck")
+    app.setWindowIcon(app_icon())
     name = server_name(resolved)
     if ask_running_instance(name):
         print("LabDeck is already running for this data folder; brought its window to the front.")
@@ -79,6 +83,7 @@ def run_app(data_dir: str | Path | None = None, argv: list[str] | None = None) -
 
     from .main_window import MainWindow
 
+    log_to_file(paths.app_log_path(resolved))
     engine = start_engine(resolved)
     window = MainWindow(engine)
     window.start_scheduling()  # another process may already schedule this catalog: shown, not fatal
@@ -102,3 +107,20 @@ def start_engine(data_dir: Path):
         return Engine(data_dir)
     from ..engine.engine_process import EngineProcess
     return EngineProcess(data_dir)
+
+
+def log_to_file(path: Path) -> None:
+    """Warnings, errors and uncaught exceptions (a slot that raised, say) also go to the app's own
+    log file: an app started by a double-click has no console to print them on."""
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=2**20, backupCount=2, encoding="utf-8", delay=True)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+    previous = sys.excepthook
+
+    def excepthook(kind, value, tb):
+        logging.getLogger("labdeck").error("uncaught exception", exc_info=(kind, value, tb))
+        if sys.stderr is not None:
+            previous(kind, value, tb)
+
+    sys.excepthook = excepthook

@@ -1,6 +1,6 @@
 """MainWindow: sidebar navigation between the pages, a status bar with live counts, keyboard
-shortcuts (Ctrl+1..6 pages, Ctrl+R run the selected job, F5 refresh), an error banner that
-never blocks, the tray icon when the system has one, and a careful close."""
+shortcuts (Ctrl+1..6 pages, Ctrl+R run the selected job, F5 refresh), Help > About, an error
+banner that never blocks, the tray icon when the system has one, and a careful close."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from .pages.runs_page import RunsPage
 from .pages.schedules_page import SchedulesPage
 from .pages.settings_page import THEME_KEY, SettingsPage, apply_theme
 from .status_style import BAD, dot_icon
-from .tray import Tray, state_icon
+from .icons import app_icon
+from .tray import Tray
 
 PAGES = [("Nodes", "#26a69a", "Every machine at a glance (Ctrl+1)"),
          ("Jobs", "#5c6bc0", "Job definitions: run, edit, create (Ctrl+2)"),
@@ -38,7 +39,7 @@ class MainWindow(QMainWindow):
         self.confirm = ask_yes_no
         self.errors: list[str] = []
         self.setWindowTitle(f"LabDeck — {engine.data_dir}")
-        self.setWindowIcon(state_icon("idle"))
+        self.setWindowIcon(app_icon())
         self.resize(1280, 800)
         self.bridge = EngineBridge(engine, parent=self)
         self.actions = Actions(engine, self)
@@ -96,6 +97,8 @@ class MainWindow(QMainWindow):
         self.scheduler_label = QLabel()
         self.statusBar().addPermanentWidget(self.scheduler_label)
         self.statusBar().addPermanentWidget(self.counts_label)
+        help_menu = self.menuBar().addMenu("&Help")
+        self.about_action = help_menu.addAction("&About LabDeck", self.show_about)
         QShortcut(QKeySequence("Ctrl+R"), self, activated=self.run_selected_job)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Refresh), self, activated=self.refresh_all)
         QShortcut(QKeySequence("F5"), self, activated=self.refresh_all)
@@ -174,6 +177,13 @@ class MainWindow(QMainWindow):
         if self.stack.currentWidget() is not self.jobs_page:
             self.show_page(1)
         self.jobs_page.run_selected()
+
+    def show_about(self):
+        from .dialogs.about_dialog import AboutDialog
+        dialog = AboutDialog(self.engine.data_dir, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
 
     def bring_to_front(self) -> None:
         self.show()
