@@ -20,6 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labdeck", description="Run and watch batch jobs across your lab's machines.")
     parser.add_argument("--data-dir", metavar="DIR", help="catalog and logs folder (default: $LABDECK_HOME or the user data folder)")
     parser.add_argument("--verbose", action="store_true", help="log engine details to stderr")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check this installation: open the window, run the sample job in a temporary catalog")
+    parser.add_argument("--startup-probe", action="store_true", help=argparse.SUPPRESS)  # bench/bench_startup.py
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     nodes.register(sub)
     jobs.register(sub)
@@ -40,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.self_test or args.startup_probe:
+        return _app_check(args)
     if not getattr(args, "handler", None):
         return _open_app(args, parser)
     try:
@@ -69,6 +74,16 @@ def _open_app(args, parser) -> int:
               "run it in a graphical session, or use the command line: labdeck --help", file=sys.stderr)
         return EXIT_ERROR
     return run_app(args.data_dir)
+
+
+def _app_check(args) -> int:
+    try:
+        from ..gui.self_test import run_self_test
+        from ..gui.startup_probe import run_startup_probe
+    except ImportError as exc:
+        print(f"labdeck: error: the desktop app is not installed ({exc}); install labdeck[gui]", file=sys.stderr)
+        return EXIT_ERROR
+    return run_self_test() if args.self_test else run_startup_probe(args.data_dir)
 
 
 def _display_available() -> bool:
