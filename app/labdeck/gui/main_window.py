@@ -99,6 +99,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.counts_label)
         help_menu = self.menuBar().addMenu("&Help")
         self.about_action = help_menu.addAction("&About LabDeck", self.show_about)
+        self.about_dialog = None
         QShortcut(QKeySequence("Ctrl+R"), self, activated=self.run_selected_job)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Refresh), self, activated=self.refresh_all)
         QShortcut(QKeySequence("F5"), self, activated=self.refresh_all)
@@ -180,10 +181,10 @@ class MainWindow(QMainWindow):
 
     def show_about(self):
         from .dialogs.about_dialog import AboutDialog
-        dialog = AboutDialog(self.engine.data_dir, self)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.open()
-        return dialog
+        self.about_dialog = AboutDialog(self.engine.data_dir, self)
+        self.about_dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.about_dialog.open()
+        return self.about_dialog
 
     def bring_to_front(self) -> None:
         self.show()
