@@ -1,8 +1,9 @@
-"""What of Qt the build leaves out. LabDeck uses QtCore, QtGui, QtWidgets and QtNetwork's local
-sockets; the PySide6 hooks would otherwise bring every plugin of those modules (PDF and SVG image
-readers, SQL drivers, TLS backends, QML tooling, Qt's translations) and the Qt libraries those
-plugins need. Names are matched on the bundle's destination paths, which differ by OS
-(``PySide6/Qt/plugins/platforms/libqxcb.so``, ``PySide6/plugins/platforms/qwindows.dll``)."""
+"""What the build leaves out: Python modules LabDeck never imports, and most of Qt. LabDeck uses
+QtCore, QtGui, QtWidgets and QtNetwork's local sockets; the PySide6 hooks would otherwise bring
+every plugin of those modules (PDF and SVG image readers, SQL drivers, TLS backends, QML tooling,
+Qt's translations) and the Qt libraries those plugins need. Names are matched on the bundle's
+destination paths, which differ by OS (``PySide6/Qt/plugins/platforms/libqxcb.so``,
+``PySide6/plugins/platforms/qwindows.dll``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import re
 
 # Python modules never used by the app (the Essentials wheel ships some of them).
 EXCLUDED_MODULES = [
-    "tkinter", "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtQuickWidgets", "PySide6.QtQuickControls2",
+    "tkinter", "invoke",  # paramiko imports invoke only for ssh_config "Match exec", which LabDeck never parses
+    "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtQuickWidgets", "PySide6.QtQuickControls2",
     "PySide6.QtQuickTest", "PySide6.QtQmlFeatures", "PySide6.QtLabsStyleKit", "PySide6.QtWebEngineCore",
     "PySide6.QtWebEngineWidgets", "PySide6.QtWebEngineQuick", "PySide6.Qt3DCore", "PySide6.Qt3DRender",
     "PySide6.QtMultimedia", "PySide6.QtMultimediaWidgets", "PySide6.QtCharts", "PySide6.QtDataVisualization",

@@ -1,6 +1,6 @@
 """The one-folder build (installer/build.py, the script the release workflow runs too) works on
 this OS: the frozen executable passes its --self-test offscreen and under X, runs the headless
-command line, leaves out the parts of Qt LabDeck does not use, and its self-test notices a
+command line (locally and over SSH to a real sshd), leaves out the parts of Qt LabDeck does not use, and its self-test notices a
 broken bundle. The build runs once for the module (about half a minute here)."""
 
 from __future__ import annotations
@@ -76,6 +76,18 @@ def test_frozen_command_line_runs_a_command(frozen_app, tmp_path):
     assert "frozen-ok" in logs.stdout
 
 
+def test_frozen_command_line_reaches_an_ssh_node(frozen_app, sshd_node, tmp_path):
+    """paramiko and its native parts (cryptography, bcrypt, nacl) work from the bundle."""
+    data = str(tmp_path / "data")
+    added = run_frozen(frozen_app, "--data-dir", data, "node", "add", sshd_node.name, "--host", sshd_node.host,
+                       "--port", str(sshd_node.port), "--user", sshd_node.user, "--key-file", str(sshd_node.key_file),
+                       "--accept-host-key")
+    assert added.returncode == 0, added.stdout + added.stderr
+    result = run_frozen(frozen_app, "--data-dir", data, "exec", "--targets", sshd_node.name, "--", "echo", "over-ssh")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "over-ssh" in run_frozen(frozen_app, "--data-dir", data, "logs", "1").stdout
+
+
 def test_frozen_self_test_fails_when_the_bundle_lost_its_icons(frozen_app):
     resources = next(frozen_app.rglob("resources"))
     hidden = resources.with_name("resources-hidden")
@@ -95,5 +107,5 @@ def test_bundle_has_what_labdeck_uses_and_not_the_rest_of_qt(frozen_app):
                    "resources/labdeck-256.png", "resources/tray-failed-16.png", "keyring-"):
         assert needed in names, f"{needed} is missing from the bundle"
     for unused in ("translations/", "Qt6Quick", "Qt6Qml", "Qt6Pdf", "plugins/imageformats", "plugins/sqldrivers",
-                   "plugins/tls", "qgtk3", "PySide6/QtQml", "tkinter"):
+                   "plugins/tls", "qgtk3", "PySide6/QtQml", "tkinter", "invoke/"):
         assert unused not in names, f"{unused} should have been left out of the bundle"
