@@ -71,7 +71,7 @@ def keep(dest_name: str) -> bool:
         i = parts.index("plugins")
         if len(parts) > i + 2:
             return keep_plugin(parts[i + 1], parts[-1])
-    if "qml" in parts:
+    if "qml" in parts or parts[-1].lower() == "opengl32sw.dll":  # software OpenGL: widgets never make GL contexts
         return False
     return qt_library_name(parts[-1]) not in DROPPED_QT_LIBRARIES
 

@@ -66,6 +66,7 @@ def test_windows_version_file_is_what_pyinstaller_reads(tmp_path):
     ("PySide6/Qt6Pdf.dll", False),
     ("PySide6/Qt/lib/libQt6Widgets.so.6", True),
     ("PySide6/Qt6Network.dll", True),
+    ("PySide6/opengl32sw.dll", False),
     ("PySide6/Qt/lib/libicudata.so.73", True),
     ("PySide6\\plugins\\platforms\\qoffscreen.dll", True),
     ("keyring-25.7.0.dist-info/entry_points.txt", True),

@@ -1,7 +1,8 @@
 """The one-folder build (installer/build.py, the script the release workflow runs too) works on
 this OS: the frozen executable passes its --self-test offscreen and under X, runs the headless
-command line (locally and over SSH to a real sshd), leaves out the parts of Qt LabDeck does not use, and its self-test notices a
-broken bundle. The build runs once for the module (about half a minute here)."""
+command line (locally and over SSH to a real sshd), leaves out the parts of Qt LabDeck does not
+use, and its self-test notices a broken bundle. The build runs once for the module (about half a
+minute here)."""
 
 from __future__ import annotations
 
