@@ -53,6 +53,7 @@ def test_frozen_self_test_passes_offscreen(frozen_app):
     assert "Qt started with the 'offscreen' platform plugin" in out  # chosen by itself: no display here
     assert f"from {frozen_app}" in out  # the icons came from the bundle, not the source tree
     assert "keyring: backends [" in out and "keyring.backends.SecretService" in out
+    assert "engine started (EngineProcess)" in out  # the bundle started itself as the engine's child process
     assert "nodes ['this-computer'], jobs ['hello']" in out
     assert "job 'hello' ran on this-computer: run succeeded, exit code 0" in out
     assert "FAIL" not in out and "self-test passed: 6 checks" in out

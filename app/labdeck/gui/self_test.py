@@ -1,7 +1,8 @@
 """``labdeck --self-test``: proves an installation works end to end, for CI on the frozen build
-and for a user who wonders. It opens the main window (offscreen when there is no display), opens
-a catalog in a temporary folder (seeded with this computer and the sample job), runs the sample
-job through the engine while the window follows it, prints each check and returns 0 only if all
+and for a user who wonders. It starts the engine the way the app does (in its child process,
+which a frozen build starts as itself), opens the main window (offscreen when there is no
+display) on a catalog in a temporary folder (seeded with this computer and the sample job),
+runs the sample job while the window follows it, prints each check and returns 0 only if all
 of them passed. Nothing of the user's (catalog, keyring, settings) is touched."""
 
 from __future__ import annotations
@@ -80,17 +81,18 @@ def _run_checks(checks: Checks, data_dir: Path) -> None:
     _check_icons(checks)
     _check_keyring(checks)
 
-    from ..engine.engine import Engine
     from ..engine.seed import LOCAL_NODE, SAMPLE_JOB
+    from .app import start_engine
     from .main_window import MainWindow
 
-    engine = Engine(data_dir)
+    engine = start_engine(data_dir)
+    kind = type(engine).__name__
     window = None
     try:
         nodes = [n.name for n in engine.catalog.list_nodes()]
         jobs = [j.name for j in engine.catalog.list_jobs()]
         if not checks.check(LOCAL_NODE in nodes and SAMPLE_JOB in jobs,
-                            f"catalog opened in {data_dir}: nodes {nodes}, jobs {jobs}"):
+                            f"engine started ({kind}); catalog opened in {data_dir}: nodes {nodes}, jobs {jobs}"):
             return
         window = MainWindow(engine, use_tray=False)
         window.show()

@@ -1,5 +1,5 @@
-"""``labdeck --startup-probe``: start the app as a user would (engine on the data folder, main
-window) and exit at the main window's first paint, printing when that happened. bench/ times a
+"""``labdeck --startup-probe``: start the app as a user would (the engine as the app starts it,
+the main window) and exit at the main window's first paint, printing when that happened. bench/ times a
 cold start from outside with it; the app is not left running and no scheduler is started."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import time
 from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
+from ..store import paths
 from .self_test import needs_offscreen
 
 PREFIX = "startup-probe:"
@@ -38,11 +39,11 @@ def run_startup_probe(data_dir: str | None = None, out=print) -> int:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     app = QApplication.instance() or QApplication(sys.argv[:1])
 
-    from ..engine.engine import Engine
+    from .app import start_engine
     from .main_window import MainWindow
 
     with tempfile.TemporaryDirectory(prefix="labdeck-probe-", ignore_cleanup_errors=True) as tmp:
-        engine = Engine(data_dir or tmp)
+        engine = start_engine(paths.resolve_data_dir(data_dir or tmp))  # as the app starts it
         window = MainWindow(engine, use_tray=False)
         probe = FirstPaint(app)
         window.installEventFilter(probe)
