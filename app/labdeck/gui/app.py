@@ -16,6 +16,8 @@ import logging
 import logging.handlers
 import os
 import sys
+import threading
+from concurrent.futures import Future
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray
@@ -81,11 +83,8 @@ def run_app(data_dir: str | Path | None = None, argv: list[str] | None = None) -
         print("LabDeck is already running for this data folder; brought its window to the front.")
         return 0
 
-    from .main_window import MainWindow
-
     log_to_file(paths.app_log_path(resolved))
-    engine = start_engine(resolved)
-    window = MainWindow(engine)
+    engine, window = open_main_window(resolved)
     window.start_scheduling()  # another process may already schedule this catalog: shown, not fatal
     app.setQuitOnLastWindowClosed(window.tray is None)
     instance = SingleInstance(name, window.bring_to_front)
@@ -97,6 +96,24 @@ def run_app(data_dir: str | Path | None = None, argv: list[str] | None = None) -
         instance.close()
         window.bridge.detach()
         engine.close()
+
+
+def open_main_window(data_dir: Path, use_tray: bool | None = None):
+    """The engine and the main window on it. The engine starts on a thread, so that its child
+    process boots while this process loads the window's modules (about 0.2 s of every start)."""
+    starting: Future = Future()
+
+    def start() -> None:
+        try:
+            starting.set_result(start_engine(data_dir))
+        except BaseException as exc:  # handed to the caller below
+            starting.set_exception(exc)
+
+    threading.Thread(target=start, name="engine-start", daemon=True).start()
+    from .main_window import MainWindow
+
+    engine = starting.result()
+    return engine, MainWindow(engine, use_tray)
 
 
 def start_engine(data_dir: Path):

@@ -39,12 +39,10 @@ def run_startup_probe(data_dir: str | None = None, out=print) -> int:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     app = QApplication.instance() or QApplication(sys.argv[:1])
 
-    from .app import start_engine
-    from .main_window import MainWindow
+    from .app import open_main_window
 
     with tempfile.TemporaryDirectory(prefix="labdeck-probe-", ignore_cleanup_errors=True) as tmp:
-        engine = start_engine(paths.resolve_data_dir(data_dir or tmp))  # as the app starts it
-        window = MainWindow(engine, use_tray=False)
+        engine, window = open_main_window(paths.resolve_data_dir(data_dir or tmp), use_tray=False)  # as the app does
         probe = FirstPaint(app)
         window.installEventFilter(probe)
         QTimer.singleShot(30_000, app.quit)  # never hang a benchmark
