@@ -57,10 +57,12 @@ class EngineBridge(QObject):
         self._unsubscribe = engine.bus.subscribe(self._on_engine_event)
 
     def detach(self) -> None:
-        """Stop listening to the engine (call before closing it)."""
+        """Stop listening to the engine (call before closing it). Events it queued before are
+        dropped too: delivered later, they would make pages read a closed catalog."""
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        self._timer.stop()
 
     # ---- engine threads ------------------------------------------------------------------
 
@@ -118,6 +120,8 @@ class EngineBridge(QObject):
         self.outputArrived.emit(sizes)
 
     def _deliver(self, event) -> None:
+        if self._unsubscribe is None:  # detached
+            return
         self.flush_output()
         if isinstance(event, RunStarted):
             self.runStarted.emit(event.run_id, event.job_name, tuple(event.nodes))
