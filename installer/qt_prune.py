@@ -12,6 +12,7 @@ import re
 # Python modules never used by the app (the Essentials wheel ships some of them).
 EXCLUDED_MODULES = [
     "tkinter", "invoke",  # paramiko imports invoke only for ssh_config "Match exec", which LabDeck never parses
+    "setuptools", "pkg_resources", "_distutils_hack",  # build tools; their runtime hook cost 0.2 s of each start
     "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtQuickWidgets", "PySide6.QtQuickControls2",
     "PySide6.QtQuickTest", "PySide6.QtQmlFeatures", "PySide6.QtLabsStyleKit", "PySide6.QtWebEngineCore",
     "PySide6.QtWebEngineWidgets", "PySide6.QtWebEngineQuick", "PySide6.Qt3DCore", "PySide6.Qt3DRender",

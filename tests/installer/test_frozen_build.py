@@ -109,5 +109,5 @@ def test_bundle_has_what_labdeck_uses_and_not_the_rest_of_qt(frozen_app):
                    "resources/labdeck-256.png", "resources/tray-failed-16.png", "keyring-"):
         assert needed in names, f"{needed} is missing from the bundle"
     for unused in ("translations/", "Qt6Quick", "Qt6Qml", "Qt6Pdf", "plugins/imageformats", "plugins/sqldrivers",
-                   "plugins/tls", "qgtk3", "PySide6/QtQml", "tkinter", "invoke/"):
+                   "plugins/tls", "qgtk3", "PySide6/QtQml", "tkinter", "invoke/", "setuptools/"):
         assert unused not in names, f"{unused} should have been left out of the bundle"
