@@ -100,7 +100,8 @@ def ensure_debian_packages(packages: list[str]) -> None:
         return
     prefix = [] if os.geteuid() == 0 else (["sudo"] if shutil.which("sudo") else None)
     if prefix is None:
-        sys.exit(f"[dev] these system packages are needed: {' '.join(missing)}; install them as root and run this again")
+        sys.exit(f"[dev] these system packages are needed: {' '.join(missing)}; "
+                 "install them as root and run this again")
     say(f"installing system packages: {' '.join(missing)}")
     env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
     run([*prefix, "apt-get", "update", "-qq"], env=env)

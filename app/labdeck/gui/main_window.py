@@ -58,7 +58,8 @@ class MainWindow(QMainWindow):
         self.sidebar = QListWidget()
         self.sidebar.setIconSize(QSize(14, 14))
         self.sidebar.setFixedWidth(150)
-        self.sidebar.setStyleSheet("QListWidget { border: none; font-size: 11pt; } QListWidget::item { padding: 9px 6px; }"
+        self.sidebar.setStyleSheet("QListWidget { border: none; font-size: 11pt; }"
+                                   " QListWidget::item { padding: 9px 6px; }"
                                    "QListWidget::item:selected { background: palette(midlight); color: palette(text);"
                                    " border-left: 3px solid palette(highlight); }")
         for i, (name, color, tip) in enumerate(PAGES):
@@ -254,7 +255,8 @@ class MainWindow(QMainWindow):
         self._engine_notifies = True
         if self.settings_page.notifications_on():
             if self.tray:
-                self.tray.icon.showMessage(f"LabDeck: {job_name} {kind}", text, QSystemTrayIcon.MessageIcon.Warning, 8000)
+                self.tray.icon.showMessage(f"LabDeck: {job_name} {kind}", text, QSystemTrayIcon.MessageIcon.Warning,
+                                           8000)
             self.statusBar().showMessage(text, 15000)
 
     def _run_finished(self, run_id: int, job_name: str, status: str) -> None:
