@@ -1,8 +1,8 @@
 """The one-folder build (installer/build.py, the script the release workflow runs too) works on
 this OS: the frozen executable passes its --self-test offscreen and under X, runs the headless
-command line (locally and over SSH to a real sshd), leaves out the parts of Qt LabDeck does not
-use, and its self-test notices a broken bundle. The build runs once for the module (about half a
-minute here)."""
+command line (locally, over SSH to a real sshd, and as far as WinRM goes without a keyring),
+leaves out the parts of Qt LabDeck does not use, and its self-test notices a broken bundle. The
+build runs once for the module (about half a minute here)."""
 
 from __future__ import annotations
 
@@ -88,6 +88,20 @@ def test_frozen_command_line_reaches_an_ssh_node(frozen_app, sshd_node, tmp_path
     result = run_frozen(frozen_app, "--data-dir", data, "exec", "--targets", sshd_node.name, "--", "echo", "over-ssh")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "over-ssh" in run_frozen(frozen_app, "--data-dir", data, "logs", "1").stdout
+
+
+def test_frozen_command_line_reaches_the_winrm_code(frozen_app, wsman_server, tmp_path):
+    """pywinrm and requests import from the bundle and a WinRM node gets as far as its password.
+    This machine has no OS keyring for the bundle to keep it in (keyring's null backend stands
+    in), so the exchange with the WS-Management test server itself is covered by the source tests."""
+    result = subprocess.run([str(frozen_app / EXE_NAME), "--data-dir", str(tmp_path / "data"), "node", "add", "win1",
+                             "--transport", "winrm", "--host", wsman_server.host, "--port", str(wsman_server.port),
+                             "--user", wsman_server.username, "--auth", "basic", "--password-stdin"],
+                            input=wsman_server.password + "\n", capture_output=True, text=True, timeout=120,
+                            env=app_env(PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring"))
+    assert result.returncode != 0
+    assert f"/wsman): no password is saved for '{wsman_server.username}'" in result.stderr, result.stderr
+    assert "unexpected" not in result.stderr  # no ImportError or other bug from a missing module
 
 
 def test_frozen_self_test_fails_when_the_bundle_lost_its_icons(frozen_app):
