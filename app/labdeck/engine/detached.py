@@ -4,9 +4,9 @@ polled over the pooled connection, the deadline and cancel enforced by killing t
 process group. A later LabDeck process re-attaches from the same record.
 
 A node that stops answering for the heartbeat time has its node runs marked ``node_lost``
-(see heartbeat.py); the follower keeps trying and records the real outcome when it answers. Nothing here decides retries or
-run summaries: it returns an outcome to the dispatcher, or None when released at shutdown
-(the command goes on; the next LabDeck process picks it up)."""
+(see heartbeat.py); the follower keeps trying and records the real outcome when it answers.
+Nothing here decides retries or run summaries: it returns an outcome to the dispatcher, or
+None when released at shutdown (the command goes on; the next LabDeck process picks it up)."""
 
 from __future__ import annotations
 
@@ -15,17 +15,20 @@ import os
 import secrets
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from ..core.errors import NodeUnreachable
 from ..core.models import Node, NodeRun
 from ..core.status import KillState, NodeRunStatus
 from ..executors.base import ScriptFile
-from ..executors.detached_ops import DetachedOps
 from ..executors.pool import ExecutorPool
 from ..store.catalog import Catalog
 from ..store.detached import DetachedRecord, DetachedStore
 from ..store.logs import MAX_HELD_LINE, LogWriter
 from .heartbeat import Heartbeats
+
+if TYPE_CHECKING:  # paramiko (which detached_ops imports) loads with the first SSH node, not at start-up
+    from ..executors.detached_ops import DetachedOps
 
 log = logging.getLogger(__name__)
 
