@@ -1,6 +1,7 @@
 """Screenshots for the docs: starts the real app (real engine, real sshd nodes) under Xvfb
 with a throw-away data folder full of realistic content, and saves docs/nodes.png,
-docs/jobs.png, docs/job_editor.png, docs/run.png, docs/runs.png, docs/log.png and docs/schedules.png.
+docs/jobs.png, docs/job_editor.png, docs/run.png, docs/runs.png, docs/log.png, docs/schedules.png,
+docs/transfers.png and docs/queue.png.
 
     python tools/screenshots.py          # re-runs itself under xvfb-run when there is no display
 """
@@ -115,6 +116,64 @@ def composite(background, foreground, path, margin: int = 28) -> None:
     print("saved", path)
 
 
+PIPELINE = """
+name: train-pipeline
+description: Prepare shards, train two models side by side, evaluate both
+targets: tag:gpu
+resources: {gpus: 2}
+workflow:
+  - {name: prepare, placement: any, command: 'echo "shards=64" >> "$LABDECK_OUTPUT"'}
+  - {name: train-a, depends_on: [prepare], targets: gpu-01, command: 'sleep 20'}
+  - {name: train-b, depends_on: [prepare], targets: gpu-02, command: 'sleep 20'}
+  - {name: evaluate, depends_on: [train-a, train-b], placement: any, command: 'echo evaluating'}
+on_failure: {name: notify-team, placement: any, command: 'echo "failed: $LABDECK_FAILED_STEPS"'}
+"""
+
+
+def queue_shot(engine, window, pump, shot) -> None:
+    """A workflow holding both GPU nodes, and a GPU job waiting in the queue for one."""
+    from labdeck.core.models import Capacity
+    from labdeck.store.jobfile import job_from_yaml
+
+    for name in ("gpu-01", "gpu-02"):
+        node = engine.catalog.get_node(name)
+        node.capacity = Capacity(gpus=2)
+        engine.catalog.update_node(node)
+    engine.catalog.add_job(job_from_yaml(PIPELINE))
+    engine.catalog.add_job(job_from_yaml("name: big-train\ntargets: tag:gpu\nplacement: any\npriority: 5\n"
+                                         "resources: {gpus: 2}\nsteps: ['sleep 5']\n"))
+    flow = engine.start_job("train-pipeline")
+    waiting = engine.start_job("big-train")
+    pump(4)
+    window.open_run(flow.id)
+    shot(window, "queue.png")
+    for run in (flow, waiting):
+        engine.cancel(run.id)
+        engine.wait(run.id, 30)
+
+
+def transfers_shot(window, pump, shot, tmp: Path) -> None:
+    """An upload of a data set to the GPU nodes, caught half-way, on the Transfers page."""
+    source = tmp / "training-set.bin"
+    with open(source, "wb") as f:
+        for _ in range(40):
+            f.write(os.urandom(1 << 20))
+    page = window.transfers_page
+    window.show_page(window.stack.indexOf(page))
+    dialog = page.upload()
+    dialog.sources.setText(str(source))
+    dialog.targets.setText("tag:gpu")
+    dialog.destination.setText(f"{tmp}/remote/${{node.name}}")
+    dialog.accept()
+    end = time.time() + 30
+    while time.time() < end and not any(0 < r.node_pct < 100 for r in page.model.rows):
+        pump(0.02)
+    shot(window, "transfers.png")
+    end = time.time() + 60
+    while time.time() < end and any(r.state not in ("done", "failed", "cancelled") for r in page.model.rows):
+        pump(0.2)
+
+
 def run_and_wait(engine, job, options=None, targets=None, timeout=60):
     run = engine.start_job(job, options or {}, targets=targets)
     engine.wait(run.id, timeout)
@@ -213,6 +272,9 @@ def main() -> int:
         pump(0.8)
         composite(window, editor, DOCS / "schedules.png")
         editor.reject()
+
+        transfers_shot(window, pump, shot, tmp)
+        queue_shot(engine, window, pump, shot)
         window._quitting = True
         window.close()
         QTimer.singleShot(0, app.quit)

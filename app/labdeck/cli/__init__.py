@@ -27,7 +27,7 @@ def _add_global_options(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
 
 def build_parser() -> argparse.ArgumentParser:
     # The command modules import the engine (paramiko and all); only commands need them.
-    from . import daemon, jobs, nodes, notify, policy, runs, schedules, settings
+    from . import daemon, jobs, nodes, notify, policy, queue, runs, schedules, settings, transfers
 
     parser = argparse.ArgumentParser(prog="labdeck", description="Run and watch batch jobs across your lab's machines.")
     _add_global_options(parser)
@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     notify.register(sub)
     settings.register(sub)
     daemon.register(sub)
+    transfers.register(sub)
+    queue.register(sub)
     return parser
 
 

@@ -84,11 +84,13 @@ def cmd_list(args) -> int:
     with open_engine(args) as engine:
         jobs = engine.catalog.list_jobs()
     if args.json:
-        print_json([{"name": j.name, "targets": j.targets, "steps": len(j.steps), "description": j.description,
+        print_json([{"name": j.name, "targets": j.targets, "steps": len(j.steps) or len(j.plan.workflow),
+                     "description": j.description,
                      "options": {o.name: o.default for o in j.options}, "timeout_s": j.policy.timeout_s} for j in jobs])
         return 0
     print_table(["NAME", "TARGETS", "STEPS", "TIMEOUT", "DESCRIPTION"],
-                [[j.name, j.targets, len(j.steps), f"{j.policy.timeout_s:g}s" if j.policy.timeout_s else "-",
+                [[j.name, j.targets, len(j.steps) or len(j.plan.workflow),
+                  f"{j.policy.timeout_s:g}s" if j.policy.timeout_s else "-",
                   j.description] for j in jobs])
     return 0
 
@@ -111,7 +113,8 @@ def cmd_import(args) -> int:
         text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
     except OSError as exc:
         raise InvalidInput(f"cannot read {args.file}: {exc.strerror}") from exc
-    job = job_from_yaml(text, source=args.file)
+    folder = None if args.file == "-" else str(Path(args.file).resolve().parent)  # where a relative over_file is
+    job = job_from_yaml(text, source=args.file, base_dir=folder)
     with open_engine(args) as engine:
         _check_targets(engine, job)
         engine.catalog.add_job(job, replace=args.replace)

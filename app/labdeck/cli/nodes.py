@@ -1,4 +1,4 @@
-"""``labdeck node add|list|test|remove``."""
+"""``labdeck node add|list|test|capacity|prepare-windows|remove``."""
 
 from __future__ import annotations
 
@@ -47,6 +47,15 @@ def register(sub) -> None:
     test.add_argument("--accept-host-key", action="store_true", help="trust the host key the node presents now")
     test.add_argument("--replace-host-key", action="store_true", help="with --accept-host-key: replace a changed key")
     test.set_defaults(handler=cmd_test)
+
+    cap = node.add_parser("capacity", help="set what a node offers to jobs that request resources "
+                                           "(unset values come from the last probe)")
+    cap.add_argument("name")
+    cap.add_argument("--cpus", type=int)
+    cap.add_argument("--memory-mb", type=int)
+    cap.add_argument("--gpus", type=int)
+    cap.add_argument("--clear", action="store_true", help="forget the values set by hand")
+    cap.set_defaults(handler=cmd_capacity)
 
     prep = node.add_parser("prepare-windows",
                            help="print the PowerShell that prepares a Windows PC for LabDeck (WinRM over HTTPS)")
@@ -125,3 +134,25 @@ def _ago(when: float | None) -> str:
         if seconds >= size:
             return f"{seconds // size}{unit} ago"
     return f"{seconds}s ago"
+
+
+def cmd_capacity(args) -> int:
+    from ..core.errors import InvalidInput
+    from ..core.models import Capacity
+    from ..engine.placement import node_capacity
+
+    values = {"cpus": args.cpus, "memory_mb": args.memory_mb, "gpus": args.gpus}
+    if any(v is not None and v < 0 for v in values.values()):
+        raise InvalidInput("capacity values cannot be negative")
+    with open_engine(args) as engine:
+        node = engine.catalog.get_node(args.name)
+        if args.clear:
+            node.capacity = Capacity()
+        for key, value in values.items():
+            if value is not None:
+                setattr(node.capacity, key, value)
+        engine.catalog.update_node(node)
+        effective = node_capacity(node)
+    shown = ", ".join(f"{k} {'?' if v is None else f'{v:g}'}" for k, v in effective.items())
+    print(f"node '{node.name}' offers {shown}")
+    return 0

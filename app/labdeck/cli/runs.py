@@ -64,6 +64,9 @@ def cmd_exec(args) -> int:
 
 
 def _wait_and_report(engine, run_id: int, as_json: bool) -> int:
+    if engine.queue.has(run_id):  # a workflow, array or queued run
+        from .queue import wait_planned
+        return wait_planned(engine, run_id, as_json)
     if not as_json:
         print(f"run {run_id} started", file=sys.stderr)
 
@@ -142,6 +145,12 @@ def cmd_logs(args) -> int:
         if args.node and not node_runs:
             from ..core.errors import NotFound
             raise NotFound(f"run {run.id} has no node '{args.node}'")
+        if not node_runs and not args.node:  # a workflow or array run: its tasks' logs, one after another
+            from ..store.run_queue import task_runs
+            for task, nr in task_runs(engine.catalog, run.id):
+                print(f"==> task {task.task} on {nr['node_name']} ({nr['status']}) <==")
+                _copy_file(Path(nr["log_path"]))
+            return 0
         if not args.follow:
             for nr in node_runs:
                 if len(node_runs) > 1:

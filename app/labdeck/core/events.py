@@ -78,5 +78,29 @@ class Notification:
     failing_nodes: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class PlanProgress:
+    """A workflow or array run moved on: its tasks so far ("734 / 1000 done, 3 failed")."""
+    run_id: int
+    total: int
+    done: int
+    failed: int
+    running: int
+
+
+@dataclass(frozen=True)
+class StepChanged:
+    """A workflow step changed state: waiting, running, succeeded, failed, skipped, cancelled."""
+    run_id: int
+    step: str
+    state: str
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class QueueChanged:
+    """The run queue's order or reasons changed."""
+
+
 Event = (RunStarted | NodeRunStarted | NodeRunOutput | NodeRunStateChanged | NodeRunFinished | RunFinished | NodeSeen
-         | Notification)
+         | Notification | PlanProgress | StepChanged | QueueChanged)

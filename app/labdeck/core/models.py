@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from .errors import InvalidInput
+from .plan import Plan
 from .status import KillState, NodeRunStatus, RunStatus
 
 NOTIFY_KINDS = ("failed", "succeeded", "missed", "exceeded")
@@ -22,6 +23,8 @@ class Transport(StrEnum):
 class StepKind(StrEnum):
     COMMAND = "command"
     SCRIPT = "script"
+    PUT = "put"    # copy local files/folders (``source``) into a folder on the node (``destination``)
+    GET = "get"    # collect a remote path or glob (``source``) into ``destination``/<node>/
 
 
 class Trigger(StrEnum):
@@ -92,6 +95,8 @@ class Step:
     script: str = ""                # for SCRIPT: the body, kept in the catalog
     filename: str = "script.sh"     # for SCRIPT: the name it is uploaded as (its extension picks the interpreter)
     name: str = ""
+    source: str = ""                # for PUT/GET; ${node.name} and ${option.X} allowed
+    destination: str = ""           # for PUT/GET
 
 
 @dataclass
@@ -147,6 +152,7 @@ class Job:
     policy: JobPolicy = field(default_factory=JobPolicy)
     description: str = ""
     id: int | None = None
+    plan: Plan = field(default_factory=Plan)  # workflow, array, resources, priority (empty: classic)
 
 
 @dataclass
@@ -167,6 +173,8 @@ class Run:
     note: str = ""                      # why a run was missed, skipped, restarted or failed without nodes
     restarts: int = 0                   # how many max-runtime restarts came before this run
     parent_run_id: int | None = None    # the first run of a chain of restarts
+    workflow_run_id: int | None = None  # a task run: the workflow or array run it belongs to
+    task: str = ""                      # a task run: its step name or array index
 
 
 @dataclass

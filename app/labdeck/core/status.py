@@ -22,6 +22,7 @@ class NodeRunStatus(StrEnum):
 
 
 class RunStatus(StrEnum):
+    QUEUED = "queued"      # waiting in the run queue for room on its nodes; nothing started yet
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
@@ -32,7 +33,7 @@ class RunStatus(StrEnum):
 
     @property
     def is_final(self) -> bool:
-        return self is not RunStatus.RUNNING
+        return self not in (RunStatus.RUNNING, RunStatus.QUEUED)
 
 
 class KillState(StrEnum):

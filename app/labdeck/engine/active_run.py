@@ -22,3 +22,4 @@ class ActiveRun:
     slots: threading.Semaphore | None = None
     final: tuple[RunStatus, str] | None = None  # set by a rule that ends the run (max runtime)
     finished: set[int] = field(default_factory=set)  # node run ids already given a final status
+    env: dict[str, str] = field(default_factory=dict)  # extra environment (a workflow or array task's)

@@ -24,6 +24,7 @@ from .bus import EventBus
 from .detached import DetachedRunner
 from .heartbeat import Heartbeats
 from .reattach import ReattachMixin
+from .transfer_steps import TRANSFER_KINDS, run_transfer_step
 
 log = logging.getLogger(__name__)
 CANCEL_POLL_S = 0.25
@@ -59,9 +60,10 @@ class Dispatcher(ReattachMixin):
 
     # ---- starting ----------------------------------------------------------------------
 
-    def start(self, run: Run, job: Job, nodes: list[Node], node_runs: list[NodeRun]) -> None:
+    def start(self, run: Run, job: Job, nodes: list[Node], node_runs: list[NodeRun],
+              env: dict[str, str] | None = None) -> None:
         active = ActiveRun(run=run, job=job, nodes={n.name: n for n in nodes}, node_runs=node_runs,
-                            remaining=len(node_runs))
+                           remaining=len(node_runs), env=dict(env or {}))
         active.cancel_node = {nr.node_name: threading.Event() for nr in node_runs}
         if job.policy.max_parallel and job.policy.max_parallel < len(node_runs):
             active.slots = threading.Semaphore(job.policy.max_parallel)
@@ -214,13 +216,15 @@ class Dispatcher(ReattachMixin):
         """The node run's steps once; None when a detached command was left running at shutdown."""
         job, options = active.job, active.run.options
         deadline = Deadline.after(job.policy.timeout_s)
-        env = option_environment(options) | {
+        env = option_environment(options) | active.env | {
             "LABDECK_RUN_ID": str(active.run.id), "LABDECK_JOB": job.name, "LABDECK_NODE": node.name}
         exit_code: int | None = None
         stop = _StopOnLogFailure(cancel, writer)
         try:
             executor = self._pool.get(node)
-            ops = self.detached.ops_for(executor) if job.policy.detached else None
+            # Transfer steps need the controller between steps: such a job runs attached (for now).
+            detached = job.policy.detached and not any(s.kind in TRANSFER_KINDS for s in job.steps)
+            ops = self.detached.ops_for(executor) if detached else None
             if ops is not None:
                 steps = [ScriptFile(s.filename, substitute(s.script, options,
                                                            shell_for_script(s.filename, executor.shell)))
@@ -229,6 +233,11 @@ class Dispatcher(ReattachMixin):
                 return self.detached.launch(ops, active.run.id, node, nr, writer, stop, steps, env,
                                             job.policy.timeout_s, CommandRequest().kill_grace_s)
             for index, step in enumerate(job.steps, 1):
+                if step.kind in TRANSFER_KINDS:
+                    failure = run_transfer_step(self._pool, node, step, index, options, deadline, stop, writer)
+                    if failure is not None:
+                        return failure[0], None, failure[1], None
+                    continue
                 request = CommandRequest(env=env, run_tag=f"run-{active.run.id}-{node.name}")
                 if step.kind is StepKind.SCRIPT:
                     shell = shell_for_script(step.filename, executor.shell)

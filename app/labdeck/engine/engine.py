@@ -11,17 +11,23 @@ from ..core.models import Job, Node, Run, Step, Trigger
 from ..core.quoting import Shell, check_option_name, substitute
 from ..core.targets import resolve_targets
 from ..executors.pool import ExecutorPool
-from ..store import paths, secrets
+from ..store import paths, run_queue, secrets
 from ..store.catalog import Catalog
 from .bus import EventBus
 from .dispatcher import Dispatcher
 from .hostkeys import CatalogHostKeys
 from .nodes import NodeManager
 from .notify import Notifier
+from .plans import rebuild, start_planned
+from .plans import rerun_failed as rerun_planned
 from .reconcile import reconcile_orphans
 from .rules import RuleWatcher
+from .run_queue import RunQueue
 from .scheduler import Scheduler
 from .seed import seed_first_start
+from .tasks import NodeFiles
+from .transfer_steps import check_transfer_step
+from .transfers import TransferManager
 
 ADHOC_JOB = "(ad-hoc)"
 
@@ -38,6 +44,9 @@ class Engine:
                                  CatalogHostKeys(self.catalog).check)
         self.dispatcher = Dispatcher(self.catalog, self.pool, self.bus, secrets.get_secret)
         self.nodes = NodeManager(self.catalog, self.pool, self.bus)
+        self.transfers = TransferManager(self.catalog, self.pool, self.bus)
+        self.queue = RunQueue(self)  # workflows, arrays, runs that wait for room
+        self.queue_files = NodeFiles(self)
         self.notifier = Notifier(self.catalog, self.bus)
         self.rules = RuleWatcher(self)
         self.scheduler = Scheduler(self, miss_grace_s=miss_grace_s)
@@ -50,9 +59,11 @@ class Engine:
 
     def start_scheduler(self) -> None:
         """Build the scheduler from the catalog and start it (missed fires are recorded first).
-        A long-lived process (the app, the daemon) also re-attaches to detached runs here."""
+        A long-lived process (the app, the daemon) also re-attaches to detached runs here, and
+        takes over the queued runs a LabDeck process that is gone left behind."""
         self.adopt_detached()
         self.scheduler.start()
+        self.queue.resume(lambda run: rebuild(self, run))
 
     def adopt_detached(self) -> list[int]:
         """Re-attach to the detached runs of LabDeck processes that are gone; their run ids."""
@@ -80,7 +91,10 @@ class Engine:
         values = resolve_options(job, options or {})
         for step in job.steps:  # an unknown ${option.X} is an error before anything runs
             substitute(step.command or step.script, values, Shell.SH)
+            check_transfer_step(step, values)
         spec = targets or job.targets
+        if not job.plan.is_classic():
+            return start_planned(self, job, values, trigger, spec, extra)
         nodes = resolve_targets(spec, self.catalog.list_nodes())
         logs = paths.logs_dir(self.data_dir)
         run, node_runs = self.catalog.create_run(
@@ -90,7 +104,10 @@ class Engine:
         return run
 
     def rerun_failed(self, run_id: int) -> Run:
-        """A new run of the same job and options on the nodes that did not succeed."""
+        """A new run of the same job and options on the nodes that did not succeed (an array:
+        its items that did not succeed; a workflow: all of it again)."""
+        if run_queue.is_planned(self.catalog, run_id):
+            return rerun_planned(self, run_id)
         run = self.catalog.get_run(run_id)
         failed = [nr.node_name for nr in self.catalog.node_runs(run_id) if nr.status != "succeeded"]
         if not failed:
@@ -98,12 +115,16 @@ class Engine:
         return self.start_job(run.job_name, run.options, Trigger.MANUAL, targets=",".join(failed))
 
     def wait(self, run_id: int, timeout: float | None = None) -> bool:
+        if self.queue.has(run_id):
+            return self.queue.wait(run_id, timeout)
         return self.dispatcher.wait(run_id, timeout)
 
     def cancel(self, run_id: int, node_name: str | None = None) -> None:
         """Cancel here if this process runs it, and flag it in the catalog for any other process."""
         self.catalog.request_cancel(run_id, node_name)
         if self.dispatcher.cancel(run_id, node_name):
+            return
+        if node_name is None and self.queue.cancel(run_id):  # a workflow, array or queued run
             return
         # Detached node runs of a LabDeck process that is gone: re-attach here to kill them.
         if run_id in self.adopt_detached():
@@ -124,7 +145,9 @@ class Engine:
         self._closed.set()
         self.scheduler.shutdown()  # first: no new runs while the running ones are stopped
         self.rules.close()
+        self.queue.close()
         self.dispatcher.shutdown(cancel_running)
+        self.transfers.shutdown()
         self.notifier.close()
         self.pool.close()
         self.catalog.close()

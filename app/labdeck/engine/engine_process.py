@@ -18,6 +18,7 @@ import itertools
 import json
 import logging
 import os
+import pickle
 import secrets
 import subprocess
 import sys
@@ -58,6 +59,7 @@ class EngineProcess:
         self.catalog = Catalog(paths.catalog_path(self.data_dir))  # migrates before the child opens it
         self.bus = EventBus()
         self.nodes = _Calls(self, "nodes")
+        self.transfers = _TransferCalls(self)
         self.scheduler = _SchedulerCalls(self)
         self._ids = itertools.count(1)
         self._waiting: dict[int, Future] = {}
@@ -181,6 +183,7 @@ class EngineProcess:
         except subprocess.TimeoutExpired:
             self._proc.kill()
         self._conn.close()
+        self.transfers.close()
         self.catalog.close()
 
     def __enter__(self) -> EngineProcess:
@@ -196,6 +199,30 @@ class _Calls:
 
     def __getattr__(self, name: str):
         return lambda *args, **kwargs: self._owner.call(f"{self._prefix}.{name}", *args, **kwargs)
+
+
+class _TransferCalls(_Calls):
+    """Transfers run in the engine process; the remote file browser's quick listings use a
+    connection of this process (a backend holds a live connection, which cannot be sent)."""
+
+    def __init__(self, owner: EngineProcess):
+        super().__init__(owner, "transfers")
+        self._pool = None
+
+    def browser(self, node_name: str):
+        from ..executors.pool import ExecutorPool
+        from ..executors.transfer_backends import backend_for
+        from ..store import secrets as keyring_secrets
+        from .hostkeys import CatalogHostKeys
+        if self._pool is None:
+            owner = self._owner
+            self._pool = ExecutorPool(paths.work_dir(owner.data_dir), keyring_secrets.get_secret,
+                                      CatalogHostKeys(owner.catalog).check)
+        return backend_for(self._pool, self._owner.catalog.get_node(node_name))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
 
 
 class _SchedulerCalls(_Calls):
@@ -255,9 +282,16 @@ class _Host:
             for part in path.split("."):
                 target = getattr(target, part)
             value = target(*args, **kwargs) if callable(target) else target
-            self._send(("reply", call_id, True, value))
         except Exception as exc:
             self._send(("reply", call_id, False, _portable(exc)))
+            return
+        try:
+            pickle.dumps(value)
+        except Exception as exc:  # never leave the app waiting for a reply that cannot be sent
+            value = LabDeckError(f"internal error: the result of {path} cannot cross to the app ({exc})")
+            self._send(("reply", call_id, False, value))
+            return
+        self._send(("reply", call_id, True, value))
 
     def serve(self) -> None:
         close_id, cancel_running = None, True
@@ -281,7 +315,6 @@ class _Host:
 
 def _portable(exc: Exception) -> Exception:
     """The exception itself when it survives pickling (LabDeck's errors do), else its text."""
-    import pickle
     try:
         pickle.loads(pickle.dumps(exc))
         return exc

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from ..core.errors import HostKeyChanged, HostKeyUnknown, InvalidInput
 from ..core.events import NodeSeen
-from ..core.models import Node, Transport
+from ..core.models import Capacity, Node, Transport
 from ..executors.winrm_commands import codepage_for
 from ..store import secrets
 from .bus import EventBus
@@ -103,7 +103,8 @@ class NodeManager:
     def update(self, node: Node, secret: str | None = None, accept_fingerprint: str | None = None) -> NodeCheck:
         """Save changed settings of an existing node (found by name) and test it.
 
-        The node keeps its id, probe, last-seen time, OS family and credential reference; a new
+        The node keeps its id, probe, last-seen time, OS family, credential reference and (unless
+        given) capacity; a new
         ``secret`` replaces the one in the keyring. ``accept_fingerprint`` (SSH): a host key the
         user confirmed — if the node's accepted keys do not already hold it, the key presented
         now must have exactly that fingerprint and replaces them. All or nothing: if anything
@@ -114,6 +115,8 @@ class NodeManager:
         old_keys = self._catalog.host_keys(node.name)
         node.id, node.probe, node.last_seen, node.os_family = old.id, old.probe, old.last_seen, old.os_family
         node.credential_ref = old.credential_ref
+        if node.capacity == Capacity():  # an editor without capacity fields keeps what was set by hand
+            node.capacity = old.capacity
         ref = None
         if secret and node.transport is not Transport.LOCAL:
             ref = node.credential_ref = old.credential_ref or secrets.credential_ref_for(node.name)

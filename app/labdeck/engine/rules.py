@@ -39,7 +39,7 @@ class RuleWatcher:
                 log.exception("checking run rules failed")
 
     def check(self, now: float) -> None:
-        for run, job in self._engine.dispatcher.active_runs():
+        for run, job in self._engine.dispatcher.active_runs() + self._engine.queue.active_runs():
             policy, elapsed = job.policy, now - run.started_at
             if policy.expected_duration_s and elapsed > policy.expected_duration_s and run.id not in self._exceeded:
                 self._exceeded.add(run.id)
@@ -63,7 +63,8 @@ class RuleWatcher:
             after = f" after {run.restarts} restart(s)" if run.restarts else ""
             final = (RunStatus.FAILED, f"{limit}{after}; cancelled and reported failed")
         log.info("run %s %s", run.id, final[1])
-        self._engine.dispatcher.cancel(run.id, final=final)
+        if not self._engine.dispatcher.cancel(run.id, final=final):
+            self._engine.queue.cancel(run.id, final=final)  # a workflow or array run
 
     def _on_event(self, event) -> None:
         if isinstance(event, RunFinished):

@@ -275,7 +275,8 @@ class Scheduler:
     def _running(self, job_name: str) -> list[int]:
         """Runs of the job that are really going on; an orphan (its process is gone) never blocks."""
         here = set(self._engine.dispatcher.active_run_ids())
-        runs = [r for r in self._catalog.list_runs(job_name, 20, str(RunStatus.RUNNING))]
+        runs = [r for status in (RunStatus.RUNNING, RunStatus.QUEUED)  # queued: waiting for room (run queue)
+                for r in self._catalog.list_runs(job_name, 20, str(status))]
         if any(r.id not in here for r in runs):
             fixed = set(reconcile_orphans(self._catalog, here, adopt=self._engine.dispatcher.adopt))
             runs = [r for r in runs if r.id not in fixed]

@@ -22,8 +22,10 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from ..core.events import (NodeRunFinished, NodeRunOutput, NodeRunStarted, NodeSeen, RunFinished,
                            RunStarted)
+from ..core.transfers import TransferFinished, TransferNodeFinished, TransferProgress, TransferQueued
 
 
+TRANSFER_EVENTS = (TransferQueued, TransferProgress, TransferNodeFinished, TransferFinished)
 _TEXT_SIGNAL = b"nodeRunOutput(int,int,QString,QString)"
 
 
@@ -37,6 +39,7 @@ class EngineBridge(QObject):
     nodeSeen = Signal(str, bool, str)                        # node, reachable, message
     notification = Signal(str, str, object, str)             # kind, job_name, run_id, text (engine Notification)
     changed = Signal()                                       # any non-output event: catalog state moved
+    transferEvent = Signal(object)                           # a core.transfers event (queued, progress, ends)
 
     _event = Signal(object)
     _wake = Signal()
@@ -121,6 +124,9 @@ class EngineBridge(QObject):
 
     def _deliver(self, event) -> None:
         if self._unsubscribe is None:  # detached
+            return
+        if isinstance(event, TRANSFER_EVENTS):  # no catalog change: the pages need not reload
+            self.transferEvent.emit(event)
             return
         self.flush_output()
         if isinstance(event, RunStarted):

@@ -1,5 +1,5 @@
 """MainWindow: sidebar navigation between the pages, a status bar with live counts, keyboard
-shortcuts (Ctrl+1..6 pages, Ctrl+R run the selected job, F5 refresh), Help > About, an error
+shortcuts (Ctrl+1..8 pages, Ctrl+R run the selected job, F5 refresh), Help > About, an error
 banner that never blocks, the tray icon when the system has one, and a careful close."""
 
 from __future__ import annotations
@@ -9,15 +9,18 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QPushButton,
                                QStackedWidget, QSystemTrayIcon, QVBoxLayout, QWidget)
 
-from ..store import queries
+from ..store import queries, run_queue
 from .actions import Actions, ask_yes_no
 from .bridge import EngineBridge
 from .pages.jobs_page import JobsPage
 from .pages.nodes_page import NodesPage
+from .pages.queue_page import QueuePage
 from .pages.run_view import RunView
 from .pages.runs_page import RunsPage
 from .pages.schedules_page import SchedulesPage
 from .pages.settings_page import THEME_KEY, SettingsPage, apply_theme
+from .pages.transfers_page import TransfersPage
+from .dialogs.remote_browser import RemoteBrowser
 from .status_style import BAD, dot_icon
 from .icons import app_icon
 from .tray import Tray
@@ -27,7 +30,9 @@ PAGES = [("Nodes", "#26a69a", "Every machine at a glance (Ctrl+1)"),
          ("Run", "#1e88e5", "The current run live, node by node (Ctrl+3)"),
          ("History", "#8d6e63", "Every run, with filters and search (Ctrl+4)"),
          ("Settings", "#78909c", "Data folder, notifications, theme (Ctrl+5)"),
-         ("Schedules", "#ffb300", "Schedules of every job, upcoming runs, pause all (Ctrl+6)")]
+         ("Schedules", "#ffb300", "Schedules of every job, upcoming runs, pause all (Ctrl+6)"),
+         ("Transfers", "#7e57c2", "Uploads and collections: progress, cancel, retry (Ctrl+7)"),
+         ("Queue", "#ec407a", "Waiting runs and why they wait; workflows and arrays (Ctrl+8)")]
 
 
 class MainWindow(QMainWindow):
@@ -50,9 +55,11 @@ class MainWindow(QMainWindow):
         self.runs_page = RunsPage(engine)
         self.schedules_page = SchedulesPage(engine)
         self.settings_page = SettingsPage(engine)
+        self.transfers_page = TransfersPage(engine, self.actions)
+        self.queue_page = QueuePage(engine)
         self.stack = QStackedWidget()
         for page in (self.nodes_page, self.jobs_page, self.run_view, self.runs_page, self.settings_page,
-                     self.schedules_page):
+                     self.schedules_page, self.transfers_page, self.queue_page):
             self.stack.addWidget(page)
 
         self.sidebar = QListWidget()
@@ -135,6 +142,9 @@ class MainWindow(QMainWindow):
             signal.connect(self.run_view.on_event)
         b.outputArrived.connect(self.run_view.on_output_arrived)
         b.nodeSeen.connect(self.nodes_page.on_node_seen)
+        b.transferEvent.connect(self.transfers_page.on_transfer_event)
+        self.nodes_page.filesDropped.connect(self.upload_dropped)
+        self.nodes_page.browseRequested.connect(self.browse_node)
         b.runFinished.connect(self._run_finished)
         b.notification.connect(self._engine_notification)
         self.actions.runLaunched.connect(self.open_run)
@@ -144,6 +154,9 @@ class MainWindow(QMainWindow):
         self.schedules_page.stateChanged.connect(self._scheduler_state)
         self.jobs_page.schedulesRequested.connect(self.open_schedules)
         self.schedules_page.update_state()
+        self.queue_page.attach(b)
+        self.queue_page.openRun.connect(self.open_run)
+        self.queue_page.error.connect(self.show_error)
 
     # ---- navigation -------------------------------------------------------------------------------
 
@@ -154,11 +167,29 @@ class MainWindow(QMainWindow):
         page = self.stack.widget(index)
         if page is self.runs_page or page is self.run_view or page in self._stale:
             self._refresh_page(page)
+        if page is self.queue_page:
+            self.queue_page.refresh()
         self.stack.setCurrentIndex(index)
 
     def open_run(self, run_id: int) -> None:
+        if run_queue.is_planned(self.engine.catalog, run_id):  # a workflow, array or queued run
+            self.queue_page.show_run(run_id)
+            return self.show_page(self.stack.indexOf(self.queue_page))
         self.run_view.show_run(run_id)
         self.show_page(2)
+
+    def upload_dropped(self, paths: list[str], targets: str) -> None:
+        """Files dropped onto nodes: the upload dialog, filled in, on the Transfers page."""
+        self.show_page(self.stack.indexOf(self.transfers_page))
+        self.transfers_page.upload(targets, paths)
+
+    def browse_node(self, node_name: str) -> RemoteBrowser:
+        browser = RemoteBrowser(self.engine, node_name, parent=self)
+        browser.failed.connect(self.show_error)
+        browser.finished.connect(browser.deleteLater)
+        self.browser = browser
+        browser.show()
+        return browser
 
     def open_schedules(self, job_name: str) -> None:
         self.show_page(self.stack.indexOf(self.schedules_page))
@@ -306,6 +337,8 @@ class MainWindow(QMainWindow):
         self._shut_down = True
         self._refresh_timer.stop()
         self.schedules_page.timer.stop()
+        self.queue_page.timer.stop()
+        self.queue_page.detach()
         self.run_view.ticker.stop()
         self.run_view._reload_timer.stop()
         self.run_view.log.timer.stop()

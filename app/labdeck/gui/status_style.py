@@ -9,6 +9,7 @@ from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 
 STATUS_COLORS = {
     "pending": "#9e9e9e",
+    "queued": "#fdd835",
     "running": "#1e88e5",
     "succeeded": "#43a047",
     "failed": "#e53935",

@@ -199,7 +199,7 @@ class Catalog:
 
     def list_runs(self, job_name: str | None = None, limit: int = 50,
                   status: str | None = None) -> list[Run]:
-        sql, params = "SELECT * FROM runs WHERE 1=1", []
+        sql, params = "SELECT * FROM runs WHERE workflow_run_id IS NULL", []  # task runs: store/run_queue
         if job_name:
             sql += " AND job_name = ?"
             params.append(job_name)

@@ -132,6 +132,34 @@ MIGRATIONS: list[list[str]] = [
     [
         "ALTER TABLE nodes ADD COLUMN winrm TEXT NOT NULL DEFAULT '{}'",
     ],
+    # v6: workflows (#8): a job's plan; task runs point at their workflow or array run; the run queue
+    [
+        "ALTER TABLE jobs ADD COLUMN plan TEXT NOT NULL DEFAULT '{}'",
+        "ALTER TABLE runs ADD COLUMN workflow_run_id INTEGER",
+        "ALTER TABLE runs ADD COLUMN task TEXT NOT NULL DEFAULT ''",
+        "CREATE INDEX runs_workflow ON runs(workflow_run_id, id)",
+        """CREATE TABLE run_queue (
+            run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+            priority INTEGER NOT NULL DEFAULT 0,
+            seq REAL NOT NULL,
+            tasks_total INTEGER NOT NULL DEFAULT 0,
+            reason TEXT NOT NULL DEFAULT '',
+            only_tasks TEXT NOT NULL DEFAULT '[]',
+            queued_at REAL NOT NULL
+        )""",
+        """CREATE TABLE placements (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL,
+            node_name TEXT NOT NULL,
+            cpus REAL NOT NULL DEFAULT 0,
+            memory_mb INTEGER NOT NULL DEFAULT 0,
+            gpus INTEGER NOT NULL DEFAULT 0,
+            owner_pid INTEGER NOT NULL,
+            owner_host TEXT NOT NULL,
+            placed_at REAL NOT NULL
+        )""",
+        "CREATE INDEX placements_node ON placements(node_name)",
+    ],
 ]
 
 

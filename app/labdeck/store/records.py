@@ -8,6 +8,7 @@ from dataclasses import asdict
 from ..core.models import (Capacity, Job, JobOption, JobPolicy, Node, NodeRun, Run, Step,
                            StepKind, Transport, Trigger, WinrmSettings)
 from ..core.status import KillState, NodeRunStatus, RunStatus
+from .planfile import plan_from_json, plan_to_json
 
 
 def node_to_row(node: Node) -> dict:
@@ -59,6 +60,7 @@ def job_to_row(job: Job) -> dict:
         "steps": json.dumps([{**asdict(s), "kind": str(s.kind)} for s in job.steps]),
         "options": json.dumps([asdict(o) for o in job.options]),
         "policy": json.dumps(asdict(job.policy)),
+        "plan": json.dumps(plan_to_json(job.plan)),
     }
 
 
@@ -72,6 +74,7 @@ def job_from_row(row: dict) -> Job:
         steps=steps,
         options=[JobOption(**o) for o in json.loads(row["options"])],
         policy=JobPolicy(**json.loads(row["policy"])),
+        plan=plan_from_json(json.loads(row.get("plan") or "{}")),
     )
 
 
@@ -93,6 +96,8 @@ def run_from_row(row: dict) -> Run:
         note=row.get("note") or "",
         restarts=row.get("restarts") or 0,
         parent_run_id=row.get("parent_run_id"),
+        workflow_run_id=row.get("workflow_run_id"),
+        task=row.get("task") or "",
     )
 
 

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog,
 
 from ...core.errors import LabDeckError
 from ...core.models import Job, JobOption, JobPolicy, Step, StepKind
+from ...core.plan import Plan
 from ...core.targets import resolve_targets
 from ..widgets.code_editor import CodeEditor
 from .node_dialog import ERR_STYLE
@@ -24,6 +25,8 @@ LAUNCH_CHOICES = [("auto", "auto (detached when the timeout is over 5 min)"),
                   ("detached", "detached (survives LabDeck and the network)"),
                   ("attached", "attached (ends with the connection)")]
 
+
+_BODY_PAGE = {StepKind.COMMAND: 0, StepKind.SCRIPT: 1, StepKind.PUT: 2, StepKind.GET: 2}
 
 class JobDialog(QDialog):
     saved = Signal(str)
@@ -69,7 +72,7 @@ class JobDialog(QDialog):
 
         self.step_name = QLineEdit()
         self.step_kind = QComboBox()
-        self.step_kind.addItems([StepKind.COMMAND.value, StepKind.SCRIPT.value])
+        self.step_kind.addItems([k.value for k in (StepKind.COMMAND, StepKind.SCRIPT, StepKind.PUT, StepKind.GET)])
         self.command = QLineEdit()
         self.command.setPlaceholderText("shell command; options as ${option.NAME}")
         self.command.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
@@ -91,8 +94,18 @@ class JobDialog(QDialog):
         fl.addWidget(self.filename)
         sl.addLayout(fl)
         sl.addWidget(self.script, 1)
+        self.source = QLineEdit()
+        self.source.setPlaceholderText("put: local file or folder · get: remote path or glob; ${node.name} allowed")
+        self.destination = QLineEdit()
+        self.destination.setPlaceholderText("put: folder on the node · get: local folder (one subfolder per node)")
+        transfer_page = QWidget()
+        tl = QFormLayout(transfer_page)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.addRow("From", self.source)
+        tl.addRow("To", self.destination)
         self.body.addWidget(cmd_page)
         self.body.addWidget(script_page)
+        self.body.addWidget(transfer_page)
         right = QFormLayout()
         right.addRow("Step name", self.step_name)
         right.addRow("Kind", self.step_kind)
@@ -102,7 +115,8 @@ class JobDialog(QDialog):
         rv.addLayout(right)
         rv.addWidget(self.body, 1)
         for signal in (self.step_name.textChanged, self.command.textChanged, self.script.textChanged,
-                       self.filename.textChanged, self.step_kind.currentTextChanged):
+                       self.filename.textChanged, self.step_kind.currentTextChanged, self.source.textChanged,
+                       self.destination.textChanged):
             signal.connect(self._store_step)
         split = QSplitter()
         split.addWidget(left_w)
@@ -233,7 +247,9 @@ class JobDialog(QDialog):
         self.command.setText(s.command)
         self.script.setPlainText(s.script)
         self.filename.setText(s.filename)
-        self.body.setCurrentIndex(0 if s.kind is StepKind.COMMAND else 1)
+        self.source.setText(s.source)
+        self.destination.setText(s.destination)
+        self.body.setCurrentIndex(_BODY_PAGE[s.kind])
         self._loading = False
 
     def _store_step(self, *_args) -> None:
@@ -246,7 +262,9 @@ class JobDialog(QDialog):
         s.command = self.command.text()
         s.script = self.script.toPlainText()
         s.filename = self.filename.text().strip() or "script.sh"
-        self.body.setCurrentIndex(0 if s.kind is StepKind.COMMAND else 1)
+        s.source = self.source.text().strip()
+        s.destination = self.destination.text().strip()
+        self.body.setCurrentIndex(_BODY_PAGE[s.kind])
         self.step_list.item(row).setText(f"{row + 1}. {s.name or s.kind.value}")
 
     def add_step(self) -> None:
@@ -267,7 +285,10 @@ class JobDialog(QDialog):
             raise ValueError("give the job a name")
         steps = [Step(**vars(s)) for s in self.steps]
         for i, s in enumerate(steps, 1):
-            if not (s.command.strip() if s.kind is StepKind.COMMAND else s.script.strip()):
+            if s.kind in (StepKind.PUT, StepKind.GET):
+                if not (s.source and s.destination):
+                    raise ValueError(f"step {i} ({s.kind.value}) needs both From and To")
+            elif not (s.command.strip() if s.kind is StepKind.COMMAND else s.script.strip()):
                 raise ValueError(f"step {i} is empty: type a command or a script")
         resolve_targets(self.targets.text(), self.engine.catalog.list_nodes(), allow_empty=True)
         options = []
@@ -277,12 +298,13 @@ class JobDialog(QDialog):
                 continue
             options.append(JobOption(name=cells[0], default=cells[1], description=cells[2],
                                      required=self.options.cellWidget(row, 3).isChecked()))
-        # The other rules (overlap, restarts, notifications, ...) are kept as they were.
+        # What this dialog does not show (the other rules, a workflow or array plan) is kept.
         policy = replace(self.original.policy if self.original else JobPolicy(),
                          timeout_s=self.timeout.value() or None, retries=self.retries.value(),
                          max_parallel=self.max_parallel.value(), launch=self.launch.currentData())
         return Job(name=name, steps=steps, targets=self.targets.text().strip(), options=options, policy=policy,
-                   description=self.description.text().strip())
+                   description=self.description.text().strip(),
+                   plan=self.original.plan if self.original else Plan())
 
     def save(self) -> None:
         try:

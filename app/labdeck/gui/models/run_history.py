@@ -37,7 +37,7 @@ class RunFilters:
     text: str = ""               # case-insensitive, in id, job, status, trigger, targets, note, node names
 
     def where(self) -> tuple[str, list]:
-        clauses, params = [], []
+        clauses, params = ["r.workflow_run_id IS NULL"], []  # task runs show under their workflow or array
         if self.job:
             clauses.append("r.job_name = ?")
             params.append(self.job)

@@ -3,7 +3,7 @@ them: add, edit, remove, test, run a job or a command on the selected nodes."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QEvent, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QTableView,
                                QVBoxLayout, QWidget)
 
@@ -20,6 +20,8 @@ from ..widgets.page_parts import add_buttons
 
 class NodesPage(QWidget):
     nodeTested = Signal(str, bool, str)  # node, ok, message
+    filesDropped = Signal(object, str)   # local paths, target spec (node names)
+    browseRequested = Signal(str)        # node name
 
     def __init__(self, engine, actions: Actions, parent: QWidget | None = None):
         super().__init__(parent)
@@ -43,6 +45,10 @@ class NodesPage(QWidget):
         header.setStretchLastSection(True)
         self.view.doubleClicked.connect(lambda _i: self.edit_node())
         self.view.selectionModel().selectionChanged.connect(self._update_buttons)
+        self.view.setAcceptDrops(True)
+        self.view.viewport().setAcceptDrops(True)
+        self.view.viewport().installEventFilter(self)
+        self.view.setToolTip("Drop files here onto a node (or onto the selected nodes) to upload them")
 
         bar = QHBoxLayout()
         self.buttons = add_buttons(bar, (
@@ -52,7 +58,9 @@ class NodesPage(QWidget):
                 ("test", "Test", "Connect to the selected nodes and refresh CPU, memory and disk", self.test_nodes),
                 ("job", "Run job on selected…", "Run one of your jobs on the selected nodes only", self.run_job_on_selected),
                 ("command", "Run command on selected…", "Run a one-off shell command on the selected nodes",
-                 self.run_command_on_selected)))
+                 self.run_command_on_selected),
+                ("files", "Files…", "Browse the selected node's files: download, upload, delete",
+                 lambda: self.browseRequested.emit(self.selected_names()[0]))))
         bar.addStretch(1)
         self.summary = QLabel()
         bar.addWidget(self.summary)
@@ -92,6 +100,33 @@ class NodesPage(QWidget):
         for key in ("remove", "test", "job", "command"):
             self.buttons[key].setEnabled(count > 0)
         self.buttons["edit"].setEnabled(count == 1)
+        self.buttons["files"].setEnabled(count == 1)
+
+    # ---- dropping files onto nodes -------------------------------------------------------------------
+
+    def eventFilter(self, obj, event) -> bool:
+        kind = event.type()
+        if kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
+            if event.mimeData().hasUrls() and self.drop_targets(event.position().toPoint()):
+                event.acceptProposedAction()
+                return True
+        elif kind == QEvent.Type.Drop and event.mimeData().hasUrls():
+            paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+            names = self.drop_targets(event.position().toPoint())
+            if paths and names:
+                event.acceptProposedAction()
+                self.filesDropped.emit(paths, ",".join(names))
+                return True
+        return super().eventFilter(obj, event)
+
+    def drop_targets(self, pos) -> list[str]:
+        """The node under the cursor, or all selected nodes when it is one of them."""
+        index = self.view.indexAt(pos)
+        if not index.isValid():
+            return []
+        name = self.model.node_at(index.row()).name
+        selected = self.selected_names()
+        return selected if name in selected else [name]
 
     # ---- actions ------------------------------------------------------------------------------------
 

@@ -1,0 +1,116 @@
+"""An array run: one task per item (``array: N``, ``over:`` a list, or the lines of
+``over_file``), spread over the job's target nodes with at most ``slots_per_node`` of its
+tasks on a node at once. Each task gets ``LABDECK_ARRAY_INDEX`` and ``LABDECK_ITEM`` (and
+``${array.index}`` / ``${array.item}`` quoted in its commands); a failed item is retried by
+the dispatcher per the job's retry policy. Progress ("734 / 1000 done, 3 failed") is an
+event after every item and a catalog query (store/run_queue.progress)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..core.errors import InvalidInput, LabDeckError
+from ..core.events import PlanProgress
+from ..core.models import Job, Node, Run, Step
+from ..core.plan import ArraySpec
+from ..core.status import NodeRunStatus, RunStatus
+from ..core.targets import resolve_targets
+from .planned import PlannedRun, Task, TaskOutcome
+from .tasks import substitute_array
+
+MAX_ITEMS = 100_000
+
+
+def array_items(spec: ArraySpec) -> list[str]:
+    """The items, read now (a file is read when the run starts)."""
+    if spec.count is not None:
+        items = [str(i) for i in range(spec.count)]
+    elif spec.items is not None:
+        items = list(spec.items)
+    else:
+        path = Path(spec.items_file or "")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInput(f"cannot read the array's items from {path}: {exc.strerror or exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"the array's item file {path} is not UTF-8 text") from exc
+        items = [line.strip() for line in text.splitlines() if line.strip()]
+    if not items:
+        raise InvalidInput("the array has no items")
+    if len(items) > MAX_ITEMS:
+        raise InvalidInput(f"the array has {len(items)} items; at most {MAX_ITEMS} per run")
+    return items
+
+
+class ArrayRun(PlannedRun):
+    uniform_tasks = True
+
+    def __init__(self, engine, run: Run, job: Job, items: list[str], only: list[int] | None = None):
+        """``only``: run just these item indexes (a re-run of the failed ones)."""
+        super().__init__(engine, run, job)
+        spec = job.plan.array
+        assert spec is not None
+        self.slots_per_node = spec.slots_per_node
+        self.items = items
+        try:
+            nodes = resolve_targets(job.targets, engine.catalog.list_nodes())
+        except LabDeckError:
+            nodes = []
+        wanted = set(range(len(items))) if only is None else set(only)
+        self.tasks = [Task(str(i), nodes, job.plan.resources, job.steps, data={"index": i, "item": item},
+                           note=f"item {item}"[:200]) for i, item in enumerate(items) if i in wanted]
+        self._next = 0  # tasks before this one are all placed
+        self.done_count = 0
+        self.failed_count = 0
+        self.running_count = 0
+
+    @property
+    def tasks_total(self) -> int:
+        return len(self.tasks)
+
+    def ready_tasks(self) -> list[Task]:
+        with self.lock:
+            if self.cancelled or self.finished:
+                return []
+            while self._next < len(self.tasks) and self.tasks[self._next].placed:
+                self._next += 1
+            return [t for t in self.tasks[self._next:] if not t.placed]
+
+    def prepare(self, task: Task, node: Node) -> tuple[list[Step], dict[str, str]]:
+        index, item = task.data["index"], task.data["item"]
+        with self.lock:
+            self.running_count += 1
+        self._progress()
+        env = {"LABDECK_ARRAY_INDEX": str(index), "LABDECK_ITEM": item, "LABDECK_ARRAY_SIZE": str(len(self.items))}
+        return substitute_array(task.steps, index, item, self.engine.pool.get(node).shell), env
+
+    def task_finished(self, task: Task, outcome: TaskOutcome) -> None:
+        with self.lock:
+            if task.child_run_id is not None:
+                self.running_count = max(0, self.running_count - 1)
+            if outcome.status is NodeRunStatus.SUCCEEDED:
+                self.done_count += 1
+            else:
+                self.failed_count += 1
+            finished = self.done_count + self.failed_count
+            if self.cancelled:
+                complete = self.live_tasks() <= 1
+            else:
+                complete = finished == len(self.tasks)
+        self._progress()
+        if complete:
+            if self.cancelled:
+                self.finish(RunStatus.CANCELLED, f"cancelled; {self.describe()}")
+            elif self.failed_count:
+                self.finish(RunStatus.FAILED, self.describe())
+            else:
+                self.finish(RunStatus.SUCCEEDED, self.describe())
+
+    def describe(self) -> str:
+        text = f"{self.done_count} / {len(self.tasks)} done"
+        return text + (f", {self.failed_count} failed" if self.failed_count else "")
+
+    def _progress(self) -> None:
+        self.engine.bus.publish(PlanProgress(self.run.id, len(self.tasks), self.done_count, self.failed_count,
+                                             self.running_count))

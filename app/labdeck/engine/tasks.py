@@ -1,0 +1,114 @@
+"""A task as a run of its own on one node: a task run (``runs.workflow_run_id`` points at its
+workflow or array run) executed by the dispatcher like any run — deadline, cancel, retries,
+log file — with the task's extra environment. Also the small node-file helpers workflows
+need (the node's home folder, a task's folder there, upload and download over the
+executor's SFTP; the file-transfer engine of issue #6 can take these over)."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+from ..core.errors import LabDeckError, NodeUnreachable
+from ..core.models import Job, Node, Run, Step, StepKind, Trigger
+from ..core.quoting import Shell, quote
+from ..executors.base import CommandRequest, Deadline
+from ..store import paths
+
+HOME_TIMEOUT_S = 30
+_ARRAY_REF = re.compile(r"\$\{array\.(index|item)\}")
+
+
+def start_task_run(engine, parent: Run, job: Job, key: str, node: Node, steps: list[Step],
+                   env: dict[str, str], trigger: Trigger, on_created, note: str = "") -> int:
+    """Record a task run and hand it to the dispatcher; ``on_created(run_id)`` is called before
+    it can finish, so the caller can recognise its RunFinished event."""
+    policy = replace(job.policy, max_runtime_s=None, expected_duration_s=None, notify_on=[],
+                     notify_webhooks=[], notify_emails=[], max_parallel=0, overlap="parallel")
+    task_job = Job(name=f"{job.name}/{key}", steps=steps, targets=node.name, options=job.options, policy=policy)
+    logs = paths.logs_dir(engine.data_dir)
+    run, node_runs = engine.catalog.create_run(
+        task_job.name, None, trigger, parent.options, node.name, [node.name],
+        lambda run_id, name: logs / str(run_id) / f"{name}.log",
+        {"workflow_run_id": parent.id, "task": key, "note": note})
+    on_created(run.id)
+    engine.dispatcher.start(run, task_job, [node], node_runs, env=env)
+    return run.id
+
+
+def substitute_array(steps: list[Step], index: int, item: str, shell: Shell) -> list[Step]:
+    """``${array.index}`` and ``${array.item}`` in commands, quoted for the node's shell."""
+    values = {"index": str(index), "item": item}
+
+    def fill(text: str) -> str:
+        if shell is Shell.CMD:
+            return _ARRAY_REF.sub(lambda m: f"!LABDECK_{'ARRAY_INDEX' if m.group(1) == 'index' else 'ITEM'}!", text)
+        return _ARRAY_REF.sub(lambda m: quote(values[m.group(1)], shell), text)
+
+    return [replace(s, command=fill(s.command)) if s.kind is StepKind.COMMAND else replace(s, script=fill(s.script))
+            for s in steps]
+
+
+class NodeFiles:
+    """Per-node home folders (asked once) and file moves through the node's executor."""
+
+    def __init__(self, engine):
+        self._engine = engine
+        self._homes: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def home(self, node: Node) -> str:
+        with self._lock:
+            if node.name in self._homes:
+                return self._homes[node.name]
+        out: list[bytes] = []
+        executor = self._engine.pool.get(node)
+        result = executor.run(CommandRequest(command='printf "%s" "$HOME"'),
+                              lambda stream, data: out.append(data) if stream == "stdout" else None,
+                              Deadline.after(HOME_TIMEOUT_S), threading.Event())
+        home = b"".join(out).decode("utf-8", "replace").strip()
+        if result.exit_code != 0 or not home.startswith("/"):
+            raise LabDeckError(f"node '{node.name}': could not find its home folder (got '{home}')")
+        with self._lock:
+            self._homes[node.name] = home
+        return home
+
+    def task_folder(self, node: Node, name: str) -> str:
+        return f"{self.home(node)}/.labdeck/runs/{name}"
+
+    def put_text(self, node: Node, remote: str, text: str) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / "file"
+            local.write_text(text, encoding="utf-8")
+            self.put(node, local, remote)
+
+    def put(self, node: Node, local: Path, remote: str) -> None:
+        try:
+            self._engine.pool.get(node).upload(local, remote)
+        except OSError as exc:
+            raise NodeUnreachable(f"node '{node.name}': uploading {local.name} to {remote} failed ({exc})") from exc
+
+    def get(self, node: Node, remote: str, local: Path) -> bool:
+        """Download; False if the file is not there."""
+        try:
+            self._engine.pool.get(node).download(remote, local)
+            return True
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            if getattr(exc, "errno", None) == 2:
+                return False
+            raise NodeUnreachable(f"node '{node.name}': downloading {remote} failed ({exc})") from exc
+
+
+def parse_outputs(text: str) -> dict[str, str]:
+    """``name=value`` lines (later lines win); other lines are ignored."""
+    outputs = {}
+    for line in text.splitlines():
+        name, sep, value = line.partition("=")
+        if sep and name.strip():
+            outputs[name.strip()] = value.rstrip("\r")
+    return outputs

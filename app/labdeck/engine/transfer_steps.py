@@ -1,0 +1,61 @@
+"""Job steps that move files (``put`` before the work, ``get`` after it): run through the same
+transfer engine as ``labdeck put``/``get``, recorded in the node run's log, stopped by the
+node run's deadline and cancel like any other step."""
+
+from __future__ import annotations
+
+import threading
+
+from ..core.models import Node, Step, StepKind
+from ..core.status import NodeRunStatus
+from ..core.transfers import Direction, substitute_path
+from ..executors.base import Deadline
+from ..executors.pool import ExecutorPool
+from ..executors.transfer_backends import backend_for
+from ..store.logs import LogWriter
+from .transfer_node import NodeProgress
+from .transfers import TransferRequest, node_transfer
+
+TRANSFER_KINDS = (StepKind.PUT, StepKind.GET)
+
+
+class _StopWhen:
+    """Looks like a cancel event to a transfer; also set by the node run's deadline."""
+
+    def __init__(self, stop, deadline: Deadline):
+        self._stop = stop
+        self._deadline = deadline
+
+    def is_set(self) -> bool:
+        return self._stop.is_set() or self._deadline.expired()
+
+
+def check_transfer_step(step: Step, options: dict[str, str]) -> None:
+    """An unknown ${option.X} in a step's paths is an error before anything runs."""
+    for text in (step.source, step.destination):
+        substitute_path(text, "node", options)
+
+
+def run_transfer_step(pool: ExecutorPool, node: Node, step: Step, index: int, options: dict[str, str],
+                      deadline: Deadline, stop: threading.Event, writer: LogWriter
+                      ) -> tuple[NodeRunStatus, str] | None:
+    """None when the files moved; else the node run's status and message."""
+    request = TransferRequest(Direction(str(step.kind)), [step.source], step.destination, node.name,
+                              options=options)
+    where = f"{request.sources[0]} -> {request.destination}"
+    writer.note(f"step {index}: {step.kind} {substitute_path(where, node.name, options)}")
+    result = node_transfer(backend_for(pool, node), request, node.name, NodeProgress(node.name),
+                           _StopWhen(stop, deadline))
+    for f in result.files:
+        writer.note(f"  {f.outcome} {f.remote} ({f.size} bytes{', sha256 ' + f.sha256 if f.sha256 else ''})")
+    if result.ok:
+        return None
+    message = f"step {index} ({step.kind}) failed: {result.error}"
+    writer.note(message)
+    if result.unreachable:
+        return NodeRunStatus.UNREACHABLE, message
+    if result.cancelled:
+        if deadline.expired():
+            return NodeRunStatus.TIMED_OUT, f"step {index} ({step.kind}) timed out"
+        return NodeRunStatus.CANCELLED, f"step {index} ({step.kind}) cancelled"
+    return NodeRunStatus.FAILED, message

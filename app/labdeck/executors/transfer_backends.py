@@ -1,0 +1,23 @@
+"""Which TransferBackend moves files for a node: SFTP for ssh nodes, plain file copies for this
+computer. WinRM nodes get theirs (chunked PowerShell, or SMB when the share is reachable) when
+that executor lands: a class implementing transfer_base.TransferBackend, returned here."""
+
+from __future__ import annotations
+
+from ..core.errors import InvalidInput
+from ..core.models import Node, Transport
+from .local_transfer import LocalTransfer
+from .pool import ExecutorPool
+from .sftp_transfer import SftpTransfer
+from .ssh import SshExecutor
+from .transfer_base import TransferBackend
+
+
+def backend_for(pool: ExecutorPool, node: Node) -> TransferBackend:
+    """A fresh backend over the node's pooled connection (one per thread)."""
+    executor = pool.get(node)
+    if isinstance(executor, SshExecutor):
+        return SftpTransfer(executor.connection)
+    if node.transport is Transport.LOCAL:
+        return LocalTransfer(node.name)
+    raise InvalidInput(f"node '{node.name}': file transfers over {node.transport} are not supported yet")
