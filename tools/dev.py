@@ -20,13 +20,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".venv"
 MIN_PYTHON = (3, 12)
-# What the tests use from the system: real sshd nodes, Qt's xcb plugin under Xvfb, network namespaces.
+# What the tests use from the system: real sshd nodes, Qt's xcb plugin under Xvfb, network namespaces,
+# binutils for PyInstaller's frozen build (objdump).
 # What Qt's xcb platform plugin needs beyond a desktop's usual libraries (Qt 6.5+ wants xcb-cursor).
 APP_DEBIAN_PACKAGES = ["libxcb-cursor0", "libxcb-icccm4", "libxcb-keysyms1", "libxkbcommon-x11-0", "libegl1",
                        "libgl1", "libfontconfig1", "libdbus-1-3"]
 TEST_DEBIAN_PACKAGES = ["openssh-server", "openssh-client", "xvfb", "xauth", "libxcb-icccm4", "libxcb-keysyms1",
                         "libxcb-cursor0", "libxcb-xinerama0", "libxkbcommon-x11-0", "libegl1", "libgl1",
-                        "libfontconfig1", "libdbus-1-3", "iproute2", "procps"]
+                        "libfontconfig1", "libdbus-1-3", "iproute2", "procps", "binutils"]
 
 
 def say(message: str) -> None:
@@ -99,7 +100,8 @@ def ensure_debian_packages(packages: list[str]) -> None:
         return
     prefix = [] if os.geteuid() == 0 else (["sudo"] if shutil.which("sudo") else None)
     if prefix is None:
-        sys.exit(f"[dev] these system packages are needed: {' '.join(missing)}; install them as root and run this again")
+        sys.exit(f"[dev] these system packages are needed: {' '.join(missing)}; "
+                 "install them as root and run this again")
     say(f"installing system packages: {' '.join(missing)}")
     env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
     run([*prefix, "apt-get", "update", "-qq"], env=env)

@@ -180,3 +180,30 @@ def test_main_window_over_the_engine_process_shows_a_run(qtbot, data_dir):
         window.close()
         window.bridge.detach()
         engine.close()
+
+
+def test_events_queued_before_detach_are_not_delivered_after_it(qtbot, engine):
+    """An engine thread's event still in the Qt queue when the window detaches (it is closing)
+    must not reach the pages: their catalog is about to be closed."""
+    import threading
+
+    from labdeck.core.events import RunFinished
+    from labdeck.core.status import RunStatus
+
+    bridge = EngineBridge(engine)
+    finished = []
+    bridge.runFinished.connect(lambda *args: finished.append(args))
+    sender = threading.Thread(target=engine.bus.publish, args=(RunFinished(7, "job", RunStatus.SUCCEEDED),))
+    sender.start()
+    sender.join()
+    bridge.detach()
+    qtbot.wait(100)  # the queued event is processed now
+    assert finished == []
+
+    attached = EngineBridge(engine)
+    attached.runFinished.connect(lambda *args: finished.append(args))
+    sender = threading.Thread(target=engine.bus.publish, args=(RunFinished(8, "job", RunStatus.SUCCEEDED),))
+    sender.start()
+    sender.join()
+    qtbot.waitUntil(lambda: finished == [(8, "job", "succeeded")], timeout=3000)
+    attached.detach()

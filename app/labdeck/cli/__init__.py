@@ -11,15 +11,26 @@ import os
 import sys
 
 from ..core.errors import LabDeckError
-from . import daemon, jobs, nodes, notify, policy, queue, runs, schedules, settings, transfers
 
 EXIT_ERROR = 2
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="labdeck", description="Run and watch batch jobs across your lab's machines.")
-    parser.add_argument("--data-dir", metavar="DIR", help="catalog and logs folder (default: $LABDECK_HOME or the user data folder)")
+def _add_global_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="catalog and logs folder (default: $LABDECK_HOME or the user data folder)")
     parser.add_argument("--verbose", action="store_true", help="log engine details to stderr")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check this installation: open the window, run the sample job in a temporary catalog")
+    parser.add_argument("--startup-probe", action="store_true", help=argparse.SUPPRESS)  # bench/bench_startup.py
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # The command modules import the engine (paramiko and all); only commands need them.
+    from . import daemon, jobs, nodes, notify, policy, queue, runs, schedules, settings, transfers
+
+    parser = argparse.ArgumentParser(prog="labdeck", description="Run and watch batch jobs across your lab's machines.")
+    _add_global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     nodes.register(sub)
     jobs.register(sub)
@@ -38,12 +49,16 @@ def main(argv: list[str] | None = None) -> int:
     from ..engine.engine_process import CHILD_FLAG, child_main
     if (sys.argv[1:] if argv is None else argv)[:1] == [CHILD_FLAG]:  # the desktop app's engine (frozen builds)
         return child_main()
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    raw = sys.argv[1:] if argv is None else list(argv)
+    args, rest = _add_global_options(argparse.ArgumentParser(prog="labdeck", add_help=False)).parse_known_args(raw)
+    if rest:  # a command (or --help): the full parser; without one the app starts without the engine's imports
+        args = build_parser().parse_args(raw)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.self_test or args.startup_probe:
+        return _app_check(args)
     if not getattr(args, "handler", None):
-        return _open_app(args, parser)
+        return _open_app(args)
     try:
         return args.handler(args) or 0
     except LabDeckError as exc:
@@ -60,17 +75,27 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
 
 
-def _open_app(args, parser) -> int:
+def _open_app(args) -> int:
     try:
         from ..gui.app import run_app
     except ImportError:
-        parser.print_help()
+        build_parser().print_help()
         return 0
     if not _display_available():
         print("labdeck: error: no display to open the desktop app on (DISPLAY and WAYLAND_DISPLAY are unset); "
               "run it in a graphical session, or use the command line: labdeck --help", file=sys.stderr)
         return EXIT_ERROR
     return run_app(args.data_dir)
+
+
+def _app_check(args) -> int:
+    try:
+        from ..gui.self_test import run_self_test
+        from ..gui.startup_probe import run_startup_probe
+    except ImportError as exc:
+        print(f"labdeck: error: the desktop app is not installed ({exc}); install labdeck[gui]", file=sys.stderr)
+        return EXIT_ERROR
+    return run_self_test() if args.self_test else run_startup_probe(args.data_dir)
 
 
 def _display_available() -> bool:

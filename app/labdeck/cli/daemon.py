@@ -24,7 +24,7 @@ def _say(text: str) -> None:
 
 def cmd_daemon(args) -> int:
     stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in stop_signals()}
     try:
         engine = Engine(args.data_dir)
         try:
@@ -45,6 +45,12 @@ def cmd_daemon(args) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def stop_signals() -> list[int]:
+    """SIGTERM and Ctrl-C everywhere; on Windows also Ctrl-Break (SIGBREAK), the console's way to
+    stop a process without a window (there is no SIGTERM sender there)."""
+    return [signal.SIGTERM, signal.SIGINT] + ([signal.SIGBREAK] if hasattr(signal, "SIGBREAK") else [])
 
 
 def _print_event(event) -> None:

@@ -15,17 +15,20 @@ import os
 import secrets
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from ..core.errors import NodeUnreachable
 from ..core.models import Node, NodeRun
 from ..core.status import KillState, NodeRunStatus
 from ..executors.base import ScriptFile
-from ..executors.detached_ops import DetachedOps
 from ..executors.pool import ExecutorPool
 from ..store.catalog import Catalog
 from ..store.detached import DetachedRecord, DetachedStore
 from ..store.logs import MAX_HELD_LINE, LogWriter
 from .heartbeat import Heartbeats
+
+if TYPE_CHECKING:  # paramiko (which detached_ops imports) loads with the first SSH node, not at start-up
+    from ..executors.detached_ops import DetachedOps
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from ..core.errors import HostKeyChanged, HostKeyUnknown, InvalidInput
 from ..core.events import NodeSeen
 from ..core.models import Capacity, Node, Transport
-from ..executors.ssh_connection import SshConnection, SshTarget, fetch_host_key
-from ..executors.winrm import executor_for as winrm_executor_for
 from ..executors.winrm_commands import codepage_for
 from ..store import secrets
 from .bus import EventBus
@@ -37,6 +35,7 @@ class NodeManager:
 
     def presented_host_key(self, node: Node) -> tuple[str, str, str]:
         """(type, base64, fingerprint) the node presents now, for the user to check."""
+        from ..executors.ssh_connection import SshTarget, fetch_host_key  # paramiko: only when SSH is used
         return fetch_host_key(SshTarget(node.name, node.host, node.effective_port, node.username))
 
     def add(self, node: Node, secret: str | None = None, accept_host_key: bool = False,
@@ -175,6 +174,7 @@ class NodeManager:
             if presented_fp != accepted_fingerprint:
                 raise HostKeyChanged(node.name, accepted_fingerprint, f"{presented_type} {presented_fp}")
 
+        from ..executors.ssh_connection import SshConnection, SshTarget  # paramiko: only when SSH is used
         if secret is None and node.credential_ref:
             secret = secrets.get_secret(node.credential_ref)
         target = SshTarget(node.name, node.host, node.effective_port, node.username, key_file=node.key_file,
@@ -190,6 +190,7 @@ class NodeManager:
     def _try_winrm_login(self, node: Node, secret: str | None) -> NodeCheck:
         """Log in to a WinRM node and read its quotas, saving nothing (WinRM has no host key;
         HTTPS certificates are checked by the transport unless the node turns that off)."""
+        from ..executors.winrm import executor_for as winrm_executor_for  # pywinrm: only when WinRM is used
         if secret is None and node.credential_ref:
             secret = secrets.get_secret(node.credential_ref)
         executor = winrm_executor_for(node, secret)

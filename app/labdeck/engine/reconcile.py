@@ -11,29 +11,38 @@ import socket
 import time
 from collections.abc import Callable
 
+import psutil
+
 from ..core.models import Run
 from ..core.status import NodeRunStatus, RunStatus
 from ..store.catalog import Catalog
 from ..store.detached import DetachedStore
 
+# psutil's creation times come from the boot time in whole seconds on Linux; allow for that.
+CREATE_TIME_SLACK_S = 2.0
 
-def pid_alive(pid: int) -> bool:
+
+def controller_alive(pid: int, run_started_at: float | None) -> bool:
+    """Whether the process that started a run (its owner pid) still runs. Never signals it: on
+    Windows ``os.kill(pid, 0)`` would terminate the process. A process created after the run
+    started only reused the pid, so the owner is gone."""
     if pid == os.getpid():
         return True
     try:
-        import psutil
-        return psutil.pid_exists(pid)
-    except ImportError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        created = proc.create_time()
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
+    except psutil.AccessDenied:  # it exists, owned by someone else: assume it may be the owner
         return True
-    except OSError:
-        return False
-    return True
+    return run_started_at is None or created <= run_started_at + CREATE_TIME_SLACK_S
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid runs (any process; see controller_alive)."""
+    return controller_alive(pid, None)
 
 
 def reconcile_orphans(catalog: Catalog, active_here: set[int], adopt: Callable[[Run], object] | None = None
@@ -47,7 +56,7 @@ def reconcile_orphans(catalog: Catalog, active_here: set[int], adopt: Callable[[
     for run in catalog.active_runs():
         if run.id in active_here or run.owner_host != host:
             continue
-        if run.owner_pid and run.owner_pid != os.getpid() and pid_alive(run.owner_pid):
+        if run.owner_pid and run.owner_pid != os.getpid() and controller_alive(run.owner_pid, run.started_at):
             continue
         records = detached.of_run(run.id)
         going_on = False

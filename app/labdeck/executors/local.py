@@ -2,7 +2,8 @@
 
 POSIX: the command starts in a new session (its own process group); a stop sends TERM to
 the group, KILL after the grace period, and checks the group is gone. Windows: started in a
-new process group; a stop runs ``taskkill /T /F`` on the tree and checks the pid is gone.
+new process group; a stop runs ``taskkill /T /F`` on the tree and checks every process of it
+is gone (process_tree.py).
 Output is read by one thread per pipe, so neither pipe can fill up and stall the command.
 """
 
@@ -22,6 +23,7 @@ from ..core.quoting import Shell
 from ..core.status import KillState
 from .base import POLL_S, CommandRequest, Deadline, Ending, ExecResult, OutputSink, ScriptFile, stop_reason
 from .posix_shell import PROBE_SCRIPT, parse_probe, script_invocation
+from .process_tree import kill_tree
 
 IS_WINDOWS = sys.platform == "win32"
 
@@ -79,12 +81,7 @@ class LocalExecutor:
 
     def _kill_tree(self, proc: subprocess.Popen, grace_s: float) -> KillState:
         if IS_WINDOWS:
-            subprocess.run(["taskkill", "/T", "/F", "/PID", str(proc.pid)], capture_output=True)
-            try:
-                proc.wait(timeout=max(grace_s, 2))
-            except subprocess.TimeoutExpired:
-                return KillState.KILL_UNCONFIRMED
-            return KillState.KILLED if not _windows_pid_alive(proc.pid) else KillState.KILL_UNCONFIRMED
+            return kill_tree(proc, grace_s)  # taskkill /T /F, then every process of the tree checked
         pgid = proc.pid
         _signal_group(pgid, signal.SIGTERM)
         end = time.monotonic() + grace_s
@@ -170,11 +167,6 @@ def _group_alive(pgid: int, proc: subprocess.Popen) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _windows_pid_alive(pid: int) -> bool:
-    out = subprocess.run(["tasklist", "/FI", f"PID eq {pid}", "/NH"], capture_output=True, text=True).stdout
-    return str(pid) in out
 
 
 def _windows_script_argv(path: Path, script: ScriptFile) -> list[str]:

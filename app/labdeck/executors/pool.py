@@ -5,14 +5,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..core.errors import InvalidInput
 from ..core.models import Node, Transport
 from .base import Executor
 from .local import LocalExecutor
-from .ssh import SshExecutor
-from .ssh_connection import HostKeyCheck, SshConnection, SshTarget
-from .winrm import executor_for as winrm_executor_for
+
+if TYPE_CHECKING:
+    from .ssh_connection import HostKeyCheck
 
 SecretLookup = Callable[[str | None], str | None]
 
@@ -42,7 +43,10 @@ class ExecutorPool:
     def _create(self, node: Node) -> Executor:
         if node.transport is Transport.LOCAL:
             return LocalExecutor(self._work_root)
+        # paramiko and pywinrm are imported with the first node that needs them: not on every start
         if node.transport is Transport.SSH:
+            from .ssh import SshExecutor
+            from .ssh_connection import SshConnection, SshTarget
             secret = self._secret_for(node.credential_ref)
             target = SshTarget(
                 node=node.name, host=node.host, port=node.effective_port, username=node.username,
@@ -52,6 +56,7 @@ class ExecutorPool:
             )
             return SshExecutor(SshConnection(target, self._check_host_key))
         if node.transport is Transport.WINRM:
+            from .winrm import executor_for as winrm_executor_for
             return winrm_executor_for(node, self._secret_for(node.credential_ref))
         raise InvalidInput(f"node '{node.name}': transport '{node.transport}' is not supported yet")
 

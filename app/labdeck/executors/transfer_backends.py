@@ -8,15 +8,14 @@ from ..core.errors import InvalidInput
 from ..core.models import Node, Transport
 from .local_transfer import LocalTransfer
 from .pool import ExecutorPool
-from .sftp_transfer import SftpTransfer
-from .ssh import SshExecutor
 from .transfer_base import TransferBackend
 
 
 def backend_for(pool: ExecutorPool, node: Node) -> TransferBackend:
     """A fresh backend over the node's pooled connection (one per thread)."""
     executor = pool.get(node)
-    if isinstance(executor, SshExecutor):
+    if node.transport is Transport.SSH:
+        from .sftp_transfer import SftpTransfer  # paramiko: with the first SSH transfer, not at every start
         return SftpTransfer(executor.connection)
     if node.transport is Transport.LOCAL:
         return LocalTransfer(node.name)

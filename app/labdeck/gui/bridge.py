@@ -60,10 +60,12 @@ class EngineBridge(QObject):
         self._unsubscribe = engine.bus.subscribe(self._on_engine_event)
 
     def detach(self) -> None:
-        """Stop listening to the engine (call before closing it)."""
+        """Stop listening to the engine (call before closing it). Events it queued before are
+        dropped too: delivered later, they would make pages read a closed catalog."""
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        self._timer.stop()
 
     # ---- engine threads ------------------------------------------------------------------
 
@@ -121,6 +123,8 @@ class EngineBridge(QObject):
         self.outputArrived.emit(sizes)
 
     def _deliver(self, event) -> None:
+        if self._unsubscribe is None:  # detached
+            return
         if isinstance(event, TRANSFER_EVENTS):  # no catalog change: the pages need not reload
             self.transferEvent.emit(event)
             return

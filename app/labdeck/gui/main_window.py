@@ -1,6 +1,6 @@
 """MainWindow: sidebar navigation between the pages, a status bar with live counts, keyboard
-shortcuts (Ctrl+1..8 pages, Ctrl+R run the selected job, F5 refresh), an error banner that
-never blocks, the tray icon when the system has one, and a careful close."""
+shortcuts (Ctrl+1..8 pages, Ctrl+R run the selected job, F5 refresh), Help > About, an error
+banner that never blocks, the tray icon when the system has one, and a careful close."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ from .pages.settings_page import THEME_KEY, SettingsPage, apply_theme
 from .pages.transfers_page import TransfersPage
 from .dialogs.remote_browser import RemoteBrowser
 from .status_style import BAD, dot_icon
-from .tray import Tray, state_icon
+from .icons import app_icon
+from .tray import Tray
 
 PAGES = [("Nodes", "#26a69a", "Every machine at a glance (Ctrl+1)"),
          ("Jobs", "#5c6bc0", "Job definitions: run, edit, create (Ctrl+2)"),
@@ -43,7 +44,7 @@ class MainWindow(QMainWindow):
         self.confirm = ask_yes_no
         self.errors: list[str] = []
         self.setWindowTitle(f"LabDeck — {engine.data_dir}")
-        self.setWindowIcon(state_icon("idle"))
+        self.setWindowIcon(app_icon())
         self.resize(1280, 800)
         self.bridge = EngineBridge(engine, parent=self)
         self.actions = Actions(engine, self)
@@ -64,7 +65,8 @@ class MainWindow(QMainWindow):
         self.sidebar = QListWidget()
         self.sidebar.setIconSize(QSize(14, 14))
         self.sidebar.setFixedWidth(150)
-        self.sidebar.setStyleSheet("QListWidget { border: none; font-size: 11pt; } QListWidget::item { padding: 9px 6px; }"
+        self.sidebar.setStyleSheet("QListWidget { border: none; font-size: 11pt; }"
+                                   " QListWidget::item { padding: 9px 6px; }"
                                    "QListWidget::item:selected { background: palette(midlight); color: palette(text);"
                                    " border-left: 3px solid palette(highlight); }")
         for i, (name, color, tip) in enumerate(PAGES):
@@ -103,6 +105,9 @@ class MainWindow(QMainWindow):
         self.scheduler_label = QLabel()
         self.statusBar().addPermanentWidget(self.scheduler_label)
         self.statusBar().addPermanentWidget(self.counts_label)
+        help_menu = self.menuBar().addMenu("&Help")
+        self.about_action = help_menu.addAction("&About LabDeck", self.show_about)
+        self.about_dialog = None
         QShortcut(QKeySequence("Ctrl+R"), self, activated=self.run_selected_job)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Refresh), self, activated=self.refresh_all)
         QShortcut(QKeySequence("F5"), self, activated=self.refresh_all)
@@ -206,6 +211,13 @@ class MainWindow(QMainWindow):
             self.show_page(1)
         self.jobs_page.run_selected()
 
+    def show_about(self):
+        from .dialogs.about_dialog import AboutDialog
+        self.about_dialog = AboutDialog(self.engine.data_dir, self)
+        self.about_dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.about_dialog.open()
+        return self.about_dialog
+
     def bring_to_front(self) -> None:
         self.show()
         self.setWindowState((self.windowState() & ~Qt.WindowState.WindowMinimized) | Qt.WindowState.WindowActive)
@@ -274,7 +286,8 @@ class MainWindow(QMainWindow):
         self._engine_notifies = True
         if self.settings_page.notifications_on():
             if self.tray:
-                self.tray.icon.showMessage(f"LabDeck: {job_name} {kind}", text, QSystemTrayIcon.MessageIcon.Warning, 8000)
+                self.tray.icon.showMessage(f"LabDeck: {job_name} {kind}", text, QSystemTrayIcon.MessageIcon.Warning,
+                                           8000)
             self.statusBar().showMessage(text, 15000)
 
     def _run_finished(self, run_id: int, job_name: str, status: str) -> None:

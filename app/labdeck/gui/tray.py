@@ -1,35 +1,16 @@
-"""Tray icon: idle / running / failed state drawn with QPainter, a menu (Open, recent
+"""Tray icon: idle / running / failed state (icons from resources/), a menu (Open, recent
 failures, Pause/Resume scheduling, Quit) and a message when a run fails. Created only when the system has a tray;
 the app works the same without one."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPixmap
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from ..store import queries
 from ..store.schedules import ScheduleStore
-
-STATE_COLORS = {"idle": "#43a047", "running": "#1e88e5", "failed": "#e53935"}
-
-
-def state_icon(state: str, size: int = 64) -> QIcon:
-    pix = QPixmap(size, size)
-    pix.fill(Qt.GlobalColor.transparent)
-    p = QPainter(pix)
-    p.setRenderHint(QPainter.RenderHint.Antialiasing)
-    p.setBrush(QColor("#263238"))
-    p.setPen(Qt.PenStyle.NoPen)
-    p.drawRoundedRect(2, 2, size - 4, size - 4, 12, 12)
-    # three "machines" as bars, and a state dot
-    p.setBrush(QColor("#cfd8dc"))
-    for i in range(3):
-        p.drawRoundedRect(10, 12 + i * 14, size - 34, 9, 3, 3)
-    p.setBrush(QColor(STATE_COLORS.get(state, "#9e9e9e")))
-    p.drawEllipse(size - 26, size - 26, 20, 20)
-    p.end()
-    return QIcon(pix)
+from .icons import tray_icon
 
 
 class Tray(QObject):
@@ -42,7 +23,7 @@ class Tray(QObject):
         super().__init__(parent)
         self.engine = engine
         self.state = "idle"
-        self.icon = QSystemTrayIcon(state_icon("idle"), self)
+        self.icon = QSystemTrayIcon(tray_icon("idle"), self)
         self.menu = QMenu()
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self._activated)
@@ -59,7 +40,7 @@ class Tray(QObject):
         state = "running" if counts["running"] else "failed" if counts["failed_today"] else "idle"
         if state != self.state:
             self.state = state
-            self.icon.setIcon(state_icon(state))
+            self.icon.setIcon(tray_icon(state))
         self.icon.setToolTip(f"LabDeck — {counts['running']} running, {counts['failed_today']} failed today")
         self.menu.clear()
         self.menu.addAction("Open LabDeck", self.openRequested.emit)

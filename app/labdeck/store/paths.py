@@ -28,6 +28,11 @@ def logs_dir(data_dir: Path) -> Path:
     return data_dir / "logs"
 
 
+def app_log_path(data_dir: Path) -> Path:
+    """The desktop app's own log (warnings and errors; a double-clicked app has no console)."""
+    return data_dir / "labdeck.log"
+
+
 def work_dir(data_dir: Path) -> Path:
     """Scratch space for the local node's script files."""
     return data_dir / "work"

@@ -1,12 +1,18 @@
-"""Settings page: where the data lives, tray notifications on/off, and the colour theme
-(follows the system by default). Settings are kept in the catalog's settings table."""
+"""Settings page: where the data lives (data folder, catalog, run logs, the app's own log, each
+with an "Open folder" button), tray notifications on/off, and the colour theme (follows the
+system by default). Settings are kept in the catalog's settings table."""
 
 from __future__ import annotations
+
+import html
+from pathlib import Path
 
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout,
                                QWidget)
+
+from ...store import paths
 
 NOTIFY_KEY = "gui.notifications"
 THEME_KEY = "gui.theme"
@@ -26,14 +32,18 @@ class SettingsPage(QWidget):
         super().__init__(parent)
         self.engine = engine
         catalog = engine.catalog
-        folder = QLabel(f"<code>{engine.data_dir}</code>")
-        folder.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        open_folder = QPushButton("Open folder")
-        open_folder.setToolTip("Show the catalog and the logs in the file manager")
-        open_folder.clicked.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(engine.data_dir))))
-        row = QHBoxLayout()
-        row.addWidget(folder, 1)
-        row.addWidget(open_folder)
+        data_dir = Path(engine.data_dir)
+        self.locations = {  # label -> (the path shown, the folder its "Open folder" button opens, if it has one)
+            "Data folder": (data_dir, data_dir),
+            "Catalog": (paths.catalog_path(data_dir), None),
+            "Run logs": (paths.logs_dir(data_dir), paths.logs_dir(data_dir)),
+            "App log": (paths.app_log_path(data_dir), None),
+        }
+        self.open_buttons: dict[str, QPushButton] = {}
+        self.open_note = QLabel()
+        self.open_note.setStyleSheet("color: #b71c1c")
+        self.open_note.setWordWrap(True)
+        self.open_note.hide()
 
         self.notifications = QCheckBox("Notify me when a run fails (tray message)")
         self.notifications.setChecked(catalog.get_setting(NOTIFY_KEY, "1") == "1")
@@ -48,7 +58,9 @@ class SettingsPage(QWidget):
         self.theme_note.setStyleSheet("color: gray")
 
         form = QFormLayout()
-        form.addRow("Data folder", row)
+        for name, (path, folder) in self.locations.items():
+            form.addRow(name, self._location_row(name, path, folder))
+        form.addRow("", self.open_note)
         form.addRow("Notifications", self.notifications)
         form.addRow("Theme", self.theme)
         form.addRow("", self.theme_note)
@@ -56,6 +68,29 @@ class SettingsPage(QWidget):
         layout.addWidget(QLabel("<h2>Settings</h2>"))
         layout.addLayout(form)
         layout.addStretch(1)
+
+    def _location_row(self, name: str, path: Path, folder: Path | None) -> QHBoxLayout:
+        label = QLabel(f"<code>{html.escape(str(path))}</code>")
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        label.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(label, 1)
+        if folder is not None:
+            button = QPushButton("Open folder")
+            button.setToolTip(f"Show {folder} in the file manager")
+            button.clicked.connect(lambda: self.open_folder(folder))
+            self.open_buttons[name] = button
+            row.addWidget(button)
+        return row
+
+    def open_folder(self, folder: Path) -> bool:
+        folder.mkdir(parents=True, exist_ok=True)  # the run logs folder appears with the first run
+        opened = QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+        self.open_note.setVisible(not opened)
+        if not opened:
+            self.open_note.setText(f"No file manager could be started to show {folder}; open it yourself "
+                                   "(the path above can be selected and copied).")
+        return opened
 
     def notifications_on(self) -> bool:
         return self.notifications.isChecked()
