@@ -95,23 +95,7 @@ class SshDetachedOps(_PosixOps):
         self._sftp_lock = threading.Lock()
 
     def _sh(self, script: str, timeout: float = OP_TIMEOUT_S) -> str:
-        chan = self.connection.open_session(limited=False, timeout=timeout)
-        try:
-            chan.settimeout(timeout)
-            chan.exec_command("/bin/sh -c " + shlex.quote(script))
-            out = bytearray()
-            while True:
-                data = chan.recv(65536)
-                if not data:
-                    break
-                out += data
-            self.connection.mark_ok()
-            return out.decode("utf-8", errors="replace")
-        except (paramiko.SSHException, OSError, EOFError) as exc:
-            self.connection.drop()
-            raise NodeUnreachable(f"node '{self.node}': no answer ({exc or type(exc).__name__})") from exc
-        finally:
-            chan.close()
+        return self.connection.run_quick("/bin/sh -c " + shlex.quote(script), timeout, drop_on_failure=True)
 
     def _with_sftp(self, action):
         with self._sftp_lock:

@@ -129,22 +129,7 @@ class SshExecutor:
 
     def _exec_quick(self, command: str, timeout: float = 20) -> str:
         """A short helper command (kill, probe, mkdir); its stdout as text."""
-        chan = self.connection.open_session(limited=False)
-        try:
-            chan.settimeout(timeout)
-            chan.exec_command(command)
-            out = bytearray()
-            while True:
-                data = chan.recv(65536)
-                if not data:
-                    break
-                out += data
-            chan.recv_exit_status()
-            return out.decode("utf-8", errors="replace")
-        except (paramiko.SSHException, OSError, EOFError) as exc:
-            raise NodeUnreachable(f"node '{self.node}': helper command failed ({exc})") from exc
-        finally:
-            chan.close()
+        return self.connection.run_quick(command, timeout)
 
     def _upload_script(self, request: CommandRequest) -> str:
         assert request.script is not None

@@ -240,6 +240,28 @@ class SshConnection:
                     raise NodeUnreachable(f"node '{self.target.node}': cannot open SFTP ({exc})") from exc
         raise AssertionError("unreachable")
 
+    def run_quick(self, command: str, timeout: float = 20, drop_on_failure: bool = False) -> str:
+        """A short helper command (kill, probe, status); its stdout as text. NodeUnreachable when
+        the node does not answer within ``timeout``; ``drop_on_failure`` then also forgets the
+        connection, so the next call connects afresh."""
+        chan = self.open_session(limited=False, timeout=timeout)
+        try:
+            chan.settimeout(timeout)
+            chan.exec_command(command)
+            out = bytearray()
+            while data := chan.recv(65536):
+                out += data
+            chan.status_event.wait(timeout)
+            self.mark_ok()
+            return out.decode("utf-8", errors="replace")
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            if drop_on_failure:
+                self.drop()
+            raise NodeUnreachable(f"node '{self.target.node}': no answer to a helper command "
+                                  f"({exc or type(exc).__name__})") from exc
+        finally:
+            chan.close()
+
     def drop(self) -> None:
         """Forget a connection that stopped answering, so the next use connects afresh
         (a link that went down can leave the old TCP connection stuck for minutes)."""
