@@ -209,6 +209,9 @@ class SshConnection:
                 try:
                     chan = tr.open_session(window_size=window_size, max_packet_size=max_packet_size,
                                            timeout=timeout or self._connect_timeout)
+                    # The node just answered: no health check (whose failure under load would
+                    # close a busy connection under its other channels) is due for a while.
+                    self.mark_ok()
                     break
                 except (paramiko.SSHException, OSError, EOFError) as exc:
                     with self._lock:
