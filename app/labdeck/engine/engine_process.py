@@ -322,8 +322,25 @@ def _portable(exc: Exception) -> Exception:
         return LabDeckError(f"{type(exc).__name__}: {exc}")
 
 
+ENGINE_NICENESS = 5
+
+
+def _lower_priority() -> None:
+    """The window comes first: the engine works in the background (its own process, so no
+    lock is shared and a lower priority cannot hold the window up)."""
+    try:
+        if sys.platform == "win32":
+            import psutil
+            psutil.Process().nice(psutil.BELOW_NORMAL_PRIORITY_CLASS)
+        else:
+            os.nice(ENGINE_NICENESS)
+    except (OSError, ImportError) as exc:
+        log.info("could not lower the engine process's priority: %s", exc)
+
+
 def child_main() -> int:
     hello = json.loads(sys.stdin.readline())
+    _lower_priority()
     from .engine import Engine
     engine = Engine(hello["data_dir"])  # first: if it cannot start, the app sees this process end
     conn = Client(hello["address"], authkey=bytes.fromhex(hello["authkey"]))
