@@ -154,16 +154,21 @@ def queue_shot(engine, window, pump, shot) -> None:
 
 def transfers_shot(window, pump, shot, tmp: Path) -> None:
     """An upload of a data set to the GPU nodes, caught half-way, on the Transfers page."""
+    import pwd
+
+    from tests.support.sshd import ensure_password_user
+
     source = tmp / "training-set.bin"
     with open(source, "wb") as f:
-        for _ in range(40):
+        for _ in range(200):
             f.write(os.urandom(1 << 20))
+    remote = f"labdeck-shots-{tmp.name}"  # in the nodes' login folder
     page = window.transfers_page
     window.show_page(window.stack.indexOf(page))
     dialog = page.upload()
     dialog.sources.setText(str(source))
     dialog.targets.setText("tag:gpu")
-    dialog.destination.setText(f"{tmp}/remote/${{node.name}}")
+    dialog.destination.setText(f"{remote}/${{node.name}}")
     dialog.accept()
     end = time.time() + 30
     while time.time() < end and not any(0 < r.node_pct < 100 for r in page.model.rows):
@@ -172,6 +177,7 @@ def transfers_shot(window, pump, shot, tmp: Path) -> None:
     end = time.time() + 60
     while time.time() < end and any(r.state not in ("done", "failed", "cancelled") for r in page.model.rows):
         pump(0.2)
+    shutil.rmtree(Path(pwd.getpwnam(ensure_password_user()[0]).pw_dir) / remote, ignore_errors=True)
 
 
 def run_and_wait(engine, job, options=None, targets=None, timeout=60):
