@@ -99,6 +99,7 @@ def test_detached_timeout_kills_the_whole_group_on_the_node(engine, sshd_node):
     nr = node_runs[sshd_node.name]
     assert nr.status is NodeRunStatus.TIMED_OUT
     assert nr.kill_state is KillState.KILLED
+    assert nr.message == "detached command timed out; process tree killed"
     assert processes_matching(marker) == []
 
 

@@ -128,7 +128,11 @@ class DetachedRunner:
                     except NodeUnreachable:
                         pass
                     _flush(pending, writer)
-                    return stop, None, "", kill_state
+                    verb = "timed out" if stop is NodeRunStatus.TIMED_OUT else "cancelled"
+                    detail = "process tree killed" if kill_state is KillState.KILLED else "kill unconfirmed"
+                    message = f"detached command {verb}; {detail}"
+                    writer.note(message)
+                    return stop, None, message, kill_state
                 interval = POLL_MIN_S if got else min(poll_max, interval * 1.5)
                 until_deadline = record.deadline_at - time.time() if record.deadline_at is not None else interval
                 _sleep(max(0.0, min(interval, until_deadline)), cancel, self.released)
