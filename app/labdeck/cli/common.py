@@ -48,3 +48,13 @@ def read_secret_from_stdin() -> str:
     if not line:
         raise InvalidInput("--password-stdin was given but standard input is empty")
     return line.rstrip("\r\n")
+
+
+def wait_or_cancel(engine, run_id: int) -> None:
+    """Wait for a run to end; Ctrl-C cancels it (its processes on the nodes are killed)."""
+    try:
+        engine.wait(run_id)
+    except KeyboardInterrupt:
+        print("cancelling the run (the processes on the nodes are being killed)...", file=sys.stderr)
+        engine.cancel(run_id)
+        engine.wait(run_id)

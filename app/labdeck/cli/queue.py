@@ -11,7 +11,7 @@ from ..core.errors import InvalidInput
 from ..core.events import PlanProgress, StepChanged
 from ..core.status import RunStatus
 from ..store import run_queue
-from .common import open_engine, print_json, print_table
+from .common import open_engine, print_json, print_table, wait_or_cancel
 
 EXIT_RUN_FAILED = 1
 
@@ -126,12 +126,7 @@ def wait_planned(engine, run_id: int, as_json: bool) -> int:
                     print(f"  {text}", file=sys.stderr)
 
         engine.bus.subscribe(show)
-    try:
-        engine.wait(run_id)
-    except KeyboardInterrupt:
-        print("cancelling the run (the processes on the nodes are being killed)...", file=sys.stderr)
-        engine.cancel(run_id)
-        engine.wait(run_id)
+    wait_or_cancel(engine, run_id)
     run = engine.catalog.get_run(run_id)
     progress = run_queue.progress(engine.catalog, run_id)
     if as_json:

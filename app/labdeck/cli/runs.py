@@ -11,7 +11,7 @@ from ..core.models import Trigger
 from ..core.status import NodeRunStatus, RunStatus
 from ..store.detached import DetachedStore
 from ..store.logs import read_from
-from .common import open_engine, parse_pairs, print_json, print_table
+from .common import open_engine, parse_pairs, print_json, print_table, wait_or_cancel
 
 EXIT_RUN_FAILED = 1
 
@@ -79,12 +79,7 @@ def _wait_and_report(engine, run_id: int, as_json: bool) -> int:
                 print(f"  {event.node}: {event.status}: {event.message}", file=sys.stderr)
 
         engine.bus.subscribe(show)
-    try:
-        engine.wait(run_id)
-    except KeyboardInterrupt:
-        print("cancelling the run (the processes on the nodes are being killed)...", file=sys.stderr)
-        engine.cancel(run_id)
-        engine.wait(run_id)
+    wait_or_cancel(engine, run_id)
     run = engine.catalog.get_run(run_id)
     node_runs = engine.catalog.node_runs(run_id)
     if as_json:
