@@ -25,7 +25,7 @@ from ..executors.pool import ExecutorPool
 from ..store.catalog import Catalog
 from ..store.detached import DetachedRecord, DetachedStore
 from ..store.logs import MAX_HELD_LINE, LogWriter
-from .heartbeat import Heartbeats
+from .heartbeat import Heartbeats, float_setting
 
 if TYPE_CHECKING:  # paramiko (which detached_ops imports) loads with the first SSH node, not at start-up
     from ..executors.detached_ops import DetachedOps
@@ -171,7 +171,7 @@ class DetachedRunner:
         if node_name in self._cleaned:
             return
         self._cleaned.add(node_name)
-        days = _float_setting(self._catalog, RETENTION_SETTING, DEFAULT_RETENTION_DAYS)
+        days = float_setting(self._catalog, RETENTION_SETTING, DEFAULT_RETENTION_DAYS)
 
         def clean() -> None:
             try:
@@ -210,10 +210,3 @@ def _size(writer: LogWriter) -> int:
         return os.path.getsize(writer.path)
     except OSError:
         return 0
-
-
-def _float_setting(catalog: Catalog, key: str, default: float) -> float:
-    try:
-        return float(catalog.get_setting(key) or default)
-    except ValueError:
-        return default

@@ -64,10 +64,7 @@ class Heartbeats:
         threading.Thread(target=self._monitor, daemon=True, name="heartbeat").start()
 
     def heartbeat_s(self) -> float:
-        try:
-            return float(self._catalog.get_setting(HEARTBEAT_SETTING) or DEFAULT_HEARTBEAT_S)
-        except ValueError:
-            return DEFAULT_HEARTBEAT_S
+        return float_setting(self._catalog, HEARTBEAT_SETTING, DEFAULT_HEARTBEAT_S)
 
     def watch(self, run_id: int, node_run_id: int, node: str, writer: LogWriter, lost: bool = False,
               on_change: Callable[[bool], None] | None = None) -> Watch:
@@ -118,3 +115,11 @@ class Heartbeats:
         if w.on_change is not None:
             w.on_change(lost)
         self._bus.publish(NodeRunStateChanged(w.run_id, w.node_run_id, w.node, status, message))
+
+
+def float_setting(catalog: Catalog, key: str, default: float) -> float:
+    """A number from the catalog's settings; the default when unset or not a number."""
+    try:
+        return float(catalog.get_setting(key) or default)
+    except ValueError:
+        return default
