@@ -49,6 +49,7 @@ import sys
 from pathlib import Path
 
 from labdeck.executors import posix_detached
+from tests.support import wsman_transfer_emulation
 
 PS_QUOTED = r"'((?:[^'\u2018\u2019\u201a\u201b]|['\u2018\u2019\u201a\u201b]{2})*)'"
 _ENV_RE = re.compile(r"^\[Environment\]::SetEnvironmentVariable\(" + PS_QUOTED + r", " + PS_QUOTED + r"\)$", re.M)
@@ -132,6 +133,8 @@ def plan_command(command: str, arguments: str, root: Path, quotas: dict[str, str
         return plan_detached(first.split()[-1], params, root)
     if first.startswith("# labdeck-helper "):
         name = first.split()[-1]
+        if name.startswith("xfer-"):
+            return Plan(wsman_transfer_emulation.argv(name, params, map_path(params["path"], root)))
         if name in ("upload", "download"):
             params["path"] = str(map_path(params["path"], root))
         if name == "preflight":
