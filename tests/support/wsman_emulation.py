@@ -113,6 +113,8 @@ class Plan:
 
 def plan_command(command: str, arguments: str, root: Path, quotas: dict[str, str]) -> Plan:
     script = None
+    if not arguments and " " in command.strip():  # pywinrm's run_ps puts the whole line in Command
+        command, arguments = command.strip().split(None, 1)
     if Path(command.replace("\\", "/")).name.lower() in ("powershell", "powershell.exe", "pwsh", "pwsh.exe"):
         script = decode_encoded_command(arguments)
     if script is None:

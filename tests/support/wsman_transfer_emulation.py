@@ -124,6 +124,16 @@ with open(target, 'rb') as f:
 out.flush()
 sys.stderr.write(f'#end {total} {sha.hexdigest()}\\n')
 """,
+    # The pywinrm recipe bench/bench_winrm_transfer.py measures LabDeck against: one run_ps per
+    # base64 chunk appended to the file, and the whole file read back as one base64 string.
+    "xfer-reference-append": """
+with open(target, 'ab') as f:
+    f.write(base64.b64decode(args['b64']))
+""",
+    "xfer-reference-read": """
+with open(target, 'rb') as f:
+    sys.stdout.write(base64.b64encode(f.read()).decode())
+""",
 }
 
 

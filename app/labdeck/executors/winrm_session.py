@@ -36,6 +36,7 @@ SHELL_URI = soap.SHELL_URI
 COMMAND_ACTION = f"{soap.SHELL_NS}/Command"
 RECEIVE_ACTION = f"{soap.SHELL_NS}/Receive"
 SIGNAL_ACTION = f"{soap.SHELL_NS}/Signal"
+SEND_ACTION = f"{soap.SHELL_NS}/Send"
 SIGNAL_TERMINATE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/terminate"
 SIGNAL_CTRL_C = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/ctrl_c"
 PYWINRM_AUTH = {"ntlm": "ntlm", "basic": "basic", "kerberos": "kerberos", "credssp": "credssp"}
@@ -126,7 +127,7 @@ class RemoteShell:
         return soap.read_command_id(self._send(COMMAND_ACTION, soap.command_request, command, args))
 
     def send(self, command_id: str, data: bytes, end: bool = False) -> None:
-        self.protocol.send_command_input(self.shell_id, command_id, data, end)
+        self._send(SEND_ACTION, soap.send_request, command_id, data, end)
 
     def receive(self, command_id: str, wait_s: float) -> tuple[bytes, bytes, int, bool] | None:
         """One Receive: (stdout, stderr, exit code, done), or None if nothing came within ``wait_s``."""
