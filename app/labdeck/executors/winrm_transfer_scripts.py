@@ -80,8 +80,8 @@ $profileDir = [System.IO.Path]::GetFullPath($env:USERPROFILE).TrimEnd('\\')
 if ($target.TrimEnd('\\') -eq $profileDir -or $target -eq [System.IO.Path]::GetPathRoot($target)) {
     [Console]::Error.WriteLine("refusing to delete $target"); exit 3
 }
-# Directory.Delete removes a junction or link found inside, never what it points to
-# (Remove-Item -Recurse on Windows PowerShell 5.1 can follow junctions).
+# Directory.Delete does not recurse through a junction or link found inside: it removes the link
+# (older PowerShell versions' recursive delete could empty what a link points to).
 if ([System.IO.Directory]::Exists($target)) { [System.IO.Directory]::Delete($target, $true) }
 elseif ([System.IO.File]::Exists($target)) {
     [System.IO.File]::SetAttributes($target, [System.IO.FileAttributes]::Normal)
