@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import uuid
 from pathlib import Path
 
@@ -17,8 +18,9 @@ import pytest
 
 from labdeck.core.models import Job, Step, StepKind
 from labdeck.core.status import NodeRunStatus
-from labdeck.core.transfers import Direction, FileOutcome, TransferProgress
+from labdeck.core.transfers import Direction, FileOutcome, RemoteEntry, TransferProgress
 from labdeck.engine.transfers import TransferRequest
+from labdeck.executors.transfer_base import TransferError
 from tests.conftest import add_sshd_node, add_winrm_node
 from tests.integration.test_cli import labdeck
 from tests.integration.test_ssh_runs import run_job
@@ -153,10 +155,18 @@ def test_a_transfer_cut_by_a_stopped_node_resumes_after_restart(engine, wsman_se
     assert not part.exists()
 
 
-def test_a_cancelled_upload_keeps_its_part_and_the_retry_resumes(engine, wsman_server, tmp_path):
+@pytest.mark.parametrize("direction", [Direction.PUT, Direction.GET])
+def test_a_cancelled_transfer_keeps_its_part_and_the_retry_resumes(engine, wsman_server, tmp_path, direction):
     add_winrm_node(engine, wsman_server)
     source = tmp_path / "big.bin"
     source.write_bytes(os.urandom(2 * SIZE))
+    if direction is Direction.PUT:
+        request = TransferRequest(direction, [str(source)], "in", "win1")
+        final = profile(wsman_server) / "in" / "big.bin"
+    else:
+        shutil.copy(source, profile(wsman_server) / "big.bin")
+        request = TransferRequest(direction, ["big.bin"], str(tmp_path / "dest"), "win1")
+        final = tmp_path / "dest" / "win1" / "big.bin"
     cancelled: list[int] = []
 
     def on_event(event) -> None:
@@ -165,17 +175,17 @@ def test_a_cancelled_upload_keeps_its_part_and_the_retry_resumes(engine, wsman_s
             engine.transfers.cancel(event.transfer_id)
 
     engine.bus.subscribe(on_event)
-    first = run_transfer(engine, TransferRequest(Direction.PUT, [str(source)], "in", "win1"))
+    first = run_transfer(engine, request)
     result = first.results["win1"]
     assert not result.ok and result.cancelled and "cancelled" in result.error
-    part = profile(wsman_server) / "in" / "big.bin.labdeck-part"
+    part = final.with_name("big.bin.labdeck-part")
     assert 0 < part.stat().st_size < source.stat().st_size
-    assert not (profile(wsman_server) / "in" / "big.bin").exists()
+    assert not final.exists()
 
     second = engine.transfers.retry(first.id)
     assert engine.transfers.wait(second.id, 120) and second.ok, second.results
     assert second.results["win1"].files[0].outcome is FileOutcome.RESUMED
-    assert sha256_file(profile(wsman_server) / "in" / "big.bin") == sha256_file(source)
+    assert sha256_file(final) == sha256_file(source)
 
 
 def test_a_damaged_part_on_the_node_is_not_resumed(engine, wsman_server, tmp_path):
@@ -219,6 +229,33 @@ def test_a_missing_remote_file_says_so(engine, wsman_server, tmp_path):
     result = transfer.results["win1"]
     assert not result.ok and not result.unreachable
     assert result.error == "node 'win1': results/model.ckpt does not exist"
+
+
+def test_backend_errors_say_what_is_wrong(engine, wsman_server, tmp_path):
+    add_winrm_node(engine, wsman_server)
+    (profile(wsman_server) / "blocker").write_text("a file where a folder should be")
+    backend = engine.transfers.browser("win1")
+    cancel = threading.Event()
+    try:
+        with pytest.raises(TransferError, match="folder nope does not exist"):
+            backend.listdir("nope")
+        with pytest.raises(TransferError, match="blocker is a file, not a folder"):
+            backend.listdir("blocker")
+        with pytest.raises(TransferError, match="cannot hash nope.bin: it does not exist"):
+            backend.sha256("nope.bin")
+        with pytest.raises(TransferError, match="gone.bin does not exist"):
+            backend.download_file(RemoteEntry("gone.bin", 5, 0, 0o100644), tmp_path / "gone.bin", lambda n: None,
+                                  cancel)
+        assert not (tmp_path / "gone.bin").exists()
+        for root in (".", "~", "C:/", "C:"):
+            with pytest.raises(TransferError, match="refusing to delete"):
+                backend.remove(root)
+        (tmp_path / "x.bin").write_bytes(b"x")
+        with pytest.raises(TransferError, match=r"uploading blocker/x.bin failed \(Exception calling \"Create"):
+            backend.upload_file(tmp_path / "x.bin", "blocker/x.bin", lambda n: None, cancel)
+        assert (profile(wsman_server) / "blocker").read_text() == "a file where a folder should be"
+    finally:
+        backend.close()
 
 
 def test_a_job_with_put_and_get_steps_on_a_winrm_node(engine, wsman_server, tmp_path):

@@ -78,7 +78,11 @@ os.utime(target, (os.stat(target).st_atime, mtime))
 """,
     "xfer-put": """
 part = target + '.labdeck-part'
-os.makedirs(os.path.dirname(target), exist_ok=True)
+try:
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+except OSError as exc:
+    sys.stderr.write(f'Exception calling "CreateDirectory" with "1" argument(s): "{exc.strerror}: {exc.filename}"\\n')
+    sys.exit(1)
 have = os.path.getsize(part) if os.path.isfile(part) else 0
 if 0 < have <= int(args['size']):
     print(f"have={have} {hash_prefix(part, have, hashlib.sha256()).hexdigest()}", flush=True)

@@ -210,7 +210,10 @@ class WinrmTransfer:
         size, mtime = info.st_size, int(info.st_mtime)
         doing = f"uploading {remote}"
         with open(local, "rb") as src, HelperCall(self.executor, put_script(remote, size, mtime), doing) as call:
-            offset, hasher = self._agree_offset(call.read_line(), local, size)
+            first = call.read_line()
+            if not first.startswith("have="):  # the helper failed before it could start
+                raise TransferError(f"node '{self.node}': {doing} failed ({call.error_line()})")
+            offset, hasher = self._agree_offset(first, local, size)
             call.send(f"offset={offset}\r\n".encode())
             if offset:
                 src.seek(offset)
@@ -239,8 +242,6 @@ class WinrmTransfer:
         """Where the upload continues, and the local hasher fed up to there: after the node's
         part file if its SHA-256 matches the same prefix of the local file, else at 0."""
         have, _, digest = line.removeprefix("have=").partition(" ")
-        if not line.startswith("have="):
-            raise TransferError(f"node '{self.node}': the upload helper did not start ({line or 'no answer'})")
         count = int(have or 0)
         if 0 < count <= size:
             prefix = sha256_prefix(local, count)
