@@ -202,8 +202,8 @@ def main() -> int:
                     envelope = send_envelope_bytes(kib << 10)
                     seconds = bench.labdeck_upload()
                     ROWS.append(Row(f"chunk {kib} KiB (Send {envelope / 1000:.0f} KB)",
-                                    f"{mbps(size, seconds):.1f} MB/s", "-", "-", "-",
-                                    None if envelope <= MAX_ENVELOPE else False))
+                                    f"{mbps(size, seconds):.1f} MB/s", "-", "-", "Send <= 500 KiB",
+                                    envelope <= MAX_ENVELOPE))
             finally:
                 winrm_transfer.UPLOAD_CHUNK = saved
         finally:
