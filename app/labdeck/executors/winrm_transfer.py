@@ -30,7 +30,7 @@ from ..core.errors import LabDeckError, NodeUnreachable
 from ..core.transfers import FileOutcome, FileResult, RemoteEntry, remote_join
 from .transfer_base import ByteProgress, LocalPart, TransferCancelled, TransferError, sha256_prefix
 from .winrm import WinrmExecutor
-from .winrm_commands import parse_key_values, powershell_command
+from .winrm_commands import powershell_command
 from .winrm_session import SIGNAL_TERMINATE, WINRM_FAILURES, translate
 from .winrm_transfer_scripts import (get_script, hash_script, list_script, mkdir_script, put_script, remove_script,
                                      stat_script, touch_script)
@@ -140,6 +140,12 @@ def _posix(path: str) -> str:
     return path.replace("\\", "/")
 
 
+def _key_values(text: str) -> dict[str, str]:
+    """``key=value`` lines as strings (a digest of digits only must keep its leading zeros)."""
+    pairs = (line.strip().partition("=") for line in text.splitlines())
+    return {key: value for key, sep, value in pairs if sep}
+
+
 class WinrmTransfer:
     """TransferBackend for WinRM nodes over the node's pooled WinrmExecutor (thread-safe: each
     call takes its own shell from the pool)."""
@@ -158,7 +164,7 @@ class WinrmTransfer:
     # ---- metadata ----------------------------------------------------------------------
 
     def stat(self, path: str) -> RemoteEntry | None:
-        info = parse_key_values(self._run(stat_script(path), f"reading {path}")[0])
+        info = _key_values(self._run(stat_script(path), f"reading {path}")[0])
         if info.get("kind") not in ("f", "d"):
             return None
         is_dir = info["kind"] == "d"
@@ -194,7 +200,7 @@ class WinrmTransfer:
         self._run(remove_script(path), f"deleting {path}")
 
     def sha256(self, path: str, length: int | None = None) -> str:
-        info = parse_key_values(self._run(hash_script(path, length), f"hashing {path}")[0])
+        info = _key_values(self._run(hash_script(path, length), f"hashing {path}")[0])
         digest = str(info.get("sha256", ""))
         if len(digest) != 64:
             raise TransferError(f"node '{self.node}': cannot hash {path}: it does not exist")
@@ -228,7 +234,7 @@ class WinrmTransfer:
                 progress(len(block))
             digest = hasher.hexdigest()
             call.send(f"end={digest}\r\n".encode(), end=True)
-            answer = parse_key_values(call.wait())
+            answer = _key_values(call.wait())
         if answer.get("done") == digest:
             return FileResult(str(local), _posix(remote), size, FileOutcome.RESUMED if offset else FileOutcome.COPIED,
                               digest)
