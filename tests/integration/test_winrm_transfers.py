@@ -231,6 +231,22 @@ def test_a_missing_remote_file_says_so(engine, wsman_server, tmp_path):
     assert result.error == "node 'win1': results/model.ckpt does not exist"
 
 
+def test_a_node_with_winrm_2s_smaller_max_envelope_size_still_gets_the_file(engine, wsman_server, tmp_path):
+    wsman_server.max_envelope = 150 * 1024  # MaxEnvelopeSizekb's default before Windows 8 / Server 2012
+    add_winrm_node(engine, wsman_server)
+    source = tmp_path / "data.bin"
+    source.write_bytes(os.urandom(3_000_000))
+    backend = engine.transfers.browser("win1")
+    try:
+        sent: list[int] = []
+        result = backend.upload_file(source, "in/data.bin", sent.append, threading.Event())
+        assert backend.chunk < 150 * 1024 * 3 // 4
+    finally:
+        backend.close()
+    assert sum(sent) == source.stat().st_size and result.sha256 == sha256_file(source)
+    assert sha256_file(profile(wsman_server) / "in" / "data.bin") == sha256_file(source)
+
+
 def test_backend_errors_say_what_is_wrong(engine, wsman_server, tmp_path):
     add_winrm_node(engine, wsman_server)
     (profile(wsman_server) / "blocker").write_text("a file where a folder should be")

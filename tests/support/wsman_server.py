@@ -9,12 +9,14 @@ auth, and answers the SOAP envelopes pywinrm sends, with the envelopes Windows s
   variables; the reply carries the ShellId selector.
 - **Command**: starts the command line as a local process (see tests/support/wsman_emulation.py
   for how cmd/PowerShell command lines become Linux processes); replies with a CommandId.
-- **Receive**: held until the command has output or has ended, or until the request's
+- **Receive**: at most the output that fits the request's ``MaxEnvelopeSize`` (pywinrm asks
+  for 153,600 bytes); held until the command has output or has ended, or until the request's
   ``OperationTimeout`` passes, when it answers with the fault Windows sends (HTTP 500,
   subcode ``w:TimedOut``, WSManFault code 2150858793, which pywinrm raises as
   WinRMOperationTimeoutError). Output is base64 in ``rsp:Stream`` elements; the end is
   ``CommandState/Done`` with an ``ExitCode``.
-- **Send**: base64 stdin data to the command, ``End="true"`` closes its stdin.
+- **Send**: base64 stdin data to the command, ``End="true"`` closes its stdin. Any request
+  larger than MaxEnvelopeSizekb (500 KB by default) gets HTTP 413, as from Windows.
 - **Signal**: ``terminate`` ends the command's process (only that process: its children are
   left, as on Windows, where only a job object or taskkill /T reaches them); ``ctrl_c`` sends
   SIGINT to its process group.
@@ -27,7 +29,7 @@ the middle of a Receive sees the connection reset, as when a node goes down.
 Not emulated: cmd.exe and PowerShell themselves (commands run with /bin/sh; the executor's
 Windows command construction is unit-tested as strings), code pages (bytes pass through),
 NTLM/Kerberos/CredSSP and message encryption (Basic only; HTTPS with a given certificate),
-MaxEnvelopeSize, quotas
+quotas
 (MaxShellsPerUser and friends are only reported, through the preflight helper), the shell
 IdleTimeout, job objects, Enumerate/Get/Put (WMI and config resources), and PSRP. Wine's cmd
 was considered and left out: Debian's ``wine`` pulls in 24 packages (libwine alone is about
@@ -50,6 +52,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from tests.support import wsman_emulation
+from tests.support.wsman_command import Command
 
 NS = {
     "s": "http://www.w3.org/2003/05/soap-envelope",
@@ -68,6 +71,7 @@ ACTIONS = {
 }
 TIMED_OUT_CODE = 2150858793
 SHELL_NOT_FOUND_CODE = 2150858843
+MAX_ENVELOPE_SIZE = 500 * 1024  # MaxEnvelopeSizekb's default
 DEFAULT_QUOTAS = {"MaxShellsPerUser": "30", "MaxMemoryPerShellMB": "2147483647", "IdleTimeout": "7200000",
                   "MaxProcessesPerShell": "2147483647"}
 
@@ -76,69 +80,6 @@ class Fault(Exception):
     def __init__(self, subcode: str, code: int, text: str):
         super().__init__(text)
         self.subcode, self.code, self.text = subcode, code, text
-
-
-class Command:
-    """One running command: its process and the output not yet received."""
-
-    def __init__(self, proc, pid_mark: bool):
-        self.proc = proc
-        self.id = str(uuid.uuid4()).upper()
-        self.cond = threading.Condition()
-        self.out = bytearray(f"\x1eLABDECK_PID {proc.pid}\n".encode() if pid_mark else b"")
-        self.err = bytearray()
-        self.open_pipes = 2
-        self.exit_code: int | None = None
-        self.end_received = False
-        for pipe, buf in ((proc.stdout, self.out), (proc.stderr, self.err)):
-            threading.Thread(target=self._pump, args=(pipe, buf), daemon=True).start()
-
-    def _pump(self, pipe, buf: bytearray) -> None:
-        for chunk in iter(lambda: os.read(pipe.fileno(), 65536), b""):
-            with self.cond:
-                buf += chunk
-                self.cond.notify_all()
-        pipe.close()
-        with self.cond:
-            self.open_pipes -= 1
-            last = self.open_pipes == 0
-        if last:
-            code = self.proc.wait()
-            with self.cond:
-                self.exit_code = code
-                self.cond.notify_all()
-
-    def take(self, wait_s: float) -> tuple[bytes, bytes, int | None] | None:
-        """Output and (once everything is read) the exit code; None if nothing came in time."""
-        with self.cond:
-            if not self.cond.wait_for(lambda: self.out or self.err or self.exit_code is not None, wait_s):
-                return None
-            out, err = bytes(self.out), bytes(self.err)
-            self.out.clear()
-            self.err.clear()
-            return out, err, self.exit_code
-
-    def write_stdin(self, data: bytes, end: bool) -> None:
-        if self.proc.stdin is None:
-            return
-        try:
-            if data:
-                self.proc.stdin.write(data)
-                self.proc.stdin.flush()
-            if end:
-                self.proc.stdin.close()
-        except (BrokenPipeError, ValueError):
-            pass
-
-    def terminate(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-
-    def ctrl_c(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGINT)
-        except ProcessLookupError:
-            pass
 
 
 class Shell:
@@ -155,6 +96,7 @@ class WsmanServer:
         self.certificate = certificate  # (cert PEM, key PEM): serve HTTPS
         self.username, self.password = username, password
         self.quotas = DEFAULT_QUOTAS | (quotas or {})
+        self.max_envelope = MAX_ENVELOPE_SIZE
         self.shells: dict[str, Shell] = {}
         self.lock = threading.Lock()
         self.requests: list[str] = []  # actions served, for tests that count round trips
@@ -244,7 +186,7 @@ class WsmanServer:
         if name == "receive":
             stream = body.find("rsp:Receive/rsp:DesiredStream", NS)
             command = self._command(shell, stream.get("CommandId"))
-            got = command.take(_operation_timeout(header))
+            got = command.take(_operation_timeout(header), _reply_budget(header))
             if got is None:
                 raise Fault("w:TimedOut", TIMED_OUT_CODE, "The WS-Management service cannot complete the operation "
                                                           "within the time specified in OperationTimeout.")
@@ -307,6 +249,12 @@ def _operation_timeout(header: ET.Element) -> float:
     return float(match.group(1)) if match else 60.0
 
 
+def _reply_budget(header: ET.Element) -> int:
+    """Output bytes that fit in a reply of the request's MaxEnvelopeSize, as base64 with the XML
+    around it (Windows splits longer output over several Receives)."""
+    return (int(header.findtext("w:MaxEnvelopeSize", "153600", NS)) - 4096) * 3 // 4
+
+
 def _kill_group(pgid: int) -> None:
     try:
         os.killpg(pgid, signal.SIGKILL)
@@ -356,6 +304,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         length = int(self.headers.get("Content-Length", "0"))
         data = self.rfile.read(length) if length else b""
+        if length > self.owner.max_envelope:  # Windows refuses a request over MaxEnvelopeSizekb so
+            self._reply(413, b"")
+            return
         expected = base64.b64encode(f"{self.owner.username}:{self.owner.password}".encode()).decode()
         if self.headers.get("Authorization", "") != f"Basic {expected}":
             self._reply(401, b"", {"WWW-Authenticate": 'Basic realm="WSMAN"'})

@@ -84,6 +84,9 @@ def translate(exc: BaseException, target: WinrmTarget, doing: str) -> LabDeckErr
         return NodeUnreachable(f"{where}: connection failed while {doing} ({_short(exc)})")
     if isinstance(exc, WSManFaultError):
         return LabDeckError(f"{where}: WinRM refused {doing}: {exc.reason}")
+    if isinstance(exc, WinRMTransportError) and exc.code == 413:
+        return LabDeckError(f"{where}: WinRM refused a message over the node's MaxEnvelopeSizekb while {doing}; "
+                            f"raise it on the node (winrm set winrm/config @{{MaxEnvelopeSizekb=\"500\"}})")
     if isinstance(exc, WinRMTransportError):
         return NodeUnreachable(f"{where}: HTTP {exc.code} while {doing}")
     if isinstance(exc, WinRMError) and "not installed" in str(exc):

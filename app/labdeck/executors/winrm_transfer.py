@@ -5,7 +5,8 @@ Each operation is one helper command. An upload is a conversation with one ``xfe
 node reports the part file it already has (size and SHA-256), LabDeck compares that prefix
 with its own file and answers where to continue, then sends the rest as base64 lines, one per
 WS-Man Send of ``UPLOAD_CHUNK`` raw bytes (measured in bench/bench_winrm_transfer.py; the
-Send envelope stays well under WinRM's default MaxEnvelopeSizekb of 500), and finally the
+Send envelope stays well under WinRM's default MaxEnvelopeSizekb of 500; a node that refuses
+it, as WinRM 2.0's default of 150 does, gets half-size chunks until it accepts), and finally the
 SHA-256 of the whole file, which the node checks before it sets the mtime and renames the
 part into place. A download is one ``xfer-get`` streaming the file's raw bytes on stdout from
 an offset (after a local part's prefix, checked by a hash on the node), with the node's
@@ -26,6 +27,8 @@ import threading
 import time
 from pathlib import Path
 
+from winrm.exceptions import WinRMTransportError
+
 from ..core.errors import LabDeckError, NodeUnreachable
 from ..core.transfers import FileOutcome, FileResult, RemoteEntry, remote_join
 from .transfer_base import ByteProgress, LocalPart, TransferCancelled, TransferError, sha256_prefix
@@ -36,6 +39,7 @@ from .winrm_transfer_scripts import (get_script, hash_script, list_script, mkdir
                                      stat_script, touch_script)
 
 UPLOAD_CHUNK = 192 * 1024   # raw bytes per Send: 256 KiB of base64, about 350 KB of envelope
+MIN_CHUNK = 16 * 1024      # below this a refused Send is a node setting to fix, not a size to try
 DOWNLOAD_BLOCK = 256 * 1024  # bytes per read and write of the node's stream
 RECEIVE_WAIT_S = 5.0        # longest single Receive: bounds how late a cancel is noticed
 HELPER_TIMEOUT_S = 600.0    # hashing a file of many GB on a slow disk before the first answer
@@ -43,6 +47,10 @@ FILE_MODE = stat_mod.S_IFREG | 0o644
 DIR_MODE = stat_mod.S_IFDIR | 0o755
 LINK_MODE = stat_mod.S_IFLNK | 0o777
 _ROOTS = ("", ".", "/", "\\", "~", "~/")
+
+
+class EnvelopeTooLarge(Exception):
+    """The node refused a message over its MaxEnvelopeSizekb (HTTP 413)."""
 
 
 class HelperCall:
@@ -73,6 +81,10 @@ class HelperCall:
     def send(self, data: bytes, end: bool = False) -> None:
         try:
             self.shell.send(self.command_id, data, end)
+        except WinRMTransportError as exc:
+            if exc.code == 413:  # refused whole before the command saw any of it: the command goes on
+                raise EnvelopeTooLarge(len(data)) from exc
+            raise self._lost(exc) from exc
         except WINRM_FAILURES as exc:
             raise self._lost(exc) from exc
 
@@ -153,6 +165,7 @@ class WinrmTransfer:
     def __init__(self, executor: WinrmExecutor):
         self.executor = executor
         self.node = executor.node
+        self.chunk = UPLOAD_CHUNK
 
     def _run(self, script: str, doing: str) -> tuple[str, HelperCall]:
         with HelperCall(self.executor, script, doing) as call:
@@ -224,13 +237,13 @@ class WinrmTransfer:
             if offset:
                 src.seek(offset)
                 progress(offset)
-            while block := src.read(UPLOAD_CHUNK):
+            while block := src.read(self.chunk):
                 if cancel.is_set():
                     call.send(b"", end=True)  # the node keeps the part: a retry resumes from it
                     call.wait()
                     raise TransferCancelled(f"node '{self.node}': upload of {local.name} cancelled")
                 hasher.update(block)
-                call.send(base64.b64encode(block) + b"\r\n")
+                self._send_data(call, block)
                 progress(len(block))
             digest = hasher.hexdigest()
             call.send(f"end={digest}\r\n".encode(), end=True)
@@ -243,6 +256,24 @@ class WinrmTransfer:
                                 f"copied (SHA-256 differs); retry the transfer")
         raise TransferError(f"node '{self.node}': writing {remote} failed ({call.error_line()}); is the node's disk "
                             f"full? The part written so far is kept for a retry")
+
+    def _send_data(self, call: HelperCall, block: bytes) -> None:
+        """One chunk as base64 lines; halved (for this and later chunks) while the node refuses
+        the message as too large (WinRM 2.0's default MaxEnvelopeSizekb is 150, not 500)."""
+        done = 0
+        while done < len(block):
+            piece = block[done:done + self.chunk]
+            try:
+                call.send(base64.b64encode(piece) + b"\r\n")
+            except EnvelopeTooLarge as exc:
+                if self.chunk <= MIN_CHUNK:
+                    raise TransferError(
+                        f"node '{self.node}': WinRM refused a {len(piece) * 4 // 3 // 1024} KiB message as too large; "
+                        f"raise MaxEnvelopeSizekb on the node (winrm set winrm/config @{{MaxEnvelopeSizekb=\"500\"}})"
+                    ) from exc
+                self.chunk //= 2
+                continue
+            done += len(piece)
 
     def _agree_offset(self, line: str, local: Path, size: int):
         """Where the upload continues, and the local hasher fed up to there: after the node's
