@@ -195,17 +195,17 @@ def main() -> int:
         try:
             if args.reference_mib > 0:
                 compare(bench, args)
-            saved = winrm_transfer.UPLOAD_CHUNK
-            try:
-                for kib in [int(k) for k in args.chunks_kib.split(",") if k]:
-                    winrm_transfer.UPLOAD_CHUNK = kib << 10
-                    envelope = send_envelope_bytes(kib << 10)
-                    seconds = bench.labdeck_upload()
-                    ROWS.append(Row(f"chunk {kib} KiB (Send {envelope / 1000:.0f} KB)",
-                                    f"{mbps(size, seconds):.1f} MB/s", "-", "-", "Send <= 500 KiB",
-                                    envelope <= MAX_ENVELOPE))
-            finally:
-                winrm_transfer.UPLOAD_CHUNK = saved
+            for kib in [int(k) for k in args.chunks_kib.split(",") if k]:
+                envelope = send_envelope_bytes(kib << 10)
+                if envelope > MAX_ENVELOPE:  # the node would refuse it and LabDeck would halve it
+                    ROWS.append(Row(f"chunk {kib} KiB (Send {envelope / 1000:.0f} KB)", "refused (HTTP 413)", "-",
+                                    "-", "Send <= 500 KiB", False))
+                    continue
+                bench.backend.chunk = kib << 10
+                seconds = bench.labdeck_upload()
+                ROWS.append(Row(f"chunk {kib} KiB (Send {envelope / 1000:.0f} KB)", f"{mbps(size, seconds):.1f} MB/s",
+                                "-", "-", "Send <= 500 KiB", True))
+            bench.backend.chunk = winrm_transfer.UPLOAD_CHUNK
         finally:
             bench.close()
             server.stdin.close()
