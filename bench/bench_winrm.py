@@ -74,6 +74,7 @@ def main() -> int:
             theirs: list[float] = []
             while len(ours) < args.iterations:
                 ours += [labdeck_once(executor) for _ in range(BLOCK)]
+                executor.pool.releaser.flush()  # the deferred Signals, sent before the other side's block
                 theirs += [pywinrm_once(session) for _ in range(BLOCK)]
         finally:
             executor.close()

@@ -27,6 +27,7 @@ from winrm.protocol import Protocol
 
 from ..core.errors import AuthenticationFailed, InvalidInput, LabDeckError, NodeUnreachable
 from . import winrm_soap as soap
+from .winrm_release import CommandReleaser
 
 CONNECT_READ_TIMEOUT_S = 30
 RECEIVE_SLACK_S = 10
@@ -35,8 +36,8 @@ MAX_IDLE_SHELLS = 4
 SHELL_URI = soap.SHELL_URI
 COMMAND_ACTION = f"{soap.SHELL_NS}/Command"
 RECEIVE_ACTION = f"{soap.SHELL_NS}/Receive"
-SIGNAL_ACTION = f"{soap.SHELL_NS}/Signal"
-SIGNAL_TERMINATE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/terminate"
+SIGNAL_ACTION = soap.SIGNAL_ACTION
+SIGNAL_TERMINATE = soap.SIGNAL_TERMINATE
 SIGNAL_CTRL_C = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/ctrl_c"
 PYWINRM_AUTH = {"ntlm": "ntlm", "basic": "basic", "kerberos": "kerberos", "credssp": "credssp"}
 WINRM_FAILURES = (WinRMError, WinRMTransportError, requests.RequestException, OSError)
@@ -97,7 +98,7 @@ def _short(exc: BaseException) -> str:
 
 
 def make_protocol(target: WinrmTarget) -> Protocol:
-    return Protocol(
+    protocol = Protocol(
         target.endpoint, transport=PYWINRM_AUTH[target.auth], username=target.username,
         password=target.password or "",
         server_cert_validation="validate" if target.verify_cert else "ignore",
@@ -106,6 +107,10 @@ def make_protocol(target: WinrmTarget) -> Protocol:
         read_timeout_sec=CONNECT_READ_TIMEOUT_S, operation_timeout_sec=CONNECT_READ_TIMEOUT_S - 10,
         message_encryption="auto",  # sealed over HTTP where the auth can (ntlm, kerberos, credssp)
     )
+    # pywinrm reads proxies and the CA bundle from the environment once, here; left on, requests
+    # would scan the environment (and look for ~/.netrc) again on every message.
+    protocol.transport.build_session().trust_env = False
+    return protocol
 
 
 class RemoteShell:
@@ -162,6 +167,7 @@ class ShellPool:
         self._closed = False
         self.max_commands = max_commands
         self.command_slots = threading.BoundedSemaphore(max_commands)
+        self.releaser = CommandReleaser(target.node, lambda: make_protocol(target))
 
     def _open(self) -> RemoteShell:
         try:
@@ -172,6 +178,7 @@ class ShellPool:
     def start(self, command: str, args: list[str]) -> tuple[RemoteShell, str]:
         """A shell with ``command`` started on it: an idle one if there is one, else a new one.
         A pooled shell that fails is dropped and the command tried once on a fresh shell."""
+        self.releaser.command_started()
         with self._lock:
             shell = self._idle.pop() if self._idle else None
         if shell is not None:
@@ -198,8 +205,12 @@ class ShellPool:
             shell.close()
 
     def finish(self, shell: RemoteShell, command_id: str) -> None:
-        """Return the shell of a command whose end has been received, after the final Signal
-        the protocol requires for it (MS-WSMV 3.1.4.14: Receive alone does not free it)."""
+        """Return the shell of a command whose end has been received. The final Signal the
+        protocol requires for it (MS-WSMV 3.1.4.14: Receive alone does not free it) goes out
+        from the releaser's thread, so the shell is free for the next command at once."""
+        if self.releaser.release(shell.shell_id, command_id):
+            self.release(shell, True)
+            return
         try:
             shell.signal(command_id)
         except WINRM_FAILURES:
@@ -208,6 +219,7 @@ class ShellPool:
         self.release(shell, True)
 
     def close(self) -> None:
+        self.releaser.close(timeout=CLOSE_TIMEOUT_S)
         with self._lock:
             self._closed = True
             idle, self._idle = self._idle, []

@@ -1,0 +1,116 @@
+"""Releasing finished WinRM commands off the critical path.
+
+MS-WSMV (3.1.4.14) wants a terminate Signal for every command, even one whose end has been
+received: until then the node keeps the command's resources. Sending it before handing the shell
+to the next command costs a full round trip per command. A ``CommandReleaser`` sends those
+Signals from one background thread over its own HTTP connection (its own Protocol, so NTLM or
+Kerberos sealing never interleaves with the shell's connection), while the shell is already
+back in the pool running the next command (MS-WSMV 3.1.4.12: a Signal "can be sent either
+asynchronously or synchronously"; Windows addresses a command by shell and command id, not by
+connection).
+
+The thread waits until the node has started no command for ``IDLE_S`` before it sends, so on a
+busy two-core controller the releases do not compete with the commands they were taken off;
+once ``FLUSH_BACKLOG`` releases are waiting it sends them without waiting, and past
+``MAX_BACKLOG`` the caller signals inline, so a node never holds many finished commands.
+A release that fails is dropped: the node frees the command with its shell (deleted by LabDeck,
+or ended by the node's IdleTimeout).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+from winrm.protocol import Protocol
+
+from . import winrm_soap as soap
+
+IDLE_S = 0.05
+FLUSH_BACKLOG = 16
+MAX_BACKLOG = 64
+_STOP = object()
+
+
+class CommandReleaser:
+    """One per node; ``release`` queues (shell id, command id); ``close`` sends what is queued."""
+
+    def __init__(self, node: str, connect: Callable[[], Protocol]):
+        self.node = node
+        self._connect = connect
+        self._queue: queue.Queue = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._protocol = None
+        self._last_start = 0.0
+        self._flushing = False
+
+    def command_started(self) -> None:
+        self._last_start = time.monotonic()
+
+    def release(self, shell_id: str, command_id: str) -> bool:
+        """Queue the terminate Signal; False if the backlog is full (signal inline then)."""
+        with self._lock:
+            if self._queue.qsize() >= MAX_BACKLOG:
+                return False
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name=f"winrm-release-{self.node}",
+                                                daemon=True)
+                self._thread.start()
+            self._queue.put((shell_id, command_id))
+        return True
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Wait until everything queued so far has been sent (or dropped)."""
+        done = threading.Event()
+        with self._lock:
+            if self._thread is None:
+                return
+            self._flushing = True
+            self._queue.put(done)
+        done.wait(timeout)
+        self._flushing = False
+
+    def close(self, timeout: float = 10.0) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+            if thread is None:
+                return
+            self._flushing = True
+            self._queue.put(_STOP)
+        thread.join(timeout)
+
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                break
+            if isinstance(item, threading.Event):
+                item.set()
+                continue
+            self._wait_for_idle()
+            self._signal(*item)
+        if self._protocol is not None:
+            self._protocol.transport.close_session()
+            self._protocol = None
+
+    def _wait_for_idle(self) -> None:
+        while not self._flushing and self._queue.qsize() < FLUSH_BACKLOG:
+            quiet_for = time.monotonic() - self._last_start
+            if quiet_for >= IDLE_S:
+                return
+            time.sleep(IDLE_S - quiet_for)
+
+    def _signal(self, shell_id: str, command_id: str) -> None:
+        try:
+            if self._protocol is None:
+                self._protocol = self._connect()
+            header = self._protocol.build_wsman_header(resource_uri=soap.SHELL_URI, action=soap.SIGNAL_ACTION,
+                                                       shell_id=shell_id)
+            self._protocol.send_message(soap.to_xml(soap.signal_request(header, command_id, soap.SIGNAL_TERMINATE)))
+        except Exception:  # noqa: BLE001 - a lost release is harmless (see above); the thread must live on
+            if self._protocol is not None:  # a fresh connection for the next one
+                self._protocol.transport.close_session()
+                self._protocol = None
