@@ -15,7 +15,8 @@ scp is run twice per direction — with OpenSSH's default cipher and with ``-c a
 cipher LabDeck negotiates) — and the faster of the two is the reference.
 
 Unless ``--no-tuning``, it also prints what each tuning step buys (diagnostic rows, no target):
-stock paramiko ``put``/``get``; + AES-GCM; + 255 KiB pipelined SFTP writes; downloads over
+stock paramiko ``put``/``get``; + AES-GCM; + 255 KiB pipelined SFTP writes; LabDeck's upload
+stream with no hashing at all (plain ``cat`` on the node); downloads over
 SFTP with 255 KiB reads vs an exec-channel stream with 1 MiB, 2 MiB and 16 MiB windows; and
 LabDeck without its SHA-256 verification, to show what verifying costs.
 
@@ -111,10 +112,11 @@ class Bench:
         conn = self.connection()
         backend = SftpTransfer(conn)
         cancel = threading.Event()
-        saved = SftpTransfer.sha256, sftp_transfer._hash_local_into, sftp_transfer.hashlib
+        saved = SftpTransfer.sha256, sftp_transfer.writer_command, sftp_transfer.LocalHasher, sftp_transfer.hashlib
         if not verify:  # diagnostic only: every hash (local, on the node, inline) replaced by a constant
             SftpTransfer.sha256 = lambda self, path, length=None: _NoHash().hexdigest()
-            sftp_transfer._hash_local_into = lambda path, out: out.append(_NoHash().hexdigest())
+            sftp_transfer.writer_command = _cat_writer
+            sftp_transfer.LocalHasher = _NoLocalHasher
             sftp_transfer.hashlib = _NoHashlib()
         try:
             if upload:
@@ -123,7 +125,7 @@ class Bench:
                 run = lambda: backend.download_file(self.entry, self.local_down, lambda n: None, cancel)  # noqa: E731
             return timed(run, self.repeat, self.clean)
         finally:
-            SftpTransfer.sha256, sftp_transfer._hash_local_into, sftp_transfer.hashlib = saved
+            SftpTransfer.sha256, sftp_transfer.writer_command, sftp_transfer.LocalHasher, sftp_transfer.hashlib = saved
             backend.close()
             conn.close()
 
@@ -197,6 +199,22 @@ class _NoHashlib:
     sha256 = _NoHash
 
 
+class _NoLocalHasher(_NoHash):
+    def __init__(self, _seed, name: str):
+        pass
+
+    def feed(self, _block: bytes) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+def _cat_writer(part_word: str, offset: int, _hash_script: str) -> str:
+    """The upload stream's node side without hashing: plain cat, and a constant digest."""
+    return f"cat {'>>' if offset else '>'} {part_word} && echo 'labdeck-sha256 {_NoHash().hexdigest()}'"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=256)
@@ -239,8 +257,8 @@ def run_all(bench: Bench, size: int, no_tuning: bool) -> None:
 
     diag("up: stock paramiko put (aes128-ctr)", bench.raw_put(None, None), scp_up)
     diag("up: + aes128-gcm", bench.raw_put(GCM, None), scp_up)
-    diag("up: + 255 KiB pipelined writes", bench.raw_put(GCM, 255 * 1024), scp_up)
-    diag("up: LabDeck without SHA-256 check", bench.labdeck(True, verify=False), scp_up)
+    diag("up: + 255 KiB pipelined SFTP writes", bench.raw_put(GCM, 255 * 1024), scp_up)
+    diag("up: exec-channel stream into cat, no hashing", bench.labdeck(True, verify=False), scp_up)
     diag("down: stock paramiko get (aes128-ctr)", bench.raw_get(None, None), scp_down)
     diag("down: + aes128-gcm", bench.raw_get(GCM, None), scp_down)
     diag("down: + 255 KiB reads, 32 in flight", bench.raw_get(GCM, 255 * 1024), scp_down)

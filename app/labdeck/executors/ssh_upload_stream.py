@@ -1,0 +1,141 @@
+"""The data path of an SSH upload: a file streamed into a node's part file over one exec
+channel, hashed on both sides while it moves.
+
+Measured in bench/bench_transfer.py: SFTP write requests cost the client an acknowledgement per
+request and the node a second process (sftp-server); a plain exec channel that the node writes
+to disk is the cheapest way to move bytes through sshd. The node-side writer is a small
+Python program (``WRITER``) that hashes what it writes with SHA-256 as it goes and enlarges its
+stdin pipe to 1 MiB so sshd hands it data in big pieces; verifying then costs no second pass
+over the file after the last byte. A node without ``python3`` gets ``cat >>`` followed by a
+hash of the finished part file (``openssl dgst`` / ``sha256sum``), which is slower, not
+different. The local SHA-256 is computed on another thread from the blocks being sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import shlex
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import paramiko
+
+from .transfer_base import BLOCK, ByteProgress, TransferCancelled, TransferError
+
+PIPE_SIZE = 1 << 20  # Linux lets any user grow a pipe to 1 MiB (fs.pipe-max-size)
+DIGEST_MARK = "labdeck-sha256 "
+
+# argv: part path, offset. The part file keeps its first ``offset`` bytes (already verified by
+# the caller), is cut there, and the rest comes from stdin. Prints the SHA-256 of the whole part.
+WRITER = r"""
+import fcntl, hashlib, os, sys
+path, offset = sys.argv[1], int(sys.argv[2])
+try:
+    fcntl.fcntl(0, 1031, 1 << 20)  # F_SETPIPE_SZ
+except (OSError, AttributeError):
+    pass
+digest = hashlib.sha256()
+fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+buf = bytearray(1 << 20)
+view = memoryview(buf)
+left = offset
+while left > 0:
+    n = os.readv(fd, [view[:min(left, len(buf))]])
+    if not n:
+        break
+    digest.update(view[:n])
+    left -= n
+os.ftruncate(fd, offset - left)
+os.lseek(fd, offset - left, 0)
+while True:
+    n = os.readv(0, [buf])
+    if not n:
+        break
+    digest.update(view[:n])
+    chunk = view[:n]
+    while chunk:
+        chunk = chunk[os.write(fd, chunk):]
+os.close(fd)
+sys.stdout.write("labdeck-sha256 " + digest.hexdigest() + "\n")
+"""
+
+
+def writer_command(part_word: str, offset: int, hash_script: str) -> str:
+    """The node's command: the Python writer, or ``cat`` and a hash afterwards without python3.
+    ``part_word`` is the part path already quoted as one shell word; with an ``offset`` the
+    caller has already cut the part file to that length."""
+    redirect = ">>" if offset else ">"
+    return (f"if command -v python3 >/dev/null 2>&1; then "
+            f"exec python3 -c {shlex.quote(WRITER)} {part_word} {int(offset)}; "
+            f"else cat {redirect} {part_word} && printf '{DIGEST_MARK}' && {{ {hash_script}; }}; fi")
+
+
+class LocalHasher:
+    """SHA-256 of the blocks handed to ``feed``, computed on its own thread (hashlib releases
+    the interpreter lock), so the sending thread only queues them."""
+
+    def __init__(self, seed: hashlib._Hash, name: str):
+        self._hasher = seed
+        self._blocks: queue.Queue = queue.Queue(maxsize=16)
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (block := self._blocks.get()) is not None:
+            self._hasher.update(block)
+
+    def feed(self, block: bytes) -> None:
+        self._blocks.put(block)
+
+    def hexdigest(self) -> str:
+        self.stop()
+        self._thread.join()
+        return self._hasher.hexdigest()
+
+    def stop(self) -> None:
+        """Let the thread end (also when the upload failed half way)."""
+        if not self._stopped:
+            self._stopped = True
+            self._blocks.put(None)
+
+
+def send_file(chan: paramiko.Channel, local: Path, offset: int, hasher: LocalHasher, progress: ByteProgress,
+              cancel: threading.Event, cancelled: Callable[[], TransferCancelled]) -> None:
+    """Everything of ``local`` after ``offset`` into the channel, then end of input."""
+    with open(local, "rb") as src:
+        src.seek(offset)
+        while True:
+            if cancel.is_set():
+                raise cancelled()
+            try:
+                block = src.read(BLOCK)
+            except OSError as exc:
+                raise TransferError(f"cannot read {local} ({exc.strerror or exc})") from exc
+            if not block:
+                break
+            hasher.feed(block)
+            rest = memoryview(block)
+            while rest:  # memoryview: paramiko's sendall would copy the tail of the block per packet
+                rest = rest[chan.send(rest):]
+            progress(len(block))
+    chan.shutdown_write()
+
+
+def read_digest(chan: paramiko.Channel, node: str, remote: str) -> str:
+    """The node writer's SHA-256 line; a clear error with its stderr if it failed."""
+    out, err = bytearray(), bytearray()
+    while data := chan.recv(65536):
+        out += data
+    code = chan.recv_exit_status()
+    while chan.recv_stderr_ready():
+        err += chan.recv_stderr(65536)
+    text = out.decode(errors="replace")
+    digest = text.split(DIGEST_MARK, 1)[1].split()[0].lower() if DIGEST_MARK in text else ""
+    if code not in (0, -1) or len(digest) != 64:
+        reason = err.decode(errors="replace").strip().splitlines()
+        raise TransferError(f"node '{node}': writing {remote} failed ({reason[-1] if reason else f'exit {code}'}); "
+                            f"is the node's disk full? The part written so far is kept for a retry")
+    return digest
