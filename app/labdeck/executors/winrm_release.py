@@ -46,6 +46,7 @@ class CommandReleaser:
         self._protocol = None
         self._last_start = 0.0
         self._flushing = False
+        self._closed = False
 
     def command_started(self) -> None:
         self._last_start = time.monotonic()
@@ -53,7 +54,7 @@ class CommandReleaser:
     def release(self, shell_id: str, command_id: str) -> bool:
         """Queue the terminate Signal; False if the backlog is full (signal inline then)."""
         with self._lock:
-            if self._queue.qsize() >= MAX_BACKLOG:
+            if self._closed or self._queue.qsize() >= MAX_BACKLOG:
                 return False
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name=f"winrm-release-{self.node}",
@@ -75,6 +76,7 @@ class CommandReleaser:
 
     def close(self, timeout: float = 10.0) -> None:
         with self._lock:
+            self._closed = True
             thread, self._thread = self._thread, None
             if thread is None:
                 return
