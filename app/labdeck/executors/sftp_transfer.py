@@ -264,18 +264,20 @@ class SftpTransfer:
         part.open(offset)
         if offset:
             progress(offset)
+        local_hasher = LocalHasher(hasher, name=f"hash-local-{self.node}")  # off the receiving thread
         try:
-            received = offset + self._stream_down(entry, offset, part, hasher, progress, cancel)
+            received = offset + self._stream_down(entry, offset, part, local_hasher, progress, cancel)
             part.close()
         except BaseException:
             part.close_quietly()
             raise
         finally:
+            local_hasher.stop()
             hashing.join()
         if received != entry.size:
             raise TransferError(f"node '{self.node}': {entry.path} changed size while being copied "
                                 f"({entry.size} -> {received} bytes); retry when it is complete")
-        digest = hasher.hexdigest()
+        digest = local_hasher.hexdigest()
         if isinstance(remote_digest[0], BaseException):
             raise remote_digest[0]
         if remote_digest[0] != digest:
@@ -292,8 +294,8 @@ class SftpTransfer:
         except BaseException as exc:  # handed to the downloading thread
             out.append(exc)
 
-    def _stream_down(self, entry: RemoteEntry, offset: int, part: LocalPart, hasher, progress: ByteProgress,
-                     cancel: threading.Event) -> int:
+    def _stream_down(self, entry: RemoteEntry, offset: int, part: LocalPart, hasher: LocalHasher,
+                     progress: ByteProgress, cancel: threading.Event) -> int:
         command = (f"tail -c +{offset + 1} {_shell_path(entry.path)}" if offset else f"cat {_shell_path(entry.path)}")
         try:
             chan = self.connection.open_session(window_size=STREAM_WINDOW, max_packet_size=STREAM_PACKET)
@@ -314,7 +316,7 @@ class SftpTransfer:
                 if not data:
                     break
                 received += len(data)
-                hasher.update(data)
+                hasher.feed(data)
                 part.write(data)
                 progress(len(data))
             code = chan.recv_exit_status()
