@@ -157,10 +157,10 @@ def test_a_remote_link_to_the_root_is_not_followed(engine, sshd_node, tmp_path):
 @pytest.fixture
 def node_without_python(sshd_node, tmp_path):
     """The node's commands see a PATH with the usual tools but no python3 (as on a minimal
-    install), so uploads take the ``cat`` + hash-afterwards path."""
+    install), so transfers take the ``cat`` + hash-afterwards path."""
     bin_dir = tmp_path / "bin-without-python"
     bin_dir.mkdir()
-    for tool in ("sh", "cat", "head", "openssl", "sha256sum", "rm", "mv"):
+    for tool in ("sh", "cat", "head", "tail", "openssl", "sha256sum", "rm", "mv"):
         found = shutil.which(tool)
         if found:
             (bin_dir / tool).symlink_to(found)
@@ -184,6 +184,20 @@ def test_a_node_without_python_gets_verified_and_resumed_uploads(engine, node_wi
     (file_result,) = transfer.results[node_without_python.name].files
     assert transfer.ok and file_result.outcome is FileOutcome.RESUMED
     assert sha256_file(remote / "data.bin") == sha256_file(source) == file_result.sha256
+
+
+def test_a_node_without_python_gets_verified_and_resumed_downloads(engine, node_without_python, tmp_path):
+    add_sshd_node(engine, node_without_python)
+    source = tmp_path / "results.bin"
+    source.write_bytes(os.urandom(3_000_000))
+    dest = tmp_path / "dest" / node_without_python.name
+    dest.mkdir(parents=True)
+    (dest / "results.bin.labdeck-part").write_bytes(source.read_bytes()[:1_200_000])
+    transfer = run_transfer(engine, TransferRequest(Direction.GET, [str(source)], str(tmp_path / "dest"),
+                                                    node_without_python.name))
+    (file_result,) = transfer.results[node_without_python.name].files
+    assert transfer.ok and file_result.outcome is FileOutcome.RESUMED
+    assert sha256_file(dest / "results.bin") == sha256_file(source) == file_result.sha256
 
 
 def test_a_full_node_disk_is_a_clear_error_and_the_part_is_kept(engine, sshd_node, tmp_path, small_disk):

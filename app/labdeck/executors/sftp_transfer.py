@@ -1,11 +1,11 @@
 """The SSH transfer backend: files to and from a POSIX node over the node's pooled connection.
 
-Throughput (measured in bench/bench_transfer.py): uploads stream into the node's part file
-over an exec channel, hashed on both sides as they go (executors/ssh_upload_stream.py); downloads
-stream the file over an exec channel (``cat``/``tail -c +N``) with 256 KiB packets and a
-2 MiB window, which paramiko receives faster than through its SFTP prefetch. Metadata (stat,
-list, mkdir, rename, utime, chmod) always goes through SFTP; SHA-256 is computed on the node
-by ``openssl dgst`` (or ``sha256sum``/``shasum``) over an exec channel.
+Throughput (measured in bench/bench_transfer.py): file data streams over an exec channel in
+both directions, hashed on both sides as it moves (executors/ssh_streams.py); downloads ask for
+256 KiB packets and a 2 MiB window, which paramiko receives faster than through its SFTP
+prefetch. Metadata (stat, list, mkdir, rename, utime, chmod) always goes through SFTP; the
+SHA-256 of a file already on the node (to skip identical files, or to check a part file before
+resuming) is computed there by ``openssl dgst`` (or ``sha256sum``/``shasum``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import paramiko
 from ..core.errors import NodeUnreachable
 from ..core.transfers import PART_SUFFIX, FileOutcome, FileResult, RemoteEntry, remote_join
 from .ssh_connection import SshConnection
-from .ssh_upload_stream import LocalHasher, read_digest, send_file, writer_command
+from .ssh_streams import LocalHasher, parse_digest, read_digest, reader_command, send_file, writer_command
 from .transfer_base import ByteProgress, LocalPart, TransferCancelled, TransferError, sha256_prefix
 
 STREAM_WINDOW = 2 << 20         # larger windows measured slower: chunks that outgrow the CPU cache
@@ -257,30 +257,23 @@ class SftpTransfer:
             prefix = sha256_prefix(part.path, have)
             if self.sha256(entry.path, have) == prefix.hexdigest():
                 offset, hasher = have, prefix
-        remote_digest: list[str | BaseException] = []
-        hashing = threading.Thread(target=self._hash_into, args=(entry.path, remote_digest), daemon=True,
-                                   name=f"hash-{self.node}")
-        hashing.start()  # the node hashes while the data streams: no second pass at the end
         part.open(offset)
         if offset:
             progress(offset)
         local_hasher = LocalHasher(hasher, name=f"hash-local-{self.node}")  # off the receiving thread
         try:
-            received = offset + self._stream_down(entry, offset, part, local_hasher, progress, cancel)
+            received, remote_digest = self._stream_down(entry, offset, part, local_hasher, progress, cancel)
             part.close()
         except BaseException:
             part.close_quietly()
             raise
         finally:
             local_hasher.stop()
-            hashing.join()
-        if received != entry.size:
+        if offset + received != entry.size:
             raise TransferError(f"node '{self.node}': {entry.path} changed size while being copied "
-                                f"({entry.size} -> {received} bytes); retry when it is complete")
+                                f"({entry.size} -> {offset + received} bytes); retry when it is complete")
         digest = local_hasher.hexdigest()
-        if isinstance(remote_digest[0], BaseException):
-            raise remote_digest[0]
-        if remote_digest[0] != digest:
+        if remote_digest != digest:
             part.discard()
             raise TransferError(f"node '{self.node}': {entry.path} arrived damaged or changed while being copied "
                                 f"(SHA-256 differs); retry the transfer")
@@ -288,15 +281,11 @@ class SftpTransfer:
         return FileResult(str(local), entry.path, entry.size,
                           FileOutcome.RESUMED if offset else FileOutcome.COPIED, digest)
 
-    def _hash_into(self, path: str, out: list) -> None:
-        try:
-            out.append(SftpTransfer(self.connection).sha256(path))
-        except BaseException as exc:  # handed to the downloading thread
-            out.append(exc)
-
     def _stream_down(self, entry: RemoteEntry, offset: int, part: LocalPart, hasher: LocalHasher,
-                     progress: ByteProgress, cancel: threading.Event) -> int:
-        command = (f"tail -c +{offset + 1} {_shell_path(entry.path)}" if offset else f"cat {_shell_path(entry.path)}")
+                     progress: ByteProgress, cancel: threading.Event) -> tuple[int, str]:
+        """The file after ``offset`` into the part file: (bytes received, the node's SHA-256)."""
+        path = _shell_path(entry.path)
+        command = reader_command(path, offset, _HASH_SCRIPT.format(file=path))
         try:
             chan = self.connection.open_session(window_size=STREAM_WINDOW, max_packet_size=STREAM_PACKET)
         except NodeUnreachable:
@@ -304,7 +293,7 @@ class SftpTransfer:
             raise
         received = 0
         try:
-            chan.settimeout(30)
+            chan.settimeout(HELPER_TIMEOUT_S)  # without python3 the node hashes after the last byte
             chan.exec_command(command)
             chan.shutdown_write()
             while True:
@@ -320,14 +309,20 @@ class SftpTransfer:
                 part.write(data)
                 progress(len(data))
             code = chan.recv_exit_status()
+            err = bytearray()
+            while chan.recv_stderr_ready():
+                err += chan.recv_stderr(65536)
             if code == -1 and not self.connection.is_connected():
                 raise self._lost(EOFError("no exit status"), f"downloading {entry.path}")
-            # -1 on a live connection: sshd closed the channel before it reaped `cat`; the size
-            # and SHA-256 checks that follow decide whether everything arrived.
-            if code not in (0, -1):
-                err = chan.recv_stderr(4096).decode(errors="replace").strip()
-                raise TransferError(f"node '{self.node}': reading {entry.path} failed ({err or f'exit {code}'})")
-            return received
+            # -1 on a live connection: sshd closed the channel before it reaped the reader; the
+            # size and SHA-256 checks decide whether everything arrived.
+            text = err.decode(errors="replace")
+            digest = parse_digest(text)
+            if code not in (0, -1) or len(digest) != 64:
+                lines = [line for line in text.strip().splitlines() if line.strip()]
+                raise TransferError(f"node '{self.node}': reading {entry.path} failed "
+                                    f"({lines[-1] if lines else f'exit {code}'})")
+            return received, digest
         except _NET_ERRORS + (OSError,) as exc:
             raise self._lost(exc, f"downloading {entry.path}") from exc
         finally:

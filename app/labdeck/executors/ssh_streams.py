@@ -1,14 +1,14 @@
-"""The data path of an SSH upload: a file streamed into a node's part file over one exec
-channel, hashed on both sides while it moves.
+"""The data paths of SSH transfers: a file streamed to or from a node over one exec channel,
+hashed on both sides while it moves.
 
-Measured in bench/bench_transfer.py: SFTP write requests cost the client an acknowledgement per
-request and the node a second process (sftp-server); a plain exec channel that the node writes
-to disk is the cheapest way to move bytes through sshd. The node-side writer is a small
-Python program (``WRITER``) that hashes what it writes with SHA-256 as it goes and enlarges its
-stdin pipe to 1 MiB so sshd hands it data in big pieces; verifying then costs no second pass
-over the file after the last byte. A node without ``python3`` gets ``cat >>`` followed by a
-hash of the finished part file (``openssl dgst`` / ``sha256sum``), which is slower, not
-different. The local SHA-256 is computed on another thread from the blocks being sent.
+Measured in bench/bench_transfer.py: SFTP requests cost an acknowledgement each and a second
+process on the node (sftp-server); a plain exec channel is the cheapest way to move bytes
+through sshd. On the node a small Python program does the moving (``WRITER`` for uploads,
+``READER`` for downloads): it reads or writes the file once, hashes it with SHA-256 on the way,
+and grows its pipe to sshd to 1 MiB so data moves in big pieces; verifying then costs no second
+pass over the file. A node without ``python3`` gets ``cat`` (``tail -c +N`` to resume) and a
+hash of the file afterwards (``openssl dgst`` / ``sha256sum``): slower, not different. On this
+side the SHA-256 is computed on a thread of its own (``LocalHasher``) from the blocks that move.
 """
 
 from __future__ import annotations
@@ -60,6 +60,53 @@ while True:
 os.close(fd)
 sys.stdout.write("labdeck-sha256 " + digest.hexdigest() + "\n")
 """
+
+
+# argv: path, offset. Hashes the file's first ``offset`` bytes, writes the rest to stdout, then
+# prints the SHA-256 of the whole file on stderr (stdout carries only the file's bytes).
+READER = r"""
+import fcntl, hashlib, os, sys
+path, offset = sys.argv[1], int(sys.argv[2])
+try:
+    fcntl.fcntl(1, 1031, 1 << 20)  # F_SETPIPE_SZ
+except (OSError, AttributeError):
+    pass
+digest = hashlib.sha256()
+fd = os.open(path, os.O_RDONLY)
+buf = bytearray(1 << 20)
+view = memoryview(buf)
+left = offset
+while left > 0:
+    n = os.readv(fd, [view[:min(left, len(buf))]])
+    if not n:
+        break
+    digest.update(view[:n])
+    left -= n
+while True:
+    n = os.readv(fd, [buf])
+    if not n:
+        break
+    digest.update(view[:n])
+    chunk = view[:n]
+    while chunk:
+        chunk = chunk[os.write(1, chunk):]
+os.close(fd)
+sys.stderr.write("labdeck-sha256 " + digest.hexdigest() + "\n")
+"""
+
+
+def reader_command(path_word: str, offset: int, hash_script: str) -> str:
+    """The node's command for a download: the Python reader, or ``cat``/``tail`` and a hash of
+    the whole file afterwards, printed on stderr after DIGEST_MARK either way."""
+    send = f"tail -c +{int(offset) + 1} {path_word}" if offset else f"cat {path_word}"
+    return (f"if command -v python3 >/dev/null 2>&1; then "
+            f"exec python3 -c {shlex.quote(READER)} {path_word} {int(offset)}; "
+            f"else {send} && {{ printf '{DIGEST_MARK}' && {hash_script}; }} >&2; fi")
+
+
+def parse_digest(text: str) -> str:
+    """The hex digest after DIGEST_MARK in a node's output, or '' if there is none."""
+    return text.split(DIGEST_MARK, 1)[1].split()[0].lower() if DIGEST_MARK in text else ""
 
 
 def writer_command(part_word: str, offset: int, hash_script: str) -> str:
@@ -132,8 +179,7 @@ def read_digest(chan: paramiko.Channel, node: str, remote: str) -> str:
     code = chan.recv_exit_status()
     while chan.recv_stderr_ready():
         err += chan.recv_stderr(65536)
-    text = out.decode(errors="replace")
-    digest = text.split(DIGEST_MARK, 1)[1].split()[0].lower() if DIGEST_MARK in text else ""
+    digest = parse_digest(out.decode(errors="replace"))
     if code not in (0, -1) or len(digest) != 64:
         reason = err.decode(errors="replace").strip().splitlines()
         raise TransferError(f"node '{node}': writing {remote} failed ({reason[-1] if reason else f'exit {code}'}); "
