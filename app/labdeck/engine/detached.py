@@ -121,6 +121,8 @@ class DetachedRunner:
                                       log_size=_size(writer))
                     saved_at, dirty = time.monotonic(), False
                 stop = _stop(record, cancel)
+                if stop is not None and self.released.is_set():
+                    break  # shutdown cancels every run after releasing these: the command goes on
                 if stop is not None and record.pgid:
                     kill_state = ops.kill(record.pgid, record.kill_grace_s)
                     try:
