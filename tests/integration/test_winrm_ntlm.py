@@ -1,0 +1,114 @@
+"""Windows nodes with WinRM's default login, NTLM, through LabDeck's engine and pywinrm's real
+client, against the WS-Management test server doing what Windows does (tests/support/wsman_auth.py):
+the Negotiate handshake on a kept-alive connection, then over HTTP every message sealed
+(MS-WSMV 2.2.9.1.1), over HTTPS TLS with channel binding instead."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from labdeck.core.errors import AuthenticationFailed
+from labdeck.core.models import Job, Step, StepKind
+from labdeck.core.status import NodeRunStatus
+from tests.conftest import add_winrm_node
+from tests.integration.test_ssh_runs import run_job
+from tests.integration.test_winrm_runs import open_commands, wait_for
+from tests.support.tls import self_signed_certificate
+from tests.support.wsman_server import WsmanServer
+
+
+@pytest.fixture
+def ntlm_server(tmp_path):
+    server = WsmanServer(tmp_path / "node", auth="negotiate").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ntlm_https_server(tmp_path):
+    server = WsmanServer(tmp_path / "node", auth="negotiate", certificate=self_signed_certificate(tmp_path / "tls")).start()
+    yield server
+    server.stop()
+
+
+def by_connection(server) -> dict[int, list]:
+    exchanges = defaultdict(list)
+    for exchange in list(server.exchanges):
+        exchanges[exchange.connection].append(exchange)
+    return exchanges
+
+
+def assert_handshake_then_sealed(server, sealed: bool) -> None:
+    """On each connection: 401 (offer), 401 (challenge), then only authenticated requests, every
+    SOAP message among them sealed (or none, over HTTPS)."""
+    for number, exchanges in by_connection(server).items():
+        assert [e.status for e in exchanges[:2]] == [401, 401], (number, exchanges)
+        answered = exchanges[2:]
+        assert answered and all(e.scheme == "negotiate" and e.status in (200, 500) for e in answered), exchanges
+        assert all(e.encrypted is sealed for e in answered if e.action), exchanges
+
+
+def test_a_run_over_http_seals_every_message_after_the_handshake(engine, ntlm_server):
+    add_winrm_node(engine, ntlm_server, auth="ntlm")
+    script = "echo script says hello\n" + "".join(f"echo line {i}\n" for i in range(3000))  # several Sends
+    job = Job(name="sealed", targets="win1", steps=[
+        Step(command='echo "out of $LABDECK_NODE"; echo "on stderr" >&2'),
+        Step(kind=StepKind.SCRIPT, script=script, filename="gen.bat"),
+        Step(command="cat; echo after-cat")])
+    run, node_runs = run_job(engine, job)
+    nr = node_runs["win1"]
+    assert nr.status is NodeRunStatus.SUCCEEDED, nr.message
+    text = Path(nr.log_path).read_text()
+    assert "out of win1\n" in text and "on stderr\n" in text
+    assert "script says hello\n" in text and "line 2999\n" in text and "after-cat\n" in text
+    # the releaser's terminate Signals, over its own connection with its own NTLM context
+    assert wait_for(lambda: open_commands(ntlm_server) == 0, timeout=10)
+    assert len([s for s in ntlm_server.signals if s[1] == "terminate" and s[2]]) >= 4
+    assert_handshake_then_sealed(ntlm_server, sealed=True)
+    connections = by_connection(ntlm_server)
+    actions = {e.action for exchanges in connections.values() for e in exchanges}
+    assert {"create", "command", "receive", "send", "signal"} <= actions
+    shell_connections = {n for n, exchanges in connections.items() if any(e.action == "create" for e in exchanges)}
+    signal_only = [n for n, exchanges in connections.items()
+                   if n not in shell_connections and any(e.action == "signal" for e in exchanges)]
+    assert signal_only, "the releaser's Signals came over a shell's connection"
+
+
+def test_a_wrong_password_is_a_clear_login_error(engine, ntlm_server):
+    with pytest.raises(AuthenticationFailed) as info:
+        add_winrm_node(engine, ntlm_server, auth="ntlm", password="not-the-password")
+    message = str(info.value)
+    assert "win1" in message and "login as 'labuser' (ntlm) was refused" in message and "password" in message
+    assert "win1" not in {n.name for n in engine.catalog.list_nodes()}
+    assert not [e for e in ntlm_server.exchanges if e.scheme is not None]  # nothing got past the login
+
+
+def test_node_test_probes_over_ntlm(engine, ntlm_server):
+    add_winrm_node(engine, ntlm_server, auth="ntlm", check=False)
+    result = engine.test_node("win1")
+    assert result.probe["os_family"] == "windows" and result.probe["cpus"] >= 1
+    checks = {c.name: c for c in result.checks}
+    assert checks["reachable"].ok and checks["login"].ok and checks["MaxShellsPerUser"].ok
+    assert engine.catalog.get_node("win1").os_family == "windows"
+    assert_handshake_then_sealed(ntlm_server, sealed=True)
+
+
+def test_a_pooled_shell_whose_connection_the_node_dropped_runs_the_next_command(engine, ntlm_server):
+    add_winrm_node(engine, ntlm_server, auth="ntlm")  # its test leaves a shell in the pool
+    job = Job(name="again", targets="win1", steps=[Step(command="echo still-here")])
+    assert run_job(engine, job)[1]["win1"].status is NodeRunStatus.SUCCEEDED
+    ntlm_server.drop_connections()  # a new connection must log in again; the old sealing keys are gone
+    _run, node_runs = run_job(engine, job)
+    assert node_runs["win1"].status is NodeRunStatus.SUCCEEDED, node_runs["win1"].message
+    assert "still-here\n" in Path(node_runs["win1"].log_path).read_text()
+
+
+def test_ntlm_over_https_binds_the_login_to_the_certificate_and_does_not_seal(engine, ntlm_https_server):
+    add_winrm_node(engine, ntlm_https_server, auth="ntlm", https=True, verify_cert=False)
+    _run, node_runs = run_job(engine, Job(name="tls", targets="win1", steps=[Step(command="echo over-tls")]))
+    assert node_runs["win1"].status is NodeRunStatus.SUCCEEDED, node_runs["win1"].message
+    assert "over-tls\n" in Path(node_runs["win1"].log_path).read_text()
+    assert_handshake_then_sealed(ntlm_https_server, sealed=False)
