@@ -5,6 +5,7 @@ the Negotiate handshake on a kept-alive connection, then over HTTP every message
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from labdeck.core.errors import AuthenticationFailed
 from labdeck.core.models import Job, Step, StepKind
 from labdeck.core.status import NodeRunStatus
+from labdeck.executors import winrm_release
 from tests.conftest import add_winrm_node
 from tests.integration.test_ssh_runs import run_job
 from tests.integration.test_winrm_runs import open_commands, wait_for
@@ -29,7 +31,8 @@ def ntlm_server(tmp_path):
 
 @pytest.fixture
 def ntlm_https_server(tmp_path):
-    server = WsmanServer(tmp_path / "node", auth="negotiate", certificate=self_signed_certificate(tmp_path / "tls")).start()
+    certificate = self_signed_certificate(tmp_path / "tls")
+    server = WsmanServer(tmp_path / "node", auth="negotiate", certificate=certificate).start()
     yield server
     server.stop()
 
@@ -96,14 +99,22 @@ def test_node_test_probes_over_ntlm(engine, ntlm_server):
     assert_handshake_then_sealed(ntlm_server, sealed=True)
 
 
-def test_a_pooled_shell_whose_connection_the_node_dropped_runs_the_next_command(engine, ntlm_server):
+def test_a_shell_idle_past_the_nodes_connection_timeout_is_reused_after_a_fresh_login(
+        engine, ntlm_server, monkeypatch):
+    monkeypatch.setattr(winrm_release, "IDLE_CONNECTION_S", 0.2)  # HTTP.sys' 2 minutes, shortened
     add_winrm_node(engine, ntlm_server, auth="ntlm")  # its test leaves a shell in the pool
     job = Job(name="again", targets="win1", steps=[Step(command="echo still-here")])
     assert run_job(engine, job)[1]["win1"].status is NodeRunStatus.SUCCEEDED
-    ntlm_server.drop_connections()  # a new connection must log in again; the old sealing keys are gone
+    assert wait_for(lambda: open_commands(ntlm_server) == 0, timeout=10)
+    time.sleep(0.3)
+    ntlm_server.drop_connections()  # as the node closes idle kept-alive connections
     _run, node_runs = run_job(engine, job)
     assert node_runs["win1"].status is NodeRunStatus.SUCCEEDED, node_runs["win1"].message
     assert "still-here\n" in Path(node_runs["win1"].log_path).read_text()
+    assert wait_for(lambda: open_commands(ntlm_server) == 0, timeout=10)  # the releaser logged in again too
+    assert ntlm_server.requests.count("create") == 1  # the same shell, not a new one (and one left behind)
+    assert not [e for e in ntlm_server.exchanges if e.status == 400]  # nothing sealed for a lost connection
+    assert_handshake_then_sealed(ntlm_server, sealed=True)
 
 
 def test_ntlm_over_https_binds_the_login_to_the_certificate_and_does_not_seal(engine, ntlm_https_server):

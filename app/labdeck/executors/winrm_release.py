@@ -15,6 +15,12 @@ once ``FLUSH_BACKLOG`` releases are waiting it sends them without waiting, and p
 ``MAX_BACKLOG`` the caller signals inline, so a node never holds many finished commands.
 A release that fails is dropped: the node frees the command with its shell (deleted by LabDeck,
 or ended by the node's IdleTimeout).
+
+Windows closes a kept-alive connection left idle (HTTP.sys' IdleConnectionTimeout, 2 minutes by
+default). With NTLM or Kerberos over HTTP, pywinrm seals a message before sending it; on the new
+connection requests_ntlm logs in afresh and the node gets a message sealed with the old keys,
+which it cannot read. So a sealed connection idle for ``IDLE_CONNECTION_S`` is replaced, with a
+fresh login, before its next message (``stale_sealed_session``): here, and for the shells.
 """
 
 from __future__ import annotations
@@ -29,9 +35,16 @@ from winrm.protocol import Protocol
 from . import winrm_soap as soap
 
 IDLE_S = 0.05
+IDLE_CONNECTION_S = 60.0
 FLUSH_BACKLOG = 16
 MAX_BACKLOG = 64
 _STOP = object()
+
+
+def stale_sealed_session(protocol: Protocol, idle_since: float) -> bool:
+    """Whether the protocol seals its messages and its connection has been idle long enough that
+    the node may have closed it (then it should be replaced before the next message)."""
+    return protocol.transport.encryption is not None and time.monotonic() - idle_since > IDLE_CONNECTION_S
 
 
 class CommandReleaser:
@@ -44,6 +57,7 @@ class CommandReleaser:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._protocol = None
+        self._last_sent = 0.0
         self._last_start = 0.0
         self._flushing = False
 
@@ -105,11 +119,15 @@ class CommandReleaser:
 
     def _signal(self, shell_id: str, command_id: str) -> None:
         try:
+            if self._protocol is not None and stale_sealed_session(self._protocol, self._last_sent):
+                self._protocol.transport.close_session()
+                self._protocol = None
             if self._protocol is None:
                 self._protocol = self._connect()
             header = self._protocol.build_wsman_header(resource_uri=soap.SHELL_URI, action=soap.SIGNAL_ACTION,
                                                        shell_id=shell_id)
             self._protocol.send_message(soap.to_xml(soap.signal_request(header, command_id, soap.SIGNAL_TERMINATE)))
+            self._last_sent = time.monotonic()
         except Exception:  # noqa: BLE001 - a lost release is harmless (see above); the thread must live on
             if self._protocol is not None:  # a fresh connection for the next one
                 self._protocol.transport.close_session()
