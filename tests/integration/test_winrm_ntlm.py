@@ -6,17 +6,19 @@ the Negotiate handshake on a kept-alive connection, then over HTTP every message
 from __future__ import annotations
 
 import time
+import uuid
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
 from labdeck.core.errors import AuthenticationFailed
-from labdeck.core.models import Job, Step, StepKind
-from labdeck.core.status import NodeRunStatus
+from labdeck.core.models import Job, JobPolicy, Step, StepKind
+from labdeck.core.status import KillState, NodeRunStatus
 from labdeck.executors import winrm_release
 from tests.conftest import add_winrm_node
-from tests.integration.test_ssh_runs import run_job
+from tests.integration.test_detached_runs import DETACHED
+from tests.integration.test_ssh_runs import processes_matching, run_job
 from tests.integration.test_winrm_runs import open_commands, wait_for
 from tests.support.tls import self_signed_certificate
 from tests.support.wsman_server import WsmanServer
@@ -78,6 +80,31 @@ def test_a_run_over_http_seals_every_message_after_the_handshake(engine, ntlm_se
     signal_only = [n for n, exchanges in connections.items()
                    if n not in shell_connections and any(e.action == "signal" for e in exchanges)]
     assert signal_only, "the releaser's Signals came over a shell's connection"
+
+
+def test_a_timeout_kills_the_tree_over_a_second_logged_in_connection(engine, ntlm_server):
+    add_winrm_node(engine, ntlm_server, auth="ntlm")
+    marker = f"labdeck-ntlm-{uuid.uuid4().hex[:8]}"
+    job = Job(name="slow", targets="win1", steps=[Step(command=f"echo up; sh -c 'sleep 300; : {marker}'")],
+              policy=JobPolicy(timeout_s=1.5))
+    _run, node_runs = run_job(engine, job)
+    nr = node_runs["win1"]
+    assert nr.status is NodeRunStatus.TIMED_OUT and nr.kill_state is KillState.KILLED
+    assert processes_matching(marker) == []
+    # taskkill went out on a second shell, logged in on its own connection while the first one waited
+    assert ntlm_server.requests.count("create") >= 2
+    assert_handshake_then_sealed(ntlm_server, sealed=True)
+
+
+def test_a_detached_run_over_ntlm_reports_its_outcome(engine, ntlm_server):
+    add_winrm_node(engine, ntlm_server, auth="ntlm")
+    job = Job(name="away", targets="win1", policy=DETACHED, steps=[
+        Step(command='echo "one $LABDECK_NODE"'), Step(command="echo two; exit 4")])
+    _run, node_runs = run_job(engine, job)
+    nr = node_runs["win1"]
+    assert nr.status is NodeRunStatus.FAILED and nr.exit_code == 4, nr.message
+    assert "one win1\n" in Path(nr.log_path).read_text() and "two\n" in Path(nr.log_path).read_text()
+    assert_handshake_then_sealed(ntlm_server, sealed=True)
 
 
 def test_a_wrong_password_is_a_clear_login_error(engine, ntlm_server):
