@@ -411,10 +411,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def main() -> None:
-    """``python -m tests.support.wsman_server ROOT``: serve until stdin closes; prints the port."""
+    """``python -m tests.support.wsman_server ROOT [basic|negotiate]``: serve until stdin closes;
+    prints the port."""
     import sys
 
-    server = WsmanServer(Path(sys.argv[1])).start()
+    server = WsmanServer(Path(sys.argv[1]), auth=sys.argv[2] if len(sys.argv) > 2 else "basic").start()
     print(server.port, flush=True)
     sys.stdin.read()
     server.stop()
