@@ -26,6 +26,9 @@ sends, with the envelopes Windows sends back:
 A request for an unknown shell gets the "shell not found" fault Windows sends after an idle
 timeout. ``stop()`` closes the listening socket and every open connection, so a client in
 the middle of a Receive sees the connection reset, as when a node goes down.
+``drop_connections()`` resets the open connections and keeps the shells, as when the node
+closes kept-alive connections left idle (HTTP.sys does after 2 minutes; this server never does
+on its own), so a client must connect, and with NTLM log in, again.
 
 Not emulated: cmd.exe and PowerShell themselves (commands run with /bin/sh; the executor's
 Windows command construction is unit-tested as strings), code pages (bytes pass through),
