@@ -144,6 +144,17 @@ def test_a_shell_idle_past_the_nodes_connection_timeout_is_reused_after_a_fresh_
     assert_handshake_then_sealed(ntlm_server, sealed=True)
 
 
+def test_closing_labdeck_deletes_a_shell_whose_connection_the_node_dropped(engine, ntlm_server, monkeypatch):
+    monkeypatch.setattr(winrm_release, "IDLE_CONNECTION_S", 0.2)
+    add_winrm_node(engine, ntlm_server, auth="ntlm")  # its test leaves a shell in the pool
+    assert len(ntlm_server.shells) == 1
+    time.sleep(0.3)
+    ntlm_server.drop_connections()
+    engine.close()
+    assert ntlm_server.shells == {}  # not left on the node until its IdleTimeout
+    assert not [e for e in ntlm_server.exchanges if e.status == 400]
+
+
 def test_ntlm_over_https_binds_the_login_to_the_certificate_and_does_not_seal(engine, ntlm_https_server):
     add_winrm_node(engine, ntlm_https_server, auth="ntlm", https=True, verify_cert=False)
     _run, node_runs = run_job(engine, Job(name="tls", targets="win1", steps=[Step(command="echo over-tls")]))

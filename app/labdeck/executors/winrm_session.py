@@ -166,6 +166,7 @@ class RemoteShell:
             if delete:
                 self.protocol.transport.read_timeout_sec = CLOSE_TIMEOUT_S
                 self.protocol.operation_timeout_sec = 1
+                self.reconnect_if_stale()
                 self.protocol.close_shell(self.shell_id, close_session=True)
                 return True
         except Exception:  # noqa: BLE001
