@@ -40,9 +40,11 @@ status Windows uses for a message it cannot unseal (400 here).
 
 from __future__ import annotations
 
+import atexit
 import base64
 import os
 import re
+import shutil
 import ssl
 import struct
 import tempfile
@@ -72,6 +74,7 @@ BASIC_OFFER = {"WWW-Authenticate": 'Basic realm="WSMAN"'}
 # a process-wide setting; each server points it at its own user while its acceptor steps.
 _USER_FILE_LOCK = threading.Lock()
 _USER_FILE = Path(tempfile.mkdtemp(prefix="wsman-ntlm-")) / "users"
+atexit.register(shutil.rmtree, _USER_FILE.parent, True)
 
 
 @dataclass(frozen=True)
