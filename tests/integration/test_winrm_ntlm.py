@@ -5,6 +5,7 @@ the Negotiate handshake on a kept-alive connection, then over HTTP every message
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections import defaultdict
@@ -17,6 +18,7 @@ from labdeck.core.models import Job, JobPolicy, Step, StepKind
 from labdeck.core.status import KillState, NodeRunStatus
 from labdeck.executors import winrm_release
 from tests.conftest import add_winrm_node
+from tests.integration.test_cli import labdeck
 from tests.integration.test_detached_runs import DETACHED
 from tests.integration.test_ssh_runs import processes_matching, run_job
 from tests.integration.test_winrm_runs import open_commands, wait_for
@@ -161,3 +163,16 @@ def test_ntlm_over_https_binds_the_login_to_the_certificate_and_does_not_seal(en
     assert node_runs["win1"].status is NodeRunStatus.SUCCEEDED, node_runs["win1"].message
     assert "over-tls\n" in Path(node_runs["win1"].log_path).read_text()
     assert_handshake_then_sealed(ntlm_https_server, sealed=False)
+
+
+def test_a_node_added_from_the_command_line_logs_in_with_ntlm_by_default(data_dir, ntlm_server):
+    added = labdeck(data_dir, "node", "add", "win1", "--transport", "winrm", "--host", ntlm_server.host,
+                    "--port", str(ntlm_server.port), "--user", ntlm_server.username, "--password-stdin",
+                    stdin=ntlm_server.password + "\n")
+    assert added.returncode == 0, added.stderr
+    nodes = {n["name"]: n for n in json.loads(labdeck(data_dir, "node", "list", "--json").stdout)}
+    assert nodes["win1"]["winrm"]["auth"] == "ntlm"
+    ran = labdeck(data_dir, "exec", "--targets", "win1", "--json", "--", "echo", "from-windows")
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout)["nodes"][0]["status"] == "succeeded"
+    assert_handshake_then_sealed(ntlm_server, sealed=True)
