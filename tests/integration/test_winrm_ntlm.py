@@ -146,6 +146,17 @@ def test_a_shell_idle_past_the_nodes_connection_timeout_is_reused_after_a_fresh_
     assert_handshake_then_sealed(ntlm_server, sealed=True)
 
 
+def test_a_shell_whose_connection_dropped_unexpectedly_is_replaced_and_deleted(engine, ntlm_server):
+    add_winrm_node(engine, ntlm_server, auth="ntlm")  # its test leaves a shell in the pool
+    assert wait_for(lambda: open_commands(ntlm_server) == 0, timeout=10)
+    ntlm_server.drop_connections()  # well inside the idle time after which LabDeck logs in afresh
+    _run, node_runs = run_job(engine, Job(name="again", targets="win1", steps=[Step(command="echo still-here")]))
+    assert node_runs["win1"].status is NodeRunStatus.SUCCEEDED, node_runs["win1"].message
+    assert ntlm_server.requests.count("create") == 2  # the first try could not be read: a new shell
+    assert wait_for(lambda: open_commands(ntlm_server) == 0, timeout=10)
+    assert len(ntlm_server.shells) == 1  # and the old one was deleted, not left to the node's IdleTimeout
+
+
 def test_closing_labdeck_deletes_a_shell_whose_connection_the_node_dropped(engine, ntlm_server, monkeypatch):
     monkeypatch.setattr(winrm_release, "IDLE_CONNECTION_S", 0.2)
     add_winrm_node(engine, ntlm_server, auth="ntlm")  # its test leaves a shell in the pool

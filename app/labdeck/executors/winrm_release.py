@@ -20,7 +20,9 @@ Windows closes a kept-alive connection left idle (HTTP.sys' IdleConnectionTimeou
 default). With NTLM or Kerberos over HTTP, pywinrm seals a message before sending it; on the new
 connection requests_ntlm logs in afresh and the node gets a message sealed with the old keys,
 which it cannot read. So a sealed connection idle for ``IDLE_CONNECTION_S`` is replaced, with a
-fresh login, before its next message (``stale_sealed_session``): here, and for the shells.
+fresh login, before its next message (``stale_sealed_session``): here, and for the shells. A
+connection dropped sooner shows as an HTTP answer (400 or 401) to a sealed message; a Signal
+(or a shell's Delete) then goes once more over a fresh connection and login.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from winrm.exceptions import AuthenticationError, WinRMTransportError
 from winrm.protocol import Protocol
 
 from . import winrm_soap as soap
@@ -106,9 +109,7 @@ class CommandReleaser:
                 continue
             self._wait_for_idle()
             self._signal(*item)
-        if self._protocol is not None:
-            self._protocol.transport.close_session()
-            self._protocol = None
+        self._drop_connection()
 
     def _wait_for_idle(self) -> None:
         while not self._flushing and self._queue.qsize() < FLUSH_BACKLOG:
@@ -118,17 +119,29 @@ class CommandReleaser:
             time.sleep(IDLE_S - quiet_for)
 
     def _signal(self, shell_id: str, command_id: str) -> None:
-        try:
-            if self._protocol is not None and stale_sealed_session(self._protocol, self._last_sent):
-                self._protocol.transport.close_session()
-                self._protocol = None
-            if self._protocol is None:
-                self._protocol = self._connect()
-            header = self._protocol.build_wsman_header(resource_uri=soap.SHELL_URI, action=soap.SIGNAL_ACTION,
-                                                       shell_id=shell_id)
-            self._protocol.send_message(soap.to_xml(soap.signal_request(header, command_id, soap.SIGNAL_TERMINATE)))
-            self._last_sent = time.monotonic()
-        except Exception:  # noqa: BLE001 - a lost release is harmless (see above); the thread must live on
-            if self._protocol is not None:  # a fresh connection for the next one
-                self._protocol.transport.close_session()
-                self._protocol = None
+        if self._protocol is not None and stale_sealed_session(self._protocol, self._last_sent):
+            self._drop_connection()
+        for last_try in (False, True):
+            try:
+                if self._protocol is None:
+                    self._protocol = self._connect()
+                header = self._protocol.build_wsman_header(resource_uri=soap.SHELL_URI, action=soap.SIGNAL_ACTION,
+                                                           shell_id=shell_id)
+                message = soap.to_xml(soap.signal_request(header, command_id, soap.SIGNAL_TERMINATE))
+                self._protocol.send_message(message)
+                self._last_sent = time.monotonic()
+                return
+            except (WinRMTransportError, AuthenticationError):  # an HTTP answer, not the Signal's reply
+                sealed = self._protocol is not None and self._protocol.transport.encryption is not None
+                self._drop_connection()
+                if not sealed or last_try:
+                    return
+                # most likely the node could not unseal it (its connection had been dropped): once more
+            except Exception:  # noqa: BLE001 - a lost release is harmless (see above); the thread must live on
+                self._drop_connection()  # a fresh connection for the next one
+                return
+
+    def _drop_connection(self) -> None:
+        if self._protocol is not None:
+            self._protocol.transport.close_session()
+            self._protocol = None

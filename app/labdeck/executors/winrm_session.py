@@ -132,8 +132,11 @@ class RemoteShell:
     def reconnect_if_stale(self) -> None:
         """A new connection and login before reusing a sealed connection that sat idle."""
         if stale_sealed_session(self.protocol, self.idle_since):
-            self.protocol.transport.close_session()
-            open_session(self.protocol)
+            self.reconnect()
+
+    def reconnect(self) -> None:
+        self.protocol.transport.close_session()
+        open_session(self.protocol)
 
     def _send(self, action: str, build, *args, wait_s: float = CONNECT_READ_TIMEOUT_S - 10) -> bytes:
         self.protocol.operation_timeout_sec = wait_s
@@ -167,7 +170,15 @@ class RemoteShell:
                 self.protocol.transport.read_timeout_sec = CLOSE_TIMEOUT_S
                 self.protocol.operation_timeout_sec = 1
                 self.reconnect_if_stale()
-                self.protocol.close_shell(self.shell_id, close_session=True)
+                try:
+                    self.protocol.close_shell(self.shell_id, close_session=True)
+                except (WinRMTransportError, AuthenticationError):
+                    if self.protocol.transport.encryption is None:
+                        raise
+                    # An answer, not a Delete: most likely the node could not unseal a message sealed
+                    # for a connection it had dropped (see winrm_release). Once more, logged in afresh.
+                    self.reconnect()
+                    self.protocol.close_shell(self.shell_id, close_session=True)
                 return True
         except Exception:  # noqa: BLE001
             pass
