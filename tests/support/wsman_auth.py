@@ -22,7 +22,8 @@ checked by an independent implementation of MS-NLMP, not by echoing the client.
   session-encrypted"``: a header part with ``OriginalContent: ...;Length=N``, then an
   ``application/octet-stream`` part holding a 4-byte little-endian signature length, the NTLM
   message signature and the sealed envelope. The server unseals it (a bad signature, sequence
-  number or length gets 400 and the connection loses its authentication) and seals its reply,
+  number or length gets ``unsealable_status``, 400 unless a test sets 401, and the connection
+loses its authentication) and seals its reply,
   faults included, the same way. A plain SOAP body on such a connection gets 401, as Windows
   answers clients that do not encrypt (hashicorp/packer#6205). An empty body is answered 200:
   pywinrm sends one to run the handshake before its first encrypted message.
@@ -35,7 +36,8 @@ Not emulated: Kerberos and SPNEGO-wrapped Kerberos (there is no KDC; pyspnego's 
 speaks NTLM only), CredSSP and its ``multipart/x-multi-encrypted`` chunks, certificate
 authentication, domain accounts and local groups (one user name and password per server,
 without ``:`` in the password), the ``Kerberos``/``CredSSP`` offers in the 401, and the exact
-status Windows uses for a message it cannot unseal (400 here).
+status Windows uses for a message it cannot unseal (not known here: 400, or 401 when a test
+sets the server's ``unsealable_status``; LabDeck must cope with both).
 """
 
 from __future__ import annotations
@@ -204,7 +206,8 @@ class ConnectionAuth:
                 raise ValueError("the unsealed length is not OriginalContent's Length")
         except (ValueError, struct.error, SpnegoError):
             self._forget()  # the sealing state is lost with a message out of sequence
-            raise Refusal(400) from None
+            status = self.server.unsealable_status
+            raise Refusal(status, NEGOTIATE_OFFER if status == 401 else None) from None
         return envelope
 
     def _forget(self) -> None:

@@ -171,6 +171,7 @@ class WsmanServer:
         self.signals: list[tuple[str, str, bool]] = []  # (command id, code, its end already received)
         self.codepages: list[str] = []  # WINRS_CODEPAGE of each shell created
         self.exchanges: list[wsman_auth.Exchange] = []  # every request: connection, auth, sealing, status
+        self.unsealable_status = 400  # the answer to a message it cannot unseal (see wsman_auth.py)
         self._connection_numbers = itertools.count(1)
         self._connections: set[socket.socket] = set()
         self._http: ThreadingHTTPServer | None = None

@@ -134,6 +134,10 @@ class RemoteShell:
         if stale_sealed_session(self.protocol, self.idle_since):
             self.reconnect()
 
+    @property
+    def sealed(self) -> bool:
+        return self.protocol.transport.encryption is not None
+
     def reconnect(self) -> None:
         self.protocol.transport.close_session()
         open_session(self.protocol)
@@ -173,7 +177,7 @@ class RemoteShell:
                 try:
                     self.protocol.close_shell(self.shell_id, close_session=True)
                 except (WinRMTransportError, AuthenticationError):
-                    if self.protocol.transport.encryption is None:
+                    if not self.sealed:
                         raise
                     # An answer, not a Delete: most likely the node could not unseal a message sealed
                     # for a connection it had dropped (see winrm_release). Once more, logged in afresh.
@@ -215,8 +219,12 @@ class ShellPool:
             except (WSManFaultError, requests.ConnectionError, WinRMTransportError):
                 shell.close()  # stale: closed by the node's idle timeout, or the connection died
             except WINRM_FAILURES as exc:  # e.g. the password was changed: not worth a retry
+                sealed = shell.sealed
                 shell.close()
-                raise translate(exc, self.target, "starting a command") from exc
+                # but a sealed message refused after requests_ntlm logged in on a new connection was
+                # most likely unreadable to the node (see winrm_release): a fresh shell tells
+                if not (sealed and isinstance(exc, AuthenticationError)):
+                    raise translate(exc, self.target, "starting a command") from exc
         shell = self._open()
         try:
             return shell, shell.start(command, args)
