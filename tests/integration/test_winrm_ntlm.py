@@ -160,6 +160,15 @@ def test_a_shell_whose_connection_dropped_unexpectedly_is_replaced_and_deleted(e
     assert len(ntlm_server.shells) == 1  # and the old one was deleted, not left to the node's IdleTimeout
 
 
+def test_a_password_changed_on_the_pc_is_a_login_error_once_the_connection_is_new(engine, ntlm_server):
+    add_winrm_node(engine, ntlm_server, auth="ntlm")  # its test leaves a shell in the pool
+    ntlm_server.password = "changed-on-the-pc"  # an open NTLM connection stays logged in, as on Windows
+    ntlm_server.drop_connections()
+    _run, node_runs = run_job(engine, Job(name="x", targets="win1", steps=[Step(command="echo hi")]))
+    assert node_runs["win1"].status is NodeRunStatus.ERROR
+    assert "login as 'labuser' (ntlm) was refused" in node_runs["win1"].message
+
+
 def test_closing_labdeck_deletes_a_shell_whose_connection_the_node_dropped(engine, ntlm_server, monkeypatch):
     monkeypatch.setattr(winrm_release, "IDLE_CONNECTION_S", 0.2)
     add_winrm_node(engine, ntlm_server, auth="ntlm")  # its test leaves a shell in the pool
