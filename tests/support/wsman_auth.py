@@ -1,10 +1,11 @@
 """Authentication and HTTP message encryption of the WS-Management test server, as Windows does them.
 
 One ``ConnectionAuth`` per HTTP connection turns a request into the SOAP envelope the server
-answers (or an HTTP refusal) and seals the reply. The NTLM arithmetic is pyspnego's NTLM
-acceptor (the library pywinrm's client side uses through requests_ntlm), so the client's
-NEGOTIATE/AUTHENTICATE messages, NTLMv2 response, MIC, sealing keys and sequence numbers are
-checked by an independent implementation of MS-NLMP, not by echoing the client.
+answers (or an HTTP refusal) and seals the reply. The NTLM itself (NTLMv2 response, MIC,
+sealing keys, sequence numbers) is pyspnego's acceptor. The client side (requests_ntlm) uses
+pyspnego's initiator, so a mistake shared by both halves of that library would not show here;
+what this module checks is everything around it that pywinrm and LabDeck do: the HTTP
+handshake, which connection is logged in, and the sealed message framing.
 
 - **Basic** (``auth="basic"``): every request carries ``Authorization: Basic``; anything else
   gets 401 with ``WWW-Authenticate: Basic realm="WSMAN"``. Plain SOAP is accepted over HTTP, as
@@ -23,10 +24,10 @@ checked by an independent implementation of MS-NLMP, not by echoing the client.
   ``application/octet-stream`` part holding a 4-byte little-endian signature length, the NTLM
   message signature and the sealed envelope. The server unseals it (a bad signature, sequence
   number or length gets ``unsealable_status``, 400 unless a test sets 401, and the connection
-loses its authentication) and seals its reply,
-  faults included, the same way. A plain SOAP body on such a connection gets 401, as Windows
-  answers clients that do not encrypt (hashicorp/packer#6205). An empty body is answered 200:
-  pywinrm sends one to run the handshake before its first encrypted message.
+  loses its login) and seals its reply, faults included, the same way. A plain SOAP body on
+  such a connection gets 401, as Windows answers clients that do not encrypt
+  (hashicorp/packer#6205). An empty body is answered 200: pywinrm sends one to run the
+  handshake before its first encrypted message.
 - **HTTPS**: no message encryption (TLS protects the traffic; Windows accepts plain SOAP
   there) and channel binding is checked: the client's NTLMv2 response must carry the
   ``tls-server-end-point`` hash of the server's certificate (RFC 5929), as with
@@ -34,10 +35,10 @@ loses its authentication) and seals its reply,
 
 Not emulated: Kerberos and SPNEGO-wrapped Kerberos (there is no KDC; pyspnego's acceptor here
 speaks NTLM only), CredSSP and its ``multipart/x-multi-encrypted`` chunks, certificate
-authentication, domain accounts and local groups (one user name and password per server,
-without ``:`` in the password), the ``Kerberos``/``CredSSP`` offers in the 401, and the exact
-status Windows uses for a message it cannot unseal (not known here: 400, or 401 when a test
-sets the server's ``unsealable_status``; LabDeck must cope with both).
+authentication, domain controllers and local groups (one account per server: ``user`` or
+``DOMAIN\\user``, a password without ``:``), the ``Kerberos``/``CredSSP`` offers in the 401,
+and the exact status Windows uses for a message it cannot unseal (not known here: 400, or 401
+when a test sets the server's ``unsealable_status``; LabDeck must cope with both).
 """
 
 from __future__ import annotations
