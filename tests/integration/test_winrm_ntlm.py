@@ -48,9 +48,13 @@ def by_connection(server) -> dict[int, list]:
     return exchanges
 
 
-def assert_handshake_then_sealed(server, sealed: bool) -> None:
+def assert_handshake_then_sealed(server, sealed: bool, engine=None) -> None:
     """On each connection: 401 (offer), 401 (challenge), then only authenticated requests, every
-    SOAP message among them sealed (or none, over HTTPS)."""
+    SOAP message among them sealed (or none, over HTTPS). With the engine, its WinRM executor is
+    closed first, so no request (a background release, say) is still on its way, and the shell
+    Deletes are checked too."""
+    if engine is not None:
+        engine.pool.forget("win1")
     for number, exchanges in by_connection(server).items():
         assert [e.status for e in exchanges[:2]] == [401, 401], (number, exchanges)
         answered = exchanges[2:]
@@ -74,7 +78,7 @@ def test_a_run_over_http_seals_every_message_after_the_handshake(engine, ntlm_se
     # the releaser's terminate Signals, over its own connection with its own NTLM context
     assert wait_for(lambda: open_commands(ntlm_server) == 0, timeout=10)
     assert len([s for s in ntlm_server.signals if s[1] == "terminate" and s[2]]) >= 4
-    assert_handshake_then_sealed(ntlm_server, sealed=True)
+    assert_handshake_then_sealed(ntlm_server, sealed=True, engine=engine)
     connections = by_connection(ntlm_server)
     actions = {e.action for exchanges in connections.values() for e in exchanges}
     assert {"create", "command", "receive", "send", "signal"} <= actions
@@ -95,7 +99,7 @@ def test_a_timeout_kills_the_tree_over_a_second_logged_in_connection(engine, ntl
     assert processes_matching(marker) == []
     # taskkill went out on a second shell, logged in on its own connection while the first one waited
     assert ntlm_server.requests.count("create") >= 2
-    assert_handshake_then_sealed(ntlm_server, sealed=True)
+    assert_handshake_then_sealed(ntlm_server, sealed=True, engine=engine)
 
 
 def test_a_detached_run_over_ntlm_reports_its_outcome(engine, ntlm_server):
@@ -106,7 +110,7 @@ def test_a_detached_run_over_ntlm_reports_its_outcome(engine, ntlm_server):
     nr = node_runs["win1"]
     assert nr.status is NodeRunStatus.FAILED and nr.exit_code == 4, nr.message
     assert "one win1\n" in Path(nr.log_path).read_text() and "two\n" in Path(nr.log_path).read_text()
-    assert_handshake_then_sealed(ntlm_server, sealed=True)
+    assert_handshake_then_sealed(ntlm_server, sealed=True, engine=engine)
 
 
 def test_a_wrong_password_is_a_clear_login_error(engine, ntlm_server):
@@ -125,7 +129,7 @@ def test_node_test_probes_over_ntlm(engine, ntlm_server):
     checks = {c.name: c for c in result.checks}
     assert checks["reachable"].ok and checks["login"].ok and checks["MaxShellsPerUser"].ok
     assert engine.catalog.get_node("win1").os_family == "windows"
-    assert_handshake_then_sealed(ntlm_server, sealed=True)
+    assert_handshake_then_sealed(ntlm_server, sealed=True, engine=engine)
 
 
 def test_a_shell_idle_past_the_nodes_connection_timeout_is_reused_after_a_fresh_login(
@@ -143,7 +147,7 @@ def test_a_shell_idle_past_the_nodes_connection_timeout_is_reused_after_a_fresh_
     assert wait_for(lambda: open_commands(ntlm_server) == 0, timeout=10)  # the releaser logged in again too
     assert ntlm_server.requests.count("create") == 1  # the same shell, not a new one (and one left behind)
     assert not [e for e in ntlm_server.exchanges if e.status == 400]  # nothing sealed for a lost connection
-    assert_handshake_then_sealed(ntlm_server, sealed=True)
+    assert_handshake_then_sealed(ntlm_server, sealed=True, engine=engine)
 
 
 @pytest.mark.parametrize("unsealable_status", [400, 401])  # which of them Windows sends is not known
@@ -185,7 +189,7 @@ def test_ntlm_over_https_binds_the_login_to_the_certificate_and_does_not_seal(en
     _run, node_runs = run_job(engine, Job(name="tls", targets="win1", steps=[Step(command="echo over-tls")]))
     assert node_runs["win1"].status is NodeRunStatus.SUCCEEDED, node_runs["win1"].message
     assert "over-tls\n" in Path(node_runs["win1"].log_path).read_text()
-    assert_handshake_then_sealed(ntlm_https_server, sealed=False)
+    assert_handshake_then_sealed(ntlm_https_server, sealed=False, engine=engine)
 
 
 def test_a_node_added_from_the_command_line_logs_in_with_ntlm_by_default(data_dir, ntlm_server):
@@ -198,4 +202,4 @@ def test_a_node_added_from_the_command_line_logs_in_with_ntlm_by_default(data_di
     ran = labdeck(data_dir, "exec", "--targets", "win1", "--json", "--", "echo", "from-windows")
     assert ran.returncode == 0, ran.stderr
     assert json.loads(ran.stdout)["nodes"][0]["status"] == "succeeded"
-    assert_handshake_then_sealed(ntlm_server, sealed=True)
+    assert_handshake_then_sealed(ntlm_server, sealed=True)  # the command line has closed its engine
