@@ -64,17 +64,18 @@ def assert_handshake_then_sealed(server, sealed: bool, engine=None) -> None:
 
 def test_a_run_over_http_seals_every_message_after_the_handshake(engine, ntlm_server):
     add_winrm_node(engine, ntlm_server, auth="ntlm")
-    script = "echo script says hello\n" + "".join(f"echo line {i}\n" for i in range(3000))  # several Sends
+    script = "echo script says hello\n" + "".join(f"echo line {i}\n" for i in range(8000))  # 2 stdin chunks
     job = Job(name="sealed", targets="win1", steps=[
         Step(command='echo "out of $LABDECK_NODE"; echo "on stderr" >&2'),
         Step(kind=StepKind.SCRIPT, script=script, filename="gen.bat"),
         Step(command="cat; echo after-cat")])
-    run, node_runs = run_job(engine, job)
+    _run, node_runs = run_job(engine, job)
     nr = node_runs["win1"]
     assert nr.status is NodeRunStatus.SUCCEEDED, nr.message
     text = Path(nr.log_path).read_text()
     assert "out of win1\n" in text and "on stderr\n" in text
-    assert "script says hello\n" in text and "line 2999\n" in text and "after-cat\n" in text
+    assert "script says hello\n" in text and "line 7999\n" in text and "after-cat\n" in text
+    assert ntlm_server.requests.count("send") >= 3  # the script's chunks and end of input, sealed like the rest
     # the releaser's terminate Signals, over its own connection with its own NTLM context
     assert wait_for(lambda: open_commands(ntlm_server) == 0, timeout=10)
     assert len([s for s in ntlm_server.signals if s[1] == "terminate" and s[2]]) >= 4
