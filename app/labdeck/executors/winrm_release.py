@@ -15,6 +15,14 @@ once ``FLUSH_BACKLOG`` releases are waiting it sends them without waiting, and p
 ``MAX_BACKLOG`` the caller signals inline, so a node never holds many finished commands.
 A release that fails is dropped: the node frees the command with its shell (deleted by LabDeck,
 or ended by the node's IdleTimeout).
+
+Windows closes a kept-alive connection left idle (HTTP.sys' IdleConnectionTimeout, 2 minutes by
+default). With NTLM or Kerberos over HTTP, pywinrm seals a message before sending it; on the new
+connection requests_ntlm logs in afresh and the node gets a message sealed with the old keys,
+which it cannot read. So a sealed connection idle for ``IDLE_CONNECTION_S`` is replaced, with a
+fresh login, before its next message (``stale_sealed_session``): here, and for the shells. A
+connection dropped sooner shows as an HTTP answer (400 or 401) to a sealed message; a Signal
+(or a shell's Delete) then goes once more over a fresh connection and login.
 """
 
 from __future__ import annotations
@@ -24,14 +32,22 @@ import threading
 import time
 from collections.abc import Callable
 
+from winrm.exceptions import AuthenticationError, WinRMTransportError
 from winrm.protocol import Protocol
 
 from . import winrm_soap as soap
 
 IDLE_S = 0.05
+IDLE_CONNECTION_S = 60.0
 FLUSH_BACKLOG = 16
 MAX_BACKLOG = 64
 _STOP = object()
+
+
+def stale_sealed_session(protocol: Protocol, idle_since: float) -> bool:
+    """Whether the protocol seals its messages and its connection has been idle long enough that
+    the node may have closed it (then it should be replaced before the next message)."""
+    return protocol.transport.encryption is not None and time.monotonic() - idle_since > IDLE_CONNECTION_S
 
 
 class CommandReleaser:
@@ -44,6 +60,7 @@ class CommandReleaser:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._protocol = None
+        self._last_sent = 0.0
         self._last_start = 0.0
         self._flushing = False
         self._closed = False
@@ -94,9 +111,7 @@ class CommandReleaser:
                 continue
             self._wait_for_idle()
             self._signal(*item)
-        if self._protocol is not None:
-            self._protocol.transport.close_session()
-            self._protocol = None
+        self._drop_connection()
 
     def _wait_for_idle(self) -> None:
         while not self._flushing and self._queue.qsize() < FLUSH_BACKLOG:
@@ -106,13 +121,29 @@ class CommandReleaser:
             time.sleep(IDLE_S - quiet_for)
 
     def _signal(self, shell_id: str, command_id: str) -> None:
-        try:
-            if self._protocol is None:
-                self._protocol = self._connect()
-            header = self._protocol.build_wsman_header(resource_uri=soap.SHELL_URI, action=soap.SIGNAL_ACTION,
-                                                       shell_id=shell_id)
-            self._protocol.send_message(soap.to_xml(soap.signal_request(header, command_id, soap.SIGNAL_TERMINATE)))
-        except Exception:  # noqa: BLE001 - a lost release is harmless (see above); the thread must live on
-            if self._protocol is not None:  # a fresh connection for the next one
-                self._protocol.transport.close_session()
-                self._protocol = None
+        if self._protocol is not None and stale_sealed_session(self._protocol, self._last_sent):
+            self._drop_connection()
+        for last_try in (False, True):
+            try:
+                if self._protocol is None:
+                    self._protocol = self._connect()
+                header = self._protocol.build_wsman_header(resource_uri=soap.SHELL_URI, action=soap.SIGNAL_ACTION,
+                                                           shell_id=shell_id)
+                message = soap.to_xml(soap.signal_request(header, command_id, soap.SIGNAL_TERMINATE))
+                self._protocol.send_message(message)
+                self._last_sent = time.monotonic()
+                return
+            except (WinRMTransportError, AuthenticationError):  # an HTTP answer, not the Signal's reply
+                sealed = self._protocol is not None and self._protocol.transport.encryption is not None
+                self._drop_connection()
+                if not sealed or last_try:
+                    return
+                # most likely the node could not unseal it (its connection had been dropped): once more
+            except Exception:  # noqa: BLE001 - a lost release is harmless (see above); the thread must live on
+                self._drop_connection()  # a fresh connection for the next one
+                return
+
+    def _drop_connection(self) -> None:
+        if self._protocol is not None:
+            self._protocol.transport.close_session()
+            self._protocol = None

@@ -5,8 +5,10 @@ message-encryption context) it was opened with; one thread uses it at a time, so
 sealing sequence numbers never interleave. ``ShellPool`` keeps a node's idle shells for reuse
 (opening a shell is the expensive part of a WinRM command), starts commands on them and, when a
 pooled shell turns out stale (the node's IdleTimeout closed it, the kept-alive connection
-died), reopens once. Every pywinrm and requests failure becomes NodeUnreachable,
-AuthenticationFailed or another LabDeckError with a message saying what to do.
+died), reopens once; a pooled shell whose sealed connection sat idle gets a fresh connection
+and login first (see winrm_release: the node would not read a message sealed for the old one).
+Every pywinrm and requests failure becomes NodeUnreachable, AuthenticationFailed or another
+LabDeckError with a message saying what to do.
 
 Receives are single calls (not pywinrm's loop, which retries forever): the caller keeps the
 deadline. Each
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from dataclasses import dataclass
 
 import requests
@@ -27,7 +30,7 @@ from winrm.protocol import Protocol
 
 from ..core.errors import AuthenticationFailed, InvalidInput, LabDeckError, NodeUnreachable
 from . import winrm_soap as soap
-from .winrm_release import CommandReleaser
+from .winrm_release import CommandReleaser, stale_sealed_session
 
 CONNECT_READ_TIMEOUT_S = 30
 RECEIVE_SLACK_S = 10
@@ -107,10 +110,15 @@ def make_protocol(target: WinrmTarget) -> Protocol:
         read_timeout_sec=CONNECT_READ_TIMEOUT_S, operation_timeout_sec=CONNECT_READ_TIMEOUT_S - 10,
         message_encryption="auto",  # sealed over HTTP where the auth can (ntlm, kerberos, credssp)
     )
+    open_session(protocol)
+    return protocol
+
+
+def open_session(protocol: Protocol) -> None:
+    """Connect and log in (with NTLM over HTTP, pywinrm runs the handshake for sealing here)."""
     # pywinrm reads proxies and the CA bundle from the environment once, here; left on, requests
     # would scan the environment (and look for ~/.netrc) again on every message.
     protocol.transport.build_session().trust_env = False
-    return protocol
 
 
 class RemoteShell:
@@ -119,6 +127,20 @@ class RemoteShell:
     def __init__(self, target: WinrmTarget):
         self.protocol = make_protocol(target)
         self.shell_id = self.protocol.open_shell(noprofile=True, codepage=target.codepage)
+        self.idle_since = time.monotonic()  # set when the shell goes back to the pool
+
+    def reconnect_if_stale(self) -> None:
+        """A new connection and login before reusing a sealed connection that sat idle."""
+        if stale_sealed_session(self.protocol, self.idle_since):
+            self.reconnect()
+
+    @property
+    def sealed(self) -> bool:
+        return self.protocol.transport.encryption is not None
+
+    def reconnect(self) -> None:
+        self.protocol.transport.close_session()
+        open_session(self.protocol)
 
     def _send(self, action: str, build, *args, wait_s: float = CONNECT_READ_TIMEOUT_S - 10) -> bytes:
         self.protocol.operation_timeout_sec = wait_s
@@ -151,7 +173,16 @@ class RemoteShell:
             if delete:
                 self.protocol.transport.read_timeout_sec = CLOSE_TIMEOUT_S
                 self.protocol.operation_timeout_sec = 1
-                self.protocol.close_shell(self.shell_id, close_session=True)
+                self.reconnect_if_stale()
+                try:
+                    self.protocol.close_shell(self.shell_id, close_session=True)
+                except (WinRMTransportError, AuthenticationError):
+                    if not self.sealed:
+                        raise
+                    # An answer, not a Delete: most likely the node could not unseal a message sealed
+                    # for a connection it had dropped (see winrm_release). Once more, logged in afresh.
+                    self.reconnect()
+                    self.protocol.close_shell(self.shell_id, close_session=True)
                 return True
         except Exception:  # noqa: BLE001
             pass
@@ -183,12 +214,17 @@ class ShellPool:
             shell = self._idle.pop() if self._idle else None
         if shell is not None:
             try:
+                shell.reconnect_if_stale()
                 return shell, shell.start(command, args)
             except (WSManFaultError, requests.ConnectionError, WinRMTransportError):
                 shell.close()  # stale: closed by the node's idle timeout, or the connection died
             except WINRM_FAILURES as exc:  # e.g. the password was changed: not worth a retry
+                sealed = shell.sealed
                 shell.close()
-                raise translate(exc, self.target, "starting a command") from exc
+                # but a sealed message refused after requests_ntlm logged in on a new connection was
+                # most likely unreadable to the node (see winrm_release): a fresh shell tells
+                if not (sealed and isinstance(exc, AuthenticationError)):
+                    raise translate(exc, self.target, "starting a command") from exc
         shell = self._open()
         try:
             return shell, shell.start(command, args)
@@ -200,6 +236,7 @@ class ShellPool:
         with self._lock:
             keep = healthy and not self._closed and len(self._idle) < MAX_IDLE_SHELLS
             if keep:
+                shell.idle_since = time.monotonic()
                 self._idle.append(shell)
         if not keep:
             shell.close()
