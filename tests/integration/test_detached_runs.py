@@ -248,7 +248,9 @@ def test_a_detached_job_puts_inputs_first_and_gets_results_after_a_restart(data_
     remote = f"labdeck-detached-{uuid.uuid4().hex[:8]}"  # in the node's login folder
     first.catalog.add_job(Job(name="train", targets=sshd_node.name, policy=DETACHED, steps=[
         Step(kind=StepKind.PUT, source=str(tmp_path / "data.txt"), destination=remote),
-        Step(command=f"sleep 2; cat {remote}/data.txt > {remote}/result.txt; echo trained"),
+        # waits for the test's go-ahead: the first LabDeck must close while the command runs
+        Step(command=f"while [ ! -e {remote}/go ]; do sleep 0.1; done; cat {remote}/data.txt > {remote}/result.txt; "
+                     "echo trained"),
         Step(kind=StepKind.GET, source=f"{remote}/result.txt", destination=str(tmp_path / "results")),
     ]))
     run = first.start_job("train")
@@ -259,6 +261,7 @@ def test_a_detached_job_puts_inputs_first_and_gets_results_after_a_restart(data_
         second = Engine(data_dir)
         try:
             assert second.adopt_detached() == [run.id]
+            (Path.home() / remote / "go").touch()
             assert second.wait(run.id, 30)
             assert second.catalog.get_node_run(nr.id).status is NodeRunStatus.SUCCEEDED
             assert (tmp_path / "results" / sshd_node.name / "result.txt").read_text() == "42\n"

@@ -265,3 +265,13 @@ def test_cancel_during_a_slow_login_still_kills_the_command(engine, sshd_node):
     assert nr.kill_state is KillState.KILLED
     time.sleep(0.5)
     assert processes_matching(marker) == []
+
+
+def test_a_step_whose_shell_is_killed_by_a_signal_says_which_signal(engine, sshd_node):
+    add_sshd_node(engine, sshd_node)
+    job = Job(name="oom", targets=sshd_node.name, steps=[Step(command="echo started; kill -9 $$")])
+    _run, node_runs = run_job(engine, job)
+    nr = node_runs[sshd_node.name]
+    # sshd reports the step's own shell killed with exit-signal, which paramiko drops: not "-1"
+    assert nr.status is NodeRunStatus.FAILED and nr.exit_code == 137
+    assert "killed by SIGKILL" in nr.message and "out-of-memory" in nr.message

@@ -5,6 +5,7 @@ and remote names that try to write outside the destination folder."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -151,3 +152,61 @@ def test_a_remote_link_to_the_root_is_not_followed(engine, sshd_node, tmp_path):
     assert transfer.ok, transfer.results
     got = tmp_path / "d" / sshd_node.name / "results"
     assert sorted(p.name for p in got.iterdir()) == ["data.txt"]
+
+
+@pytest.fixture
+def node_without_python(sshd_node, tmp_path):
+    """The node's commands see a PATH with the usual tools but no python3 (as on a minimal
+    install), so transfers take the ``cat`` + hash-afterwards path."""
+    bin_dir = tmp_path / "bin-without-python"
+    bin_dir.mkdir()
+    for tool in ("sh", "cat", "head", "tail", "openssl", "sha256sum", "rm", "mv"):
+        found = shutil.which(tool)
+        if found:
+            (bin_dir / tool).symlink_to(found)
+    sshd_node.extra_env = {"PATH": str(bin_dir)}
+    sshd_node.stop()
+    sshd_node.start()
+    probe = subprocess.run([*sshd_node.ssh_args(), "command -v python3 || echo none"], capture_output=True, text=True)
+    assert probe.stdout.strip() == "none", probe
+    return sshd_node
+
+
+def test_a_node_without_python_gets_verified_and_resumed_uploads(engine, node_without_python, tmp_path):
+    add_sshd_node(engine, node_without_python)
+    source = tmp_path / "data.bin"
+    source.write_bytes(os.urandom(3_000_000))
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    (remote / "data.bin.labdeck-part").write_bytes(source.read_bytes()[:1_000_000])  # a verified prefix
+    transfer = run_transfer(engine, TransferRequest(Direction.PUT, [str(source)], str(remote),
+                                                    node_without_python.name))
+    (file_result,) = transfer.results[node_without_python.name].files
+    assert transfer.ok and file_result.outcome is FileOutcome.RESUMED
+    assert sha256_file(remote / "data.bin") == sha256_file(source) == file_result.sha256
+
+
+def test_a_node_without_python_gets_verified_and_resumed_downloads(engine, node_without_python, tmp_path):
+    add_sshd_node(engine, node_without_python)
+    source = tmp_path / "results.bin"
+    source.write_bytes(os.urandom(3_000_000))
+    dest = tmp_path / "dest" / node_without_python.name
+    dest.mkdir(parents=True)
+    (dest / "results.bin.labdeck-part").write_bytes(source.read_bytes()[:1_200_000])
+    transfer = run_transfer(engine, TransferRequest(Direction.GET, [str(source)], str(tmp_path / "dest"),
+                                                    node_without_python.name))
+    (file_result,) = transfer.results[node_without_python.name].files
+    assert transfer.ok and file_result.outcome is FileOutcome.RESUMED
+    assert sha256_file(dest / "results.bin") == sha256_file(source) == file_result.sha256
+
+
+def test_a_full_node_disk_is_a_clear_error_and_the_part_is_kept(engine, sshd_node, tmp_path, small_disk):
+    add_sshd_node(engine, sshd_node)
+    source = tmp_path / "big.bin"
+    source.write_bytes(os.urandom(8_000_000))
+    transfer = run_transfer(engine, TransferRequest(Direction.PUT, [str(source)], str(small_disk), sshd_node.name))
+    result = transfer.results[sshd_node.name]
+    assert not transfer.ok
+    assert "No space left on device" in result.error and "disk full" in result.error
+    assert not (small_disk / "big.bin").exists()
+    assert (small_disk / "big.bin.labdeck-part").stat().st_size > 0

@@ -237,6 +237,23 @@ def test_one_shell_is_reused_and_an_expired_one_is_reopened(engine, wsman_server
     assert wsman_server.requests.count("create") == 2
 
 
+def open_commands(server) -> int:
+    with server.lock:
+        return sum(len(shell.commands) for shell in server.shells.values())
+
+
+def test_finished_commands_are_released_on_the_node_off_the_critical_path(engine, wsman_server):
+    add_winrm_node(engine, wsman_server)
+    job = Job(name="quick", targets="win1", steps=[Step(command=f"echo {n}") for n in range(5)])
+    _run, node_runs = run_job(engine, job)
+    assert node_runs["win1"].status is NodeRunStatus.SUCCEEDED
+    # the terminate Signals come from the node's releaser once it is idle: none is left open
+    assert wait_for(lambda: open_commands(wsman_server) == 0, timeout=10)
+    released = [s for s in wsman_server.signals if s[1] == "terminate" and s[2]]
+    assert len(released) >= 5
+    assert wsman_server.requests.count("create") == 1  # and the steps shared one shell
+
+
 def test_same_job_on_an_ssh_node_and_a_winrm_node_keeps_separate_statuses(engine, sshd_node, wsman_server):
     add_sshd_node(engine, sshd_node, tags=["lab"])
     add_winrm_node(engine, wsman_server, tags=["lab"])

@@ -181,7 +181,7 @@ LogLevel ERROR
 # Keep the test nodes independent of the login user's ~/.bashrc (this image's runs `pyenv
 # init`: ~100 ms a command, and a 60 s stall on a lock left by any login a test kills):
 # Debian's bash skips .bashrc for ssh commands when SHLVL says it is nested.
-SetEnv SHLVL=1 PYENV_REHASH_TIMEOUT=1
+SetEnv SHLVL=1 PYENV_REHASH_TIMEOUT=1{extra_env}
 """
 
 
@@ -198,6 +198,7 @@ class SshdNode:
     host_key_fingerprint: str
     workdir: Path
     extra_config: str = ""  # more sshd_config lines, applied at the next start()
+    extra_env: dict[str, str] = field(default_factory=dict)  # for the node's commands, at the next start()
     launch_prefix: list[str] = field(default_factory=list)  # e.g. ["ip", "netns", "exec", NS]
     _proc: subprocess.Popen | None = field(default=None, repr=False, compare=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
@@ -322,6 +323,7 @@ class SshdNode:
                 host_key=self.host_key_file,
                 authorized_keys=self.authorized_keys_file,
                 pid_file=self.pid_file,
+                extra_env="".join(f" {k}={v}" for k, v in self.extra_env.items()),  # sshd keeps the first SetEnv
             )
             + self.extra_config
         )

@@ -3,7 +3,10 @@
 A fake, because Windows cannot run here; everything on the client side (pywinrm's Protocol,
 requests, LabDeck's executor) is the real code. It serves HTTP/1.1 with keep-alive on
 ``127.0.0.1`` (a ``ThreadingHTTPServer``; HTTPS when given a certificate), requires HTTP Basic
-auth, and answers the SOAP envelopes pywinrm sends, with the envelopes Windows sends back:
+auth or, with ``auth="negotiate"``, Windows' NTLM handshake and HTTP message encryption
+(tests/support/wsman_auth.py says exactly what of them it does; ``exchanges`` records each
+request's connection, authentication and sealing), and answers the SOAP envelopes pywinrm
+sends, with the envelopes Windows sends back:
 
 - **Create** (transfer/Create on the cmd shell resource): a shell with its environment
   variables; the reply carries the ShellId selector.
@@ -25,11 +28,13 @@ auth, and answers the SOAP envelopes pywinrm sends, with the envelopes Windows s
 A request for an unknown shell gets the "shell not found" fault Windows sends after an idle
 timeout. ``stop()`` closes the listening socket and every open connection, so a client in
 the middle of a Receive sees the connection reset, as when a node goes down.
+``drop_connections()`` resets the open connections and keeps the shells, as when the node
+closes kept-alive connections left idle (HTTP.sys does after 2 minutes; this server never does
+on its own), so a client must connect, and with NTLM log in, again.
 
 Not emulated: cmd.exe and PowerShell themselves (commands run with /bin/sh; the executor's
 Windows command construction is unit-tested as strings), code pages (bytes pass through),
-NTLM/Kerberos/CredSSP and message encryption (Basic only; HTTPS with a given certificate),
-quotas
+Kerberos and CredSSP (see wsman_auth.py), quotas
 (MaxShellsPerUser and friends are only reported, through the preflight helper), the shell
 IdleTimeout, job objects, Enumerate/Get/Put (WMI and config resources), and PSRP. Wine's cmd
 was considered and left out: Debian's ``wine`` pulls in 24 packages (libwine alone is about
@@ -39,6 +44,7 @@ was considered and left out: Debian's ``wine`` pulls in 24 packages (libwine alo
 from __future__ import annotations
 
 import base64
+import itertools
 import os
 import re
 import signal
@@ -51,7 +57,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from tests.support import wsman_emulation
+from tests.support import wsman_auth, wsman_emulation
 from tests.support.wsman_command import Command
 
 NS = {
@@ -91,8 +97,12 @@ class Shell:
 
 class WsmanServer:
     def __init__(self, root: Path, username: str = "labuser", password: str = "Lab-Pass-1",
-                 quotas: dict[str, str] | None = None, certificate: tuple[Path, Path] | None = None):
+                 quotas: dict[str, str] | None = None, certificate: tuple[Path, Path] | None = None,
+                 auth: str = "basic"):
+        if auth not in wsman_auth.AUTHS:
+            raise ValueError(f"auth must be one of {wsman_auth.AUTHS}")
         self.root = Path(root)
+        self.auth = auth
         self.certificate = certificate  # (cert PEM, key PEM): serve HTTPS
         self.username, self.password = username, password
         self.quotas = DEFAULT_QUOTAS | (quotas or {})
@@ -102,6 +112,9 @@ class WsmanServer:
         self.requests: list[str] = []  # actions served, for tests that count round trips
         self.signals: list[tuple[str, str, bool]] = []  # (command id, code, its end already received)
         self.codepages: list[str] = []  # WINRS_CODEPAGE of each shell created
+        self.exchanges: list[wsman_auth.Exchange] = []  # every request: connection, auth, sealing, status
+        self.unsealable_status = 400  # the answer to a message it cannot unseal (see wsman_auth.py)
+        self._connection_numbers = itertools.count(1)
         self._connections: set[socket.socket] = set()
         self._http: ThreadingHTTPServer | None = None
         self.port = 0
@@ -137,15 +150,9 @@ class WsmanServer:
         self._http.shutdown()
         self._http.server_close()
         self._http = None
+        self.drop_connections()
         with self.lock:
-            conns, self._connections = list(self._connections), set()
             shells, self.shells = list(self.shells.values()), {}
-        for conn in conns:
-            try:
-                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         for shell in shells:
             for command in shell.commands.values():
                 _kill_group(command.proc.pid)
@@ -222,6 +229,17 @@ class WsmanServer:
             return "<rsp:SignalResponse/>"
         raise Fault("a:ActionNotSupported", 2150858754, f"unsupported action {action}")
 
+    def drop_connections(self) -> None:
+        """Reset every open connection (shells stay), as when the node drops idle kept-alive ones."""
+        with self.lock:
+            conns, self._connections = list(self._connections), set()
+        for conn in conns:
+            try:
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
     def expire_shells(self) -> None:
         """Forget every shell, as Windows does after a shell's IdleTimeout."""
         with self.lock:
@@ -289,6 +307,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.owner.lock:
             self.owner._connections.add(self.connection)
+        self.number = next(self.owner._connection_numbers)
+        self.gate = wsman_auth.ConnectionAuth(self.owner, tls=self.owner.certificate is not None)
 
     def finish(self) -> None:
         with self.owner.lock:
@@ -304,30 +324,38 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         length = int(self.headers.get("Content-Length", "0"))
         data = self.rfile.read(length) if length else b""
-        if length > self.owner.max_envelope:  # Windows refuses a request over MaxEnvelopeSizekb so
+        if length > self.owner.max_envelope:  # Windows refuses a request over MaxEnvelopeSizekb
             self._reply(413, b"")
             return
-        expected = base64.b64encode(f"{self.owner.username}:{self.owner.password}".encode()).decode()
-        if self.headers.get("Authorization", "") != f"Basic {expected}":
-            self._reply(401, b"", {"WWW-Authenticate": 'Basic realm="WSMAN"'})
+        try:
+            request = self.gate.admit(self.headers, data)
+        except wsman_auth.Refusal as refusal:
+            self._record(self.gate.scheme, "", False, refusal.status)
+            self._reply(refusal.status, b"", headers=refusal.headers)
             return
-        if not data:  # an empty POST (pywinrm sends one to set up encryption; not with Basic)
-            self._reply(200, b"")
+        if not request.envelope:  # an empty POST: pywinrm's handshake before encrypting
+            self._record(request.scheme, "", request.encrypted, 200)
+            self._reply(200, b"", headers=request.headers)
             return
-        root = ET.fromstring(data)
+        root = ET.fromstring(request.envelope)
         action = root.findtext("s:Header/a:Action", "", NS)
         message_id = root.findtext("s:Header/a:MessageID", "", NS)
         try:
-            body = self.owner.handle(action, root)
-            self._reply(200, _envelope(action + "Response", message_id, body))
+            status, envelope = 200, _envelope(action + "Response", message_id, self.owner.handle(action, root))
         except Fault as fault:
-            self._reply(500, _envelope("http://schemas.dmtf.org/wbem/wsman/1/wsman/fault", message_id,
-                                       _fault_body(fault)))
+            status, envelope = 500, _envelope("http://schemas.dmtf.org/wbem/wsman/1/wsman/fault", message_id,
+                                              _fault_body(fault))
+        self._record(request.scheme, ACTIONS.get(action, action), request.encrypted, status)
+        self._reply(status, *self.gate.seal(envelope, request.encrypted), request.headers)
 
-    def _reply(self, status: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
+    def _record(self, scheme: str | None, action: str, encrypted: bool, status: int) -> None:
+        self.owner.exchanges.append(wsman_auth.Exchange(self.number, scheme, action, encrypted, status))
+
+    def _reply(self, status: int, payload: bytes, content_type: str = wsman_auth.SOAP_CONTENT_TYPE,
+               headers: dict[str, str] | None = None) -> None:
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/soap+xml;charset=UTF-8")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(payload)))
             for key, value in (headers or {}).items():
                 self.send_header(key, value)
@@ -338,10 +366,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def main() -> None:
-    """``python -m tests.support.wsman_server ROOT``: serve until stdin closes; prints the port."""
+    """``python -m tests.support.wsman_server ROOT [basic|negotiate]``: serve until stdin closes;
+    prints the port."""
     import sys
 
-    server = WsmanServer(Path(sys.argv[1])).start()
+    server = WsmanServer(Path(sys.argv[1]), auth=sys.argv[2] if len(sys.argv) > 2 else "basic").start()
     print(server.port, flush=True)
     sys.stdin.read()
     server.stop()

@@ -18,6 +18,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ..core.errors import NodeUnreachable
+from ..core.exit_codes import describe_exit
 from ..core.models import Node, NodeRun
 from ..core.status import KillState, NodeRunStatus
 from ..executors.base import ScriptFile
@@ -112,14 +113,16 @@ class DetachedRunner:
                         return NodeRunStatus.LOST, None, message, None
                     if state.exit_code == 0:
                         return NodeRunStatus.SUCCEEDED, 0, "", None
-                    return (NodeRunStatus.FAILED, state.exit_code,
-                            f"step {state.step} exited with code {state.exit_code}", None)
+                    meaning = describe_exit(state.exit_code, getattr(ops, "os_family", None))
+                    return NodeRunStatus.FAILED, state.exit_code, f"step {state.step} {meaning}", None
                 dirty = dirty or got
                 if dirty and time.monotonic() - saved_at >= SAVE_EVERY_S:
                     self.store.update(nr.id, out_offset=offsets["out"], err_offset=offsets["err"],
                                       log_size=_size(writer))
                     saved_at, dirty = time.monotonic(), False
                 stop = _stop(record, cancel)
+                if stop is not None and self.released.is_set():
+                    break  # shutdown cancels every run after releasing these: the command goes on
                 if stop is not None and record.pgid:
                     kill_state = ops.kill(record.pgid, record.kill_grace_s)
                     try:

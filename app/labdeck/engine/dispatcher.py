@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ..core.errors import AuthenticationFailed, HostKeyChanged, HostKeyUnknown, LabDeckError, NodeUnreachable
 from ..core.events import NodeRunFinished, NodeRunOutput, NodeRunStarted, RunFinished, RunStarted
+from ..core.exit_codes import describe_exit
 from ..core.models import Job, Node, NodeRun, Run, StepKind
 from ..core.quoting import option_environment, shell_for_script, substitute
 from ..core.status import RETRYABLE, KillState, NodeRunStatus, RunStatus, summarize_run
@@ -265,7 +266,8 @@ class Dispatcher(ReattachMixin):
                     status = NodeRunStatus.TIMED_OUT if result.ending is Ending.TIMED_OUT else NodeRunStatus.CANCELLED
                     return status, None, message, state
                 if exit_code != 0:
-                    return NodeRunStatus.FAILED, exit_code, f"step {index} exited with code {exit_code}", None
+                    meaning = describe_exit(exit_code, node.os_family)
+                    return NodeRunStatus.FAILED, exit_code, f"step {index} {meaning}", None
             self._catalog.mark_node_seen(node.name)
             return NodeRunStatus.SUCCEEDED, exit_code, "", None
         except NodeUnreachable as exc:

@@ -1,11 +1,11 @@
 """The SSH transfer backend: files to and from a POSIX node over the node's pooled connection.
 
-Throughput (measured in bench/bench_transfer.py): uploads use SFTP with pipelined 255 KiB
-write requests (paramiko's default 32 KiB requests stall on acknowledgements); downloads
-stream the file over an exec channel (``cat``/``tail -c +N``) with 256 KiB packets and a
-2 MiB window, which paramiko receives faster than through its SFTP prefetch. Metadata (stat,
-list, mkdir, rename, utime, chmod) always goes through SFTP; SHA-256 is computed on the node
-by ``openssl dgst`` (or ``sha256sum``/``shasum``) over an exec channel.
+Throughput (measured in bench/bench_transfer.py): file data streams over an exec channel in
+both directions, hashed on both sides as it moves (executors/ssh_streams.py); downloads ask for
+256 KiB packets and a 2 MiB window, which paramiko receives faster than through its SFTP
+prefetch. Metadata (stat, list, mkdir, rename, utime, chmod) always goes through SFTP; the
+SHA-256 of a file already on the node (to skip identical files, or to check a part file before
+resuming) is computed there by ``openssl dgst`` (or ``sha256sum``/``shasum``).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import paramiko
 from ..core.errors import NodeUnreachable
 from ..core.transfers import PART_SUFFIX, FileOutcome, FileResult, RemoteEntry, remote_join
 from .ssh_connection import SshConnection
-from .transfer_base import BLOCK, ByteProgress, LocalPart, TransferCancelled, TransferError, sha256_prefix
+from .ssh_streams import LocalHasher, parse_digest, read_digest, reader_command, send_file, writer_command
+from .transfer_base import ByteProgress, LocalPart, TransferCancelled, TransferError, sha256_prefix
 
-UPLOAD_REQUEST = 255 * 1024        # below OpenSSH sftp-server's 256 KiB message limit
 STREAM_WINDOW = 2 << 20         # larger windows measured slower: chunks that outgrow the CPU cache
 STREAM_PACKET = 256 << 10
 HELPER_TIMEOUT_S = 600  # hashing a file of many GB on a slow disk
@@ -184,36 +184,19 @@ class SftpTransfer:
         size, part = info.st_size, remote + PART_SUFFIX
         parent = remote.rsplit("/", 1)[0] if "/" in remote.strip("/") else ""
         self.makedirs(parent)
-        offset = self._resume_offset_up(local, part, size)
+        offset, seed = self._resume_offset_up(local, part, size)
         if offset:
             progress(offset)
-        # The local hash runs beside the copy (hashlib releases the GIL), not in its loop.
-        local_digest: list[str | BaseException] = []
-        hashing = threading.Thread(target=_hash_local_into, args=(local, local_digest), daemon=True,
-                                   name=f"hash-local-{self.node}")
-        hashing.start()
         try:
             sftp = self._client()
-            with open(local, "rb") as src, sftp.open(part, "r+b" if offset else "wb") as dst:
-                dst.MAX_REQUEST_SIZE = UPLOAD_REQUEST
-                dst.set_pipelined(True)
-                if offset:
-                    dst.truncate(offset)  # whatever came after the verified prefix goes
-                    dst.seek(offset)
-                    src.seek(offset)
-                while True:
-                    if cancel.is_set():
-                        raise TransferCancelled(f"node '{self.node}': upload of {local.name} cancelled")
-                    block = src.read(BLOCK)
-                    if not block:
-                        break
-                    dst.write(block)
-                    progress(len(block))
-            remote_digest = self.sha256(part)
-            hashing.join()
-            if isinstance(local_digest[0], BaseException):
-                raise TransferError(f"cannot read {local} ({local_digest[0]})")
-            digest = local_digest[0]
+            if offset:
+                sftp.truncate(part, offset)  # whatever came after the verified prefix goes
+            hasher = LocalHasher(seed, name=f"hash-local-{self.node}")
+            try:
+                remote_digest = self._stream_up(local, part, offset, hasher, progress, cancel)
+            finally:
+                hasher.stop()
+            digest = hasher.hexdigest()
             if remote_digest != digest:
                 sftp.remove(part)
                 raise TransferError(f"node '{self.node}': {remote} arrived damaged, or {local.name} changed while "
@@ -233,14 +216,35 @@ class SftpTransfer:
             raise self._lost(exc, f"uploading {remote}") from exc
         return FileResult(str(local), remote, size, FileOutcome.RESUMED if offset else FileOutcome.COPIED, digest)
 
-    def _resume_offset_up(self, local: Path, part: str, size: int) -> int:
-        """Where an upload continues: after a part file's prefix if it matches the local file."""
+    def _stream_up(self, local: Path, part: str, offset: int, hasher: LocalHasher, progress: ByteProgress,
+                   cancel: threading.Event) -> str:
+        """The file after ``offset`` through the node's writer; the SHA-256 the node computed."""
+        try:
+            chan = self.connection.open_session()
+        except NodeUnreachable:
+            self.close()
+            raise
+        try:
+            chan.settimeout(HELPER_TIMEOUT_S)
+            chan.exec_command(writer_command(_shell_path(part), offset, _HASH_SCRIPT.format(file=_shell_path(part))))
+            send_file(chan, local, offset, hasher, progress, cancel,
+                      lambda: TransferCancelled(f"node '{self.node}': upload of {local.name} cancelled"))
+            return read_digest(chan, self.node, part)
+        except _NET_ERRORS + (OSError,) as exc:
+            raise self._lost(exc, f"uploading {part}") from exc
+        finally:
+            _close_quietly(chan)
+
+    def _resume_offset_up(self, local: Path, part: str, size: int) -> tuple[int, hashlib._Hash]:
+        """Where an upload continues (after a part file's prefix if it matches the local file),
+        and the local hasher fed with that prefix."""
         existing = self.stat(part)
         if existing is None or existing.size == 0 or existing.size > size:
-            return 0
-        if self.sha256(part, existing.size) == sha256_prefix(local, existing.size).hexdigest():
-            return existing.size
-        return 0
+            return 0, hashlib.sha256()
+        prefix = sha256_prefix(local, existing.size)
+        if self.sha256(part, existing.size) == prefix.hexdigest():
+            return existing.size, prefix
+        return 0, hashlib.sha256()
 
     # ---- download ----------------------------------------------------------------------
 
@@ -253,28 +257,23 @@ class SftpTransfer:
             prefix = sha256_prefix(part.path, have)
             if self.sha256(entry.path, have) == prefix.hexdigest():
                 offset, hasher = have, prefix
-        remote_digest: list[str | BaseException] = []
-        hashing = threading.Thread(target=self._hash_into, args=(entry.path, remote_digest), daemon=True,
-                                   name=f"hash-{self.node}")
-        hashing.start()  # the node hashes while the data streams: no second pass at the end
         part.open(offset)
         if offset:
             progress(offset)
+        local_hasher = LocalHasher(hasher, name=f"hash-local-{self.node}")  # off the receiving thread
         try:
-            received = offset + self._stream_down(entry, offset, part, hasher, progress, cancel)
+            received, remote_digest = self._stream_down(entry, offset, part, local_hasher, progress, cancel)
             part.close()
         except BaseException:
             part.close_quietly()
             raise
         finally:
-            hashing.join()
-        if received != entry.size:
+            local_hasher.stop()
+        if offset + received != entry.size:
             raise TransferError(f"node '{self.node}': {entry.path} changed size while being copied "
-                                f"({entry.size} -> {received} bytes); retry when it is complete")
-        digest = hasher.hexdigest()
-        if isinstance(remote_digest[0], BaseException):
-            raise remote_digest[0]
-        if remote_digest[0] != digest:
+                                f"({entry.size} -> {offset + received} bytes); retry when it is complete")
+        digest = local_hasher.hexdigest()
+        if remote_digest != digest:
             part.discard()
             raise TransferError(f"node '{self.node}': {entry.path} arrived damaged or changed while being copied "
                                 f"(SHA-256 differs); retry the transfer")
@@ -282,15 +281,11 @@ class SftpTransfer:
         return FileResult(str(local), entry.path, entry.size,
                           FileOutcome.RESUMED if offset else FileOutcome.COPIED, digest)
 
-    def _hash_into(self, path: str, out: list) -> None:
-        try:
-            out.append(SftpTransfer(self.connection).sha256(path))
-        except BaseException as exc:  # handed to the downloading thread
-            out.append(exc)
-
-    def _stream_down(self, entry: RemoteEntry, offset: int, part: LocalPart, hasher, progress: ByteProgress,
-                     cancel: threading.Event) -> int:
-        command = (f"tail -c +{offset + 1} {_shell_path(entry.path)}" if offset else f"cat {_shell_path(entry.path)}")
+    def _stream_down(self, entry: RemoteEntry, offset: int, part: LocalPart, hasher: LocalHasher,
+                     progress: ByteProgress, cancel: threading.Event) -> tuple[int, str]:
+        """The file after ``offset`` into the part file: (bytes received, the node's SHA-256)."""
+        path = _shell_path(entry.path)
+        command = reader_command(path, offset, _HASH_SCRIPT.format(file=path))
         try:
             chan = self.connection.open_session(window_size=STREAM_WINDOW, max_packet_size=STREAM_PACKET)
         except NodeUnreachable:
@@ -298,7 +293,7 @@ class SftpTransfer:
             raise
         received = 0
         try:
-            chan.settimeout(30)
+            chan.settimeout(HELPER_TIMEOUT_S)  # without python3 the node hashes after the last byte
             chan.exec_command(command)
             chan.shutdown_write()
             while True:
@@ -310,18 +305,24 @@ class SftpTransfer:
                 if not data:
                     break
                 received += len(data)
-                hasher.update(data)
+                hasher.feed(data)
                 part.write(data)
                 progress(len(data))
             code = chan.recv_exit_status()
+            err = bytearray()
+            while chan.recv_stderr_ready():
+                err += chan.recv_stderr(65536)
             if code == -1 and not self.connection.is_connected():
                 raise self._lost(EOFError("no exit status"), f"downloading {entry.path}")
-            # -1 on a live connection: sshd closed the channel before it reaped `cat`; the size
-            # and SHA-256 checks that follow decide whether everything arrived.
-            if code not in (0, -1):
-                err = chan.recv_stderr(4096).decode(errors="replace").strip()
-                raise TransferError(f"node '{self.node}': reading {entry.path} failed ({err or f'exit {code}'})")
-            return received
+            # -1 on a live connection: sshd closed the channel before it reaped the reader; the
+            # size and SHA-256 checks decide whether everything arrived.
+            text = err.decode(errors="replace")
+            digest = parse_digest(text)
+            if code not in (0, -1) or len(digest) != 64:
+                lines = [line for line in text.strip().splitlines() if line.strip()]
+                raise TransferError(f"node '{self.node}': reading {entry.path} failed "
+                                    f"({lines[-1] if lines else f'exit {code}'})")
+            return received, digest
         except _NET_ERRORS + (OSError,) as exc:
             raise self._lost(exc, f"downloading {entry.path}") from exc
         finally:
@@ -334,13 +335,6 @@ class SftpTransfer:
             except Exception:  # closing a channel on a dead connection
                 pass
             self._sftp = None
-
-
-def _hash_local_into(path: Path, out: list) -> None:
-    try:
-        out.append(sha256_prefix(path).hexdigest())
-    except OSError as exc:
-        out.append(exc)
 
 
 def _close_quietly(chan: paramiko.Channel) -> None:

@@ -17,8 +17,10 @@ from pathlib import Path
 import paramiko
 
 from ..core.errors import NodeUnreachable
+from ..core.exit_codes import signal_number
 from ..core.quoting import Shell
 from ..core.status import KillState
+from . import ssh_exit_signal
 from .base import POLL_S, CommandRequest, Deadline, Ending, ExecResult, OutputSink, stop_reason
 from .detached_ops import SshDetachedOps
 from .posix_shell import PID_MARK, PROBE_SCRIPT, kill_group_script, launch_wrapper, parse_probe, script_invocation
@@ -87,6 +89,9 @@ class SshExecutor:
                 if head:
                     sink("stdout", head)
                 status = chan.recv_exit_status()
+                signum = signal_number(ssh_exit_signal.exit_signal(chan) or "")
+                if status == -1 and signum:
+                    status = 128 + signum  # as a shell reports a killed child
                 if status == -1 and _connection_lost(transport):
                     raise NodeUnreachable(self._lost_message(pgid))
                 return ExecResult(Ending.EXITED, status, None, pgid)

@@ -21,6 +21,7 @@ from pathlib import Path
 import paramiko
 
 from ..core.errors import AuthenticationFailed, NodeUnreachable
+from . import ssh_exit_signal
 
 HostKeyCheck = Callable[[str, str, str, str], None]
 """(node name, key type, base64 key, fingerprint) -> None, or raises HostKeyUnknown/HostKeyChanged."""
@@ -135,6 +136,7 @@ class SshConnection:
             raise
         transport.set_keepalive(KEEPALIVE_S)
         _rekey_like_openssh(transport)
+        ssh_exit_signal.install(transport)
         return transport
 
     def _authenticate(self, transport: paramiko.Transport) -> None:

@@ -30,6 +30,7 @@ CLEANUP_TIMEOUT_S = 120.0
 
 
 class WinrmDetachedOps:
+    os_family = "windows"  # how an exit code is read (engine/detached.py)
     # the follower's longest pause between status checks while nothing new comes: each check is
     # a powershell.exe start on the node (a few hundred ms of CPU), so quieter than over SSH
     poll_max_s = 5.0

@@ -5,8 +5,10 @@ message-encryption context) it was opened with; one thread uses it at a time, so
 sealing sequence numbers never interleave. ``ShellPool`` keeps a node's idle shells for reuse
 (opening a shell is the expensive part of a WinRM command), starts commands on them and, when a
 pooled shell turns out stale (the node's IdleTimeout closed it, the kept-alive connection
-died), reopens once. Every pywinrm and requests failure becomes NodeUnreachable,
-AuthenticationFailed or another LabDeckError with a message saying what to do.
+died), reopens once; a pooled shell whose sealed connection sat idle gets a fresh connection
+and login first (see winrm_release: the node would not read a message sealed for the old one).
+Every pywinrm and requests failure becomes NodeUnreachable, AuthenticationFailed or another
+LabDeckError with a message saying what to do.
 
 Receives are single calls (not pywinrm's loop, which retries forever): the caller keeps the
 deadline. Each
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from dataclasses import dataclass
 
 import requests
@@ -27,6 +30,7 @@ from winrm.protocol import Protocol
 
 from ..core.errors import AuthenticationFailed, InvalidInput, LabDeckError, NodeUnreachable
 from . import winrm_soap as soap
+from .winrm_release import CommandReleaser, stale_sealed_session
 
 CONNECT_READ_TIMEOUT_S = 30
 RECEIVE_SLACK_S = 10
@@ -35,9 +39,9 @@ MAX_IDLE_SHELLS = 4
 SHELL_URI = soap.SHELL_URI
 COMMAND_ACTION = f"{soap.SHELL_NS}/Command"
 RECEIVE_ACTION = f"{soap.SHELL_NS}/Receive"
-SIGNAL_ACTION = f"{soap.SHELL_NS}/Signal"
+SIGNAL_ACTION = soap.SIGNAL_ACTION
 SEND_ACTION = f"{soap.SHELL_NS}/Send"
-SIGNAL_TERMINATE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/terminate"
+SIGNAL_TERMINATE = soap.SIGNAL_TERMINATE
 SIGNAL_CTRL_C = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/ctrl_c"
 PYWINRM_AUTH = {"ntlm": "ntlm", "basic": "basic", "kerberos": "kerberos", "credssp": "credssp"}
 WINRM_FAILURES = (WinRMError, WinRMTransportError, requests.RequestException, OSError)
@@ -101,7 +105,7 @@ def _short(exc: BaseException) -> str:
 
 
 def make_protocol(target: WinrmTarget) -> Protocol:
-    return Protocol(
+    protocol = Protocol(
         target.endpoint, transport=PYWINRM_AUTH[target.auth], username=target.username,
         password=target.password or "",
         server_cert_validation="validate" if target.verify_cert else "ignore",
@@ -110,6 +114,15 @@ def make_protocol(target: WinrmTarget) -> Protocol:
         read_timeout_sec=CONNECT_READ_TIMEOUT_S, operation_timeout_sec=CONNECT_READ_TIMEOUT_S - 10,
         message_encryption="auto",  # sealed over HTTP where the auth can (ntlm, kerberos, credssp)
     )
+    open_session(protocol)
+    return protocol
+
+
+def open_session(protocol: Protocol) -> None:
+    """Connect and log in (with NTLM over HTTP, pywinrm runs the handshake for sealing here)."""
+    # pywinrm reads proxies and the CA bundle from the environment once, here; left on, requests
+    # would scan the environment (and look for ~/.netrc) again on every message.
+    protocol.transport.build_session().trust_env = False
 
 
 class RemoteShell:
@@ -118,6 +131,20 @@ class RemoteShell:
     def __init__(self, target: WinrmTarget):
         self.protocol = make_protocol(target)
         self.shell_id = self.protocol.open_shell(noprofile=True, codepage=target.codepage)
+        self.idle_since = time.monotonic()  # set when the shell goes back to the pool
+
+    def reconnect_if_stale(self) -> None:
+        """A new connection and login before reusing a sealed connection that sat idle."""
+        if stale_sealed_session(self.protocol, self.idle_since):
+            self.reconnect()
+
+    @property
+    def sealed(self) -> bool:
+        return self.protocol.transport.encryption is not None
+
+    def reconnect(self) -> None:
+        self.protocol.transport.close_session()
+        open_session(self.protocol)
 
     def _send(self, action: str, build, *args, wait_s: float = CONNECT_READ_TIMEOUT_S - 10) -> bytes:
         self.protocol.operation_timeout_sec = wait_s
@@ -150,7 +177,16 @@ class RemoteShell:
             if delete:
                 self.protocol.transport.read_timeout_sec = CLOSE_TIMEOUT_S
                 self.protocol.operation_timeout_sec = 1
-                self.protocol.close_shell(self.shell_id, close_session=True)
+                self.reconnect_if_stale()
+                try:
+                    self.protocol.close_shell(self.shell_id, close_session=True)
+                except (WinRMTransportError, AuthenticationError):
+                    if not self.sealed:
+                        raise
+                    # An answer, not a Delete: most likely the node could not unseal a message sealed
+                    # for a connection it had dropped (see winrm_release). Once more, logged in afresh.
+                    self.reconnect()
+                    self.protocol.close_shell(self.shell_id, close_session=True)
                 return True
         except Exception:  # noqa: BLE001
             pass
@@ -166,6 +202,7 @@ class ShellPool:
         self._closed = False
         self.max_commands = max_commands
         self.command_slots = threading.BoundedSemaphore(max_commands)
+        self.releaser = CommandReleaser(target.node, lambda: make_protocol(target))
 
     def _open(self) -> RemoteShell:
         try:
@@ -176,16 +213,22 @@ class ShellPool:
     def start(self, command: str, args: list[str]) -> tuple[RemoteShell, str]:
         """A shell with ``command`` started on it: an idle one if there is one, else a new one.
         A pooled shell that fails is dropped and the command tried once on a fresh shell."""
+        self.releaser.command_started()
         with self._lock:
             shell = self._idle.pop() if self._idle else None
         if shell is not None:
             try:
+                shell.reconnect_if_stale()
                 return shell, shell.start(command, args)
             except (WSManFaultError, requests.ConnectionError, WinRMTransportError):
                 shell.close()  # stale: closed by the node's idle timeout, or the connection died
             except WINRM_FAILURES as exc:  # e.g. the password was changed: not worth a retry
+                sealed = shell.sealed
                 shell.close()
-                raise translate(exc, self.target, "starting a command") from exc
+                # but a sealed message refused after requests_ntlm logged in on a new connection was
+                # most likely unreadable to the node (see winrm_release): a fresh shell tells
+                if not (sealed and isinstance(exc, AuthenticationError)):
+                    raise translate(exc, self.target, "starting a command") from exc
         shell = self._open()
         try:
             return shell, shell.start(command, args)
@@ -197,13 +240,18 @@ class ShellPool:
         with self._lock:
             keep = healthy and not self._closed and len(self._idle) < MAX_IDLE_SHELLS
             if keep:
+                shell.idle_since = time.monotonic()
                 self._idle.append(shell)
         if not keep:
             shell.close()
 
     def finish(self, shell: RemoteShell, command_id: str) -> None:
-        """Return the shell of a command whose end has been received, after the final Signal
-        the protocol requires for it (MS-WSMV 3.1.4.14: Receive alone does not free it)."""
+        """Return the shell of a command whose end has been received. The final Signal the
+        protocol requires for it (MS-WSMV 3.1.4.14: Receive alone does not free it) goes out
+        from the releaser's thread, so the shell is free for the next command at once."""
+        if self.releaser.release(shell.shell_id, command_id):
+            self.release(shell, True)
+            return
         try:
             shell.signal(command_id)
         except WINRM_FAILURES:
@@ -212,6 +260,7 @@ class ShellPool:
         self.release(shell, True)
 
     def close(self) -> None:
+        self.releaser.close(timeout=CLOSE_TIMEOUT_S)
         with self._lock:
             self._closed = True
             idle, self._idle = self._idle, []

@@ -18,6 +18,8 @@ from xml.sax.saxutils import escape, quoteattr
 
 SHELL_URI = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd"
 SHELL_NS = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell"
+SIGNAL_ACTION = f"{SHELL_NS}/Signal"
+SIGNAL_TERMINATE = f"{SHELL_NS}/signal/terminate"
 
 
 def to_xml(doc: dict) -> str:

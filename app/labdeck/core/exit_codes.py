@@ -1,0 +1,60 @@
+"""What a step's exit code means, in words a user can act on.
+
+POSIX shells report a child killed by signal N as 128+N, and the SSH executor turns sshd's
+``exit-signal`` (sent when the step's own shell was killed) into the same number, so both read
+alike. Windows reports crashes as NTSTATUS values; the few that batch jobs hit are named.
+"""
+
+from __future__ import annotations
+
+import signal
+
+_SIGNAL_HINTS = {
+    "SIGKILL": "often the out-of-memory killer, or someone ran kill -9",
+    "SIGSEGV": "the program crashed on an invalid memory access",
+    "SIGBUS": "the program crashed on a bus error; a file it had mapped may have shrunk",
+    "SIGABRT": "the program aborted itself on a failed assertion or a fatal error",
+    "SIGTERM": "something on the node asked it to stop",
+    "SIGINT": "interrupted by Ctrl+C on the node",
+    "SIGHUP": "its terminal or session went away",
+    "SIGPIPE": "it wrote to a pipe nobody was reading",
+    "SIGFPE": "the program crashed on an arithmetic error",
+    "SIGILL": "the program crashed on an illegal instruction; was it built for another CPU?",
+    "SIGXCPU": "it went over its CPU time limit, ulimit -t",
+}
+
+# NTSTATUS codes as the unsigned 32-bit exit codes Windows reports for a crashed process.
+_WINDOWS_CRASHES = {
+    0xC0000005: "access violation: the program crashed",
+    0xC00000FD: "stack overflow: the program crashed",
+    0xC0000409: "the program stopped itself on a fatal error, a failed stack buffer check",
+    0xC0000017: "out of memory",
+    0xC000013A: "interrupted by Ctrl+C, or its console closed",
+    0xC0000135: "a DLL it needs was not found",
+    0xC0000142: "it could not start: DLL initialization failed, often in a session without a desktop",
+}
+
+
+def signal_number(name: str) -> int | None:
+    """The number of a signal named as SSH names them ("KILL") or with its prefix ("SIGKILL")."""
+    name = name.upper()
+    try:
+        return int(signal.Signals[name if name.startswith("SIG") else "SIG" + name])
+    except KeyError:
+        return None
+
+
+def describe_exit(code: int, os_family: str | None = None) -> str:
+    """``exited with code N`` plus what N means when it is a signal death or a Windows crash."""
+    text = f"exited with code {code}"
+    if os_family == "windows" or code < 0 or code > 255:
+        meaning = _WINDOWS_CRASHES.get(code & 0xFFFFFFFF)
+        return f"{text} (0x{code & 0xFFFFFFFF:08X}: {meaning})" if meaning else text
+    if 128 < code < 128 + 65:
+        try:
+            name = signal.Signals(code - 128).name
+        except ValueError:
+            return text
+        hint = _SIGNAL_HINTS.get(name)
+        return f"{text} (killed by {name}" + (f": {hint})" if hint else ")")
+    return text

@@ -1,0 +1,187 @@
+"""The data paths of SSH transfers: a file streamed to or from a node over one exec channel,
+hashed on both sides while it moves.
+
+Measured in bench/bench_transfer.py: SFTP requests cost an acknowledgement each and a second
+process on the node (sftp-server); a plain exec channel is the cheapest way to move bytes
+through sshd. On the node a small Python program does the moving (``WRITER`` for uploads,
+``READER`` for downloads): it reads or writes the file once, hashes it with SHA-256 on the way,
+and grows its pipe to sshd to 1 MiB so data moves in big pieces; verifying then costs no second
+pass over the file. A node without ``python3`` gets ``cat`` (``tail -c +N`` to resume) and a
+hash of the file afterwards (``openssl dgst`` / ``sha256sum``): slower, not different. On this
+side the SHA-256 is computed on a thread of its own (``LocalHasher``) from the blocks that move.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import shlex
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import paramiko
+
+from .transfer_base import BLOCK, ByteProgress, TransferCancelled, TransferError
+
+PIPE_SIZE = 1 << 20  # Linux lets any user grow a pipe to 1 MiB (fs.pipe-max-size)
+DIGEST_MARK = "labdeck-sha256 "
+
+# argv: part path, offset. The part file keeps its first ``offset`` bytes (already verified by
+# the caller), is cut there, and the rest comes from stdin. Prints the SHA-256 of the whole part.
+WRITER = r"""
+import fcntl, hashlib, os, sys
+path, offset = sys.argv[1], int(sys.argv[2])
+try:
+    fcntl.fcntl(0, 1031, 1 << 20)  # F_SETPIPE_SZ
+except (OSError, AttributeError):
+    pass
+digest = hashlib.sha256()
+fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+buf = bytearray(1 << 20)
+view = memoryview(buf)
+left = offset
+while left > 0:
+    n = os.readv(fd, [view[:min(left, len(buf))]])
+    if not n:
+        break
+    digest.update(view[:n])
+    left -= n
+os.ftruncate(fd, offset - left)
+os.lseek(fd, offset - left, 0)
+while True:
+    n = os.readv(0, [buf])
+    if not n:
+        break
+    digest.update(view[:n])
+    chunk = view[:n]
+    while chunk:
+        chunk = chunk[os.write(fd, chunk):]
+os.close(fd)
+sys.stdout.write("labdeck-sha256 " + digest.hexdigest() + "\n")
+"""
+
+
+# argv: path, offset. Hashes the file's first ``offset`` bytes, writes the rest to stdout, then
+# prints the SHA-256 of the whole file on stderr (stdout carries only the file's bytes).
+READER = r"""
+import fcntl, hashlib, os, sys
+path, offset = sys.argv[1], int(sys.argv[2])
+try:
+    fcntl.fcntl(1, 1031, 1 << 20)  # F_SETPIPE_SZ
+except (OSError, AttributeError):
+    pass
+digest = hashlib.sha256()
+fd = os.open(path, os.O_RDONLY)
+buf = bytearray(1 << 20)
+view = memoryview(buf)
+left = offset
+while left > 0:
+    n = os.readv(fd, [view[:min(left, len(buf))]])
+    if not n:
+        break
+    digest.update(view[:n])
+    left -= n
+while True:
+    n = os.readv(fd, [buf])
+    if not n:
+        break
+    digest.update(view[:n])
+    chunk = view[:n]
+    while chunk:
+        chunk = chunk[os.write(1, chunk):]
+os.close(fd)
+sys.stderr.write("labdeck-sha256 " + digest.hexdigest() + "\n")
+"""
+
+
+def reader_command(path_word: str, offset: int, hash_script: str) -> str:
+    """The node's command for a download: the Python reader, or ``cat``/``tail`` and a hash of
+    the whole file afterwards, printed on stderr after DIGEST_MARK either way."""
+    send = f"tail -c +{int(offset) + 1} {path_word}" if offset else f"cat {path_word}"
+    return (f"if command -v python3 >/dev/null 2>&1; then "
+            f"exec python3 -c {shlex.quote(READER)} {path_word} {int(offset)}; "
+            f"else {send} && {{ printf '{DIGEST_MARK}' && {hash_script}; }} >&2; fi")
+
+
+def parse_digest(text: str) -> str:
+    """The hex digest after DIGEST_MARK in a node's output, or '' if there is none."""
+    return text.split(DIGEST_MARK, 1)[1].split()[0].lower() if DIGEST_MARK in text else ""
+
+
+def writer_command(part_word: str, offset: int, hash_script: str) -> str:
+    """The node's command: the Python writer, or ``cat`` and a hash afterwards without python3.
+    ``part_word`` is the part path already quoted as one shell word; with an ``offset`` the
+    caller has already cut the part file to that length."""
+    redirect = ">>" if offset else ">"
+    return (f"if command -v python3 >/dev/null 2>&1; then "
+            f"exec python3 -c {shlex.quote(WRITER)} {part_word} {int(offset)}; "
+            f"else cat {redirect} {part_word} && printf '{DIGEST_MARK}' && {{ {hash_script}; }}; fi")
+
+
+class LocalHasher:
+    """SHA-256 of the blocks handed to ``feed``, computed on its own thread (hashlib releases
+    the interpreter lock), so the sending thread only queues them."""
+
+    def __init__(self, seed: hashlib._Hash, name: str):
+        self._hasher = seed
+        self._blocks: queue.Queue = queue.Queue(maxsize=16)
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (block := self._blocks.get()) is not None:
+            self._hasher.update(block)
+
+    def feed(self, block: bytes) -> None:
+        self._blocks.put(block)
+
+    def hexdigest(self) -> str:
+        self.stop()
+        self._thread.join()
+        return self._hasher.hexdigest()
+
+    def stop(self) -> None:
+        """Let the thread end (also when the upload failed half way)."""
+        if not self._stopped:
+            self._stopped = True
+            self._blocks.put(None)
+
+
+def send_file(chan: paramiko.Channel, local: Path, offset: int, hasher: LocalHasher, progress: ByteProgress,
+              cancel: threading.Event, cancelled: Callable[[], TransferCancelled]) -> None:
+    """Everything of ``local`` after ``offset`` into the channel, then end of input."""
+    with open(local, "rb") as src:
+        src.seek(offset)
+        while True:
+            if cancel.is_set():
+                raise cancelled()
+            try:
+                block = src.read(BLOCK)
+            except OSError as exc:
+                raise TransferError(f"cannot read {local} ({exc.strerror or exc})") from exc
+            if not block:
+                break
+            hasher.feed(block)
+            rest = memoryview(block)
+            while rest:  # memoryview: paramiko's sendall would copy the tail of the block per packet
+                rest = rest[chan.send(rest):]
+            progress(len(block))
+    chan.shutdown_write()
+
+
+def read_digest(chan: paramiko.Channel, node: str, remote: str) -> str:
+    """The node writer's SHA-256 line; a clear error with its stderr if it failed."""
+    out, err = bytearray(), bytearray()
+    while data := chan.recv(65536):
+        out += data
+    code = chan.recv_exit_status()
+    while chan.recv_stderr_ready():
+        err += chan.recv_stderr(65536)
+    digest = parse_digest(out.decode(errors="replace"))
+    if code not in (0, -1) or len(digest) != 64:
+        reason = err.decode(errors="replace").strip().splitlines()
+        raise TransferError(f"node '{node}': writing {remote} failed ({reason[-1] if reason else f'exit {code}'}); "
+                            f"is the node's disk full? The part written so far is kept for a retry")
+    return digest
