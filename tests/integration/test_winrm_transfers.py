@@ -26,6 +26,7 @@ from tests.integration.test_cli import labdeck
 from tests.integration.test_ssh_runs import run_job
 from tests.integration.test_transfers import run_transfer, sha256_file
 from tests.integration.test_winrm_cli import add_winrm
+from tests.support.wsman_server import WsmanServer
 
 SIZE = 12_000_000
 
@@ -82,6 +83,24 @@ def test_a_multi_megabyte_file_and_a_folder_go_to_a_winrm_node_and_come_back_ver
     assert absolute.ok, absolute.results
     assert (wsman_server.root / "C" / "lab" / "in" / "a.csv").read_text() == "x,y\n1,2\n"
     assert absolute.results["win1"].files[0].remote == "C:/lab/in/a.csv"
+
+
+def test_an_ntlm_node_gets_and_returns_a_file_over_sealed_messages(engine, tmp_path):
+    server = WsmanServer(tmp_path / "node", auth="negotiate").start()
+    try:
+        add_winrm_node(engine, server, auth="ntlm")
+        data = tmp_path / "sealed.bin"
+        data.write_bytes(os.urandom(SIZE // 2))
+        put = run_transfer(engine, TransferRequest(Direction.PUT, [str(data)], "in", "win1"))
+        assert put.ok, put.results
+        assert sha256_file(profile(server) / "in" / "sealed.bin") == sha256_file(data)
+        back = run_transfer(engine, TransferRequest(Direction.GET, ["in/sealed.bin"], str(tmp_path / "back"), "win1"))
+        assert back.ok, back.results
+        assert sha256_file(tmp_path / "back" / "win1" / "sealed.bin") == sha256_file(data)
+        sends = [e for e in list(server.exchanges) if e.action == "send"]
+        assert sends and all(e.encrypted for e in sends)
+    finally:
+        server.stop()
 
 
 def test_a_transfer_across_an_ssh_node_and_a_winrm_node(engine, sshd_node, wsman_server, tmp_path):
