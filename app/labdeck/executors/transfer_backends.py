@@ -1,6 +1,6 @@
 """Which TransferBackend moves files for a node: SFTP for ssh nodes, plain file copies for this
-computer. WinRM nodes get theirs (chunked PowerShell, or SMB when the share is reachable) when
-that executor lands: a class implementing transfer_base.TransferBackend, returned here."""
+computer, and for WinRM nodes SMB when the node's share answers, else chunks through PowerShell
+(winrm_transfer_choice decides)."""
 
 from __future__ import annotations
 
@@ -19,4 +19,8 @@ def backend_for(pool: ExecutorPool, node: Node) -> TransferBackend:
         return SftpTransfer(executor.connection)
     if node.transport is Transport.LOCAL:
         return LocalTransfer(node.name)
+    if node.transport is Transport.WINRM:
+        from .winrm_transfer_choice import winrm_backend
+        # The PowerShell-chunked backend (WinrmTransfer) plugs in here as the fallback once it lands.
+        return winrm_backend(node, executor, chunked=None)
     raise InvalidInput(f"node '{node.name}': file transfers over {node.transport} are not supported yet")

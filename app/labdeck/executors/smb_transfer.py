@@ -1,0 +1,343 @@
+"""The SMB transfer backend: files to and from a Windows node through its share (smbprotocol),
+with the WinRM login. Paths map onto the share as core/smb_paths.py says.
+
+Throughput: every read and write asks for up to 8 MiB (smbprotocol spends SMB credits for
+multi-credit I/O up to the size the server negotiated), and SMB 3 signing is required, so
+every message is integrity-checked on the wire.
+
+Verification (measured in bench/bench_smb.py): SMB has no remote hashing, so the only way to
+hash a remote file is to read it back over the wire. An upload therefore hashes the bytes it
+sent (the verified part already there, read from the local file, then each block as it goes
+out) and compares that with an independent hash of the local file taken beside the copy —
+which catches a source that changed mid-copy — and checks the part's size on the node; a
+read-back would add a full extra pass over the wire to every upload for a check signing
+already makes. A download hashes what it receives and checks the remote size and mtime did
+not change while it read. ``sha256()`` does read the remote file (the browser and the
+"already identical?" check use it).
+
+Resume: checking a whole prefix by reading it back would move as many bytes as sending them
+again, so a part file is resumed when it is the same file's beginning by cheaper evidence: no
+larger than the source, written after the source last changed, and its first and last MiB
+equal to the source's bytes at those offsets. Anything else starts over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import stat as stat_mod
+import threading
+from pathlib import Path
+
+import smbclient
+import smbclient.path
+import smbclient.shutil
+from smbprotocol.exceptions import SMBAuthenticationError, SMBException, SMBOSError, SMBResponseException
+from smbprotocol.header import NtStatus
+
+from ..core.errors import AuthenticationFailed, NodeUnreachable
+from ..core.smb_paths import SmbLayout
+from ..core.transfers import PART_SUFFIX, FileOutcome, FileResult, RemoteEntry, remote_join
+from .transfer_base import ByteProgress, LocalPart, TransferCancelled, TransferError, sha256_prefix
+
+IO_BLOCK = 8 << 20          # what Samba and Windows negotiate as the largest read and write
+SAMPLE = 1 << 20            # bytes compared at each end of a part file before resuming it
+CONNECT_TIMEOUT_S = 3.0
+_MISSING = (NtStatus.STATUS_OBJECT_NAME_NOT_FOUND, NtStatus.STATUS_OBJECT_PATH_NOT_FOUND, NtStatus.STATUS_NOT_FOUND)
+_LOGIN = (NtStatus.STATUS_LOGON_FAILURE, NtStatus.STATUS_WRONG_PASSWORD, NtStatus.STATUS_PASSWORD_EXPIRED,
+          0xC0000072, 0xC0000234)  # account disabled, account locked out
+_DIRECTORY, _READONLY = 0x10, 0x1  # FILE_ATTRIBUTE_*
+_DROPPED = (NtStatus.STATUS_NETWORK_NAME_DELETED, NtStatus.STATUS_USER_SESSION_DELETED)
+
+
+class SmbTransfer:
+    """TransferBackend over one SMB connection of its own (one instance per thread)."""
+
+    def __init__(self, node: str, layout: SmbLayout, username: str, password: str | None, port: int = 445,
+                 connect_timeout_s: float = CONNECT_TIMEOUT_S):
+        self.node = node
+        self.layout = layout
+        self.username = username
+        self.password = password
+        self.port = port
+        self.connect_timeout_s = connect_timeout_s
+        self._cache: dict = {}  # this instance's connections, closed by close()
+
+    # ---- plumbing ----------------------------------------------------------------------
+
+    @property
+    def _kw(self) -> dict:
+        return {"port": self.port, "connection_cache": self._cache}
+
+    @property
+    def where(self) -> str:
+        return f"\\\\{self.layout.host}\\{self.layout.share}"
+
+    def connect(self) -> None:
+        """Session setup and a look at the share: NodeUnreachable, AuthenticationFailed, or
+        TransferError (the share is missing or refused)."""
+        try:
+            smbclient.register_session(self.layout.host, username=self.username, password=self.password,
+                                       connection_timeout=self.connect_timeout_s, **self._kw)
+            smbclient.stat(self.where, **self._kw)
+        except BaseException as exc:
+            raise self._translate(exc, f"connecting to {self.where}:{self.port}") from exc
+
+    def _translate(self, exc: BaseException, doing: str) -> Exception:
+        """An smbprotocol failure as the LabDeck error a user can act on."""
+        status = getattr(exc, "ntstatus", None)
+        if status is None and isinstance(exc, SMBResponseException):
+            status = exc.status
+        if isinstance(exc, SMBAuthenticationError) or status in _LOGIN:
+            self.close()
+            return AuthenticationFailed(
+                f"node '{self.node}': the SMB share {self.where} refused the login of '{self.username}' "
+                f"(wrong user name or password?); fix the node's password (the same as its WinRM login) and retry")
+        if status == NtStatus.STATUS_ACCESS_DENIED:
+            return TransferError(f"node '{self.node}': no permission while {doing} on {self.where} "
+                                 f"(an admin share needs an administrator account)")
+        if status == NtStatus.STATUS_BAD_NETWORK_NAME:
+            return TransferError(f"node '{self.node}': there is no share {self.where}; check the node's SMB share")
+        if status == NtStatus.STATUS_DISK_FULL:
+            return TransferError(f"node '{self.node}': the node's disk is full while {doing}; free space there "
+                                 f"and retry (the part written so far is kept)")
+        # smbprotocol reports a refused TCP connect as ValueError("Failed to connect to ...").
+        if status in _DROPPED or isinstance(exc, (SMBException, ConnectionError, TimeoutError, ValueError)) or (
+                isinstance(exc, OSError) and not isinstance(exc, SMBOSError)):
+            self.close()
+            return NodeUnreachable(f"node '{self.node}': SMB connection to {self.where} lost while {doing} "
+                                   f"({str(exc) or exc.__class__.__name__})")
+        if isinstance(exc, SMBOSError):
+            return TransferError(f"node '{self.node}': {doing} failed ({exc.strerror})")
+        return exc if isinstance(exc, Exception) else TransferError(str(exc))
+
+    def _unc(self, path: str) -> str:
+        return self.layout.unc(path)
+
+    # ---- metadata ----------------------------------------------------------------------
+
+    def stat(self, path: str) -> RemoteEntry | None:
+        try:
+            info = smbclient.stat(self._unc(path), **self._kw)
+        except SMBOSError as exc:
+            if exc.ntstatus in _MISSING:
+                return None
+            raise self._translate(exc, f"reading {path}") from exc
+        except (SMBException, OSError, ValueError) as exc:
+            raise self._translate(exc, f"reading {path}") from exc
+        return _entry(path, info.st_mode, info.st_size, info.st_mtime, False)
+
+    def listdir(self, path: str) -> list[RemoteEntry]:
+        found = []
+        try:
+            for item in smbclient.scandir(self._unc(path or "."), **self._kw):
+                # The listing's own attributes: DirEntry.stat() would reconnect on port 445.
+                info = item.smb_info
+                attrs = info.file_attributes
+                mode = stat_mod.S_IFDIR if attrs & _DIRECTORY else stat_mod.S_IFREG | (0o444 if attrs & _READONLY
+                                                                                         else 0o644)
+                found.append(_entry(remote_join(path, item.name), mode, info.end_of_file,
+                                    info.last_write_time.timestamp(), item.is_symlink()))
+        except SMBOSError as exc:
+            if exc.ntstatus in _MISSING:
+                raise TransferError(f"node '{self.node}': folder {path} does not exist") from exc
+            raise self._translate(exc, f"listing {path}") from exc
+        except (SMBException, OSError, ValueError) as exc:
+            raise self._translate(exc, f"listing {path}") from exc
+        return sorted(found, key=lambda e: e.path)
+
+    def makedirs(self, path: str) -> None:
+        if path.strip("/") in ("", ".", "~"):
+            return
+        try:
+            smbclient.makedirs(self._unc(path), exist_ok=True, **self._kw)
+        except (SMBException, OSError, ValueError) as exc:
+            raise self._translate(exc, f"creating folder {path}") from exc
+
+    def remove(self, path: str) -> None:
+        unc = self._unc(path)
+        if path.strip("/") in ("", ".", "~") or unc.rstrip("\\").count("\\") <= 3:
+            raise TransferError(f"node '{self.node}': refusing to delete '{path or '.'}'")
+        try:
+            if smbclient.path.isdir(unc, **self._kw):
+                smbclient.shutil.rmtree(unc, **self._kw)
+            else:
+                smbclient.remove(unc, **self._kw)
+        except (SMBException, OSError, ValueError) as exc:
+            raise self._translate(exc, f"deleting {path}") from exc
+
+    def sha256(self, path: str, length: int | None = None) -> str:
+        """Read back over the wire: SMB cannot hash on the node."""
+        hasher = hashlib.sha256()
+        self._read_into(path, 0, length, hasher.update)
+        return hasher.hexdigest()
+
+    def set_mtime(self, path: str, mtime: int) -> None:
+        try:
+            smbclient.utime(self._unc(path), times=(mtime, mtime), **self._kw)
+        except (SMBException, OSError, ValueError) as exc:
+            raise self._translate(exc, f"setting the time of {path}") from exc
+
+    def _read_into(self, path: str, offset: int, length: int | None, sink, cancel: threading.Event | None = None,
+                   progress: ByteProgress | None = None) -> int:
+        """Feed ``sink`` with the file's bytes from ``offset`` (``length`` of them, or to the end)."""
+        done = 0
+        buffer = bytearray(IO_BLOCK)
+        view = memoryview(buffer)
+        try:
+            with smbclient.open_file(self._unc(path), "rb", buffering=0, **self._kw) as src:
+                src.seek(offset)
+                while length is None or done < length:
+                    if cancel is not None and cancel.is_set():
+                        raise TransferCancelled(f"node '{self.node}': download of {path} cancelled")
+                    want = IO_BLOCK if length is None else min(IO_BLOCK, length - done)
+                    got = src.readinto(view[:want])
+                    if not got:
+                        break
+                    sink(view[:got])
+                    done += got
+                    if progress is not None:
+                        progress(got)
+        except SMBOSError as exc:
+            if exc.ntstatus in _MISSING:
+                raise TransferError(f"node '{self.node}': {path} does not exist") from exc
+            raise self._translate(exc, f"reading {path}") from exc
+        except (SMBException, OSError, ValueError) as exc:
+            raise self._translate(exc, f"reading {path}") from exc
+        return done
+
+    def _read_bytes(self, path: str, offset: int, length: int) -> bytes:
+        out = bytearray()
+        self._read_into(path, offset, length, out.extend)
+        return bytes(out)
+
+    # ---- upload ------------------------------------------------------------------------
+
+    def upload_file(self, local: Path, remote: str, progress: ByteProgress, cancel: threading.Event) -> FileResult:
+        info = local.stat()
+        size, part = info.st_size, remote + PART_SUFFIX
+        if "/" in remote.strip("/"):
+            self.makedirs(remote.rstrip("/").rsplit("/", 1)[0])
+        offset = self._resume_offset_up(local, part, size, info.st_mtime)
+        hasher = sha256_prefix(local, offset) if offset else hashlib.sha256()
+        if offset:
+            progress(offset)
+        local_digest: list[str | BaseException] = []
+        hashing = threading.Thread(target=_hash_local_into, args=(local, local_digest), daemon=True,
+                                   name=f"hash-local-{self.node}")
+        hashing.start()  # beside the copy (hashlib releases the GIL): it catches a source changing mid-copy
+        try:
+            with open(local, "rb") as src, \
+                    smbclient.open_file(self._unc(part), "r+b" if offset else "wb", buffering=0, **self._kw) as dst:
+                if offset:
+                    dst.truncate(offset)  # whatever came after the verified prefix goes
+                    dst.seek(offset)
+                    src.seek(offset)
+                while True:
+                    if cancel.is_set():
+                        raise TransferCancelled(f"node '{self.node}': upload of {local.name} cancelled")
+                    block = src.read(IO_BLOCK)
+                    if not block:
+                        break
+                    view = memoryview(block)
+                    while view:
+                        view = view[dst.write(view):]
+                    hasher.update(block)
+                    progress(len(block))
+            written = smbclient.stat(self._unc(part), **self._kw).st_size
+        except (SMBException, OSError, ValueError) as exc:
+            hashing.join()
+            if isinstance(exc, (FileNotFoundError, PermissionError)) and not isinstance(exc, SMBOSError):
+                raise TransferError(f"cannot read {local} ({exc.strerror})") from exc
+            raise self._translate(exc, f"uploading {remote}") from exc
+        hashing.join()
+        if isinstance(local_digest[0], BaseException):
+            raise TransferError(f"cannot read {local} ({local_digest[0]})")
+        digest = hasher.hexdigest()
+        if digest != local_digest[0] or written != size:
+            self.remove(part)
+            raise TransferError(f"node '{self.node}': {local.name} changed while being copied to {remote} "
+                                f"(SHA-256 or size differs); retry the transfer")
+        mtime = int(info.st_mtime)
+        try:
+            smbclient.utime(self._unc(part), times=(mtime, mtime), **self._kw)
+            smbclient.replace(self._unc(part), self._unc(remote), **self._kw)
+        except (SMBException, OSError, ValueError) as exc:
+            raise self._translate(exc, f"renaming {part} to {remote}") from exc
+        return FileResult(str(local), remote, size, FileOutcome.RESUMED if offset else FileOutcome.COPIED, digest)
+
+    def _resume_offset_up(self, local: Path, part: str, size: int, local_mtime: float) -> int:
+        existing = self.stat(part)
+        if existing is None or existing.size == 0 or existing.size > size or existing.mtime < int(local_mtime):
+            return 0
+        with open(local, "rb") as f:
+            for start, count in _samples(existing.size):
+                f.seek(start)
+                if f.read(count) != self._read_bytes(part, start, count):
+                    return 0
+        return existing.size
+
+    # ---- download ----------------------------------------------------------------------
+
+    def download_file(self, entry: RemoteEntry, local: Path, progress: ByteProgress,
+                      cancel: threading.Event) -> FileResult:
+        part = LocalPart(local)
+        offset = self._resume_offset_down(entry, part)
+        hasher = sha256_prefix(part.path, offset) if offset else hashlib.sha256()
+        part.open(offset)
+        if offset:
+            progress(offset)
+
+        def take(data) -> None:
+            hasher.update(data)
+            part.write(data)
+        try:
+            received = offset + self._read_into(entry.path, offset, None, take, cancel, progress)
+            part.close()
+        except BaseException:
+            part.close_quietly()
+            raise
+        after = self.stat(entry.path)
+        if received != entry.size or after is None or (after.size, after.mtime) != (entry.size, entry.mtime):
+            raise TransferError(f"node '{self.node}': {entry.path} changed while being copied; "
+                                f"retry when it is complete")
+        part.commit(entry.mode, entry.mtime)
+        return FileResult(str(local), entry.path, entry.size,
+                          FileOutcome.RESUMED if offset else FileOutcome.COPIED, hasher.hexdigest())
+
+    def _resume_offset_down(self, entry: RemoteEntry, part: LocalPart) -> int:
+        have = part.existing_size()
+        if not 0 < have <= entry.size or part.path.stat().st_mtime < entry.mtime:
+            return 0
+        with open(part.path, "rb") as f:
+            for start, count in _samples(have):
+                f.seek(start)
+                if f.read(count) != self._read_bytes(entry.path, start, count):
+                    return 0
+        return have
+
+    def close(self) -> None:
+        cache, self._cache = self._cache, {}
+        smbclient.reset_connection_cache(fail_on_error=False, connection_cache=cache)
+
+
+def _samples(size: int) -> list[tuple[int, int]]:
+    """(offset, length) of the first and last MiB of ``size`` bytes (one range if they meet)."""
+    if size <= 2 * SAMPLE:
+        return [(0, size)]
+    return [(0, SAMPLE), (size - SAMPLE, SAMPLE)]
+
+
+def _hash_local_into(path: Path, out: list) -> None:
+    try:
+        out.append(sha256_prefix(path).hexdigest())
+    except OSError as exc:
+        out.append(exc)
+
+
+def _entry(path: str, st_mode: int, size: int, mtime: float, is_link: bool) -> RemoteEntry:
+    """Windows has no POSIX modes: a folder is 0755, a file 0644 (0444 if read-only)."""
+    is_dir = stat_mod.S_ISDIR(st_mode)
+    perms = 0o755 if is_dir else (0o644 if st_mode & 0o200 else 0o444)
+    mode = (stat_mod.S_IFDIR if is_dir else stat_mod.S_IFREG) | perms
+    return RemoteEntry(path=path, size=0 if is_dir else size, mtime=int(mtime), mode=mode, is_dir=is_dir,
+                       is_link=is_link)
