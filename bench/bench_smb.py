@@ -14,7 +14,8 @@ LabDeck requires SMB signing (every message integrity-checked); ``smbclient`` is
 ``--client-protection=sign`` so both sides pay for it. No target is set for SMB (the issue's
 targets are for SFTP against scp): the rows print the ratio.
 
-Diagnostic rows (no target): ``smbclient`` unsigned, and what a read-back verification of an
+Diagnostic rows (no target): ``smbclient`` unsigned; LabDeck with one 8 MiB request at a
+time instead of eight 2 MiB ones in flight; and what a read-back verification of an
 upload would add (SmbTransfer.sha256 of the uploaded file: reading it back over the wire).
 
 Always exits 0: this is a report, not a test.
@@ -41,6 +42,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from bench.report import NOTES, ROWS, Row, print_table  # noqa: E402
 from labdeck.core.smb_paths import SmbLayout  # noqa: E402
+from labdeck.executors import smb_transfer  # noqa: E402
 from labdeck.executors.smb_transfer import SmbTransfer  # noqa: E402
 from tests.support.smbd import SmbdServer  # noqa: E402
 
@@ -111,6 +113,17 @@ class Bench:
                               self.clean(self.work / "ref-down.bin"))
         ROWS.append(Row("smbclient unsigned up / down", "-", f"{mibps(size, unsigned_up):.0f} / "
                         f"{mibps(size, unsigned_down):.0f} MiB/s", "-", "-", None))
+        serial = {"READ_BLOCK": 8 << 20, "READ_DEPTH": 1, "WRITE_BLOCK": 8 << 20, "WRITE_DEPTH": 1}
+        tuned = {name: getattr(smb_transfer, name) for name in serial}
+        vars(smb_transfer).update(serial)
+        try:
+            one_up = timed(self.labdeck_up, rep, self.clean(share / "up.bin"))
+            one_down = timed(self.labdeck_down, rep, self.clean(self.work / "down.bin"))
+        finally:
+            vars(smb_transfer).update(tuned)
+        ROWS.append(Row("one 8 MiB request at a time up / down", f"{mibps(size, one_up):.0f} / "
+                        f"{mibps(size, one_down):.0f} MiB/s", f"{mibps(size, up):.0f} / {mibps(size, down):.0f} "
+                        f"MiB/s pipelined", "-", "-", None))
         self.labdeck_up()
         readback = timed(lambda: self.backend.sha256("up.bin"), rep, lambda: None)
         ROWS.append(Row("upload + read-back hash (not done)", f"{mibps(size, up + readback):.0f} MiB/s",
