@@ -42,7 +42,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from bench.report import NOTES, ROWS, Row, print_table  # noqa: E402
 from labdeck.core.smb_paths import SmbLayout  # noqa: E402
-from labdeck.executors import smb_transfer  # noqa: E402
+from labdeck.executors import smb_io  # noqa: E402
 from labdeck.executors.smb_transfer import SmbTransfer  # noqa: E402
 from tests.support.smbd import SmbdServer  # noqa: E402
 
@@ -114,13 +114,13 @@ class Bench:
         ROWS.append(Row("smbclient unsigned up / down", "-", f"{mibps(size, unsigned_up):.0f} / "
                         f"{mibps(size, unsigned_down):.0f} MiB/s", "-", "-", None))
         serial = {"READ_BLOCK": 8 << 20, "READ_DEPTH": 1, "WRITE_BLOCK": 8 << 20, "WRITE_DEPTH": 1}
-        tuned = {name: getattr(smb_transfer, name) for name in serial}
-        vars(smb_transfer).update(serial)
+        tuned = {name: getattr(smb_io, name) for name in serial}
+        vars(smb_io).update(serial)
         try:
             one_up = timed(self.labdeck_up, rep, self.clean(share / "up.bin"))
             one_down = timed(self.labdeck_down, rep, self.clean(self.work / "down.bin"))
         finally:
-            vars(smb_transfer).update(tuned)
+            vars(smb_io).update(tuned)
         ROWS.append(Row("one 8 MiB request at a time up / down", f"{mibps(size, one_up):.0f} / "
                         f"{mibps(size, one_down):.0f} MiB/s", f"{mibps(size, up):.0f} / {mibps(size, down):.0f} "
                         f"MiB/s pipelined", "-", "-", None))

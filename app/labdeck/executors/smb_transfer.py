@@ -1,22 +1,17 @@
 """The SMB transfer backend: files to and from a Windows node through its share (smbprotocol),
 with the WinRM login. Paths map onto the share as core/smb_paths.py says.
 
-Throughput: reads and writes are multi-credit requests of 2 MiB with eight of them in flight
-(the next one is read, hashed, packed and signed while the node handles the previous ones). On
-loopback against Samba that measured about twice as fast as one 8 MiB request at a time — the
-largest size Samba and Windows negotiate: smbprotocol receives into a fresh buffer of the whole
-message size per socket read, and 8 MiB ones cost more than they save. SMB 3 signing is
-required, so every message is integrity-checked on the wire.
+Throughput: pipelined multi-credit reads and writes (smb_io.py). SMB 3 signing is required, so
+every message is integrity-checked on the wire.
 
 Verification (measured in bench/bench_smb.py): SMB has no remote hashing, so the only way to
-hash a remote file is to read it back over the wire. An upload therefore hashes the bytes it
-sent (the verified part already there, read from the local file, then each block as it goes
-out) and compares that with an independent hash of the local file taken beside the copy —
-which catches a source that changed mid-copy — and checks the part's size on the node; a
-read-back would add a full extra pass over the wire to every upload for a check signing
-already makes. A download hashes what it receives and checks the remote size and mtime did
-not change while it read. ``sha256()`` does read the remote file (the browser and the
-"already identical?" check use it).
+hash a remote file is to read it back over the wire, which measured +60% to +99% upload time
+on loopback (a full second pass on a real link). An upload therefore hashes the bytes it sent
+(the resumed part's prefix read from the local file, then each block as it goes out): signing
+guards them on the wire, the part's size on the node is checked, and the source's size and
+times before and after catch a file that changed mid-copy. A download hashes what it receives
+and checks the remote size and mtime did not change while it read. ``sha256()`` does read the
+remote file back (the remote browser and put's "already identical?" check use it).
 
 Resume: checking a whole prefix by reading it back would move as many bytes as sending them
 again, so a part file is resumed when it is the same file's beginning by cheaper evidence: no
@@ -29,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import stat as stat_mod
 import threading
-from collections import deque
 from pathlib import Path
 
 import smbclient
@@ -41,15 +35,12 @@ from smbprotocol.header import NtStatus
 from ..core.errors import AuthenticationFailed, NodeUnreachable
 from ..core.smb_paths import SmbLayout
 from ..core.transfers import PART_SUFFIX, FileOutcome, FileResult, RemoteEntry, remote_join
+from .smb_io import ShortTransfer, read_pipelined, write_pipelined
 from .transfer_base import ByteProgress, LocalPart, TransferCancelled, TransferError, sha256_prefix
 
-READ_BLOCK = 2 << 20        # a read, with READ_DEPTH of them in flight
-READ_DEPTH = 8
-WRITE_BLOCK = 2 << 20       # a write, with WRITE_DEPTH of them in flight: measured faster than 8 MiB
-WRITE_DEPTH = 8             # one or two at a time (see the module doc)
-CREDIT_BYTES = 65536        # one SMB credit pays for this much of a read or write
 SAMPLE = 1 << 20            # bytes compared at each end of a part file before resuming it
 CONNECT_TIMEOUT_S = 3.0
+ANSWER_TIMEOUT_S = 120.0    # a slow disk on a busy PC can take long; a silent network longer
 _MISSING = (NtStatus.STATUS_OBJECT_NAME_NOT_FOUND, NtStatus.STATUS_OBJECT_PATH_NOT_FOUND, NtStatus.STATUS_NOT_FOUND)
 _LOGIN = (NtStatus.STATUS_LOGON_FAILURE, NtStatus.STATUS_WRONG_PASSWORD, NtStatus.STATUS_PASSWORD_EXPIRED,
           0xC0000072, 0xC0000234)  # account disabled, account locked out
@@ -125,6 +116,10 @@ class SmbTransfer:
     def _unc(self, path: str) -> str:
         return self.layout.unc(path)
 
+    def _check(self, cancel: threading.Event | None, what: str) -> None:
+        if cancel is not None and cancel.is_set():
+            raise TransferCancelled(f"node '{self.node}': {what} cancelled")
+
     # ---- metadata ----------------------------------------------------------------------
 
     def stat(self, path: str) -> RemoteEntry | None:
@@ -196,46 +191,21 @@ class SmbTransfer:
         try:
             with smbclient.open_file(self._unc(path), "rb", buffering=0, **self._kw) as src:
                 end = src.fd.end_of_file if length is None else min(src.fd.end_of_file, offset + length)
-                return self._read_pipelined(src.fd, offset, end, sink, cancel, progress, path)
+
+                def take(data: bytes) -> None:
+                    sink(data)
+                    if progress is not None:
+                        progress(len(data))
+                return read_pipelined(src.fd, offset, end, take, lambda: self._check(cancel, f"download of {path}"))
+        except ShortTransfer as exc:
+            raise TransferError(f"node '{self.node}': {path} got shorter while being read ({exc}); retry when it "
+                                f"is complete") from exc
         except SMBOSError as exc:
             if exc.ntstatus in _MISSING:
                 raise TransferError(f"node '{self.node}': {path} does not exist") from exc
             raise self._translate(exc, f"reading {path}") from exc
         except (SMBException, OSError, ValueError) as exc:
             raise self._translate(exc, f"reading {path}") from exc
-
-    def _read_pipelined(self, fd, offset: int, end: int, sink, cancel: threading.Event | None,
-                        progress: ByteProgress | None, path: str) -> int:
-        """Up to READ_DEPTH reads in flight, delivered in order."""
-        conn = fd.connection
-        sid, tid = fd.tree_connect.session.session_id, fd.tree_connect.tree_connect_id
-        largest = min(READ_BLOCK, conn.max_read_size)
-        pending: deque = deque()
-        asked = done = 0
-        while offset + asked < end or pending:
-            if cancel is not None and cancel.is_set():
-                raise TransferCancelled(f"node '{self.node}': download of {path} cancelled")
-            while offset + asked < end and len(pending) < READ_DEPTH:
-                size = min(largest, end - offset - asked)
-                room = _credits(conn) * CREDIT_BYTES
-                if room < size and pending:
-                    break  # the oldest answer brings the credits
-                size = min(size, max(room, CREDIT_BYTES))
-                message, receive = fd.read(offset + asked, size, send=False)
-                charge = -(-size // CREDIT_BYTES)
-                pending.append((conn.send(message, sid=sid, tid=tid, credit_request=charge * READ_DEPTH), receive,
-                                size))
-                asked += size
-            request, receive, size = pending.popleft()
-            data = receive(request)
-            if len(data) != size:
-                raise TransferError(f"node '{self.node}': {path} got shorter while being read; retry when it is "
-                                    f"complete")
-            sink(data)
-            done += size
-            if progress is not None:
-                progress(size)
-        return done
 
     def _read_bytes(self, path: str, offset: int, length: int) -> bytes:
         out = bytearray()
@@ -260,8 +230,12 @@ class SmbTransfer:
                     dst.truncate(offset)  # whatever came after the verified prefix goes
                     dst.seek(offset)
                     src.seek(offset)
-                self._write_pipelined(dst, src, offset, hasher, progress, cancel, local.name)
+                write_pipelined(dst.fd, src, offset, hasher.update, progress,
+                                lambda: self._check(cancel, f"upload of {local.name}"))
             written = smbclient.stat(self._unc(part), **self._kw).st_size
+        except ShortTransfer as exc:
+            raise TransferError(f"node '{self.node}': the node stored less than it was sent for {remote} ({exc}); "
+                                f"is its disk full? The part written so far is kept for a retry") from exc
         except (SMBException, OSError, ValueError) as exc:
             if isinstance(exc, (FileNotFoundError, PermissionError)) and not isinstance(exc, SMBOSError):
                 raise TransferError(f"cannot read {local} ({exc.strerror})") from exc
@@ -278,42 +252,6 @@ class SmbTransfer:
         except (SMBException, OSError, ValueError) as exc:
             raise self._translate(exc, f"renaming {part} to {remote}") from exc
         return FileResult(str(local), remote, size, FileOutcome.RESUMED if offset else FileOutcome.COPIED, digest)
-
-    def _write_pipelined(self, dst, src, offset: int, hasher, progress: ByteProgress, cancel: threading.Event,
-                         name: str) -> None:
-        """Up to WRITE_DEPTH writes in flight: the next block is read, hashed, packed and signed
-        while the node still writes the previous one."""
-        fd = dst.fd
-        conn = fd.connection
-        sid, tid = fd.tree_connect.session.session_id, fd.tree_connect.tree_connect_id
-        largest = min(WRITE_BLOCK, conn.max_write_size)
-        pending: deque = deque()
-
-        def finish_oldest() -> None:
-            request, receive, size = pending.popleft()
-            if receive(request) != size:
-                raise TransferError(f"node '{self.node}': the node wrote less than it was sent while "
-                                    f"uploading {name}; is its disk full?")
-            progress(size)
-
-        while True:
-            if cancel.is_set():
-                raise TransferCancelled(f"node '{self.node}': upload of {name} cancelled")
-            while pending and _credits(conn) * CREDIT_BYTES < largest:
-                finish_oldest()  # its response brings the credits the next block needs
-            block = src.read(min(largest, _credits(conn) * CREDIT_BYTES))
-            if not block:
-                break
-            message, receive = fd.write(block, offset=offset, send=False)
-            charge = -(-len(block) // CREDIT_BYTES)
-            request = conn.send(message, sid=sid, tid=tid, credit_request=charge * WRITE_DEPTH)
-            pending.append((request, receive, len(block)))
-            offset += len(block)
-            hasher.update(block)
-            if len(pending) >= WRITE_DEPTH:
-                finish_oldest()
-        while pending:
-            finish_oldest()
 
     def _resume_offset_up(self, local: Path, part: str, size: int, local_mtime: float) -> int:
         existing = self.stat(part)
@@ -368,11 +306,6 @@ class SmbTransfer:
     def close(self) -> None:
         cache, self._cache = self._cache, {}
         smbclient.reset_connection_cache(fail_on_error=False, connection_cache=cache)
-
-
-def _credits(conn) -> int:
-    window = conn.sequence_window
-    return window["high"] - window["low"]
 
 
 def _samples(size: int) -> list[tuple[int, int]]:

@@ -93,5 +93,6 @@ def _try_smb(node: Node, executor) -> tuple[TransferBackend | None, str]:
     except AuthenticationFailed:
         raise
     except LabDeckError as exc:
+        backend.close()
         return None, f"its SMB share is not usable ({exc})"
     return backend, ""
