@@ -21,7 +21,7 @@ from labdeck.core.transfers import Direction, FileOutcome, TransferProgress
 from labdeck.engine.transfers import TransferRequest
 from labdeck.executors.local_transfer import LocalTransfer
 from labdeck.executors.winrm import executor_for
-from labdeck.executors.winrm_transfer_choice import winrm_backend
+from labdeck.executors.winrm_transfer_choice import smb_or_chunked
 from tests.integration.test_cli import labdeck
 from tests.integration.test_transfers import run_transfer, sha256_file
 from tests.support.smbd import SmbdServer, smbd_available
@@ -184,9 +184,9 @@ def test_unreachable_share_falls_back_to_the_backend_given(engine, smbd, tmp_pat
     node = engine.catalog.get_node("win1")
     executor = executor_for(node, smbd.password)
     fallback = LocalTransfer("win1")
-    assert winrm_backend(node, executor, chunked=lambda: fallback) is fallback
+    assert smb_or_chunked(node, executor, chunked=lambda: fallback) is fallback
     node.winrm.smb_port = smbd.port
-    chosen = winrm_backend(node, executor, chunked=lambda: fallback)
+    chosen = smb_or_chunked(node, executor, chunked=lambda: fallback)
     assert chosen is not fallback and chosen.stat("") is not None
     chosen.close()
 

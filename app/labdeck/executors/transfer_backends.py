@@ -20,7 +20,12 @@ def backend_for(pool: ExecutorPool, node: Node) -> TransferBackend:
     if node.transport is Transport.LOCAL:
         return LocalTransfer(node.name)
     if node.transport is Transport.WINRM:
-        from .winrm_transfer_choice import winrm_backend
-        # The PowerShell-chunked backend (WinrmTransfer) plugs in here as the fallback once it lands.
-        return winrm_backend(node, executor, chunked=None)
+        return winrm_backend(node, executor)
     raise InvalidInput(f"node '{node.name}': file transfers over {node.transport} are not supported yet")
+
+
+def winrm_backend(node: Node, executor) -> TransferBackend:
+    """A Windows node's backend: SMB when the node has it on and its share answers, else the
+    PowerShell-chunked one over WinRM (``chunked``: None until WinrmTransfer is merged)."""
+    from .winrm_transfer_choice import smb_or_chunked
+    return smb_or_chunked(node, executor, chunked=None)

@@ -60,7 +60,7 @@ def profile_folder(node: Node, executor) -> str | None:
     return learnt
 
 
-def winrm_backend(node: Node, executor, chunked: ChunkedBackend | None) -> TransferBackend:
+def smb_or_chunked(node: Node, executor, chunked: ChunkedBackend | None) -> TransferBackend:
     """The SMB backend if it can serve the node now, else ``chunked()``; ``executor`` is the
     node's WinrmExecutor (its target carries the login)."""
     backend, why = _try_smb(node, executor)
