@@ -15,13 +15,14 @@ import socket
 import threading
 
 import pytest
-
+from labdeck.core.errors import AuthenticationFailed
 from labdeck.core.models import Node, Transport, WinrmSettings
 from labdeck.core.transfers import Direction, FileOutcome, TransferProgress
 from labdeck.engine.transfers import TransferRequest
 from labdeck.executors.local_transfer import LocalTransfer
 from labdeck.executors.winrm import executor_for
 from labdeck.executors.winrm_transfer_choice import smb_or_chunked
+
 from tests.integration.test_cli import labdeck
 from tests.integration.test_transfers import run_transfer, sha256_file
 from tests.support.smbd import SmbdServer, smbd_available
@@ -69,6 +70,7 @@ def test_put_and_get_a_big_file_and_a_folder_with_the_cli(data_dir, smbd, tmp_pa
     folder = tmp_path / "dataset"
     (folder / "sub").mkdir(parents=True)
     (folder / "a.txt").write_text("alpha")
+    (folder / "empty.txt").write_bytes(b"")
     (folder / "sub" / "b.bin").write_bytes(os.urandom(3_000_000))
 
     put = labdeck(data_dir, "put", str(big), str(folder), "--targets", "win1", "--to", "inputs", "--json")
@@ -89,6 +91,7 @@ def test_put_and_get_a_big_file_and_a_folder_with_the_cli(data_dir, smbd, tmp_pa
     assert int((back / "big.bin").stat().st_mtime) == 1_700_000_000
     assert sha256_file(back / "dataset" / "sub" / "b.bin") == sha256_file(folder / "sub" / "b.bin")
     assert (back / "dataset" / "a.txt").read_text() == "alpha"
+    assert (back / "dataset" / "empty.txt").read_bytes() == b"" == (landed / "dataset" / "empty.txt").read_bytes()
 
     again = labdeck(data_dir, "put", str(big), "--targets", "win1", "--to", "inputs", "--json")
     assert json.loads(again.stdout)["nodes"][0]["files"][0]["outcome"] == "skipped"
@@ -189,6 +192,8 @@ def test_unreachable_share_falls_back_to_the_backend_given(engine, smbd, tmp_pat
     chosen = smb_or_chunked(node, executor, chunked=lambda: fallback)
     assert chosen is not fallback and chosen.stat("") is not None
     chosen.close()
+    with pytest.raises(AuthenticationFailed, match="refused the login"):  # a wrong password is said, not bypassed
+        smb_or_chunked(node, executor_for(node, "not-the-password"), chunked=lambda: fallback)
 
 
 def test_the_profile_folder_from_the_nodes_probe_places_relative_paths(engine, smbd, tmp_path):
