@@ -223,3 +223,24 @@ def test_cancel_keeps_the_part_for_a_later_resume(engine, smbd, tmp_path):
     assert not transfer.ok and transfer.results["win1"].cancelled
     assert (home_on_disk(smbd) / "in" / "big.bin.labdeck-part").exists()
     assert not (home_on_disk(smbd) / "in" / "big.bin").exists()
+
+
+def test_node_test_reports_the_smb_share(data_dir, wsman_server, tmp_path):
+    smbd = SmbdServer(tmp_path / "smbd", user=wsman_server.username, password=wsman_server.password).start()
+    try:
+        added = labdeck(data_dir, "node", "add", "win1", "--transport", "winrm", "--host", wsman_server.host,
+                        "--port", str(wsman_server.port), "--user", wsman_server.username, "--auth", "basic",
+                        "--password-stdin", "--smb-port", str(smbd.port), "--smb-home", HOME, "--no-check",
+                        stdin=wsman_server.password + "\n")
+        assert added.returncode == 0, added.stderr
+        tested = labdeck(data_dir, "node", "test", "win1")
+        assert tested.returncode == 0, tested.stderr
+        assert f"ok   SMB files: \\\\{smbd.host}\\C$ (port {smbd.port}), logged in" in tested.stdout
+
+        smbd.stop()
+        tested = labdeck(data_dir, "node", "test", "win1")
+        assert tested.returncode == 0, tested.stderr
+        assert f"FIX  SMB files: \\\\{smbd.host}\\C$ (port {smbd.port}) - its SMB share {smbd.host}:{smbd.port} " \
+               f"does not answer" in tested.stdout
+    finally:
+        smbd.stop()

@@ -14,11 +14,13 @@ import logging
 import socket
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 
 from ..core.errors import AuthenticationFailed, InvalidInput, LabDeckError
 from ..core.models import Node
 from ..core.smb_paths import SmbLayout, is_drive_absolute
 from .transfer_base import TransferBackend
+from .winrm_preflight import PreflightCheck
 
 log = logging.getLogger(__name__)
 PROBE_TIMEOUT_S = 2.0
@@ -96,3 +98,16 @@ def _try_smb(node: Node, executor) -> tuple[TransferBackend | None, str]:
         backend.close()
         return None, f"its SMB share is not usable ({exc})"
     return backend, ""
+
+
+def smb_check(node: Node, executor, probe: dict) -> PreflightCheck:
+    """What ``node test`` says about the node's SMB share (``probe``: the one just taken)."""
+    share = f"\\\\{node.host}\\{node.winrm.smb_share} (port {node.winrm.smb_port})"
+    try:
+        backend, why = _try_smb(replace(node, probe=node.probe | probe), executor)
+    except AuthenticationFailed as exc:
+        return PreflightCheck("SMB files", share, False, str(exc))
+    if backend is None:
+        return PreflightCheck("SMB files", share, False, f"{why}; until then files go through WinRM")
+    backend.close()
+    return PreflightCheck("SMB files", f"{share}, logged in", True)
