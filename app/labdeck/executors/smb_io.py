@@ -19,6 +19,7 @@ READ_BLOCK = 2 << 20        # a read, with READ_DEPTH of them in flight
 READ_DEPTH = 8
 WRITE_BLOCK = 2 << 20       # a write, with WRITE_DEPTH of them in flight
 WRITE_DEPTH = 8
+IN_FLIGHT = WRITE_DEPTH * WRITE_BLOCK  # the most an upload can have unacknowledged
 CREDIT_BYTES = 65536        # one SMB credit pays for this much of a read or write
 ANSWER_TIMEOUT_S = 120.0    # a slow disk on a busy PC can take long; a silent network longer
 

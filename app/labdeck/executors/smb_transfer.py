@@ -15,8 +15,11 @@ remote file back (the remote browser and put's "already identical?" check use it
 
 Resume: checking a whole prefix by reading it back would move as many bytes as sending them
 again, so a part file is resumed when it is the same file's beginning by cheaper evidence: no
-larger than the source, written after the source last changed, and its first and last MiB
-equal to the source's bytes at those offsets. Anything else starts over.
+larger than the source and written after the source last changed; the last window of
+pipelined writes is dropped (those may have landed out of order, leaving a hole), and the
+first, middle and last MiB of what is kept must equal the source's bytes there. Anything else
+starts over. Not covered: a node that lost power after acknowledging writes it had not yet
+put on disk (a resume could keep a zeroed stretch the samples miss).
 """
 
 from __future__ import annotations
@@ -33,14 +36,13 @@ from smbprotocol.exceptions import SMBAuthenticationError, SMBException, SMBOSEr
 from smbprotocol.header import NtStatus
 
 from ..core.errors import AuthenticationFailed, NodeUnreachable
-from ..core.smb_paths import SmbLayout
+from ..core.smb_paths import ADMIN_SHARE, SmbLayout
 from ..core.transfers import PART_SUFFIX, FileOutcome, FileResult, RemoteEntry, remote_join
-from .smb_io import ShortTransfer, read_pipelined, write_pipelined
+from .smb_io import IN_FLIGHT, ShortTransfer, read_pipelined, write_pipelined
 from .transfer_base import ByteProgress, LocalPart, TransferCancelled, TransferError, sha256_prefix
 
 SAMPLE = 1 << 20            # bytes compared at each end of a part file before resuming it
 CONNECT_TIMEOUT_S = 3.0
-ANSWER_TIMEOUT_S = 120.0    # a slow disk on a busy PC can take long; a silent network longer
 _MISSING = (NtStatus.STATUS_OBJECT_NAME_NOT_FOUND, NtStatus.STATUS_OBJECT_PATH_NOT_FOUND, NtStatus.STATUS_NOT_FOUND)
 _LOGIN = (NtStatus.STATUS_LOGON_FAILURE, NtStatus.STATUS_WRONG_PASSWORD, NtStatus.STATUS_PASSWORD_EXPIRED,
           0xC0000072, 0xC0000234)  # account disabled, account locked out
@@ -78,7 +80,7 @@ class SmbTransfer:
             smbclient.register_session(self.layout.host, username=self.username, password=self.password,
                                        connection_timeout=self.connect_timeout_s, **self._kw)
             smbclient.stat(self.where, **self._kw)
-        except BaseException as exc:
+        except Exception as exc:
             raise self._translate(exc, f"connecting to {self.where}:{self.port}") from exc
 
     def _translate(self, exc: BaseException, doing: str) -> Exception:
@@ -92,8 +94,8 @@ class SmbTransfer:
                 f"node '{self.node}': the SMB share {self.where} refused the login of '{self.username}' "
                 f"(wrong user name or password?); fix the node's password (the same as its WinRM login) and retry")
         if status == NtStatus.STATUS_ACCESS_DENIED:
-            return TransferError(f"node '{self.node}': no permission while {doing} on {self.where} "
-                                 f"(an admin share needs an administrator account)")
+            hint = " (an admin share needs an administrator account)" if ADMIN_SHARE.match(self.layout.share) else ""
+            return TransferError(f"node '{self.node}': no permission while {doing} on {self.where}{hint}")
         if status == NtStatus.STATUS_BAD_NETWORK_NAME:
             return TransferError(f"node '{self.node}': there is no share {self.where}; check the node's SMB share")
         if status == NtStatus.STATUS_DISK_FULL:
@@ -104,7 +106,8 @@ class SmbTransfer:
         if isinstance(exc, SMBResponseException) and status not in _DROPPED:
             return TransferError(f"node '{self.node}': {doing} failed ({exc.message})")
         # smbprotocol reports a refused TCP connect as ValueError("Failed to connect to ...").
-        if status in _DROPPED or isinstance(exc, (SMBException, ConnectionError, TimeoutError, ValueError)) or (
+        refused = isinstance(exc, ValueError) and str(exc).startswith("Failed to connect")
+        if refused or status in _DROPPED or isinstance(exc, (SMBException, ConnectionError, TimeoutError)) or (
                 isinstance(exc, OSError) and not isinstance(exc, SMBOSError)):
             self.close()
             return NodeUnreachable(f"node '{self.node}': SMB connection to {self.where} lost while {doing} "
@@ -255,14 +258,20 @@ class SmbTransfer:
 
     def _resume_offset_up(self, local: Path, part: str, size: int, local_mtime: float) -> int:
         existing = self.stat(part)
-        if existing is None or existing.size == 0 or existing.size > size or existing.mtime < int(local_mtime):
+        if existing is None or existing.size > size or existing.mtime < int(local_mtime):
+            return 0
+        # The writes in flight when the copy stopped may have landed out of order: a later one
+        # can have grown the file past a hole an earlier one never filled. Every byte before
+        # the last window was acknowledged before the next write left, so resume there.
+        kept = existing.size - IN_FLIGHT
+        if kept <= 0:
             return 0
         with open(local, "rb") as f:
-            for start, count in _samples(existing.size):
+            for start, count in _samples(kept):
                 f.seek(start)
                 if f.read(count) != self._read_bytes(part, start, count):
                     return 0
-        return existing.size
+        return kept
 
     # ---- download ----------------------------------------------------------------------
 
@@ -309,10 +318,10 @@ class SmbTransfer:
 
 
 def _samples(size: int) -> list[tuple[int, int]]:
-    """(offset, length) of the first and last MiB of ``size`` bytes (one range if they meet)."""
-    if size <= 2 * SAMPLE:
+    """(offset, length) of the first, middle and last MiB of ``size`` bytes (all of them if small)."""
+    if size <= 3 * SAMPLE:
         return [(0, size)]
-    return [(0, SAMPLE), (size - SAMPLE, SAMPLE)]
+    return [(0, SAMPLE), ((size - SAMPLE) // 2, SAMPLE), (size - SAMPLE, SAMPLE)]
 
 
 def _changed(before, after) -> bool:
