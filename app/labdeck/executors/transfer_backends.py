@@ -1,6 +1,6 @@
 """Which TransferBackend moves files for a node: SFTP for ssh nodes, plain file copies for this
-computer. WinRM nodes get theirs (chunked PowerShell, or SMB when the share is reachable) when
-that executor lands: a class implementing transfer_base.TransferBackend, returned here."""
+computer, and for WinRM nodes SMB when the node's share answers, else chunks through PowerShell
+(winrm_transfer_choice decides)."""
 
 from __future__ import annotations
 
@@ -19,4 +19,13 @@ def backend_for(pool: ExecutorPool, node: Node) -> TransferBackend:
         return SftpTransfer(executor.connection)
     if node.transport is Transport.LOCAL:
         return LocalTransfer(node.name)
+    if node.transport is Transport.WINRM:
+        return winrm_backend(node, executor)
     raise InvalidInput(f"node '{node.name}': file transfers over {node.transport} are not supported yet")
+
+
+def winrm_backend(node: Node, executor) -> TransferBackend:
+    """A Windows node's backend: SMB when the node has it on and its share answers, else the
+    PowerShell-chunked one over WinRM (``chunked``: None until WinrmTransfer is merged)."""
+    from .winrm_transfer_choice import smb_or_chunked
+    return smb_or_chunked(node, executor, chunked=None)
