@@ -27,7 +27,8 @@ APP_DEBIAN_PACKAGES = ["libxcb-cursor0", "libxcb-icccm4", "libxcb-keysyms1", "li
                        "libgl1", "libfontconfig1", "libdbus-1-3"]
 TEST_DEBIAN_PACKAGES = ["openssh-server", "openssh-client", "xvfb", "xauth", "libxcb-icccm4", "libxcb-keysyms1",
                         "libxcb-cursor0", "libxcb-xinerama0", "libxkbcommon-x11-0", "libegl1", "libgl1",
-                        "libfontconfig1", "libdbus-1-3", "iproute2", "procps", "binutils"]
+                        "libfontconfig1", "libdbus-1-3", "iproute2", "procps", "binutils",
+                        "samba", "smbclient"]
 
 
 def say(message: str) -> None:

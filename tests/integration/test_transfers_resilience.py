@@ -200,10 +200,11 @@ def test_a_node_without_python_gets_verified_and_resumed_downloads(engine, node_
     assert sha256_file(dest / "results.bin") == sha256_file(source) == file_result.sha256
 
 
-def test_a_full_node_disk_is_a_clear_error_and_the_part_is_kept(engine, sshd_node, tmp_path, small_disk):
+@pytest.mark.parametrize("size", [8_000_000, 20_000_000], ids=["cat-writer", "python-writer"])
+def test_a_full_node_disk_is_a_clear_error_and_the_part_is_kept(engine, sshd_node, tmp_path, small_disk, size):
     add_sshd_node(engine, sshd_node)
     source = tmp_path / "big.bin"
-    source.write_bytes(os.urandom(8_000_000))
+    source.write_bytes(os.urandom(size))
     transfer = run_transfer(engine, TransferRequest(Direction.PUT, [str(source)], str(small_disk), sshd_node.name))
     result = transfer.results[sshd_node.name]
     assert not transfer.ok

@@ -21,7 +21,9 @@ def test_add_list_test_and_exec_on_a_winrm_node(data_dir, wsman_server):
 
     nodes = {n["name"]: n for n in json.loads(labdeck(data_dir, "node", "list", "--json").stdout)}
     assert nodes["win1"]["transport"] == "winrm"
-    assert nodes["win1"]["winrm"] == {"auth": "basic", "https": False, "verify_cert": True, "shell": "cmd"}
+    assert nodes["win1"]["winrm"] == {"auth": "basic", "https": False, "verify_cert": True, "shell": "cmd",
+                                      "smb": False, "smb_share": "C$", "smb_port": 445, "smb_share_root": "",
+                                      "smb_home": ""}
     assert nodes["win1"]["os_family"] == "windows"
 
     tested = labdeck(data_dir, "node", "test", "win1")

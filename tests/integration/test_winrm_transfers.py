@@ -23,6 +23,7 @@ from labdeck.engine.transfers import TransferRequest
 from labdeck.executors.transfer_base import TransferError
 from tests.conftest import add_sshd_node, add_winrm_node
 from tests.integration.test_cli import labdeck
+from tests.integration.test_smb_transfers import closed_port
 from tests.integration.test_ssh_runs import run_job
 from tests.integration.test_transfers import run_transfer, sha256_file
 from tests.integration.test_winrm_cli import add_winrm
@@ -101,6 +102,16 @@ def test_an_ntlm_node_gets_and_returns_a_file_over_sealed_messages(engine, tmp_p
         assert sends and all(e.encrypted for e in sends)
     finally:
         server.stop()
+
+
+def test_a_node_whose_smb_share_does_not_answer_moves_its_files_through_winrm(engine, wsman_server, tmp_path):
+    add_winrm_node(engine, wsman_server, smb=True, smb_port=closed_port(), smb_home="C:\\Users\\labuser")
+    data = tmp_path / "fallback.bin"
+    data.write_bytes(os.urandom(1_500_000))
+    put = run_transfer(engine, TransferRequest(Direction.PUT, [str(data)], "in", "win1"))
+    assert put.ok, put.results
+    assert sha256_file(profile(wsman_server) / "in" / "fallback.bin") == sha256_file(data)
+    assert "send" in wsman_server.requests  # through the PowerShell helper, not SMB
 
 
 def test_a_transfer_across_an_ssh_node_and_a_winrm_node(engine, sshd_node, wsman_server, tmp_path):

@@ -1,9 +1,9 @@
-"""``labdeck node add|list|test|capacity|prepare-windows|remove``."""
+"""``labdeck node add|list|test|capacity|smb|prepare-windows|remove``."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 from ..core.errors import InvalidInput
 from ..core.models import WINRM_AUTHS, Node, Transport, WinrmSettings
@@ -31,6 +31,7 @@ def register(sub) -> None:
                           "(only for a self-signed one you trust)")
     add.add_argument("--shell", choices=["cmd", "powershell"], default="cmd",
                      help="WinRM: the shell command steps are written for (default cmd)")
+    _smb_arguments(add)
     add.add_argument("--encoding", default="utf-8",
                      help="how the node's output is decoded (default utf-8; e.g. cp850 for an OEM code page)")
     add.add_argument("--tag", action="append", default=[], help="a tag for target specs (repeatable)")
@@ -57,6 +58,13 @@ def register(sub) -> None:
     cap.add_argument("--clear", action="store_true", help="forget the values set by hand")
     cap.set_defaults(handler=cmd_capacity)
 
+    smb = node.add_parser("smb", help="WinRM node: move its files over SMB when its share answers "
+                                      "(else through PowerShell)")
+    smb.add_argument("name")
+    _smb_arguments(smb)
+    smb.add_argument("--off", action="store_true", help="no SMB: files go through PowerShell")
+    smb.set_defaults(handler=cmd_smb)
+
     prep = node.add_parser("prepare-windows",
                            help="print the PowerShell that prepares a Windows PC for LabDeck (WinRM over HTTPS)")
     prep.add_argument("--allow", default="LocalSubnet",
@@ -68,16 +76,38 @@ def register(sub) -> None:
     rm.set_defaults(handler=cmd_remove)
 
 
+def _smb_arguments(parser) -> None:
+    parser.add_argument("--smb", action="store_true",
+                        help="WinRM: move files over SMB (the admin share C$ unless --smb-share) when the share "
+                             "answers, with the same login")
+    parser.add_argument("--smb-share", help="the share (implies --smb; default C$, which reaches every drive's X$)")
+    parser.add_argument("--smb-port", type=int, help="the SMB port (implies --smb; default 445)")
+    parser.add_argument("--smb-root", help="the Windows folder a share other than X$ exposes, e.g. D:\\Lab")
+    parser.add_argument("--smb-home", help="where relative paths start, e.g. C:\\Users\\alice "
+                                           "(default: the profile folder the node reports)")
+
+
+def _smb_settings(args, settings: WinrmSettings) -> WinrmSettings:
+    given = {"smb_share": args.smb_share, "smb_port": args.smb_port, "smb_share_root": args.smb_root,
+             "smb_home": args.smb_home}
+    given = {k: v for k, v in given.items() if v is not None}
+    if not (args.smb or given or getattr(args, "off", False)):
+        return settings
+    return replace(settings, smb=not getattr(args, "off", False), **given)
+
+
 def cmd_add(args) -> int:
     secret = read_secret_from_stdin() if args.password_stdin else None
-    if args.transport != "winrm" and (args.https or args.no_verify_cert or args.auth != "ntlm" or args.shell != "cmd"):
-        raise InvalidInput("--auth, --https, --no-verify-cert and --shell are for --transport winrm")
+    smb_given = args.smb or any(v is not None for v in (args.smb_share, args.smb_port, args.smb_root, args.smb_home))
+    if args.transport != "winrm" and (args.https or args.no_verify_cert or args.auth != "ntlm" or args.shell != "cmd"
+                                      or smb_given):
+        raise InvalidInput("--auth, --https, --no-verify-cert, --shell and --smb... are for --transport winrm")
     if args.no_verify_cert and not args.https:
         raise InvalidInput("--no-verify-cert only applies with --https")
     node = Node(name=args.name, transport=Transport(args.transport), host=args.host, port=args.port,
                 username=args.user, key_file=args.key_file, tags=args.tag, encoding=args.encoding,
-                winrm=WinrmSettings(auth=args.auth, https=args.https, verify_cert=not args.no_verify_cert,
-                                    shell=args.shell))
+                winrm=_smb_settings(args, WinrmSettings(auth=args.auth, https=args.https,
+                                                        verify_cert=not args.no_verify_cert, shell=args.shell)))
     with open_engine(args) as engine:
         result = engine.add_node(node, secret=secret, accept_host_key=args.accept_host_key, check=not args.no_check)
     print(f"added node '{node.name}'" + (f" ({result.probe.get('os', '?')}, {result.probe.get('cpus', '?')} CPUs)"
@@ -108,6 +138,19 @@ def cmd_test(args) -> int:
     for check in result.checks:
         line = f"  {'ok  ' if check.ok else 'FIX '} {check.name}: {check.value}"
         print(line + (f" - {check.advice}" if check.advice else ""))
+    return 0
+
+
+def cmd_smb(args) -> int:
+    with open_engine(args) as engine:
+        node = engine.catalog.get_node(args.name)
+        if node.transport is not Transport.WINRM:
+            raise InvalidInput(f"node '{node.name}' is an {node.transport} node: SMB is for WinRM nodes")
+        node.winrm = _smb_settings(args, replace(node.winrm, smb=not args.off))
+        engine.catalog.update_node(node)
+    w = node.winrm
+    print(f"node '{node.name}': " + (f"files over SMB share {w.smb_share} (port {w.smb_port}) when it answers, "
+                                     f"else through PowerShell" if w.smb else "files through PowerShell"))
     return 0
 
 

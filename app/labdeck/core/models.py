@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from .errors import InvalidInput
 from .plan import Plan
+from .smb_paths import check_smb_settings
 from .status import KillState, NodeRunStatus, RunStatus
 
 NOTIFY_KINDS = ("failed", "succeeded", "missed", "exceeded")
@@ -52,12 +53,20 @@ class WinrmSettings:
     https: bool = False
     verify_cert: bool = True   # off only by an explicit per-node choice (a self-signed certificate)
     shell: str = "cmd"         # "cmd" or "powershell"
+    # File transfers over SMB when the share answers (else through PowerShell), same login:
+    smb: bool = False
+    smb_share: str = "C$"      # a drive's admin share X$ reaches every drive's admin share
+    smb_port: int = 445
+    smb_share_root: str = ""   # the Windows folder another share exposes (e.g. D:\\Lab); not for X$
+    smb_home: str = ""         # where relative paths start; "" = %USERPROFILE% as the node reports it
 
     def __post_init__(self) -> None:
         if self.auth not in WINRM_AUTHS:
             raise InvalidInput(f"WinRM auth '{self.auth}' is not supported: use {', '.join(WINRM_AUTHS)}")
         if self.shell not in ("cmd", "powershell"):
             raise InvalidInput(f"WinRM shell '{self.shell}' is not supported: use cmd or powershell")
+        if self.smb:
+            check_smb_settings(self.smb_share, self.smb_port, self.smb_share_root, self.smb_home)
 
 
 @dataclass

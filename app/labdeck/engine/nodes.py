@@ -93,6 +93,9 @@ class NodeManager:
             executor = self._pool.get(node)
             probe = executor.probe()
             checks = executor.preflight() if hasattr(executor, "preflight") else []
+            if node.transport is Transport.WINRM and node.winrm.smb:
+                from ..executors.winrm_transfer_choice import smb_check
+                checks.append(smb_check(node, executor, probe))
         except Exception as exc:
             self._bus.publish(NodeSeen(name, False, str(exc)))
             raise

@@ -21,7 +21,8 @@ import paramiko
 from ..core.errors import NodeUnreachable
 from ..core.transfers import PART_SUFFIX, FileOutcome, FileResult, RemoteEntry, remote_join
 from .ssh_connection import SshConnection
-from .ssh_streams import LocalHasher, parse_digest, read_digest, reader_command, send_file, writer_command
+from .ssh_streams import (LocalHasher, parse_digest, python_pays_off, read_digest, reader_command, send_file,
+                          writer_command)
 from .transfer_base import ByteProgress, LocalPart, TransferCancelled, TransferError, sha256_prefix
 
 STREAM_WINDOW = 2 << 20         # larger windows measured slower: chunks that outgrow the CPU cache
@@ -226,9 +227,17 @@ class SftpTransfer:
             raise
         try:
             chan.settimeout(HELPER_TIMEOUT_S)
-            chan.exec_command(writer_command(_shell_path(part), offset, _HASH_SCRIPT.format(file=_shell_path(part))))
-            send_file(chan, local, offset, hasher, progress, cancel,
-                      lambda: TransferCancelled(f"node '{self.node}': upload of {local.name} cancelled"))
+            chan.exec_command(writer_command(_shell_path(part), offset, _HASH_SCRIPT.format(file=_shell_path(part)),
+                                             python=python_pays_off(local.stat().st_size - offset)))
+            try:
+                send_file(chan, local, offset, hasher, progress, cancel,
+                          lambda: TransferCancelled(f"node '{self.node}': upload of {local.name} cancelled"))
+            except _NET_ERRORS + (OSError,):
+                if not self.connection.is_connected():
+                    raise
+                # the writer ended before the data did (a full disk, no permission): its error
+                read_digest(chan, self.node, part)
+                raise
             return read_digest(chan, self.node, part)
         except _NET_ERRORS + (OSError,) as exc:
             raise self._lost(exc, f"uploading {part}") from exc
@@ -285,7 +294,8 @@ class SftpTransfer:
                      progress: ByteProgress, cancel: threading.Event) -> tuple[int, str]:
         """The file after ``offset`` into the part file: (bytes received, the node's SHA-256)."""
         path = _shell_path(entry.path)
-        command = reader_command(path, offset, _HASH_SCRIPT.format(file=path))
+        command = reader_command(path, offset, _HASH_SCRIPT.format(file=path),
+                                 python=python_pays_off(entry.size - offset))
         try:
             chan = self.connection.open_session(window_size=STREAM_WINDOW, max_packet_size=STREAM_PACKET)
         except NodeUnreachable:

@@ -3,12 +3,15 @@ hashed on both sides while it moves.
 
 Measured in bench/bench_transfer.py: SFTP requests cost an acknowledgement each and a second
 process on the node (sftp-server); a plain exec channel is the cheapest way to move bytes
-through sshd. On the node a small Python program does the moving (``WRITER`` for uploads,
-``READER`` for downloads): it reads or writes the file once, hashes it with SHA-256 on the way,
-and grows its pipe to sshd to 1 MiB so data moves in big pieces; verifying then costs no second
-pass over the file. A node without ``python3`` gets ``cat`` (``tail -c +N`` to resume) and a
-hash of the file afterwards (``openssl dgst`` / ``sha256sum``): slower, not different. On this
-side the SHA-256 is computed on a thread of its own (``LocalHasher``) from the blocks that move.
+through sshd. On the node a small Python program (``MOVER``) does the moving: it reads or
+writes the file once, hashes it with SHA-256 on the way, and grows its pipe to sshd to 1 MiB so
+data moves in big pieces; verifying then costs no second pass over the file.
+
+A node without ``python3`` gets ``cat`` (``tail -c +N`` to resume) and a hash of the file
+afterwards (``openssl dgst`` / ``sha256sum``): slower, not different. Files under 16 MiB take
+that path everywhere: python3 starts about 12 ms slower than openssl, more than the hash pass
+it saves on a small file. On this side the SHA-256 is computed on a thread of its own
+(``LocalHasher``) from the blocks that move.
 """
 
 from __future__ import annotations
@@ -24,20 +27,22 @@ import paramiko
 
 from .transfer_base import BLOCK, ByteProgress, TransferCancelled, TransferError
 
-PIPE_SIZE = 1 << 20  # Linux lets any user grow a pipe to 1 MiB (fs.pipe-max-size)
 DIGEST_MARK = "labdeck-sha256 "
+PYTHON_MIN_BYTES = 16 << 20
 
-# argv: part path, offset. The part file keeps its first ``offset`` bytes (already verified by
-# the caller), is cut there, and the rest comes from stdin. Prints the SHA-256 of the whole part.
-WRITER = r"""
+# argv: up|down, path, offset. The file's first ``offset`` bytes are hashed where they are (an
+# upload's part file is then cut there), the rest moves stdin -> file (up) or file -> stdout
+# (down), hashed on the way; the SHA-256 of the whole file ends stdout (up) or stderr (down,
+# where stdout carries only the file's bytes). Linux lets any user grow a pipe to 1 MiB.
+MOVER = r"""
 import fcntl, hashlib, os, sys
-path, offset = sys.argv[1], int(sys.argv[2])
+up, path, offset = sys.argv[1] == "up", sys.argv[2], int(sys.argv[3])
 try:
-    fcntl.fcntl(0, 1031, 1 << 20)  # F_SETPIPE_SZ
+    fcntl.fcntl(0 if up else 1, 1031, 1 << 20)  # F_SETPIPE_SZ
 except (OSError, AttributeError):
     pass
 digest = hashlib.sha256()
-fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600) if up else os.open(path, os.O_RDONLY)
 buf = bytearray(1 << 20)
 view = memoryview(buf)
 left = offset
@@ -47,61 +52,34 @@ while left > 0:
         break
     digest.update(view[:n])
     left -= n
-os.ftruncate(fd, offset - left)
-os.lseek(fd, offset - left, 0)
+if up:
+    os.ftruncate(fd, offset - left)
+    os.lseek(fd, offset - left, 0)
+source, target = (0, fd) if up else (fd, 1)
 while True:
-    n = os.readv(0, [buf])
+    n = os.readv(source, [buf])
     if not n:
         break
     digest.update(view[:n])
     chunk = view[:n]
     while chunk:
-        chunk = chunk[os.write(fd, chunk):]
+        chunk = chunk[os.write(target, chunk):]
 os.close(fd)
-sys.stdout.write("labdeck-sha256 " + digest.hexdigest() + "\n")
+(sys.stdout if up else sys.stderr).write("labdeck-sha256 " + digest.hexdigest() + "\n")
 """
 
 
-# argv: path, offset. Hashes the file's first ``offset`` bytes, writes the rest to stdout, then
-# prints the SHA-256 of the whole file on stderr (stdout carries only the file's bytes).
-READER = r"""
-import fcntl, hashlib, os, sys
-path, offset = sys.argv[1], int(sys.argv[2])
-try:
-    fcntl.fcntl(1, 1031, 1 << 20)  # F_SETPIPE_SZ
-except (OSError, AttributeError):
-    pass
-digest = hashlib.sha256()
-fd = os.open(path, os.O_RDONLY)
-buf = bytearray(1 << 20)
-view = memoryview(buf)
-left = offset
-while left > 0:
-    n = os.readv(fd, [view[:min(left, len(buf))]])
-    if not n:
-        break
-    digest.update(view[:n])
-    left -= n
-while True:
-    n = os.readv(fd, [buf])
-    if not n:
-        break
-    digest.update(view[:n])
-    chunk = view[:n]
-    while chunk:
-        chunk = chunk[os.write(1, chunk):]
-os.close(fd)
-sys.stderr.write("labdeck-sha256 " + digest.hexdigest() + "\n")
-"""
+def _python_mover(direction: str, path_word: str, offset: int, fallback: str) -> str:
+    return (f"if command -v python3 >/dev/null 2>&1; then "
+            f"exec python3 -I -S -c {shlex.quote(MOVER)} {direction} {path_word} {int(offset)}; else {fallback}; fi")
 
 
-def reader_command(path_word: str, offset: int, hash_script: str) -> str:
+def reader_command(path_word: str, offset: int, hash_script: str, python: bool = True) -> str:
     """The node's command for a download: the Python reader, or ``cat``/``tail`` and a hash of
     the whole file afterwards, printed on stderr after DIGEST_MARK either way."""
     send = f"tail -c +{int(offset) + 1} {path_word}" if offset else f"cat {path_word}"
-    return (f"if command -v python3 >/dev/null 2>&1; then "
-            f"exec python3 -c {shlex.quote(READER)} {path_word} {int(offset)}; "
-            f"else {send} && {{ printf '{DIGEST_MARK}' && {hash_script}; }} >&2; fi")
+    fallback = f"{send} && {{ printf '{DIGEST_MARK}' && {hash_script}; }} >&2"
+    return _python_mover("down", path_word, offset, fallback) if python else fallback
 
 
 def parse_digest(text: str) -> str:
@@ -109,14 +87,18 @@ def parse_digest(text: str) -> str:
     return text.split(DIGEST_MARK, 1)[1].split()[0].lower() if DIGEST_MARK in text else ""
 
 
-def writer_command(part_word: str, offset: int, hash_script: str) -> str:
+def writer_command(part_word: str, offset: int, hash_script: str, python: bool = True) -> str:
     """The node's command: the Python writer, or ``cat`` and a hash afterwards without python3.
     ``part_word`` is the part path already quoted as one shell word; with an ``offset`` the
     caller has already cut the part file to that length."""
-    redirect = ">>" if offset else ">"
-    return (f"if command -v python3 >/dev/null 2>&1; then "
-            f"exec python3 -c {shlex.quote(WRITER)} {part_word} {int(offset)}; "
-            f"else cat {redirect} {part_word} && printf '{DIGEST_MARK}' && {{ {hash_script}; }}; fi")
+    fallback = f"cat {'>>' if offset else '>'} {part_word} && printf '{DIGEST_MARK}' && {{ {hash_script}; }}"
+    return _python_mover("up", part_word, offset, fallback) if python else fallback
+
+
+def python_pays_off(remaining: int) -> bool:
+    """Whether hashing on the way is worth starting python3 on the node: it saves the hash pass
+    after the last byte (about 0.7 ms a MiB) but starts about 12 ms slower than openssl."""
+    return remaining >= PYTHON_MIN_BYTES
 
 
 class LocalHasher:
@@ -180,6 +162,8 @@ def read_digest(chan: paramiko.Channel, node: str, remote: str) -> str:
     while chan.recv_stderr_ready():
         err += chan.recv_stderr(65536)
     digest = parse_digest(out.decode(errors="replace"))
+    if code == -1 and len(digest) != 64:
+        raise EOFError("the node's writer ended without a word")  # the channel or connection died
     if code not in (0, -1) or len(digest) != 64:
         reason = err.decode(errors="replace").strip().splitlines()
         raise TransferError(f"node '{node}': writing {remote} failed ({reason[-1] if reason else f'exit {code}'}); "

@@ -277,6 +277,7 @@ $disk = Get-CimInstance Win32_LogicalDisk -Filter "DeviceID='$($env:SystemDrive)
 "os_release=$($os.Version)"
 "arch=$($env:PROCESSOR_ARCHITECTURE)"
 "hostname=$($env:COMPUTERNAME)"
+"userprofile=$($env:USERPROFILE)"
 "cpus=$([Environment]::ProcessorCount)"
 "memory_mb=$([int64]($os.TotalVisibleMemorySize / 1024))"
 "memory_free_mb=$([int64]($os.FreePhysicalMemory / 1024))"

@@ -1,5 +1,6 @@
-"""The WinRM part of the node dialog (authentication, HTTPS, certificate check, command shell)
-and the "Prepare this Windows PC" dialog with the PowerShell to run on the PC, ready to copy."""
+"""The WinRM part of the node dialog (authentication, HTTPS, certificate check, command shell,
+file transfers over SMB) and the "Prepare this Windows PC" dialog with the PowerShell to run on
+the PC, ready to copy."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import re
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QLabel,
-                               QLineEdit, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget)
+                               QLineEdit, QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from ...core.models import WINRM_AUTHS, WinrmSettings
 from ...executors.winrm_setup import HTTPS_PORT, prepare_windows_script
@@ -61,6 +62,39 @@ class WinrmFields(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
         layout.addLayout(second)
+        layout.addLayout(self._smb_rows())
+
+    def _smb_rows(self) -> QVBoxLayout:
+        self.smb = QCheckBox("Files over SMB")
+        self.smb.setToolTip("Copy files through the PC's share when it answers (much faster than through "
+                            "PowerShell), with the same login; otherwise through PowerShell")
+        self.smb_share = QLineEdit("C$")
+        self.smb_share.setToolTip("C$, a drive's admin share, reaches every drive (needs an administrator "
+                                  "account); another share needs the folder it exposes")
+        self.smb_port = QSpinBox()
+        self.smb_port.setRange(1, 65535)
+        self.smb_port.setValue(445)
+        self.smb_root = QLineEdit()
+        self.smb_root.setPlaceholderText("share's folder, e.g. D:\\Lab (not for C$)")
+        self.smb_home = QLineEdit()
+        self.smb_home.setPlaceholderText("home: the profile folder the PC reports")
+        self.smb_home.setToolTip("Where relative paths start, e.g. C:\\Users\\alice")
+        first, second = QHBoxLayout(), QHBoxLayout()
+        for widget in (self.smb, QLabel("Share"), self.smb_share, QLabel("Port"), self.smb_port):
+            first.addWidget(widget)
+        first.addStretch(1)
+        second.addWidget(self.smb_root)
+        second.addWidget(self.smb_home)
+        self.smb.toggled.connect(self._smb_toggled)
+        self._smb_toggled(False)
+        rows = QVBoxLayout()
+        rows.addLayout(first)
+        rows.addLayout(second)
+        return rows
+
+    def _smb_toggled(self, on: bool) -> None:
+        for widget in (self.smb_share, self.smb_port, self.smb_root, self.smb_home):
+            widget.setEnabled(on)
 
     def _https_toggled(self, on: bool) -> None:
         self.verify_cert.setEnabled(on)
@@ -70,13 +104,21 @@ class WinrmFields(QWidget):
 
     def settings(self) -> WinrmSettings:
         return WinrmSettings(auth=self.auth.currentText(), https=self.https.isChecked(),
-                             verify_cert=self.verify_cert.isChecked(), shell=self.shell.currentText())
+                             verify_cert=self.verify_cert.isChecked(), shell=self.shell.currentText(),
+                             smb=self.smb.isChecked(), smb_share=self.smb_share.text().strip() or "C$",
+                             smb_port=self.smb_port.value(), smb_share_root=self.smb_root.text().strip(),
+                             smb_home=self.smb_home.text().strip())
 
     def load(self, settings: WinrmSettings) -> None:
         self.auth.setCurrentText(settings.auth)
         self.https.setChecked(settings.https)
         self.verify_cert.setChecked(settings.verify_cert)
         self.shell.setCurrentText(settings.shell)
+        self.smb.setChecked(settings.smb)
+        self.smb_share.setText(settings.smb_share)
+        self.smb_port.setValue(settings.smb_port)
+        self.smb_root.setText(settings.smb_share_root)
+        self.smb_home.setText(settings.smb_home)
 
     def show_prepare(self) -> PrepareWindowsDialog:
         if self.prepare_dialog is None:
