@@ -43,9 +43,7 @@ from __future__ import annotations
 
 import base64
 import itertools
-import os
 import re
-import signal
 import socket
 import ssl
 import threading
@@ -56,6 +54,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from tests.support import wsman_auth, wsman_emulation
+from tests.support.wsman_command import Command, kill_group
 
 NS = {
     "s": "http://www.w3.org/2003/05/soap-envelope",
@@ -82,69 +81,6 @@ class Fault(Exception):
     def __init__(self, subcode: str, code: int, text: str):
         super().__init__(text)
         self.subcode, self.code, self.text = subcode, code, text
-
-
-class Command:
-    """One running command: its process and the output not yet received."""
-
-    def __init__(self, proc, pid_mark: bool):
-        self.proc = proc
-        self.id = str(uuid.uuid4()).upper()
-        self.cond = threading.Condition()
-        self.out = bytearray(f"\x1eLABDECK_PID {proc.pid}\n".encode() if pid_mark else b"")
-        self.err = bytearray()
-        self.open_pipes = 2
-        self.exit_code: int | None = None
-        self.end_received = False
-        for pipe, buf in ((proc.stdout, self.out), (proc.stderr, self.err)):
-            threading.Thread(target=self._pump, args=(pipe, buf), daemon=True).start()
-
-    def _pump(self, pipe, buf: bytearray) -> None:
-        for chunk in iter(lambda: os.read(pipe.fileno(), 65536), b""):
-            with self.cond:
-                buf += chunk
-                self.cond.notify_all()
-        pipe.close()
-        with self.cond:
-            self.open_pipes -= 1
-            last = self.open_pipes == 0
-        if last:
-            code = self.proc.wait()
-            with self.cond:
-                self.exit_code = code
-                self.cond.notify_all()
-
-    def take(self, wait_s: float) -> tuple[bytes, bytes, int | None] | None:
-        """Output and (once everything is read) the exit code; None if nothing came in time."""
-        with self.cond:
-            if not self.cond.wait_for(lambda: self.out or self.err or self.exit_code is not None, wait_s):
-                return None
-            out, err = bytes(self.out), bytes(self.err)
-            self.out.clear()
-            self.err.clear()
-            return out, err, self.exit_code
-
-    def write_stdin(self, data: bytes, end: bool) -> None:
-        if self.proc.stdin is None:
-            return
-        try:
-            if data:
-                self.proc.stdin.write(data)
-                self.proc.stdin.flush()
-            if end:
-                self.proc.stdin.close()
-        except (BrokenPipeError, ValueError):
-            pass
-
-    def terminate(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-
-    def ctrl_c(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGINT)
-        except ProcessLookupError:
-            pass
 
 
 class Shell:
@@ -213,7 +149,7 @@ class WsmanServer:
             shells, self.shells = list(self.shells.values()), {}
         for shell in shells:
             for command in shell.commands.values():
-                _kill_group(command.proc.pid)
+                kill_group(command.proc.pid)
 
     # ---- operations ----------------------------------------------------------------------
 
@@ -238,7 +174,7 @@ class WsmanServer:
             with self.lock:
                 self.shells.pop(shell.id, None)
             for command in shell.commands.values():
-                _kill_group(command.proc.pid)
+                kill_group(command.proc.pid)
             return ""
         if name == "command":
             line = body.find("rsp:CommandLine", NS)
@@ -323,13 +259,6 @@ class WsmanServer:
 def _operation_timeout(header: ET.Element) -> float:
     match = re.fullmatch(r"PT([\d.]+)S", header.findtext("w:OperationTimeout", "PT60S", NS))
     return float(match.group(1)) if match else 60.0
-
-
-def _kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _envelope(action: str, relates_to: str, body: str) -> bytes:
