@@ -1,5 +1,10 @@
-"""One command the WS-Management test server (tests/support/wsman_server.py) runs: its local
-process, a thread per output pipe, and the output not yet received."""
+"""One command the WS-Management test server (tests/support/wsman_server.py) is running: its
+local process, the output not yet received, its stdin, and the signals WinRM can send it.
+
+The command's process is started by tests/support/wsman_emulation.py; stdout and stderr are
+pumped into buffers by two threads, so a Receive takes what has come so far, up to what fits its
+reply (Windows hands out output as it arrives) and the exit code once both pipes are closed.
+"""
 
 from __future__ import annotations
 
@@ -72,3 +77,10 @@ class Command:
             os.killpg(self.proc.pid, signal.SIGINT)
         except ProcessLookupError:
             pass
+
+
+def kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

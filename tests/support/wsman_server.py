@@ -45,9 +45,7 @@ from __future__ import annotations
 
 import base64
 import itertools
-import os
 import re
-import signal
 import socket
 import ssl
 import threading
@@ -58,7 +56,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from tests.support import wsman_auth, wsman_emulation
-from tests.support.wsman_command import Command
+from tests.support.wsman_command import Command, kill_group
 
 NS = {
     "s": "http://www.w3.org/2003/05/soap-envelope",
@@ -155,7 +153,7 @@ class WsmanServer:
             shells, self.shells = list(self.shells.values()), {}
         for shell in shells:
             for command in shell.commands.values():
-                _kill_group(command.proc.pid)
+                kill_group(command.proc.pid)
 
     # ---- operations ----------------------------------------------------------------------
 
@@ -180,7 +178,7 @@ class WsmanServer:
             with self.lock:
                 self.shells.pop(shell.id, None)
             for command in shell.commands.values():
-                _kill_group(command.proc.pid)
+                kill_group(command.proc.pid)
             return ""
         if name == "command":
             line = body.find("rsp:CommandLine", NS)
@@ -271,13 +269,6 @@ def _reply_budget(header: ET.Element) -> int:
     """Output bytes that fit in a reply of the request's MaxEnvelopeSize, as base64 with the XML
     around it (Windows splits longer output over several Receives)."""
     return (int(header.findtext("w:MaxEnvelopeSize", "153600", NS)) - 4096) * 3 // 4
-
-
-def _kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _envelope(action: str, relates_to: str, body: str) -> bytes:
