@@ -186,16 +186,6 @@ def test_wrong_password_is_a_clear_login_error(data_dir, smbd, tmp_path):
     assert not (home_on_disk(smbd) / "in").exists()
 
 
-def test_unreachable_share_without_the_powershell_backend_says_what_to_do(engine, smbd, tmp_path):
-    port = closed_port()
-    add_smb_node(engine, smbd, smb_port=port)
-    (tmp_path / "f.txt").write_text("x")
-    transfer = run_transfer(engine, TransferRequest(Direction.PUT, [str(tmp_path / "f.txt")], "in", "win1"))
-    error = transfer.results["win1"].error
-    assert not transfer.ok and f"its SMB share {smbd.host}:{port} does not answer" in error
-    assert "make the share reachable from here or turn SMB off for the node" in error
-
-
 def test_unreachable_share_falls_back_to_the_backend_given(engine, smbd, tmp_path):
     """The seam the PowerShell-chunked backend plugs into: a stand-in backend (this computer's
     real LocalTransfer) is what the choice returns once the share does not answer."""

@@ -2,8 +2,8 @@
 local process, the output not yet received, its stdin, and the signals WinRM can send it.
 
 The command's process is started by tests/support/wsman_emulation.py; stdout and stderr are
-pumped into buffers by two threads, so a Receive takes what has come so far (Windows hands out
-output as it arrives) and the exit code once both pipes are closed.
+pumped into buffers by two threads, so a Receive takes what has come so far, up to what fits its
+reply (Windows hands out output as it arrives) and the exit code once both pipes are closed.
 """
 
 from __future__ import annotations
@@ -44,15 +44,17 @@ class Command:
                 self.exit_code = code
                 self.cond.notify_all()
 
-    def take(self, wait_s: float) -> tuple[bytes, bytes, int | None] | None:
-        """Output and (once everything is read) the exit code; None if nothing came in time."""
+    def take(self, wait_s: float, budget: int = 1 << 62) -> tuple[bytes, bytes, int | None] | None:
+        """Up to ``budget`` bytes of output and (once everything is read) the exit code; None if
+        nothing came in time."""
         with self.cond:
             if not self.cond.wait_for(lambda: self.out or self.err or self.exit_code is not None, wait_s):
                 return None
-            out, err = bytes(self.out), bytes(self.err)
-            self.out.clear()
-            self.err.clear()
-            return out, err, self.exit_code
+            out = bytes(self.out[:budget])
+            err = bytes(self.err[:budget - len(out)])
+            del self.out[:len(out)]
+            del self.err[:len(err)]
+            return out, err, None if self.out or self.err else self.exit_code
 
     def write_stdin(self, data: bytes, end: bool) -> None:
         if self.proc.stdin is None:

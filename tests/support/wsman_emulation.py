@@ -49,6 +49,7 @@ import sys
 from pathlib import Path
 
 from labdeck.executors import posix_detached
+from tests.support import wsman_transfer_emulation
 
 PS_QUOTED = r"'((?:[^'\u2018\u2019\u201a\u201b]|['\u2018\u2019\u201a\u201b]{2})*)'"
 _ENV_RE = re.compile(r"^\[Environment\]::SetEnvironmentVariable\(" + PS_QUOTED + r", " + PS_QUOTED + r"\)$", re.M)
@@ -112,6 +113,8 @@ class Plan:
 
 def plan_command(command: str, arguments: str, root: Path, quotas: dict[str, str]) -> Plan:
     script = None
+    if not arguments and " " in command.strip():  # pywinrm's run_ps puts the whole line in Command
+        command, arguments = command.strip().split(None, 1)
     if Path(command.replace("\\", "/")).name.lower() in ("powershell", "powershell.exe", "pwsh", "pwsh.exe"):
         script = decode_encoded_command(arguments)
     if script is None:
@@ -132,6 +135,8 @@ def plan_command(command: str, arguments: str, root: Path, quotas: dict[str, str
         return plan_detached(first.split()[-1], params, root)
     if first.startswith("# labdeck-helper "):
         name = first.split()[-1]
+        if name.startswith("xfer-"):
+            return Plan(wsman_transfer_emulation.argv(name, params, map_path(params["path"], root)))
         if name in ("upload", "download"):
             params["path"] = str(map_path(params["path"], root))
         if name == "preflight":

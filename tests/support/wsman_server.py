@@ -12,12 +12,14 @@ sends, with the envelopes Windows sends back:
   variables; the reply carries the ShellId selector.
 - **Command**: starts the command line as a local process (see tests/support/wsman_emulation.py
   for how cmd/PowerShell command lines become Linux processes); replies with a CommandId.
-- **Receive**: held until the command has output or has ended, or until the request's
+- **Receive**: at most the output that fits the request's ``MaxEnvelopeSize`` (pywinrm asks
+  for 153,600 bytes); held until the command has output or has ended, or until the request's
   ``OperationTimeout`` passes, when it answers with the fault Windows sends (HTTP 500,
   subcode ``w:TimedOut``, WSManFault code 2150858793, which pywinrm raises as
   WinRMOperationTimeoutError). Output is base64 in ``rsp:Stream`` elements; the end is
   ``CommandState/Done`` with an ``ExitCode``.
-- **Send**: base64 stdin data to the command, ``End="true"`` closes its stdin.
+- **Send**: base64 stdin data to the command, ``End="true"`` closes its stdin. Any request
+  larger than MaxEnvelopeSizekb (500 KB by default) gets HTTP 413, as from Windows.
 - **Signal**: ``terminate`` ends the command's process (only that process: its children are
   left, as on Windows, where only a job object or taskkill /T reaches them); ``ctrl_c`` sends
   SIGINT to its process group.
@@ -32,7 +34,7 @@ on its own), so a client must connect, and with NTLM log in, again.
 
 Not emulated: cmd.exe and PowerShell themselves (commands run with /bin/sh; the executor's
 Windows command construction is unit-tested as strings), code pages (bytes pass through),
-Kerberos and CredSSP (see wsman_auth.py), MaxEnvelopeSize, quotas
+Kerberos and CredSSP (see wsman_auth.py), quotas
 (MaxShellsPerUser and friends are only reported, through the preflight helper), the shell
 IdleTimeout, job objects, Enumerate/Get/Put (WMI and config resources), and PSRP. Wine's cmd
 was considered and left out: Debian's ``wine`` pulls in 24 packages (libwine alone is about
@@ -73,6 +75,7 @@ ACTIONS = {
 }
 TIMED_OUT_CODE = 2150858793
 SHELL_NOT_FOUND_CODE = 2150858843
+MAX_ENVELOPE_SIZE = 500 * 1024  # MaxEnvelopeSizekb's default
 DEFAULT_QUOTAS = {"MaxShellsPerUser": "30", "MaxMemoryPerShellMB": "2147483647", "IdleTimeout": "7200000",
                   "MaxProcessesPerShell": "2147483647"}
 
@@ -101,6 +104,7 @@ class WsmanServer:
         self.certificate = certificate  # (cert PEM, key PEM): serve HTTPS
         self.username, self.password = username, password
         self.quotas = DEFAULT_QUOTAS | (quotas or {})
+        self.max_envelope = MAX_ENVELOPE_SIZE
         self.shells: dict[str, Shell] = {}
         self.lock = threading.Lock()
         self.requests: list[str] = []  # actions served, for tests that count round trips
@@ -187,7 +191,7 @@ class WsmanServer:
         if name == "receive":
             stream = body.find("rsp:Receive/rsp:DesiredStream", NS)
             command = self._command(shell, stream.get("CommandId"))
-            got = command.take(_operation_timeout(header))
+            got = command.take(_operation_timeout(header), _reply_budget(header))
             if got is None:
                 raise Fault("w:TimedOut", TIMED_OUT_CODE, "The WS-Management service cannot complete the operation "
                                                           "within the time specified in OperationTimeout.")
@@ -261,6 +265,12 @@ def _operation_timeout(header: ET.Element) -> float:
     return float(match.group(1)) if match else 60.0
 
 
+def _reply_budget(header: ET.Element) -> int:
+    """Output bytes that fit in a reply of the request's MaxEnvelopeSize, as base64 with the XML
+    around it (Windows splits longer output over several Receives)."""
+    return (int(header.findtext("w:MaxEnvelopeSize", "153600", NS)) - 4096) * 3 // 4
+
+
 def _envelope(action: str, relates_to: str, body: str) -> bytes:
     return (f'<s:Envelope xmlns:s="{NS["s"]}" xmlns:a="{NS["a"]}" xmlns:w="{NS["w"]}" xmlns:rsp="{SHELL_NS}" '
             f'xmlns:x="http://schemas.xmlsoap.org/ws/2004/09/transfer"><s:Header><a:Action>{action}</a:Action>'
@@ -305,6 +315,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         length = int(self.headers.get("Content-Length", "0"))
         data = self.rfile.read(length) if length else b""
+        if length > self.owner.max_envelope:  # Windows refuses a request over MaxEnvelopeSizekb
+            self._reply(413, b"")
+            return
         try:
             request = self.gate.admit(self.headers, data)
         except wsman_auth.Refusal as refusal:

@@ -33,6 +33,20 @@ def test_envelopes_match_xmltodict():
         assert canonical(soap.to_xml(doc)) == canonical(xmltodict.unparse(doc))
 
 
+def test_send_matches_pywinrms_own_send_command_input():
+    protocol = Protocol("http://node:5985/wsman", transport="basic", username="u", password="p")
+    sent: list[str] = []
+    protocol.send_message = sent.append
+    for end in (False, True):
+        data = b"line one\r\n<&>" + bytes(range(256))
+        protocol.send_command_input("SHELL-1", "CMD-1", data, end)
+        theirs = ET.fromstring(sent[-1])
+        ours = ET.fromstring(soap.to_xml(soap.send_request(header(f"{soap.SHELL_NS}/Send"), "CMD-1", data, end)))
+        for tree in (theirs, ours):  # each message has its own id
+            tree.find(".//{http://schemas.xmlsoap.org/ws/2004/08/addressing}MessageID").text = "M"
+        assert canonical(ET.tostring(ours, encoding="unicode")) == canonical(ET.tostring(theirs, encoding="unicode"))
+
+
 def test_receive_reply_is_read_like_pywinrm():
     out, err = base64.b64encode(b"out \xff").decode(), base64.b64encode(b"err").decode()
     reply = (f'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:rsp="{soap.SHELL_NS}"><s:Body>'

@@ -1,5 +1,5 @@
 """The seam between the transfer engine and a transport: the TransferBackend protocol each
-transport implements (SFTP, SMB, WinRM's chunked PowerShell), and the local-disk
+transport implements (SFTP, SMB, WinRM's chunked PowerShell, local copies), and the local-disk
 side every backend shares — a ``NAME.labdeck-part`` file written in place, resumed from a
 verified prefix, and renamed to the final name only once its SHA-256 matches."""
 

@@ -40,6 +40,7 @@ SHELL_URI = soap.SHELL_URI
 COMMAND_ACTION = f"{soap.SHELL_NS}/Command"
 RECEIVE_ACTION = f"{soap.SHELL_NS}/Receive"
 SIGNAL_ACTION = soap.SIGNAL_ACTION
+SEND_ACTION = f"{soap.SHELL_NS}/Send"
 SIGNAL_TERMINATE = soap.SIGNAL_TERMINATE
 SIGNAL_CTRL_C = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/ctrl_c"
 PYWINRM_AUTH = {"ntlm": "ntlm", "basic": "basic", "kerberos": "kerberos", "credssp": "credssp"}
@@ -87,6 +88,9 @@ def translate(exc: BaseException, target: WinrmTarget, doing: str) -> LabDeckErr
         return NodeUnreachable(f"{where}: connection failed while {doing} ({_short(exc)})")
     if isinstance(exc, WSManFaultError):
         return LabDeckError(f"{where}: WinRM refused {doing}: {exc.reason}")
+    if isinstance(exc, WinRMTransportError) and exc.code == 413:
+        return LabDeckError(f"{where}: WinRM refused a message over the node's MaxEnvelopeSizekb while {doing}; "
+                            f"raise it on the node (winrm set winrm/config @{{MaxEnvelopeSizekb=\"500\"}})")
     if isinstance(exc, WinRMTransportError):
         return NodeUnreachable(f"{where}: HTTP {exc.code} while {doing}")
     if isinstance(exc, WinRMError) and "not installed" in str(exc):
@@ -153,7 +157,7 @@ class RemoteShell:
         return soap.read_command_id(self._send(COMMAND_ACTION, soap.command_request, command, args))
 
     def send(self, command_id: str, data: bytes, end: bool = False) -> None:
-        self.protocol.send_command_input(self.shell_id, command_id, data, end)
+        self._send(SEND_ACTION, soap.send_request, command_id, data, end)
 
     def receive(self, command_id: str, wait_s: float) -> tuple[bytes, bytes, int, bool] | None:
         """One Receive: (stdout, stderr, exit code, done), or None if nothing came within ``wait_s``."""
