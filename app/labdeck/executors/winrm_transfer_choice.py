@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 
-from ..core.errors import AuthenticationFailed, InvalidInput, LabDeckError
+from ..core.errors import AuthenticationFailed, LabDeckError
 from ..core.models import Node
 from ..core.smb_paths import SmbLayout, is_drive_absolute
 from .transfer_base import TransferBackend
@@ -62,16 +62,12 @@ def profile_folder(node: Node, executor) -> str | None:
     return learnt
 
 
-def smb_or_chunked(node: Node, executor, chunked: ChunkedBackend | None) -> TransferBackend:
+def smb_or_chunked(node: Node, executor, chunked: ChunkedBackend) -> TransferBackend:
     """The SMB backend if it can serve the node now, else ``chunked()``; ``executor`` is the
     node's WinrmExecutor (its target carries the login)."""
     backend, why = _try_smb(node, executor)
     if backend is not None:
         return backend
-    if chunked is None:
-        raise InvalidInput(f"node '{node.name}': {why}, and file transfers through WinRM's PowerShell are not "
-                           f"available in this version; make the share reachable from here or turn SMB off "
-                           f"for the node")
     log.info("node %s: transfers go through WinRM (%s)", node.name, why)
     return chunked()
 
