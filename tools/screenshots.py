@@ -180,6 +180,22 @@ def transfers_shot(window, pump, shot, tmp: Path) -> None:
     shutil.rmtree(Path(pwd.getpwnam(ensure_password_user()[0]).pw_dir) / remote, ignore_errors=True)
 
 
+def node_dialog_shot(window, pump) -> None:
+    """Adding a Windows PC: the WinRM fields, with files over SMB turned on."""
+    window.show_page(0)
+    dialog = window.nodes_page.add_node()
+    dialog.name.setText("win-lab-05")
+    dialog.transport.setCurrentText("winrm")
+    dialog.host.setText("lab-pc-05.lab.local")
+    dialog.user.setText("lab")
+    dialog.winrm.smb.setChecked(True)
+    dialog.winrm.smb_home.setText(r"C:\Users\lab")
+    dialog.adjustSize()
+    pump(0.8)
+    composite(window, dialog, DOCS / "node_dialog.png")
+    dialog.reject()
+
+
 def run_and_wait(engine, job, options=None, targets=None, timeout=60):
     run = engine.start_job(job, options or {}, targets=targets)
     engine.wait(run.id, timeout)
@@ -280,6 +296,7 @@ def main() -> int:
         editor.reject()
 
         transfers_shot(window, pump, shot, tmp)
+        node_dialog_shot(window, pump)
         queue_shot(engine, window, pump, shot)
         window._quitting = True
         window.close()
