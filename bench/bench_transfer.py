@@ -216,12 +216,12 @@ class _NoLocalHasher(_NoHash):
         pass
 
 
-def _cat_writer(part_word: str, offset: int, _hash_script: str) -> str:
+def _cat_writer(part_word: str, offset: int, _hash_script: str, python: bool = True) -> str:
     """The upload stream's node side without hashing: plain cat, and a constant digest."""
     return f"cat {'>>' if offset else '>'} {part_word} && echo 'labdeck-sha256 {_NoHash().hexdigest()}'"
 
 
-def _cat_reader(path_word: str, offset: int, _hash_script: str) -> str:
+def _cat_reader(path_word: str, offset: int, _hash_script: str, python: bool = True) -> str:
     """The download stream's node side without hashing: plain cat, and a constant digest."""
     return f"tail -c +{offset + 1} {path_word} && echo 'labdeck-sha256 {_NoHash().hexdigest()}' >&2"
 
