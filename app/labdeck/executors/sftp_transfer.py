@@ -23,7 +23,8 @@ from ..core.transfers import PART_SUFFIX, FileOutcome, FileResult, RemoteEntry, 
 from .ssh_connection import SshConnection
 from .ssh_streams import (LocalHasher, parse_digest, python_pays_off, read_digest, reader_command, send_file,
                           writer_command)
-from .transfer_base import ByteProgress, LocalPart, TransferCancelled, TransferError, sha256_prefix
+from .transfer_base import (ByteProgress, LocalPart, TransferCancelled, TransferError, finish_download, resume_download,
+                            sha256_prefix)
 
 STREAM_WINDOW = 2 << 20         # larger windows measured slower: chunks that outgrow the CPU cache
 STREAM_PACKET = 256 << 10
@@ -260,12 +261,7 @@ class SftpTransfer:
     def download_file(self, entry: RemoteEntry, local: Path, progress: ByteProgress,
                       cancel: threading.Event) -> FileResult:
         part = LocalPart(local)
-        offset, hasher = 0, hashlib.sha256()
-        have = part.existing_size()
-        if 0 < have <= entry.size:
-            prefix = sha256_prefix(part.path, have)
-            if self.sha256(entry.path, have) == prefix.hexdigest():
-                offset, hasher = have, prefix
+        offset, hasher = resume_download(part, entry.size, lambda length: self.sha256(entry.path, length))
         part.open(offset)
         if offset:
             progress(offset)
@@ -278,17 +274,8 @@ class SftpTransfer:
             raise
         finally:
             local_hasher.stop()
-        if offset + received != entry.size:
-            raise TransferError(f"node '{self.node}': {entry.path} changed size while being copied "
-                                f"({entry.size} -> {offset + received} bytes); retry when it is complete")
-        digest = local_hasher.hexdigest()
-        if remote_digest != digest:
-            part.discard()
-            raise TransferError(f"node '{self.node}': {entry.path} arrived damaged or changed while being copied "
-                                f"(SHA-256 differs); retry the transfer")
-        part.commit(entry.mode, entry.mtime)
-        return FileResult(str(local), entry.path, entry.size,
-                          FileOutcome.RESUMED if offset else FileOutcome.COPIED, digest)
+        return finish_download(self.node, entry, part, offset, offset + received, local_hasher.hexdigest(),
+                               remote_digest)
 
     def _stream_down(self, entry: RemoteEntry, offset: int, part: LocalPart, hasher: LocalHasher,
                      progress: ByteProgress, cancel: threading.Event) -> tuple[int, str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..core.errors import LabDeckError
-from ..core.transfers import PART_SUFFIX, FileResult, RemoteEntry
+from ..core.transfers import PART_SUFFIX, FileOutcome, FileResult, RemoteEntry
 
 ByteProgress = Callable[[int], None]
 """Called with the number of bytes just moved (not a running total)."""
@@ -147,3 +147,31 @@ class LocalPart:
                 f"local disk full while writing {self.final} ({exc.strerror}); free space on that disk and retry — "
                 f"the {self.existing_size()} bytes already received are kept in {self.path.name} and the retry resumes")
         return TransferError(f"cannot write {self.final} ({exc.strerror or exc})")
+
+
+def resume_download(part: LocalPart, size: int,
+                    remote_prefix_sha256: Callable[[int], str]) -> tuple[int, hashlib._Hash]:
+    """Where a download continues (after the local part file's prefix when the node's file starts
+    with the same bytes, else at 0), and a hasher fed with that prefix."""
+    have = part.existing_size()
+    if 0 < have <= size:
+        prefix = sha256_prefix(part.path, have)
+        if remote_prefix_sha256(have) == prefix.hexdigest():
+            return have, prefix
+    return 0, hashlib.sha256()
+
+
+def finish_download(node: str, entry: RemoteEntry, part: LocalPart, offset: int, total: int, digest: str,
+                    remote_digest: str) -> FileResult:
+    """The checks every download ends with (all of the file came, and its SHA-256 is the node's),
+    then the part file is renamed into place with the node's mode and mtime."""
+    if total != entry.size:
+        raise TransferError(f"node '{node}': {entry.path} changed size while being copied "
+                            f"({entry.size} -> {total} bytes); retry when it is complete")
+    if remote_digest != digest:
+        part.discard()
+        raise TransferError(f"node '{node}': {entry.path} arrived damaged or changed while being copied "
+                            f"(SHA-256 differs); retry the transfer")
+    part.commit(entry.mode, entry.mtime)
+    return FileResult(str(part.final), entry.path, entry.size, FileOutcome.RESUMED if offset else FileOutcome.COPIED,
+                      digest)

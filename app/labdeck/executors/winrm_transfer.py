@@ -31,7 +31,8 @@ from winrm.exceptions import WinRMTransportError
 
 from ..core.errors import LabDeckError, NodeUnreachable
 from ..core.transfers import FileOutcome, FileResult, RemoteEntry, remote_join
-from .transfer_base import ByteProgress, LocalPart, TransferCancelled, TransferError, sha256_prefix
+from .transfer_base import (ByteProgress, LocalPart, TransferCancelled, TransferError, finish_download, resume_download,
+                            sha256_prefix)
 from .winrm import WinrmExecutor
 from .winrm_commands import powershell_command
 from .winrm_session import SIGNAL_TERMINATE, WINRM_FAILURES, translate
@@ -291,12 +292,7 @@ class WinrmTransfer:
     def download_file(self, entry: RemoteEntry, local: Path, progress: ByteProgress,
                       cancel: threading.Event) -> FileResult:
         part = LocalPart(local)
-        offset, hasher = 0, hashlib.sha256()
-        have = part.existing_size()
-        if 0 < have <= entry.size:
-            prefix = sha256_prefix(part.path, have)
-            if self.sha256(entry.path, have) == prefix.hexdigest():
-                offset, hasher = have, prefix
+        offset, hasher = resume_download(part, entry.size, lambda length: self.sha256(entry.path, length))
         part.open(offset)
         if offset:
             progress(offset)
@@ -323,18 +319,10 @@ class WinrmTransfer:
         end = next((t for t in trailer if t[0] == "#end" and len(t) == 3), None)
         if call.exit_code != 0 or end is None:
             raise TransferError(f"node '{self.node}': reading {entry.path} failed ({call.error_line()})")
-        total = offset + received
-        if total != entry.size or int(end[1]) != total:
+        if int(end[1]) != offset + received:  # the node sent a different length than arrived
             raise TransferError(f"node '{self.node}': {entry.path} changed size while being copied "
                                 f"({entry.size} -> {end[1]} bytes); retry when it is complete")
-        digest = hasher.hexdigest()
-        if end[2] != digest:
-            part.discard()
-            raise TransferError(f"node '{self.node}': {entry.path} arrived damaged or changed while being copied "
-                                f"(SHA-256 differs); retry the transfer")
-        part.commit(entry.mode, entry.mtime)
-        return FileResult(str(local), entry.path, entry.size, FileOutcome.RESUMED if offset else FileOutcome.COPIED,
-                          digest)
+        return finish_download(self.node, entry, part, offset, offset + received, hasher.hexdigest(), end[2])
 
     def close(self) -> None:
         """Nothing of its own to close: the shells belong to the node's executor."""
