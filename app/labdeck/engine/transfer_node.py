@@ -9,6 +9,7 @@ import os
 import posixpath
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,11 +94,11 @@ def empty_folders(sources: list[Path], remote_dir: str) -> list[str]:
 
 def put_to_node(backend: TransferBackend, pairs: list[tuple[Path, str]], progress: NodeProgress,
                 cancel: threading.Event, folders: list[str] | None = None) -> NodeTransferResult:
-    result = NodeTransferResult(backend.node, ok=False)
-    progress.bytes_total = sum(local.stat().st_size for local, _ in pairs)
-    progress.files_total = len(pairs)
     local_hashes: dict[Path, str] = {}
-    try:
+
+    def work(result: NodeTransferResult) -> None:
+        progress.bytes_total = sum(local.stat().st_size for local, _ in pairs)
+        progress.files_total = len(pairs)
         for folder in folders or []:
             backend.makedirs(folder)
         for local, remote in pairs:
@@ -109,6 +110,15 @@ def put_to_node(backend: TransferBackend, pairs: list[tuple[Path, str]], progres
                 continue
             result.files.append(backend.upload_file(local, remote, progress.add, cancel))
             progress.finish_file()
+    return _node_result(backend, progress, work)
+
+
+def _node_result(backend: TransferBackend, progress: NodeProgress,
+                 work: Callable[[NodeTransferResult], None]) -> NodeTransferResult:
+    """A node's part of a transfer run to its end: ok, or the one-line error that stopped it."""
+    result = NodeTransferResult(backend.node, ok=False)
+    try:
+        work(result)
         result.ok = True
     except (LabDeckError, OSError) as exc:
         _record_error(result, exc)
@@ -191,8 +201,7 @@ def _walk(backend: TransferBackend, entry: RemoteEntry, rel: str, depth: int = 0
 def get_from_node(backend: TransferBackend, patterns: list[str], local_root: Path, progress: NodeProgress,
                   cancel: threading.Event) -> NodeTransferResult:
     """Collect into ``local_root`` (the caller's ``DEST/<node>``)."""
-    result = NodeTransferResult(backend.node, ok=False)
-    try:
+    def work(result: NodeTransferResult) -> None:
         files: list[tuple[RemoteEntry, Path]] = []
         for pattern in patterns:
             for entry in expand_remote(backend, pattern):
@@ -208,14 +217,7 @@ def get_from_node(backend: TransferBackend, patterns: list[str], local_root: Pat
                 continue
             result.files.append(backend.download_file(entry, local, progress.add, cancel))
             progress.finish_file()
-        result.ok = True
-    except (LabDeckError, OSError) as exc:
-        _record_error(result, exc)
-    finally:
-        backend.close()
-    result.bytes_done = progress.bytes_done
-    result.seconds = time.monotonic() - progress.started
-    return result
+    return _node_result(backend, progress, work)
 
 
 def _identical_local(entry: RemoteEntry, local: Path) -> bool:
