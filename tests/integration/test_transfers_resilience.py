@@ -7,11 +7,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 
 import pytest
 
 from labdeck.core.transfers import Direction, FileOutcome, TransferProgress
 from labdeck.engine.transfers import TransferRequest
+from labdeck.executors.transfer_backends import backend_for
+from labdeck.executors.transfer_base import TransferError
 from tests.conftest import add_sshd_node
 from tests.integration.test_transfers import remote_sha256, run_transfer, sha256_file
 
@@ -211,3 +214,14 @@ def test_a_full_node_disk_is_a_clear_error_and_the_part_is_kept(engine, sshd_nod
     assert "No space left on device" in result.error and "disk full" in result.error
     assert not (small_disk / "big.bin").exists()
     assert (small_disk / "big.bin.labdeck-part").stat().st_size > 0
+
+
+def test_a_local_file_that_cannot_be_read_fails_before_the_node_starts_writing(engine, sshd_node, tmp_path):
+    add_sshd_node(engine, sshd_node)
+    backend = backend_for(engine.pool, engine.catalog.get_node(sshd_node.name))
+    not_a_file = tmp_path / "a-folder"  # opening it fails as an unreadable file would
+    not_a_file.mkdir()
+    remote = tmp_path / "remote" / "x.bin"
+    with pytest.raises(TransferError, match="cannot read"):
+        backend.upload_file(not_a_file, str(remote), lambda _n: None, threading.Event())
+    assert not remote.with_name("x.bin.labdeck-part").exists()

@@ -21,8 +21,8 @@ import paramiko
 from ..core.errors import NodeUnreachable
 from ..core.transfers import PART_SUFFIX, FileOutcome, FileResult, RemoteEntry, remote_join
 from .ssh_connection import SshConnection
-from .ssh_streams import (LocalHasher, parse_digest, python_pays_off, read_digest, reader_command, send_file,
-                          writer_command)
+from .ssh_streams import (LocalHasher, open_local, parse_digest, python_pays_off, read_digest, reader_command,
+                          send_file, writer_command)
 from .transfer_base import (ByteProgress, LocalPart, TransferCancelled, TransferError, finish_download, resume_download,
                             sha256_prefix)
 
@@ -221,9 +221,11 @@ class SftpTransfer:
     def _stream_up(self, local: Path, part: str, offset: int, hasher: LocalHasher, progress: ByteProgress,
                    cancel: threading.Event) -> str:
         """The file after ``offset`` through the node's writer; the SHA-256 the node computed."""
+        src = open_local(local, offset)
         try:
             chan = self.connection.open_session()
         except NodeUnreachable:
+            src.close()
             self.close()
             raise
         try:
@@ -231,7 +233,7 @@ class SftpTransfer:
             chan.exec_command(writer_command(_shell_path(part), offset, _HASH_SCRIPT.format(file=_shell_path(part)),
                                              python=python_pays_off(local.stat().st_size - offset)))
             try:
-                send_file(chan, local, offset, hasher, progress, cancel,
+                send_file(chan, src, local, hasher, progress, cancel,
                           lambda: TransferCancelled(f"node '{self.node}': upload of {local.name} cancelled"))
             except _NET_ERRORS + (OSError,):
                 if not self.connection.is_connected():
@@ -243,6 +245,7 @@ class SftpTransfer:
         except _NET_ERRORS + (OSError,) as exc:
             raise self._lost(exc, f"uploading {part}") from exc
         finally:
+            src.close()
             _close_quietly(chan)
 
     def _resume_offset_up(self, local: Path, part: str, size: int) -> tuple[int, hashlib._Hash]:

@@ -22,6 +22,7 @@ import shlex
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import paramiko
 
@@ -131,11 +132,21 @@ class LocalHasher:
             self._blocks.put(None)
 
 
-def send_file(chan: paramiko.Channel, local: Path, offset: int, hasher: LocalHasher, progress: ByteProgress,
-              cancel: threading.Event, cancelled: Callable[[], TransferCancelled]) -> None:
-    """Everything of ``local`` after ``offset`` into the channel, then end of input."""
-    with open(local, "rb") as src:
+def open_local(local: Path, offset: int) -> BinaryIO:
+    """The local file, positioned at ``offset``; opened before the node's writer starts, so a
+    file this side cannot read never leaves a writer waiting for input."""
+    try:
+        src = open(local, "rb")  # closed by send_file, or by the caller if it never runs
         src.seek(offset)
+        return src
+    except OSError as exc:
+        raise TransferError(f"cannot read {local} ({exc.strerror or exc})") from exc
+
+
+def send_file(chan: paramiko.Channel, src: BinaryIO, local: Path, hasher: LocalHasher, progress: ByteProgress,
+              cancel: threading.Event, cancelled: Callable[[], TransferCancelled]) -> None:
+    """The rest of ``src`` (``local``, opened by open_local) into the channel, then end of input."""
+    with src:
         while True:
             if cancel.is_set():
                 raise cancelled()
