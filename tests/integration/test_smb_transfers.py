@@ -25,6 +25,7 @@ from labdeck.executors.winrm_transfer_choice import smb_or_chunked
 
 from tests.integration.test_cli import labdeck
 from tests.integration.test_transfers import run_transfer, sha256_file
+from tests.integration.test_transfers_resilience import stop_server_at
 from tests.support.smbd import SmbdServer, smbd_available
 
 HOME = "C:\\Users\\labuser"
@@ -97,20 +98,6 @@ def test_put_and_get_a_big_file_and_a_folder_with_the_cli(data_dir, smbd, tmp_pa
     assert json.loads(again.stdout)["nodes"][0]["files"][0]["outcome"] == "skipped"
 
 
-def stop_smbd_at(engine, smbd, fraction: float) -> list[int]:
-    """Kill smbd from the transfer's own progress callback once ``fraction`` of the bytes moved."""
-    stopped_at: list[int] = []
-
-    def on_event(event) -> None:
-        if isinstance(event, TransferProgress) and event.bytes_total and not stopped_at \
-                and event.bytes_done >= fraction * event.bytes_total:
-            stopped_at.append(event.bytes_done)
-            smbd.stop()
-
-    engine.bus.subscribe(on_event)
-    return stopped_at
-
-
 @pytest.mark.parametrize("direction", [Direction.PUT, Direction.GET])
 def test_transfer_cut_by_a_stopped_smbd_resumes_after_restart(engine, smbd, tmp_path, direction):
     add_smb_node(engine, smbd)
@@ -126,7 +113,7 @@ def test_transfer_cut_by_a_stopped_smbd_resumes_after_restart(engine, smbd, tmp_
         request = TransferRequest(direction, ["out/big.bin"], str(tmp_path / "dest"), "win1")
         final = tmp_path / "dest" / "win1" / "big.bin"
     part = final.with_name("big.bin.labdeck-part")
-    stopped_at = stop_smbd_at(engine, smbd, 0.6)
+    stopped_at = stop_server_at(engine, smbd, 0.6)
 
     first = run_transfer(engine, request)
     assert stopped_at, "the transfer ended before smbd could be stopped"

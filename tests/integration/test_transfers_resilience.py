@@ -21,16 +21,17 @@ from tests.integration.test_transfers import remote_sha256, run_transfer, sha256
 SIZE = 60_000_000
 
 
-def stop_sshd_at(engine, sshd, fraction: float) -> list[int]:
-    """Stop the node's sshd from inside the transfer's own progress callback once ``fraction``
-    of the bytes moved: the cut lands midway however fast the copy runs."""
+def stop_server_at(engine, server, fraction: float) -> list[int]:
+    """Stop the node's server (sshd, smbd, the WS-Man server: anything with ``stop()``) from
+    inside the transfer's own progress callback once ``fraction`` of the bytes moved: the cut
+    lands midway however fast the copy runs."""
     stopped_at: list[int] = []
 
     def on_event(event) -> None:
-        if isinstance(event, TransferProgress) and not stopped_at and event.bytes_done >= fraction * event.bytes_total \
-                and event.bytes_total:
+        if isinstance(event, TransferProgress) and not stopped_at and event.bytes_total \
+                and event.bytes_done >= fraction * event.bytes_total:
             stopped_at.append(event.bytes_done)
-            sshd.stop()
+            server.stop()
 
     engine.bus.subscribe(on_event)
     return stopped_at
@@ -48,7 +49,7 @@ def test_transfer_cut_by_a_stopped_sshd_resumes_after_restart(engine, sshd_node,
         request = TransferRequest(direction, [str(source)], str(tmp_path / "dest"), sshd_node.name)
         final = tmp_path / "dest" / sshd_node.name / "big.bin"
     part = final.with_name("big.bin.labdeck-part")
-    stopped_at = stop_sshd_at(engine, sshd_node, 0.2)
+    stopped_at = stop_server_at(engine, sshd_node, 0.2)
 
     first = run_transfer(engine, request)
     assert stopped_at, "the transfer ended before sshd could be stopped"

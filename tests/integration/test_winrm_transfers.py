@@ -26,6 +26,7 @@ from tests.integration.test_cli import labdeck
 from tests.integration.test_smb_transfers import closed_port
 from tests.integration.test_ssh_runs import run_job
 from tests.integration.test_transfers import run_transfer, sha256_file
+from tests.integration.test_transfers_resilience import stop_server_at
 from tests.integration.test_winrm_cli import add_winrm
 from tests.support.wsman_server import WsmanServer
 
@@ -135,21 +136,6 @@ def test_a_transfer_across_an_ssh_node_and_a_winrm_node(engine, sshd_node, wsman
             assert sha256_file(tmp_path / "back" / name / "shared.bin") == sha256_file(data)
     finally:
         shutil.rmtree(ssh_home, ignore_errors=True)
-
-
-def stop_server_at(engine, server, fraction: float) -> list[int]:
-    """Stop the node from inside the transfer's own progress callback once ``fraction`` of the
-    bytes moved, so the cut lands midway however fast the copy runs."""
-    stopped_at: list[int] = []
-
-    def on_event(event) -> None:
-        if isinstance(event, TransferProgress) and not stopped_at and event.bytes_total \
-                and event.bytes_done >= fraction * event.bytes_total:
-            stopped_at.append(event.bytes_done)
-            server.stop()
-
-    engine.bus.subscribe(on_event)
-    return stopped_at
 
 
 @pytest.mark.parametrize("direction", [Direction.PUT, Direction.GET])
