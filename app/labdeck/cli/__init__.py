@@ -22,6 +22,8 @@ def _add_global_options(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     parser.add_argument("--self-test", action="store_true",
                         help="check this installation: open the window, run the sample job in a temporary catalog")
     parser.add_argument("--startup-probe", action="store_true", help=argparse.SUPPRESS)  # bench/bench_startup.py
+    parser.add_argument("--minimized", action="store_true",
+                        help="open the desktop app in the tray (or minimised): what the Windows autostart uses")
     return parser
 
 
@@ -85,7 +87,7 @@ def _open_app(args) -> int:
         print("labdeck: error: no display to open the desktop app on (DISPLAY and WAYLAND_DISPLAY are unset); "
               "run it in a graphical session, or use the command line: labdeck --help", file=sys.stderr)
         return EXIT_ERROR
-    return run_app(args.data_dir)
+    return run_app(args.data_dir, minimized=args.minimized)
 
 
 def _app_check(args) -> int:
