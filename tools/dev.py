@@ -119,9 +119,12 @@ def cmd_run(args: list[str]) -> int:
 
 
 def venv_tool(name: str) -> str:
-    scripts = venv_python().parent
-    exe = scripts / (f"{name}.exe" if os.name == "nt" else name)
-    return str(exe)
+    """A tool the test extra installs: from .venv, else from the running Python's (CI without .venv)."""
+    for folder in (venv_python().parent, Path(sys.executable).parent):
+        found = shutil.which(name, path=str(folder))
+        if found:
+            return found
+    return shutil.which(name) or name
 
 
 def check_workflows(workflows: list[str] | None = None) -> bool:
