@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from ..core.errors import HostKeyChanged, HostKeyUnknown, InvalidInput
 from ..core.events import NodeSeen
+from ..core.interpreters import check_interpreter
 from ..core.models import Capacity, Node, Transport
 from ..executors.winrm_commands import codepage_for
 from ..store import secrets
@@ -118,6 +119,7 @@ class NodeManager:
         old_keys = self._catalog.host_keys(node.name)
         node.id, node.probe, node.last_seen, node.os_family = old.id, old.probe, old.last_seen, old.os_family
         node.credential_ref = old.credential_ref
+        node.python = node.python or old.python  # an editor without the field keeps the node's interpreter
         if node.capacity == Capacity():  # an editor without capacity fields keeps what was set by hand
             node.capacity = old.capacity
         ref = None
@@ -222,5 +224,6 @@ def _validate(node: Node) -> None:
                            "(DOMAIN\\user or user@domain for a domain account)")
     if node.transport is Transport.WINRM:
         codepage_for(node.encoding)  # an encoding Windows has no code page for is refused here, not at run time
+    node.python = check_interpreter(node.python)
     if node.port is not None and not 0 < node.port < 65536:
         raise InvalidInput(f"port {node.port} is out of range 1-65535")

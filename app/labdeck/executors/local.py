@@ -19,6 +19,8 @@ import threading
 import time
 from pathlib import Path
 
+from ..core.errors import InvalidInput
+from ..core.interpreters import NO_PYTHON, windows_python
 from ..core.quoting import Shell
 from ..core.status import KillState
 from .base import POLL_S, CommandRequest, Deadline, Ending, ExecResult, OutputSink, ScriptFile, stop_reason
@@ -30,8 +32,9 @@ IS_WINDOWS = sys.platform == "win32"
 
 
 class LocalExecutor:
-    def __init__(self, work_root: Path, encoding: str = "utf-8"):
+    def __init__(self, work_root: Path, encoding: str = "utf-8", node_name: str = "this-computer"):
         self.work_root = Path(work_root)
+        self.node_name = node_name
         self.shell = Shell.CMD if IS_WINDOWS else Shell.SH
         self.code_page = codepage_for(encoding)  # what cmd's console is switched to on Windows
 
@@ -68,7 +71,10 @@ class LocalExecutor:
             return cmd_line(request.command, self.code_page), {}
         path = self._write_script(request.run_tag, request.script)
         env = {SCRIPT_VARIABLE: str(path), **script_environment(request.script.filename)}
-        return cmd_line(script_command(request.script.filename, _local_python()), self.code_page), env
+        python = request.script.interpreter or _local_python()
+        if request.script.filename.lower().endswith(".py") and not python:
+            raise InvalidInput(NO_PYTHON.format(node=self.node_name, script=request.script.filename))
+        return cmd_line(script_command(request.script.filename, python), self.code_page), env
 
     def _follow(self, proc: subprocess.Popen, request: CommandRequest, sink: OutputSink, deadline: Deadline,
                 cancel: threading.Event, kill) -> ExecResult:
@@ -206,5 +212,6 @@ def _kill_job(job, proc: subprocess.Popen, grace_s: float, settle_s: float = 2.0
 
 
 def _local_python() -> str | None:
-    """This computer's Python for .py steps: the one running LabDeck, unless LabDeck is frozen."""
-    return None if getattr(sys, "frozen", False) else sys.executable
+    """This computer's Python for .py steps: the one running LabDeck, unless LabDeck is frozen
+    (then the py launcher or a python.exe on PATH that is not the Store's placeholder)."""
+    return windows_python(shutil.which) if getattr(sys, "frozen", False) else sys.executable

@@ -42,7 +42,7 @@ class ExecutorPool:
 
     def _create(self, node: Node) -> Executor:
         if node.transport is Transport.LOCAL:
-            return LocalExecutor(self._work_root, node.encoding)
+            return LocalExecutor(self._work_root, node.encoding, node.name)
         # paramiko and pywinrm are imported with the first node that needs them: not on every start
         if node.transport is Transport.SSH:
             from .ssh import SshExecutor

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from ..core.errors import InvalidInput
 from ..core.quoting import Shell, quote
 from .base import ScriptFile
+from .windows_cmd import quote_program
 
 POWERSHELL_EXE = "powershell.exe"
 POWERSHELL_FLAGS = ("-NoLogo", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass",
@@ -128,7 +129,8 @@ def script_payload(script: ScriptFile, remote_path: str) -> Payload:
     if lower.endswith((".bat", ".cmd")):
         return Payload(Shell.CMD, 'call "!LABDECK_SCRIPT!"', remote_path)
     if lower.endswith(".py"):
-        return Payload(Shell.CMD, 'python "!LABDECK_SCRIPT!"', remote_path,
+        python = quote_program(script.interpreter) if script.interpreter else "python"
+        return Payload(Shell.CMD, f'{python} "!LABDECK_SCRIPT!"', remote_path,
                        (("PYTHONIOENCODING", "utf-8"), ("PYTHONUNBUFFERED", "1")))
     if lower.endswith(".ps1"):
         return Payload(Shell.POWERSHELL, "& $env:LABDECK_SCRIPT", remote_path)

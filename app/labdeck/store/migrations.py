@@ -160,6 +160,10 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX placements_node ON placements(node_name)",
     ],
+    # v7: the Python interpreter a node runs .py script steps with ("" = find one on the node) (#14)
+    [
+        "ALTER TABLE nodes ADD COLUMN python TEXT NOT NULL DEFAULT ''",
+    ],
 ]
 
 
