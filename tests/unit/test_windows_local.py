@@ -118,6 +118,18 @@ def test_korean_and_german_output_reads_back_from_cmd_and_powershell(tmp_path):
 
 
 @windows_only
+@pytest.mark.parametrize("value", ["x & echo pwned", "$(id)", "it's", 'say "hi"', "\\", "*", "%PATH%", "-n", "!x!",
+                                   "a | b > c ^ d", "한국어 Größe"])
+def test_an_option_value_is_one_literal_word_in_real_cmd(tmp_path, value):
+    from labdeck.core.quoting import Shell, substitute
+    command = substitute("echo [${option.v}]", {"v": value}, Shell.CMD)
+    result, out, err = run_local(LocalExecutor(tmp_path), CommandRequest(command=command,
+                                                                         env={"LABDECK_OPTION_V": value}))
+    assert result.exit_code == 0, err
+    assert out == f"[{value}]\r\n"
+
+
+@windows_only
 def test_a_start_b_child_whose_parent_exited_is_killed_with_the_job(tmp_path):
     marker = f"labdeck-job-{uuid.uuid4().hex[:8]}"
     command = f'start "" /b "{sys.executable}" -c "import time; time.sleep(300)" {marker} & echo started'
