@@ -8,9 +8,14 @@ from pathlib import Path
 from ..core.errors import InvalidInput
 from ..core.models import Job, JobOption, JobPolicy, Step, StepKind
 from ..core.quoting import check_option_name
-from ..store.jobfile import job_from_yaml, job_to_yaml
+from ..store.jobfile import check_job, job_from_yaml, job_to_yaml
 from .common import open_engine, parse_pairs, print_json, print_table
-from .policy import add_policy_arguments, apply_policy_arguments
+from .policy import POLICY_FLAGS, add_policy_arguments, apply_policy_arguments
+
+# the job file's field paths as the flags of ``job add`` that set them, for error messages
+JOB_ADD_FLAGS = POLICY_FLAGS | {"policy.timeout_s": "--timeout", "policy.retries": "--retries",
+                                "policy.retry_delay_s": "--retry-delay", "policy.max_parallel": "--max-parallel",
+                                "description": "--description", "targets": "--targets", "name": "NAME"}
 
 
 def register(sub) -> None:
@@ -61,13 +66,11 @@ def cmd_add(args) -> int:
         step = Step(kind=StepKind.SCRIPT, script=body, filename=path.name)
     else:
         step = Step(command=args.command)
-    for value, flag in ((args.timeout, "--timeout"), (args.retries, "--retries"), (args.max_parallel, "--max-parallel")):
-        if value is not None and value < 0:
-            raise InvalidInput(f"{flag} cannot be negative")
     options = [JobOption(name=check_option_name(k), default=v) for k, v in parse_pairs(args.option, "--option").items()]
     job = Job(name=args.name, steps=[step], targets=args.targets, options=options, description=args.description,
               policy=apply_policy_arguments(JobPolicy(timeout_s=args.timeout, retries=args.retries,
                                                       retry_delay_s=args.retry_delay, max_parallel=args.max_parallel), args))
+    check_job(job, flag_names=JOB_ADD_FLAGS)
     with open_engine(args) as engine:
         _check_targets(engine, job)
         engine.catalog.add_job(job)

@@ -1,0 +1,64 @@
+"""Bad input at the command line: each mistake is one line on stderr (``labdeck: error: ...``),
+exit code 2, and nothing half-written in the catalog. The command line runs in this process
+(``labdeck.cli.main``) unless a real pipe or process is the point of the test."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from labdeck.cli import main
+
+
+def run_cli(capsys, data_dir, *args) -> tuple[int, str, str]:
+    code = main(["--data-dir", str(data_dir), *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_error_line(capsys, data_dir, *args) -> str:
+    code, _, err = run_cli(capsys, data_dir, *args)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("labdeck: error: "), (args, code, err)
+    return lines[0].removeprefix("labdeck: error: ")
+
+
+def job_names(capsys, data_dir) -> list[str]:
+    code, out, _ = run_cli(capsys, data_dir, "job", "list", "--json")
+    assert code == 0
+    return [j["name"] for j in json.loads(out)]
+
+
+# ---- job files and job add ------------------------------------------------------------------
+
+@pytest.mark.parametrize("flags, message", [
+    (["--timeout", "-5"], "job 'gen': --timeout: must be a number >= 0, got -5"),
+    (["--timeout", "nan"], "job 'gen': --timeout: must be a finite number, got nan"),
+    (["--max-parallel", "-3"], "job 'gen': --max-parallel: must be a whole number >= 0, got -3"),
+    (["--retries", "5000"], "job 'gen': --retries: must be a whole number <= 1000, got 5000"),
+    (["--retry-delay", "inf"], "job 'gen': --retry-delay: must be a finite number, got inf"),
+])
+def test_job_add_checks_its_flags_with_the_job_file_schema(capsys, data_dir, flags, message):
+    assert one_error_line(capsys, data_dir, "job", "add", "gen", "--command", "true", "--targets", "all",
+                          *flags) == message
+    assert "gen" not in job_names(capsys, data_dir)
+
+
+def test_a_job_file_with_a_typo_is_refused_and_nothing_is_imported(capsys, data_dir, tmp_path):
+    path = tmp_path / "gen.yaml"
+    path.write_text("name: gen\ntarget: this-computer\nsteps: [echo hi]\n")
+    message = one_error_line(capsys, data_dir, "job", "import", str(path))
+    assert message == f"{path}: job 'gen': unknown key 'target' (did you mean 'targets'?)"
+    assert job_names(capsys, data_dir) == ["hello"]
+    assert path.read_text() == "name: gen\ntarget: this-computer\nsteps: [echo hi]\n"  # the user's file as it was
+
+
+def test_a_job_file_that_replaces_a_job_leaves_the_old_one_when_it_is_refused(capsys, data_dir, tmp_path):
+    path = tmp_path / "hello.yaml"
+    path.write_text("name: hello\ntargets: all\nsteps: [echo new]\npolicy: {retries: abc}\n")
+    _, before, _ = run_cli(capsys, data_dir, "job", "export", "hello")
+    assert "policy.retries: must be a whole number, got 'abc'" in one_error_line(
+        capsys, data_dir, "job", "import", str(path), "--replace")
+    _, after, _ = run_cli(capsys, data_dir, "job", "export", "hello")
+    assert after == before

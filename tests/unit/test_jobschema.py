@@ -1,0 +1,77 @@
+"""The job file schema: every key and value is checked where a job enters, and a mistake is one
+line that names the field (and, for a typo, the key that was meant)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from labdeck.core.errors import InvalidInput
+from labdeck.core.models import Job, JobPolicy, Step
+from labdeck.store.catalog import Catalog
+from labdeck.store.jobfile import job_from_yaml
+
+BASE = "name: gen\ntargets: all\nsteps: [echo hi]\n"
+
+
+@pytest.mark.parametrize("extra, message", [
+    # the cases of issue 17, each accepted silently or crashing a run before
+    ("target: gpu1", "gen.yaml: job 'gen': unknown key 'target' (did you mean 'targets'?)"),
+    ("policy: {retries: abc}", "gen.yaml: job 'gen': policy.retries: must be a whole number, got 'abc'"),
+    ("policy: {timeout_s: -5}", "gen.yaml: job 'gen': policy.timeout_s: must be a number >= 0, got -5"),
+    ("policy: {max_parallel: -3}", "gen.yaml: job 'gen': policy.max_parallel: must be a whole number >= 0, got -3"),
+    ("resources: {cpus: nan}", "gen.yaml: job 'gen': resources.cpus: must be a number, got 'nan'"),
+    ("resources: {cpus: .nan}", "gen.yaml: job 'gen': resources.cpus: must be a finite number, got nan"),
+    ("options: 5", "gen.yaml: job 'gen': options: must be a list (e.g. [a, b]), got 5"),
+    ("policy: {notify_on: failed}", "gen.yaml: job 'gen': policy.notify_on: must be a list (e.g. [a, b]), got 'failed'"),
+    ("array: 100000000", "gen.yaml: job 'gen': array: must be a whole number <= 100000, got 100000000"),
+    # and their neighbours
+    ("policy: {timeoutt: 3}", "gen.yaml: job 'gen': policy: unknown key 'timeoutt' (did you mean 'timeout_s'?)"),
+    ("policy: {overlap: sometimes}", "gen.yaml: job 'gen': policy.overlap: must be one of skip, queue or parallel, "
+                                     "got 'sometimes'"),
+    ("policy: {timeout_s: .inf}", "gen.yaml: job 'gen': policy.timeout_s: must be a finite number, got inf"),
+    ("policy: {retry_delay_s: [1]}", "gen.yaml: job 'gen': policy.retry_delay_s: must be a number, got a list of 1"),
+    ("options: [{name: n, required: maybe}]", "gen.yaml: job 'gen': options[0].required: must be true or false, "
+                                              "got 'maybe'"),
+    ("priority: 1.5", "gen.yaml: job 'gen': priority: must be a whole number, got 1.5"),
+    ("xyzzy: 1", "gen.yaml: job 'gen': unknown key 'xyzzy' (allowed: array, description, name, on_failure, options, "
+                 "over, over_file, placement, policy, priority, resources, slots_per_node, steps, targets, workflow)"),
+])
+def test_a_bad_field_is_one_line_naming_its_path(extra, message):
+    with pytest.raises(InvalidInput) as caught:
+        job_from_yaml(BASE + extra + "\n", source="gen.yaml")
+    assert str(caught.value) == message
+
+
+def test_step_fields_are_checked_and_named_by_their_index():
+    with pytest.raises(InvalidInput, match=re.escape("steps[1]: unknown key 'comand' (did you mean 'command'?)")):
+        job_from_yaml("name: gen\nsteps: [echo, {comand: x}]\n")
+    with pytest.raises(InvalidInput, match=re.escape("workflow[0]: unknown key 'depends' (did you mean 'depends_on'?)")):
+        job_from_yaml("name: gen\nworkflow: [{name: a, command: x, depends: b}]\n")
+    with pytest.raises(InvalidInput, match=re.escape("steps[0].command: must be text, got a list of 1")):
+        job_from_yaml("name: gen\nsteps: [{command: [x]}]\n")
+
+
+def test_several_problems_name_the_first_and_count_the_rest():
+    with pytest.raises(InvalidInput) as caught:
+        job_from_yaml(BASE + "policy: {retries: abc, timeout_s: -1, max_parallel: x}\n")
+    assert str(caught.value).endswith("policy.timeout_s: must be a number >= 0, got -1 (and 2 more problems)")
+
+
+def test_good_values_are_typed_as_the_job_expects():
+    job = job_from_yaml(BASE + "options: [{name: n, default: 3}]\npolicy: {timeout_s: 30, retries: 2, "
+                               "notify_on: [failed, exceeded]}\nresources: {cpus: 1.5}\n")
+    assert job.options[0].default == "3" and job.policy.timeout_s == 30 and job.policy.retries == 2
+    assert job.policy.notify_on == ["failed", "exceeded"] and job.plan.resources.cpus == 1.5
+
+
+def test_the_catalog_refuses_a_job_built_in_code_with_a_bad_value(tmp_path):
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    try:
+        bad = Job(name="gen", steps=[Step(command="true")], policy=JobPolicy(retries=-1, max_parallel=-3))
+        with pytest.raises(InvalidInput, match=re.escape("job 'gen': policy.retries: must be a whole number >= 0")):
+            catalog.add_job(bad)
+        assert catalog.list_jobs() == []
+    finally:
+        catalog.close()
