@@ -62,3 +62,14 @@ def test_a_job_file_that_replaces_a_job_leaves_the_old_one_when_it_is_refused(ca
         capsys, data_dir, "job", "import", str(path), "--replace")
     _, after, _ = run_cli(capsys, data_dir, "job", "export", "hello")
     assert after == before
+
+
+def test_a_job_file_that_is_not_utf8_or_a_bomb_is_one_line(capsys, data_dir, tmp_path):
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"name: x\nsteps: [\xff]\n")
+    assert one_error_line(capsys, data_dir, "job", "import", str(binary)) == f"{binary} is not UTF-8 text (byte 16)"
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("name: deep\nsteps: [echo]\nover: " + "[" * 3000 + "]" * 3000 + "\n")
+    assert "nests lists or mappings more than 64 levels deep" in one_error_line(
+        capsys, data_dir, "job", "import", str(deep))
+    assert job_names(capsys, data_dir) == ["hello"]

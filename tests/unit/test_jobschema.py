@@ -75,3 +75,43 @@ def test_the_catalog_refuses_a_job_built_in_code_with_a_bad_value(tmp_path):
         assert catalog.list_jobs() == []
     finally:
         catalog.close()
+
+
+# ---- the YAML itself: size, depth and alias expansion are bounded ---------------------------
+
+def _laughs(levels: int) -> str:
+    """The "billion laughs" under 'over' (a known key, so it is not refused as an unknown key):
+    each item a list of nine aliases of the item before; 9 levels expand to 9**10 strings."""
+    items = "".join(f"  - &l{i} [" + ", ".join(["lol"] * 9 if i == 0 else [f"*l{i - 1}"] * 9) + "]\n"
+                    for i in range(levels + 1))
+    return "name: bomb\ntargets: all\nsteps: [echo]\nover:\n" + items
+
+
+@pytest.mark.parametrize("levels", [7, 9])
+def test_a_billion_laughs_is_refused_fast(levels):
+    import time
+    started = time.process_time()
+    with pytest.raises(InvalidInput, match=r"bomb.yaml: its aliases expand to more than 1,000,000 items"):
+        job_from_yaml(_laughs(levels), source="bomb.yaml")
+    assert time.process_time() - started < 2.0  # a generous bound: the expansion is never built
+
+
+def test_deep_nesting_is_refused_with_a_line_not_a_recursion_error():
+    text = "name: deep\nsteps: [echo]\nover: " + "[" * 5000 + "]" * 5000 + "\n"
+    with pytest.raises(InvalidInput, match=r"deep.yaml nests lists or mappings more than 64 levels deep"):
+        job_from_yaml(text, source="deep.yaml")
+
+
+def test_an_alias_that_contains_itself_is_refused():
+    with pytest.raises(InvalidInput, match="an alias refers to a list or mapping that contains it"):
+        job_from_yaml("name: loop\nsteps: [echo]\nover: &a [1, *a]\n")
+
+
+def test_a_huge_file_is_refused_before_it_is_parsed():
+    with pytest.raises(InvalidInput, match=r"big.yaml is 9.0 MB; a job file may be at most 8 MB"):
+        job_from_yaml("name: big\nsteps: [echo]\ndescription: " + "x" * (9 * 1024 * 1024) + "\n", source="big.yaml")
+
+
+def test_plain_anchors_and_aliases_still_work():
+    job = job_from_yaml("name: twice\ntargets: all\nsteps: [&hi {command: echo hi}, *hi]\n")
+    assert [s.command for s in job.steps] == ["echo hi", "echo hi"]

@@ -9,6 +9,7 @@ from ..core.errors import InvalidInput
 from ..core.models import Job, JobOption, JobPolicy, Step, StepKind
 from ..core.quoting import check_option_name
 from ..store.jobfile import check_job, job_from_yaml, job_to_yaml
+from ..store.safe_yaml import MAX_DOCUMENT_CHARS
 from .common import open_engine, parse_pairs, print_json, print_table
 from .policy import POLICY_FLAGS, add_policy_arguments, apply_policy_arguments
 
@@ -112,10 +113,16 @@ def cmd_remove(args) -> int:
 
 
 def cmd_import(args) -> int:
-    try:
-        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+    try:  # one character past the limit is enough for load_yaml to refuse a huge file
+        if args.file == "-":
+            text = sys.stdin.read(MAX_DOCUMENT_CHARS + 1)
+        else:
+            with open(args.file, encoding="utf-8") as stream:
+                text = stream.read(MAX_DOCUMENT_CHARS + 1)
     except OSError as exc:
         raise InvalidInput(f"cannot read {args.file}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{args.file} is not UTF-8 text (byte {exc.start})") from exc
     folder = None if args.file == "-" else str(Path(args.file).resolve().parent)  # where a relative over_file is
     job = job_from_yaml(text, source=args.file, base_dir=folder)
     with open_engine(args) as engine:

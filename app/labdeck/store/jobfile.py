@@ -13,6 +13,7 @@ from ..core.models import Job, JobOption, JobPolicy, Step, StepKind
 from ..core.quoting import check_option_name
 from .jobschema import check_job_doc
 from .planfile import plan_from_yaml, plan_to_yaml
+from .safe_yaml import load_yaml
 
 
 def job_to_yaml(job: Job) -> str:
@@ -41,14 +42,7 @@ def job_to_doc(job: Job) -> dict:
 
 def job_from_yaml(text: str, source: str = "job file", base_dir: str | None = None) -> Job:
     """``base_dir``: where a relative ``over_file`` is found (the job file's folder)."""
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InvalidInput(f"{source} is not valid YAML{where}: {problem}") from exc
-    return job_from_doc(raw, source, base_dir)
+    return job_from_doc(load_yaml(text, source), source, base_dir)
 
 
 def job_from_doc(raw, source: str = "job file", base_dir: str | None = None) -> Job:
