@@ -73,3 +73,24 @@ def test_a_job_file_that_is_not_utf8_or_a_bomb_is_one_line(capsys, data_dir, tmp
     assert "nests lists or mappings more than 64 levels deep" in one_error_line(
         capsys, data_dir, "job", "import", str(deep))
     assert job_names(capsys, data_dir) == ["hello"]
+
+
+# ---- schedules -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("--cron", "", "cron expression '' has 0 fields; it needs 5"),
+    ("--every", "", "duration '' is not understood: use e.g. 30s, 5m, 1h30m, 2d"),
+    ("--at", "", "time '' is not understood"),
+    ("--every", "0.0001s", "an interval of 0.0001s is too short: the shortest is 1s"),
+    ("--every", "99999999999d", "duration '99999999999d' is too long: at most 3650d (ten years)"),
+    ("--cron", "0 0 31 2 *", "cron expression '0 0 31 2 *' never fires: no date matches its day, month and weekday"),
+])
+def test_a_schedule_that_cannot_work_is_refused_in_one_line(capsys, data_dir, flag, value, message):
+    assert message in one_error_line(capsys, data_dir, "schedule", "add", "hello", f"{flag}={value}")
+    code, out, _ = run_cli(capsys, data_dir, "schedule", "list", "--json")
+    assert code == 0 and json.loads(out)["schedules"] == []
+
+
+def test_the_shortest_interval_is_accepted(capsys, data_dir):
+    code, out, err = run_cli(capsys, data_dir, "schedule", "add", "hello", "--every", "1s", "--disabled")
+    assert code == 0 and "every 1s" in out, err

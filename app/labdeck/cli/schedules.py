@@ -45,9 +45,9 @@ def register(sub) -> None:
 
 def cmd_add(args) -> int:
     parse_tz(args.tz)
-    if args.cron:
+    if args.cron is not None:  # "" is a mistake to report, not "no --cron"
         schedule = Schedule(args.job, ScheduleKind.CRON, " ".join(args.cron.split()), args.tz)
-    elif args.every:
+    elif args.every is not None:
         schedule = Schedule(args.job, ScheduleKind.INTERVAL, repr(parse_duration(args.every)), args.tz)
     else:
         schedule = Schedule(args.job, ScheduleKind.DATE, parse_at(args.at, args.tz).isoformat(), args.tz)

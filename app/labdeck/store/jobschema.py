@@ -22,9 +22,9 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationE
 
 from ..core.errors import InvalidInput
 from ..core.models import LAUNCH_MODES, NOTIFY_KINDS
+from ..core.schedules import MAX_DURATION_S as MAX_SECONDS  # ten years, as for durations typed as flags
 
 MAX_ARRAY_TASKS = 100_000       # array: N, or the items of over: one task row each in the catalog
-MAX_SECONDS = 10 * 365 * 86400  # any duration: ten years (larger ones overflow date arithmetic)
 MAX_RETRIES = 1000
 MAX_PARALLEL = 100_000
 MAX_PRIORITY = 1_000_000
