@@ -94,3 +94,26 @@ def test_a_schedule_that_cannot_work_is_refused_in_one_line(capsys, data_dir, fl
 def test_the_shortest_interval_is_accepted(capsys, data_dir):
     code, out, err = run_cli(capsys, data_dir, "schedule", "add", "hello", "--every", "1s", "--disabled")
     assert code == 0 and "every 1s" in out, err
+
+
+# ---- output into a pipe that closes ----------------------------------------------------------
+
+def test_runs_json_into_a_pipe_closed_early_exits_quietly(data_dir):
+    import subprocess
+    import sys
+    import time
+
+    from labdeck.core.models import Trigger
+    from labdeck.core.status import RunStatus
+    from labdeck.engine.engine import Engine
+    with Engine(data_dir) as engine:
+        for i in range(600):  # far more JSON than a pipe holds, so the writer meets the closed end
+            engine.catalog.record_entry("hello", None, RunStatus.MISSED, Trigger.SCHEDULE, time.time() - i,
+                                        f"missed fire {i}")
+    reader = subprocess.Popen([sys.executable, "-m", "labdeck.cli", "--data-dir", str(data_dir), "runs", "--json",
+                               "--limit", "600"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert reader.stdout.read(100)  # like `| head -c 100`: read a little, then go away
+    reader.stdout.close()
+    stderr = reader.stderr.read().decode()
+    assert reader.wait(timeout=60) == 141  # as a shell reports a command ended by SIGPIPE
+    assert stderr == ""

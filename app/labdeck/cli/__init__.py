@@ -13,6 +13,7 @@ import sys
 from ..core.errors import LabDeckError
 
 EXIT_ERROR = 2
+EXIT_BROKEN_PIPE = 141  # what a shell reports for a command ended by SIGPIPE (128 + 13)
 
 
 def _add_global_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -60,19 +61,35 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         return _open_app(args)
     try:
-        return args.handler(args) or 0
+        code = args.handler(args) or 0
+        sys.stdout.flush()  # a closed pipe shows here, inside the try, not in the interpreter's last flush
+        return code
     except LabDeckError as exc:
         print(f"labdeck: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("labdeck: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (labdeck runs --json | head): stop quietly
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except Exception as exc:  # a bug or an environment problem: one line, details on request
         if args.verbose:
             raise
         print(f"labdeck: error: unexpected {exc.__class__.__name__}: {exc} (run again with --verbose for details)",
               file=sys.stderr)
         return EXIT_ERROR
+
+
+def _silence_stdout() -> None:
+    """Point stdout at the null device, so the interpreter's final flush of what is still
+    buffered cannot fail a second time with "Exception ignored ... BrokenPipeError"."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real stdout (an embedding host, a test's capture)
+        pass
 
 
 def _open_app(args) -> int:
