@@ -117,3 +117,22 @@ def test_runs_json_into_a_pipe_closed_early_exits_quietly(data_dir):
     stderr = reader.stderr.read().decode()
     assert reader.wait(timeout=60) == 141  # as a shell reports a command ended by SIGPIPE
     assert stderr == ""
+
+
+# ---- names and tags --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("tag", ["x&y", "a,b", "!gpu", "tag:gpu", "", "..", "bell\a", "x" * 65])
+def test_a_tag_a_target_spec_cannot_name_is_refused(capsys, data_dir, tag):
+    message = one_error_line(capsys, data_dir, "node", "add", "n1", "--transport", "local", "--no-check",
+                             "--tag", "gpu", "--tag", tag)
+    assert message.startswith("invalid tag '") and "a tag is 1-64 letters, digits, '-', '_' or '.'" in message
+    code, out, _ = run_cli(capsys, data_dir, "node", "list", "--json")
+    assert [n["name"] for n in json.loads(out)] == ["this-computer"]
+
+
+def test_good_tags_are_kept(capsys, data_dir):
+    code, _, err = run_cli(capsys, data_dir, "node", "add", "n1", "--transport", "local", "--no-check",
+                           "--tag", "gpu-2", "--tag", "lab_a.v100")
+    assert code == 0, err
+    code, out, _ = run_cli(capsys, data_dir, "node", "list", "--json")
+    assert [n.get("tags") for n in json.loads(out) if n["name"] == "n1"] == [["gpu-2", "lab_a.v100"]]

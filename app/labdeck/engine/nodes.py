@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from ..core.errors import HostKeyChanged, HostKeyUnknown, InvalidInput
 from ..core.events import NodeSeen
 from ..core.models import Capacity, Node, Transport
+from ..core.tags import check_tags
 from ..executors.winrm_commands import codepage_for
 from ..store import secrets
 from .bus import EventBus
@@ -224,3 +225,4 @@ def _validate(node: Node) -> None:
         codepage_for(node.encoding)  # an encoding Windows has no code page for is refused here, not at run time
     if node.port is not None and not 0 < node.port < 65536:
         raise InvalidInput(f"port {node.port} is out of range 1-65535")
+    check_tags(node.tags)
