@@ -5,6 +5,7 @@ exit code 2, and nothing half-written in the catalog. The command line runs in t
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -136,3 +137,98 @@ def test_good_tags_are_kept(capsys, data_dir):
     assert code == 0, err
     code, out, _ = run_cli(capsys, data_dir, "node", "list", "--json")
     assert [n.get("tags") for n in json.loads(out) if n["name"] == "n1"] == [["gpu-2", "lab_a.v100"]]
+
+
+# ---- the data folder -------------------------------------------------------------------------
+
+def test_a_data_dir_that_is_a_file_says_so(capsys, tmp_path):
+    path = tmp_path / "catalog-here"
+    path.write_text("not a folder")
+    assert one_error_line(capsys, path, "job", "list") == (
+        f"the data folder {path} (--data-dir) is a file, not a folder: give the path of a folder (a new one is created)")
+    assert one_error_line(capsys, path / "sub", "job", "list") == (
+        f"cannot create the data folder {path / 'sub'} (--data-dir): {path} is a file, not a folder")
+    assert path.read_text() == "not a folder"
+
+
+def _mount(*args: str) -> None:
+    import subprocess
+    result = subprocess.run(["mount", *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount here ({result.stderr.strip() or result.returncode}): needs root with CAP_SYS_ADMIN")
+
+
+@pytest.fixture
+def read_only_mounts(tmp_path):
+    """A folder with a catalog in it seen through a read-only bind mount, and an empty tmpfs
+    mounted read-only: read-only even for root, who ignores permission bits."""
+    import subprocess
+    source, bound, tmpfs = tmp_path / "source", tmp_path / "bound", tmp_path / "tmpfs"
+    for folder in (source, bound, tmpfs):
+        folder.mkdir()
+    assert main(["--data-dir", str(source), "job", "list"]) == 0
+    mounted = []
+    try:
+        _mount("--bind", str(source), str(bound))
+        mounted.append(bound)
+        _mount("-o", "remount,bind,ro", str(bound))
+        _mount("-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(tmpfs))
+        mounted.append(tmpfs)
+        yield bound, tmpfs
+    finally:
+        for folder in reversed(mounted):
+            subprocess.run(["umount", str(folder)], check=False)
+
+
+def test_a_read_only_data_dir_says_so(capsys, read_only_mounts):
+    bound, tmpfs = read_only_mounts
+    assert one_error_line(capsys, bound, "job", "list") == (
+        f"the data folder {bound} (--data-dir) is on a read-only filesystem: give a folder on a writable disk")
+    assert one_error_line(capsys, tmpfs, "runs") == (
+        f"the data folder {tmpfs} (--data-dir) is on a read-only filesystem: give a folder on a writable disk")
+    assert one_error_line(capsys, tmpfs / "new", "runs") == (
+        f"cannot create the data folder {tmpfs / 'new'} (--data-dir): {tmpfs} is on a read-only filesystem: "
+        "give a folder on a writable disk")
+
+
+def test_a_folder_without_write_permission_says_so():
+    """Root ignores permission bits, so the check runs in a child process that gave up root."""
+    import os
+    import shutil
+    import tempfile
+    if os.geteuid() != 0:
+        pytest.skip("needs root to switch to an unprivileged user")
+    from labdeck.core.errors import InvalidInput
+    from labdeck.store.paths import resolve_data_dir
+    top = Path(tempfile.mkdtemp(prefix="labdeck-perm-", dir="/tmp"))
+    try:
+        (top / "ro").mkdir()
+        os.chmod(top, 0o755)
+        os.chmod(top / "ro", 0o555)
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: no pytest, no threads of its own; reports the message and exits
+            try:
+                os.setgid(65534)
+                os.setuid(65534)
+                messages = []
+                for folder in (top / "ro", top / "ro" / "new"):
+                    try:
+                        resolve_data_dir(folder)
+                        messages.append("accepted")
+                    except InvalidInput as exc:
+                        messages.append(str(exc))
+                os.write(write, "\n".join(messages).encode())
+            finally:
+                os._exit(0)
+        os.close(write)
+        with os.fdopen(read) as stream:
+            messages = stream.read().splitlines()
+        os.waitpid(pid, 0)
+        assert messages == [
+            f"the data folder {top / 'ro'} (--data-dir) is read-only: no permission to write in it; "
+            "give a folder you can write to",
+            f"cannot create the data folder {top / 'ro' / 'new'} (--data-dir): no permission to write in "
+            f"{top / 'ro'}; give a folder you can write to"]
+    finally:
+        shutil.rmtree(top)

@@ -102,7 +102,11 @@ def _open_app(args) -> int:
         print("labdeck: error: no display to open the desktop app on (DISPLAY and WAYLAND_DISPLAY are unset); "
               "run it in a graphical session, or use the command line: labdeck --help", file=sys.stderr)
         return EXIT_ERROR
-    return run_app(args.data_dir)
+    try:
+        return run_app(args.data_dir)
+    except LabDeckError as exc:  # e.g. a data folder that is a file or read-only
+        print(f"labdeck: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
 
 
 def _app_check(args) -> int:
