@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..core.errors import InvalidInput
 from ..core.models import Job, Node, Run, Step, Trigger
-from ..core.quoting import Shell, check_option_name, substitute
+from ..core.quoting import Shell, check_option_name, check_option_value, substitute
 from ..core.targets import resolve_targets
 from ..executors.pool import ExecutorPool
 from ..store import paths, run_queue, secrets
@@ -172,5 +172,5 @@ def resolve_options(job: Job, given: dict[str, str]) -> dict[str, str]:
         value = given.get(name, option.default)
         if option.required and value == "":
             raise InvalidInput(f"job '{job.name}' needs a value for option '{name}': -p {name}=VALUE")
-        values[name] = value
+        values[name] = check_option_value(name, value, f"job '{job.name}': ")
     return values

@@ -22,6 +22,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationE
 
 from ..core.errors import InvalidInput
 from ..core.models import LAUNCH_MODES, NOTIFY_KINDS
+from ..core.quoting import check_option_value
 from ..core.schedules import MAX_DURATION_S as MAX_SECONDS  # ten years, as for durations typed as flags
 
 MAX_ARRAY_TASKS = 100_000       # array: N, or the items of over: one task row each in the catalog
@@ -79,6 +80,16 @@ class OptionDoc(_Doc):
     default: Text | None = None
     description: Text | None = None
     required: Flag | None = None
+
+    @field_validator("default")
+    @classmethod
+    def _fits_a_command_line(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                check_option_value("", value)
+            except InvalidInput as exc:  # the same limit as a value given when the run starts
+                raise ValueError(str(exc).removeprefix("option '' ")) from None
+        return value
 
 
 class PolicyDoc(_Doc):
@@ -258,7 +269,9 @@ def _problem(error: dict, loc: tuple) -> str:
     if kind == "string_too_long":
         return f"is too long (at most {ctx.get('max_length')} characters)"
     message = str(error.get("msg", "is not valid"))
-    return message.removeprefix("Value error, ") + got
+    if kind == "value_error":  # our own validators: the message says it all
+        return message.removeprefix("Value error, ")
+    return message + got
 
 
 def _shown(value: Any) -> str:
