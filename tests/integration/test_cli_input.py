@@ -232,3 +232,50 @@ def test_a_folder_without_write_permission_says_so():
             f"{top / 'ro'}; give a folder you can write to"]
     finally:
         shutil.rmtree(top)
+
+
+# ---- every flag that takes a value ----------------------------------------------------------
+
+@pytest.mark.parametrize("args, message", [
+    # ids too large for SQLite raised OverflowError
+    (["logs", "99999999999999999999"], "argument run_id: there is no run 99999999999999999999: run ids are whole "
+                                       "numbers from 1 (see: labdeck logs --help)"),
+    (["cancel", "99999999999999999999"], "argument run_id: there is no run 99999999999999999999"),
+    (["tasks", "abc"], "argument run_id: must be a run id (a whole number), got 'abc'"),
+    (["schedule", "remove", "99999999999999999999"], "argument id: there is no schedule 99999999999999999999"),
+    (["queue", "move", "99999999999999999999", "--up"], "argument run_id: there is no run 99999999999999999999"),
+    (["runs", "--limit", "99999999999999999999"], "argument --limit: must be from 1 to 1,000,000"),
+    # accepted before, and then ran with a nonsense deadline or looped long
+    (["exec", "--targets", "this-computer", "--timeout", "-1", "--", "true"],
+     "argument --timeout: must be a number of seconds > 0 and at most 315,360,000, got '-1'"),
+    (["exec", "--targets", "this-computer", "--timeout", "nan", "--", "true"], "argument --timeout: must be a number"),
+    (["schedule", "list", "--next", "100000000"], "argument --next: must be from 0 to 1,000, got 100000000"),
+    (["queue", "move", "1", "--priority", "99999999999999999999"], "argument --priority: must be from -1,000,000"),
+    (["node", "capacity", "this-computer", "--cpus", "99999999999999999999"], "argument --cpus: must be from 0 to"),
+    (["setting", "heartbeat_s", "nan"], "setting 'heartbeat_s' needs a positive number up to 315,360,000, not 'nan'"),
+    (["node", "add", "n1", "--transport", "local", "--no-check", "--encoding", "nonsense"],
+     "unknown encoding 'nonsense': give a codec name such as utf-8, cp850 or latin-1"),
+    (["policy", "hello", "--notify-webhook", "ftp://x"],
+     "job 'hello': --notify-webhook: must be an http:// or https:// address, got 'ftp://x'"),
+    (["policy", "hello", "--notify-email", "lab-at-example"],
+     "job 'hello': --notify-email: must be an email address (name@example.org), got 'lab-at-example'"),
+    # argparse's own errors: one line too, not a usage block
+    (["job", "add", "x", "--command", "true", "--targets", "all", "--retries", "abc"],
+     "argument --retries: invalid int value: 'abc' (see: labdeck job add --help)"),
+])
+def test_a_flag_with_a_bad_value_is_one_line(capsys, data_dir, args, message):
+    code, _, err = run_cli_exiting(capsys, data_dir, *args)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("labdeck: error: "), (args, err)
+    assert message in lines[0]
+    _, out, _ = run_cli(capsys, data_dir, "job", "export", "hello")
+    assert "notify_webhooks: []" in out and "notify_emails: []" in out  # the job as it was
+
+
+def run_cli_exiting(capsys, data_dir, *args) -> tuple[int, str, str]:
+    """As run_cli, for argparse's errors too (it exits instead of returning)."""
+    try:
+        return run_cli(capsys, data_dir, *args)
+    except SystemExit as exc:
+        out, err = capsys.readouterr()
+        return exc.code, out, err

@@ -35,6 +35,10 @@ BASE = "name: gen\ntargets: all\nsteps: [echo hi]\n"
     ("options: [{name: n, required: maybe}]", "gen.yaml: job 'gen': options[0].required: must be true or false, "
                                               "got 'maybe'"),
     ("priority: 1.5", "gen.yaml: job 'gen': priority: must be a whole number, got 1.5"),
+    ("options: [{name: 'a b'}]", "gen.yaml: job 'gen': options[0].name: 'a b' is not valid: use letters, digits, "
+                                 "'_', '-' or '.', starting with a letter"),
+    ("policy: {notify_webhooks: ['ftp://x']}", "gen.yaml: job 'gen': policy.notify_webhooks[0]: must be an http:// "
+                                               "or https:// address, got 'ftp://x'"),
     ("xyzzy: 1", "gen.yaml: job 'gen': unknown key 'xyzzy' (allowed: array, description, name, on_failure, options, "
                  "over, over_file, placement, policy, priority, resources, slots_per_node, steps, targets, workflow)"),
 ])

@@ -11,6 +11,7 @@ import os
 import sys
 
 from ..core.errors import LabDeckError
+from .argtypes import OneLineParser
 
 EXIT_ERROR = 2
 EXIT_BROKEN_PIPE = 141  # what a shell reports for a command ended by SIGPIPE (128 + 13)
@@ -30,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     # The command modules import the engine (paramiko and all); only commands need them.
     from . import daemon, jobs, nodes, notify, policy, queue, runs, schedules, settings, transfers
 
-    parser = argparse.ArgumentParser(prog="labdeck", description="Run and watch batch jobs across your lab's machines.")
+    parser = OneLineParser(prog="labdeck", description="Run and watch batch jobs across your lab's machines.")
     _add_global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     nodes.register(sub)
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     if (sys.argv[1:] if argv is None else argv)[:1] == [CHILD_FLAG]:  # the desktop app's engine (frozen builds)
         return child_main()
     raw = sys.argv[1:] if argv is None else list(argv)
-    args, rest = _add_global_options(argparse.ArgumentParser(prog="labdeck", add_help=False)).parse_known_args(raw)
+    args, rest = _add_global_options(OneLineParser(prog="labdeck", add_help=False)).parse_known_args(raw)
     if rest:  # a command (or --help): the full parser; without one the app starts without the engine's imports
         args = build_parser().parse_args(raw)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,

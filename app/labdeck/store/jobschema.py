@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
                       field_validator, model_validator)
 
 from ..core.errors import InvalidInput
 from ..core.models import LAUNCH_MODES, NOTIFY_KINDS
-from ..core.quoting import check_option_value
+from ..core.quoting import check_option_name, check_option_value
 from ..core.schedules import MAX_DURATION_S as MAX_SECONDS  # ten years, as for durations typed as flags
 
 MAX_ARRAY_TASKS = 100_000       # array: N, or the items of over: one task row each in the catalog
@@ -38,6 +39,18 @@ def _scalar_text(value: Any) -> Any:
         return str(value)
     if isinstance(value, (int, float)):
         return str(value)
+    return value
+
+
+def _web_address(value: str) -> str:
+    if not re.fullmatch(r"https?://[^\s/]+\S*", value):
+        raise ValueError(f"must be an http:// or https:// address, got {_shown(value)}")
+    return value
+
+
+def _email_address(value: str) -> str:
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+        raise ValueError(f"must be an email address (name@example.org), got {_shown(value)}")
     return value
 
 
@@ -81,6 +94,14 @@ class OptionDoc(_Doc):
     description: Text | None = None
     required: Flag | None = None
 
+    @field_validator("name")
+    @classmethod
+    def _usable_as_a_variable(cls, value: str) -> str:
+        try:
+            return check_option_name(value)
+        except InvalidInput as exc:
+            raise ValueError(f"'{value}' is not valid: {str(exc).split(': ', 1)[-1]}") from None
+
     @field_validator("default")
     @classmethod
     def _fits_a_command_line(cls, value: str | None) -> str | None:
@@ -106,8 +127,8 @@ class PolicyDoc(_Doc):
     max_restarts: Annotated[int, Field(strict=True, ge=0, le=MAX_RETRIES)] | None = None
     expected_duration_s: PositiveSeconds | None = None
     notify_on: list[Literal[NOTIFY_KINDS]] | None = None  # type: ignore[valid-type]
-    notify_webhooks: list[Text] | None = None
-    notify_emails: list[Text] | None = None
+    notify_webhooks: list[Annotated[Text, AfterValidator(_web_address)]] | None = None
+    notify_emails: list[Annotated[Text, AfterValidator(_email_address)]] | None = None
     launch: Literal[LAUNCH_MODES] | None = None  # type: ignore[valid-type]
 
 
@@ -181,7 +202,7 @@ def _one_line(exc: ValidationError, doc: dict, source: str, flag_names: dict[str
     if first["type"] == "extra_forbidden":
         return f"{prefix}: {_unknown_key(loc, first['input'])}{more}"
     path = _path(loc)
-    shown = flag_names.get(path, path)
+    shown = flag_names.get(path) or flag_names.get(re.sub(r"\[\d+\]", "", path), path)
     if first["type"] == "missing":
         return f"{prefix}: '{shown}' is required{more}"
     return f"{prefix}: {shown}: {_problem(first, loc)}{more}"
