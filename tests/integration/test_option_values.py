@@ -50,3 +50,16 @@ def test_a_command_longer_than_the_os_takes_fails_its_node_run_clearly(engine):
     assert node_run.status is not NodeRunStatus.SUCCEEDED
     assert "too long for this computer's command line" in node_run.message, node_run.message
     assert "internal error" not in node_run.message
+
+
+def test_a_job_stored_with_a_bad_value_before_the_schema_is_refused_at_start(engine, data_dir):
+    import json
+    import sqlite3
+    engine.catalog.add_job(Job(name="old", targets="this-computer", steps=[Step(command="true")]))
+    with sqlite3.connect(data_dir / "catalog.sqlite") as db:  # as an import before the schema could leave it
+        db.execute("UPDATE jobs SET policy = ? WHERE name = 'old'", (json.dumps({"retries": "abc"}),))
+    with pytest.raises(InvalidInput) as caught:
+        engine.start_job("old")
+    assert str(caught.value).startswith("job 'old': policy.retries: must be a whole number, got 'abc' (correct it: "
+                                        "labdeck job export old > job.yaml")
+    assert engine.catalog.list_runs() == []

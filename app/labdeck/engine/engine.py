@@ -13,6 +13,7 @@ from ..core.targets import resolve_targets
 from ..executors.pool import ExecutorPool
 from ..store import paths, run_queue, secrets
 from ..store.catalog import Catalog
+from ..store.jobfile import check_job
 from .bus import EventBus
 from .dispatcher import Dispatcher
 from .hostkeys import CatalogHostKeys
@@ -88,6 +89,11 @@ class Engine:
               targets: str | None = None, extra: dict | None = None) -> Run:
         """Validate everything first, then record the run and hand it to the dispatcher.
         ``extra``: run fields the scheduler and rules set (schedule_id, scheduled_for, note, ...)."""
+        try:  # a job stored before the schema checked it may hold a value no run can use
+            check_job(job)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{exc} (correct it: labdeck job export {job.name} > job.yaml, edit, "
+                               "labdeck job import job.yaml --replace)") from None
         values = resolve_options(job, options or {})
         for step in job.steps:  # an unknown ${option.X} is an error before anything runs
             substitute(step.command or step.script, values, Shell.SH)
