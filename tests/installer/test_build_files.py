@@ -100,6 +100,11 @@ def test_installer_script_matches_the_spec_and_the_data_folder():
     assert (ROOT / "resources" / "labdeck.ico").is_file()
 
 
+def test_the_bundle_carries_every_executor_the_registry_imports_by_name():
+    spec = (ROOT / "installer" / "labdeck.spec").read_text(encoding="utf-8")
+    assert 'hidden += collect_submodules("labdeck.executors")' in spec
+
+
 def test_autostart_opens_in_the_tray_from_the_signed_in_users_startup_folder():
     iss = (ROOT / "installer" / "labdeck.iss").read_text(encoding="utf-8")
     startup = [line for line in iss.splitlines() if "Tasks: startup" in line]

@@ -16,7 +16,7 @@ import pytest
 from labdeck.core.ntfs_names import ntfs_local_names, ntfs_safe_name, original_name
 from labdeck.engine.transfer_node import NodeProgress, get_from_node
 from labdeck.executors import transfer_base
-from labdeck.executors.local_transfer import LocalTransfer
+from labdeck.executors.local.transfer import LocalTransfer
 
 NAMES = [
     ("CON", "%43ON"),

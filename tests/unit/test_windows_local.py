@@ -16,7 +16,7 @@ import pytest
 from labdeck.core.errors import InvalidInput
 from labdeck.core.status import KillState
 from labdeck.executors.base import CommandRequest, Deadline, Ending, ScriptFile
-from labdeck.executors.local import LocalExecutor
+from labdeck.executors.local.executor import LocalExecutor
 from labdeck.executors.windows_cmd import cmd_line, script_command
 
 windows_only = pytest.mark.skipif(sys.platform != "win32", reason="needs real cmd.exe, PowerShell 5.1 and Job Objects")
@@ -144,7 +144,7 @@ def test_a_start_b_child_whose_parent_exited_is_killed_with_the_job(tmp_path):
 
 @windows_only
 def test_a_job_object_lists_its_processes_and_ends_them_all():
-    from labdeck.executors.job_object import JobObject
+    from labdeck.executors.local.job_object import JobObject
     marker = f"labdeck-grandchild-{uuid.uuid4().hex[:8]}"
     job = JobObject()
     try:

@@ -63,7 +63,7 @@ def local_greeting_command() -> str:
 
 def check_local_command(checks, work_dir) -> None:
     from ..executors.base import CommandRequest, Deadline
-    from ..executors.local import LocalExecutor
+    from ..executors.local.executor import LocalExecutor
 
     out = bytearray()
     result = LocalExecutor(work_dir).run(CommandRequest(command=local_greeting_command()),

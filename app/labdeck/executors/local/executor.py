@@ -9,6 +9,7 @@ Output is read by one thread per pipe, so neither pipe can fill up and stall the
 
 from __future__ import annotations
 
+import errno
 import os
 import platform
 import shutil
@@ -19,14 +20,25 @@ import threading
 import time
 from pathlib import Path
 
-from ..core.errors import InvalidInput
-from ..core.interpreters import NO_PYTHON, windows_python
-from ..core.quoting import Shell
-from ..core.status import KillState
-from .base import POLL_S, CommandRequest, Deadline, Ending, ExecResult, OutputSink, ScriptFile, stop_reason
-from .posix_shell import PROBE_SCRIPT, parse_probe, script_invocation
-from .windows_cmd import SCRIPT_VARIABLE, cmd_line, script_command, script_environment
-from .winrm_commands import codepage_for
+from ...core.errors import InvalidInput
+from ...core.interpreters import NO_PYTHON, windows_python
+from ...core.quoting import Shell
+from ...core.status import KillState
+from ..base import (
+    POLL_S,
+    CommandRequest,
+    Deadline,
+    Ending,
+    ExecResult,
+    OutputSink,
+    ScriptFile,
+    stop_reason,
+)
+from ..posix_shell import PROBE_SCRIPT, parse_probe, script_invocation
+from ..windows_cmd import SCRIPT_VARIABLE, cmd_line, script_command, script_environment
+from ..winrm.commands import (
+    codepage_for,  # Windows' code page for a Python codec name (no pywinrm import)
+)
 
 IS_WINDOWS = sys.platform == "win32"
 
@@ -36,7 +48,7 @@ class LocalExecutor:
         self.work_root = Path(work_root)
         self.node_name = node_name
         self.shell = Shell.CMD if IS_WINDOWS else Shell.SH
-        self.code_page = codepage_for(encoding)  # what cmd's console is switched to on Windows
+        self.encoding = encoding  # on Windows, cmd's console is switched to its code page
 
     # ---- commands ----------------------------------------------------------------------
 
@@ -46,20 +58,26 @@ class LocalExecutor:
             return self._run_windows(request, sink, deadline, cancel)
         argv = self._argv(request)
         env = os.environ | request.env
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env=env, start_new_session=True)
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    env=env, start_new_session=True)
+        except OSError as exc:
+            raise _too_long(exc, argv, env) from None
         return self._follow(proc, request, sink, deadline, cancel, lambda: self._kill_tree(proc, request.kill_grace_s))
 
     def _run_windows(self, request: CommandRequest, sink: OutputSink, deadline: Deadline,
                      cancel: threading.Event) -> ExecResult:
         from .job_object import JobObject
         line, extra_env = self.windows_command_line(request)
+        env = os.environ | request.env | extra_env
         job = JobObject()
         try:
-            proc = job.start(line, executable=os.environ.get("ComSpec", r"C:\Windows\System32\cmd.exe"),
-                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             env=os.environ | request.env | extra_env,
-                             creationflags=subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.CREATE_NO_WINDOW)
+            try:
+                proc = job.start(line, executable=os.environ.get("ComSpec", r"C:\Windows\System32\cmd.exe"),
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                                 creationflags=subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.CREATE_NO_WINDOW)
+            except OSError as exc:
+                raise _too_long(exc, [line], env) from None
             return self._follow(proc, request, sink, deadline, cancel,
                                 lambda: _kill_job(job, proc, request.kill_grace_s))
         finally:
@@ -67,14 +85,15 @@ class LocalExecutor:
 
     def windows_command_line(self, request: CommandRequest) -> tuple[str, dict[str, str]]:
         """The CreateProcess command line for a step on Windows, and the environment it adds."""
+        code_page = codepage_for(self.encoding)
         if request.script is None:
-            return cmd_line(request.command, self.code_page), {}
+            return cmd_line(request.command, code_page), {}
         path = self._write_script(request.run_tag, request.script)
         env = {SCRIPT_VARIABLE: str(path), **script_environment(request.script.filename)}
         python = request.script.interpreter or _local_python()
         if request.script.filename.lower().endswith(".py") and not python:
             raise InvalidInput(NO_PYTHON.format(node=self.node_name, script=request.script.filename))
-        return cmd_line(script_command(request.script.filename, python), self.code_page), env
+        return cmd_line(script_command(request.script.filename, python), code_page), env
 
     def _follow(self, proc: subprocess.Popen, request: CommandRequest, sink: OutputSink, deadline: Deadline,
                 cancel: threading.Event, kill) -> ExecResult:
@@ -146,7 +165,7 @@ class LocalExecutor:
         """Detached runs on this computer (POSIX only; on Windows runs stay attached)."""
         if IS_WINDOWS:
             return None
-        from .detached_ops import LocalDetachedOps
+        from ..detached_ops import LocalDetachedOps
         return LocalDetachedOps()
 
     def close(self) -> None:
@@ -196,6 +215,16 @@ def _group_alive(pgid: int, proc: subprocess.Popen) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _too_long(exc: OSError, argv: list[str], env: dict[str, str]) -> Exception:
+    """A command line the OS refuses as too long (E2BIG; Windows: ERROR_FILENAME_EXCED_RANGE) becomes
+    a clear error; any other failure to start is raised as it is."""
+    if exc.errno != errno.E2BIG and getattr(exc, "winerror", None) != 206:
+        return exc
+    size = sum(len(a.encode()) for a in argv) + sum(len(k) + len(v.encode()) + 2 for k, v in env.items())
+    return InvalidInput(f"the command and its environment ({size:,} bytes) are too long for this computer's "
+                        "command line: keep large text in a script step or a file the command reads")
 
 
 def _kill_job(job, proc: subprocess.Popen, grace_s: float, settle_s: float = 2.0) -> KillState:

@@ -33,10 +33,10 @@ import codecs
 import re
 from dataclasses import dataclass
 
-from ..core.errors import InvalidInput
-from ..core.quoting import Shell, quote
-from .base import ScriptFile
-from .windows_cmd import quote_program
+from ...core.errors import InvalidInput
+from ...core.quoting import Shell, quote
+from ..base import ScriptFile
+from ..windows_cmd import quote_program
 
 POWERSHELL_EXE = "powershell.exe"
 POWERSHELL_FLAGS = ("-NoLogo", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass",
