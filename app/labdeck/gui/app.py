@@ -142,8 +142,11 @@ def show_main_window(window, minimized: bool) -> None:
 
 
 def engine_failure_text(exc: BaseException, data_dir: Path) -> str:
-    return (f"{exc}\n\nThe engine's log is {paths.engine_log_path(data_dir)} and the app's log is "
-            f"{paths.app_log_path(data_dir)}; open them in Notepad to see what went wrong.")
+    """What failed, and the log files to read (the engine's is named once, in the error or here)."""
+    engine_log, app_log = paths.engine_log_path(data_dir), paths.app_log_path(data_dir)
+    logs = f"the app's log is {app_log}" if str(engine_log) in str(exc) else \
+        f"the engine's log is {engine_log} and the app's log is {app_log}"
+    return f"{exc}\n\nAlso {logs}. Both are text files: open them in Notepad (or any editor)."
 
 
 def show_error(title: str, text: str) -> None:
