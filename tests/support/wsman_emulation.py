@@ -101,14 +101,18 @@ def translate_cmd(text: str) -> str:
 
 
 class Plan:
-    """How to start one command: argv, extra environment, stdin mode, whether to print the pid mark."""
+    """How to start one command: argv, extra environment, stdin mode, whether to print the pid
+    mark, whether its errors reach stderr as CLIXML (it stands for powershell.exe, see
+    tests/support/wsman_command.py) and whether it is a job step's launcher."""
 
     def __init__(self, argv: list[str], env: dict[str, str] | None = None, stdin_open: bool = True,
-                 pid_mark: bool = False):
+                 pid_mark: bool = False, clixml_stderr: bool = True, launch: bool = False):
         self.argv = argv
         self.env = env or {}
         self.stdin_open = stdin_open
         self.pid_mark = pid_mark
+        self.clixml_stderr = clixml_stderr
+        self.launch = launch
 
 
 def plan_command(command: str, arguments: str, root: Path, quotas: dict[str, str]) -> Plan:
@@ -118,7 +122,7 @@ def plan_command(command: str, arguments: str, root: Path, quotas: dict[str, str
     if Path(command.replace("\\", "/")).name.lower() in ("powershell", "powershell.exe", "pwsh", "pwsh.exe"):
         script = decode_encoded_command(arguments)
     if script is None:
-        return Plan(["/bin/sh", "-c", f"{command} {arguments}".strip()])
+        return Plan(["/bin/sh", "-c", f"{command} {arguments}".strip()], clixml_stderr=False)
     first = script.split("\n", 1)[0]
     env = {ps_unquote(m.group(1)): ps_unquote(m.group(2)) for m in _ENV_RE.finditer(script)}
     script_path = _SCRIPT_ENV_RE.search(script)
@@ -126,11 +130,13 @@ def plan_command(command: str, arguments: str, root: Path, quotas: dict[str, str
         env["LABDECK_SCRIPT"] = str(map_path(ps_unquote(script_path.group(1)), root))
     params = {m.group(1): ps_unquote(m.group(2)) for m in _PARAM_RE.finditer(script)}
     if first == "# labdeck-launch cmd":
-        return Plan(["/bin/sh", "-c", translate_cmd(params["labdeckCmd"])], env, stdin_open=False, pid_mark=True)
+        # the launcher copies cmd's stderr bytes to its own as they are: no CLIXML
+        return Plan(["/bin/sh", "-c", translate_cmd(params["labdeckCmd"])], env, stdin_open=False, pid_mark=True,
+                    clixml_stderr=False, launch=True)
     if first == "# labdeck-launch powershell":
         text = script.split("# labdeck-payload\n", 1)[1].rsplit("\n# labdeck-payload-end", 1)[0]
         text = text.replace("& $env:LABDECK_SCRIPT", '/bin/sh "$LABDECK_SCRIPT"')
-        return Plan(["/bin/sh", "-c", text], env, stdin_open=False, pid_mark=True)
+        return Plan(["/bin/sh", "-c", text], env, stdin_open=False, pid_mark=True, launch=True)
     if first.startswith("# labdeck-helper detached-"):
         return plan_detached(first.split()[-1], params, root)
     if first.startswith("# labdeck-helper "):
@@ -194,9 +200,14 @@ if os.path.exists(args['path']):
     "upload": """
 import base64, hashlib, os, sys
 path = dict(a.split('=', 1) for a in sys.argv[1:])['path']
-os.makedirs(os.path.dirname(path), exist_ok=True)
+try:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    f = open(path, 'wb')
+except OSError as exc:
+    sys.stderr.write(f'Exception calling "Create" with "1" argument(s): "{exc.strerror}: {path}"\\n')
+    sys.exit(1)
 digest = hashlib.sha256()
-with open(path, 'wb') as f:
+with f:
     for line in sys.stdin.buffer:
         line = line.strip()
         if line:
