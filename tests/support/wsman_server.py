@@ -383,6 +383,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", "0"))
         data = self.rfile.read(length) if length else b""
         if length > self.owner.max_envelope:  # Windows refuses a request over MaxEnvelopeSizekb
+            # HTTP.sys answers before WinRM reads (or unseals) it
+            self._record(self.gate.scheme, "", self.headers.get("Content-Type", "").startswith("multipart/encrypted"),
+                         413)
             self._reply(413, b"")
             return
         try:
