@@ -84,20 +84,74 @@ def map_path(windows_path: str, root: Path) -> Path:
     return root / "profile" / path.lstrip("/")
 
 
-def translate_cmd(text: str) -> str:
-    """A cmd step as sh text (see the module doc)."""
+def translate_cmd(text: str, delayed: bool = True) -> str:
+    """A cmd step as sh text (see the module doc). cmd's own parsing is followed where LabDeck
+    relies on it: ``%NAME%`` is expanded first (as a variable reference here); then, outside
+    double quotes, ``^`` makes the next character literal; then, with delayed expansion on and a
+    ``!`` left in the text, ``^`` makes the next character literal again (inside quotes too),
+    ``!NAME!`` is a variable reference and a lone ``!`` is removed, as cmd.exe does (for the whole
+    line here, where cmd does it per command). Literal characters reach sh escaped; everything
+    else is left for sh to read."""
     text = re.sub(r"^chcp 65001>nul & ", "", text)
-    out, quoted = [], False
+    items: list = []  # (char, literal) pairs; (None, name) for a variable reference
     pos = 0
-    for match in _CMD_VAR.finditer(text):
-        segment = text[pos:match.start()]
-        quoted ^= segment.count('"') % 2 == 1
-        name = match.group(1) or match.group(2)
-        out += [segment, f"${{{name}}}" if quoted else f'"${{{name}}}"']
+    for match in re.finditer(r"%(\w+)%", text):
+        items += [(c, False) for c in text[pos:match.start()]] + [(None, match.group(1))]
         pos = match.end()
-    text = "".join(out) + text[pos:]
-    text = re.sub(r"^call ", "/bin/sh ", text)
-    return re.sub(r"^python ", "python3 ", text)
+    items += [(c, False) for c in text[pos:]]
+    items = _cmd_carets(items, in_quotes_too=False)
+    if delayed and any(char == "!" for char, _ in items):
+        items = _cmd_delayed(_cmd_carets(items, in_quotes_too=True))
+    out, quoted = [], False
+    for char, literal in items:
+        if char is None:
+            out.append(f"${{{literal}}}" if quoted else f'"${{{literal}}}"')
+        elif literal:
+            out.append(("\\" + char if char in '$`"\\' else char) if quoted else
+                       (char if char.isalnum() else "\\" + char))
+        else:
+            quoted ^= char == '"'
+            out.append(char)
+    sh = "".join(out)
+    sh = re.sub(r"^call ", "/bin/sh ", sh)
+    return re.sub(r"^python ", "python3 ", sh)
+
+
+def _cmd_carets(items: list, in_quotes_too: bool) -> list:
+    """``^`` escapes the next character: outside (unescaped) double quotes while cmd parses the
+    line, anywhere during delayed expansion."""
+    out, quoted, i = [], False, 0
+    while i < len(items):
+        char, literal = items[i]
+        if char == '"' and not literal:
+            quoted = not quoted
+        if char == "^" and (in_quotes_too or not (quoted or literal)) and i + 1 < len(items) \
+                and items[i + 1][0] is not None:
+            out.append((items[i + 1][0], True))
+            i += 2
+            continue
+        out.append((char, literal))
+        i += 1
+    return out
+
+
+def _cmd_delayed(items: list) -> list:
+    """``!NAME!`` as a variable reference; a lone ``!`` removed."""
+    out, i = [], 0
+    while i < len(items):
+        char, literal = items[i]
+        if char == "!" and not literal:
+            end = next((k for k in range(i + 1, len(items)) if items[k] == ("!", False)), None)
+            name = "".join(c or "" for c, _ in items[i + 1:end]) if end else ""
+            if end and re.fullmatch(r"\w+", name):
+                out.append((None, name))
+                i = end + 1
+            else:
+                i += 1
+            continue
+        out.append((char, literal))
+        i += 1
+    return out
 
 
 class Plan:
@@ -131,7 +185,11 @@ def plan_command(command: str, arguments: str, root: Path, quotas: dict[str, str
     params = {m.group(1): ps_unquote(m.group(2)) for m in _PARAM_RE.finditer(script)}
     if first == "# labdeck-launch cmd":
         # the launcher copies cmd's stderr bytes to its own as they are: no CLIXML
-        return Plan(["/bin/sh", "-c", translate_cmd(params["labdeckCmd"])], env, stdin_open=False, pid_mark=True,
+        delayed = "/V:ON" in params.get("labdeckSwitches", "/V:ON").upper()
+        if len(f'"C:\\Windows\\system32\\cmd.exe" {params.get("labdeckSwitches", "")} ""') + len(params["labdeckCmd"]) > 8191:
+            return Plan(["/bin/sh", "-c", "printf 'The command line is too long.\\r\\n' >&2; exit 1"], stdin_open=False,
+                        pid_mark=True, clixml_stderr=False, launch=True)
+        return Plan(["/bin/sh", "-c", translate_cmd(params["labdeckCmd"], delayed)], env, stdin_open=False, pid_mark=True,
                     clixml_stderr=False, launch=True)
     if first == "# labdeck-launch powershell":
         text = script.split("# labdeck-payload\n", 1)[1].rsplit("\n# labdeck-payload-end", 1)[0]
@@ -158,13 +216,19 @@ def powershell_step_as_sh(text: str) -> str:
     return text.replace("& $env:LABDECK_SCRIPT", '/bin/sh "$LABDECK_SCRIPT"')
 
 
+def detached_cmd_as_sh(arguments: str) -> str:
+    """A detached cmd step (cmd.exe's arguments: switches, then the quoted text) as sh text."""
+    match = re.fullmatch(r'(/D /V:(ON|OFF) /S /C) "(.*)"', arguments, re.S)
+    return translate_cmd(match.group(3), match.group(2) == "ON") if match else translate_cmd(arguments)
+
+
 def detached_launcher_as_sh(launcher: str, root: Path) -> str:
     """The POSIX launcher doing what a Windows detached launcher (``launch.ps1``) does."""
     env = {ps_unquote(m.group(1)): ps_unquote(m.group(2)) for m in _ENV_RE.finditer(launcher)}
     invocations = []
     for match in _DETACHED_STEP_RE.finditer(launcher):
         kind, text, script = match.group(2), ps_unquote(match.group(3)), ps_unquote(match.group(4))
-        sh_text = translate_cmd(text) if kind == "cmd" else powershell_step_as_sh(text)
+        sh_text = detached_cmd_as_sh(text) if kind == "cmd" else powershell_step_as_sh(text)
         prefix = f"LABDECK_SCRIPT={shlex.quote(str(map_path(script, root)))} " if script else ""
         invocations.append(f"{prefix}/bin/sh -c {shlex.quote(sh_text)}")
     return posix_detached.launcher_script(invocations, env)
