@@ -11,7 +11,7 @@ import pytest
 
 from labdeck.core.models import Job, Step
 from labdeck.core.status import NodeRunStatus
-from labdeck.executors.winrm_transfer import HelperCall
+from labdeck.executors.winrm.transfer import HelperCall
 from tests.conftest import add_winrm_node
 from tests.integration.test_ssh_runs import run_job
 from tests.integration.test_winrm_runs import wait_for

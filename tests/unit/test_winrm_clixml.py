@@ -4,7 +4,7 @@ and refused when it declares entities."""
 
 from __future__ import annotations
 
-from labdeck.executors.winrm_clixml import ClixmlDecoder, decode_stderr, unescape
+from labdeck.executors.winrm.clixml import ClixmlDecoder, decode_stderr, unescape
 
 # The shape PowerShell 5.1 writes (not a recording): a progress record first, then the error
 # message lines, each ending with an escaped CR LF.

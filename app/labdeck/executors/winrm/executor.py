@@ -10,7 +10,7 @@ no longer has (IdleTimeout, a restarted WinRM service) took the step's processes
 the error says so.
 
 Everything the executor runs is a ``powershell.exe`` whose errors reach stderr as CLIXML
-(winrm_clixml): a step's stderr goes through a ``ClixmlDecoder`` on its way to the log, and a
+(winrm/clixml.py): a step's stderr goes through a ``ClixmlDecoder`` on its way to the log, and a
 helper's errors are decoded before they are shown. Steps take no input: their stdin is closed
 (a Send with ``End="true"``) as soon as they start, since PowerShell 2.0 waits for that before
 it exits.
@@ -26,20 +26,20 @@ from pathlib import Path
 
 from winrm.exceptions import WSManFaultError
 
-from ..core.errors import LabDeckError, NodeUnreachable
-from ..core.models import Node
-from ..core.quoting import Shell
-from ..core.status import KillState
-from .base import CommandRequest, Deadline, Ending, ExecResult, OutputSink, stop_reason
-from .winrm_clixml import ClixmlDecoder, decode_stderr
-from .winrm_commands import (codepage_for, command_payload, download_script, is_utf8, kill_script, launch_script,
-                             parse_key_values, parse_probe, powershell_command, preflight_script, probe_script,
-                             script_payload, script_remote_path, split_pid_mark, upload_script)
-from .winrm_detached import WinrmDetachedOps
-from .winrm_preflight import PreflightCheck, judge_quotas
-from .winrm_faults import fault_text
-from .winrm_session import (SIGNAL_TERMINATE, WINRM_FAILURES, OperationTimedOut, RemoteShell, ShellPool, WinrmTarget, shell_gone,
-                            translate)
+from ...core.errors import LabDeckError, NodeUnreachable
+from ...core.models import Node
+from ...core.quoting import Shell
+from ...core.status import KillState
+from ..base import CommandRequest, Deadline, Ending, ExecResult, OutputSink, stop_reason
+from .clixml import ClixmlDecoder, decode_stderr
+from .commands import (codepage_for, command_payload, download_script, is_utf8, kill_script, launch_script,
+                       parse_key_values, parse_probe, powershell_command, preflight_script, probe_script,
+                       script_payload, script_remote_path, split_pid_mark, upload_script)
+from .detached import WinrmDetachedOps
+from .faults import fault_text
+from .preflight import PreflightCheck, judge_quotas
+from .session import (SIGNAL_TERMINATE, WINRM_FAILURES, OperationTimedOut, RemoteShell, ShellPool, WinrmTarget,
+                      shell_gone, translate)
 
 RECEIVE_WAIT_S = 2.0    # longest single Receive while a step runs: bounds how late a stop is noticed
 MARK_WAIT_S = 15.0      # how long a stop waits for a slow-starting step to report its pid
