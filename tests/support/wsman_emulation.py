@@ -35,7 +35,9 @@ command line it receives into a local process here:
   Send messages (this is what pywinrm's ``Session.run_cmd('echo', ['hi'])`` gets).
 
 Windows paths map into the server's folder: a relative path is under the profile folder
-(``%USERPROFILE%``), ``C:\\x`` is ``<root>/C/x``.
+(``%USERPROFILE%``, which the node calls ``C:\\Users\\labdeck-test``: ``<root>/profile``),
+``C:\\x`` is ``<root>/C/x``; an environment value a step gets that is such a Windows path is
+given to the Linux process as its mapped path. As on Windows, the processes have no ``HOME``.
 """
 
 from __future__ import annotations
@@ -75,9 +77,15 @@ def decode_encoded_command(arguments: str) -> str | None:
     return None
 
 
+WINDOWS_PROFILE = "C:\\Users\\labdeck-test"  # %USERPROFILE% as the emulated node reports it
+
+
 def map_path(windows_path: str, root: Path) -> Path:
     """A Windows path on the emulated node as a path under ``root``."""
     path = windows_path.replace("\\", "/")
+    profile = WINDOWS_PROFILE.replace("\\", "/")
+    if path.lower() == profile.lower() or path.lower().startswith(profile.lower() + "/"):
+        return root / "profile" / path[len(profile):].lstrip("/")
     match = re.match(r"^([A-Za-z]):/?(.*)$", path)
     if match:
         return root / match.group(1).upper() / match.group(2)
@@ -179,6 +187,7 @@ def plan_command(command: str, arguments: str, root: Path, quotas: dict[str, str
         return Plan(["/bin/sh", "-c", f"{command} {arguments}".strip()], clixml_stderr=False)
     first = script.split("\n", 1)[0]
     env = {ps_unquote(m.group(1)): ps_unquote(m.group(2)) for m in _ENV_RE.finditer(script)}
+    env = {k: str(map_path(v, root)) if re.match(r"^[A-Za-z]:\\", v) else v for k, v in env.items()}
     script_path = _SCRIPT_ENV_RE.search(script)
     if script_path:
         env["LABDECK_SCRIPT"] = str(map_path(ps_unquote(script_path.group(1)), root))
@@ -205,6 +214,8 @@ def plan_command(command: str, arguments: str, root: Path, quotas: dict[str, str
             params["path"] = str(map_path(params["path"], root))
         if name == "preflight":
             params = {k: quotas.get(k, "") for k in params["names"].split(",")}
+        if name == "home":
+            params = {"home": WINDOWS_PROFILE}
         return Plan([sys.executable, "-c", HELPERS[name], *[f"{k}={v}" for k, v in params.items()]])
     return Plan(["/bin/sh", "-c", script])
 
@@ -340,13 +351,18 @@ import sys
 for arg in sys.argv[1:]:
     print(arg)
 """,
+    "home": """
+import sys
+for arg in sys.argv[1:]:
+    print(arg)
+""",
 }
 
 
 def start(plan: Plan, root: Path, shell_env: dict[str, str]) -> subprocess.Popen:
     profile = root / "profile"
     profile.mkdir(parents=True, exist_ok=True)
-    env = os.environ | shell_env | {"USERPROFILE": str(profile)} | plan.env
+    env = {k: v for k, v in os.environ.items() if k != "HOME"} | shell_env | {"USERPROFILE": str(profile)} | plan.env
     return subprocess.Popen(plan.argv, stdin=subprocess.PIPE if plan.stdin_open else subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=profile,
                             start_new_session=True)

@@ -335,6 +335,8 @@ if ($smi) {
 } else { 'gpus=0' }
 """
 
+HOME_BODY = "'home=' + $env:USERPROFILE"
+
 QUOTA_NAMES = ("MaxShellsPerUser", "MaxMemoryPerShellMB", "IdleTimeout", "MaxProcessesPerShell")
 
 PREFLIGHT_BODY = _NATIVE_OK + """
@@ -365,6 +367,10 @@ def kill_script(pid: int, wait_s: float) -> str:
 
 def probe_script() -> str:
     return helper_script("probe", {}, PROBE_BODY)
+
+
+def home_script() -> str:
+    return helper_script("home", {}, HOME_BODY)
 
 
 def preflight_script() -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import threading
 import time
 from pathlib import Path
@@ -33,7 +34,7 @@ from ...core.status import KillState
 from ..base import CommandRequest, Deadline, Ending, ExecResult, OutputSink, stop_reason
 from .clixml import ClixmlDecoder, decode_stderr
 from .commands import (codepage_for, command_payload, download_script, is_utf8, kill_script, launch_script,
-                       parse_key_values, parse_probe, powershell_command, preflight_script, probe_script,
+                       home_script, parse_key_values, parse_probe, powershell_command, preflight_script, probe_script,
                        script_payload, script_remote_path, split_pid_mark, upload_script)
 from .detached import WinrmDetachedOps
 from .faults import fault_text
@@ -64,6 +65,7 @@ class WinrmExecutor:
         self.utf8 = is_utf8(encoding)
         self.pool = ShellPool(target)
         self._detached: WinrmDetachedOps | None = None
+        self._home: str | None = None
 
     def detached_ops(self) -> WinrmDetachedOps:
         """Launching, following and killing detached runs on this node (started outside WinRM)."""
@@ -269,6 +271,18 @@ class WinrmExecutor:
         if code != 0:
             raise LabDeckError(f"node '{self.node}': the probe failed ({err.strip()[:300] or f'exit code {code}'})")
         return parse_probe(out)
+
+    def home_folder(self) -> str:
+        """The user's profile folder on the node (``C:\\Users\\name``), where relative paths
+        start; asked once. Windows has no ``$HOME``."""
+        if self._home is None:
+            out, err, code = self._helper(home_script())
+            home = str(parse_key_values(out).get("home", ""))
+            if code != 0 or not re.match(r"^[A-Za-z]:\\", home):
+                raise LabDeckError(f"node '{self.node}': could not read its profile folder "
+                                   f"({err.strip()[:200] or home or f'exit code {code}'})")
+            self._home = home
+        return self._home
 
     def preflight(self) -> list[PreflightCheck]:
         """Reachability, login and the WinRM quotas that break long jobs, each with what to change."""
