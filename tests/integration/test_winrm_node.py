@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -19,10 +20,33 @@ from labdeck.core.models import Job, JobPolicy, Step
 from labdeck.core.status import KillState, NodeRunStatus
 from labdeck.engine.engine import Engine
 from labdeck.executors.transfer_base import TransferError
-from tests.integration.test_detached_runs import DETACHED, log_text
-from tests.integration.test_ssh_runs import run_job
-from tests.integration.test_winrm_runs import wait_for
 from tests.support.winrm_node import marker
+
+# kept here, not imported from the Linux-only test modules: this file also runs on Windows
+DETACHED = JobPolicy(launch="detached")
+
+
+def run_job(engine, job: Job, options=None, timeout=60):
+    engine.catalog.add_job(job, replace=True)
+    run = engine.start_job(job.name, options or {})
+    assert engine.wait(run.id, timeout), "run did not finish in time"
+    return engine.catalog.get_run(run.id), {nr.node_name: nr for nr in engine.catalog.node_runs(run.id)}
+
+
+def wait_for(predicate, timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def log_text(path) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""
 
 
 def test_a_command_runs_and_its_output_and_exit_code_come_back(engine, windows_node):

@@ -25,8 +25,17 @@ sends, with the envelopes Windows sends back:
   SIGINT to its process group.
 - **Delete**: ends the shell and its commands.
 
-A request for an unknown shell gets the "shell not found" fault Windows sends after an idle
-timeout. ``stop()`` closes the listening socket and every open connection, so a client in
+Faults are worded as Windows words them: ``s:Sender`` (the client's mistake) or ``s:Receiver``,
+a ``w:FaultDetail`` where Windows gives one, a generic ``s:Reason`` and the useful text in
+``s:Detail/f:WSManFault/f:Message`` with its ``Code``. A request for an unknown shell gets the
+"shell not found" fault (2150858843) Windows sends after an idle timeout; so does a Receive,
+Send or Signal for an unknown CommandId. ``time_out["command"] = n`` answers the next n requests
+of that action (any of create, command, send, signal, receive, delete) with ``w:TimedOut``
+(2150858793), as from a node too busy to answer within the request's OperationTimeout;
+``open_shells`` counts the shells not deleted, so a test can prove none leaked. Receive replies
+carry stdout and stderr as separate, interleaved ``rsp:Stream`` elements in the order the output
+came, and the PowerShell stand-ins write errors to stderr as CLIXML (tests/support/
+wsman_command.py); the Create reply carries the ``rsp:Shell`` details Windows returns. ``stop()`` closes the listening socket and every open connection, so a client in
 the middle of a Receive sees the connection reset, as when a node goes down.
 ``drop_connections()`` resets the open connections and keeps the shells, as when the node
 closes kept-alive connections left idle (HTTP.sys does after 2 minutes; this server never does
