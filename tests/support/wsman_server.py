@@ -67,14 +67,9 @@ from xml.sax.saxutils import escape
 
 from tests.support import wsman_auth, wsman_emulation
 from tests.support.wsman_command import Command, kill_group
+from tests.support.wsman_replies import (INVALID_SELECTORS_REASON, INVALID_VALUE_DETAIL, NS, SHELL_NOT_FOUND_CODE,
+                                         SHELL_NS, Fault, envelope, fault_body, timed_out)
 
-NS = {
-    "s": "http://www.w3.org/2003/05/soap-envelope",
-    "a": "http://schemas.xmlsoap.org/ws/2004/08/addressing",
-    "w": "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd",
-    "rsp": "http://schemas.microsoft.com/wbem/wsman/1/windows/shell",
-}
-SHELL_NS = NS["rsp"]
 ACTIONS = {
     "http://schemas.xmlsoap.org/ws/2004/09/transfer/Create": "create",
     "http://schemas.xmlsoap.org/ws/2004/09/transfer/Delete": "delete",
@@ -83,33 +78,9 @@ ACTIONS = {
     f"{SHELL_NS}/Send": "send",
     f"{SHELL_NS}/Signal": "signal",
 }
-TIMED_OUT_CODE = 2150858793
-SHELL_NOT_FOUND_CODE = 2150858843  # also the code of an unknown CommandId, as on Windows
-TIMED_OUT_TEXT = ("The WS-Management service cannot complete the operation within the time specified in "
-                  "OperationTimeout.  ")
-INVALID_SELECTORS_REASON = ("The WS-Management service cannot process the request because the request contained "
-                            "invalid selectors for the resource. ")
-INVALID_VALUE_DETAIL = "http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/InvalidValue"
 MAX_ENVELOPE_SIZE = 500 * 1024  # MaxEnvelopeSizekb's default
 DEFAULT_QUOTAS = {"MaxShellsPerUser": "30", "MaxMemoryPerShellMB": "2147483647", "IdleTimeout": "7200000",
                   "MaxProcessesPerShell": "2147483647"}
-
-
-class Fault(Exception):
-    """A WS-Management fault as Windows words it: a generic ``reason`` (``s:Reason``), the useful
-    ``text`` in ``f:Message`` with the WSManFault ``code``; ``sender`` for the client's mistakes
-    (``s:Sender``, an unknown shell or command), else ``s:Receiver``; ``detail`` a
-    ``w:FaultDetail`` URI."""
-
-    def __init__(self, subcode: str, code: int, text: str, reason: str | None = None, sender: bool = False,
-                 detail: str | None = None):
-        super().__init__(text)
-        self.subcode, self.code, self.text = subcode, code, text
-        self.reason, self.sender, self.detail = reason or text, sender, detail
-
-
-def timed_out() -> Fault:
-    return Fault("w:TimedOut", TIMED_OUT_CODE, TIMED_OUT_TEXT)
 
 
 class Shell:
@@ -345,24 +316,6 @@ def _reply_budget(header: ET.Element) -> int:
     return (int(header.findtext("w:MaxEnvelopeSize", "153600", NS)) - 4096) * 3 // 4
 
 
-def _envelope(action: str, relates_to: str, body: str) -> bytes:
-    return (f'<s:Envelope xmlns:s="{NS["s"]}" xmlns:a="{NS["a"]}" xmlns:w="{NS["w"]}" xmlns:rsp="{SHELL_NS}" '
-            f'xmlns:x="http://schemas.xmlsoap.org/ws/2004/09/transfer"><s:Header><a:Action>{action}</a:Action>'
-            f'<a:MessageID>uuid:{str(uuid.uuid4()).upper()}</a:MessageID>'
-            f'<a:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:To>'
-            f'<a:RelatesTo>{escape(relates_to)}</a:RelatesTo></s:Header><s:Body>{body}</s:Body></s:Envelope>').encode()
-
-
-def _fault_body(fault: Fault) -> str:
-    detail = f"<w:FaultDetail>{fault.detail}</w:FaultDetail>" if fault.detail else ""
-    return (f'<s:Fault><s:Code><s:Value>{"s:Sender" if fault.sender else "s:Receiver"}</s:Value><s:Subcode>'
-            f'<s:Value>{fault.subcode}</s:Value></s:Subcode></s:Code><s:Reason><s:Text xml:lang="en-US">'
-            f'{escape(fault.reason)}</s:Text></s:Reason><s:Detail>{detail}'
-            f'<f:WSManFault xmlns:f="http://schemas.microsoft.com/wbem/wsman/1/wsmanfault" '
-            f'Code="{fault.code}" Machine="127.0.0.1"><f:Message>{escape(fault.text)}</f:Message></f:WSManFault>'
-            f'</s:Detail></s:Fault>')
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     owner: WsmanServer
@@ -411,12 +364,12 @@ class _Handler(BaseHTTPRequestHandler):
         action = root.findtext("s:Header/a:Action", "", NS)
         message_id = root.findtext("s:Header/a:MessageID", "", NS)
         try:
-            status, envelope = 200, _envelope(action + "Response", message_id, self.owner.handle(action, root))
+            status, reply = 200, envelope(action + "Response", message_id, self.owner.handle(action, root))
         except Fault as fault:
-            status, envelope = 500, _envelope("http://schemas.dmtf.org/wbem/wsman/1/wsman/fault", message_id,
-                                              _fault_body(fault))
+            status, reply = 500, envelope("http://schemas.dmtf.org/wbem/wsman/1/wsman/fault", message_id,
+                                          fault_body(fault))
         self._record(request.scheme, ACTIONS.get(action, action), request.encrypted, status)
-        self._reply(status, *self.gate.seal(envelope, request.encrypted), request.headers)
+        self._reply(status, *self.gate.seal(reply, request.encrypted), request.headers)
 
     def _record(self, scheme: str | None, action: str, encrypted: bool, status: int) -> None:
         self.owner.exchanges.append(wsman_auth.Exchange(self.number, scheme, action, encrypted, status))
