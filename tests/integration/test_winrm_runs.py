@@ -299,3 +299,11 @@ def test_a_step_ends_on_a_node_whose_powershell_waits_for_stdin_to_close(engine,
     _run, node_runs = run_job(engine, job)
     assert node_runs["win1"].status is NodeRunStatus.SUCCEEDED, node_runs["win1"].message
     assert "on-v2" in Path(node_runs["win1"].log_path).read_text()
+
+
+def test_a_step_on_a_node_with_powershell_3_or_newer_is_spared_the_stdin_send(engine, wsman_server):
+    add_winrm_node(engine, wsman_server)  # its probe says PowerShell 5
+    wsman_server.requests.clear()
+    _run, node_runs = run_job(engine, Job(name="v5", targets="win1", steps=[Step(command="echo on-v5")]))
+    assert node_runs["win1"].status is NodeRunStatus.SUCCEEDED
+    assert "send" not in wsman_server.requests

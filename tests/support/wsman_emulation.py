@@ -216,6 +216,8 @@ def plan_command(command: str, arguments: str, root: Path, quotas: dict[str, str
             params = {k: quotas.get(k, "") for k in params["names"].split(",")}
         if name == "home":
             params = {"home": WINDOWS_PROFILE}
+        if name == "probe":
+            params = {"powershell": quotas.get("PowerShellVersion", "5")}
         return Plan([sys.executable, "-c", HELPERS[name], *[f"{k}={v}" for k, v in params.items()]])
     return Plan(["/bin/sh", "-c", script])
 
@@ -329,7 +331,7 @@ left = alive()
 print('ALIVE ' + ','.join(left) if left else 'GONE')
 """,
     "probe": """
-import os, shutil
+import os, shutil, sys
 total = free = 0
 for line in open('/proc/meminfo'):
     if line.startswith('MemTotal:'): total = int(line.split()[1]) // 1024
@@ -340,6 +342,7 @@ print('os_release=10.0.19045')
 print('arch=AMD64')
 print('hostname=' + os.uname().nodename)
 print(f'cpus={os.cpu_count()}')
+print('powershell=' + sys.argv[1].split('=', 1)[1])
 print(f'memory_mb={total}')
 print(f'memory_free_mb={free}')
 print(f'disk_total_mb={disk.total // 1048576}')

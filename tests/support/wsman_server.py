@@ -116,7 +116,6 @@ class WsmanServer:
         # min(OperationTimeout, time_out_after_s) so tests need not wait the whole timeout.
         self.time_out: dict[str, int] = {}
         self.time_out_after_s = 0.2
-        self.powershell_v2 = False  # launched PowerShell ends only once its stdin is closed (see wsman_command)
         self._connection_numbers = itertools.count(1)
         self._connections: set[socket.socket] = set()
         self._http: ThreadingHTTPServer | None = None
@@ -161,6 +160,16 @@ class WsmanServer:
                 kill_group(command.proc.pid)
 
     # ---- operations ----------------------------------------------------------------------
+
+    @property
+    def powershell_v2(self) -> bool:
+        """PowerShell 2.0: the probe says so, and a launched PowerShell ends only once its stdin
+        is closed (see wsman_command)."""
+        return self.quotas.get("PowerShellVersion") == "2"
+
+    @powershell_v2.setter
+    def powershell_v2(self, on: bool) -> None:
+        self.quotas["PowerShellVersion"] = "2" if on else "5"
 
     @property
     def open_shells(self) -> int:

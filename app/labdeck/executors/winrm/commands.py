@@ -323,6 +323,7 @@ $disk = Get-CimInstance Win32_LogicalDisk -Filter "DeviceID='$($env:SystemDrive)
 "hostname=$($env:COMPUTERNAME)"
 "userprofile=$($env:USERPROFILE)"
 "cpus=$([Environment]::ProcessorCount)"
+"powershell=$($PSVersionTable.PSVersion.Major)"
 "memory_mb=$([int64]($os.TotalVisibleMemorySize / 1024))"
 "memory_free_mb=$([int64]($os.FreePhysicalMemory / 1024))"
 "disk_total_mb=$([int64]($disk.Size / 1MB))"

@@ -11,9 +11,10 @@ the error says so.
 
 Everything the executor runs is a ``powershell.exe`` whose errors reach stderr as CLIXML
 (winrm/clixml.py): a step's stderr goes through a ``ClixmlDecoder`` on its way to the log, and a
-helper's errors are decoded before they are shown. Steps take no input: their stdin is closed
-(a Send with ``End="true"``) as soon as they start, since PowerShell 2.0 waits for that before
-it exits.
+helper's errors are decoded before they are shown. Steps take no input: on a node whose
+PowerShell may be 2.0, which waits for its stdin to close before it exits, a step's stdin is
+closed (a Send with ``End="true"``) as soon as it starts. A node whose probe (stored when it was
+added or tested, or taken by this executor) says PowerShell 3 or newer is spared that round trip.
 """
 
 from __future__ import annotations
@@ -54,7 +55,9 @@ def executor_for(node: Node, password: str | None) -> WinrmExecutor:
     target = WinrmTarget(node=node.name, host=node.host, port=node.effective_port, username=node.username,
                          password=password, auth=w.auth, https=w.https, verify_cert=w.verify_cert,
                          codepage=codepage_for(node.encoding))
-    return WinrmExecutor(target, Shell(w.shell), node.encoding)
+    executor = WinrmExecutor(target, Shell(w.shell), node.encoding)
+    executor.learn_powershell(node.probe.get("powershell"))
+    return executor
 
 
 class WinrmExecutor:
@@ -66,6 +69,14 @@ class WinrmExecutor:
         self.pool = ShellPool(target)
         self._detached: WinrmDetachedOps | None = None
         self._home: str | None = None
+        self.close_stdin = True  # until the node is known to run PowerShell 3 or newer
+
+    def learn_powershell(self, major) -> None:
+        """What a probe said about the node's PowerShell (its major version)."""
+        try:
+            self.close_stdin = int(str(major).split(".")[0]) < 3
+        except (TypeError, ValueError):
+            pass
 
     def detached_ops(self) -> WinrmDetachedOps:
         """Launching, following and killing detached runs on this node (started outside WinRM)."""
@@ -87,7 +98,8 @@ class WinrmExecutor:
         with self.pool.command_slots:
             shell, command_id = self.pool.start(command, args)
             try:
-                self._close_stdin(shell, command_id)
+                if self.close_stdin:
+                    self._close_stdin(shell, command_id)
                 result = self._drain(shell, command_id, sink, deadline, cancel, request.kill_grace_s)
             except OperationTimedOut as exc:
                 deleted = shell.close()  # a shell deleted takes the step's processes with it
@@ -270,7 +282,9 @@ class WinrmExecutor:
         out, err, code = self._helper(probe_script())
         if code != 0:
             raise LabDeckError(f"node '{self.node}': the probe failed ({err.strip()[:300] or f'exit code {code}'})")
-        return parse_probe(out)
+        info = parse_probe(out)
+        self.learn_powershell(info.get("powershell"))
+        return info
 
     def home_folder(self) -> str:
         """The user's profile folder on the node (``C:\\Users\\name``), where relative paths
