@@ -19,6 +19,7 @@ from ..core.targets import resolve_targets
 from ..executors.base import CommandRequest, Deadline, Ending, ScriptFile
 from ..executors.pool import ExecutorPool
 from ..store.catalog import Catalog
+from ..store.identity import catalog_token
 from ..store.logs import LogWriter
 from .active_run import ActiveRun
 from .bus import EventBus
@@ -219,7 +220,6 @@ class Dispatcher(ReattachMixin):
         deadline = Deadline.after(job.policy.timeout_s)
         env = option_environment(options) | active.env | {
             "LABDECK_RUN_ID": str(active.run.id), "LABDECK_JOB": job.name, "LABDECK_NODE": node.name}
-        exit_code: int | None = None
         stop = _StopOnLogFailure(cancel, writer)
         try:
             executor = self._pool.get(node)
@@ -237,45 +237,58 @@ class Dispatcher(ReattachMixin):
                 outcome = self.detached.launch(ops, active.run.id, node, nr, writer, stop, steps, env,
                                                job.policy.timeout_s, CommandRequest().kill_grace_s)
                 return self._collect_after(outcome, node, after, options, deadline, stop, writer)
-            for index, step in enumerate(job.steps, 1):
-                if step.kind in TRANSFER_KINDS:
-                    failure = run_transfer_step(self._pool, node, step, index, options, deadline, stop, writer)
-                    if failure is not None:
-                        return failure[0], None, failure[1], None
-                    continue
-                request = CommandRequest(env=env, run_tag=f"run-{active.run.id}-{node.name}")
-                if step.kind is StepKind.SCRIPT:
-                    shell = shell_for_script(step.filename, executor.shell)
-                    request.script = ScriptFile(step.filename, substitute(step.script, options, shell))
-                else:
-                    request.command = substitute(step.command, options, executor.shell)
-                result = executor.run(request, writer.write, deadline, stop)
-                exit_code = result.exit_code
-                if writer.error is not None:
-                    message = (f"writing the log failed ({writer.error.strerror or writer.error}); the command was stopped "
-                               f"({result.kill_state or 'it had ended'}). Free disk space in {self._catalog.path.parent}")
-                    return NodeRunStatus.ERROR, exit_code, message, result.kill_state
-                if result.ending is not Ending.EXITED:
-                    verb = "timed out" if result.ending is Ending.TIMED_OUT else "cancelled"
-                    state = result.kill_state or KillState.KILL_UNCONFIRMED
-                    detail = {KillState.KILLED: "process tree killed",
-                              KillState.KILL_UNCONFIRMED: "kill unconfirmed"}[state]
-                    limit = f" after {job.policy.timeout_s:g} s" if result.ending is Ending.TIMED_OUT else ""
-                    message = f"step {index} {verb}{limit}; {detail}"
-                    writer.note(message)
-                    status = NodeRunStatus.TIMED_OUT if result.ending is Ending.TIMED_OUT else NodeRunStatus.CANCELLED
-                    return status, None, message, state
-                if exit_code != 0:
-                    meaning = describe_exit(exit_code, node.os_family)
-                    return NodeRunStatus.FAILED, exit_code, f"step {index} {meaning}", None
-            self._catalog.mark_node_seen(node.name)
-            return NodeRunStatus.SUCCEEDED, exit_code, "", None
+            # unique per catalog and node: two catalogs sharing a login never run each other's scripts
+            run_tag = f"run-{active.run.id}-{node.name}-{catalog_token(self._catalog)}"
+            try:
+                return self._attached_steps(active, node, executor, run_tag, deadline, stop, writer, env)
+            finally:
+                if any(s.kind is StepKind.SCRIPT for s in job.steps):
+                    _remove_run_folder(executor, run_tag)
         except NodeUnreachable as exc:
             writer.note(str(exc))
             return NodeRunStatus.UNREACHABLE, None, str(exc), None
         except (AuthenticationFailed, HostKeyUnknown, HostKeyChanged, LabDeckError) as exc:
             writer.note(str(exc))
             return NodeRunStatus.ERROR, None, str(exc), None
+
+    def _attached_steps(self, active: ActiveRun, node: Node, executor, run_tag: str, deadline: Deadline, stop,
+                        writer: LogWriter, env: dict[str, str]):
+        """The job's steps one after the other in this connection (the node run is attached)."""
+        job, options = active.job, active.run.options
+        exit_code: int | None = None
+        for index, step in enumerate(job.steps, 1):
+            if step.kind in TRANSFER_KINDS:
+                failure = run_transfer_step(self._pool, node, step, index, options, deadline, stop, writer)
+                if failure is not None:
+                    return failure[0], None, failure[1], None
+                continue
+            request = CommandRequest(env=env, run_tag=run_tag)
+            if step.kind is StepKind.SCRIPT:
+                shell = shell_for_script(step.filename, executor.shell)
+                request.script = ScriptFile(step.filename, substitute(step.script, options, shell))
+            else:
+                request.command = substitute(step.command, options, executor.shell)
+            result = executor.run(request, writer.write, deadline, stop)
+            exit_code = result.exit_code
+            if writer.error is not None:
+                message = (f"writing the log failed ({writer.error.strerror or writer.error}); the command was stopped "
+                           f"({result.kill_state or 'it had ended'}). Free disk space in {self._catalog.path.parent}")
+                return NodeRunStatus.ERROR, exit_code, message, result.kill_state
+            if result.ending is not Ending.EXITED:
+                verb = "timed out" if result.ending is Ending.TIMED_OUT else "cancelled"
+                state = result.kill_state or KillState.KILL_UNCONFIRMED
+                detail = {KillState.KILLED: "process tree killed",
+                          KillState.KILL_UNCONFIRMED: "kill unconfirmed"}[state]
+                limit = f" after {job.policy.timeout_s:g} s" if result.ending is Ending.TIMED_OUT else ""
+                message = f"step {index} {verb}{limit}; {detail}"
+                writer.note(message)
+                status = NodeRunStatus.TIMED_OUT if result.ending is Ending.TIMED_OUT else NodeRunStatus.CANCELLED
+                return status, None, message, state
+            if exit_code != 0:
+                meaning = describe_exit(exit_code, node.os_family)
+                return NodeRunStatus.FAILED, exit_code, f"step {index} {meaning}", None
+        self._catalog.mark_node_seen(node.name)
+        return NodeRunStatus.SUCCEEDED, exit_code, "", None
 
     def _collect_after(self, outcome, node: Node, after, options: dict[str, str], deadline: Deadline, stop,
                        writer: LogWriter):
@@ -330,3 +343,14 @@ class Dispatcher(ReattachMixin):
                 for node_name in nodes:
                     self.cancel(run_id, node_name)
 
+
+def _remove_run_folder(executor, run_tag: str) -> None:
+    """A finished attached node run's script folder goes (best effort: an unreachable node keeps it,
+    and the detached clean-up of old run folders removes it later)."""
+    remove = getattr(executor, "remove_run_folder", None)
+    if remove is None:
+        return
+    try:
+        remove(run_tag)
+    except Exception as exc:  # never turns a finished run into a failed one
+        log.info("could not remove the run folder %s: %s", run_tag, exc)

@@ -75,9 +75,14 @@ class LocalExecutor:
         folder = self.work_root / run_tag
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / Path(script.filename).name
-        path.write_text(script.body, encoding="utf-8", newline="\n" if not IS_WINDOWS else None)
-        path.chmod(0o700)
+        part = path.with_name(f"{path.name}.part-{os.getpid()}-{threading.get_ident()}")
+        part.write_text(script.body, encoding="utf-8", newline="\n" if not IS_WINDOWS else None)
+        part.chmod(0o700)
+        os.replace(part, path)  # whole or not at all
         return path
+
+    def remove_run_folder(self, run_tag: str) -> None:
+        shutil.rmtree(self.work_root / run_tag, ignore_errors=True)
 
     def _kill_tree(self, proc: subprocess.Popen, grace_s: float) -> KillState:
         if IS_WINDOWS:

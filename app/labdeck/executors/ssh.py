@@ -8,6 +8,7 @@ gone. A connection that drops mid-command is NodeUnreachable, not a failed comma
 
 from __future__ import annotations
 
+import secrets
 import select
 import shlex
 import threading
@@ -140,17 +141,23 @@ class SshExecutor:
         assert request.script is not None
         folder = f"{REMOTE_ROOT}/{request.run_tag}"
         path = f"{folder}/{Path(request.script.filename).name}"
+        part = f"{path}.part-{secrets.token_hex(4)}"  # renamed into place whole: never run half-written
         sftp = self.connection.sftp()
         try:
             _sftp_makedirs(sftp, folder)
-            with sftp.open(path, "w") as f:
+            with sftp.open(part, "w") as f:
                 f.write(request.script.body.encode("utf-8"))
-            sftp.chmod(path, 0o700)
+            sftp.chmod(part, 0o700)
+            sftp.posix_rename(part, path)
         except (OSError, paramiko.SSHException) as exc:
             raise NodeUnreachable(f"node '{self.node}': uploading the script failed ({exc})") from exc
         finally:
             sftp.close()
         return path
+
+    def remove_run_folder(self, run_tag: str) -> None:
+        """The folder a finished attached node run's scripts were uploaded to."""
+        self._exec_quick(f"rm -rf -- {shlex.quote(f'{REMOTE_ROOT}/{run_tag}')}")
 
     def upload(self, local: Path, remote: str) -> None:
         sftp = self.connection.sftp()
