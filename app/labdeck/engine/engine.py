@@ -53,6 +53,7 @@ class Engine:
         self._closed = threading.Event()
         if seed:
             seed_first_start(self.catalog)
+        self.nodes.migrate_secret_refs()
         reconcile_orphans(self.catalog, set())
         if schedule:
             self.start_scheduler()

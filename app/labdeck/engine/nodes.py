@@ -4,6 +4,7 @@ update leaves the node as it was. ``try_login`` checks a login without saving an
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -12,9 +13,11 @@ from ..core.events import NodeSeen
 from ..core.models import Capacity, Node, Transport
 from ..executors.winrm_commands import codepage_for
 from ..store import secrets
+from ..store.identity import catalog_token
 from .bus import EventBus
 from .hostkeys import CatalogHostKeys
 
+log = logging.getLogger(__name__)
 
 @dataclass
 class NodeCheck:
@@ -49,7 +52,7 @@ class NodeManager:
         _validate(node)
         self._catalog.ensure_node_name_free(node.name)
         if node.transport is not Transport.LOCAL and secret:
-            node.credential_ref = secrets.credential_ref_for(node.name)
+            node.credential_ref = secrets.credential_ref_for(node.name, catalog_token(self._catalog))
         presented = None
         if node.transport is Transport.SSH and (check or accept_host_key or expected_fingerprint):
             presented = self.presented_host_key(node)
@@ -122,7 +125,8 @@ class NodeManager:
             node.capacity = old.capacity
         ref = None
         if secret and node.transport is not Transport.LOCAL:
-            ref = node.credential_ref = old.credential_ref or secrets.credential_ref_for(node.name)
+            ref = node.credential_ref = old.credential_ref or secrets.credential_ref_for(
+                node.name, catalog_token(self._catalog))
         old_secret = secrets.get_secret(ref) if ref else None
         presented = None
         if node.transport is Transport.SSH and accept_fingerprint and \
@@ -202,6 +206,27 @@ class NodeManager:
         finally:
             executor.close()
         return NodeCheck(node.name, True, {}, message=f"logged in ({node.winrm.auth})", checks=checks)
+
+    def migrate_secret_refs(self) -> int:
+        """Move the secrets of nodes still keyed by name alone (``node:NAME``, shared by every catalog
+        on this PC) to this catalog's own key; how many moved. The old entry stays: another catalog
+        may still read it until it migrates too. A keyring that cannot be used leaves them for later."""
+        moved = 0
+        for node in self._catalog.list_nodes():
+            if node.credential_ref != secrets.legacy_credential_ref(node.name):
+                continue
+            new_ref = secrets.credential_ref_for(node.name, catalog_token(self._catalog))
+            try:
+                secret = secrets.get_secret(node.credential_ref)
+                if secret is not None:
+                    secrets.set_secret(new_ref, secret)
+            except Exception as exc:
+                log.warning("the secret of node %s stays under its old keyring name for now: %s", node.name, exc)
+                continue
+            node.credential_ref = new_ref
+            self._catalog.update_node(node)
+            moved += 1
+        return moved
 
     def remove(self, name: str) -> None:
         node = self._catalog.get_node(name)
