@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from ..core.errors import HostKeyChanged, HostKeyUnknown, InvalidInput
 from ..core.events import NodeSeen
 from ..core.models import Capacity, Node, Transport
+from ..core.names import check_node_name
 from ..executors.winrm_commands import codepage_for
 from ..store import secrets
 from ..store.identity import catalog_token
@@ -236,8 +237,7 @@ class NodeManager:
 
 
 def _validate(node: Node) -> None:
-    if not node.name or any(c in node.name for c in " ,!&:/\\") or node.name == "all":
-        raise InvalidInput(f"invalid node name '{node.name}': use letters, digits, '-', '_' or '.' (not 'all')")
+    check_node_name(node.name)
     if node.transport is not Transport.LOCAL and not node.host:
         raise InvalidInput(f"node '{node.name}' needs --host")
     if node.transport is Transport.SSH and not node.username:
