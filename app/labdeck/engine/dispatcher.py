@@ -16,10 +16,10 @@ from ..core.models import Job, Node, NodeRun, Run, StepKind
 from ..core.quoting import option_environment, shell_for_script, substitute
 from ..core.status import RETRYABLE, KillState, NodeRunStatus, RunStatus, summarize_run
 from ..core.targets import resolve_targets
-from ..executors.base import CommandRequest, Deadline, Ending, ScriptFile
+from ..executors.base import RUN_TOKEN_ENV, CommandRequest, Deadline, Ending, ScriptFile
 from ..executors.pool import ExecutorPool
 from ..store.catalog import Catalog
-from ..store.identity import catalog_token
+from ..store.identity import catalog_token, run_token
 from ..store.logs import LogWriter
 from .active_run import ActiveRun
 from .bus import EventBus
@@ -218,8 +218,10 @@ class Dispatcher(ReattachMixin):
         """The node run's steps once; None when a detached command was left running at shutdown."""
         job, options = active.job, active.run.options
         deadline = Deadline.after(job.policy.timeout_s)
+        token = run_token(self._catalog, nr.id)
         env = option_environment(options) | active.env | {
-            "LABDECK_RUN_ID": str(active.run.id), "LABDECK_JOB": job.name, "LABDECK_NODE": node.name}
+            "LABDECK_RUN_ID": str(active.run.id), "LABDECK_JOB": job.name, "LABDECK_NODE": node.name,
+            RUN_TOKEN_ENV: token}
         stop = _StopOnLogFailure(cancel, writer)
         try:
             executor = self._pool.get(node)
@@ -240,7 +242,7 @@ class Dispatcher(ReattachMixin):
             # unique per catalog and node: two catalogs sharing a login never run each other's scripts
             run_tag = f"run-{active.run.id}-{node.name}-{catalog_token(self._catalog)}"
             try:
-                return self._attached_steps(active, node, executor, run_tag, deadline, stop, writer, env)
+                return self._attached_steps(active, node, executor, run_tag, deadline, stop, writer, env, token)
             finally:
                 if any(s.kind is StepKind.SCRIPT for s in job.steps):
                     _remove_run_folder(executor, run_tag)
@@ -252,7 +254,7 @@ class Dispatcher(ReattachMixin):
             return NodeRunStatus.ERROR, None, str(exc), None
 
     def _attached_steps(self, active: ActiveRun, node: Node, executor, run_tag: str, deadline: Deadline, stop,
-                        writer: LogWriter, env: dict[str, str]):
+                        writer: LogWriter, env: dict[str, str], token: str):
         """The job's steps one after the other in this connection (the node run is attached)."""
         job, options = active.job, active.run.options
         exit_code: int | None = None
@@ -262,7 +264,7 @@ class Dispatcher(ReattachMixin):
                 if failure is not None:
                     return failure[0], None, failure[1], None
                 continue
-            request = CommandRequest(env=env, run_tag=run_tag)
+            request = CommandRequest(env=env, run_tag=run_tag, run_token=token)
             if step.kind is StepKind.SCRIPT:
                 shell = shell_for_script(step.filename, executor.shell)
                 request.script = ScriptFile(step.filename, substitute(step.script, options, shell))
@@ -280,6 +282,9 @@ class Dispatcher(ReattachMixin):
                 detail = {KillState.KILLED: "process tree killed",
                           KillState.KILL_UNCONFIRMED: "kill unconfirmed"}[state]
                 limit = f" after {job.policy.timeout_s:g} s" if result.ending is Ending.TIMED_OUT else ""
+                if result.leftovers:
+                    detail += (f", with {result.leftovers} process{'es' if result.leftovers > 1 else ''} that had "
+                               "left its process group (found by the run token)")
                 message = f"step {index} {verb}{limit}; {detail}"
                 writer.note(message)
                 status = NodeRunStatus.TIMED_OUT if result.ending is Ending.TIMED_OUT else NodeRunStatus.CANCELLED

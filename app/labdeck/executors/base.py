@@ -18,6 +18,9 @@ OutputSink = Callable[[str, bytes], None]
 
 POLL_S = 0.05
 DEFAULT_KILL_GRACE_S = 3.0
+RUN_TOKEN_ENV = "LABDECK_RUN_TOKEN"
+"""Set in every step's environment; a process that left the step's process group (``setsid``,
+a double fork) still carries it in /proc/PID/environ, which is how a kill finds it on Linux."""
 
 
 @dataclass
@@ -34,6 +37,7 @@ class CommandRequest:
     script: ScriptFile | None = None
     env: dict[str, str] = field(default_factory=dict)
     run_tag: str = "adhoc"          # names the per-node-run folder on the node
+    run_token: str = ""             # also in env as LABDECK_RUN_TOKEN: finds escaped processes at a kill
     kill_grace_s: float = DEFAULT_KILL_GRACE_S
 
 
@@ -49,6 +53,7 @@ class ExecResult:
     exit_code: int | None = None
     kill_state: KillState | None = None
     pid: int | None = None
+    leftovers: int = 0              # processes outside the group found (and killed) by the run token
 
 
 @dataclass

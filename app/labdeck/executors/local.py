@@ -24,6 +24,7 @@ from ..core.status import KillState
 from .base import POLL_S, CommandRequest, Deadline, Ending, ExecResult, OutputSink, ScriptFile, stop_reason
 from .posix_shell import PROBE_SCRIPT, parse_probe, script_invocation
 from .process_tree import kill_tree
+from .run_token import kill_carrying
 
 IS_WINDOWS = sys.platform == "win32"
 
@@ -55,9 +56,12 @@ class LocalExecutor:
             reason = stop_reason(deadline, cancel)
             if reason is not None:
                 kill_state = self._kill_tree(proc, request.kill_grace_s)
+                leftovers, survivors = kill_carrying(request.run_token, request.kill_grace_s)
+                if survivors:
+                    kill_state = KillState.KILL_UNCONFIRMED
                 for reader in readers:
                     reader.join(timeout=2)
-                return ExecResult(reason, proc.returncode, kill_state, proc.pid)
+                return ExecResult(reason, proc.returncode, kill_state, proc.pid, leftovers)
             time.sleep(POLL_S) if proc.poll() is not None else _wait(proc, POLL_S)
         return ExecResult(Ending.EXITED, proc.returncode, None, proc.pid)
 

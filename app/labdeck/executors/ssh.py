@@ -24,7 +24,8 @@ from ..core.status import KillState
 from . import ssh_exit_signal
 from .base import POLL_S, CommandRequest, Deadline, Ending, ExecResult, OutputSink, stop_reason
 from .detached_ops import SshDetachedOps
-from .posix_shell import PID_MARK, PROBE_SCRIPT, kill_group_script, launch_wrapper, parse_probe, script_invocation
+from .posix_shell import (PID_MARK, PROBE_SCRIPT, kill_group_script, launch_wrapper, parse_leftovers, parse_probe,
+                          script_invocation)
 from .ssh_connection import SshConnection
 
 REMOTE_ROOT = ".labdeck/runs"  # relative to the login directory
@@ -54,14 +55,14 @@ class SshExecutor:
         chan = self.connection.open_session()
         try:
             chan.exec_command(launch_wrapper(command, request.env))
-            return self._drain(chan, sink, deadline, cancel, request.kill_grace_s)
+            return self._drain(chan, sink, deadline, cancel, request.kill_grace_s, request.run_token)
         except (paramiko.SSHException, OSError, EOFError) as exc:
             raise NodeUnreachable(f"node '{self.node}': connection lost during the command ({exc})") from exc
         finally:
             chan.close()
 
     def _drain(self, chan: paramiko.Channel, sink: OutputSink, deadline: Deadline,
-               cancel: threading.Event, grace_s: float) -> ExecResult:
+               cancel: threading.Event, grace_s: float, token: str = "") -> ExecResult:
         pgid: int | None = None
         head = b""  # stdout until the group-id line has been read
         transport = chan.get_transport()
@@ -107,7 +108,8 @@ class SshExecutor:
             # group id, so the kill can be aimed and verified.
             if stop is not None and (pgid or time.monotonic() - stop_since > MARK_WAIT_S):
                 if pgid:
-                    return ExecResult(stop, None, self.kill_group(pgid, grace_s), pgid)
+                    state, leftovers = self.kill_group(pgid, grace_s, token)
+                    return ExecResult(stop, None, state, pgid, leftovers)
                 # Never reported: closing the channel makes the launcher die of SIGPIPE when it
                 # writes the id, before the command itself starts.
                 chan.close()
@@ -125,13 +127,14 @@ class SshExecutor:
         return (f"node '{self.node}': the connection dropped while the command ran; "
                 f"it may still be running there{where}")
 
-    def kill_group(self, pgid: int, grace_s: float) -> KillState:
-        """Signal the process group on the node and verify it is gone."""
+    def kill_group(self, pgid: int, grace_s: float, token: str = "") -> tuple[KillState, int]:
+        """Signal the process group on the node, then what escaped it but carries the run token,
+        and verify all of it is gone; with how many escaped processes were found."""
         try:
-            out = self._exec_quick(kill_group_script(pgid, grace_s), timeout=grace_s + 10)
+            out = self._exec_quick(kill_group_script(pgid, grace_s, token), timeout=2 * grace_s + 15)
         except NodeUnreachable:
-            return KillState.KILL_UNCONFIRMED
-        return KillState.KILLED if "GONE" in out else KillState.KILL_UNCONFIRMED
+            return KillState.KILL_UNCONFIRMED, 0
+        return (KillState.KILLED if "GONE" in out else KillState.KILL_UNCONFIRMED), parse_leftovers(out)
 
     def _exec_quick(self, command: str, timeout: float = 20) -> str:
         """A short helper command (kill, probe, mkdir); its stdout as text."""

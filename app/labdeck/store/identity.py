@@ -21,3 +21,9 @@ def catalog_token(catalog: Catalog) -> str:
         db.execute("INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)",
                    (CATALOG_TOKEN_SETTING, secrets.token_hex(4)))
     return catalog.get_setting(CATALOG_TOKEN_SETTING)
+
+
+def run_token(catalog: Catalog, node_run_id: int) -> str:
+    """LABDECK_RUN_TOKEN of a node run: in every step's environment, so a kill -- or the next
+    start after this PC's LabDeck was killed -- finds the processes that left the step's group."""
+    return f"{catalog_token(catalog)}-{node_run_id}"
