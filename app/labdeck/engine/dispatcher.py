@@ -20,6 +20,7 @@ from ..executors.base import RUN_TOKEN_ENV, CommandRequest, Deadline, Ending, Sc
 from ..executors.pool import ExecutorPool
 from ..store.catalog import Catalog
 from ..store.identity import catalog_token, run_token
+from ..store.disk_space import is_disk_full
 from ..store.logs import LogWriter
 from .active_run import ActiveRun
 from .bus import EventBus
@@ -175,7 +176,7 @@ class Dispatcher(ReattachMixin):
     def _log_writer(self, run_id: int, node: Node, nr: NodeRun) -> LogWriter:
         secret = self._secret_for(node.credential_ref)
         return LogWriter(nr.log_path, encoding=node.encoding, secrets=[secret] if secret else [],
-                         on_text=lambda text: self._bus.publish(NodeRunOutput(run_id, nr.id, node.name, text)))
+                         space=self._catalog.space, on_text=lambda text: self._bus.publish(NodeRunOutput(run_id, nr.id, node.name, text)))
 
     def _unreachable(self, active: ActiveRun, node: Node, nr: NodeRun, writer: LogWriter, cancel: threading.Event,
                      tried: list[str], result: tuple) -> tuple[Node, tuple]:
@@ -273,8 +274,12 @@ class Dispatcher(ReattachMixin):
             result = executor.run(request, writer.write, deadline, stop)
             exit_code = result.exit_code
             if writer.error is not None:
-                message = (f"writing the log failed ({writer.error.strerror or writer.error}); the command was stopped "
-                           f"({result.kill_state or 'it had ended'}). Free disk space in {self._catalog.path.parent}")
+                stopped = f"the command was stopped ({result.kill_state or 'it had ended'})"
+                if is_disk_full(writer.error):
+                    message = f"{self._catalog.space.message}: the log stops there and {stopped}; free space there"
+                else:
+                    message = (f"writing the log failed ({writer.error.strerror or writer.error}); {stopped}. "
+                               f"Check {writer.path.parent}")
                 return NodeRunStatus.ERROR, exit_code, message, result.kill_state
             if result.ending is not Ending.EXITED:
                 verb = "timed out" if result.ending is Ending.TIMED_OUT else "cancelled"
@@ -309,8 +314,11 @@ class Dispatcher(ReattachMixin):
             if nr.id in active.finished:
                 return
             active.finished.add(nr.id)
-        self._catalog.update_node_run(nr.id, status=status, exit_code=exit_code, finished_at=time.time(),
-                                      message=message, kill_state=kill_state)
+        try:
+            self._catalog.update_node_run(nr.id, status=status, exit_code=exit_code, finished_at=time.time(),
+                                          message=message, kill_state=kill_state)
+        except LabDeckError as exc:  # a full disk: the run still ends here; the next start reconciles it
+            log.error("node run %s ended %s but could not be recorded: %s", nr.id, status, exc)
         self._bus.publish(NodeRunFinished(active.run.id, nr.id, nr.node_name, status, exit_code, message))
         with self._lock:
             active.remaining -= 1
@@ -324,7 +332,10 @@ class Dispatcher(ReattachMixin):
         status, note = summarize_run(statuses, flagged), None
         if active.final is not None:
             status, note = active.final
-        self._catalog.finish_run(active.run.id, status, note)
+        try:
+            self._catalog.finish_run(active.run.id, status, note)
+        except LabDeckError as exc:
+            log.error("run %s ended %s but could not be recorded: %s", active.run.id, status, exc)
         with self._lock:
             self._active.pop(active.run.id, None)
         self._bus.publish(RunFinished(active.run.id, active.job.name, status))

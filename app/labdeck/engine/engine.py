@@ -3,6 +3,7 @@ event bus for a data folder. The CLI and the GUI both drive LabDeck through it."
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from ..core.targets import resolve_targets
 from ..executors.pool import ExecutorPool
 from ..store import paths, run_queue, secrets
 from ..store.catalog import Catalog
+from ..store.disk_space import DiskFull
 from .bus import EventBus
 from .dispatcher import Dispatcher
 from .hostkeys import CatalogHostKeys
@@ -30,6 +32,7 @@ from .transfer_steps import check_transfer_step
 from .transfers import TransferManager
 
 ADHOC_JOB = "(ad-hoc)"
+log = logging.getLogger(__name__)
 
 
 class Engine:
@@ -51,10 +54,13 @@ class Engine:
         self.rules = RuleWatcher(self)
         self.scheduler = Scheduler(self, miss_grace_s=miss_grace_s)
         self._closed = threading.Event()
-        if seed:
-            seed_first_start(self.catalog)
-        self.nodes.migrate_secret_refs()
-        reconcile_orphans(self.catalog, set())
+        try:
+            if seed:
+                seed_first_start(self.catalog)
+            self.nodes.migrate_secret_refs()
+            reconcile_orphans(self.catalog, set())
+        except DiskFull as exc:  # reading (runs, logs, node list) still works; the next start catches up
+            log.warning("%s", exc)
         if schedule:
             self.start_scheduler()
 
