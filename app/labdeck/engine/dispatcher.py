@@ -363,10 +363,7 @@ class Dispatcher(ReattachMixin):
 def _remove_run_folder(executor, run_tag: str) -> None:
     """A finished attached node run's script folder goes (best effort: an unreachable node keeps it,
     and the detached clean-up of old run folders removes it later)."""
-    remove = getattr(executor, "remove_run_folder", None)
-    if remove is None:
-        return
     try:
-        remove(run_tag)
+        executor.remove_run_folder(run_tag)
     except Exception as exc:  # never turns a finished run into a failed one
         log.info("could not remove the run folder %s: %s", run_tag, exc)

@@ -14,7 +14,7 @@ import time
 
 import psutil
 
-from .base import RUN_TOKEN_ENV
+from ..base import RUN_TOKEN_ENV
 
 
 def carrying(token: str) -> list[psutil.Process]:

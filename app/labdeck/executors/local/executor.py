@@ -19,10 +19,10 @@ import threading
 import time
 from pathlib import Path
 
-from ..core.quoting import Shell
-from ..core.status import KillState
-from .base import POLL_S, CommandRequest, Deadline, Ending, ExecResult, OutputSink, ScriptFile, stop_reason
-from .posix_shell import PROBE_SCRIPT, parse_probe, script_invocation
+from ...core.quoting import Shell
+from ...core.status import KillState
+from ..base import POLL_S, CommandRequest, Deadline, Ending, ExecResult, OutputSink, ScriptFile, stop_reason
+from ..posix_shell import PROBE_SCRIPT, parse_probe, script_invocation
 from .process_tree import kill_tree
 from .run_token import kill_carrying
 
@@ -85,8 +85,9 @@ class LocalExecutor:
         os.replace(part, path)  # whole or not at all
         return path
 
-    def remove_run_folder(self, run_tag: str) -> None:
+    def remove_run_folder(self, run_tag: str) -> bool:
         shutil.rmtree(self.work_root / run_tag, ignore_errors=True)
+        return True
 
     def _kill_tree(self, proc: subprocess.Popen, grace_s: float) -> KillState:
         if IS_WINDOWS:
@@ -126,7 +127,7 @@ class LocalExecutor:
         """Detached runs on this computer (POSIX only; on Windows runs stay attached)."""
         if IS_WINDOWS:
             return None
-        from .detached_ops import LocalDetachedOps
+        from ..detached_ops import LocalDetachedOps
         return LocalDetachedOps()
 
     def close(self) -> None:
