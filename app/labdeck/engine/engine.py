@@ -18,6 +18,7 @@ from ..store.disk_space import DiskFull
 from .bus import EventBus
 from .dispatcher import Dispatcher
 from .hostkeys import CatalogHostKeys
+from .leftovers import kill_interrupted_leftovers
 from .nodes import NodeManager
 from .notify import Notifier
 from .plans import rebuild, start_planned
@@ -58,7 +59,9 @@ class Engine:
             if seed:
                 seed_first_start(self.catalog)
             self.nodes.migrate_secret_refs()
-            reconcile_orphans(self.catalog, set())
+            interrupted: list = []
+            reconcile_orphans(self.catalog, set(), interrupted=interrupted)
+            kill_interrupted_leftovers(self.catalog, self.pool, interrupted)
         except DiskFull as exc:  # reading (runs, logs, node list) still works; the next start catches up
             log.warning("%s", exc)
         if schedule:

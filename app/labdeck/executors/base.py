@@ -104,4 +104,9 @@ class Executor(Protocol):
         """Remove the folder a finished attached node run's scripts were uploaded to; False when
         this executor leaves it to the clean-up of old run folders instead."""
 
+    def kill_leftovers(self, token: str, grace_s: float) -> tuple[int, KillState] | None:
+        """End every process on the node that carries this run token (a step whose LabDeck
+        process was killed): (how many were found, killed or kill unconfirmed); None where
+        processes cannot be found by it (Windows nodes)."""
+
     def close(self) -> None: ...

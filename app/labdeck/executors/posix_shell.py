@@ -76,14 +76,23 @@ def kill_group_script(pgid: int, grace_s: float, token: str | None = None) -> st
     )
     if not token:
         return script + "if alive; then echo ALIVE; else echo GONE; fi"
-    return script + token_sweep_functions(token) + (
+    return script + _sweep(token, steps) + "if alive || [ -n \"$(leftovers)\" ]; then echo ALIVE; else echo GONE; fi"
+
+
+def kill_token_script(token: str, grace_s: float) -> str:
+    """Only the run-token part: every process carrying it, TERM then KILL (after a controller that
+    ran the step was killed itself, nothing else is known of the step)."""
+    return _sweep(token, max(1, int(grace_s * 10))) + "if [ -n \"$(leftovers)\" ]; then echo ALIVE; else echo GONE; fi"
+
+
+def _sweep(token: str, steps: int) -> str:
+    return token_sweep_functions(token) + (
         "left=$(leftovers); n=0; "
         "if [ -n \"$left\" ]; then n=$(echo \"$left\" | wc -l); kill -s TERM $left 2>/dev/null; i=0; "
         f"while [ -n \"$(leftovers)\" ] && [ $i -lt {steps} ]; do sleep 0.1; i=$((i+1)); done; "
         "left=$(leftovers); [ -n \"$left\" ] && kill -s KILL $left 2>/dev/null; i=0; "
         "while [ -n \"$(leftovers)\" ] && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done; fi; "
         "echo \"LEFTOVERS $n\"; "
-        "if alive || [ -n \"$(leftovers)\" ]; then echo ALIVE; else echo GONE; fi"
     )
 
 

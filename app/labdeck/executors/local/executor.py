@@ -85,6 +85,12 @@ class LocalExecutor:
         os.replace(part, path)  # whole or not at all
         return path
 
+    def kill_leftovers(self, token: str, grace_s: float) -> tuple[int, KillState] | None:
+        if IS_WINDOWS:
+            return None  # other processes' environments are not searched on Windows
+        found, survivors = kill_carrying(token, grace_s)
+        return found, KillState.KILL_UNCONFIRMED if survivors else KillState.KILLED
+
     def remove_run_folder(self, run_tag: str) -> bool:
         shutil.rmtree(self.work_root / run_tag, ignore_errors=True)
         return True

@@ -24,8 +24,8 @@ from ...core.status import KillState
 from . import exit_signal as ssh_exit_signal
 from ..base import POLL_S, CommandRequest, Deadline, Ending, ExecResult, OutputSink, stop_reason
 from ..detached_ops import SshDetachedOps
-from ..posix_shell import (PID_MARK, PROBE_SCRIPT, kill_group_script, launch_wrapper, parse_leftovers, parse_probe,
-                           script_invocation)
+from ..posix_shell import (PID_MARK, PROBE_SCRIPT, kill_group_script, kill_token_script, launch_wrapper,
+                           parse_leftovers, parse_probe, script_invocation)
 from .connection import SshConnection
 
 REMOTE_ROOT = ".labdeck/runs"  # relative to the login directory
@@ -157,6 +157,10 @@ class SshExecutor:
         finally:
             sftp.close()
         return path
+
+    def kill_leftovers(self, token: str, grace_s: float) -> tuple[int, KillState]:
+        out = self._exec_quick(kill_token_script(token, grace_s), timeout=2 * grace_s + 15)
+        return parse_leftovers(out), KillState.KILLED if "GONE" in out else KillState.KILL_UNCONFIRMED
 
     def remove_run_folder(self, run_tag: str) -> bool:
         """The folder a finished attached node run's scripts were uploaded to."""
