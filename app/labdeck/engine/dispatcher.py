@@ -13,7 +13,7 @@ from ..core.errors import AuthenticationFailed, HostKeyChanged, HostKeyUnknown, 
 from ..core.events import NodeRunFinished, NodeRunOutput, NodeRunStarted, RunFinished, RunStarted
 from ..core.exit_codes import describe_exit
 from ..core.models import Job, Node, NodeRun, Run, StepKind
-from ..core.quoting import option_environment, shell_for_script, substitute
+from ..core.quoting import Shell, option_environment, shell_for_script, substitute
 from ..core.status import RETRYABLE, KillState, NodeRunStatus, RunStatus, summarize_run
 from ..core.targets import resolve_targets
 from ..executors.base import RUN_TOKEN_ENV, CommandRequest, Deadline, Ending, ScriptFile
@@ -31,6 +31,7 @@ from .transfer_steps import TRANSFER_KINDS, run_transfer_step, run_transfers, sp
 
 log = logging.getLogger(__name__)
 CANCEL_POLL_S = 0.25
+LONG_COMMAND_BYTES = 32 * 1024
 UNREACHABLE_POLL_S = 2.0
 
 
@@ -242,10 +243,12 @@ class Dispatcher(ReattachMixin):
                 return self._collect_after(outcome, node, after, options, deadline, stop, writer)
             # unique per catalog and node: two catalogs sharing a login never run each other's scripts
             run_tag = f"run-{active.run.id}-{node.name}-{catalog_token(self._catalog)}"
+            uploads: list[str] = []  # files put in the run folder on the node
             try:
-                return self._attached_steps(active, node, executor, run_tag, deadline, stop, writer, env, token)
+                return self._attached_steps(active, node, executor, run_tag, deadline, stop, writer, env, token,
+                                            uploads)
             finally:
-                if any(s.kind is StepKind.SCRIPT for s in job.steps):
+                if uploads:
                     _remove_run_folder(executor, run_tag)
         except NodeUnreachable as exc:
             writer.note(str(exc))
@@ -255,7 +258,7 @@ class Dispatcher(ReattachMixin):
             return NodeRunStatus.ERROR, None, str(exc), None
 
     def _attached_steps(self, active: ActiveRun, node: Node, executor, run_tag: str, deadline: Deadline, stop,
-                        writer: LogWriter, env: dict[str, str], token: str):
+                        writer: LogWriter, env: dict[str, str], token: str, uploads: list[str]):
         """The job's steps one after the other in this connection (the node run is attached)."""
         job, options = active.job, active.run.options
         exit_code: int | None = None
@@ -271,6 +274,12 @@ class Dispatcher(ReattachMixin):
                 request.script = ScriptFile(step.filename, substitute(step.script, options, shell))
             else:
                 request.command = substitute(step.command, options, executor.shell)
+                if executor.shell is Shell.SH and len(request.command.encode()) > LONG_COMMAND_BYTES:
+                    # too long for one exec request or argv string (SSH packets, Linux's 128 KiB
+                    # per argument): it travels as a script file, as script steps do
+                    request.script, request.command = ScriptFile(f"command-{index}.sh", request.command), ""
+            if request.script is not None:
+                uploads.append(request.script.filename)
             result = executor.run(request, writer.write, deadline, stop)
             exit_code = result.exit_code
             if writer.error is not None:
