@@ -268,7 +268,8 @@ class Dispatcher(ReattachMixin):
                 if failure is not None:
                     return failure[0], None, failure[1], None
                 continue
-            request = CommandRequest(env=env, run_tag=run_tag, run_token=token)
+            request = CommandRequest(env=env, run_tag=run_tag, run_token=token,
+                                     keep_background=job.policy.background == "keep")
             if step.kind is StepKind.SCRIPT:
                 shell = shell_for_script(step.filename, executor.shell)
                 request.script = ScriptFile(step.filename, substitute(step.script, options, shell))
@@ -282,6 +283,8 @@ class Dispatcher(ReattachMixin):
                 uploads.append(request.script.filename)
             result = executor.run(request, writer.write, deadline, stop)
             exit_code = result.exit_code
+            if result.note:
+                writer.note(result.note)
             if writer.error is not None:
                 stopped = f"the command was stopped ({result.kill_state or 'it had ended'})"
                 if is_disk_full(writer.error):

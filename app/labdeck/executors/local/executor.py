@@ -21,7 +21,8 @@ from pathlib import Path
 
 from ...core.quoting import Shell
 from ...core.status import KillState
-from ..base import POLL_S, CommandRequest, Deadline, Ending, ExecResult, OutputSink, ScriptFile, stop_reason
+from ..base import (BACKGROUND_GRACE_S, POLL_S, CommandRequest, Deadline, Ending, ExecResult, OutputSink, ScriptFile,
+                    background_note, stop_reason)
 from ..posix_shell import PROBE_SCRIPT, parse_probe, script_invocation
 from .process_tree import kill_tree
 from .run_token import kill_carrying
@@ -46,13 +47,19 @@ class LocalExecutor:
         else:
             kwargs["start_new_session"] = True
         proc = subprocess.Popen(argv, **kwargs)
-        readers = [threading.Thread(target=_pump, args=(pipe, name, sink), daemon=True, name=f"local-{name}")
+        step_sink = _StepSink(sink)
+        readers = [threading.Thread(target=_pump, args=(pipe, name, step_sink), daemon=True, name=f"local-{name}")
                    for pipe, name in ((proc.stdout, "stdout"), (proc.stderr, "stderr"))]
         for reader in readers:
             reader.start()
-        # Finished means the command exited and its output is closed: a background child
-        # still holding the pipes keeps the run going (as over SSH) until it ends or is stopped.
+        # Finished means the command exited and its output is closed; a background child still
+        # holding the pipes gets a short grace (as over SSH), then is killed or left running.
+        exited_at: float | None = None
         while proc.poll() is None or any(r.is_alive() for r in readers):
+            if proc.poll() is not None and not IS_WINDOWS:
+                exited_at = exited_at or time.monotonic()
+                if time.monotonic() - exited_at >= BACKGROUND_GRACE_S:
+                    return self._after_background(proc, request, readers, step_sink)
             reason = stop_reason(deadline, cancel)
             if reason is not None:
                 kill_state = self._kill_tree(proc, request.kill_grace_s)
@@ -64,6 +71,19 @@ class LocalExecutor:
                 return ExecResult(reason, proc.returncode, kill_state, proc.pid, leftovers)
             time.sleep(POLL_S) if proc.poll() is not None else _wait(proc, POLL_S)
         return ExecResult(Ending.EXITED, proc.returncode, None, proc.pid)
+
+    def _after_background(self, proc: subprocess.Popen, request: CommandRequest, readers, step_sink) -> ExecResult:
+        if request.keep_background:
+            step_sink.closed = True  # what they print later is not this step's any more
+            return ExecResult(Ending.EXITED, proc.returncode, None, proc.pid,
+                              note=background_note(proc.returncode, True, None))
+        state = self._kill_tree(proc, request.kill_grace_s)
+        leftovers, survivors = kill_carrying(request.run_token, request.kill_grace_s)
+        for reader in readers:
+            reader.join(timeout=2)
+        state = KillState.KILL_UNCONFIRMED if survivors else state
+        return ExecResult(Ending.EXITED, proc.returncode, None, proc.pid, leftovers,
+                          note=background_note(proc.returncode, False, state, leftovers))
 
     def _argv(self, request: CommandRequest) -> list[str]:
         if request.script is not None:
@@ -138,6 +158,18 @@ class LocalExecutor:
 
     def close(self) -> None:
         pass
+
+
+class _StepSink:
+    """The step's output sink, cut off once the step is over (background processes kept running)."""
+
+    def __init__(self, sink: OutputSink):
+        self._sink = sink
+        self.closed = False
+
+    def __call__(self, name: str, data: bytes) -> None:
+        if not self.closed:
+            self._sink(name, data)
 
 
 def _pump(pipe, name: str, sink: OutputSink) -> None:

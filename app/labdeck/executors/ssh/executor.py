@@ -22,7 +22,8 @@ from ...core.exit_codes import signal_number
 from ...core.quoting import Shell
 from ...core.status import KillState
 from . import exit_signal as ssh_exit_signal
-from ..base import POLL_S, CommandRequest, Deadline, Ending, ExecResult, OutputSink, stop_reason
+from ..base import (BACKGROUND_GRACE_S, POLL_S, CommandRequest, Deadline, Ending, ExecResult, OutputSink,
+                    background_note, stop_reason)
 from ..detached_ops import SshDetachedOps
 from ..posix_shell import (PID_MARK, PROBE_SCRIPT, kill_group_script, kill_token_script, launch_wrapper,
                            parse_leftovers, parse_probe, script_invocation)
@@ -55,19 +56,22 @@ class SshExecutor:
         chan = self.connection.open_session()
         try:
             chan.exec_command(launch_wrapper(command, request.env))
-            return self._drain(chan, sink, deadline, cancel, request.kill_grace_s, request.run_token)
+            return self._drain(chan, sink, deadline, cancel, request.kill_grace_s, request.run_token,
+                               request.keep_background)
         except (paramiko.SSHException, OSError, EOFError) as exc:
             raise NodeUnreachable(f"node '{self.node}': connection lost during the command ({exc})") from exc
         finally:
             chan.close()
 
     def _drain(self, chan: paramiko.Channel, sink: OutputSink, deadline: Deadline,
-               cancel: threading.Event, grace_s: float, token: str = "") -> ExecResult:
+               cancel: threading.Event, grace_s: float, token: str = "", keep_background: bool = False
+               ) -> ExecResult:
         pgid: int | None = None
         head = b""  # stdout until the group-id line has been read
         transport = chan.get_transport()
         stop: Ending | None = None
         stop_since = 0.0
+        exited_at: float | None = None  # the step's shell exited, its output still open
         while True:
             got = False
             while chan.recv_ready():
@@ -97,6 +101,12 @@ class SshExecutor:
                 if status == -1 and _connection_lost(transport):
                     raise NodeUnreachable(self._lost_message(pgid))
                 return ExecResult(Ending.EXITED, status, None, pgid)
+            if not ended and chan.exit_status_ready() and pgid:
+                # The shell exited but something it started in the background still holds the
+                # output (sshd closes the channel only at EOF): after a short grace the step is done.
+                exited_at = exited_at or time.monotonic()
+                if time.monotonic() - exited_at >= BACKGROUND_GRACE_S:
+                    return self._after_background(chan, pgid, grace_s, token, keep_background)
             # A closed channel is handled above once its buffers are drained (closing sets the
             # exit-status event); only a dead connection with nothing left to read is unreachable.
             if not transport.is_active() and not chan.recv_ready() and not chan.recv_stderr_ready():
@@ -121,6 +131,15 @@ class SshExecutor:
                     chan.status_event.wait(POLL_S)
                 else:
                     select.select([chan], [], [], POLL_S)
+
+    def _after_background(self, chan: paramiko.Channel, pgid: int, grace_s: float, token: str,
+                          keep: bool) -> ExecResult:
+        status = chan.recv_exit_status()
+        if keep:
+            return ExecResult(Ending.EXITED, status, None, pgid, note=background_note(status, True, None))
+        state, leftovers = self.kill_group(pgid, grace_s, token)
+        return ExecResult(Ending.EXITED, status, None, pgid, leftovers,
+                          note=background_note(status, False, state, leftovers))
 
     def _lost_message(self, pgid: int | None) -> str:
         where = f" (process group {pgid})" if pgid else ""
