@@ -27,7 +27,7 @@ from ..base import (BACKGROUND_GRACE_S, POLL_S, CommandRequest, Deadline, Ending
 from ..detached_ops import SshDetachedOps
 from ..posix_shell import (PID_MARK, PROBE_SCRIPT, kill_group_script, kill_token_script, launch_wrapper,
                            parse_leftovers, parse_probe, script_invocation)
-from .connection import SshConnection
+from .connection import SftpUnavailable, SshConnection
 
 REMOTE_ROOT = ".labdeck/runs"  # relative to the login directory
 MARK_WAIT_S = 15.0  # how long a stop waits for a slow-starting command to report its group
@@ -164,11 +164,16 @@ class SshExecutor:
         folder = f"{REMOTE_ROOT}/{request.run_tag}"
         path = f"{folder}/{Path(request.script.filename).name}"
         part = f"{path}.part-{secrets.token_hex(4)}"  # renamed into place whole: never run half-written
-        sftp = self.connection.sftp()
+        body = request.script.body.encode("utf-8")
+        try:
+            sftp = self.connection.sftp()
+        except SftpUnavailable:
+            self._write_via_exec(folder, part, path, body)
+            return path
         try:
             _sftp_makedirs(sftp, folder)
             with sftp.open(part, "w") as f:
-                f.write(request.script.body.encode("utf-8"))
+                f.write(body)
             sftp.chmod(part, 0o700)
             sftp.posix_rename(part, path)
         except (OSError, paramiko.SSHException) as exc:
@@ -185,6 +190,28 @@ class SshExecutor:
         """The folder a finished attached node run's scripts were uploaded to."""
         self._exec_quick(f"rm -rf -- {shlex.quote(f'{REMOTE_ROOT}/{run_tag}')}")
         return True
+
+    def _write_via_exec(self, folder: str, part: str, path: str, body: bytes) -> None:
+        """The script through ``cat`` on an exec channel, for a server without SFTP."""
+        q = shlex.quote
+        command = (f"umask 077 && mkdir -p -- {q(folder)} && cat > {q(part)} && chmod 700 -- {q(part)} "
+                   f"&& mv -f -- {q(part)} {q(path)}")
+        chan = self.connection.open_session(limited=False)
+        try:
+            chan.exec_command(command)
+            chan.sendall(body)
+            chan.shutdown_write()
+            error = bytearray()
+            while data := chan.recv_stderr(65536):
+                error += data
+            status = chan.recv_exit_status()
+        except (OSError, paramiko.SSHException, EOFError) as exc:
+            raise NodeUnreachable(f"node '{self.node}': uploading the script failed ({exc})") from exc
+        finally:
+            chan.close()
+        if status != 0:
+            raise NodeUnreachable(f"node '{self.node}': uploading the script failed "
+                                  f"({error.decode('utf-8', 'replace').strip() or f'exit {status}'})")
 
     def upload(self, local: Path, remote: str) -> None:
         sftp = self.connection.sftp()
