@@ -259,6 +259,14 @@ def test_a_folder_without_write_permission_says_so():
      "job 'hello': --notify-webhook: must be an http:// or https:// address, got 'ftp://x'"),
     (["policy", "hello", "--notify-email", "lab-at-example"],
      "job 'hello': --notify-email: must be an email address (name@example.org), got 'lab-at-example'"),
+    # accepted before, and then ran something else than was asked, or nothing
+    (["job", "add", "j", "--command", "  ", "--targets", "all"], "job 'j': --command: is empty"),
+    (["job", "add", "", "--command", "true", "--targets", "all"], "the job name: must not be empty"),
+    (["run", "hello", "--targets", ""], "empty target spec: give node names, tag:NAME or all"),
+    (["exec", "--targets", "all", "--", ""], "the command is empty: give the command to run after --"),
+    (["logs", "1", "--node", ""], "--node needs a node name"),
+    (["schedule", "add", "hello", "--at", "9999-12-31 23:59", "--tz", "Etc/GMT+12"],  # was an OverflowError
+     "time '9999-12-31 23:59' is out of range: give a year from 1970 to 9998"),
     # argparse's own errors: one line too, not a usage block
     (["job", "add", "x", "--command", "true", "--targets", "all", "--retries", "abc"],
      "argument --retries: invalid int value: 'abc' (see: labdeck job add --help)"),

@@ -16,7 +16,8 @@ from .policy import POLICY_FLAGS, add_policy_arguments, apply_policy_arguments
 # the job file's field paths as the flags of ``job add`` that set them, for error messages
 JOB_ADD_FLAGS = POLICY_FLAGS | {"policy.timeout_s": "--timeout", "policy.retries": "--retries",
                                 "policy.retry_delay_s": "--retry-delay", "policy.max_parallel": "--max-parallel",
-                                "description": "--description", "targets": "--targets", "name": "NAME"}
+                                "description": "--description", "targets": "--targets", "name": "the job name",
+                                "steps.command": "--command", "steps.script": "--script"}
 
 
 def register(sub) -> None:

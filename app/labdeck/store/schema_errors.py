@@ -17,17 +17,17 @@ def one_line(exc: ValidationError, root: type[BaseModel], doc: dict, source: str
     errors = exc.errors(include_url=False)
     first = errors[0]
     name = doc.get("name")
-    job = f"job '{str(name).strip()}'" if isinstance(name, (str, int)) and str(name).strip() else ""
-    prefix = ": ".join(p for p in (source, job) if p) or "job"
+    job = f"job {shown(str(name).strip())}" if isinstance(name, (str, int)) and str(name).strip() else ""
+    prefix = "".join(f"{p}: " for p in (source, job) if p)
     loc = tuple(p for p in first["loc"] if not _is_union_tag(p))
     more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
     if first["type"] == "extra_forbidden":
-        return f"{prefix}: {_unknown_key(root, loc)}{more}"
+        return f"{prefix}{_unknown_key(root, loc)}{more}"
     path = _path(loc)
     field = flag_names.get(path) or flag_names.get(re.sub(r"\[\d+\]", "", path), path)
     if first["type"] == "missing":
-        return f"{prefix}: '{field}' is required{more}"
-    return f"{prefix}: {field}: {_problem(first, _wants_whole_number(root, loc))}{more}"
+        return f"{prefix}'{field}' is required{more}"
+    return f"{prefix}{field}: {_problem(first, _wants_whole_number(root, loc))}{more}"
 
 
 def _is_union_tag(part: Any) -> bool:
@@ -105,12 +105,12 @@ def _problem(error: dict, whole: bool) -> str:
         return f"must be one of {ctx.get('expected', '').replace(chr(39), '')}{got}"
     if kind == "too_short":
         return "must not be empty" if ctx.get("min_length") == 1 else f"needs at least {ctx.get('min_length')} items"
+    if kind in ("too_long", "string_too_long") and isinstance(value, str):
+        return f"is too long (at most {ctx.get('max_length')} characters)"
     if kind == "too_long":
         return f"has too many items (at most {ctx.get('max_length')})"
     if kind == "string_too_short":
         return "must not be empty"
-    if kind == "string_too_long":
-        return f"is too long (at most {ctx.get('max_length')} characters)"
     message = str(error.get("msg", "is not valid"))
     if kind == "value_error":  # our own validators: the message says it all
         return message.removeprefix("Value error, ")
