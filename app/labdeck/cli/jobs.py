@@ -125,7 +125,7 @@ def cmd_import(args) -> int:
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"{args.file} is not UTF-8 text (byte {exc.start})") from exc
     folder = None if args.file == "-" else str(Path(args.file).resolve().parent)  # where a relative over_file is
-    job = job_from_yaml(text, source=args.file, base_dir=folder)
+    job = job_from_yaml(text, source="standard input" if args.file == "-" else args.file, base_dir=folder)
     with open_engine(args) as engine:
         _check_targets(engine, job)
         engine.catalog.add_job(job, replace=args.replace)
