@@ -192,44 +192,37 @@ def test_a_read_only_data_dir_says_so(capsys, read_only_mounts):
 
 
 def test_a_folder_without_write_permission_says_so():
-    """Root ignores permission bits, so the check runs in a child process that gave up root."""
+    """Root ignores permission bits, so the check runs in a child process that gives up root
+    after importing LabDeck (the worktree need not be readable by the unprivileged user)."""
     import os
     import shutil
+    import subprocess
+    import sys
     import tempfile
     if os.geteuid() != 0:
         pytest.skip("needs root to switch to an unprivileged user")
-    from labdeck.core.errors import InvalidInput
-    from labdeck.store.paths import resolve_data_dir
     top = Path(tempfile.mkdtemp(prefix="labdeck-perm-", dir="/tmp"))
+    child = (
+        "import os, sys\n"
+        "from labdeck.core.errors import InvalidInput\n"
+        "from labdeck.store.paths import resolve_data_dir\n"
+        "os.setgid(65534); os.setuid(65534)\n"
+        "for folder in sys.argv[1:]:\n"
+        "    try:\n"
+        "        resolve_data_dir(folder); print('accepted')\n"
+        "    except InvalidInput as exc:\n"
+        "        print(exc)\n")
     try:
         (top / "ro").mkdir()
         os.chmod(top, 0o755)
         os.chmod(top / "ro", 0o555)
-        read, write = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: no pytest, no threads of its own; reports the message and exits
-            try:
-                os.setgid(65534)
-                os.setuid(65534)
-                messages = []
-                for folder in (top / "ro", top / "ro" / "new"):
-                    try:
-                        resolve_data_dir(folder)
-                        messages.append("accepted")
-                    except InvalidInput as exc:
-                        messages.append(str(exc))
-                os.write(write, "\n".join(messages).encode())
-            finally:
-                os._exit(0)
-        os.close(write)
-        with os.fdopen(read) as stream:
-            messages = stream.read().splitlines()
-        os.waitpid(pid, 0)
-        assert messages == [
+        result = subprocess.run([sys.executable, "-c", child, str(top / "ro"), str(top / "ro" / "new")],
+                                capture_output=True, text=True, timeout=60)
+        assert result.stdout.splitlines() == [
             f"the data folder {top / 'ro'} (--data-dir) is read-only: no permission to write in it; "
             "give a folder you can write to",
             f"cannot create the data folder {top / 'ro' / 'new'} (--data-dir): no permission to write in "
-            f"{top / 'ro'}; give a folder you can write to"]
+            f"{top / 'ro'}; give a folder you can write to"], result.stderr
     finally:
         shutil.rmtree(top)
 
