@@ -17,7 +17,8 @@ from .policy import POLICY_FLAGS, add_policy_arguments, apply_policy_arguments
 JOB_ADD_FLAGS = POLICY_FLAGS | {"policy.timeout_s": "--timeout", "policy.retries": "--retries",
                                 "policy.retry_delay_s": "--retry-delay", "policy.max_parallel": "--max-parallel",
                                 "description": "--description", "targets": "--targets", "name": "the job name",
-                                "steps.command": "--command", "steps.script": "--script"}
+                                "steps.command": "--command", "steps.script": "--script",
+                                "options.name": "--option", "options.default": "--option"}
 
 
 def register(sub) -> None:
