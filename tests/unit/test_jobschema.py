@@ -58,10 +58,10 @@ def test_step_fields_are_checked_and_named_by_their_index():
         job_from_yaml("name: gen\nsteps: [{command: [x]}]\n")
 
 
-def test_several_problems_name_the_first_and_count_the_rest():
+def test_several_problems_name_the_first_in_the_file_and_count_the_rest():
     with pytest.raises(InvalidInput) as caught:
         job_from_yaml(BASE + "policy: {retries: abc, timeout_s: -1, max_parallel: x}\n")
-    assert str(caught.value).endswith("policy.timeout_s: must be a number >= 0, got -1 (and 2 more problems)")
+    assert str(caught.value).endswith("policy.retries: must be a whole number, got 'abc' (and 2 more problems)")
 
 
 def test_good_values_are_typed_as_the_job_expects():

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 def one_line(exc: ValidationError, root: type[BaseModel], doc: dict, source: str, flag_names: dict[str, str]) -> str:
     """The first error of ``exc`` (with how many more there are) as one line a user can act on."""
     errors = exc.errors(include_url=False)
-    first = errors[0]
+    first = min(errors, key=lambda e: _position(doc, e["loc"]))  # the first in the file, as a reader meets it
     name = doc.get("name")
     job = f"job {shown(str(name).strip())}" if isinstance(name, (str, int)) and str(name).strip() else ""
     prefix = "".join(f"{p}: " for p in (source, job) if p)
@@ -28,6 +28,22 @@ def one_line(exc: ValidationError, root: type[BaseModel], doc: dict, source: str
     if first["type"] == "missing":
         return f"{prefix}'{field}' is required{more}"
     return f"{prefix}{field}: {_problem(first, _wants_whole_number(root, loc))}{more}"
+
+
+def _position(doc: Any, loc: tuple) -> tuple:
+    """Where ``loc`` is in the document: the place of each key or item along the way."""
+    place, node = [], doc
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            place.append(list(node).index(part))
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            place.append(part)
+            node = node[part]
+        elif not _is_union_tag(part):
+            place.append(len(node) if isinstance(node, (dict, list)) else 0)
+            break
+    return tuple(place)
 
 
 def _is_union_tag(part: Any) -> bool:
