@@ -92,6 +92,8 @@ class Engine:
     def start_command(self, command: str, targets: str, timeout_s: float | None = None,
                       trigger: Trigger = Trigger.CLI) -> Run:
         from ..core.models import JobPolicy
+        if not command.strip():
+            raise InvalidInput("the command is empty: give the command to run after --")
         job = Job(name=ADHOC_JOB, steps=[Step(command=command)], targets=targets, policy=JobPolicy(timeout_s=timeout_s))
         return self.start(job, {}, trigger)
 
@@ -108,7 +110,7 @@ class Engine:
         for step in job.steps:  # an unknown ${option.X} is an error before anything runs
             substitute(step.command or step.script, values, Shell.SH)
             check_transfer_step(step, values)
-        spec = targets or job.targets
+        spec = job.targets if targets is None else targets  # "" is a mistake, not "the job's own"
         if not job.plan.is_classic():
             return start_planned(self, job, values, trigger, spec, extra)
         nodes = resolve_targets(spec, self.catalog.list_nodes())
