@@ -5,7 +5,7 @@ banner that never blocks, the tray icon when the system has one, and a careful c
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QPushButton,
                                QStackedWidget, QSystemTrayIcon, QVBoxLayout, QWidget)
 
@@ -21,7 +21,9 @@ from .pages.schedules_page import SchedulesPage
 from .pages.settings_page import THEME_KEY, SettingsPage, apply_theme
 from .pages.transfers_page import TransfersPage
 from .dialogs.remote_browser import RemoteBrowser
-from .status_style import BAD, dot_icon
+from .catalog_watch import CatalogWatcher
+from .screen_fit import first_size, refresh_keys
+from .status_style import BAD, dot_icon, plural
 from .icons import app_icon
 from .tray import Tray
 
@@ -45,7 +47,7 @@ class MainWindow(QMainWindow):
         self.errors: list[str] = []
         self.setWindowTitle(f"LabDeck — {engine.data_dir}")
         self.setWindowIcon(app_icon())
-        self.resize(1280, 800)
+        self.resize(first_size(self))
         self.bridge = EngineBridge(engine, parent=self)
         self.actions = Actions(engine, self)
 
@@ -109,8 +111,13 @@ class MainWindow(QMainWindow):
         self.about_action = help_menu.addAction("&About LabDeck", self.show_about)
         self.about_dialog = None
         QShortcut(QKeySequence("Ctrl+R"), self, activated=self.run_selected_job)
-        QShortcut(QKeySequence(QKeySequence.StandardKey.Refresh), self, activated=self.refresh_all)
-        QShortcut(QKeySequence("F5"), self, activated=self.refresh_all)
+        # One action for every Refresh key: a separate "F5" shortcut next to the standard Refresh
+        # key (F5 itself on most systems) made the two ambiguous, and Qt then fires neither.
+        self.refresh_action = QAction("Refresh", self)
+        self.refresh_action.setShortcuts(refresh_keys())
+        self.refresh_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.refresh_action.triggered.connect(self.refresh_all)
+        self.addAction(self.refresh_action)
 
         self.tray: Tray | None = None
         self._shut_down = False
@@ -129,6 +136,9 @@ class MainWindow(QMainWindow):
         self._refresh_timer.setInterval(250)
         self._refresh_timer.timeout.connect(self.refresh_live)
         self._stale: set[QWidget] = set()
+        self.watcher = CatalogWatcher(engine.catalog, self)
+        self.watcher.changed.connect(self._refresh_timer.start)
+        self.watcher.tick.connect(self.refresh_live)
         self._wire()
         apply_theme(engine.catalog.get_setting(THEME_KEY, "Follow the system"))
         self.show_page(0)
@@ -269,7 +279,7 @@ class MainWindow(QMainWindow):
 
     def _refresh_counts(self) -> None:
         c = queries.counts(self.engine.catalog)
-        self.counts_label.setText(f"  {c['nodes']} nodes  ·  {c['running']} running  ·  "
+        self.counts_label.setText(f"  {plural(c['nodes'], 'node')}  ·  {c['running']} running  ·  "
                                   f"{c['failed_today']} failed today  ")
         self.counts_label.setToolTip("Nodes in the catalog · runs in progress · runs that failed since midnight")
         if self.tray:
@@ -336,6 +346,7 @@ class MainWindow(QMainWindow):
         """Stop everything that would touch the engine after it is closed."""
         self._shut_down = True
         self._refresh_timer.stop()
+        self.watcher.stop()
         self.schedules_page.timer.stop()
         self.queue_page.timer.stop()
         self.queue_page.detach()

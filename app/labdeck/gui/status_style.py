@@ -95,3 +95,8 @@ def fmt_duration(seconds: float | None) -> str:
     if seconds < 3600:
         return f"{seconds // 60} min {seconds % 60:02d} s"
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def plural(n: int, word: str) -> str:
+    """'1 node', '3 nodes'."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"

@@ -11,6 +11,7 @@ from ...store import queries
 from ..actions import Actions, ask_yes_no
 from ..dialogs.job_dialog import JobDialog
 from ..status_style import fmt_ago, status_icon, status_label
+from ..widgets.flow_layout import FlowLayout
 from ..widgets.page_parts import add_buttons, read_only_table
 
 COLUMNS = ["Job", "Targets", "Steps", "Options", "Last run", "Description"]
@@ -30,7 +31,7 @@ class JobsPage(QWidget):
         self.table.doubleClicked.connect(lambda _i: self.edit_job())
         self.table.itemSelectionChanged.connect(self._update_buttons)
 
-        bar = QHBoxLayout()
+        bar = FlowLayout()  # wraps on a narrow window
         self.buttons = add_buttons(bar, (
                 ("run", "Run now", "Run the selected job on its targets (Ctrl+R)", self.run_selected),
                 ("stop", "Stop", "Cancel every running run of the selected job", self.stop_selected),

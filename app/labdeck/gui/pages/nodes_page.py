@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
 
 from ...core.errors import LabDeckError
 from ...store import queries
+from ..widgets.flow_layout import FlowLayout
 from ..actions import Actions, ask_yes_no
 from ..dialogs.node_dialog import NodeDialog
 from ..dialogs.run_dialogs import RunOnNodesDialog
@@ -50,7 +51,7 @@ class NodesPage(QWidget):
         self.view.viewport().installEventFilter(self)
         self.view.setToolTip("Drop files here onto a node (or onto the selected nodes) to upload them")
 
-        bar = QHBoxLayout()
+        bar = FlowLayout()  # wraps on a narrow window
         self.buttons = add_buttons(bar, (
                 ("add", "Add…", "Add a machine (SSH or this computer)", self.add_node),
                 ("edit", "Edit…", "Change the selected node's connection or tags", self.edit_node),

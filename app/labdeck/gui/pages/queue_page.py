@@ -23,6 +23,7 @@ from ...core.errors import LabDeckError
 from ...core.events import StepChanged
 from ...store import run_queue
 from ..status_style import status_icon
+from ..widgets.flow_layout import FlowLayout
 from ..widgets.array_panel import ArrayPanel
 from ..widgets.page_parts import add_buttons, read_only_table
 from ..widgets.workflow_graph import WorkflowGraph
@@ -44,7 +45,7 @@ class QueuePage(QWidget):
         self._unsubscribe = None
         self.table = read_only_table(COLUMNS)
         self.table.itemSelectionChanged.connect(self._selected)
-        bar = QHBoxLayout()
+        bar = FlowLayout()  # wraps on a narrow window
         self.priority = QSpinBox()
         self.priority.setRange(-1000, 1000)
         self.priority.setToolTip("Higher priorities get room first")

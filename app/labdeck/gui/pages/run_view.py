@@ -48,6 +48,7 @@ class RunView(QWidget):
         self.title = QLabel("<h2>Run</h2>")
         self.summary = QLabel("Start a job, or open a run from the history.")
         self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.summary.setWordWrap(True)  # a long targets line must not set the window's minimum width
         self.cancel_run_button = QPushButton("Cancel run")
         self.cancel_run_button.setToolTip("Kill the run on every node (the whole process tree)")
         self.cancel_run_button.clicked.connect(self.cancel_run)

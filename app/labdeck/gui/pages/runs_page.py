@@ -10,6 +10,7 @@ from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDateEdit, QHBoxLayout, QHeaderView,
                                QLabel, QLineEdit, QPushButton, QTableView, QVBoxLayout, QWidget)
 
+from ..widgets.flow_layout import FlowLayout
 from ..models.run_history import (COLUMNS, NODES_ROLE, STARTED_ROLE, RunFilters, RunHistoryModel,  # noqa: F401
                                   history_job_names)
 
@@ -61,7 +62,7 @@ class RunsPage(QWidget):
         self.use_since.toggled.connect(self.apply_filters)
         self.since.dateChanged.connect(self.apply_filters)
         self.search.textChanged.connect(self.apply_filters)
-        bar = QHBoxLayout()
+        bar = FlowLayout()  # wraps on a narrow window
         for label, w in (("Job", self.job), ("Node", self.node), ("Status", self.status)):
             bar.addWidget(QLabel(label))
             bar.addWidget(w)
