@@ -20,12 +20,13 @@ import threading
 from concurrent.futures import Future
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray
+from PySide6.QtCore import QByteArray, QTimer
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QApplication
 
 from ..store import paths
 from .icons import app_icon
+from .widgets import charts
 
 RAISE = b"raise\n"
 
@@ -90,6 +91,8 @@ def run_app(data_dir: str | Path | None = None, argv: list[str] | None = None) -
     instance = SingleInstance(name, window.bring_to_front)
     window.quitRequested.connect(app.quit)
     window.show()
+    QTimer.singleShot(300, charts.preload)  # pyqtgraph loads while the user looks at the first page
+    QTimer.singleShot(600, window.maybe_start_tour)
     try:
         return app.exec()
     finally:

@@ -25,6 +25,7 @@ from .catalog_watch import CatalogWatcher
 from .screen_fit import first_size, refresh_keys
 from .status_style import BAD, dot_icon, plural
 from .icons import app_icon
+from .tour import TOUR_KEY, Tour
 from .tray import Tray
 
 PAGES = [("Nodes", "#26a69a", "Every machine at a glance (Ctrl+1)"),
@@ -109,6 +110,8 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.counts_label)
         help_menu = self.menuBar().addMenu("&Help")
         self.about_action = help_menu.addAction("&About LabDeck", self.show_about)
+        help_menu.addAction("Show the &tour", self.start_tour)
+        self.tour: Tour | None = None
         self.about_dialog = None
         QShortcut(QKeySequence("Ctrl+R"), self, activated=self.run_selected_job)
         # One action for every Refresh key: a separate "F5" shortcut next to the standard Refresh
@@ -163,6 +166,8 @@ class MainWindow(QMainWindow):
         self.runs_page.openRun.connect(self.open_run)
         self.schedules_page.stateChanged.connect(self._scheduler_state)
         self.jobs_page.schedulesRequested.connect(self.open_schedules)
+        self.jobs_page.historyRequested.connect(self.open_history)
+        self.nodes_page.openRun.connect(self.open_run)
         self.schedules_page.update_state()
         self.queue_page.attach(b)
         self.queue_page.openRun.connect(self.open_run)
@@ -196,10 +201,16 @@ class MainWindow(QMainWindow):
     def browse_node(self, node_name: str) -> RemoteBrowser:
         browser = RemoteBrowser(self.engine, node_name, parent=self)
         browser.failed.connect(self.show_error)
+        self.bridge.transferEvent.connect(browser.on_transfer_event)
+        browser.finished.connect(lambda _r: self.bridge.transferEvent.disconnect(browser.on_transfer_event))
         browser.finished.connect(browser.deleteLater)
         self.browser = browser
         browser.show()
         return browser
+
+    def open_history(self, job_name: str, status: str = "", run_id: int | None = None) -> None:
+        self.show_page(self.stack.indexOf(self.runs_page))
+        self.runs_page.show_filtered(job_name, status or None, run_id)
 
     def open_schedules(self, job_name: str) -> None:
         self.show_page(self.stack.indexOf(self.schedules_page))
@@ -220,6 +231,23 @@ class MainWindow(QMainWindow):
         if self.stack.currentWidget() is not self.jobs_page:
             self.show_page(1)
         self.jobs_page.run_selected()
+
+    def maybe_start_tour(self) -> Tour | None:
+        """The first-start tour, once per data folder."""
+        if self.engine.catalog.get_setting(TOUR_KEY) == "1":
+            return None
+        return self.start_tour()
+
+    def start_tour(self) -> Tour:
+        if self.tour is not None and self.tour.isVisible():
+            return self.tour
+        self.tour = Tour(self)
+        return self.tour
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        super().resizeEvent(event)
+        if self.tour is not None and self.tour.isVisible():
+            self.tour.place()
 
     def show_about(self):
         from .dialogs.about_dialog import AboutDialog

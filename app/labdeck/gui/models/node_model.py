@@ -1,22 +1,54 @@
 """NodeTableModel: one row per node — a thin adapter over ``Catalog.list_nodes`` plus the
-node's live state (busy from the catalog, reachability from NodeSeen events) and its last
-runs for the recent-runs delegate."""
+node's live state (busy from the catalog, reachability from NodeSeen events), its last runs
+for the recent-runs delegate, and a Gauge per resource (CPU, memory, disk, GPUs: use now and
+the last hour of probes, from store/metrics.py) for the resource delegate."""
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
+
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 
+from ...core.metrics import MetricSample, sample_from_probe
 from ...core.models import Node
 from ..status_style import fmt_ago, status_color, status_icon, status_label
 
 RECENT_ROLE = Qt.ItemDataRole.UserRole + 1   # list of (run id, status), oldest first
 NODE_ROLE = Qt.ItemDataRole.UserRole + 2     # the Node
+METRIC_ROLE = Qt.ItemDataRole.UserRole + 3   # Gauge: the resource's use now (percent) and its last hour
 
-COLUMNS = ["Name", "OS", "Transport", "Tags", "State", "Last seen", "CPU", "Memory", "Disk", "Last runs"]
+COLUMNS = ["Name", "OS", "Transport", "Tags", "State", "Last seen", "CPU", "Memory", "Disk", "GPU", "Last runs"]
 RECENT_COLUMN = COLUMNS.index("Last runs")
 STATE_COLUMN = COLUMNS.index("State")
+METRIC_COLUMNS = {COLUMNS.index("CPU"): "cpu", COLUMNS.index("Memory"): "memory", COLUMNS.index("Disk"): "disk",
+                  COLUMNS.index("GPU"): "gpus"}
+FRESH_S = 3 * 3600.0   # an older probe is not shown as the node's use "now"
 _ROLES = frozenset({Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.DecorationRole,
-                    Qt.ItemDataRole.ForegroundRole, RECENT_ROLE, NODE_ROLE})
+                    Qt.ItemDataRole.ForegroundRole, RECENT_ROLE, NODE_ROLE, METRIC_ROLE})
+
+
+@dataclass(frozen=True)
+class Gauge:
+    now: tuple[float, ...]            # percent in use now (one value; one per GPU)
+    history: tuple[float, ...]        # the last hour, oldest first (GPUs: their mean)
+    at: float | None = None           # when ``now`` was measured
+
+
+def gauge(kind: str, samples: list[MetricSample], probe: dict | None, last_seen: float | None) -> Gauge | None:
+    """The gauge of one resource from the stored samples (or, before any, the node's last probe)."""
+    def value(s: MetricSample) -> float | None:
+        if kind == "gpus":
+            return sum(s.gpus) / len(s.gpus) if s.gpus else None
+        return getattr(s, kind)
+    history = tuple(v for v in (value(s) for s in samples) if v is not None)
+    latest = samples[-1] if samples else (sample_from_probe(probe, last_seen or 0.0) if probe else None)
+    if latest is None or not latest.at or time.time() - latest.at > FRESH_S:
+        return Gauge((), history) if history else None
+    now = latest.gpus if kind == "gpus" else ((getattr(latest, kind),) if getattr(latest, kind) is not None else ())
+    if not now and not history:
+        return None
+    return Gauge(tuple(now), history, latest.at)
 
 
 def _gb(mb) -> str:
@@ -44,14 +76,17 @@ class NodeTableModel(QAbstractTableModel):
         self._recent: dict[str, list[tuple[int, str]]] = {}
         self._busy: dict[str, int] = {}
         self._seen: dict[str, tuple[bool, str]] = {}
-        self._cache: list[tuple | None] = []   # per row: texts, tooltips, state icon, state colour
+        self._metrics: dict[str, list[MetricSample]] = {}
+        self._cache: list[tuple | None] = []   # per row: texts, tooltips, state icon, state colour, recent, gauges
 
 
     # ---- updates ---------------------------------------------------------------------------
 
-    def set_data(self, nodes: list[Node], recent: dict[str, list[tuple[int, str]]], busy: dict[str, int]) -> None:
+    def set_data(self, nodes: list[Node], recent: dict[str, list[tuple[int, str]]], busy: dict[str, int],
+                 metrics: dict[str, list[MetricSample]] | None = None) -> None:
         self.beginResetModel()
         self._nodes, self._recent, self._busy = list(nodes), recent, busy
+        self._metrics = metrics or {}
         self._cache = [None] * len(self._nodes)
         self.endResetModel()
 
@@ -100,6 +135,8 @@ class NodeTableModel(QAbstractTableModel):
             return cached[1][col]
         if role == RECENT_ROLE:
             return cached[4]
+        if role == METRIC_ROLE:
+            return cached[5].get(col)
         if role == NODE_ROLE:
             return self._nodes[row]
         if col != STATE_COLUMN:
@@ -115,7 +152,14 @@ class NodeTableModel(QAbstractTableModel):
         texts[STATE_COLUMN], tips[STATE_COLUMN] = state, why
         icon = status_icon({"unreachable": "unreachable", "busy": "running", "idle": "succeeded"}.get(state, "pending"))
         color = status_color("unreachable") if state == "unreachable" else None
-        return texts, tips, icon, color, recent
+        samples = self._metrics.get(node.name, [])
+        gauges = {col: gauge(kind, samples, node.probe, node.last_seen) for col, kind in METRIC_COLUMNS.items()}
+        for col, g in gauges.items():
+            if g is not None and g.now:
+                use = " · ".join(f"{v:.0f}%" for v in g.now)
+                tips[col] = f"{use} in use" + (f" · {texts[col]}" if texts[col] not in (None, "—") else "") + \
+                    (f"\nlast hour: {len(g.history)} probes, peak {max(g.history):.0f}%" if g.history else "")
+        return texts, tips, icon, color, recent, gauges
 
     def _display(self, node: Node, col: int, recent) -> str | None:
         p = node.probe or {}
@@ -145,6 +189,8 @@ class NodeTableModel(QAbstractTableModel):
             if "disk_total_mb" not in p:
                 return "—"
             return f"{_gb(p.get('disk_free_mb'))} free / {_gb(p['disk_total_mb'])}"
+        if col == 9:
+            return f"{p['gpus']} GPU" if p.get("gpus") else "—"
         return None
 
     def _tooltip(self, node: Node, col: int, recent) -> str | None:
