@@ -73,4 +73,6 @@ class ResourceGaugeDelegate(QStyledItemDelegate):
         painter.restore()
 
     def sizeHint(self, option, index) -> QSize:
+        if index.data(self._role) is None:   # "—": as narrow as the text
+            return super().sizeHint(option, index)
         return QSize(BAR_W + 50 + SPARK_W + 12, 22)
