@@ -71,7 +71,7 @@ def test_a_failed_transfer_row_is_red_and_says_where_it_stopped(window):
 
 
 def test_a_node_writer_that_dies_after_the_digest_mark_gives_no_index_error():
-    from labdeck.executors.ssh_streams import DIGEST_MARK, parse_digest
+    from labdeck.executors.ssh.streams import DIGEST_MARK, parse_digest
     assert parse_digest(f"partial output {DIGEST_MARK}") == ""          # was: IndexError, "list index out of range"
     assert parse_digest(f"{DIGEST_MARK} ABCDEF\n") == "abcdef"
     assert parse_digest("no mark at all") == ""

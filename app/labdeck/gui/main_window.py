@@ -27,6 +27,7 @@ from .status_style import BAD, dot_icon, plural
 from .icons import app_icon
 from .tour import TOUR_KEY, Tour
 from .tray import Tray
+from ..engine.api import EngineApi
 
 PAGES = [("Nodes", "#26a69a", "Every machine at a glance (Ctrl+1)"),
          ("Jobs", "#5c6bc0", "Job definitions: run, edit, create (Ctrl+2)"),
@@ -41,7 +42,7 @@ PAGES = [("Nodes", "#26a69a", "Every machine at a glance (Ctrl+1)"),
 class MainWindow(QMainWindow):
     quitRequested = Signal()
 
-    def __init__(self, engine, use_tray: bool | None = None):
+    def __init__(self, engine: EngineApi, use_tray: bool | None = None):
         super().__init__()
         self.engine = engine
         self.confirm = ask_yes_no

@@ -17,6 +17,7 @@ from ..widgets.page_parts import add_buttons, read_only_table
 from ..widgets.empty_state import EmptyState
 from ..widgets.job_trend import JobTrend
 from ..widgets.context_menu import button_entries, install_menu
+from ...engine.api import EngineApi
 
 COLUMNS = ["Job", "Targets", "Steps", "Options", "Last run", "Description"]
 
@@ -25,7 +26,7 @@ class JobsPage(QWidget):
     schedulesRequested = Signal(str)   # job name: show (or add) its schedules
     historyRequested = Signal(str, str, int)  # job, status, run id: a point of the trend was clicked
 
-    def __init__(self, engine, actions: Actions, parent: QWidget | None = None):
+    def __init__(self, engine: EngineApi, actions: Actions, parent: QWidget | None = None):
         super().__init__(parent)
         self.engine = engine
         self.actions = actions

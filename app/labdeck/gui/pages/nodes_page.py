@@ -25,6 +25,7 @@ from ..status_style import plural
 from ..workers import run_async
 from ..widgets.page_parts import add_buttons
 from ..widgets.context_menu import button_entries, install_menu
+from ...engine.api import EngineApi
 
 
 class NodesPage(QWidget):
@@ -32,7 +33,7 @@ class NodesPage(QWidget):
     filesDropped = Signal(object, str)   # local paths, target spec (node names)
     browseRequested = Signal(str)        # node name
 
-    def __init__(self, engine, actions: Actions, parent: QWidget | None = None):
+    def __init__(self, engine: EngineApi, actions: Actions, parent: QWidget | None = None):
         super().__init__(parent)
         self.engine = engine
         self.actions = actions

@@ -27,6 +27,7 @@ from ..widgets.array_panel import ArrayPanel
 from ..widgets.page_parts import add_buttons, read_only_table
 from ..widgets.workflow_graph import WorkflowGraph
 from ..widgets.context_menu import button_entries, install_menu
+from ...engine.api import EngineApi
 
 COLUMNS = ["#", "Run", "Job", "Priority", "Status", "Progress", "Waiting for"]
 
@@ -35,7 +36,7 @@ class QueuePage(QWidget):
     openRun = Signal(int)
     error = Signal(str)
 
-    def __init__(self, engine, parent: QWidget | None = None):
+    def __init__(self, engine: EngineApi, parent: QWidget | None = None):
         super().__init__(parent)
         self.engine = engine
         self.entries: list[dict] = []

@@ -22,6 +22,7 @@ from ..widgets.run_timeline import RunTimeline
 from ...store.log_progress import LogProgress
 from ..widgets.page_parts import read_only_table
 from ..widgets.context_menu import install_menu
+from ...engine.api import EngineApi
 
 COLUMNS = ["Node", "Status", "Exit", "Duration", "Attempt", "Message", "Progress", "Lines", "Last line"]
 PROGRESS_COL, LINES_COL, LAST_LINE_COL = 6, 7, 8
@@ -43,7 +44,7 @@ def _color_name(status: str) -> str:
 
 
 class RunView(QWidget):
-    def __init__(self, engine, actions: Actions, parent: QWidget | None = None):
+    def __init__(self, engine: EngineApi, actions: Actions, parent: QWidget | None = None):
         super().__init__(parent)
         self.engine = engine
         self.actions = actions

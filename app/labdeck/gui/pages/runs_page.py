@@ -14,6 +14,7 @@ from ..widgets.flow_layout import FlowLayout
 from ..models.run_history import (COLUMNS, JOB_COLUMN, NODES_ROLE, STARTED_ROLE, RunFilters, RunHistoryModel,  # noqa: F401
                                   history_job_names)
 from ..widgets.context_menu import install_menu
+from ...engine.api import EngineApi
 
 ALL = "(all)"
 
@@ -21,7 +22,7 @@ ALL = "(all)"
 class RunsPage(QWidget):
     openRun = Signal(int)
 
-    def __init__(self, engine, parent: QWidget | None = None):
+    def __init__(self, engine: EngineApi, parent: QWidget | None = None):
         super().__init__(parent)
         self.engine = engine
         self.model = RunHistoryModel(engine.catalog, self)

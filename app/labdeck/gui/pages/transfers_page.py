@@ -18,6 +18,7 @@ from ...engine.transfers import TransferRequest
 from ..models.transfer_model import FILE_PCT, NODE_PCT, ProgressDelegate, TransferTableModel
 from ..widgets.page_parts import add_buttons
 from ..widgets.context_menu import button_entries, install_menu
+from ...engine.api import EngineApi
 
 
 class TransferDialog(QDialog):
@@ -173,7 +174,7 @@ def split_local_paths(text: str) -> list[str]:
 
 
 class TransfersPage(QWidget):
-    def __init__(self, engine, actions, parent: QWidget | None = None):
+    def __init__(self, engine: EngineApi, actions, parent: QWidget | None = None):
         super().__init__(parent)
         self.engine = engine
         self.actions = actions
