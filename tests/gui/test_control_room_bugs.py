@@ -144,3 +144,30 @@ def test_the_first_size_is_clamped_to_the_screen(window):
     size = first_size(window)
     assert size.width() <= free.width() and size.height() <= free.height()
     assert size == QSize(1280, 800).boundedTo(free - QSize(16, 48)).expandedTo(QSize(480, 320))
+
+
+# ---- 4. a node that comes back is shown as back, whichever process saw it ----------------------
+
+def test_an_unreachable_node_that_answers_a_probe_elsewhere_is_idle_again(qtbot, window, engine):
+    import socket
+    import time
+
+    from labdeck.core.models import Node, Transport
+    from labdeck.store.catalog import Catalog
+    from tests.gui.conftest import wait_run_final
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]            # nothing listens there
+    engine.add_node(Node(name="flaky-pc", transport=Transport.SSH, host="127.0.0.1", port=port, username="lab"),
+                    check=False)
+    run = engine.start_command("true", "flaky-pc")
+    wait_run_final(qtbot, engine, run.id)
+    window.refresh_all()
+    model = window.nodes_page.model
+    assert model.state_of("flaky-pc") == "unreachable"
+    time.sleep(0.05)
+    other = Catalog(engine.catalog.path)     # the engine process's periodic probe, or `labdeck node test`
+    other.mark_node_seen("flaky-pc", time.time(), probe={"cpus": 4, "cpu_pct": 12})
+    other.close()
+    qtbot.waitUntil(lambda: model.state_of("flaky-pc") == "idle", timeout=5000)

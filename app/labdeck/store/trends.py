@@ -1,4 +1,5 @@
-"""Read-only queries for the app's charts: a job's recent run durations, a node's recent runs."""
+"""Read-only queries for the app's charts and the nodes grid: a job's recent run durations, a node's
+recent runs, when each node was last found unreachable."""
 
 from __future__ import annotations
 
@@ -22,3 +23,10 @@ def node_recent_runs(catalog: Catalog, node_name: str, limit: int = 12) -> list[
         " ORDER BY nr.id DESC LIMIT ?", (node_name, limit))
     return [dict(r, seconds=(r["finished_at"] - r["started_at"]) if r["finished_at"] and r["started_at"] else None)
             for r in rows]
+
+
+def last_unreachable(catalog: Catalog) -> dict[str, float]:
+    """node name -> when its latest 'unreachable' node run ended (or started)."""
+    rows = catalog._rows("SELECT node_name, MAX(COALESCE(finished_at, started_at, 0)) AS at FROM node_runs"
+                         " WHERE status = 'unreachable' GROUP BY node_name")
+    return {r["node_name"]: r["at"] for r in rows}

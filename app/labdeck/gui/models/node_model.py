@@ -55,14 +55,19 @@ def _gb(mb) -> str:
     return f"{mb / 1024:.1f} GB" if isinstance(mb, (int, float)) else "—"
 
 
-def node_state(node: Node, busy: int, seen: dict[str, tuple[bool, str]], recent: list[tuple[int, str]]) -> tuple[str, str]:
-    """(state, explanation): busy, unreachable, idle or unknown."""
+def node_state(node: Node, busy: int, seen: dict[str, tuple[bool, str, float]], recent: list[tuple[int, str]],
+               lost_at: float | None = None) -> tuple[str, str]:
+    """(state, explanation): busy, unreachable, idle or unknown. The newest word wins: a node
+    that failed to answer, then answered a probe (from this window or any other process, which
+    moves ``last_seen``), is idle again."""
     if busy:
         return "busy", f"{busy} node run(s) in progress"
+    answered = node.last_seen or 0.0
     if node.name in seen:
-        ok, message = seen[node.name]
-        return ("idle", "answered just now") if ok else ("unreachable", message)
-    if recent and recent[-1][1] == "unreachable":
+        ok, message, when = seen[node.name]
+        if ok or when >= answered:
+            return ("idle", "answered just now") if ok else ("unreachable", message)
+    if recent and recent[-1][1] == "unreachable" and (lost_at is None or lost_at >= answered):
         return "unreachable", "its last run could not reach it"
     if node.last_seen:
         return "idle", f"last answered {fmt_ago(node.last_seen)}"
@@ -75,7 +80,8 @@ class NodeTableModel(QAbstractTableModel):
         self._nodes: list[Node] = []
         self._recent: dict[str, list[tuple[int, str]]] = {}
         self._busy: dict[str, int] = {}
-        self._seen: dict[str, tuple[bool, str]] = {}
+        self._seen: dict[str, tuple[bool, str, float]] = {}
+        self._lost_at: dict[str, float] = {}   # when each node's last unreachable node run ended
         self._metrics: dict[str, list[MetricSample]] = {}
         self._cache: list[tuple | None] = []   # per row: texts, tooltips, state icon, state colour, recent, gauges
 
@@ -83,15 +89,16 @@ class NodeTableModel(QAbstractTableModel):
     # ---- updates ---------------------------------------------------------------------------
 
     def set_data(self, nodes: list[Node], recent: dict[str, list[tuple[int, str]]], busy: dict[str, int],
-                 metrics: dict[str, list[MetricSample]] | None = None) -> None:
+                 metrics: dict[str, list[MetricSample]] | None = None, lost_at: dict[str, float] | None = None) -> None:
         self.beginResetModel()
         self._nodes, self._recent, self._busy = list(nodes), recent, busy
         self._metrics = metrics or {}
+        self._lost_at = lost_at or {}
         self._cache = [None] * len(self._nodes)
         self.endResetModel()
 
     def note_seen(self, node: str, reachable: bool, message: str) -> None:
-        self._seen[node] = (reachable, message)
+        self._seen[node] = (reachable, message, time.time())
         for row, n in enumerate(self._nodes):
             if n.name == node:
                 self._cache[row] = None
@@ -103,7 +110,8 @@ class NodeTableModel(QAbstractTableModel):
     def state_of(self, name: str) -> str:
         for n in self._nodes:
             if n.name == name:
-                return node_state(n, self._busy.get(n.name, 0), self._seen, self._recent.get(n.name, []))[0]
+                return node_state(n, self._busy.get(n.name, 0), self._seen, self._recent.get(n.name, []),
+                                  self._lost_at.get(n.name))[0]
         return "unknown"
 
     # ---- Qt model API ------------------------------------------------------------------------
@@ -146,7 +154,7 @@ class NodeTableModel(QAbstractTableModel):
     def _compute(self, row: int) -> tuple:
         node = self._nodes[row]
         recent = self._recent.get(node.name, [])
-        state, why = node_state(node, self._busy.get(node.name, 0), self._seen, recent)
+        state, why = node_state(node, self._busy.get(node.name, 0), self._seen, recent, self._lost_at.get(node.name))
         texts = [self._display(node, col, recent) for col in range(len(COLUMNS))]
         tips = [self._tooltip(node, col, recent) for col in range(len(COLUMNS))]
         texts[STATE_COLUMN], tips[STATE_COLUMN] = state, why

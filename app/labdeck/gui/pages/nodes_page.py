@@ -110,7 +110,7 @@ class NodesPage(QWidget):
         catalog = self.engine.catalog
         nodes = catalog.list_nodes()
         self.model.set_data(nodes, queries.recent_statuses(catalog, 8), queries.busy_nodes(catalog),
-                            self.metrics.histories(3600))
+                            self.metrics.histories(3600), trends.last_unreachable(catalog))
         self.select_names(names)
         self.empty.setVisible(len(nodes) <= 1 and all(n.transport == "local" for n in nodes))
         self._show_detail()
