@@ -28,6 +28,8 @@ echo "generating ${LABDECK_OPTION_SAMPLES} samples (seed ${LABDECK_OPTION_SEED})
 i=1
 while [ $i -le 40 ]; do
   echo "batch $i/40: wrote $((i * 250)) samples to /data/train/shard-$i.npz"
+  [ $((i % 4)) -eq 0 ] && echo "::progress $((i * 100 / 40))"
+  sleep 0.1
   i=$((i + 1))
 done
 echo "waiting for the GPU queue"

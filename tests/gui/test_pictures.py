@@ -53,12 +53,14 @@ def test_the_nodes_grid_shows_each_resource_as_a_bar_with_the_stored_hour(qtbot,
     assert model.index(row, MEM).data(METRIC_ROLE).now == (75.0,)
     assert model.index(row, GPU).data(METRIC_ROLE).now == (91.0, 12.0)             # one bar per GPU
     assert "37% in use" in model.index(row, CPU).data(3)                          # the tooltip says it
+    from labdeck.gui.widgets.resource_gauge import BAR_W
     image = _paint(window.nodes_page.view, model.index(row, CPU))
     green = QColor("#43a047")
-    filled = [x for x in range(0, 80) if image.pixelColor(x + 4, 12) == green]
-    assert filled and 0.30 < len(filled) / 64 < 0.45      # a bar 37 % long, in the calm colour
+    filled = [x for x in range(0, BAR_W + 10) if image.pixelColor(x + 4, 12) == green]
+    assert filled and 0.30 < len(filled) / BAR_W < 0.45      # a bar 37 % long, in the calm colour
     gpu = _paint(window.nodes_page.view, model.index(row, GPU))
-    assert gpu.pixelColor(4 + 50, 7) == QColor("#e53935")   # the busy GPU's bar is red at 91 %
+    assert gpu.pixelColor(4 + int(BAR_W * 0.8), 7) == QColor("#e53935")   # the busy GPU's bar is red at 91 %
+    assert gpu.pixelColor(4 + int(BAR_W * 0.8), 18) != QColor("#e53935")  # the idle one's (12 %) is not
 
 
 def test_a_probe_from_another_process_reaches_the_dashboard_by_itself(qtbot, window, engine):
@@ -207,3 +209,16 @@ def test_status_colours_stay_readable_in_dark_mode(qtbot, window):
     finally:
         app.setPalette(light)
     assert status_color("failed").name() == "#e53935"   # light mode keeps the house colours
+
+
+def test_on_a_1024_wide_window_the_resource_bars_stay_in_view(qtbot, window, engine):
+    engine.catalog.add_node(Node(name="gpu-03", transport="local"))
+    _probe_history(engine, "gpu-03")
+    window.resize(1008, 568)
+    window.show_page(0)
+    window.refresh_all()
+    view = window.nodes_page.view
+    qtbot.waitUntil(lambda: view.isColumnHidden(COLUMNS.index("OS")))
+    disk = view.visualRect(view.model().index(0, COLUMNS.index("Disk")))
+    assert disk.right() <= view.viewport().width()          # no scrolling to see the disk bar
+    assert "local" in view.model().index(_row(view.model(), "gpu-03"), 0).data(3)   # the transport, in the tooltip

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.progress import last_progress
+from ..core.progress import PROGRESS_LINE, last_progress
 
 MAX_READ = 4 << 20        # per call and node run; a node that printed more is caught up on the next call
 MAX_LAST_LINE = 300
@@ -52,7 +52,8 @@ class LogProgress:
                 percent = last_progress(whole)
                 if percent is not None:
                     state.percent = percent
-            lines = [ln for ln in whole[-4 * MAX_LAST_LINE:].splitlines() if ln.strip()]
+            lines = [ln for ln in whole[-4 * MAX_LAST_LINE:].splitlines()
+                     if ln.strip() and not PROGRESS_LINE.match(ln)]   # the last line that says something
             if lines:
                 state.last_line = lines[-1][:MAX_LAST_LINE].decode("utf-8", errors="replace").strip()
         return state

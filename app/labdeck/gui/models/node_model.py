@@ -207,7 +207,8 @@ class NodeTableModel(QAbstractTableModel):
                 return "No runs on this node yet"
             return "Last runs, oldest → newest:\n" + "\n".join(f"run #{rid}: {status_label(s)}" for rid, s in recent)
         if col == 0:
-            return f"{node.name}: {node.username + '@' if node.username else ''}{node.host or 'this computer'}"
+            where = f"{node.name}: {node.username + '@' if node.username else ''}{node.host or 'this computer'}"
+            return f"{where} · {self._display(node, 1, recent)} · {self._display(node, 2, recent)}"
         if col == 3:
             return "Tags select nodes in job targets, e.g. tag:gpu"
         return None

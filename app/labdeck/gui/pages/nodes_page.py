@@ -16,7 +16,7 @@ from ..widgets.flow_layout import FlowLayout
 from ..actions import Actions, ask_yes_no
 from ..dialogs.node_dialog import NodeDialog
 from ..dialogs.run_dialogs import RunOnNodesDialog
-from ..models.node_model import METRIC_COLUMNS, METRIC_ROLE, RECENT_COLUMN, RECENT_ROLE, NodeTableModel
+from ..models.node_model import COLUMNS, METRIC_COLUMNS, METRIC_ROLE, RECENT_COLUMN, RECENT_ROLE, NodeTableModel
 from ..widgets.empty_state import EmptyState
 from ..widgets.node_panel import NodePanel
 from ..widgets.resource_gauge import ResourceGaugeDelegate
@@ -26,6 +26,9 @@ from ..workers import run_async
 from ..widgets.page_parts import add_buttons
 from ..widgets.context_menu import button_entries, install_menu
 from ...engine.api import EngineApi
+
+
+NARROW_WIDTH = 1100   # px of the page below which the grid drops its OS and transport columns
 
 
 class NodesPage(QWidget):
@@ -235,6 +238,14 @@ class NodesPage(QWidget):
         self.dialog = dialog
         dialog.open()
         return dialog
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        """On a narrow window the OS and transport columns give way to the resource bars
+        (their text stays in the node's tooltip and in Edit)."""
+        super().resizeEvent(event)
+        narrow = self.width() < NARROW_WIDTH
+        for col in (COLUMNS.index("OS"), COLUMNS.index("Transport")):
+            self.view.setColumnHidden(col, narrow)
 
     def _show_detail(self, *_args) -> None:
         names = self.selected_names()

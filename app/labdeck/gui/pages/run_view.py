@@ -101,7 +101,7 @@ class RunView(QWidget):
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.tabs)
         split.addWidget(log_box)
-        split.setSizes([220, 480])
+        split.setSizes([260, 440])
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)

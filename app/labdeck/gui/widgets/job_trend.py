@@ -1,5 +1,5 @@
-"""JobTrend: how long a job's last runs took, one point per run on a time axis; failed runs
-are red crosses. Clicking a point emits ``runClicked(run id, status)`` (the History page
+"""JobTrend: how long a job's last runs took, one point per run in order (the axis names the
+runs); failed runs are red crosses. Clicking a point emits ``runClicked(run id, status)`` (the History page
 then shows that job's runs of that status, with the run selected)."""
 
 from __future__ import annotations
@@ -29,20 +29,25 @@ class JobTrend(ChartHost):
 
     def build(self, pg) -> None:
         self.pg = pg
-        self.plot = self.plot_widget(pg, axisItems={"bottom": pg.DateAxisItem(orientation="bottom")})
-        self.plot.getPlotItem().setLabel("left", "minutes")
+        self.plot = self.plot_widget(pg)
         self.plot.getPlotItem().showGrid(x=False, y=True, alpha=0.25)
+        self.plot.setMouseEnabled(x=False, y=False)
         self.line = self.plot.plot([], [], pen=pg.mkPen(QColor("#5c6bc0"), width=1.5))
         self.scatter = pg.ScatterPlotItem(hoverable=True, tip=self._tip)
         self.scatter.sigClicked.connect(self._clicked)
         self.plot.addItem(self.scatter)
-        self.title = pg.TextItem("", anchor=(0, 0))
-        self.plot.addItem(self.title)
 
     def render(self) -> None:
         pg = self.pg
-        xs = [p["started_at"] for p in self.points]
-        ys = [p["seconds"] / 60.0 for p in self.points]
+        longest = max((p["seconds"] for p in self.points), default=0.0)
+        self.unit, scale = ("hours", 3600.0) if longest >= 3 * 3600 else \
+            ("minutes", 60.0) if longest >= 180 else ("seconds", 1.0)
+        self.plot.getPlotItem().setLabel("left", self.unit)
+        xs = list(range(len(self.points)))       # the runs in order; the axis names them
+        ys = [p["seconds"] / scale for p in self.points]
+        every = max(1, len(self.points) // 8)
+        self.plot.getPlotItem().getAxis("bottom").setTicks(
+            [[(i, f"#{p['id']}") for i, p in enumerate(self.points) if i % every == 0 or i == len(self.points) - 1]])
         self.line.setData(xs, ys)
         spots = []
         for p, x, y in zip(self.points, xs, ys):
@@ -52,10 +57,11 @@ class JobTrend(ChartHost):
                           "brush": pg.mkBrush(color), "pen": pg.mkPen(color, width=2 if bad else 1)})
         self.scatter.setData(spots)
         if self.points:
-            self.plot.enableAutoRange()
+            self.plot.setXRange(-0.5, len(self.points) - 0.5, padding=0)
+            self.plot.setYRange(0, max(ys) * 1.15 or 1, padding=0)
 
     def _tip(self, x, y, data) -> str:
-        return f"run #{data['id']}: {data['status']}, {y:.1f} min — click for the history"
+        return f"run #{data['id']}: {data['status']}, {y:.1f} {self.unit} — click for the history"
 
     def _clicked(self, _item, spots, _event=None) -> None:
         if len(spots):

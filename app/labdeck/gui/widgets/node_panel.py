@@ -32,6 +32,15 @@ def series_of(samples: list[MetricSample]) -> dict[str, tuple[list[float], list[
     return result
 
 
+def series_color(name: str) -> str:
+    return {label: color for label, _a, color in SERIES}.get(name) or GPU_COLORS[int(name.split()[-1]) % len(GPU_COLORS)]
+
+
+def legend_html(names) -> str:
+    """The chart's legend as a line of text above it (inside the plot it covered the lines)."""
+    return " ".join(f"<span style='color:{series_color(n)}'>━</span> {n}" for n in names)
+
+
 class NodeDayChart(ChartHost):
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -48,22 +57,20 @@ class NodeDayChart(ChartHost):
         self.plot = self.plot_widget(pg, axisItems={"bottom": pg.DateAxisItem(orientation="bottom")})
         item = self.plot.getPlotItem()
         item.setLabel("left", "% in use")
-        item.setYRange(0, 100, padding=0.02)
+        item.setYRange(0, 104, padding=0)
+        item.getAxis("left").setTicks([[(v, str(v)) for v in (0, 25, 50, 75, 100)]])
+        self.plot.setMouseEnabled(x=True, y=False)
         item.showGrid(x=False, y=True, alpha=0.25)
-        self.legend = item.addLegend(offset=(8, 4), colCount=6)
 
     def render(self) -> None:
         pg = self.pg
-        colors = {label: color for label, _a, color in SERIES}
         for name in list(self.curves):
             if name not in self.series:
                 self.plot.removeItem(self.curves.pop(name))
-                self.legend.removeItem(name)
         for name, (xs, ys) in self.series.items():
             curve = self.curves.get(name)
             if curve is None:
-                color = colors.get(name) or GPU_COLORS[int(name.split()[-1]) % len(GPU_COLORS)]
-                curve = self.curves[name] = self.plot.plot([], [], pen=pg.mkPen(QColor(color), width=1.6), name=name)
+                curve = self.curves[name] = self.plot.plot([], [], pen=pg.mkPen(QColor(series_color(name)), width=1.6))
             curve.setData(xs, ys)
         if self.series:
             self.plot.getPlotItem().enableAutoRange(axis="x")
@@ -98,9 +105,9 @@ class NodePanel(QWidget):
             self.runs.hide()
             return
         note = "" if samples else " — no probes stored yet: press Test, or wait for the next periodic probe"
-        self.title.setText(f"<b>{html.escape(name)}</b> · the last day{note}")
         self.chart.show()
         self.chart.set_samples(samples)
+        self.title.setText(f"<b>{html.escape(name)}</b> · the last day{note} &nbsp; {legend_html(self.chart.series)}")
         self.runs.show()
         self.runs.setRowCount(len(runs))
         for row, r in enumerate(runs):

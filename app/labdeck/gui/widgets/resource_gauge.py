@@ -12,8 +12,9 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate
 
-BAR_W = 64
-SPARK_W = 56
+BAR_W = 48
+SPARK_W = 44
+LABEL_W = 40
 LEVELS = ((90.0, "#e53935"), (70.0, "#fb8c00"), (0.0, "#43a047"))   # busy -> red, orange, green
 
 
@@ -59,11 +60,11 @@ class ResourceGaugeDelegate(QStyledItemDelegate):
                 painter.drawRoundedRect(bar, 2, 2)
                 painter.setBrush(level_color(v))
                 painter.drawRoundedRect(QRectF(bar.left(), bar.top(), bar.width() * v / 100.0, bar.height()), 2, 2)
-            label = " ".join(f"{v:.0f}%" for v in values) if len(values) <= 2 else f"{sum(values) / len(values):.0f}% avg"
+            label = f"{values[0]:.0f}%" if len(values) == 1 else f"{max(values):.0f}% max"
             painter.setPen(text_color)
-            painter.drawText(QRectF(r.left() + BAR_W + 4, r.top(), 44, r.height()),
+            painter.drawText(QRectF(r.left() + BAR_W + 4, r.top(), LABEL_W - 2, r.height()),
                              Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, label)
-        spark = QRectF(r.left() + BAR_W + 50, r.top() + 1, SPARK_W, r.height() - 2)
+        spark = QRectF(r.left() + BAR_W + LABEL_W + 4, r.top() + 1, SPARK_W, r.height() - 2)
         points = sparkline_points(g.history, spark)
         if points:
             color = level_color(max(g.history))
@@ -75,4 +76,4 @@ class ResourceGaugeDelegate(QStyledItemDelegate):
     def sizeHint(self, option, index) -> QSize:
         if index.data(self._role) is None:   # "—": as narrow as the text
             return super().sizeHint(option, index)
-        return QSize(BAR_W + 50 + SPARK_W + 12, 22)
+        return QSize(BAR_W + LABEL_W + SPARK_W + 14, 22)
