@@ -35,6 +35,9 @@ LONG_COMMAND_BYTES = 32 * 1024
 UNREACHABLE_POLL_S = 2.0
 
 
+QUIT_NOTE = "cancelled because LabDeck quit (attached commands stop with it; detached ones go on)"
+
+
 class _StopOnLogFailure:
     """Looks like the cancel event to an executor, and is also set when the log cannot be
     written (a full disk): the command is stopped rather than run on unrecorded."""
@@ -113,7 +116,7 @@ class Dispatcher(ReattachMixin):
         self.detached.released.set()
         if cancel_running:
             for run_id in self.active_run_ids():
-                self.cancel(run_id)
+                self.cancel(run_id, final=(RunStatus.CANCELLED, QUIT_NOTE))
         self._workers.shutdown(wait=True, cancel_futures=False)
 
     # ---- one node run ------------------------------------------------------------------
