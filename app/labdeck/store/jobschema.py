@@ -54,8 +54,11 @@ def _web_address(value: str) -> str:
     return value
 
 
+EMAIL_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")  # a sanity check, not RFC 5322
+
+
 def _email_address(value: str) -> str:
-    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+    if not EMAIL_ADDRESS.fullmatch(value):
         raise ValueError(f"must be an email address (name@example.org), got {shown(value)}")
     return value
 
