@@ -64,8 +64,8 @@ def parse_tz(name: str) -> zoneinfo.ZoneInfo:
         raise InvalidInput(f"unknown time zone '{name}': give an IANA name such as Europe/Berlin or UTC")
     try:
         return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        pass
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        pass  # OSError: "Europe" is a folder of the zone database (IsADirectoryError), not a zone
     known = sorted(zoneinfo.available_timezones())
     lowered = {k.lower(): k for k in known}
     guess = lowered.get(name.lower()) or next(iter(difflib.get_close_matches(name, known, n=1, cutoff=0.6)), None)

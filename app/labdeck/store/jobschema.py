@@ -141,6 +141,7 @@ class PolicyDoc(_Doc):
     notify_webhooks: list[Annotated[Text, AfterValidator(_web_address)]] | None = None
     notify_emails: list[Annotated[Text, AfterValidator(_email_address)]] | None = None
     launch: Literal[LAUNCH_MODES] | None = None  # type: ignore[valid-type]
+    background: Literal["kill", "keep"] | None = None
 
 
 class ResourcesDoc(_Doc):
