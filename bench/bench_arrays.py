@@ -32,10 +32,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+import tests.support.sshd as sshd_support  # noqa: E402
 from bench.bench_ssh import OpenSsh, run_ok  # noqa: E402
 from bench.report import NOTES, ROWS, Row, print_table  # noqa: E402
-
-import tests.support.sshd as sshd_support  # noqa: E402
 
 TARGET = 1.5
 

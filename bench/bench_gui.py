@@ -21,7 +21,8 @@ c. pages     -- 50 nodes with an hour of probes each (the dashboard's bars and s
                 (pyqtgraph loaded; the selected node's day chart, the selected job's trend and
                 the run's timeline shown); every switch between the main window's pages (nodes,
                 jobs, run view, history, settings, and any page added since), timed until the
-                page is painted (set the page, process events, grab the window). Target < 100 ms per switch (max and median shown).
+                page is painted (set the page, process events, grab the window). Target < 100 ms per switch
+                (max and median shown).
                 Reference: a raw ``SELECT * FROM runs`` on the same file.
 
 Always exits 0: this is a report, not a test.
@@ -52,11 +53,12 @@ for p in (REPO_ROOT, REPO_ROOT / "app"):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
-from bench.report import NOTES, ROWS, Row, pct, print_table  # noqa: E402
 import psutil  # noqa: E402
 import PySide6  # noqa: E402
 from PySide6.QtCore import QEvent, QEventLoop, QObject, Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from bench.report import NOTES, ROWS, Row, pct, print_table  # noqa: E402
 
 STALL_TARGET_MS = 100.0
 FIRST_LINES_TARGET_S = 1.0
@@ -277,7 +279,8 @@ def make_block(rng: random.Random, start_line: int, size: int) -> bytes:
         sec = line // 40
         if line % 997 == 0:
             text = (f"2026-11-23T{sec // 3600 % 24:02d}:{sec // 60 % 60:02d}:{sec % 60:02d}.{line % 1000:03d}Z "
-                    f"{level} [loader] batch manifest: " + ",".join(f"shard-{rng.randrange(10**6):06d}" for _ in range(40)))
+                    f"{level} [loader] batch manifest: "
+                    + ",".join(f"shard-{rng.randrange(10**6):06d}" for _ in range(40)))
         elif line % 251 == 0:
             text = f"Traceback (most recent call last):  File \"/opt/lab/train.py\", line {rng.randrange(900)}, in step"
         else:
@@ -419,7 +422,8 @@ def fill_catalog(catalog, node_count: int, run_count: int) -> None:
     for i in range(node_count):
         for m in range(60):
             metrics.append((f"lab-{i:02d}", now - (60 - m) * 60, rng.uniform(5, 95), rng.uniform(20, 80),
-                            40.0 + i % 50, f"{rng.uniform(0, 100):.0f};{rng.uniform(0, 100):.0f}" if i % 3 == 0 else ""))
+                            40.0 + i % 50,
+                            f"{rng.uniform(0, 100):.0f};{rng.uniform(0, 100):.0f}" if i % 3 == 0 else ""))
     jobs = [f"job-{j:02d}" for j in range(20)]
     for name in jobs:
         catalog.add_job(Job(name=name, steps=[Step(command=f"python train.py --name {name}")],
@@ -435,7 +439,7 @@ def fill_catalog(catalog, node_count: int, run_count: int) -> None:
         status = "succeeded" if all(s == "succeeded" for s in nr_status) else "failed"
         runs.append((run_id, job, "schedule" if run_id % 3 else "manual", status, "{}", "tag:gpu", t, t + 300,
                      1234, "desk"))
-        for n, s in zip(picks, nr_status):
+        for n, s in zip(picks, nr_status, strict=True):
             node_runs.append((run_id, f"lab-{n:02d}", s, 1, 0 if s == "succeeded" else 1, t, t + 300,
                               f"/tmp/none/{run_id}/lab-{n:02d}.log", ""))
     with catalog._tx():
@@ -515,7 +519,8 @@ def bench_pages(app: QApplication, workdir: Path, node_count: int, run_count: in
                         f"< {SWITCH_TARGET_MS:.0f} ms", med * 1e3 < SWITCH_TARGET_MS))
         for i, name in enumerate(names):
             if times[i]:
-                ROWS.append(Row(f"   to {name}: max / median", f"{ms(max(times[i]))} / {ms(statistics.median(times[i]))}",
+                ROWS.append(Row(f"   to {name}: max / median",
+                                f"{ms(max(times[i]))} / {ms(statistics.median(times[i]))}",
                                 "-", "-", "-", None))
         ROWS.append(Row("   main window start (construct, show, paint)", ms(startup), ms(ref), f"{startup / ref:.1f}x",
                         "-", None))
@@ -564,7 +569,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             try:
                 fn()
-            except Exception as exc:  # a report: show what failed and go on
+            except Exception as exc:  # noqa: BLE001 - a report: show what failed and go on
                 import traceback
                 traceback.print_exc()
                 ROWS.append(Row(f"{key}. {name}: ERROR", "-", "-", "-", "-", False))

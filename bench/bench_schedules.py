@@ -15,7 +15,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
@@ -26,7 +26,6 @@ from labdeck.core.models import Job, JobPolicy, Step  # noqa: E402
 from labdeck.core.schedules import Schedule, ScheduleKind  # noqa: E402
 from labdeck.engine.engine import Engine  # noqa: E402
 
-UTC = timezone.utc
 LEAD_S = 4.0
 
 

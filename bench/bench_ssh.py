@@ -51,14 +51,14 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 import paramiko  # noqa: E402
-from bench.report import NOTES, ROWS, Row, pct, print_table  # noqa: E402
 import psutil  # noqa: E402
 
 import tests.support.sshd as sshd_support  # noqa: E402
+from bench.report import NOTES, ROWS, Row, pct, print_table  # noqa: E402
 from labdeck.core.errors import HostKeyChanged, HostKeyUnknown  # noqa: E402
 from labdeck.executors.base import CommandRequest, Deadline  # noqa: E402
-from labdeck.executors.ssh.executor import SshExecutor  # noqa: E402
 from labdeck.executors.ssh.connection import SshConnection, SshTarget, _open_socket, fingerprint  # noqa: E402
+from labdeck.executors.ssh.executor import SshExecutor  # noqa: E402
 
 WARM_TARGET = 0.6
 COLD_TARGET = 0.5
@@ -223,7 +223,7 @@ def cold_breakdown(node, check, iterations: int = 10) -> dict[str, float]:
         chan.close()
         tr.close()
         t7 = time.perf_counter()
-        for name, value in zip(phases, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, t7 - t6)):
+        for name, value in zip(phases, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, t7 - t6), strict=True):
             phases[name].append(value)
     return {name: statistics.median(values) for name, values in phases.items()}
 
@@ -393,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
                          ("fanout", lambda: bench_fanout(nodes, ssh, workdir))):
             try:
                 fn()
-            except Exception as exc:  # a report: show what failed and go on
+            except Exception as exc:  # noqa: BLE001 - a report: show what failed and go on
                 ROWS.append(Row(f"{name}: ERROR", "-", "-", "-", "-", False))
                 NOTES.append(f"{name} failed: {exc.__class__.__name__}: {exc}")
     finally:

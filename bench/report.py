@@ -29,8 +29,8 @@ def print_table(reference_header: str = "reference") -> None:
     headers = ("benchmark", "LabDeck", reference_header, "ratio", "target", "result")
     rows = [(r.name, r.labdeck, r.reference, r.ratio, r.target,
              "-" if r.ok is None else ("PASS" if r.ok else "MISS")) for r in ROWS]
-    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
-    line = "  ".join("{:<%d}" % w for w in widths)
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=True)]
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
     print()
     print(line.format(*headers))
     print("  ".join("-" * w for w in widths))

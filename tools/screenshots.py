@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,20 +53,22 @@ def populate(engine, cluster_dir: Path):
     cluster = SshdCluster(cluster_dir)
     sshds = cluster.start_nodes(3)
     for sshd, name, tags in zip(sshds, ["gpu-01", "gpu-02", "win-lab-03"],
-                                [["gpu", "linux-lab"], ["gpu", "linux-lab"], ["windows-lab", "cpu"]]):
+                                [["gpu", "linux-lab"], ["gpu", "linux-lab"], ["windows-lab", "cpu"]], strict=True):
         engine.add_node(Node(name=name, host=sshd.host, port=sshd.port, username=user, tags=tags),
                         secret=password, accept_host_key=True)
     engine.add_node(Node(name="win-lab-04", transport=Transport.SSH, host="127.0.0.1", port=_closed_port(),
                          username="lab", tags=["windows-lab", "cpu"]), check=False)
     cat = engine.catalog
-    cat.add_job(Job(name="generate-training-data", description="Synthetic samples for the detector, sharded per GPU node",
+    cat.add_job(Job(name="generate-training-data",
+                    description="Synthetic samples for the detector, sharded per GPU node",
                     targets="tag:gpu", steps=[Step(kind=StepKind.SCRIPT, name="generate", script=TRAINING_SCRIPT,
                                                    filename="generate.sh")],
                     options=[JobOption("samples", "10000", "samples per node"), JobOption("seed", "42"),
                              JobOption("hold", "0", "seconds to wait at the end")],
                     policy=JobPolicy(timeout_s=6 * 3600, retries=1)))
     cat.add_job(Job(name="collect-results", description="Pull result summaries from every lab machine",
-                    targets="all,!this-computer", steps=[Step(command="echo collecting from $(hostname); ls -la /tmp | head -5")],
+                    targets="all,!this-computer",
+                    steps=[Step(command="echo collecting from $(hostname); ls -la /tmp | head -5")],
                     policy=JobPolicy(timeout_s=600)))
     cat.add_job(Job(name="staggered", description="Shards of different sizes; one node fails and retries",
                     targets="all,!win-lab-04", policy=JobPolicy(retries=1, retry_delay_s=0),
@@ -107,7 +110,7 @@ def probe_history(engine, names, minutes: int = 60, every_s: int = 120) -> None:
 
 def add_schedules(engine):
     """A few schedules of different kinds; one was "missed" twice while LabDeck was closed."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from labdeck.core.schedules import CatchUp, Schedule, ScheduleKind
     from labdeck.store.schedules import ScheduleStore
@@ -120,7 +123,7 @@ def add_schedules(engine):
     store.add(Schedule("disk-report", ScheduleKind.INTERVAL, repr(6 * 3600.0), "UTC", created_at=closed,
                        last_checked=closed))
     store.add(Schedule("collect-results", ScheduleKind.CRON, "0 */4 * * *", "America/New_York", enabled=False))
-    tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
     store.add(Schedule("hello", ScheduleKind.DATE, tomorrow.isoformat(), "UTC"))
 
 
@@ -341,14 +344,14 @@ def main() -> int:
         pump(1.0)
         shot(window, "log.png")
 
-        from datetime import datetime, timezone
+        from datetime import datetime
         window.show_page(window.stack.indexOf(window.schedules_page))
         page = window.schedules_page
         pump(0.8)
         page.refresh()
         page.select_schedule(engine.scheduler.store.list("nightly-eval")[0].id)
         editor = page.edit_schedule()
-        editor.set_reference_time(datetime(2027, 3, 26, 12, 0, tzinfo=timezone.utc))  # before a DST change
+        editor.set_reference_time(datetime(2027, 3, 26, 12, 0, tzinfo=UTC))  # before a DST change
         editor.resize(760, 520)
         pump(0.8)
         composite(window, editor, DOCS / "schedules.png")

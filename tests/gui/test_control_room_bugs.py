@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, QRect, Qt
+from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QStyleOptionViewItem
 
@@ -139,6 +139,7 @@ def test_every_page_fits_a_1024x640_screen_and_150_percent_scaling_of_1600x1000(
 
 def test_the_first_size_is_clamped_to_the_screen(window):
     from PySide6.QtCore import QSize
+
     from labdeck.gui.screen_fit import first_size
     free = window.screen().availableGeometry().size()
     size = first_size(window)

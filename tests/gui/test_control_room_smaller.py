@@ -10,7 +10,6 @@ from PySide6.QtGui import QGuiApplication
 
 from labdeck.core.models import Job, Step
 
-
 # ---- 6. no launcher: say so and offer the path; "Europe" is not a zone ---------------------------
 
 def test_open_externally_without_a_launcher_offers_to_copy_the_path(qtbot, window, engine):
@@ -140,8 +139,8 @@ def test_a_run_cancelled_because_labdeck_quit_says_so(tmp_path):
     while engine.catalog.node_runs(run.id)[0].status.value != "running" and time.time() < deadline:
         time.sleep(0.05)
     engine.close()
-    from labdeck.store.catalog import Catalog
     from labdeck.store import paths
+    from labdeck.store.catalog import Catalog
     cat = Catalog(paths.catalog_path(tmp_path / "data"))
     done = cat.get_run(run.id)
     assert done.status.value == "cancelled" and "LabDeck quit" in done.note
@@ -172,8 +171,8 @@ def test_queue_page_has_a_title_readable_headers_and_a_labelled_field(window):
     headers = [page.table.horizontalHeaderItem(c).text() for c in range(page.table.columnCount())]
     assert all(h == "#" or not h.isupper() for h in headers), headers
     labels = page.findChildren(QLabel)
-    assert any("Queue" in l.text() and "<h2>" in l.text() for l in labels)
-    assert any(l.buddy() is page.priority for l in labels)
+    assert any("Queue" in label.text() and "<h2>" in label.text() for label in labels)
+    assert any(label.buddy() is page.priority for label in labels)
 
 
 def test_counts_and_dates_read_naturally(window):

@@ -196,6 +196,7 @@ def test_first_start_empty_states_and_a_three_step_tour(qtbot, window, engine):
 
 def test_status_colours_stay_readable_in_dark_mode(qtbot, window):
     from PySide6.QtGui import QGuiApplication
+
     from labdeck.gui.status_style import STATUS_COLORS, contrast, status_color
     app = QGuiApplication.instance()
     light = app.palette()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from PySide6.QtCore import Qt
 
@@ -19,7 +19,6 @@ from labdeck.gui.status_style import STATUS_COLORS
 from labdeck.store.catalog import Catalog
 from labdeck.store.schedules import ScheduleStore
 
-UTC = timezone.utc
 SCHEDULES_PAGE = 5  # Ctrl+6
 
 

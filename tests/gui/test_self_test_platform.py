@@ -18,7 +18,8 @@ def test_the_three_checks_pass_here(tmp_path):
     lines, checks = run(self_test_platform.check_lazy_imports)
     assert checks.failed == [] and "winrm" in lines[0] and "an NTLM negotiate message" in lines[0]
     lines, checks = run(self_test_platform.check_time_zones)
-    assert lines == ["  ok    time zones: Europe/Berlin is UTC+1 in winter, UTC+2 in summer; tzdata's zones present: True"]
+    assert lines == ["  ok    time zones: Europe/Berlin is UTC+1 in winter, UTC+2 in summer; "
+                     "tzdata's zones present: True"]
     lines, checks = run(self_test_platform.check_local_command, tmp_path)
     assert checks.failed == [] and "Grüße aus LabDeck, 한국어" in lines[0]
 

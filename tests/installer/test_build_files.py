@@ -10,9 +10,9 @@ from pathlib import Path
 import PyInstaller
 import pytest
 import yaml
-
 from installer.qt_prune import keep
 from installer.version_info import numeric_version, read_version, write_version_file
+
 from labdeck import __version__
 from tests.installer.test_frozen_build import BUILD_SCRIPT
 

@@ -10,6 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+
 from labdeck.core.errors import InvalidInput
 from labdeck.core.events import PlanProgress
 from labdeck.core.models import Capacity
@@ -17,7 +18,6 @@ from labdeck.core.status import NodeRunStatus, RunStatus
 from labdeck.engine.engine import Engine
 from labdeck.store import run_queue
 from labdeck.store.jobfile import job_from_yaml
-
 from tests.conftest import add_sshd_node
 
 

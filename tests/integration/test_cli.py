@@ -126,7 +126,8 @@ def test_errors_are_one_clear_line_and_leave_nothing_half_written(data_dir, tmp_
         (("run", "nope"), "no job named 'nope'"),
         (("job", "add", "j", "--command", "true", "--targets", "ghost"), "unknown node 'ghost'"),
         (("run", "hello", "-p", "colour=red"), "has no option colour"),
-        (("node", "add", "n1", "--host", "127.0.0.1", "--port", "1", "--user", "x", "--accept-host-key"), "cannot connect"),
+        (("node", "add", "n1", "--host", "127.0.0.1", "--port", "1", "--user", "x", "--accept-host-key"),
+         "cannot connect"),
         (("job", "import", str(tmp_path / "missing.yaml")), "cannot read"),
         (("logs", "999"), "no run with id 999"),
     ]
@@ -137,7 +138,8 @@ def test_errors_are_one_clear_line_and_leave_nothing_half_written(data_dir, tmp_
         result = labdeck(data_dir, *args)
         assert result.returncode != 0, args
         lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("labdeck: error: ") and expected in lines[0], (args, result.stderr)
+        assert len(lines) == 1 and lines[0].startswith("labdeck: error: ") and expected in lines[0], (args,
+                                                                                                      result.stderr)
     assert [n["name"] for n in json.loads(labdeck(data_dir, "node", "list", "--json").stdout)] == ["this-computer"]
     assert [j["name"] for j in json.loads(labdeck(data_dir, "job", "list", "--json").stdout)] == ["hello"]
 
@@ -156,7 +158,8 @@ def test_password_from_stdin_goes_to_the_keyring_only(data_dir, sshd_node):
 
 def test_without_a_display_the_app_says_so_instead_of_crashing(data_dir):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
-    result = subprocess.run([*LABDECK, "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=60, env=env)
+    result = subprocess.run([*LABDECK, "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=60,
+                            env=env)
     assert result.returncode == 2
     assert result.stderr.startswith("labdeck: error: no display") and "labdeck --help" in result.stderr
 

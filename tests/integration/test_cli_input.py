@@ -147,7 +147,8 @@ def test_a_data_dir_that_is_a_file_says_so(capsys, tmp_path):
     path = tmp_path / "catalog-here"
     path.write_text("not a folder")
     assert one_error_line(capsys, path, "job", "list") == (
-        f"the data folder {path} (--data-dir) is a file, not a folder: give the path of a folder (a new one is created)")
+        f"the data folder {path} (--data-dir) is a file, not a folder: "
+        "give the path of a folder (a new one is created)")
     assert one_error_line(capsys, path / "sub", "job", "list") == (
         f"cannot create the data folder {path / 'sub'} (--data-dir): {path} is a file, not a folder")
     assert path.read_text() == "not a folder"

@@ -18,8 +18,8 @@ from labdeck.core.status import KillState, NodeRunStatus, RunStatus
 from labdeck.engine.engine import Engine
 from labdeck.store.detached import DetachedStore
 from tests.conftest import add_sshd_node
-from tests.support.netns import NetnsLink
 from tests.integration.test_ssh_runs import processes_matching, run_job
+from tests.support.netns import NetnsLink
 
 DETACHED = JobPolicy(launch="detached")
 CLI_ENV = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[2] / "app")}
@@ -60,7 +60,8 @@ def counting_job(name: str, targets: str, marker_dir: Path, seconds: int) -> Job
 def assert_complete_log(nr, node: str, seconds: int) -> None:
     text = Path(nr.log_path).read_text()
     for i in range(1, seconds + 1):
-        assert text.count(f"line {i} of {node}\n") == 1, f"line {i} of {node} appears {text.count(f'line {i} of {node}')} times"
+        count = text.count(f"line {i} of {node}\n")
+        assert count == 1, f"line {i} of {node} appears {count} times"
     assert text.count("finished\n") == 1 and "warning on stderr\n" in text
 
 

@@ -46,7 +46,8 @@ def test_failed_run_is_mailed_and_the_smtp_password_stays_in_the_keyring(data_di
         assert json.loads(result.stdout)["password"] == "(in the keyring)"
         assert labdeck(data_dir, "job", "add", "breaks", "--command", "exit 3", "--targets", "this-computer",
                        "--notify-on", "failed", "--notify-email", "oncall@lab.example").returncode == 0
-        assert labdeck(data_dir, "run", "breaks").returncode == 1  # the run waits for its notifications to be handed over
+        assert labdeck(data_dir, "run",
+                       "breaks").returncode == 1  # the run waits for its notifications to be handed over
         for _ in range(100):
             if inbox.messages:
                 break

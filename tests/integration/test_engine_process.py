@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from labdeck.core.errors import NotFound
-from labdeck.core.events import Notification, NodeRunFinished, NodeRunOutput, RunFinished
+from labdeck.core.events import NodeRunFinished, NodeRunOutput, Notification, RunFinished
 from labdeck.core.status import RunStatus
 from labdeck.engine.engine_process import EngineProcess, EngineProcessGone
 from tests.conftest import add_sshd_node

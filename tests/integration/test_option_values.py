@@ -25,7 +25,8 @@ def test_a_megabyte_option_value_is_refused_when_the_run_starts(engine):
 
 
 def test_a_value_at_the_limit_reaches_the_command(engine):
-    engine.catalog.add_job(Job(name="fits", targets="this-computer", steps=[Step(command="printf %s ${option.v} | wc -c")],
+    engine.catalog.add_job(Job(name="fits", targets="this-computer",
+                               steps=[Step(command="printf %s ${option.v} | wc -c")],
                                options=[JobOption(name="v")]))
     run = engine.start_job("fits", {"v": "b" * 32 * 1024})
     assert engine.wait(run.id, 30)

@@ -44,7 +44,8 @@ def test_interval_and_one_off_schedules_fire_within_a_second_of_their_time(data_
         from labdeck.core.schedules import parse_at
         at = time.time() + 2.2
         once = engine.scheduler.store.add(Schedule(
-            "tick", ScheduleKind.DATE, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{int(at % 1 * 1e6):06d}+00:00"))
+            "tick", ScheduleKind.DATE, time.strftime("%Y-%m-%dT%H:%M:%S",
+                                                     time.gmtime(at)) + f".{int(at % 1 * 1e6):06d}+00:00"))
         assert abs(parse_at(once.expr).timestamp() - at) < 1e-3
         runs = wait_for(lambda: len(runs_of(engine, "tick")) >= 3 and runs_of(engine, "tick"), timeout=10)
         for run in runs:
@@ -174,7 +175,8 @@ def test_a_clock_jump_is_noticed_and_the_fires_it_skipped_are_recorded_as_missed
         add_job(engine, "nightly", "echo ran")
         at = time.time() + 1.0
         engine.scheduler.store.add(Schedule(
-            "nightly", ScheduleKind.DATE, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{int(at % 1 * 1e6):06d}+00:00"))
+            "nightly", ScheduleKind.DATE, time.strftime("%Y-%m-%dT%H:%M:%S",
+                                                        time.gmtime(at)) + f".{int(at % 1 * 1e6):06d}+00:00"))
         engine.scheduler._aps.pause()
         time.sleep(3.0)  # "asleep" past the fire time and its grace
         assert runs_of(engine, "nightly") == []

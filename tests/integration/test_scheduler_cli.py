@@ -24,7 +24,8 @@ def test_schedule_commands_and_clear_errors(data_dir):
     assert labdeck(data_dir, "schedule", "add", "hello", "--every", "90m", "--disabled").returncode == 0
     listed = json.loads(labdeck(data_dir, "schedule", "list", "--json", "--next", "2").stdout)
     first, second = listed["schedules"]
-    assert first["tz"] == "Europe/Berlin" and len(first["next"]) == 2 and first["next"][0]["at"].endswith(("+01:00", "+02:00"))
+    assert first["tz"] == "Europe/Berlin" and len(first["next"]) == 2 and first["next"][0]["at"].endswith(("+01:00",
+                                                                                                           "+02:00"))
     assert second["enabled"] is False and second["next"] == []
     assert labdeck(data_dir, "schedule", "pause").returncode == 0
     assert json.loads(labdeck(data_dir, "schedule", "list", "--json").stdout)["paused"] is True
@@ -40,7 +41,8 @@ def test_schedule_commands_and_clear_errors(data_dir):
 
 
 def test_daemon_runs_schedules_and_sigterm_leaves_nothing_running(data_dir):
-    assert labdeck(data_dir, "job", "add", "slow", "--command", "sleep 60", "--targets", "this-computer").returncode == 0
+    assert labdeck(data_dir, "job", "add", "slow", "--command", "sleep 60", "--targets",
+                   "this-computer").returncode == 0
     assert labdeck(data_dir, "schedule", "add", "slow", "--every", "1s").returncode == 0
     daemon = subprocess.Popen([*LABDECK, "--data-dir", str(data_dir), "daemon"], stderr=subprocess.PIPE, text=True,
                               env=os.environ | {"PYTHONUNBUFFERED": "1"})
@@ -95,7 +97,8 @@ def test_unreachable_node_is_waited_for_and_the_run_goes_on_when_it_returns(engi
     import time
     add_sshd_node(engine, sshd_node)
     sshd_node.stop()
-    engine.catalog.add_job(Job(name="patient", targets=sshd_node.name, steps=[Step(command="echo back on $LABDECK_NODE")],
+    engine.catalog.add_job(Job(name="patient", targets=sshd_node.name,
+                               steps=[Step(command="echo back on $LABDECK_NODE")],
                                policy=JobPolicy(unreachable="wait", unreachable_wait_s=30)))
     restart = threading.Timer(3.0, sshd_node.start)
     restart.start()

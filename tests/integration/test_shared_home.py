@@ -28,7 +28,8 @@ def test_put_from_every_node_into_one_shared_folder_succeeds_on_all(engine, sshd
         failed = {name: r.error for name, r in transfer.results.items() if not r.ok}
         assert failed == {}
         landed = Path.home() / folder / "in"
-        assert hashlib.sha256((landed / "input.bin").read_bytes()).digest() == hashlib.sha256(source.read_bytes()).digest()
+        landed_sum = hashlib.sha256((landed / "input.bin").read_bytes()).digest()
+        assert landed_sum == hashlib.sha256(source.read_bytes()).digest()
         assert sorted(p.name for p in landed.iterdir()) == ["input.bin"]  # no part file left behind
     finally:
         shutil.rmtree(Path.home() / folder, ignore_errors=True)

@@ -15,6 +15,7 @@ import socket
 import threading
 
 import pytest
+
 from labdeck.core.errors import AuthenticationFailed
 from labdeck.core.models import Node, Transport, WinrmSettings
 from labdeck.core.transfers import Direction, FileOutcome, TransferProgress
@@ -22,7 +23,6 @@ from labdeck.engine.transfers import TransferRequest
 from labdeck.executors.local.transfer import LocalTransfer
 from labdeck.executors.winrm.executor import executor_for
 from labdeck.executors.winrm.transfer_choice import smb_or_chunked
-
 from tests.integration.test_cli import labdeck
 from tests.integration.test_transfers import run_transfer, sha256_file
 from tests.integration.test_transfers_resilience import stop_server_at

@@ -28,7 +28,8 @@ def processes_matching(marker: str) -> list[str]:
 def test_fan_out_to_twenty_nodes_keeps_each_nodes_output_apart(engine, sshd_nodes):
     for sshd in sshd_nodes(20):
         add_sshd_node(engine, sshd, tags=["lab"])
-    job = Job(name="fan", targets="tag:lab", steps=[Step(command='echo "out of $LABDECK_NODE"; echo "err of $LABDECK_NODE" >&2')])
+    job = Job(name="fan", targets="tag:lab",
+              steps=[Step(command='echo "out of $LABDECK_NODE"; echo "err of $LABDECK_NODE" >&2')])
     run, node_runs = run_job(engine, job)
     assert run.status is RunStatus.SUCCEEDED
     assert len(node_runs) == 20
@@ -151,7 +152,8 @@ def test_ten_megabytes_on_stdout_and_stderr_at_once_are_all_kept(engine, sshd_no
 
 def test_script_step_is_uploaded_as_a_file_and_large_scripts_work(engine, sshd_node):
     add_sshd_node(engine, sshd_node)
-    body = "#!/bin/sh\n" + "".join(f"echo line {i} >/dev/null\n" for i in range(20000)) + 'echo "ran from $0 with" ${option.n}\n'
+    body = ("#!/bin/sh\n" + "".join(f"echo line {i} >/dev/null\n" for i in range(20000))
+            + 'echo "ran from $0 with" ${option.n}\n')
     job = Job(name="script", targets=sshd_node.name, options=[JobOption(name="n", default="it's 5")],
               steps=[Step(kind=StepKind.SCRIPT, script=body, filename="gen.sh")])
     assert len(body) > 300_000  # far past any command-line limit
@@ -179,7 +181,8 @@ def test_max_parallel_limits_nodes_running_at_once(engine, sshd_nodes, tmp_path)
         add_sshd_node(engine, sshd, tags=["lab"])
     stamps = tmp_path / "stamps"
     job = Job(name="two-at-a-time", targets="tag:lab", policy=JobPolicy(max_parallel=2),
-              steps=[Step(command=f"echo start $(date +%s.%N) >> {stamps}; sleep 1; echo end $(date +%s.%N) >> {stamps}")])
+              steps=[Step(command=f"echo start $(date +%s.%N) >> {stamps}; sleep 1; "
+                                  f"echo end $(date +%s.%N) >> {stamps}")])
     run, _ = run_job(engine, job)
     assert run.status is RunStatus.SUCCEEDED
     running, peak = 0, 0

@@ -61,7 +61,7 @@ def test_twenty_nodes_concurrently(sshd_nodes) -> None:
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         results = list(pool.map(lambda n: _ssh(n, "echo", n.name, timeout=60), nodes))
-    for node, res in zip(nodes, results):
+    for node, res in zip(nodes, results, strict=True):
         assert res.returncode == 0, f"{node.name}: {res.stderr}"
         assert res.stdout.strip() == node.name
     print(f"20 nodes started in {started:.2f}s; ran commands in {time.monotonic() - t0 - started:.2f}s")

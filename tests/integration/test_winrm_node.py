@@ -167,7 +167,8 @@ def test_a_failed_upload_says_why_in_words(engine, windows_node, tmp_path):
 
 def test_a_non_ascii_line_arrives_intact(engine, windows_node):
     windows_node.add_to(engine)
-    _run, node_runs = run_job(engine, Job(name="u", targets="win1", steps=[Step(command="echo caf\u00e9 \u4e2d\u6587 \u00fc")]))
+    _run, node_runs = run_job(engine, Job(name="u", targets="win1",
+                                          steps=[Step(command="echo caf\u00e9 \u4e2d\u6587 \u00fc")]))
     nr = node_runs["win1"]
     assert nr.status is NodeRunStatus.SUCCEEDED, nr.message
     assert "caf\u00e9 \u4e2d\u6587 \u00fc" in Path(nr.log_path).read_text(encoding="utf-8")

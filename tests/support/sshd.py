@@ -407,7 +407,7 @@ def _wait_gone(procs: list[psutil.Process], timeout: float) -> None:
 
 # --------------------------------------------------------------------------- cluster
 
-_live_clusters: "weakref.WeakSet[SshdCluster]" = weakref.WeakSet()
+_live_clusters: weakref.WeakSet[SshdCluster] = weakref.WeakSet()
 
 
 class SshdCluster:
@@ -570,7 +570,7 @@ def ensure_password_user(username: str = "labdeck-test") -> tuple[str, str]:
             )
             # rc 9 = "username already in use" (lost a race with another process)
             if res.returncode not in (0, 9):
-                raise RuntimeError(f"useradd {username} failed: {res.stderr.strip()}")
+                raise RuntimeError(f"useradd {username} failed: {res.stderr.strip()}") from None
         password = _shared_password(username)
         res = subprocess.run(
             ["chpasswd"],

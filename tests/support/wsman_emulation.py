@@ -195,10 +195,12 @@ def plan_command(command: str, arguments: str, root: Path, quotas: dict[str, str
     if first == "# labdeck-launch cmd":
         # the launcher copies cmd's stderr bytes to its own as they are: no CLIXML
         delayed = "/V:ON" in params.get("labdeckSwitches", "/V:ON").upper()
-        if len(f'"C:\\Windows\\system32\\cmd.exe" {params.get("labdeckSwitches", "")} ""') + len(params["labdeckCmd"]) > 8191:
+        cmd_line = f'"C:\\Windows\\system32\\cmd.exe" {params.get("labdeckSwitches", "")} ""'
+        if len(cmd_line) + len(params["labdeckCmd"]) > 8191:
             return Plan(["/bin/sh", "-c", "printf 'The command line is too long.\\r\\n' >&2; exit 1"], stdin_open=False,
                         pid_mark=True, clixml_stderr=False, launch=True)
-        return Plan(["/bin/sh", "-c", translate_cmd(params["labdeckCmd"], delayed)], env, stdin_open=False, pid_mark=True,
+        return Plan(["/bin/sh", "-c", translate_cmd(params["labdeckCmd"], delayed)], env, stdin_open=False,
+                    pid_mark=True,
                     clixml_stderr=False, launch=True)
     if first == "# labdeck-launch powershell":
         text = script.split("# labdeck-payload\n", 1)[1].rsplit("\n# labdeck-payload-end", 1)[0]

@@ -35,7 +35,8 @@ of that action (any of create, command, send, signal, receive, delete) with ``w:
 ``open_shells`` counts the shells not deleted, so a test can prove none leaked. Receive replies
 carry stdout and stderr as separate, interleaved ``rsp:Stream`` elements in the order the output
 came, and the PowerShell stand-ins write errors to stderr as CLIXML (tests/support/
-wsman_command.py); the Create reply carries the ``rsp:Shell`` details Windows returns. ``stop()`` closes the listening socket and every open connection, so a client in
+wsman_command.py); the Create reply carries the ``rsp:Shell`` details Windows returns. ``stop()``
+closes the listening socket and every open connection, so a client in
 the middle of a Receive sees the connection reset, as when a node goes down.
 ``drop_connections()`` resets the open connections and keeps the shells, as when the node
 closes kept-alive connections left idle (HTTP.sys does after 2 minutes; this server never does
@@ -67,8 +68,17 @@ from xml.sax.saxutils import escape
 
 from tests.support import wsman_auth, wsman_emulation
 from tests.support.wsman_command import Command, kill_group
-from tests.support.wsman_replies import (INVALID_SELECTORS_REASON, INVALID_VALUE_DETAIL, NS, SHELL_NOT_FOUND_CODE,
-                                         SHELL_NS, Fault, envelope, fault_body, timed_out)
+from tests.support.wsman_replies import (
+    INVALID_SELECTORS_REASON,
+    INVALID_VALUE_DETAIL,
+    NS,
+    SHELL_NOT_FOUND_CODE,
+    SHELL_NS,
+    Fault,
+    envelope,
+    fault_body,
+    timed_out,
+)
 
 ACTIONS = {
     "http://schemas.xmlsoap.org/ws/2004/09/transfer/Create": "create",

@@ -24,7 +24,8 @@ BASE = "name: gen\ntargets: all\nsteps: [echo hi]\n"
     ("resources: {cpus: nan}", "gen.yaml: job 'gen': resources.cpus: must be a number, got 'nan'"),
     ("resources: {cpus: .nan}", "gen.yaml: job 'gen': resources.cpus: must be a finite number, got nan"),
     ("options: 5", "gen.yaml: job 'gen': options: must be a list (e.g. [a, b]), got 5"),
-    ("policy: {notify_on: failed}", "gen.yaml: job 'gen': policy.notify_on: must be a list (e.g. [a, b]), got 'failed'"),
+    ("policy: {notify_on: failed}",
+     "gen.yaml: job 'gen': policy.notify_on: must be a list (e.g. [a, b]), got 'failed'"),
     ("array: 100000000", "gen.yaml: job 'gen': array: must be a whole number <= 100000, got 100000000"),
     # and their neighbours
     ("policy: {timeoutt: 3}", "gen.yaml: job 'gen': policy: unknown key 'timeoutt' (did you mean 'timeout_s'?)"),
@@ -39,7 +40,8 @@ BASE = "name: gen\ntargets: all\nsteps: [echo hi]\n"
                                  "'_', '-' or '.', starting with a letter"),
     ("policy: {notify_webhooks: ['ftp://x']}", "gen.yaml: job 'gen': policy.notify_webhooks[0]: must be an http:// "
                                                "or https:// address, got 'ftp://x'"),
-    ("on_failure: {command: '  '}", "gen.yaml: job 'gen': on_failure.command: is empty: write the command or script it runs"),
+    ("on_failure: {command: '  '}",
+     "gen.yaml: job 'gen': on_failure.command: is empty: write the command or script it runs"),
     ("xyzzy: 1", "gen.yaml: job 'gen': unknown key 'xyzzy' (allowed: array, description, name, on_failure, options, "
                  "over, over_file, placement, policy, priority, resources, slots_per_node, steps, targets, workflow)"),
 ])
@@ -52,7 +54,8 @@ def test_a_bad_field_is_one_line_naming_its_path(extra, message):
 def test_step_fields_are_checked_and_named_by_their_index():
     with pytest.raises(InvalidInput, match=re.escape("steps[1]: unknown key 'comand' (did you mean 'command'?)")):
         job_from_yaml("name: gen\nsteps: [echo, {comand: x}]\n")
-    with pytest.raises(InvalidInput, match=re.escape("workflow[0]: unknown key 'depends' (did you mean 'depends_on'?)")):
+    with pytest.raises(InvalidInput,
+                       match=re.escape("workflow[0]: unknown key 'depends' (did you mean 'depends_on'?)")):
         job_from_yaml("name: gen\nworkflow: [{name: a, command: x, depends: b}]\n")
     with pytest.raises(InvalidInput, match=re.escape("steps[0].command: must be text, got a list of 1")):
         job_from_yaml("name: gen\nsteps: [{command: [x]}]\n")

@@ -25,7 +25,8 @@ def test_legacy_encoding_override(tmp_path):
 
 def test_secret_split_across_chunks_is_masked():
     masker = SecretMasker(["hunter2-secret"])
-    out = masker.feed("pass=hunter2") + masker.feed("-sec") + masker.feed("ret; next hunt") + masker.feed("er") + masker.flush()
+    out = (masker.feed("pass=hunter2") + masker.feed("-sec") + masker.feed("ret; next hunt") + masker.feed("er")
+           + masker.flush())
     assert out == f"pass={MASK}; next hunter"
 
 

@@ -3,18 +3,25 @@ previews that follow APScheduler's CronTrigger exactly across Europe/Berlin's DS
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from apscheduler.triggers.cron import CronTrigger
 
 from labdeck.core.errors import InvalidInput
-from labdeck.core.schedules import (Schedule, ScheduleKind, fire_times, parse_cron, parse_duration, parse_tz,
-                                    preview, trigger_for)
+from labdeck.core.schedules import (
+    Schedule,
+    ScheduleKind,
+    fire_times,
+    parse_cron,
+    parse_duration,
+    parse_tz,
+    preview,
+    trigger_for,
+)
 from labdeck.store.catalog import Catalog
 from labdeck.store.schedules import ScheduleStore
 
-UTC = timezone.utc
 BERLIN = "Europe/Berlin"
 
 

@@ -62,7 +62,8 @@ def test_powershell_quoting_is_a_single_quoted_literal(value):
 
 
 def test_cmd_substitution_is_a_delayed_expansion_reference_never_the_value():
-    command = substitute("echo ${option.v} & echo ${option.batch-size}", {"v": "a & del *", "batch-size": "3"}, Shell.CMD)
+    command = substitute("echo ${option.v} & echo ${option.batch-size}", {"v": "a & del *", "batch-size": "3"},
+                         Shell.CMD)
     assert command == "echo !LABDECK_OPTION_V! & echo !LABDECK_OPTION_BATCH_SIZE!"
 
 

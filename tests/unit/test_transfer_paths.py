@@ -10,7 +10,12 @@ import pytest
 
 from labdeck.core.errors import InvalidInput
 from labdeck.core.transfers import (
-    FileOutcome, FileResult, RemoteEntry, safe_local_path, safe_relative_parts, substitute_path,
+    FileOutcome,
+    FileResult,
+    RemoteEntry,
+    safe_local_path,
+    safe_relative_parts,
+    substitute_path,
 )
 from labdeck.engine.transfer_node import NodeProgress, get_from_node
 

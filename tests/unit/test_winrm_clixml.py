@@ -26,7 +26,8 @@ def test_error_records_become_their_text():
 
 
 def test_plain_bytes_around_the_document_pass_through():
-    assert decode_stderr(b"native stderr\n" + ERROR_DOC + b"#end 5 abc\r\n") == "native stderr\n" + TEXT + "#end 5 abc\r\n"
+    decoded = decode_stderr(b"native stderr\n" + ERROR_DOC + b"#end 5 abc\r\n")
+    assert decoded == "native stderr\n" + TEXT + "#end 5 abc\r\n"
     assert decode_stderr(ERROR_DOC + ERROR_DOC) == TEXT + TEXT
 
 
@@ -54,7 +55,8 @@ def test_entities_and_doctypes_are_never_expanded():
             b'<Objs><S S="Error">&b;</S></Objs>')
     text = decode_stderr(bomb)
     assert "aaaaaaaaaa" * 2 not in text and "<!DOCTYPE" in text  # shown as it came, not expanded
-    external = b'#< CLIXML\r\n<!DOCTYPE Objs [<!ENTITY x SYSTEM "file:///etc/passwd">]><Objs><S S="Error">&x;</S></Objs>'
+    external = (b'#< CLIXML\r\n<!DOCTYPE Objs [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+                b'<Objs><S S="Error">&x;</S></Objs>')
     assert "root:" not in decode_stderr(external)
 
 

@@ -13,10 +13,20 @@ from labdeck.core.errors import InvalidInput
 from labdeck.core.quoting import Shell, env_name, substitute
 from labdeck.executors.base import ScriptFile
 from labdeck.executors.posix_detached import parse_status
+from labdeck.executors.winrm.detached_scripts import (
+    BOOTSTRAP,
+    MAX_CMD_LINE,
+    cleanup_script,
+    command_step,
+    launcher_script,
+    read_script,
+    run_dir,
+    script_path,
+    script_step,
+    start_script,
+    status_script,
+)
 from labdeck.executors.winrm.executor import WinrmExecutor
-from labdeck.executors.winrm.detached_scripts import (BOOTSTRAP, MAX_CMD_LINE, cleanup_script, command_step,
-                                                      launcher_script, read_script, run_dir, script_path, script_step,
-                                                      start_script, status_script)
 from labdeck.executors.winrm.session import WinrmTarget
 from tests.unit.test_winrm_commands import HOSTILE, read_ps_single_quoted
 

@@ -29,10 +29,13 @@ def register(sub) -> None:
     add.add_argument("name")
     what = add.add_mutually_exclusive_group(required=True)
     what.add_argument("--command", help="shell command run on each target")
-    what.add_argument("--script", metavar="FILE", help="script file; its body is kept in the catalog and uploaded to each node")
-    add.add_argument("--targets", required=True, help="node names, tag:NAME, all; comma-separated, !X to exclude, A&B to intersect")
+    what.add_argument("--script", metavar="FILE",
+                      help="script file; its body is kept in the catalog and uploaded to each node")
+    add.add_argument("--targets", required=True,
+                     help="node names, tag:NAME, all; comma-separated, !X to exclude, A&B to intersect")
     add.add_argument("--timeout", type=float, metavar="SECONDS", help="wall-clock limit of each node run")
-    add.add_argument("--retries", type=int, default=0, help="extra attempts after a failed, timed-out or unreachable node run")
+    add.add_argument("--retries", type=int, default=0,
+                     help="extra attempts after a failed, timed-out or unreachable node run")
     add.add_argument("--retry-delay", type=float, default=0.0, metavar="SECONDS")
     add.add_argument("--max-parallel", type=int, default=0, help="nodes at once (0 = all)")
     add.add_argument("--option", action="append", metavar="K=DEFAULT", help="an option with its default (repeatable)")
@@ -72,7 +75,8 @@ def cmd_add(args) -> int:
     options = [JobOption(name=check_option_name(k), default=v) for k, v in parse_pairs(args.option, "--option").items()]
     job = Job(name=args.name, steps=[step], targets=args.targets, options=options, description=args.description,
               policy=apply_policy_arguments(JobPolicy(timeout_s=args.timeout, retries=args.retries,
-                                                      retry_delay_s=args.retry_delay, max_parallel=args.max_parallel), args))
+                                                      retry_delay_s=args.retry_delay, max_parallel=args.max_parallel),
+                                            args))
     check_job(job, flag_names=JOB_ADD_FLAGS)
     with open_engine(args) as engine:
         _check_targets(engine, job)

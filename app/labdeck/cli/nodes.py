@@ -14,7 +14,8 @@ from .common import open_engine, print_json, print_table, read_secret_from_stdin
 
 
 def register(sub) -> None:
-    node = sub.add_parser("node", help="manage the machines of the lab").add_subparsers(dest="node_command", metavar="ACTION")
+    node = sub.add_parser("node", help="manage the machines of the lab").add_subparsers(dest="node_command",
+                                                                                        metavar="ACTION")
     node.required = True
 
     add = node.add_parser("add", help="add a node (checks it can be reached unless --no-check)")
@@ -40,7 +41,8 @@ def register(sub) -> None:
                      help="what runs .py script steps (a path, or e.g. python3, py -3; default: found on the node)")
     add.add_argument("--tag", action="append", default=[], help="a tag for target specs (repeatable)")
     add.add_argument("--accept-host-key", action="store_true", help="trust the host key the node presents now")
-    add.add_argument("--no-check", action="store_true", help="add without connecting (accept the host key later with node test)")
+    add.add_argument("--no-check", action="store_true",
+                     help="add without connecting (accept the host key later with node test)")
     add.set_defaults(handler=cmd_add)
 
     lst = node.add_parser("list", help="list nodes")
@@ -79,7 +81,8 @@ def register(sub) -> None:
     py.add_argument("name")
     py.add_argument("interpreter", nargs="?", default=None,
                     help="a path (C:\\Python312\\python.exe, /opt/conda/bin/python) or a command (python3, py -3)")
-    py.add_argument("--clear", action="store_true", help="find one on the node again (python3; on Windows py or python)")
+    py.add_argument("--clear", action="store_true",
+                    help="find one on the node again (python3; on Windows py or python)")
     py.set_defaults(handler=cmd_python)
 
     rm = node.add_parser("remove", help="remove a node and its saved credential")
@@ -141,7 +144,8 @@ def cmd_list(args) -> int:
 
 def cmd_test(args) -> int:
     with open_engine(args) as engine:
-        result = engine.test_node(args.name, accept_host_key=args.accept_host_key, replace_host_key=args.replace_host_key)
+        result = engine.test_node(args.name, accept_host_key=args.accept_host_key,
+                                  replace_host_key=args.replace_host_key)
     if result.host_key:
         print(f"host key: {result.host_key}")
     p = result.probe

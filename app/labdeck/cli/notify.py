@@ -11,7 +11,8 @@ from .common import open_engine, print_json, read_secret_from_stdin
 
 
 def register(sub) -> None:
-    notify = sub.add_parser("notify", help="notification settings").add_subparsers(dest="notify_command", metavar="ACTION")
+    notify = sub.add_parser("notify", help="notification settings").add_subparsers(dest="notify_command",
+                                                                                   metavar="ACTION")
     notify.required = True
     smtp = notify.add_parser("smtp", help="set (or show, with no flags) the SMTP server for email notifications")
     smtp.add_argument("--host")

@@ -11,7 +11,6 @@ from ..engine.notify import KINDS
 from ..store.jobfile import check_job
 from .common import open_engine, print_json
 
-
 POLICY_FLAGS = {"policy.max_runtime_s": "--max-runtime", "policy.max_restarts": "--max-restarts",
                 "policy.expected_duration_s": "--expected-duration", "policy.unreachable_wait_s": "--unreachable-wait",
                 "policy.notify_on": "--notify-on", "policy.notify_webhooks": "--notify-webhook",
@@ -28,19 +27,23 @@ def register(sub) -> None:
 def add_policy_arguments(parser) -> None:
     g = parser.add_argument_group("run rules and notifications")
     g.add_argument("--overlap", choices=["skip", "queue", "parallel"],
-                   help="a scheduled fire while the job's previous run goes on: skip it (default), queue it, or run in parallel")
+                   help="a scheduled fire while the job's previous run goes on: "
+                        "skip it (default), queue it, or run in parallel")
     g.add_argument("--max-runtime", metavar="DURATION", help="cancel and restart a run that takes longer (e.g. 6h)")
-    g.add_argument("--max-restarts", type=int, metavar="N", help="restarts after --max-runtime before reporting failure")
+    g.add_argument("--max-restarts", type=int, metavar="N",
+                   help="restarts after --max-runtime before reporting failure")
     g.add_argument("--expected-duration", metavar="DURATION", help="notify 'exceeded' when a run takes longer")
     g.add_argument("--launch", choices=["auto", "attached", "detached"],
                    help="detached: the command runs on on the node whatever happens to LabDeck, which re-attaches; "
                         "auto (default): detached when the timeout is over 5 minutes")
     g.add_argument("--retry-on", choices=["same", "other"], help="retry a failed node run on the same or another node")
     g.add_argument("--unreachable", choices=["fail", "wait", "move"],
-                   help="an unreachable node: fail (default), wait for it (--unreachable-wait), or move to another node")
+                   help="an unreachable node: fail (default), wait for it (--unreachable-wait), "
+                        "or move to another node")
     g.add_argument("--unreachable-wait", metavar="DURATION", help="how long to wait for an unreachable node")
     g.add_argument("--notify-on", metavar="EVENTS", help=f"comma-separated: {','.join(KINDS)} (default failed,missed)")
-    g.add_argument("--notify-webhook", action="append", metavar="URL", help="Slack/Teams/Discord incoming webhook (repeatable)")
+    g.add_argument("--notify-webhook", action="append", metavar="URL",
+                   help="Slack/Teams/Discord incoming webhook (repeatable)")
     g.add_argument("--notify-email", action="append", metavar="ADDRESS", help="email address (repeatable)")
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 from ..core.errors import InvalidInput
 from ..core.events import NodeRunFinished, NodeRunStateChanged
 from ..core.models import Trigger
+from ..core.schedules import MAX_DURATION_S
 from ..core.status import NodeRunStatus, RunStatus
+from ..engine.api import EngineApi
 from ..store.detached import DetachedStore
 from ..store.logs import read_from
 from ..store.run_queue import is_planned
-from ..engine.api import EngineApi
-from ..core.schedules import MAX_DURATION_S
 from .argtypes import RUN_ID, seconds, whole_number
 from .common import open_engine, parse_pairs, print_json, print_table, wait_or_cancel
 
@@ -39,7 +39,8 @@ def register(sub) -> None:
     runs = sub.add_parser("runs", help="recent runs")
     runs.add_argument("--job")
     runs.add_argument("--status", choices=[s.value for s in RunStatus])
-    runs.add_argument("--limit", type=whole_number(1, 1_000_000), default=30, help="at most this many runs (default 30)")
+    runs.add_argument("--limit", type=whole_number(1, 1_000_000), default=30,
+                      help="at most this many runs (default 30)")
     runs.add_argument("--json", action="store_true")
     runs.set_defaults(handler=cmd_runs)
 
@@ -114,7 +115,8 @@ def cmd_runs(args) -> int:
                                   for nr in details[r.id] if nr.id in detached[r.id]}} for r in runs])
         return 0
     print_table(["RUN", "JOB", "STATUS", "TRIGGER", "STARTED", "DURATION", "NODES / NOTE"],
-                [[r.id, r.job_name, r.status, r.trigger, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started_at)),
+                [[r.id, r.job_name, r.status, r.trigger,
+                  time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started_at)),
                   f"{(r.finished_at or time.time()) - r.started_at:.1f}s",
                   _node_summary(details[r.id], detached[r.id]) or r.note]
                  for r in runs])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from ..core.schedules import CatchUp, Schedule, ScheduleKind, parse_at, parse_duration, parse_tz, preview
 from ..store.schedules import ScheduleStore
 from .argtypes import SCHEDULE_ID, whole_number
@@ -27,7 +26,8 @@ def register(sub) -> None:
 
     lst = sched.add_parser("list", help="schedules with their next fire times")
     lst.add_argument("--job")
-    lst.add_argument("--next", type=whole_number(0, 1000), default=3, metavar="N", help="fire times to preview (default 3)")
+    lst.add_argument("--next", type=whole_number(0, 1000), default=3, metavar="N",
+                     help="fire times to preview (default 3)")
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(handler=cmd_list)
 
@@ -57,7 +57,8 @@ def cmd_add(args) -> int:
     with open_engine(args) as engine:
         ScheduleStore(engine.catalog).add(schedule)
         upcoming = preview(schedule, 1)
-    nxt = f"; next fire {upcoming[0].at:%Y-%m-%d %H:%M:%S %Z}" if upcoming else "; it will not fire (its time has passed)"
+    nxt = (f"; next fire {upcoming[0].at:%Y-%m-%d %H:%M:%S %Z}" if upcoming
+           else "; it will not fire (its time has passed)")
     print(f"added schedule {schedule.id} to job '{schedule.job_name}': {schedule.describe()}{nxt}")
     return 0
 

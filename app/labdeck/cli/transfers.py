@@ -33,7 +33,8 @@ def register(sub) -> None:
 
 def _common(parser) -> None:
     parser.add_argument("--targets", required=True, metavar="SPEC", help="node names, tag:NAME, all (see README)")
-    parser.add_argument("--max-parallel", type=whole_number(0, 100_000), default=0, metavar="N", help="nodes at once (default: all)")
+    parser.add_argument("--max-parallel", type=whole_number(0, 100_000), default=0, metavar="N",
+                        help="nodes at once (default: all)")
     parser.add_argument("-p", "--param", action="append", metavar="K=V", help="a value for ${option.K} in paths")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
 

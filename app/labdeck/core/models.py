@@ -124,7 +124,7 @@ class JobPolicy:
     retry_delay_s: float = 0.0
     max_parallel: int = 0               # nodes at once; 0 = all
     retry_on: str = "same"              # "same" node, or "other": a retry moves to another node matching the targets
-    unreachable: str = "fail"           # unreachable node: "fail" (retry rules), "wait" up to unreachable_wait_s, "move"
+    unreachable: str = "fail"           # unreachable node: "fail" (retry rules), "wait" (unreachable_wait_s), "move"
     unreachable_wait_s: float = 60.0
     overlap: str = "skip"               # a fire while the previous run goes on: "skip", "queue" or "parallel"
     max_runtime_s: float | None = None  # a whole run longer than this is cancelled and restarted...

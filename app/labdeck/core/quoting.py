@@ -37,7 +37,8 @@ def env_name(option: str) -> str:
 
 def check_option_name(name: str) -> str:
     if not _VALID_NAME.match(name):
-        raise InvalidInput(f"invalid option name '{name}': use letters, digits, '_', '-' or '.', starting with a letter")
+        raise InvalidInput(f"invalid option name '{name}': "
+                           "use letters, digits, '_', '-' or '.', starting with a letter")
     return name
 
 
@@ -82,7 +83,8 @@ def substitute(text: str, options: dict[str, str], shell: Shell) -> str:
         name = match.group(1)
         if name not in options:
             known = ", ".join(sorted(options)) or "none"
-            raise InvalidInput(f"the command uses ${{option.{name}}} but the job has no option '{name}' (options: {known})")
+            raise InvalidInput(f"the command uses ${{option.{name}}} but the job has no option '{name}' "
+                               f"(options: {known})")
         if shell is Shell.CMD:
             return f"!{env_name(name)}!"
         return quote(options[name], shell)

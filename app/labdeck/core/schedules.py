@@ -14,7 +14,7 @@ import difflib
 import re
 import zoneinfo
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from apscheduler.triggers.cron import CronTrigger
@@ -22,8 +22,6 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from .errors import InvalidInput
-
-UTC = timezone.utc
 
 
 class ScheduleKind(StrEnum):
@@ -131,7 +129,7 @@ def parse_cron(expr: str, tz: str = "UTC") -> CronTrigger:
         raise InvalidInput(f"cron expression '{expr}' has {len(parts)} fields; it needs 5: "
                            "minute hour day-of-month month day-of-week (e.g. '30 2 * * 1-5')")
     kwargs = {}
-    for part, (name, low, high, names) in zip(parts, _FIELDS):
+    for part, (name, low, high, names) in zip(parts, _FIELDS, strict=True):
         values = _field_values(part, name, low, high, names)
         if part == "*":
             kwargs[name] = "*"
@@ -184,7 +182,8 @@ def parse_at(text: str, tz: str = "UTC") -> datetime:
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError as exc:
-        raise InvalidInput(f"time '{text}' is not understood: use YYYY-MM-DD HH:MM[:SS], optionally with +HH:MM") from exc
+        raise InvalidInput(f"time '{text}' is not understood: "
+                           "use YYYY-MM-DD HH:MM[:SS], optionally with +HH:MM") from exc
     if not 1970 <= value.year <= 9998:  # the ends of the calendar overflow once a zone is applied
         raise InvalidInput(f"time '{text}' is out of range: give a year from 1970 to 9998")
     return value if value.tzinfo else value.replace(tzinfo=parse_tz(tz))
@@ -199,7 +198,8 @@ def validate(schedule: Schedule) -> None:
     if schedule.kind is ScheduleKind.INTERVAL and float(schedule.expr) < MIN_INTERVAL_S:
         raise InvalidInput(f"an interval of {format_duration(float(schedule.expr))} is too short: "
                            f"the shortest is {MIN_INTERVAL_S:g}s")
-    if schedule.kind is ScheduleKind.CRON and trigger.get_next_fire_time(None, datetime(2000, 1, 1, tzinfo=UTC)) is None:
+    if (schedule.kind is ScheduleKind.CRON
+            and trigger.get_next_fire_time(None, datetime(2000, 1, 1, tzinfo=UTC)) is None):
         raise InvalidInput(f"cron expression '{schedule.expr}' never fires: no date matches its day, month and "
                            "weekday fields together")
 

@@ -19,8 +19,8 @@ from ..core.targets import resolve_targets
 from ..executors.base import RUN_TOKEN_ENV, CommandRequest, Deadline, Ending, ScriptFile
 from ..executors.pool import ExecutorPool
 from ..store.catalog import Catalog
-from ..store.identity import catalog_token, run_token
 from ..store.disk_space import is_disk_full
+from ..store.identity import catalog_token, run_token
 from ..store.logs import LogWriter
 from .active_run import ActiveRun
 from .bus import EventBus
@@ -180,7 +180,8 @@ class Dispatcher(ReattachMixin):
     def _log_writer(self, run_id: int, node: Node, nr: NodeRun) -> LogWriter:
         secret = self._secret_for(node.credential_ref)
         return LogWriter(nr.log_path, encoding=node.encoding, secrets=[secret] if secret else [],
-                         space=self._catalog.space, on_text=lambda text: self._bus.publish(NodeRunOutput(run_id, nr.id, node.name, text)))
+                         space=self._catalog.space,
+                         on_text=lambda text: self._bus.publish(NodeRunOutput(run_id, nr.id, node.name, text)))
 
     def _unreachable(self, active: ActiveRun, node: Node, nr: NodeRun, writer: LogWriter, cancel: threading.Event,
                      tried: list[str], result: tuple) -> tuple[Node, tuple]:
@@ -381,5 +382,5 @@ def _remove_run_folder(executor, run_tag: str) -> None:
     and the detached clean-up of old run folders removes it later)."""
     try:
         executor.remove_run_folder(run_tag)
-    except Exception as exc:  # never turns a finished run into a failed one
+    except Exception as exc:  # noqa: BLE001 - never turns a finished run into a failed one
         log.info("could not remove the run folder %s: %s", run_tag, exc)

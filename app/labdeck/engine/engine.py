@@ -14,8 +14,8 @@ from ..core.targets import resolve_targets
 from ..executors.pool import ExecutorPool
 from ..store import paths, run_queue, secrets
 from ..store.catalog import Catalog
-from ..store.jobfile import check_job
 from ..store.disk_space import DiskFull
+from ..store.jobfile import check_job
 from .bus import EventBus
 from .dispatcher import Dispatcher
 from .hostkeys import CatalogHostKeys
@@ -170,7 +170,7 @@ class Engine:
         self.pool.close()
         self.catalog.close()
 
-    def __enter__(self) -> "Engine":
+    def __enter__(self) -> Engine:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core.errors import LabDeckError
-from ..core.events import Notification, NodeRunOutput
+from ..core.events import NodeRunOutput, Notification
 from ..core.models import Job, Node, Run, Trigger
 from ..store import paths
 from ..store.catalog import Catalog
@@ -298,12 +298,12 @@ class _Host:
             for part in path.split("."):
                 target = getattr(target, part)
             value = target(*args, **kwargs) if callable(target) else target
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any error of the call is the caller's answer
             self._send(("reply", call_id, False, _portable(exc)))
             return
         try:
             pickle.dumps(value)
-        except Exception as exc:  # never leave the app waiting for a reply that cannot be sent
+        except Exception as exc:  # noqa: BLE001 - never leave the app waiting for a reply that cannot be sent
             value = LabDeckError(f"internal error: the result of {path} cannot cross to the app ({exc})")
             self._send(("reply", call_id, False, value))
             return
@@ -334,7 +334,7 @@ def _portable(exc: Exception) -> Exception:
     try:
         pickle.loads(pickle.dumps(exc))
         return exc
-    except Exception:
+    except Exception:  # noqa: BLE001 - pickling can raise anything; the text always crosses
         return LabDeckError(f"{type(exc).__name__}: {exc}")
 
 

@@ -34,7 +34,8 @@ def kill_interrupted_leftovers(catalog: Catalog, pool: ExecutorPool, node_runs: 
             if not found:
                 note = f"nothing of it was left running on node {nr.node_name}"
             elif state is KillState.KILLED:
-                note = f"{found} process{'es' if found > 1 else ''} of it left running on node {nr.node_name} were killed"
+                note = (f"{found} process{'es' if found > 1 else ''} of it left running on node {nr.node_name} "
+                        "were killed")
             else:
                 note = (f"{found} process{'es' if found > 1 else ''} of it left running on node {nr.node_name}; "
                         "kill unconfirmed")

@@ -162,10 +162,8 @@ class NodeManager:
         for key_type, (key_b64, fingerprint) in keys.items():
             self._catalog.accept_host_key(name, key_type, key_b64, fingerprint, replace=first)
             first = False
-        if first:  # there were none: drop what was accepted meanwhile (the catalog has no call for it)
-            node_id = self._catalog.get_node(name).id
-            with self._catalog._tx() as db:
-                db.execute("DELETE FROM host_keys WHERE node_id = ?", (node_id,))
+        if first:  # there were none: drop what was accepted meanwhile
+            self._catalog.forget_host_keys(name)
 
     def try_login(self, node: Node, secret: str | None, accepted_fingerprint: str | None) -> NodeCheck:
         """Connect and log in to an SSH node without saving anything (the node need not be in the
@@ -223,7 +221,7 @@ class NodeManager:
                 secret = secrets.get_secret(node.credential_ref)
                 if secret is not None:
                     secrets.set_secret(new_ref, secret)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any keyring backend error: keep the old name, retry later
                 log.warning("the secret of node %s stays under its old keyring name for now: %s", node.name, exc)
                 continue
             node.credential_ref = new_ref

@@ -22,7 +22,7 @@ import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from apscheduler.executors.pool import ThreadPoolExecutor as ApsThreadPool
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -36,7 +36,6 @@ from ..store.schedules import ScheduleStore
 from .reconcile import pid_alive, reconcile_orphans
 
 log = logging.getLogger(__name__)
-UTC = timezone.utc
 OWNER_SETTING = "scheduler_owner"
 MAX_MISSED_ENTRIES = 50   # per check; beyond that one entry says how many more were missed
 JUMP_S = 3.0              # wall clock ahead of the monotonic clock by this much: a sleep or a clock jump

@@ -15,7 +15,8 @@ def sample_job() -> Job:
     if sys.platform == "win32":
         command = "echo Hello from %COMPUTERNAME%, ${option.greeting} & ver & echo CPUs: %NUMBER_OF_PROCESSORS%"
     else:
-        command = 'echo "Hello from $(hostname)," ${option.greeting}; uname -a; echo "CPUs: $(getconf _NPROCESSORS_ONLN)"'
+        command = ('echo "Hello from $(hostname)," ${option.greeting}; uname -a; '
+                   'echo "CPUs: $(getconf _NPROCESSORS_ONLN)"')
     return Job(
         name=SAMPLE_JOB,
         description="A first job: says hello from each target and shows what machine it is.",

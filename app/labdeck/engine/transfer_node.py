@@ -19,7 +19,14 @@ from pathlib import Path
 from ..core.errors import LabDeckError, NodeUnreachable
 from ..core.ntfs_names import ntfs_local_names
 from ..core.transfers import (
-    PART_SUFFIX, FileOutcome, FileResult, NodeTransferResult, RemoteEntry, has_glob, remote_join, safe_local_path,
+    PART_SUFFIX,
+    FileOutcome,
+    FileResult,
+    NodeTransferResult,
+    RemoteEntry,
+    has_glob,
+    remote_join,
+    safe_local_path,
     safe_relative_parts,
 )
 from ..executors.transfer_base import TransferBackend, TransferCancelled, TransferError, sha256_prefix

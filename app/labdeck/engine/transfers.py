@@ -17,7 +17,13 @@ from ..core.errors import InvalidInput, LabDeckError
 from ..core.models import Node
 from ..core.targets import resolve_targets
 from ..core.transfers import (
-    Direction, NodeTransferResult, TransferFinished, TransferNodeFinished, TransferProgress, TransferQueued, node_folder,
+    Direction,
+    NodeTransferResult,
+    TransferFinished,
+    TransferNodeFinished,
+    TransferProgress,
+    TransferQueued,
+    node_folder,
     substitute_path,
 )
 from ..executors.pool import ExecutorPool

@@ -142,7 +142,8 @@ class WorkflowRun(PlannedRun):
         files = self.engine.queue_files
         folder = files.task_folder(node, f"wf-{self.run.id}-{name}-{node.name}")
         files.put_text(node, under(folder, "outputs.env"), "")
-        env = {"LABDECK_OUTPUT": under(folder, "outputs.env"), "LABDECK_INPUTS": under(folder, "in"), "LABDECK_STEP": name,
+        env = {"LABDECK_OUTPUT": under(folder, "outputs.env"), "LABDECK_INPUTS": under(folder, "in"),
+               "LABDECK_STEP": name,
                **task.data["env"]}
         for source in step.inputs:
             for from_node, copies in self.states[source].artifacts.items():

@@ -17,8 +17,15 @@ import paramiko
 from ..core.errors import NodeUnreachable
 from ..core.status import KillState
 from .base import ScriptFile
-from .posix_detached import RUNS_ROOT, RemoteState, cleanup_script, launcher_script, parse_status, start_command, \
-    status_script
+from .posix_detached import (
+    RUNS_ROOT,
+    RemoteState,
+    cleanup_script,
+    launcher_script,
+    parse_status,
+    start_command,
+    status_script,
+)
 from .posix_shell import kill_group_script, script_invocation
 from .ssh.connection import SshConnection
 
@@ -133,7 +140,7 @@ class SshDetachedOps(_PosixOps):
         if self._sftp is not None:
             try:
                 self._sftp.close()
-            except Exception:  # already broken
+            except Exception:  # noqa: BLE001 - already broken
                 pass
             self._sftp = None
 

@@ -112,7 +112,8 @@ echo "hostname=$(hostname 2>/dev/null || uname -n)"
 echo "home=$HOME"
 echo "cpus=$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null)"
 if [ -r /proc/meminfo ]; then
-  awk '/^MemTotal:/ {print "memory_mb=" int($2/1024)} /^MemAvailable:/ {print "memory_free_mb=" int($2/1024)}' /proc/meminfo
+  awk '/^MemTotal:/ {print "memory_mb=" int($2/1024)}
+       /^MemAvailable:/ {print "memory_free_mb=" int($2/1024)}' /proc/meminfo
 elif command -v sysctl >/dev/null 2>&1; then
   echo "memory_mb=$(( $(sysctl -n hw.memsize) / 1048576 ))"
 fi

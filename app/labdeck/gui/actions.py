@@ -9,8 +9,8 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from ..core.errors import LabDeckError
 from ..core.models import Trigger
-from .dialogs.run_dialogs import OptionsDialog
 from ..engine.api import EngineApi
+from .dialogs.run_dialogs import OptionsDialog
 
 
 def ask_yes_no(parent: QWidget, title: str, text: str) -> bool:

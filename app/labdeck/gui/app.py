@@ -168,7 +168,7 @@ def open_main_window(data_dir: Path, use_tray: bool | None = None):
     def start() -> None:
         try:
             starting.set_result(start_engine(data_dir))
-        except BaseException as exc:  # handed to the caller below
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
             starting.set_exception(exc)
 
     threading.Thread(target=start, name="engine-start", daemon=True).start()

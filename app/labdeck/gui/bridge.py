@@ -20,11 +20,9 @@ import threading
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
-from ..core.events import (NodeRunFinished, NodeRunOutput, NodeRunStarted, NodeSeen, RunFinished,
-                           RunStarted)
+from ..core.events import NodeRunFinished, NodeRunOutput, NodeRunStarted, NodeSeen, RunFinished, RunStarted
 from ..core.transfers import TransferFinished, TransferNodeFinished, TransferProgress, TransferQueued
 from ..engine.api import EngineApi
-
 
 TRANSFER_EVENTS = (TransferQueued, TransferProgress, TransferNodeFinished, TransferFinished)
 _TEXT_SIGNAL = b"nodeRunOutput(int,int,QString,QString)"

@@ -28,7 +28,7 @@ class CatalogWatcher(QObject):
     def _read(self) -> int | None:
         try:
             return self.catalog.data_version()
-        except Exception:  # a closed catalog (shutting down): nothing to watch
+        except Exception:  # noqa: BLE001 - a closed catalog (shutting down): nothing to watch
             return None
 
     def poll(self) -> bool:

@@ -6,12 +6,26 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QPushButton,
-                               QStackedWidget, QSystemTrayIcon, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QPushButton,
+    QStackedWidget,
+    QSystemTrayIcon,
+    QVBoxLayout,
+    QWidget,
+)
 
+from ..engine.api import EngineApi
 from ..store import queries, run_queue
 from .actions import Actions, ask_yes_no
 from .bridge import EngineBridge
+from .catalog_watch import CatalogWatcher
+from .dialogs.remote_browser import RemoteBrowser
+from .icons import app_icon
 from .pages.jobs_page import JobsPage
 from .pages.nodes_page import NodesPage
 from .pages.queue_page import QueuePage
@@ -20,14 +34,10 @@ from .pages.runs_page import RunsPage
 from .pages.schedules_page import SchedulesPage
 from .pages.settings_page import THEME_KEY, SettingsPage, apply_theme
 from .pages.transfers_page import TransfersPage
-from .dialogs.remote_browser import RemoteBrowser
-from .catalog_watch import CatalogWatcher
 from .screen_fit import first_size, refresh_keys
 from .status_style import BAD, dot_icon, plural
-from .icons import app_icon
 from .tour import TOUR_KEY, Tour
 from .tray import Tray
-from ..engine.api import EngineApi
 
 PAGES = [("Nodes", "#26a69a", "Every machine at a glance (Ctrl+1)"),
          ("Jobs", "#5c6bc0", "Job definitions: run, edit, create (Ctrl+2)"),

@@ -65,7 +65,7 @@ def run_self_test(out=print) -> int:
     with tempfile.TemporaryDirectory(prefix="labdeck-self-test-", ignore_cleanup_errors=True) as tmp:
         try:
             _run_checks(checks, Path(tmp))
-        except Exception as exc:  # whatever broke, the report says what and the exit code says so
+        except Exception as exc:  # noqa: BLE001 - whatever broke, the report says what and the exit code says so
             checks.check(False, f"unexpected {exc.__class__.__name__}: {exc}")
             traceback.print_exc()
     elapsed = time.monotonic() - started

@@ -8,10 +8,10 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
+from ..engine.api import EngineApi
 from ..store import queries
 from ..store.schedules import ScheduleStore
 from .icons import tray_icon
-from ..engine.api import EngineApi
 
 
 class Tray(QObject):

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 log = logging.getLogger(__name__)
-_alive: set["_Relay"] = set()
+_alive: set[_Relay] = set()
 
 
 class _Relay(QObject):
@@ -31,7 +31,7 @@ class _Task(QRunnable):
     def run(self) -> None:
         try:
             result = self._fn()
-        except Exception as exc:  # delivered to on_error on the GUI thread
+        except Exception as exc:  # noqa: BLE001 - delivered to on_error on the GUI thread
             self._relay.failed.emit(exc)
         else:
             self._relay.done.emit(result)

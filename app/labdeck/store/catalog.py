@@ -24,10 +24,9 @@ from ..core.errors import AlreadyExists, CatalogError, NotFound
 from ..core.models import Job, Node, NodeRun, Run, Trigger
 from ..core.status import KillState, NodeRunStatus, RunStatus
 from . import metrics, migrations
-from .jobfile import check_job
 from .disk_space import DiskFull, SpaceGuard, is_disk_full, looks_full
-from .records import (job_from_row, job_to_row, node_from_row, node_run_from_row, node_to_row,
-                      run_from_row)
+from .jobfile import check_job
+from .records import job_from_row, job_to_row, node_from_row, node_run_from_row, node_to_row, run_from_row
 
 
 def _retry_once_when_full(method):
@@ -123,6 +122,11 @@ class Catalog:
             self._conn.close()
 
     read_only_reason: str | None = None
+
+    # ---- for store modules only ---------------------------------------------------------
+    # ``_tx`` (one write transaction) and ``_rows`` (a read) are the store package's own API: the
+    # modules of store/ build their SQL on them; every other layer calls a named store function
+    # (tests/unit/test_layers.py fails on a use outside store/).
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite_utils.Database]:
@@ -225,6 +229,11 @@ class Catalog:
                  "fingerprint": fingerprint, "accepted_at": time.time()},
                 pk=("node_id", "key_type"))
 
+    def forget_host_keys(self, node_name: str) -> None:
+        """Drop every host key accepted for the node (its next contact asks again)."""
+        with self._tx() as db:
+            db.execute("DELETE FROM host_keys WHERE node_id = ?", (self._require_id("nodes", node_name, "node"),))
+
     # ---- jobs --------------------------------------------------------------------------
 
     def add_job(self, job: Job, replace: bool = False) -> Job:
@@ -233,7 +242,8 @@ class Catalog:
             existing = self._find_id("jobs", job.name)
             now = time.time()
             if existing is not None and not replace:
-                raise AlreadyExists(f"a job named '{job.name}' already exists (remove it first, or import with --replace)")
+                raise AlreadyExists(f"a job named '{job.name}' already exists "
+                                    "(remove it first, or import with --replace)")
             if existing is not None:
                 db["jobs"].update(existing, job_to_row(job) | {"updated_at": now})
                 job.id = existing

@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass
 
 from .catalog import Catalog
-
 from .identity import catalog_token
 
 

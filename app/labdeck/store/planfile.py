@@ -11,6 +11,7 @@ from ..core.errors import InvalidInput
 from ..core.models import Step, StepKind
 from ..core.plan import ArraySpec, FlowStep, Plan, Resources
 
+
 def plan_from_yaml(doc: dict, source: str, job_name: str, base_dir: str | None = None) -> Plan:
     """``doc``: a job document as jobschema.check_job_doc returns it (typed values)."""
     where = f"{source}: job '{job_name}'"

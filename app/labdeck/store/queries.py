@@ -42,7 +42,8 @@ def counts(catalog: Catalog) -> dict[str, int]:
     row = catalog._rows(
         "SELECT (SELECT COUNT(*) FROM nodes) AS nodes,"
         " (SELECT COUNT(*) FROM runs WHERE status = 'running') AS running,"
-        f" (SELECT COUNT(*) FROM runs WHERE status IN ({marks}) AND COALESCE(finished_at, started_at) >= ?) AS failed_today",
+        f" (SELECT COUNT(*) FROM runs WHERE status IN ({marks})"
+        " AND COALESCE(finished_at, started_at) >= ?) AS failed_today",
         (*BAD_RUN_STATUSES, start_of_today()))[0]
     return dict(row)
 

@@ -5,8 +5,20 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from ..core.models import (Capacity, Job, JobOption, JobPolicy, Node, NodeRun, Run, Step,
-                           StepKind, Transport, Trigger, WinrmSettings)
+from ..core.models import (
+    Capacity,
+    Job,
+    JobOption,
+    JobPolicy,
+    Node,
+    NodeRun,
+    Run,
+    Step,
+    StepKind,
+    Transport,
+    Trigger,
+    WinrmSettings,
+)
 from ..core.status import KillState, NodeRunStatus, RunStatus
 from .planfile import plan_from_json, plan_to_json
 

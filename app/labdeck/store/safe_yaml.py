@@ -1,5 +1,6 @@
 """Reading YAML that came from outside (job files) within limits: its size, how deep it nests and
-how far its aliases expand; and a key given twice in one mapping is refused, not overwritten. A file past a limit is refused with one clear line, fast: no
+how far its aliases expand; and a key given twice in one mapping is refused, not overwritten.
+A file past a limit is refused with one clear line, fast: no
 RecursionError from a deeply nested file, and no "billion laughs" (aliases of aliases that
 expand to billions of items) eating the CPU of whatever walks the result.
 

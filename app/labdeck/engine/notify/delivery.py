@@ -46,12 +46,13 @@ class Deliveries:
             try:
                 send()
                 log.info("notification delivered: %s", what)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a channel may fail any way; retried, then logged
                 if attempt < self.attempts:
                     delay = self.backoff_s * 2 ** (attempt - 1)
                     log.warning("notification %s failed (%s); retry %d in %g s", what, exc, attempt, delay)
                     with self._cond:
-                        heapq.heappush(self._heap, (time.monotonic() + delay, next(self._order), attempt + 1, what, send))
+                        retry = (time.monotonic() + delay, next(self._order), attempt + 1, what, send)
+                        heapq.heappush(self._heap, retry)
                 else:
                     log.error("notification %s failed %d times, giving up: %s", what, attempt, exc)
             finally:

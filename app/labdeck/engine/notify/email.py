@@ -16,7 +16,8 @@ SETTINGS = ("smtp_host", "smtp_port", "smtp_user", "smtp_from", "smtp_security")
 def send(settings: dict[str, str | None], to: list[str], n: Notification, timeout: float = 20.0) -> None:
     host = settings.get("smtp_host")
     if not host:
-        raise RuntimeError("no SMTP server is set: labdeck notify smtp --host HOST [--port N] [--user U --password-stdin]")
+        raise RuntimeError("no SMTP server is set: "
+                           "labdeck notify smtp --host HOST [--port N] [--user U --password-stdin]")
     security = settings.get("smtp_security") or "starttls"
     port = int(settings.get("smtp_port") or (465 if security == "ssl" else 587 if security == "starttls" else 25))
     message = EmailMessage()

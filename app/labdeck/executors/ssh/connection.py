@@ -77,10 +77,12 @@ def _open_socket(target: SshTarget, timeout: float) -> socket.socket:
         if _TCP_QUICKACK is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock = _QuickAckSocket(sock.family, sock.type, sock.proto, fileno=sock.detach())
             sock.settimeout(timeout)
-    except socket.timeout as exc:
-        raise NodeUnreachable(f"node '{target.node}': no answer from {target.host}:{target.port} within {timeout:.0f} s") from exc
+    except TimeoutError as exc:
+        raise NodeUnreachable(f"node '{target.node}': no answer from {target.host}:{target.port} "
+                              f"within {timeout:.0f} s") from exc
     except OSError as exc:
-        raise NodeUnreachable(f"node '{target.node}': cannot connect to {target.host}:{target.port} ({exc.strerror or exc})") from exc
+        raise NodeUnreachable(f"node '{target.node}': cannot connect to {target.host}:{target.port} "
+                              f"({exc.strerror or exc})") from exc
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
     if sys.platform.startswith("linux"):
@@ -97,7 +99,8 @@ def fetch_host_key(target: SshTarget, timeout: float = CONNECT_TIMEOUT_S) -> tup
         key = transport.get_remote_server_key()
         return key.get_name(), key.get_base64(), fingerprint(key)
     except (paramiko.SSHException, OSError, EOFError) as exc:
-        raise NodeUnreachable(f"node '{target.node}': SSH handshake with {target.host}:{target.port} failed ({exc})") from exc
+        raise NodeUnreachable(f"node '{target.node}': SSH handshake with {target.host}:{target.port} "
+                              f"failed ({exc})") from exc
     finally:
         transport.close()
 
@@ -167,7 +170,8 @@ class SshConnection:
                 return
             except paramiko.AuthenticationException:
                 continue
-        raise paramiko.AuthenticationException("no key file or password is set for this node and no agent key was accepted")
+        raise paramiko.AuthenticationException("no key file or password is set for this node "
+                                               "and no agent key was accepted")
 
     def transport(self) -> paramiko.Transport:
         """The live transport, connecting (or reconnecting once) if needed."""
@@ -337,7 +341,7 @@ def _release_on_close(chan: paramiko.Channel, semaphore: threading.BoundedSemaph
 def _agent_and_default_keys():
     try:
         yield from paramiko.Agent().get_keys()
-    except Exception:  # no agent running: fall through to key files
+    except Exception:  # noqa: BLE001 - no agent running: fall through to key files
         pass
     ssh_dir = Path.home() / ".ssh"
     for name in ("id_ed25519", "id_ecdsa", "id_rsa"):

@@ -21,12 +21,29 @@ from ...core.errors import NodeUnreachable
 from ...core.exit_codes import signal_number
 from ...core.quoting import Shell
 from ...core.status import KillState
-from . import exit_signal as ssh_exit_signal
-from ..base import (BACKGROUND_GRACE_S, POLL_S, CommandRequest, Deadline, Ending, ExecResult, OutputSink,
-                    background_note, stop_reason)
+from ..base import (
+    BACKGROUND_GRACE_S,
+    POLL_S,
+    CommandRequest,
+    Deadline,
+    Ending,
+    ExecResult,
+    OutputSink,
+    background_note,
+    stop_reason,
+)
 from ..detached_ops import SshDetachedOps
-from ..posix_shell import (PID_MARK, PROBE_SCRIPT, kill_group_script, kill_token_script, launch_wrapper,
-                           parse_leftovers, parse_probe, script_invocation)
+from ..posix_shell import (
+    PID_MARK,
+    PROBE_SCRIPT,
+    kill_group_script,
+    kill_token_script,
+    launch_wrapper,
+    parse_leftovers,
+    parse_probe,
+    script_invocation,
+)
+from . import exit_signal as ssh_exit_signal
 from .connection import SftpUnavailable, SshConnection
 
 REMOTE_ROOT = ".labdeck/runs"  # relative to the login directory

@@ -20,11 +20,26 @@ import paramiko
 
 from ...core.errors import NodeUnreachable
 from ...core.transfers import PART_SUFFIX, FileOutcome, FileResult, RemoteEntry, remote_join
+from ..transfer_base import (
+    ByteProgress,
+    LocalPart,
+    TransferCancelled,
+    TransferError,
+    finish_download,
+    resume_download,
+    sha256_prefix,
+)
 from .connection import SshConnection
-from .streams import (LocalHasher, open_local, parse_digest, python_pays_off, read_digest, reader_command,
-                          send_file, writer_command)
-from ..transfer_base import (ByteProgress, LocalPart, TransferCancelled, TransferError, finish_download, resume_download,
-                            sha256_prefix)
+from .streams import (
+    LocalHasher,
+    open_local,
+    parse_digest,
+    python_pays_off,
+    read_digest,
+    reader_command,
+    send_file,
+    writer_command,
+)
 
 STREAM_WINDOW = 2 << 20         # larger windows measured slower: chunks that outgrow the CPU cache
 STREAM_PACKET = 256 << 10
@@ -333,7 +348,7 @@ class SftpTransfer:
         if self._sftp is not None:
             try:
                 self._sftp.close()
-            except Exception:  # closing a channel on a dead connection
+            except Exception:  # noqa: BLE001 - closing a channel on a dead connection
                 pass
             self._sftp = None
 

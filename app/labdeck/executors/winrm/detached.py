@@ -17,8 +17,19 @@ from ...core.errors import LabDeckError, NodeUnreachable
 from ...core.status import KillState
 from ..base import ScriptFile
 from ..posix_detached import RemoteState, parse_status
-from .detached_scripts import (LAUNCHER_NAME, DetachedStep, cleanup_script, command_step, launcher_script,
-                                     read_script, run_dir, script_path, script_step, start_script, status_script)
+from .detached_scripts import (
+    LAUNCHER_NAME,
+    DetachedStep,
+    cleanup_script,
+    command_step,
+    launcher_script,
+    read_script,
+    run_dir,
+    script_path,
+    script_step,
+    start_script,
+    status_script,
+)
 
 if TYPE_CHECKING:
     from .executor import WinrmExecutor

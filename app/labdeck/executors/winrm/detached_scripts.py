@@ -41,8 +41,19 @@ from pathlib import PureWindowsPath
 from ...core.errors import InvalidInput
 from ...core.quoting import Shell
 from ..base import ScriptFile
-from .commands import (POWERSHELL_FLAGS, REMOTE_ROOT, UTF8_CODEPAGE, _prelude, _set_env, cmd_text, encode_powershell,
-                       helper_script, ps_quote, safe_path_part, script_payload)
+from .commands import (
+    POWERSHELL_FLAGS,
+    REMOTE_ROOT,
+    UTF8_CODEPAGE,
+    _prelude,
+    _set_env,
+    cmd_text,
+    encode_powershell,
+    helper_script,
+    ps_quote,
+    safe_path_part,
+    script_payload,
+)
 
 LAUNCHER_MARK = "# labdeck-detached-launcher"
 LAUNCHER_NAME = "launch.ps1"

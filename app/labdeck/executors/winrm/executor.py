@@ -34,14 +34,37 @@ from ...core.quoting import Shell
 from ...core.status import KillState
 from ..base import CommandRequest, Deadline, Ending, ExecResult, OutputSink, stop_reason
 from .clixml import ClixmlDecoder, decode_stderr
-from .commands import (codepage_for, command_payload, download_script, is_utf8, kill_script, launch_script,
-                       home_script, parse_key_values, parse_probe, powershell_command, preflight_script, probe_script,
-                       script_payload, script_remote_path, split_pid_mark, upload_script)
+from .commands import (
+    codepage_for,
+    command_payload,
+    download_script,
+    home_script,
+    is_utf8,
+    kill_script,
+    launch_script,
+    parse_key_values,
+    parse_probe,
+    powershell_command,
+    preflight_script,
+    probe_script,
+    script_payload,
+    script_remote_path,
+    split_pid_mark,
+    upload_script,
+)
 from .detached import WinrmDetachedOps
 from .faults import fault_text
 from .preflight import PreflightCheck, judge_quotas
-from .session import (SIGNAL_TERMINATE, WINRM_FAILURES, OperationTimedOut, RemoteShell, ShellPool, WinrmTarget,
-                      shell_gone, translate)
+from .session import (
+    SIGNAL_TERMINATE,
+    WINRM_FAILURES,
+    OperationTimedOut,
+    RemoteShell,
+    ShellPool,
+    WinrmTarget,
+    shell_gone,
+    translate,
+)
 
 RECEIVE_WAIT_S = 2.0    # longest single Receive while a step runs: bounds how late a stop is noticed
 MARK_WAIT_S = 15.0      # how long a stop waits for a slow-starting step to report its pid

@@ -35,8 +35,13 @@ import time
 from dataclasses import dataclass
 
 import requests
-from winrm.exceptions import (AuthenticationError, WinRMError, WinRMOperationTimeoutError, WinRMTransportError,
-                              WSManFaultError)
+from winrm.exceptions import (
+    AuthenticationError,
+    WinRMError,
+    WinRMOperationTimeoutError,
+    WinRMTransportError,
+    WSManFaultError,
+)
 from winrm.protocol import Protocol
 
 from ...core.errors import AuthenticationFailed, InvalidInput, LabDeckError, NodeUnreachable

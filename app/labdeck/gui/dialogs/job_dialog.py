@@ -8,19 +8,38 @@ from dataclasses import replace
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFontDatabase
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
-                               QFormLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget,
-                               QPushButton, QSpinBox, QSplitter, QStackedWidget, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...core.errors import LabDeckError
 from ...core.models import Job, JobOption, JobPolicy, Step, StepKind
 from ...core.plan import Plan
 from ...core.targets import resolve_targets
-from ..widgets.code_editor import CodeEditor
-from ..status_style import plural
-from .node_dialog import ERR_STYLE
 from ...engine.api import EngineApi
+from ..status_style import plural
+from ..widgets.code_editor import CodeEditor
+from .node_dialog import ERR_STYLE
 
 OPTION_COLUMNS = ["Name", "Default", "Description", "Required"]
 LAUNCH_CHOICES = [("auto", "auto (detached when the timeout is over 5 min)"),

@@ -11,17 +11,30 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
-                               QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...core.errors import InvalidInput
 from ...core.models import Node, Transport
 from ...core.tags import check_tags
+from ...engine.api import EngineApi
 from .. import node_ops
 from ..workers import run_async
 from .winrm_fields import WinrmFields
-from ...engine.api import EngineApi
 
 OK_STYLE = "background:#e8f5e9; color:#1b5e20; border:1px solid #a5d6a7; border-radius:4px; padding:6px;"
 ERR_STYLE = "background:#ffebee; color:#b71c1c; border:1px solid #ef9a9a; border-radius:4px; padding:6px;"
@@ -169,7 +182,8 @@ class NodeDialog(QDialog):
 
     def _differs_from_saved(self) -> bool:
         n = self.editing
-        return (self.host.text().strip(), self.port.value(), self.user.text().strip()) != (n.host, n.effective_port, n.username)
+        return (self.host.text().strip(), self.port.value(), self.user.text().strip()) != (n.host, n.effective_port,
+                                                                                           n.username)
 
     def node_from_fields(self) -> Node:
         transport = Transport(self.transport.currentText())
@@ -279,10 +293,12 @@ class NodeDialog(QDialog):
         fp = self.presented
         if self.editing:
             self._set_busy(True, "Saving and testing the node…")
-            run_async(lambda: node_ops.update_node(self.engine, node, secret, fp), lambda _r: self._saved(node), self._fail)
+            run_async(lambda: node_ops.update_node(self.engine, node, secret, fp), lambda _r: self._saved(node),
+                      self._fail)
         else:
             self._set_busy(True, "Adding the node and checking it…")
-            run_async(lambda: node_ops.add_node(self.engine, node, secret, fp), lambda _r: self._saved(node), self._fail)
+            run_async(lambda: node_ops.add_node(self.engine, node, secret, fp), lambda _r: self._saved(node),
+                      self._fail)
 
     def _saved(self, node: Node) -> None:
         self._set_busy(False)

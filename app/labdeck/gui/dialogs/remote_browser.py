@@ -8,17 +8,25 @@ import datetime
 import posixpath
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QDialog, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QTableWidgetItem,
-                               QVBoxLayout)
+from PySide6.QtWidgets import (
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidgetItem,
+    QVBoxLayout,
+)
 
 from ...core.errors import LabDeckError
 from ...core.transfers import Direction, RemoteEntry, TransferFinished
+from ...engine.api import EngineApi
 from ...engine.transfers import TransferRequest
 from ..actions import ask_yes_no
 from ..models.transfer_model import human_size
 from ..widgets.page_parts import add_buttons, read_only_table
 from ..workers import run_async
-from ...engine.api import EngineApi
 
 
 def home_folder(engine, node_name: str) -> str:
@@ -148,7 +156,7 @@ class RemoteBrowser(QDialog):
     def _start(self, request: TransferRequest) -> None:
         try:
             transfer = self.engine.transfers.start(request)
-        except Exception as exc:  # shown, never raised into Qt
+        except Exception as exc:  # noqa: BLE001 - shown, never raised into Qt
             self.failed.emit(str(exc))
             return
         self.status.setText(f"transfer #{transfer.id} started (see Transfers)")

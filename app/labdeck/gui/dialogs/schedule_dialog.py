@@ -11,23 +11,48 @@ field), so DST behaviour can be checked around any date — and tests are determ
 from __future__ import annotations
 
 import zoneinfo
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from PySide6.QtCore import QDateTime, Qt, QTimeZone, Signal
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QCompleter, QDateTimeEdit, QDialog,
-                               QDialogButtonBox, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QStackedWidget, QStyle, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QCompleter,
+    QDateTimeEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QStackedWidget,
+    QStyle,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...core.errors import LabDeckError
-from ...core.schedules import (CatchUp, Schedule, ScheduleKind, format_duration, parse_at, parse_duration,
-                               parse_tz, preview, validate)
+from ...core.schedules import (
+    CatchUp,
+    Schedule,
+    ScheduleKind,
+    format_duration,
+    parse_at,
+    parse_duration,
+    parse_tz,
+    preview,
+    validate,
+)
+from ...engine.api import EngineApi
 from ...store.schedules import ScheduleStore
 from .node_dialog import ERR_STYLE
-from ...engine.api import EngineApi
 
-UTC = timezone.utc
 PREVIEW_COUNT = 10
 WARN_COLOR = "#e65100"
 WARN_BG = "#fff3e0"
@@ -257,7 +282,8 @@ class ScheduleDialog(QDialog):
             expr = repr(parse_duration(self.interval.text()))
         else:
             expr = parse_at(self.at.dateTime().toString("yyyy-MM-dd HH:mm:ss"), tz).isoformat()
-        s = Schedule(job, kind, expr, tz, enabled=self.enabled.isChecked(), catch_up=CatchUp(self.catch_up.currentData()))
+        s = Schedule(job, kind, expr, tz, enabled=self.enabled.isChecked(),
+                     catch_up=CatchUp(self.catch_up.currentData()))
         if self.original is not None:
             s.id, s.created_at = self.original.id, self.original.created_at
         validate(s)

@@ -4,18 +4,22 @@ Filtering, searching and sorting run in SQL and only one page of rows is fetched
 (``PAGE`` rows; the view asks for the next page through ``canFetchMore``/``fetchMore`` when
 it is scrolled to the end, or the page's "Load more" button does). So opening the history
 costs the same with 100 runs or 100,000: one query for a page, one to count the matches.
-Each row's texts are computed once when it is loaded; ``data`` only looks them up.
+Each row's texts are computed once when it is loaded; ``data`` only looks them up. The queries
+live in store/run_history.py; RunFilters and history_job_names are re-exported for the page.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QStandardItem
 
+from ...store.run_history import RunFilters, history_count, history_job_names, history_page
 from ..status_style import fmt_duration, fmt_time, status_icon, status_label
+
+__all__ = ["COLUMNS", "JOB_COLUMN", "NODES_ROLE", "STARTED_ROLE", "RunFilters", "RunHistoryModel",
+           "history_job_names"]
 
 COLUMNS = ["Run", "Job", "Status", "Nodes", "Trigger", "Started", "Duration", "Targets / note"]
 JOB_COLUMN = COLUMNS.index("Job")
@@ -23,71 +27,8 @@ NODES_ROLE = Qt.ItemDataRole.UserRole + 1
 STARTED_ROLE = Qt.ItemDataRole.UserRole + 2
 PAGE = 500
 
-# ORDER BY per column; every order ends on the id so pages never overlap or skip rows.
-_ORDER = ["r.id", "r.job_name", "r.status", "ok", "r.trigger", "r.started_at",
-          "COALESCE(r.finished_at, r.started_at) - r.started_at", "r.targets"]
-_NEEDS_AGGREGATE = {3}   # columns whose order needs the node-run counts of every run
-
-
-@dataclass
-class RunFilters:
-    job: str | None = None
-    node: str | None = None
-    status: str | None = None
-    since: float | None = None   # started at or after (epoch seconds)
-    text: str = ""               # case-insensitive, in id, job, status, trigger, targets, note, node names
-
-    def where(self) -> tuple[str, list]:
-        clauses, params = ["r.workflow_run_id IS NULL"], []  # task runs show under their workflow or array
-        if self.job:
-            clauses.append("r.job_name = ?")
-            params.append(self.job)
-        if self.status:
-            clauses.append("r.status = ?")
-            params.append(self.status)
-        if self.since:
-            clauses.append("r.started_at >= ?")
-            params.append(self.since)
-        if self.node:
-            clauses.append("EXISTS (SELECT 1 FROM node_runs n WHERE n.run_id = r.id AND n.node_name = ?)")
-            params.append(self.node)
-        text = self.text.lower().strip()
-        if text:
-            clauses.append(
-                "(instr('#' || r.id, ?) OR instr(lower(r.job_name), ?) OR instr(replace(r.status, '_', ' '), ?)"
-                " OR instr(r.status, ?) OR instr(lower(r.trigger), ?) OR instr(lower(r.targets), ?)"
-                " OR instr(lower(COALESCE(r.note, '')), ?)"
-                " OR EXISTS (SELECT 1 FROM node_runs n WHERE n.run_id = r.id AND instr(lower(n.node_name), ?)))")
-            params += [text] * 8
-        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
-
-
-def history_page(catalog, filters: RunFilters, column: int, descending: bool, offset: int,
-                 limit: int) -> list[dict]:
-    """One page of runs with their node names and node-run counts."""
-    where, params = filters.where()
-    direction = "DESC" if descending else "ASC"
-    order = f"{_ORDER[column]} {direction}, r.id {direction}"
-    aggregate = ("GROUP_CONCAT(nr.node_name, ',') AS nodes, COUNT(nr.id) AS total,"
-                 " SUM(nr.status = 'succeeded') AS ok")
-    if column in _NEEDS_AGGREGATE:
-        sql = (f"SELECT r.id, r.job_name, r.trigger, r.status, r.targets, r.note, r.started_at, r.finished_at, {aggregate}"
-               f" FROM runs r LEFT JOIN node_runs nr ON nr.run_id = r.id{where}"
-               f" GROUP BY r.id ORDER BY {order} LIMIT ? OFFSET ?")
-    else:  # pick the page first (indexes, no join), then count node runs for those rows only
-        sql = (f"SELECT r.id, r.job_name, r.trigger, r.status, r.targets, r.note, r.started_at, r.finished_at, {aggregate}"
-               f" FROM (SELECT r.* FROM runs r{where} ORDER BY {order} LIMIT ? OFFSET ?) r"
-               f" LEFT JOIN node_runs nr ON nr.run_id = r.id GROUP BY r.id ORDER BY {order}")
-    return catalog._rows(sql, (*params, limit, offset))
-
-
-def history_count(catalog, filters: RunFilters) -> int:
-    where, params = filters.where()
-    return catalog._rows(f"SELECT COUNT(*) AS n FROM runs r{where}", tuple(params))[0]["n"]
-
-
-def history_job_names(catalog) -> list[str]:
-    return [r["job_name"] for r in catalog._rows("SELECT DISTINCT job_name FROM runs")]
+# The store's sort key of each column, in column order.
+_SORT_KEYS = ["id", "job", "status", "ok", "trigger", "started", "duration", "targets"]
 
 
 class RunHistoryModel(QAbstractTableModel):
@@ -109,7 +50,7 @@ class RunHistoryModel(QAbstractTableModel):
         what the user had scrolled through)."""
         count = max(self.page, keep)
         rows = [self._convert(r) for r in
-                history_page(self.catalog, self.filters, self.sort_column, self.descending, 0, count)]
+                history_page(self.catalog, self.filters, _SORT_KEYS[self.sort_column], self.descending, 0, count)]
         total = history_count(self.catalog, self.filters)
         self.active = True
         self.beginResetModel()
@@ -127,8 +68,9 @@ class RunHistoryModel(QAbstractTableModel):
     def fetchMore(self, parent=QModelIndex()) -> None:
         if parent.isValid():
             return
-        rows = [self._convert(r) for r in history_page(self.catalog, self.filters, self.sort_column,
-                                                       self.descending, len(self._rows), self.page)]
+        rows = [self._convert(r) for r in history_page(self.catalog, self.filters,
+                                                       _SORT_KEYS[self.sort_column], self.descending,
+                                                       len(self._rows), self.page)]
         if not rows:
             self.total = len(self._rows)
             return

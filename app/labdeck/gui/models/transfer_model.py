@@ -10,8 +10,8 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionProgressBar
 
-from ..status_style import status_color
 from ...core.transfers import TransferFinished, TransferNodeFinished, TransferProgress, TransferQueued
+from ..status_style import status_color
 
 COLUMNS = ["#", "Transfer", "Node", "File", "File %", "Node %", "Speed", "ETA", "State"]
 FILE_PCT, NODE_PCT = 4, 5

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QLabel, QSplitter, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QLabel, QSplitter, QTableWidgetItem, QVBoxLayout, QWidget
 
 from ...core.errors import LabDeckError
 from ...core.models import StepKind
+from ...engine.api import EngineApi
 from ...engine.seed import SAMPLE_JOB
 from ...store import queries, trends
 from ..actions import Actions, ask_yes_no
 from ..dialogs.job_dialog import JobDialog
 from ..status_style import BAD, fmt_ago, status_icon, status_label
-from ..widgets.flow_layout import FlowLayout
-from ..widgets.page_parts import add_buttons, read_only_table
-from ..widgets.empty_state import EmptyState
-from ..widgets.job_trend import JobTrend
 from ..widgets.context_menu import button_entries, install_menu
-from ...engine.api import EngineApi
+from ..widgets.empty_state import EmptyState
+from ..widgets.flow_layout import FlowLayout
+from ..widgets.job_trend import JobTrend
+from ..widgets.page_parts import add_buttons, read_only_table
 
 COLUMNS = ["Job", "Targets", "Steps", "Options", "Last run", "Description"]
 
@@ -85,7 +85,8 @@ class JobsPage(QWidget):
         self.table.setRowCount(len(jobs))
         for row, job in enumerate(jobs):
             kinds = [s.kind for s in job.steps]
-            steps = f"{len(kinds)} ({kinds.count(StepKind.SCRIPT)} script)" if StepKind.SCRIPT in kinds else str(len(kinds))
+            scripts = kinds.count(StepKind.SCRIPT)
+            steps = f"{len(kinds)} ({scripts} script)" if scripts else str(len(kinds))
             run = last.get(job.name)
             cells = [job.name, job.targets, steps, ", ".join(o.name for o in job.options) or "—",
                      f"#{run['id']} {status_label(run['status'])} · {fmt_ago(run['started_at'])}" if run else "never",

@@ -6,27 +6,25 @@ command on the selected nodes."""
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QSplitter, QTableView,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QSplitter, QTableView, QVBoxLayout, QWidget
 
 from ...core.errors import LabDeckError
+from ...engine.api import EngineApi
 from ...store import queries, trends
 from ...store.metrics import MetricStore
-from ..widgets.flow_layout import FlowLayout
 from ..actions import Actions, ask_yes_no
 from ..dialogs.node_dialog import NodeDialog
 from ..dialogs.run_dialogs import RunOnNodesDialog
 from ..models.node_model import COLUMNS, METRIC_COLUMNS, METRIC_ROLE, RECENT_COLUMN, RECENT_ROLE, NodeTableModel
-from ..widgets.empty_state import EmptyState
-from ..widgets.node_panel import NodePanel
-from ..widgets.resource_gauge import ResourceGaugeDelegate
-from ..widgets.recent_runs import RecentRunsDelegate
 from ..status_style import plural
-from ..workers import run_async
-from ..widgets.page_parts import add_buttons
 from ..widgets.context_menu import button_entries, install_menu
-from ...engine.api import EngineApi
-
+from ..widgets.empty_state import EmptyState
+from ..widgets.flow_layout import FlowLayout
+from ..widgets.node_panel import NodePanel
+from ..widgets.page_parts import add_buttons
+from ..widgets.recent_runs import RecentRunsDelegate
+from ..widgets.resource_gauge import ResourceGaugeDelegate
+from ..workers import run_async
 
 NARROW_WIDTH = 1100   # px of the page below which the grid drops its OS and transport columns
 
@@ -76,7 +74,8 @@ class NodesPage(QWidget):
                 ("edit", "Edit…", "Change the selected node's connection or tags", self.edit_node),
                 ("remove", "Remove", "Remove the selected nodes from LabDeck", self.remove_nodes),
                 ("test", "Test", "Connect to the selected nodes and refresh CPU, memory and disk", self.test_nodes),
-                ("job", "Run job on selected…", "Run one of your jobs on the selected nodes only", self.run_job_on_selected),
+                ("job", "Run job on selected…", "Run one of your jobs on the selected nodes only",
+                 self.run_job_on_selected),
                 ("command", "Run command on selected…", "Run a one-off shell command on the selected nodes",
                  self.run_command_on_selected),
                 ("files", "Files…", "Browse the selected node's files: download, upload, delete",
@@ -119,7 +118,8 @@ class NodesPage(QWidget):
         self._show_detail()
         n = self.model.rowCount()
         states = [self.model.state_of(self.model.node_at(r).name) for r in range(n)]
-        self.summary.setText(f"{plural(n, 'node')} · {states.count('busy')} busy · {states.count('unreachable')} unreachable")
+        self.summary.setText(f"{plural(n, 'node')} · {states.count('busy')} busy · "
+                             f"{states.count('unreachable')} unreachable")
         self._update_buttons()
 
     def selected_names(self) -> list[str]:

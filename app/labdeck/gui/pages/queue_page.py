@@ -20,14 +20,14 @@ from PySide6.QtWidgets import (
 
 from ...core.errors import LabDeckError
 from ...core.events import StepChanged
+from ...engine.api import EngineApi
 from ...store import run_queue
 from ..status_style import status_icon
-from ..widgets.flow_layout import FlowLayout
 from ..widgets.array_panel import ArrayPanel
+from ..widgets.context_menu import button_entries, install_menu
+from ..widgets.flow_layout import FlowLayout
 from ..widgets.page_parts import add_buttons, read_only_table
 from ..widgets.workflow_graph import WorkflowGraph
-from ..widgets.context_menu import button_entries, install_menu
-from ...engine.api import EngineApi
 
 COLUMNS = ["#", "Run", "Job", "Priority", "Status", "Progress", "Waiting for"]
 

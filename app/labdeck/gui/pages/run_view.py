@@ -9,20 +9,28 @@ import html
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSplitter, QTabWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...core.errors import NotFound
 from ...core.models import NodeRun
-from ..actions import Actions
-from ..status_style import STATUS_COLORS, fmt_duration, fmt_time, status_color, status_icon, status_label
-from ..models.transfer_model import PERCENT_ROLE, STATE_ROLE, ProgressDelegate
-from ..widgets.log_view import LogView
-from ..widgets.run_timeline import RunTimeline
-from ...store.log_progress import LogProgress
-from ..widgets.page_parts import read_only_table
-from ..widgets.context_menu import install_menu
 from ...engine.api import EngineApi
+from ...store.log_progress import LogProgress
+from ..actions import Actions
+from ..models.transfer_model import PERCENT_ROLE, STATE_ROLE, ProgressDelegate
+from ..status_style import STATUS_COLORS, fmt_duration, fmt_time, status_color, status_icon, status_label
+from ..widgets.context_menu import install_menu
+from ..widgets.log_view import LogView
+from ..widgets.page_parts import read_only_table
+from ..widgets.run_timeline import RunTimeline
 
 COLUMNS = ["Node", "Status", "Exit", "Duration", "Attempt", "Message", "Progress", "Lines", "Last line"]
 PROGRESS_COL, LINES_COL, LAST_LINE_COL = 6, 7, 8
@@ -82,7 +90,8 @@ class RunView(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.matrix, "Nodes")
         self.tabs.addTab(self.timeline, "Timeline")
-        self.tabs.setTabToolTip(1, "Each node's run as a bar on a time axis, coloured by status; click a bar for its log")
+        self.tabs.setTabToolTip(1,
+                                "Each node's run as a bar on a time axis, coloured by status; click a bar for its log")
         self.tabs.currentChanged.connect(lambda _i: self._update_timeline())
         self.matrix.itemSelectionChanged.connect(self._node_selected)
         install_menu(self.matrix, lambda: [
@@ -269,7 +278,8 @@ class RunView(QWidget):
         return None
 
     def _update_buttons(self) -> None:
-        running = self.run_id is not None and getattr(self, "run", None) is not None and self.run.status.value == "running"
+        running = self.run_id is not None and getattr(self, "run",
+                                                      None) is not None and self.run.status.value == "running"
         node = self._selected
         nr = self.node_runs.get(node) if node else None
         self.cancel_run_button.setEnabled(running)

@@ -7,14 +7,30 @@ sorting run in SQL and rows arrive a page at a time (scroll to the end, or Load 
 from __future__ import annotations
 
 from PySide6.QtCore import QDate, Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDateEdit, QHBoxLayout, QHeaderView,
-                               QLabel, QLineEdit, QPushButton, QTableView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
 
-from ..widgets.flow_layout import FlowLayout
-from ..models.run_history import (COLUMNS, JOB_COLUMN, NODES_ROLE, STARTED_ROLE, RunFilters, RunHistoryModel,  # noqa: F401
-                                  history_job_names)
-from ..widgets.context_menu import install_menu
 from ...engine.api import EngineApi
+from ..models.run_history import (
+    JOB_COLUMN,
+    RunFilters,
+    RunHistoryModel,
+    history_job_names,
+)
+from ..widgets.context_menu import install_menu
+from ..widgets.flow_layout import FlowLayout
 
 ALL = "(all)"
 
@@ -124,7 +140,9 @@ class RunsPage(QWidget):
         combo.blockSignals(False)
 
     def _filters(self) -> RunFilters:
-        pick = lambda combo: None if combo.currentText() in ("", ALL) else combo.currentText()
+        def pick(combo) -> str | None:
+            return None if combo.currentText() in ("", ALL) else combo.currentText()
+
         since = None
         if self.use_since.isChecked():
             since = float(self.since.date().startOfDay().toSecsSinceEpoch())

@@ -9,27 +9,37 @@ with bounded fire counts — no node or network work on the GUI thread.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHeaderView, QLabel,
-                               QSplitter, QStyle, QTableWidgetItem, QTreeWidget,
-                               QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QHeaderView,
+    QLabel,
+    QSplitter,
+    QStyle,
+    QTableWidgetItem,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...core.errors import LabDeckError
 from ...core.schedules import Schedule, ScheduleKind, fire_times, parse_at, parse_tz, trigger_for
-from ...store.schedules import ScheduleStore
-from ...store.queries import last_results
-from ..widgets.flow_layout import FlowLayout
-from ..actions import ask_yes_no
-from ..scheduling import dst_flags, next_fire_text, scheduler_state, start_scheduling
-from ..dialogs.schedule_dialog import WARN_BG, WARN_COLOR, ScheduleDialog
-from ..status_style import STATUS_COLORS, dot_icon, fmt_ago, status_icon, status_label
-from ..widgets.page_parts import add_buttons, read_only_table
 from ...engine.api import EngineApi
+from ...store.queries import last_results
+from ...store.schedules import ScheduleStore
+from ..actions import ask_yes_no
+from ..dialogs.schedule_dialog import WARN_BG, WARN_COLOR, ScheduleDialog
+from ..scheduling import dst_flags, next_fire_text, scheduler_state, start_scheduling
+from ..status_style import STATUS_COLORS, dot_icon, fmt_ago, status_icon, status_label
+from ..widgets.flow_layout import FlowLayout
+from ..widgets.page_parts import add_buttons, read_only_table
 
-UTC = timezone.utc
 COLUMNS = ["Job", "Schedule", "Zone", "Next fire", "Enabled", "Catch-up", "Last result"]
 ALL = "(all jobs)"
 HORIZON_S = 24 * 3600
@@ -71,7 +81,8 @@ class SchedulesPage(QWidget):
                 ("add", "Add…", "Add a schedule (to the job chosen on the left, if any)", self.add_schedule),
                 ("edit", "Edit…", "Change the selected schedule", self.edit_schedule),
                 ("remove", "Remove", "Remove the selected schedule (its run history stays)", self.remove_schedule),
-                ("enable", "Enable", "Switch the selected schedule on (fires count from now)", lambda: self.set_enabled(True)),
+                ("enable", "Enable", "Switch the selected schedule on (fires count from now)",
+                 lambda: self.set_enabled(True)),
                 ("disable", "Disable", "Switch the selected schedule off", lambda: self.set_enabled(False))))
         bar.addStretch(1)
         bar.addWidget(self.pause)

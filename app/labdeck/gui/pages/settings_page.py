@@ -9,12 +9,11 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from ...engine.api import EngineApi
 from ...store import paths
 from ..open_external import open_path
-from ...engine.api import EngineApi
 
 NOTIFY_KEY = "gui.notifications"
 THEME_KEY = "gui.theme"

@@ -8,17 +8,31 @@ import os
 import shlex
 from pathlib import Path
 
-from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
-                               QHeaderView, QLabel, QLineEdit, QListWidget, QPushButton, QSpinBox, QTableView,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QSpinBox,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...core.errors import LabDeckError
 from ...core.transfers import Direction
+from ...engine.api import EngineApi
 from ...engine.transfers import TransferRequest
 from ..models.transfer_model import FILE_PCT, NODE_PCT, ProgressDelegate, TransferTableModel
-from ..widgets.page_parts import add_buttons
 from ..widgets.context_menu import button_entries, install_menu
-from ...engine.api import EngineApi
+from ..widgets.page_parts import add_buttons
 
 
 class TransferDialog(QDialog):

@@ -50,7 +50,7 @@ class JobTrend(ChartHost):
             [[(i, f"#{p['id']}") for i, p in enumerate(self.points) if i % every == 0 or i == len(self.points) - 1]])
         self.line.setData(xs, ys)
         spots = []
-        for p, x, y in zip(self.points, xs, ys):
+        for p, x, y in zip(self.points, xs, ys, strict=True):
             bad = p["status"] in BAD
             color = status_color(p["status"])
             spots.append({"pos": (x, y), "data": p, "symbol": "x" if bad else "o", "size": 13 if bad else 8,

@@ -7,9 +7,8 @@ from __future__ import annotations
 import re
 
 from PySide6.QtCore import QEvent, QRect, Qt, Signal
-from PySide6.QtGui import (QColor, QFontDatabase, QFontMetrics, QGuiApplication, QKeySequence,
-                           QPainter)
-from PySide6.QtWidgets import (QAbstractScrollArea, QWidget)
+from PySide6.QtGui import QColor, QFontDatabase, QFontMetrics, QGuiApplication, QKeySequence, QPainter
+from PySide6.QtWidgets import QAbstractScrollArea, QWidget
 
 from .log_index import LineIndex
 

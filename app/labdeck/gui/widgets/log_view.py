@@ -14,9 +14,8 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import (QColor, QGuiApplication, QKeySequence)
-from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
-                               QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtGui import QColor, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QToolButton, QVBoxLayout, QWidget
 
 from ..workers import run_async
 from .log_area import LogArea
@@ -156,7 +155,9 @@ class LogView(QWidget):
         self.area.needle = needle
 
         def work():
-            cancelled = lambda: gen != self._search_gen
+            def cancelled() -> bool:
+                return gen != self._search_gen
+
             start = index.offset_of_line(from_row)
             hit = index.search(needle, start, forward, cancelled=cancelled)
             wrapped = False

@@ -33,7 +33,8 @@ def series_of(samples: list[MetricSample]) -> dict[str, tuple[list[float], list[
 
 
 def series_color(name: str) -> str:
-    return {label: color for label, _a, color in SERIES}.get(name) or GPU_COLORS[int(name.split()[-1]) % len(GPU_COLORS)]
+    return {label: color for label, _a,
+            color in SERIES}.get(name) or GPU_COLORS[int(name.split()[-1]) % len(GPU_COLORS)]
 
 
 def legend_html(names) -> str:

@@ -105,7 +105,8 @@ class RunTimeline(ChartHost):
         plot.getPlotItem().setLabel("bottom", f"since {fmt_time(self.origin)}")
         pens = [pg.mkPen(QColor("#212121"), width=2) if b.attempt > 1 else pg.mkPen(QColor(b.color).darker(130))
                 for b in self.bars]
-        self.item = pg.BarGraphItem(x0=[b.start - self.origin for b in self.bars], x1=[b.end - self.origin for b in self.bars],
+        self.item = pg.BarGraphItem(x0=[b.start - self.origin for b in self.bars],
+                                    x1=[b.end - self.origin for b in self.bars],
                                     y=[b.row for b in self.bars], height=0.6,
                                     brushes=[pg.mkBrush(b.color) for b in self.bars], pens=pens)
         plot.addItem(self.item)
