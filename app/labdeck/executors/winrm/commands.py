@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from ...core.errors import InvalidInput
 from ...core.quoting import Shell, quote
 from ..base import ScriptFile
+from ..windows_cmd import quote_program
 
 POWERSHELL_EXE = "powershell.exe"
 POWERSHELL_FLAGS = ("-NoLogo", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass",
@@ -134,7 +135,8 @@ def script_payload(script: ScriptFile, remote_path: str) -> Payload:
     if lower.endswith((".bat", ".cmd")):
         return Payload(Shell.CMD, 'call "!LABDECK_SCRIPT!"', remote_path)
     if lower.endswith(".py"):
-        return Payload(Shell.CMD, 'python "!LABDECK_SCRIPT!"', remote_path,
+        python = quote_program(script.interpreter) if script.interpreter else "python"
+        return Payload(Shell.CMD, f'{python} "!LABDECK_SCRIPT!"', remote_path,
                        (("PYTHONIOENCODING", "utf-8"), ("PYTHONUNBUFFERED", "1")))
     if lower.endswith(".ps1"):
         return Payload(Shell.POWERSHELL, "& $env:LABDECK_SCRIPT", remote_path)
@@ -333,7 +335,14 @@ if ($smi) {
     $gpus = @(& $smi.Source -L 2>$null | Where-Object { $_ -like 'GPU *' })
     "gpus=$($gpus.Count)"
     "gpu_names=$(($gpus | ForEach-Object { ($_ -replace '^GPU \\d+: ', '') -replace ' \\(UUID.*$', '' }) -join '; ')"
+    $use = @(& $smi.Source --query-gpu=utilization.gpu,memory.used,memory.total --format=csv,noheader,nounits 2>$null |
+             ForEach-Object { ,($_ -split ',\\s*') } | Where-Object { $_[0] -match '^\\d+$' })
+    if ($use.Count) {
+        "gpu_util=$(($use | ForEach-Object { $_[0] }) -join ';')"
+        "gpu_mem=$(($use | ForEach-Object { [int](100 * [double]$_[1] / [math]::Max(1, [double]$_[2])) }) -join ';')"
+    }
 } else { 'gpus=0' }
+"cpu_pct=$([int](Get-CimInstance Win32_Processor | Measure-Object -Property LoadPercentage -Average).Average)"
 """
 
 HOME_BODY = "'home=' + $env:USERPROFILE"
