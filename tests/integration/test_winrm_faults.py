@@ -22,8 +22,11 @@ TIMEOUT_TEXT = "did not answer within its OperationTimeout"
 @pytest.mark.parametrize("operation, doing", [("create", "opening a shell"), ("command", "starting a command"),
                                               ("send", "sending input")])
 def test_an_operation_timed_out_makes_the_node_unreachable_and_leaks_no_shell(engine, wsman_server, operation, doing):
+    # a PowerShell 2.0 node: each step's stdin is closed with a Send (the Send that times out)
+    wsman_server.powershell_v2 = operation == "send"
     add_winrm_node(engine, wsman_server)  # the node test leaves one shell in the pool
-    engine.pool.forget("win1") if operation == "create" else None
+    if operation == "create":
+        engine.pool.forget("win1")
     wsman_server.time_out[operation] = 1
     _run, node_runs = run_job(engine, Job(name="x", targets="win1", steps=[Step(command="echo hi")]))
     nr = node_runs["win1"]
