@@ -104,3 +104,24 @@ def test_the_command_line_takes_minimized():
     import argparse
     args, rest = _add_global_options(argparse.ArgumentParser(add_help=False)).parse_known_args(["--minimized"])
     assert args.minimized and rest == []
+
+
+def test_the_transfers_page_says_which_names_were_changed_for_windows(qtbot, window, engine, tmp_path, monkeypatch):
+    from labdeck.core.transfers import Direction
+    from labdeck.engine import transfer_node
+    from labdeck.engine.transfers import TransferRequest
+    monkeypatch.setattr(transfer_node, "NTFS_NAMES", True)  # as on a Windows controller
+    remote = tmp_path / "results"
+    remote.mkdir()
+    (remote / "a:b.txt").write_text("stream")
+    (remote / "ok.txt").write_text("ok")
+    transfer = engine.transfers.start(TransferRequest(Direction.GET, [str(remote)], str(tmp_path / "collected"),
+                                                      "this-computer"))
+    page = window.transfers_page
+    qtbot.waitUntil(lambda: (row := page.model.row_of(transfer.id, "this-computer")) is not None
+                    and row.state == "done", timeout=30_000)
+    from labdeck.gui.models.transfer_model import COLUMNS
+    row = page.model.row_of(transfer.id, "this-computer")
+    state = page.model.data(page.model.index(page.model.rows.index(row), len(COLUMNS) - 1))
+    assert state == "done: 1 name(s) changed for Windows: results/a:b.txt -> results/a%3Ab.txt"
+    assert (tmp_path / "collected" / "this-computer" / "results" / "a%3Ab.txt").read_text() == "stream"

@@ -31,6 +31,7 @@ class TransferRow:
     speed: float = 0.0
     state: str = "queued"
     error: str = ""
+    note: str = ""
 
     def eta(self) -> str:
         if self.state != "running" or self.speed <= 0 or self.bytes_total <= self.bytes_done:
@@ -72,13 +73,13 @@ class TransferTableModel(QAbstractTableModel):
         if role == PERCENT_ROLE and col in (FILE_PCT, NODE_PCT):
             return row.file_pct if col == FILE_PCT else row.node_pct
         if role == Qt.ItemDataRole.ToolTipRole:
-            return row.error or row.title
+            return row.error or row.note or row.title
         if role != Qt.ItemDataRole.DisplayRole:
             return None
         speed = f"{human_size(row.speed)}/s" if row.state == "running" and row.speed else ""
         return [str(row.transfer_id), row.title, row.node, row.file_name, f"{row.file_pct}%",
                 f"{row.node_pct}% · {row.files}", speed, row.eta(),
-                row.state if not row.error else f"{row.state}: {row.error}"][col]
+                f"{row.state}: {row.error or row.note}" if row.error or row.note else row.state][col]
 
     # ---- events ----------------------------------------------------------------------------
 
@@ -107,6 +108,7 @@ class TransferTableModel(QAbstractTableModel):
         elif isinstance(event, TransferNodeFinished):
             row.state = "done" if event.ok else ("cancelled" if "cancelled" in event.error else "failed")
             row.error = event.error
+            row.note = event.note
             if event.ok:
                 row.node_pct = row.file_pct = 100
         self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
