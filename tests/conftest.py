@@ -138,6 +138,21 @@ def wsman_server(tmp_path) -> Iterator:
     server.stop()
 
 
+@pytest.fixture(params=__import__("tests.support.winrm_node", fromlist=["logins"]).logins())
+def windows_node(request, tmp_path) -> Iterator:
+    """A Windows node for tests that must also hold on real Windows: the WS-Management test
+    server, or the PC named by LABDECK_TEST_WINRM_HOST (tests/support/winrm_node.py); once per
+    login (basic, ntlm)."""
+    from tests.support import winrm_node
+
+    if winrm_node.real_node_configured():
+        yield winrm_node.real_node(request.param)
+        return
+    node, server = winrm_node.test_server_node(tmp_path / "winrm-node", request.param)
+    yield node
+    server.stop()
+
+
 def add_winrm_node(engine, server, name: str = "win1", tags: list[str] | None = None, password: str | None = None,
                    check: bool = True, **winrm):
     """Register the WS-Management test server as a Windows node the way a user would."""
