@@ -11,6 +11,7 @@ from labdeck.core.models import Job, JobPolicy, Step, StepKind
 from labdeck.core.status import NodeRunStatus
 from labdeck.executors.windows_cmd import script_bytes
 from labdeck.store.detached import DetachedStore
+from labdeck.store.identity import catalog_token  # the run folder is unique per catalog
 from tests.conftest import add_winrm_node
 from tests.integration.test_ssh_runs import run_job
 
@@ -31,7 +32,7 @@ def test_an_attached_ps1_is_uploaded_with_a_bom_and_its_words_read_back(engine, 
     nr = node_runs["win1"]
     assert nr.status is NodeRunStatus.SUCCEEDED, nr.message
     assert f"{WORDS}\n" in Path(nr.log_path).read_text(encoding="utf-8")
-    folder = wsman_server.root / "profile" / ".labdeck" / "runs" / f"run-{run.id}-win1"
+    folder = wsman_server.root / "profile" / ".labdeck" / "runs" / f"run-{run.id}-win1-{catalog_token(engine.catalog)}"
     assert (folder / "words.ps1").read_bytes() == b"\xef\xbb\xbf" + f"echo {WORDS}\nexit 0\n".encode()
 
 
