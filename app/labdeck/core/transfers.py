@@ -63,9 +63,11 @@ class NodeTransferResult:
     seconds: float = 0.0
     unreachable: bool = False  # the error was the node dropping (a retry resumes)
     cancelled: bool = False
+    shared_with: str = ""  # the node whose upload already put the files into this node's (shared) folder
 
     def as_dict(self) -> dict:
         return {"node": self.node, "ok": self.ok, "error": self.error, "bytes": self.bytes_done,
+                "shared_with": self.shared_with,
                 "seconds": round(self.seconds, 3),
                 "files": [{"local": f.local, "remote": f.remote, "size": f.size, "outcome": str(f.outcome),
                            "sha256": f.sha256} for f in self.files]}
