@@ -104,3 +104,17 @@ def test_leftovers_of_a_killed_labdeck_are_killed_at_its_next_start(data_dir, ss
         assert "found by the run token" in Path(nr.log_path).read_text()
     finally:
         subprocess.run(["pkill", "-f", marker])
+
+
+def test_a_setsid_child_of_a_detached_run_is_killed_by_its_run_token(engine, sshd_node):
+    add_sshd_node(engine, sshd_node)
+    marker = f"escaped-{uuid.uuid4().hex[:8]}"
+    job = _escaping_job(sshd_node.name, marker)
+    job.policy = JobPolicy(timeout_s=4, launch="detached")
+    nr = _run(engine, job)
+    try:
+        assert nr.status is NodeRunStatus.TIMED_OUT, nr.message
+        assert _wait_for(lambda: not processes_matching(marker), 5), "the escaped process survived the kill"
+        assert nr.kill_state is KillState.KILLED
+    finally:
+        subprocess.run(["pkill", "-f", marker])
