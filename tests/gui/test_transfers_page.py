@@ -119,7 +119,7 @@ def test_dropping_files_on_a_node_opens_the_upload_for_that_node(qtbot, window, 
     page = window.transfers_page
     assert window.stack.currentWidget() is page
     dialog = page.dialog
-    assert dialog.targets.text() == "lab-1" and dialog.sources.text() == str(src)
+    assert dialog.targets.text() == "lab-1" and dialog.paths() == [str(src)]
     dialog.destination.setText(remote_home[0])
     dialog.accept()
     qtbot.waitUntil(lambda: bool(page.model.rows) and page.model.rows[0].state == "done", timeout=30_000)

@@ -9,7 +9,7 @@ import re
 from .errors import InvalidInput
 
 MAX_NODE_NAME = 64
-_NODE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+NAME_CHARS = re.compile(r"[A-Za-z0-9_.-]+")  # node names and tags alike
 RESERVED = {"all", ".", ".."}
 RULE = (f"use 1-{MAX_NODE_NAME} letters, digits, '-', '_' or '.', not starting with '-' "
         "(and not '.', '..' or 'all')")
@@ -21,7 +21,7 @@ def node_name_problem(name: str) -> str | None:
         return "a node needs a name"
     if len(name) > MAX_NODE_NAME:
         return f"node name '{name[:MAX_NODE_NAME]}...' is {len(name)} characters long"
-    if not _NODE_NAME.fullmatch(name) or name.startswith("-") or name in RESERVED:
+    if not NAME_CHARS.fullmatch(name) or name.startswith("-") or name in RESERVED:
         return f"invalid node name {name!r}"
     return None
 

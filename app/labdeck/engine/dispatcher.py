@@ -35,6 +35,9 @@ LONG_COMMAND_BYTES = 32 * 1024
 UNREACHABLE_POLL_S = 2.0
 
 
+QUIT_NOTE = "cancelled because LabDeck quit (attached commands stop with it; detached ones go on)"
+
+
 class _StopOnLogFailure:
     """Looks like the cancel event to an executor, and is also set when the log cannot be
     written (a full disk): the command is stopped rather than run on unrecorded."""
@@ -113,7 +116,7 @@ class Dispatcher(ReattachMixin):
         self.detached.released.set()
         if cancel_running:
             for run_id in self.active_run_ids():
-                self.cancel(run_id)
+                self.cancel(run_id, final=(RunStatus.CANCELLED, QUIT_NOTE))
         self._workers.shutdown(wait=True, cancel_futures=False)
 
     # ---- one node run ------------------------------------------------------------------
@@ -235,7 +238,8 @@ class Dispatcher(ReattachMixin):
                 if failure is not None:
                     return failure[0], None, failure[1], None
                 steps = [ScriptFile(s.filename, substitute(s.script, options,
-                                                           shell_for_script(s.filename, executor.shell)))
+                                                           shell_for_script(s.filename, executor.shell)),
+                                    node.python)
                          if s.kind is StepKind.SCRIPT else substitute(s.command, options, executor.shell)
                          for s in work]
                 outcome = self.detached.launch(ops, active.run.id, node, nr, writer, stop, steps, env,
@@ -272,7 +276,7 @@ class Dispatcher(ReattachMixin):
                                      keep_background=job.policy.background == "keep")
             if step.kind is StepKind.SCRIPT:
                 shell = shell_for_script(step.filename, executor.shell)
-                request.script = ScriptFile(step.filename, substitute(step.script, options, shell))
+                request.script = ScriptFile(step.filename, substitute(step.script, options, shell), node.python)
             else:
                 request.command = substitute(step.command, options, executor.shell)
                 if executor.shell is Shell.SH and len(request.command.encode()) > LONG_COMMAND_BYTES:

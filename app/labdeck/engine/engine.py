@@ -9,11 +9,12 @@ from pathlib import Path
 
 from ..core.errors import InvalidInput
 from ..core.models import Job, Node, Run, Step, Trigger
-from ..core.quoting import Shell, check_option_name, substitute
+from ..core.quoting import Shell, check_option_name, check_option_value, substitute
 from ..core.targets import resolve_targets
 from ..executors.pool import ExecutorPool
 from ..store import paths, run_queue, secrets
 from ..store.catalog import Catalog
+from ..store.jobfile import check_job
 from ..store.disk_space import DiskFull
 from .bus import EventBus
 from .dispatcher import Dispatcher
@@ -91,6 +92,8 @@ class Engine:
     def start_command(self, command: str, targets: str, timeout_s: float | None = None,
                       trigger: Trigger = Trigger.CLI) -> Run:
         from ..core.models import JobPolicy
+        if not command.strip():
+            raise InvalidInput("the command is empty: give the command to run after --")
         job = Job(name=ADHOC_JOB, steps=[Step(command=command)], targets=targets, policy=JobPolicy(timeout_s=timeout_s))
         return self.start(job, {}, trigger)
 
@@ -98,11 +101,16 @@ class Engine:
               targets: str | None = None, extra: dict | None = None) -> Run:
         """Validate everything first, then record the run and hand it to the dispatcher.
         ``extra``: run fields the scheduler and rules set (schedule_id, scheduled_for, note, ...)."""
+        try:  # a job stored before the schema checked it may hold a value no run can use
+            check_job(job)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{exc} (correct it: labdeck job export {job.name} > job.yaml, edit, "
+                               "labdeck job import job.yaml --replace)") from None
         values = resolve_options(job, options or {})
         for step in job.steps:  # an unknown ${option.X} is an error before anything runs
             substitute(step.command or step.script, values, Shell.SH)
             check_transfer_step(step, values)
-        spec = targets or job.targets
+        spec = job.targets if targets is None else targets  # "" is a mistake, not "the job's own"
         if not job.plan.is_classic():
             return start_planned(self, job, values, trigger, spec, extra)
         nodes = resolve_targets(spec, self.catalog.list_nodes())
@@ -182,5 +190,5 @@ def resolve_options(job: Job, given: dict[str, str]) -> dict[str, str]:
         value = given.get(name, option.default)
         if option.required and value == "":
             raise InvalidInput(f"job '{job.name}' needs a value for option '{name}': -p {name}=VALUE")
-        values[name] = value
+        values[name] = check_option_value(name, value, f"job '{job.name}': ")
     return values

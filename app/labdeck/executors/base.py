@@ -34,6 +34,7 @@ a double fork) still carries it in /proc/PID/environ, which is how a kill finds 
 class ScriptFile:
     filename: str
     body: str
+    interpreter: str = ""  # for .py: the node's Python setting ("" = python3 / python / found on the node)
 
 
 @dataclass

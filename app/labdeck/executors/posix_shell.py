@@ -16,7 +16,7 @@ def script_invocation(path: str, script: ScriptFile) -> str:
     if script.body.startswith("#!"):
         return quoted
     if script.filename.endswith(".py"):
-        return f"python3 {quoted}"
+        return f"{shlex.quote(script.interpreter) if script.interpreter else 'python3'} {quoted}"
     if script.filename.endswith(".bash"):
         return f"bash {quoted}"
     return f"/bin/sh {quoted}"
@@ -109,6 +109,7 @@ echo "os=$(uname -s)"
 echo "os_release=$(uname -r)"
 echo "arch=$(uname -m)"
 echo "hostname=$(hostname 2>/dev/null || uname -n)"
+echo "home=$HOME"
 echo "cpus=$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null)"
 if [ -r /proc/meminfo ]; then
   awk '/^MemTotal:/ {print "memory_mb=" int($2/1024)} /^MemAvailable:/ {print "memory_free_mb=" int($2/1024)}' /proc/meminfo
@@ -117,8 +118,16 @@ elif command -v sysctl >/dev/null 2>&1; then
 fi
 df -Pk "$HOME" 2>/dev/null | awk 'NR==2 {print "disk_total_mb=" int($2/1024); print "disk_free_mb=" int($4/1024)}'
 [ -r /proc/loadavg ] && echo "load=$(cut -d' ' -f1 /proc/loadavg)"
+if [ -r /proc/stat ]; then
+  a=$(head -n 1 /proc/stat); sleep 0.2; b=$(head -n 1 /proc/stat)
+  printf '%s\n%s\n' "$a" "$b" | awk '{t=0; for (i=2; i<=NF; i++) t+=$i; tot[NR]=t; idle[NR]=$5+$6}
+    END {dt=tot[2]-tot[1]; if (dt > 0) printf "cpu_pct=%d\n", 100*(dt-(idle[2]-idle[1]))/dt}'
+fi
 if command -v nvidia-smi >/dev/null 2>&1; then
   echo "gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')"
+  nvidia-smi --query-gpu=utilization.gpu,memory.used,memory.total --format=csv,noheader,nounits 2>/dev/null |
+    awk -F', *' '$1 ~ /^[0-9]+$/ {u=u s $1; m=m s int(100*$2/($3>0?$3:1)); s=";"}
+      END {if (u != "") {print "gpu_util=" u; print "gpu_mem=" m}}'
 else
   echo "gpus=0"
 fi

@@ -22,9 +22,10 @@ import sqlite_utils
 from ..core.errors import AlreadyExists, CatalogError, NotFound
 from ..core.models import Job, Node, NodeRun, Run, Trigger
 from ..core.status import KillState, NodeRunStatus, RunStatus
-from . import migrations
+from . import metrics, migrations
 from .catalog_file import damaged_message, refuse_empty_file
 from .disk_space import DiskFull, SpaceGuard, is_disk_full, looks_full, retry_once_when_full
+from .jobfile import check_job
 from .records import (job_from_row, job_to_row, node_from_row, node_run_from_row, node_to_row,
                       run_from_row)
 
@@ -69,6 +70,12 @@ class Catalog:
         self._conn = conn
         self.db = sqlite_utils.Database(conn)
         self.read_only_reason = f"{self.space.message}; nothing can be changed until there is room (free space there)"
+
+    def data_version(self) -> int:
+        """SQLite's counter of commits made by other connections (another LabDeck process, the
+        CLI): a cheap way for the window to notice that the catalog changed under it."""
+        with self._lock:
+            return self._conn.execute("PRAGMA data_version").fetchone()[0]
 
     def close(self) -> None:
         with self._lock:
@@ -152,6 +159,7 @@ class Catalog:
             changes: dict = {"last_seen": when or time.time()}
             if probe is not None:
                 changes["probe"] = json.dumps(probe)
+                metrics.record(db, name, changes["last_seen"], probe)
             if os_family:
                 changes["os_family"] = os_family
             db["nodes"].update(node_id, changes)
@@ -179,6 +187,7 @@ class Catalog:
     # ---- jobs --------------------------------------------------------------------------
 
     def add_job(self, job: Job, replace: bool = False) -> Job:
+        check_job(job)  # the job file schema, whichever way the job came (file, flags, the app)
         with self._tx() as db:
             existing = self._find_id("jobs", job.name)
             now = time.time()
