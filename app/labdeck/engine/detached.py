@@ -88,6 +88,9 @@ class DetachedRunner:
             on_change=lambda lost: self.store.update(nr.id, lost_since=time.time() if lost else None))
         offsets = {"out": record.out_offset, "err": record.err_offset}
         pending = {"out": b"", "err": b""}
+        # a Windows node's PowerShell writes errors as CLIXML: the ops may give a decoder for them
+        decoders = {"err": ops.stderr_decoder()} if hasattr(ops, "stderr_decoder") else {}
+        writer = _Decoding(writer, decoders) if decoders else writer
         saved_at, interval, dirty = 0.0, POLL_MIN_S, False
         poll_max = getattr(ops, "poll_max_s", POLL_MAX_S)  # a Windows status check starts a PowerShell
         try:
@@ -217,6 +220,31 @@ def _flush(pending: dict, writer: LogWriter) -> None:
         if pending[name]:
             writer.write(stream, pending[name])
             pending[name] = b""
+    if isinstance(writer, _Decoding):
+        writer.close_decoders()
+
+
+class _Decoding:
+    """A log writer whose streams pass through decoders (``feed``/``close`` of bytes) first;
+    the follower's offsets still count the node's bytes."""
+
+    def __init__(self, writer: LogWriter, decoders: dict):
+        self._writer = writer
+        self._decoders = {stream: decoders[name] for name, stream in STREAMS if name in decoders}
+
+    def write(self, stream: str, data: bytes) -> None:
+        decoder = self._decoders.get(stream)
+        data = decoder.feed(data) if decoder is not None else data
+        if data:
+            self._writer.write(stream, data)
+
+    def close_decoders(self) -> None:
+        for stream, decoder in self._decoders.items():
+            if rest := decoder.close():
+                self._writer.write(stream, rest)
+
+    def __getattr__(self, name):
+        return getattr(self._writer, name)
 
 
 def _size(writer: LogWriter) -> int:

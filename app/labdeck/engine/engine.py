@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..core.errors import InvalidInput
 from ..core.models import Job, Node, Run, Step, Trigger
-from ..core.quoting import Shell, check_option_name, check_option_value, substitute
+from ..core.quoting import Shell, check_option_name, check_option_total, check_option_value, substitute
 from ..core.targets import resolve_targets
 from ..executors.pool import ExecutorPool
 from ..store import paths, run_queue, secrets
@@ -197,4 +197,5 @@ def resolve_options(job: Job, given: dict[str, str]) -> dict[str, str]:
         if option.required and value == "":
             raise InvalidInput(f"job '{job.name}' needs a value for option '{name}': -p {name}=VALUE")
         values[name] = check_option_value(name, value, f"job '{job.name}': ")
+    check_option_total(values, f"job '{job.name}': ")
     return values
