@@ -25,6 +25,7 @@ from ..executors.base import ScriptFile
 from ..executors.pool import ExecutorPool
 from ..store.catalog import Catalog
 from ..store.detached import DetachedRecord, DetachedStore
+from ..store.identity import run_token
 from ..store.logs import MAX_HELD_LINE, LogWriter
 from .heartbeat import Heartbeats, float_setting
 
@@ -137,7 +138,7 @@ class DetachedRunner:
                 if stop is not None and self.released.is_set():
                     break  # shutdown cancels every run after releasing these: the command goes on
                 if stop is not None and record.pgid:
-                    kill_state = ops.kill(record.pgid, record.kill_grace_s)
+                    kill_state = ops.kill(record.pgid, record.kill_grace_s, run_token(self._catalog, nr.id))
                     try:
                         self._read_new(ops, record.remote_dir, ops.status(record.remote_dir, record.pgid),
                                        offsets, pending, writer)

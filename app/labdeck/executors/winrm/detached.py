@@ -89,8 +89,9 @@ class WinrmDetachedOps:
         except (binascii.Error, ValueError) as exc:
             raise NodeUnreachable(f"node '{self.node}': the output of a read came back garbled ({exc})") from exc
 
-    def kill(self, pgid: int, grace_s: float) -> KillState:
-        """The launcher's process tree (``taskkill /T /F``), then a check that none of it is left."""
+    def kill(self, pgid: int, grace_s: float, token: str = "") -> KillState:
+        """The launcher's process tree (``taskkill /T /F``), then a check that none of it is left
+        (Windows processes are not searched by the token)."""
         return self.executor.kill_tree(pgid, grace_s)
 
     def cleanup(self, older_than_min: int) -> None:
