@@ -25,7 +25,8 @@ def pyqtgraph():
     with _lock:
         if _module is None:
             import pyqtgraph as pg
-            pg.setConfigOptions(antialias=True, useNumba=False, imageAxisOrder="row-major")
+            # no antialiasing: with it a curve of a day of probes costs milliseconds per repaint
+            pg.setConfigOptions(antialias=False, useNumba=False, imageAxisOrder="row-major")
             _module = pg
     return _module
 
