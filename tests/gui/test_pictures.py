@@ -203,9 +203,12 @@ def test_status_colours_stay_readable_in_dark_mode(qtbot, window):
     dark.setColor(QPalette.ColorRole.Base, QColor("#1e1e1e"))
     dark.setColor(QPalette.ColorRole.Window, QColor("#2b2b2b"))
     app.setPalette(dark)
+    trend = window.jobs_page.trend
+    trend.ensure_built()
     try:
         for status in STATUS_COLORS:
             assert contrast(status_color(status), QColor("#1e1e1e")) >= 3.0, status
+        qtbot.waitUntil(lambda: trend.plot.backgroundBrush().color().name() == "#1e1e1e")  # charts follow
     finally:
         app.setPalette(light)
     assert status_color("failed").name() == "#e53935"   # light mode keeps the house colours
