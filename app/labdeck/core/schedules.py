@@ -185,6 +185,8 @@ def parse_at(text: str, tz: str = "UTC") -> datetime:
         value = datetime.fromisoformat(text.strip())
     except ValueError as exc:
         raise InvalidInput(f"time '{text}' is not understood: use YYYY-MM-DD HH:MM[:SS], optionally with +HH:MM") from exc
+    if not 1970 <= value.year <= 9998:  # the ends of the calendar overflow once a zone is applied
+        raise InvalidInput(f"time '{text}' is out of range: give a year from 1970 to 9998")
     return value if value.tzinfo else value.replace(tzinfo=parse_tz(tz))
 
 

@@ -160,7 +160,11 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX placements_node ON placements(node_name)",
     ],
-    # node metrics: a compact history of each probe (percentages), kept for a day (store/metrics.py)
+    # v7: the Python interpreter a node runs .py script steps with ("" = find one on the node) (#14)
+    [
+        "ALTER TABLE nodes ADD COLUMN python TEXT NOT NULL DEFAULT ''",
+    ],
+    # v8: node metrics: a compact history of each probe (percentages), kept for a day (store/metrics.py)
     [
         """CREATE TABLE node_metrics (
             node_name TEXT NOT NULL,
@@ -173,7 +177,6 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX node_metrics_node_at ON node_metrics(node_name, at)",
     ],
 ]
-
 
 
 def schema_version() -> int:
