@@ -98,6 +98,8 @@ class RunTimeline(ChartHost):
         self.set_bars([nr.node_name for nr in self.node_runs], timeline_bars(self.node_runs))
 
     def set_bars(self, names: list[str], bars: list[TimelineBar]) -> None:
+        if (list(names), list(bars)) == (self.names, self.bars) and self.built:
+            return   # nothing moved (a finished run shown again): no redraw
         self.names, self.bars = list(names), list(bars)
         self.update_chart()
 
