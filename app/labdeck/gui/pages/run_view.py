@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSplitter, QTab
 from ...core.errors import NotFound
 from ...core.models import NodeRun
 from ..actions import Actions
-from ..status_style import STATUS_COLORS, fmt_duration, fmt_time, status_color, status_icon, status_label
+from ..status_style import fmt_duration, fmt_time, status_color, status_icon, status_label
 from ..models.transfer_model import PERCENT_ROLE, STATE_ROLE, ProgressDelegate
 from ..widgets.log_view import LogView
 from ..widgets.run_timeline import RunTimeline
@@ -41,7 +41,7 @@ def _status_brush(status: str) -> QBrush:
 
 
 def _color_name(status: str) -> str:
-    return STATUS_COLORS.get(status, "#9e9e9e")
+    return status_color(status).name()   # readable on a dark palette too
 
 
 class RunView(QWidget):
