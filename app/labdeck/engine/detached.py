@@ -25,6 +25,7 @@ from ..executors.base import ScriptFile
 from ..executors.pool import ExecutorPool
 from ..store.catalog import Catalog
 from ..store.detached import DetachedRecord, DetachedStore
+from ..store.identity import run_token
 from ..store.logs import MAX_HELD_LINE, LogWriter
 from .heartbeat import Heartbeats, float_setting
 
@@ -87,6 +88,9 @@ class DetachedRunner:
             on_change=lambda lost: self.store.update(nr.id, lost_since=time.time() if lost else None))
         offsets = {"out": record.out_offset, "err": record.err_offset}
         pending = {"out": b"", "err": b""}
+        # a Windows node's PowerShell writes errors as CLIXML: the ops may give a decoder for them
+        decoders = {"err": ops.stderr_decoder()} if hasattr(ops, "stderr_decoder") else {}
+        writer = _Decoding(writer, decoders) if decoders else writer
         saved_at, interval, dirty = 0.0, POLL_MIN_S, False
         poll_max = getattr(ops, "poll_max_s", POLL_MAX_S)  # a Windows status check starts a PowerShell
         try:
@@ -134,7 +138,7 @@ class DetachedRunner:
                 if stop is not None and self.released.is_set():
                     break  # shutdown cancels every run after releasing these: the command goes on
                 if stop is not None and record.pgid:
-                    kill_state = ops.kill(record.pgid, record.kill_grace_s)
+                    kill_state = ops.kill(record.pgid, record.kill_grace_s, run_token(self._catalog, nr.id))
                     try:
                         self._read_new(ops, record.remote_dir, ops.status(record.remote_dir, record.pgid),
                                        offsets, pending, writer)
@@ -216,6 +220,31 @@ def _flush(pending: dict, writer: LogWriter) -> None:
         if pending[name]:
             writer.write(stream, pending[name])
             pending[name] = b""
+    if isinstance(writer, _Decoding):
+        writer.close_decoders()
+
+
+class _Decoding:
+    """A log writer whose streams pass through decoders (``feed``/``close`` of bytes) first;
+    the follower's offsets still count the node's bytes."""
+
+    def __init__(self, writer: LogWriter, decoders: dict):
+        self._writer = writer
+        self._decoders = {stream: decoders[name] for name, stream in STREAMS if name in decoders}
+
+    def write(self, stream: str, data: bytes) -> None:
+        decoder = self._decoders.get(stream)
+        data = decoder.feed(data) if decoder is not None else data
+        if data:
+            self._writer.write(stream, data)
+
+    def close_decoders(self) -> None:
+        for stream, decoder in self._decoders.items():
+            if rest := decoder.close():
+                self._writer.write(stream, rest)
+
+    def __getattr__(self, name):
+        return getattr(self._writer, name)
 
 
 def _size(writer: LogWriter) -> int:

@@ -41,7 +41,9 @@ class DetachedOps(Protocol):
 
     def read(self, remote_dir: str, stream: str, offset: int, limit: int) -> bytes: ...
 
-    def kill(self, pgid: int, grace_s: float) -> KillState: ...
+    def kill(self, pgid: int, grace_s: float, token: str = "") -> KillState:
+        """The launcher's process group (tree on Windows), then -- where the node can be searched
+        by it -- whatever carries the node run's token (LABDECK_RUN_TOKEN) outside it."""
 
     def cleanup(self, older_than_min: int) -> None: ...
 
@@ -81,9 +83,9 @@ class _PosixOps:
     def status(self, remote_dir: str, pgid: int | None) -> RemoteState:
         return parse_status(self._sh(status_script(remote_dir, pgid)))
 
-    def kill(self, pgid: int, grace_s: float) -> KillState:
+    def kill(self, pgid: int, grace_s: float, token: str = "") -> KillState:
         try:
-            out = self._sh(kill_group_script(pgid, grace_s), timeout=grace_s + OP_TIMEOUT_S + 2)
+            out = self._sh(kill_group_script(pgid, grace_s, token), timeout=2 * grace_s + OP_TIMEOUT_S + 2)
         except NodeUnreachable:
             return KillState.KILL_UNCONFIRMED
         return KillState.KILLED if "GONE" in out else KillState.KILL_UNCONFIRMED
