@@ -41,13 +41,14 @@ def resolve_reference(match: re.Match[str], lookup: Lookup) -> str:
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:
-    tokens, pos = [], 0
+    tokens: list[tuple[str, str]] = []
+    pos = 0
     text = text.strip()
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
             raise InvalidInput(f"condition '{text}': cannot read it from '{text[pos:].strip()}'")
-        kind = m.lastgroup
+        kind = m.lastgroup or ""  # every alternative of _TOKEN is a named group
         value = m.group(kind)
         if kind == "ref" and not REFERENCE.fullmatch(value):
             raise InvalidInput(f"condition '{text}': '{value}' is not ${{steps.NAME.exit_code}}, "
@@ -81,8 +82,9 @@ class _Parser:
         if not self.tokens:
             raise InvalidInput("an empty condition")
         tree = self.boolean("or")
-        if self.peek() is not None:
-            raise InvalidInput(f"condition '{self.text}': unexpected '{self.peek()[1]}'")
+        extra = self.peek()
+        if extra is not None:
+            raise InvalidInput(f"condition '{self.text}': unexpected '{extra[1]}'")
         return tree
 
     def boolean(self, op: str):
@@ -137,7 +139,9 @@ def _eval(tree, lookup: Lookup):
     if kind == "lit":
         return tree[1]
     if kind == "ref":
-        return resolve_reference(REFERENCE.fullmatch(tree[1]), lookup)
+        reference = REFERENCE.fullmatch(tree[1])
+        assert reference is not None  # the tokenizer admits only references that match
+        return resolve_reference(reference, lookup)
     if kind == "not":
         return not _truthy(_eval(tree[1], lookup))
     if kind in ("and", "or"):
@@ -147,8 +151,12 @@ def _eval(tree, lookup: Lookup):
         return left or _truthy(_eval(tree[2], lookup))
     op, a, b = tree[1], _text(_eval(tree[2], lookup)), _text(_eval(tree[3], lookup))
     x, y = _number(a), _number(b)
-    if x is None or y is None:  # compare as numbers only when both are numbers
-        x, y = a, b
+    if x is not None and y is not None:  # compare as numbers only when both are numbers
+        return _compare(op, x, y)
+    return _compare(op, a, b)
+
+
+def _compare[T: (str, float)](op: str, x: T, y: T) -> bool:
     return {"==": x == y, "!=": x != y, "<": x < y, "<=": x <= y, ">": x > y, ">=": x >= y}[op]
 
 

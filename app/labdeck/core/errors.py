@@ -42,12 +42,13 @@ class HostKeyUnknown(LabDeckError):
 class HostKeyChanged(LabDeckError):
     """The node presented a different host key from the one accepted before."""
 
-    def __init__(self, node: str, expected: str, presented: str):
+    def __init__(self, node: str, expected: str | None, presented: str):
         self.node = node
         self.expected = expected
         self.presented = presented
         super().__init__(
-            f"HOST KEY CHANGED for node '{node}': expected {expected}, the host presented {presented}. "
+            f"HOST KEY CHANGED for node '{node}': expected {expected or 'no key (none accepted yet)'}, "
+            f"the host presented {presented}. "
             f"Nothing was run there. If the machine was reinstalled, accept the new key with: "
             f"labdeck node test {node} --accept-host-key --replace-host-key"
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .status import NodeRunStatus, RunStatus
+from .transfers import TransferFinished, TransferNodeFinished, TransferProgress, TransferQueued
 
 
 @dataclass(frozen=True)
@@ -103,4 +104,5 @@ class QueueChanged:
 
 
 Event = (RunStarted | NodeRunStarted | NodeRunOutput | NodeRunStateChanged | NodeRunFinished | RunFinished | NodeSeen
-         | Notification | PlanProgress | StepChanged | QueueChanged)
+         | Notification | PlanProgress | StepChanged | QueueChanged
+         | TransferQueued | TransferProgress | TransferNodeFinished | TransferFinished)  # transfers: core/transfers.py

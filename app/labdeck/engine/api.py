@@ -19,11 +19,10 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from ..core.models import Job, Node, Run, Trigger
-    from ..core.transfers import TransferRequest
     from ..store.catalog import Catalog
     from .bus import EventBus
     from .nodes import NodeCheck
-    from .transfers import Transfer
+    from .transfers import Transfer, TransferRequest
 
 
 class NodesApi(Protocol):

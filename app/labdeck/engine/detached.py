@@ -90,7 +90,8 @@ class DetachedRunner:
         pending = {"out": b"", "err": b""}
         # a Windows node's PowerShell writes errors as CLIXML: the ops may give a decoder for them
         decoders = {"err": ops.stderr_decoder()} if hasattr(ops, "stderr_decoder") else {}
-        writer = _Decoding(writer, decoders) if decoders else writer
+        if decoders:
+            writer = _Decoding(writer, decoders)  # type: ignore[assignment]  # a LogWriter in all the follower uses
         saved_at, interval, dirty = 0.0, POLL_MIN_S, False
         poll_max = getattr(ops, "poll_max_s", POLL_MAX_S)  # a Windows status check starts a PowerShell
         try:
@@ -127,7 +128,8 @@ class DetachedRunner:
                         return NodeRunStatus.LOST, None, message, None
                     if state.exit_code == 0:
                         return NodeRunStatus.SUCCEEDED, 0, "", None
-                    meaning = describe_exit(state.exit_code, getattr(ops, "os_family", None))
+                    meaning = (describe_exit(state.exit_code, getattr(ops, "os_family", None))
+                               if state.exit_code is not None else "ended without a readable exit code")
                     return NodeRunStatus.FAILED, state.exit_code, f"step {state.step} {meaning}", None
                 dirty = dirty or got
                 if dirty and time.monotonic() - saved_at >= SAVE_EVERY_S:

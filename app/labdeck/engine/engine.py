@@ -81,9 +81,12 @@ class Engine:
         """Re-attach to the detached runs of LabDeck processes that are gone; their run ids."""
         adopted: list[int] = []
         interrupted: list = []
-        reconcile_orphans(self.catalog, set(self.dispatcher.active_run_ids()),
-                          adopt=lambda run: self.dispatcher.adopt(run) and adopted.append(run.id),
-                          interrupted=interrupted)
+
+        def adopt(run) -> None:
+            if self.dispatcher.adopt(run):
+                adopted.append(run.id)
+
+        reconcile_orphans(self.catalog, set(self.dispatcher.active_run_ids()), adopt=adopt, interrupted=interrupted)
         if interrupted:  # their commands may still run on the nodes
             threading.Thread(target=kill_interrupted_leftovers, args=(self.catalog, self.pool, interrupted),
                              daemon=True, name="orphan-leftovers").start()

@@ -137,7 +137,7 @@ class NodeManager:
             if presented[2] != accept_fingerprint:
                 raise HostKeyChanged(node.name, accept_fingerprint, f"{presented[0]} {presented[2]}")
         try:
-            if ref:
+            if ref and secret:  # ref is set only with a secret to keep
                 secrets.set_secret(ref, secret)
             self._catalog.update_node(node)
             self._pool.forget(node.name)

@@ -68,6 +68,11 @@ class PlannedRun:
     def task_finished(self, task: Task, outcome: TaskOutcome) -> None:
         raise NotImplementedError
 
+    @property
+    def tasks_total(self) -> int:
+        """How many tasks the whole run has (the queue shows it)."""
+        raise NotImplementedError
+
     def slot_free(self, node_name: str) -> bool:
         with self.lock:
             return not self.slots_per_node or self._running_on.get(node_name, 0) < self.slots_per_node
@@ -84,6 +89,7 @@ class PlannedRun:
             self._started = self._started or node is not None
         if first:
             self.run.started_at = queue_store.mark_running(self.engine.catalog, self.run.id)
+            assert node is not None  # first implies a node
             self.engine.bus.publish(RunStarted(self.run.id, self.job.name, (node.name,)))  # its first node
 
     def release(self, task: Task) -> None:

@@ -7,6 +7,8 @@ import logging
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from ..core.errors import LabDeckError
 from ..core.events import NodeRunStateChanged
@@ -17,12 +19,36 @@ from ..store.detached import DetachedRecord
 from .active_run import ActiveRun
 from .transfer_steps import split_around_work
 
+if TYPE_CHECKING:
+    from ..executors.pool import ExecutorPool
+    from ..store.catalog import Catalog
+    from ..store.logs import LogWriter
+    from .bus import EventBus
+    from .detached import DetachedRunner
+
 log = logging.getLogger(__name__)
 
 
 class ReattachMixin:
     """Needs the Dispatcher's _catalog, _pool, _bus, _lock, _active, _workers, detached,
     _log_writer, _finish_node and _finish_run."""
+
+    # what the Dispatcher provides (declared for the type checker)
+    _catalog: Catalog
+    _pool: ExecutorPool
+    _bus: EventBus
+    _lock: threading.Lock
+    _active: dict[int, ActiveRun]
+    _workers: ThreadPoolExecutor
+    detached: DetachedRunner
+
+    if TYPE_CHECKING:
+        def _log_writer(self, run_id: int, node, nr: NodeRun) -> LogWriter: ...
+        def _finish_node(self, active: ActiveRun, nr: NodeRun, status: NodeRunStatus, exit_code: int | None,
+                         message: str, kill_state=None, writer: LogWriter | None = None) -> None: ...
+        def _finish_run(self, active: ActiveRun) -> None: ...
+        def _collect_after(self, outcome, node, after, options: dict[str, str], deadline: Deadline, stop,
+                           writer: LogWriter): ...
 
     def adopt(self, run: Run) -> bool:
         """Follow on the detached node runs of a run whose LabDeck process is gone (see reconcile)."""
@@ -58,6 +84,10 @@ class ReattachMixin:
             return
         try:
             ops = self.detached.ops_for(self._pool.get(node))
+            if ops is None:  # the node's transport changed to one without detached runs
+                self._finish_node(active, nr, NodeRunStatus.LOST, None,
+                                  f"node {nr.node_name} can no longer follow a detached run (its transport changed)")
+                return
             _truncate(nr.log_path, record.log_size)  # the log ends where the saved offsets do
             writer = self._log_writer(active.run.id, node, nr)
         except Exception as exc:

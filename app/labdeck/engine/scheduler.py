@@ -102,7 +102,8 @@ class Scheduler:
             self._watchdog.join(timeout=5)
         if self._unsubscribe:
             self._unsubscribe()
-        self._actions.shutdown(wait=True)
+        if self._actions is not None:
+            self._actions.shutdown(wait=True)
         self._aps, self._loaded, self._signature = None, {}, None
         with self._queue_lock:
             self._queued.clear()
@@ -139,7 +140,7 @@ class Scheduler:
             return
         self._signature = signature
         paused = self.store.paused()
-        wanted = {} if paused else {s.id: s for s in self.store.list() if s.enabled}
+        wanted = {} if paused else {s.id: s for s in self.store.list() if s.enabled and s.id is not None}
         for sid in list(self._loaded):
             if sid not in wanted or self._loaded[sid] != self._key(wanted[sid]):
                 self._aps.remove_job(str(sid))

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..core.models import Node
 from ..core.transfers import Direction, remote_join, substitute_path
+from ..executors.transfer_base import TransferBackend
 
 log = logging.getLogger(__name__)
 CHECK_WAIT_S = 60.0  # how long a leader keeps its marker for the others to look
@@ -40,7 +41,7 @@ class _Group:
 
 
 class SharedDestinations:
-    def __init__(self, request, nodes: list[Node], backend_for: Callable[[Node], object]):
+    def __init__(self, request, nodes: list[Node], backend_for: Callable[[Node], TransferBackend]):
         self._backend_for = backend_for
         self._groups: dict[str, _Group] = {}
         if request.direction is not Direction.PUT:
@@ -108,7 +109,7 @@ class SharedDestinations:
         return entry is not None and not entry.is_dir and entry.size == len(group.token)
 
     def _with_backend(self, node: Node, action) -> bool:
-        backend = None
+        backend: TransferBackend | None = None
         try:
             backend = self._backend_for(node)
             action(backend)

@@ -47,7 +47,7 @@ class NodeProgress:
     files_total: int = 0
     files_done: int = 0
     started: float = field(default_factory=time.monotonic)
-    on_change: object = None  # callable(NodeProgress) | None
+    on_change: Callable[[NodeProgress], None] | None = None
 
     def start_file(self, name: str, size: int) -> None:
         self.file_name, self.file_total, self.file_done = name, size, 0

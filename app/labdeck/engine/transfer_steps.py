@@ -45,7 +45,7 @@ def run_transfer_step(pool: ExecutorPool, node: Node, step: Step, index: int, op
     where = f"{request.sources[0]} -> {request.destination}"
     writer.note(f"step {index}: {step.kind} {substitute_path(where, node.name, options)}")
     result = node_transfer(backend_for(pool, node), request, node.name, NodeProgress(node.name),
-                           _StopWhen(stop, deadline))
+                           _StopWhen(stop, deadline))  # type: ignore[arg-type]  # transfers only call is_set()
     for f in result.files:
         writer.note(f"  {f.outcome} {f.remote} ({f.size} bytes{', sha256 ' + f.sha256 if f.sha256 else ''})")
     if result.renamed:

@@ -163,7 +163,7 @@ class TransferManager:
         self._publish_progress(transfer.id, progress)
         transfer.results[node.name] = result
         self._bus.publish(TransferNodeFinished(transfer.id, node.name, result.ok, result.error, result.renamed_text()))
-        if holding:
+        if holding and slots is not None:
             slots.release()
         with self._lock:
             remaining[0] -= 1

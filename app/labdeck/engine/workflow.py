@@ -171,7 +171,8 @@ class WorkflowRun(PlannedRun):
                                                                                    if s.name == name)
         message = outcome.message
         ok = outcome.status is NodeRunStatus.SUCCEEDED
-        outputs, artifacts = {}, []
+        outputs: dict[str, str] = {}
+        artifacts: list[Path] = []
         if task.node is not None and task.child_run_id is not None and outcome.status in (
                 NodeRunStatus.SUCCEEDED, NodeRunStatus.FAILED):
             try:
@@ -183,7 +184,7 @@ class WorkflowRun(PlannedRun):
         with self.lock:
             state = self.states[name]
             state.outputs.update(outputs)
-            if artifacts:
+            if artifacts and task.node is not None:  # artifacts come only from a task that ran on a node
                 state.artifacts[task.node.name] = artifacts
             if outcome.exit_code is not None and (state.exit_code in (None, 0)):
                 state.exit_code = outcome.exit_code

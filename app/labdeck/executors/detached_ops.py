@@ -111,7 +111,9 @@ class SshDetachedOps(_PosixOps):
             try:
                 if self._sftp is None:
                     self._sftp = self.connection.sftp()
-                    self._sftp.get_channel().settimeout(OP_TIMEOUT_S)
+                    channel = self._sftp.get_channel()
+                    if channel is not None:
+                        channel.settimeout(OP_TIMEOUT_S)
                 return action(self._sftp)
             except (paramiko.SSHException, OSError, EOFError) as exc:
                 if isinstance(exc, FileNotFoundError):

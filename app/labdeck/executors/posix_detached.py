@@ -102,7 +102,7 @@ def parse_status(text: str) -> RemoteState:
         if not words:
             continue
         if words[0] == "EXIT" and len(words) >= 2:
-            state = RemoteState("exited", _int(words[1]), _int(words[2]) if len(words) > 2 else 0)
+            state = RemoteState("exited", _int(words[1]), (_int(words[2]) or 0) if len(words) > 2 else 0)
         elif words[0] == "RUNNING":
             state = RemoteState("running")
         elif words[0] == "PGID" and len(words) > 1:

@@ -13,7 +13,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from ..core.errors import LabDeckError
 from ..core.transfers import PART_SUFFIX, FileOutcome, FileResult, RemoteEntry
@@ -92,7 +92,7 @@ class LocalPart:
     def __init__(self, final: Path):
         self.final = final
         self.path = final.with_name(final.name + PART_SUFFIX)
-        self._file = None
+        self._file: BinaryIO | None = None
 
     def existing_size(self) -> int:
         try:
@@ -111,6 +111,8 @@ class LocalPart:
             raise self._error(exc) from exc
 
     def write(self, data: bytes) -> None:
+        if self._file is None:
+            raise RuntimeError(f"{self.path}: write before open")  # a bug in the caller, not the disk
         try:
             self._file.write(data)
         except OSError as exc:

@@ -119,7 +119,7 @@ class Catalog:
 
     def set_setting(self, key: str, value: str) -> None:
         with self._tx() as db:
-            db["settings"].upsert({"key": key, "value": value}, pk="key")
+            db.table("settings").upsert({"key": key, "value": value}, pk="key")
 
     # ---- nodes -------------------------------------------------------------------------
 
@@ -128,7 +128,7 @@ class Catalog:
             if self._find_id("nodes", node.name) is not None:
                 raise AlreadyExists(f"a node named '{node.name}' already exists (remove it first or pick another name)")
             row = node_to_row(node) | {"created_at": time.time()}
-            node.id = db["nodes"].insert(row).last_pk
+            node.id = db.table("nodes").insert(row).last_pk
         return node
 
     def ensure_node_name_free(self, name: str) -> None:
@@ -138,7 +138,7 @@ class Catalog:
 
     def update_node(self, node: Node) -> None:
         with self._tx() as db:
-            db["nodes"].update(self._require_id("nodes", node.name, "node"), node_to_row(node))
+            db.table("nodes").update(self._require_id("nodes", node.name, "node"), node_to_row(node))
 
     def get_node(self, name: str) -> Node:
         rows = self._rows("SELECT * FROM nodes WHERE name = ?", (name,))
@@ -152,7 +152,7 @@ class Catalog:
 
     def remove_node(self, name: str) -> None:
         with self._tx() as db:
-            db["nodes"].delete(self._require_id("nodes", name, "node"))
+            db.table("nodes").delete(self._require_id("nodes", name, "node"))
 
     def mark_node_seen(self, name: str, when: float | None = None, probe: dict | None = None,
                        os_family: str | None = None) -> None:
@@ -166,7 +166,7 @@ class Catalog:
                 metrics.record(db, name, changes["last_seen"], probe)
             if os_family:
                 changes["os_family"] = os_family
-            db["nodes"].update(node_id, changes)
+            db.table("nodes").update(node_id, changes)
 
     # ---- host keys ---------------------------------------------------------------------
 
@@ -183,7 +183,7 @@ class Catalog:
             node_id = self._require_id("nodes", node_name, "node")
             if replace:
                 db.execute("DELETE FROM host_keys WHERE node_id = ?", (node_id,))
-            db["host_keys"].upsert(
+            db.table("host_keys").upsert(
                 {"node_id": node_id, "key_type": key_type, "key_b64": key_b64,
                  "fingerprint": fingerprint, "accepted_at": time.time()},
                 pk=("node_id", "key_type"))
@@ -204,10 +204,10 @@ class Catalog:
                 raise AlreadyExists(f"a job named '{job.name}' already exists "
                                     "(remove it first, or import with --replace)")
             if existing is not None:
-                db["jobs"].update(existing, job_to_row(job) | {"updated_at": now})
+                db.table("jobs").update(existing, job_to_row(job) | {"updated_at": now})
                 job.id = existing
             else:
-                job.id = db["jobs"].insert(job_to_row(job) | {"created_at": now, "updated_at": now}).last_pk
+                job.id = db.table("jobs").insert(job_to_row(job) | {"created_at": now, "updated_at": now}).last_pk
         return job
 
     def get_job(self, name: str) -> Job:
@@ -222,7 +222,7 @@ class Catalog:
 
     def remove_job(self, name: str) -> None:
         with self._tx() as db:
-            db["jobs"].delete(self._require_id("jobs", name, "job"))
+            db.table("jobs").delete(self._require_id("jobs", name, "job"))
 
     # ---- runs --------------------------------------------------------------------------
 
@@ -233,17 +233,18 @@ class Catalog:
         scheduled_for, note, restarts, parent_run_id."""
         with self._tx() as db:
             now = time.time()
-            run_id = db["runs"].insert({
+            run_id = db.table("runs").insert({
                 "job_id": job_id, "job_name": job_name, "trigger": str(trigger),
                 "status": str(RunStatus.RUNNING), "options": json.dumps(options), "targets": targets,
                 "started_at": now, "owner_pid": os.getpid(), "owner_host": socket.gethostname(),
                 **(extra or {}),
             }).last_pk
             for name in node_names:
-                db["node_runs"].insert({
+                db.table("node_runs").insert({
                     "run_id": run_id, "node_name": name, "status": str(NodeRunStatus.PENDING),
                     "log_path": str(log_path_for(run_id, name)),
                 })
+        assert run_id is not None  # an INSERT's rowid
         return self.get_run(run_id), self.node_runs(run_id)
 
     def get_run(self, run_id: int) -> Run:
@@ -254,7 +255,8 @@ class Catalog:
 
     def list_runs(self, job_name: str | None = None, limit: int = 50,
                   status: str | None = None) -> list[Run]:
-        sql, params = "SELECT * FROM runs WHERE workflow_run_id IS NULL", []  # task runs: store/run_queue
+        sql = "SELECT * FROM runs WHERE workflow_run_id IS NULL"  # task runs: store/run_queue
+        params: list[str | int] = []
         if job_name:
             sql += " AND job_name = ?"
             params.append(job_name)
@@ -301,24 +303,25 @@ class Catalog:
             changes["kill_state"] = str(kill_state)
         if changes:
             with self._tx() as db:
-                db["node_runs"].update(node_run_id, changes)
+                db.table("node_runs").update(node_run_id, changes)
 
     @retry_once_when_full
     def finish_run(self, run_id: int, status: RunStatus, note: str | None = None) -> None:
         changes = {"status": str(status), "finished_at": time.time()} | ({"note": note} if note else {})
         with self._tx() as db:
-            db["runs"].update(run_id, changes)
+            db.table("runs").update(run_id, changes)
 
     def record_entry(self, job_name: str, job_id: int | None, status: RunStatus, trigger: Trigger,
                      scheduled_for: float, note: str, targets: str = "", schedule_id: int | None = None) -> Run:
         """A history entry without node runs: a missed or skipped fire, or a run that could not start."""
         with self._tx() as db:
-            run_id = db["runs"].insert({
+            run_id = db.table("runs").insert({
                 "job_id": job_id, "job_name": job_name, "trigger": str(trigger), "status": str(status),
                 "options": "{}", "targets": targets, "started_at": scheduled_for, "finished_at": time.time(),
                 "owner_pid": os.getpid(), "owner_host": socket.gethostname(), "schedule_id": schedule_id,
                 "scheduled_for": scheduled_for, "note": note,
             }).last_pk
+        assert run_id is not None  # an INSERT's rowid
         return self.get_run(run_id)
 
     def request_cancel(self, run_id: int, node_name: str | None = None) -> list[NodeRun]:
@@ -326,7 +329,7 @@ class Catalog:
         run = self.get_run(run_id)
         with self._tx() as db:
             if node_name is None:
-                db["runs"].update(run.id, {"cancel_requested": 1})
+                db.table("runs").update(run.id, {"cancel_requested": 1})
                 db.execute("UPDATE node_runs SET cancel_requested = 1 WHERE run_id = ?", (run_id,))
             else:
                 hit = db.execute("UPDATE node_runs SET cancel_requested = 1 WHERE run_id = ? AND node_name = ?",
@@ -340,7 +343,7 @@ class Catalog:
         if not run_ids:
             return {}
         marks = ",".join("?" * len(run_ids))
-        result = {r["id"]: (bool(r["cancel_requested"]), set()) for r in
+        result: dict[int, tuple[bool, set[str]]] = {r["id"]: (bool(r["cancel_requested"]), set()) for r in
                   self._rows(f"SELECT id, cancel_requested FROM runs WHERE id IN ({marks})", tuple(run_ids))}
         for row in self._rows(f"SELECT run_id, node_name FROM node_runs WHERE cancel_requested = 1 "
                               f"AND run_id IN ({marks})", tuple(run_ids)):

@@ -40,7 +40,7 @@ class DetachedStore:
         """Recorded before the launch, so a crash right after it still finds the folder."""
         record.launched_at = record.launched_at or time.time()
         with self.catalog._tx() as db:
-            db["detached_runs"].insert(vars(record), replace=True)
+            db.table("detached_runs").insert(vars(record), replace=True)
 
     def get(self, node_run_id: int) -> DetachedRecord | None:
         rows = self.catalog._rows("SELECT * FROM detached_runs WHERE node_run_id = ?", (node_run_id,))
@@ -54,7 +54,7 @@ class DetachedStore:
 
     def update(self, node_run_id: int, **changes) -> None:
         with self.catalog._tx() as db:
-            db["detached_runs"].update(node_run_id, changes)
+            db.table("detached_runs").update(node_run_id, changes)
 
     def claim(self, run) -> bool:
         """Make this process the owner of a run whose owner is gone; False if another process

@@ -20,7 +20,9 @@ def catalog_token(catalog: Catalog) -> str:
     with catalog._tx() as db:
         db.execute("INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)",
                    (CATALOG_TOKEN_SETTING, secrets.token_hex(4)))
-    return catalog.get_setting(CATALOG_TOKEN_SETTING)
+    token = catalog.get_setting(CATALOG_TOKEN_SETTING)
+    assert token is not None  # written just above, or by another process first
+    return token
 
 
 def run_token(catalog: Catalog, node_run_id: int) -> str:

@@ -60,7 +60,7 @@ class LogWriter:
     the log with a note saying so, and stops every other log of the folder the same way. The file
     is written unbuffered, so nothing half-written waits in a buffer to eat that reserve."""
 
-    def __init__(self, path: Path, encoding: str = "utf-8", secrets: list[str] | None = None, on_text=None,
+    def __init__(self, path: Path | str, encoding: str = "utf-8", secrets: list[str] | None = None, on_text=None,
                  space=None):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)

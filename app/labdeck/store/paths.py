@@ -73,6 +73,8 @@ def network_location(path: str, windows: bool | None = None, drive_type=None) ->
 
 
 def _drive_type(root: str) -> int:
+    if sys.platform != "win32":  # (also tells mypy that what follows runs on Windows only)
+        raise OSError("GetDriveTypeW exists on Windows only")
     import ctypes
     return int(ctypes.windll.kernel32.GetDriveTypeW(ctypes.c_wchar_p(root)))
 

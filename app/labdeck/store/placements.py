@@ -26,7 +26,7 @@ def hold_where_it_fits(catalog: Catalog, run_id: int, choose: Callable[[Usage], 
         if picked is None:
             return None
         node, amounts = picked
-        return db["placements"].insert({
+        return db.table("placements").insert({
             "run_id": run_id, "node_name": node, "cpus": amounts.get("cpus", 0),
             "memory_mb": amounts.get("memory_mb", 0), "gpus": amounts.get("gpus", 0),
             "owner_pid": os.getpid(), "owner_host": socket.gethostname(), "placed_at": time.time()}).last_pk

@@ -34,7 +34,8 @@ class RunFilters:
     text: str = ""               # case-insensitive, in id, job, status, trigger, targets, note, node names
 
     def where(self) -> tuple[str, list]:
-        clauses, params = ["r.workflow_run_id IS NULL"], []  # task runs show under their workflow or array
+        clauses = ["r.workflow_run_id IS NULL"]  # task runs show under their workflow or array
+        params: list[str | float] = []
         if self.job:
             clauses.append("r.job_name = ?")
             params.append(self.job)

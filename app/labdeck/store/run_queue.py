@@ -21,7 +21,7 @@ def enqueue(catalog: Catalog, run_id: int, priority: int, tasks_total: int,
     """``only_tasks``: an array run of just these item indexes (a re-run of failed items)."""
     with catalog._tx() as db:
         row = db.execute("SELECT COALESCE(MAX(seq), 0) FROM run_queue").fetchone()
-        db["run_queue"].insert({"run_id": run_id, "priority": priority, "seq": float(row[0]) + 1,
+        db.table("run_queue").insert({"run_id": run_id, "priority": priority, "seq": float(row[0]) + 1,
                                 "tasks_total": tasks_total, "only_tasks": json.dumps(only_tasks or []),
                                 "queued_at": time.time()}, replace=True)
 
@@ -51,7 +51,7 @@ def entries(catalog: Catalog, run_ids: list[int] | None = None) -> list[dict]:
 def set_priority(catalog: Catalog, run_id: int, priority: int) -> None:
     with catalog._tx() as db:
         _require(db, run_id)
-        db["run_queue"].update(run_id, {"priority": priority})
+        db.table("run_queue").update(run_id, {"priority": priority})
 
 
 def move(catalog: Catalog, run_id: int, direction: str) -> None:
@@ -68,11 +68,11 @@ def move(catalog: Catalog, run_id: int, direction: str) -> None:
     me, them = line[index], line[other]
     with catalog._tx() as db:
         if me["priority"] == them["priority"]:
-            db["run_queue"].update(run_id, {"seq": them["seq"]})
-            db["run_queue"].update(them["run_id"], {"seq": me["seq"]})
+            db.table("run_queue").update(run_id, {"seq": them["seq"]})
+            db.table("run_queue").update(them["run_id"], {"seq": me["seq"]})
         else:
             step = -0.5 if direction == "up" else 0.5
-            db["run_queue"].update(run_id, {"priority": them["priority"], "seq": them["seq"] + step})
+            db.table("run_queue").update(run_id, {"priority": them["priority"], "seq": them["seq"] + step})
 
 
 def mark_running(catalog: Catalog, run_id: int) -> float:
@@ -92,7 +92,7 @@ def queued_runs(catalog: Catalog) -> list[Run]:
 
 def adopt(catalog: Catalog, run_id: int, pid: int, host: str) -> None:
     with catalog._tx() as db:
-        db["runs"].update(run_id, {"owner_pid": pid, "owner_host": host})
+        db.table("runs").update(run_id, {"owner_pid": pid, "owner_host": host})
 
 
 def set_reason(catalog: Catalog, run_id: int, reason: str) -> None:

@@ -4,6 +4,7 @@ changes made by another process (the CLI beside a running daemon) through ``sign
 
 from __future__ import annotations
 
+import builtins  # ScheduleStore.list shadows list in the class body
 import time
 
 from ..core.errors import NotFound
@@ -31,7 +32,7 @@ class ScheduleStore:
         validate(schedule)
         job = self.catalog.get_job(schedule.job_name)
         with self.catalog._tx() as db:
-            schedule.id = db["schedules"].insert({
+            schedule.id = db.table("schedules").insert({
                 "job_id": job.id, "kind": str(schedule.kind), "expr": schedule.expr, "tz": schedule.tz,
                 "enabled": int(schedule.enabled), "catch_up": str(schedule.catch_up),
                 "last_checked": schedule.last_checked, "created_at": schedule.created_at, "updated_at": now,
@@ -43,10 +44,12 @@ class ScheduleStore:
         from now on under the new rule; a running scheduler follows through ``signature``."""
         validate(schedule)
         job = self.catalog.get_job(schedule.job_name)
+        if schedule.id is None:
+            raise NotFound(f"schedule of job '{schedule.job_name}' was never stored (add it first)")
         self.get(schedule.id)  # NotFound if it was removed meanwhile
         now = time.time()
         with self.catalog._tx() as db:
-            db["schedules"].update(schedule.id, {
+            db.table("schedules").update(schedule.id, {
                 "job_id": job.id, "kind": str(schedule.kind), "expr": schedule.expr, "tz": schedule.tz,
                 "enabled": int(schedule.enabled), "catch_up": str(schedule.catch_up),
                 "last_checked": now, "updated_at": now})
@@ -75,15 +78,15 @@ class ScheduleStore:
         if enabled and not schedule.enabled:
             changes["last_checked"] = now
         with self.catalog._tx() as db:
-            db["schedules"].update(schedule_id, changes)
+            db.table("schedules").update(schedule_id, changes)
 
     def set_last_checked(self, schedule_id: int, when: float) -> None:
         with self.catalog._tx() as db:
             db.execute("UPDATE schedules SET last_checked = ? WHERE id = ?", (when, schedule_id))
 
-    def set_last_checked_many(self, items: list[tuple[float, int]]) -> None:
+    def set_last_checked_many(self, items: builtins.list[tuple[float, int]]) -> None:
         with self.catalog._tx() as db:
-            db.executemany("UPDATE schedules SET last_checked = ? WHERE id = ?", items)
+            db.conn.executemany("UPDATE schedules SET last_checked = ? WHERE id = ?", items)
 
     # ---- pause all ---------------------------------------------------------------------
 
@@ -105,6 +108,6 @@ class ScheduleStore:
                 "SELECT COUNT(*), COALESCE(MAX(updated_at), 0), COALESCE(SUM(id), 0) FROM schedules").fetchone()
         return tuple(row) + (self.paused(),)
 
-    def _select(self, where: str, params: tuple = ()) -> list[Schedule]:
+    def _select(self, where: str, params: tuple = ()) -> builtins.list[Schedule]:
         return [_from_row(r) for r in self.catalog._rows(
             f"SELECT s.*, j.name AS job_name FROM schedules s JOIN jobs j ON j.id = s.job_id {where}", params)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+from collections.abc import Mapping
 from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
@@ -95,7 +96,7 @@ def _leaf_types(annotation: Any) -> set:
     return {annotation} if not args else set().union(*(_leaf_types(a) for a in args))
 
 
-def _problem(error: dict, whole: bool) -> str:
+def _problem(error: Mapping[str, Any], whole: bool) -> str:
     kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
     got = f", got {shown(value)}"
     number = "a whole number" if whole else "a number"

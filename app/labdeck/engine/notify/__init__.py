@@ -4,6 +4,7 @@ in the background. A notifier that fails is logged and never affects a run."""
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from ...core.errors import LabDeckError
@@ -59,7 +60,7 @@ class Notifier:
             return
         for url in policy.notify_webhooks:
             self.deliveries.submit(f"{n.kind} of {n.job_name} to webhook {webhook.redact(url)}",
-                                   lambda url=url: webhook.post(url, n))
+                                   functools.partial(webhook.post, url, n))
         if policy.notify_emails:
             settings = {key: self._catalog.get_setting(key) for key in email.SETTINGS}
             self.deliveries.submit(f"{n.kind} of {n.job_name} by email",

@@ -70,6 +70,8 @@ class LocalExecutor:
 
     def _run_windows(self, request: CommandRequest, sink: OutputSink, deadline: Deadline,
                      cancel: threading.Event) -> ExecResult:
+        if sys.platform != "win32":  # (also tells mypy that the Windows-only names below exist)
+            raise OSError("cmd.exe and Job Objects exist on Windows only")
         from .job_object import JobObject
         line, extra_env = self.windows_command_line(request)
         env = os.environ | request.env | extra_env

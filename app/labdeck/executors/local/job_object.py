@@ -1,3 +1,6 @@
+# Windows only: mypy checks for Linux here, where ctypes has no WinDLL, WinError or
+# get_last_error and Popen no _handle (the Windows CI job runs this module's tests).
+# mypy: disable-error-code="attr-defined,has-type"
 """Windows Job Objects for local runs (ctypes on kernel32; Windows only).
 
 Every process a local step starts on Windows runs inside one job: the step's cmd.exe is created

@@ -62,7 +62,8 @@ class _QuickAckSocket(socket.socket):
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         data = super().recv(bufsize, flags)
         try:
-            self.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
+            if _TCP_QUICKACK is not None:
+                self.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
         except OSError:
             pass
         return data
@@ -321,7 +322,8 @@ def _rekey_like_openssh(transport: paramiko.Transport) -> None:
     while that key exchange runs, paramiko's own reader thread waits 30 s for the exchange it
     is supposed to be processing, then gives up ("Key-exchange timed out"). With AES, rekey
     after 64 GiB as OpenSSH does: big transfers no longer stall every 512 MiB."""
-    if (transport.local_cipher or "").startswith("aes") and (transport.remote_cipher or "").startswith("aes"):
+    remote_cipher = getattr(transport, "remote_cipher", "")  # set by paramiko's kex; not in its stubs
+    if (transport.local_cipher or "").startswith("aes") and (remote_cipher or "").startswith("aes"):
         transport.packetizer.REKEY_BYTES = AES_REKEY_BYTES
 
 

@@ -18,19 +18,19 @@ def _note_exit_signal(chan: paramiko.Channel, message: paramiko.Message) -> None
     try:
         if message.get_text() == "exit-signal":
             message.get_boolean()  # want-reply
-            chan.labdeck_exit_signal = message.get_text()
+            chan.labdeck_exit_signal = message.get_text()  # type: ignore[attr-defined]  # our own mark on the channel
     except Exception:  # noqa: BLE001 - a malformed request is paramiko's to refuse
         pass
     message.packet.seek(start)
-    paramiko.Channel._handle_request(chan, message)
+    paramiko.Channel._handle_request(chan, message)  # type: ignore[attr-defined]  # paramiko's private handler, not in its stubs
 
 
 def install(transport: paramiko.Transport) -> None:
     """This transport's channels note ``exit-signal`` (paramiko dispatches requests through a
     class-level table; this transport gets its own copy with one entry replaced)."""
-    table = dict(type(transport)._channel_handler_table)
+    table = dict(type(transport)._channel_handler_table)  # type: ignore[attr-defined]  # paramiko private, not in its stubs
     table[MSG_CHANNEL_REQUEST] = _note_exit_signal
-    transport._channel_handler_table = table
+    transport._channel_handler_table = table  # type: ignore[attr-defined]  # (see above)
 
 
 def exit_signal(chan: paramiko.Channel) -> str | None:

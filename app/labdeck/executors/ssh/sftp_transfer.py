@@ -78,7 +78,8 @@ class SftpTransfer:
     # ---- plumbing ----------------------------------------------------------------------
 
     def _client(self) -> paramiko.SFTPClient:
-        if self._sftp is None or self._sftp.get_channel().closed:
+        channel = self._sftp.get_channel() if self._sftp is not None else None
+        if self._sftp is None or channel is None or channel.closed:
             self._sftp = self.connection.sftp()
         return self._sftp
 
@@ -147,7 +148,7 @@ class SftpTransfer:
         for part in [p for p in path.split("/") if p]:
             current = current + part if current in ("", "/") else f"{current}/{part}"
             try:
-                if stat_mod.S_ISDIR(sftp.stat(current).st_mode):
+                if stat_mod.S_ISDIR(sftp.stat(current).st_mode or 0):
                     continue
                 raise TransferError(f"node '{self.node}': {current} exists and is not a folder")
             except FileNotFoundError:
@@ -161,7 +162,7 @@ class SftpTransfer:
 
     def _is_dir(self, path: str) -> bool:
         try:
-            return stat_mod.S_ISDIR(self._client().stat(path).st_mode)
+            return stat_mod.S_ISDIR(self._client().stat(path).st_mode or 0)
         except FileNotFoundError:
             return False
 

@@ -162,7 +162,7 @@ def send_file(chan: paramiko.Channel, src: BinaryIO, local: Path, hasher: LocalH
             hasher.feed(block)
             rest = memoryview(block)
             while rest:  # memoryview: paramiko's sendall would copy the tail of the block per packet
-                rest = rest[chan.send(rest):]
+                rest = rest[chan.send(rest):]  # type: ignore[arg-type]  # paramiko takes any buffer; its stub says bytes
             progress(len(block))
     chan.shutdown_write()
 

@@ -59,7 +59,7 @@ class CommandReleaser:
         self._queue: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._protocol = None
+        self._protocol: Protocol | None = None
         self._last_sent = 0.0
         self._last_start = 0.0
         self._flushing = False

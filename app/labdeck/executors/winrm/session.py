@@ -33,6 +33,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 import requests
 from winrm.exceptions import (
@@ -60,7 +61,8 @@ SIGNAL_ACTION = soap.SIGNAL_ACTION
 SEND_ACTION = f"{soap.SHELL_NS}/Send"
 SIGNAL_TERMINATE = soap.SIGNAL_TERMINATE
 SIGNAL_CTRL_C = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/ctrl_c"
-PYWINRM_AUTH = {"ntlm": "ntlm", "basic": "basic", "kerberos": "kerberos", "credssp": "credssp"}
+PYWINRM_AUTH: dict[str, Literal["ntlm", "basic", "kerberos", "credssp"]] = {
+    "ntlm": "ntlm", "basic": "basic", "kerberos": "kerberos", "credssp": "credssp"}
 
 
 class OperationTimedOut(WinRMError):
@@ -136,7 +138,8 @@ def make_protocol(target: WinrmTarget) -> Protocol:
         password=target.password or "",
         server_cert_validation="validate" if target.verify_cert else "ignore",
         # requests' CA bundle, or the one named the way requests reads it (a lab's own CA)
-        ca_trust_path=os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None,
+        # None: requests' own bundle (pywinrm passes it on as verify; its stub says str)
+        ca_trust_path=os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None,  # type: ignore[arg-type]
         read_timeout_sec=CONNECT_READ_TIMEOUT_S, operation_timeout_sec=CONNECT_READ_TIMEOUT_S - 10,
         message_encryption="auto",  # sealed over HTTP where the auth can (ntlm, kerberos, credssp)
     )
@@ -181,8 +184,9 @@ class RemoteShell:
         open_session(self.protocol)
 
     def _send(self, action: str, build, *args, wait_s: float = CONNECT_READ_TIMEOUT_S - 10) -> bytes:
-        self.protocol.operation_timeout_sec = wait_s
-        self.protocol.transport.read_timeout_sec = wait_s + RECEIVE_SLACK_S
+        # seconds as floats: pywinrm formats and passes them on as they are (its stub says int)
+        self.protocol.operation_timeout_sec = wait_s  # type: ignore[assignment]
+        self.protocol.transport.read_timeout_sec = wait_s + RECEIVE_SLACK_S  # type: ignore[assignment]
         header = self.protocol.build_wsman_header(resource_uri=SHELL_URI, action=action, shell_id=self.shell_id)
         return self.protocol.send_message(soap.to_xml(build(header, *args)))
 
