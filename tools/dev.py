@@ -3,7 +3,8 @@
 
     python3 tools/dev.py run     install what the app needs into .venv and start it
     python3 tools/dev.py test    install what the tests need (system packages too), check the CI workflows
-                                 offline, and run the tests
+                                 offline, run the linters, and run the tests
+    python3 tools/dev.py lint    ruff and mypy only (what `test` runs before the tests)
 
 Works with any Python 3 as the launcher; LabDeck itself needs 3.12 or newer, which this
 script finds (python3.13, python3.12, py -3.12, pyenv's versions) to create .venv.
@@ -151,10 +152,39 @@ def check_workflows(workflows: list[str] | None = None) -> bool:
     return ok
 
 
+# The linters, configured in pyproject.toml ([tool.ruff], [tool.mypy]); one line per finding.
+LINTERS = [("ruff", ["ruff", "check", "--output-format", "concise", "--no-cache", "."]),
+           ("mypy", ["mypy", "--no-error-summary", "--no-incremental", "--hide-error-context"])]
+
+
+def check_lint() -> bool:
+    """ruff over the repository and mypy over core/, store/, engine/, executors/; a finding fails."""
+    ok = True
+    for name, argv in LINTERS:
+        say(f"{name}")
+        result = subprocess.run([venv_tool(argv[0]), *argv[1:]], cwd=ROOT, capture_output=True, text=True)
+        findings = [line for line in (result.stdout + result.stderr).splitlines()
+                    if line.strip() and not line.startswith(("All checks passed", "Success:", "Found "))]
+        for line in findings:
+            print(f"[dev] {name}: {line}", flush=True)
+        if result.returncode != 0:
+            print(f"[dev] FAILED: {name} found {len(findings)} problem(s) (above); fix them before the tests run",
+                  flush=True)
+            ok = False
+    return ok
+
+
+def cmd_lint(args: list[str]) -> int:
+    ensure_venv("[test]")
+    return 0 if check_lint() else 1
+
+
 def cmd_test(args: list[str]) -> int:
     ensure_debian_packages(TEST_DEBIAN_PACKAGES)
     py = ensure_venv("[test]")
     if not check_workflows():
+        return 1
+    if not check_lint():
         return 1
     say("running the tests")
     env = os.environ | {"QT_QPA_PLATFORM": "offscreen", "PYTHONDONTWRITEBYTECODE": "1"}
@@ -166,7 +196,7 @@ def cmd_test(args: list[str]) -> int:
 
 
 def main() -> int:
-    commands = {"run": cmd_run, "test": cmd_test}
+    commands = {"run": cmd_run, "test": cmd_test, "lint": cmd_lint}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__)
         return 2
