@@ -207,3 +207,21 @@ def test_events_queued_before_detach_are_not_delivered_after_it(qtbot, engine):
     sender.join()
     qtbot.waitUntil(lambda: finished == [(8, "job", "succeeded")], timeout=3000)
     attached.detach()
+
+
+def test_bridge_hands_on_notifications_by_their_class(qtbot, engine):
+    """The tray hears of every Notification, a more specific kind of it included (the bridge
+    matched the class name before, so a subclass was dropped)."""
+    from labdeck.core.events import Notification
+
+    class RetryNotification(Notification):
+        pass
+
+    bridge = EngineBridge(engine)
+    heard: list[tuple] = []
+    bridge.notification.connect(lambda *args: heard.append(args))
+    engine.bus.publish(Notification("failed", "nightly", 7, "failed", "nightly failed on 2 nodes"))
+    engine.bus.publish(RetryNotification("failed", "hourly", 8, "failed", "hourly failed again"))
+    qtbot.waitUntil(lambda: len(heard) == 2, timeout=5000)
+    assert [h[1] for h in heard] == ["nightly", "hourly"]
+    bridge.detach()

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from tests.gui.test_winrm_node_dialog import _click_test, _fill_winrm
+from tests.support.winrm_dialog import click_test, fill_winrm
 
 
 def test_smb_fields_are_saved_and_loaded_with_the_node(qtbot, window, engine, wsman_server):
     dialog = window.nodes_page.add_node()
-    _fill_winrm(dialog, wsman_server)
+    fill_winrm(dialog, wsman_server)
     fields = dialog.winrm
     assert not fields.smb.isChecked() and not fields.smb_share.isEnabled()
     fields.smb.setChecked(True)
@@ -31,9 +31,9 @@ def test_smb_fields_are_saved_and_loaded_with_the_node(qtbot, window, engine, ws
 
 def test_a_share_without_its_folder_is_a_clear_error(qtbot, window, engine, wsman_server):
     dialog = window.nodes_page.add_node()
-    _fill_winrm(dialog, wsman_server)
+    fill_winrm(dialog, wsman_server)
     dialog.winrm.smb.setChecked(True)
     dialog.winrm.smb_share.setText("Lab")
-    ok, _message = _click_test(qtbot, dialog)
+    ok, _message = click_test(qtbot, dialog)
     assert not ok and "give the Windows folder it exposes" in dialog.message.text()
     assert "win-01" not in [n.name for n in engine.catalog.list_nodes()]

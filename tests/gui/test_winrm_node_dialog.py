@@ -8,22 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
 from labdeck.core.models import Transport
-
-
-def _fill_winrm(dialog, server, name="win-01", password=None):
-    dialog.name.setText(name)
-    dialog.transport.setCurrentText("winrm")
-    dialog.host.setText(server.host)
-    dialog.port.setValue(server.port)
-    dialog.user.setText(server.username)
-    dialog.password.setText(password or server.password)
-    dialog.winrm.auth.setCurrentText("basic")
-
-
-def _click_test(qtbot, dialog):
-    with qtbot.waitSignal(dialog.checkFinished, timeout=20_000) as blocker:
-        qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
-    return blocker.args
+from tests.support.winrm_dialog import click_test, fill_winrm
 
 
 def test_winrm_fields_follow_the_transport_and_https(qtbot, window):
@@ -49,9 +34,9 @@ def test_winrm_fields_follow_the_transport_and_https(qtbot, window):
 def test_test_and_save_a_winrm_node(qtbot, window, engine, wsman_server):
     wsman_server.quotas["MaxMemoryPerShellMB"] = "512"
     dialog = window.nodes_page.add_node()
-    _fill_winrm(dialog, wsman_server)
+    fill_winrm(dialog, wsman_server)
     dialog.winrm.shell.setCurrentText("powershell")
-    ok, message = _click_test(qtbot, dialog)
+    ok, message = click_test(qtbot, dialog)
     assert ok and "logged in as labuser" in message
     assert "MaxMemoryPerShellMB = 512" in dialog.message.text()
     assert "Set-Item WSMan:\\localhost\\Shell\\MaxMemoryPerShellMB 0" in dialog.message.text()
@@ -73,8 +58,8 @@ def test_test_and_save_a_winrm_node(qtbot, window, engine, wsman_server):
 
 def test_wrong_winrm_password_is_a_clear_error_in_the_dialog(qtbot, window, engine, wsman_server):
     dialog = window.nodes_page.add_node()
-    _fill_winrm(dialog, wsman_server, password="not-the-password")
-    ok, _message = _click_test(qtbot, dialog)
+    fill_winrm(dialog, wsman_server, password="not-the-password")
+    ok, _message = click_test(qtbot, dialog)
     assert not ok
     assert "Login refused" in dialog.message.text() and "was refused" in dialog.message.text()
     assert "not-the-password" not in dialog.message.text()

@@ -14,9 +14,9 @@ from installer.qt_prune import keep
 from installer.version_info import numeric_version, read_version, write_version_file
 
 from labdeck import __version__
-from tests.installer.test_frozen_build import BUILD_SCRIPT
 
 ROOT = Path(__file__).resolve().parents[2]
+BUILD_SCRIPT = ROOT / "installer" / "build.py"
 WORKFLOW = ROOT / ".github" / "workflows" / "release.yml"
 
 

@@ -19,6 +19,7 @@ from labdeck.engine.engine import Engine
 from labdeck.store import run_queue
 from labdeck.store.jobfile import job_from_yaml
 from tests.conftest import add_sshd_node
+from tests.support.waiting import wait_for
 
 
 def add_job(engine, text: str):
@@ -31,16 +32,6 @@ def set_capacity(engine, name: str, **capacity) -> None:
     node = engine.catalog.get_node(name)
     node.capacity = Capacity(**capacity)
     engine.catalog.update_node(node)
-
-
-def wait_for(predicate, timeout: float = 30, what: str = "condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def max_overlap(intervals: list[tuple[float, float]]) -> int:

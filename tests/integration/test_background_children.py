@@ -14,7 +14,7 @@ import pytest
 from labdeck.core.models import Job, JobPolicy, Step
 from labdeck.core.status import NodeRunStatus
 from tests.conftest import add_sshd_node
-from tests.integration.test_escaped_processes import processes_matching
+from tests.support.runs import processes_matching
 
 
 @pytest.mark.parametrize("where", ["ssh", "local"])

@@ -5,24 +5,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
-LABDECK = [sys.executable, "-m", "labdeck.cli"]
-
-
-def labdeck(data_dir, *args, stdin: str | None = None, timeout=120) -> subprocess.CompletedProcess:
-    return subprocess.run([*LABDECK, "--data-dir", str(data_dir), *args], input=stdin, capture_output=True,
-                          text=True, timeout=timeout, env=os.environ | {"PYTHONUNBUFFERED": "1"})
-
-
-def add_node(data_dir, sshd, *extra):
-    result = labdeck(data_dir, "node", "add", sshd.name, "--host", sshd.host, "--port", str(sshd.port),
-                     "--user", sshd.user, "--key-file", str(sshd.key_file), "--accept-host-key", *extra)
-    assert result.returncode == 0, result.stderr
-    return result
+from tests.support.cli import LABDECK, add_node, labdeck
 
 
 def test_first_start_has_this_computer_and_a_sample_job_that_succeeds(data_dir):

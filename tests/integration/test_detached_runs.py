@@ -18,21 +18,11 @@ from labdeck.core.status import KillState, NodeRunStatus, RunStatus
 from labdeck.engine.engine import Engine
 from labdeck.store.detached import DetachedStore
 from tests.conftest import add_sshd_node
-from tests.integration.test_ssh_runs import processes_matching, run_job
 from tests.support.netns import NetnsLink
+from tests.support.runs import DETACHED, assert_complete_log, counting_job, log_text, processes_matching, run_job
+from tests.support.waiting import wait_for
 
-DETACHED = JobPolicy(launch="detached")
 CLI_ENV = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[2] / "app")}
-
-
-def wait_for(predicate, timeout: float, what: str):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def labdeck_cli(data_dir, *args: str) -> str:
@@ -40,29 +30,6 @@ def labdeck_cli(data_dir, *args: str) -> str:
                             capture_output=True, text=True, timeout=60, env=CLI_ENV)
     assert result.returncode == 0, result.stderr
     return result.stdout
-
-
-def log_text(path) -> str:
-    try:
-        return Path(path).read_text()
-    except FileNotFoundError:
-        return ""
-
-
-def counting_job(name: str, targets: str, marker_dir: Path, seconds: int) -> Job:
-    """Prints a numbered line a second; each start is counted in a file per node."""
-    command = (f'echo started >> {marker_dir}/"$LABDECK_NODE".starts; '
-               f'i=1; while [ $i -le {seconds} ]; do echo "line $i of $LABDECK_NODE"; i=$((i+1)); sleep 1; done; '
-               'echo "warning on stderr" >&2; echo finished')
-    return Job(name=name, targets=targets, steps=[Step(command=command)], policy=DETACHED)
-
-
-def assert_complete_log(nr, node: str, seconds: int) -> None:
-    text = Path(nr.log_path).read_text()
-    for i in range(1, seconds + 1):
-        count = text.count(f"line {i} of {node}\n")
-        assert count == 1, f"line {i} of {node} appears {count} times"
-    assert text.count("finished\n") == 1 and "warning on stderr\n" in text
 
 
 def test_detached_steps_report_exit_code_output_and_failing_step(engine, sshd_node):

@@ -9,7 +9,7 @@ import time
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from tests.integration.test_cli import labdeck
+from tests.support.cli import labdeck
 
 
 class Inbox:

@@ -15,6 +15,7 @@ from labdeck.core.models import Job, JobPolicy, Step
 from labdeck.core.status import KillState, NodeRunStatus
 from labdeck.engine.engine import Engine
 from tests.conftest import add_sshd_node
+from tests.support.waiting import wait_for
 
 
 def processes_matching(marker: str) -> list[str]:
@@ -70,15 +71,6 @@ def _cli(data_dir, *args: str, **kwargs):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
 
 
-def _wait_for(predicate, timeout: float):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 @pytest.mark.parametrize("where", ["ssh", "local"])
 def test_leftovers_of_a_killed_labdeck_are_killed_at_its_next_start(data_dir, sshd_node, where):
     marker = f"orphan-{uuid.uuid4().hex[:8]}"
@@ -89,14 +81,14 @@ def test_leftovers_of_a_killed_labdeck_are_killed_at_its_next_start(data_dir, ss
     target = "remote" if where == "ssh" else "this-computer"
     proc = _cli(data_dir, "exec", "--targets", target, "--", f"sh -c 'sleep 610; : {marker}'; echo never")
     try:
-        assert _wait_for(lambda: processes_matching(marker), 30), "the command never started"
+        wait_for(lambda: processes_matching(marker), 30, what="the command to start")
         proc.kill()  # SIGKILL: nothing of LabDeck is left to stop the command
         proc.wait(10)
         assert processes_matching(marker), "the command should outlive its killed controller"
         listed = subprocess.run([sys.executable, "-m", "labdeck.cli", "--data-dir", str(data_dir), "runs", "--json"],
                                 capture_output=True, text=True, timeout=60)
         assert listed.returncode == 0, listed.stderr
-        assert _wait_for(lambda: not processes_matching(marker), 10), "the leftover still runs after the next start"
+        wait_for(lambda: not processes_matching(marker), 10, what="the leftover to be killed at the next start")
         with Engine(data_dir) as engine:
             (nr,) = engine.catalog.node_runs(1)
         assert nr.status is NodeRunStatus.INTERRUPTED
@@ -114,7 +106,7 @@ def test_a_setsid_child_of_a_detached_run_is_killed_by_its_run_token(engine, ssh
     nr = _run(engine, job)
     try:
         assert nr.status is NodeRunStatus.TIMED_OUT, nr.message
-        assert _wait_for(lambda: not processes_matching(marker), 5), "the escaped process survived the kill"
+        wait_for(lambda: not processes_matching(marker), 5, what="the escaped process to be killed")
         assert nr.kill_state is KillState.KILLED
     finally:
         subprocess.run(["pkill", "-f", marker])
@@ -126,12 +118,12 @@ def test_a_running_app_kills_the_leftovers_of_a_killed_cli_when_it_reconciles(da
     try:
         add_sshd_node(app, sshd_node, name="remote")
         proc = _cli(data_dir, "exec", "--targets", "remote", "--", f"sh -c 'sleep 610; : {marker}'; echo never")
-        assert _wait_for(lambda: processes_matching(marker), 30), "the command never started"
+        wait_for(lambda: processes_matching(marker), 30, what="the command to start")
         proc.kill()
         proc.wait(10)
         app.adopt_detached()  # what the app does at its scheduler's start, and before a cancel
-        assert _wait_for(lambda: not processes_matching(marker), 15), "the leftover still runs"
-        assert _wait_for(lambda: "were killed" in (app.catalog.node_runs(1)[0].message or ""), 10)
+        wait_for(lambda: not processes_matching(marker), 15, what="the leftover to be killed")
+        assert wait_for(lambda: "were killed" in (app.catalog.node_runs(1)[0].message or ""), 10)
     finally:
         subprocess.run(["pkill", "-f", marker])
         app.close()

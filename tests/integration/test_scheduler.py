@@ -11,6 +11,7 @@ from labdeck.core.models import Job, JobPolicy, Step, Trigger
 from labdeck.core.schedules import CatchUp, Schedule, ScheduleKind
 from labdeck.core.status import RunStatus
 from labdeck.engine.engine import Engine
+from tests.support.waiting import wait_for
 
 
 def add_job(engine, name: str, command: str, **policy) -> Job:
@@ -24,16 +25,6 @@ def every(engine, job: str, seconds: float, **kw) -> Schedule:
 
 def runs_of(engine, job: str, status: RunStatus | None = None):
     return sorted(engine.catalog.list_runs(job, 500, str(status) if status else None), key=lambda r: r.id)
-
-
-def wait_for(predicate, timeout: float = 15.0, step: float = 0.05):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("condition not reached in time")
 
 
 def test_interval_and_one_off_schedules_fire_within_a_second_of_their_time(data_dir):

@@ -11,7 +11,7 @@ import time
 from labdeck.core.models import Job, JobPolicy, Step
 from labdeck.core.status import NodeRunStatus, RunStatus
 from tests.conftest import add_sshd_node
-from tests.integration.test_cli import LABDECK, labdeck
+from tests.support.cli import LABDECK, labdeck
 
 
 def test_schedule_commands_and_clear_errors(data_dir):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import threading
 
 import pytest
@@ -23,10 +22,9 @@ from labdeck.engine.transfers import TransferRequest
 from labdeck.executors.local.transfer import LocalTransfer
 from labdeck.executors.winrm.executor import executor_for
 from labdeck.executors.winrm.transfer_choice import smb_or_chunked
-from tests.integration.test_cli import labdeck
-from tests.integration.test_transfers import run_transfer, sha256_file
-from tests.integration.test_transfers_resilience import stop_server_at
+from tests.support.cli import labdeck
 from tests.support.smbd import SmbdServer, smbd_available
+from tests.support.transfers import closed_port, run_transfer, sha256_file, stop_server_at
 
 HOME = "C:\\Users\\labuser"
 SIZE = 60_000_000
@@ -40,12 +38,6 @@ def smbd(tmp_path):
     (server.root / "Users" / "labuser").mkdir(parents=True)
     yield server
     server.stop()
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def home_on_disk(smbd):

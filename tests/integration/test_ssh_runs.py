@@ -3,7 +3,6 @@ tree, unreachable nodes, host keys, option injection, big output, retries, paral
 
 from __future__ import annotations
 
-import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -11,18 +10,7 @@ from pathlib import Path
 from labdeck.core.models import Job, JobOption, JobPolicy, Step, StepKind
 from labdeck.core.status import KillState, NodeRunStatus, RunStatus
 from tests.conftest import add_sshd_node
-
-
-def run_job(engine, job: Job, options=None, timeout=60):
-    engine.catalog.add_job(job, replace=True)
-    run = engine.start_job(job.name, options or {})
-    assert engine.wait(run.id, timeout), "run did not finish in time"
-    return engine.catalog.get_run(run.id), {nr.node_name: nr for nr in engine.catalog.node_runs(run.id)}
-
-
-def processes_matching(marker: str) -> list[str]:
-    out = subprocess.run(["ps", "-eo", "stat=,args="], capture_output=True, text=True).stdout
-    return [line for line in out.splitlines() if marker in line and not line.lstrip().startswith("Z")]
+from tests.support.runs import processes_matching, run_job
 
 
 def test_fan_out_to_twenty_nodes_keeps_each_nodes_output_apart(engine, sshd_nodes):

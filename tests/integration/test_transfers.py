@@ -4,34 +4,12 @@ modes and mtimes kept, and glob collection."""
 
 from __future__ import annotations
 
-import hashlib
 import os
-import subprocess
-from pathlib import Path
 
 from labdeck.core.transfers import Direction, FileOutcome
 from labdeck.engine.transfers import TransferRequest
 from tests.conftest import add_sshd_node
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def remote_sha256(sshd, path: str) -> str:
-    """Hashed on the node by OpenSSH's own client, not by LabDeck."""
-    out = subprocess.run([*sshd.ssh_args(), f"sha256sum {path}"], capture_output=True, text=True, check=True).stdout
-    return out.split()[0]
-
-
-def run_transfer(engine, request: TransferRequest, timeout: float = 300):
-    transfer = engine.transfers.start(request)
-    assert engine.transfers.wait(transfer.id, timeout), "transfer did not finish in time"
-    return transfer
+from tests.support.transfers import remote_sha256, run_transfer, sha256_file
 
 
 def test_hundred_megabytes_to_five_nodes_verified_on_each(engine, sshd_nodes, tmp_path):

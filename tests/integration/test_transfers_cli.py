@@ -8,8 +8,8 @@ import os
 import pty
 import subprocess
 
-from tests.integration.test_cli import LABDECK, add_node, labdeck
-from tests.integration.test_transfers import sha256_file
+from tests.support.cli import LABDECK, add_node, labdeck
+from tests.support.transfers import sha256_file
 
 
 def test_put_then_get_with_json_results(data_dir, sshd_nodes, tmp_path):

@@ -11,30 +11,14 @@ import threading
 
 import pytest
 
-from labdeck.core.transfers import Direction, FileOutcome, TransferProgress
+from labdeck.core.transfers import Direction, FileOutcome
 from labdeck.engine.transfers import TransferRequest
 from labdeck.executors.transfer_backends import backend_for
 from labdeck.executors.transfer_base import TransferError
 from tests.conftest import add_sshd_node
-from tests.integration.test_transfers import remote_sha256, run_transfer, sha256_file
+from tests.support.transfers import remote_sha256, run_transfer, sha256_file, stop_server_at
 
 SIZE = 60_000_000
-
-
-def stop_server_at(engine, server, fraction: float) -> list[int]:
-    """Stop the node's server (sshd, smbd, the WS-Man server: anything with ``stop()``) from
-    inside the transfer's own progress callback once ``fraction`` of the bytes moved: the cut
-    lands midway however fast the copy runs."""
-    stopped_at: list[int] = []
-
-    def on_event(event) -> None:
-        if isinstance(event, TransferProgress) and not stopped_at and event.bytes_total \
-                and event.bytes_done >= fraction * event.bytes_total:
-            stopped_at.append(event.bytes_done)
-            server.stop()
-
-    engine.bus.subscribe(on_event)
-    return stopped_at
 
 
 @pytest.mark.parametrize("direction", [Direction.PUT, Direction.GET])

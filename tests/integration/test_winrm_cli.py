@@ -5,13 +5,7 @@ from __future__ import annotations
 
 import json
 
-from tests.integration.test_cli import labdeck
-
-
-def add_winrm(data_dir, server, *extra, password=None):
-    return labdeck(data_dir, "node", "add", "win1", "--transport", "winrm", "--host", server.host,
-                   "--port", str(server.port), "--user", server.username, "--auth", "basic", "--password-stdin",
-                   *extra, stdin=(password or server.password) + "\n")
+from tests.support.cli import add_winrm, labdeck
 
 
 def test_add_list_test_and_exec_on_a_winrm_node(data_dir, wsman_server):

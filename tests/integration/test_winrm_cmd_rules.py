@@ -10,7 +10,7 @@ from pathlib import Path
 from labdeck.core.models import Job, JobOption, Step
 from labdeck.core.status import NodeRunStatus
 from tests.conftest import add_winrm_node
-from tests.integration.test_ssh_runs import run_job
+from tests.support.runs import run_job
 
 
 def test_a_literal_exclamation_mark_survives(engine, wsman_server):
@@ -40,7 +40,7 @@ def test_a_command_over_cmds_line_limit_is_refused_with_what_to_do(engine, wsman
 
 
 def test_a_literal_exclamation_mark_survives_in_a_detached_run(engine, wsman_server):
-    from tests.integration.test_detached_runs import DETACHED
+    from tests.support.runs import DETACHED
 
     add_winrm_node(engine, wsman_server)
     job = Job(name="bang-detached", targets="win1", policy=DETACHED, options=[JobOption("v", default="x")],

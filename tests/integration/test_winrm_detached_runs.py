@@ -23,8 +23,8 @@ from labdeck.core.status import KillState, NodeRunStatus, RunStatus
 from labdeck.engine.engine import Engine
 from labdeck.store.detached import DetachedStore
 from tests.conftest import add_sshd_node, add_winrm_node
-from tests.integration.test_detached_runs import DETACHED, assert_complete_log, counting_job, log_text, wait_for
-from tests.integration.test_ssh_runs import processes_matching, run_job
+from tests.support.runs import DETACHED, assert_complete_log, counting_job, log_text, processes_matching, run_job
+from tests.support.waiting import wait_for
 
 
 def test_detached_steps_on_windows_report_output_exit_code_and_failing_step(engine, wsman_server):

@@ -13,8 +13,8 @@ from labdeck.core.models import Job, Step
 from labdeck.core.status import NodeRunStatus
 from labdeck.executors.winrm.transfer import HelperCall
 from tests.conftest import add_winrm_node
-from tests.integration.test_ssh_runs import run_job
-from tests.integration.test_winrm_runs import wait_for
+from tests.support.runs import run_job
+from tests.support.waiting import wait_for
 
 TIMEOUT_TEXT = "did not answer within its OperationTimeout"
 

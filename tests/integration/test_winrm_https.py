@@ -10,7 +10,7 @@ from labdeck.core.errors import LabDeckError
 from labdeck.core.models import Job, Step
 from labdeck.core.status import NodeRunStatus
 from tests.conftest import add_winrm_node
-from tests.integration.test_ssh_runs import run_job
+from tests.support.runs import run_job
 from tests.support.tls import self_signed_certificate
 from tests.support.wsman_server import WsmanServer
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from labdeck.core.models import Job, JobPolicy, Step
 from labdeck.core.status import KillState, NodeRunStatus
 from labdeck.engine.engine import Engine
 from labdeck.executors.transfer_base import TransferError
+from tests.support.waiting import wait_for
 from tests.support.winrm_node import marker
 
 # kept here, not imported from the Linux-only test modules: this file also runs on Windows
@@ -31,15 +31,6 @@ def run_job(engine, job: Job, options=None, timeout=60):
     run = engine.start_job(job.name, options or {})
     assert engine.wait(run.id, timeout), "run did not finish in time"
     return engine.catalog.get_run(run.id), {nr.node_name: nr for nr in engine.catalog.node_runs(run.id)}
-
-
-def wait_for(predicate, timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def log_text(path) -> str:

@@ -18,12 +18,11 @@ from labdeck.core.models import Job, JobPolicy, Step, StepKind
 from labdeck.core.status import KillState, NodeRunStatus
 from labdeck.executors.winrm import release as winrm_release
 from tests.conftest import add_winrm_node
-from tests.integration.test_cli import labdeck
-from tests.integration.test_detached_runs import DETACHED
-from tests.integration.test_ssh_runs import processes_matching, run_job
-from tests.integration.test_winrm_runs import open_commands, wait_for
+from tests.support.cli import labdeck
+from tests.support.runs import DETACHED, processes_matching, run_job
 from tests.support.tls import self_signed_certificate
-from tests.support.wsman_server import WsmanServer
+from tests.support.waiting import wait_for
+from tests.support.wsman_server import WsmanServer, open_commands
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from labdeck.core.errors import LabDeckError
 from labdeck.core.models import Job, Step
 from labdeck.core.status import NodeRunStatus
 from tests.conftest import add_winrm_node
-from tests.integration.test_ssh_runs import run_job
+from tests.support.runs import run_job
 
 
 def test_a_powershell_steps_errors_reach_the_log_as_text(engine, wsman_server):

@@ -13,7 +13,7 @@ from labdeck.executors.windows_cmd import script_bytes
 from labdeck.store.detached import DetachedStore
 from labdeck.store.identity import catalog_token  # the run folder is unique per catalog
 from tests.conftest import add_winrm_node
-from tests.integration.test_ssh_runs import run_job
+from tests.support.runs import run_job
 
 WORDS = "한국어 Größe"
 

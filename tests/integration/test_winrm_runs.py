@@ -7,7 +7,6 @@ here are sh text; the Windows command construction is unit-tested in tests/unit.
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 
@@ -17,16 +16,9 @@ from labdeck.core.errors import AuthenticationFailed, LabDeckError
 from labdeck.core.models import Job, JobOption, JobPolicy, Step, StepKind
 from labdeck.core.status import KillState, NodeRunStatus, RunStatus
 from tests.conftest import add_sshd_node, add_winrm_node
-from tests.integration.test_ssh_runs import processes_matching, run_job
-
-
-def wait_for(predicate, timeout: float = 20.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+from tests.support.runs import processes_matching, run_job
+from tests.support.waiting import wait_for
+from tests.support.wsman_server import open_commands
 
 
 def test_output_exit_code_and_environment_reach_the_log(engine, wsman_server):
@@ -236,11 +228,6 @@ def test_one_shell_is_reused_and_an_expired_one_is_reopened(engine, wsman_server
     _run, node_runs = run_job(engine, job)
     assert node_runs["win1"].status is NodeRunStatus.SUCCEEDED
     assert wsman_server.requests.count("create") == 2
-
-
-def open_commands(server) -> int:
-    with server.lock:
-        return sum(len(shell.commands) for shell in server.shells.values())
 
 
 def test_finished_commands_are_released_on_the_node_off_the_critical_path(engine, wsman_server):

@@ -22,12 +22,9 @@ from labdeck.core.transfers import Direction, FileOutcome, RemoteEntry, Transfer
 from labdeck.engine.transfers import TransferRequest
 from labdeck.executors.transfer_base import TransferError
 from tests.conftest import add_sshd_node, add_winrm_node
-from tests.integration.test_cli import labdeck
-from tests.integration.test_smb_transfers import closed_port
-from tests.integration.test_ssh_runs import run_job
-from tests.integration.test_transfers import run_transfer, sha256_file
-from tests.integration.test_transfers_resilience import stop_server_at
-from tests.integration.test_winrm_cli import add_winrm
+from tests.support.cli import add_winrm, labdeck
+from tests.support.runs import run_job
+from tests.support.transfers import closed_port, run_transfer, sha256_file, stop_server_at
 from tests.support.wsman_server import WsmanServer
 
 SIZE = 12_000_000

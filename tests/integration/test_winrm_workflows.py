@@ -9,7 +9,7 @@ from pathlib import Path
 from labdeck.core.status import RunStatus
 from labdeck.store import paths
 from tests.conftest import add_winrm_node
-from tests.integration.test_workflows import run_yaml
+from tests.support.runs import run_yaml
 
 
 def test_a_workflow_on_a_windows_node_passes_outputs_and_artifacts(engine, wsman_server):

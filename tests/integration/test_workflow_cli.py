@@ -8,7 +8,7 @@ import json
 import subprocess
 import time
 
-from tests.integration.test_cli import LABDECK, add_node, labdeck
+from tests.support.cli import LABDECK, add_node, labdeck
 
 
 def test_yaml_workflow_imports_runs_and_lists_its_steps(data_dir, sshd_node, tmp_path):

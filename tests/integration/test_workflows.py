@@ -8,19 +8,8 @@ import uuid
 from pathlib import Path
 
 from labdeck.core.status import RunStatus
-from labdeck.store import run_queue
-from labdeck.store.jobfile import job_from_yaml
 from tests.conftest import add_sshd_node
-
-
-def run_yaml(engine, text: str, timeout: float = 60):
-    job = job_from_yaml(text)
-    engine.catalog.add_job(job, replace=True)
-    run = engine.start_job(job.name)
-    assert engine.wait(run.id, timeout), "the workflow did not finish in time"
-    tasks = {r.task: (r, nr) for r, nr in run_queue.task_runs(engine.catalog, run.id)}
-    return engine.catalog.get_run(run.id), tasks
-
+from tests.support.runs import run_yaml
 
 DIAMOND = """
 name: diamond

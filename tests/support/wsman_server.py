@@ -420,3 +420,8 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def open_commands(server) -> int:
+    with server.lock:
+        return sum(len(shell.commands) for shell in server.shells.values())

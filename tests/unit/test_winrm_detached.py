@@ -28,7 +28,7 @@ from labdeck.executors.winrm.detached_scripts import (
 )
 from labdeck.executors.winrm.executor import WinrmExecutor
 from labdeck.executors.winrm.session import WinrmTarget
-from tests.unit.test_winrm_commands import HOSTILE, read_ps_single_quoted
+from tests.support.powershell import HOSTILE, read_ps_single_quoted
 
 STEP_LINE = re.compile(r"^if \(\$rc -eq 0\) \{ \$step = (\d+); \$rc = Invoke-LabdeckStep '(cmd|powershell)' ", re.M)
 

@@ -15,7 +15,7 @@ from labdeck.executors.winrm import soap
 from labdeck.executors.winrm import transfer_scripts as scripts
 from labdeck.executors.winrm.commands import powershell_command
 from labdeck.executors.winrm.transfer import UPLOAD_CHUNK
-from tests.unit.test_winrm_commands import HOSTILE, read_ps_single_quoted
+from tests.support.powershell import HOSTILE, read_ps_single_quoted
 
 MAX_ENVELOPE_DEFAULT = 500 * 1024  # MaxEnvelopeSizekb = 500 on a default Windows install
 BUILDERS = {

@@ -20,7 +20,15 @@ import threading
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
-from ..core.events import NodeRunFinished, NodeRunOutput, NodeRunStarted, NodeSeen, RunFinished, RunStarted
+from ..core.events import (
+    NodeRunFinished,
+    NodeRunOutput,
+    NodeRunStarted,
+    NodeSeen,
+    Notification,
+    RunFinished,
+    RunStarted,
+)
 from ..core.transfers import TransferFinished, TransferNodeFinished, TransferProgress, TransferQueued
 from ..engine.api import EngineApi
 
@@ -139,6 +147,6 @@ class EngineBridge(QObject):
             self.runFinished.emit(event.run_id, event.job_name, str(event.status))
         elif isinstance(event, NodeSeen):
             self.nodeSeen.emit(event.node, event.reachable, event.message)
-        elif type(event).__name__ == "Notification":  # newer engines: the notifier's decisions
+        elif isinstance(event, Notification):  # the notifier's decisions
             self.notification.emit(event.kind, event.job_name, event.run_id, event.text)
         self.changed.emit()

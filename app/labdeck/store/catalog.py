@@ -280,10 +280,6 @@ class Catalog:
             raise NotFound(f"no node run with id {node_run_id}")
         return node_run_from_row(rows[0])
 
-    def recent_node_runs(self, node_name: str, limit: int = 10) -> list[NodeRun]:
-        return [node_run_from_row(r) for r in self._rows(
-            "SELECT * FROM node_runs WHERE node_name = ? ORDER BY run_id DESC LIMIT ?", (node_name, limit))]
-
     @retry_once_when_full
     def update_node_run(self, node_run_id: int, *, status: NodeRunStatus | None = None,
                         exit_code: int | None = None, started_at: float | None = None,

@@ -48,16 +48,6 @@ def counts(catalog: Catalog) -> dict[str, int]:
     return dict(row)
 
 
-def run_history(catalog: Catalog, limit: int = 1000) -> list[dict]:
-    """Runs newest first with their node names and per-status node counts."""
-    return catalog._rows(
-        "SELECT r.id, r.job_name, r.trigger, r.status, r.targets, r.started_at, r.finished_at,"
-        " GROUP_CONCAT(nr.node_name, ',') AS nodes, COUNT(nr.id) AS total,"
-        " SUM(nr.status = 'succeeded') AS ok"
-        " FROM runs r LEFT JOIN node_runs nr ON nr.run_id = r.id"
-        " GROUP BY r.id ORDER BY r.id DESC LIMIT ?", (limit,))
-
-
 def recent_failures(catalog: Catalog, limit: int = 5) -> list[dict]:
     marks = ",".join("?" * len(BAD_RUN_STATUSES))
     return catalog._rows(

@@ -84,10 +84,6 @@ class ScheduleStore:
         with self.catalog._tx() as db:
             db.execute("UPDATE schedules SET last_checked = ? WHERE id = ?", (when, schedule_id))
 
-    def set_last_checked_many(self, items: builtins.list[tuple[float, int]]) -> None:
-        with self.catalog._tx() as db:
-            db.conn.executemany("UPDATE schedules SET last_checked = ? WHERE id = ?", items)
-
     # ---- pause all ---------------------------------------------------------------------
 
     def paused(self) -> bool:

@@ -324,10 +324,6 @@ class RunView(QWidget):
         if run_id == self.run_id and not self._reload_timer.isActive():
             self._reload_timer.start()
 
-    def on_output(self, run_id: int, _node_run_id: int, node: str, _text: str) -> None:
-        if run_id == self.run_id and node == self._selected:
-            self.log.nudge()
-
     def on_output_arrived(self, sizes: dict) -> None:
         """The bridge's per-flush summary {(run_id, node_run_id, node): characters}: pure Python,
         no Qt call, no catalog read — the log view reads the file itself."""

@@ -110,9 +110,6 @@ class LineIndex:
     def indexing(self) -> bool:
         return not self._at_eof
 
-    def scanned_bytes(self) -> int:
-        return self._scanned
-
     def rows(self) -> int:
         """Lines known so far; a last line without its newline counts once the scan reached the end."""
         with self._lock:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QColor
 
-from ..status_style import fmt_time, status_color, status_label
+from ..status_style import fmt_time, status_color
 from .charts import ChartHost
 
 
@@ -145,9 +145,6 @@ class RunTimeline(ChartHost):
         pad = max(0.5, end * 0.03)
         plot.setXRange(-pad, end + pad, padding=0)
         plot.setYRange(-0.6, rows - 0.4, padding=0)
-
-    def tooltip_for(self, bar: TimelineBar) -> str:
-        return f"{bar.node}: {status_label(bar.status)}, {bar.end - bar.start:.0f} s, attempt {bar.attempt}"
 
     def bar_at(self, x: float, y: float) -> TimelineBar | None:
         """The bar at this time (epoch seconds) and row (the latest, where items follow each other)."""
