@@ -16,8 +16,9 @@ from ..core.models import Job, Node, NodeRun, Run, StepKind
 from ..core.quoting import option_environment, shell_for_script, substitute
 from ..core.status import RETRYABLE, KillState, NodeRunStatus, RunStatus, summarize_run
 from ..core.targets import resolve_targets
-from ..executors.base import CommandRequest, Deadline, Ending, ScriptFile
+from ..executors.base import CommandRequest, Deadline, Ending, LaunchLimits, ScriptFile
 from ..executors.pool import ExecutorPool
+from ..executors.registry import factory_of
 from ..store.catalog import Catalog
 from ..store.logs import LogWriter
 from .active_run import ActiveRun
@@ -223,7 +224,13 @@ class Dispatcher(ReattachMixin):
         stop = _StopOnLogFailure(cancel, writer)
         try:
             executor = self._pool.get(node)
-            parts = split_around_work(job.steps) if job.policy.detached else None
+            batch = factory_of(node).always_detached  # a batch scheduler's jobs: always one detached launch
+            parts = split_around_work(job.steps) if job.policy.detached or batch else None
+            if batch and parts is None:
+                message = (f"node {node.name} runs a node run's steps as one batch job: put steps may only come "
+                           "before the commands and get steps after them")
+                writer.note(message)
+                return NodeRunStatus.ERROR, None, message, None
             ops = self.detached.ops_for(executor) if parts else None
             if ops is not None:  # puts first, the work detached on the node, gets when it succeeded
                 before, work, after = parts
@@ -234,8 +241,10 @@ class Dispatcher(ReattachMixin):
                                                            shell_for_script(s.filename, executor.shell)))
                          if s.kind is StepKind.SCRIPT else substitute(s.command, options, executor.shell)
                          for s in work]
+                wants = job.plan.resources
+                limits = LaunchLimits(wants.cpus, wants.memory_mb, wants.gpus, job.policy.timeout_s)
                 outcome = self.detached.launch(ops, active.run.id, node, nr, writer, stop, steps, env,
-                                               job.policy.timeout_s, CommandRequest().kill_grace_s)
+                                               job.policy.timeout_s, CommandRequest().kill_grace_s, limits)
                 return self._collect_after(outcome, node, after, options, deadline, stop, writer)
             for index, step in enumerate(job.steps, 1):
                 if step.kind in TRANSFER_KINDS:

@@ -160,6 +160,9 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX placements_node ON placements(node_name)",
     ],
+    [  # Slurm clusters: partition, account and extra sbatch arguments of a slurm node
+        "ALTER TABLE nodes ADD COLUMN slurm TEXT NOT NULL DEFAULT '{}'",
+    ],
 ]
 
 
