@@ -264,3 +264,46 @@ def test_node_add_and_test_from_the_command_line(data_dir, slurm, login):
     assert f"node 'hpc' is a Slurm {version} cluster" in tested.stdout
     assert f"ok   partition {PARTITION}: 1 node, {slurm.cpus}/{slurm.cpus} CPUs free, {GPUS}/{GPUS} GPUs free" \
         in tested.stdout
+
+
+def test_an_array_of_twenty_is_one_sbatch_and_never_runs_more_than_the_cpus(engine, slurm, login, tmp_path):
+    from labdeck.core.plan import ArraySpec
+    add_cluster(engine, login)
+    stamps = tmp_path / "stamps"
+    stamps.mkdir()
+    items = [f"item {i}: it's $x" for i in range(20)]
+    job = Job(name="arr", targets="hpc", steps=[Step(command=(
+        f'date +%s.%N > {stamps}/$LABDECK_ARRAY_INDEX.start; echo "got" ${{array.item}} "at ${{array.index}}"; '
+        f'sleep 1; date +%s.%N > {stamps}/$LABDECK_ARRAY_INDEX.end'))],
+        plan=Plan(array=ArraySpec(items=items, slots_per_node=20), resources=Resources(cpus=1)))
+    engine.catalog.add_job(job)
+    before = set(slurm.squeue())
+    run = engine.start_job("arr")
+    assert engine.wait(run.id, 120)
+    assert engine.catalog.get_run(run.id).status is RunStatus.SUCCEEDED
+    submitted = {key.split("_")[0] for key in set(slurm.squeue()) - before}
+    assert len(submitted) == 1, submitted  # one array job for the twenty items
+    (array_job,) = submitted
+    assert {k for k in slurm.squeue() if k.startswith(array_job + "_")} == {f"{array_job}_{i}" for i in range(20)}
+    for child, fields in task_runs(engine.catalog, run.id):
+        index = int(child.task)
+        text = Path(fields["log_path"]).read_text()
+        assert f"got item {index}: it's $x at {index}\n" in text, text
+        assert f"Slurm job {array_job}_{index}" in text
+    spans = [(float((stamps / f"{i}.start").read_text()), float((stamps / f"{i}.end").read_text())) for i in range(20)]
+    most = max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
+    assert most <= slurm.cpus
+
+
+def test_a_failing_array_task_fails_only_its_item(engine, slurm, login):
+    from labdeck.core.plan import ArraySpec
+    add_cluster(engine, login)
+    job = Job(name="arrfail", targets="hpc", steps=[Step(command='[ "$LABDECK_ARRAY_INDEX" != 2 ] || exit 7')],
+              plan=Plan(array=ArraySpec(count=4, slots_per_node=4)))
+    engine.catalog.add_job(job)
+    run = engine.start_job("arrfail")
+    assert engine.wait(run.id, 90)
+    run = engine.catalog.get_run(run.id)
+    assert run.status is RunStatus.FAILED and run.note == "3 / 4 done, 1 failed"
+    failed = [(c.task, f["status"], f["exit_code"]) for c, f in task_runs(engine.catalog, run.id) if f["status"] != "succeeded"]
+    assert failed == [("2", "failed", 7)]

@@ -11,7 +11,8 @@ from labdeck.core.errors import InvalidInput
 from labdeck.core.models import Node, SlurmSettings, Transport
 from labdeck.core.status import NodeRunStatus
 from labdeck.executors.base import LaunchLimits
-from labdeck.executors.slurm.batch_script import ArrayShape, batch_script, parse_job_id, sbatch_argv, time_limit
+from labdeck.executors.slurm.batch_script import (ArrayShape, array_spec, batch_script, encode_array_task, items_script,
+                                                  parse_job_id, sbatch_argv, slurm_job_key, time_limit)
 from labdeck.executors.slurm.cluster_info import gpu_count, parse_sinfo
 from labdeck.executors.slurm.queue import split_rc
 from labdeck.executors.slurm.states import JobState, end_status, parse_sacct, parse_squeue
@@ -30,9 +31,9 @@ def test_resources_and_timeout_become_sbatch_options_after_the_nodes_own():
 
 
 def test_an_array_is_one_sbatch_with_its_slot_limit_and_a_file_per_task():
-    argv = sbatch_argv("d", "n", SlurmSettings(), LaunchLimits(), ArrayShape(1000, 4))
+    argv = sbatch_argv("d", "n", SlurmSettings(), LaunchLimits(), ArrayShape(tuple(range(1000)), 4))
     assert "--array=0-999%4" in argv and "--output=d/out.%a" in argv and "--error=d/err.%a" in argv
-    assert "--array=0-19" in sbatch_argv("d", "n", SlurmSettings(), LaunchLimits(), ArrayShape(20))
+    assert "--array=0-19" in sbatch_argv("d", "n", SlurmSettings(), LaunchLimits(), ArrayShape(tuple(range(20))))
 
 
 @pytest.mark.parametrize("seconds, limit", [(5, "0-00:01:00"), (60, "0-00:01:00"), (61, "0-00:02:00"),
@@ -54,10 +55,16 @@ def test_the_batch_script_runs_steps_until_one_fails_and_writes_the_marker(tmp_p
 
 def test_an_array_task_writes_its_own_marker_and_gets_its_index(tmp_path):
     path = tmp_path / "batch.sh"
-    path.write_text(batch_script(['/bin/sh -c \'echo "item $LABDECK_ARRAY_INDEX"\''], {}, array=True))
+    path.write_text(batch_script(['/bin/sh -c \'echo "task $LABDECK_ARRAY_INDEX: $LABDECK_ITEM"\''], {}, array=True))
+    (tmp_path / "items.sh").write_text(items_script({6: "six", 7: "it's\n$(seven)"}))
     result = subprocess.run(["/bin/sh", str(path), str(tmp_path)], capture_output=True, text=True,
                             env={"SLURM_ARRAY_TASK_ID": "7", "PATH": "/usr/bin:/bin"})
-    assert result.stdout == "item 7\n" and (tmp_path / "exit.7").read_text() == "0 1\n"
+    assert result.stdout == "task 7: it's\n$(seven)\n" and (tmp_path / "exit.7").read_text() == "0 1\n"
+
+
+def test_a_rerun_of_some_items_is_one_array_with_a_list_of_ranges():
+    assert array_spec([0, 1, 2, 5, 7, 8], 3) == "0-2,5,7-8%3"
+    assert slurm_job_key(encode_array_task(123456, 7)) == "123456_7" and slurm_job_key(123456) == "123456"
 
 
 def test_sbatch_job_ids_and_exit_codes_are_read_from_its_output():

@@ -20,12 +20,12 @@ ARRAY_ENV = "LABDECK_ARRAY_INDEX"
 
 @dataclass(frozen=True)
 class ArrayShape:
-    """An array job: tasks 0..count-1, at most ``slots`` running at once (0: no limit)."""
-    count: int
+    """An array job: the task indexes, at most ``slots`` running at once (0: no limit)."""
+    indices: tuple[int, ...]
     slots: int = 0
 
     def spec(self) -> str:
-        return f"0-{self.count - 1}" + (f"%{self.slots}" if self.slots else "")
+        return array_spec(list(self.indices), self.slots)
 
 
 def time_limit(timeout_s: float) -> str:
@@ -38,12 +38,12 @@ def time_limit(timeout_s: float) -> str:
 def batch_script(step_invocations: list[str], env: dict[str, str], array: bool = False) -> str:
     """The script sbatch runs on a compute node; ``$1`` is the run folder on the shared filesystem.
     In an array each task writes its own marker ``exit.<index>`` and gets its index as
-    LABDECK_ARRAY_INDEX."""
+    LABDECK_ARRAY_INDEX and its item as LABDECK_ITEM (from ``items.sh``, see ``items_script``)."""
     exports = "".join(f"export {name}={shlex.quote(value)}\n" for name, value in env.items())
     steps = "".join(f"if [ $rc -eq 0 ]; then step={i}; {inv}; rc=$?; fi\n"
                     for i, inv in enumerate(step_invocations, 1))
     marker = '"$D/exit.$SLURM_ARRAY_TASK_ID"' if array else '"$D/exit"'
-    index = f'export {ARRAY_ENV}="$SLURM_ARRAY_TASK_ID"\n' if array else ""
+    index = (f'export {ARRAY_ENV}="$SLURM_ARRAY_TASK_ID"\n. "$D/items.sh"\nexport LABDECK_ITEM\n' if array else "")
     return (
         "#!/bin/sh\n"
         "# LabDeck batch script: one node run's steps as one Slurm job.\n"
@@ -92,3 +92,43 @@ def parse_job_id(stdout: str) -> int | None:
 
 def command_line(argv: list[str]) -> str:
     return " ".join(shlex.quote(a) for a in argv)
+
+
+def items_script(items: dict[int, str]) -> str:
+    """Sets LABDECK_ITEM for the array task ``$SLURM_ARRAY_TASK_ID`` (items quoted for sh: an item
+    can hold any text)."""
+    cases = "".join(f"{index}) LABDECK_ITEM={shlex.quote(item)};;\n" for index, item in sorted(items.items()))
+    return f'case "$SLURM_ARRAY_TASK_ID" in\n{cases}*) LABDECK_ITEM=;;\nesac\n'
+
+
+def array_spec(indices: list[int], slots: int) -> str:
+    """``--array``'s value: ranges of the indices (a re-run of failed items is a list), %slots."""
+    ranges, start, prev = [], None, None
+    for i in sorted(set(indices)):
+        if start is None:
+            start = prev = i
+        elif i == prev + 1:
+            prev = i
+        else:
+            ranges.append(f"{start}-{prev}" if prev > start else str(start))
+            start = prev = i
+    if start is not None:
+        ranges.append(f"{start}-{prev}" if prev > start else str(start))
+    return ",".join(ranges) + (f"%{slots}" if slots else "")
+
+
+# An array task's id in the catalog's "process group" column: negative, job * 10**7 + index
+# (Slurm's MaxArraySize is at most 4,000,001), so a single job's positive id never clashes.
+ARRAY_SPAN = 10**7
+
+
+def encode_array_task(job_id: int, index: int) -> int:
+    return -(job_id * ARRAY_SPAN + index)
+
+
+def slurm_job_key(pgid: int) -> str:
+    """What squeue, sacct and scancel call the job: "123", or "123_7" for an array task."""
+    if pgid < 0:
+        job, index = divmod(-pgid, ARRAY_SPAN)
+        return f"{job}_{index}"
+    return str(pgid)

@@ -19,10 +19,12 @@ from ..detached_ops import OP_TIMEOUT_S, SshDetachedOps
 from ..posix_detached import RUNS_ROOT, RemoteState
 from ..posix_shell import script_invocation
 from ..ssh.connection import SshConnection
-from .batch_script import batch_script, command_line, parse_job_id, sbatch_argv
+from .batch_script import (ArrayShape, batch_script, command_line, encode_array_task, items_script, parse_job_id,
+                           sbatch_argv, slurm_job_key)
 from .queue import SlurmQueue, split_rc
 from .states import end_status
 
+ARRAY_TASK_ENV = "LABDECK_SLURM_ARRAY_TASK"  # "JOB:INDEX:FOLDER": launch joins a submitted array, not exported
 MARKER_GRACE_S = 30.0   # a job gone from squeue without a marker yet: the shared filesystem may lag
 CANCEL_CONFIRM_S = 15.0
 SBATCH_TIMEOUT_S = 60.0
@@ -44,12 +46,44 @@ class SlurmDetachedOps(SshDetachedOps):
 
     def describe(self, job_id: int, remote_dir: str) -> str:
         where = f"partition {self.settings.partition}" if self.settings.partition else "the default partition"
-        return f"Slurm job {job_id} in {where}, output in ~/{remote_dir}"
+        return f"Slurm job {slurm_job_key(job_id)} in {where}, output in ~/{remote_dir}"
 
     # ---- launching ---------------------------------------------------------------------
 
     def launch(self, remote_dir: str, steps: list[str | ScriptFile], env: dict[str, str],
                limits: LaunchLimits | None = None) -> int:
+        """Submit the steps as one batch job; its id. A task of an array already submitted
+        (``ARRAY_TASK_ENV`` in ``env``) only links its run folder to the task's files."""
+        if ARRAY_TASK_ENV in env:
+            job, index, folder = env[ARRAY_TASK_ENV].split(":", 2)
+            return self._join_array(remote_dir, int(job), int(index), folder)
+        invocations = self._write_steps(remote_dir, steps)
+        self._write(f"{remote_dir}/batch.sh", batch_script(invocations, env), 0o700)
+        argv = sbatch_argv(remote_dir, "labdeck-" + Path(remote_dir).name, self.settings, limits or LaunchLimits())
+        return self.submit(argv)
+
+    def submit_array(self, tag: str, steps: list[str | ScriptFile], env: dict[str, str], items: dict[int, str],
+                     limits: LaunchLimits, slots: int) -> tuple[int, str]:
+        """All of an array's items as ONE ``sbatch --array`` (at most ``slots`` at once; 0: no
+        limit): (the array's job id, its folder). Each task's output goes to ``out.<index>``."""
+        remote_dir = self.run_dir(tag)
+        invocations = self._write_steps(remote_dir, steps)
+        self._write(f"{remote_dir}/batch.sh", batch_script(invocations, env, array=True), 0o700)
+        self._write(f"{remote_dir}/items.sh", items_script(items))
+        argv = sbatch_argv(remote_dir, "labdeck-" + tag, self.settings, limits, ArrayShape(tuple(items), slots))
+        return self.submit(argv), remote_dir
+
+    def _join_array(self, remote_dir: str, job: int, index: int, folder: str) -> int:
+        d, a = shlex.quote(remote_dir), shlex.quote(folder)
+        self._sh(f'mkdir -p {d} && A="$(cd {a} && pwd)" && ln -sfn "$A/out.{index}" {d}/out && '
+                 f'ln -sfn "$A/err.{index}" {d}/err && ln -sfn "$A/exit.{index}" {d}/exit')
+        return encode_array_task(job, index)
+
+    def cancel_array(self, job: int) -> None:
+        """scancel a whole array at once (its tasks' followers then see them cancelled)."""
+        self._sh(f"scancel {int(job)}")
+
+    def _write_steps(self, remote_dir: str, steps: list[str | ScriptFile]) -> list[str]:
         self._sh(f"mkdir -p {shlex.quote(remote_dir)}")
         invocations = []
         for index, step in enumerate(steps, 1):
@@ -59,9 +93,7 @@ class SlurmDetachedOps(SshDetachedOps):
                 invocations.append(script_invocation(path, step))
             else:
                 invocations.append(f"/bin/sh -c {shlex.quote(step)}")
-        self._write(f"{remote_dir}/batch.sh", batch_script(invocations, env), 0o700)
-        argv = sbatch_argv(remote_dir, "labdeck-" + Path(remote_dir).name, self.settings, limits or LaunchLimits())
-        return self.submit(argv)
+        return invocations
 
     def submit(self, argv: list[str]) -> int:
         """Run sbatch; its job id, or SbatchRejected with Slurm's message."""
@@ -76,7 +108,7 @@ class SlurmDetachedOps(SshDetachedOps):
     # ---- following ---------------------------------------------------------------------
 
     def status(self, remote_dir: str, pgid: int | None) -> RemoteState:
-        job = str(pgid) if pgid else ""
+        job = slurm_job_key(pgid) if pgid else ""
         slurm = self.queue.state(job) if job else None
         if slurm is not None and slurm.waiting:
             why = f"Slurm: {slurm.state}" + (f", {slurm.reason}" if slurm.reason else "")
@@ -126,12 +158,12 @@ class SlurmDetachedOps(SshDetachedOps):
 
     def kill(self, pgid: int, grace_s: float) -> KillState:
         """scancel the job (pending or running), then wait until Slurm reports it ended."""
-        job = str(pgid)
+        job = slurm_job_key(pgid)
         try:
             self._sh(f"scancel {job}")
             end = time.monotonic() + CANCEL_CONFIRM_S + grace_s
             while time.monotonic() < end:
-                state = self.queue.state(job, fresh=True)
+                state = self.queue.state(job)
                 if state is None or state.ended:
                     return KillState.KILLED
                 time.sleep(0.5)
