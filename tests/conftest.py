@@ -19,6 +19,20 @@ from tests.support.sshd import SshdCluster, SshdNode, sshd_available
 # Must be in place before any QApplication can be created (pytest-qt's qapp).
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+# Each test folder is one marker (registered in pyproject.toml), so `-m unit` or `-m "not gui"`
+# selects by kind without a decorator on every test.
+_FOLDER_MARKERS = {"unit", "integration", "gui", "installer"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = item.path.parent.name
+        if folder in _FOLDER_MARKERS:
+            item.add_marker(folder)
+        if folder == "installer":
+            # one worker builds the frozen app: two PyInstaller builds race on its shared cache
+            item.add_marker(pytest.mark.xdist_group("installer"))
+
 
 # --- test environment -------------------------------------------------------
 
@@ -121,6 +135,21 @@ def wsman_server(tmp_path) -> Iterator:
 
     server = WsmanServer(tmp_path / "winrm-node").start()
     yield server
+    server.stop()
+
+
+@pytest.fixture(params=__import__("tests.support.winrm_node", fromlist=["logins"]).logins())
+def windows_node(request, tmp_path) -> Iterator:
+    """A Windows node for tests that must also hold on real Windows: the WS-Management test
+    server, or the PC named by LABDECK_TEST_WINRM_HOST (tests/support/winrm_node.py); once per
+    login (basic, ntlm)."""
+    from tests.support import winrm_node
+
+    if winrm_node.real_node_configured():
+        yield winrm_node.real_node(request.param)
+        return
+    node, server = winrm_node.test_server_node(tmp_path / "winrm-node", request.param)
+    yield node
     server.stop()
 
 

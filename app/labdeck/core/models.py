@@ -118,6 +118,7 @@ class Node:
     probe: dict = field(default_factory=dict)
     last_seen: float | None = None
     winrm: WinrmSettings = field(default_factory=WinrmSettings)  # used by WinRM nodes only
+    python: str = ""                   # runs .py script steps; "" = found on the node (core/interpreters.py)
     slurm: SlurmSettings = field(default_factory=SlurmSettings)  # used by Slurm nodes only
     id: int | None = None
 

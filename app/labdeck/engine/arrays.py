@@ -131,7 +131,8 @@ class ArrayRun(PlannedRun):
         for step in job.steps:
             if step.kind is StepKind.SCRIPT:
                 shell = shell_for_script(step.filename, self.engine.pool.get(node).shell)
-                steps.append(ScriptFile(step.filename, substitute(_array_refs(step.script), options, shell)))
+                steps.append(ScriptFile(step.filename, substitute(_array_refs(step.script), options, shell),
+                                        node.python))
             else:
                 steps.append(substitute(_array_refs(step.command), options, self.engine.pool.get(node).shell))
         env = option_environment(options) | {"LABDECK_RUN_ID": str(self.run.id), "LABDECK_JOB": job.name,

@@ -160,6 +160,10 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX placements_node ON placements(node_name)",
     ],
+    # v7: the Python interpreter a node runs .py script steps with ("" = find one on the node) (#14)
+    [
+        "ALTER TABLE nodes ADD COLUMN python TEXT NOT NULL DEFAULT ''",
+    ],
     [  # Slurm clusters: partition, account and extra sbatch arguments of a slurm node
         "ALTER TABLE nodes ADD COLUMN slurm TEXT NOT NULL DEFAULT '{}'",
     ],
