@@ -38,6 +38,7 @@ class SlurmExecutor(SshExecutor):
         info = self.cluster_info()
         totals = info.totals()
         probe.update({"login_cpus": probe.get("cpus"), "login_memory_mb": probe.get("memory_mb"),
+                      "login_memory_free_mb": probe.pop("memory_free_mb", None), "login_load": probe.pop("load", None),
                       "cpus": totals["cpus"] or probe.get("cpus"), "memory_mb": totals["memory_mb"] or None,
                       "gpus": totals["gpus"], "slurm_version": info.version, "slurm_load": info.load_text()})
         return probe
