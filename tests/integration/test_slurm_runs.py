@@ -307,3 +307,67 @@ def test_a_failing_array_task_fails_only_its_item(engine, slurm, login):
     assert run.status is RunStatus.FAILED and run.note == "3 / 4 done, 1 failed"
     failed = [(c.task, f["status"], f["exit_code"]) for c, f in task_runs(engine.catalog, run.id) if f["status"] != "succeeded"]
     assert failed == [("2", "failed", 7)]
+
+
+def test_put_before_and_get_after_the_batch_job_go_through_the_login_node(engine, slurm, login, tmp_path):
+    import shutil
+    import uuid
+    add_cluster(engine, login)
+    (tmp_path / "in.txt").write_text("cluster input\n")
+    remote = f"labdeck-slurm-{uuid.uuid4().hex[:8]}"  # in the login node's home, shared with the compute node
+    job = Job(name="io", targets="hpc", steps=[
+        Step(kind=StepKind.PUT, source=str(tmp_path / "in.txt"), destination=remote),
+        Step(command=f'tr a-z A-Z < {remote}/in.txt > {remote}/out.txt; echo "on $SLURM_JOB_NODELIST"'),
+        Step(kind=StepKind.GET, source=f"{remote}/out.txt", destination=str(tmp_path / "results"))])
+    try:
+        run, node_runs = run_job(engine, job, timeout=60)
+        assert run.status is RunStatus.SUCCEEDED, node_runs["hpc"].message
+        assert (tmp_path / "results" / "hpc" / "out.txt").read_text() == "CLUSTER INPUT\n"
+        assert "on n1\n" in Path(node_runs["hpc"].log_path).read_text()
+    finally:
+        shutil.rmtree(Path.home() / remote, ignore_errors=True)
+
+
+def test_cancelling_an_array_run_cancels_the_whole_array(engine, slurm, login):
+    from labdeck.core.plan import ArraySpec
+    add_cluster(engine, login)
+    engine.catalog.add_job(Job(name="arrcancel", targets="hpc", steps=[Step(command="echo up; sleep 60")],
+                               plan=Plan(array=ArraySpec(count=6, slots_per_node=1))))
+    before = set(slurm.squeue())
+    run = engine.start_job("arrcancel")
+    wait_for(lambda: "RUNNING" in {s for k, s in slurm.squeue().items() if k not in before}, 30, "a running task")
+    engine.cancel(run.id)
+    assert engine.wait(run.id, 60)
+    assert engine.catalog.get_run(run.id).status is RunStatus.CANCELLED
+    mine = {k: s for k, s in slurm.squeue().items() if k not in before}
+    assert len(mine) == 6 and set(mine.values()) == {"CANCELLED"}, mine
+    statuses = {f["status"] for _c, f in task_runs(engine.catalog, run.id)}
+    assert statuses == {"cancelled"}
+
+
+def test_the_marker_file_gives_the_exit_code_when_squeue_and_sacct_no_longer_know_the_job(data_dir, slurm, login):
+    """squeue forgets a finished job after MinJobAge and this cluster has no accounting (sacct
+    does not answer), as on many clusters: a LabDeck that comes back later reads the marker."""
+    first = Engine(data_dir)
+    add_cluster(first, login)
+    first.catalog.add_job(Job(name="later", targets="hpc",
+                              steps=[Step(command="echo ran"), Step(command="echo bye >&2; exit 5")]))
+    run = first.start_job("later")
+    (nr,) = first.catalog.node_runs(run.id)
+    slurm_id = slurm_job_of(first, nr.id)
+    first.close()
+    wait_for(lambda: slurm.squeue().get(slurm_id) == "FAILED", 30, "the job to end")
+    with slurm.min_job_age(2):
+        wait_for(lambda: slurm_id not in slurm.squeue(), 60, "squeue to forget the job")
+        assert slurm.run("sacct", "-j", slurm_id, check=False).returncode != 0  # no accounting here
+        second = Engine(data_dir)
+        try:
+            assert second.adopt_detached() == [run.id]
+            assert second.wait(run.id, 30)
+            nr = second.catalog.get_node_run(nr.id)
+            assert (nr.status, nr.exit_code) == (NodeRunStatus.FAILED, 5)
+            assert nr.message.startswith("step 2 exited with code 5")
+            text = Path(nr.log_path).read_text()
+            assert text.count("ran\n") == 1 and text.count("bye\n") == 1
+        finally:
+            second.close()

@@ -11,6 +11,7 @@ a test sshd that sets it for its sessions."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -97,6 +98,19 @@ class SlurmCluster:
         if going:
             self.run("scontrol", "update", f"jobid={going[0]}", "comment=labdeck-test", check=False)
             self._wait(lambda: state.exists() and state.stat().st_mtime > before, "slurmctld to save its state")
+
+    @contextlib.contextmanager
+    def min_job_age(self, seconds: int):
+        """For a while, squeue forgets finished jobs after ``seconds`` (MinJobAge; the purge
+        runs every few seconds), as a busy cluster's would between two LabDeck starts."""
+        text = self.conf.read_text()
+        self.conf.write_text(text.replace("MinJobAge=300", f"MinJobAge={int(seconds)}"))
+        self.run("scontrol", "reconfigure")
+        try:
+            yield
+        finally:
+            self.conf.write_text(text)
+            self.run("scontrol", "reconfigure", check=False)
 
     def kill_controller(self) -> None:
         """SIGKILL slurmctld (what a crash does); its state stays in the state folder."""
