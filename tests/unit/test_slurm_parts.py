@@ -140,3 +140,21 @@ def test_a_slurm_node_is_reached_over_ssh_on_port_22_by_default():
     assert factory_for("slurm").over_ssh and factory_for("slurm").always_detached
     with pytest.raises(InvalidInput, match="needs --user for the cluster's login node"):
         factory_for("slurm").validate(node)
+
+
+def test_the_queue_shares_one_squeue_between_jobs_and_refreshes_for_a_new_submission():
+    from labdeck.executors.slurm.queue import SlurmQueue
+    calls = []
+
+    def run_quick(command, timeout):
+        calls.append(command)
+        return "5|RUNNING|None\n6_0|PENDING|Resources\n6_1|PENDING|JobArrayTaskLimit\nLABDECK_RC=0\n"
+
+    queue = SlurmQueue(run_quick, max_age_s=60)
+    assert queue.state("5").running and queue.state("6_0").reason == "Resources"
+    assert queue.state("6_1").waiting and queue.state("7") is None
+    assert len(calls) == 1  # four jobs asked, one squeue
+    queue.submitted(6)
+    for i in range(3):
+        queue.state(f"6_{i}")
+    assert len(calls) == 2  # a new array: one fresh snapshot for all its tasks

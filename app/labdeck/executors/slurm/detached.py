@@ -103,6 +103,7 @@ class SlurmDetachedOps(SshDetachedOps):
         if job_id is None:
             said = " ".join(line.strip() for line in body.splitlines() if line.strip()) or f"exit code {code}"
             raise SbatchRejected(f"node '{self.node}': sbatch refused the job: {said}")
+        self.queue.submitted(job_id)
         return job_id
 
     # ---- following ---------------------------------------------------------------------

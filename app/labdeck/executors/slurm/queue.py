@@ -2,8 +2,9 @@
 
 Every node run on a Slurm cluster asks its job's state on each poll; those asks share one
 snapshot of the user's jobs, taken at most every ``max_age_s`` (polling one command per job
-overloads the controller, a lesson from other projects' Slurm bugs). A job first asked after
-the snapshot was taken triggers a fresh one, so a job just submitted is never taken for gone.
+overloads the controller, a lesson from other projects' Slurm bugs). A job submitted after
+the snapshot was taken triggers a fresh one, so a job just submitted is never taken for gone
+(an array's thousand tasks: one fresh snapshot, not one each).
 ``sacct`` is asked only for a job ``squeue`` no longer knows (it forgets finished jobs after
 MinJobAge), and not again once it said it cannot answer (no slurmdbd)."""
 
@@ -28,7 +29,7 @@ class SlurmQueue:
         self._lock = threading.Lock()
         self._snapshot: dict[str, JobState] = {}
         self._taken_at = float("-inf")   # time.monotonic() when the last squeue call started
-        self._first_asked: dict[str, float] = {}
+        self._submitted_at: dict[str, float] = {}   # job id (an array's base id) -> when sbatch returned
         self._sacct_works: bool | None = None
         self.squeue_calls = 0             # for tests and the bench: calls made, whatever the job count
 
@@ -37,8 +38,8 @@ class SlurmQueue:
         None if squeue does not list it."""
         with self._lock:
             now = time.monotonic()
-            first = self._first_asked.setdefault(job, now)
-            if fresh or now - self._taken_at >= self._max_age_s or self._taken_at < first:
+            submitted = self._submitted_at.get(job.split("_", 1)[0], float("-inf"))
+            if fresh or now - self._taken_at >= self._max_age_s or self._taken_at < submitted:
                 self._refresh()
             return self._snapshot.get(job)
 
@@ -63,9 +64,10 @@ class SlurmQueue:
         self._sacct_works = True
         return parse_sacct(body).get(job)
 
-    def forget(self, job: str) -> None:
+    def submitted(self, job_id: int) -> None:
+        """sbatch just returned this id: the next ask must not use an older snapshot."""
         with self._lock:
-            self._first_asked.pop(job, None)
+            self._submitted_at[str(job_id)] = time.monotonic()
 
 
 def split_rc(out: str) -> tuple[str, int | None]:
