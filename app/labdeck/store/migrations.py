@@ -164,11 +164,22 @@ MIGRATIONS: list[list[str]] = [
     [
         "ALTER TABLE nodes ADD COLUMN python TEXT NOT NULL DEFAULT ''",
     ],
+    # v8: node metrics: a compact history of each probe (percentages), kept for a day (store/metrics.py)
+    [
+        """CREATE TABLE node_metrics (
+            node_name TEXT NOT NULL,
+            at REAL NOT NULL,
+            cpu REAL,
+            memory REAL,
+            disk REAL,
+            gpus TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX node_metrics_node_at ON node_metrics(node_name, at)",
+    ],
     [  # Slurm clusters: partition, account and extra sbatch arguments of a slurm node
         "ALTER TABLE nodes ADD COLUMN slurm TEXT NOT NULL DEFAULT '{}'",
     ],
 ]
-
 
 
 def schema_version() -> int:
