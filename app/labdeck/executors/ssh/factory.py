@@ -7,11 +7,10 @@ from ...core.errors import InvalidInput
 from ...core.models import Node, Transport
 
 
-def ssh_executor(node: Node, connecting):
-    """An SshExecutor over a new pooled connection, with the node's secret from the keyring (the
-    password, or the key file's passphrase)."""
+def ssh_connection(node: Node, connecting):
+    """A new pooled connection to the node, with its secret from the keyring (the password, or
+    the key file's passphrase) and the catalog's host-key rules."""
     from .connection import SshConnection, SshTarget
-    from .executor import SshExecutor
     secret = connecting.secret_for(node.credential_ref)
     target = SshTarget(
         node=node.name, host=node.host, port=node.effective_port, username=node.username,
@@ -19,12 +18,18 @@ def ssh_executor(node: Node, connecting):
         password=None if node.key_file else secret,
         passphrase=secret if node.key_file else None,
     )
-    return SshExecutor(SshConnection(target, connecting.check_host_key))
+    return SshConnection(target, connecting.check_host_key)
+
+
+def ssh_executor(node: Node, connecting):
+    from .executor import SshExecutor
+    return SshExecutor(ssh_connection(node, connecting))
 
 
 class SshFactory:
     transport = Transport.SSH
     over_ssh = True
+    always_detached = False
 
     def validate(self, node: Node) -> None:
         if not node.username:
