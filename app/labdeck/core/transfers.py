@@ -171,6 +171,7 @@ class TransferNodeFinished:
     node: str
     ok: bool
     error: str
+    note: str = ""  # e.g. which names were changed for Windows
 
 
 @dataclass(frozen=True)

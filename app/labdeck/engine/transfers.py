@@ -156,7 +156,7 @@ class TransferManager:
         # than max_parallel nodes moving at once.
         self._publish_progress(transfer.id, progress)
         transfer.results[node.name] = result
-        self._bus.publish(TransferNodeFinished(transfer.id, node.name, result.ok, result.error))
+        self._bus.publish(TransferNodeFinished(transfer.id, node.name, result.ok, result.error, result.renamed_text()))
         if holding:
             slots.release()
         with self._lock:

@@ -17,6 +17,7 @@ from ...core.errors import LabDeckError, NodeUnreachable
 from ...core.status import KillState
 from ..base import ScriptFile
 from ..posix_detached import RemoteState, parse_status
+from ..windows_cmd import script_bytes
 from .clixml import ClixmlDecoder
 from .detached_scripts import (LAUNCHER_NAME, DetachedStep, cleanup_script, command_step, launcher_script,
                                      read_script, run_dir, script_path, script_step, start_script, status_script)
@@ -61,7 +62,7 @@ class WinrmDetachedOps:
         planned = self.plan(remote_dir, steps)
         for step, planned_step in zip(steps, planned, strict=True):
             if isinstance(step, ScriptFile):
-                self.executor._put_bytes(step.body.encode("utf-8"), planned_step.script)
+                self.executor._put_bytes(script_bytes(step.filename, step.body), planned_step.script)
         launcher = launcher_script(remote_dir, planned, env, self.executor.utf8)
         # with a BOM: Windows PowerShell reads a .ps1 without one in the ANSI code page
         self.executor._put_bytes(b"\xef\xbb\xbf" + launcher.encode("utf-8"), f"{remote_dir}\\{LAUNCHER_NAME}")

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QWidget)
 
 from ...core.errors import InvalidInput
+from ...core.interpreters import check_interpreter
 from ...core.models import Node, Transport
 from ...core.tags import check_tags
 from .. import node_ops
@@ -65,6 +66,10 @@ class NodeDialog(QDialog):
         self.winrm.httpsChanged.connect(self._default_port)
         self.tags = QLineEdit()
         self.tags.setPlaceholderText("comma separated, e.g. gpu, linux-lab")
+        self.python = QLineEdit()
+        self.python.setPlaceholderText("found on the node: python3; on Windows py -3 or python")
+        self.python.setToolTip("What runs the node's .py script steps: a path such as C:\\Python312\\python.exe "
+                               "or /opt/conda/bin/python, or a command such as py -3")
         self.name.setToolTip("Letters, digits, '-', '_' or '.'; used in job targets")
         self.tags.setToolTip("Jobs can target nodes by tag: tag:gpu")
 
@@ -79,6 +84,7 @@ class NodeDialog(QDialog):
         form.addRow("Password", self.password)
         form.addRow("WinRM", self.winrm)
         form.addRow("Tags", self.tags)
+        form.addRow("Python", self.python)
         self.form = form
         form.setRowVisible(self.winrm, False)
 
@@ -129,6 +135,7 @@ class NodeDialog(QDialog):
         self.user.setText(node.username)
         self.key_file.setText(node.key_file or "")
         self.tags.setText(", ".join(node.tags))
+        self.python.setText(node.python)
         if node.transport is Transport.WINRM:
             self.winrm.load(node.winrm)
             self.port.setValue(node.effective_port)
@@ -177,8 +184,9 @@ class NodeDialog(QDialog):
         if not name:
             raise InvalidInput("give the node a name")
         tags = check_tags([t.strip() for t in self.tags.text().split(",") if t.strip()])  # said before connecting
+        python = check_interpreter(self.python.text())
         if transport is Transport.LOCAL:
-            return Node(name=name, transport=transport, tags=tags)
+            return Node(name=name, transport=transport, tags=tags, python=python)
         if not self.host.text().strip():
             raise InvalidInput("give the host name or IP address")
         if not self.user.text().strip():
@@ -186,9 +194,10 @@ class NodeDialog(QDialog):
         if transport is Transport.WINRM:
             return Node(name=name, transport=transport, host=self.host.text().strip(), port=self.port.value(),
                         username=self.user.text().strip(), tags=tags, winrm=self.winrm.settings(),
-                        encoding=self.editing.encoding if self.editing else "utf-8")
+                        encoding=self.editing.encoding if self.editing else "utf-8", python=python)
         return Node(name=name, transport=transport, host=self.host.text().strip(), port=self.port.value(),
-                    username=self.user.text().strip(), key_file=self.key_file.text().strip() or None, tags=tags)
+                    username=self.user.text().strip(), key_file=self.key_file.text().strip() or None, tags=tags,
+                    python=python)
 
     # ---- messages -------------------------------------------------------------------------------
 
