@@ -8,6 +8,7 @@ from dataclasses import asdict, replace
 from ..core.errors import InvalidInput
 from ..core.models import WINRM_AUTHS, Node, Transport, WinrmSettings
 from ..executors.winrm_setup import prepare_windows_script
+from . import node_import
 from .common import open_engine, print_json, print_table, read_secret_from_stdin
 
 
@@ -70,6 +71,8 @@ def register(sub) -> None:
     prep.add_argument("--allow", default="LocalSubnet",
                       help="who may connect through the firewall: LocalSubnet (default), an address or a range")
     prep.set_defaults(handler=cmd_prepare_windows)
+
+    node_import.register(node)
 
     rm = node.add_parser("remove", help="remove a node and its saved credential")
     rm.add_argument("name")

@@ -16,6 +16,7 @@ from ..store.catalog import Catalog
 from .bus import EventBus
 from .dispatcher import Dispatcher
 from .hostkeys import CatalogHostKeys
+from .node_import import NodeImporter
 from .nodes import NodeManager
 from .notify import Notifier
 from .plans import rebuild, start_planned
@@ -44,6 +45,7 @@ class Engine:
                                  CatalogHostKeys(self.catalog).check)
         self.dispatcher = Dispatcher(self.catalog, self.pool, self.bus, secrets.get_secret)
         self.nodes = NodeManager(self.catalog, self.pool, self.bus)
+        self.node_import = NodeImporter(self.catalog, self.nodes)
         self.transfers = TransferManager(self.catalog, self.pool, self.bus)
         self.queue = RunQueue(self)  # workflows, arrays, runs that wait for room
         self.queue_files = NodeFiles(self)

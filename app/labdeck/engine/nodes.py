@@ -46,7 +46,7 @@ class NodeManager:
         ``expected_fingerprint`` (SSH): the key the user was shown and accepted; the key the
         node presents now must have exactly that fingerprint (it is then accepted), else
         HostKeyChanged is raised before anything is saved."""
-        _validate(node)
+        validate_node(node)
         self._catalog.ensure_node_name_free(node.name)
         if node.transport is not Transport.LOCAL and secret:
             node.credential_ref = secrets.credential_ref_for(node.name)
@@ -113,7 +113,7 @@ class NodeManager:
         now must have exactly that fingerprint and replaces them. All or nothing: if anything
         fails (login refused, unreachable, key mismatch) the old row, host keys and secret are
         put back and the error is raised."""
-        _validate(node)
+        validate_node(node)
         old = self._catalog.get_node(node.name)
         old_keys = self._catalog.host_keys(node.name)
         node.id, node.probe, node.last_seen, node.os_family = old.id, old.probe, old.last_seen, old.os_family
@@ -210,7 +210,7 @@ class NodeManager:
         secrets.delete_secret(node.credential_ref)
 
 
-def _validate(node: Node) -> None:
+def validate_node(node: Node) -> None:
     if not node.name or any(c in node.name for c in " ,!&:/\\") or node.name == "all":
         raise InvalidInput(f"invalid node name '{node.name}': use letters, digits, '-', '_' or '.' (not 'all')")
     if node.transport is not Transport.LOCAL and not node.host:

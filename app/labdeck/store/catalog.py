@@ -120,6 +120,31 @@ class Catalog:
                 changes["os_family"] = os_family
             db["nodes"].update(node_id, changes)
 
+    def import_nodes(self, nodes: list[Node], host_keys: dict[str, tuple[str, str, str]],
+                     replace: bool = False) -> None:
+        """Add (or, with ``replace``, overwrite) many nodes and their accepted host keys
+        (name -> (type, base64, fingerprint)) in one transaction: all of them or none. A
+        replaced node keeps its id, probe and last-seen time; its old host keys go."""
+        with self._tx() as db:
+            now = time.time()
+            for node in nodes:
+                node_id = self._find_id("nodes", node.name)
+                if node_id is not None and not replace:
+                    raise AlreadyExists(f"a node named '{node.name}' already exists (import with --replace to "
+                                        f"overwrite it)")
+                row = node_to_row(node)
+                if node_id is None:
+                    node.id = db["nodes"].insert(row | {"created_at": now}).last_pk
+                else:
+                    keep = ("probe", "last_seen", "os_family")
+                    db["nodes"].update(node_id, {k: v for k, v in row.items() if k not in keep})
+                    db.execute("DELETE FROM host_keys WHERE node_id = ?", (node_id,))
+                    node.id = node_id
+                if node.name in host_keys:
+                    key_type, key_b64, fingerprint = host_keys[node.name]
+                    db["host_keys"].insert({"node_id": node.id, "key_type": key_type, "key_b64": key_b64,
+                                            "fingerprint": fingerprint, "accepted_at": now})
+
     # ---- host keys ---------------------------------------------------------------------
 
     def host_keys(self, node_name: str) -> dict[str, tuple[str, str]]:
