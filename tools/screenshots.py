@@ -1,9 +1,10 @@
 """Screenshots for the docs: starts the real app (real engine, real sshd nodes) under Xvfb
 with a throw-away data folder full of realistic content, and saves docs/nodes.png,
 docs/jobs.png, docs/job_editor.png, docs/run.png, docs/runs.png, docs/log.png, docs/schedules.png,
-docs/transfers.png and docs/queue.png.
+docs/transfers.png, docs/queue.png and docs/import_dialog.png.
 
     python tools/screenshots.py          # re-runs itself under xvfb-run when there is no display
+    python tools/screenshots.py import_dialog.png   # only the shots named
 """
 
 from __future__ import annotations
@@ -196,6 +197,34 @@ def node_dialog_shot(window, pump) -> None:
     dialog.reject()
 
 
+def import_dialog_shot(window, pump, cluster, tmp: Path) -> None:
+    """Importing an ssh config: two new render nodes (host keys read from real sshd servers),
+    a gateway, and gpu-01, which exists and is kept."""
+    from tests.support.sshd import ensure_password_user
+
+    user, _password = ensure_password_user()
+    renders = cluster.start_nodes(2)
+    config = tmp / "ssh_config"
+    config.write_text("# lab machines\n" + "".join(
+        f"Host {name}\n  HostName {s.host}\n  Port {s.port}\n  User {user}\n"
+        for name, s in zip(["render-01", "render-02"], renders)) +
+        "Host gpu-01\n  HostName gpu-01.lab.local\n  User lab\n"
+        "Host *\n  IdentityFile ~/.ssh/lab_ed25519\n")
+    window.show_page(0)
+    dialog = window.nodes_page.import_nodes()
+    dialog.path.setText(str(config))
+    dialog.load()
+    dialog.tags.setText("render")
+    dialog.check()
+    end = time.time() + 20
+    while dialog.busy and time.time() < end:
+        pump(0.2)
+    dialog.resize(1180, 420)
+    pump(0.8)
+    composite(window, dialog, DOCS / "import_dialog.png")
+    dialog.reject()
+
+
 def run_and_wait(engine, job, options=None, targets=None, timeout=60):
     run = engine.start_job(job, options or {}, targets=targets)
     engine.wait(run.id, timeout)
@@ -250,6 +279,11 @@ def main() -> int:
             print("saved", DOCS / name)
 
         pump(0.5)
+        only = set(sys.argv[1:])
+        if only:
+            if "import_dialog.png" in only:
+                import_dialog_shot(window, pump, cluster, tmp)
+            return 0
         window.show_page(0)
         window.nodes_page.select_names(["gpu-01"])
         shot(window, "nodes.png")
@@ -298,6 +332,7 @@ def main() -> int:
         transfers_shot(window, pump, shot, tmp)
         node_dialog_shot(window, pump)
         queue_shot(engine, window, pump, shot)
+        import_dialog_shot(window, pump, cluster, tmp)
         window._quitting = True
         window.close()
         QTimer.singleShot(0, app.quit)

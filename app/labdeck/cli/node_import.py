@@ -49,7 +49,7 @@ def cmd_import(args) -> int:
         presented, confirmed = {}, {}
         if not args.no_check:
             presented = importer.presented_keys(plan)
-            unreachable = {name: why for name, why in presented.items() if isinstance(why, Exception)}
+            unreachable = {name: why for name, why in presented.items() if isinstance(why, str)}
             if unreachable:
                 listed = "; ".join(f"{name}: {why}" for name, why in unreachable.items())
                 raise InvalidInput(f"nothing was imported: {len(unreachable)} nodes did not answer ({listed}); "

@@ -59,6 +59,7 @@ class EngineProcess:
         self.catalog = Catalog(paths.catalog_path(self.data_dir))  # migrates before the child opens it
         self.bus = EventBus()
         self.nodes = _Calls(self, "nodes")
+        self.node_import = _Calls(self, "node_import")
         self.transfers = _TransferCalls(self)
         self.scheduler = _SchedulerCalls(self)
         self._ids = itertools.count(1)

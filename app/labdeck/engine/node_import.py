@@ -10,6 +10,7 @@ one transaction; a last probe fills in each node's OS and size.
 
 from __future__ import annotations
 
+import copy
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -49,7 +50,7 @@ class NodeImporter:
         known = {n.name for n in self._catalog.list_nodes()}
         seen: dict[str, str] = {}
         plan = ImportPlan(replace=replace)
-        for candidate in candidates:
+        for candidate in copy.deepcopy(candidates):  # the caller's candidates stay as the file has them
             node = candidate.node
             if node.name in seen:
                 raise InvalidInput(f"{candidate.source}: node '{node.name}' is already defined at {seen[node.name]}")
@@ -66,15 +67,16 @@ class NodeImporter:
                                    f"{', '.join(candidate.via)}: jump hosts are not supported yet; leave it out")
         return plan
 
-    def presented_keys(self, plan: ImportPlan) -> dict[str, tuple[str, str, str] | LabDeckError]:
-        """name -> (type, base64, fingerprint) each SSH node presents now, or why it did not answer."""
+    def presented_keys(self, plan: ImportPlan) -> dict[str, tuple[str, str, str] | str]:
+        """name -> (type, base64, fingerprint) each SSH node presents now, or (a string) why it
+        did not answer."""
         ssh = [c.node for c in plan.to_import if c.node.transport is Transport.SSH]
 
         def fetch(node):
             try:
                 return node.name, self._nodes.presented_host_key(node)
             except LabDeckError as exc:
-                return node.name, exc
+                return node.name, str(exc)
         with ThreadPoolExecutor(max_workers=CHECK_THREADS) as pool:
             return dict(pool.map(fetch, ssh))
 
