@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ..core.errors import InvalidInput
-from ..engine.engine import Engine
+from ..engine.api import EngineApi
 
 
 @contextmanager
-def open_engine(args):
+def open_engine(args) -> Iterator[EngineApi]:
+    from ..engine.engine import Engine
     engine = Engine(args.data_dir)
     try:
         yield engine
@@ -50,7 +52,7 @@ def read_secret_from_stdin() -> str:
     return line.rstrip("\r\n")
 
 
-def wait_or_cancel(engine, run_id: int) -> None:
+def wait_or_cancel(engine: EngineApi, run_id: int) -> None:
     """Wait for a run to end; Ctrl-C cancels it (its processes on the nodes are killed)."""
     try:
         engine.wait(run_id)

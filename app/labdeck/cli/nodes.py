@@ -7,7 +7,7 @@ from dataclasses import asdict, replace
 
 from ..core.errors import InvalidInput
 from ..core.models import WINRM_AUTHS, Node, Transport, WinrmSettings
-from ..executors.winrm_setup import prepare_windows_script
+from ..executors.winrm.setup import prepare_windows_script
 from . import node_import
 from .common import open_engine, print_json, print_table, read_secret_from_stdin
 

@@ -10,6 +10,7 @@ import time
 from ..core.errors import InvalidInput
 from ..core.events import PlanProgress, StepChanged
 from ..core.status import RunStatus
+from ..engine.api import EngineApi
 from ..store import run_queue
 from .common import open_engine, print_json, print_table, wait_or_cancel
 
@@ -106,7 +107,7 @@ def _duration(nr: dict) -> float | None:
     return round((nr["finished_at"] or time.time()) - nr["started_at"], 3)
 
 
-def wait_planned(engine, run_id: int, as_json: bool) -> int:
+def wait_planned(engine: EngineApi, run_id: int, as_json: bool) -> int:
     """Follow a planned run to its end: steps as they change, array progress at most once a second."""
     last_shown = [0.0]
     if not as_json:

@@ -11,6 +11,8 @@ from ..core.models import Trigger
 from ..core.status import NodeRunStatus, RunStatus
 from ..store.detached import DetachedStore
 from ..store.logs import read_from
+from ..store.run_queue import is_planned
+from ..engine.api import EngineApi
 from .common import open_engine, parse_pairs, print_json, print_table, wait_or_cancel
 
 EXIT_RUN_FAILED = 1
@@ -63,8 +65,8 @@ def cmd_exec(args) -> int:
         return _wait_and_report(engine, run.id, args.json)
 
 
-def _wait_and_report(engine, run_id: int, as_json: bool) -> int:
-    if engine.queue.has(run_id):  # a workflow, array or queued run
+def _wait_and_report(engine: EngineApi, run_id: int, as_json: bool) -> int:
+    if is_planned(engine.catalog, run_id):  # a workflow, array or queued run
         from .queue import wait_planned
         return wait_planned(engine, run_id, as_json)
     if not as_json:

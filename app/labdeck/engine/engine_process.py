@@ -27,12 +27,17 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Client, Connection, Listener
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..core.errors import LabDeckError
 from ..core.events import Notification, NodeRunOutput
+from ..core.models import Job, Node, Run, Trigger
 from ..store import paths
 from ..store.catalog import Catalog
 from .bus import EventBus
+
+if TYPE_CHECKING:
+    from .nodes import NodeCheck
 
 log = logging.getLogger(__name__)
 CHILD_FLAG = "--engine-process"
@@ -111,16 +116,19 @@ class EngineProcess:
             raise EngineProcessGone(self._gone or f"LabDeck's engine process cannot be reached ({exc})") from exc
         return future.result()
 
-    def start_job(self, *args, **kwargs):
-        return self.call("start_job", *args, **kwargs)
+    def start_job(self, job_name: str, options: dict[str, str] | None = None, trigger: Trigger = Trigger.MANUAL,
+                  targets: str | None = None) -> Run:
+        return self.call("start_job", job_name, options, trigger, targets)
 
-    def start_command(self, *args, **kwargs):
-        return self.call("start_command", *args, **kwargs)
+    def start_command(self, command: str, targets: str, timeout_s: float | None = None,
+                      trigger: Trigger = Trigger.CLI) -> Run:
+        return self.call("start_command", command, targets, timeout_s, trigger)
 
-    def start(self, *args, **kwargs):
-        return self.call("start", *args, **kwargs)
+    def start(self, job: Job, options: dict[str, str] | None = None, trigger: Trigger = Trigger.MANUAL,
+              targets: str | None = None, extra: dict | None = None) -> Run:
+        return self.call("start", job, options, trigger, targets, extra)
 
-    def rerun_failed(self, run_id: int):
+    def rerun_failed(self, run_id: int) -> Run:
         return self.call("rerun_failed", run_id)
 
     def cancel(self, run_id: int, node_name: str | None = None) -> None:
@@ -129,11 +137,12 @@ class EngineProcess:
     def wait(self, run_id: int, timeout: float | None = None) -> bool:
         return self.call("wait", run_id, timeout)
 
-    def add_node(self, *args, **kwargs):
-        return self.call("add_node", *args, **kwargs)
+    def add_node(self, node: Node, secret: str | None = None, accept_host_key: bool = False,
+                 check: bool = True) -> NodeCheck:
+        return self.call("add_node", node, secret, accept_host_key, check)
 
-    def test_node(self, *args, **kwargs):
-        return self.call("test_node", *args, **kwargs)
+    def test_node(self, name: str, accept_host_key: bool = False, replace_host_key: bool = False) -> NodeCheck:
+        return self.call("test_node", name, accept_host_key, replace_host_key)
 
     def start_scheduler(self) -> None:
         self.call("start_scheduler")

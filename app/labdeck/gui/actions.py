@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 from ..core.errors import LabDeckError
 from ..core.models import Trigger
 from .dialogs.run_dialogs import OptionsDialog
+from ..engine.api import EngineApi
 
 
 def ask_yes_no(parent: QWidget, title: str, text: str) -> bool:
@@ -24,7 +25,7 @@ class Actions(QObject):
     error = Signal(str)
     info = Signal(str)
 
-    def __init__(self, engine, parent: QObject | None = None):
+    def __init__(self, engine: EngineApi, parent: QObject | None = None):
         super().__init__(parent)
         self.engine = engine
         self.dialog: OptionsDialog | None = None   # the open options dialog, if any (tests use it)

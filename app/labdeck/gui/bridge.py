@@ -23,6 +23,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from ..core.events import (NodeRunFinished, NodeRunOutput, NodeRunStarted, NodeSeen, RunFinished,
                            RunStarted)
 from ..core.transfers import TransferFinished, TransferNodeFinished, TransferProgress, TransferQueued
+from ..engine.api import EngineApi
 
 
 TRANSFER_EVENTS = (TransferQueued, TransferProgress, TransferNodeFinished, TransferFinished)
@@ -44,7 +45,7 @@ class EngineBridge(QObject):
     _event = Signal(object)
     _wake = Signal()
 
-    def __init__(self, engine, interval_ms: int = 50, parent: QObject | None = None):
+    def __init__(self, engine: EngineApi, interval_ms: int = 50, parent: QObject | None = None):
         super().__init__(parent)
         self._lock = threading.Lock()
         self._pending: dict[tuple[int, int, str], list[str]] = {}

@@ -24,6 +24,7 @@ from .dialogs.remote_browser import RemoteBrowser
 from .status_style import BAD, dot_icon
 from .icons import app_icon
 from .tray import Tray
+from ..engine.api import EngineApi
 
 PAGES = [("Nodes", "#26a69a", "Every machine at a glance (Ctrl+1)"),
          ("Jobs", "#5c6bc0", "Job definitions: run, edit, create (Ctrl+2)"),
@@ -38,7 +39,7 @@ PAGES = [("Nodes", "#26a69a", "Every machine at a glance (Ctrl+1)"),
 class MainWindow(QMainWindow):
     quitRequested = Signal()
 
-    def __init__(self, engine, use_tray: bool | None = None):
+    def __init__(self, engine: EngineApi, use_tray: bool | None = None):
         super().__init__()
         self.engine = engine
         self.confirm = ask_yes_no

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 from ..store import queries
 from ..store.schedules import ScheduleStore
 from .icons import tray_icon
+from ..engine.api import EngineApi
 
 
 class Tray(QObject):
@@ -19,7 +20,7 @@ class Tray(QObject):
     quitRequested = Signal()
     schedulingToggled = Signal(bool)   # paused
 
-    def __init__(self, engine, parent: QObject | None = None):
+    def __init__(self, engine: EngineApi, parent: QObject | None = None):
         super().__init__(parent)
         self.engine = engine
         self.state = "idle"

@@ -19,6 +19,7 @@ from ...core.plan import Plan
 from ...core.targets import resolve_targets
 from ..widgets.code_editor import CodeEditor
 from .node_dialog import ERR_STYLE
+from ...engine.api import EngineApi
 
 OPTION_COLUMNS = ["Name", "Default", "Description", "Required"]
 LAUNCH_CHOICES = [("auto", "auto (detached when the timeout is over 5 min)"),
@@ -31,7 +32,7 @@ _BODY_PAGE = {StepKind.COMMAND: 0, StepKind.SCRIPT: 1, StepKind.PUT: 2, StepKind
 class JobDialog(QDialog):
     saved = Signal(str)
 
-    def __init__(self, engine, job: Job | None = None, parent: QWidget | None = None):
+    def __init__(self, engine: EngineApi, job: Job | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.engine = engine
         self.original = job

@@ -20,6 +20,7 @@ from ...core.models import Node, Transport
 from .. import node_ops
 from ..workers import run_async
 from .winrm_fields import WinrmFields
+from ...engine.api import EngineApi
 
 OK_STYLE = "background:#e8f5e9; color:#1b5e20; border:1px solid #a5d6a7; border-radius:4px; padding:6px;"
 ERR_STYLE = "background:#ffebee; color:#b71c1c; border:1px solid #ef9a9a; border-radius:4px; padding:6px;"
@@ -30,7 +31,7 @@ class NodeDialog(QDialog):
     checkFinished = Signal(bool, str)   # ok, message shown
     saved = Signal(str)                 # node name
 
-    def __init__(self, engine, node: Node | None = None, parent: QWidget | None = None):
+    def __init__(self, engine: EngineApi, node: Node | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.engine = engine
         self.editing = node

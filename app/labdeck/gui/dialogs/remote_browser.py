@@ -17,6 +17,7 @@ from ..actions import ask_yes_no
 from ..models.transfer_model import human_size
 from ..widgets.page_parts import add_buttons, read_only_table
 from ..workers import run_async
+from ...engine.api import EngineApi
 
 
 class RemoteBrowser(QDialog):
@@ -24,7 +25,7 @@ class RemoteBrowser(QDialog):
     failed = Signal(str)            # a one-line error
     transferStarted = Signal(int)   # transfer id
 
-    def __init__(self, engine, node_name: str, path: str = ".", parent=None):
+    def __init__(self, engine: EngineApi, node_name: str, path: str = ".", parent=None):
         super().__init__(parent)
         self.engine = engine
         self.node_name = node_name

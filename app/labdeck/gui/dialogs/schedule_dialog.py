@@ -25,6 +25,7 @@ from ...core.schedules import (CatchUp, Schedule, ScheduleKind, format_duration,
                                parse_tz, preview, validate)
 from ...store.schedules import ScheduleStore
 from .node_dialog import ERR_STYLE
+from ...engine.api import EngineApi
 
 UTC = timezone.utc
 PREVIEW_COUNT = 10
@@ -84,7 +85,7 @@ class ZoneCombo(QComboBox):
 class ScheduleDialog(QDialog):
     saved = Signal(int)   # the schedule id
 
-    def __init__(self, engine, job_name: str | None = None, schedule: Schedule | None = None,
+    def __init__(self, engine: EngineApi, job_name: str | None = None, schedule: Schedule | None = None,
                  parent: QWidget | None = None, now: datetime | None = None):
         super().__init__(parent)
         self.engine = engine

@@ -12,6 +12,7 @@ from ..actions import Actions, ask_yes_no
 from ..dialogs.job_dialog import JobDialog
 from ..status_style import fmt_ago, status_icon, status_label
 from ..widgets.page_parts import add_buttons, read_only_table
+from ...engine.api import EngineApi
 
 COLUMNS = ["Job", "Targets", "Steps", "Options", "Last run", "Description"]
 
@@ -19,7 +20,7 @@ COLUMNS = ["Job", "Targets", "Steps", "Options", "Last run", "Description"]
 class JobsPage(QWidget):
     schedulesRequested = Signal(str)   # job name: show (or add) its schedules
 
-    def __init__(self, engine, actions: Actions, parent: QWidget | None = None):
+    def __init__(self, engine: EngineApi, actions: Actions, parent: QWidget | None = None):
         super().__init__(parent)
         self.engine = engine
         self.actions = actions

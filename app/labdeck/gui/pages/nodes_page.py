@@ -17,6 +17,7 @@ from ..models.node_model import RECENT_COLUMN, RECENT_ROLE, NodeTableModel
 from ..widgets.recent_runs import RecentRunsDelegate
 from ..workers import run_async
 from ..widgets.page_parts import add_buttons
+from ...engine.api import EngineApi
 
 
 class NodesPage(QWidget):
@@ -24,7 +25,7 @@ class NodesPage(QWidget):
     filesDropped = Signal(object, str)   # local paths, target spec (node names)
     browseRequested = Signal(str)        # node name
 
-    def __init__(self, engine, actions: Actions, parent: QWidget | None = None):
+    def __init__(self, engine: EngineApi, actions: Actions, parent: QWidget | None = None):
         super().__init__(parent)
         self.engine = engine
         self.actions = actions

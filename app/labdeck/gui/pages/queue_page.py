@@ -26,6 +26,7 @@ from ..status_style import status_icon
 from ..widgets.array_panel import ArrayPanel
 from ..widgets.page_parts import add_buttons, read_only_table
 from ..widgets.workflow_graph import WorkflowGraph
+from ...engine.api import EngineApi
 
 COLUMNS = ["#", "RUN", "JOB", "PRIORITY", "STATUS", "PROGRESS", "WAITING FOR"]
 
@@ -34,7 +35,7 @@ class QueuePage(QWidget):
     openRun = Signal(int)
     error = Signal(str)
 
-    def __init__(self, engine, parent: QWidget | None = None):
+    def __init__(self, engine: EngineApi, parent: QWidget | None = None):
         super().__init__(parent)
         self.engine = engine
         self.entries: list[dict] = []

@@ -15,6 +15,7 @@ from ..actions import Actions
 from ..status_style import STATUS_COLORS, fmt_duration, fmt_time, status_color, status_icon, status_label
 from ..widgets.log_view import LogView
 from ..widgets.page_parts import read_only_table
+from ...engine.api import EngineApi
 
 COLUMNS = ["Node", "Status", "Exit", "Duration", "Attempt", "Message"]
 _BRUSHES: dict[str, QBrush] = {}
@@ -35,7 +36,7 @@ def _color_name(status: str) -> str:
 
 
 class RunView(QWidget):
-    def __init__(self, engine, actions: Actions, parent: QWidget | None = None):
+    def __init__(self, engine: EngineApi, actions: Actions, parent: QWidget | None = None):
         super().__init__(parent)
         self.engine = engine
         self.actions = actions

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDateEdi
 
 from ..models.run_history import (COLUMNS, NODES_ROLE, STARTED_ROLE, RunFilters, RunHistoryModel,  # noqa: F401
                                   history_job_names)
+from ...engine.api import EngineApi
 
 ALL = "(all)"
 
@@ -19,7 +20,7 @@ ALL = "(all)"
 class RunsPage(QWidget):
     openRun = Signal(int)
 
-    def __init__(self, engine, parent: QWidget | None = None):
+    def __init__(self, engine: EngineApi, parent: QWidget | None = None):
         super().__init__(parent)
         self.engine = engine
         self.model = RunHistoryModel(engine.catalog, self)

@@ -26,6 +26,7 @@ from ..scheduling import dst_flags, next_fire_text, scheduler_state, start_sched
 from ..dialogs.schedule_dialog import WARN_BG, WARN_COLOR, ScheduleDialog
 from ..status_style import STATUS_COLORS, dot_icon, fmt_ago, status_icon, status_label
 from ..widgets.page_parts import add_buttons, read_only_table
+from ...engine.api import EngineApi
 
 UTC = timezone.utc
 COLUMNS = ["Job", "Schedule", "Zone", "Next fire", "Enabled", "Catch-up", "Last result"]
@@ -41,7 +42,7 @@ MISSED_WINDOW_S = 24 * 3600
 class SchedulesPage(QWidget):
     stateChanged = Signal(str, str)     # state, text (for the status bar)
 
-    def __init__(self, engine, parent: QWidget | None = None, now=None):
+    def __init__(self, engine: EngineApi, parent: QWidget | None = None, now=None):
         super().__init__(parent)
         self.engine = engine
         self.store = ScheduleStore(engine.catalog)

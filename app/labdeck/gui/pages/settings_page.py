@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, Q
                                QWidget)
 
 from ...store import paths
+from ...engine.api import EngineApi
 
 NOTIFY_KEY = "gui.notifications"
 THEME_KEY = "gui.theme"
@@ -28,7 +29,7 @@ def apply_theme(name: str) -> None:
 class SettingsPage(QWidget):
     notificationsChanged = Signal(bool)
 
-    def __init__(self, engine, parent: QWidget | None = None):
+    def __init__(self, engine: EngineApi, parent: QWidget | None = None):
         super().__init__(parent)
         self.engine = engine
         catalog = engine.catalog

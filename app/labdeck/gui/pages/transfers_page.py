@@ -13,6 +13,7 @@ from ...core.transfers import Direction
 from ...engine.transfers import TransferRequest
 from ..models.transfer_model import FILE_PCT, NODE_PCT, ProgressDelegate, TransferTableModel
 from ..widgets.page_parts import add_buttons
+from ...engine.api import EngineApi
 
 
 class TransferDialog(QDialog):
@@ -65,7 +66,7 @@ class TransferDialog(QDialog):
 
 
 class TransfersPage(QWidget):
-    def __init__(self, engine, actions, parent: QWidget | None = None):
+    def __init__(self, engine: EngineApi, actions, parent: QWidget | None = None):
         super().__init__(parent)
         self.engine = engine
         self.actions = actions

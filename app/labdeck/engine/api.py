@@ -1,0 +1,114 @@
+"""The one engine API: what the GUI and the CLI may ask of LabDeck's engine, whether the
+engine runs in this process (``Engine``) or in the catalog's engine process
+(``EngineProcess``, a client of engine/engine_process.py). Both implement ``EngineApi``;
+callers are typed against it and never reach into an engine's parts (dispatcher, queue,
+pool) — those exist only in the process that owns the catalog.
+
+Every call may cross a process boundary: arguments and results are plain data (core
+models, dataclasses), and a call may fail with ``EngineProcessGone`` when the engine process
+ended. ``catalog`` and ``bus`` are always local: reads and simple edits go straight to the
+SQLite file, and the bus delivers the engine's events in this process.
+
+Importing this module is cheap (no paramiko, no APScheduler): the CLI's read-only commands
+import it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from ..core.models import Job, Node, Run, Trigger
+    from ..core.transfers import TransferRequest
+    from ..store.catalog import Catalog
+    from .bus import EventBus
+    from .nodes import NodeCheck
+    from .transfers import Transfer
+
+
+class NodesApi(Protocol):
+    """Adding, changing, testing and removing nodes (engine/nodes.py)."""
+
+    def presented_host_key(self, node: Node) -> tuple[str, str, str]: ...
+
+    def try_login(self, node: Node, secret: str | None, accepted_fingerprint: str | None) -> NodeCheck: ...
+
+    def add(self, node: Node, secret: str | None = None, accept_host_key: bool = False, check: bool = True,
+            expected_fingerprint: str | None = None) -> NodeCheck: ...
+
+    def update(self, node: Node, secret: str | None = None, accept_fingerprint: str | None = None) -> NodeCheck: ...
+
+    def test(self, name: str, accept_host_key: bool = False, replace_host_key: bool = False) -> NodeCheck: ...
+
+    def remove(self, name: str) -> None: ...
+
+
+class TransfersApi(Protocol):
+    """Distribute and collect files (engine/transfers.py)."""
+
+    def start(self, request: TransferRequest) -> Transfer: ...
+
+    def wait(self, transfer_id: int, timeout: float | None = None) -> bool: ...
+
+    def cancel(self, transfer_id: int, node: str | None = None) -> None: ...
+
+    def retry(self, transfer_id: int) -> Transfer: ...
+
+    def browser(self, node_name: str) -> Any: ...
+
+
+class SchedulerApi(Protocol):
+    """Whether this catalog's schedules fire here, and who else fires them."""
+
+    @property
+    def running(self) -> bool: ...
+
+    def other_owner(self) -> tuple[str, int, bool | None] | None: ...
+
+
+@runtime_checkable
+class EngineApi(Protocol):
+    data_dir: Path
+    catalog: Catalog
+    bus: EventBus
+
+    @property
+    def nodes(self) -> NodesApi: ...
+
+    @property
+    def transfers(self) -> TransfersApi: ...
+
+    @property
+    def scheduler(self) -> SchedulerApi: ...
+
+    # ---- runs ----------------------------------------------------------------------------
+
+    def start_job(self, job_name: str, options: dict[str, str] | None = None, trigger: Trigger = ...,
+                  targets: str | None = None) -> Run: ...
+
+    def start_command(self, command: str, targets: str, timeout_s: float | None = None,
+                      trigger: Trigger = ...) -> Run: ...
+
+    def start(self, job: Job, options: dict[str, str] | None = None, trigger: Trigger = ...,
+              targets: str | None = None, extra: dict | None = None) -> Run: ...
+
+    def rerun_failed(self, run_id: int) -> Run: ...
+
+    def wait(self, run_id: int, timeout: float | None = None) -> bool:
+        """True once the run has ended (False: still going after ``timeout`` seconds)."""
+
+    def cancel(self, run_id: int, node_name: str | None = None) -> None:
+        """Ask for a cancel and return at once; the run ends when its processes are gone."""
+
+    # ---- nodes and scheduling -----------------------------------------------------------
+
+    def add_node(self, node: Node, secret: str | None = None, accept_host_key: bool = False,
+                 check: bool = True) -> NodeCheck: ...
+
+    def test_node(self, name: str, accept_host_key: bool = False, replace_host_key: bool = False) -> NodeCheck: ...
+
+    def start_scheduler(self) -> None: ...
+
+    def adopt_detached(self) -> list[int]: ...
+
+    def close(self, cancel_running: bool = True) -> None: ...
