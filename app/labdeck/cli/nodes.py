@@ -36,6 +36,9 @@ def register(sub) -> None:
     add.add_argument("--encoding", default="utf-8",
                      help="how the node's output is decoded (default utf-8; e.g. cp850 for an OEM code page)")
     add.add_argument("--tag", action="append", default=[], help="a tag for target specs (repeatable)")
+    add.add_argument("--via", metavar="GATEWAY[,GATEWAY2]", default="",
+                     help="SSH: reach the node through these jump hosts (nodes already added), first hop first, "
+                          "like ssh -J")
     add.add_argument("--accept-host-key", action="store_true", help="trust the host key the node presents now")
     add.add_argument("--no-check", action="store_true", help="add without connecting (accept the host key later with node test)")
     add.set_defaults(handler=cmd_add)
@@ -109,6 +112,7 @@ def cmd_add(args) -> int:
         raise InvalidInput("--no-verify-cert only applies with --https")
     node = Node(name=args.name, transport=Transport(args.transport), host=args.host, port=args.port,
                 username=args.user, key_file=args.key_file, tags=args.tag, encoding=args.encoding,
+                via=[hop.strip() for hop in args.via.split(",") if hop.strip()],
                 winrm=_smb_settings(args, WinrmSettings(auth=args.auth, https=args.https,
                                                         verify_cert=not args.no_verify_cert, shell=args.shell)))
     with open_engine(args) as engine:

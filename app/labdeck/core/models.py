@@ -86,6 +86,7 @@ class Node:
     probe: dict = field(default_factory=dict)
     last_seen: float | None = None
     winrm: WinrmSettings = field(default_factory=WinrmSettings)  # used by WinRM nodes only
+    via: list[str] = field(default_factory=list)  # SSH: jump hosts (node names), first hop first
     id: int | None = None
 
     @property

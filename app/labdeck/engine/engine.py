@@ -42,7 +42,7 @@ class Engine:
         self.catalog = Catalog(paths.catalog_path(self.data_dir))
         self.bus = EventBus()
         self.pool = ExecutorPool(paths.work_dir(self.data_dir), secrets.get_secret,
-                                 CatalogHostKeys(self.catalog).check)
+                                 CatalogHostKeys(self.catalog).check, self.catalog.get_node)
         self.dispatcher = Dispatcher(self.catalog, self.pool, self.bus, secrets.get_secret)
         self.nodes = NodeManager(self.catalog, self.pool, self.bus)
         self.node_import = NodeImporter(self.catalog, self.nodes)

@@ -227,7 +227,7 @@ class _TransferCalls(_Calls):
         if self._pool is None:
             owner = self._owner
             self._pool = ExecutorPool(paths.work_dir(owner.data_dir), keyring_secrets.get_secret,
-                                      CatalogHostKeys(owner.catalog).check)
+                                      CatalogHostKeys(owner.catalog).check, owner.catalog.get_node)
         return backend_for(self._pool, self._owner.catalog.get_node(node_name))
 
     def close(self) -> None:

@@ -160,6 +160,8 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX placements_node ON placements(node_name)",
     ],
+    # jump hosts: the node names an SSH node is reached through, first hop first
+    ["ALTER TABLE nodes ADD COLUMN via TEXT NOT NULL DEFAULT '[]'"],
 ]
 
 

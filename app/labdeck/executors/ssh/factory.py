@@ -10,16 +10,13 @@ from ...core.models import Node, Transport
 def ssh_executor(node: Node, connecting):
     """An SshExecutor over a new pooled connection, with the node's secret from the keyring (the
     password, or the key file's passphrase)."""
-    from .connection import SshConnection, SshTarget
+    from .connection import SshConnection
     from .executor import SshExecutor
-    secret = connecting.secret_for(node.credential_ref)
-    target = SshTarget(
-        node=node.name, host=node.host, port=node.effective_port, username=node.username,
-        key_file=node.key_file,
-        password=None if node.key_file else secret,
-        passphrase=secret if node.key_file else None,
-    )
-    return SshExecutor(SshConnection(target, connecting.check_host_key))
+    from .jumps import hop_nodes, target_for
+    via = None
+    if node.via:  # through jump hosts: their pooled connections, shared with the other nodes behind them
+        via = connecting.jump_hosts().connection(hop_nodes(node, connecting.node_named))
+    return SshExecutor(SshConnection(target_for(node, connecting.secret_for), connecting.check_host_key, via=via))
 
 
 class SshFactory:
