@@ -6,9 +6,10 @@ import sys
 from pathlib import Path
 
 from ..core.errors import InvalidInput
-from ..core.models import Job, JobOption, JobPolicy, Step, StepKind
+from ..core.models import Job, JobOption, JobPolicy, Step, StepKind, check_project_name
 from ..core.quoting import check_option_name
 from ..store.jobfile import job_from_yaml, job_to_yaml
+from . import job_import
 from .common import open_engine, parse_pairs, print_json, print_table
 from .policy import add_policy_arguments, apply_policy_arguments
 
@@ -43,9 +44,10 @@ def register(sub) -> None:
         p.add_argument("name")
         p.set_defaults(handler=handler)
 
-    imp = job.add_parser("import", help="add a job from a YAML file (- for stdin)")
+    imp = job.add_parser("import", help="add a job from a YAML file (- for stdin), or Rundeck jobs (--from rundeck)")
     imp.add_argument("file")
     imp.add_argument("--replace", action="store_true", help="replace a job of the same name")
+    job_import.add_arguments(imp)
     imp.set_defaults(handler=cmd_import)
 
 
@@ -109,12 +111,18 @@ def cmd_remove(args) -> int:
 
 
 def cmd_import(args) -> int:
+    if args.source_format == "rundeck":
+        return job_import.cmd_import_rundeck(args)
+    if args.targets or args.tz != "UTC" or args.dry_run or args.partial:
+        raise InvalidInput("--targets, --tz, --dry-run and --partial are for --from rundeck")
     try:
         text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
     except OSError as exc:
         raise InvalidInput(f"cannot read {args.file}: {exc.strerror}") from exc
     folder = None if args.file == "-" else str(Path(args.file).resolve().parent)  # where a relative over_file is
     job = job_from_yaml(text, source=args.file, base_dir=folder)
+    if args.project:
+        job.project = check_project_name(args.project)
     with open_engine(args) as engine:
         _check_targets(engine, job)
         engine.catalog.add_job(job, replace=args.replace)

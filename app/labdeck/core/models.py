@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -13,6 +14,7 @@ from .status import KillState, NodeRunStatus, RunStatus
 NOTIFY_KINDS = ("failed", "succeeded", "missed", "exceeded")
 LAUNCH_MODES = ("auto", "attached", "detached")
 DETACH_AFTER_S = 300.0  # "auto" launches jobs with a longer timeout detached
+DEFAULT_PROJECT = "default"
 
 
 class Transport(StrEnum):
@@ -115,6 +117,7 @@ class JobOption:
     default: str = ""
     description: str = ""
     required: bool = False
+    choices: list[str] = field(default_factory=list)  # the only values allowed (empty: any)
 
 
 @dataclass
@@ -153,6 +156,19 @@ class JobPolicy:
             raise InvalidInput("policy 'max_restarts' cannot be negative")
 
 
+PROJECT_NAME = re.compile(r"[\w][\w .@/+-]{0,79}")
+
+
+def check_project_name(name, source: str = "") -> str:
+    """A project name as given, or InvalidInput: letters, digits, space, . @ / + - _; up to 80."""
+    text = str(name).strip() if name is not None else ""
+    if not PROJECT_NAME.fullmatch(text):
+        where = f"{source}: " if source else ""
+        raise InvalidInput(f"{where}project '{name}' is not a valid name: use letters, digits, spaces and . @ / + - _ "
+                           "(up to 80 characters)")
+    return text
+
+
 @dataclass
 class Job:
     name: str
@@ -163,6 +179,7 @@ class Job:
     description: str = ""
     id: int | None = None
     plan: Plan = field(default_factory=Plan)  # workflow, array, resources, priority (empty: classic)
+    project: str = DEFAULT_PROJECT  # jobs belong to a project (nodes are shared by all)
 
 
 @dataclass

@@ -174,5 +174,8 @@ def resolve_options(job: Job, given: dict[str, str]) -> dict[str, str]:
         value = given.get(name, option.default)
         if option.required and value == "":
             raise InvalidInput(f"job '{job.name}' needs a value for option '{name}': -p {name}=VALUE")
+        if option.choices and value != "" and value not in option.choices:
+            raise InvalidInput(f"option '{name}' of job '{job.name}' is '{value}': allowed "
+                               f"{', '.join(option.choices)}")
         values[name] = value
     return values

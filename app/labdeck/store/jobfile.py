@@ -8,13 +8,15 @@ from dataclasses import asdict, fields
 import yaml
 
 from ..core.errors import InvalidInput
-from ..core.models import Job, JobOption, JobPolicy, Step, StepKind
+from ..core.models import DEFAULT_PROJECT, Job, JobOption, JobPolicy, Step, StepKind, check_project_name
 from ..core.quoting import check_option_name
 from .planfile import plan_from_yaml, plan_to_yaml
 
 
 def job_to_yaml(job: Job) -> str:
     doc: dict = {"name": job.name}
+    if job.project != DEFAULT_PROJECT:
+        doc["project"] = job.project
     if job.description:
         doc["description"] = job.description
     doc["targets"] = job.targets
@@ -22,7 +24,7 @@ def job_to_yaml(job: Job) -> str:
         doc["steps"] = steps_to_yaml(job.steps)
     doc.update(plan_to_yaml(job.plan))
     if job.options:
-        doc["options"] = [{k: v for k, v in asdict(o).items() if v not in ("", False)} for o in job.options]
+        doc["options"] = [{k: v for k, v in asdict(o).items() if v not in ("", False, [])} for o in job.options]
     doc["policy"] = {k: v for k, v in asdict(job.policy).items() if v is not None}
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
 
@@ -56,8 +58,12 @@ def job_from_yaml(text: str, source: str = "job file", base_dir: str | None = No
     for raw in doc.get("options") or []:
         if not isinstance(raw, dict) or "name" not in raw or set(raw) - _known_keys(JobOption):
             raise InvalidInput(f"{source}: each option needs a 'name' (and may have default, description, required)")
+        choices = raw.get("choices") or []
+        if not isinstance(choices, list):
+            raise InvalidInput(f"{source}: option '{raw['name']}': 'choices' is a list of the values allowed")
         options.append(JobOption(name=check_option_name(str(raw["name"])), default=str(raw.get("default", "")),
-                                 description=str(raw.get("description", "")), required=bool(raw.get("required", False))))
+                                 description=str(raw.get("description", "")), required=bool(raw.get("required", False)),
+                                 choices=[str(c) for c in choices]))
     raw_policy = doc.get("policy") or {}
     unknown = set(raw_policy) - _known_keys(JobPolicy)
     if unknown:
@@ -68,7 +74,8 @@ def job_from_yaml(text: str, source: str = "job file", base_dir: str | None = No
         raise InvalidInput(f"{source}: bad policy: {exc}") from exc
     plan = plan_from_yaml(doc, source, name.strip(), base_dir)
     return Job(name=name.strip(), steps=steps, targets=str(doc.get("targets", "all")), options=options,
-               policy=policy, description=str(doc.get("description", "")), plan=plan)
+               policy=policy, description=str(doc.get("description", "")), plan=plan,
+               project=check_project_name(doc.get("project", DEFAULT_PROJECT), source))
 
 
 def parse_steps(raw_steps, source: str, where: str) -> list[Step]:

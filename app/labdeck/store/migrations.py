@@ -162,6 +162,9 @@ MIGRATIONS: list[list[str]] = [
     ],
     # jump hosts: the node names an SSH node is reached through, first hop first
     ["ALTER TABLE nodes ADD COLUMN via TEXT NOT NULL DEFAULT '[]'"],
+    # projects: every job belongs to one (Rundeck's top level); nodes stay shared
+    ["ALTER TABLE jobs ADD COLUMN project TEXT NOT NULL DEFAULT 'default'",
+     "CREATE INDEX jobs_project ON jobs(project)"],
 ]
 
 

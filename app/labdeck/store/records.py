@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from ..core.models import (Capacity, Job, JobOption, JobPolicy, Node, NodeRun, Run, Step,
+from ..core.models import (DEFAULT_PROJECT, Capacity, Job, JobOption, JobPolicy, Node, NodeRun, Run, Step,
                            StepKind, Transport, Trigger, WinrmSettings)
 from ..core.status import KillState, NodeRunStatus, RunStatus
 from .planfile import plan_from_json, plan_to_json
@@ -63,6 +63,7 @@ def job_to_row(job: Job) -> dict:
         "options": json.dumps([asdict(o) for o in job.options]),
         "policy": json.dumps(asdict(job.policy)),
         "plan": json.dumps(plan_to_json(job.plan)),
+        "project": job.project,
     }
 
 
@@ -77,6 +78,7 @@ def job_from_row(row: dict) -> Job:
         options=[JobOption(**o) for o in json.loads(row["options"])],
         policy=JobPolicy(**json.loads(row["policy"])),
         plan=plan_from_json(json.loads(row.get("plan") or "{}")),
+        project=row.get("project") or DEFAULT_PROJECT,
     )
 
 
