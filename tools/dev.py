@@ -31,6 +31,9 @@ TEST_DEBIAN_PACKAGES = ["openssh-server", "openssh-client", "xvfb", "xauth", "li
                         "samba", "smbclient"]
 
 
+TEST_WORKERS = 4
+
+
 def say(message: str) -> None:
     print(f"[dev] {message}", flush=True)
 
@@ -122,7 +125,10 @@ def cmd_test(args: list[str]) -> int:
     py = ensure_venv("[test]")
     say("running the tests")
     env = os.environ | {"QT_QPA_PLATFORM": "offscreen", "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.call([str(py), "-m", "pytest", *args], cwd=ROOT, env=env)
+    # The whole suite runs in parallel workers (most tests wait on clocks, servers and remote
+    # commands, not on the CPU); a run of chosen tests stays in one process unless -n is given.
+    parallel = [] if args else ["-n", str(TEST_WORKERS), "--dist", "loadgroup"]
+    return subprocess.call([str(py), "-m", "pytest", *parallel, *args], cwd=ROOT, env=env)
 
 
 def main() -> int:

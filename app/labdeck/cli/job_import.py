@@ -10,6 +10,7 @@ from ..core.schedules import parse_tz
 from ..core.targets import resolve_targets
 from ..importers.rundeck import Overrides, parse_rundeck
 from ..store.job_import import import_jobs
+from ..store.jobfile import check_job
 from .common import open_engine
 
 
@@ -32,10 +33,12 @@ def cmd_import_rundeck(args) -> int:
         for conversion in conversions:
             if conversion.job is not None:
                 try:
+                    check_job(conversion.job, f"job '{conversion.name}'")  # the rules a LabDeck job file obeys
                     resolve_targets(conversion.job.targets, nodes, allow_empty=True)
                 except LabDeckError as exc:
                     conversion.job = None
-                    conversion.not_converted.append(f"not imported: {exc} (import with --targets SPEC)")
+                    hint = " (import with --targets SPEC)" if "node" in str(exc) else ""
+                    conversion.not_converted.append(f"not imported: {exc}{hint}")
         _report(conversions)
         ready = [c for c in conversions if c.job is not None]
         left_out = [c.name for c in conversions if c.job is None]

@@ -9,6 +9,7 @@ from ..core.errors import InvalidInput
 from ..core.models import WINRM_AUTHS, Node, Transport, WinrmSettings
 from ..executors.winrm.setup import prepare_windows_script
 from . import node_import
+from .argtypes import PORT, whole_number
 from .common import open_engine, print_json, print_table, read_secret_from_stdin
 
 
@@ -19,7 +20,7 @@ def register(sub) -> None:
     add = node.add_parser("add", help="add a node (checks it can be reached unless --no-check)")
     add.add_argument("name")
     add.add_argument("--host", default="")
-    add.add_argument("--port", type=int)
+    add.add_argument("--port", type=PORT)
     add.add_argument("--user", default="")
     add.add_argument("--key-file", help="private key file (its passphrase, if any, via --password-stdin)")
     add.add_argument("--password-stdin", action="store_true",
@@ -56,9 +57,9 @@ def register(sub) -> None:
     cap = node.add_parser("capacity", help="set what a node offers to jobs that request resources "
                                            "(unset values come from the last probe)")
     cap.add_argument("name")
-    cap.add_argument("--cpus", type=int)
-    cap.add_argument("--memory-mb", type=int)
-    cap.add_argument("--gpus", type=int)
+    cap.add_argument("--cpus", type=whole_number(0, 100_000))
+    cap.add_argument("--memory-mb", type=whole_number(0, 1 << 40))
+    cap.add_argument("--gpus", type=whole_number(0, 10_000))
     cap.add_argument("--clear", action="store_true", help="forget the values set by hand")
     cap.set_defaults(handler=cmd_capacity)
 
@@ -87,7 +88,7 @@ def _smb_arguments(parser) -> None:
                         help="WinRM: move files over SMB (the admin share C$ unless --smb-share) when the share "
                              "answers, with the same login")
     parser.add_argument("--smb-share", help="the share (implies --smb; default C$, which reaches every drive's X$)")
-    parser.add_argument("--smb-port", type=int, help="the SMB port (implies --smb; default 445)")
+    parser.add_argument("--smb-port", type=PORT, help="the SMB port (implies --smb; default 445)")
     parser.add_argument("--smb-root", help="the Windows folder a share other than X$ exposes, e.g. D:\\Lab")
     parser.add_argument("--smb-home", help="where relative paths start, e.g. C:\\Users\\alice "
                                            "(default: the profile folder the node reports)")

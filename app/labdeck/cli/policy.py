@@ -8,7 +8,14 @@ from dataclasses import replace
 from ..core.models import JobPolicy
 from ..core.schedules import parse_duration
 from ..engine.notify import KINDS
+from ..store.jobfile import check_job
 from .common import open_engine, print_json
+
+
+POLICY_FLAGS = {"policy.max_runtime_s": "--max-runtime", "policy.max_restarts": "--max-restarts",
+                "policy.expected_duration_s": "--expected-duration", "policy.unreachable_wait_s": "--unreachable-wait",
+                "policy.notify_on": "--notify-on", "policy.notify_webhooks": "--notify-webhook",
+                "policy.notify_emails": "--notify-email"}
 
 
 def register(sub) -> None:
@@ -60,6 +67,7 @@ def cmd_policy(args) -> int:
     with open_engine(args) as engine:
         job = engine.catalog.get_job(args.job)
         job.policy = apply_policy_arguments(job.policy, args)
+        check_job(job, flag_names=POLICY_FLAGS)
         engine.catalog.add_job(job, replace=True)
     print_json({k: v for k, v in vars(job.policy).items()})
     return 0

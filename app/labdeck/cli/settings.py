@@ -7,6 +7,7 @@ from ..engine.detached import DEFAULT_RETENTION_DAYS, RETENTION_SETTING
 from ..engine.heartbeat import DEFAULT_HEARTBEAT_S, HEARTBEAT_SETTING
 from .common import open_engine, print_table
 
+MAX_SETTING = 10 * 365 * 86400  # ten years of seconds; far beyond any day count too
 TUNABLE = {
     HEARTBEAT_SETTING: (DEFAULT_HEARTBEAT_S, "seconds a node may stay silent before its detached runs are node_lost"),
     RETENTION_SETTING: (DEFAULT_RETENTION_DAYS, "days a finished detached run's folder is kept on its node"),
@@ -27,8 +28,9 @@ def cmd_setting(args) -> int:
                 value = float(args.value)
             except ValueError:
                 value = -1.0
-            if value <= 0:
-                raise InvalidInput(f"setting '{args.name}' needs a positive number, not '{args.value}'")
+            if not 0 < value <= MAX_SETTING:  # nan and inf fail this too
+                raise InvalidInput(f"setting '{args.name}' needs a positive number up to {MAX_SETTING:,}, "
+                                   f"not '{args.value}'")
             engine.catalog.set_setting(args.name, f"{value:g}")
         names = [args.name] if args.name else sorted(TUNABLE)
         rows = [[name, engine.catalog.get_setting(name) or f"{TUNABLE[name][0]:g}", TUNABLE[name][1]] for name in names]

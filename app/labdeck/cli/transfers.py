@@ -9,6 +9,7 @@ import time
 
 from ..core.transfers import Direction, TransferNodeFinished, TransferProgress
 from ..engine.transfers import TransferRequest
+from .argtypes import whole_number
 from .common import open_engine, parse_pairs, print_json
 
 EXIT_TRANSFER_FAILED = 1
@@ -32,7 +33,7 @@ def register(sub) -> None:
 
 def _common(parser) -> None:
     parser.add_argument("--targets", required=True, metavar="SPEC", help="node names, tag:NAME, all (see README)")
-    parser.add_argument("--max-parallel", type=int, default=0, metavar="N", help="nodes at once (default: all)")
+    parser.add_argument("--max-parallel", type=whole_number(0, 100_000), default=0, metavar="N", help="nodes at once (default: all)")
     parser.add_argument("-p", "--param", action="append", metavar="K=V", help="a value for ${option.K} in paths")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
 

@@ -4,12 +4,14 @@ update leaves the node as it was. ``try_login`` checks a login without saving an
 
 from __future__ import annotations
 
+import codecs
 import time
 from dataclasses import dataclass, field
 
 from ..core.errors import HostKeyChanged, HostKeyUnknown, InvalidInput
 from ..core.events import NodeSeen
 from ..core.models import Capacity, Node, Transport
+from ..core.tags import check_tags
 from ..executors.registry import factory_of
 from ..store import secrets
 from .bus import EventBus
@@ -230,3 +232,9 @@ def validate_node(node: Node) -> None:
         raise InvalidInput(f"node '{node.name}' cannot be its own jump host")
     if node.port is not None and not 0 < node.port < 65536:
         raise InvalidInput(f"port {node.port} is out of range 1-65535")
+    check_tags(node.tags)
+    try:
+        codecs.lookup(node.encoding)
+    except LookupError:
+        raise InvalidInput(f"unknown encoding '{node.encoding}': give a codec name such as utf-8, cp850 "
+                           "or latin-1") from None

@@ -9,6 +9,7 @@ Output is read by one thread per pipe, so neither pipe can fill up and stall the
 
 from __future__ import annotations
 
+import errno
 import os
 import platform
 import shutil
@@ -19,6 +20,7 @@ import threading
 import time
 from pathlib import Path
 
+from ...core.errors import InvalidInput
 from ...core.quoting import Shell
 from ...core.status import KillState
 from ..base import POLL_S, CommandRequest, Deadline, Ending, ExecResult, OutputSink, ScriptFile, stop_reason
@@ -44,7 +46,14 @@ class LocalExecutor:
             kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.CREATE_NO_WINDOW
         else:
             kwargs["start_new_session"] = True
-        proc = subprocess.Popen(argv, **kwargs)
+        try:
+            proc = subprocess.Popen(argv, **kwargs)
+        except OSError as exc:
+            if exc.errno != errno.E2BIG:
+                raise
+            size = sum(len(a.encode()) for a in argv) + sum(len(k) + len(v.encode()) + 2 for k, v in env.items())
+            raise InvalidInput(f"the command and its environment ({size:,} bytes) are too long for this computer's "
+                               "command line: keep large text in a script step or a file the command reads") from None
         readers = [threading.Thread(target=_pump, args=(pipe, name, sink), daemon=True, name=f"local-{name}")
                    for pipe, name in ((proc.stdout, "stdout"), (proc.stderr, "stderr"))]
         for reader in readers:
