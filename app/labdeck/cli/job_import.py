@@ -39,7 +39,7 @@ def cmd_import_rundeck(args) -> int:
                     conversion.job = None
                     hint = " (import with --targets SPEC)" if "node" in str(exc) else ""
                     conversion.not_converted.append(f"not imported: {exc}{hint}")
-        _report(conversions)
+        report(conversions)
         ready = [c for c in conversions if c.job is not None]
         left_out = [c.name for c in conversions if c.job is None]
         if args.dry_run:
@@ -57,7 +57,7 @@ def cmd_import_rundeck(args) -> int:
     return 0
 
 
-def _report(conversions) -> None:
+def report(conversions) -> None:
     for c in conversions:
         state = f"project {c.job.project}" if c.job is not None else "NOT IMPORTED"
         print(f"job '{c.name}' ({c.source}): {state}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..core.schedules import CatchUp, Schedule, ScheduleKind, parse_at, parse_duration, parse_tz, preview
 from ..store.schedules import ScheduleStore
+from . import schedule_import
 from .argtypes import SCHEDULE_ID, whole_number
 from .common import open_engine, print_json, print_table
 
@@ -30,6 +31,8 @@ def register(sub) -> None:
     lst.add_argument("--next", type=whole_number(0, 1000), default=3, metavar="N", help="fire times to preview (default 3)")
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(handler=cmd_list)
+
+    schedule_import.register(sched)
 
     rm = sched.add_parser("remove", help="remove a schedule")
     rm.add_argument("id", type=SCHEDULE_ID)

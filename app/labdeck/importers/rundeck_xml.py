@@ -1,70 +1,19 @@
 """Rundeck's XML job export (``<joblist><job>...``) read into the same shape as its YAML export,
 so one converter serves both. Every job keeps the line it starts on (``_line``) for messages.
 
-Read with expat directly (no DTDs or external entities are fetched) so elements keep their
-line numbers; the tree is small (a few jobs), so plain dicts do.
+Elements keep their line numbers (xml_tree.py); the tree is small (a few jobs).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from xml.parsers import expat
 
 from .candidates import at
-
-
-@dataclass
-class _El:
-    tag: str
-    attrs: dict[str, str]
-    line: int
-    children: list[_El] = field(default_factory=list)
-    text: str = ""
-
-    def find(self, tag: str) -> _El | None:
-        return next((c for c in self.children if c.tag == tag), None)
-
-    def all(self, tag: str) -> list[_El]:
-        return [c for c in self.children if c.tag == tag]
-
-    def value(self, tag: str) -> str | None:
-        child = self.find(tag)
-        return child.text.strip() if child is not None else None
-
-
-def _parse(path: Path, text: str) -> _El:
-    parser = expat.ParserCreate()
-    stack: list[_El] = []
-    root: list[_El] = []
-
-    def start(tag, attrs):
-        element = _El(tag, dict(attrs), parser.CurrentLineNumber)
-        (stack[-1].children if stack else root).append(element)
-        stack.append(element)
-
-    def end(_tag):
-        stack.pop()
-
-    def data(chunk):
-        if stack:
-            stack[-1].text += chunk
-
-    parser.StartElementHandler, parser.EndElementHandler, parser.CharacterDataHandler = start, end, data
-    def refuse_entities(*_args):
-        raise at(path, parser.CurrentLineNumber, "entity declarations (<!ENTITY>) are not allowed in a job export")
-
-    parser.EntityDeclHandler = refuse_entities
-    try:
-        parser.Parse(text.lstrip("\ufeff").encode("utf-8"), True)
-    except expat.ExpatError as exc:
-        raise at(path, getattr(exc, "lineno", None), f"not valid XML: {expat.ErrorString(exc.code) if exc.code else exc}") \
-            from None
-    return root[0]
+from .xml_tree import Element, parse_xml
 
 
 def read_rundeck_xml(path: Path, text: str) -> list[dict]:
-    root = _parse(path, text)
+    root = parse_xml(path, text)
     if root.tag != "joblist":
         raise at(path, root.line, f"<{root.tag}> is not a Rundeck job export (it starts with <joblist>)")
     jobs = []
@@ -80,7 +29,7 @@ _SIMPLE = ("name", "group", "description", "uuid", "id", "loglevel", "multipleEx
            "defaultTab")
 
 
-def _job(job: _El) -> dict:
+def _job(job: Element) -> dict:
     doc: dict = {"_line": job.line}
     for child in job.children:
         tag = child.tag
@@ -115,7 +64,7 @@ def _job(job: _El) -> dict:
     return doc
 
 
-def _option(option: _El) -> dict:
+def _option(option: Element) -> dict:
     a = option.attrs
     out: dict = {"name": a.get("name", ""), "_line": option.line}
     if "value" in a:
@@ -136,7 +85,7 @@ def _option(option: _El) -> dict:
     return out
 
 
-def _schedule(schedule: _El) -> dict:
+def _schedule(schedule: Element) -> dict:
     if "crontab" in schedule.attrs:
         return {"crontab": schedule.attrs["crontab"]}
     out: dict = {}
@@ -157,7 +106,7 @@ def _schedule(schedule: _El) -> dict:
     return out
 
 
-def _command(command: _El) -> dict:
+def _command(command: Element) -> dict:
     out: dict = {"_line": command.line}
     for child in command.children:
         if child.tag == "jobref":
@@ -179,7 +128,7 @@ def _command(command: _El) -> dict:
     return out
 
 
-def _notification(kind: _El) -> dict:
+def _notification(kind: Element) -> dict:
     out: dict = {}
     for child in kind.children:
         if child.tag == "email":

@@ -32,8 +32,11 @@ def import_jobs(catalog: Catalog, jobs: list[Job], schedules: list[Schedule], re
             ids[job.name] = job.id
         for schedule in schedules:
             job_id = ids.get(schedule.job_name) or catalog._find_id("jobs", schedule.job_name)
-            schedule.created_at = schedule.last_checked = now
+            # created_at anchors an interval (an importer may set it to keep the source's phase);
+            # fires before now are not missed ones: the schedule did not exist here then
+            schedule.created_at = schedule.created_at or now
+            schedule.last_checked = now
             schedule.id = db["schedules"].insert({
                 "job_id": job_id, "kind": str(schedule.kind), "expr": schedule.expr, "tz": schedule.tz,
                 "enabled": int(schedule.enabled), "catch_up": str(schedule.catch_up),
-                "last_checked": now, "created_at": now, "updated_at": now}).last_pk
+                "last_checked": now, "created_at": schedule.created_at, "updated_at": now}).last_pk
