@@ -1,7 +1,8 @@
 """Screenshots for the docs: starts the real app (real engine, real sshd nodes) under Xvfb
 with a throw-away data folder full of realistic content, and saves docs/nodes.png,
 docs/jobs.png, docs/job_editor.png, docs/run.png, docs/runs.png, docs/log.png, docs/schedules.png,
-docs/transfers.png, docs/queue.png and docs/import_dialog.png.
+docs/transfers.png, docs/queue.png, docs/import_dialog.png, docs/projects.png and
+docs/runs_by_project.png.
 
     python tools/screenshots.py          # re-runs itself under xvfb-run when there is no display
     python tools/screenshots.py import_dialog.png   # only the shots named
@@ -61,17 +62,17 @@ def populate(engine, cluster_dir: Path):
                                                    filename="generate.sh")],
                     options=[JobOption("samples", "10000", "samples per node"), JobOption("seed", "42"),
                              JobOption("hold", "0", "seconds to wait at the end")],
-                    policy=JobPolicy(timeout_s=6 * 3600, retries=1)))
+                    policy=JobPolicy(timeout_s=6 * 3600, retries=1), project="ml-training"))
     cat.add_job(Job(name="collect-results", description="Pull result summaries from every lab machine",
                     targets="all,!this-computer", steps=[Step(command="echo collecting from $(hostname); ls -la /tmp | head -5")],
-                    policy=JobPolicy(timeout_s=600)))
+                    policy=JobPolicy(timeout_s=600), project="ml-training"))
     cat.add_job(Job(name="disk-report", description="Free space on every node", targets="all",
-                    steps=[Step(command="df -h / | tail -1")]))
+                    steps=[Step(command="df -h / | tail -1")], project="ops"))
     cat.add_job(Job(name="nightly-eval", description="Evaluate the latest checkpoint", targets="tag:gpu",
                     steps=[Step(command='echo "evaluating checkpoint"; for i in $(seq 1 2000); do '
                                         'echo "step $i loss=0.$((5000 - i)) acc=0.$((i % 97))"; '
                                         '[ $i -eq 1500 ] && echo "ERROR: NaN in batch 1500, skipping"; done; '
-                                        '[ "$LABDECK_NODE" = gpu-02 ] && exit 2; exit 0')]))
+                                        '[ "$LABDECK_NODE" = gpu-02 ] && exit 2; exit 0')], project="ml-training"))
     return cluster
 
 
@@ -225,6 +226,23 @@ def import_dialog_shot(window, pump, cluster, tmp: Path) -> None:
     dialog.reject()
 
 
+def projects_shots(window, pump, shot) -> None:
+    """The Jobs page showing one project, and the history of that project's runs."""
+    window.show_page(1)
+    page = window.jobs_page
+    page.refresh()
+    page.project.setCurrentText("ml-training")
+    page.select_job("nightly-eval")
+    shot(window, "projects.png")
+    page.project.setCurrentText("All projects")
+    runs = window.runs_page
+    window.show_page(window.stack.indexOf(runs))
+    runs.refresh()
+    runs.project.setCurrentText("ml-training")
+    shot(window, "runs_by_project.png")
+    runs.project.setCurrentText("All projects")
+
+
 def run_and_wait(engine, job, options=None, targets=None, timeout=60):
     run = engine.start_job(job, options or {}, targets=targets)
     engine.wait(run.id, timeout)
@@ -283,6 +301,8 @@ def main() -> int:
         if only:
             if "import_dialog.png" in only:
                 import_dialog_shot(window, pump, cluster, tmp)
+            if "projects.png" in only:
+                projects_shots(window, pump, shot)
             return 0
         window.show_page(0)
         window.nodes_page.select_names(["gpu-01"])
@@ -333,6 +353,7 @@ def main() -> int:
         node_dialog_shot(window, pump)
         queue_shot(engine, window, pump, shot)
         import_dialog_shot(window, pump, cluster, tmp)
+        projects_shots(window, pump, shot)
         window._quitting = True
         window.close()
         QTimer.singleShot(0, app.quit)

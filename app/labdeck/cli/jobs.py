@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from ..core.errors import InvalidInput
-from ..core.models import Job, JobOption, JobPolicy, Step, StepKind, check_project_name
+from ..core.models import DEFAULT_PROJECT, Job, JobOption, JobPolicy, Step, StepKind, check_project_name
 from ..core.quoting import check_option_name
 from ..store.jobfile import check_job, job_from_yaml, job_to_yaml
 from ..store.safe_yaml import MAX_DOCUMENT_CHARS
@@ -36,10 +36,12 @@ def register(sub) -> None:
     add.add_argument("--max-parallel", type=int, default=0, help="nodes at once (0 = all)")
     add.add_argument("--option", action="append", metavar="K=DEFAULT", help="an option with its default (repeatable)")
     add.add_argument("--description", default="")
+    add.add_argument("--project", default=DEFAULT_PROJECT, help="the project the job belongs to (default: default)")
     add_policy_arguments(add)
     add.set_defaults(handler=cmd_add)
 
     lst = job.add_parser("list", help="list jobs")
+    lst.add_argument("--project", help="only the jobs of this project")
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(handler=cmd_list)
 
@@ -71,7 +73,7 @@ def cmd_add(args) -> int:
         step = Step(command=args.command)
     options = [JobOption(name=check_option_name(k), default=v) for k, v in parse_pairs(args.option, "--option").items()]
     job = Job(name=args.name, steps=[step], targets=args.targets, options=options, description=args.description,
-              policy=apply_policy_arguments(JobPolicy(timeout_s=args.timeout, retries=args.retries,
+              project=check_project_name(args.project), policy=apply_policy_arguments(JobPolicy(timeout_s=args.timeout, retries=args.retries,
                                                       retry_delay_s=args.retry_delay, max_parallel=args.max_parallel), args))
     check_job(job, flag_names=JOB_ADD_FLAGS)
     with open_engine(args) as engine:
@@ -88,14 +90,14 @@ def _check_targets(engine, job: Job) -> None:
 
 def cmd_list(args) -> int:
     with open_engine(args) as engine:
-        jobs = engine.catalog.list_jobs()
+        jobs = engine.catalog.list_jobs(args.project)
     if args.json:
-        print_json([{"name": j.name, "targets": j.targets, "steps": len(j.steps) or len(j.plan.workflow),
+        print_json([{"name": j.name, "project": j.project, "targets": j.targets, "steps": len(j.steps) or len(j.plan.workflow),
                      "description": j.description,
                      "options": {o.name: o.default for o in j.options}, "timeout_s": j.policy.timeout_s} for j in jobs])
         return 0
-    print_table(["NAME", "TARGETS", "STEPS", "TIMEOUT", "DESCRIPTION"],
-                [[j.name, j.targets, len(j.steps) or len(j.plan.workflow),
+    print_table(["NAME", "PROJECT", "TARGETS", "STEPS", "TIMEOUT", "DESCRIPTION"],
+                [[j.name, j.project, j.targets, len(j.steps) or len(j.plan.workflow),
                   f"{j.policy.timeout_s:g}s" if j.policy.timeout_s else "-",
                   j.description] for j in jobs])
     return 0

@@ -37,6 +37,7 @@ def register(sub) -> None:
 
     runs = sub.add_parser("runs", help="recent runs")
     runs.add_argument("--job")
+    runs.add_argument("--project", help="only runs of this project's jobs")
     runs.add_argument("--status", choices=[s.value for s in RunStatus])
     runs.add_argument("--limit", type=whole_number(1, 1_000_000), default=30, help="at most this many runs (default 30)")
     runs.add_argument("--json", action="store_true")
@@ -99,7 +100,7 @@ def _wait_and_report(engine: EngineApi, run_id: int, as_json: bool) -> int:
 
 def cmd_runs(args) -> int:
     with open_engine(args) as engine:
-        runs = engine.catalog.list_runs(args.job, args.limit, args.status)
+        runs = engine.catalog.list_runs(args.job, args.limit, args.status, args.project)
         details = {r.id: engine.catalog.node_runs(r.id) for r in runs}
         store = DetachedStore(engine.catalog)
         detached = {r.id: store.of_run(r.id) for r in runs}

@@ -189,7 +189,9 @@ class Catalog:
             raise NotFound(f"no job named '{name}' (known jobs: {known})")
         return job_from_row(rows[0])
 
-    def list_jobs(self) -> list[Job]:
+    def list_jobs(self, project: str | None = None) -> list[Job]:
+        if project:
+            return [job_from_row(r) for r in self._rows("SELECT * FROM jobs WHERE project = ? ORDER BY name", (project,))]
         return [job_from_row(r) for r in self._rows("SELECT * FROM jobs ORDER BY name")]
 
     def remove_job(self, name: str) -> None:
@@ -225,8 +227,11 @@ class Catalog:
         return run_from_row(rows[0])
 
     def list_runs(self, job_name: str | None = None, limit: int = 50,
-                  status: str | None = None) -> list[Run]:
+                  status: str | None = None, project: str | None = None) -> list[Run]:
         sql, params = "SELECT * FROM runs WHERE workflow_run_id IS NULL", []  # task runs: store/run_queue
+        if project:  # runs of the project's jobs (ad-hoc commands have no job, so no project)
+            sql += " AND job_id IN (SELECT id FROM jobs WHERE project = ?)"
+            params.append(project)
         if job_name:
             sql += " AND job_name = ?"
             params.append(job_name)

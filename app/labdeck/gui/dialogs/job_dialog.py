@@ -14,9 +14,10 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog,
                                QVBoxLayout, QWidget)
 
 from ...core.errors import LabDeckError
-from ...core.models import Job, JobOption, JobPolicy, Step, StepKind
+from ...core.models import DEFAULT_PROJECT, Job, JobOption, JobPolicy, Step, StepKind, check_project_name
 from ...core.plan import Plan
 from ...core.targets import resolve_targets
+from ...store.projects import project_names
 from ..widgets.code_editor import CodeEditor
 from .node_dialog import ERR_STYLE
 from ...engine.api import EngineApi
@@ -32,7 +33,8 @@ _BODY_PAGE = {StepKind.COMMAND: 0, StepKind.SCRIPT: 1, StepKind.PUT: 2, StepKind
 class JobDialog(QDialog):
     saved = Signal(str)
 
-    def __init__(self, engine: EngineApi, job: Job | None = None, parent: QWidget | None = None):
+    def __init__(self, engine: EngineApi, job: Job | None = None, parent: QWidget | None = None,
+                 default_project: str | None = None):
         super().__init__(parent)
         self.engine = engine
         self.original = job
@@ -44,6 +46,11 @@ class JobDialog(QDialog):
         self.name = QLineEdit()
         self.name.setPlaceholderText("e.g. generate-training-data")
         self.description = QLineEdit()
+        self.project = QComboBox()
+        self.project.setEditable(True)  # pick a project or type a new one
+        self.project.addItems(project_names(engine.catalog))
+        self.project.setCurrentText(job.project if job else default_project or DEFAULT_PROJECT)
+        self.project.setToolTip("Jobs belong to a project; nodes are shared by all projects")
         self.targets = QLineEdit("all")
         self.targets.setToolTip("Node names and tags: all · gpu-01,gpu-02 · tag:gpu · tag:gpu&tag:linux · all,!slow-pc")
         self.preview = QLabel()
@@ -52,6 +59,7 @@ class JobDialog(QDialog):
         head = QFormLayout()
         head.addRow("Name", self.name)
         head.addRow("Description", self.description)
+        head.addRow("Project", self.project)
         head.addRow("Targets", self.targets)
         head.addRow("", self.preview)
 
@@ -297,15 +305,18 @@ class JobDialog(QDialog):
             cells = [(self.options.item(row, c).text().strip() if self.options.item(row, c) else "") for c in range(3)]
             if not cells[0]:
                 continue
+            kept = {o.name: o.choices for o in self.original.options} if self.original else {}
             options.append(JobOption(name=cells[0], default=cells[1], description=cells[2],
-                                     required=self.options.cellWidget(row, 3).isChecked()))
+                                     required=self.options.cellWidget(row, 3).isChecked(),
+                                     choices=kept.get(cells[0], [])))  # allowed values: not edited here, kept
         # What this dialog does not show (the other rules, a workflow or array plan) is kept.
         policy = replace(self.original.policy if self.original else JobPolicy(),
                          timeout_s=self.timeout.value() or None, retries=self.retries.value(),
                          max_parallel=self.max_parallel.value(), launch=self.launch.currentData())
         return Job(name=name, steps=steps, targets=self.targets.text().strip(), options=options, policy=policy,
                    description=self.description.text().strip(),
-                   plan=self.original.plan if self.original else Plan())
+                   plan=self.original.plan if self.original else Plan(),
+                   project=check_project_name(self.project.currentText()))
 
     def save(self) -> None:
         try:
