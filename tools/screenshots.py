@@ -1,8 +1,8 @@
 """Screenshots for the docs: starts the real app (real engine, real sshd nodes) under Xvfb
 with a throw-away data folder full of realistic content, and saves docs/nodes.png,
 docs/jobs.png, docs/job_editor.png, docs/run.png, docs/runs.png, docs/log.png, docs/schedules.png,
-docs/transfers.png, docs/queue.png, docs/import_dialog.png, docs/projects.png and
-docs/runs_by_project.png.
+docs/transfers.png, docs/queue.png, docs/import_dialog.png, docs/projects.png,
+docs/runs_by_project.png and docs/job_refs.png.
 
     python tools/screenshots.py          # re-runs itself under xvfb-run when there is no display
     python tools/screenshots.py import_dialog.png   # only the shots named
@@ -226,6 +226,20 @@ def import_dialog_shot(window, pump, cluster, tmp: Path) -> None:
     dialog.reject()
 
 
+def job_refs_shot(engine, window, pump, shot) -> None:
+    """A job whose steps run other jobs: the run view lists the child runs (one failed)."""
+    from labdeck.core.models import Job, Step, StepKind
+    engine.catalog.add_job(Job(name="nightly-pipeline", description="Check disks, then evaluate", targets="gpu-01",
+                               project="ml-training",
+                               steps=[Step(command="echo preparing the evaluation set", name="prepare"),
+                                      Step(kind=StepKind.JOB, job="disk-report", targets="tag:gpu"),
+                                      Step(kind=StepKind.JOB, job="nightly-eval")]))
+    run = run_and_wait(engine, "nightly-pipeline", timeout=120)
+    window.open_run(run.id)
+    pump(0.8)
+    shot(window, "job_refs.png")
+
+
 def projects_shots(window, pump, shot) -> None:
     """The Jobs page showing one project, and the history of that project's runs."""
     window.show_page(1)
@@ -303,6 +317,8 @@ def main() -> int:
                 import_dialog_shot(window, pump, cluster, tmp)
             if "projects.png" in only:
                 projects_shots(window, pump, shot)
+            if "job_refs.png" in only:
+                job_refs_shot(engine, window, pump, shot)
             return 0
         window.show_page(0)
         window.nodes_page.select_names(["gpu-01"])
@@ -354,6 +370,7 @@ def main() -> int:
         queue_shot(engine, window, pump, shot)
         import_dialog_shot(window, pump, cluster, tmp)
         projects_shots(window, pump, shot)
+        job_refs_shot(engine, window, pump, shot)
         window._quitting = True
         window.close()
         QTimer.singleShot(0, app.quit)

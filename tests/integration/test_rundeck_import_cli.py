@@ -80,10 +80,29 @@ def test_a_file_with_a_job_that_cannot_convert_imports_nothing_unless_partial(da
     result = labdeck(data_dir, "job", "import", str(DATA / "jobs.yaml"), "--from", "rundeck")
     assert result.returncode == 2
     assert "nothing was imported: 3 of 3 jobs cannot be" in result.stderr  # unknown nodes, osFamily filter
-    assert "NOT converted: step 4: job reference" in result.stdout
+    assert "job 'generate-data' (" in result.stdout and "unknown node 'gpu-spare'" in result.stdout
     assert labdeck(data_dir, "job", "list", "--json").stdout == before
     partial = labdeck(data_dir, "job", "import", str(DATA / "jobs.xml"), "--from", "rundeck", "--partial",
                       "--targets", "this-computer", "--project", "lab")
     assert partial.returncode == 0, partial.stderr
     jobs = {j["name"] for j in json.loads(labdeck(data_dir, "job", "list", "--json").stdout)}
     assert {"sync-results", "every-second"} <= jobs
+
+
+def test_a_job_reference_to_a_job_of_the_same_file_becomes_a_job_step(data_dir, tmp_path):
+    export = tmp_path / "jobs.yaml"
+    export.write_text("- name: child\n  options: [{name: n, value: '1'}]\n"
+                      "  sequence: {commands: [{exec: 'echo child n=${option.n}'}]}\n"
+                      "- name: parent\n  sequence:\n    commands:\n"
+                      "    - jobref: {group: lab, name: child, args: '-n 3'}\n"
+                      "    - jobref: {name: missing}\n")
+    refused = labdeck(data_dir, "job", "import", str(export), "--from", "rundeck")
+    assert refused.returncode == 2 and "runs job 'missing', which does not exist" in refused.stdout
+    export.write_text(export.read_text().replace("    - jobref: {name: missing}\n", ""))
+    result = labdeck(data_dir, "job", "import", str(export), "--from", "rundeck")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "converted: step 1: job reference to 'child' with n" in result.stdout
+    run = labdeck(data_dir, "run", "parent", "--json")
+    assert run.returncode == 0, run.stderr
+    (child,) = json.loads(run.stdout)["children"]
+    assert "child n=3" in Path(child["nodes"]["this-computer"]).read_text()

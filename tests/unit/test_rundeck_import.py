@@ -26,7 +26,8 @@ def test_yaml_export_converts_steps_options_targets_policy_and_schedule():
     gen = jobs["generate-data"]
     job = gen.job
     assert job.project == "ml/training" and job.description.startswith("Nightly training-data generation — Größe")
-    assert [s.kind for s in job.steps] == [StepKind.COMMAND, StepKind.SCRIPT]  # in order; the rest reported
+    assert [s.kind for s in job.steps] == [StepKind.COMMAND, StepKind.SCRIPT, StepKind.JOB]  # in order
+    assert (job.steps[2].job, job.steps[2].options) == ("notify-dashboard", {})  # -run ${job.execid}: reported
     assert job.steps[0].command.startswith("{ mkdir -p /data/train/${option.split}\n} || { rc=$?; echo")
     assert job.steps[1].filename == "step2.bash"
     assert '$LABDECK_OPTION_SAMPLES' in job.steps[1].script and "${LABDECK_OPTION_SPLIT}" in job.steps[1].script
@@ -43,7 +44,7 @@ def test_yaml_export_converts_steps_options_targets_policy_and_schedule():
     (schedule,) = gen.schedules
     assert (schedule.expr, schedule.tz, schedule.enabled) == ("30 2 * * mon-fri", "Europe/Berlin", True)
     report = "\n".join(gen.not_converted)
-    for left in ("scriptfile /var/rundeck/scripts/upload.sh", "job reference to 'ml/notify-dashboard'",
+    for left in ("scriptfile /var/rundeck/scripts/upload.sh", "'${job.execid}' (a Rundeck context variable)",
                  "plugin step 'copyfile'", "secure option", "onstart notifications", "'seed'"):
         assert left in report
 

@@ -6,6 +6,7 @@ convert and leaves the others out)."""
 from __future__ import annotations
 
 from ..core.errors import InvalidInput, LabDeckError
+from ..core.job_refs import check_references, referenced
 from ..core.schedules import parse_tz
 from ..core.targets import resolve_targets
 from ..importers.rundeck import Overrides, parse_rundeck
@@ -39,6 +40,7 @@ def cmd_import_rundeck(args) -> int:
                     conversion.job = None
                     hint = " (import with --targets SPEC)" if "node" in str(exc) else ""
                     conversion.not_converted.append(f"not imported: {exc}{hint}")
+        _check_references(conversions, engine.catalog.list_jobs())
         report(conversions)
         ready = [c for c in conversions if c.job is not None]
         left_out = [c.name for c in conversions if c.job is None]
@@ -55,6 +57,25 @@ def cmd_import_rundeck(args) -> int:
     print(f"imported {len(ready)} jobs" + (f" ({sum(len(c.schedules) for c in ready)} schedules)") +
           (f"; left out: {', '.join(left_out)}" if left_out else ""))
     return 0
+
+
+def _check_references(conversions, existing) -> None:
+    """A job step must name a job of the catalog or of the file, without a loop; a job that
+    fails that is left out (and then so is any job that runs it)."""
+    while True:
+        every = {j.name: j for j in existing} | {c.name: c.job for c in conversions if c.job is not None}
+        failing = []
+        for conversion in conversions:
+            if conversion.job is not None and referenced(conversion.job):
+                try:
+                    check_references(conversion.job, every)
+                except LabDeckError as exc:
+                    failing.append((conversion, exc))
+        if not failing:
+            return
+        for conversion, exc in failing:
+            conversion.job = None
+            conversion.not_converted.append(f"not imported: {exc}")
 
 
 def report(conversions) -> None:

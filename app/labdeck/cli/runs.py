@@ -87,11 +87,22 @@ def _wait_and_report(engine: EngineApi, run_id: int, as_json: bool) -> int:
     wait_or_cancel(engine, run_id)
     run = engine.catalog.get_run(run_id)
     node_runs = engine.catalog.node_runs(run_id)
+    children = engine.catalog.called_runs(run_id)  # a job whose steps run other jobs
     if as_json:
-        print_json({"run_id": run.id, "job": run.job_name, "status": run.status, "nodes": [
+        report = {"run_id": run.id, "job": run.job_name, "status": run.status, "nodes": [
             {"node": nr.node_name, "status": nr.status, "exit_code": nr.exit_code, "attempt": nr.attempt,
              "duration_s": round(nr.duration_s or 0, 3), "message": nr.message, "kill": nr.kill_state,
-             "log": nr.log_path} for nr in node_runs]})
+             "log": nr.log_path} for nr in node_runs]}
+        if children:
+            report["note"] = run.note
+            report["children"] = [{"run_id": c.id, "job": c.job_name, "status": c.status, "note": c.note,
+                                   "nodes": {nr.node_name: nr.log_path for nr in engine.catalog.node_runs(c.id)}}
+                                  for c in children]
+        print_json(report)
+    elif children:
+        for child in children:
+            print(f"  run {child.id} {child.job_name}: {child.status} ({child.note})", file=sys.stderr)
+        print(f"run {run.id} {run.status}: {run.note}", file=sys.stderr)
     else:
         print(f"run {run.id} {run.status}: {sum(nr.status == NodeRunStatus.SUCCEEDED for nr in node_runs)} of "
               f"{len(node_runs)} nodes succeeded (logs: labdeck logs {run.id})", file=sys.stderr)

@@ -28,6 +28,7 @@ class StepKind(StrEnum):
     SCRIPT = "script"
     PUT = "put"    # copy local files/folders (``source``) into a folder on the node (``destination``)
     GET = "get"    # collect a remote path or glob (``source``) into ``destination``/<node>/
+    JOB = "job"    # run another job (``job``) with ``options``, on ``targets`` or its own; a child run
 
 
 class Trigger(StrEnum):
@@ -109,6 +110,9 @@ class Step:
     name: str = ""
     source: str = ""                # for PUT/GET; ${node.name} and ${option.X} allowed
     destination: str = ""           # for PUT/GET
+    job: str = ""                   # for JOB: the job it runs
+    options: dict[str, str] = field(default_factory=dict)  # for JOB: its option values; ${option.X} allowed
+    targets: str = ""               # for JOB: where it runs ("": the job's own targets)
 
 
 @dataclass
@@ -200,6 +204,7 @@ class Run:
     note: str = ""                      # why a run was missed, skipped, restarted or failed without nodes
     restarts: int = 0                   # how many max-runtime restarts came before this run
     parent_run_id: int | None = None    # the first run of a chain of restarts
+    called_by_run_id: int | None = None  # a job reference's run: the run whose step started it
     workflow_run_id: int | None = None  # a task run: the workflow or array run it belongs to
     task: str = ""                      # a task run: its step name or array index
 

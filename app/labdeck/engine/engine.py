@@ -7,7 +7,8 @@ import threading
 from pathlib import Path
 
 from ..core.errors import InvalidInput
-from ..core.models import Job, Node, Run, Step, Trigger
+from ..core.job_refs import child_options, referenced
+from ..core.models import Job, Node, Run, Step, StepKind, Trigger
 from ..core.quoting import Shell, check_option_name, check_option_value, substitute
 from ..core.targets import resolve_targets
 from ..executors.pool import ExecutorPool
@@ -17,6 +18,7 @@ from ..store.jobfile import check_job
 from .bus import EventBus
 from .dispatcher import Dispatcher
 from .hostkeys import CatalogHostKeys
+from .job_refs import JobRefRuns
 from .node_import import NodeImporter
 from .nodes import NodeManager
 from .notify import Notifier
@@ -49,6 +51,7 @@ class Engine:
         self.node_import = NodeImporter(self.catalog, self.nodes)
         self.transfers = TransferManager(self.catalog, self.pool, self.bus)
         self.queue = RunQueue(self)  # workflows, arrays, runs that wait for room
+        self.job_refs = JobRefRuns(self)  # runs of jobs whose steps run other jobs
         self.queue_files = NodeFiles(self)
         self.notifier = Notifier(self.catalog, self.bus)
         self.rules = RuleWatcher(self)
@@ -101,6 +104,11 @@ class Engine:
             substitute(step.command or step.script, values, Shell.SH)
             check_transfer_step(step, values)
         spec = targets or job.targets
+        if referenced(job):  # steps that run other jobs: a parent run of child runs (job_refs.py)
+            for step in job.steps:
+                if step.kind is StepKind.JOB:
+                    child_options(values, step.options, f"job '{job.name}', step job {step.job}")
+            return self.job_refs.start(job, values, trigger, spec, extra)
         if not job.plan.is_classic():
             return start_planned(self, job, values, trigger, spec, extra)
         nodes = resolve_targets(spec, self.catalog.list_nodes())
@@ -123,6 +131,8 @@ class Engine:
         return self.start_job(run.job_name, run.options, Trigger.MANUAL, targets=",".join(failed))
 
     def wait(self, run_id: int, timeout: float | None = None) -> bool:
+        if self.job_refs.has(run_id):
+            return self.job_refs.wait(run_id, timeout)
         if self.queue.has(run_id):
             return self.queue.wait(run_id, timeout)
         return self.dispatcher.wait(run_id, timeout)
@@ -130,6 +140,8 @@ class Engine:
     def cancel(self, run_id: int, node_name: str | None = None) -> None:
         """Cancel here if this process runs it, and flag it in the catalog for any other process."""
         self.catalog.request_cancel(run_id, node_name)
+        if node_name is None and self.job_refs.cancel(run_id):
+            return
         if self.dispatcher.cancel(run_id, node_name):
             return
         if node_name is None and self.queue.cancel(run_id):  # a workflow, array or queued run
@@ -153,6 +165,7 @@ class Engine:
         self._closed.set()
         self.scheduler.shutdown()  # first: no new runs while the running ones are stopped
         self.rules.close()
+        self.job_refs.close()
         self.queue.close()
         self.dispatcher.shutdown(cancel_running)
         self.transfers.shutdown()

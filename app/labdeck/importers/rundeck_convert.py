@@ -14,6 +14,7 @@ references, other node-filter keys, onstart notifications, ...) is listed per jo
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -166,10 +167,7 @@ def _step(command, number: int, result: JobConversion) -> Step | None:
                                     "into a script step")
         return None
     elif "jobref" in command:
-        ref = command["jobref"] or {}
-        result.not_converted.append(f"{where}: job reference to '{ref.get('group', '')}/{ref.get('name', '')}'".replace("'/", "'")
-                                    + " (job references are not imported yet)")
-        return None
+        return _job_reference(command["jobref"] or {}, label, result, where)
     elif "type" in command:
         result.not_converted.append(f"{where}: plugin step '{command['type']}' is Rundeck-only")
         return None
@@ -180,6 +178,37 @@ def _step(command, number: int, result: JobConversion) -> Step | None:
     if handler:
         _fold_error_handler(step, handler, result, where)
     return step
+
+
+def _job_reference(ref: dict, label: str, result: JobConversion, where: str) -> Step | None:
+    """A referenced job (Rundeck names it by group and name; LabDeck job names are unique, so
+    by name) with its ``args`` (``-opt value ...``) as the step's options."""
+    name = str(ref.get("name") or "").strip()
+    if not name:
+        result.not_converted.append(f"{where}: a job reference without a job name (by uuid only)")
+        return None
+    try:
+        words = shlex.split(str(ref.get("args") or ""))
+    except ValueError:
+        words = ["?"]
+    options: dict[str, str] = {}
+    while words:
+        key = words.pop(0)
+        if not key.startswith("-") or len(key) < 2:
+            result.not_converted.append(f"{where}: job reference arguments '{ref.get('args')}' (not -option value pairs)")
+            options = {}
+            break
+        options[key[1:]] = words.pop(0) if words and not words[0].startswith("-") else "true"
+    for key, value in list(options.items()):
+        if "${job." in value or "${node." in value:
+            result.not_converted.append(f"{where}: option '{key}' = '{value}' (a Rundeck context variable)")
+            del options[key]
+    if _true(ref.get("nodeStep")):
+        result.not_converted.append(f"{where}: node step (LabDeck runs the job once, on its own targets)")
+    if ref.get("nodefilters"):
+        result.not_converted.append(f"{where}: the reference's own node filter (the job runs on its own targets)")
+    result.converted.append(f"{where}: job reference to '{name}'" + (f" with {', '.join(options)}" if options else ""))
+    return Step(kind=StepKind.JOB, job=name, options=options, name=label)
 
 
 def _fold_error_handler(step: Step, handler, result: JobConversion, where: str) -> None:

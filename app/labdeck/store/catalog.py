@@ -20,6 +20,7 @@ from pathlib import Path
 import sqlite_utils
 
 from ..core.errors import AlreadyExists, CatalogError, NotFound
+from ..core.job_refs import check_references, referenced
 from ..core.models import Job, Node, NodeRun, Run, Trigger
 from ..core.status import KillState, NodeRunStatus, RunStatus
 from . import migrations
@@ -170,6 +171,8 @@ class Catalog:
 
     def add_job(self, job: Job, replace: bool = False) -> Job:
         check_job(job)  # the job file schema, whichever way the job came (file, flags, the app)
+        if referenced(job):  # a job that runs others: they exist, and no chain comes back to it
+            check_references(job, {j.name: j for j in self.list_jobs()})
         with self._tx() as db:
             existing = self._find_id("jobs", job.name)
             now = time.time()
@@ -241,6 +244,11 @@ class Catalog:
         sql += " ORDER BY id DESC LIMIT ?"
         params.append(limit)
         return [run_from_row(r) for r in self._rows(sql, tuple(params))]
+
+    def called_runs(self, run_id: int) -> list[Run]:
+        """The runs a run's job steps started (job references), in order."""
+        return [run_from_row(r) for r in self._rows("SELECT * FROM runs WHERE called_by_run_id = ? ORDER BY id",
+                                                     (run_id,))]
 
     def active_runs(self) -> list[Run]:
         return [run_from_row(r) for r in self._rows("SELECT * FROM runs WHERE status = ?", (str(RunStatus.RUNNING),))]

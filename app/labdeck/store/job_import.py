@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from ..core.errors import AlreadyExists
+from ..core.job_refs import check_references, referenced
 from ..core.models import Job
 from ..core.schedules import Schedule, validate
 from .catalog import Catalog
@@ -16,6 +17,10 @@ def import_jobs(catalog: Catalog, jobs: list[Job], schedules: list[Schedule], re
     """A replaced job keeps its id (its run history stays linked) and loses its old schedules."""
     for schedule in schedules:
         validate(schedule)
+    every = {j.name: j for j in catalog.list_jobs()} | {j.name: j for j in jobs}
+    for job in jobs:
+        if referenced(job):
+            check_references(job, every)
     now = time.time()
     with catalog._tx() as db:
         ids: dict[str, int] = {}

@@ -71,8 +71,9 @@ class _Doc(BaseModel):
 
 
 class StepDoc(_Doc):
-    """One step: a command (a plain string in the file is a command), a script body, or a
-    file transfer (put/get with ``to``)."""
+    """One step: a command (a plain string in the file is a command), a script body, a
+    file transfer (put/get with ``to``), or another job to run (``job`` with ``options`` and
+    ``targets``: its run is a child of this one)."""
     name: Text | None = None
     command: Text | None = None
     script: Text | None = None
@@ -80,6 +81,9 @@ class StepDoc(_Doc):
     put: Text | None = None
     get: Text | None = None
     to: Text | None = None
+    job: Name | None = None
+    options: dict[str, Text] | None = None
+    targets: Text | None = None
 
     @model_validator(mode="before")
     @classmethod

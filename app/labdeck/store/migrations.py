@@ -165,6 +165,9 @@ MIGRATIONS: list[list[str]] = [
     # projects: every job belongs to one (Rundeck's top level); nodes stay shared
     ["ALTER TABLE jobs ADD COLUMN project TEXT NOT NULL DEFAULT 'default'",
      "CREATE INDEX jobs_project ON jobs(project)"],
+    # job references: a referenced job's run records the run whose step started it
+    ["ALTER TABLE runs ADD COLUMN called_by_run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL",
+     "CREATE INDEX runs_called_by ON runs(called_by_run_id)"],
 ]
 
 

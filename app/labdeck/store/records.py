@@ -100,6 +100,7 @@ def run_from_row(row: dict) -> Run:
         note=row.get("note") or "",
         restarts=row.get("restarts") or 0,
         parent_run_id=row.get("parent_run_id"),
+        called_by_run_id=row.get("called_by_run_id"),
         workflow_run_id=row.get("workflow_run_id"),
         task=row.get("task") or "",
     )
