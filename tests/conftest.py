@@ -39,10 +39,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def _test_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Real (plaintext-file) keyring stored outside any LabDeck data dir; headless Qt."""
+    """Real (plaintext-file) keyring stored outside any LabDeck data dir; headless Qt.
+
+    LabDeck refuses a keyring that stores secrets unencrypted; LABDECK_ALLOW_INSECURE_KEYRING=1
+    is the tests' explicit opt-in to the plaintext one (only the test suite sets it; see README)."""
     xdg_data = tmp_path_factory.mktemp("xdg-data")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+        mp.setenv("LABDECK_ALLOW_INSECURE_KEYRING", "1")
         mp.setenv("XDG_DATA_HOME", str(xdg_data))
         mp.setenv("QT_QPA_PLATFORM", "offscreen")
         try:  # if keyring already picked a backend, switch it explicitly
@@ -135,6 +139,21 @@ def wsman_server(tmp_path) -> Iterator:
 
     server = WsmanServer(tmp_path / "winrm-node").start()
     yield server
+    server.stop()
+
+
+@pytest.fixture(params=__import__("tests.support.winrm_node", fromlist=["logins"]).logins())
+def windows_node(request, tmp_path) -> Iterator:
+    """A Windows node for tests that must also hold on real Windows: the WS-Management test
+    server, or the PC named by LABDECK_TEST_WINRM_HOST (tests/support/winrm_node.py); once per
+    login (basic, ntlm)."""
+    from tests.support import winrm_node
+
+    if winrm_node.real_node_configured():
+        yield winrm_node.real_node(request.param)
+        return
+    node, server = winrm_node.test_server_node(tmp_path / "winrm-node", request.param)
+    yield node
     server.stop()
 
 

@@ -41,6 +41,7 @@ def test_preview_tick_check_and_import_only_the_ticked_nodes(window, qtbot, sshd
     assert dialog.table.item(1, 7).text() == "exists: kept" and dialog.ticked() == []
     qtbot.waitUntil(lambda: any(window.nodes_page.model.node_at(r).name == second.name
                                 for r in range(window.nodes_page.model.rowCount())), timeout=5000)
+    dialog.reject()
 
 
 def test_a_file_that_cannot_be_read_is_shown_with_its_line(window, tmp_path):
@@ -51,3 +52,4 @@ def test_a_file_that_cannot_be_read_is_shown_with_its_line(window, tmp_path):
     dialog.load()
     assert "hosts.ini:2:" in dialog.message.text() and "--password-stdin" in dialog.message.text()
     assert dialog.table.rowCount() == 0 and not dialog.import_button.isEnabled()
+    dialog.reject()

@@ -24,6 +24,8 @@ def _add_global_options(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     parser.add_argument("--self-test", action="store_true",
                         help="check this installation: open the window, run the sample job in a temporary catalog")
     parser.add_argument("--startup-probe", action="store_true", help=argparse.SUPPRESS)  # bench/bench_startup.py
+    parser.add_argument("--minimized", action="store_true",
+                        help="open the desktop app in the tray (or minimised): what the Windows autostart uses")
     return parser
 
 
@@ -105,7 +107,7 @@ def _open_app(args) -> int:
               "run it in a graphical session, or use the command line: labdeck --help", file=sys.stderr)
         return EXIT_ERROR
     try:
-        return run_app(args.data_dir)
+        return run_app(args.data_dir, minimized=args.minimized)
     except LabDeckError as exc:  # e.g. a data folder that is a file or read-only
         print(f"labdeck: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

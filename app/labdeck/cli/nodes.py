@@ -6,6 +6,7 @@ import re
 from dataclasses import asdict, replace
 
 from ..core.errors import InvalidInput
+from ..core.interpreters import check_interpreter
 from ..core.models import WINRM_AUTHS, Node, Transport, WinrmSettings
 from ..executors.winrm.setup import prepare_windows_script
 from . import node_import
@@ -36,6 +37,8 @@ def register(sub) -> None:
     _smb_arguments(add)
     add.add_argument("--encoding", default="utf-8",
                      help="how the node's output is decoded (default utf-8; e.g. cp850 for an OEM code page)")
+    add.add_argument("--python", default="", metavar="INTERPRETER",
+                     help="what runs .py script steps (a path, or e.g. python3, py -3; default: found on the node)")
     add.add_argument("--tag", action="append", default=[], help="a tag for target specs (repeatable)")
     add.add_argument("--via", metavar="GATEWAY[,GATEWAY2]", default="",
                      help="SSH: reach the node through these jump hosts (nodes already added), first hop first, "
@@ -78,6 +81,13 @@ def register(sub) -> None:
 
     node_import.register(node)
 
+    py = node.add_parser("python", help="set the Python interpreter that runs a node's .py script steps")
+    py.add_argument("name")
+    py.add_argument("interpreter", nargs="?", default=None,
+                    help="a path (C:\\Python312\\python.exe, /opt/conda/bin/python) or a command (python3, py -3)")
+    py.add_argument("--clear", action="store_true", help="find one on the node again (python3; on Windows py or python)")
+    py.set_defaults(handler=cmd_python)
+
     rm = node.add_parser("remove", help="remove a node and its saved credential")
     rm.add_argument("name")
     rm.set_defaults(handler=cmd_remove)
@@ -114,6 +124,7 @@ def cmd_add(args) -> int:
     node = Node(name=args.name, transport=Transport(args.transport), host=args.host, port=args.port,
                 username=args.user, key_file=args.key_file, tags=args.tag, encoding=args.encoding,
                 via=[hop.strip() for hop in args.via.split(",") if hop.strip()],
+                python=check_interpreter(args.python),
                 winrm=_smb_settings(args, WinrmSettings(auth=args.auth, https=args.https,
                                                         verify_cert=not args.no_verify_cert, shell=args.shell)))
     with open_engine(args) as engine:
@@ -166,6 +177,20 @@ def cmd_prepare_windows(args) -> int:
     if not re.fullmatch(r"[A-Za-z0-9.:/,-]+", args.allow):
         raise InvalidInput(f"--allow '{args.allow}' is not an address, a range or LocalSubnet")
     print(prepare_windows_script(remote_address=args.allow), end="")
+    return 0
+
+
+def cmd_python(args) -> int:
+    if (args.interpreter is None) == (not args.clear):
+        raise InvalidInput("give the interpreter (labdeck node python NAME PATH) or --clear, not both or neither")
+    value = "" if args.clear else check_interpreter(args.interpreter)
+    if not args.clear and not value:
+        raise InvalidInput("the interpreter is empty; give a path or a command, or use --clear")
+    with open_engine(args) as engine:
+        node = engine.catalog.get_node(args.name)
+        node.python = value
+        engine.catalog.update_node(node)
+    print(f"node '{node.name}': .py steps run with " + (value or "the Python found on the node"))
     return 0
 
 

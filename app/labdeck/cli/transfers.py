@@ -73,6 +73,8 @@ def _transfer(args, direction: Direction) -> int:
                     moved = sum(1 for f in r.files if f.outcome != "skipped")
                     print(f"  {r.node}: ok, {moved} file(s) copied, {len(r.files) - moved} already there, "
                           f"{_size(r.bytes_done)} in {r.seconds:.1f} s", file=sys.stderr)
+                    if r.renamed:
+                        print(f"  {r.node}: {r.renamed_text()}", file=sys.stderr)
                 else:
                     print(f"  {r.node}: failed: {r.error}", file=sys.stderr)
         return 0 if transfer.ok else EXIT_TRANSFER_FAILED

@@ -63,10 +63,20 @@ class NodeTransferResult:
     seconds: float = 0.0
     unreachable: bool = False  # the error was the node dropping (a retry resumes)
     cancelled: bool = False
+    renamed: list[tuple[str, str]] = field(default_factory=list)  # (name on the node, name written here)
+
+    def renamed_text(self) -> str:
+        """``N name(s) changed for Windows: a:b -> a%3Ab, ...`` or empty."""
+        if not self.renamed:
+            return ""
+        shown = ", ".join(f"{remote} -> {local}" for remote, local in self.renamed[:5])
+        more = f" and {len(self.renamed) - 5} more" if len(self.renamed) > 5 else ""
+        return f"{len(self.renamed)} name(s) changed for Windows: {shown}{more}"
 
     def as_dict(self) -> dict:
         return {"node": self.node, "ok": self.ok, "error": self.error, "bytes": self.bytes_done,
                 "seconds": round(self.seconds, 3),
+                "renamed": [{"remote": remote, "local": local} for remote, local in self.renamed],
                 "files": [{"local": f.local, "remote": f.remote, "size": f.size, "outcome": str(f.outcome),
                            "sha256": f.sha256} for f in self.files]}
 
@@ -103,6 +113,18 @@ def safe_local_path(root: Path, relative: str) -> Path:
     if not target.resolve().is_relative_to(resolved_root):
         raise InvalidInput(f"remote name '{relative}' would be written outside {root}; refusing")
     return target
+
+
+def node_folder(local_dir: Path, node_name: str) -> Path:
+    """``get``'s ``LOCAL_DIR/<node>``: one folder directly inside LOCAL_DIR whatever the node is
+    called (checked here, not left to the node-name rules: a catalog may hold older names)."""
+    folder = local_dir / node_name
+    plain = node_name not in ("", ".", "..") and not any(c in node_name for c in "/\\\x00:")
+    resolved_dir = local_dir.resolve()
+    if not plain or folder.resolve().parent != resolved_dir:
+        raise InvalidInput(f"node name {node_name!r} cannot be a folder of its own in {local_dir}; "
+                           "refusing to collect its files there")
+    return folder
 
 
 def remote_join(folder: str, *names: str) -> str:

@@ -17,7 +17,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from ..core.errors import NodeUnreachable
+from ..core.errors import AuthenticationFailed, HostKeyChanged, HostKeyUnknown, NodeUnreachable
 from ..core.exit_codes import describe_exit
 from ..core.models import Node, NodeRun
 from ..core.status import KillState, NodeRunStatus
@@ -97,6 +97,17 @@ class DetachedRunner:
                 except NodeUnreachable as exc:
                     log.debug("detached node run %s: %s", nr.id, exc)
                     time.sleep(min(poll_max, interval))
+                    continue
+                except (HostKeyChanged, HostKeyUnknown, AuthenticationFailed) as exc:
+                    # Fixable by the user (accept the new key, fix the login): the command may
+                    # still run, so the node run stays re-attachable -- node_lost with the reason.
+                    watch.blocked(f"cannot reach the command on node {node_name}: {exc}. It may still be "
+                                  "running there; once that is fixed LabDeck records its real outcome")
+                    _sleep(poll_max, cancel, self.released)
+                    if cancel.is_set():  # the user gives up on it; a deadline waits to kill it when reachable
+                        message = f"detached command cancelled; kill unconfirmed ({exc})"
+                        writer.note(message)
+                        return NodeRunStatus.CANCELLED, None, message, KillState.KILL_UNCONFIRMED
                     continue
                 watch.alive()
                 if state.pgid and state.pgid != record.pgid:

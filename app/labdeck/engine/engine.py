@@ -3,6 +3,7 @@ event bus for a data folder. The CLI and the GUI both drive LabDeck through it."
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
@@ -15,11 +16,13 @@ from ..executors.pool import ExecutorPool
 from ..store import paths, run_queue, secrets
 from ..store.catalog import Catalog
 from ..store.jobfile import check_job
+from ..store.disk_space import DiskFull
 from .bus import EventBus
 from .dispatcher import Dispatcher
 from .hostkeys import CatalogHostKeys
 from .job_refs import JobRefRuns
 from .node_import import NodeImporter
+from .leftovers import kill_interrupted_leftovers
 from .nodes import NodeManager
 from .notify import Notifier
 from .plans import rebuild, start_planned
@@ -34,6 +37,7 @@ from .transfer_steps import check_transfer_step
 from .transfers import TransferManager
 
 ADHOC_JOB = "(ad-hoc)"
+log = logging.getLogger(__name__)
 
 
 class Engine:
@@ -57,9 +61,15 @@ class Engine:
         self.rules = RuleWatcher(self)
         self.scheduler = Scheduler(self, miss_grace_s=miss_grace_s)
         self._closed = threading.Event()
-        if seed:
-            seed_first_start(self.catalog)
-        reconcile_orphans(self.catalog, set())
+        try:
+            if seed:
+                seed_first_start(self.catalog)
+            self.nodes.migrate_secret_refs()
+            interrupted: list = []
+            reconcile_orphans(self.catalog, set(), interrupted=interrupted)
+            kill_interrupted_leftovers(self.catalog, self.pool, interrupted)
+        except DiskFull as exc:  # reading (runs, logs, node list) still works; the next start catches up
+            log.warning("%s", exc)
         if schedule:
             self.start_scheduler()
 
@@ -87,6 +97,8 @@ class Engine:
     def start_command(self, command: str, targets: str, timeout_s: float | None = None,
                       trigger: Trigger = Trigger.CLI) -> Run:
         from ..core.models import JobPolicy
+        if not command.strip():
+            raise InvalidInput("the command is empty: give the command to run after --")
         job = Job(name=ADHOC_JOB, steps=[Step(command=command)], targets=targets, policy=JobPolicy(timeout_s=timeout_s))
         return self.start(job, {}, trigger)
 
@@ -103,7 +115,7 @@ class Engine:
         for step in job.steps:  # an unknown ${option.X} is an error before anything runs
             substitute(step.command or step.script, values, Shell.SH)
             check_transfer_step(step, values)
-        spec = targets or job.targets
+        spec = job.targets if targets is None else targets  # "" is a mistake, not "the job's own"
         if referenced(job):  # steps that run other jobs: a parent run of child runs (job_refs.py)
             for step in job.steps:
                 if step.kind is StepKind.JOB:

@@ -10,7 +10,11 @@ cancel, nodes, scheduler) as calls over an authenticated local connection
 (multiprocessing.connection: a Unix socket, or a named pipe on Windows).
 
 The child sends a run's output coalesced every 50 ms, and ends (closing its Engine: attached
-commands cancelled, detached ones left running) when the app closes it or goes away."""
+commands cancelled, detached ones left running) when the app closes it or goes away.
+
+The child has no console (a windowed app has none to give it): it starts with its standard
+streams on DEVNULL and writes its warnings, errors and a crash's traceback to its own log,
+``engine.log`` in the data folder; when it fails to start, the error names that log."""
 
 from __future__ import annotations
 
@@ -78,7 +82,10 @@ class EngineProcess:
         if not getattr(sys, "frozen", False):  # the child imports the same LabDeck as this process
             env["PYTHONPATH"] = os.pathsep.join(p for p in [str(Path(__file__).parents[2]),
                                                             os.environ.get("PYTHONPATH", "")] if p)
-        self._proc = subprocess.Popen(child_argv(), stdin=subprocess.PIPE, env=env)
+        self.log_path = paths.engine_log_path(self.data_dir)
+        flags = subprocess.CREATE_NO_WINDOW if sys.platform == "win32" else 0
+        self._proc = subprocess.Popen(child_argv(), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL, env=env, creationflags=flags)
         hello = {"address": listener.address, "authkey": authkey.hex(), "data_dir": str(self.data_dir)}
         self._proc.stdin.write(json.dumps(hello).encode() + b"\n")
         self._proc.stdin.close()
@@ -97,7 +104,7 @@ class EngineProcess:
         if not accepted:
             self._proc.kill()
             raise EngineProcessGone(f"LabDeck's engine process did not start (exit code {self._proc.poll()}); "
-                                    "see the messages above, or start with LABDECK_ENGINE=inprocess")
+                                    f"what went wrong is in its log, {self.log_path}")
         return accepted[0]
 
     # ---- calls ------------------------------------------------------------------------
@@ -170,8 +177,8 @@ class EngineProcess:
                 if future is not None:
                     future.set_exception(value) if not ok else future.set_result(value)
         code = self._proc.wait()
-        self._gone = (f"LabDeck's engine process stopped (exit code {code}). Restart LabDeck: runs launched "
-                      "detached keep going on their nodes and are picked up again.")
+        self._gone = (f"LabDeck's engine process stopped (exit code {code}; its log: {self.log_path}). Restart "
+                      "LabDeck: runs launched detached keep going on their nodes and are picked up again.")
         for future in list(self._waiting.values()):
             future.set_exception(EngineProcessGone(self._gone))
         self._waiting.clear()
@@ -350,15 +357,33 @@ def _lower_priority() -> None:
 
 def child_main() -> int:
     hello = json.loads(sys.stdin.readline())
-    _lower_priority()
-    from .engine import Engine
-    engine = Engine(hello["data_dir"])  # first: if it cannot start, the app sees this process end
-    conn = Client(hello["address"], authkey=bytes.fromhex(hello["authkey"]))
-    _Host(engine, conn).serve()
-    conn.close()
-    return 0
+    handler = _log_to_engine_log(Path(hello["data_dir"]))
+    try:
+        _lower_priority()
+        from .engine import Engine
+        engine = Engine(hello["data_dir"])  # first: if it cannot start, the app sees this process end
+        conn = Client(hello["address"], authkey=bytes.fromhex(hello["authkey"]))
+        _Host(engine, conn).serve()
+        conn.close()
+        return 0
+    except BaseException:
+        log.exception("the engine process failed")
+        return 1
+    finally:
+        handler.flush()
+
+
+def _log_to_engine_log(data_dir: Path):
+    """Warnings, errors and tracebacks into engine.log; a hard crash (faulthandler) too."""
+    import faulthandler
+
+    from ..store.log_files import add_file_log
+    handler = add_file_log(paths.engine_log_path(data_dir))
+    # faulthandler needs a file it can keep open (engine.log itself must stay free to rotate)
+    crash = open(data_dir / "engine-crash.log", "a", encoding="utf-8")  # noqa: SIM115 (open for the process's life)
+    faulthandler.enable(file=crash)
+    return handler
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.WARNING, format="labdeck engine: %(levelname)s %(message)s")
     sys.exit(child_main())

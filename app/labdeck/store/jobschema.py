@@ -42,6 +42,12 @@ def _scalar_text(value: Any) -> Any:
     return value
 
 
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("is empty: write the command or script it runs")
+    return value
+
+
 def _web_address(value: str) -> str:
     if not re.fullmatch(r"https?://[^\s/]+\S*", value):
         raise ValueError(f"must be an http:// or https:// address, got {shown(value)}")
@@ -59,6 +65,7 @@ def _one_or_list(value: Any) -> Any:
 
 
 Text = Annotated[str, BeforeValidator(_scalar_text)]
+Code = Annotated[str, BeforeValidator(_scalar_text), AfterValidator(_not_blank)]  # a command or a script body
 Name = Annotated[str, BeforeValidator(_scalar_text), Field(min_length=1, max_length=MAX_NAME)]
 Seconds = Annotated[float, Field(strict=True, ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
 PositiveSeconds = Annotated[float, Field(strict=True, gt=0, le=MAX_SECONDS, allow_inf_nan=False)]
@@ -75,8 +82,8 @@ class StepDoc(_Doc):
     file transfer (put/get with ``to``), or another job to run (``job`` with ``options`` and
     ``targets``: its run is a child of this one)."""
     name: Text | None = None
-    command: Text | None = None
-    script: Text | None = None
+    command: Code | None = None
+    script: Code | None = None
     filename: Text | None = None
     put: Text | None = None
     get: Text | None = None
@@ -134,6 +141,7 @@ class PolicyDoc(_Doc):
     notify_webhooks: list[Annotated[Text, AfterValidator(_web_address)]] | None = None
     notify_emails: list[Annotated[Text, AfterValidator(_email_address)]] | None = None
     launch: Literal[LAUNCH_MODES] | None = None  # type: ignore[valid-type]
+    background: Literal["kill", "keep"] | None = None
 
 
 class ResourcesDoc(_Doc):
@@ -145,8 +153,8 @@ class ResourcesDoc(_Doc):
 class FlowStepDoc(_Doc):
     """A named step of a workflow (or the on_failure handler, whose name may be left out)."""
     name: Name | None = None
-    command: Text | None = None
-    script: Text | None = None
+    command: Code | None = None
+    script: Code | None = None
     filename: Text | None = None
     steps: Annotated[list[StepDoc], Field(min_length=1)] | None = None
     depends_on: Annotated[list[Text], BeforeValidator(_one_or_list)] | None = None

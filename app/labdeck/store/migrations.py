@@ -160,6 +160,22 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX placements_node ON placements(node_name)",
     ],
+    # v7: the Python interpreter a node runs .py script steps with ("" = find one on the node) (#14)
+    [
+        "ALTER TABLE nodes ADD COLUMN python TEXT NOT NULL DEFAULT ''",
+    ],
+    # v8: node metrics: a compact history of each probe (percentages), kept for a day (store/metrics.py)
+    [
+        """CREATE TABLE node_metrics (
+            node_name TEXT NOT NULL,
+            at REAL NOT NULL,
+            cpu REAL,
+            memory REAL,
+            disk REAL,
+            gpus TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX node_metrics_node_at ON node_metrics(node_name, at)",
+    ],
     # jump hosts: the node names an SSH node is reached through, first hop first
     ["ALTER TABLE nodes ADD COLUMN via TEXT NOT NULL DEFAULT '[]'"],
     # projects: every job belongs to one (Rundeck's top level); nodes stay shared
@@ -169,7 +185,6 @@ MIGRATIONS: list[list[str]] = [
     ["ALTER TABLE runs ADD COLUMN called_by_run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL",
      "CREATE INDEX runs_called_by ON runs(called_by_run_id)"],
 ]
-
 
 
 def schema_version() -> int:

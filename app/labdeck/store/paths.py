@@ -1,15 +1,22 @@
-"""Where LabDeck keeps its data: ``--data-dir``, else ``LABDECK_HOME``, else the OS's user data folder."""
+"""Where LabDeck keeps its data: ``--data-dir``, else ``LABDECK_HOME``, else the OS's user data folder.
+
+The data folder must be on a local disk: SQLite's WAL mode needs shared memory that network file
+systems (SMB shares, mapped drives) do not provide, and the catalog breaks there. A UNC path or a
+Windows network drive is refused with a message saying what to do."""
 
 from __future__ import annotations
 
 import errno
 import os
+import sys
 import tempfile
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 
 import platformdirs
 
 from ..core.errors import InvalidInput
+
+DRIVE_REMOTE = 4  # GetDriveTypeW: a network drive
 
 
 def resolve_data_dir(explicit: str | os.PathLike | None = None) -> Path:
@@ -21,8 +28,13 @@ def resolve_data_dir(explicit: str | os.PathLike | None = None) -> Path:
         path, given = Path(os.environ["LABDECK_HOME"]), "$LABDECK_HOME"
     else:
         path, given = Path(platformdirs.user_data_dir("LabDeck", appauthor=False)), "the user data folder"
+    reason = network_location(str(path.expanduser()))
     path = path.expanduser().resolve()
     where = f"the data folder {path} ({given})"
+    reason = reason or network_location(str(path))
+    if reason:
+        raise InvalidInput(f"{where} is {reason}; SQLite's catalog cannot work there. Choose a folder on a local "
+                           "disk (--data-dir or LABDECK_HOME), e.g. the default under %LOCALAPPDATA%")
     if path.exists() and not path.is_dir():
         raise InvalidInput(f"{where} is a file, not a folder: give the path of a folder (a new one is created)")
     try:
@@ -35,6 +47,33 @@ def resolve_data_dir(explicit: str | os.PathLike | None = None) -> Path:
     except OSError as exc:
         raise InvalidInput(f"{where} {_why_not(exc, path, created=True)}") from None
     return path
+
+
+def network_location(path: str, windows: bool | None = None, drive_type=None) -> str | None:
+    """Why ``path`` is on the network (``"a network share (UNC path)"``, ``"on network drive Z:"``),
+    or None. ``drive_type`` is GetDriveTypeW (asked on Windows); a UNC path is spotted anywhere."""
+    windows = sys.platform == "win32" if windows is None else windows
+    text = path.replace("/", "\\") if windows else path
+    if text.startswith("\\\\"):
+        if text.startswith(("\\\\?\\", "\\\\.\\")):
+            rest = text[4:]
+            if rest[:4].upper() == "UNC\\":
+                return "a network share (UNC path)"
+            text = rest
+        else:
+            return "a network share (UNC path)"
+    if not windows:
+        return None
+    drive = PureWindowsPath(text).drive
+    if len(drive) != 2 or drive[1] != ":":
+        return None
+    kind = (drive_type or _drive_type)(drive.upper() + "\\")
+    return f"on network drive {drive.upper()}" if kind == DRIVE_REMOTE else None
+
+
+def _drive_type(root: str) -> int:
+    import ctypes
+    return int(ctypes.windll.kernel32.GetDriveTypeW(ctypes.c_wchar_p(root)))
 
 
 def _why_not(exc: OSError, path: Path, created: bool) -> str:
@@ -59,6 +98,11 @@ def catalog_path(data_dir: Path) -> Path:
 
 def logs_dir(data_dir: Path) -> Path:
     return data_dir / "logs"
+
+
+def engine_log_path(data_dir: Path) -> Path:
+    """The engine child process's own log (it has no console; its failures are written here)."""
+    return data_dir / "engine.log"
 
 
 def app_log_path(data_dir: Path) -> Path:

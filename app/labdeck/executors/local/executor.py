@@ -1,9 +1,9 @@
 """The ``local`` executor: runs on this computer with subprocess.
 
 POSIX: the command starts in a new session (its own process group); a stop sends TERM to
-the group, KILL after the grace period, and checks the group is gone. Windows: started in a
-new process group; a stop runs ``taskkill /T /F`` on the tree and checks every process of it
-is gone (process_tree.py).
+the group, KILL after the grace period, and checks the group is gone. Windows: the one command
+line cmd.exe expects (windows_cmd.py), started inside a Job Object (job_object.py); a stop
+terminates the job and checks through the job's process list that nothing is left.
 Output is read by one thread per pipe, so neither pipe can fill up and stall the command.
 """
 
@@ -21,76 +21,153 @@ import time
 from pathlib import Path
 
 from ...core.errors import InvalidInput
+from ...core.interpreters import NO_PYTHON, windows_python
 from ...core.quoting import Shell
 from ...core.status import KillState
-from ..base import POLL_S, CommandRequest, Deadline, Ending, ExecResult, OutputSink, ScriptFile, stop_reason
+from ..base import (
+    BACKGROUND_GRACE_S,
+    POLL_S,
+    CommandRequest,
+    Deadline,
+    Ending,
+    ExecResult,
+    OutputSink,
+    ScriptFile,
+    background_note,
+    stop_reason,
+)
 from ..posix_shell import PROBE_SCRIPT, parse_probe, script_invocation
-from .process_tree import kill_tree
+from ..windows_cmd import SCRIPT_VARIABLE, cmd_line, script_command, script_environment
+from ..winrm.commands import (
+    codepage_for,  # Windows' code page for a Python codec name (no pywinrm import)
+)
+from .run_token import kill_carrying
 
 IS_WINDOWS = sys.platform == "win32"
 
 
 class LocalExecutor:
-    def __init__(self, work_root: Path):
+    def __init__(self, work_root: Path, encoding: str = "utf-8", node_name: str = "this-computer"):
         self.work_root = Path(work_root)
+        self.node_name = node_name
         self.shell = Shell.CMD if IS_WINDOWS else Shell.SH
+        self.encoding = encoding  # on Windows, cmd's console is switched to its code page
 
     # ---- commands ----------------------------------------------------------------------
 
     def run(self, request: CommandRequest, sink: OutputSink, deadline: Deadline,
             cancel: threading.Event) -> ExecResult:
+        if IS_WINDOWS:
+            return self._run_windows(request, sink, deadline, cancel)
         argv = self._argv(request)
         env = os.environ | request.env
-        kwargs: dict = {"stdin": subprocess.DEVNULL, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "env": env}
-        if IS_WINDOWS:
-            kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.CREATE_NO_WINDOW
-        else:
-            kwargs["start_new_session"] = True
         try:
-            proc = subprocess.Popen(argv, **kwargs)
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    env=env, start_new_session=True)
         except OSError as exc:
-            if exc.errno != errno.E2BIG:
-                raise
-            size = sum(len(a.encode()) for a in argv) + sum(len(k) + len(v.encode()) + 2 for k, v in env.items())
-            raise InvalidInput(f"the command and its environment ({size:,} bytes) are too long for this computer's "
-                               "command line: keep large text in a script step or a file the command reads") from None
-        readers = [threading.Thread(target=_pump, args=(pipe, name, sink), daemon=True, name=f"local-{name}")
+            raise _too_long(exc, argv, env) from None
+        return self._follow(proc, request, sink, deadline, cancel, lambda: self._kill_tree(proc, request.kill_grace_s))
+
+    def _run_windows(self, request: CommandRequest, sink: OutputSink, deadline: Deadline,
+                     cancel: threading.Event) -> ExecResult:
+        from .job_object import JobObject
+        line, extra_env = self.windows_command_line(request)
+        env = os.environ | request.env | extra_env
+        job = JobObject()
+        try:
+            try:
+                proc = job.start(line, executable=os.environ.get("ComSpec", r"C:\Windows\System32\cmd.exe"),
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                                 creationflags=subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.CREATE_NO_WINDOW)
+            except OSError as exc:
+                raise _too_long(exc, [line], env) from None
+            return self._follow(proc, request, sink, deadline, cancel,
+                                lambda: _kill_job(job, proc, request.kill_grace_s))
+        finally:
+            job.close()  # kill-on-close: nothing of the step outlives it
+
+    def windows_command_line(self, request: CommandRequest) -> tuple[str, dict[str, str]]:
+        """The CreateProcess command line for a step on Windows, and the environment it adds."""
+        code_page = codepage_for(self.encoding)
+        if request.script is None:
+            return cmd_line(request.command, code_page), {}
+        path = self._write_script(request.run_tag, request.script)
+        env = {SCRIPT_VARIABLE: str(path), **script_environment(request.script.filename)}
+        python = request.script.interpreter or _local_python()
+        if request.script.filename.lower().endswith(".py") and not python:
+            raise InvalidInput(NO_PYTHON.format(node=self.node_name, script=request.script.filename))
+        return cmd_line(script_command(request.script.filename, python), code_page), env
+
+    def _follow(self, proc: subprocess.Popen, request: CommandRequest, sink: OutputSink, deadline: Deadline,
+                cancel: threading.Event, kill) -> ExecResult:
+        step_sink = _StepSink(sink)
+        readers = [threading.Thread(target=_pump, args=(pipe, name, step_sink), daemon=True, name=f"local-{name}")
                    for pipe, name in ((proc.stdout, "stdout"), (proc.stderr, "stderr"))]
         for reader in readers:
             reader.start()
-        # Finished means the command exited and its output is closed: a background child
-        # still holding the pipes keeps the run going (as over SSH) until it ends or is stopped.
+        # Finished means the command exited and its output is closed; a background child still
+        # holding the pipes gets a short grace (as over SSH), then is killed or left running.
+        exited_at: float | None = None
         while proc.poll() is None or any(r.is_alive() for r in readers):
+            if proc.poll() is not None and not IS_WINDOWS:
+                exited_at = exited_at or time.monotonic()
+                if time.monotonic() - exited_at >= BACKGROUND_GRACE_S:
+                    return self._after_background(proc, request, readers, step_sink, kill)
             reason = stop_reason(deadline, cancel)
             if reason is not None:
-                kill_state = self._kill_tree(proc, request.kill_grace_s)
+                kill_state = kill()
+                leftovers, survivors = kill_carrying(request.run_token, request.kill_grace_s)
+                if survivors:
+                    kill_state = KillState.KILL_UNCONFIRMED
                 for reader in readers:
                     reader.join(timeout=2)
-                return ExecResult(reason, proc.returncode, kill_state, proc.pid)
+                return ExecResult(reason, proc.returncode, kill_state, proc.pid, leftovers)
             time.sleep(POLL_S) if proc.poll() is not None else _wait(proc, POLL_S)
         return ExecResult(Ending.EXITED, proc.returncode, None, proc.pid)
+
+    def _after_background(self, proc: subprocess.Popen, request: CommandRequest, readers, step_sink,
+                          kill) -> ExecResult:
+        if request.keep_background:
+            step_sink.closed = True  # what they print later is not this step's any more
+            return ExecResult(Ending.EXITED, proc.returncode, None, proc.pid,
+                              note=background_note(proc.returncode, True, None))
+        state = kill()
+        leftovers, survivors = kill_carrying(request.run_token, request.kill_grace_s)
+        for reader in readers:
+            reader.join(timeout=2)
+        state = KillState.KILL_UNCONFIRMED if survivors else state
+        return ExecResult(Ending.EXITED, proc.returncode, None, proc.pid, leftovers,
+                          note=background_note(proc.returncode, False, state, leftovers))
 
     def _argv(self, request: CommandRequest) -> list[str]:
         if request.script is not None:
             path = self._write_script(request.run_tag, request.script)
-            if IS_WINDOWS:
-                return _windows_script_argv(path, request.script)
             return ["/bin/sh", "-c", script_invocation(str(path), request.script)]
-        if IS_WINDOWS:
-            return ["cmd.exe", "/D", "/V:ON", "/S", "/C", request.command]
         return ["/bin/sh", "-c", request.command]
 
     def _write_script(self, run_tag: str, script: ScriptFile) -> Path:
         folder = self.work_root / run_tag
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / Path(script.filename).name
-        path.write_text(script.body, encoding="utf-8", newline="\n" if not IS_WINDOWS else None)
-        path.chmod(0o700)
+        # Windows PowerShell 5.1 reads a .ps1 without a BOM as ANSI: the BOM keeps non-ASCII text intact
+        encoding = "utf-8-sig" if script.filename.lower().endswith(".ps1") else "utf-8"
+        part = path.with_name(f"{path.name}.part-{os.getpid()}-{threading.get_ident()}")
+        part.write_text(script.body, encoding=encoding, newline="\n" if not IS_WINDOWS else None)
+        part.chmod(0o700)
+        os.replace(part, path)  # whole or not at all
         return path
 
-    def _kill_tree(self, proc: subprocess.Popen, grace_s: float) -> KillState:
+    def kill_leftovers(self, token: str, grace_s: float) -> tuple[int, KillState] | None:
         if IS_WINDOWS:
-            return kill_tree(proc, grace_s)  # taskkill /T /F, then every process of the tree checked
+            return None  # other processes' environments are not searched on Windows
+        found, survivors = kill_carrying(token, grace_s)
+        return found, KillState.KILL_UNCONFIRMED if survivors else KillState.KILLED
+
+    def remove_run_folder(self, run_tag: str) -> bool:
+        shutil.rmtree(self.work_root / run_tag, ignore_errors=True)
+        return True
+
+    def _kill_tree(self, proc: subprocess.Popen, grace_s: float) -> KillState:
         pgid = proc.pid
         _signal_group(pgid, signal.SIGTERM)
         end = time.monotonic() + grace_s
@@ -131,6 +208,18 @@ class LocalExecutor:
 
     def close(self) -> None:
         pass
+
+
+class _StepSink:
+    """The step's output sink, cut off once the step is over (background processes kept running)."""
+
+    def __init__(self, sink: OutputSink):
+        self._sink = sink
+        self.closed = False
+
+    def __call__(self, name: str, data: bytes) -> None:
+        if not self.closed:
+            self._sink(name, data)
 
 
 def _pump(pipe, name: str, sink: OutputSink) -> None:
@@ -178,10 +267,30 @@ def _group_alive(pgid: int, proc: subprocess.Popen) -> bool:
     return True
 
 
-def _windows_script_argv(path: Path, script: ScriptFile) -> list[str]:
-    name = script.filename.lower()
-    if name.endswith(".ps1"):
-        return ["powershell.exe", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-File", str(path)]
-    if name.endswith(".py"):
-        return [sys.executable if not getattr(sys, "frozen", False) else "python", str(path)]
-    return ["cmd.exe", "/D", "/V:ON", "/S", "/C", str(path)]
+def _too_long(exc: OSError, argv: list[str], env: dict[str, str]) -> Exception:
+    """A command line the OS refuses as too long (E2BIG; Windows: ERROR_FILENAME_EXCED_RANGE) becomes
+    a clear error; any other failure to start is raised as it is."""
+    if exc.errno != errno.E2BIG and getattr(exc, "winerror", None) != 206:
+        return exc
+    size = sum(len(a.encode()) for a in argv) + sum(len(k) + len(v.encode()) + 2 for k, v in env.items())
+    return InvalidInput(f"the command and its environment ({size:,} bytes) are too long for this computer's "
+                        "command line: keep large text in a script step or a file the command reads")
+
+
+def _kill_job(job, proc: subprocess.Popen, grace_s: float, settle_s: float = 2.0) -> KillState:
+    """End every process of the step's job, then check with the job's own list that none is left."""
+    try:
+        job.terminate()
+    except OSError:
+        pass  # every process may have ended already; the list below decides
+    try:
+        proc.wait(timeout=max(grace_s, settle_s))
+    except subprocess.TimeoutExpired:
+        return KillState.KILL_UNCONFIRMED
+    return KillState.KILLED if job.wait_empty(settle_s) else KillState.KILL_UNCONFIRMED
+
+
+def _local_python() -> str | None:
+    """This computer's Python for .py steps: the one running LabDeck, unless LabDeck is frozen
+    (then the py launcher or a python.exe on PATH that is not the Store's placeholder)."""
+    return windows_python(shutil.which) if getattr(sys, "frozen", False) else sys.executable

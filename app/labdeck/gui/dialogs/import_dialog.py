@@ -44,7 +44,7 @@ class ImportNodesDialog(QDialog):
 
         self.path = QLineEdit()
         self.path.setPlaceholderText("~/.ssh/config, an Ansible inventory (INI or YAML), or a CSV file")
-        self.path.editingFinished.connect(self.load)
+        self.path.returnPressed.connect(self.load)  # not editingFinished: that also fires when the dialog closes
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         self.format = QComboBox()
