@@ -27,6 +27,9 @@ def register(sub) -> None:
     run.add_argument("-p", "--param", action="append", metavar="K=V", help="an option value (repeatable)")
     run.add_argument("--targets", help="run on these targets instead of the job's own")
     run.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    run.add_argument("--after", type=RUN_ID, metavar="RUN", help="start only when this run has ended "
+                                                                 "(labdeck queue shows it waiting)")
+    run.add_argument("--after-ok", action="store_true", help="with --after: start only if that run succeeded")
     run.set_defaults(handler=cmd_run)
 
     ex = sub.add_parser("exec", help="run an ad-hoc command on targets and wait")
@@ -57,9 +60,32 @@ def register(sub) -> None:
 
 
 def cmd_run(args) -> int:
+    if args.after_ok and args.after is None:
+        raise InvalidInput("--after-ok goes with --after RUN")
     with open_engine(args) as engine:
+        if args.after is not None:
+            return _run_after(engine, args)
         run = engine.start_job(args.job, parse_pairs(args.param, "-p"), Trigger.CLI, targets=args.targets)
         return _wait_and_report(engine, run.id, args.json)
+
+
+def _run_after(engine, args) -> int:
+    wait = engine.after.start_after(args.job, parse_pairs(args.param, "-p"), Trigger.CLI, args.targets, args.after,
+                                    args.after_ok)
+    print(f"job '{args.job}' is {wait.reason} (labdeck queue shows it; Ctrl-C gives up)", file=sys.stderr)
+    try:
+        wait = engine.after.wait_started(wait.id)
+    except KeyboardInterrupt:
+        engine.after.cancel(wait.id)
+        print(f"gave up waiting: job '{args.job}' was not started", file=sys.stderr)
+        return 130
+    if wait.state == "started":
+        return _wait_and_report(engine, wait.run_id, args.json)
+    if args.json:
+        print_json({"job": args.job, "status": "skipped", "after": args.after, "note": wait.note})
+    else:
+        print(f"job '{args.job}' {wait.note}", file=sys.stderr)
+    return EXIT_RUN_FAILED
 
 
 def cmd_exec(args) -> int:

@@ -20,6 +20,7 @@ from ..store.disk_space import DiskFull
 from .bus import EventBus
 from .dispatcher import Dispatcher
 from .hostkeys import CatalogHostKeys
+from .after import AfterRuns
 from .job_refs import JobRefRuns
 from .node_import import NodeImporter
 from .leftovers import kill_interrupted_leftovers
@@ -56,6 +57,7 @@ class Engine:
         self.transfers = TransferManager(self.catalog, self.pool, self.bus)
         self.queue = RunQueue(self)  # workflows, arrays, runs that wait for room
         self.job_refs = JobRefRuns(self)  # runs of jobs whose steps run other jobs
+        self.after = AfterRuns(self)  # runs that start when another run ends (run --after)
         self.queue_files = NodeFiles(self)
         self.notifier = Notifier(self.catalog, self.bus)
         self.rules = RuleWatcher(self)
@@ -78,6 +80,7 @@ class Engine:
         A long-lived process (the app, the daemon) also re-attaches to detached runs here, and
         takes over the queued runs a LabDeck process that is gone left behind."""
         self.adopt_detached()
+        self.after.adopt_orphans()
         self.scheduler.start()
         self.queue.resume(lambda run: rebuild(self, run))
 
@@ -177,6 +180,7 @@ class Engine:
         self._closed.set()
         self.scheduler.shutdown()  # first: no new runs while the running ones are stopped
         self.rules.close()
+        self.after.close()
         self.job_refs.close()
         self.queue.close()
         self.dispatcher.shutdown(cancel_running)
