@@ -54,6 +54,25 @@ class AfterRuns:
         self._wake.set()
         return wait
 
+    def fire_scheduled(self, schedule, job, fire_ts: float) -> bool:
+        """A fire of a schedule with ``after:``: when that job has a run going on, wait for it;
+        with ``after_ok``, when its last run did not succeed, record the fire as skipped. True
+        when handled here; False: start the run now, as any fire."""
+        catalog = self._engine.catalog
+        latest = catalog.list_runs(schedule.after_job, limit=1)
+        if not latest:
+            return False
+        last = latest[0]
+        if not last.status.is_final:
+            self.start_after(job.name, {}, Trigger.SCHEDULE, None, last.id, schedule.after_ok, schedule.id)
+            return True
+        if schedule.after_ok and last.status is not RunStatus.SUCCEEDED:
+            catalog.record_entry(job.name, job.id, RunStatus.SKIPPED, Trigger.SCHEDULE, fire_ts,
+                                 f"skipped: the last run of {schedule.after_job} (#{last.id}) ended {last.status}, "
+                                 "and it had to succeed", job.targets, schedule.id)
+            return True
+        return False
+
     def cancel(self, wait_id: int) -> bool:
         return run_waits.finish_wait(self._engine.catalog, wait_id, "dropped", note="cancelled before it started")
 
