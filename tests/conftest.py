@@ -29,9 +29,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         folder = item.path.parent.name
         if folder in _FOLDER_MARKERS:
             item.add_marker(folder)
-        if folder == "installer":
-            # one worker builds the frozen app: two PyInstaller builds race on its shared cache
-            item.add_marker(pytest.mark.xdist_group("installer"))
 
 
 # --- test environment -------------------------------------------------------

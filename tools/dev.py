@@ -29,7 +29,8 @@ APP_DEBIAN_PACKAGES = ["libxcb-cursor0", "libxcb-icccm4", "libxcb-keysyms1", "li
 TEST_DEBIAN_PACKAGES = ["openssh-server", "openssh-client", "xvfb", "xauth", "libxcb-icccm4", "libxcb-keysyms1",
                         "libxcb-cursor0", "libxcb-xinerama0", "libxkbcommon-x11-0", "libegl1", "libgl1",
                         "libfontconfig1", "libdbus-1-3", "iproute2", "procps", "binutils",
-                        "samba", "smbclient"]
+                        "samba", "smbclient",
+                        "slurm-wlm", "munge"]  # a real single-host Slurm cluster (tests/support/slurm.py)
 
 
 TEST_WORKERS = 4
@@ -160,7 +161,8 @@ def cmd_test(args: list[str]) -> int:
     env = os.environ | {"QT_QPA_PLATFORM": "offscreen", "PYTHONDONTWRITEBYTECODE": "1"}
     # The whole suite runs in parallel workers (most tests wait on clocks, servers and remote
     # commands, not on the CPU); a run of chosen tests stays in one process unless -n is given.
-    parallel = [] if args else ["-n", str(TEST_WORKERS), "--dist", "loadgroup"]
+    # One worker per test file: a module's fixtures (the frozen app's build) are made once.
+    parallel = [] if args else ["-n", str(TEST_WORKERS), "--dist", "loadfile"]
     return subprocess.call([str(py), "-m", "pytest", *parallel, *args], cwd=ROOT, env=env)
 
 

@@ -203,9 +203,12 @@ def test_status_colours_stay_readable_in_dark_mode(qtbot, window):
     dark.setColor(QPalette.ColorRole.Base, QColor("#1e1e1e"))
     dark.setColor(QPalette.ColorRole.Window, QColor("#2b2b2b"))
     app.setPalette(dark)
+    trend = window.jobs_page.trend
+    trend.ensure_built()
     try:
         for status in STATUS_COLORS:
             assert contrast(status_color(status), QColor("#1e1e1e")) >= 3.0, status
+        qtbot.waitUntil(lambda: trend.plot.backgroundBrush().color().name() == "#1e1e1e")  # charts follow
     finally:
         app.setPalette(light)
     assert status_color("failed").name() == "#e53935"   # light mode keeps the house colours
@@ -222,3 +225,25 @@ def test_on_a_1024_wide_window_the_resource_bars_stay_in_view(qtbot, window, eng
     disk = view.visualRect(view.model().index(0, COLUMNS.index("Disk")))
     assert disk.right() <= view.viewport().width()          # no scrolling to see the disk bar
     assert "local" in view.model().index(_row(view.model(), "gpu-03"), 0).data(3)   # the transport, in the tooltip
+
+
+def test_an_array_shows_its_items_per_node_over_time(qtbot, window, engine):
+    from labdeck.store.jobfile import job_from_yaml
+    engine.catalog.add_node(Node(name="local-c", transport="local"))
+    engine.catalog.add_job(job_from_yaml("name: sweep\ntargets: this-computer,local-c\narray: 6\nslots_per_node: 2\n"
+                                         "placement: any\nsteps: ['echo item $LABDECK_ITEM; [ $LABDECK_ITEM != 4 ]']\n"))
+    run = engine.start_job("sweep")
+    assert engine.wait(run.id, 60)
+    window.open_run(run.id)
+    panel = window.queue_page.array
+    panel.tabs.setCurrentWidget(panel.timeline)
+    timeline = panel.timeline
+    qtbot.waitUntil(lambda: timeline.built and len(timeline.bars) == 6, timeout=10_000)
+    assert set(timeline.names) <= {"this-computer", "local-c"}
+    assert all(b.row == timeline.names.index(b.node) for b in timeline.bars)   # each item on its node's row
+    failed = [b for b in timeline.bars if b.status == "failed"]
+    assert len(failed) == 1 and failed[0].color == "#e53935"
+    opened = []
+    timeline.taskRunClicked.connect(opened.append)
+    timeline.click(failed[0])
+    assert opened == [failed[0].run_id]

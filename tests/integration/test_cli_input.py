@@ -262,6 +262,8 @@ def test_a_folder_without_write_permission_says_so():
     (["logs", "1", "--node", ""], "--node needs a node name"),
     (["schedule", "add", "hello", "--at", "9999-12-31 23:59", "--tz", "Etc/GMT+12"],  # was an OverflowError
      "time '9999-12-31 23:59' is out of range: give a year from 1970 to 9998"),
+    (["notify", "smtp", "--from", "lab"], "--from 'lab' is not an email address (name@example.org)"),
+    (["notify", "smtp", "--host", ""], "--host '' is not a host name or address"),
     # argparse's own errors: one line too, not a usage block
     (["job", "add", "x", "--command", "true", "--targets", "all", "--retries", "abc"],
      "argument --retries: invalid int value: 'abc' (see: labdeck job add --help)"),

@@ -21,6 +21,7 @@ class Transport(StrEnum):
     LOCAL = "local"
     SSH = "ssh"
     WINRM = "winrm"
+    SLURM = "slurm"   # a Slurm cluster reached over SSH through its login node
 
 
 class StepKind(StrEnum):
@@ -72,6 +73,36 @@ class WinrmSettings:
             check_smb_settings(self.smb_share, self.smb_port, self.smb_share_root, self.smb_home)
 
 
+SLURM_NAME = re.compile(r"[A-Za-z0-9_.+-]{1,64}")
+# sbatch options LabDeck writes itself for every batch job: a node's extra arguments may not set them
+SLURM_RESERVED_ARGS = ("--array", "-a", "--output", "-o", "--error", "-e", "--input", "-i", "--parsable",
+                       "--wrap", "--chdir", "-D", "--job-name", "-J", "--export", "--open-mode")
+
+
+@dataclass
+class SlurmSettings:
+    """Where a Slurm cluster's batch jobs go: partition and account (empty: the cluster's
+    defaults) and extra sbatch arguments (e.g. --qos=short), passed on exactly as given."""
+    partition: str = ""
+    account: str = ""
+    sbatch_args: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for what, value in (("partition", self.partition), ("account", self.account)):
+            if value and not SLURM_NAME.fullmatch(value):
+                raise InvalidInput(f"Slurm {what} '{value}' is not a name (letters, digits, '_', '.', '-')")
+        for arg in self.sbatch_args:
+            if not isinstance(arg, str) or not arg.startswith("-") or any(c in arg for c in "\n\r\0"):
+                raise InvalidInput(f"--sbatch-arg '{arg}' is not an sbatch option: give one option a time, "
+                                   "like --sbatch-arg=--qos=short")
+            name = arg.split("=", 1)[0]
+            if name in SLURM_RESERVED_ARGS or any(name.startswith(r) and len(r) == 2 and len(name) > 2
+                                                  for r in SLURM_RESERVED_ARGS):
+                raise InvalidInput(f"--sbatch-arg '{arg}': LabDeck sets {name} itself for every batch job")
+            if name in ("--partition", "-p", "--account", "-A"):
+                raise InvalidInput(f"--sbatch-arg '{arg}': use --partition / --account for that")
+
+
 @dataclass
 class Node:
     name: str
@@ -90,6 +121,7 @@ class Node:
     last_seen: float | None = None
     winrm: WinrmSettings = field(default_factory=WinrmSettings)  # used by WinRM nodes only
     python: str = ""                   # runs .py script steps; "" = found on the node (core/interpreters.py)
+    slurm: SlurmSettings = field(default_factory=SlurmSettings)  # used by Slurm nodes only
     via: list[str] = field(default_factory=list)  # SSH: jump hosts (node names), first hop first
     id: int | None = None
 
@@ -99,7 +131,7 @@ class Node:
             return self.port
         if self.transport is Transport.WINRM:
             return 5986 if self.winrm.https else 5985
-        return {Transport.SSH: 22}.get(self.transport, 0)
+        return {Transport.SSH: 22, Transport.SLURM: 22}.get(self.transport, 0)
 
 
 @dataclass

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..core.errors import InvalidInput
 from ..core.job_refs import child_options, referenced
 from ..core.models import Job, Node, Run, Step, StepKind, Trigger
-from ..core.quoting import Shell, check_option_name, check_option_value, substitute
+from ..core.quoting import Shell, check_option_name, check_option_total, check_option_value, substitute
 from ..core.targets import resolve_targets
 from ..executors.pool import ExecutorPool
 from ..store import paths, run_queue, secrets
@@ -38,6 +38,7 @@ from .transfer_steps import check_transfer_step
 from .transfers import TransferManager
 
 ADHOC_JOB = "(ad-hoc)"
+LEFTOVERS_WAIT_S = 20.0  # a start waits this long at most for unreachable nodes' leftovers
 log = logging.getLogger(__name__)
 
 
@@ -69,7 +70,7 @@ class Engine:
             self.nodes.migrate_secret_refs()
             interrupted: list = []
             reconcile_orphans(self.catalog, set(), interrupted=interrupted)
-            kill_interrupted_leftovers(self.catalog, self.pool, interrupted)
+            kill_interrupted_leftovers(self.catalog, self.pool, interrupted, wait_s=LEFTOVERS_WAIT_S)
         except DiskFull as exc:  # reading (runs, logs, node list) still works; the next start catches up
             log.warning("%s", exc)
         if schedule:
@@ -87,8 +88,13 @@ class Engine:
     def adopt_detached(self) -> list[int]:
         """Re-attach to the detached runs of LabDeck processes that are gone; their run ids."""
         adopted: list[int] = []
+        interrupted: list = []
         reconcile_orphans(self.catalog, set(self.dispatcher.active_run_ids()),
-                          adopt=lambda run: self.dispatcher.adopt(run) and adopted.append(run.id))
+                          adopt=lambda run: self.dispatcher.adopt(run) and adopted.append(run.id),
+                          interrupted=interrupted)
+        if interrupted:  # their commands may still run on the nodes
+            threading.Thread(target=kill_interrupted_leftovers, args=(self.catalog, self.pool, interrupted),
+                             daemon=True, name="orphan-leftovers").start()
         return adopted
 
     # ---- runs --------------------------------------------------------------------------
@@ -213,4 +219,5 @@ def resolve_options(job: Job, given: dict[str, str]) -> dict[str, str]:
             raise InvalidInput(f"option '{name}' of job '{job.name}' is '{value}': allowed "
                                f"{', '.join(option.choices)}")
         values[name] = check_option_value(name, value, f"job '{job.name}': ")
+    check_option_total(values, f"job '{job.name}': ")
     return values

@@ -131,7 +131,6 @@ class NodeManager:
         old_keys = self._catalog.host_keys(node.name)
         node.id, node.probe, node.last_seen, node.os_family = old.id, old.probe, old.last_seen, old.os_family
         node.credential_ref = old.credential_ref
-        node.python = node.python or old.python  # an editor without the field keeps the node's interpreter
         if node.capacity == Capacity():  # an editor without capacity fields keeps what was set by hand
             node.capacity = old.capacity
         ref = None

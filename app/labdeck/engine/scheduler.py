@@ -33,6 +33,7 @@ from ..core.models import Job, Trigger
 from ..core.schedules import CatchUp, Schedule, fire_times, trigger_for
 from ..core.status import NodeRunStatus, RunStatus
 from ..store.schedules import ScheduleStore
+from .leftovers import kill_interrupted_leftovers
 from .reconcile import pid_alive, reconcile_orphans
 
 log = logging.getLogger(__name__)
@@ -278,7 +279,12 @@ class Scheduler:
         runs = [r for status in (RunStatus.RUNNING, RunStatus.QUEUED)  # queued: waiting for room (run queue)
                 for r in self._catalog.list_runs(job_name, 20, str(status))]
         if any(r.id not in here for r in runs):
-            fixed = set(reconcile_orphans(self._catalog, here, adopt=self._engine.dispatcher.adopt))
+            interrupted: list = []
+            fixed = set(reconcile_orphans(self._catalog, here, adopt=self._engine.dispatcher.adopt,
+                                          interrupted=interrupted))
+            if interrupted:  # remote work: never on the scheduler's thread
+                threading.Thread(target=kill_interrupted_leftovers, args=(self._catalog, self._engine.pool, interrupted),
+                                 daemon=True, name="orphan-leftovers").start()
             runs = [r for r in runs if r.id not in fixed]
         return [r.id for r in runs if not self._only_lost_nodes(r.id)]
 

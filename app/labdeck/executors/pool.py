@@ -27,7 +27,7 @@ class ExecutorPool:
     def get(self, node: Node) -> Executor:
         """The node's executor; a node whose connection settings changed gets a new one."""
         identity = (node.transport, node.host, node.effective_port, node.username, node.key_file, node.credential_ref,
-                    node.winrm, node.encoding, tuple(node.via))
+                    node.winrm, node.slurm, node.encoding, tuple(node.via))
         with self._lock:
             cached = self._executors.get(node.name)
             if cached and cached[0] == identity:

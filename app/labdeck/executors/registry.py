@@ -1,5 +1,5 @@
 """Which executor serves a transport: one factory per executor subpackage (``local/``,
-``ssh/``, ``winrm/``), named here by module path and imported with the first node of that
+``ssh/``, ``winrm/``, ``slurm/``), named here by module path and imported with the first node of that
 transport, so paramiko and pywinrm stay out of the CLI's start-up. Adding an executor is one
 subpackage with a ``factory`` module and one line in ``FACTORY_MODULES``."""
 
@@ -27,6 +27,7 @@ FACTORY_MODULES: dict[Transport, str] = {
     Transport.LOCAL: ".local.factory",
     Transport.SSH: ".ssh.factory",
     Transport.WINRM: ".winrm.factory",
+    Transport.SLURM: ".slurm.factory",
 }
 
 
@@ -63,6 +64,8 @@ class ExecutorFactory(Protocol):
     transport: Transport
     over_ssh: bool
     """Reached over SSH: the node's host key is fetched, shown, accepted and checked."""
+    always_detached: bool
+    """Every node run is one detached launch (a batch scheduler's job), whatever the job's launch mode."""
 
     def validate(self, node: Node) -> None:
         """Refuse, with one line, settings this transport cannot use (on add and update)."""

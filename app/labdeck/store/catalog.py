@@ -7,7 +7,6 @@ one transaction, so an error never leaves a half-written record.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import socket
@@ -25,51 +24,11 @@ from ..core.job_refs import check_references, referenced
 from ..core.models import Job, Node, NodeRun, Run, Trigger
 from ..core.status import KillState, NodeRunStatus, RunStatus
 from . import metrics, migrations
+from .catalog_file import damaged_message, refuse_empty_file
+from .disk_space import DiskFull, SpaceGuard, is_disk_full, looks_full, retry_once_when_full
 from .jobfile import check_job
-from .disk_space import DiskFull, SpaceGuard, is_disk_full, looks_full
 from .records import (job_from_row, job_to_row, node_from_row, node_run_from_row, node_to_row,
                       run_from_row)
-
-
-def _retry_once_when_full(method):
-    """An outcome that must be recorded is tried again once after a full disk: the first failure
-    gave the space reserve back (disk_space.py)."""
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except DiskFull:
-            return method(self, *args, **kwargs)
-    return wrapper
-
-
-def backups_of(path: Path) -> list[Path]:
-    """The backups migrations made of the catalog, newest schema first (only those that exist)."""
-    found = [p for p in path.parent.glob(f"{path.name}.bak-v*") if p.is_file() and p.stat().st_size > 0]
-    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
-
-
-def damaged_message(path: Path, detail: str) -> str:
-    names = ", ".join(p.name for p in backups_of(path))
-    fix = (f"restore a backup ({names}, in {path.parent}) by copying it over it" if names
-           else "there is no backup of it; move it away to start with an empty catalog")
-    return f"the catalog {path} is damaged ({detail}); {fix}, or choose another --data-dir"
-
-
-def _refuse_empty_file(path: Path) -> None:
-    """A catalog file of 0 bytes is damaged (SQLite would silently start a new, empty one there).
-    One being created by another LabDeck process this instant gets its header within moments."""
-    for _ in range(10):
-        try:
-            if path.stat().st_size > 0:
-                return
-        except FileNotFoundError:
-            return
-        wal = path.with_name(path.name + "-wal")
-        if wal.exists() and wal.stat().st_size > 0:
-            return
-        time.sleep(0.05)
-    raise CatalogError(damaged_message(path, "the file is empty (0 bytes)"))
 
 
 class Catalog:
@@ -77,7 +36,7 @@ class Catalog:
         self.path = Path(path)
         self._lock = threading.RLock()
         self.space = SpaceGuard(self.path.parent)
-        _refuse_empty_file(self.path)
+        refuse_empty_file(self.path)
         conn = None
         try:
             conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10, isolation_level=None)
@@ -351,7 +310,7 @@ class Catalog:
         return [node_run_from_row(r) for r in self._rows(
             "SELECT * FROM node_runs WHERE node_name = ? ORDER BY run_id DESC LIMIT ?", (node_name, limit))]
 
-    @_retry_once_when_full
+    @retry_once_when_full
     def update_node_run(self, node_run_id: int, *, status: NodeRunStatus | None = None,
                         exit_code: int | None = None, started_at: float | None = None,
                         finished_at: float | None = None, attempt: int | None = None,
@@ -372,7 +331,7 @@ class Catalog:
             with self._tx() as db:
                 db["node_runs"].update(node_run_id, changes)
 
-    @_retry_once_when_full
+    @retry_once_when_full
     def finish_run(self, run_id: int, status: RunStatus, note: str | None = None) -> None:
         changes = {"status": str(status), "finished_at": time.time()} | ({"note": note} if note else {})
         with self._tx() as db:

@@ -6,7 +6,9 @@ got -5``).
 
 To add a key to the format: add a field to the model it belongs to here (with its type, range
 and default ``None`` when it is optional), then read it where the document becomes a Job
-(jobfile.py for top-level keys, steps, options and policy; planfile.py for the plan keys).
+(jobfile.py for top-level keys, steps, options and policy; planfile.py for the plan keys) and
+write it back in job_to_doc / plan_to_yaml: ``job export`` prints that, and check_job (which the
+catalog runs on every job it saves) checks it against this schema.
 Checks that relate several fields (exactly one of command/script, a workflow's dependencies)
 stay in jobfile.py, planfile.py and core/plan.py, on values this schema has already typed.
 schema_errors.py turns pydantic's errors into the one line.
@@ -54,8 +56,11 @@ def _web_address(value: str) -> str:
     return value
 
 
+EMAIL_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")  # a sanity check, not RFC 5322
+
+
 def _email_address(value: str) -> str:
-    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+    if not EMAIL_ADDRESS.fullmatch(value):
         raise ValueError(f"must be an email address (name@example.org), got {shown(value)}")
     return value
 

@@ -176,6 +176,9 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX node_metrics_node_at ON node_metrics(node_name, at)",
     ],
+    [  # Slurm clusters: partition, account and extra sbatch arguments of a slurm node
+        "ALTER TABLE nodes ADD COLUMN slurm TEXT NOT NULL DEFAULT '{}'",
+    ],
     # jump hosts: the node names an SSH node is reached through, first hop first
     ["ALTER TABLE nodes ADD COLUMN via TEXT NOT NULL DEFAULT '[]'"],
     # projects: every job belongs to one (Rundeck's top level); nodes stay shared

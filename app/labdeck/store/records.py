@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict
 
 from ..core.models import (DEFAULT_PROJECT, Capacity, Job, JobOption, JobPolicy, Node, NodeRun, Run, Step,
-                           StepKind, Transport, Trigger, WinrmSettings)
+                           SlurmSettings, StepKind, Transport, Trigger, WinrmSettings)
 from ..core.status import KillState, NodeRunStatus, RunStatus
 from .planfile import plan_from_json, plan_to_json
 
@@ -29,6 +29,7 @@ def node_to_row(node: Node) -> dict:
         "last_seen": node.last_seen,
         "winrm": json.dumps(asdict(node.winrm)),
         "python": node.python,
+        "slurm": json.dumps(asdict(node.slurm)),
         "via": json.dumps(node.via),
     }
 
@@ -52,6 +53,7 @@ def node_from_row(row: dict) -> Node:
         last_seen=row["last_seen"],
         winrm=WinrmSettings(**json.loads(row["winrm"] or "{}")),
         python=row["python"],
+        slurm=SlurmSettings(**json.loads(row.get("slurm") or "{}")),
         via=json.loads(row.get("via") or "[]"),
     )
 

@@ -115,8 +115,10 @@ class NodesPage(QWidget):
         names = self.selected_names()
         catalog = self.engine.catalog
         nodes = catalog.list_nodes()
-        self.model.set_data(nodes, queries.recent_statuses(catalog, 8), queries.busy_nodes(catalog),
-                            self.metrics.histories(3600), trends.last_unreachable(catalog))
+        recent = queries.recent_statuses(catalog, 8)
+        lost = [name for name, runs in recent.items() if runs and runs[-1][1] == "unreachable"]
+        self.model.set_data(nodes, recent, queries.busy_nodes(catalog), self.metrics.histories(3600),
+                            trends.last_unreachable(catalog, lost))
         self.select_names(names)
         self.empty.setVisible(len(nodes) <= 1 and all(n.transport == "local" for n in nodes))
         self._show_detail()

@@ -15,13 +15,14 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSplitter, QTab
 from ...core.errors import NotFound
 from ...core.models import NodeRun
 from ..actions import Actions
-from ..status_style import STATUS_COLORS, fmt_duration, fmt_time, status_color, status_icon, status_label
+from ..status_style import fmt_duration, fmt_time, status_color, status_icon, status_label
 from ..widgets.child_runs import ChildRuns
 from ..models.transfer_model import PERCENT_ROLE, STATE_ROLE, ProgressDelegate
 from ..widgets.log_view import LogView
 from ..widgets.run_timeline import RunTimeline
 from ...store.log_progress import LogProgress
 from ..widgets.page_parts import read_only_table
+from ..workers import run_async
 from ..widgets.context_menu import install_menu
 from ...engine.api import EngineApi
 
@@ -41,7 +42,7 @@ def _status_brush(status: str) -> QBrush:
 
 
 def _color_name(status: str) -> str:
-    return STATUS_COLORS.get(status, "#9e9e9e")
+    return status_color(status).name()   # readable on a dark palette too
 
 
 class RunView(QWidget):
@@ -78,6 +79,7 @@ class RunView(QWidget):
         self.matrix.horizontalHeaderItem(PROGRESS_COL).setToolTip(
             "What the step reported with a '::progress 42' or 'LABDECK_PROGRESS=42' line")
         self.progress = LogProgress()
+        self._progress_busy = self._progress_again = False
         self.timeline = RunTimeline()
         self.timeline.nodeClicked.connect(self.select_node)
         self.tabs = QTabWidget()
@@ -243,15 +245,44 @@ class RunView(QWidget):
 
     def _update_progress(self) -> None:
         """Lines so far, the last line and the reported percentage of each node run, read from
-        the new end of its log (a few small reads per second while nodes print)."""
+        the new end of its log on a worker thread (ten nodes streaming 10 MB/s each would
+        otherwise cost the GUI thread tens of milliseconds a second); one read at a time."""
+        if self._progress_busy:
+            self._progress_again = True
+            return
+        logs = [(nr.node_name, nr.log_path) for nr in self.node_runs.values() if nr.log_path]
+        if not logs:
+            return
+        tracker = self.progress
+        self._progress_busy, self._progress_again = True, False
+
+        def read() -> dict[str, tuple[int, str, float | None]]:
+            result = {}
+            for node, path in logs:
+                p = tracker.read(path)
+                result[node] = (p.lines, p.last_line, p.percent)
+            return result
+
+        def done(result) -> None:
+            self._progress_busy = False
+            if tracker is self.progress:   # still the same run
+                self._apply_progress(result)
+            if self._progress_again:
+                self._update_progress()
+
+        def failed(_exc) -> None:
+            self._progress_busy = False
+
+        run_async(read, done, failed)
+
+    def _apply_progress(self, result: dict[str, tuple[int, str, float | None]]) -> None:
         for row, nr in enumerate(self.node_runs.values()):
-            if row >= self.matrix.rowCount() or not nr.log_path:
+            if row >= self.matrix.rowCount() or nr.node_name not in result:
                 continue
-            p = self.progress.read(nr.log_path)
-            percent = p.percent      # None when the step never printed a progress line: no bar
+            lines, last_line, percent = result[nr.node_name]   # percent None: no progress line, no bar
             status = nr.status.value
             cells = {PROGRESS_COL: "" if percent is None else f"{percent:.0f}%",
-                     LINES_COL: f"{p.lines:,}", LAST_LINE_COL: p.last_line}
+                     LINES_COL: f"{lines:,}", LAST_LINE_COL: last_line}
             for col, text in cells.items():
                 item = self.matrix.item(row, col)
                 if item is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 
+from PySide6.QtCore import QEvent
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
@@ -25,7 +26,8 @@ def pyqtgraph():
     with _lock:
         if _module is None:
             import pyqtgraph as pg
-            pg.setConfigOptions(antialias=True, useNumba=False, imageAxisOrder="row-major")
+            # no antialiasing: with it a curve of a day of probes costs milliseconds per repaint
+            pg.setConfigOptions(antialias=False, useNumba=False, imageAxisOrder="row-major")
             _module = pg
     return _module
 
@@ -70,17 +72,29 @@ class ChartHost(QWidget):
             self.render()
 
     def plot_widget(self, pg, **kwargs):
-        """A PlotWidget in the palette's colours, added to this host."""
-        background, foreground = theme_colors()
-        widget = pg.PlotWidget(background=background, **kwargs)
-        for name in ("left", "bottom"):
-            axis = widget.getPlotItem().getAxis(name)
-            axis.setPen(foreground)
-            axis.setTextPen(foreground)
+        """A PlotWidget in the palette's colours (and again when the system switches between
+        light and dark), added to this host."""
+        widget = pg.PlotWidget(**kwargs)
         widget.getPlotItem().hideButtons()
         widget.setMenuEnabled(False)
         self._layout.addWidget(widget)
+        self._plots = getattr(self, "_plots", []) + [widget]
+        self.apply_palette()
         return widget
+
+    def apply_palette(self) -> None:
+        background, foreground = theme_colors()
+        for widget in getattr(self, "_plots", []):
+            widget.setBackground(background)
+            for name in ("left", "bottom"):
+                axis = widget.getPlotItem().getAxis(name)
+                axis.setPen(foreground)
+                axis.setTextPen(foreground)
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        if event.type() == QEvent.Type.PaletteChange and self.built:
+            self.apply_palette()
+        super().changeEvent(event)
 
     # subclasses
     def build(self, pg) -> None:
