@@ -9,6 +9,7 @@ from ..core.errors import InvalidInput
 from ..core.interpreters import check_interpreter
 from ..core.models import WINRM_AUTHS, Node, SlurmSettings, Transport, WinrmSettings
 from ..executors.winrm.setup import prepare_windows_script
+from . import node_import
 from .argtypes import PORT, whole_number
 from .common import open_engine, print_json, print_table, read_secret_from_stdin
 
@@ -44,6 +45,9 @@ def register(sub) -> None:
     add.add_argument("--python", default="", metavar="INTERPRETER",
                      help="what runs .py script steps (a path, or e.g. python3, py -3; default: found on the node)")
     add.add_argument("--tag", action="append", default=[], help="a tag for target specs (repeatable)")
+    add.add_argument("--via", metavar="GATEWAY[,GATEWAY2]", default="",
+                     help="SSH: reach the node through these jump hosts (nodes already added), first hop first, "
+                          "like ssh -J")
     add.add_argument("--accept-host-key", action="store_true", help="trust the host key the node presents now")
     add.add_argument("--no-check", action="store_true", help="add without connecting (accept the host key later with node test)")
     add.set_defaults(handler=cmd_add)
@@ -79,6 +83,8 @@ def register(sub) -> None:
     prep.add_argument("--allow", default="LocalSubnet",
                       help="who may connect through the firewall: LocalSubnet (default), an address or a range")
     prep.set_defaults(handler=cmd_prepare_windows)
+
+    node_import.register(node)
 
     py = node.add_parser("python", help="set the Python interpreter that runs a node's .py script steps")
     py.add_argument("name")
@@ -124,6 +130,7 @@ def cmd_add(args) -> int:
         raise InvalidInput("--no-verify-cert only applies with --https")
     node = Node(name=args.name, transport=Transport(args.transport), host=args.host, port=args.port,
                 username=args.user, key_file=args.key_file, tags=args.tag, encoding=args.encoding,
+                via=[hop.strip() for hop in args.via.split(",") if hop.strip()],
                 python=check_interpreter(args.python),
                 winrm=_smb_settings(args, WinrmSettings(auth=args.auth, https=args.https,
                                                         verify_cert=not args.no_verify_cert, shell=args.shell)),

@@ -14,6 +14,7 @@ from .status import KillState, NodeRunStatus, RunStatus
 NOTIFY_KINDS = ("failed", "succeeded", "missed", "exceeded")
 LAUNCH_MODES = ("auto", "attached", "detached")
 DETACH_AFTER_S = 300.0  # "auto" launches jobs with a longer timeout detached
+DEFAULT_PROJECT = "default"
 
 
 class Transport(StrEnum):
@@ -28,6 +29,7 @@ class StepKind(StrEnum):
     SCRIPT = "script"
     PUT = "put"    # copy local files/folders (``source``) into a folder on the node (``destination``)
     GET = "get"    # collect a remote path or glob (``source``) into ``destination``/<node>/
+    JOB = "job"    # run another job (``job``) with ``options``, on ``targets`` or its own; a child run
 
 
 class Trigger(StrEnum):
@@ -120,6 +122,7 @@ class Node:
     winrm: WinrmSettings = field(default_factory=WinrmSettings)  # used by WinRM nodes only
     python: str = ""                   # runs .py script steps; "" = found on the node (core/interpreters.py)
     slurm: SlurmSettings = field(default_factory=SlurmSettings)  # used by Slurm nodes only
+    via: list[str] = field(default_factory=list)  # SSH: jump hosts (node names), first hop first
     id: int | None = None
 
     @property
@@ -140,6 +143,9 @@ class Step:
     name: str = ""
     source: str = ""                # for PUT/GET; ${node.name} and ${option.X} allowed
     destination: str = ""           # for PUT/GET
+    job: str = ""                   # for JOB: the job it runs
+    options: dict[str, str] = field(default_factory=dict)  # for JOB: its option values; ${option.X} allowed
+    targets: str = ""               # for JOB: where it runs ("": the job's own targets)
 
 
 @dataclass
@@ -148,6 +154,7 @@ class JobOption:
     default: str = ""
     description: str = ""
     required: bool = False
+    choices: list[str] = field(default_factory=list)  # the only values allowed (empty: any)
 
 
 @dataclass
@@ -189,6 +196,19 @@ class JobPolicy:
             raise InvalidInput("policy 'max_restarts' cannot be negative")
 
 
+PROJECT_NAME = re.compile(r"[\w][\w .@/+-]{0,79}")
+
+
+def check_project_name(name, source: str = "") -> str:
+    """A project name as given, or InvalidInput: letters, digits, space, . @ / + - _; up to 80."""
+    text = str(name).strip() if name is not None else ""
+    if not PROJECT_NAME.fullmatch(text):
+        where = f"{source}: " if source else ""
+        raise InvalidInput(f"{where}project '{name}' is not a valid name: use letters, digits, spaces and . @ / + - _ "
+                           "(up to 80 characters)")
+    return text
+
+
 @dataclass
 class Job:
     name: str
@@ -199,6 +219,7 @@ class Job:
     description: str = ""
     id: int | None = None
     plan: Plan = field(default_factory=Plan)  # workflow, array, resources, priority (empty: classic)
+    project: str = DEFAULT_PROJECT  # jobs belong to a project (nodes are shared by all)
 
 
 @dataclass
@@ -219,6 +240,7 @@ class Run:
     note: str = ""                      # why a run was missed, skipped, restarted or failed without nodes
     restarts: int = 0                   # how many max-runtime restarts came before this run
     parent_run_id: int | None = None    # the first run of a chain of restarts
+    called_by_run_id: int | None = None  # a job reference's run: the run whose step started it
     workflow_run_id: int | None = None  # a task run: the workflow or array run it belongs to
     task: str = ""                      # a task run: its step name or array index
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from ..core.models import (Capacity, Job, JobOption, JobPolicy, Node, NodeRun, Run, Step,
+from ..core.models import (DEFAULT_PROJECT, Capacity, Job, JobOption, JobPolicy, Node, NodeRun, Run, Step,
                            SlurmSettings, StepKind, Transport, Trigger, WinrmSettings)
 from ..core.status import KillState, NodeRunStatus, RunStatus
 from .planfile import plan_from_json, plan_to_json
@@ -30,6 +30,7 @@ def node_to_row(node: Node) -> dict:
         "winrm": json.dumps(asdict(node.winrm)),
         "python": node.python,
         "slurm": json.dumps(asdict(node.slurm)),
+        "via": json.dumps(node.via),
     }
 
 
@@ -53,6 +54,7 @@ def node_from_row(row: dict) -> Node:
         winrm=WinrmSettings(**json.loads(row["winrm"] or "{}")),
         python=row["python"],
         slurm=SlurmSettings(**json.loads(row.get("slurm") or "{}")),
+        via=json.loads(row.get("via") or "[]"),
     )
 
 
@@ -65,6 +67,7 @@ def job_to_row(job: Job) -> dict:
         "options": json.dumps([asdict(o) for o in job.options]),
         "policy": json.dumps(asdict(job.policy)),
         "plan": json.dumps(plan_to_json(job.plan)),
+        "project": job.project,
     }
 
 
@@ -79,6 +82,7 @@ def job_from_row(row: dict) -> Job:
         options=[JobOption(**o) for o in json.loads(row["options"])],
         policy=JobPolicy(**json.loads(row["policy"])),
         plan=plan_from_json(json.loads(row.get("plan") or "{}")),
+        project=row.get("project") or DEFAULT_PROJECT,
     )
 
 
@@ -100,6 +104,7 @@ def run_from_row(row: dict) -> Run:
         note=row.get("note") or "",
         restarts=row.get("restarts") or 0,
         parent_run_id=row.get("parent_run_id"),
+        called_by_run_id=row.get("called_by_run_id"),
         workflow_run_id=row.get("workflow_run_id"),
         task=row.get("task") or "",
     )

@@ -66,6 +66,10 @@ class NodeDialog(QDialog):
         self.password.setPlaceholderText("password, or the key's passphrase — kept in the OS keyring")
         self.winrm = WinrmFields()
         self.winrm.httpsChanged.connect(self._default_port)
+        self.via = QLineEdit()  # SSH: jump hosts, as ssh -J / ProxyJump
+        self.via.setPlaceholderText("none — or the gateway node(s) it is reached through, e.g. bastion")
+        self.via.setToolTip("Jump hosts: nodes already added, first hop first; each has its own host key")
+        self.via.textChanged.connect(lambda _text: self._forget_key())
         self.slurm = SlurmFields()
         self.tags = QLineEdit()
         self.tags.setPlaceholderText("comma separated, e.g. gpu, linux-lab")
@@ -84,6 +88,7 @@ class NodeDialog(QDialog):
         form.addRow("User", self.user)
         form.addRow("Key file", key_row)
         self.key_row = key_row
+        form.addRow("Through", self.via)
         form.addRow("Password", self.password)
         form.addRow("WinRM", self.winrm)
         form.addRow("Slurm", self.slurm)
@@ -139,6 +144,7 @@ class NodeDialog(QDialog):
         self.port.setValue(node.effective_port or 22)
         self.user.setText(node.username)
         self.key_file.setText(node.key_file or "")
+        self.via.setText(", ".join(node.via))
         self.tags.setText(", ".join(node.tags))
         self.python.setText(node.python)
         if node.transport is Transport.WINRM:
@@ -166,6 +172,7 @@ class NodeDialog(QDialog):
         self.form.setRowVisible(self.winrm, text == "winrm")
         self.form.setRowVisible(self.slurm, text == "slurm")
         self.form.setRowVisible(self.key_row, text != "winrm")
+        self.form.setRowVisible(self.via, text == "ssh")
         self._default_port()
         self._forget_key()
 
@@ -206,6 +213,8 @@ class NodeDialog(QDialog):
                         encoding=self.editing.encoding if self.editing else "utf-8", python=python)
         return Node(name=name, transport=transport, host=self.host.text().strip(), port=self.port.value(),
                     username=self.user.text().strip(), key_file=self.key_file.text().strip() or None, tags=tags,
+                    via=[hop.strip() for hop in self.via.text().split(",") if hop.strip()]
+                    if transport is Transport.SSH else [],
                     python=python,
                     slurm=self.slurm.settings() if transport is Transport.SLURM else SlurmSettings())
 
