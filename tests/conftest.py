@@ -23,6 +23,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # selects by kind without a decorator on every test.
 _FOLDER_MARKERS = {"unit", "integration", "gui", "installer"}
 
+# fixtures shared by test modules of several folders live in these support modules
+pytest_plugins = ["tests.support.slurm", "tests.support.netns"]
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:

@@ -8,6 +8,8 @@ import subprocess
 
 from PySide6.QtCore import Qt
 
+from tests.support.node_dialog import accept_key, click_test_button, fill_node
+
 
 def _closed_port() -> int:
     with socket.socket() as s:
@@ -15,38 +17,14 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
-def _fill(dialog, name, host, port, user, key_file="", password=""):
-    dialog.name.setText(name)
-    dialog.transport.setCurrentText("ssh")
-    dialog.host.setText(host)
-    dialog.port.setValue(port)
-    dialog.user.setText(user)
-    dialog.key_file.setText(key_file)
-    dialog.password.setText(password)
-
-
-def _test(qtbot, dialog):
-    with qtbot.waitSignal(dialog.checkFinished, timeout=20_000) as blocker:
-        qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
-    return blocker.args
-
-
-def _accept_key(qtbot, dialog, sshd):
-    ok, _msg = _test(qtbot, dialog)
-    assert ok
-    assert dialog.key_frame.isVisible()
-    assert sshd.host_key_fingerprint in dialog.key_label.text()
-    dialog.accept_key.setChecked(True)
-
-
 def test_add_node_with_key_file_accepting_fingerprint(qtbot, window, engine, sshd_node, ssh_user):
     user = sshd_node.user  # key-file login: the test servers authorize the cluster key for root
     page = window.nodes_page
     dialog = page.add_node()
-    _fill(dialog, "gpu-01", sshd_node.host, sshd_node.port, user, str(sshd_node.key_file))
+    fill_node(dialog, "gpu-01", sshd_node.host, sshd_node.port, user, str(sshd_node.key_file))
     dialog.tags.setText("gpu, linux-lab")
-    _accept_key(qtbot, dialog, sshd_node)
-    ok, msg = _test(qtbot, dialog)
+    accept_key(qtbot, dialog, sshd_node)
+    ok, msg = click_test_button(qtbot, dialog)
     assert ok and "logged in" in msg
     assert "gpu-01" not in [n.name for n in engine.catalog.list_nodes()]  # testing saves nothing
 
@@ -67,7 +45,7 @@ def test_add_node_with_key_file_accepting_fingerprint(qtbot, window, engine, ssh
 def test_save_without_testing_first_shows_fingerprint(qtbot, window, engine, sshd_node, ssh_user):
     user = sshd_node.user  # key-file login: the test servers authorize the cluster key for root
     dialog = window.nodes_page.add_node()
-    _fill(dialog, "n1", sshd_node.host, sshd_node.port, user, str(sshd_node.key_file))
+    fill_node(dialog, "n1", sshd_node.host, sshd_node.port, user, str(sshd_node.key_file))
     with qtbot.waitSignal(dialog.checkFinished, timeout=20_000):
         dialog.save()  # never trusts a key the user has not seen
     assert dialog.key_frame.isVisible()
@@ -81,8 +59,8 @@ def test_save_without_testing_first_shows_fingerprint(qtbot, window, engine, ssh
 def test_closed_port_shows_clear_error(qtbot, window, engine):
     dialog = window.nodes_page.add_node()
     port = _closed_port()
-    _fill(dialog, "ghost", "127.0.0.1", port, "root", "/nonexistent")
-    ok, msg = _test(qtbot, dialog)
+    fill_node(dialog, "ghost", "127.0.0.1", port, "root", "/nonexistent")
+    ok, msg = click_test_button(qtbot, dialog)
     assert not ok
     assert dialog.message.isVisible()
     assert "Cannot reach the machine" in dialog.message.text()
@@ -95,9 +73,9 @@ def test_wrong_key_shows_login_refused(qtbot, window, engine, sshd_node, ssh_use
     wrong = tmp_path / "wrong_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(wrong)], check=True)
     dialog = window.nodes_page.add_node()
-    _fill(dialog, "wrongkey", sshd_node.host, sshd_node.port, user, str(wrong))
-    _accept_key(qtbot, dialog, sshd_node)
-    ok, msg = _test(qtbot, dialog)
+    fill_node(dialog, "wrongkey", sshd_node.host, sshd_node.port, user, str(wrong))
+    accept_key(qtbot, dialog, sshd_node)
+    ok, msg = click_test_button(qtbot, dialog)
     assert not ok
     assert "Login refused" in dialog.message.text()
     # saving fails the same way and leaves nothing behind
@@ -110,9 +88,9 @@ def test_wrong_key_shows_login_refused(qtbot, window, engine, sshd_node, ssh_use
 def test_wrong_password_shows_login_refused(qtbot, window, engine, sshd_node, ssh_user):
     user = ssh_user[0] if ssh_user else sshd_node.user
     dialog = window.nodes_page.add_node()
-    _fill(dialog, "pw", sshd_node.host, sshd_node.port, user, "", password="not-the-password")
-    _accept_key(qtbot, dialog, sshd_node)
-    ok, _msg = _test(qtbot, dialog)
+    fill_node(dialog, "pw", sshd_node.host, sshd_node.port, user, "", password="not-the-password")
+    accept_key(qtbot, dialog, sshd_node)
+    ok, _msg = click_test_button(qtbot, dialog)
     assert not ok
     assert "Login refused" in dialog.message.text()
     assert "not-the-password" not in dialog.message.text()
@@ -145,9 +123,9 @@ def test_right_password_logs_in(qtbot, window, engine, sshd_node, ssh_user):
         pytest.skip("needs root to create a password user")
     user, password = ssh_user
     dialog = window.nodes_page.add_node()
-    _fill(dialog, "pw-ok", sshd_node.host, sshd_node.port, user, "", password=password)
-    _accept_key(qtbot, dialog, sshd_node)
-    ok, msg = _test(qtbot, dialog)
+    fill_node(dialog, "pw-ok", sshd_node.host, sshd_node.port, user, "", password=password)
+    accept_key(qtbot, dialog, sshd_node)
+    ok, msg = click_test_button(qtbot, dialog)
     assert ok, msg
     with qtbot.waitSignal(dialog.saved, timeout=20_000):
         dialog.save()
@@ -158,9 +136,9 @@ def test_right_password_logs_in(qtbot, window, engine, sshd_node, ssh_user):
 
 def test_a_tag_a_target_spec_cannot_name_is_refused_before_connecting(qtbot, window, engine):
     dialog = window.nodes_page.add_node()
-    _fill(dialog, "tagged", "127.0.0.1", _closed_port(), "root", "/nonexistent")
+    fill_node(dialog, "tagged", "127.0.0.1", _closed_port(), "root", "/nonexistent")
     dialog.tags.setText("gpu, x&y")
-    ok, msg = _test(qtbot, dialog)
+    ok, msg = click_test_button(qtbot, dialog)
     assert not ok and "invalid tag 'x&y'" in msg and "letters, digits, '-', '_' or '.'" in msg
     assert dialog.message.isVisible() and "invalid tag 'x&y'" in dialog.message.text()
     assert [n.name for n in engine.catalog.list_nodes()] == ["this-computer"]

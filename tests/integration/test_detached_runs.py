@@ -18,11 +18,10 @@ from labdeck.core.status import KillState, NodeRunStatus, RunStatus
 from labdeck.engine.engine import Engine
 from labdeck.store.detached import DetachedStore
 from tests.conftest import add_sshd_node
+from tests.support.cli import CLI_ENV
 from tests.support.netns import NetnsLink
 from tests.support.runs import DETACHED, assert_complete_log, counting_job, log_text, processes_matching, run_job
 from tests.support.waiting import wait_for
-
-CLI_ENV = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[2] / "app")}
 
 
 def labdeck_cli(data_dir, *args: str) -> str:

@@ -7,24 +7,16 @@ import time
 
 import pytest
 
-from labdeck.core.models import Job, JobPolicy, Step, Trigger
+from labdeck.core.models import Trigger
 from labdeck.core.schedules import CatchUp, Schedule, ScheduleKind
 from labdeck.core.status import RunStatus
 from labdeck.engine.engine import Engine
+from tests.support.scheduling import add_job, runs_of
 from tests.support.waiting import wait_for
-
-
-def add_job(engine, name: str, command: str, **policy) -> Job:
-    return engine.catalog.add_job(Job(name=name, targets="this-computer", steps=[Step(command=command)],
-                                      policy=JobPolicy(**policy)), replace=True)
 
 
 def every(engine, job: str, seconds: float, **kw) -> Schedule:
     return engine.scheduler.store.add(Schedule(job, ScheduleKind.INTERVAL, repr(float(seconds)), **kw))
-
-
-def runs_of(engine, job: str, status: RunStatus | None = None):
-    return sorted(engine.catalog.list_runs(job, 500, str(status) if status else None), key=lambda r: r.id)
 
 
 def test_interval_and_one_off_schedules_fire_within_a_second_of_their_time(data_dir):

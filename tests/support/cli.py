@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 LABDECK = [sys.executable, "-m", "labdeck.cli"]
 
@@ -25,3 +26,6 @@ def add_winrm(data_dir, server, *extra, password=None):
     return labdeck(data_dir, "node", "add", "win1", "--transport", "winrm", "--host", server.host,
                    "--port", str(server.port), "--user", server.username, "--auth", "basic", "--password-stdin",
                    *extra, stdin=(password or server.password) + "\n")
+
+
+CLI_ENV = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[2] / "app")}

@@ -9,6 +9,8 @@ import random
 import subprocess
 import uuid
 
+import pytest
+
 
 def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True, text=True, timeout=30)
@@ -58,3 +60,21 @@ class NetnsLink:
             subprocess.run(["ip", "link", "del", self.host_if], capture_output=True, timeout=30)
             subprocess.run(["ip", "netns", "del", self.name], capture_output=True, timeout=30)
             self.created = False
+
+
+@pytest.fixture
+def behind_gateway(sshd_cluster):
+    """(gateway, [two targets]) — the targets reachable only through the gateway."""
+    link = NetnsLink().create()
+    started = []
+    try:
+        gateway = sshd_cluster.start_node_in(link.exec_prefix, link.ns_ip, prefix="gw")
+        started.append(gateway)
+        targets = [sshd_cluster.start_node_in(link.exec_prefix, "127.0.0.1", prefix="inner", hidden=True)
+                   for _ in range(2)]
+        started += targets
+        yield gateway, targets
+    finally:
+        for sshd in started:
+            sshd.stop()
+        link.delete()

@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict
 
 from ..core.models import (
+    DEFAULT_PROJECT,
     Capacity,
     Job,
     JobOption,
@@ -13,6 +14,7 @@ from ..core.models import (
     Node,
     NodeRun,
     Run,
+    SlurmSettings,
     Step,
     StepKind,
     Transport,
@@ -41,6 +43,8 @@ def node_to_row(node: Node) -> dict:
         "last_seen": node.last_seen,
         "winrm": json.dumps(asdict(node.winrm)),
         "python": node.python,
+        "slurm": json.dumps(asdict(node.slurm)),
+        "via": json.dumps(node.via),
     }
 
 
@@ -63,6 +67,8 @@ def node_from_row(row: dict) -> Node:
         last_seen=row["last_seen"],
         winrm=WinrmSettings(**json.loads(row["winrm"] or "{}")),
         python=row["python"],
+        slurm=SlurmSettings(**json.loads(row.get("slurm") or "{}")),
+        via=json.loads(row.get("via") or "[]"),
     )
 
 
@@ -75,6 +81,7 @@ def job_to_row(job: Job) -> dict:
         "options": json.dumps([asdict(o) for o in job.options]),
         "policy": json.dumps(asdict(job.policy)),
         "plan": json.dumps(plan_to_json(job.plan)),
+        "project": job.project,
     }
 
 
@@ -89,6 +96,7 @@ def job_from_row(row: dict) -> Job:
         options=[JobOption(**o) for o in json.loads(row["options"])],
         policy=JobPolicy(**json.loads(row["policy"])),
         plan=plan_from_json(json.loads(row.get("plan") or "{}")),
+        project=row.get("project") or DEFAULT_PROJECT,
     )
 
 
@@ -110,6 +118,7 @@ def run_from_row(row: dict) -> Run:
         note=row.get("note") or "",
         restarts=row.get("restarts") or 0,
         parent_run_id=row.get("parent_run_id"),
+        called_by_run_id=row.get("called_by_run_id"),
         workflow_run_id=row.get("workflow_run_id"),
         task=row.get("task") or "",
     )

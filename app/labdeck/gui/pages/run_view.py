@@ -27,6 +27,7 @@ from ...store.log_progress import LogProgress
 from ..actions import Actions
 from ..models.transfer_model import PERCENT_ROLE, STATE_ROLE, ProgressDelegate
 from ..status_style import fmt_duration, fmt_time, status_color, status_icon, status_label
+from ..widgets.child_runs import ChildRuns
 from ..widgets.context_menu import install_menu
 from ..widgets.log_view import LogView
 from ..widgets.page_parts import read_only_table
@@ -35,6 +36,7 @@ from ..workers import run_async
 
 COLUMNS = ["Node", "Status", "Exit", "Duration", "Attempt", "Message", "Progress", "Lines", "Last line"]
 PROGRESS_COL, LINES_COL, LAST_LINE_COL = 6, 7, 8
+TIMELINE_EVERY_TICKS = 3   # seconds between redraws of a running run's timeline
 _BRUSHES: dict[str, QBrush] = {}
 
 
@@ -87,6 +89,7 @@ class RunView(QWidget):
             "What the step reported with a '::progress 42' or 'LABDECK_PROGRESS=42' line")
         self.progress = LogProgress()
         self._progress_busy = self._progress_again = False
+        self._ticks = 0
         self.timeline = RunTimeline()
         self.timeline.nodeClicked.connect(self.select_node)
         self.tabs = QTabWidget()
@@ -114,9 +117,12 @@ class RunView(QWidget):
         split.addWidget(log_box)
         split.setSizes([260, 440])
 
+        self.children = ChildRuns()  # job references: the runs this run's job steps started, or its caller
+
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addLayout(bar)
+        layout.addWidget(self.children)
         layout.addWidget(split, 1)
         self.ticker = QTimer(self)
         self.ticker.setInterval(1000)
@@ -170,6 +176,7 @@ class RunView(QWidget):
                   f"<b style='color:{_color_name(run.status.value)}'>{status_label(run.status.value)}</b>"
                   f" · started {fmt_time(run.started_at)} · {run.trigger.value} · targets <code>{run.targets}</code>"
                   + (f" · <i>{html.escape(run.note)}</i>" if run.note else "") + f"<br>{parts}")
+        self.children.show_run(self.engine.catalog, run)
         if header != self._header:  # rich-text labels re-parse and re-layout on every setText
             self._header = header
             self.title.setText(header[0])
@@ -241,7 +248,9 @@ class RunView(QWidget):
             if nr.status.value == "running" and row < self.matrix.rowCount():
                 self.matrix.item(row, 3).setText(fmt_duration(nr.duration_s))
         self._update_progress()
-        self._update_timeline()
+        self._ticks += 1
+        if self._ticks % TIMELINE_EVERY_TICKS == 0:   # a growing bar: a redraw every few seconds is enough
+            self._update_timeline()
 
     def _update_timeline(self) -> None:
         if self.tabs.currentWidget() is self.timeline:
@@ -321,7 +330,12 @@ class RunView(QWidget):
     # ---- bridge signals ----------------------------------------------------------------------------
 
     def on_event(self, run_id: int, *_rest) -> None:
-        if run_id == self.run_id and not self._reload_timer.isActive():
+        # a running parent of job-reference runs (it has no nodes of its own) follows its
+        # children's events too: a child that just started is not known here yet
+        run = getattr(self, "run", None)
+        ours = run_id == self.run_id or (run is not None and run.id == self.run_id and not self.node_runs
+                                         and run.status.value == "running")
+        if ours and not self._reload_timer.isActive():
             self._reload_timer.start()
 
     def on_output_arrived(self, sizes: dict) -> None:
