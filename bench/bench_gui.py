@@ -204,6 +204,7 @@ def bench_stream(app: QApplication, workdir: Path, node_count: int, total_mb: in
         window.show()
         window.show_page(2)
         charts_on(window)
+        window.run_view.tabs.setCurrentWidget(window.run_view.timeline)   # built now, drawn during the run
         run_loop(1.0)
 
         probe = TickProbe()
@@ -220,7 +221,6 @@ def bench_stream(app: QApplication, workdir: Path, node_count: int, total_mb: in
         with profiled(profile):
             run = engine.start_command(command, "tag:bench", timeout_s=300)  # attached: the streaming path
             window.open_run(run.id)
-            window.run_view.tabs.setCurrentWidget(window.run_view.timeline)   # the chart grows each second
             ok = run_loop(600, lambda: run.id in finished, poll_ms=20)
         wall = time.perf_counter() - t0
         run_loop(0.3)  # let the last flushes and repaints land inside the probe
@@ -492,8 +492,8 @@ def bench_pages(app: QApplication, workdir: Path, node_count: int, run_count: in
         window.jobs_page.select_job("job-00")           # its trend chart
         window.run_view.tabs.setCurrentWidget(window.run_view.timeline)
 
-        from labdeck.gui.main_window import PAGES
-        names = [{"Run": "run view"}.get(p[0], p[0].lower()) for p in PAGES]  # every page the window has
+        from labdeck.gui.page_list import PAGES
+        names = [{"Run": "run view"}.get(p.name, p.name.lower()) for p in PAGES]  # every page the window has
         times: dict[int, list[float]] = {i: [] for i in range(len(names))}
         order = list(range(len(names)))
         current = window.stack.currentIndex()

@@ -26,27 +26,12 @@ from .bridge import EngineBridge
 from .catalog_watch import CatalogWatcher
 from .dialogs.remote_browser import RemoteBrowser
 from .icons import app_icon
-from .pages.jobs_page import JobsPage
-from .pages.nodes_page import NodesPage
-from .pages.queue_page import QueuePage
-from .pages.run_view import RunView
-from .pages.runs_page import RunsPage
-from .pages.schedules_page import SchedulesPage
-from .pages.settings_page import THEME_KEY, SettingsPage, apply_theme
-from .pages.transfers_page import TransfersPage
+from .page_list import PAGES, tooltip
+from .pages.settings_page import THEME_KEY, apply_theme
 from .screen_fit import first_size, refresh_keys
 from .status_style import BAD, dot_icon, plural
 from .tour import TOUR_KEY, Tour
 from .tray import Tray
-
-PAGES = [("Nodes", "#26a69a", "Every machine at a glance (Ctrl+1)"),
-         ("Jobs", "#5c6bc0", "Job definitions: run, edit, create (Ctrl+2)"),
-         ("Run", "#1e88e5", "The current run live, node by node (Ctrl+3)"),
-         ("History", "#8d6e63", "Every run, with filters and search (Ctrl+4)"),
-         ("Settings", "#78909c", "Data folder, notifications, theme (Ctrl+5)"),
-         ("Schedules", "#ffb300", "Schedules of every job, upcoming runs, pause all (Ctrl+6)"),
-         ("Transfers", "#7e57c2", "Uploads and collections: progress, cancel, retry (Ctrl+7)"),
-         ("Queue", "#ec407a", "Waiting runs and why they wait; workflows and arrays (Ctrl+8)")]
 
 
 class MainWindow(QMainWindow):
@@ -63,17 +48,10 @@ class MainWindow(QMainWindow):
         self.bridge = EngineBridge(engine, parent=self)
         self.actions = Actions(engine, self)
 
-        self.nodes_page = NodesPage(engine, self.actions)
-        self.jobs_page = JobsPage(engine, self.actions)
-        self.run_view = RunView(engine, self.actions)
-        self.runs_page = RunsPage(engine)
-        self.schedules_page = SchedulesPage(engine)
-        self.settings_page = SettingsPage(engine)
-        self.transfers_page = TransfersPage(engine, self.actions)
-        self.queue_page = QueuePage(engine)
         self.stack = QStackedWidget()
-        for page in (self.nodes_page, self.jobs_page, self.run_view, self.runs_page, self.settings_page,
-                     self.schedules_page, self.transfers_page, self.queue_page):
+        for spec in PAGES:  # gui/page_list.py: self.nodes_page, self.jobs_page, ... in sidebar order
+            page = spec.make(engine, self.actions)
+            setattr(self, spec.attribute, page)
             self.stack.addWidget(page)
 
         self.sidebar = QListWidget()
@@ -83,9 +61,9 @@ class MainWindow(QMainWindow):
                                    " QListWidget::item { padding: 9px 6px; }"
                                    "QListWidget::item:selected { background: palette(midlight); color: palette(text);"
                                    " border-left: 3px solid palette(highlight); }")
-        for i, (name, color, tip) in enumerate(PAGES):
-            item = QListWidgetItem(dot_icon(color, 14), name)
-            item.setToolTip(tip)
+        for i, spec in enumerate(PAGES):
+            item = QListWidgetItem(dot_icon(spec.color, 14), spec.name)
+            item.setToolTip(tooltip(i))
             self.sidebar.addItem(item)
             QShortcut(QKeySequence(f"Ctrl+{i + 1}"), self, activated=lambda i=i: self.show_page(i))
         self.sidebar.currentRowChanged.connect(self._page_changed)
@@ -175,6 +153,7 @@ class MainWindow(QMainWindow):
         self.actions.error.connect(self.show_error)
         self.actions.info.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.runs_page.openRun.connect(self.open_run)
+        self.run_view.children.openRun.connect(self.open_run)
         self.schedules_page.stateChanged.connect(self._scheduler_state)
         self.jobs_page.schedulesRequested.connect(self.open_schedules)
         self.jobs_page.historyRequested.connect(self.open_history)

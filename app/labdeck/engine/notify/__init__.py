@@ -1,10 +1,10 @@
 """Notifications: run outcomes, missed fires and overlong runs become ``Notification`` events
 on the bus (the tray shows them), and are delivered to the job's webhooks and email addresses
-in the background. A notifier that fails is logged and never affects a run."""
+in the background through the channels of channels.py. A notifier that fails is logged and never
+affects a run."""
 
 from __future__ import annotations
 
-import functools
 import logging
 
 from ...core.errors import LabDeckError
@@ -13,7 +13,7 @@ from ...core.models import NOTIFY_KINDS
 from ...core.status import NodeRunStatus, RunStatus
 from ...store.catalog import Catalog
 from ..bus import EventBus
-from . import email, webhook
+from . import channels
 from .delivery import Deliveries
 
 log = logging.getLogger(__name__)
@@ -58,13 +58,9 @@ class Notifier:
         policy = self._policy(n.job_name)
         if policy is None:
             return
-        for url in policy.notify_webhooks:
-            self.deliveries.submit(f"{n.kind} of {n.job_name} to webhook {webhook.redact(url)}",
-                                   functools.partial(webhook.post, url, n))
-        if policy.notify_emails:
-            settings = {key: self._catalog.get_setting(key) for key in email.SETTINGS}
-            self.deliveries.submit(f"{n.kind} of {n.job_name} by email",
-                                   lambda: email.send(settings, list(policy.notify_emails), n))
+        for channel in channels.CHANNELS.values():
+            for what, send in channel(self._catalog, policy, n):
+                self.deliveries.submit(what, send)
 
     def close(self, timeout: float = 3.0) -> None:
         self._unsubscribe()
