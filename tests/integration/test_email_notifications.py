@@ -6,6 +6,7 @@ import json
 import socket
 import time
 
+import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
@@ -28,6 +29,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_failed_run_is_mailed_and_the_smtp_password_stays_in_the_keyring(data_dir):
     inbox = Inbox()
 

@@ -86,6 +86,7 @@ def test_loops_and_unknown_jobs_are_refused_when_a_job_is_saved(engine):
         _add(engine, "name: self\ntargets: all\nsteps: [{job: self}]\n")
 
 
+@pytest.mark.slow
 def test_cli_import_refuses_a_loop_and_run_reports_the_children(data_dir, sshd_node, tmp_path):
     add_node(data_dir, sshd_node)
     (tmp_path / "inner.yaml").write_text(f"name: inner\ntargets: {sshd_node.name}\nsteps: ['echo inner']\n")

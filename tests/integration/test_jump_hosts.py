@@ -87,6 +87,7 @@ def test_two_hops_each_with_its_own_host_key(engine, sshd_nodes, behind_gateway)
         engine.test_node(target.name)
 
 
+@pytest.mark.slow
 def test_cli_via_and_ssh_config_proxyjump_import(data_dir, behind_gateway, tmp_path):
     gateway, (first, second) = behind_gateway
     config = tmp_path / "config"

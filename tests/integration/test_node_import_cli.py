@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.support.cli import labdeck
 
 
@@ -18,6 +20,7 @@ def node_names(data_dir) -> list[str]:
     return [n["name"] for n in json.loads(labdeck(data_dir, "node", "list", "--json").stdout)]
 
 
+@pytest.mark.slow
 def test_ssh_config_import_shows_host_keys_and_imports_only_when_they_are_accepted(data_dir, sshd_nodes, tmp_path):
     nodes = sshd_nodes(2)
     config = tmp_path / "config"

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.support.cli import labdeck
 
 
+@pytest.mark.slow
 def test_jobs_and_runs_by_project_on_shared_nodes(data_dir):
     for name, project in (("train", "ml"), ("evaluate", "ml"), ("backup", "ops")):
         added = labdeck(data_dir, "job", "add", name, "--command", f"echo {name}", "--targets", "this-computer",

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
+
 from tests.support.cli import LABDECK, labdeck
 from tests.support.waiting import wait_for
 
@@ -17,8 +19,10 @@ def _spawn(data_dir, *args):
 
 
 def test_run_after_waits_in_the_queue_then_starts_when_the_run_ends(data_dir, tmp_path):
-    marker = tmp_path / "first-done"
-    assert labdeck(data_dir, "job", "add", "first", "--command", f"sleep 10; touch {marker}",
+    marker, release = tmp_path / "first-done", tmp_path / "release-first"
+    # the first run ends when the test says so (once the second is seen waiting), at most after 60 s
+    hold = f"i=0; while [ ! -e {release} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; touch {marker}"
+    assert labdeck(data_dir, "job", "add", "first", "--command", hold,
                    "--targets", "this-computer").returncode == 0
     assert labdeck(data_dir, "job", "add", "second", "--command", f"test -e {marker} && echo after-first",
                    "--targets", "this-computer").returncode == 0
@@ -31,6 +35,8 @@ def test_run_after_waits_in_the_queue_then_starts_when_the_run_ends(data_dir, tm
                           for e in json.loads(labdeck(data_dir, "queue", "--json").stdout)))
     queue = labdeck(data_dir, "queue").stdout
     assert f"waiting for run {first_id} to end" in queue and "second" in queue
+    assert not marker.exists()  # the first run still goes on
+    release.touch()
 
     out, err = second.communicate(timeout=60)
     assert second.returncode == 0, err
@@ -42,6 +48,7 @@ def test_run_after_waits_in_the_queue_then_starts_when_the_run_ends(data_dir, tm
     assert history[report["run_id"]]["note"] == f"started after run {first_id} (succeeded)"
 
 
+@pytest.mark.slow
 def test_after_ok_skips_when_the_run_failed_and_says_why(data_dir, sshd_node):
     from tests.support.cli import add_node
     add_node(data_dir, sshd_node)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.support.cli import add_node, labdeck
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "rundeck"
@@ -44,6 +46,7 @@ def rundeck_export(node: str, fail: bool = False) -> str:
 """
 
 
+@pytest.mark.slow
 def test_rundeck_job_imports_into_its_project_and_runs_on_a_real_node(data_dir, sshd_node, tmp_path):
     add_node(data_dir, sshd_node)
     export = tmp_path / "jobs.yaml"
@@ -63,6 +66,7 @@ def test_rundeck_job_imports_into_its_project_and_runs_on_a_real_node(data_dir, 
     assert refused.returncode == 2 and "allowed train, validate" in refused.stderr
 
 
+@pytest.mark.slow
 def test_the_folded_error_handler_runs_and_the_step_still_fails(data_dir, sshd_node, tmp_path):
     add_node(data_dir, sshd_node)
     export = tmp_path / "jobs.yaml"

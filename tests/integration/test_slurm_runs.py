@@ -8,6 +8,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from labdeck.core.models import Job, JobOption, JobPolicy, Node, SlurmSettings, Step, StepKind, Transport
 from labdeck.core.plan import Plan, Resources
 from labdeck.core.status import KillState, NodeRunStatus, RunStatus
@@ -119,6 +121,7 @@ def _with_capacity(node, **values):
     return node
 
 
+@pytest.mark.slow
 def test_slurms_time_limit_ends_the_job_as_timed_out_with_slurms_name(engine, slurm, login):
     """timeout_s becomes --time (whole minutes: Slurm's resolution); Slurm ends the job within
     about a minute and a half of it starting, and says TIMEOUT."""
@@ -163,6 +166,7 @@ def test_cancel_a_pending_and_a_running_job(engine, slurm, login):
     assert slurm.squeue()[running_job] == "CANCELLED"
 
 
+@pytest.mark.slow
 def test_a_new_labdeck_reattaches_after_the_controller_was_killed(data_dir, slurm, login):
     first = Engine(data_dir)
     add_cluster(first, login)
@@ -194,6 +198,7 @@ def test_a_new_labdeck_reattaches_after_the_controller_was_killed(data_dir, slur
         second.close()
 
 
+@pytest.mark.slow
 def test_one_squeue_call_per_poll_whatever_the_number_of_jobs(engine, slurm, login):
     add_cluster(engine, login)
     for i in range(6):
@@ -238,6 +243,7 @@ def test_node_add_and_test_from_the_command_line(data_dir, slurm, login):
         in tested.stdout
 
 
+@pytest.mark.slow
 def test_an_array_of_twenty_is_one_sbatch_and_never_runs_more_than_the_cpus(engine, slurm, login, tmp_path):
     from labdeck.core.plan import ArraySpec
     add_cluster(engine, login)
@@ -318,6 +324,7 @@ def test_cancelling_an_array_run_cancels_the_whole_array(engine, slurm, login):
     assert statuses == {"cancelled"}
 
 
+@pytest.mark.slow
 def test_the_marker_file_gives_the_exit_code_when_squeue_and_sacct_no_longer_know_the_job(data_dir, slurm, login):
     """squeue forgets a finished job after MinJobAge and this cluster has no accounting (sacct
     does not answer), as on many clusters: a LabDeck that comes back later reads the marker."""

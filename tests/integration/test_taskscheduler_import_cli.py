@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.support.cli import labdeck
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "taskscheduler"
@@ -18,6 +20,7 @@ def add_windows_node(data_dir, name: str, *extra: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow
 def test_a_task_becomes_a_job_with_schedules_on_the_windows_nodes(data_dir):
     add_windows_node(data_dir, "win1")
     dry = labdeck(data_dir, "schedule", "import", str(DATA / "nightly-prep.xml"), "--from", "taskscheduler",

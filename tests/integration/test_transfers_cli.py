@@ -8,10 +8,13 @@ import os
 import pty
 import subprocess
 
+import pytest
+
 from tests.support.cli import LABDECK, add_node, labdeck
 from tests.support.transfers import sha256_file
 
 
+@pytest.mark.slow
 def test_put_then_get_with_json_results(data_dir, sshd_nodes, tmp_path):
     nodes = sshd_nodes(3)
     for sshd in nodes:
@@ -35,6 +38,7 @@ def test_put_then_get_with_json_results(data_dir, sshd_nodes, tmp_path):
         assert sha256_file(tmp_path / "back" / sshd.name / "input.dat") == sha256_file(src)
 
 
+@pytest.mark.slow
 def test_a_failing_node_gives_exit_code_one_and_a_one_line_reason(data_dir, sshd_nodes, tmp_path):
     nodes = sshd_nodes(2)
     for sshd in nodes:
@@ -58,6 +62,7 @@ def test_bad_input_is_one_clear_line(data_dir, tmp_path):
     assert unknown.returncode == 2 and unknown.stderr.count("\n") == 1 and "no-such-node" in unknown.stderr
 
 
+@pytest.mark.slow
 def test_progress_is_drawn_on_a_terminal_only(data_dir, sshd_node, tmp_path):
     add_node(data_dir, sshd_node)
     src = tmp_path / "big.bin"

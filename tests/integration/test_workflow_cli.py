@@ -8,9 +8,12 @@ import json
 import subprocess
 import time
 
+import pytest
+
 from tests.support.cli import LABDECK, add_node, labdeck
 
 
+@pytest.mark.slow
 def test_yaml_workflow_imports_runs_and_lists_its_steps(data_dir, sshd_node, tmp_path):
     add_node(data_dir, sshd_node, "--tag", "lab")
     (tmp_path / "items.txt").write_text("x\ny\nz\n")
@@ -60,6 +63,7 @@ steps: ['echo "item $LABDECK_ITEM"']
     assert [r["job"] for r in runs[:2]] == ["sweep", "flow"]  # task runs stay out of the history list
 
 
+@pytest.mark.slow
 def test_queue_is_visible_and_reorderable_from_another_process(data_dir, sshd_node, tmp_path):
     add_node(data_dir, sshd_node, "--tag", "lab")
     assert labdeck(data_dir, "node", "capacity", sshd_node.name, "--cpus", "1").returncode == 0
