@@ -9,11 +9,12 @@ from dataclasses import asdict
 import yaml
 
 from ..core.errors import InvalidInput
-from ..core.models import DEFAULT_PROJECT, Job, JobOption, JobPolicy, Step, StepKind
+from ..core.models import DEFAULT_PROJECT, Job, JobOption, JobPolicy
 from ..core.quoting import check_option_name
 from .jobschema import check_job_doc
 from .planfile import plan_from_yaml, plan_to_yaml
 from .safe_yaml import load_yaml
+from .stepfile import parse_steps, steps_to_yaml
 
 
 def job_to_yaml(job: Job) -> str:
@@ -67,56 +68,3 @@ def job_from_doc(raw, source: str = "job file", base_dir: str | None = None) -> 
     return Job(name=name, steps=steps, targets=doc.get("targets", "all"), options=options,
                policy=policy, description=doc.get("description", ""), plan=plan,
                project=doc.get("project", DEFAULT_PROJECT))
-
-
-def parse_steps(raw_steps, source: str, where: str, allow_jobs: bool = True) -> list[Step]:
-    if not isinstance(raw_steps, list) or not raw_steps:
-        raise InvalidInput(f"{source}: {where} needs at least one step")
-    steps = []
-    for i, raw in enumerate(raw_steps, 1):
-        kinds = [k for k in ("command", "script", "put", "get", "job") if isinstance(raw, dict) and k in raw]
-        if len(kinds) != 1:
-            raise InvalidInput(f"{source}: {where}, step {i} must have exactly one of 'command', 'script', "
-                               "'put', 'get' or 'job'")
-        if kinds[0] != "job" and ("options" in raw or "targets" in raw):
-            raise InvalidInput(f"{source}: {where}, step {i}: 'options' and 'targets' belong to a 'job' step")
-        if kinds[0] == "job":
-            if not allow_jobs:
-                raise InvalidInput(f"{source}: {where}, step {i}: a 'job' step belongs in a job's steps, "
-                                   "not in a workflow")
-            steps.append(Step(kind=StepKind.JOB, job=str(raw["job"]), options=dict(raw.get("options") or {}),
-                              targets=str(raw.get("targets") or ""), name=str(raw.get("name", ""))))
-            continue
-        if kinds[0] in ("put", "get"):
-            if not str(raw.get("to") or "").strip():
-                raise InvalidInput(f"{source}: {where}, step {i} ({kinds[0]}) needs 'to': the folder to copy into")
-            steps.append(Step(kind=StepKind(kinds[0]), source=str(raw[kinds[0]]), destination=str(raw["to"]),
-                              name=str(raw.get("name", ""))))
-        elif "command" in raw:
-            steps.append(Step(kind=StepKind.COMMAND, command=str(raw["command"]), name=str(raw.get("name", ""))))
-        else:
-            steps.append(Step(kind=StepKind.SCRIPT, script=str(raw["script"]),
-                              filename=str(raw.get("filename", "script.sh")), name=str(raw.get("name", ""))))
-    return steps
-
-
-def steps_to_yaml(steps: list[Step]) -> list[dict]:
-    result = []
-    for step in steps:
-        item: dict = {"name": step.name} if step.name else {}
-        if step.kind is StepKind.JOB:
-            item["job"] = step.job
-            if step.options:
-                item["options"] = dict(step.options)
-            if step.targets:
-                item["targets"] = step.targets
-        elif step.kind is StepKind.COMMAND:
-            item["command"] = step.command
-        elif step.kind in (StepKind.PUT, StepKind.GET):
-            item[str(step.kind)] = step.source
-            item["to"] = step.destination
-        else:
-            item["script"] = step.script
-            item["filename"] = step.filename
-        result.append(item)
-    return result

@@ -10,6 +10,7 @@ from pathlib import Path
 from ..core.errors import InvalidInput
 from ..core.models import Step, StepKind
 from ..core.plan import ArraySpec, FlowStep, Plan, Resources
+from .stepfile import parse_steps, steps_to_yaml
 
 
 def plan_from_yaml(doc: dict, source: str, job_name: str, base_dir: str | None = None) -> Plan:
@@ -54,8 +55,6 @@ def plan_from_yaml(doc: dict, source: str, job_name: str, base_dir: str | None =
 
 
 def plan_to_yaml(plan: Plan) -> dict:
-    from .jobfile import steps_to_yaml
-
     doc: dict = {}
     if not plan.resources.is_empty():
         doc["resources"] = {k: v for k, v in asdict(plan.resources).items() if v}
@@ -109,8 +108,6 @@ def plan_from_json(data: dict | None) -> Plan:
 
 
 def _flow_step(raw, where: str, source: str) -> FlowStep:
-    from .jobfile import parse_steps
-
     if not isinstance(raw, dict) or not raw.get("name"):
         raise InvalidInput(f"{where} needs a 'name'")
     given = [k for k in ("command", "script", "steps") if k in raw]
