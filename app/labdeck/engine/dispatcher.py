@@ -25,7 +25,7 @@ from ..store.identity import catalog_token, run_token
 from ..store.logs import LogWriter
 from .active_run import ActiveRun
 from .bus import EventBus
-from .detached import DetachedRunner
+from .detached import DetachedRunner, Outcome
 from .heartbeat import Heartbeats
 from .reattach import ReattachMixin
 from .transfer_steps import TRANSFER_KINDS, run_transfer_step, run_transfers, split_around_work
@@ -162,8 +162,10 @@ class Dispatcher(ReattachMixin):
                     return  # released at shutdown: the detached command goes on, a later LabDeck re-attaches
                 status, exit_code, message, kill_state = outcome
                 if status is NodeRunStatus.UNREACHABLE and policy.unreachable in ("wait", "move"):
-                    node, (status, exit_code, message, kill_state) = self._unreachable(
-                        active, node, nr, writer, cancel, tried, (status, exit_code, message, kill_state))
+                    node, outcome = self._unreachable(active, node, nr, writer, cancel, tried, outcome)
+                    if outcome is None:
+                        return  # released at shutdown while waiting: a later LabDeck re-attaches
+                    status, exit_code, message, kill_state = outcome
                 last = attempt == attempts or status not in RETRYABLE or cancel.is_set()
                 if last:
                     self._finish_node(active, nr, status, exit_code, message, kill_state, writer)
@@ -185,7 +187,7 @@ class Dispatcher(ReattachMixin):
                          on_text=lambda text: self._bus.publish(NodeRunOutput(run_id, nr.id, node.name, text)))
 
     def _unreachable(self, active: ActiveRun, node: Node, nr: NodeRun, writer: LogWriter, cancel: threading.Event,
-                     tried: list[str], result: tuple) -> tuple[Node, tuple]:
+                     tried: list[str], result: Outcome) -> tuple[Node, Outcome | None]:
         """The job's unreachable-node policy: wait for the node up to a limit, or move to another."""
         policy = active.job.policy
         if policy.unreachable == "move":
@@ -197,7 +199,10 @@ class Dispatcher(ReattachMixin):
             if cancel.wait(min(UNREACHABLE_POLL_S, max(0.0, end - time.monotonic()))):
                 return node, (NodeRunStatus.CANCELLED, None, "cancelled while waiting for the node", None)
             self._pool.forget(node.name)
-            result = self._attempt(active, node, nr, writer, cancel)
+            again = self._attempt(active, node, nr, writer, cancel)
+            if again is None:
+                return node, None
+            result = again
         return node, result
 
     def _move(self, active: ActiveRun, node: Node, nr: NodeRun, writer: LogWriter, cancel: threading.Event,
@@ -240,7 +245,7 @@ class Dispatcher(ReattachMixin):
                 writer.note(message)
                 return NodeRunStatus.ERROR, None, message, None
             ops = self.detached.ops_for(executor) if parts else None
-            if ops is not None:  # puts first, the work detached on the node, gets when it succeeded
+            if ops is not None and parts is not None:  # puts first, the work detached on the node, gets after
                 before, work, after = parts
                 failure = run_transfers(self._pool, node, before, options, deadline, stop, writer)
                 if failure is not None:

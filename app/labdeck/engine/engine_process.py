@@ -41,6 +41,7 @@ from ..store.catalog import Catalog
 from .bus import EventBus
 
 if TYPE_CHECKING:
+    from ..executors.pool import ExecutorPool
     from .nodes import NodeCheck
 
 log = logging.getLogger(__name__)
@@ -83,10 +84,13 @@ class EngineProcess:
             env["PYTHONPATH"] = os.pathsep.join(p for p in [str(Path(__file__).parents[2]),
                                                             os.environ.get("PYTHONPATH", "")] if p)
         self.log_path = paths.engine_log_path(self.data_dir)
-        flags = subprocess.CREATE_NO_WINDOW if sys.platform == "win32" else 0
+        flags = 0
+        if sys.platform == "win32":  # (an if, not a conditional expression: mypy then knows the name exists)
+            flags = subprocess.CREATE_NO_WINDOW
         self._proc = subprocess.Popen(child_argv(), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL, env=env, creationflags=flags)
         hello = {"address": listener.address, "authkey": authkey.hex(), "data_dir": str(self.data_dir)}
+        assert self._proc.stdin is not None  # stdin=PIPE
         self._proc.stdin.write(json.dumps(hello).encode() + b"\n")
         self._proc.stdin.close()
         self._conn = self._accept(listener, start_timeout)
@@ -113,7 +117,7 @@ class EngineProcess:
         """``path`` names an Engine method or attribute ("start_job", "nodes.add", "scheduler.running")."""
         if self._gone:
             raise EngineProcessGone(self._gone)
-        call_id, future = next(self._ids), Future()
+        call_id, future = next(self._ids), Future[object]()
         self._waiting[call_id] = future
         try:
             with self._send_lock:
@@ -224,7 +228,7 @@ class _TransferCalls(_Calls):
 
     def __init__(self, owner: EngineProcess):
         super().__init__(owner, "transfers")
-        self._pool = None
+        self._pool: ExecutorPool | None = None
 
     def browser(self, node_name: str):
         from ..executors.pool import ExecutorPool
