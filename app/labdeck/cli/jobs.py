@@ -6,10 +6,11 @@ import sys
 from pathlib import Path
 
 from ..core.errors import InvalidInput
-from ..core.models import Job, JobOption, JobPolicy, Step, StepKind
+from ..core.models import DEFAULT_PROJECT, Job, JobOption, JobPolicy, Step, StepKind, check_project_name
 from ..core.quoting import check_option_name
 from ..store.jobfile import check_job, job_from_yaml, job_to_yaml
 from ..store.safe_yaml import MAX_DOCUMENT_CHARS
+from . import job_import
 from .common import open_engine, parse_pairs, print_json, print_table
 from .policy import POLICY_FLAGS, add_policy_arguments, apply_policy_arguments
 
@@ -37,10 +38,12 @@ def register(sub) -> None:
     add.add_argument("--max-parallel", type=int, default=0, help="nodes at once (0 = all)")
     add.add_argument("--option", action="append", metavar="K=DEFAULT", help="an option with its default (repeatable)")
     add.add_argument("--description", default="")
+    add.add_argument("--project", default=DEFAULT_PROJECT, help="the project the job belongs to (default: default)")
     add_policy_arguments(add)
     add.set_defaults(handler=cmd_add)
 
     lst = job.add_parser("list", help="list jobs")
+    lst.add_argument("--project", help="only the jobs of this project")
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(handler=cmd_list)
 
@@ -51,9 +54,10 @@ def register(sub) -> None:
         p.add_argument("name")
         p.set_defaults(handler=handler)
 
-    imp = job.add_parser("import", help="add a job from a YAML file (- for stdin)")
+    imp = job.add_parser("import", help="add a job from a YAML file (- for stdin), or Rundeck jobs (--from rundeck)")
     imp.add_argument("file")
     imp.add_argument("--replace", action="store_true", help="replace a job of the same name")
+    job_import.add_arguments(imp)
     imp.set_defaults(handler=cmd_import)
 
 
@@ -71,7 +75,7 @@ def cmd_add(args) -> int:
         step = Step(command=args.command)
     options = [JobOption(name=check_option_name(k), default=v) for k, v in parse_pairs(args.option, "--option").items()]
     job = Job(name=args.name, steps=[step], targets=args.targets, options=options, description=args.description,
-              policy=apply_policy_arguments(JobPolicy(timeout_s=args.timeout, retries=args.retries,
+              project=check_project_name(args.project), policy=apply_policy_arguments(JobPolicy(timeout_s=args.timeout, retries=args.retries,
                                                       retry_delay_s=args.retry_delay, max_parallel=args.max_parallel), args))
     check_job(job, flag_names=JOB_ADD_FLAGS)
     with open_engine(args) as engine:
@@ -88,14 +92,14 @@ def _check_targets(engine, job: Job) -> None:
 
 def cmd_list(args) -> int:
     with open_engine(args) as engine:
-        jobs = engine.catalog.list_jobs()
+        jobs = engine.catalog.list_jobs(args.project)
     if args.json:
-        print_json([{"name": j.name, "targets": j.targets, "steps": len(j.steps) or len(j.plan.workflow),
+        print_json([{"name": j.name, "project": j.project, "targets": j.targets, "steps": len(j.steps) or len(j.plan.workflow),
                      "description": j.description,
                      "options": {o.name: o.default for o in j.options}, "timeout_s": j.policy.timeout_s} for j in jobs])
         return 0
-    print_table(["NAME", "TARGETS", "STEPS", "TIMEOUT", "DESCRIPTION"],
-                [[j.name, j.targets, len(j.steps) or len(j.plan.workflow),
+    print_table(["NAME", "PROJECT", "TARGETS", "STEPS", "TIMEOUT", "DESCRIPTION"],
+                [[j.name, j.project, j.targets, len(j.steps) or len(j.plan.workflow),
                   f"{j.policy.timeout_s:g}s" if j.policy.timeout_s else "-",
                   j.description] for j in jobs])
     return 0
@@ -115,6 +119,10 @@ def cmd_remove(args) -> int:
 
 
 def cmd_import(args) -> int:
+    if args.source_format == "rundeck":
+        return job_import.cmd_import_rundeck(args)
+    if args.targets or args.tz != "UTC" or args.dry_run or args.partial:
+        raise InvalidInput("--targets, --tz, --dry-run and --partial are for --from rundeck")
     try:  # one character past the limit is enough for load_yaml to refuse a huge file
         if args.file == "-":
             text = sys.stdin.read(MAX_DOCUMENT_CHARS + 1)
@@ -127,6 +135,8 @@ def cmd_import(args) -> int:
         raise InvalidInput(f"{args.file} is not UTF-8 text (byte {exc.start})") from exc
     folder = None if args.file == "-" else str(Path(args.file).resolve().parent)  # where a relative over_file is
     job = job_from_yaml(text, source="standard input" if args.file == "-" else args.file, base_dir=folder)
+    if args.project:
+        job.project = check_project_name(args.project)
     with open_engine(args) as engine:
         _check_targets(engine, job)
         engine.catalog.add_job(job, replace=args.replace)

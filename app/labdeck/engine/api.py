@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from ..core.transfers import TransferRequest
     from ..store.catalog import Catalog
     from .bus import EventBus
+    from ..importers import NodeCandidate
+    from .jump_paths import JumpLookup
+    from .node_import import ImportPlan, ImportResult
     from .nodes import NodeCheck
     from .transfers import Transfer
 
@@ -29,9 +32,10 @@ if TYPE_CHECKING:
 class NodesApi(Protocol):
     """Adding, changing, testing and removing nodes (engine/nodes.py)."""
 
-    def presented_host_key(self, node: Node) -> tuple[str, str, str]: ...
+    def presented_host_key(self, node: Node, lookup: JumpLookup | None = None) -> tuple[str, str, str]: ...
 
-    def try_login(self, node: Node, secret: str | None, accepted_fingerprint: str | None) -> NodeCheck: ...
+    def try_login(self, node: Node, secret: str | None, accepted_fingerprint: str | None,
+                  lookup: JumpLookup | None = None) -> NodeCheck: ...
 
     def add(self, node: Node, secret: str | None = None, accept_host_key: bool = False, check: bool = True,
             expected_fingerprint: str | None = None) -> NodeCheck: ...
@@ -41,6 +45,17 @@ class NodesApi(Protocol):
     def test(self, name: str, accept_host_key: bool = False, replace_host_key: bool = False) -> NodeCheck: ...
 
     def remove(self, name: str) -> None: ...
+
+
+class NodeImportApi(Protocol):
+    """Importing many nodes from an inventory, all or nothing (engine/node_import.py)."""
+
+    def plan(self, candidates: list[NodeCandidate], extra_tags: list[str] = ..., replace: bool = False) -> ImportPlan: ...
+
+    def presented_keys(self, plan: ImportPlan) -> dict[str, tuple[str, str, str] | str]: ...
+
+    def commit(self, plan: ImportPlan, confirmed: dict[str, str], presented: dict[str, tuple[str, str, str]],
+               secret: str | None = None, check: bool = True) -> ImportResult: ...
 
 
 class TransfersApi(Protocol):
@@ -74,6 +89,9 @@ class EngineApi(Protocol):
 
     @property
     def nodes(self) -> NodesApi: ...
+
+    @property
+    def node_import(self) -> NodeImportApi: ...
 
     @property
     def transfers(self) -> TransfersApi: ...

@@ -8,7 +8,8 @@ import threading
 from pathlib import Path
 
 from ..core.errors import InvalidInput
-from ..core.models import Job, Node, Run, Step, Trigger
+from ..core.job_refs import child_options, referenced
+from ..core.models import Job, Node, Run, Step, StepKind, Trigger
 from ..core.quoting import Shell, check_option_name, check_option_total, check_option_value, substitute
 from ..core.targets import resolve_targets
 from ..executors.pool import ExecutorPool
@@ -19,6 +20,9 @@ from ..store.disk_space import DiskFull
 from .bus import EventBus
 from .dispatcher import Dispatcher
 from .hostkeys import CatalogHostKeys
+from .after import AfterRuns
+from .job_refs import JobRefRuns
+from .node_import import NodeImporter
 from .leftovers import kill_interrupted_leftovers
 from .nodes import NodeManager
 from .notify import Notifier
@@ -47,11 +51,14 @@ class Engine:
         self.catalog = Catalog(paths.catalog_path(self.data_dir))
         self.bus = EventBus()
         self.pool = ExecutorPool(paths.work_dir(self.data_dir), secrets.get_secret,
-                                 CatalogHostKeys(self.catalog).check)
+                                 CatalogHostKeys(self.catalog).check, self.catalog.get_node)
         self.dispatcher = Dispatcher(self.catalog, self.pool, self.bus, secrets.get_secret)
         self.nodes = NodeManager(self.catalog, self.pool, self.bus)
+        self.node_import = NodeImporter(self.catalog, self.nodes)
         self.transfers = TransferManager(self.catalog, self.pool, self.bus)
         self.queue = RunQueue(self)  # workflows, arrays, runs that wait for room
+        self.job_refs = JobRefRuns(self)  # runs of jobs whose steps run other jobs
+        self.after = AfterRuns(self)  # runs that start when another run ends (run --after)
         self.queue_files = NodeFiles(self)
         self.notifier = Notifier(self.catalog, self.bus)
         self.rules = RuleWatcher(self)
@@ -74,6 +81,7 @@ class Engine:
         A long-lived process (the app, the daemon) also re-attaches to detached runs here, and
         takes over the queued runs a LabDeck process that is gone left behind."""
         self.adopt_detached()
+        self.after.adopt_orphans()
         self.scheduler.start()
         self.queue.resume(lambda run: rebuild(self, run))
 
@@ -117,6 +125,11 @@ class Engine:
             substitute(step.command or step.script, values, Shell.SH)
             check_transfer_step(step, values)
         spec = job.targets if targets is None else targets  # "" is a mistake, not "the job's own"
+        if referenced(job):  # steps that run other jobs: a parent run of child runs (job_refs.py)
+            for step in job.steps:
+                if step.kind is StepKind.JOB:
+                    child_options(values, step.options, f"job '{job.name}', step job {step.job}")
+            return self.job_refs.start(job, values, trigger, spec, extra)
         if not job.plan.is_classic():
             return start_planned(self, job, values, trigger, spec, extra)
         nodes = resolve_targets(spec, self.catalog.list_nodes())
@@ -139,6 +152,8 @@ class Engine:
         return self.start_job(run.job_name, run.options, Trigger.MANUAL, targets=",".join(failed))
 
     def wait(self, run_id: int, timeout: float | None = None) -> bool:
+        if self.job_refs.has(run_id):
+            return self.job_refs.wait(run_id, timeout)
         if self.queue.has(run_id):
             return self.queue.wait(run_id, timeout)
         return self.dispatcher.wait(run_id, timeout)
@@ -146,6 +161,8 @@ class Engine:
     def cancel(self, run_id: int, node_name: str | None = None) -> None:
         """Cancel here if this process runs it, and flag it in the catalog for any other process."""
         self.catalog.request_cancel(run_id, node_name)
+        if node_name is None and self.job_refs.cancel(run_id):
+            return
         if self.dispatcher.cancel(run_id, node_name):
             return
         if node_name is None and self.queue.cancel(run_id):  # a workflow, array or queued run
@@ -169,6 +186,8 @@ class Engine:
         self._closed.set()
         self.scheduler.shutdown()  # first: no new runs while the running ones are stopped
         self.rules.close()
+        self.after.close()
+        self.job_refs.close()
         self.queue.close()
         self.dispatcher.shutdown(cancel_running)
         self.transfers.shutdown()
@@ -196,6 +215,9 @@ def resolve_options(job: Job, given: dict[str, str]) -> dict[str, str]:
         value = given.get(name, option.default)
         if option.required and value == "":
             raise InvalidInput(f"job '{job.name}' needs a value for option '{name}': -p {name}=VALUE")
+        if option.choices and value != "" and value not in option.choices:
+            raise InvalidInput(f"option '{name}' of job '{job.name}' is '{value}': allowed "
+                               f"{', '.join(option.choices)}")
         values[name] = check_option_value(name, value, f"job '{job.name}': ")
     check_option_total(values, f"job '{job.name}': ")
     return values

@@ -68,6 +68,7 @@ class EngineProcess:
         self.catalog = Catalog(paths.catalog_path(self.data_dir))  # migrates before the child opens it
         self.bus = EventBus()
         self.nodes = _Calls(self, "nodes")
+        self.node_import = _Calls(self, "node_import")
         self.transfers = _TransferCalls(self)
         self.scheduler = _SchedulerCalls(self)
         self._ids = itertools.count(1)
@@ -233,7 +234,7 @@ class _TransferCalls(_Calls):
         if self._pool is None:
             owner = self._owner
             self._pool = ExecutorPool(paths.work_dir(owner.data_dir), keyring_secrets.get_secret,
-                                      CatalogHostKeys(owner.catalog).check)
+                                      CatalogHostKeys(owner.catalog).check, owner.catalog.get_node)
         return backend_for(self._pool, self._owner.catalog.get_node(node_name))
 
     def close(self) -> None:

@@ -295,6 +295,8 @@ class Scheduler:
 
     def _start(self, job: Job, schedule: Schedule, fire_ts: float, note: str = "") -> None:
         extra = {"schedule_id": schedule.id, "scheduled_for": fire_ts, "note": note}
+        if schedule.after_job and self._engine.after.fire_scheduled(schedule, job, fire_ts):
+            return  # waits for (or was skipped because of) another job's run: engine/after.py
         try:
             self._engine.start(job, None, Trigger.SCHEDULE, extra=extra)
         except LabDeckError as exc:  # e.g. its targets match no node any more: recorded and told, never silent

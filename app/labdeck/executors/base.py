@@ -70,6 +70,16 @@ class CommandRequest:
     kill_grace_s: float = DEFAULT_KILL_GRACE_S
 
 
+@dataclass(frozen=True)
+class LaunchLimits:
+    """What a detached node run asks a batch scheduler for (zero or None: the scheduler's
+    default); executors that run commands themselves ignore it."""
+    cpus: float = 0
+    memory_mb: int = 0
+    gpus: int = 0
+    timeout_s: float | None = None
+
+
 class Ending(StrEnum):
     EXITED = "exited"
     TIMED_OUT = "timed_out"

@@ -16,7 +16,7 @@ import paramiko
 
 from ..core.errors import NodeUnreachable
 from ..core.status import KillState
-from .base import ScriptFile
+from .base import LaunchLimits, ScriptFile
 from .posix_detached import RUNS_ROOT, RemoteState, cleanup_script, launcher_script, parse_status, start_command, \
     status_script
 from .posix_shell import kill_group_script, script_invocation
@@ -28,7 +28,10 @@ OP_TIMEOUT_S = 8.0
 class DetachedOps(Protocol):
     def run_dir(self, tag: str) -> str: ...
 
-    def launch(self, remote_dir: str, steps: list[str | ScriptFile], env: dict[str, str]) -> int: ...
+    def launch(self, remote_dir: str, steps: list[str | ScriptFile], env: dict[str, str],
+               limits: LaunchLimits | None = None) -> int:
+        """Start the steps; the id to follow them by (a process group, a Slurm job id).
+        ``limits``: for a batch scheduler (others ignore them)."""
 
     def status(self, remote_dir: str, pgid: int | None) -> RemoteState: ...
 
@@ -55,7 +58,8 @@ class _PosixOps:
     def run_dir(self, tag: str) -> str:
         return f"{RUNS_ROOT}/{tag}"
 
-    def launch(self, remote_dir: str, steps: list[str | ScriptFile], env: dict[str, str]) -> int:
+    def launch(self, remote_dir: str, steps: list[str | ScriptFile], env: dict[str, str],
+               limits: LaunchLimits | None = None) -> int:
         """Upload the scripts and the launcher, start it; returns the command's process group."""
         self._sh(f"mkdir -p {shlex.quote(remote_dir)}")
         invocations = []

@@ -166,6 +166,7 @@ class MainWindow(QMainWindow):
         self.actions.error.connect(self.show_error)
         self.actions.info.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.runs_page.openRun.connect(self.open_run)
+        self.run_view.children.openRun.connect(self.open_run)
         self.schedules_page.stateChanged.connect(self._scheduler_state)
         self.jobs_page.schedulesRequested.connect(self.open_schedules)
         self.jobs_page.historyRequested.connect(self.open_history)

@@ -20,6 +20,7 @@ from pathlib import Path
 import sqlite_utils
 
 from ..core.errors import AlreadyExists, CatalogError, NotFound
+from ..core.job_refs import check_references, referenced
 from ..core.models import Job, Node, NodeRun, Run, Trigger
 from ..core.status import KillState, NodeRunStatus, RunStatus
 from . import metrics, migrations
@@ -164,6 +165,31 @@ class Catalog:
                 changes["os_family"] = os_family
             db["nodes"].update(node_id, changes)
 
+    def import_nodes(self, nodes: list[Node], host_keys: dict[str, tuple[str, str, str]],
+                     replace: bool = False) -> None:
+        """Add (or, with ``replace``, overwrite) many nodes and their accepted host keys
+        (name -> (type, base64, fingerprint)) in one transaction: all of them or none. A
+        replaced node keeps its id, probe and last-seen time; its old host keys go."""
+        with self._tx() as db:
+            now = time.time()
+            for node in nodes:
+                node_id = self._find_id("nodes", node.name)
+                if node_id is not None and not replace:
+                    raise AlreadyExists(f"a node named '{node.name}' already exists (import with --replace to "
+                                        f"overwrite it)")
+                row = node_to_row(node)
+                if node_id is None:
+                    node.id = db["nodes"].insert(row | {"created_at": now}).last_pk
+                else:
+                    keep = ("probe", "last_seen", "os_family")
+                    db["nodes"].update(node_id, {k: v for k, v in row.items() if k not in keep})
+                    db.execute("DELETE FROM host_keys WHERE node_id = ?", (node_id,))
+                    node.id = node_id
+                if node.name in host_keys:
+                    key_type, key_b64, fingerprint = host_keys[node.name]
+                    db["host_keys"].insert({"node_id": node.id, "key_type": key_type, "key_b64": key_b64,
+                                            "fingerprint": fingerprint, "accepted_at": now})
+
     # ---- host keys ---------------------------------------------------------------------
 
     def host_keys(self, node_name: str) -> dict[str, tuple[str, str]]:
@@ -188,6 +214,8 @@ class Catalog:
 
     def add_job(self, job: Job, replace: bool = False) -> Job:
         check_job(job)  # the job file schema, whichever way the job came (file, flags, the app)
+        if referenced(job):  # a job that runs others: they exist, and no chain comes back to it
+            check_references(job, {j.name: j for j in self.list_jobs()})
         with self._tx() as db:
             existing = self._find_id("jobs", job.name)
             now = time.time()
@@ -207,7 +235,9 @@ class Catalog:
             raise NotFound(f"no job named '{name}' (known jobs: {known})")
         return job_from_row(rows[0])
 
-    def list_jobs(self) -> list[Job]:
+    def list_jobs(self, project: str | None = None) -> list[Job]:
+        if project:
+            return [job_from_row(r) for r in self._rows("SELECT * FROM jobs WHERE project = ? ORDER BY name", (project,))]
         return [job_from_row(r) for r in self._rows("SELECT * FROM jobs ORDER BY name")]
 
     def remove_job(self, name: str) -> None:
@@ -243,8 +273,11 @@ class Catalog:
         return run_from_row(rows[0])
 
     def list_runs(self, job_name: str | None = None, limit: int = 50,
-                  status: str | None = None) -> list[Run]:
+                  status: str | None = None, project: str | None = None) -> list[Run]:
         sql, params = "SELECT * FROM runs WHERE workflow_run_id IS NULL", []  # task runs: store/run_queue
+        if project:  # runs of the project's jobs (ad-hoc commands have no job, so no project)
+            sql += " AND job_id IN (SELECT id FROM jobs WHERE project = ?)"
+            params.append(project)
         if job_name:
             sql += " AND job_name = ?"
             params.append(job_name)
@@ -254,6 +287,11 @@ class Catalog:
         sql += " ORDER BY id DESC LIMIT ?"
         params.append(limit)
         return [run_from_row(r) for r in self._rows(sql, tuple(params))]
+
+    def called_runs(self, run_id: int) -> list[Run]:
+        """The runs a run's job steps started (job references), in order."""
+        return [run_from_row(r) for r in self._rows("SELECT * FROM runs WHERE called_by_run_id = ? ORDER BY id",
+                                                     (run_id,))]
 
     def active_runs(self) -> list[Run]:
         return [run_from_row(r) for r in self._rows("SELECT * FROM runs WHERE status = ?", (str(RunStatus.RUNNING),))]

@@ -57,7 +57,8 @@ class WinrmDetachedOps:
                 planned.append(command_step(step, self.executor.shell, self.executor.utf8))
         return planned
 
-    def launch(self, remote_dir: str, steps: list[str | ScriptFile], env: dict[str, str]) -> int:
+    def launch(self, remote_dir: str, steps: list[str | ScriptFile], env: dict[str, str],
+               limits=None) -> int:
         """Upload the scripts and the launcher, start it; returns the launcher's pid."""
         planned = self.plan(remote_dir, steps)
         for step, planned_step in zip(steps, planned, strict=True):

@@ -316,10 +316,11 @@ class WinrmExecutor:
         return None
 
     def remove_run_folder(self, run_tag: str) -> bool:
-        """Left to the clean-up of old run folders (detached-cleanup removes any folder under
-        ``.labdeck\\runs`` older than the retention that holds no live command): a removal here
-        would cost another PowerShell start after every step."""
-        return False
+        """``%USERPROFILE%\\.labdeck\\runs\\<run>\\`` through the transfer helpers' delete (one
+        PowerShell start per node run that uploaded a script)."""
+        from .transfer import WinrmTransfer  # the transfer helpers load with the first use
+        WinrmTransfer(self).remove(script_remote_path(run_tag, "x").rsplit("\\", 1)[0])
+        return True
 
     def close(self) -> None:
         self.pool.close()

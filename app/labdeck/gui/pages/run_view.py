@@ -16,6 +16,7 @@ from ...core.errors import NotFound
 from ...core.models import NodeRun
 from ..actions import Actions
 from ..status_style import fmt_duration, fmt_time, status_color, status_icon, status_label
+from ..widgets.child_runs import ChildRuns
 from ..models.transfer_model import PERCENT_ROLE, STATE_ROLE, ProgressDelegate
 from ..widgets.log_view import LogView
 from ..widgets.run_timeline import RunTimeline
@@ -108,9 +109,12 @@ class RunView(QWidget):
         split.addWidget(log_box)
         split.setSizes([260, 440])
 
+        self.children = ChildRuns()  # job references: the runs this run's job steps started, or its caller
+
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addLayout(bar)
+        layout.addWidget(self.children)
         layout.addWidget(split, 1)
         self.ticker = QTimer(self)
         self.ticker.setInterval(1000)
@@ -164,6 +168,7 @@ class RunView(QWidget):
                   f"<b style='color:{_color_name(run.status.value)}'>{status_label(run.status.value)}</b>"
                   f" · started {fmt_time(run.started_at)} · {run.trigger.value} · targets <code>{run.targets}</code>"
                   + (f" · <i>{html.escape(run.note)}</i>" if run.note else "") + f"<br>{parts}")
+        self.children.show_run(self.engine.catalog, run)
         if header != self._header:  # rich-text labels re-parse and re-layout on every setText
             self._header = header
             self.title.setText(header[0])
@@ -325,7 +330,12 @@ class RunView(QWidget):
     # ---- bridge signals ----------------------------------------------------------------------------
 
     def on_event(self, run_id: int, *_rest) -> None:
-        if run_id == self.run_id and not self._reload_timer.isActive():
+        # a running parent of job-reference runs (it has no nodes of its own) follows its
+        # children's events too: a child that just started is not known here yet
+        run = getattr(self, "run", None)
+        ours = run_id == self.run_id or (run is not None and run.id == self.run_id and not self.node_runs
+                                         and run.status.value == "running")
+        if ours and not self._reload_timer.isActive():
             self._reload_timer.start()
 
     def on_output(self, run_id: int, _node_run_id: int, node: str, _text: str) -> None:
