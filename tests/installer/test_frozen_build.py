@@ -45,6 +45,7 @@ def run_frozen(app: Path, *args: str, env: dict[str, str] | None = None, timeout
                           timeout=timeout)
 
 
+@pytest.mark.slow
 def test_frozen_self_test_passes_offscreen(frozen_app):
     result = run_frozen(frozen_app, "--self-test")
     out = result.stdout

@@ -13,6 +13,8 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
+
 from labdeck.core.models import Job, JobPolicy, Step, StepKind
 from labdeck.core.status import KillState, NodeRunStatus, RunStatus
 from labdeck.engine.engine import Engine
@@ -111,6 +113,7 @@ def test_a_command_gone_from_its_node_is_lost_not_running(engine, sshd_node):
     assert "gone from node" in nr.message
 
 
+@pytest.mark.slow
 def test_ten_detached_runs_survive_a_killed_controller(data_dir, sshd_nodes, tmp_path):
     """The acceptance case: SIGKILL the LabDeck process mid-run; a new one re-attaches."""
     nodes = sshd_nodes(10)
@@ -153,6 +156,7 @@ def test_ten_detached_runs_survive_a_killed_controller(data_dir, sshd_nodes, tmp
         successor.close()
 
 
+@pytest.mark.slow
 def test_a_node_cut_off_mid_run_is_node_lost_then_reconciled_with_the_full_log(engine, sshd_cluster, tmp_path):
     """sshd in a network namespace; its link goes down mid-run and comes back."""
     link = NetnsLink().create()
@@ -181,6 +185,7 @@ def test_a_node_cut_off_mid_run_is_node_lost_then_reconciled_with_the_full_log(e
         link.delete()
 
 
+@pytest.mark.slow
 def test_an_attached_run_on_a_silent_node_is_unreachable_and_names_its_process_group(engine, sshd_cluster, tmp_path):
     """Attached commands live on their connection: one that gets no answer for 20 s is closed
     (TCP_USER_TIMEOUT), and the node run says the command may still be running, and where."""

@@ -8,12 +8,15 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from labdeck.core.models import Job, JobPolicy, Step
 from labdeck.core.status import NodeRunStatus, RunStatus
 from tests.conftest import add_sshd_node
 from tests.support.cli import LABDECK, labdeck
 
 
+@pytest.mark.slow
 def test_schedule_commands_and_clear_errors(data_dir):
     bad = labdeck(data_dir, "schedule", "add", "hello", "--cron", "0 25 * * *")
     assert bad.returncode == 2 and "cron field 'hour' has '25': allowed 0-23" in bad.stderr

@@ -18,6 +18,8 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
+
 from labdeck.core.models import Job, JobOption, JobPolicy, Step, StepKind
 from labdeck.core.status import KillState, NodeRunStatus, RunStatus
 from labdeck.engine.engine import Engine
@@ -127,6 +129,7 @@ def test_a_windows_command_gone_from_its_node_is_lost_not_running(engine, wsman_
     assert "gone from node" in nr.message
 
 
+@pytest.mark.slow
 def test_a_windows_node_switched_off_mid_run_is_node_lost_then_reconciled_with_the_full_log(
         engine, wsman_server, tmp_path):
     engine.catalog.set_setting("heartbeat_s", "6")
@@ -145,6 +148,7 @@ def test_a_windows_node_switched_off_mid_run_is_node_lost_then_reconciled_with_t
     assert "answers again" in log_text(nr.log_path)
 
 
+@pytest.mark.slow
 def test_windows_runs_survive_a_killed_controller(data_dir, wsman_server, tmp_path):
     """SIGKILL the LabDeck process mid-run (its WinRM shells are never closed); a new one re-attaches."""
     names = ["win1", "win2", "win3"]
