@@ -27,7 +27,7 @@ from .active_run import ActiveRun
 from .bus import EventBus
 from .detached import DetachedRunner, Outcome
 from .heartbeat import Heartbeats
-from .reattach import ReattachMixin
+from .reattach import Reattacher, RunHooks
 from .transfer_steps import TRANSFER_KINDS, run_transfer_step, run_transfers, split_around_work
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class _StopOnLogFailure:
         return self._cancel.is_set() or self._writer.error is not None
 
 
-class Dispatcher(ReattachMixin):
+class Dispatcher:
     def __init__(self, catalog: Catalog, pool: ExecutorPool, bus: EventBus, secret_for, max_workers: int = 256):
         self._catalog = catalog
         self._pool = pool
@@ -65,6 +65,9 @@ class Dispatcher(ReattachMixin):
         self.detached = DetachedRunner(catalog, pool, self.heartbeats)
         self._watcher = threading.Thread(target=self._watch_cancel_flags, daemon=True, name="cancel-watcher")
         self._watcher.start()
+        self.reattacher = Reattacher(catalog, pool, bus, self.detached, self._workers, RunHooks(
+            register=self._register, finish_node=self._finish_node, finish_run=self._finish_run,
+            log_writer=self._log_writer, collect_after=self._collect_after))
 
     # ---- starting ----------------------------------------------------------------------
 
@@ -102,6 +105,14 @@ class Dispatcher(ReattachMixin):
         elif node_name in active.cancel_node:
             active.cancel_node[node_name].set()
         return True
+
+    def adopt(self, run: Run) -> bool:
+        """Follow on the detached node runs of a run whose LabDeck process is gone (see reconcile)."""
+        return self.reattacher.adopt(run)
+
+    def _register(self, active: ActiveRun) -> None:
+        with self._lock:
+            self._active[active.run.id] = active
 
     def active_run_ids(self) -> list[int]:
         with self._lock:

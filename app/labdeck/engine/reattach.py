@@ -1,5 +1,5 @@
 """Re-attaching: a LabDeck process adopts a run whose process is gone and follows its detached
-node runs on to their real outcome (part of the Dispatcher, kept apart for size)."""
+node runs on to their real outcome (the Dispatcher holds one Reattacher)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..core.errors import LabDeckError
 from ..core.events import NodeRunStateChanged
-from ..core.models import Job, NodeRun, Run
+from ..core.models import Job, Node, NodeRun, Run
 from ..core.status import NodeRunStatus
 from ..executors.base import Deadline
 from ..store.detached import DetachedRecord
@@ -24,31 +26,36 @@ if TYPE_CHECKING:
     from ..store.catalog import Catalog
     from ..store.logs import LogWriter
     from .bus import EventBus
-    from .detached import DetachedRunner
+    from .detached import DetachedRunner, Outcome
 
 log = logging.getLogger(__name__)
 
 
-class ReattachMixin:
-    """Needs the Dispatcher's _catalog, _pool, _bus, _lock, _active, _workers, detached,
-    _log_writer, _finish_node and _finish_run."""
+@dataclass(frozen=True)
+class RunHooks:
+    """What re-attaching needs of the dispatcher that owns the runs: to count a run as active, to
+    record a node run's end and a run's end (once each), a node run's log writer, and a detached
+    run's closing transfer steps."""
+    register: Callable[[ActiveRun], None]
+    finish_node: Callable[..., None]
+    finish_run: Callable[[ActiveRun], None]
+    log_writer: Callable[[int, Node, NodeRun], LogWriter]
+    collect_after: Callable[..., Outcome | None]
 
-    # what the Dispatcher provides (declared for the type checker)
-    _catalog: Catalog
-    _pool: ExecutorPool
-    _bus: EventBus
-    _lock: threading.Lock
-    _active: dict[int, ActiveRun]
-    _workers: ThreadPoolExecutor
-    detached: DetachedRunner
 
-    if TYPE_CHECKING:
-        def _log_writer(self, run_id: int, node, nr: NodeRun) -> LogWriter: ...
-        def _finish_node(self, active: ActiveRun, nr: NodeRun, status: NodeRunStatus, exit_code: int | None,
-                         message: str, kill_state=None, writer: LogWriter | None = None) -> None: ...
-        def _finish_run(self, active: ActiveRun) -> None: ...
-        def _collect_after(self, outcome, node, after, options: dict[str, str], deadline: Deadline, stop,
-                           writer: LogWriter): ...
+class Reattacher:
+    """Adopts a run whose LabDeck process is gone and follows its detached node runs on, each on
+    a worker of the dispatcher's pool. It keeps what it uses; the dispatcher's own state is
+    reached only through ``RunHooks``."""
+
+    def __init__(self, catalog: Catalog, pool: ExecutorPool, bus: EventBus, detached: DetachedRunner,
+                 workers: ThreadPoolExecutor, hooks: RunHooks):
+        self._catalog = catalog
+        self._pool = pool
+        self._bus = bus
+        self.detached = detached
+        self._workers = workers
+        self._hooks = hooks
 
     def adopt(self, run: Run) -> bool:
         """Follow on the detached node runs of a run whose LabDeck process is gone (see reconcile)."""
@@ -64,15 +71,14 @@ class ReattachMixin:
         active = ActiveRun(run=run, job=job, nodes={}, node_runs=node_runs, remaining=len(going_on),
                             finished={nr.id for nr in node_runs if nr.status.is_final})
         active.cancel_node = {nr.node_name: threading.Event() for nr in node_runs}
-        with self._lock:
-            self._active[run.id] = active
+        self._hooks.register(active)
         if not going_on:
-            self._finish_run(active)
+            self._hooks.finish_run(active)
         for nr in going_on:
             if nr.id in records:
                 self._workers.submit(self._reattach_task, active, nr, records[nr.id])
             else:
-                self._finish_node(active, nr, NodeRunStatus.INTERRUPTED, None,
+                self._hooks.finish_node(active, nr, NodeRunStatus.INTERRUPTED, None,
                                   "the LabDeck process running it ended before it finished")
         return True
 
@@ -80,19 +86,20 @@ class ReattachMixin:
         try:
             node = self._catalog.get_node(nr.node_name)
         except LabDeckError:
-            self._finish_node(active, nr, NodeRunStatus.LOST, None, f"node {nr.node_name} is no longer in the catalog")
+            self._hooks.finish_node(active, nr, NodeRunStatus.LOST, None,
+                                    f"node {nr.node_name} is no longer in the catalog")
             return
         try:
             ops = self.detached.ops_for(self._pool.get(node))
             if ops is None:  # the node's transport changed to one without detached runs
-                self._finish_node(active, nr, NodeRunStatus.LOST, None,
+                self._hooks.finish_node(active, nr, NodeRunStatus.LOST, None,
                                   f"node {nr.node_name} can no longer follow a detached run (its transport changed)")
                 return
             _truncate(nr.log_path, record.log_size)  # the log ends where the saved offsets do
-            writer = self._log_writer(active.run.id, node, nr)
+            writer = self._hooks.log_writer(active.run.id, node, nr)
         except Exception as exc:
             log.exception("re-attaching node run %s failed", nr.id)
-            self._finish_node(active, nr, NodeRunStatus.ERROR, None, f"internal error while re-attaching: {exc}")
+            self._hooks.finish_node(active, nr, NodeRunStatus.ERROR, None, f"internal error while re-attaching: {exc}")
             return
         try:
             message = f"re-attached by a new LabDeck process after the previous one stopped ({nr.node_name})"
@@ -106,14 +113,15 @@ class ReattachMixin:
             if parts and parts[2]:
                 left = record.deadline_at - time.time() if record.deadline_at else None
                 deadline = Deadline(None) if left is None else Deadline.after(max(0.001, left))
-                outcome = self._collect_after(outcome, node, parts[2], active.run.options, deadline,
+                outcome = self._hooks.collect_after(outcome, node, parts[2], active.run.options, deadline,
                                               active.cancel_node[nr.node_name], writer)
             if outcome is not None:
                 status, exit_code, note, kill_state = outcome
-                self._finish_node(active, nr, status, exit_code, f"{note} (re-attached)".strip(), kill_state, writer)
+                self._hooks.finish_node(active, nr, status, exit_code, f"{note} (re-attached)".strip(), kill_state,
+                                        writer)
         except Exception as exc:  # never leave a node run hanging in "running"
             log.exception("re-attached node run %s crashed", nr.id)
-            self._finish_node(active, nr, NodeRunStatus.ERROR, None, f"internal error: {exc}", writer=writer)
+            self._hooks.finish_node(active, nr, NodeRunStatus.ERROR, None, f"internal error: {exc}", writer=writer)
         finally:
             writer.close()
 
