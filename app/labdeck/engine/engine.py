@@ -89,7 +89,7 @@ class Engine:
         """Re-attach to the detached runs of LabDeck processes that are gone; their run ids."""
         adopted: list[int] = []
         interrupted: list = []
-        reconcile_orphans(self.catalog, set(self.dispatcher.active_run_ids()),
+        reconcile_orphans(self.catalog, set(self.dispatcher.active_run_ids()) | self.job_refs.active_ids(),
                           adopt=lambda run: self.dispatcher.adopt(run) and adopted.append(run.id),
                           interrupted=interrupted)
         if interrupted:  # their commands may still run on the nodes
