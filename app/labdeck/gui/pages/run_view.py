@@ -28,6 +28,7 @@ from ...engine.api import EngineApi
 
 COLUMNS = ["Node", "Status", "Exit", "Duration", "Attempt", "Message", "Progress", "Lines", "Last line"]
 PROGRESS_COL, LINES_COL, LAST_LINE_COL = 6, 7, 8
+TIMELINE_EVERY_TICKS = 3   # seconds between redraws of a running run's timeline
 _BRUSHES: dict[str, QBrush] = {}
 
 
@@ -80,6 +81,7 @@ class RunView(QWidget):
             "What the step reported with a '::progress 42' or 'LABDECK_PROGRESS=42' line")
         self.progress = LogProgress()
         self._progress_busy = self._progress_again = False
+        self._ticks = 0
         self.timeline = RunTimeline()
         self.timeline.nodeClicked.connect(self.select_node)
         self.tabs = QTabWidget()
@@ -237,7 +239,9 @@ class RunView(QWidget):
             if nr.status.value == "running" and row < self.matrix.rowCount():
                 self.matrix.item(row, 3).setText(fmt_duration(nr.duration_s))
         self._update_progress()
-        self._update_timeline()
+        self._ticks += 1
+        if self._ticks % TIMELINE_EVERY_TICKS == 0:   # a growing bar: a redraw every few seconds is enough
+            self._update_timeline()
 
     def _update_timeline(self) -> None:
         if self.tabs.currentWidget() is self.timeline:

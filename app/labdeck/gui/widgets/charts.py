@@ -10,6 +10,7 @@ and each chart is built the first time it is shown (``ChartHost``).
 
 from __future__ import annotations
 
+import gc
 import threading
 
 from PySide6.QtCore import QEvent
@@ -28,6 +29,11 @@ def pyqtgraph():
             import pyqtgraph as pg
             # no antialiasing: with it a curve of a day of probes costs milliseconds per repaint
             pg.setConfigOptions(antialias=False, useNumba=False, imageAxisOrder="row-major")
+            # pyqtgraph and numpy add ~150,000 long-lived objects; without this every full
+            # garbage collection walks them all, a GUI stall of tens of ms while nodes stream
+            # output (measured with bench/bench_gui.py). Frozen objects are never collected, which
+            # is what modules and their classes are anyway.
+            gc.freeze()
             _module = pg
     return _module
 
