@@ -168,6 +168,8 @@ def test_the_progress_column_shows_what_a_real_run_printed(qtbot, window, engine
     qtbot.waitUntil(lambda: (view.progress_of("this-computer") or ("",))[0] == "42%", timeout=15_000)
     progress, lines, last = view.progress_of("this-computer")
     assert last == "almost there" and int(lines) >= 5
+    node_run = engine.catalog.node_runs(run.id)[0]
+    assert window.bridge.live_progress(node_run.id)[2] == 42.0   # counted from the stream, not re-read
     from labdeck.gui.models.transfer_model import PERCENT_ROLE
     assert view.matrix.item(0, 6).data(PERCENT_ROLE) == 42
     wait_run_final(qtbot, engine, run.id)
@@ -247,3 +249,15 @@ def test_an_array_shows_its_items_per_node_over_time(qtbot, window, engine):
     timeline.taskRunClicked.connect(opened.append)
     timeline.click(failed[0])
     assert opened == [failed[0].run_id]
+
+
+def test_a_run_from_before_the_window_opened_gets_its_progress_from_the_log(qtbot, window, engine):
+    engine.catalog.add_job(Job(name="earlier", targets="this-computer",
+                               steps=[Step(command='echo a; echo "LABDECK_PROGRESS=30"; echo "last words"')]))
+    run = engine.start_job("earlier")
+    wait_run_final(qtbot, engine, run.id)
+    view = window.run_view
+    view.bridge = None                     # as a window that was not listening when the run went
+    window.open_run(run.id)
+    qtbot.waitUntil(lambda: (view.progress_of("this-computer") or ("",))[0] == "30%", timeout=10_000)
+    assert view.progress_of("this-computer")[1:] == ("3", "last words")

@@ -24,16 +24,18 @@ def test_script_bytes_add_the_bom_to_ps1_only():
     assert script_bytes("a.bat", WORDS) == WORDS.encode()
 
 
-def test_an_attached_ps1_is_uploaded_with_a_bom_and_its_words_read_back(engine, wsman_server):
+def test_an_attached_ps1_is_uploaded_with_a_bom_and_its_words_read_back(engine, wsman_server, tmp_path):
     add_winrm_node(engine, wsman_server)
-    job = Job(name="words", targets="win1",
-              steps=[Step(kind=StepKind.SCRIPT, script=f"echo {WORDS}\nexit 0\n", filename="words.ps1")])
+    kept = tmp_path / "kept.ps1"
+    runs = wsman_server.root / "profile" / ".labdeck" / "runs"
+    # the run folder is removed when the node run ends, so the script keeps a copy of itself as uploaded
+    body = f"echo {WORDS}\ncp {runs}/run-*-win1-{catalog_token(engine.catalog)}/words.ps1 {kept}\nexit 0\n"
+    job = Job(name="words", targets="win1", steps=[Step(kind=StepKind.SCRIPT, script=body, filename="words.ps1")])
     run, node_runs = run_job(engine, job)
     nr = node_runs["win1"]
     assert nr.status is NodeRunStatus.SUCCEEDED, nr.message
     assert f"{WORDS}\n" in Path(nr.log_path).read_text(encoding="utf-8")
-    folder = wsman_server.root / "profile" / ".labdeck" / "runs" / f"run-{run.id}-win1-{catalog_token(engine.catalog)}"
-    assert (folder / "words.ps1").read_bytes() == b"\xef\xbb\xbf" + f"echo {WORDS}\nexit 0\n".encode()
+    assert kept.read_bytes() == b"\xef\xbb\xbf" + body.encode()
 
 
 def test_a_detached_ps1_is_uploaded_with_a_bom(engine, wsman_server):

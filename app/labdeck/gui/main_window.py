@@ -155,6 +155,7 @@ class MainWindow(QMainWindow):
         for signal in (b.runStarted, b.nodeRunStarted, b.nodeRunFinished, b.runFinished):
             signal.connect(self.run_view.on_event)
         b.outputArrived.connect(self.run_view.on_output_arrived)
+        self.run_view.bridge = b
         b.nodeSeen.connect(self.nodes_page.on_node_seen)
         b.transferEvent.connect(self.transfers_page.on_transfer_event)
         self.nodes_page.filesDropped.connect(self.upload_dropped)

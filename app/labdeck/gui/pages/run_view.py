@@ -81,6 +81,7 @@ class RunView(QWidget):
             "What the step reported with a '::progress 42' or 'LABDECK_PROGRESS=42' line")
         self.progress = LogProgress()
         self._progress_busy = self._progress_again = False
+        self.bridge = None   # the EngineBridge, when the main window has one (live_progress)
         self._ticks = 0
         self.timeline = RunTimeline()
         self.timeline.nodeClicked.connect(self.select_node)
@@ -254,7 +255,16 @@ class RunView(QWidget):
         if self._progress_busy:
             self._progress_again = True
             return
-        logs = [(nr.node_name, nr.log_path) for nr in self.node_runs.values() if nr.log_path]
+        live = {}
+        if self.bridge is not None:   # output this window saw from the start: counted as it streamed
+            for nr in self.node_runs.values():
+                snapshot = self.bridge.live_progress(nr.id)
+                if snapshot is not None:
+                    live[nr.node_name] = snapshot
+        if live:
+            self._apply_progress(live)
+        logs = [(nr.node_name, nr.log_path) for nr in self.node_runs.values()
+                if nr.log_path and nr.node_name not in live]
         if not logs:
             return
         tracker = self.progress
