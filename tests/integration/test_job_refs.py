@@ -104,3 +104,19 @@ def test_cli_import_refuses_a_loop_and_run_reports_the_children(data_dir, sshd_n
     assert "inner" in Path(child["nodes"][sshd_node.name]).read_text()
     history = {r["run_id"]: r for r in json.loads(labdeck(data_dir, "runs", "--json").stdout)}
     assert history[child["run_id"]]["note"] == f"step 1: job inner of run #{report['run_id']} (outer)"
+
+
+def test_a_running_parent_is_not_taken_for_an_orphan_by_this_process(engine):
+    """A parent has no node runs of its own; the orphan check (run when a run of another
+    process is cancelled, or a schedule fires) must still see it as going on here."""
+    _add(engine, "name: long\ntargets: this-computer\nsteps: ['sleep 5']\n")
+    _add(engine, "name: outer2\ntargets: this-computer\nsteps: [{job: long}]\n")
+    parent = engine.start_job("outer2")
+    import time
+    deadline = time.monotonic() + 20
+    while not engine.catalog.called_runs(parent.id) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    engine.adopt_detached()  # what cancelling a run that is not here does first
+    assert engine.catalog.get_run(parent.id).status is RunStatus.RUNNING
+    assert engine.wait(parent.id, 60)
+    assert engine.catalog.get_run(parent.id).status is RunStatus.SUCCEEDED

@@ -21,6 +21,7 @@ def by_name(conversions):
 
 
 def test_yaml_export_converts_steps_options_targets_policy_and_schedule():
+    assert b"\r\n" in (DATA / "jobs.yaml").read_bytes()  # saved on Windows
     jobs = by_name(parse_rundeck(DATA / "jobs.yaml"))
     assert list(jobs) == ["generate-data", "disk report", "last-day-cleanup"]
     gen = jobs["generate-data"]

@@ -94,7 +94,8 @@ class Engine:
             if self.dispatcher.adopt(run):
                 adopted.append(run.id)
 
-        reconcile_orphans(self.catalog, set(self.dispatcher.active_run_ids()), adopt=adopt, interrupted=interrupted)
+        reconcile_orphans(self.catalog, set(self.dispatcher.active_run_ids()) | self.job_refs.active_ids(),
+                          adopt=adopt, interrupted=interrupted)
         if interrupted:  # their commands may still run on the nodes
             threading.Thread(target=kill_interrupted_leftovers, args=(self.catalog, self.pool, interrupted),
                              daemon=True, name="orphan-leftovers").start()

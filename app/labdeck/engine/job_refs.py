@@ -70,6 +70,11 @@ class JobRefRuns:
                          name=f"job-refs-{run.id}", daemon=True).start()
         return run
 
+    def active_ids(self) -> set[int]:
+        """The parent runs this process drives (no node runs of their own: never orphans here)."""
+        with self._lock:
+            return set(self._active)
+
     def has(self, run_id: int) -> bool:
         with self._lock:
             return run_id in self._active
