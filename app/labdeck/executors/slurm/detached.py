@@ -157,8 +157,9 @@ class SlurmDetachedOps(SshDetachedOps):
 
     # ---- stopping and cleaning up ------------------------------------------------------
 
-    def kill(self, pgid: int, grace_s: float) -> KillState:
-        """scancel the job (pending or running), then wait until Slurm reports it ended."""
+    def kill(self, pgid: int, grace_s: float, token: str = "") -> KillState:
+        """scancel the job (pending or running), then wait until Slurm reports it ended. The run token
+        is not searched for: Slurm ends every process of the job step it tracks."""
         job = slurm_job_key(pgid)
         try:
             self._sh(f"scancel {job}")
