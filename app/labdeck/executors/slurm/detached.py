@@ -166,8 +166,8 @@ class SlurmDetachedOps(SshDetachedOps):
     # ---- stopping and cleaning up ------------------------------------------------------
 
     def kill(self, pgid: int, grace_s: float, token: str = "") -> KillState:
-        """scancel the job (pending or running), then wait until Slurm reports it ended. (``token``:
-        nothing of a batch job runs outside it, so there is nothing else to search for.)"""
+        """scancel the job (pending or running), then wait until Slurm reports it ended. The run token
+        is not searched for: Slurm ends every process of the job step it tracks."""
         job = slurm_job_key(pgid)
         try:
             self._sh(f"scancel {job}")
