@@ -13,6 +13,7 @@ import sys
 from ..core.errors import LabDeckError
 
 EXIT_ERROR = 2
+ENGINE_PROCESS_FLAG = "--engine-process"  # engine_process.CHILD_FLAG (not imported: it costs every command)
 
 
 def _add_global_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -46,8 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..engine.engine_process import CHILD_FLAG, child_main
-    if (sys.argv[1:] if argv is None else argv)[:1] == [CHILD_FLAG]:  # the desktop app's engine (frozen builds)
+    if (sys.argv[1:] if argv is None else argv)[:1] == [ENGINE_PROCESS_FLAG]:  # the app's engine (frozen builds)
+        from ..engine.engine_process import child_main
         return child_main()
     raw = sys.argv[1:] if argv is None else list(argv)
     args, rest = _add_global_options(argparse.ArgumentParser(prog="labdeck", add_help=False)).parse_known_args(raw)

@@ -1,4 +1,7 @@
-"""Helpers shared by the CLI commands: opening the engine, printing tables and JSON."""
+"""Helpers shared by the CLI commands: opening the catalog or the engine, printing tables and
+JSON. A command that only reads or edits the catalog opens just the catalog (no threads, no
+seeding, no reconcile, no SSH or scheduler imports); only commands that run something open
+the engine."""
 
 from __future__ import annotations
 
@@ -8,7 +11,28 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ..core.errors import InvalidInput
+from typing import TYPE_CHECKING
+
 from ..engine.api import EngineApi
+
+if TYPE_CHECKING:
+    from ..store.catalog import Catalog
+
+
+@contextmanager
+def open_catalog(args) -> Iterator[Catalog]:
+    from ..store import paths
+    from ..store.catalog import Catalog
+    path = paths.catalog_path(paths.resolve_data_dir(args.data_dir))
+    new = not path.exists()
+    catalog = Catalog(path)
+    if new:  # a catalog created now gets its first-start node and sample job, as the engine would give it
+        from ..engine.seed import seed_first_start
+        seed_first_start(catalog)
+    try:
+        yield catalog
+    finally:
+        catalog.close()
 
 
 @contextmanager

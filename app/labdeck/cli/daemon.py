@@ -8,8 +8,6 @@ import sys
 import threading
 import time
 
-from ..core.events import Notification, RunFinished, RunStarted
-from ..engine.engine import Engine
 
 
 def register(sub) -> None:
@@ -25,6 +23,8 @@ def _say(text: str) -> None:
 def cmd_daemon(args) -> int:
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in stop_signals()}
+    from ..engine.engine import Engine
+
     try:
         engine = Engine(args.data_dir)
         try:
@@ -54,6 +54,7 @@ def stop_signals() -> list[int]:
 
 
 def _print_event(event) -> None:
+    from ..core.events import Notification, RunFinished, RunStarted
     if isinstance(event, RunStarted):
         _say(f"run {event.run_id} of {event.job_name} started on {', '.join(event.nodes)}")
     elif isinstance(event, RunFinished):

@@ -8,8 +8,7 @@ from pathlib import Path
 from ..core.errors import InvalidInput
 from ..core.models import Job, JobOption, JobPolicy, Step, StepKind
 from ..core.quoting import check_option_name
-from ..store.jobfile import job_from_yaml, job_to_yaml
-from .common import open_engine, parse_pairs, print_json, print_table
+from .common import open_catalog, parse_pairs, print_json, print_table
 from .policy import add_policy_arguments, apply_policy_arguments
 
 
@@ -68,21 +67,21 @@ def cmd_add(args) -> int:
     job = Job(name=args.name, steps=[step], targets=args.targets, options=options, description=args.description,
               policy=apply_policy_arguments(JobPolicy(timeout_s=args.timeout, retries=args.retries,
                                                       retry_delay_s=args.retry_delay, max_parallel=args.max_parallel), args))
-    with open_engine(args) as engine:
-        _check_targets(engine, job)
-        engine.catalog.add_job(job)
+    with open_catalog(args) as catalog:
+        _check_targets(catalog, job)
+        catalog.add_job(job)
     print(f"added job '{job.name}'")
     return 0
 
 
-def _check_targets(engine, job: Job) -> None:
+def _check_targets(catalog, job: Job) -> None:
     from ..core.targets import resolve_targets
-    resolve_targets(job.targets, engine.catalog.list_nodes(), allow_empty=True)
+    resolve_targets(job.targets, catalog.list_nodes(), allow_empty=True)
 
 
 def cmd_list(args) -> int:
-    with open_engine(args) as engine:
-        jobs = engine.catalog.list_jobs()
+    with open_catalog(args) as catalog:
+        jobs = catalog.list_jobs()
     if args.json:
         print_json([{"name": j.name, "targets": j.targets, "steps": len(j.steps) or len(j.plan.workflow),
                      "description": j.description,
@@ -96,14 +95,15 @@ def cmd_list(args) -> int:
 
 
 def cmd_show(args) -> int:
-    with open_engine(args) as engine:
-        sys.stdout.write(job_to_yaml(engine.catalog.get_job(args.name)))
+    with open_catalog(args) as catalog:
+        from ..store.jobfile import job_to_yaml  # PyYAML: only for the commands that need it
+        sys.stdout.write(job_to_yaml(catalog.get_job(args.name)))
     return 0
 
 
 def cmd_remove(args) -> int:
-    with open_engine(args) as engine:
-        engine.catalog.remove_job(args.name)
+    with open_catalog(args) as catalog:
+        catalog.remove_job(args.name)
     print(f"removed job '{args.name}'")
     return 0
 
@@ -114,9 +114,10 @@ def cmd_import(args) -> int:
     except OSError as exc:
         raise InvalidInput(f"cannot read {args.file}: {exc.strerror}") from exc
     folder = None if args.file == "-" else str(Path(args.file).resolve().parent)  # where a relative over_file is
+    from ..store.jobfile import job_from_yaml
     job = job_from_yaml(text, source=args.file, base_dir=folder)
-    with open_engine(args) as engine:
-        _check_targets(engine, job)
-        engine.catalog.add_job(job, replace=args.replace)
+    with open_catalog(args) as catalog:
+        _check_targets(catalog, job)
+        catalog.add_job(job, replace=args.replace)
     print(f"imported job '{job.name}'")
     return 0

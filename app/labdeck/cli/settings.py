@@ -2,26 +2,37 @@
 
 from __future__ import annotations
 
-from ..core.errors import InvalidInput
-from ..engine.detached import DEFAULT_RETENTION_DAYS, RETENTION_SETTING
-from ..engine.heartbeat import DEFAULT_HEARTBEAT_S, HEARTBEAT_SETTING
-from .common import open_engine, print_table
+import difflib
 
-TUNABLE = {
-    HEARTBEAT_SETTING: (DEFAULT_HEARTBEAT_S, "seconds a node may stay silent before its detached runs are node_lost"),
-    RETENTION_SETTING: (DEFAULT_RETENTION_DAYS, "days a finished detached run's folder is kept on its node"),
-}
+from ..core.errors import InvalidInput
+from .common import open_catalog, print_table
+
+
+def tunable() -> dict[str, tuple[float, str]]:
+    """name -> (default, meaning); imported when asked (engine.detached loads the executors)."""
+    from ..engine.detached import DEFAULT_RETENTION_DAYS, RETENTION_SETTING
+    from ..engine.heartbeat import DEFAULT_HEARTBEAT_S, HEARTBEAT_SETTING
+    return {
+        HEARTBEAT_SETTING: (DEFAULT_HEARTBEAT_S, "seconds a node may stay silent before its detached runs are "
+                                                 "node_lost"),
+        RETENTION_SETTING: (DEFAULT_RETENTION_DAYS, "days a finished detached run's folder is kept on its node"),
+    }
 
 
 def register(sub) -> None:
     cmd = sub.add_parser("setting", help="show or change a setting (heartbeat_s, detached_retention_days)")
-    cmd.add_argument("name", nargs="?", choices=sorted(TUNABLE))
+    cmd.add_argument("name", nargs="?")
     cmd.add_argument("value", nargs="?", help="a new value (a positive number)")
     cmd.set_defaults(handler=cmd_setting)
 
 
 def cmd_setting(args) -> int:
-    with open_engine(args) as engine:
+    TUNABLE = tunable()
+    if args.name is not None and args.name not in TUNABLE:
+        close = difflib.get_close_matches(args.name, TUNABLE, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise InvalidInput(f"there is no setting '{args.name}'; {hint}the settings: {', '.join(sorted(TUNABLE))}")
+    with open_catalog(args) as catalog:
         if args.value is not None:
             try:
                 value = float(args.value)
@@ -29,8 +40,8 @@ def cmd_setting(args) -> int:
                 value = -1.0
             if value <= 0:
                 raise InvalidInput(f"setting '{args.name}' needs a positive number, not '{args.value}'")
-            engine.catalog.set_setting(args.name, f"{value:g}")
+            catalog.set_setting(args.name, f"{value:g}")
         names = [args.name] if args.name else sorted(TUNABLE)
-        rows = [[name, engine.catalog.get_setting(name) or f"{TUNABLE[name][0]:g}", TUNABLE[name][1]] for name in names]
+        rows = [[name, catalog.get_setting(name) or f"{TUNABLE[name][0]:g}", TUNABLE[name][1]] for name in names]
     print_table(["SETTING", "VALUE", "MEANING"], rows)
     return 0

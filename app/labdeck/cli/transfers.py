@@ -6,10 +6,12 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
 
-from ..core.transfers import Direction, TransferNodeFinished, TransferProgress
-from ..engine.transfers import TransferRequest
 from .common import open_engine, parse_pairs, print_json
+
+if TYPE_CHECKING:
+    from ..core.transfers import Direction, TransferProgress
 
 EXIT_TRANSFER_FAILED = 1
 
@@ -38,14 +40,18 @@ def _common(parser) -> None:
 
 
 def cmd_put(args) -> int:
+    from ..core.transfers import Direction
     return _transfer(args, Direction.PUT)
 
 
 def cmd_get(args) -> int:
+    from ..core.transfers import Direction
     return _transfer(args, Direction.GET)
 
 
 def _transfer(args, direction: Direction) -> int:
+    from ..engine.transfers import TransferRequest
+
     request = TransferRequest(direction, list(args.sources), args.to, args.targets, args.max_parallel,
                               parse_pairs(args.param, "-p"))
     with open_engine(args) as engine:
@@ -92,6 +98,7 @@ class _TerminalProgress:
     def on_event(self, event) -> None:
         if getattr(event, "transfer_id", None) != self.transfer_id:
             return
+        from ..core.transfers import TransferNodeFinished, TransferProgress
         with self._lock:
             if isinstance(event, TransferProgress):
                 self._nodes[event.node] = event
