@@ -109,6 +109,7 @@ def _duration(nr: dict) -> float | None:
 def wait_planned(engine: EngineApi, run_id: int, as_json: bool) -> int:
     """Follow a planned run to its end: steps as they change, array progress at most once a second."""
     last_shown = [0.0]
+    followed = {run_id}
     if not as_json:
         entry = next((e for e in run_queue.entries(engine.catalog) if e["run_id"] == run_id), None)
         where = f" (number {entry['position']} in the queue)" if entry and entry["position"] > 1 else ""
@@ -117,10 +118,10 @@ def wait_planned(engine: EngineApi, run_id: int, as_json: bool) -> int:
         from ..core.events import PlanProgress, StepChanged
 
         def show(event) -> None:
-            if isinstance(event, StepChanged) and event.run_id == run_id and event.state != "waiting":
+            if isinstance(event, StepChanged) and event.run_id in followed and event.state != "waiting":
                 detail = f": {event.message}" if event.message else ""
                 print(f"  step {event.step}: {event.state}{detail}", file=sys.stderr)
-            elif isinstance(event, PlanProgress) and event.run_id == run_id:
+            elif isinstance(event, PlanProgress) and event.run_id in followed:
                 now = time.monotonic()
                 if now - last_shown[0] >= 1.0 or event.done + event.failed == event.total:
                     last_shown[0] = now
@@ -128,7 +129,7 @@ def wait_planned(engine: EngineApi, run_id: int, as_json: bool) -> int:
                     print(f"  {text}", file=sys.stderr)
 
         engine.bus.subscribe(show)
-    wait_or_cancel(engine, run_id)
+    run_id = wait_or_cancel(engine, run_id, followed)
     run = engine.catalog.get_run(run_id)
     progress = run_queue.progress(engine.catalog, run_id)
     if as_json:

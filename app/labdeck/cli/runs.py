@@ -65,24 +65,26 @@ def cmd_exec(args) -> int:
 
 
 def _wait_and_report(engine: EngineApi, run_id: int, as_json: bool) -> int:
+    """Follow the run (and its max-runtime restarts) to its end; exit 0 only if the last succeeded."""
     if is_planned(engine.catalog, run_id):  # a workflow, array or queued run
         from .queue import wait_planned
         return wait_planned(engine, run_id, as_json)
+    followed = {run_id}
     if not as_json:
         print(f"run {run_id} started", file=sys.stderr)
 
         from ..core.events import NodeRunFinished, NodeRunStateChanged
 
         def show(event) -> None:
-            if isinstance(event, NodeRunFinished) and event.run_id == run_id:
+            if isinstance(event, NodeRunFinished) and event.run_id in followed:
                 code = "" if event.exit_code is None else f" (exit {event.exit_code})"
                 detail = f": {event.message}" if event.message and event.status != NodeRunStatus.SUCCEEDED else ""
                 print(f"  {event.node}: {event.status}{code}{detail}", file=sys.stderr)
-            elif isinstance(event, NodeRunStateChanged) and event.run_id == run_id:
+            elif isinstance(event, NodeRunStateChanged) and event.run_id in followed:
                 print(f"  {event.node}: {event.status}: {event.message}", file=sys.stderr)
 
         engine.bus.subscribe(show)
-    wait_or_cancel(engine, run_id)
+    run_id = wait_or_cancel(engine, run_id, followed)
     run = engine.catalog.get_run(run_id)
     node_runs = engine.catalog.node_runs(run_id)
     if as_json:

@@ -100,6 +100,10 @@ class EngineApi(Protocol):
     def cancel(self, run_id: int, node_name: str | None = None) -> None:
         """Ask for a cancel and return at once; the run ends when its processes are gone."""
 
+    def successor(self, run_id: int, timeout: float | None = 30.0) -> int | None:
+        """The run that carries ``run_id`` on — its max-runtime restart — once that has
+        started (waiting up to ``timeout`` while it is pending); None when there is none."""
+
     # ---- nodes and scheduling -----------------------------------------------------------
 
     def add_node(self, node: Node, secret: str | None = None, accept_host_key: bool = False,
@@ -111,4 +115,7 @@ class EngineApi(Protocol):
 
     def adopt_detached(self) -> list[int]: ...
 
-    def close(self, cancel_running: bool = True) -> None: ...
+    def close(self, cancel_running: bool = True, stop_engine: bool = False) -> None:
+        """Let go of the engine. An in-process Engine stops (attached runs cancelled if
+        ``cancel_running``); a client leaves the engine service, which stops only when
+        ``stop_engine`` and no other process is connected."""

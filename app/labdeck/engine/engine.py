@@ -1,17 +1,19 @@
 """The Engine: one object that owns the catalog, the executor pool, the dispatcher and the
-event bus for a data folder. The CLI and the GUI both drive LabDeck through it."""
+event bus for a data folder. It is the catalog's one authority: it holds the catalog's engine
+lock (store/engine_files.py) for its life, so a second Engine on the same catalog is refused;
+every other LabDeck process reaches it through the engine service (engine/service.py)."""
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
 
-from ..core.errors import InvalidInput
+from ..core.errors import InvalidInput, LabDeckError
 from ..core.models import Job, Node, Run, Step, Trigger
 from ..core.quoting import Shell, check_option_name, substitute
 from ..core.targets import resolve_targets
 from ..executors.pool import ExecutorPool
-from ..store import paths, run_queue, secrets
+from ..store import engine_files, paths, run_queue, secrets
 from ..store.catalog import Catalog
 from .bus import EventBus
 from .dispatcher import Dispatcher
@@ -32,12 +34,21 @@ from .transfers import TransferManager
 ADHOC_JOB = "(ad-hoc)"
 
 
+class CatalogOwned(LabDeckError):
+    """Another process's engine owns this catalog."""
+
+
 class Engine:
     def __init__(self, data_dir: str | Path | None = None, seed: bool = True, schedule: bool = False,
                  miss_grace_s: float = 5.0):
         """``schedule``: start the scheduler now (else ``start_scheduler()`` later, or never:
         the CLI's one-shot commands only edit schedules, a daemon or the app fires them)."""
         self.data_dir = paths.resolve_data_dir(data_dir)
+        self._lock = engine_files.try_lock(self.data_dir)
+        if self._lock is None:
+            owner = engine_files.read_address(self.data_dir)
+            raise CatalogOwned(f"another LabDeck process{f' (pid {owner.pid})' if owner else ''} runs the engine of "
+                               f"{self.data_dir}; use it (the app, or labdeck commands, connect to it by themselves)")
         self.catalog = Catalog(paths.catalog_path(self.data_dir))
         self.bus = EventBus()
         self.pool = ExecutorPool(paths.work_dir(self.data_dir), secrets.get_secret,
@@ -51,6 +62,7 @@ class Engine:
         self.rules = RuleWatcher(self)
         self.scheduler = Scheduler(self, miss_grace_s=miss_grace_s)
         self._closed = threading.Event()
+        self._taken_over = False
         if seed:
             seed_first_start(self.catalog)
         reconcile_orphans(self.catalog, set())
@@ -58,12 +70,31 @@ class Engine:
             self.start_scheduler()
 
     def start_scheduler(self) -> None:
-        """Build the scheduler from the catalog and start it (missed fires are recorded first).
-        A long-lived process (the app, the daemon) also re-attaches to detached runs here, and
-        takes over the queued runs a LabDeck process that is gone left behind."""
-        self.adopt_detached()
+        """Build the scheduler from the catalog and start it (missed fires are recorded first),
+        after taking over what earlier engines left (``take_over``)."""
+        self.take_over()
         self.scheduler.start()
+
+    def take_over(self) -> None:
+        """Once, as the catalog's owner: re-attach to detached runs of engines that are gone,
+        take up the queued runs they left, and resume their interrupted arrays and workflows."""
+        if self._taken_over:
+            return
+        self._taken_over = True
+        self.adopt_detached()
         self.queue.resume(lambda run: rebuild(self, run))
+        from .recovery import resume_interrupted
+        resume_interrupted(self)
+
+    def busy(self) -> bool:
+        """Runs, queued work, a pending restart or a transfer in this engine."""
+        return bool(self.dispatcher.active_run_ids() or self.queue.pending() or self.rules.pending()
+                    or any(not t.done.is_set() for t in self.transfers.list()))
+
+    def successor(self, run_id: int, timeout: float | None = 30.0) -> int | None:
+        """The run that carries this one on (its max-runtime restart), once it has started;
+        None when there is none."""
+        return self.rules.successor(run_id, timeout)
 
     def adopt_detached(self) -> list[int]:
         """Re-attach to the detached runs of LabDeck processes that are gone; their run ids."""
@@ -126,10 +157,12 @@ class Engine:
             return
         if node_name is None and self.queue.cancel(run_id):  # a workflow, array or queued run
             return
-        # Detached node runs of a LabDeck process that is gone: re-attach here to kill them.
-        if run_id in self.adopt_detached():
-            self.dispatcher.cancel(run_id, node_name)
-            self.dispatcher.wait(run_id, timeout=60)
+        # Detached node runs of a LabDeck process that is gone: re-attach here to kill them
+        # (in the background: a cancel returns at once).
+        def adopt_and_cancel() -> None:
+            if run_id in self.adopt_detached():
+                self.dispatcher.cancel(run_id, node_name)
+        threading.Thread(target=adopt_and_cancel, daemon=True, name=f"cancel-{run_id}").start()
 
     # ---- nodes -------------------------------------------------------------------------
 
@@ -139,7 +172,8 @@ class Engine:
     def test_node(self, name: str, accept_host_key: bool = False, replace_host_key: bool = False):
         return self.nodes.test(name, accept_host_key, replace_host_key)
 
-    def close(self, cancel_running: bool = True) -> None:
+    def close(self, cancel_running: bool = True, stop_engine: bool = True) -> None:
+        """Stop this engine (``stop_engine`` is the API's: an in-process engine always stops)."""
         if self._closed.is_set():
             return
         self._closed.set()
@@ -151,6 +185,7 @@ class Engine:
         self.notifier.close()
         self.pool.close()
         self.catalog.close()
+        self._lock.release()
 
     def __enter__(self) -> "Engine":
         return self

@@ -50,6 +50,11 @@ class RunQueue:
         self._engine.bus.publish(QueueChanged())
         self.wake()
 
+    def pending(self) -> bool:
+        """Planned runs this queue holds that have not finished."""
+        with self._lock:
+            return any(not p.finished for p in self._runs.values())
+
     def has(self, run_id: int) -> bool:
         with self._lock:
             return run_id in self._runs
