@@ -42,8 +42,8 @@ if str(REPO_ROOT) not in sys.path:
 
 from bench.report import NOTES, ROWS, Row, print_table  # noqa: E402
 from labdeck.core.smb_paths import SmbLayout  # noqa: E402
-from labdeck.executors import smb_io  # noqa: E402
-from labdeck.executors.smb_transfer import SmbTransfer  # noqa: E402
+from labdeck.executors.winrm import smb_io  # noqa: E402
+from labdeck.executors.winrm.smb_transfer import SmbTransfer  # noqa: E402
 from tests.support.smbd import SmbdServer  # noqa: E402
 
 

@@ -57,8 +57,8 @@ import psutil  # noqa: E402
 import tests.support.sshd as sshd_support  # noqa: E402
 from labdeck.core.errors import HostKeyChanged, HostKeyUnknown  # noqa: E402
 from labdeck.executors.base import CommandRequest, Deadline  # noqa: E402
-from labdeck.executors.ssh import SshExecutor  # noqa: E402
-from labdeck.executors.ssh_connection import SshConnection, SshTarget, _open_socket, fingerprint  # noqa: E402
+from labdeck.executors.ssh.executor import SshExecutor  # noqa: E402
+from labdeck.executors.ssh.connection import SshConnection, SshTarget, _open_socket, fingerprint  # noqa: E402
 
 WARM_TARGET = 0.6
 COLD_TARGET = 0.5

@@ -49,9 +49,9 @@ import paramiko  # noqa: E402
 import tests.support.sshd as sshd_support  # noqa: E402
 from bench.report import NOTES, ROWS, Row, print_table  # noqa: E402
 from labdeck.core.transfers import RemoteEntry  # noqa: E402
-from labdeck.executors import sftp_transfer  # noqa: E402
-from labdeck.executors.sftp_transfer import SftpTransfer  # noqa: E402
-from labdeck.executors.ssh_connection import SshConnection, SshTarget, _open_socket, _rekey_like_openssh  # noqa: E402
+from labdeck.executors.ssh import sftp_transfer  # noqa: E402
+from labdeck.executors.ssh.sftp_transfer import SftpTransfer  # noqa: E402
+from labdeck.executors.ssh.connection import SshConnection, SshTarget, _open_socket, _rekey_like_openssh  # noqa: E402
 
 GCM = "aes128-gcm@openssh.com"
 

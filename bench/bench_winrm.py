@@ -41,8 +41,8 @@ import winrm  # noqa: E402
 
 from bench.report import NOTES, ROWS, Row, pct, print_table  # noqa: E402
 from labdeck.executors.base import CommandRequest, Deadline  # noqa: E402
-from labdeck.executors.winrm import WinrmExecutor  # noqa: E402
-from labdeck.executors.winrm_session import WinrmTarget  # noqa: E402
+from labdeck.executors.winrm.executor import WinrmExecutor  # noqa: E402
+from labdeck.executors.winrm.session import WinrmTarget  # noqa: E402
 from tests.support.wsman_server import WsmanServer  # noqa: E402 - for its default user and password
 
 BLOCK = 20

@@ -45,10 +45,10 @@ from winrm.protocol import Protocol  # noqa: E402
 
 from bench.report import NOTES, ROWS, Row, print_table  # noqa: E402
 from labdeck.core.transfers import RemoteEntry  # noqa: E402
-from labdeck.executors import winrm_transfer  # noqa: E402
-from labdeck.executors.winrm import WinrmExecutor  # noqa: E402
-from labdeck.executors.winrm_session import WinrmTarget  # noqa: E402
-from labdeck.executors.winrm_transfer import WinrmTransfer  # noqa: E402
+from labdeck.executors.winrm import transfer as winrm_transfer  # noqa: E402
+from labdeck.executors.winrm.executor import WinrmExecutor  # noqa: E402
+from labdeck.executors.winrm.session import WinrmTarget  # noqa: E402
+from labdeck.executors.winrm.transfer import WinrmTransfer  # noqa: E402
 from tests.support.wsman_server import WsmanServer  # noqa: E402 - for its default user and password
 
 CMD_LINE_LIMIT = 8191

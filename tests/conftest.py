@@ -19,6 +19,17 @@ from tests.support.sshd import SshdCluster, SshdNode, sshd_available
 # Must be in place before any QApplication can be created (pytest-qt's qapp).
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+# Each test folder is one marker (registered in pyproject.toml), so `-m unit` or `-m "not gui"`
+# selects by kind without a decorator on every test.
+_FOLDER_MARKERS = {"unit", "integration", "gui", "installer"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = item.path.parent.name
+        if folder in _FOLDER_MARKERS:
+            item.add_marker(folder)
+
 
 # --- test environment -------------------------------------------------------
 

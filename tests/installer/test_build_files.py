@@ -98,3 +98,8 @@ def test_installer_script_matches_the_spec_and_the_data_folder():
     assert '#define DataDir "{localappdata}\\LabDeck"' in iss
     assert "MB_DEFBUTTON2" in iss and "UninstallSilent" in iss  # keeping the data is the default
     assert (ROOT / "resources" / "labdeck.ico").is_file()
+
+
+def test_the_bundle_carries_every_executor_the_registry_imports_by_name():
+    spec = (ROOT / "installer" / "labdeck.spec").read_text(encoding="utf-8")
+    assert 'hidden += collect_submodules("labdeck.executors")' in spec

@@ -19,9 +19,9 @@ from labdeck.core.errors import AuthenticationFailed
 from labdeck.core.models import Node, Transport, WinrmSettings
 from labdeck.core.transfers import Direction, FileOutcome, TransferProgress
 from labdeck.engine.transfers import TransferRequest
-from labdeck.executors.local_transfer import LocalTransfer
-from labdeck.executors.winrm import executor_for
-from labdeck.executors.winrm_transfer_choice import smb_or_chunked
+from labdeck.executors.local.transfer import LocalTransfer
+from labdeck.executors.winrm.executor import executor_for
+from labdeck.executors.winrm.transfer_choice import smb_or_chunked
 
 from tests.integration.test_cli import labdeck
 from tests.integration.test_transfers import run_transfer, sha256_file

@@ -16,7 +16,7 @@ import pytest
 from labdeck.core.errors import AuthenticationFailed
 from labdeck.core.models import Job, JobPolicy, Step, StepKind
 from labdeck.core.status import KillState, NodeRunStatus
-from labdeck.executors import winrm_release
+from labdeck.executors.winrm import release as winrm_release
 from tests.conftest import add_winrm_node
 from tests.integration.test_cli import labdeck
 from tests.integration.test_detached_runs import DETACHED

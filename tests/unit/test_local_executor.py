@@ -8,7 +8,7 @@ import uuid
 
 from labdeck.core.status import KillState
 from labdeck.executors.base import CommandRequest, Deadline, Ending, ScriptFile
-from labdeck.executors.local import LocalExecutor
+from labdeck.executors.local.executor import LocalExecutor
 
 
 def collect():

@@ -17,7 +17,7 @@ from labdeck.cli.daemon import stop_signals
 from labdeck.core.models import Trigger
 from labdeck.core.status import KillState, RunStatus
 from labdeck.engine.reconcile import controller_alive, reconcile_orphans
-from labdeck.executors.process_tree import kill_tree, process_tree, taskkill_argv
+from labdeck.executors.local.process_tree import kill_tree, process_tree, taskkill_argv
 from labdeck.store.catalog import Catalog
 
 

@@ -11,11 +11,11 @@ import pytest
 from labdeck.core.errors import InvalidInput
 from labdeck.core.quoting import Shell, env_name, substitute
 from labdeck.executors.base import ScriptFile
-from labdeck.executors.winrm_commands import (MAX_COMMAND_LINE, Payload, codepage_for, command_payload,
+from labdeck.executors.winrm.commands import (MAX_COMMAND_LINE, Payload, codepage_for, command_payload,
                                               encode_powershell, kill_script, launch_script, powershell_command,
                                               ps_quote, safe_path_part, script_payload, script_remote_path,
                                               split_pid_mark, upload_script)
-from labdeck.executors.winrm_preflight import judge_quotas
+from labdeck.executors.winrm.preflight import judge_quotas
 
 HOSTILE = [
     "plain", "", "it's", "''", "a & b", "a | b", "a && b || c", "%PATH%", "!PATH!", "%%", "$(Get-Date)",

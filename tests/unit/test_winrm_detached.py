@@ -13,11 +13,11 @@ from labdeck.core.errors import InvalidInput
 from labdeck.core.quoting import Shell, env_name, substitute
 from labdeck.executors.base import ScriptFile
 from labdeck.executors.posix_detached import parse_status
-from labdeck.executors.winrm import WinrmExecutor
-from labdeck.executors.winrm_detached_scripts import (BOOTSTRAP, MAX_CMD_LINE, cleanup_script, command_step,
+from labdeck.executors.winrm.executor import WinrmExecutor
+from labdeck.executors.winrm.detached_scripts import (BOOTSTRAP, MAX_CMD_LINE, cleanup_script, command_step,
                                                       launcher_script, read_script, run_dir, script_path, script_step,
                                                       start_script, status_script)
-from labdeck.executors.winrm_session import WinrmTarget
+from labdeck.executors.winrm.session import WinrmTarget
 from tests.unit.test_winrm_commands import HOSTILE, read_ps_single_quoted
 
 STEP_LINE = re.compile(r"^if \(\$rc -eq 0\) \{ \$step = (\d+); \$rc = Invoke-LabdeckStep '(cmd|powershell)' ", re.M)

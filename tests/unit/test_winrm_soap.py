@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 import xmltodict
 from winrm.protocol import Protocol
 
-from labdeck.executors import winrm_soap as soap
+from labdeck.executors.winrm import soap
 
 
 def header(action: str) -> dict:

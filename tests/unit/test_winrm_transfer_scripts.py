@@ -11,10 +11,10 @@ import pytest
 from winrm.protocol import Protocol
 
 from labdeck.core.transfers import PART_SUFFIX
-from labdeck.executors import winrm_soap as soap
-from labdeck.executors import winrm_transfer_scripts as scripts
-from labdeck.executors.winrm_commands import powershell_command
-from labdeck.executors.winrm_transfer import UPLOAD_CHUNK
+from labdeck.executors.winrm import soap
+from labdeck.executors.winrm import transfer_scripts as scripts
+from labdeck.executors.winrm.commands import powershell_command
+from labdeck.executors.winrm.transfer import UPLOAD_CHUNK
 from tests.unit.test_winrm_commands import HOSTILE, read_ps_single_quoted
 
 MAX_ENVELOPE_DEFAULT = 500 * 1024  # MaxEnvelopeSizekb = 500 on a default Windows install

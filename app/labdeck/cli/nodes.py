@@ -154,7 +154,7 @@ def cmd_smb(args) -> int:
 
 
 def cmd_prepare_windows(args) -> int:
-    from ..executors.winrm_setup import prepare_windows_script
+    from ..executors.winrm.setup import prepare_windows_script
     if not re.fullmatch(r"[A-Za-z0-9.:/,-]+", args.allow):
         raise InvalidInput(f"--allow '{args.allow}' is not an address, a range or LocalSubnet")
     print(prepare_windows_script(remote_address=args.allow), end="")

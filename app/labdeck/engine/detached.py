@@ -55,8 +55,7 @@ class DetachedRunner:
 
     @staticmethod
     def ops_for(executor) -> DetachedOps | None:
-        getter = getattr(executor, "detached_ops", None)
-        return getter() if getter else None
+        return executor.detached_ops()
 
     # ---- launching ---------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ the node run then records its real outcome. One monitor thread checks every watc
 
 Signs of life come from the follower of a detached run: each status poll the node answers.
 (Attached commands live on their connection, which is closed after 20 s without an answer:
-they end ``unreachable``, see executors/ssh_connection.py.)"""
+they end ``unreachable``, see executors/ssh/connection.py.)"""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from ..core.errors import HostKeyChanged, HostKeyUnknown, InvalidInput
 from ..core.events import NodeSeen
 from ..core.models import Capacity, Node, Transport
-from ..executors.winrm_commands import codepage_for
+from ..executors.registry import factory_of
 from ..store import secrets
 from .bus import EventBus
 from .hostkeys import CatalogHostKeys
@@ -35,7 +35,7 @@ class NodeManager:
 
     def presented_host_key(self, node: Node) -> tuple[str, str, str]:
         """(type, base64, fingerprint) the node presents now, for the user to check."""
-        from ..executors.ssh_connection import SshTarget, fetch_host_key  # paramiko: only when SSH is used
+        from ..executors.ssh.connection import SshTarget, fetch_host_key  # paramiko: only when SSH is used
         return fetch_host_key(SshTarget(node.name, node.host, node.effective_port, node.username))
 
     def add(self, node: Node, secret: str | None = None, accept_host_key: bool = False,
@@ -51,7 +51,7 @@ class NodeManager:
         if node.transport is not Transport.LOCAL and secret:
             node.credential_ref = secrets.credential_ref_for(node.name)
         presented = None
-        if node.transport is Transport.SSH and (check or accept_host_key or expected_fingerprint):
+        if factory_of(node).over_ssh and (check or accept_host_key or expected_fingerprint):
             presented = self.presented_host_key(node)
             if expected_fingerprint is not None:
                 if presented[2] != expected_fingerprint:
@@ -78,7 +78,7 @@ class NodeManager:
     def test(self, name: str, accept_host_key: bool = False, replace_host_key: bool = False) -> NodeCheck:
         node = self._catalog.get_node(name)
         fingerprint = None
-        if node.transport is Transport.SSH and accept_host_key:
+        if factory_of(node).over_ssh and accept_host_key:
             key_type, key_b64, fingerprint = self.presented_host_key(node)
             try:
                 self._host_keys.check(name, key_type, key_b64, fingerprint)
@@ -92,10 +92,7 @@ class NodeManager:
         try:
             executor = self._pool.get(node)
             probe = executor.probe()
-            checks = executor.preflight() if hasattr(executor, "preflight") else []
-            if node.transport is Transport.WINRM and node.winrm.smb:
-                from ..executors.winrm_transfer_choice import smb_check
-                checks.append(smb_check(node, executor, probe))
+            checks = factory_of(node).preflight(node, executor, probe)
         except Exception as exc:
             self._bus.publish(NodeSeen(name, False, str(exc)))
             raise
@@ -125,7 +122,7 @@ class NodeManager:
             ref = node.credential_ref = old.credential_ref or secrets.credential_ref_for(node.name)
         old_secret = secrets.get_secret(ref) if ref else None
         presented = None
-        if node.transport is Transport.SSH and accept_fingerprint and \
+        if factory_of(node).over_ssh and accept_fingerprint and \
                 accept_fingerprint not in {fp for _b64, fp in old_keys.values()}:
             presented = self.presented_host_key(node)
             if presented[2] != accept_fingerprint:
@@ -167,7 +164,7 @@ class NodeManager:
         the keyring under the node's credential reference, if any."""
         if node.transport is Transport.WINRM:
             return self._try_winrm_login(node, secret)
-        if node.transport is not Transport.SSH:
+        if not factory_of(node).over_ssh:
             raise InvalidInput(f"node '{node.name}': only SSH and WinRM nodes need a login check")
         key_type, _b64, fingerprint = self.presented_host_key(node)
         if fingerprint != accepted_fingerprint:
@@ -177,7 +174,7 @@ class NodeManager:
             if presented_fp != accepted_fingerprint:
                 raise HostKeyChanged(node.name, accepted_fingerprint, f"{presented_type} {presented_fp}")
 
-        from ..executors.ssh_connection import SshConnection, SshTarget  # paramiko: only when SSH is used
+        from ..executors.ssh.connection import SshConnection, SshTarget  # paramiko: only when SSH is used
         if secret is None and node.credential_ref:
             secret = secrets.get_secret(node.credential_ref)
         target = SshTarget(node.name, node.host, node.effective_port, node.username, key_file=node.key_file,
@@ -193,7 +190,7 @@ class NodeManager:
     def _try_winrm_login(self, node: Node, secret: str | None) -> NodeCheck:
         """Log in to a WinRM node and read its quotas, saving nothing (WinRM has no host key;
         HTTPS certificates are checked by the transport unless the node turns that off)."""
-        from ..executors.winrm import executor_for as winrm_executor_for  # pywinrm: only when WinRM is used
+        from ..executors.winrm.executor import executor_for as winrm_executor_for  # pywinrm: only when WinRM is used
         if secret is None and node.credential_ref:
             secret = secrets.get_secret(node.credential_ref)
         executor = winrm_executor_for(node, secret)
@@ -215,12 +212,6 @@ def _validate(node: Node) -> None:
         raise InvalidInput(f"invalid node name '{node.name}': use letters, digits, '-', '_' or '.' (not 'all')")
     if node.transport is not Transport.LOCAL and not node.host:
         raise InvalidInput(f"node '{node.name}' needs --host")
-    if node.transport is Transport.SSH and not node.username:
-        raise InvalidInput(f"node '{node.name}' needs --user for SSH")
-    if node.transport is Transport.WINRM and not node.username:
-        raise InvalidInput(f"node '{node.name}' needs --user for WinRM "
-                           "(DOMAIN\\user or user@domain for a domain account)")
-    if node.transport is Transport.WINRM:
-        codepage_for(node.encoding)  # an encoding Windows has no code page for is refused here, not at run time
+    factory_of(node).validate(node)
     if node.port is not None and not 0 < node.port < 65536:
         raise InvalidInput(f"port {node.port} is out of range 1-65535")

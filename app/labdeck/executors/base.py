@@ -1,4 +1,5 @@
-"""The one protocol every executor (local, ssh, winrm) implements, and its request/result types."""
+"""The one protocol every executor (local, ssh, winrm) implements, with its optional
+capabilities declared (an executor without one says so by returning None), and its request/result types."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..core.quoting import Shell
 from ..core.status import KillState
+
+if TYPE_CHECKING:  # detached_ops imports paramiko, which loads with the first SSH node
+    from .detached_ops import DetachedOps
 
 OutputSink = Callable[[str, bytes], None]
 """Called with ("stdout" | "stderr", bytes) as output arrives; must not block for long."""
@@ -86,5 +90,9 @@ class Executor(Protocol):
 
     def probe(self) -> dict:
         """OS family, CPUs, memory and disk of the node."""
+
+    def detached_ops(self) -> DetachedOps | None:
+        """Launching, following and killing detached runs on this node; None when its runs
+        stay attached (this computer on Windows)."""
 
     def close(self) -> None: ...

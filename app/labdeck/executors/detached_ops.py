@@ -20,7 +20,7 @@ from .base import ScriptFile
 from .posix_detached import RUNS_ROOT, RemoteState, cleanup_script, launcher_script, parse_status, start_command, \
     status_script
 from .posix_shell import kill_group_script, script_invocation
-from .ssh_connection import SshConnection
+from .ssh.connection import SshConnection
 
 OP_TIMEOUT_S = 8.0
 

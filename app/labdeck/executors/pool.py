@@ -3,26 +3,22 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..core.errors import InvalidInput
-from ..core.models import Node, Transport
+from ..core.models import Node
 from .base import Executor
-from .local import LocalExecutor
+from .registry import Connecting, SecretLookup, factory_of
 
 if TYPE_CHECKING:
-    from .ssh_connection import HostKeyCheck
+    from .ssh.connection import HostKeyCheck
 
-SecretLookup = Callable[[str | None], str | None]
+__all__ = ["ExecutorPool", "SecretLookup"]
 
 
 class ExecutorPool:
     def __init__(self, work_root: Path, secret_for: SecretLookup, check_host_key: HostKeyCheck):
-        self._work_root = Path(work_root)
-        self._secret_for = secret_for
-        self._check_host_key = check_host_key
+        self._connecting = Connecting(Path(work_root), secret_for, check_host_key)
         self._executors: dict[str, tuple[tuple, Executor]] = {}
         self._lock = threading.Lock()
 
@@ -41,24 +37,8 @@ class ExecutorPool:
             return executor
 
     def _create(self, node: Node) -> Executor:
-        if node.transport is Transport.LOCAL:
-            return LocalExecutor(self._work_root)
-        # paramiko and pywinrm are imported with the first node that needs them: not on every start
-        if node.transport is Transport.SSH:
-            from .ssh import SshExecutor
-            from .ssh_connection import SshConnection, SshTarget
-            secret = self._secret_for(node.credential_ref)
-            target = SshTarget(
-                node=node.name, host=node.host, port=node.effective_port, username=node.username,
-                key_file=node.key_file,
-                password=None if node.key_file else secret,
-                passphrase=secret if node.key_file else None,
-            )
-            return SshExecutor(SshConnection(target, self._check_host_key))
-        if node.transport is Transport.WINRM:
-            from .winrm import executor_for as winrm_executor_for
-            return winrm_executor_for(node, self._secret_for(node.credential_ref))
-        raise InvalidInput(f"node '{node.name}': transport '{node.transport}' is not supported yet")
+        # the registry imports paramiko and pywinrm with the first node that needs them: not on every start
+        return factory_of(node).executor(node, self._connecting)
 
     def forget(self, node_name: str) -> None:
         with self._lock:

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QLineEdit, QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from ...core.models import WINRM_AUTHS, WinrmSettings
-from ...executors.winrm_setup import HTTPS_PORT, prepare_windows_script
+from ...executors.winrm.setup import HTTPS_PORT, prepare_windows_script
 
 AUTH_HELP = {
     "ntlm": "NTLM: a local or domain account; messages are encrypted even over HTTP",

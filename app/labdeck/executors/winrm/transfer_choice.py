@@ -16,11 +16,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 
-from ..core.errors import AuthenticationFailed, LabDeckError
-from ..core.models import Node
-from ..core.smb_paths import SmbLayout, is_drive_absolute
-from .transfer_base import TransferBackend
-from .winrm_preflight import PreflightCheck
+from ...core.errors import AuthenticationFailed, LabDeckError
+from ...core.models import Node
+from ...core.smb_paths import SmbLayout, is_drive_absolute
+from ..transfer_base import TransferBackend
+from .preflight import PreflightCheck
 
 log = logging.getLogger(__name__)
 PROBE_TIMEOUT_S = 2.0

@@ -13,15 +13,15 @@ import base64
 import binascii
 from typing import TYPE_CHECKING
 
-from ..core.errors import LabDeckError, NodeUnreachable
-from ..core.status import KillState
-from .base import ScriptFile
-from .posix_detached import RemoteState, parse_status
-from .winrm_detached_scripts import (LAUNCHER_NAME, DetachedStep, cleanup_script, command_step, launcher_script,
+from ...core.errors import LabDeckError, NodeUnreachable
+from ...core.status import KillState
+from ..base import ScriptFile
+from ..posix_detached import RemoteState, parse_status
+from .detached_scripts import (LAUNCHER_NAME, DetachedStep, cleanup_script, command_step, launcher_script,
                                      read_script, run_dir, script_path, script_step, start_script, status_script)
 
 if TYPE_CHECKING:
-    from .winrm import WinrmExecutor
+    from .executor import WinrmExecutor
 
 OP_TIMEOUT_S = 20.0      # longest silence of a status or read helper (powershell.exe starts slowly on a busy node)
 START_WAIT_S = 20.0      # how long the start helper waits for the launcher to record its pid

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import psutil
 
-from ..core.status import KillState
+from ...core.status import KillState
 
 
 def taskkill_argv(pid: int) -> list[str]:

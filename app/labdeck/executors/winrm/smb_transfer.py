@@ -35,11 +35,11 @@ import smbclient.shutil
 from smbprotocol.exceptions import SMBAuthenticationError, SMBException, SMBOSError, SMBResponseException
 from smbprotocol.header import NtStatus
 
-from ..core.errors import AuthenticationFailed, NodeUnreachable
-from ..core.smb_paths import ADMIN_SHARE, SmbLayout
-from ..core.transfers import PART_SUFFIX, FileOutcome, FileResult, RemoteEntry, remote_join
+from ...core.errors import AuthenticationFailed, NodeUnreachable
+from ...core.smb_paths import ADMIN_SHARE, SmbLayout
+from ...core.transfers import PART_SUFFIX, FileOutcome, FileResult, RemoteEntry, remote_join
 from .smb_io import IN_FLIGHT, ShortTransfer, read_pipelined, write_pipelined
-from .transfer_base import ByteProgress, LocalPart, TransferCancelled, TransferError, sha256_prefix
+from ..transfer_base import ByteProgress, LocalPart, TransferCancelled, TransferError, sha256_prefix
 
 SAMPLE = 1 << 20            # bytes compared at each end of a part file before resuming it
 CONNECT_TIMEOUT_S = 3.0

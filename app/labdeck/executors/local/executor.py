@@ -19,10 +19,10 @@ import threading
 import time
 from pathlib import Path
 
-from ..core.quoting import Shell
-from ..core.status import KillState
-from .base import POLL_S, CommandRequest, Deadline, Ending, ExecResult, OutputSink, ScriptFile, stop_reason
-from .posix_shell import PROBE_SCRIPT, parse_probe, script_invocation
+from ...core.quoting import Shell
+from ...core.status import KillState
+from ..base import POLL_S, CommandRequest, Deadline, Ending, ExecResult, OutputSink, ScriptFile, stop_reason
+from ..posix_shell import PROBE_SCRIPT, parse_probe, script_invocation
 from .process_tree import kill_tree
 
 IS_WINDOWS = sys.platform == "win32"
@@ -117,7 +117,7 @@ class LocalExecutor:
         """Detached runs on this computer (POSIX only; on Windows runs stay attached)."""
         if IS_WINDOWS:
             return None
-        from .detached_ops import LocalDetachedOps
+        from ..detached_ops import LocalDetachedOps
         return LocalDetachedOps()
 
     def close(self) -> None:

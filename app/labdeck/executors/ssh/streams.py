@@ -26,7 +26,7 @@ from typing import BinaryIO
 
 import paramiko
 
-from .transfer_base import BLOCK, ByteProgress, TransferCancelled, TransferError
+from ..transfer_base import BLOCK, ByteProgress, TransferCancelled, TransferError
 
 DIGEST_MARK = "labdeck-sha256 "
 PYTHON_MIN_BYTES = 16 << 20

@@ -29,14 +29,14 @@ from pathlib import Path
 
 from winrm.exceptions import WinRMTransportError
 
-from ..core.errors import LabDeckError, NodeUnreachable
-from ..core.transfers import FileOutcome, FileResult, RemoteEntry, remote_join
-from .transfer_base import (ByteProgress, LocalPart, TransferCancelled, TransferError, finish_download, resume_download,
+from ...core.errors import LabDeckError, NodeUnreachable
+from ...core.transfers import FileOutcome, FileResult, RemoteEntry, remote_join
+from ..transfer_base import (ByteProgress, LocalPart, TransferCancelled, TransferError, finish_download, resume_download,
                             sha256_prefix)
-from .winrm import WinrmExecutor
-from .winrm_commands import powershell_command
-from .winrm_session import SIGNAL_TERMINATE, WINRM_FAILURES, translate
-from .winrm_transfer_scripts import (get_script, hash_script, list_script, mkdir_script, put_script, remove_script,
+from .executor import WinrmExecutor
+from .commands import powershell_command
+from .session import SIGNAL_TERMINATE, WINRM_FAILURES, translate
+from .transfer_scripts import (get_script, hash_script, list_script, mkdir_script, put_script, remove_script,
                                      stat_script, touch_script)
 
 UPLOAD_CHUNK = 192 * 1024   # raw bytes per Send: 256 KiB of base64, about 350 KB of envelope

@@ -11,8 +11,8 @@ import stat as stat_mod
 import threading
 from pathlib import Path
 
-from ..core.transfers import FileOutcome, FileResult, RemoteEntry
-from .transfer_base import BLOCK, ByteProgress, LocalPart, TransferCancelled, TransferError, sha256_prefix
+from ...core.transfers import FileOutcome, FileResult, RemoteEntry
+from ..transfer_base import BLOCK, ByteProgress, LocalPart, TransferCancelled, TransferError, sha256_prefix
 
 
 class LocalTransfer:

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import paramiko
 
-from ..core.errors import NodeUnreachable
-from ..core.transfers import PART_SUFFIX, FileOutcome, FileResult, RemoteEntry, remote_join
-from .ssh_connection import SshConnection
-from .ssh_streams import (LocalHasher, open_local, parse_digest, python_pays_off, read_digest, reader_command,
+from ...core.errors import NodeUnreachable
+from ...core.transfers import PART_SUFFIX, FileOutcome, FileResult, RemoteEntry, remote_join
+from .connection import SshConnection
+from .streams import (LocalHasher, open_local, parse_digest, python_pays_off, read_digest, reader_command,
                           send_file, writer_command)
-from .transfer_base import (ByteProgress, LocalPart, TransferCancelled, TransferError, finish_download, resume_download,
+from ..transfer_base import (ByteProgress, LocalPart, TransferCancelled, TransferError, finish_download, resume_download,
                             sha256_prefix)
 
 STREAM_WINDOW = 2 << 20         # larger windows measured slower: chunks that outgrow the CPU cache

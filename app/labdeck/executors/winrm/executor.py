@@ -16,17 +16,17 @@ import threading
 import time
 from pathlib import Path
 
-from ..core.errors import LabDeckError, NodeUnreachable
-from ..core.models import Node
-from ..core.quoting import Shell
-from ..core.status import KillState
-from .base import CommandRequest, Deadline, Ending, ExecResult, OutputSink, stop_reason
-from .winrm_commands import (codepage_for, command_payload, download_script, is_utf8, kill_script, launch_script,
+from ...core.errors import LabDeckError, NodeUnreachable
+from ...core.models import Node
+from ...core.quoting import Shell
+from ...core.status import KillState
+from ..base import CommandRequest, Deadline, Ending, ExecResult, OutputSink, stop_reason
+from .commands import (codepage_for, command_payload, download_script, is_utf8, kill_script, launch_script,
                              parse_key_values, parse_probe, powershell_command, preflight_script, probe_script,
                              script_payload, script_remote_path, split_pid_mark, upload_script)
-from .winrm_detached import WinrmDetachedOps
-from .winrm_preflight import PreflightCheck, judge_quotas
-from .winrm_session import SIGNAL_TERMINATE, WINRM_FAILURES, RemoteShell, ShellPool, WinrmTarget, translate
+from .detached import WinrmDetachedOps
+from .preflight import PreflightCheck, judge_quotas
+from .session import SIGNAL_TERMINATE, WINRM_FAILURES, RemoteShell, ShellPool, WinrmTarget, translate
 
 RECEIVE_WAIT_S = 2.0    # longest single Receive while a step runs: bounds how late a stop is noticed
 MARK_WAIT_S = 15.0      # how long a stop waits for a slow-starting step to report its pid

@@ -28,9 +28,9 @@ from winrm.exceptions import (AuthenticationError, WinRMError, WinRMOperationTim
                               WSManFaultError)
 from winrm.protocol import Protocol
 
-from ..core.errors import AuthenticationFailed, InvalidInput, LabDeckError, NodeUnreachable
-from . import winrm_soap as soap
-from .winrm_release import CommandReleaser, stale_sealed_session
+from ...core.errors import AuthenticationFailed, InvalidInput, LabDeckError, NodeUnreachable
+from . import soap
+from .release import CommandReleaser, stale_sealed_session
 
 CONNECT_READ_TIMEOUT_S = 30
 RECEIVE_SLACK_S = 10

@@ -36,10 +36,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import PureWindowsPath
 
-from ..core.errors import InvalidInput
-from ..core.quoting import Shell
-from .base import ScriptFile
-from .winrm_commands import (POWERSHELL_FLAGS, REMOTE_ROOT, UTF8_CODEPAGE, _prelude, _set_env, encode_powershell,
+from ...core.errors import InvalidInput
+from ...core.quoting import Shell
+from ..base import ScriptFile
+from .commands import (POWERSHELL_FLAGS, REMOTE_ROOT, UTF8_CODEPAGE, _prelude, _set_env, encode_powershell,
                              helper_script, ps_quote, safe_path_part, script_payload)
 
 LAUNCHER_MARK = "# labdeck-detached-launcher"

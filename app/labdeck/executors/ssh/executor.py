@@ -16,15 +16,15 @@ from pathlib import Path
 
 import paramiko
 
-from ..core.errors import NodeUnreachable
-from ..core.exit_codes import signal_number
-from ..core.quoting import Shell
-from ..core.status import KillState
-from . import ssh_exit_signal
-from .base import POLL_S, CommandRequest, Deadline, Ending, ExecResult, OutputSink, stop_reason
-from .detached_ops import SshDetachedOps
-from .posix_shell import PID_MARK, PROBE_SCRIPT, kill_group_script, launch_wrapper, parse_probe, script_invocation
-from .ssh_connection import SshConnection
+from ...core.errors import NodeUnreachable
+from ...core.exit_codes import signal_number
+from ...core.quoting import Shell
+from ...core.status import KillState
+from . import exit_signal as ssh_exit_signal
+from ..base import POLL_S, CommandRequest, Deadline, Ending, ExecResult, OutputSink, stop_reason
+from ..detached_ops import SshDetachedOps
+from ..posix_shell import PID_MARK, PROBE_SCRIPT, kill_group_script, launch_wrapper, parse_probe, script_invocation
+from .connection import SshConnection
 
 REMOTE_ROOT = ".labdeck/runs"  # relative to the login directory
 MARK_WAIT_S = 15.0  # how long a stop waits for a slow-starting command to report its group

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from winrm.exceptions import AuthenticationError, WinRMTransportError
 from winrm.protocol import Protocol
 
-from . import winrm_soap as soap
+from . import soap
 
 IDLE_S = 0.05
 IDLE_CONNECTION_S = 60.0

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import paramiko
 
-from ..core.errors import AuthenticationFailed, NodeUnreachable
-from . import ssh_exit_signal
+from ...core.errors import AuthenticationFailed, NodeUnreachable
+from . import exit_signal as ssh_exit_signal
 
 HostKeyCheck = Callable[[str, str, str, str], None]
 """(node name, key type, base64 key, fingerprint) -> None, or raises HostKeyUnknown/HostKeyChanged."""

@@ -33,9 +33,9 @@ import codecs
 import re
 from dataclasses import dataclass
 
-from ..core.errors import InvalidInput
-from ..core.quoting import Shell, quote
-from .base import ScriptFile
+from ...core.errors import InvalidInput
+from ...core.quoting import Shell, quote
+from ..base import ScriptFile
 
 POWERSHELL_EXE = "powershell.exe"
 POWERSHELL_FLAGS = ("-NoLogo", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass",
