@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from ..core.errors import AuthenticationFailed, HostKeyChanged, HostKeyUnknown, LabDeckError, NodeUnreachable
@@ -56,6 +57,8 @@ class Dispatcher(ReattachMixin):
         self._stopping = threading.Event()
         self.heartbeats = Heartbeats(catalog, bus, self._stopping)
         self.detached = DetachedRunner(catalog, pool, self.heartbeats)
+        # Told when a node does not answer (node health marks it down); the engine sets it.
+        self.on_unreachable: Callable[[str, str], None] = lambda node_name, message: None
         self._watcher = threading.Thread(target=self._watch_cancel_flags, daemon=True, name="cancel-watcher")
         self._watcher.start()
 
@@ -154,6 +157,12 @@ class Dispatcher(ReattachMixin):
                 if outcome is None:
                     return  # released at shutdown: the detached command goes on, a later LabDeck re-attaches
                 status, exit_code, message, kill_state = outcome
+                if status is NodeRunStatus.UNREACHABLE:
+                    self.on_unreachable(node.name, message)
+                    if active.run.workflow_run_id is not None and policy.unreachable == "move":
+                        # a task of an array or workflow: the run queue places it again on another node
+                        self._finish_node(active, nr, status, exit_code, message, kill_state, writer)
+                        return
                 if status is NodeRunStatus.UNREACHABLE and policy.unreachable in ("wait", "move"):
                     node, (status, exit_code, message, kill_state) = self._unreachable(
                         active, node, nr, writer, cancel, tried, (status, exit_code, message, kill_state))

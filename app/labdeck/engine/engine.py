@@ -17,6 +17,7 @@ from ..store import engine_files, paths, run_queue, secrets
 from ..store.catalog import Catalog
 from .bus import EventBus
 from .dispatcher import Dispatcher
+from .health import NodeHealth
 from .hostkeys import CatalogHostKeys
 from .nodes import NodeManager
 from .notify import Notifier
@@ -56,6 +57,8 @@ class Engine:
         self.dispatcher = Dispatcher(self.catalog, self.pool, self.bus, secrets.get_secret)
         self.nodes = NodeManager(self.catalog, self.pool, self.bus)
         self.transfers = TransferManager(self.catalog, self.pool, self.bus)
+        self.health = NodeHealth(self.catalog, self.pool, self.bus, on_change=lambda: self.queue.wake())
+        self.dispatcher.on_unreachable = self.health.mark_down
         self.queue = RunQueue(self)  # workflows, arrays, runs that wait for room
         self.queue_files = NodeFiles(self)
         self.notifier = Notifier(self.catalog, self.bus)
@@ -66,6 +69,7 @@ class Engine:
         if seed:
             seed_first_start(self.catalog)
         reconcile_orphans(self.catalog, set())
+        self.health.start()
         if schedule:
             self.start_scheduler()
 
@@ -143,6 +147,11 @@ class Engine:
         failed = [nr.node_name for nr in self.catalog.node_runs(run_id) if nr.status != "succeeded"]
         if not failed:
             raise InvalidInput(f"every node of run {run_id} succeeded; nothing to re-run")
+        down = [self.health.down(name) for name in failed if self.health.down(name)]
+        if len(down) == len(failed):  # never re-run on a node that is down
+            raise InvalidInput(f"run {run_id}: the nodes that did not succeed are down ({'; '.join(down)}); "
+                               f"wait for them to answer, or: labdeck node test NAME")
+        failed = [name for name in failed if not self.health.down(name)]
         return self.start_job(run.job_name, run.options, Trigger.MANUAL, targets=",".join(failed))
 
     def wait(self, run_id: int, timeout: float | None = None) -> bool:
@@ -179,6 +188,7 @@ class Engine:
         self._closed.set()
         self.scheduler.shutdown()  # first: no new runs while the running ones are stopped
         self.rules.close()
+        self.health.close()
         self.queue.close()
         self.dispatcher.shutdown(cancel_running)
         self.transfers.shutdown()
