@@ -320,3 +320,42 @@ def test_an_item_whose_node_cannot_be_probed_says_why(client, sshd_node):
     reason = wait_for(lambda: next((e["reason"] for e in run_queue.entries(client.catalog)
                                     if e["run_id"] == run.id and e["reason"]), None), 30, "a reason")
     assert sshd_node.name in reason and ("down" in reason or "probe" in reason), reason
+
+
+# ---- 6. GPUs are devices ---------------------------------------------------------------------
+
+FAKE_NVIDIA_SMI = """#!/bin/sh
+# A stand-in for nvidia-smi (there is no GPU here): it reports two GPUs as the real one does.
+case "$*" in
+  *-L*) echo "GPU 0: NVIDIA Test A (UUID: GPU-aaaa)"; echo "GPU 1: NVIDIA Test B (UUID: GPU-bbbb)";;
+  *query-gpu*) echo "0, NVIDIA Test A, 16384"; echo "1, NVIDIA Test B, 8192";;
+esac
+"""
+
+
+def test_each_gpu_task_gets_its_own_devices_and_the_probe_reads_them(client, sshd_node, tmp_path):
+    tools = tmp_path / "gpu-tools"
+    tools.mkdir()
+    (tools / "nvidia-smi").write_text(FAKE_NVIDIA_SMI)
+    (tools / "nvidia-smi").chmod(0o755)
+    sshd_node.extra_env["PATH"] = f"{tools}:/usr/local/bin:/usr/bin:/bin"
+    sshd_node.stop()
+    sshd_node.start()
+    add_sshd_node(client, sshd_node, tags=["gpu"])
+    probe = client.catalog.get_node(sshd_node.name).probe
+    assert probe["gpus"] == 2
+    assert probe["gpu_list"] == [{"index": 0, "name": "NVIDIA Test A", "memory_mb": 16384},
+                                 {"index": 1, "name": "NVIDIA Test B", "memory_mb": 8192}]
+    journal = tmp_path / "journal"
+    add_job(client, "name: train\ntargets: tag:gpu\narray: 6\nslots_per_node: 3\nresources: {gpus: 1}\n"
+                    f"steps: ['s=$(date +%s.%N); sleep 0.6; echo \"$LABDECK_ITEM $CUDA_VISIBLE_DEVICES "
+                    f"$LABDECK_GPUS $s $(date +%s.%N)\" >> {journal}']\n")
+    run = client.start_job("train")
+    assert client.wait(run.id, 60)
+    assert client.catalog.get_run(run.id).status is RunStatus.SUCCEEDED
+    rows = [line.split() for line in journal.read_text().splitlines()]
+    assert sorted(r[0] for r in rows) == [str(i) for i in range(6)]
+    assert all(r[1] == r[2] and r[1] in ("0", "1") for r in rows)  # one device each, in both variables
+    for device in ("0", "1"):  # a device is never shared: its tasks never overlap in time
+        spans = sorted((float(r[3]), float(r[4])) for r in rows if r[1] == device)
+        assert all(end <= start for (_, end), (start, _) in zip(spans, spans[1:])), spans

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ..core.errors import LabDeckError
 from ..core.events import QueueChanged, RunFinished
+from ..core.gpus import gpu_environment
 from ..core.models import Node
 from ..core.status import NodeRunStatus, RunStatus
 from ..store import run_queue as queue_store
@@ -204,7 +205,7 @@ class RunQueue:
                                 held_for[node.name] = planned.run.id
                     continue
                 planned.take_placed(task, placement.node)
-                self._launcher.submit(self._launch, planned, task, placement.node)
+                self._launcher.submit(self._launch, planned, task, placement.node, placement.gpu_devices)
             planned.set_reason(reason)
             self._forget_if_done(planned)
 
@@ -245,7 +246,7 @@ class RunQueue:
             return None
         return excluded
 
-    def _launch(self, planned: PlannedRun, task: Task, node: Node) -> None:
+    def _launch(self, planned: PlannedRun, task: Task, node: Node, gpu_devices: list[int]) -> None:
         def created(run_id: int) -> None:
             task.child_run_id = run_id
             with self._lock:
@@ -255,6 +256,8 @@ class RunQueue:
             if planned.cancelled:
                 raise LabDeckError("cancelled before it started")
             steps, env = planned.prepare(task, node)
+            if gpu_devices:  # its own GPUs, never shared with another LabDeck task on the node
+                env = {**env, **gpu_environment(gpu_devices)}
             start_task_run(self._engine, planned.run, planned.job, task.key, node, steps, env,
                            planned.run.trigger, created, task.note)
         except Exception as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shlex
 
+from ..core.gpus import parse_gpu_list
 from .base import ScriptFile
 
 PID_MARK = b"\x1eLABDECK_PGID "
@@ -73,6 +74,8 @@ df -Pk "$HOME" 2>/dev/null | awk 'NR==2 {print "disk_total_mb=" int($2/1024); pr
 [ -r /proc/loadavg ] && echo "load=$(cut -d' ' -f1 /proc/loadavg)"
 if command -v nvidia-smi >/dev/null 2>&1; then
   echo "gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')"
+  echo "gpu_list=$(nvidia-smi --query-gpu=index,name,memory.total --format=csv,noheader,nounits 2>/dev/null \
+    | sed 's/, */|/g' | tr '\n' ';')"
 else
   echo "gpus=0"
 fi
@@ -87,6 +90,8 @@ def parse_probe(text: str) -> dict:
             continue
         value = value.strip()
         info[key.strip()] = int(value) if value.isdigit() else value
+    if "gpu_list" in info:
+        info["gpu_list"] = parse_gpu_list(str(info["gpu_list"]))
     if "os" in info:
         info["os_family"] = {"Linux": "linux", "Darwin": "darwin"}.get(str(info["os"]), str(info["os"]).lower())
     return info

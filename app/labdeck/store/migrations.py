@@ -160,6 +160,10 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX placements_node ON placements(node_name)",
     ],
+    # issue 16: the GPUs a placement holds, by device index (JSON list), never shared
+    [
+        "ALTER TABLE placements ADD COLUMN gpu_devices TEXT NOT NULL DEFAULT '[]'",
+    ],
 ]
 
 
