@@ -3,6 +3,8 @@ long run; options asked before a run; re-running failed nodes; the history filte
 
 from __future__ import annotations
 
+import pytest
+
 from PySide6.QtCore import Qt
 
 from labdeck.gui.models.node_model import RECENT_COLUMN, RECENT_ROLE
@@ -179,21 +181,32 @@ def test_job_editor_rejects_bad_input(qtbot, window, engine):
     assert job.options[0].name == "size" and job.options[0].default == "10"
 
 
-def test_run_view_shows_a_detached_run_re_attached_after_a_restart(qtbot, window, engine, data_dir):
-    """LabDeck quit while a detached run went on; the app that starts next follows it."""
+@pytest.fixture
+def closed_engines_detached_run(data_dir):
+    """A detached run started by an engine that has closed (LabDeck quit); made before the
+    window's engine, since one catalog has one engine at a time."""
+    import time
     from pathlib import Path
 
     from labdeck.core.models import Job, JobPolicy, Step
     from labdeck.engine.engine import Engine
 
-    before = Engine(data_dir, seed=False)
+    before = Engine(data_dir)
     before.catalog.add_job(Job(name="long", targets="this-computer", policy=JobPolicy(launch="detached"),
                                steps=[Step(command="echo begin; sleep 2; echo end")]))
     run = before.start_job("long")
     log_path = Path(before.catalog.node_runs(run.id)[0].log_path)
-    qtbot.waitUntil(lambda: log_path.exists() and "begin" in log_path.read_text(), timeout=10_000)
+    end = time.monotonic() + 10
+    while not (log_path.exists() and "begin" in log_path.read_text()) and time.monotonic() < end:
+        time.sleep(0.05)
     before.close()
+    return run, log_path
 
+
+def test_run_view_shows_a_detached_run_re_attached_after_a_restart(qtbot, closed_engines_detached_run, window,
+                                                                  engine):
+    """LabDeck quit while a detached run went on; the app that starts next follows it."""
+    run, log_path = closed_engines_detached_run
     assert engine.adopt_detached() == [run.id]
     window.open_run(run.id)
     view = window.run_view

@@ -68,9 +68,10 @@ def _transfer(args, direction: Direction) -> int:
             engine.transfers.cancel(transfer.id)
             engine.transfers.wait(transfer.id)
         progress.finish()
-        results = [transfer.results[name] for name in transfer.nodes]
+        results = engine.transfers.results(transfer.id)
+        ok = len(results) == len(transfer.nodes) and all(r.ok for r in results)
         if args.json:
-            print_json({"transfer": transfer.id, "direction": str(direction), "ok": transfer.ok,
+            print_json({"transfer": transfer.id, "direction": str(direction), "ok": ok,
                         "nodes": [r.as_dict() for r in results]})
         else:
             for r in results:
@@ -80,7 +81,7 @@ def _transfer(args, direction: Direction) -> int:
                           f"{_size(r.bytes_done)} in {r.seconds:.1f} s", file=sys.stderr)
                 else:
                     print(f"  {r.node}: failed: {r.error}", file=sys.stderr)
-        return 0 if transfer.ok else EXIT_TRANSFER_FAILED
+        return 0 if ok else EXIT_TRANSFER_FAILED
 
 
 class _TerminalProgress:

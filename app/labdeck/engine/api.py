@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from ..core.models import Job, Node, Run, Trigger
-    from ..core.transfers import TransferRequest
+    from ..core.transfers import NodeTransferResult
     from ..store.catalog import Catalog
     from .bus import EventBus
     from .nodes import NodeCheck
-    from .transfers import Transfer
+    from .transfers import Transfer, TransferRequest
 
 
 class NodesApi(Protocol):
@@ -49,6 +49,8 @@ class TransfersApi(Protocol):
     def start(self, request: TransferRequest) -> Transfer: ...
 
     def wait(self, transfer_id: int, timeout: float | None = None) -> bool: ...
+
+    def results(self, transfer_id: int) -> list[NodeTransferResult]: ...
 
     def cancel(self, transfer_id: int, node: str | None = None) -> None: ...
 

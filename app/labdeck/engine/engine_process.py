@@ -37,10 +37,15 @@ log = logging.getLogger(__name__)
 CHILD_FLAG = "--engine-process"
 START_TIMEOUT_S = 60.0
 WAIT_SLICE_S = 1.0  # a wait is asked for in slices, so Ctrl-C and a gone engine are noticed
+CALL_TIMEOUT_S = 120.0  # no call holds its caller (the GUI thread) longer; a node test's connect is the slowest
 
 
 class EngineProcessGone(LabDeckError):
     """The catalog's engine process ended without being asked to, or cannot be reached."""
+
+
+class EngineNoAnswer(LabDeckError):
+    """The engine did not answer a call in time (it goes on; the caller stops waiting)."""
 
 
 def service_argv(data_dir: Path) -> list[str]:
@@ -72,6 +77,7 @@ def connect(data_dir: Path, start: bool = True, timeout: float = START_TIMEOUT_S
     """A connection to the catalog's engine service, starting it when none answers."""
     end = time.monotonic() + timeout
     started: subprocess.Popen | None = None
+    lost_starts = 0  # engines that found the lock taken
     last_error = "no engine address yet"
     while True:
         info = engine_files.read_address(data_dir)
@@ -85,7 +91,13 @@ def connect(data_dir: Path, start: bool = True, timeout: float = START_TIMEOUT_S
         if started is None or started.poll() is not None:
             if not start:
                 raise EngineProcessGone(f"no LabDeck engine runs for {data_dir} ({last_error})")
-            if started is None or started.returncode == 3:  # 3: another process's engine won the start
+            if started is not None and started.returncode == 3:  # another process's engine holds the lock
+                lost_starts += 1
+                if lost_starts >= 3 and info is None:
+                    raise EngineProcessGone(f"another LabDeck process holds the engine of {data_dir} and serves no "
+                                            "clients (one started with LABDECK_ENGINE=inprocess?); close it first")
+                time.sleep(0.3)  # the winner may still be starting: give it time to write its address
+            if started is None or started.returncode == 3:
                 started = start_service(data_dir)
             else:
                 raise EngineProcessGone(f"LabDeck's engine process did not start (exit code {started.returncode}); "
@@ -112,6 +124,7 @@ class EngineProcess:
         self._send_lock = threading.Lock()
         self._gone: str | None = None
         self._closing = False
+        self.call_timeout_s = CALL_TIMEOUT_S
         self._conn, self._info = connect(self.data_dir, timeout=start_timeout)
         self._reader = threading.Thread(target=self._read, daemon=True, name="engine-process-reader")
         self._reader.start()
@@ -130,7 +143,12 @@ class EngineProcess:
         except (OSError, EOFError) as exc:
             self._waiting.pop(call_id, None)
             raise EngineProcessGone(self._gone or f"LabDeck's engine process cannot be reached ({exc})") from exc
-        return future.result()
+        try:
+            return future.result(self.call_timeout_s)
+        except TimeoutError:
+            self._waiting.pop(call_id, None)
+            raise EngineNoAnswer(f"LabDeck's engine did not answer '{path}' within {self.call_timeout_s:g} s; "
+                                 f"it may be busy (see {engine_files.engine_log_path(self.data_dir)})") from None
 
     def start_job(self, job_name: str, options: dict[str, str] | None = None, trigger: Trigger = Trigger.MANUAL,
                   targets: str | None = None) -> Run:
