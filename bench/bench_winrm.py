@@ -7,6 +7,8 @@ both against the WS-Management test server (tests/support/wsman_server.py), in t
            (after one warm-up run), versus ``Session.run_cmd("true")``, which opens a shell,
            runs the command, receives, signals and deletes the shell (and drops the HTTP
            connection) every time. Interleaved in blocks of 20. Target: LabDeck <= 0.5x (median).
+           The node is probed first, as LabDeck does when a node is added: it reports
+           PowerShell 5, so steps skip the stdin-closing Send only PowerShell 2.0 needs.
 
 With ``--auth ntlm`` (WinRM's default) the server does Windows' NTLM login and seals every
 message (tests/support/wsman_auth.py), and both clients use pywinrm's NTLM transport with its
@@ -79,6 +81,7 @@ def main() -> int:
         executor = WinrmExecutor(target)
         session = winrm.Session(f"http://127.0.0.1:{port}/wsman", auth=(user, password), transport=args.auth)
         try:
+            executor.probe()  # as when a node is added or tested: it also says which PowerShell the node has
             labdeck_once(executor)  # opens the shell that the measured runs reuse
             pywinrm_once(session)
             ours: list[float] = []

@@ -3,7 +3,10 @@
 ;   ISCC /DAppVersion=0.1.0 /DSourceDir=dist\labdeck /DResourcesDir=resources /Odist\installer installer\labdeck.iss
 ;
 ; Installs per user by default (no administrator needed; the wizard offers all users), adds a
-; Start-menu shortcut, optionally a desktop shortcut and "start LabDeck when I sign in". The
+; Start-menu shortcut, optionally a desktop shortcut and "start LabDeck when I sign in" (in the
+; tray: --minimized), which goes into the Startup folder of the user who signs in; it is offered
+; only in the per-user install, because an elevated install would put it in the administrator's
+; Startup folder, not the user's (Inno Setup: per-user areas belong to non-administrative mode). The
 ; uninstaller removes the program and keeps the user's catalog, run logs and settings unless
 ; the user answers Yes to deleting them (a silent uninstall always keeps them).
 
@@ -46,7 +49,7 @@ CloseApplications=yes
 
 [Tasks]
 Name: "desktopicon"; Description: "{cm:CreateDesktopIcon}"; GroupDescription: "{cm:AdditionalIcons}"; Flags: unchecked
-Name: "startup"; Description: "Start LabDeck when I sign in to Windows"; GroupDescription: "Start-up:"; Flags: unchecked
+Name: "startup"; Description: "Start LabDeck in the tray when I sign in to Windows"; GroupDescription: "Start-up:"; Flags: unchecked; Check: not IsAdminInstallMode
 
 [Files]
 Source: "{#SourceDir}\*"; DestDir: "{app}"; Flags: ignoreversion recursesubdirs createallsubdirs
@@ -55,7 +58,7 @@ Source: "{#SourceDir}\*"; DestDir: "{app}"; Flags: ignoreversion recursesubdirs 
 Name: "{group}\{#AppName}"; Filename: "{app}\{#AppExeName}"; Comment: "Run and watch batch jobs across your lab's machines"
 Name: "{group}\Uninstall {#AppName}"; Filename: "{uninstallexe}"
 Name: "{autodesktop}\{#AppName}"; Filename: "{app}\{#AppExeName}"; Tasks: desktopicon
-Name: "{userstartup}\{#AppName}"; Filename: "{app}\{#AppExeName}"; Tasks: startup
+Name: "{userstartup}\{#AppName}"; Filename: "{app}\{#AppExeName}"; Parameters: "--minimized"; Tasks: startup; Check: not IsAdminInstallMode
 
 [Run]
 Filename: "{app}\{#AppExeName}"; Description: "{cm:LaunchProgram,{#AppName}}"; Flags: nowait postinstall skipifsilent

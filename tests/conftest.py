@@ -29,6 +29,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         folder = item.path.parent.name
         if folder in _FOLDER_MARKERS:
             item.add_marker(folder)
+        if folder == "installer":
+            # one worker builds the frozen app: two PyInstaller builds race on its shared cache
+            item.add_marker(pytest.mark.xdist_group("installer"))
 
 
 # --- test environment -------------------------------------------------------
@@ -132,6 +135,21 @@ def wsman_server(tmp_path) -> Iterator:
 
     server = WsmanServer(tmp_path / "winrm-node").start()
     yield server
+    server.stop()
+
+
+@pytest.fixture(params=__import__("tests.support.winrm_node", fromlist=["logins"]).logins())
+def windows_node(request, tmp_path) -> Iterator:
+    """A Windows node for tests that must also hold on real Windows: the WS-Management test
+    server, or the PC named by LABDECK_TEST_WINRM_HOST (tests/support/winrm_node.py); once per
+    login (basic, ntlm)."""
+    from tests.support import winrm_node
+
+    if winrm_node.real_node_configured():
+        yield winrm_node.real_node(request.param)
+        return
+    node, server = winrm_node.test_server_node(tmp_path / "winrm-node", request.param)
+    yield node
     server.stop()
 
 

@@ -2,7 +2,8 @@
 """Set up a development environment and start LabDeck or run its tests.
 
     python3 tools/dev.py run     install what the app needs into .venv and start it
-    python3 tools/dev.py test    install what the tests need (system packages too) and run them all
+    python3 tools/dev.py test    install what the tests need (system packages too), check the CI workflows
+                                 offline, and run the tests
 
 Works with any Python 3 as the launcher; LabDeck itself needs 3.12 or newer, which this
 script finds (python3.13, python3.12, py -3.12, pyenv's versions) to create .venv.
@@ -29,6 +30,9 @@ TEST_DEBIAN_PACKAGES = ["openssh-server", "openssh-client", "xvfb", "xauth", "li
                         "libxcb-cursor0", "libxcb-xinerama0", "libxkbcommon-x11-0", "libegl1", "libgl1",
                         "libfontconfig1", "libdbus-1-3", "iproute2", "procps", "binutils",
                         "samba", "smbclient"]
+
+
+TEST_WORKERS = 4
 
 
 def say(message: str) -> None:
@@ -117,12 +121,47 @@ def cmd_run(args: list[str]) -> int:
     return subprocess.call([str(py), "-m", "labdeck.cli", *args], cwd=ROOT)
 
 
+def venv_tool(name: str) -> str:
+    """A tool the test extra installs: from .venv, else from the running Python's (CI without .venv)."""
+    for folder in (venv_python().parent, Path(sys.executable).parent):
+        found = shutil.which(name, path=str(folder))
+        if found:
+            return found
+    return shutil.which(name) or name
+
+
+def check_workflows(workflows: list[str] | None = None) -> bool:
+    """Every GitHub workflow checked offline, so a broken one fails here rather than on GitHub:
+    its schema (check-jsonschema ships the workflow schema) and zizmor's security audit (actions
+    pinned by hash, no template injection, least permissions)."""
+    if workflows is None:
+        workflows = sorted(str(p) for p in (ROOT / ".github" / "workflows").glob("*.y*ml"))
+    if not workflows:
+        return True
+    say(f"checking {len(workflows)} workflow file(s) offline")
+    checks = [("schema", [venv_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *workflows]),
+              ("zizmor", [venv_tool("zizmor"), "--offline", "--quiet", *workflows])]
+    ok = True
+    for name, argv in checks:
+        result = subprocess.run(argv, cwd=ROOT)
+        if result.returncode != 0:
+            print(f"[dev] FAILED: the workflow {name} check found problems (above) in {', '.join(workflows)}; "
+                  "fix them before the tests run", flush=True)
+            ok = False
+    return ok
+
+
 def cmd_test(args: list[str]) -> int:
     ensure_debian_packages(TEST_DEBIAN_PACKAGES)
     py = ensure_venv("[test]")
+    if not check_workflows():
+        return 1
     say("running the tests")
     env = os.environ | {"QT_QPA_PLATFORM": "offscreen", "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.call([str(py), "-m", "pytest", *args], cwd=ROOT, env=env)
+    # The whole suite runs in parallel workers (most tests wait on clocks, servers and remote
+    # commands, not on the CPU); a run of chosen tests stays in one process unless -n is given.
+    parallel = [] if args else ["-n", str(TEST_WORKERS), "--dist", "loadgroup"]
+    return subprocess.call([str(py), "-m", "pytest", *parallel, *args], cwd=ROOT, env=env)
 
 
 def main() -> int:

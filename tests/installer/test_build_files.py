@@ -103,3 +103,49 @@ def test_installer_script_matches_the_spec_and_the_data_folder():
 def test_the_bundle_carries_every_executor_the_registry_imports_by_name():
     spec = (ROOT / "installer" / "labdeck.spec").read_text(encoding="utf-8")
     assert 'hidden += collect_submodules("labdeck.executors")' in spec
+
+
+def test_autostart_opens_in_the_tray_from_the_signed_in_users_startup_folder():
+    iss = (ROOT / "installer" / "labdeck.iss").read_text(encoding="utf-8")
+    startup = [line for line in iss.splitlines() if "Tasks: startup" in line]
+    assert startup == ['Name: "{userstartup}\\{#AppName}"; Filename: "{app}\\{#AppExeName}"; '
+                       'Parameters: "--minimized"; Tasks: startup; Check: not IsAdminInstallMode']
+    task = next(line for line in iss.splitlines() if line.startswith('Name: "startup"'))
+    assert "Check: not IsAdminInstallMode" in task  # an elevated install would use the administrator's folder
+
+
+WORKFLOWS = ROOT / ".github" / "workflows"
+PINNED = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
+
+
+def test_every_workflow_pins_its_actions_and_reads_only():
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        workflow = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert workflow["permissions"] == {"contents": "read"}, path.name
+        text = path.read_text(encoding="utf-8")
+        uses = [line.split("uses:", 1)[1].strip() for line in text.splitlines() if "uses:" in line]
+        assert uses and all(PINNED.match(u) for u in uses), (path.name, uses)
+        for job in workflow["jobs"].values():
+            for step in job["steps"]:
+                if step.get("uses", "").startswith("actions/checkout@"):
+                    assert step["with"]["persist-credentials"] is False, path.name
+
+
+def test_the_windows_job_runs_the_windows_tests_and_the_frozen_self_test():
+    job = yaml.safe_load((WORKFLOWS / "windows.yml").read_text(encoding="utf-8"))["jobs"]["windows"]
+    assert job["runs-on"] == "windows-latest"
+    runs = " ".join(step.get("run", "") for step in job["steps"])
+    assert "python installer/build.py --self-test" in runs and "LabDeck.exe" in runs
+    listed = [word for word in runs.split() if word.startswith("tests/")]
+    assert "tests/unit/test_windows_local.py" in listed and "tests/unit/test_windows_desk.py" in listed
+    assert all((ROOT / name).is_file() for name in listed), listed
+
+
+def test_the_offline_workflow_checks_pass_here_and_catch_an_unpinned_action(tmp_path, capsys):
+    import tools.dev as dev
+    assert dev.check_workflows()
+    broken = tmp_path / "broken.yml"
+    broken.write_text((WORKFLOWS / "windows.yml").read_text(encoding="utf-8").replace(
+        "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2", "actions/checkout@v4"), encoding="utf-8")
+    assert not dev.check_workflows([str(broken)])
+    assert "[dev] FAILED: the workflow zizmor check found problems" in capsys.readouterr().out

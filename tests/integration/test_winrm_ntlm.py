@@ -204,3 +204,26 @@ def test_a_node_added_from_the_command_line_logs_in_with_ntlm_by_default(data_di
     assert ran.returncode == 0, ran.stderr
     assert json.loads(ran.stdout)["nodes"][0]["status"] == "succeeded"
     assert_handshake_then_sealed(ntlm_server, sealed=True)  # the command line has closed its engine
+
+
+def test_a_send_refused_as_too_large_is_retried_smaller_under_sealing(engine, ntlm_server, tmp_path):
+    """HTTP.sys refuses the over-size Send (413) before WinRM unseals it, so the client's sealing
+    sequence number is one ahead of the node's; the retry goes over a fresh login."""
+    import hashlib
+    import os
+    import threading
+
+    ntlm_server.max_envelope = 150 * 1024  # WinRM 2.0's MaxEnvelopeSizekb
+    add_winrm_node(engine, ntlm_server, auth="ntlm")
+    source = tmp_path / "data.bin"
+    source.write_bytes(os.urandom(1_000_000))
+    backend = engine.transfers.browser("win1")
+    try:
+        result = backend.upload_file(source, "in/data.bin", lambda n: None, threading.Event())
+    finally:
+        backend.close()
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    assert result.sha256 == digest
+    assert hashlib.sha256((ntlm_server.root / "profile" / "in" / "data.bin").read_bytes()).hexdigest() == digest
+    assert any(e.status == 413 for e in ntlm_server.exchanges)
+    assert not [e for e in ntlm_server.exchanges if e.status == 400]  # no message the node could not unseal

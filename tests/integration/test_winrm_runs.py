@@ -290,3 +290,20 @@ def test_node_test_probes_and_shows_the_quotas_to_change(engine, tmp_path):
     assert "Set-Item WSMan:\\localhost\\Shell\\MaxMemoryPerShellMB 0" in checks["MaxMemoryPerShellMB"].advice
     assert not checks["IdleTimeout"].ok and "28800000" in checks["IdleTimeout"].advice
     assert engine.catalog.get_node("win1").os_family == "windows"
+
+
+def test_a_step_ends_on_a_node_whose_powershell_waits_for_stdin_to_close(engine, wsman_server):
+    wsman_server.powershell_v2 = True  # PowerShell 2.0 exits only once its stdin is closed
+    add_winrm_node(engine, wsman_server)
+    job = Job(name="v2", targets="win1", steps=[Step(command="echo on-v2")], policy=JobPolicy(timeout_s=15))
+    _run, node_runs = run_job(engine, job)
+    assert node_runs["win1"].status is NodeRunStatus.SUCCEEDED, node_runs["win1"].message
+    assert "on-v2" in Path(node_runs["win1"].log_path).read_text()
+
+
+def test_a_step_on_a_node_with_powershell_3_or_newer_is_spared_the_stdin_send(engine, wsman_server):
+    add_winrm_node(engine, wsman_server)  # its probe says PowerShell 5
+    wsman_server.requests.clear()
+    _run, node_runs = run_job(engine, Job(name="v5", targets="win1", steps=[Step(command="echo on-v5")]))
+    assert node_runs["win1"].status is NodeRunStatus.SUCCEEDED
+    assert "send" not in wsman_server.requests

@@ -35,7 +35,9 @@ command line it receives into a local process here:
   Send messages (this is what pywinrm's ``Session.run_cmd('echo', ['hi'])`` gets).
 
 Windows paths map into the server's folder: a relative path is under the profile folder
-(``%USERPROFILE%``), ``C:\\x`` is ``<root>/C/x``.
+(``%USERPROFILE%``, which the node calls ``C:\\Users\\labdeck-test``: ``<root>/profile``),
+``C:\\x`` is ``<root>/C/x``; an environment value a step gets that is such a Windows path is
+given to the Linux process as its mapped path. As on Windows, the processes have no ``HOME``.
 """
 
 from __future__ import annotations
@@ -75,40 +77,104 @@ def decode_encoded_command(arguments: str) -> str | None:
     return None
 
 
+WINDOWS_PROFILE = "C:\\Users\\labdeck-test"  # %USERPROFILE% as the emulated node reports it
+
+
 def map_path(windows_path: str, root: Path) -> Path:
     """A Windows path on the emulated node as a path under ``root``."""
     path = windows_path.replace("\\", "/")
+    profile = WINDOWS_PROFILE.replace("\\", "/")
+    if path.lower() == profile.lower() or path.lower().startswith(profile.lower() + "/"):
+        return root / "profile" / path[len(profile):].lstrip("/")
     match = re.match(r"^([A-Za-z]):/?(.*)$", path)
     if match:
         return root / match.group(1).upper() / match.group(2)
     return root / "profile" / path.lstrip("/")
 
 
-def translate_cmd(text: str) -> str:
-    """A cmd step as sh text (see the module doc)."""
+def translate_cmd(text: str, delayed: bool = True) -> str:
+    """A cmd step as sh text (see the module doc). cmd's own parsing is followed where LabDeck
+    relies on it: ``%NAME%`` is expanded first (as a variable reference here); then, outside
+    double quotes, ``^`` makes the next character literal; then, with delayed expansion on and a
+    ``!`` left in the text, ``^`` makes the next character literal again (inside quotes too),
+    ``!NAME!`` is a variable reference and a lone ``!`` is removed, as cmd.exe does (for the whole
+    line here, where cmd does it per command). Literal characters reach sh escaped; everything
+    else is left for sh to read."""
     text = re.sub(r"^chcp 65001>nul & ", "", text)
-    out, quoted = [], False
+    items: list = []  # (char, literal) pairs; (None, name) for a variable reference
     pos = 0
-    for match in _CMD_VAR.finditer(text):
-        segment = text[pos:match.start()]
-        quoted ^= segment.count('"') % 2 == 1
-        name = match.group(1) or match.group(2)
-        out += [segment, f"${{{name}}}" if quoted else f'"${{{name}}}"']
+    for match in re.finditer(r"%(\w+)%", text):
+        items += [(c, False) for c in text[pos:match.start()]] + [(None, match.group(1))]
         pos = match.end()
-    text = "".join(out) + text[pos:]
-    text = re.sub(r"^call ", "/bin/sh ", text)
-    return re.sub(r"^python ", "python3 ", text)
+    items += [(c, False) for c in text[pos:]]
+    items = _cmd_carets(items, in_quotes_too=False)
+    if delayed and any(char == "!" for char, _ in items):
+        items = _cmd_delayed(_cmd_carets(items, in_quotes_too=True))
+    out, quoted = [], False
+    for char, literal in items:
+        if char is None:
+            out.append(f"${{{literal}}}" if quoted else f'"${{{literal}}}"')
+        elif literal:
+            out.append(("\\" + char if char in '$`"\\' else char) if quoted else
+                       (char if char.isalnum() else "\\" + char))
+        else:
+            quoted ^= char == '"'
+            out.append(char)
+    sh = "".join(out)
+    sh = re.sub(r"^call ", "/bin/sh ", sh)
+    return re.sub(r"^python ", "python3 ", sh)
+
+
+def _cmd_carets(items: list, in_quotes_too: bool) -> list:
+    """``^`` escapes the next character: outside (unescaped) double quotes while cmd parses the
+    line, anywhere during delayed expansion."""
+    out, quoted, i = [], False, 0
+    while i < len(items):
+        char, literal = items[i]
+        if char == '"' and not literal:
+            quoted = not quoted
+        if char == "^" and (in_quotes_too or not (quoted or literal)) and i + 1 < len(items) \
+                and items[i + 1][0] is not None:
+            out.append((items[i + 1][0], True))
+            i += 2
+            continue
+        out.append((char, literal))
+        i += 1
+    return out
+
+
+def _cmd_delayed(items: list) -> list:
+    """``!NAME!`` as a variable reference; a lone ``!`` removed."""
+    out, i = [], 0
+    while i < len(items):
+        char, literal = items[i]
+        if char == "!" and not literal:
+            end = next((k for k in range(i + 1, len(items)) if items[k] == ("!", False)), None)
+            name = "".join(c or "" for c, _ in items[i + 1:end]) if end else ""
+            if end and re.fullmatch(r"\w+", name):
+                out.append((None, name))
+                i = end + 1
+            else:
+                i += 1
+            continue
+        out.append((char, literal))
+        i += 1
+    return out
 
 
 class Plan:
-    """How to start one command: argv, extra environment, stdin mode, whether to print the pid mark."""
+    """How to start one command: argv, extra environment, stdin mode, whether to print the pid
+    mark, whether its errors reach stderr as CLIXML (it stands for powershell.exe, see
+    tests/support/wsman_command.py) and whether it is a job step's launcher."""
 
     def __init__(self, argv: list[str], env: dict[str, str] | None = None, stdin_open: bool = True,
-                 pid_mark: bool = False):
+                 pid_mark: bool = False, clixml_stderr: bool = True, launch: bool = False):
         self.argv = argv
         self.env = env or {}
         self.stdin_open = stdin_open
         self.pid_mark = pid_mark
+        self.clixml_stderr = clixml_stderr
+        self.launch = launch
 
 
 def plan_command(command: str, arguments: str, root: Path, quotas: dict[str, str]) -> Plan:
@@ -118,19 +184,26 @@ def plan_command(command: str, arguments: str, root: Path, quotas: dict[str, str
     if Path(command.replace("\\", "/")).name.lower() in ("powershell", "powershell.exe", "pwsh", "pwsh.exe"):
         script = decode_encoded_command(arguments)
     if script is None:
-        return Plan(["/bin/sh", "-c", f"{command} {arguments}".strip()])
+        return Plan(["/bin/sh", "-c", f"{command} {arguments}".strip()], clixml_stderr=False)
     first = script.split("\n", 1)[0]
     env = {ps_unquote(m.group(1)): ps_unquote(m.group(2)) for m in _ENV_RE.finditer(script)}
+    env = {k: str(map_path(v, root)) if re.match(r"^[A-Za-z]:\\", v) else v for k, v in env.items()}
     script_path = _SCRIPT_ENV_RE.search(script)
     if script_path:
         env["LABDECK_SCRIPT"] = str(map_path(ps_unquote(script_path.group(1)), root))
     params = {m.group(1): ps_unquote(m.group(2)) for m in _PARAM_RE.finditer(script)}
     if first == "# labdeck-launch cmd":
-        return Plan(["/bin/sh", "-c", translate_cmd(params["labdeckCmd"])], env, stdin_open=False, pid_mark=True)
+        # the launcher copies cmd's stderr bytes to its own as they are: no CLIXML
+        delayed = "/V:ON" in params.get("labdeckSwitches", "/V:ON").upper()
+        if len(f'"C:\\Windows\\system32\\cmd.exe" {params.get("labdeckSwitches", "")} ""') + len(params["labdeckCmd"]) > 8191:
+            return Plan(["/bin/sh", "-c", "printf 'The command line is too long.\\r\\n' >&2; exit 1"], stdin_open=False,
+                        pid_mark=True, clixml_stderr=False, launch=True)
+        return Plan(["/bin/sh", "-c", translate_cmd(params["labdeckCmd"], delayed)], env, stdin_open=False, pid_mark=True,
+                    clixml_stderr=False, launch=True)
     if first == "# labdeck-launch powershell":
         text = script.split("# labdeck-payload\n", 1)[1].rsplit("\n# labdeck-payload-end", 1)[0]
         text = text.replace("& $env:LABDECK_SCRIPT", '/bin/sh "$LABDECK_SCRIPT"')
-        return Plan(["/bin/sh", "-c", text], env, stdin_open=False, pid_mark=True)
+        return Plan(["/bin/sh", "-c", text], env, stdin_open=False, pid_mark=True, launch=True)
     if first.startswith("# labdeck-helper detached-"):
         return plan_detached(first.split()[-1], params, root)
     if first.startswith("# labdeck-helper "):
@@ -141,6 +214,10 @@ def plan_command(command: str, arguments: str, root: Path, quotas: dict[str, str
             params["path"] = str(map_path(params["path"], root))
         if name == "preflight":
             params = {k: quotas.get(k, "") for k in params["names"].split(",")}
+        if name == "home":
+            params = {"home": WINDOWS_PROFILE}
+        if name == "probe":
+            params = {"powershell": quotas.get("PowerShellVersion", "5")}
         return Plan([sys.executable, "-c", HELPERS[name], *[f"{k}={v}" for k, v in params.items()]])
     return Plan(["/bin/sh", "-c", script])
 
@@ -152,13 +229,19 @@ def powershell_step_as_sh(text: str) -> str:
     return text.replace("& $env:LABDECK_SCRIPT", '/bin/sh "$LABDECK_SCRIPT"')
 
 
+def detached_cmd_as_sh(arguments: str) -> str:
+    """A detached cmd step (cmd.exe's arguments: switches, then the quoted text) as sh text."""
+    match = re.fullmatch(r'(/D /V:(ON|OFF) /S /C) "(.*)"', arguments, re.S)
+    return translate_cmd(match.group(3), match.group(2) == "ON") if match else translate_cmd(arguments)
+
+
 def detached_launcher_as_sh(launcher: str, root: Path) -> str:
     """The POSIX launcher doing what a Windows detached launcher (``launch.ps1``) does."""
     env = {ps_unquote(m.group(1)): ps_unquote(m.group(2)) for m in _ENV_RE.finditer(launcher)}
     invocations = []
     for match in _DETACHED_STEP_RE.finditer(launcher):
         kind, text, script = match.group(2), ps_unquote(match.group(3)), ps_unquote(match.group(4))
-        sh_text = translate_cmd(text) if kind == "cmd" else powershell_step_as_sh(text)
+        sh_text = detached_cmd_as_sh(text) if kind == "cmd" else powershell_step_as_sh(text)
         prefix = f"LABDECK_SCRIPT={shlex.quote(str(map_path(script, root)))} " if script else ""
         invocations.append(f"{prefix}/bin/sh -c {shlex.quote(sh_text)}")
     return posix_detached.launcher_script(invocations, env)
@@ -194,9 +277,14 @@ if os.path.exists(args['path']):
     "upload": """
 import base64, hashlib, os, sys
 path = dict(a.split('=', 1) for a in sys.argv[1:])['path']
-os.makedirs(os.path.dirname(path), exist_ok=True)
+try:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    f = open(path, 'wb')
+except OSError as exc:
+    sys.stderr.write(f'Exception calling "Create" with "1" argument(s): "{exc.strerror}: {path}"\\n')
+    sys.exit(1)
 digest = hashlib.sha256()
-with open(path, 'wb') as f:
+with f:
     for line in sys.stdin.buffer:
         line = line.strip()
         if line:
@@ -243,7 +331,7 @@ left = alive()
 print('ALIVE ' + ','.join(left) if left else 'GONE')
 """,
     "probe": """
-import os, shutil
+import os, shutil, sys
 total = free = 0
 for line in open('/proc/meminfo'):
     if line.startswith('MemTotal:'): total = int(line.split()[1]) // 1024
@@ -254,6 +342,7 @@ print('os_release=10.0.19045')
 print('arch=AMD64')
 print('hostname=' + os.uname().nodename)
 print(f'cpus={os.cpu_count()}')
+print('powershell=' + sys.argv[1].split('=', 1)[1])
 print(f'memory_mb={total}')
 print(f'memory_free_mb={free}')
 print(f'disk_total_mb={disk.total // 1048576}')
@@ -265,13 +354,18 @@ import sys
 for arg in sys.argv[1:]:
     print(arg)
 """,
+    "home": """
+import sys
+for arg in sys.argv[1:]:
+    print(arg)
+""",
 }
 
 
 def start(plan: Plan, root: Path, shell_env: dict[str, str]) -> subprocess.Popen:
     profile = root / "profile"
     profile.mkdir(parents=True, exist_ok=True)
-    env = os.environ | shell_env | {"USERPROFILE": str(profile)} | plan.env
+    env = {k: v for k, v in os.environ.items() if k != "HOME"} | shell_env | {"USERPROFILE": str(profile)} | plan.env
     return subprocess.Popen(plan.argv, stdin=subprocess.PIPE if plan.stdin_open else subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=profile,
                             start_new_session=True)

@@ -25,8 +25,17 @@ sends, with the envelopes Windows sends back:
   SIGINT to its process group.
 - **Delete**: ends the shell and its commands.
 
-A request for an unknown shell gets the "shell not found" fault Windows sends after an idle
-timeout. ``stop()`` closes the listening socket and every open connection, so a client in
+Faults are worded as Windows words them: ``s:Sender`` (the client's mistake) or ``s:Receiver``,
+a ``w:FaultDetail`` where Windows gives one, a generic ``s:Reason`` and the useful text in
+``s:Detail/f:WSManFault/f:Message`` with its ``Code``. A request for an unknown shell gets the
+"shell not found" fault (2150858843) Windows sends after an idle timeout; so does a Receive,
+Send or Signal for an unknown CommandId. ``time_out["command"] = n`` answers the next n requests
+of that action (any of create, command, send, signal, receive, delete) with ``w:TimedOut``
+(2150858793), as from a node too busy to answer within the request's OperationTimeout;
+``open_shells`` counts the shells not deleted, so a test can prove none leaked. Receive replies
+carry stdout and stderr as separate, interleaved ``rsp:Stream`` elements in the order the output
+came, and the PowerShell stand-ins write errors to stderr as CLIXML (tests/support/
+wsman_command.py); the Create reply carries the ``rsp:Shell`` details Windows returns. ``stop()`` closes the listening socket and every open connection, so a client in
 the middle of a Receive sees the connection reset, as when a node goes down.
 ``drop_connections()`` resets the open connections and keeps the shells, as when the node
 closes kept-alive connections left idle (HTTP.sys does after 2 minutes; this server never does
@@ -49,6 +58,7 @@ import re
 import socket
 import ssl
 import threading
+import time
 import uuid
 import xml.etree.ElementTree as ET
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -57,14 +67,9 @@ from xml.sax.saxutils import escape
 
 from tests.support import wsman_auth, wsman_emulation
 from tests.support.wsman_command import Command, kill_group
+from tests.support.wsman_replies import (INVALID_SELECTORS_REASON, INVALID_VALUE_DETAIL, NS, SHELL_NOT_FOUND_CODE,
+                                         SHELL_NS, Fault, envelope, fault_body, timed_out)
 
-NS = {
-    "s": "http://www.w3.org/2003/05/soap-envelope",
-    "a": "http://schemas.xmlsoap.org/ws/2004/08/addressing",
-    "w": "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd",
-    "rsp": "http://schemas.microsoft.com/wbem/wsman/1/windows/shell",
-}
-SHELL_NS = NS["rsp"]
 ACTIONS = {
     "http://schemas.xmlsoap.org/ws/2004/09/transfer/Create": "create",
     "http://schemas.xmlsoap.org/ws/2004/09/transfer/Delete": "delete",
@@ -73,17 +78,9 @@ ACTIONS = {
     f"{SHELL_NS}/Send": "send",
     f"{SHELL_NS}/Signal": "signal",
 }
-TIMED_OUT_CODE = 2150858793
-SHELL_NOT_FOUND_CODE = 2150858843
 MAX_ENVELOPE_SIZE = 500 * 1024  # MaxEnvelopeSizekb's default
 DEFAULT_QUOTAS = {"MaxShellsPerUser": "30", "MaxMemoryPerShellMB": "2147483647", "IdleTimeout": "7200000",
                   "MaxProcessesPerShell": "2147483647"}
-
-
-class Fault(Exception):
-    def __init__(self, subcode: str, code: int, text: str):
-        super().__init__(text)
-        self.subcode, self.code, self.text = subcode, code, text
 
 
 class Shell:
@@ -110,8 +107,15 @@ class WsmanServer:
         self.requests: list[str] = []  # actions served, for tests that count round trips
         self.signals: list[tuple[str, str, bool]] = []  # (command id, code, its end already received)
         self.codepages: list[str] = []  # WINRS_CODEPAGE of each shell created
+        self.deleted: list[str] = []  # ids of the shells deleted, in order
         self.exchanges: list[wsman_auth.Exchange] = []  # every request: connection, auth, sealing, status
         self.unsealable_status = 400  # the answer to a message it cannot unseal (see wsman_auth.py)
+        # time_out["command"] = 2: the next two Command requests get the w:TimedOut fault instead of
+        # being done, as from a node too busy to answer within the request's OperationTimeout
+        # (any action: create, command, send, signal, receive, delete); answered after
+        # min(OperationTimeout, time_out_after_s) so tests need not wait the whole timeout.
+        self.time_out: dict[str, int] = {}
+        self.time_out_after_s = 0.2
         self._connection_numbers = itertools.count(1)
         self._connections: set[socket.socket] = set()
         self._http: ThreadingHTTPServer | None = None
@@ -157,11 +161,38 @@ class WsmanServer:
 
     # ---- operations ----------------------------------------------------------------------
 
+    @property
+    def powershell_v2(self) -> bool:
+        """PowerShell 2.0: the probe says so, and a launched PowerShell ends only once its stdin
+        is closed (see wsman_command)."""
+        return self.quotas.get("PowerShellVersion") == "2"
+
+    @powershell_v2.setter
+    def powershell_v2(self, on: bool) -> None:
+        self.quotas["PowerShellVersion"] = "2" if on else "5"
+
+    @property
+    def open_shells(self) -> int:
+        """Shells created and not deleted (a client that drops one without a Delete leaks it
+        until the node's IdleTimeout)."""
+        with self.lock:
+            return len(self.shells)
+
+    def _maybe_time_out(self, name: str | None, header: ET.Element) -> None:
+        with self.lock:
+            left = self.time_out.get(name or "", 0)
+            if left > 0:
+                self.time_out[name] = left - 1
+        if left > 0:
+            time.sleep(min(_operation_timeout(header), self.time_out_after_s))
+            raise timed_out()
+
     def handle(self, action: str, root: ET.Element) -> str:
         header = root.find("s:Header", NS)
         body = root.find("s:Body", NS)
         name = ACTIONS.get(action)
         self.requests.append(name or action)
+        self._maybe_time_out(name, header)
         if name == "create":
             option = header.find("w:OptionSet/w:Option[@Name='WINRS_CODEPAGE']", NS)
             self.codepages.append(option.text if option is not None else "")
@@ -172,11 +203,12 @@ class WsmanServer:
             return (f'<x:ResourceCreated><a:Address>{self.endpoint}</a:Address><a:ReferenceParameters>'
                     f'<w:ResourceURI>{SHELL_NS}/cmd</w:ResourceURI><w:SelectorSet>'
                     f'<w:Selector Name="ShellId">{shell.id}</w:Selector></w:SelectorSet></a:ReferenceParameters>'
-                    f'</x:ResourceCreated><rsp:Shell><rsp:ShellId>{shell.id}</rsp:ShellId></rsp:Shell>')
+                    f'</x:ResourceCreated>{self._shell_details(shell, body)}')
         shell = self._shell(header)
         if name == "delete":
             with self.lock:
                 self.shells.pop(shell.id, None)
+                self.deleted.append(shell.id)
             for command in shell.commands.values():
                 kill_group(command.proc.pid)
             return ""
@@ -185,20 +217,21 @@ class WsmanServer:
             command_text = line.findtext("rsp:Command", "", NS)
             arguments = line.findtext("rsp:Arguments", "", NS)
             plan = wsman_emulation.plan_command(command_text, arguments, self.root, self.quotas)
-            command = Command(wsman_emulation.start(plan, self.root, shell.env), plan.pid_mark)
+            command = Command(wsman_emulation.start(plan, self.root, shell.env), plan.pid_mark,
+                              clixml_stderr=plan.clixml_stderr, hold_exit_for_stdin=self.powershell_v2 and plan.launch)
             shell.commands[command.id] = command
             return f"<rsp:CommandResponse><rsp:CommandId>{command.id}</rsp:CommandId></rsp:CommandResponse>"
         if name == "receive":
             stream = body.find("rsp:Receive/rsp:DesiredStream", NS)
             command = self._command(shell, stream.get("CommandId"))
             got = command.take(_operation_timeout(header), _reply_budget(header))
+            self._shell(header)  # a shell closed meanwhile answers its pending Receive with a fault
             if got is None:
-                raise Fault("w:TimedOut", TIMED_OUT_CODE, "The WS-Management service cannot complete the operation "
-                                                          "within the time specified in OperationTimeout.")
-            out, err, code = got
+                raise timed_out()
+            chunks, code = got
             done = code is not None
             parts = [f'<rsp:Stream Name="{n}" CommandId="{command.id}">{base64.b64encode(d).decode()}</rsp:Stream>'
-                     for n, d in (("stdout", out), ("stderr", err)) if d]
+                     for n, d in chunks]
             if done:
                 command.end_received = True
                 parts += [f'<rsp:Stream Name="{n}" CommandId="{command.id}" End="true"></rsp:Stream>'
@@ -215,13 +248,12 @@ class WsmanServer:
             return "<rsp:SendResponse/>"
         if name == "signal":
             element = body.find("rsp:Signal", NS)
-            command = shell.commands.get(element.get("CommandId", ""))
+            command = self._command(shell, element.get("CommandId"))
             code = element.findtext("rsp:Code", "", NS)
-            self.signals.append((element.get("CommandId", ""), code.rsplit("/", 1)[-1],
-                                 command is not None and command.end_received))
-            if command is not None and code.endswith("/ctrl_c"):
+            self.signals.append((command.id, code.rsplit("/", 1)[-1], command.end_received))
+            if code.endswith("/ctrl_c"):
                 command.ctrl_c()
-            elif command is not None:
+            else:
                 command.terminate()
                 shell.commands.pop(command.id, None)
             return "<rsp:SignalResponse/>"
@@ -239,9 +271,12 @@ class WsmanServer:
                 pass
 
     def expire_shells(self) -> None:
-        """Forget every shell, as Windows does after a shell's IdleTimeout."""
+        """Close every shell, as Windows does after a shell's IdleTimeout: its processes end with it."""
         with self.lock:
-            self.shells.clear()
+            shells, self.shells = list(self.shells.values()), {}
+        for shell in shells:
+            for command in shell.commands.values():
+                kill_group(command.proc.pid)
 
     def _shell(self, header: ET.Element) -> Shell:
         selector = header.find("w:SelectorSet/w:Selector[@Name='ShellId']", NS)
@@ -249,15 +284,34 @@ class WsmanServer:
             shell = self.shells.get(selector.text if selector is not None else "")
         if shell is None:
             raise Fault("w:InvalidSelectors", SHELL_NOT_FOUND_CODE,
-                        "The request for the Windows Remote Shell failed because the shell was not found "
-                        "on the server.")
+                        f"The request for the Windows Remote Shell with ShellId "
+                        f"{selector.text if selector is not None else ''} failed because the shell was not found on "
+                        f"the server. Possible causes are: the specified ShellId is incorrect or the shell no longer "
+                        f"exists on the server. Provide the correct ShellId or create a new shell and retry the "
+                        f"operation. ", INVALID_SELECTORS_REASON, sender=True, detail=INVALID_VALUE_DETAIL)
         return shell
 
     def _command(self, shell: Shell, command_id: str | None) -> Command:
         command = shell.commands.get(command_id or "")
         if command is None:
-            raise Fault("w:InvalidSelectors", 2150858843, f"no command {command_id} in shell {shell.id}")
+            raise Fault("w:InvalidSelectors", SHELL_NOT_FOUND_CODE,
+                        "The Windows Remote Shell received a request to perform an operation on a command "
+                        "identifier that does not exist. Either the command has completed execution or the client "
+                        "specified an invalid command identifier. ", INVALID_SELECTORS_REASON, sender=True,
+                        detail=INVALID_VALUE_DETAIL)
         return command
+
+    def _shell_details(self, shell: Shell, body: ET.Element) -> str:
+        """The ``rsp:Shell`` Windows returns with a Create: the shell's id, resource, owner,
+        client, streams and timeouts."""
+        asked = body.find("rsp:Shell", NS)
+        idle = asked.findtext("rsp:IdleTimeOut", "", NS) if asked is not None else ""
+        idle = idle or f"PT{int(self.quotas.get('IdleTimeout', '7200000')) / 1000:.3f}S"
+        return (f'<rsp:Shell><rsp:ShellId>{shell.id}</rsp:ShellId><rsp:ResourceUri>{SHELL_NS}/cmd</rsp:ResourceUri>'
+                f'<rsp:Owner>{escape(self.username)}</rsp:Owner><rsp:ClientIP>127.0.0.1</rsp:ClientIP>'
+                f'<rsp:IdleTimeOut>{escape(idle)}</rsp:IdleTimeOut><rsp:InputStreams>stdin</rsp:InputStreams>'
+                f'<rsp:OutputStreams>stdout stderr</rsp:OutputStreams><rsp:ShellRunTime>P0DT0H0M0S</rsp:ShellRunTime>'
+                f'<rsp:ShellInactivity>P0DT0H0M0S</rsp:ShellInactivity></rsp:Shell>')
 
 
 def _operation_timeout(header: ET.Element) -> float:
@@ -269,22 +323,6 @@ def _reply_budget(header: ET.Element) -> int:
     """Output bytes that fit in a reply of the request's MaxEnvelopeSize, as base64 with the XML
     around it (Windows splits longer output over several Receives)."""
     return (int(header.findtext("w:MaxEnvelopeSize", "153600", NS)) - 4096) * 3 // 4
-
-
-def _envelope(action: str, relates_to: str, body: str) -> bytes:
-    return (f'<s:Envelope xmlns:s="{NS["s"]}" xmlns:a="{NS["a"]}" xmlns:w="{NS["w"]}" xmlns:rsp="{SHELL_NS}" '
-            f'xmlns:x="http://schemas.xmlsoap.org/ws/2004/09/transfer"><s:Header><a:Action>{action}</a:Action>'
-            f'<a:MessageID>uuid:{str(uuid.uuid4()).upper()}</a:MessageID>'
-            f'<a:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:To>'
-            f'<a:RelatesTo>{escape(relates_to)}</a:RelatesTo></s:Header><s:Body>{body}</s:Body></s:Envelope>').encode()
-
-
-def _fault_body(fault: Fault) -> str:
-    return (f'<s:Fault><s:Code><s:Value>s:Receiver</s:Value><s:Subcode><s:Value>{fault.subcode}</s:Value>'
-            f'</s:Subcode></s:Code><s:Reason><s:Text xml:lang="en-US">{escape(fault.text)}</s:Text></s:Reason>'
-            f'<s:Detail><f:WSManFault xmlns:f="http://schemas.microsoft.com/wbem/wsman/1/wsmanfault" '
-            f'Code="{fault.code}" Machine="127.0.0.1"><f:Message>{escape(fault.text)}</f:Message></f:WSManFault>'
-            f'</s:Detail></s:Fault>')
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -316,6 +354,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", "0"))
         data = self.rfile.read(length) if length else b""
         if length > self.owner.max_envelope:  # Windows refuses a request over MaxEnvelopeSizekb
+            # HTTP.sys answers before WinRM reads (or unseals) it
+            self._record(self.gate.scheme, "", self.headers.get("Content-Type", "").startswith("multipart/encrypted"),
+                         413)
             self._reply(413, b"")
             return
         try:
@@ -332,12 +373,12 @@ class _Handler(BaseHTTPRequestHandler):
         action = root.findtext("s:Header/a:Action", "", NS)
         message_id = root.findtext("s:Header/a:MessageID", "", NS)
         try:
-            status, envelope = 200, _envelope(action + "Response", message_id, self.owner.handle(action, root))
+            status, reply = 200, envelope(action + "Response", message_id, self.owner.handle(action, root))
         except Fault as fault:
-            status, envelope = 500, _envelope("http://schemas.dmtf.org/wbem/wsman/1/wsman/fault", message_id,
-                                              _fault_body(fault))
+            status, reply = 500, envelope("http://schemas.dmtf.org/wbem/wsman/1/wsman/fault", message_id,
+                                          fault_body(fault))
         self._record(request.scheme, ACTIONS.get(action, action), request.encrypted, status)
-        self._reply(status, *self.gate.seal(envelope, request.encrypted), request.headers)
+        self._reply(status, *self.gate.seal(reply, request.encrypted), request.headers)
 
     def _record(self, scheme: str | None, action: str, encrypted: bool, status: int) -> None:
         self.owner.exchanges.append(wsman_auth.Exchange(self.number, scheme, action, encrypted, status))

@@ -78,7 +78,7 @@ def test_job_yaml_validation_messages():
         job_from_yaml("steps: [echo]")
     with pytest.raises(InvalidInput, match="exactly one of 'command', 'script', 'put' or 'get'"):
         job_from_yaml("name: x\nsteps:\n- {command: a, script: b}")
-    with pytest.raises(InvalidInput, match="unknown policy keys"):
+    with pytest.raises(InvalidInput, match=r"policy: unknown key 'timeoutt' \(did you mean 'timeout_s'\?\)"):
         job_from_yaml("name: x\nsteps: [echo]\npolicy: {timeoutt: 3}")
     job = job_from_yaml("name: x\nsteps: [echo hi]\noptions: [{name: n, default: 3}]")
     assert job.steps[0].command == "echo hi" and job.options[0].default == "3"

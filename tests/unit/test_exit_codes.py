@@ -23,3 +23,21 @@ def test_windows_crash_codes_are_named_signed_or_unsigned():
 def test_ssh_signal_names_map_to_numbers():
     assert signal_number("KILL") == 9 and signal_number("SIGSEGV") == 11
     assert signal_number("NOT-A-SIGNAL") is None and signal_number("") is None
+
+
+class _WindowsSignalModule:
+    """Python's ``signal`` module as it is on Windows: only these six signals exist there
+    (a stand-in, since this test runs on Linux; the Windows CI job runs the test for real)."""
+    import enum
+    Signals = enum.IntEnum("Signals", {"SIGINT": 2, "SIGILL": 4, "SIGFPE": 8, "SIGSEGV": 11, "SIGTERM": 15,
+                                       "SIGBREAK": 21, "SIGABRT": 22})
+
+
+def test_remote_signal_deaths_read_the_same_on_a_windows_controller(monkeypatch):
+    from labdeck.core import exit_codes
+    monkeypatch.setattr(exit_codes, "signal", _WindowsSignalModule, raising=False)
+    assert describe_exit(137, "linux") == ("exited with code 137 (killed by SIGKILL: often the out-of-memory "
+                                           "killer, or someone ran kill -9)")
+    assert describe_exit(129, "linux").startswith("exited with code 129 (killed by SIGHUP: its terminal")
+    assert describe_exit(135, "linux").startswith("exited with code 135 (killed by SIGBUS")  # Linux's 7, not 10
+    assert signal_number("KILL") == 9 and signal_number("HUP") == 1 and signal_number("PIPE") == 13

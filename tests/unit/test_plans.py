@@ -83,7 +83,7 @@ def test_workflow_yaml_round_trips_through_export_and_the_catalog(tmp_path):
     ("  - {name: E, depends_on: [F], command: x}\n  - {name: F, depends_on: [E], command: x}", "cycle: E -> F -> E"),
     ("  - {name: 'bad name', command: x}", "must be letters"),
     ("  - {name: E, command: x, when: 'exit == 0'}", "unknown word"),
-    ("  - {name: E, command: x, placement: some}", "placement 'some'"),
+    ("  - {name: E, command: x, placement: some}", "placement: must be one of each or any, got 'some'"),
     ("  - {name: E}", "exactly one of 'command', 'script' or 'steps'"),
 ])
 def test_workflow_mistakes_are_clear(change, message):
@@ -94,12 +94,12 @@ def test_workflow_mistakes_are_clear(change, message):
 
 @pytest.mark.parametrize("text, message", [
     ("array: 5\nover: [a]", "use one of 'array', 'over' and 'over_file'"),
-    ("array: 0", "at least 1"),
-    ("array: 3\nslots_per_node: 0", "'slots_per_node' must be at least 1"),
+    ("array: 0", "array: must be a whole number >= 1, got 0"),
+    ("array: 3\nslots_per_node: 0", "slots_per_node: must be a whole number >= 1, got 0"),
     ("slots_per_node: 2", "only applies to an array"),
     ("array: lots", "whole number"),
-    ("over: []", "non-empty list"),
-    ("resources: {disks: 1}", "takes cpus, memory_mb and gpus"),
+    ("over: []", "over: must not be empty"),
+    ("resources: {disks: 1}", r"resources: unknown key 'disks' \(allowed: cpus, gpus, memory_mb\)"),
     ("array: 2\nworkflow: [{name: A, command: x}]", "has both 'steps' and 'workflow'"),
 ])
 def test_array_and_resource_mistakes_are_clear(text, message):

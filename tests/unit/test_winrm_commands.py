@@ -11,7 +11,7 @@ import pytest
 from labdeck.core.errors import InvalidInput
 from labdeck.core.quoting import Shell, env_name, substitute
 from labdeck.executors.base import ScriptFile
-from labdeck.executors.winrm.commands import (MAX_COMMAND_LINE, Payload, codepage_for, command_payload,
+from labdeck.executors.winrm.commands import (MAX_COMMAND_LINE, Payload, cmd_text, codepage_for, command_payload,
                                               encode_powershell, kill_script, launch_script, powershell_command,
                                               ps_quote, safe_path_part, script_payload, script_remote_path,
                                               split_pid_mark, upload_script)
@@ -67,8 +67,10 @@ def test_cmd_step_reaches_cmd_exactly_after_the_s_switch_strips_the_outer_quotes
     script = launch_script(command_payload(command, Shell.CMD), {})
     start = script.index("$labdeckCmd = ") + len("$labdeckCmd = ")
     text, _ = read_ps_single_quoted(script, start)
-    assert "$psi.Arguments = '/D /V:ON /S /C \"' + $labdeckCmd + '\"'" in script
-    arguments = '/D /V:ON /S /C "' + text + '"'
+    switches, _ = read_ps_single_quoted(script, script.index("$labdeckSwitches = ") + len("$labdeckSwitches = "))
+    assert switches == "/D /V:OFF /S /C"  # no LabDeck references: no delayed expansion to eat a '!'
+    assert "$psi.Arguments = $labdeckSwitches + ' \"' + $labdeckCmd + '\"'" in script
+    arguments = switches + ' "' + text + '"'
     # cmd /S: strip the first quote after /C and the last quote of the line, run the rest as is.
     after_c = arguments.split("/C ", 1)[1]
     assert after_c[0] == '"' and after_c[-1] == '"'
@@ -161,3 +163,19 @@ def test_quotas_below_what_long_jobs_need_come_with_the_command_to_fix_them():
     assert checks["IdleTimeout"].ok and checks["MaxProcessesPerShell"].ok
     unread = {c.name: c for c in judge_quotas({}, 8)}
     assert all(not c.ok and "administrator" in c.advice for c in unread.values())
+
+
+@pytest.mark.parametrize("text, switches, sent", [
+    ("echo Done!", "/D /V:OFF /S /C", "echo Done!"),
+    ("echo !LABDECK_OPTION_V! Done!", "/D /V:ON /S /C", "echo !LABDECK_OPTION_V! Done^^!"),
+    ('echo "!LABDECK_OPTION_V! hi!"', "/D /V:ON /S /C", 'echo "!LABDECK_OPTION_V! hi^!"'),
+    ("echo !LABDECK_ITEM! ^!", "/D /V:ON /S /C", "echo !LABDECK_ITEM! ^^^!"),
+])
+def test_delayed_expansion_only_for_labdeck_references_and_then_literal_bangs_escaped(text, switches, sent):
+    assert cmd_text(text) == (switches, sent)
+
+
+def test_a_cmd_line_over_8191_characters_is_refused():
+    with pytest.raises(InvalidInput, match="too long for cmd.exe .* at most 8191"):
+        launch_script(command_payload("echo " + "x" * 8150, Shell.CMD), {})
+    launch_script(command_payload("echo " + "x" * 8000, Shell.CMD), {})

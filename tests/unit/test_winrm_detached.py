@@ -51,8 +51,8 @@ def test_hostile_option_values_are_one_verbatim_literal_in_the_launcher(value):
     parsed, end = read_ps_single_quoted(launcher, match.end())
     assert parsed == value and launcher[end:end + 2] == ")\n"
     # the value never reaches cmd's parser: the step refers to it by name, expanded after parsing
-    assert launcher_steps(launcher) == [(1, "cmd", "chcp 65001>nul & tool.exe --name !LABDECK_OPTION_NAME! & echo done",
-                                         "")]
+    assert launcher_steps(launcher) == [
+        (1, "cmd", '/D /V:ON /S /C "chcp 65001>nul & tool.exe --name !LABDECK_OPTION_NAME! & echo done"', "")]
 
 
 @pytest.mark.parametrize("value", HOSTILE)
@@ -76,9 +76,10 @@ def test_steps_run_in_order_until_one_fails_and_the_exit_file_is_renamed_into_pl
         (1, "cmd", ""), (2, "cmd", ".labdeck\\runs\\run-7-w\\2-two.bat"),
         (3, "powershell", ".labdeck\\runs\\run-7-w\\3-three.ps1"), (4, "cmd", ".labdeck\\runs\\run-7-w\\4-four.py")]
     texts = [t for _n, _k, t, _s in launcher_steps(launcher)]
-    assert texts[1] == 'chcp 65001>nul & call "!LABDECK_SCRIPT!"'
+    assert texts[0] == '/D /V:OFF /S /C "chcp 65001>nul & echo one"'  # no reference: no delayed expansion
+    assert texts[1] == '/D /V:ON /S /C "chcp 65001>nul & call "!LABDECK_SCRIPT!""'
     assert "\n& $env:LABDECK_SCRIPT\n" in texts[2]
-    assert texts[3] == 'chcp 65001>nul & python "!LABDECK_SCRIPT!"'
+    assert texts[3] == '/D /V:ON /S /C "chcp 65001>nul & python "!LABDECK_SCRIPT!""'
     assert "SetEnvironmentVariable('PYTHONUNBUFFERED', '1')" in launcher
     assert launcher.index("Write-LabdeckFile 'pid'") < launcher.index("$step = 1;")
     assert launcher.rstrip().endswith("Write-LabdeckFile 'exit' (\"$rc $step`n\")")
@@ -98,7 +99,7 @@ def test_cmd_does_the_output_redirection_so_bytes_are_appended_raw():
     # variable reference, expanded after the line was parsed (and its redirections found)
     after_s = '"!LABDECK_STEP! 1>>".labdeck\\runs\\r\\out" 2>>".labdeck\\runs\\r\\err""'[1:-1]
     assert after_s == '!LABDECK_STEP! 1>>".labdeck\\runs\\r\\out" 2>>".labdeck\\runs\\r\\err"'
-    assert "$inner = '\"' + $comSpec + '\" /D /V:ON /S /C \"' + $text + '\"'" in launcher
+    assert "$inner = '\"' + $comSpec + '\" ' + $text" in launcher
     assert "$psi.WorkingDirectory = $labdeckHome" in launcher
 
 

@@ -11,8 +11,10 @@ import os
 import sys
 
 from ..core.errors import LabDeckError
+from .argtypes import OneLineParser
 
 EXIT_ERROR = 2
+EXIT_BROKEN_PIPE = 141  # what a shell reports for a command ended by SIGPIPE (128 + 13)
 ENGINE_PROCESS_FLAG = "--engine-process"  # engine_process.CHILD_FLAG (not imported: it costs every command)
 
 
@@ -23,6 +25,8 @@ def _add_global_options(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     parser.add_argument("--self-test", action="store_true",
                         help="check this installation: open the window, run the sample job in a temporary catalog")
     parser.add_argument("--startup-probe", action="store_true", help=argparse.SUPPRESS)  # bench/bench_startup.py
+    parser.add_argument("--minimized", action="store_true",
+                        help="open the desktop app in the tray (or minimised): what the Windows autostart uses")
     return parser
 
 
@@ -30,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     # The command modules import the engine (paramiko and all); only commands need them.
     from . import daemon, jobs, nodes, notify, policy, queue, runs, schedules, settings, transfers
 
-    parser = argparse.ArgumentParser(prog="labdeck", description="Run and watch batch jobs across your lab's machines.")
+    parser = OneLineParser(prog="labdeck", description="Run and watch batch jobs across your lab's machines.")
     _add_global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     nodes.register(sub)
@@ -51,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         from ..engine.engine_process import child_main
         return child_main()
     raw = sys.argv[1:] if argv is None else list(argv)
-    args, rest = _add_global_options(argparse.ArgumentParser(prog="labdeck", add_help=False)).parse_known_args(raw)
+    args, rest = _add_global_options(OneLineParser(prog="labdeck", add_help=False)).parse_known_args(raw)
     if rest:  # a command (or --help): the full parser; without one the app starts without the engine's imports
         args = build_parser().parse_args(raw)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -61,19 +65,35 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         return _open_app(args)
     try:
-        return args.handler(args) or 0
+        code = args.handler(args) or 0
+        sys.stdout.flush()  # a closed pipe shows here, inside the try, not in the interpreter's last flush
+        return code
     except LabDeckError as exc:
         print(f"labdeck: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("labdeck: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (labdeck runs --json | head): stop quietly
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except Exception as exc:  # a bug or an environment problem: one line, details on request
         if args.verbose:
             raise
         print(f"labdeck: error: unexpected {exc.__class__.__name__}: {exc} (run again with --verbose for details)",
               file=sys.stderr)
         return EXIT_ERROR
+
+
+def _silence_stdout() -> None:
+    """Point stdout at the null device, so the interpreter's final flush of what is still
+    buffered cannot fail a second time with "Exception ignored ... BrokenPipeError"."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real stdout (an embedding host, a test's capture)
+        pass
 
 
 def _open_app(args) -> int:
@@ -86,7 +106,11 @@ def _open_app(args) -> int:
         print("labdeck: error: no display to open the desktop app on (DISPLAY and WAYLAND_DISPLAY are unset); "
               "run it in a graphical session, or use the command line: labdeck --help", file=sys.stderr)
         return EXIT_ERROR
-    return run_app(args.data_dir)
+    try:
+        return run_app(args.data_dir, minimized=args.minimized)
+    except LabDeckError as exc:  # e.g. a data folder that is a file or read-only
+        print(f"labdeck: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
 
 
 def _app_check(args) -> int:

@@ -9,7 +9,12 @@ from ..core.errors import InvalidInput
 from ..core.models import Job, JobOption, JobPolicy, Step, StepKind
 from ..core.quoting import check_option_name
 from .common import open_catalog, parse_pairs, print_json, print_table
-from .policy import add_policy_arguments, apply_policy_arguments
+from .policy import POLICY_FLAGS, add_policy_arguments, apply_policy_arguments
+
+# the job file's field paths as the flags of ``job add`` that set them, for error messages
+JOB_ADD_FLAGS = POLICY_FLAGS | {"policy.timeout_s": "--timeout", "policy.retries": "--retries",
+                                "policy.retry_delay_s": "--retry-delay", "policy.max_parallel": "--max-parallel",
+                                "description": "--description", "targets": "--targets", "name": "NAME"}
 
 
 def register(sub) -> None:
@@ -60,13 +65,12 @@ def cmd_add(args) -> int:
         step = Step(kind=StepKind.SCRIPT, script=body, filename=path.name)
     else:
         step = Step(command=args.command)
-    for value, flag in ((args.timeout, "--timeout"), (args.retries, "--retries"), (args.max_parallel, "--max-parallel")):
-        if value is not None and value < 0:
-            raise InvalidInput(f"{flag} cannot be negative")
     options = [JobOption(name=check_option_name(k), default=v) for k, v in parse_pairs(args.option, "--option").items()]
     job = Job(name=args.name, steps=[step], targets=args.targets, options=options, description=args.description,
               policy=apply_policy_arguments(JobPolicy(timeout_s=args.timeout, retries=args.retries,
                                                       retry_delay_s=args.retry_delay, max_parallel=args.max_parallel), args))
+    from ..store.jobfile import check_job  # pydantic: only for the commands that check a job
+    check_job(job, flag_names=JOB_ADD_FLAGS)
     with open_catalog(args) as catalog:
         _check_targets(catalog, job)
         catalog.add_job(job)
@@ -109,10 +113,17 @@ def cmd_remove(args) -> int:
 
 
 def cmd_import(args) -> int:
-    try:
-        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+    from ..store.safe_yaml import MAX_DOCUMENT_CHARS  # PyYAML: only for the commands that read YAML
+    try:  # one character past the limit is enough for load_yaml to refuse a huge file
+        if args.file == "-":
+            text = sys.stdin.read(MAX_DOCUMENT_CHARS + 1)
+        else:
+            with open(args.file, encoding="utf-8") as stream:
+                text = stream.read(MAX_DOCUMENT_CHARS + 1)
     except OSError as exc:
         raise InvalidInput(f"cannot read {args.file}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{args.file} is not UTF-8 text (byte {exc.start})") from exc
     folder = None if args.file == "-" else str(Path(args.file).resolve().parent)  # where a relative over_file is
     from ..store.jobfile import job_from_yaml
     job = job_from_yaml(text, source=args.file, base_dir=folder)

@@ -6,7 +6,9 @@ import re
 from dataclasses import asdict, replace
 
 from ..core.errors import InvalidInput
+from ..core.interpreters import check_interpreter
 from ..core.models import WINRM_AUTHS, Node, Transport, WinrmSettings
+from .argtypes import PORT, whole_number
 from .common import open_catalog, open_engine, print_json, print_table, read_secret_from_stdin
 
 
@@ -17,7 +19,7 @@ def register(sub) -> None:
     add = node.add_parser("add", help="add a node (checks it can be reached unless --no-check)")
     add.add_argument("name")
     add.add_argument("--host", default="")
-    add.add_argument("--port", type=int)
+    add.add_argument("--port", type=PORT)
     add.add_argument("--user", default="")
     add.add_argument("--key-file", help="private key file (its passphrase, if any, via --password-stdin)")
     add.add_argument("--password-stdin", action="store_true",
@@ -33,6 +35,8 @@ def register(sub) -> None:
     _smb_arguments(add)
     add.add_argument("--encoding", default="utf-8",
                      help="how the node's output is decoded (default utf-8; e.g. cp850 for an OEM code page)")
+    add.add_argument("--python", default="", metavar="INTERPRETER",
+                     help="what runs .py script steps (a path, or e.g. python3, py -3; default: found on the node)")
     add.add_argument("--tag", action="append", default=[], help="a tag for target specs (repeatable)")
     add.add_argument("--accept-host-key", action="store_true", help="trust the host key the node presents now")
     add.add_argument("--no-check", action="store_true", help="add without connecting (accept the host key later with node test)")
@@ -51,9 +55,9 @@ def register(sub) -> None:
     cap = node.add_parser("capacity", help="set what a node offers to jobs that request resources "
                                            "(unset values come from the last probe)")
     cap.add_argument("name")
-    cap.add_argument("--cpus", type=int)
-    cap.add_argument("--memory-mb", type=int)
-    cap.add_argument("--gpus", type=int)
+    cap.add_argument("--cpus", type=whole_number(0, 100_000))
+    cap.add_argument("--memory-mb", type=whole_number(0, 1 << 40))
+    cap.add_argument("--gpus", type=whole_number(0, 10_000))
     cap.add_argument("--clear", action="store_true", help="forget the values set by hand")
     cap.set_defaults(handler=cmd_capacity)
 
@@ -70,6 +74,13 @@ def register(sub) -> None:
                       help="who may connect through the firewall: LocalSubnet (default), an address or a range")
     prep.set_defaults(handler=cmd_prepare_windows)
 
+    py = node.add_parser("python", help="set the Python interpreter that runs a node's .py script steps")
+    py.add_argument("name")
+    py.add_argument("interpreter", nargs="?", default=None,
+                    help="a path (C:\\Python312\\python.exe, /opt/conda/bin/python) or a command (python3, py -3)")
+    py.add_argument("--clear", action="store_true", help="find one on the node again (python3; on Windows py or python)")
+    py.set_defaults(handler=cmd_python)
+
     rm = node.add_parser("remove", help="remove a node and its saved credential")
     rm.add_argument("name")
     rm.set_defaults(handler=cmd_remove)
@@ -80,7 +91,7 @@ def _smb_arguments(parser) -> None:
                         help="WinRM: move files over SMB (the admin share C$ unless --smb-share) when the share "
                              "answers, with the same login")
     parser.add_argument("--smb-share", help="the share (implies --smb; default C$, which reaches every drive's X$)")
-    parser.add_argument("--smb-port", type=int, help="the SMB port (implies --smb; default 445)")
+    parser.add_argument("--smb-port", type=PORT, help="the SMB port (implies --smb; default 445)")
     parser.add_argument("--smb-root", help="the Windows folder a share other than X$ exposes, e.g. D:\\Lab")
     parser.add_argument("--smb-home", help="where relative paths start, e.g. C:\\Users\\alice "
                                            "(default: the profile folder the node reports)")
@@ -105,6 +116,7 @@ def cmd_add(args) -> int:
         raise InvalidInput("--no-verify-cert only applies with --https")
     node = Node(name=args.name, transport=Transport(args.transport), host=args.host, port=args.port,
                 username=args.user, key_file=args.key_file, tags=args.tag, encoding=args.encoding,
+                python=check_interpreter(args.python),
                 winrm=_smb_settings(args, WinrmSettings(auth=args.auth, https=args.https,
                                                         verify_cert=not args.no_verify_cert, shell=args.shell)))
     with open_engine(args) as engine:
@@ -158,6 +170,20 @@ def cmd_prepare_windows(args) -> int:
     if not re.fullmatch(r"[A-Za-z0-9.:/,-]+", args.allow):
         raise InvalidInput(f"--allow '{args.allow}' is not an address, a range or LocalSubnet")
     print(prepare_windows_script(remote_address=args.allow), end="")
+    return 0
+
+
+def cmd_python(args) -> int:
+    if (args.interpreter is None) == (not args.clear):
+        raise InvalidInput("give the interpreter (labdeck node python NAME PATH) or --clear, not both or neither")
+    value = "" if args.clear else check_interpreter(args.interpreter)
+    if not args.clear and not value:
+        raise InvalidInput("the interpreter is empty; give a path or a command, or use --clear")
+    with open_engine(args) as engine:
+        node = engine.catalog.get_node(args.name)
+        node.python = value
+        engine.catalog.update_node(node)
+    print(f"node '{node.name}': .py steps run with " + (value or "the Python found on the node"))
     return 0
 
 

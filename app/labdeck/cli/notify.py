@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..core.errors import InvalidInput
+from .argtypes import PORT
 from .common import open_catalog, print_json, read_secret_from_stdin
 
 
@@ -11,7 +12,7 @@ def register(sub) -> None:
     notify.required = True
     smtp = notify.add_parser("smtp", help="set (or show, with no flags) the SMTP server for email notifications")
     smtp.add_argument("--host")
-    smtp.add_argument("--port", type=int)
+    smtp.add_argument("--port", type=PORT)
     smtp.add_argument("--user", help="login name; its password is read with --password-stdin")
     smtp.add_argument("--from", dest="sender", metavar="ADDRESS", help="the sender address")
     smtp.add_argument("--security", choices=["starttls", "ssl", "none"])

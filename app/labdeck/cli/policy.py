@@ -9,6 +9,11 @@ from ..core.models import NOTIFY_KINDS as KINDS
 from ..core.models import JobPolicy
 from .common import open_catalog, print_json
 
+POLICY_FLAGS = {"policy.max_runtime_s": "--max-runtime", "policy.max_restarts": "--max-restarts",
+                "policy.expected_duration_s": "--expected-duration", "policy.unreachable_wait_s": "--unreachable-wait",
+                "policy.notify_on": "--notify-on", "policy.notify_webhooks": "--notify-webhook",
+                "policy.notify_emails": "--notify-email"}
+
 
 def register(sub) -> None:
     pol = sub.add_parser("policy", help="show or change a job's run rules and notifications")
@@ -60,6 +65,8 @@ def cmd_policy(args) -> int:
     with open_catalog(args) as catalog:
         job = catalog.get_job(args.job)
         job.policy = apply_policy_arguments(job.policy, args)
+        from ..store.jobfile import check_job  # pydantic: only when a policy is changed
+        check_job(job, flag_names=POLICY_FLAGS)
         catalog.add_job(job, replace=True)
     print_json({k: v for k, v in vars(job.policy).items()})
     return 0

@@ -11,6 +11,8 @@ from ..core.errors import InvalidInput
 from ..core.status import RunStatus
 from ..engine.api import EngineApi
 from ..store import run_queue
+from ..core.plan import MAX_PRIORITY
+from .argtypes import RUN_ID, whole_number
 from .common import open_catalog, open_engine, print_json, print_table, wait_or_cancel
 
 EXIT_RUN_FAILED = 1
@@ -22,21 +24,21 @@ def register(sub) -> None:
     queue.set_defaults(handler=cmd_queue)
     actions = queue.add_subparsers(dest="queue_command", metavar="ACTION")
     move = actions.add_parser("move", help="give a queued run another priority, or move it up or down one place")
-    move.add_argument("run_id", type=int)
+    move.add_argument("run_id", type=RUN_ID)
     how = move.add_mutually_exclusive_group(required=True)
-    how.add_argument("--priority", type=int, help="higher runs first")
+    how.add_argument("--priority", type=whole_number(-MAX_PRIORITY, MAX_PRIORITY), help="higher runs first")
     how.add_argument("--up", action="store_true", help="one place earlier")
     how.add_argument("--down", action="store_true", help="one place later")
     move.set_defaults(handler=cmd_move)
 
     rerun = sub.add_parser("rerun", help="run again what failed: a run's failed nodes, an array's failed items, "
                                          "or a workflow from the start; waits like run")
-    rerun.add_argument("run_id", type=int)
+    rerun.add_argument("run_id", type=RUN_ID)
     rerun.add_argument("--json", action="store_true")
     rerun.set_defaults(handler=cmd_rerun)
 
     tasks = sub.add_parser("tasks", help="the steps of a workflow run or the items of an array run")
-    tasks.add_argument("run_id", type=int)
+    tasks.add_argument("run_id", type=RUN_ID)
     tasks.add_argument("--json", action="store_true")
     tasks.set_defaults(handler=cmd_tasks)
 

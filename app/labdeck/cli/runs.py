@@ -12,6 +12,8 @@ from ..store.detached import DetachedStore
 from ..store.logs import read_from
 from ..store.run_queue import is_planned
 from ..engine.api import EngineApi
+from ..core.schedules import MAX_DURATION_S
+from .argtypes import RUN_ID, seconds, whole_number
 from .common import open_catalog, open_engine, parse_pairs, print_json, print_table, wait_or_cancel
 
 EXIT_RUN_FAILED = 1
@@ -27,7 +29,7 @@ def register(sub) -> None:
 
     ex = sub.add_parser("exec", help="run an ad-hoc command on targets and wait")
     ex.add_argument("--targets", required=True)
-    ex.add_argument("--timeout", type=float, metavar="SECONDS")
+    ex.add_argument("--timeout", type=seconds(0, MAX_DURATION_S), metavar="SECONDS")
     ex.add_argument("--json", action="store_true")
     ex.add_argument("command", nargs="+", help="the command (after --)")
     ex.set_defaults(handler=cmd_exec)
@@ -35,18 +37,18 @@ def register(sub) -> None:
     runs = sub.add_parser("runs", help="recent runs")
     runs.add_argument("--job")
     runs.add_argument("--status", choices=[s.value for s in RunStatus])
-    runs.add_argument("--limit", type=int, default=30)
+    runs.add_argument("--limit", type=whole_number(1, 1_000_000), default=30, help="at most this many runs (default 30)")
     runs.add_argument("--json", action="store_true")
     runs.set_defaults(handler=cmd_runs)
 
     logs = sub.add_parser("logs", help="print the logs of a run")
-    logs.add_argument("run_id", type=int)
+    logs.add_argument("run_id", type=RUN_ID)
     logs.add_argument("--node")
     logs.add_argument("--follow", "-f", action="store_true", help="keep printing output until the run ends")
     logs.set_defaults(handler=cmd_logs)
 
     cancel = sub.add_parser("cancel", help="cancel a run, or one node of it")
-    cancel.add_argument("run_id", type=int)
+    cancel.add_argument("run_id", type=RUN_ID)
     cancel.add_argument("--node")
     cancel.set_defaults(handler=cmd_cancel)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..core.schedules import CatchUp, Schedule, ScheduleKind, parse_at, parse_duration, parse_tz, preview
 from ..store.schedules import ScheduleStore
+from .argtypes import SCHEDULE_ID, whole_number
 from .common import open_catalog, print_json, print_table
 
 
@@ -26,18 +27,18 @@ def register(sub) -> None:
 
     lst = sched.add_parser("list", help="schedules with their next fire times")
     lst.add_argument("--job")
-    lst.add_argument("--next", type=int, default=3, metavar="N", help="fire times to preview (default 3)")
+    lst.add_argument("--next", type=whole_number(0, 1000), default=3, metavar="N", help="fire times to preview (default 3)")
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(handler=cmd_list)
 
     rm = sched.add_parser("remove", help="remove a schedule")
-    rm.add_argument("id", type=int)
+    rm.add_argument("id", type=SCHEDULE_ID)
     rm.set_defaults(handler=cmd_remove)
 
     for name, helptext in (("pause", "switch one schedule off, or with no ID pause all scheduling"),
                            ("resume", "switch one schedule on again, or with no ID resume all scheduling")):
         p = sched.add_parser(name, help=helptext)
-        p.add_argument("id", type=int, nargs="?")
+        p.add_argument("id", type=SCHEDULE_ID, nargs="?")
         p.set_defaults(handler=cmd_pause_resume, enable=name == "resume")
 
 
@@ -45,9 +46,9 @@ def register(sub) -> None:
 
 def cmd_add(args) -> int:
     parse_tz(args.tz)
-    if args.cron:
+    if args.cron is not None:  # "" is a mistake to report, not "no --cron"
         schedule = Schedule(args.job, ScheduleKind.CRON, " ".join(args.cron.split()), args.tz)
-    elif args.every:
+    elif args.every is not None:
         schedule = Schedule(args.job, ScheduleKind.INTERVAL, repr(parse_duration(args.every)), args.tz)
     else:
         schedule = Schedule(args.job, ScheduleKind.DATE, parse_at(args.at, args.tz).isoformat(), args.tz)

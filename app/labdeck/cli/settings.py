@@ -7,6 +7,8 @@ import difflib
 from ..core.errors import InvalidInput
 from .common import open_catalog, print_table
 
+MAX_SETTING = 10 * 365 * 86400  # ten years of seconds; far beyond any day count too
+
 
 def tunable() -> dict[str, tuple[float, str]]:
     """name -> (default, meaning); imported when asked (engine.detached loads the executors)."""
@@ -38,8 +40,9 @@ def cmd_setting(args) -> int:
                 value = float(args.value)
             except ValueError:
                 value = -1.0
-            if value <= 0:
-                raise InvalidInput(f"setting '{args.name}' needs a positive number, not '{args.value}'")
+            if not 0 < value <= MAX_SETTING:  # nan and inf fail this too
+                raise InvalidInput(f"setting '{args.name}' needs a positive number up to {MAX_SETTING:,}, "
+                                   f"not '{args.value}'")
             catalog.set_setting(args.name, f"{value:g}")
         names = [args.name] if args.name else sorted(TUNABLE)
         rows = [[name, catalog.get_setting(name) or f"{TUNABLE[name][0]:g}", TUNABLE[name][1]] for name in names]

@@ -8,6 +8,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from .argtypes import whole_number
 from .common import open_engine, parse_pairs, print_json
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ def register(sub) -> None:
 
 def _common(parser) -> None:
     parser.add_argument("--targets", required=True, metavar="SPEC", help="node names, tag:NAME, all (see README)")
-    parser.add_argument("--max-parallel", type=int, default=0, metavar="N", help="nodes at once (default: all)")
+    parser.add_argument("--max-parallel", type=whole_number(0, 100_000), default=0, metavar="N", help="nodes at once (default: all)")
     parser.add_argument("-p", "--param", action="append", metavar="K=V", help="a value for ${option.K} in paths")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
 
@@ -79,6 +80,8 @@ def _transfer(args, direction: Direction) -> int:
                     moved = sum(1 for f in r.files if f.outcome != "skipped")
                     print(f"  {r.node}: ok, {moved} file(s) copied, {len(r.files) - moved} already there, "
                           f"{_size(r.bytes_done)} in {r.seconds:.1f} s", file=sys.stderr)
+                    if r.renamed:
+                        print(f"  {r.node}: {r.renamed_text()}", file=sys.stderr)
                 else:
                     print(f"  {r.node}: failed: {r.error}", file=sys.stderr)
         return 0 if ok else EXIT_TRANSFER_FAILED

@@ -3,11 +3,23 @@
 POSIX shells report a child killed by signal N as 128+N, and the SSH executor turns sshd's
 ``exit-signal`` (sent when the step's own shell was killed) into the same number, so both read
 alike. Windows reports crashes as NTSTATUS values; the few that batch jobs hit are named.
+
+Signal numbers come from a fixed table (Linux's numbering), never from the controller's own
+``signal`` module: the exit code is the node's, and a controller on Windows has no SIGKILL or
+SIGHUP to look up.
 """
 
 from __future__ import annotations
 
-import signal
+# Linux's signal numbers (signal(7)), the ones a remote exit code of 128+N can carry.
+POSIX_SIGNALS = {
+    1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE",
+    9: "SIGKILL", 10: "SIGUSR1", 11: "SIGSEGV", 12: "SIGUSR2", 13: "SIGPIPE", 14: "SIGALRM", 15: "SIGTERM",
+    16: "SIGSTKFLT", 17: "SIGCHLD", 18: "SIGCONT", 19: "SIGSTOP", 20: "SIGTSTP", 21: "SIGTTIN", 22: "SIGTTOU",
+    23: "SIGURG", 24: "SIGXCPU", 25: "SIGXFSZ", 26: "SIGVTALRM", 27: "SIGPROF", 28: "SIGWINCH", 29: "SIGIO",
+    30: "SIGPWR", 31: "SIGSYS",
+}
+_SIGNAL_NUMBERS = {name: number for number, name in POSIX_SIGNALS.items()}
 
 _SIGNAL_HINTS = {
     "SIGKILL": "often the out-of-memory killer, or someone ran kill -9",
@@ -38,10 +50,7 @@ _WINDOWS_CRASHES = {
 def signal_number(name: str) -> int | None:
     """The number of a signal named as SSH names them ("KILL") or with its prefix ("SIGKILL")."""
     name = name.upper()
-    try:
-        return int(signal.Signals[name if name.startswith("SIG") else "SIG" + name])
-    except KeyError:
-        return None
+    return _SIGNAL_NUMBERS.get(name if name.startswith("SIG") else "SIG" + name)
 
 
 def describe_exit(code: int, os_family: str | None = None) -> str:
@@ -51,9 +60,8 @@ def describe_exit(code: int, os_family: str | None = None) -> str:
         meaning = _WINDOWS_CRASHES.get(code & 0xFFFFFFFF)
         return f"{text} (0x{code & 0xFFFFFFFF:08X}: {meaning})" if meaning else text
     if 128 < code < 128 + 65:
-        try:
-            name = signal.Signals(code - 128).name
-        except ValueError:
+        name = POSIX_SIGNALS.get(code - 128)
+        if name is None:
             return text
         hint = _SIGNAL_HINTS.get(name)
         return f"{text} (killed by {name}" + (f": {hint})" if hint else ")")

@@ -87,6 +87,7 @@ class Node:
     probe: dict = field(default_factory=dict)
     last_seen: float | None = None
     winrm: WinrmSettings = field(default_factory=WinrmSettings)  # used by WinRM nodes only
+    python: str = ""                   # runs .py script steps; "" = found on the node (core/interpreters.py)
     id: int | None = None
 
     @property

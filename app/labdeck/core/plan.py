@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 STEP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 PLACEMENTS = ("each", "any")
 RESUME_MODES = ("auto", "manual")
+MAX_PRIORITY = 1_000_000
 
 
 @dataclass

@@ -41,6 +41,24 @@ def check_option_name(name: str) -> str:
     return name
 
 
+# An option value travels in the environment (LABDECK_OPTION_X) and, substituted, in the command
+# line: Linux caps one argument or variable at 128 KiB, Windows a variable at 32,767 characters
+# and cmd.exe a whole command line at 8,191. 32 KiB fits them all but cmd's line (where the value
+# is passed by reference, so it is never on the line).
+MAX_OPTION_VALUE_BYTES = 32 * 1024
+
+
+def check_option_value(name: str, value: str, where: str = "") -> str:
+    size = len(value.encode("utf-8", "surrogatepass"))
+    if size > MAX_OPTION_VALUE_BYTES:
+        raise InvalidInput(f"{where}option '{name}' is {size:,} bytes long; a value may be at most "
+                           f"{MAX_OPTION_VALUE_BYTES:,} bytes (put large data in a file and pass its path)")
+    if "\0" in value:
+        raise InvalidInput(f"{where}option '{name}' contains a NUL character, which no command line or "
+                           "environment can carry")
+    return value
+
+
 def quote(value: str, shell: Shell) -> str:
     if shell is Shell.SH:
         return shlex.quote(value)

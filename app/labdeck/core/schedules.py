@@ -150,6 +150,8 @@ def parse_cron(expr: str, tz: str = "UTC") -> CronTrigger:
 # ---- intervals and one-off times -----------------------------------------------------------
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MIN_INTERVAL_S = 1.0                # an interval schedule fires at most once a second
+MAX_DURATION_S = 10 * 365 * 86400   # any duration: ten years (more overflows date arithmetic)
 
 
 def parse_duration(text: str) -> float:
@@ -164,6 +166,8 @@ def parse_duration(text: str) -> float:
         seconds = sum(float(n) * _UNITS[u] for n, u in parts)
     if seconds <= 0:
         raise InvalidInput(f"duration '{text}' must be more than zero")
+    if seconds > MAX_DURATION_S:
+        raise InvalidInput(f"duration '{text}' is too long: at most {MAX_DURATION_S // 86400}d (ten years)")
     return seconds
 
 
@@ -188,7 +192,15 @@ def parse_at(text: str, tz: str = "UTC") -> datetime:
 # ---- triggers and previews -----------------------------------------------------------------
 
 def validate(schedule: Schedule) -> None:
-    trigger_for(schedule)
+    """What a new or changed schedule must be beyond parsing: an interval of at least a second,
+    and a cron expression that fires at all (``0 0 31 2 *`` never does)."""
+    trigger = trigger_for(schedule)
+    if schedule.kind is ScheduleKind.INTERVAL and float(schedule.expr) < MIN_INTERVAL_S:
+        raise InvalidInput(f"an interval of {format_duration(float(schedule.expr))} is too short: "
+                           f"the shortest is {MIN_INTERVAL_S:g}s")
+    if schedule.kind is ScheduleKind.CRON and trigger.get_next_fire_time(None, datetime(2000, 1, 1, tzinfo=UTC)) is None:
+        raise InvalidInput(f"cron expression '{schedule.expr}' never fires: no date matches its day, month and "
+                           "weekday fields together")
 
 
 def trigger_for(schedule: Schedule):
@@ -199,9 +211,14 @@ def trigger_for(schedule: Schedule):
     if schedule.kind is ScheduleKind.CRON:
         return parse_cron(schedule.expr, schedule.tz)
     if schedule.kind is ScheduleKind.INTERVAL:
-        seconds = float(schedule.expr)
-        if seconds <= 0:
-            raise InvalidInput("an interval must be more than zero seconds")
+        try:
+            seconds = float(schedule.expr)
+        except ValueError:
+            raise InvalidInput(f"interval '{schedule.expr}' is not a number of seconds") from None
+        if not 0 < seconds <= MAX_DURATION_S:
+            raise InvalidInput(f"an interval must be more than zero seconds and at most "
+                               f"{MAX_DURATION_S // 86400}d, not {schedule.expr}")
+        seconds = max(seconds, MIN_INTERVAL_S)  # one stored before the minimum existed
         anchor = datetime.fromtimestamp(schedule.created_at or 0, UTC) + timedelta(seconds=seconds)
         return IntervalTrigger(seconds=seconds, start_date=anchor, timezone=parse_tz(schedule.tz))
     return DateTrigger(run_date=parse_at(schedule.expr, schedule.tz), timezone=parse_tz(schedule.tz))

@@ -63,10 +63,20 @@ class NodeTransferResult:
     seconds: float = 0.0
     unreachable: bool = False  # the error was the node dropping (a retry resumes)
     cancelled: bool = False
+    renamed: list[tuple[str, str]] = field(default_factory=list)  # (name on the node, name written here)
+
+    def renamed_text(self) -> str:
+        """``N name(s) changed for Windows: a:b -> a%3Ab, ...`` or empty."""
+        if not self.renamed:
+            return ""
+        shown = ", ".join(f"{remote} -> {local}" for remote, local in self.renamed[:5])
+        more = f" and {len(self.renamed) - 5} more" if len(self.renamed) > 5 else ""
+        return f"{len(self.renamed)} name(s) changed for Windows: {shown}{more}"
 
     def as_dict(self) -> dict:
         return {"node": self.node, "ok": self.ok, "error": self.error, "bytes": self.bytes_done,
                 "seconds": round(self.seconds, 3),
+                "renamed": [{"remote": remote, "local": local} for remote, local in self.renamed],
                 "files": [{"local": f.local, "remote": f.remote, "size": f.size, "outcome": str(f.outcome),
                            "sha256": f.sha256} for f in self.files]}
 

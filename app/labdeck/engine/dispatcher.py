@@ -240,7 +240,8 @@ class Dispatcher(ReattachMixin):
                 if failure is not None:
                     return failure[0], None, failure[1], None
                 steps = [ScriptFile(s.filename, substitute(s.script, options,
-                                                           shell_for_script(s.filename, executor.shell)))
+                                                           shell_for_script(s.filename, executor.shell)),
+                                    node.python)
                          if s.kind is StepKind.SCRIPT else substitute(s.command, options, executor.shell)
                          for s in work]
                 outcome = self.detached.launch(ops, active.run.id, node, nr, writer, stop, steps, env,
@@ -255,7 +256,7 @@ class Dispatcher(ReattachMixin):
                 request = CommandRequest(env=env, run_tag=f"run-{active.run.id}-{node.name}")
                 if step.kind is StepKind.SCRIPT:
                     shell = shell_for_script(step.filename, executor.shell)
-                    request.script = ScriptFile(step.filename, substitute(step.script, options, shell))
+                    request.script = ScriptFile(step.filename, substitute(step.script, options, shell), node.python)
                 else:
                     request.command = substitute(step.command, options, executor.shell)
                 result = executor.run(request, writer.write, deadline, stop)

@@ -10,11 +10,12 @@ from pathlib import Path
 
 from ..core.errors import InvalidInput, LabDeckError
 from ..core.models import Job, Node, Run, Step, Trigger
-from ..core.quoting import Shell, check_option_name, substitute
+from ..core.quoting import Shell, check_option_name, check_option_value, substitute
 from ..core.targets import resolve_targets
 from ..executors.pool import ExecutorPool
 from ..store import engine_files, paths, run_queue, secrets
 from ..store.catalog import Catalog
+from ..store.jobfile import check_job
 from .bus import EventBus
 from .dispatcher import Dispatcher
 from .health import NodeHealth
@@ -123,6 +124,11 @@ class Engine:
               targets: str | None = None, extra: dict | None = None) -> Run:
         """Validate everything first, then record the run and hand it to the dispatcher.
         ``extra``: run fields the scheduler and rules set (schedule_id, scheduled_for, note, ...)."""
+        try:  # a job stored before the schema checked it may hold a value no run can use
+            check_job(job)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{exc} (correct it: labdeck job export {job.name} > job.yaml, edit, "
+                               "labdeck job import job.yaml --replace)") from None
         values = resolve_options(job, options or {})
         for step in job.steps:  # an unknown ${option.X} is an error before anything runs
             substitute(step.command or step.script, values, Shell.SH)
@@ -217,5 +223,5 @@ def resolve_options(job: Job, given: dict[str, str]) -> dict[str, str]:
         value = given.get(name, option.default)
         if option.required and value == "":
             raise InvalidInput(f"job '{job.name}' needs a value for option '{name}': -p {name}=VALUE")
-        values[name] = value
+        values[name] = check_option_value(name, value, f"job '{job.name}': ")
     return values

@@ -6,7 +6,11 @@ and simple edits), a local ``bus`` fed with the service's events, and the engine
 (start, cancel, nodes, scheduler) as calls to the service. It finds the service through the
 data folder's address file and starts it when there is none (store/engine_files.py). The
 service runs in its own process, so paramiko's and the drain loops' Python time never
-competes with the app's GUI thread, and runs outlive the process that started them."""
+competes with the app's GUI thread, and runs outlive the process that started them.
+
+The service has no console (a windowed app has none to give it): it starts with its standard
+streams on DEVNULL and writes its warnings, errors and a crash's traceback to its own log,
+``engine.log`` in the data folder; when it fails to start, the error names that log."""
 
 from __future__ import annotations
 
@@ -56,20 +60,16 @@ def service_argv(data_dir: Path) -> list[str]:
 
 def start_service(data_dir: Path) -> subprocess.Popen:
     """Start the catalog's engine service, detached from this process (its own session or
-    process group, no console), writing what it has to say to engine.log in the data folder."""
+    process group, no console); it writes what it has to say to engine.log in the data folder."""
     env = dict(os.environ)
     if not getattr(sys, "frozen", False):  # the service imports the same LabDeck as this process
         env["PYTHONPATH"] = os.pathsep.join(p for p in [str(Path(__file__).parents[2]),
                                                         os.environ.get("PYTHONPATH", "")] if p)
-    log_file = open(engine_files.engine_log_path(data_dir), "ab")
-    try:
-        options: dict = {"start_new_session": True}
-        if sys.platform == "win32":
-            options = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.DETACHED_PROCESS}
-        return subprocess.Popen(service_argv(data_dir), stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
-                                env=env, close_fds=True, **options)
-    finally:
-        log_file.close()
+    options: dict = {"start_new_session": True}
+    if sys.platform == "win32":
+        options = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.CREATE_NO_WINDOW}
+    return subprocess.Popen(service_argv(data_dir), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env, close_fds=True, **options)
 
 
 def connect(data_dir: Path, start: bool = True, timeout: float = START_TIMEOUT_S
@@ -101,10 +101,10 @@ def connect(data_dir: Path, start: bool = True, timeout: float = START_TIMEOUT_S
                 started = start_service(data_dir)
             else:
                 raise EngineProcessGone(f"LabDeck's engine process did not start (exit code {started.returncode}); "
-                                        f"see {engine_files.engine_log_path(data_dir)}")
+                                        f"see {paths.engine_log_path(data_dir)}")
         if time.monotonic() > end:
             raise EngineProcessGone(f"LabDeck's engine for {data_dir} did not answer within {timeout:g} s "
-                                    f"({last_error}); see {engine_files.engine_log_path(data_dir)}")
+                                    f"({last_error}); see {paths.engine_log_path(data_dir)}")
         time.sleep(0.05)
 
 
@@ -148,7 +148,7 @@ class EngineProcess:
         except TimeoutError:
             self._waiting.pop(call_id, None)
             raise EngineNoAnswer(f"LabDeck's engine did not answer '{path}' within {self.call_timeout_s:g} s; "
-                                 f"it may be busy (see {engine_files.engine_log_path(self.data_dir)})") from None
+                                 f"it may be busy (see {paths.engine_log_path(self.data_dir)})") from None
 
     def start_job(self, job_name: str, options: dict[str, str] | None = None, trigger: Trigger = Trigger.MANUAL,
                   targets: str | None = None) -> Run:
@@ -212,8 +212,9 @@ class EngineProcess:
                 future = self._waiting.pop(message.id, None)
                 if future is not None:
                     future.set_exception(message.value) if not message.ok else future.set_result(message.value)
-        self._gone = (f"LabDeck's engine process (pid {self._info.pid}) stopped. Restart LabDeck: runs launched "
-                      "detached keep going on their nodes and are picked up again.")
+        self._gone = (f"LabDeck's engine process (pid {self._info.pid}) stopped (its log: "
+                      f"{paths.engine_log_path(self.data_dir)}). Restart LabDeck: runs launched detached keep going "
+                      "on their nodes and are picked up again.")
         for future in list(self._waiting.values()):
             future.set_exception(EngineProcessGone(self._gone))
         self._waiting.clear()

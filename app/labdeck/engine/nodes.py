@@ -4,12 +4,15 @@ update leaves the node as it was. ``try_login`` checks a login without saving an
 
 from __future__ import annotations
 
+import codecs
 import time
 from dataclasses import dataclass, field
 
 from ..core.errors import HostKeyChanged, HostKeyUnknown, InvalidInput
 from ..core.events import NodeSeen
+from ..core.interpreters import check_interpreter
 from ..core.models import Capacity, Node, Transport
+from ..core.tags import check_tags
 from ..executors.registry import factory_of
 from ..store import secrets
 from .bus import EventBus
@@ -115,6 +118,7 @@ class NodeManager:
         old_keys = self._catalog.host_keys(node.name)
         node.id, node.probe, node.last_seen, node.os_family = old.id, old.probe, old.last_seen, old.os_family
         node.credential_ref = old.credential_ref
+        node.python = node.python or old.python  # an editor without the field keeps the node's interpreter
         if node.capacity == Capacity():  # an editor without capacity fields keeps what was set by hand
             node.capacity = old.capacity
         ref = None
@@ -213,5 +217,12 @@ def _validate(node: Node) -> None:
     if node.transport is not Transport.LOCAL and not node.host:
         raise InvalidInput(f"node '{node.name}' needs --host")
     factory_of(node).validate(node)
+    node.python = check_interpreter(node.python)
     if node.port is not None and not 0 < node.port < 65536:
         raise InvalidInput(f"port {node.port} is out of range 1-65535")
+    check_tags(node.tags)
+    try:
+        codecs.lookup(node.encoding)
+    except LookupError:
+        raise InvalidInput(f"unknown encoding '{node.encoding}': give a codec name such as utf-8, cp850 "
+                           "or latin-1") from None

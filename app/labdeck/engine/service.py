@@ -215,11 +215,29 @@ def main(argv: list[str] | None = None) -> int:
     if len(argv) != 1:
         print("usage: python -m labdeck.engine.service DATA_DIR", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s labdeck engine %(process)d: %(levelname)s "
-                                                      "%(message)s")
-    from .engine_process import lower_priority
-    lower_priority()
-    return serve(argv[0])
+    data_dir = paths.resolve_data_dir(argv[0])
+    handler = _log_to_engine_log(data_dir)
+    try:
+        from .engine_process import lower_priority
+        lower_priority()
+        return serve(data_dir)
+    except BaseException:
+        log.exception("the engine process failed")
+        return 1
+    finally:
+        handler.flush()
+
+
+def _log_to_engine_log(data_dir: Path):
+    """Warnings, errors and tracebacks into engine.log; a hard crash (faulthandler) too."""
+    import faulthandler
+
+    from ..store.log_files import add_file_log
+    handler = add_file_log(paths.engine_log_path(data_dir))
+    # faulthandler needs a file it can keep open (engine.log itself must stay free to rotate)
+    crash = open(data_dir / "engine-crash.log", "a", encoding="utf-8")  # noqa: SIM115 (open for the process's life)
+    faulthandler.enable(file=crash)
+    return handler
 
 
 if __name__ == "__main__":

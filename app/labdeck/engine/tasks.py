@@ -19,6 +19,7 @@ from ..executors.base import CommandRequest, Deadline
 from ..store import paths
 
 HOME_TIMEOUT_S = 30
+_WINDOWS_PATH = re.compile(r"^[A-Za-z]:[\\/]")
 _ARRAY_REF = re.compile(r"\$\{array\.(index|item)\}")
 
 
@@ -61,23 +62,37 @@ class NodeFiles:
         self._lock = threading.Lock()
 
     def home(self, node: Node) -> str:
+        """The node's home folder as its executor knows it: a Windows node's profile folder
+        (``C:\\Users\\name``; Windows has no ``$HOME``), else ``$HOME`` as the node's shell says."""
         with self._lock:
             if node.name in self._homes:
                 return self._homes[node.name]
-        out: list[bytes] = []
         executor = self._engine.pool.get(node)
-        result = executor.run(CommandRequest(command='printf "%s" "$HOME"'),
-                              lambda stream, data: out.append(data) if stream == "stdout" else None,
-                              Deadline.after(HOME_TIMEOUT_S), threading.Event())
-        home = b"".join(out).decode("utf-8", "replace").strip()
-        if result.exit_code != 0 or not home.startswith("/"):
-            raise LabDeckError(f"node '{node.name}': could not find its home folder (got '{home}')")
+        home_folder = getattr(executor, "home_folder", None)
+        if home_folder is not None:
+            home = home_folder()
+        else:
+            out: list[bytes] = []
+            result = executor.run(CommandRequest(command='printf "%s" "$HOME"'),
+                                  lambda stream, data: out.append(data) if stream == "stdout" else None,
+                                  Deadline.after(HOME_TIMEOUT_S), threading.Event())
+            home = b"".join(out).decode("utf-8", "replace").strip()
+            if result.exit_code != 0 or not home.startswith("/"):
+                raise LabDeckError(f"node '{node.name}': could not find its home folder (got '{home}')")
         with self._lock:
             self._homes[node.name] = home
         return home
 
+    def join(self, node: Node, *parts: str) -> str:
+        """A path under the node's home folder, with the node's separator."""
+        return under(self.home(node), *parts)
+
+    def resolve(self, node: Node, path: str) -> str:
+        """A path on the node: as it is if absolute, else under the home folder."""
+        return path if path.startswith("/") or _WINDOWS_PATH.match(path) else self.join(node, path)
+
     def task_folder(self, node: Node, name: str) -> str:
-        return f"{self.home(node)}/.labdeck/runs/{name}"
+        return self.join(node, ".labdeck/runs", name)
 
     def put_text(self, node: Node, remote: str, text: str) -> None:
         with tempfile.TemporaryDirectory() as tmp:
@@ -102,6 +117,12 @@ class NodeFiles:
             if getattr(exc, "errno", None) == 2:
                 return False
             raise NodeUnreachable(f"node '{node.name}': downloading {remote} failed ({exc})") from exc
+
+
+def under(folder: str, *parts: str) -> str:
+    """``parts`` under a node's folder, with the separator that folder uses (``\\`` on Windows)."""
+    sep = "\\" if _WINDOWS_PATH.match(folder) else "/"
+    return sep.join([folder.rstrip("/\\"), *(p.replace("/", sep) for p in parts)])
 
 
 def parse_outputs(text: str) -> dict[str, str]:

@@ -1,12 +1,15 @@
 """One node's share of a transfer, over any TransferBackend: distribute local files and folders
 into a remote folder (skipping files already identical there), or collect remote paths and globs
-into a local folder. Every name that comes from the node goes through safe_local_path."""
+into a local folder. Every name that comes from the node goes through safe_local_path, and on a
+Windows controller through ntfs_local_names too (reserved, refused and case-colliding names get a
+reversible local form, and the result lists every name that changed)."""
 
 from __future__ import annotations
 
 import fnmatch
 import os
 import posixpath
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -14,12 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.errors import LabDeckError, NodeUnreachable
+from ..core.ntfs_names import ntfs_local_names
 from ..core.transfers import (
     PART_SUFFIX, FileOutcome, FileResult, NodeTransferResult, RemoteEntry, has_glob, remote_join, safe_local_path,
+    safe_relative_parts,
 )
 from ..executors.transfer_base import TransferBackend, TransferCancelled, TransferError, sha256_prefix
 
 MAX_DEPTH = 64
+NTFS_NAMES = sys.platform == "win32"  # local names follow Windows' rules on a Windows controller
 
 
 @dataclass
@@ -199,14 +205,23 @@ def _walk(backend: TransferBackend, entry: RemoteEntry, rel: str, depth: int = 0
 
 
 def get_from_node(backend: TransferBackend, patterns: list[str], local_root: Path, progress: NodeProgress,
-                  cancel: threading.Event) -> NodeTransferResult:
+                  cancel: threading.Event, ntfs_names: bool | None = None) -> NodeTransferResult:
     """Collect into ``local_root`` (the caller's ``DEST/<node>``)."""
     def work(result: NodeTransferResult) -> None:
-        files: list[tuple[RemoteEntry, Path]] = []
+        found: list[tuple[RemoteEntry, str]] = []
         for pattern in patterns:
             for entry in expand_remote(backend, pattern):
-                for item, rel in _walk(backend, entry, posixpath.basename(entry.path.rstrip("/"))):
-                    files.append((item, safe_local_path(local_root, rel)))
+                found.extend(_walk(backend, entry, posixpath.basename(entry.path.rstrip("/"))))
+        for _, rel in found:
+            safe_relative_parts(rel)  # a name that could leave the folder is refused before any mapping
+        names = ntfs_local_names([rel for _, rel in found]) if (NTFS_NAMES if ntfs_names is None else ntfs_names) \
+            else {}
+        files: list[tuple[RemoteEntry, Path]] = []
+        for item, rel in found:
+            local_rel = names[rel].local if rel in names else rel
+            if local_rel != rel:
+                result.renamed.append((rel, local_rel))
+            files.append((item, safe_local_path(local_root, local_rel)))
         progress.bytes_total = sum(e.size for e, _ in files)
         progress.files_total = len(files)
         for entry, local in files:

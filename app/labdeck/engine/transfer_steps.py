@@ -48,6 +48,8 @@ def run_transfer_step(pool: ExecutorPool, node: Node, step: Step, index: int, op
                            _StopWhen(stop, deadline))
     for f in result.files:
         writer.note(f"  {f.outcome} {f.remote} ({f.size} bytes{', sha256 ' + f.sha256 if f.sha256 else ''})")
+    if result.renamed:
+        writer.note(f"  {result.renamed_text()}")
     if result.ok:
         return None
     message = f"step {index} ({step.kind}) failed: {result.error}"

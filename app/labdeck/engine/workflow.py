@@ -24,6 +24,7 @@ from ..core.status import NodeRunStatus, RunStatus
 from ..core.targets import resolve_targets
 from ..store import paths
 from .planned import PlannedRun, Task, TaskOutcome
+from .tasks import under
 
 FINAL = ("succeeded", "failed", "skipped", "cancelled")
 
@@ -140,14 +141,14 @@ class WorkflowRun(PlannedRun):
                                                                                    if s.name == name)
         files = self.engine.queue_files
         folder = files.task_folder(node, f"wf-{self.run.id}-{name}-{node.name}")
-        files.put_text(node, f"{folder}/outputs.env", "")
-        env = {"LABDECK_OUTPUT": f"{folder}/outputs.env", "LABDECK_INPUTS": f"{folder}/in", "LABDECK_STEP": name,
+        files.put_text(node, under(folder, "outputs.env"), "")
+        env = {"LABDECK_OUTPUT": under(folder, "outputs.env"), "LABDECK_INPUTS": under(folder, "in"), "LABDECK_STEP": name,
                **task.data["env"]}
         for source in step.inputs:
             for from_node, copies in self.states[source].artifacts.items():
                 several = len(self.states[source].artifacts) > 1
                 for local in copies:
-                    where = f"{folder}/in/{source}/" + (f"{from_node}/" if several else "") + local.name
+                    where = under(folder, "in", source, *([from_node] if several else []), local.name)
                     files.put(node, local, where)
         with self.lock:
             self._set(name, "running")
@@ -209,12 +210,12 @@ class WorkflowRun(PlannedRun):
         outputs = {}
         with tempfile.TemporaryDirectory() as tmp:
             local = Path(tmp) / "outputs.env"
-            if files.get(node, f"{folder}/outputs.env", local):
+            if files.get(node, under(folder, "outputs.env"), local):
                 outputs = parse_outputs(local.read_text(encoding="utf-8", errors="replace"))
         keep = paths.work_dir(self.engine.data_dir) / "artifacts" / str(self.run.id) / step.name / node.name
         copies, missing = [], []
         for remote in step.artifacts:
-            path = remote if remote.startswith("/") else f"{files.home(node)}/{remote}"
+            path = files.resolve(node, remote)
             local = keep / Path(remote).name
             if files.get(node, path, local):
                 copies.append(local)

@@ -28,6 +28,7 @@ DEFAULT_KILL_GRACE_S = 3.0
 class ScriptFile:
     filename: str
     body: str
+    interpreter: str = ""  # for .py: the node's Python setting ("" = python3 / python / found on the node)
 
 
 @dataclass

@@ -17,7 +17,7 @@ def script_invocation(path: str, script: ScriptFile) -> str:
     if script.body.startswith("#!"):
         return quoted
     if script.filename.endswith(".py"):
-        return f"python3 {quoted}"
+        return f"{shlex.quote(script.interpreter) if script.interpreter else 'python3'} {quoted}"
     if script.filename.endswith(".bash"):
         return f"bash {quoted}"
     return f"/bin/sh {quoted}"

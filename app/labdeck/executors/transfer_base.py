@@ -8,6 +8,8 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import stat
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +22,7 @@ ByteProgress = Callable[[int], None]
 """Called with the number of bytes just moved (not a running total)."""
 
 BLOCK = 1 << 20
+ERROR_ACCESS_DENIED, ERROR_SHARING_VIOLATION, ERROR_LOCK_VIOLATION = 5, 32, 33
 
 
 class TransferError(LabDeckError):
@@ -137,7 +140,14 @@ class LocalPart:
         try:
             os.chmod(self.path, mode & 0o7777 or 0o644)
             os.utime(self.path, (mtime, mtime))
+            make_replaceable(self.final)
             os.replace(self.path, self.final)
+        except PermissionError as exc:
+            if is_windows_refusal(exc):
+                raise TransferError(
+                    f"cannot replace {self.final}: Windows says another program has it open; close it in the program "
+                    f"that has it open and retry (the new copy is kept as {self.path.name})") from exc
+            raise self._error(exc) from exc
         except OSError as exc:
             raise self._error(exc) from exc
 
@@ -147,6 +157,23 @@ class LocalPart:
                 f"local disk full while writing {self.final} ({exc.strerror}); free space on that disk and retry — "
                 f"the {self.existing_size()} bytes already received are kept in {self.path.name} and the retry resumes")
         return TransferError(f"cannot write {self.final} ({exc.strerror or exc})")
+
+
+def make_replaceable(path: Path) -> None:
+    """Clear a read-only file's read-only attribute (a node's mode 0444 makes it read-only here),
+    which Windows requires before a file can be replaced. A missing file needs nothing."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not mode & stat.S_IWRITE:
+        os.chmod(path, stat.S_IMODE(mode) | stat.S_IWRITE)
+
+
+def is_windows_refusal(exc: OSError) -> bool:
+    """Windows refusing to replace a file because a program holds it open (or it is still read-only)."""
+    return getattr(exc, "winerror", None) in (ERROR_ACCESS_DENIED, ERROR_SHARING_VIOLATION, ERROR_LOCK_VIOLATION) \
+        or (sys.platform == "win32" and exc.errno == errno.EACCES)
 
 
 def resume_download(part: LocalPart, size: int,

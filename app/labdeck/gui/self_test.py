@@ -2,8 +2,9 @@
 and for a user who wonders. It starts the engine the way the app does (in its child process,
 which a frozen build starts as itself), opens the main window (offscreen when there is no
 display) on a catalog in a temporary folder (seeded with this computer and the sample job),
-runs the sample job while the window follows it, prints each check and returns 0 only if all
-of them passed. Nothing of the user's (catalog, keyring, settings) is touched."""
+runs the sample job while the window follows it, checks what Windows paths load lazily, the
+time zones and a local command with quotes and non-ASCII words (self_test_platform.py), prints
+each check and returns 0 only if all of them passed. Nothing of the user's (catalog, keyring, settings) is touched."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
+
+from .self_test_platform import check_lazy_imports, check_local_command, check_time_zones
 
 PLATFORM_KEYRINGS = {"win32": "keyring.backends.Windows", "darwin": "keyring.backends.macOS"}
 
@@ -80,6 +83,9 @@ def _run_checks(checks: Checks, data_dir: Path) -> None:
     checks.check(True, f"Qt started with the '{app.platformName()}' platform plugin")
     _check_icons(checks)
     _check_keyring(checks)
+    check_lazy_imports(checks)
+    check_time_zones(checks)
+    check_local_command(checks, data_dir / "local-check")
 
     from ..engine.seed import LOCAL_NODE, SAMPLE_JOB
     from .app import start_engine

@@ -17,7 +17,6 @@ from filelock import FileLock, Timeout
 
 LOCK_NAME = "engine.lock"
 INFO_NAME = "engine.json"
-ENGINE_LOG_NAME = "engine.log"
 
 
 @dataclass
@@ -35,11 +34,6 @@ def lock_path(data_dir: Path) -> Path:
 
 def info_path(data_dir: Path) -> Path:
     return data_dir / INFO_NAME
-
-
-def engine_log_path(data_dir: Path) -> Path:
-    """Where the engine process writes what it has to say (it has no console)."""
-    return data_dir / ENGINE_LOG_NAME
 
 
 def try_lock(data_dir: Path) -> FileLock | None:

@@ -1,19 +1,32 @@
 """Jobs as YAML documents, for ``job export`` and ``job import``. Secrets never appear here.
-A job's plan (workflow, array, resources, priority) is read and written by planfile.py."""
+Which keys a job file has, and their types and ranges, is defined in jobschema.py; a job's plan
+(workflow, array, resources, priority) is read and written by planfile.py."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import asdict
 
 import yaml
 
 from ..core.errors import InvalidInput
 from ..core.models import Job, JobOption, JobPolicy, Step, StepKind
 from ..core.quoting import check_option_name
+from .jobschema import check_job_doc
 from .planfile import plan_from_yaml, plan_to_yaml
+from .safe_yaml import load_yaml
 
 
 def job_to_yaml(job: Job) -> str:
+    return yaml.safe_dump(job_to_doc(job), sort_keys=False, allow_unicode=True)
+
+
+def check_job(job: Job, source: str = "", flag_names: dict[str, str] | None = None) -> None:
+    """The schema's check of a job built in code (``job add``, ``policy``, the desktop app):
+    the same rules as a job file. ``flag_names``: field path -> the flag that set it."""
+    check_job_doc(job_to_doc(job), source, flag_names)
+
+
+def job_to_doc(job: Job) -> dict:
     doc: dict = {"name": job.name}
     if job.description:
         doc["description"] = job.description
@@ -24,51 +37,32 @@ def job_to_yaml(job: Job) -> str:
     if job.options:
         doc["options"] = [{k: v for k, v in asdict(o).items() if v not in ("", False)} for o in job.options]
     doc["policy"] = {k: v for k, v in asdict(job.policy).items() if v is not None}
-    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
-
-
-def _known_keys(cls) -> set[str]:
-    return {f.name for f in fields(cls)}
+    return doc
 
 
 def job_from_yaml(text: str, source: str = "job file", base_dir: str | None = None) -> Job:
     """``base_dir``: where a relative ``over_file`` is found (the job file's folder)."""
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InvalidInput(f"{source} is not valid YAML{where}: {problem}") from exc
-    if not isinstance(doc, dict):
-        raise InvalidInput(f"{source}: expected a mapping with name, targets and steps")
-    name = doc.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise InvalidInput(f"{source}: 'name' is required")
+    return job_from_doc(load_yaml(text, source), source, base_dir)
+
+
+def job_from_doc(raw, source: str = "job file", base_dir: str | None = None) -> Job:
+    """A Job from a parsed document; every key and value is checked by the schema first."""
+    doc = check_job_doc(raw, source)
+    name = doc["name"]
     raw_steps = doc.get("steps")
     has_workflow = bool(doc.get("workflow"))
     if has_workflow and raw_steps:
         raise InvalidInput(f"{source}: job '{name}' has both 'steps' and 'workflow'; put the steps in the workflow")
-    if not has_workflow and (not isinstance(raw_steps, list) or not raw_steps):
+    if not has_workflow and not raw_steps:
         raise InvalidInput(f"{source}: job '{name}' needs at least one step under 'steps'")
     steps = [] if has_workflow else parse_steps(raw_steps, source, f"job '{name}'")
-    options = []
-    for raw in doc.get("options") or []:
-        if not isinstance(raw, dict) or "name" not in raw or set(raw) - _known_keys(JobOption):
-            raise InvalidInput(f"{source}: each option needs a 'name' (and may have default, description, required)")
-        options.append(JobOption(name=check_option_name(str(raw["name"])), default=str(raw.get("default", "")),
-                                 description=str(raw.get("description", "")), required=bool(raw.get("required", False))))
-    raw_policy = doc.get("policy") or {}
-    unknown = set(raw_policy) - _known_keys(JobPolicy)
-    if unknown:
-        raise InvalidInput(f"{source}: unknown policy keys {sorted(unknown)} (allowed: {sorted(_known_keys(JobPolicy))})")
-    try:
-        policy = JobPolicy(**raw_policy)
-    except TypeError as exc:
-        raise InvalidInput(f"{source}: bad policy: {exc}") from exc
-    plan = plan_from_yaml(doc, source, name.strip(), base_dir)
-    return Job(name=name.strip(), steps=steps, targets=str(doc.get("targets", "all")), options=options,
-               policy=policy, description=str(doc.get("description", "")), plan=plan)
+    options = [JobOption(name=check_option_name(o["name"]), default=o.get("default", ""),
+                         description=o.get("description", ""), required=o.get("required", False))
+               for o in doc.get("options", [])]
+    policy = JobPolicy(**doc.get("policy", {}))
+    plan = plan_from_yaml(doc, source, name, base_dir)
+    return Job(name=name, steps=steps, targets=doc.get("targets", "all"), options=options,
+               policy=policy, description=doc.get("description", ""), plan=plan)
 
 
 def parse_steps(raw_steps, source: str, where: str) -> list[Step]:
@@ -76,8 +70,6 @@ def parse_steps(raw_steps, source: str, where: str) -> list[Step]:
         raise InvalidInput(f"{source}: {where} needs at least one step")
     steps = []
     for i, raw in enumerate(raw_steps, 1):
-        if isinstance(raw, str):
-            raw = {"command": raw}
         kinds = [k for k in ("command", "script", "put", "get") if isinstance(raw, dict) and k in raw]
         if len(kinds) != 1:
             raise InvalidInput(f"{source}: {where}, step {i} must have exactly one of 'command', 'script', "

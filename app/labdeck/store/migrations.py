@@ -160,7 +160,11 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX placements_node ON placements(node_name)",
     ],
-    # issue 16: the GPUs a placement holds, by device index (JSON list), never shared
+    # v7: the Python interpreter a node runs .py script steps with ("" = find one on the node) (#14)
+    [
+        "ALTER TABLE nodes ADD COLUMN python TEXT NOT NULL DEFAULT ''",
+    ],
+    # v8: the GPUs a placement holds, by device index (JSON list), never shared (#16)
     [
         "ALTER TABLE placements ADD COLUMN gpu_devices TEXT NOT NULL DEFAULT '[]'",
     ],

@@ -1,5 +1,6 @@
 """A job's plan (workflow, array, resources, priority, placement) in two shapes: the keys of a
-YAML job file, and the JSON the catalog keeps in the jobs table."""
+YAML job file (their types and ranges are checked by jobschema.py first), and the JSON the
+catalog keeps in the jobs table."""
 
 from __future__ import annotations
 
@@ -10,13 +11,8 @@ from ..core.errors import InvalidInput
 from ..core.models import Step, StepKind
 from ..core.plan import ArraySpec, FlowStep, Plan, Resources
 
-PLAN_KEYS = ("resources", "priority", "placement", "array", "over", "over_file", "slots_per_node",
-             "workflow", "on_failure", "resume")
-_FLOW_KEYS = {"name", "command", "script", "filename", "steps", "depends_on", "when", "targets", "placement",
-              "artifacts", "inputs"}
-
-
 def plan_from_yaml(doc: dict, source: str, job_name: str, base_dir: str | None = None) -> Plan:
+    """``doc``: a job document as jobschema.check_job_doc returns it (typed values)."""
     where = f"{source}: job '{job_name}'"
     plan = Plan(resources=_resources(doc.get("resources"), where),
                 priority=_int(doc.get("priority", 0), f"{where}: 'priority'"),
@@ -118,9 +114,6 @@ def _flow_step(raw, where: str, source: str) -> FlowStep:
 
     if not isinstance(raw, dict) or not raw.get("name"):
         raise InvalidInput(f"{where} needs a 'name'")
-    unknown = set(raw) - _FLOW_KEYS
-    if unknown:
-        raise InvalidInput(f"{where}: unknown keys {sorted(unknown)} (allowed: {sorted(_FLOW_KEYS)})")
     given = [k for k in ("command", "script", "steps") if k in raw]
     if len(given) != 1:
         raise InvalidInput(f"{where} ('{raw['name']}') needs exactly one of 'command', 'script' or 'steps'")
@@ -130,8 +123,6 @@ def _flow_step(raw, where: str, source: str) -> FlowStep:
         steps = parse_steps([{k: raw[k] for k in ("command", "script", "filename") if k in raw}], source,
                             f"step '{raw['name']}'")
     depends = raw.get("depends_on") or []
-    if isinstance(depends, str):
-        depends = [depends]
     return FlowStep(name=str(raw["name"]), steps=steps, depends_on=[str(d) for d in depends],
                     when=str(raw.get("when") or ""), targets=str(raw["targets"]) if raw.get("targets") else None,
                     placement=str(raw.get("placement", "each")), artifacts=[str(a) for a in raw.get("artifacts") or []],
@@ -141,8 +132,6 @@ def _flow_step(raw, where: str, source: str) -> FlowStep:
 def _resources(raw, where: str) -> Resources:
     if raw is None:
         return Resources()
-    if not isinstance(raw, dict) or set(raw) - {"cpus", "memory_mb", "gpus"}:
-        raise InvalidInput(f"{where}: 'resources' takes cpus, memory_mb and gpus")
     try:
         return Resources(cpus=float(raw.get("cpus", 0)), memory_mb=int(raw.get("memory_mb", 0)),
                          gpus=int(raw.get("gpus", 0)))

@@ -28,6 +28,7 @@ def node_to_row(node: Node) -> dict:
         "probe": json.dumps(node.probe),
         "last_seen": node.last_seen,
         "winrm": json.dumps(asdict(node.winrm)),
+        "python": node.python,
     }
 
 
@@ -49,6 +50,7 @@ def node_from_row(row: dict) -> Node:
         probe=json.loads(row["probe"]),
         last_seen=row["last_seen"],
         winrm=WinrmSettings(**json.loads(row["winrm"] or "{}")),
+        python=row["python"],
     )
 
 

@@ -1,2 +1,2 @@
-"""The executor for this computer: subprocesses, process-tree kills, plain file copies.
+"""The executor for this computer: subprocesses (in Job Objects on Windows), plain file copies.
 ``factory.FACTORY`` is what the registry hands out."""

@@ -1,14 +1,15 @@
 """The ``local`` executor: runs on this computer with subprocess.
 
 POSIX: the command starts in a new session (its own process group); a stop sends TERM to
-the group, KILL after the grace period, and checks the group is gone. Windows: started in a
-new process group; a stop runs ``taskkill /T /F`` on the tree and checks every process of it
-is gone (process_tree.py).
+the group, KILL after the grace period, and checks the group is gone. Windows: the one command
+line cmd.exe expects (windows_cmd.py), started inside a Job Object (job_object.py); a stop
+terminates the job and checks through the job's process list that nothing is left.
 Output is read by one thread per pipe, so neither pipe can fill up and stall the command.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import platform
 import shutil
@@ -19,32 +20,83 @@ import threading
 import time
 from pathlib import Path
 
+from ...core.errors import InvalidInput
+from ...core.interpreters import NO_PYTHON, windows_python
 from ...core.quoting import Shell
 from ...core.status import KillState
-from ..base import POLL_S, CommandRequest, Deadline, Ending, ExecResult, OutputSink, ScriptFile, stop_reason
+from ..base import (
+    POLL_S,
+    CommandRequest,
+    Deadline,
+    Ending,
+    ExecResult,
+    OutputSink,
+    ScriptFile,
+    stop_reason,
+)
 from ..posix_shell import PROBE_SCRIPT, parse_probe, script_invocation
-from .process_tree import kill_tree
+from ..windows_cmd import SCRIPT_VARIABLE, cmd_line, script_command, script_environment
+from ..winrm.commands import (
+    codepage_for,  # Windows' code page for a Python codec name (no pywinrm import)
+)
 
 IS_WINDOWS = sys.platform == "win32"
 
 
 class LocalExecutor:
-    def __init__(self, work_root: Path):
+    def __init__(self, work_root: Path, encoding: str = "utf-8", node_name: str = "this-computer"):
         self.work_root = Path(work_root)
+        self.node_name = node_name
         self.shell = Shell.CMD if IS_WINDOWS else Shell.SH
+        self.encoding = encoding  # on Windows, cmd's console is switched to its code page
 
     # ---- commands ----------------------------------------------------------------------
 
     def run(self, request: CommandRequest, sink: OutputSink, deadline: Deadline,
             cancel: threading.Event) -> ExecResult:
+        if IS_WINDOWS:
+            return self._run_windows(request, sink, deadline, cancel)
         argv = self._argv(request)
         env = os.environ | request.env
-        kwargs: dict = {"stdin": subprocess.DEVNULL, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "env": env}
-        if IS_WINDOWS:
-            kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.CREATE_NO_WINDOW
-        else:
-            kwargs["start_new_session"] = True
-        proc = subprocess.Popen(argv, **kwargs)
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    env=env, start_new_session=True)
+        except OSError as exc:
+            raise _too_long(exc, argv, env) from None
+        return self._follow(proc, request, sink, deadline, cancel, lambda: self._kill_tree(proc, request.kill_grace_s))
+
+    def _run_windows(self, request: CommandRequest, sink: OutputSink, deadline: Deadline,
+                     cancel: threading.Event) -> ExecResult:
+        from .job_object import JobObject
+        line, extra_env = self.windows_command_line(request)
+        env = os.environ | request.env | extra_env
+        job = JobObject()
+        try:
+            try:
+                proc = job.start(line, executable=os.environ.get("ComSpec", r"C:\Windows\System32\cmd.exe"),
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                                 creationflags=subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.CREATE_NO_WINDOW)
+            except OSError as exc:
+                raise _too_long(exc, [line], env) from None
+            return self._follow(proc, request, sink, deadline, cancel,
+                                lambda: _kill_job(job, proc, request.kill_grace_s))
+        finally:
+            job.close()  # kill-on-close: nothing of the step outlives it
+
+    def windows_command_line(self, request: CommandRequest) -> tuple[str, dict[str, str]]:
+        """The CreateProcess command line for a step on Windows, and the environment it adds."""
+        code_page = codepage_for(self.encoding)
+        if request.script is None:
+            return cmd_line(request.command, code_page), {}
+        path = self._write_script(request.run_tag, request.script)
+        env = {SCRIPT_VARIABLE: str(path), **script_environment(request.script.filename)}
+        python = request.script.interpreter or _local_python()
+        if request.script.filename.lower().endswith(".py") and not python:
+            raise InvalidInput(NO_PYTHON.format(node=self.node_name, script=request.script.filename))
+        return cmd_line(script_command(request.script.filename, python), code_page), env
+
+    def _follow(self, proc: subprocess.Popen, request: CommandRequest, sink: OutputSink, deadline: Deadline,
+                cancel: threading.Event, kill) -> ExecResult:
         readers = [threading.Thread(target=_pump, args=(pipe, name, sink), daemon=True, name=f"local-{name}")
                    for pipe, name in ((proc.stdout, "stdout"), (proc.stderr, "stderr"))]
         for reader in readers:
@@ -54,7 +106,7 @@ class LocalExecutor:
         while proc.poll() is None or any(r.is_alive() for r in readers):
             reason = stop_reason(deadline, cancel)
             if reason is not None:
-                kill_state = self._kill_tree(proc, request.kill_grace_s)
+                kill_state = kill()
                 for reader in readers:
                     reader.join(timeout=2)
                 return ExecResult(reason, proc.returncode, kill_state, proc.pid)
@@ -64,24 +116,20 @@ class LocalExecutor:
     def _argv(self, request: CommandRequest) -> list[str]:
         if request.script is not None:
             path = self._write_script(request.run_tag, request.script)
-            if IS_WINDOWS:
-                return _windows_script_argv(path, request.script)
             return ["/bin/sh", "-c", script_invocation(str(path), request.script)]
-        if IS_WINDOWS:
-            return ["cmd.exe", "/D", "/V:ON", "/S", "/C", request.command]
         return ["/bin/sh", "-c", request.command]
 
     def _write_script(self, run_tag: str, script: ScriptFile) -> Path:
         folder = self.work_root / run_tag
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / Path(script.filename).name
-        path.write_text(script.body, encoding="utf-8", newline="\n" if not IS_WINDOWS else None)
+        # Windows PowerShell 5.1 reads a .ps1 without a BOM as ANSI: the BOM keeps non-ASCII text intact
+        encoding = "utf-8-sig" if script.filename.lower().endswith(".ps1") else "utf-8"
+        path.write_text(script.body, encoding=encoding, newline="\n" if not IS_WINDOWS else None)
         path.chmod(0o700)
         return path
 
     def _kill_tree(self, proc: subprocess.Popen, grace_s: float) -> KillState:
-        if IS_WINDOWS:
-            return kill_tree(proc, grace_s)  # taskkill /T /F, then every process of the tree checked
         pgid = proc.pid
         _signal_group(pgid, signal.SIGTERM)
         end = time.monotonic() + grace_s
@@ -169,10 +217,30 @@ def _group_alive(pgid: int, proc: subprocess.Popen) -> bool:
     return True
 
 
-def _windows_script_argv(path: Path, script: ScriptFile) -> list[str]:
-    name = script.filename.lower()
-    if name.endswith(".ps1"):
-        return ["powershell.exe", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-File", str(path)]
-    if name.endswith(".py"):
-        return [sys.executable if not getattr(sys, "frozen", False) else "python", str(path)]
-    return ["cmd.exe", "/D", "/V:ON", "/S", "/C", str(path)]
+def _too_long(exc: OSError, argv: list[str], env: dict[str, str]) -> Exception:
+    """A command line the OS refuses as too long (E2BIG; Windows: ERROR_FILENAME_EXCED_RANGE) becomes
+    a clear error; any other failure to start is raised as it is."""
+    if exc.errno != errno.E2BIG and getattr(exc, "winerror", None) != 206:
+        return exc
+    size = sum(len(a.encode()) for a in argv) + sum(len(k) + len(v.encode()) + 2 for k, v in env.items())
+    return InvalidInput(f"the command and its environment ({size:,} bytes) are too long for this computer's "
+                        "command line: keep large text in a script step or a file the command reads")
+
+
+def _kill_job(job, proc: subprocess.Popen, grace_s: float, settle_s: float = 2.0) -> KillState:
+    """End every process of the step's job, then check with the job's own list that none is left."""
+    try:
+        job.terminate()
+    except OSError:
+        pass  # every process may have ended already; the list below decides
+    try:
+        proc.wait(timeout=max(grace_s, settle_s))
+    except subprocess.TimeoutExpired:
+        return KillState.KILL_UNCONFIRMED
+    return KillState.KILLED if job.wait_empty(settle_s) else KillState.KILL_UNCONFIRMED
+
+
+def _local_python() -> str | None:
+    """This computer's Python for .py steps: the one running LabDeck, unless LabDeck is frozen
+    (then the py launcher or a python.exe on PATH that is not the Store's placeholder)."""
+    return windows_python(shutil.which) if getattr(sys, "frozen", False) else sys.executable

@@ -15,7 +15,7 @@ class LocalFactory:
         pass
 
     def executor(self, node: Node, connecting) -> LocalExecutor:
-        return LocalExecutor(connecting.work_root)
+        return LocalExecutor(connecting.work_root, node.encoding, node.name)
 
     def transfer_backend(self, node: Node, executor) -> LocalTransfer:
         return LocalTransfer(node.name)

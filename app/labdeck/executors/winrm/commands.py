@@ -9,12 +9,15 @@ The launch script (job steps) sets UTF-8 output (unless the node has another enc
 the environment in place, prints ``\\x1eLABDECK_PID <pid>`` as the first line of stdout and then
 runs the step:
 
-- a **cmd** step runs as a child ``%ComSpec% /D /V:ON /S /C "<text>"`` started through
+- a **cmd** step runs as a child ``%ComSpec% /D /V:OFF /S /C "<text>"`` started through
   ``System.Diagnostics.ProcessStartInfo`` (its ``Arguments`` string goes to CreateProcess as
   is, so PowerShell's native-argument quoting never sees it); ``/S`` makes cmd strip exactly the
-  outer quotes, and ``/V:ON`` turns on the delayed expansion that ``!LABDECK_OPTION_X!``
-  substitutions rely on. Its output bytes are copied to ours as they come. The pid reported is
-  that child's, the root of the step's process tree.
+  outer quotes. Only a text with LabDeck's ``!LABDECK_...!`` references (options, array items,
+  the uploaded script) runs with ``/V:ON``, the delayed expansion they rely on; there each
+  literal ``!`` of the text is escaped (``cmd_text``), since delayed expansion would remove a
+  lone ``!``. A command over cmd.exe's 8191-character line is refused. Its output bytes are
+  copied to ours as they come. The pid reported is that child's, the root of the step's
+  process tree.
 - a **PowerShell** step runs inside the launcher; the pid reported is the launcher's.
 
 Scripts are uploaded to ``%USERPROFILE%\\.labdeck\\runs\\<run>\\`` first and run from there:
@@ -37,11 +40,15 @@ from ...core.errors import InvalidInput
 from ...core.gpus import parse_gpu_list
 from ...core.quoting import Shell, quote
 from ..base import ScriptFile
+from ..windows_cmd import quote_program
 
 POWERSHELL_EXE = "powershell.exe"
 POWERSHELL_FLAGS = ("-NoLogo", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass",
                     "-OutputFormat", "Text", "-EncodedCommand")
 MAX_COMMAND_LINE = 32_000  # CreateProcess takes 32767 characters; WinRM runs the command without cmd.exe
+MAX_CMD_LINE = 8191        # cmd.exe's own limit on a command line (and on each line of a .bat file)
+CMD_EXE = "C:\\Windows\\system32\\cmd.exe"
+_LABDECK_REF = re.compile(r"!LABDECK_\w+!")
 PID_MARK = b"\x1eLABDECK_PID "
 REMOTE_ROOT = ".labdeck\\runs"  # under %USERPROFILE%
 SCRIPT_TYPES = (".bat", ".cmd", ".ps1", ".py")
@@ -129,12 +136,50 @@ def script_payload(script: ScriptFile, remote_path: str) -> Payload:
     if lower.endswith((".bat", ".cmd")):
         return Payload(Shell.CMD, 'call "!LABDECK_SCRIPT!"', remote_path)
     if lower.endswith(".py"):
-        return Payload(Shell.CMD, 'python "!LABDECK_SCRIPT!"', remote_path,
+        python = quote_program(script.interpreter) if script.interpreter else "python"
+        return Payload(Shell.CMD, f'{python} "!LABDECK_SCRIPT!"', remote_path,
                        (("PYTHONIOENCODING", "utf-8"), ("PYTHONUNBUFFERED", "1")))
     if lower.endswith(".ps1"):
         return Payload(Shell.POWERSHELL, "& $env:LABDECK_SCRIPT", remote_path)
     raise InvalidInput(f"'{script.filename}' cannot run on a Windows node: name the script "
                        f"{', '.join(SCRIPT_TYPES)} (the extension picks how it runs)")
+
+
+def cmd_text(text: str) -> tuple[str, str]:
+    """(switches, text) for ``cmd.exe <switches> "<text>"``: delayed expansion only when the text
+    holds LabDeck's ``!LABDECK_...!`` references, and then every other ``!`` escaped so that it
+    stays literal (``^^!`` outside double quotes, where cmd's parser removes one caret before
+    delayed expansion removes the other; ``^!`` inside them)."""
+    if not _LABDECK_REF.search(text):
+        return "/D /V:OFF /S /C", text
+    out, quoted, pos = [], False, 0
+    while pos < len(text):
+        ref = _LABDECK_REF.match(text, pos)
+        if ref:
+            out.append(ref.group(0))
+            pos = ref.end()
+            continue
+        char = text[pos]
+        if char == '"':
+            quoted = not quoted
+        elif char == "^" and not quoted and pos + 1 < len(text):
+            escaped = text[pos + 1]
+            out.append("^^^!" if escaped == "!" else "^" + escaped)
+            pos += 2
+            continue
+        elif char == "!":
+            char = "^!" if quoted else "^^!"
+        out.append(char)
+        pos += 1
+    return "/D /V:ON /S /C", "".join(out)
+
+
+def check_cmd_length(switches: str, text: str) -> None:
+    length = len(f'"{CMD_EXE}" {switches} ""') + len(text)
+    if length > MAX_CMD_LINE:
+        raise InvalidInput(f"the command is too long for cmd.exe ({length} characters on its command line, at most "
+                           f"{MAX_CMD_LINE}); put it in a .ps1 or .py script step, or set the node's shell to "
+                           f"PowerShell (a .bat file has the same limit per line)")
 
 
 def _set_env(name: str, value: str) -> str:
@@ -155,7 +200,7 @@ _REPORT_PID = "[Console]::Out.Write([string][char]30 + 'LABDECK_PID ' + {pid} + 
 _RUN_CMD_CHILD = """\
 $psi = New-Object System.Diagnostics.ProcessStartInfo
 $psi.FileName = $env:ComSpec
-$psi.Arguments = '/D /V:ON /S /C "' + $labdeckCmd + '"'
+$psi.Arguments = $labdeckSwitches + ' "' + $labdeckCmd + '"'
 $psi.UseShellExecute = $false
 $psi.CreateNoWindow = $true
 $psi.RedirectStandardInput = $true
@@ -184,8 +229,9 @@ def launch_script(payload: Payload, env: dict[str, str], utf8: bool = True) -> s
         lines.append("[Environment]::SetEnvironmentVariable('LABDECK_SCRIPT', "
                      f"(Join-Path $env:USERPROFILE {ps_quote(payload.script_path)}))")
     if payload.shell is Shell.CMD:
-        text = f"chcp {UTF8_CODEPAGE}>nul & {payload.text}" if utf8 else payload.text
-        lines += [f"$labdeckCmd = {ps_quote(text)}", _RUN_CMD_CHILD]
+        switches, text = cmd_text(f"chcp {UTF8_CODEPAGE}>nul & {payload.text}" if utf8 else payload.text)
+        check_cmd_length(switches, text)
+        lines += [f"$labdeckSwitches = {ps_quote(switches)}", f"$labdeckCmd = {ps_quote(text)}", _RUN_CMD_CHILD]
     else:
         lines += [_REPORT_PID.format(pid="$PID"),
                   "[Console]::SetIn([System.IO.TextReader]::Null)",
@@ -280,6 +326,7 @@ $disk = Get-CimInstance Win32_LogicalDisk -Filter "DeviceID='$($env:SystemDrive)
 "hostname=$($env:COMPUTERNAME)"
 "userprofile=$($env:USERPROFILE)"
 "cpus=$([Environment]::ProcessorCount)"
+"powershell=$($PSVersionTable.PSVersion.Major)"
 "memory_mb=$([int64]($os.TotalVisibleMemorySize / 1024))"
 "memory_free_mb=$([int64]($os.FreePhysicalMemory / 1024))"
 "disk_total_mb=$([int64]($disk.Size / 1MB))"
@@ -292,6 +339,8 @@ if ($smi) {
     "gpu_list=$((& $smi.Source --query-gpu=index,name,memory.total --format=csv,noheader,nounits 2>$null | ForEach-Object { $_ -replace ', *', '|' }) -join ';')"
 } else { 'gpus=0' }
 """
+
+HOME_BODY = "'home=' + $env:USERPROFILE"
 
 QUOTA_NAMES = ("MaxShellsPerUser", "MaxMemoryPerShellMB", "IdleTimeout", "MaxProcessesPerShell")
 
@@ -323,6 +372,10 @@ def kill_script(pid: int, wait_s: float) -> str:
 
 def probe_script() -> str:
     return helper_script("probe", {}, PROBE_BODY)
+
+
+def home_script() -> str:
+    return helper_script("home", {}, HOME_BODY)
 
 
 def preflight_script() -> str:

@@ -21,7 +21,9 @@ PowerShell's ``>>``, which re-encodes to UTF-16). ``LABDECK_STEP`` holds the ste
 line and is expanded after that outer line was parsed (delayed expansion is never re-parsed), so
 no character of the step can reach the outer cmd's parser. That inner command line is
 
-- a cmd step: ``"%ComSpec%" /D /V:ON /S /C "<text>"`` (as an attached cmd step runs);
+- a cmd step: ``"%ComSpec%" /D /V:OFF /S /C "<text>"``, ``/V:ON`` with the text escaped when it
+  holds LabDeck's ``!LABDECK_...!`` references (as an attached cmd step runs, see
+  ``winrm_commands.cmd_text``);
 - a PowerShell step: ``powershell.exe ... -EncodedCommand <UTF-16LE base64>`` (never parsed by cmd);
 - scripts by extension, uploaded into the run folder: ``.bat``/``.cmd`` as ``call "!LABDECK_SCRIPT!"``,
   ``.py`` as ``python "!LABDECK_SCRIPT!"``, ``.ps1`` as ``& $env:LABDECK_SCRIPT`` in PowerShell.
@@ -39,8 +41,8 @@ from pathlib import PureWindowsPath
 from ...core.errors import InvalidInput
 from ...core.quoting import Shell
 from ..base import ScriptFile
-from .commands import (POWERSHELL_FLAGS, REMOTE_ROOT, UTF8_CODEPAGE, _prelude, _set_env, encode_powershell,
-                             helper_script, ps_quote, safe_path_part, script_payload)
+from .commands import (POWERSHELL_FLAGS, REMOTE_ROOT, UTF8_CODEPAGE, _prelude, _set_env, cmd_text, encode_powershell,
+                       helper_script, ps_quote, safe_path_part, script_payload)
 
 LAUNCHER_MARK = "# labdeck-detached-launcher"
 LAUNCHER_NAME = "launch.ps1"
@@ -81,7 +83,7 @@ def command_step(command: str, shell: Shell, utf8: bool) -> DetachedStep:
         if "\n" in text or "\r" in text:
             raise InvalidInput("a cmd command is one line; put several lines in a .bat script step "
                                "(or set the node's shell to PowerShell)")
-        step = DetachedStep(Shell.CMD, f"chcp {UTF8_CODEPAGE}>nul & {text}" if utf8 else text)
+        step = DetachedStep(Shell.CMD, cmd_arguments(f"chcp {UTF8_CODEPAGE}>nul & {text}" if utf8 else text))
     elif shell is Shell.POWERSHELL:
         step = DetachedStep(Shell.POWERSHELL, command)
     else:
@@ -94,16 +96,23 @@ def script_step(script: ScriptFile, path: str, utf8: bool) -> DetachedStep:
     """How an uploaded script runs (by its extension, as in an attached run)."""
     payload = script_payload(script, path)  # refuses an extension Windows cannot run
     text = payload.text
-    if payload.shell is Shell.CMD and utf8:
-        text = f"chcp {UTF8_CODEPAGE}>nul & {text}"
+    if payload.shell is Shell.CMD:
+        text = cmd_arguments(f"chcp {UTF8_CODEPAGE}>nul & {text}" if utf8 else text)
     env = tuple((k, v) for k, v in payload.extra_env if utf8 or k != "PYTHONIOENCODING")
     return DetachedStep(payload.shell, text, path, env)
+
+
+def cmd_arguments(text: str) -> str:
+    """cmd.exe's arguments for a cmd step's text: the switches and the text as ``cmd_text``
+    makes them (delayed expansion only for LabDeck's references, a literal ``!`` kept)."""
+    switches, text = cmd_text(text)
+    return f'{switches} "{text}"'
 
 
 def inner_command_length(step: DetachedStep, utf8: bool) -> int:
     """The length of the step's own command line (what ``LABDECK_STEP`` holds on the node)."""
     if step.kind is Shell.CMD:
-        return len('"C:\\Windows\\system32\\cmd.exe" /D /V:ON /S /C ""') + len(step.text)
+        return len('"C:\\Windows\\system32\\cmd.exe" ') + len(step.text)
     return len(STEP_POWERSHELL) + len(encode_powershell(powershell_step_text(step.text, utf8)))
 
 
@@ -145,7 +154,7 @@ _INVOKE_STEP = r"""
 function Invoke-LabdeckStep([string]$kind, [string]$text, [string]$script) {
     try {
         if ($kind -eq 'cmd') {
-            $inner = '"' + $comSpec + '" /D /V:ON /S /C "' + $text + '"'
+            $inner = '"' + $comSpec + '" ' + $text
         } else {
             $encoded = [Convert]::ToBase64String([System.Text.Encoding]::Unicode.GetBytes($text))
             $inner = '"' + $psExe + '" ' + $psFlags + ' -EncodedCommand ' + $encoded

@@ -5,28 +5,43 @@ Output goes to the sink as each Receive returns; the engine's deadline and cance
 between receives, each of which is bounded in time (pywinrm's own loop retries forever). A
 stop kills the step's process tree with ``taskkill /T /F`` on a second shell, checks that it is
 gone, then sends the WS-Man terminate signal for the command. A connection that fails mid-step
-is NodeUnreachable (the command may still run there), not a failed command.
+is NodeUnreachable (the command may still run there), not a failed command; a shell the node
+no longer has (IdleTimeout, a restarted WinRM service) took the step's processes with it, and
+the error says so.
+
+Everything the executor runs is a ``powershell.exe`` whose errors reach stderr as CLIXML
+(winrm/clixml.py): a step's stderr goes through a ``ClixmlDecoder`` on its way to the log, and a
+helper's errors are decoded before they are shown. Steps take no input: on a node whose
+PowerShell may be 2.0, which waits for its stdin to close before it exits, a step's stdin is
+closed (a Send with ``End="true"``) as soon as it starts. A node whose probe (stored when it was
+added or tested, or taken by this executor) says PowerShell 3 or newer is spared that round trip.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import threading
 import time
 from pathlib import Path
+
+from winrm.exceptions import WSManFaultError
 
 from ...core.errors import LabDeckError, NodeUnreachable
 from ...core.models import Node
 from ...core.quoting import Shell
 from ...core.status import KillState
 from ..base import CommandRequest, Deadline, Ending, ExecResult, OutputSink, stop_reason
+from .clixml import ClixmlDecoder, decode_stderr
 from .commands import (codepage_for, command_payload, download_script, is_utf8, kill_script, launch_script,
-                             parse_key_values, parse_probe, powershell_command, preflight_script, probe_script,
-                             script_payload, script_remote_path, split_pid_mark, upload_script)
+                       home_script, parse_key_values, parse_probe, powershell_command, preflight_script, probe_script,
+                       script_payload, script_remote_path, split_pid_mark, upload_script)
 from .detached import WinrmDetachedOps
+from .faults import fault_text
 from .preflight import PreflightCheck, judge_quotas
-from .session import SIGNAL_TERMINATE, WINRM_FAILURES, RemoteShell, ShellPool, WinrmTarget, translate
+from .session import (SIGNAL_TERMINATE, WINRM_FAILURES, OperationTimedOut, RemoteShell, ShellPool, WinrmTarget,
+                      shell_gone, translate)
 
 RECEIVE_WAIT_S = 2.0    # longest single Receive while a step runs: bounds how late a stop is noticed
 MARK_WAIT_S = 15.0      # how long a stop waits for a slow-starting step to report its pid
@@ -40,7 +55,9 @@ def executor_for(node: Node, password: str | None) -> WinrmExecutor:
     target = WinrmTarget(node=node.name, host=node.host, port=node.effective_port, username=node.username,
                          password=password, auth=w.auth, https=w.https, verify_cert=w.verify_cert,
                          codepage=codepage_for(node.encoding))
-    return WinrmExecutor(target, Shell(w.shell), node.encoding)
+    executor = WinrmExecutor(target, Shell(w.shell), node.encoding)
+    executor.learn_powershell(node.probe.get("powershell"))
+    return executor
 
 
 class WinrmExecutor:
@@ -51,6 +68,15 @@ class WinrmExecutor:
         self.utf8 = is_utf8(encoding)
         self.pool = ShellPool(target)
         self._detached: WinrmDetachedOps | None = None
+        self._home: str | None = None
+        self.close_stdin = True  # until the node is known to run PowerShell 3 or newer
+
+    def learn_powershell(self, major) -> None:
+        """What a probe said about the node's PowerShell (its major version)."""
+        try:
+            self.close_stdin = int(str(major).split(".")[0]) < 3
+        except (TypeError, ValueError):
+            pass
 
     def detached_ops(self) -> WinrmDetachedOps:
         """Launching, following and killing detached runs on this node (started outside WinRM)."""
@@ -72,10 +98,20 @@ class WinrmExecutor:
         with self.pool.command_slots:
             shell, command_id = self.pool.start(command, args)
             try:
+                if self.close_stdin:
+                    self._close_stdin(shell, command_id)
                 result = self._drain(shell, command_id, sink, deadline, cancel, request.kill_grace_s)
+            except OperationTimedOut as exc:
+                deleted = shell.close()  # a shell deleted takes the step's processes with it
+                lost = translate(exc, self.target, exc.args[0])
+                raise NodeUnreachable(f"{lost}; " + ("the step's shell was closed, ending the step" if deleted else
+                                                     "the step may still be running there")) from exc
             except WINRM_FAILURES as exc:
                 self.pool.release(shell, False)
-                lost = translate(exc, self.target, "reading the command's output")
+                if shell_gone(exc):
+                    raise LabDeckError(f"node '{self.node}': the WinRM shell running the step is gone "
+                                       f"({fault_text(exc)}); the step's processes ended with it") from exc
+                lost = translate(exc, self.target, "running the step")
                 raise NodeUnreachable(f"{lost}; it may still be running there") from exc
             except BaseException:
                 self.pool.release(shell, False)
@@ -86,10 +122,21 @@ class WinrmExecutor:
                 self.pool.release(shell, True)
             return result
 
+    @staticmethod
+    def _close_stdin(shell: RemoteShell, command_id: str) -> None:
+        """Steps take no input: close their stdin now (PowerShell 2.0 waits for that to exit).
+        A step that already ended may have no stdin left to close: that fault is no error."""
+        try:
+            shell.send(command_id, b"", end=True)
+        except WSManFaultError as exc:
+            if shell_gone(exc):
+                raise
+
     def _drain(self, shell: RemoteShell, command_id: str, sink: OutputSink, deadline: Deadline,
                cancel: threading.Event, grace_s: float) -> ExecResult:
         pid: int | None = None
         head = b""  # stdout until the pid line has been read
+        errors = ClixmlDecoder()
         stop: Ending | None = None
         stop_since = 0.0
         while True:
@@ -110,11 +157,13 @@ class WinrmExecutor:
                 pid, out, head = split_pid_mark(head)
             if out:
                 sink("stdout", out)
-            if err:
+            if err and (err := errors.feed(err)):
                 sink("stderr", err)
             if done:
                 if head:
                     sink("stdout", head)
+                if rest := errors.close():
+                    sink("stderr", rest)
                 return ExecResult(Ending.EXITED, exit_code, None, pid or None)
 
     def _stop(self, shell: RemoteShell, command_id: str, pid: int | None, grace_s: float) -> KillState:
@@ -162,7 +211,7 @@ class WinrmExecutor:
                 err += got[1]
                 if got[3]:
                     self.pool.finish(shell, command_id)
-                    return out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), got[2]
+                    return out.decode("utf-8", "replace"), decode_stderr(bytes(err)), got[2]
             _quietly(shell.signal, command_id)
             self.pool.release(shell, True)
         except BaseException as exc:
@@ -233,7 +282,21 @@ class WinrmExecutor:
         out, err, code = self._helper(probe_script())
         if code != 0:
             raise LabDeckError(f"node '{self.node}': the probe failed ({err.strip()[:300] or f'exit code {code}'})")
-        return parse_probe(out)
+        info = parse_probe(out)
+        self.learn_powershell(info.get("powershell"))
+        return info
+
+    def home_folder(self) -> str:
+        """The user's profile folder on the node (``C:\\Users\\name``), where relative paths
+        start; asked once. Windows has no ``$HOME``."""
+        if self._home is None:
+            out, err, code = self._helper(home_script())
+            home = str(parse_key_values(out).get("home", ""))
+            if code != 0 or not re.match(r"^[A-Za-z]:\\", home):
+                raise LabDeckError(f"node '{self.node}': could not read its profile folder "
+                                   f"({err.strip()[:200] or home or f'exit code {code}'})")
+            self._home = home
+        return self._home
 
     def preflight(self) -> list[PreflightCheck]:
         """Reachability, login and the WinRM quotas that break long jobs, each with what to change."""

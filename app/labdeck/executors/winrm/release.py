@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from winrm.exceptions import AuthenticationError, WinRMTransportError
+from winrm.exceptions import AuthenticationError, WinRMOperationTimeoutError, WinRMTransportError
 from winrm.protocol import Protocol
 
 from . import soap
@@ -133,6 +133,9 @@ class CommandReleaser:
                 self._protocol.send_message(message)
                 self._last_sent = time.monotonic()
                 return
+            except WinRMOperationTimeoutError:  # the node was too busy: a Signal may be sent again
+                if last_try:
+                    return
             except (WinRMTransportError, AuthenticationError):  # an HTTP answer, not the Signal's reply
                 sealed = self._protocol is not None and self._protocol.transport.encryption is not None
                 self._drop_connection()

@@ -14,6 +14,17 @@ Receives are single calls (not pywinrm's loop, which retries forever): the calle
 deadline. Each
 one asks the node to answer within ``wait_s`` (the WS-Man OperationTimeout) and the HTTP read
 gives up ``RECEIVE_SLACK_S`` after that, so a silent node is noticed in bounded time.
+
+Windows answers *any* operation it cannot finish within the request's OperationTimeout with the
+fault 2150858793 (``w:TimedOut``), which pywinrm raises as ``WinRMOperationTimeoutError`` (not a
+``WinRMError``). For a Receive that only means "no output yet"; Signal and Delete are
+idempotent and are tried once more; a Create, Command or Send is not (it may have been done):
+it raises ``OperationTimedOut``, the caller deletes the shell (a command that did start ends
+with it) and the user reads "the node did not answer within its OperationTimeout".
+
+A Send the node refuses with HTTP 413 (over MaxEnvelopeSizekb) never reached WinRM, but with
+NTLM message encryption pywinrm had already sealed it, so the client's sealing sequence is one
+ahead of the node's: the shell logs in on a new connection before its next message.
 """
 
 from __future__ import annotations
@@ -30,6 +41,7 @@ from winrm.protocol import Protocol
 
 from ...core.errors import AuthenticationFailed, InvalidInput, LabDeckError, NodeUnreachable
 from . import soap
+from .faults import SHELL_NOT_FOUND, fault_text
 from .release import CommandReleaser, stale_sealed_session
 
 CONNECT_READ_TIMEOUT_S = 30
@@ -44,6 +56,12 @@ SEND_ACTION = f"{soap.SHELL_NS}/Send"
 SIGNAL_TERMINATE = soap.SIGNAL_TERMINATE
 SIGNAL_CTRL_C = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/ctrl_c"
 PYWINRM_AUTH = {"ntlm": "ntlm", "basic": "basic", "kerberos": "kerberos", "credssp": "credssp"}
+
+
+class OperationTimedOut(WinRMError):
+    """The node answered ``w:TimedOut`` to a Create, Command or Send (see the module doc)."""
+
+
 WINRM_FAILURES = (WinRMError, WinRMTransportError, requests.RequestException, OSError)
 
 
@@ -86,8 +104,11 @@ def translate(exc: BaseException, target: WinrmTarget, doing: str) -> LabDeckErr
         return NodeUnreachable(f"{where}: no answer while {doing}")
     if isinstance(exc, (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, OSError)):
         return NodeUnreachable(f"{where}: connection failed while {doing} ({_short(exc)})")
+    if isinstance(exc, OperationTimedOut):
+        return NodeUnreachable(f"{where}: the node did not answer within its OperationTimeout while {doing}; "
+                               f"it is overloaded or its WinRM service is stuck")
     if isinstance(exc, WSManFaultError):
-        return LabDeckError(f"{where}: WinRM refused {doing}: {exc.reason}")
+        return LabDeckError(f"{where}: WinRM refused {doing}: {fault_text(exc)}")
     if isinstance(exc, WinRMTransportError) and exc.code == 413:
         return LabDeckError(f"{where}: WinRM refused a message over the node's MaxEnvelopeSizekb while {doing}; "
                             f"raise it on the node (winrm set winrm/config @{{MaxEnvelopeSizekb=\"500\"}})")
@@ -130,7 +151,15 @@ class RemoteShell:
 
     def __init__(self, target: WinrmTarget):
         self.protocol = make_protocol(target)
-        self.shell_id = self.protocol.open_shell(noprofile=True, codepage=target.codepage)
+        try:
+            self.shell_id = self.protocol.open_shell(noprofile=True, codepage=target.codepage)
+        except WinRMOperationTimeoutError as exc:
+            # the shell may exist on the node, but its id never came: nothing to delete
+            self.protocol.transport.close_session()
+            raise OperationTimedOut("opening a shell") from exc
+        except BaseException:
+            self.protocol.transport.close_session()
+            raise
         self.idle_since = time.monotonic()  # set when the shell goes back to the pool
 
     def reconnect_if_stale(self) -> None:
@@ -154,10 +183,20 @@ class RemoteShell:
 
     def start(self, command: str, args: list[str]) -> str:
         """Start a command; its CommandId. Runs without cmd.exe (no 8K line limit, no cmd parsing)."""
-        return soap.read_command_id(self._send(COMMAND_ACTION, soap.command_request, command, args))
+        try:
+            return soap.read_command_id(self._send(COMMAND_ACTION, soap.command_request, command, args))
+        except WinRMOperationTimeoutError as exc:
+            raise OperationTimedOut("starting a command") from exc
 
     def send(self, command_id: str, data: bytes, end: bool = False) -> None:
-        self._send(SEND_ACTION, soap.send_request, command_id, data, end)
+        try:
+            self._send(SEND_ACTION, soap.send_request, command_id, data, end)
+        except WinRMOperationTimeoutError as exc:
+            raise OperationTimedOut("sending input") from exc
+        except WinRMTransportError as exc:
+            if exc.code == 413 and self.sealed:
+                self.reconnect()  # the refused message used up a sealing sequence number the node never saw
+            raise
 
     def receive(self, command_id: str, wait_s: float) -> tuple[bytes, bytes, int, bool] | None:
         """One Receive: (stdout, stderr, exit code, done), or None if nothing came within ``wait_s``."""
@@ -168,7 +207,13 @@ class RemoteShell:
         return soap.read_receive(reply)
 
     def signal(self, command_id: str, code: str = SIGNAL_TERMINATE) -> None:
-        self._send(SIGNAL_ACTION, soap.signal_request, command_id, code)
+        for last_try in (False, True):
+            try:
+                self._send(SIGNAL_ACTION, soap.signal_request, command_id, code)
+                return
+            except WinRMOperationTimeoutError as exc:  # idempotent: once more
+                if last_try:
+                    raise OperationTimedOut("signalling a command") from exc
 
     def close(self, delete: bool = True) -> bool:
         """Delete the shell (best effort, briefly: the node may be gone, and then the shell ends
@@ -179,19 +224,33 @@ class RemoteShell:
                 self.protocol.operation_timeout_sec = 1
                 self.reconnect_if_stale()
                 try:
-                    self.protocol.close_shell(self.shell_id, close_session=True)
+                    self._delete()
                 except (WinRMTransportError, AuthenticationError):
                     if not self.sealed:
                         raise
                     # An answer, not a Delete: most likely the node could not unseal a message sealed
                     # for a connection it had dropped (see winrm_release). Once more, logged in afresh.
                     self.reconnect()
-                    self.protocol.close_shell(self.shell_id, close_session=True)
+                    self._delete()
                 return True
         except Exception:  # noqa: BLE001
             pass
         self.protocol.transport.close_session()
         return False
+
+
+    def _delete(self) -> None:
+        try:
+            self.protocol.close_shell(self.shell_id, close_session=False)
+        except WinRMOperationTimeoutError:  # idempotent: once more
+            self.protocol.close_shell(self.shell_id, close_session=False)
+        self.protocol.transport.close_session()
+
+
+def shell_gone(exc: BaseException) -> bool:
+    """Whether a failure says the shell (or its command) no longer exists on the node: closed by
+    its IdleTimeout, by MaxShellRunTime, or by a restart of the WinRM service."""
+    return isinstance(exc, WSManFaultError) and exc.wsman_fault_code == SHELL_NOT_FOUND
 
 
 class ShellPool:

@@ -33,8 +33,9 @@ from ...core.errors import LabDeckError, NodeUnreachable
 from ...core.transfers import FileOutcome, FileResult, RemoteEntry, remote_join
 from ..transfer_base import (ByteProgress, LocalPart, TransferCancelled, TransferError, finish_download, resume_download,
                             sha256_prefix)
-from .executor import WinrmExecutor
+from .clixml import decode_stderr
 from .commands import powershell_command
+from .executor import WinrmExecutor
 from .session import SIGNAL_TERMINATE, WINRM_FAILURES, translate
 from .transfer_scripts import (get_script, hash_script, list_script, mkdir_script, put_script, remove_script,
                                      stat_script, touch_script)
@@ -125,7 +126,7 @@ class HelperCall:
         return self.out.decode("utf-8", "replace")
 
     def error_line(self) -> str:
-        lines = [line.strip() for line in self.err.decode("utf-8", "replace").splitlines() if line.strip()]
+        lines = [line.strip() for line in decode_stderr(bytes(self.err)).splitlines() if line.strip()]
         lines = [line for line in lines if not line.startswith("#")]
         return lines[0] if lines else f"exit code {self.exit_code}"
 
