@@ -40,7 +40,7 @@ BASE = "name: gen\ntargets: all\nsteps: [echo hi]\n"
     ("policy: {notify_webhooks: ['ftp://x']}", "gen.yaml: job 'gen': policy.notify_webhooks[0]: must be an http:// "
                                                "or https:// address, got 'ftp://x'"),
     ("xyzzy: 1", "gen.yaml: job 'gen': unknown key 'xyzzy' (allowed: array, description, name, on_failure, options, "
-                 "over, over_file, placement, policy, priority, resources, slots_per_node, steps, targets, workflow)"),
+                 "over, over_file, placement, policy, priority, resources, resume, slots_per_node, steps, targets, workflow)"),
 ])
 def test_a_bad_field_is_one_line_naming_its_path(extra, message):
     with pytest.raises(InvalidInput) as caught:
