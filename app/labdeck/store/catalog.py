@@ -23,7 +23,6 @@ from ..core.errors import AlreadyExists, CatalogError, NotFound
 from ..core.models import Job, Node, NodeRun, Run, Trigger
 from ..core.status import KillState, NodeRunStatus, RunStatus
 from . import migrations
-from .jobfile import check_job
 from .records import (job_from_row, job_to_row, node_from_row, node_run_from_row, node_to_row,
                       run_from_row)
 
@@ -144,6 +143,7 @@ class Catalog:
     # ---- jobs --------------------------------------------------------------------------
 
     def add_job(self, job: Job, replace: bool = False) -> Job:
+        from .jobfile import check_job  # pydantic and PyYAML: loaded by the first job written, not by every read
         check_job(job)  # the job file schema, whichever way the job came (file, flags, the app)
         with self._tx() as db:
             existing = self._find_id("jobs", job.name)
