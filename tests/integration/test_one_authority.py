@@ -108,6 +108,28 @@ def test_a_node_killed_mid_array_moves_its_items_and_gets_nothing_new(client, ss
     assert all("(moved: " in task.note for task, _ in moved)
 
 
+@pytest.mark.parametrize("policy", ["wait", "fail"])
+def test_in_flight_items_on_a_dead_node_follow_the_jobs_unreachable_policy(client, sshd_node, policy):
+    add_sshd_node(client, sshd_node, tags=["lab"])
+    add_job(client, f"name: hold\ntargets: tag:lab\narray: 2\nslots_per_node: 2\n"
+                    f"policy: {{unreachable: {policy}, unreachable_wait_s: 30}}\nsteps: ['sleep 2; echo done']\n")
+    run = client.start_job("hold")
+    wait_for(lambda: sum(nr["status"] == "running" for _, nr in tasks_of(client, run.id)) == 2, 30, "both items running")
+    sshd_node.stop()
+    if policy == "wait":
+        time.sleep(3)
+        sshd_node.start()  # back within the wait: the items run again there
+    assert client.wait(run.id, 90)
+    final = client.catalog.get_run(run.id)
+    tasks = tasks_of(client, run.id)
+    if policy == "wait":
+        assert final.status is RunStatus.SUCCEEDED, final.note
+        assert {nr["node_name"] for _, nr in tasks} == {sshd_node.name}
+    else:
+        assert final.status is RunStatus.FAILED and final.note == "0 / 2 done, 2 failed"
+        assert [nr["status"] for _, nr in tasks] == ["unreachable", "unreachable"]
+
+
 def test_rerun_never_picks_a_node_that_is_down(client, sshd_nodes):
     up, down = sshd_nodes(2)
     for sshd in (up, down):
@@ -310,16 +332,26 @@ def test_an_item_on_a_node_never_probed_probes_it_first(data_dir):
         client.close(cancel_running=True, stop_engine=True)
 
 
-def test_an_item_whose_node_cannot_be_probed_says_why(client, sshd_node):
-    add_sshd_node(client, sshd_node, tags=["lab"])
-    node = client.catalog.get_node(sshd_node.name)
-    client.catalog.mark_node_seen(node.name, time.time(), probe={})  # as if never probed for capacity
+def test_an_item_whose_node_cannot_be_probed_says_why(data_dir, sshd_node):
+    from labdeck.core.models import Node, Transport
+    from labdeck.store import paths
+    from labdeck.store.catalog import Catalog
+    catalog = Catalog(paths.catalog_path(data_dir))  # a node no engine has seen yet, and that does not answer
+    catalog.add_node(Node(name="silent", transport=Transport.SSH, host=sshd_node.host, port=sshd_node.port,
+                          username=sshd_node.user, key_file=str(sshd_node.key_file), tags=["lab"]))
+    add_job(catalog_holder(catalog), "name: big\ntargets: tag:lab\nresources: {cpus: 1}\narray: 1\nsteps: ['true']\n")
+    catalog.close()
     sshd_node.stop()
-    add_job(client, "name: big\ntargets: tag:lab\nresources: {cpus: 1}\narray: 1\nsteps: ['true']\n")
-    run = client.start_job("big")
-    reason = wait_for(lambda: next((e["reason"] for e in run_queue.entries(client.catalog)
-                                    if e["run_id"] == run.id and e["reason"]), None), 30, "a reason")
-    assert sshd_node.name in reason and ("down" in reason or "probe" in reason), reason
+    client = EngineProcess(data_dir)
+    try:
+        run = client.start_job("big")
+        reason = wait_for(lambda: next((e["reason"] for e in run_queue.entries(client.catalog)
+                                        if e["run_id"] == run.id and "probe failed" in e["reason"]), None), 30,
+                          "the reason it waits")
+        assert reason.startswith("silent's capacity is unknown and its probe failed (") and "waiting" in reason
+        assert client.catalog.get_run(run.id).status is RunStatus.QUEUED
+    finally:
+        client.close(cancel_running=True, stop_engine=True)
 
 
 # ---- 6. GPUs are devices ---------------------------------------------------------------------
