@@ -5,6 +5,7 @@ every other LabDeck process reaches it through the engine service (engine/servic
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from .tasks import NodeFiles
 from .transfer_steps import check_transfer_step
 from .transfers import TransferManager
 
+log = logging.getLogger(__name__)
 ADHOC_JOB = "(ad-hoc)"
 
 
@@ -86,10 +88,13 @@ class Engine:
         if self._taken_over:
             return
         self._taken_over = True
-        self.adopt_detached()
-        self.queue.resume(lambda run: rebuild(self, run))
         from .recovery import resume_interrupted
-        resume_interrupted(self)
+        for step in (self.adopt_detached, lambda: self.queue.resume(lambda run: rebuild(self, run)),
+                     lambda: resume_interrupted(self)):
+            try:
+                step()
+            except Exception:  # one bad old run must not keep the catalog's engine from serving
+                log.exception("taking over what an earlier engine left failed in part")
 
     def busy(self) -> bool:
         """Runs, queued work, a pending restart or a transfer in this engine."""
