@@ -391,3 +391,17 @@ def test_each_gpu_task_gets_its_own_devices_and_the_probe_reads_them(client, ssh
     for device in ("0", "1"):  # a device is never shared: its tasks never overlap in time
         spans = sorted((float(r[3]), float(r[4])) for r in rows if r[1] == device)
         assert all(end <= start for (_, end), (start, _) in zip(spans, spans[1:])), spans
+
+
+def test_a_run_moving_off_an_unreachable_node_never_moves_to_a_node_that_is_down(client, sshd_nodes):
+    down, spare, first = sshd_nodes(3)  # the down node comes first in the catalog
+    for sshd in (down, spare, first):
+        add_sshd_node(client, sshd, tags=["lab"])
+    add_job(client, "name: mover\ntargets: tag:lab\npolicy: {unreachable: move}\nsteps: ['echo ran on $LABDECK_NODE']\n")
+    down.stop()
+    client.call("health.mark_down", down.name, "stopped by the test")
+    first.stop()  # the run's own node does not answer either: it moves
+    run = client.start_job("mover", targets=first.name)
+    assert client.wait(run.id, 60)
+    (nr,) = client.catalog.node_runs(run.id)
+    assert nr.node_name == spare.name and nr.status is NodeRunStatus.SUCCEEDED, (nr.node_name, nr.message)

@@ -59,6 +59,7 @@ class Dispatcher(ReattachMixin):
         self.detached = DetachedRunner(catalog, pool, self.heartbeats)
         # Told when a node does not answer (node health marks it down); the engine sets it.
         self.on_unreachable: Callable[[str, str], None] = lambda node_name, message: None
+        self.node_down: Callable[[str], str | None] = lambda node_name: None  # why a node is down (None: it is not)
         self._watcher = threading.Thread(target=self._watch_cancel_flags, daemon=True, name="cancel-watcher")
         self._watcher.start()
 
@@ -208,7 +209,7 @@ class Dispatcher(ReattachMixin):
             candidates = resolve_targets(active.job.targets, self._catalog.list_nodes(), allow_empty=True)
         except LabDeckError:
             return None
-        fresh = [n for n in candidates if n.name not in tried]
+        fresh = [n for n in candidates if n.name not in tried and not self.node_down(n.name)]
         fresh.sort(key=lambda n: n.name in active.nodes)
         if not fresh:
             writer.note(f"no other node matches '{active.job.targets}'; staying on {node.name}")

@@ -62,6 +62,7 @@ class Engine:
         self.transfers = TransferManager(self.catalog, self.pool, self.bus)
         self.health = NodeHealth(self.catalog, self.pool, self.bus, on_change=lambda: self.queue.wake())
         self.dispatcher.on_unreachable = self.health.mark_down
+        self.dispatcher.node_down = self.health.down
         self.queue = RunQueue(self)  # workflows, arrays, runs that wait for room
         self.queue_files = NodeFiles(self)
         self.notifier = Notifier(self.catalog, self.bus)
