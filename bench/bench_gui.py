@@ -7,7 +7,8 @@ Runs headless (QT_QPA_PLATFORM=offscreen) with the real engine, bridge and main 
 
 a. streaming -- 10 real sshd nodes (tests/support/sshd.py) each print 20 MB of base64 lines
                 through SSH (200 MB in all) into the real Engine + EngineBridge + MainWindow,
-                with the run view open on that run and following a node's log. A QTimer on
+                with the run view open on that run and following a node's log, its progress
+                columns (lines, last line) following every node and the run's timeline chart shown. A QTimer on
                 the GUI thread ticks every 10 ms and records the longest gap between ticks.
                 Reference: the same probe with the app idle. Target: no gap > 100 ms.
                 The bytes in the run's log files must equal the bytes the nodes produced.
@@ -15,10 +16,12 @@ b. huge log  -- a 1 GiB log of realistic lines (generated once into a temp folde
                 after) opened in the LogView widget: time until the first lines are painted
                 and the RSS added (psutil). Targets < 1 s and < 100 MB. Reference: a raw
                 sequential read of the whole file in 1 MiB chunks (page cache warm for both).
-c. pages     -- 50 nodes and 10,000 runs (3-5 node runs each) inserted straight into a real
-                catalog; every switch between the main window's pages (nodes, jobs, run view,
-                history, settings, and any page added since), timed until the page is painted (set the page, process
-                events, grab the window). Target < 100 ms per switch (max and median shown).
+c. pages     -- 50 nodes with an hour of probes each (the dashboard's bars and sparklines) and
+                10,000 runs (3-5 node runs each) inserted straight into a real catalog, charts on
+                (pyqtgraph loaded; the selected node's day chart, the selected job's trend and
+                the run's timeline shown); every switch between the main window's pages (nodes,
+                jobs, run view, history, settings, and any page added since), timed until the
+                page is painted (set the page, process events, grab the window). Target < 100 ms per switch (max and median shown).
                 Reference: a raw ``SELECT * FROM runs`` on the same file.
 
 Always exits 0: this is a report, not a test.
@@ -146,6 +149,27 @@ def profiled(enabled: bool):
     return _Ctx()
 
 
+def add_idle_nodes(engine, count: int) -> None:
+    """Nodes that only have probe history (the dashboard's bars and sparklines), not reachable."""
+    from labdeck.core.models import Node, Transport
+
+    probe = {"cpus": 32, "cpu_pct": 40, "memory_mb": 128_000, "memory_free_mb": 90_000, "disk_total_mb": 2_000_000,
+             "disk_free_mb": 800_000, "gpus": 2, "gpu_util": "80;20"}
+    now = time.time()
+    for i in range(count):
+        name = f"idle-{i:02d}"
+        engine.add_node(Node(name=name, transport=Transport.SSH, host=f"10.255.0.{i + 1}", port=22, username="lab"),
+                        check=False)
+        for m in range(60):
+            engine.catalog.mark_node_seen(name, now - (60 - m) * 60, probe=dict(probe, cpu_pct=(m * 7 + i) % 100))
+
+
+def charts_on(window) -> None:
+    """pyqtgraph loaded (the app does it in the background after the first paint)."""
+    from labdeck.gui.widgets import charts
+    charts.preload().join()
+
+
 # --------------------------------------------------------------------------- a. streaming
 
 def bench_stream(app: QApplication, workdir: Path, node_count: int, total_mb: int, profile: bool,
@@ -172,10 +196,12 @@ def bench_stream(app: QApplication, workdir: Path, node_count: int, total_mb: in
             engine.add_node(Node(name=sshd.name, transport=Transport.SSH, host=sshd.host, port=sshd.port,
                                  username=sshd.user, key_file=str(sshd.key_file), tags=["bench"]),
                             accept_host_key=True)
+        add_idle_nodes(engine, 50 - node_count)   # 50 nodes in all, with an hour of probes each
         print(f"    {node_count} nodes up and added in {time.perf_counter() - t0:.1f} s", flush=True)
         window = MainWindow(engine, use_tray=False)
         window.show()
         window.show_page(2)
+        charts_on(window)
         run_loop(1.0)
 
         probe = TickProbe()
@@ -192,6 +218,7 @@ def bench_stream(app: QApplication, workdir: Path, node_count: int, total_mb: in
         with profiled(profile):
             run = engine.start_command(command, "tag:bench", timeout_s=300)  # attached: the streaming path
             window.open_run(run.id)
+            window.run_view.tabs.setCurrentWidget(window.run_view.timeline)   # the chart grows each second
             ok = run_loop(600, lambda: run.id in finished, poll_ms=20)
         wall = time.perf_counter() - t0
         run_loop(0.3)  # let the last flushes and repaints land inside the probe
@@ -213,6 +240,9 @@ def bench_stream(app: QApplication, workdir: Path, node_count: int, total_mb: in
         ROWS.append(Row("   ticks: p99 gap / gaps > 50 ms", f"{ms(pct(busy_gaps, 0.99))} / "
                         f"{sum(g > 0.05 for g in busy_gaps)}", f"{ms(pct(idle_gaps, 0.99))} / "
                         f"{sum(g > 0.05 for g in idle_gaps)}", "-", "-", None))
+        lines = sum(window.run_view.progress.read(nr.log_path).lines for nr in node_runs)
+        NOTES.append(f"stream: the run view's Lines columns counted {lines:,} lines; the timeline drew "
+                     f"{len(window.run_view.timeline.bars)} bars")
         ROWS.append(Row("   bytes in the run's logs vs produced", f"{received:,} B", f"{expected:,} B",
                         f"{received / expected:.4f}", "equal", received == expected and statuses == ["succeeded"]))
         NOTES.append(f"stream: {expected / 1e6:.0f} MB in {wall:.1f} s ({expected / 1e6 / wall:.1f} MB/s through "
@@ -385,6 +415,11 @@ def fill_catalog(catalog, node_count: int, run_count: int) -> None:
             probe={"os": "Linux", "os_release": "6.1.0", "cpus": 32, "load": "1.2", "memory_mb": 128_000,
                    "memory_free_mb": 90_000, "disk_total_mb": 2_000_000, "disk_free_mb": 800_000},
             last_seen=now - rng.randrange(3600)))
+    metrics = []   # an hour of probes per node, one a minute, as the periodic probe leaves them
+    for i in range(node_count):
+        for m in range(60):
+            metrics.append((f"lab-{i:02d}", now - (60 - m) * 60, rng.uniform(5, 95), rng.uniform(20, 80),
+                            40.0 + i % 50, f"{rng.uniform(0, 100):.0f};{rng.uniform(0, 100):.0f}" if i % 3 == 0 else ""))
     jobs = [f"job-{j:02d}" for j in range(20)]
     for name in jobs:
         catalog.add_job(Job(name=name, steps=[Step(command=f"python train.py --name {name}")],
@@ -410,6 +445,8 @@ def fill_catalog(catalog, node_count: int, run_count: int) -> None:
         catalog._conn.executemany(
             "INSERT INTO node_runs (run_id, node_name, status, attempt, exit_code, started_at, finished_at,"
             " log_path, message) VALUES (?,?,?,?,?,?,?,?,?)", node_runs)
+        catalog._conn.executemany("INSERT INTO node_metrics (node_name, at, cpu, memory, disk, gpus)"
+                                  " VALUES (?,?,?,?,?,?)", metrics)
 
 
 def bench_pages(app: QApplication, workdir: Path, node_count: int, run_count: int, rounds: int,
@@ -446,6 +483,10 @@ def bench_pages(app: QApplication, workdir: Path, node_count: int, run_count: in
         window.grab()
         startup = time.perf_counter() - t0
         window.run_view.show_run(run_count)
+        charts_on(window)
+        window.nodes_page.select_names(["lab-00"])      # its day chart and recent runs
+        window.jobs_page.select_job("job-00")           # its trend chart
+        window.run_view.tabs.setCurrentWidget(window.run_view.timeline)
 
         from labdeck.gui.main_window import PAGES
         names = [{"Run": "run view"}.get(p[0], p[0].lower()) for p in PAGES]  # every page the window has

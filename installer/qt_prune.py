@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 
-# Python modules never used by the app (the Essentials wheel ships some of them).
+# Python modules never used by the app (the Essentials wheel ships some of them). PySide6.QtOpenGL
+# and QtOpenGLWidgets stay: pyqtgraph (the charts) imports both when it loads, though LabDeck
+# never makes a GL context.
 EXCLUDED_MODULES = [
     "tkinter", "invoke",  # paramiko imports invoke only for ssh_config "Match exec", which LabDeck never parses
     "setuptools", "pkg_resources", "_distutils_hack",  # build tools; their runtime hook cost 0.2 s of each start
@@ -18,7 +20,7 @@ EXCLUDED_MODULES = [
     "PySide6.QtWebEngineWidgets", "PySide6.QtWebEngineQuick", "PySide6.Qt3DCore", "PySide6.Qt3DRender",
     "PySide6.QtMultimedia", "PySide6.QtMultimediaWidgets", "PySide6.QtCharts", "PySide6.QtDataVisualization",
     "PySide6.QtPdf", "PySide6.QtPdfWidgets", "PySide6.QtSql", "PySide6.QtTest", "PySide6.QtDesigner",
-    "PySide6.QtHelp", "PySide6.QtOpenGL", "PySide6.QtOpenGLWidgets", "PySide6.QtSvg", "PySide6.QtSvgWidgets",
+    "PySide6.QtHelp", "PySide6.QtSvg", "PySide6.QtSvgWidgets",
     "PySide6.QtXml", "PySide6.QtUiTools", "PySide6.QtConcurrent", "PySide6.QtPrintSupport", "PySide6.QtDBus",
     "PySide6.QtBluetooth", "PySide6.QtPositioning", "PySide6.QtSerialPort", "PySide6.QtWebSockets",
 ]
@@ -38,7 +40,7 @@ KEPT_PLUGINS: dict[str, set[str] | None] = {
 DROPPED_QT_LIBRARIES = {"Qt6Qml", "Qt6QmlModels", "Qt6QmlMeta", "Qt6QmlWorkerScript", "Qt6Quick", "Qt6QuickWidgets",
                         "Qt6QuickControls2", "Qt6QuickTemplates2", "Qt6VirtualKeyboard", "Qt6Pdf", "Qt6Svg",
                         "Qt6Sql", "Qt6Test", "Qt6Designer", "Qt6Help", "Qt6PrintSupport", "Qt6Xml",
-                        "Qt6Concurrent", "Qt6OpenGLWidgets", "Qt6VirtualKeyboardQml", "Qt6LabsStyleKit",
+                        "Qt6Concurrent", "Qt6VirtualKeyboardQml", "Qt6LabsStyleKit",
                         "Qt6EglFSDeviceIntegration", "Qt6EglFsKmsSupport"}
 
 

@@ -29,9 +29,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         folder = item.path.parent.name
         if folder in _FOLDER_MARKERS:
             item.add_marker(folder)
-        if folder == "installer":
-            # one worker builds the frozen app: two PyInstaller builds race on its shared cache
-            item.add_marker(pytest.mark.xdist_group("installer"))
 
 
 # --- test environment -------------------------------------------------------
@@ -39,10 +36,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def _test_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Real (plaintext-file) keyring stored outside any LabDeck data dir; headless Qt."""
+    """Real (plaintext-file) keyring stored outside any LabDeck data dir; headless Qt.
+
+    LabDeck refuses a keyring that stores secrets unencrypted; LABDECK_ALLOW_INSECURE_KEYRING=1
+    is the tests' explicit opt-in to the plaintext one (only the test suite sets it; see README)."""
     xdg_data = tmp_path_factory.mktemp("xdg-data")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+        mp.setenv("LABDECK_ALLOW_INSECURE_KEYRING", "1")
         mp.setenv("XDG_DATA_HOME", str(xdg_data))
         mp.setenv("QT_QPA_PLATFORM", "offscreen")
         try:  # if keyring already picked a backend, switch it explicitly

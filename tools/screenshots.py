@@ -1,7 +1,8 @@
 """Screenshots for the docs: starts the real app (real engine, real sshd nodes) under Xvfb
-with a throw-away data folder full of realistic content, and saves docs/nodes.png,
-docs/jobs.png, docs/job_editor.png, docs/run.png, docs/runs.png, docs/log.png, docs/schedules.png,
-docs/transfers.png and docs/queue.png.
+with a throw-away data folder full of realistic content, and saves docs/nodes.png (the
+dashboard), docs/jobs.png (with a job's trend), docs/job_editor.png, docs/run.png,
+docs/run_timeline.png, docs/runs.png, docs/log.png, docs/schedules.png, docs/transfers.png,
+docs/queue.png, and the window at 1600x1000 and 1024x640 (docs/small-*.png, docs/large-*.png).
 
     python tools/screenshots.py          # re-runs itself under xvfb-run when there is no display
 """
@@ -27,6 +28,8 @@ echo "generating ${LABDECK_OPTION_SAMPLES} samples (seed ${LABDECK_OPTION_SEED})
 i=1
 while [ $i -le 40 ]; do
   echo "batch $i/40: wrote $((i * 250)) samples to /data/train/shard-$i.npz"
+  [ $((i % 4)) -eq 0 ] && echo "::progress $((i * 100 / 40))"
+  sleep 0.1
   i=$((i + 1))
 done
 echo "waiting for the GPU queue"
@@ -64,6 +67,12 @@ def populate(engine, cluster_dir: Path):
     cat.add_job(Job(name="collect-results", description="Pull result summaries from every lab machine",
                     targets="all,!this-computer", steps=[Step(command="echo collecting from $(hostname); ls -la /tmp | head -5")],
                     policy=JobPolicy(timeout_s=600)))
+    cat.add_job(Job(name="staggered", description="Shards of different sizes; one node fails and retries",
+                    targets="all,!win-lab-04", policy=JobPolicy(retries=1, retry_delay_s=0),
+                    steps=[Step(command='case "$LABDECK_NODE" in gpu-01) n=6;; gpu-02) n=3;; win-lab-03) n=8;; '
+                                        '*) n=2;; esac; i=0; while [ $i -lt $n ]; do i=$((i+1)); '
+                                        'echo "::progress $((i * 100 / n))"; sleep 0.5; done; '
+                                        '[ "$LABDECK_NODE" = gpu-02 ] && exit 1; exit 0')]))
     cat.add_job(Job(name="disk-report", description="Free space on every node", targets="all",
                     steps=[Step(command="df -h / | tail -1")]))
     cat.add_job(Job(name="nightly-eval", description="Evaluate the latest checkpoint", targets="tag:gpu",
@@ -72,6 +81,28 @@ def populate(engine, cluster_dir: Path):
                                         '[ $i -eq 1500 ] && echo "ERROR: NaN in batch 1500, skipping"; done; '
                                         '[ "$LABDECK_NODE" = gpu-02 ] && exit 2; exit 0')]))
     return cluster
+
+
+def probe_history(engine, names, minutes: int = 60, every_s: int = 120) -> None:
+    """An hour of probes for the dashboard's sparklines: each sample is a real probe of the node
+    (CPU, memory and disk at that moment), stored with the time the engine's periodic probe
+    would have taken it (every two minutes; the shots cannot wait an hour). In the middle third
+    a burst of CPU work on this machine gives the lines something to show."""
+    now = time.time()
+    steps = minutes * 60 // every_s
+    burner = None
+    try:
+        for i in range(steps):
+            if i == steps // 3:
+                burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            if i == 2 * steps // 3 and burner:
+                burner.kill()
+            for name in names:
+                check = engine.test_node(name)
+                engine.catalog.mark_node_seen(name, now - (steps - i) * every_s, probe=check.probe)
+    finally:
+        if burner:
+            burner.kill()
 
 
 def add_schedules(engine):
@@ -196,6 +227,24 @@ def node_dialog_shot(window, pump) -> None:
     dialog.reject()
 
 
+def sizes_shots(window, pump, shot, run_id: int) -> None:
+    """The window as it opens on a 1600x1000 and on a 1024x640 screen (minus a task bar and the
+    title bar): the dashboard, the jobs page and a run's timeline must all fit."""
+    for prefix, (w, h) in (("large", (1600 - 16, 1000 - 72)), ("small", (1024 - 16, 640 - 72))):
+        window.resize(w, h)
+        pump(0.5)
+        window.show_page(0)
+        window.nodes_page.select_names(["gpu-01"])
+        shot(window, f"{prefix}-nodes.png")
+        window.show_page(1)
+        window.jobs_page.select_job("generate-training-data")
+        shot(window, f"{prefix}-jobs.png")
+        window.open_run(run_id)
+        window.run_view.tabs.setCurrentWidget(window.run_view.timeline)
+        shot(window, f"{prefix}-run_timeline.png")
+        window.run_view.tabs.setCurrentIndex(0)
+
+
 def run_and_wait(engine, job, options=None, targets=None, timeout=60):
     run = engine.start_job(job, options or {}, targets=targets)
     engine.wait(run.id, timeout)
@@ -205,7 +254,7 @@ def run_and_wait(engine, job, options=None, targets=None, timeout=60):
 def main() -> int:
     if not os.environ.get("DISPLAY") and os.environ.get("QT_QPA_PLATFORM") != "offscreen":
         if shutil.which("xvfb-run"):
-            return subprocess.call(["xvfb-run", "-a", "-s", "-screen 0 1400x900x24", sys.executable, *sys.argv])
+            return subprocess.call(["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable, *sys.argv])
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     tmp = Path(tempfile.mkdtemp(prefix="labdeck-shots-"))
     os.environ["XDG_DATA_HOME"] = str(tmp / "xdg")
@@ -229,8 +278,10 @@ def main() -> int:
         run_and_wait(engine, "disk-report", targets="all,!win-lab-04")
         run_and_wait(engine, "collect-results")          # win-lab-04 is unreachable: fails
         eval_run = run_and_wait(engine, "nightly-eval")  # gpu-02 exits 2
-        for name in ("gpu-01", "this-computer"):
-            engine.test_node(name)
+        for hold in ("2", "4", "3"):                     # a trend for the jobs page
+            run_and_wait(engine, "generate-training-data", {"hold": hold})
+        timeline_run = run_and_wait(engine, "staggered")
+        probe_history(engine, ["gpu-01", "gpu-02", "win-lab-03", "this-computer"])
         DOCS.mkdir(exist_ok=True)
         add_schedules(engine)
         window = MainWindow(engine, use_tray=False)
@@ -251,6 +302,7 @@ def main() -> int:
 
         pump(0.5)
         window.show_page(0)
+        window.refresh_all()
         window.nodes_page.select_names(["gpu-01"])
         shot(window, "nodes.png")
         window.show_page(1)
@@ -267,6 +319,13 @@ def main() -> int:
         window.run_view.select_node("gpu-01")
         shot(window, "run.png")
         engine.cancel(live.id)
+        engine.wait(live.id, 30)
+
+        window.open_run(timeline_run.id)
+        window.run_view.tabs.setCurrentWidget(window.run_view.timeline)
+        window.run_view.select_node("gpu-02")
+        shot(window, "run_timeline.png")
+        window.run_view.tabs.setCurrentIndex(0)
         engine.wait(live.id, 30)
 
         window.show_page(3)
@@ -298,6 +357,7 @@ def main() -> int:
         transfers_shot(window, pump, shot, tmp)
         node_dialog_shot(window, pump)
         queue_shot(engine, window, pump, shot)
+        sizes_shots(window, pump, shot, timeline_run.id)
         window._quitting = True
         window.close()
         QTimer.singleShot(0, app.quit)

@@ -106,7 +106,8 @@ def test_self_test_from_source_runs_the_sample_job(tmp_path):
     assert "self-test — from source" in result.stdout
     assert "engine started (EngineProcess)" in result.stdout  # as the desktop app starts it
     assert "job 'hello' ran on this-computer: run succeeded, exit code 0" in result.stdout
-    assert "self-test passed: 9 checks" in result.stdout
+    assert "run timeline drawn (pyqtgraph): bars [('this-computer', 'succeeded')]" in result.stdout
+    assert "self-test passed: 10 checks" in result.stdout
 
 
 def test_startup_probe_reports_the_first_paint(tmp_path):

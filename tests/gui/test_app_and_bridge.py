@@ -91,7 +91,7 @@ def test_shortcuts_switch_pages(qtbot, window):
                               window.settings_page]):
         qtbot.keyClick(window, getattr(Qt.Key, f"Key_{i + 1}"), Qt.KeyboardModifier.ControlModifier)
         assert window.stack.currentWidget() is page
-    assert "nodes" in window.counts_label.text() and "failed today" in window.counts_label.text()
+    assert "1 node  ·" in window.counts_label.text() and "failed today" in window.counts_label.text()
     window.settings_page.notifications.setChecked(False)
     assert window.engine.catalog.get_setting("gui.notifications") == "0"
 

@@ -38,7 +38,7 @@ def test_create_job_run_now_all_nodes_succeed_with_logs(qtbot, window, engine, s
     window.refresh_all()
     window.show_page(1)
     preview = _new_job(qtbot, window, "collect-results", "tag:lab", 'echo "hello from $LABDECK_NODE"; echo second line')
-    assert "2 node(s)" in preview and "lab-0" in preview and "lab-1" in preview
+    assert "2 nodes:" in preview and "lab-0" in preview and "lab-1" in preview
     job = engine.catalog.get_job("collect-results")
     assert job.targets == "tag:lab" and job.steps[0].command.startswith("echo")
 

@@ -154,3 +154,13 @@ def test_right_password_logs_in(qtbot, window, engine, sshd_node, ssh_user):
     node = engine.catalog.get_node("pw-ok")
     assert node.credential_ref  # the password went to the keyring, not the catalog
     assert password not in str(engine.catalog._rows("SELECT * FROM nodes"))
+
+
+def test_a_tag_a_target_spec_cannot_name_is_refused_before_connecting(qtbot, window, engine):
+    dialog = window.nodes_page.add_node()
+    _fill(dialog, "tagged", "127.0.0.1", _closed_port(), "root", "/nonexistent")
+    dialog.tags.setText("gpu, x&y")
+    ok, msg = _test(qtbot, dialog)
+    assert not ok and "invalid tag 'x&y'" in msg and "letters, digits, '-', '_' or '.'" in msg
+    assert dialog.message.isVisible() and "invalid tag 'x&y'" in dialog.message.text()
+    assert [n.name for n in engine.catalog.list_nodes()] == ["this-computer"]

@@ -82,7 +82,7 @@ def test_cancel_keeps_the_part_and_retry_resumes(qtbot, window, engine, sshd_nod
     qtbot.mouseClick(page.buttons["cancel"], Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.model.rows[0].state == "cancelled", timeout=30_000)
     assert "cancelled" in page.model.rows[0].error
-    part = remote_home[1] / "big.bin.labdeck-part"
+    part = remote_home[1] / "big.bin.lab-0.labdeck-part"  # one part file per writing node
     assert part.exists() and not (remote_home[1] / "big.bin").exists()
 
     page.view.selectRow(0)
@@ -119,7 +119,7 @@ def test_dropping_files_on_a_node_opens_the_upload_for_that_node(qtbot, window, 
     page = window.transfers_page
     assert window.stack.currentWidget() is page
     dialog = page.dialog
-    assert dialog.targets.text() == "lab-1" and dialog.sources.text() == str(src)
+    assert dialog.targets.text() == "lab-1" and dialog.paths() == [str(src)]
     dialog.destination.setText(remote_home[0])
     dialog.accept()
     qtbot.waitUntil(lambda: bool(page.model.rows) and page.model.rows[0].state == "done", timeout=30_000)

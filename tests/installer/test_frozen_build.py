@@ -60,7 +60,7 @@ def test_frozen_self_test_passes_offscreen(frozen_app):
     assert "ok    modules loaded on first use: paramiko, winrm" in out and "an NTLM negotiate message" in out
     assert "ok    time zones: Europe/Berlin is UTC+1 in winter, UTC+2 in summer" in out
     assert "ok    a local command with quotes and non-ASCII words: exit code 0" in out
-    assert "FAIL" not in out and "self-test passed: 9 checks" in out
+    assert "FAIL" not in out and "self-test passed: 10 checks" in out
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11 applies to Linux")
@@ -117,7 +117,7 @@ def test_frozen_self_test_fails_when_the_bundle_lost_its_icons(frozen_app):
     finally:
         hidden.rename(resources)
     assert result.returncode == 1
-    assert "FAIL  icons:" in result.stdout and "self-test FAILED: 1 of 6 checks" in result.stdout
+    assert "FAIL  icons:" in result.stdout and "self-test FAILED: 1 of 7 checks" in result.stdout
 
 
 def test_bundle_has_what_labdeck_uses_and_not_the_rest_of_qt(frozen_app):

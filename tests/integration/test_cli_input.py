@@ -39,6 +39,8 @@ def job_names(capsys, data_dir) -> list[str]:
     (["--max-parallel", "-3"], "job 'gen': --max-parallel: must be a whole number >= 0, got -3"),
     (["--retries", "5000"], "job 'gen': --retries: must be a whole number <= 1000, got 5000"),
     (["--retry-delay", "inf"], "job 'gen': --retry-delay: must be a finite number, got inf"),
+    (["--option", "v=" + "a" * 40_000], "job 'gen': --option: is 40,000 bytes long; a value may be at most 32,768 "
+                                        "bytes (put large data in a file and pass its path)"),
 ])
 def test_job_add_checks_its_flags_with_the_job_file_schema(capsys, data_dir, flags, message):
     assert one_error_line(capsys, data_dir, "job", "add", "gen", "--command", "true", "--targets", "all",
@@ -192,44 +194,37 @@ def test_a_read_only_data_dir_says_so(capsys, read_only_mounts):
 
 
 def test_a_folder_without_write_permission_says_so():
-    """Root ignores permission bits, so the check runs in a child process that gave up root."""
+    """Root ignores permission bits, so the check runs in a child process that gives up root
+    after importing LabDeck (the worktree need not be readable by the unprivileged user)."""
     import os
     import shutil
+    import subprocess
+    import sys
     import tempfile
     if os.geteuid() != 0:
         pytest.skip("needs root to switch to an unprivileged user")
-    from labdeck.core.errors import InvalidInput
-    from labdeck.store.paths import resolve_data_dir
     top = Path(tempfile.mkdtemp(prefix="labdeck-perm-", dir="/tmp"))
+    child = (
+        "import os, sys\n"
+        "from labdeck.core.errors import InvalidInput\n"
+        "from labdeck.store.paths import resolve_data_dir\n"
+        "os.setgid(65534); os.setuid(65534)\n"
+        "for folder in sys.argv[1:]:\n"
+        "    try:\n"
+        "        resolve_data_dir(folder); print('accepted')\n"
+        "    except InvalidInput as exc:\n"
+        "        print(exc)\n")
     try:
         (top / "ro").mkdir()
         os.chmod(top, 0o755)
         os.chmod(top / "ro", 0o555)
-        read, write = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: no pytest, no threads of its own; reports the message and exits
-            try:
-                os.setgid(65534)
-                os.setuid(65534)
-                messages = []
-                for folder in (top / "ro", top / "ro" / "new"):
-                    try:
-                        resolve_data_dir(folder)
-                        messages.append("accepted")
-                    except InvalidInput as exc:
-                        messages.append(str(exc))
-                os.write(write, "\n".join(messages).encode())
-            finally:
-                os._exit(0)
-        os.close(write)
-        with os.fdopen(read) as stream:
-            messages = stream.read().splitlines()
-        os.waitpid(pid, 0)
-        assert messages == [
+        result = subprocess.run([sys.executable, "-c", child, str(top / "ro"), str(top / "ro" / "new")],
+                                capture_output=True, text=True, timeout=60)
+        assert result.stdout.splitlines() == [
             f"the data folder {top / 'ro'} (--data-dir) is read-only: no permission to write in it; "
             "give a folder you can write to",
             f"cannot create the data folder {top / 'ro' / 'new'} (--data-dir): no permission to write in "
-            f"{top / 'ro'}; give a folder you can write to"]
+            f"{top / 'ro'}; give a folder you can write to"], result.stderr
     finally:
         shutil.rmtree(top)
 
@@ -259,6 +254,16 @@ def test_a_folder_without_write_permission_says_so():
      "job 'hello': --notify-webhook: must be an http:// or https:// address, got 'ftp://x'"),
     (["policy", "hello", "--notify-email", "lab-at-example"],
      "job 'hello': --notify-email: must be an email address (name@example.org), got 'lab-at-example'"),
+    # accepted before, and then ran something else than was asked, or nothing
+    (["job", "add", "j", "--command", "  ", "--targets", "all"], "job 'j': --command: is empty"),
+    (["job", "add", "", "--command", "true", "--targets", "all"], "the job name: must not be empty"),
+    (["run", "hello", "--targets", ""], "empty target spec: give node names, tag:NAME or all"),
+    (["exec", "--targets", "all", "--", ""], "the command is empty: give the command to run after --"),
+    (["logs", "1", "--node", ""], "--node needs a node name"),
+    (["schedule", "add", "hello", "--at", "9999-12-31 23:59", "--tz", "Etc/GMT+12"],  # was an OverflowError
+     "time '9999-12-31 23:59' is out of range: give a year from 1970 to 9998"),
+    (["notify", "smtp", "--from", "lab"], "--from 'lab' is not an email address (name@example.org)"),
+    (["notify", "smtp", "--host", ""], "--host '' is not a host name or address"),
     # argparse's own errors: one line too, not a usage block
     (["job", "add", "x", "--command", "true", "--targets", "all", "--retries", "abc"],
      "argument --retries: invalid int value: 'abc' (see: labdeck job add --help)"),

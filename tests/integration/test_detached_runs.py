@@ -273,3 +273,33 @@ def test_a_detached_job_puts_inputs_first_and_gets_results_after_a_restart(data_
             second.close()
     finally:
         shutil.rmtree(Path.home() / remote, ignore_errors=True)
+
+
+def test_a_host_key_change_during_reattach_keeps_the_node_run_and_its_result(data_dir, sshd_node, tmp_path):
+    first = Engine(data_dir)
+    add_sshd_node(first, sshd_node)
+    command = 'i=1; while [ $i -le 22 ]; do echo "line $i"; i=$((i+1)); sleep 0.4; done; exit 3'
+    first.catalog.add_job(Job(name="keyed", targets=sshd_node.name, steps=[Step(command=command)], policy=DETACHED))
+    run = first.start_job("keyed")
+    nr = first.catalog.node_runs(run.id)[0]
+    wait_for(lambda: "line 1\n" in log_text(nr.log_path), 20, "the first line")
+    first.close()
+    sshd_node.stop()  # the node is reinstalled: same address, new host key; the command runs on
+    sshd_node.regenerate_host_key()
+    sshd_node.start()
+    second = Engine(data_dir)
+    try:
+        assert second.adopt_detached() == [run.id]
+        lost = wait_for(lambda: (n := second.catalog.get_node_run(nr.id)).status is NodeRunStatus.NODE_LOST and n,
+                        20, "node_lost with the reason")
+        assert "HOST KEY CHANGED" in lost.message and lost.exit_code is None
+        time.sleep(1)
+        assert not second.catalog.get_node_run(nr.id).status.is_final  # still re-attachable
+        second.test_node(sshd_node.name, accept_host_key=True, replace_host_key=True)
+        assert second.wait(run.id, 60)
+        nr = second.catalog.get_node_run(nr.id)
+        assert nr.status is NodeRunStatus.FAILED and nr.exit_code == 3, nr.message
+        text = Path(nr.log_path).read_text()
+        assert all(text.count(f"line {i}\n") == 1 for i in range(1, 23)), text
+    finally:
+        second.close()

@@ -25,7 +25,7 @@ def test_full_disk_stops_the_command_and_says_why(engine, data_dir):
     nr = engine.catalog.node_runs(run.id)[0]
     assert time.monotonic() - started < 20
     assert nr.status is NodeRunStatus.ERROR
-    assert "writing the log failed (No space left on device)" in nr.message and "Free disk space" in nr.message
+    assert f"the disk holding {data_dir} is full" in nr.message and "free space there" in nr.message
     assert nr.kill_state is KillState.KILLED
     assert engine.catalog.get_run(run.id).status is RunStatus.FAILED
 

@@ -10,6 +10,7 @@ import pytest
 from labdeck.core.errors import AuthenticationFailed, HostKeyChanged
 from labdeck.core.models import Node, Transport
 from labdeck.store import secrets
+from labdeck.store.identity import catalog_token
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +95,7 @@ def test_try_login_saves_nothing(engine, sshd_node, password_user):
     names = [n.name for n in engine.catalog.list_nodes()]
     assert "probe-only" not in names and "probe-pw" not in names
     assert engine.catalog.host_keys("probe-only") == {} and engine.catalog.host_keys("probe-pw") == {}
-    assert secrets.get_secret(secrets.credential_ref_for("probe-pw")) is None
+    assert secrets.get_secret(secrets.credential_ref_for("probe-pw", catalog_token(engine.catalog))) is None
 
 
 def test_add_with_a_different_expected_fingerprint_saves_nothing(engine, sshd_node, password_user):
@@ -104,7 +105,7 @@ def test_add_with_a_different_expected_fingerprint_saves_nothing(engine, sshd_no
         engine.nodes.add(node, password, accept_host_key=True, expected_fingerprint="SHA256:not-this-one")
     assert "mismatch" not in [n.name for n in engine.catalog.list_nodes()]
     assert engine.catalog.host_keys("mismatch") == {}
-    assert secrets.get_secret(secrets.credential_ref_for("mismatch")) is None
+    assert secrets.get_secret(secrets.credential_ref_for("mismatch", catalog_token(engine.catalog))) is None
 
     engine.nodes.add(_ssh_node(sshd_node, "mismatch", username=user, key_file=None), password,
                      accept_host_key=True, expected_fingerprint=sshd_node.host_key_fingerprint)

@@ -42,9 +42,22 @@ def test_a_megabyte_default_in_a_job_file_is_refused_at_import():
                                  "at most 32,768 bytes (put large data in a file and pass its path)")
 
 
-def test_a_command_longer_than_the_os_takes_fails_its_node_run_clearly(engine):
-    engine.catalog.add_job(Job(name="long", targets="this-computer", steps=[Step(command=": " + "x" * 300_000)]))
-    run = engine.start_job("long")
+def test_many_values_that_fit_one_by_one_but_not_together_are_refused(engine):
+    options = [JobOption(name=f"v{i}") for i in range(9)]
+    engine.catalog.add_job(Job(name="many", targets="this-computer", steps=[Step(command="true")], options=options))
+    with pytest.raises(InvalidInput) as caught:
+        engine.start_job("many", {f"v{i}": "c" * 32 * 1024 for i in range(9)})
+    assert str(caught.value) == ("job 'many': the option values total 294,912 bytes; together they may be at most "
+                                 "262,144 bytes (put large data in files and pass their paths)")
+    assert engine.catalog.list_runs() == []
+
+
+def test_an_environment_the_os_cannot_take_fails_its_node_run_clearly(engine, monkeypatch):
+    # Long commands travel as script files now; what can still overflow is the environment, here
+    # a variable of the controller's own over Linux's 128 KiB per variable.
+    monkeypatch.setenv("LABDECK_TEST_HUGE", "x" * 200_000)
+    engine.catalog.add_job(Job(name="env", targets="this-computer", steps=[Step(command="true")]))
+    run = engine.start_job("env")
     assert engine.wait(run.id, 30)
     node_run = engine.catalog.node_runs(run.id)[0]
     assert node_run.status is not NodeRunStatus.SUCCEEDED

@@ -221,7 +221,9 @@ def test_wrong_password_is_a_clear_error_and_leaves_nothing_behind(engine, sshd_
         raise AssertionError("a wrong password was accepted")
     assert "pw" not in [n.name for n in engine.catalog.list_nodes()]
     import keyring
-    assert keyring.get_password("LabDeck", "node:pw") is None
+
+    from labdeck.store.identity import catalog_token
+    assert keyring.get_password("LabDeck", f"node:{catalog_token(engine.catalog)}:pw") is None
 
 
 def test_password_never_reaches_the_catalog_or_logs(engine, sshd_node, data_dir):

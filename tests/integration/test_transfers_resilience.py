@@ -48,7 +48,8 @@ def test_transfer_cut_by_a_stopped_sshd_resumes_after_restart(engine, sshd_node,
     else:
         request = TransferRequest(direction, [str(source)], str(tmp_path / "dest"), sshd_node.name)
         final = tmp_path / "dest" / sshd_node.name / "big.bin"
-    part = final.with_name("big.bin.labdeck-part")
+    part = final.with_name(f"big.bin.{sshd_node.name}.labdeck-part" if direction is Direction.PUT
+                           else "big.bin.labdeck-part")
     stopped_at = stop_server_at(engine, sshd_node, 0.2)
 
     first = run_transfer(engine, request)
@@ -75,7 +76,7 @@ def test_resume_restarts_when_the_part_file_does_not_match(engine, sshd_node, tm
     source = tmp_path / "data.bin"
     source.write_bytes(os.urandom(2_000_000))
     (tmp_path / "remote").mkdir()
-    (tmp_path / "remote" / "data.bin.labdeck-part").write_bytes(b"not the same prefix" * 1000)
+    (tmp_path / "remote" / f"data.bin.{sshd_node.name}.labdeck-part").write_bytes(b"not the same prefix" * 1000)
     transfer = run_transfer(engine, TransferRequest(Direction.PUT, [str(source)], str(tmp_path / "remote"),
                                                     sshd_node.name))
     (file_result,) = transfer.results[sshd_node.name].files
@@ -182,7 +183,7 @@ def test_a_node_without_python_gets_verified_and_resumed_uploads(engine, node_wi
     source.write_bytes(os.urandom(3_000_000))
     remote = tmp_path / "remote"
     remote.mkdir()
-    (remote / "data.bin.labdeck-part").write_bytes(source.read_bytes()[:1_000_000])  # a verified prefix
+    (remote / f"data.bin.{node_without_python.name}.labdeck-part").write_bytes(source.read_bytes()[:1_000_000])
     transfer = run_transfer(engine, TransferRequest(Direction.PUT, [str(source)], str(remote),
                                                     node_without_python.name))
     (file_result,) = transfer.results[node_without_python.name].files
@@ -214,7 +215,7 @@ def test_a_full_node_disk_is_a_clear_error_and_the_part_is_kept(engine, sshd_nod
     assert not transfer.ok
     assert "No space left on device" in result.error and "disk full" in result.error
     assert not (small_disk / "big.bin").exists()
-    assert (small_disk / "big.bin.labdeck-part").stat().st_size > 0
+    assert (small_disk / f"big.bin.{sshd_node.name}.labdeck-part").stat().st_size > 0
 
 
 def test_a_local_file_that_cannot_be_read_fails_before_the_node_starts_writing(engine, sshd_node, tmp_path):
@@ -225,4 +226,4 @@ def test_a_local_file_that_cannot_be_read_fails_before_the_node_starts_writing(e
     remote = tmp_path / "remote" / "x.bin"
     with pytest.raises(TransferError, match="cannot read"):
         backend.upload_file(not_a_file, str(remote), lambda _n: None, threading.Event())
-    assert not remote.with_name("x.bin.labdeck-part").exists()
+    assert not list(remote.parent.glob("x.bin*.labdeck-part"))

@@ -22,8 +22,11 @@ TIMEOUT_TEXT = "did not answer within its OperationTimeout"
 @pytest.mark.parametrize("operation, doing", [("create", "opening a shell"), ("command", "starting a command"),
                                               ("send", "sending input")])
 def test_an_operation_timed_out_makes_the_node_unreachable_and_leaks_no_shell(engine, wsman_server, operation, doing):
+    # a PowerShell 2.0 node: each step's stdin is closed with a Send (the Send that times out)
+    wsman_server.powershell_v2 = operation == "send"
     add_winrm_node(engine, wsman_server)  # the node test leaves one shell in the pool
-    engine.pool.forget("win1") if operation == "create" else None
+    if operation == "create":
+        engine.pool.forget("win1")
     wsman_server.time_out[operation] = 1
     _run, node_runs = run_job(engine, Job(name="x", targets="win1", steps=[Step(command="echo hi")]))
     nr = node_runs["win1"]
@@ -76,3 +79,18 @@ def test_a_shell_gone_mid_step_says_the_steps_processes_went_with_it(engine, wsm
     assert "the shell was not found on the server" in nr.message  # f:Message, not the generic s:Reason
     assert "WS-Management error 2150858843" in nr.message
     assert "the step's processes ended with it" in nr.message and "may still be running" not in nr.message
+
+
+def test_labdeck_never_signals_a_command_the_node_no_longer_has(engine, wsman_server):
+    """Windows answers a Signal for an unknown CommandId with a fault (the test server too): a
+    finished, a timed-out and a cancelled step each get exactly one terminate Signal."""
+    from labdeck.core.models import JobPolicy
+
+    add_winrm_node(engine, wsman_server)
+    run_job(engine, Job(name="ok", targets="win1", steps=[Step(command="echo one"), Step(command="echo two")]))
+    run_job(engine, Job(name="slow", targets="win1", steps=[Step(command="sleep 30")], policy=JobPolicy(timeout_s=1)))
+    engine.pool.get(engine.catalog.get_node("win1")).pool.releaser.flush()
+    signals = [e for e in wsman_server.exchanges if e.action == "signal"]
+    assert signals and all(e.status == 200 for e in signals), signals
+    ids = [command_id for command_id, code, _ended in wsman_server.signals if code == "terminate"]
+    assert len(ids) == len(set(ids))

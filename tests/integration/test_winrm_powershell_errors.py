@@ -42,3 +42,17 @@ def test_a_failed_upload_says_why_in_words(engine, wsman_server, tmp_path):
     message = str(info.value)
     assert 'uploading blocker/f.bin failed (Exception calling "Create" with "1" argument(s)' in message
     assert "CLIXML" not in message and "Objs" not in message
+
+
+def test_a_detached_powershell_steps_errors_reach_the_log_as_text(engine, wsman_server):
+    from labdeck.core.models import JobPolicy
+
+    add_winrm_node(engine, wsman_server, shell="powershell")
+    job = Job(name="ps-detached", targets="win1", policy=JobPolicy(launch="detached"),
+              steps=[Step(command="echo before; echo 'it <broke> & stopped' >&2; exit 3")])
+    _run, node_runs = run_job(engine, job)
+    nr = node_runs["win1"]
+    assert nr.status is NodeRunStatus.FAILED and nr.exit_code == 3, nr.message
+    text = Path(nr.log_path).read_text()
+    assert "it <broke> & stopped" in text.splitlines() and "before" in text
+    assert "CLIXML" not in text and "<Objs" not in text

@@ -175,8 +175,7 @@ UseDNS no
 MaxStartups 100:30:200
 MaxSessions 50
 PrintMotd no
-Subsystem sftp internal-sftp
-AcceptEnv LANG LC_*
+{subsystem}AcceptEnv LANG LC_*
 LogLevel ERROR
 # Keep the test nodes independent of the login user's ~/.bashrc (this image's runs `pyenv
 # init`: ~100 ms a command, and a 60 s stall on a lock left by any login a test kills):
@@ -198,6 +197,7 @@ class SshdNode:
     host_key_fingerprint: str
     workdir: Path
     extra_config: str = ""  # more sshd_config lines, applied at the next start()
+    sftp: bool = True  # False: no "Subsystem sftp" line (as some locked-down servers), at the next start()
     extra_env: dict[str, str] = field(default_factory=dict)  # for the node's commands, at the next start()
     launch_prefix: list[str] = field(default_factory=list)  # e.g. ["ip", "netns", "exec", NS]
     _proc: subprocess.Popen | None = field(default=None, repr=False, compare=False)
@@ -324,6 +324,7 @@ class SshdNode:
                 authorized_keys=self.authorized_keys_file,
                 pid_file=self.pid_file,
                 extra_env="".join(f" {k}={v}" for k, v in self.extra_env.items()),  # sshd keeps the first SetEnv
+                subsystem="Subsystem sftp internal-sftp\n" if self.sftp else "",
             )
             + self.extra_config
         )

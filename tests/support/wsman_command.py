@@ -18,27 +18,11 @@ With ``hold_exit_for_stdin`` the command does not end until its stdin is closed 
 from __future__ import annotations
 
 import os
-import re
 import signal
 import threading
 import uuid
-from xml.sax.saxutils import escape
 
-CLIXML_HEADER = b'#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">'
-CLIXML_END = b"</Objs>"
-_NEEDS_ESCAPE = re.compile(r"[\x00-\x1f\x7f]|_(?=x[0-9A-Fa-f]{4}_)")
-
-
-def clixml_string(text: str) -> str:
-    """A string as PowerShell's serializer writes it: XML-escaped, with control characters and
-    an ``_`` that would read as an escape written as ``_xHHHH_``."""
-    return _NEEDS_ESCAPE.sub(lambda m: f"_x{ord(m.group(0)):04X}_", escape(text))
-
-
-def clixml_error_line(line: bytes) -> bytes:
-    text = line.decode("utf-8", "replace").rstrip("\r\n")
-    return f'<S S="Error">{clixml_string(text + chr(13) + chr(10))}</S>'.encode()
-
+from tests.support.clixml_stderr import CLIXML_END, CLIXML_HEADER, clixml_error_line
 
 class Command:
     """One running command: its process and the output not yet received."""

@@ -77,6 +77,7 @@ def decode_encoded_command(arguments: str) -> str | None:
     return None
 
 
+CLIXML_WRAPPER = str(Path(__file__).with_name("clixml_stderr.py"))
 WINDOWS_PROFILE = "C:\\Users\\labdeck-test"  # %USERPROFILE% as the emulated node reports it
 
 
@@ -241,9 +242,12 @@ def detached_launcher_as_sh(launcher: str, root: Path) -> str:
     invocations = []
     for match in _DETACHED_STEP_RE.finditer(launcher):
         kind, text, script = match.group(2), ps_unquote(match.group(3)), ps_unquote(match.group(4))
-        sh_text = detached_cmd_as_sh(text) if kind == "cmd" else powershell_step_as_sh(text)
         prefix = f"LABDECK_SCRIPT={shlex.quote(str(map_path(script, root)))} " if script else ""
-        invocations.append(f"{prefix}/bin/sh -c {shlex.quote(sh_text)}")
+        if kind == "cmd":
+            invocations.append(f"{prefix}/bin/sh -c {shlex.quote(detached_cmd_as_sh(text))}")
+        else:  # powershell.exe with its stderr in a file: errors as CLIXML
+            invocations.append(f"{prefix}{shlex.quote(sys.executable)} {shlex.quote(CLIXML_WRAPPER)} /bin/sh -c "
+                               f"{shlex.quote(powershell_step_as_sh(text))}")
     return posix_detached.launcher_script(invocations, env)
 
 

@@ -39,6 +39,7 @@ BASE = "name: gen\ntargets: all\nsteps: [echo hi]\n"
                                  "'_', '-' or '.', starting with a letter"),
     ("policy: {notify_webhooks: ['ftp://x']}", "gen.yaml: job 'gen': policy.notify_webhooks[0]: must be an http:// "
                                                "or https:// address, got 'ftp://x'"),
+    ("on_failure: {command: '  '}", "gen.yaml: job 'gen': on_failure.command: is empty: write the command or script it runs"),
     ("xyzzy: 1", "gen.yaml: job 'gen': unknown key 'xyzzy' (allowed: array, description, name, on_failure, options, "
                  "over, over_file, placement, policy, priority, resources, resume, slots_per_node, steps, targets, workflow)"),
 ])
@@ -57,10 +58,10 @@ def test_step_fields_are_checked_and_named_by_their_index():
         job_from_yaml("name: gen\nsteps: [{command: [x]}]\n")
 
 
-def test_several_problems_name_the_first_and_count_the_rest():
+def test_several_problems_name_the_first_in_the_file_and_count_the_rest():
     with pytest.raises(InvalidInput) as caught:
         job_from_yaml(BASE + "policy: {retries: abc, timeout_s: -1, max_parallel: x}\n")
-    assert str(caught.value).endswith("policy.timeout_s: must be a number >= 0, got -1 (and 2 more problems)")
+    assert str(caught.value).endswith("policy.retries: must be a whole number, got 'abc' (and 2 more problems)")
 
 
 def test_good_values_are_typed_as_the_job_expects():
@@ -119,3 +120,11 @@ def test_a_huge_file_is_refused_before_it_is_parsed():
 def test_plain_anchors_and_aliases_still_work():
     job = job_from_yaml("name: twice\ntargets: all\nsteps: [&hi {command: echo hi}, *hi]\n")
     assert [s.command for s in job.steps] == ["echo hi", "echo hi"]
+
+
+def test_a_key_given_twice_is_refused_not_overwritten():
+    with pytest.raises(InvalidInput) as caught:
+        job_from_yaml("name: gen\ntargets: gpu1\nsteps: [echo]\ntargets: all\n", source="gen.yaml")
+    assert str(caught.value) == "gen.yaml: the key 'targets' appears twice (lines 2 and 4); keep one"
+    merged = job_from_yaml("name: gen\nsteps:\n- &base {command: echo a, name: first}\n- {<<: *base, name: second}\n")
+    assert [(s.name, s.command) for s in merged.steps] == [("first", "echo a"), ("second", "echo a")]

@@ -14,7 +14,9 @@ from .policy import POLICY_FLAGS, add_policy_arguments, apply_policy_arguments
 # the job file's field paths as the flags of ``job add`` that set them, for error messages
 JOB_ADD_FLAGS = POLICY_FLAGS | {"policy.timeout_s": "--timeout", "policy.retries": "--retries",
                                 "policy.retry_delay_s": "--retry-delay", "policy.max_parallel": "--max-parallel",
-                                "description": "--description", "targets": "--targets", "name": "NAME"}
+                                "description": "--description", "targets": "--targets", "name": "the job name",
+                                "steps.command": "--command", "steps.script": "--script",
+                                "options.name": "--option", "options.default": "--option"}
 
 
 def register(sub) -> None:
@@ -126,7 +128,7 @@ def cmd_import(args) -> int:
         raise InvalidInput(f"{args.file} is not UTF-8 text (byte {exc.start})") from exc
     folder = None if args.file == "-" else str(Path(args.file).resolve().parent)  # where a relative over_file is
     from ..store.jobfile import job_from_yaml
-    job = job_from_yaml(text, source=args.file, base_dir=folder)
+    job = job_from_yaml(text, source="standard input" if args.file == "-" else args.file, base_dir=folder)
     with open_catalog(args) as catalog:
         _check_targets(catalog, job)
         catalog.add_job(job, replace=args.replace)

@@ -23,9 +23,12 @@ def register(sub) -> None:
 def cmd_smtp(args) -> int:
     from ..engine.notify import email
     from ..store import secrets
+    from ..store.jobschema import EMAIL_ADDRESS
 
-    if args.port is not None and not 0 < args.port < 65536:
-        raise InvalidInput(f"port {args.port} is out of range 1-65535")
+    if args.host is not None and (not args.host.strip() or any(c.isspace() for c in args.host)):
+        raise InvalidInput(f"--host '{args.host}' is not a host name or address")
+    if args.sender is not None and not EMAIL_ADDRESS.fullmatch(args.sender):
+        raise InvalidInput(f"--from '{args.sender}' is not an email address (name@example.org)")
     password = read_secret_from_stdin() if args.password_stdin else None
     changes = {"smtp_host": args.host, "smtp_port": None if args.port is None else str(args.port),
                "smtp_user": args.user, "smtp_from": args.sender, "smtp_security": args.security}

@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..core.errors import InvalidInput
 from ..core.models import Trigger
 from ..core.status import NodeRunStatus, RunStatus
 from ..store.detached import DetachedStore
@@ -142,6 +143,8 @@ def _node_summary(node_runs, detached: dict) -> str:
 
 def cmd_logs(args) -> int:
     with open_catalog(args) as catalog:
+        if args.node is not None and not args.node.strip():
+            raise InvalidInput("--node needs a node name")
         run = catalog.get_run(args.run_id)
         node_runs = [nr for nr in catalog.node_runs(run.id) if not args.node or nr.node_name == args.node]
         if args.node and not node_runs:

@@ -136,6 +136,8 @@ class JobPolicy:
     notify_emails: list[str] = field(default_factory=list)    # sent through the SMTP server in the settings
     launch: str = "auto"  # "detached": runs on under a launcher on the node, whatever happens to LabDeck;
     #                       "attached": tied to the connection; "auto": detached when the timeout is over 5 minutes
+    background: str = "kill"  # a step's background processes still holding its output once the step's shell has
+    #                           exited (``./server & echo started``): "kill" them after a short grace, or "keep" them
 
     @property
     def detached(self) -> bool:
@@ -144,7 +146,8 @@ class JobPolicy:
 
     def __post_init__(self) -> None:
         for name, allowed in (("overlap", ("skip", "queue", "parallel")), ("retry_on", ("same", "other")),
-                              ("unreachable", ("fail", "wait", "move")), ("launch", LAUNCH_MODES)):
+                              ("unreachable", ("fail", "wait", "move")), ("launch", LAUNCH_MODES),
+                              ("background", ("kill", "keep"))):
             if getattr(self, name) not in allowed:
                 raise InvalidInput(f"policy '{name}' is '{getattr(self, name)}': allowed {', '.join(allowed)}")
         unknown = [k for k in self.notify_on if k not in NOTIFY_KINDS]

@@ -46,6 +46,7 @@ def check_option_name(name: str) -> str:
 # and cmd.exe a whole command line at 8,191. 32 KiB fits them all but cmd's line (where the value
 # is passed by reference, so it is never on the line).
 MAX_OPTION_VALUE_BYTES = 32 * 1024
+MAX_OPTIONS_TOTAL_BYTES = 256 * 1024  # all of a run's values: well inside Linux's 2 MiB for arguments and environment
 
 
 def check_option_value(name: str, value: str, where: str = "") -> str:
@@ -57,6 +58,13 @@ def check_option_value(name: str, value: str, where: str = "") -> str:
         raise InvalidInput(f"{where}option '{name}' contains a NUL character, which no command line or "
                            "environment can carry")
     return value
+
+
+def check_option_total(values: dict[str, str], where: str = "") -> None:
+    total = sum(len(v.encode("utf-8", "surrogatepass")) for v in values.values())
+    if total > MAX_OPTIONS_TOTAL_BYTES:
+        raise InvalidInput(f"{where}the option values total {total:,} bytes; together they may be at most "
+                           f"{MAX_OPTIONS_TOTAL_BYTES:,} bytes (put large data in files and pass their paths)")
 
 
 def quote(value: str, shell: Shell) -> str:

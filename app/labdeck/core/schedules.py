@@ -64,8 +64,8 @@ def parse_tz(name: str) -> zoneinfo.ZoneInfo:
         raise InvalidInput(f"unknown time zone '{name}': give an IANA name such as Europe/Berlin or UTC")
     try:
         return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        pass
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        pass  # OSError: "Europe" is a folder of the zone database (IsADirectoryError), not a zone
     known = sorted(zoneinfo.available_timezones())
     lowered = {k.lower(): k for k in known}
     guess = lowered.get(name.lower()) or next(iter(difflib.get_close_matches(name, known, n=1, cutoff=0.6)), None)
@@ -186,6 +186,8 @@ def parse_at(text: str, tz: str = "UTC") -> datetime:
         value = datetime.fromisoformat(text.strip())
     except ValueError as exc:
         raise InvalidInput(f"time '{text}' is not understood: use YYYY-MM-DD HH:MM[:SS], optionally with +HH:MM") from exc
+    if not 1970 <= value.year <= 9998:  # the ends of the calendar overflow once a zone is applied
+        raise InvalidInput(f"time '{text}' is out of range: give a year from 1970 to 9998")
     return value if value.tzinfo else value.replace(tzinfo=parse_tz(tz))
 
 

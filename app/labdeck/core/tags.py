@@ -3,18 +3,16 @@ them meaning something else there (``,`` union, ``&`` intersection, ``!`` exclud
 
 from __future__ import annotations
 
-import re
-
 from .errors import InvalidInput
+from .names import NAME_CHARS
 
 MAX_TAG = 64
-_TAG = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 def check_tags(tags: list[str]) -> list[str]:
     """The tags as given, or InvalidInput naming the first bad one and what a tag may contain."""
     for tag in tags:
-        if not _TAG.fullmatch(tag) or tag in (".", "..") or len(tag) > MAX_TAG:
+        if not NAME_CHARS.fullmatch(tag) or tag in (".", "..") or len(tag) > MAX_TAG:
             shown = tag.encode("unicode_escape").decode("ascii")  # a control character shows as \x07
             raise InvalidInput(f"invalid tag '{shown}': a tag is 1-{MAX_TAG} letters, digits, '-', '_' or '.' "
                                f"(not '.' or '..'), so that tag:NAME in a target spec can name it")

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from .errors import InvalidInput, NotFound
 from .models import Node
+from .names import refuse_unusable_names
 
 
 def _match_atom(atom: str, nodes: Sequence[Node]) -> set[str]:
@@ -54,4 +55,5 @@ def resolve_targets(spec: str, nodes: Sequence[Node], allow_empty: bool = False)
     chosen = included - excluded
     if not chosen and not allow_empty:
         raise InvalidInput(f"target spec '{spec}' matches no node")
+    refuse_unusable_names(sorted(chosen))
     return [n for n in nodes if n.name in chosen]

@@ -115,6 +115,18 @@ def safe_local_path(root: Path, relative: str) -> Path:
     return target
 
 
+def node_folder(local_dir: Path, node_name: str) -> Path:
+    """``get``'s ``LOCAL_DIR/<node>``: one folder directly inside LOCAL_DIR whatever the node is
+    called (checked here, not left to the node-name rules: a catalog may hold older names)."""
+    folder = local_dir / node_name
+    plain = node_name not in ("", ".", "..") and not any(c in node_name for c in "/\\\x00:")
+    resolved_dir = local_dir.resolve()
+    if not plain or folder.resolve().parent != resolved_dir:
+        raise InvalidInput(f"node name {node_name!r} cannot be a folder of its own in {local_dir}; "
+                           "refusing to collect its files there")
+    return folder
+
+
 def remote_join(folder: str, *names: str) -> str:
     """A remote POSIX path; an empty folder means the login folder."""
     if not folder:

@@ -17,7 +17,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from ..core.errors import NodeUnreachable
+from ..core.errors import AuthenticationFailed, HostKeyChanged, HostKeyUnknown, NodeUnreachable
 from ..core.exit_codes import describe_exit
 from ..core.models import Node, NodeRun
 from ..core.status import KillState, NodeRunStatus
@@ -87,6 +87,9 @@ class DetachedRunner:
             on_change=lambda lost: self.store.update(nr.id, lost_since=time.time() if lost else None))
         offsets = {"out": record.out_offset, "err": record.err_offset}
         pending = {"out": b"", "err": b""}
+        # a Windows node's PowerShell writes errors as CLIXML: the ops may give a decoder for them
+        decoders = {"err": ops.stderr_decoder()} if hasattr(ops, "stderr_decoder") else {}
+        writer = _Decoding(writer, decoders) if decoders else writer
         saved_at, interval, dirty = 0.0, POLL_MIN_S, False
         poll_max = getattr(ops, "poll_max_s", POLL_MAX_S)  # a Windows status check starts a PowerShell
         try:
@@ -97,6 +100,17 @@ class DetachedRunner:
                 except NodeUnreachable as exc:
                     log.debug("detached node run %s: %s", nr.id, exc)
                     time.sleep(min(poll_max, interval))
+                    continue
+                except (HostKeyChanged, HostKeyUnknown, AuthenticationFailed) as exc:
+                    # Fixable by the user (accept the new key, fix the login): the command may
+                    # still run, so the node run stays re-attachable -- node_lost with the reason.
+                    watch.blocked(f"cannot reach the command on node {node_name}: {exc}. It may still be "
+                                  "running there; once that is fixed LabDeck records its real outcome")
+                    _sleep(poll_max, cancel, self.released)
+                    if cancel.is_set():  # the user gives up on it; a deadline waits to kill it when reachable
+                        message = f"detached command cancelled; kill unconfirmed ({exc})"
+                        writer.note(message)
+                        return NodeRunStatus.CANCELLED, None, message, KillState.KILL_UNCONFIRMED
                     continue
                 watch.alive()
                 if state.pgid and state.pgid != record.pgid:
@@ -205,6 +219,31 @@ def _flush(pending: dict, writer: LogWriter) -> None:
         if pending[name]:
             writer.write(stream, pending[name])
             pending[name] = b""
+    if isinstance(writer, _Decoding):
+        writer.close_decoders()
+
+
+class _Decoding:
+    """A log writer whose streams pass through decoders (``feed``/``close`` of bytes) first;
+    the follower's offsets still count the node's bytes."""
+
+    def __init__(self, writer: LogWriter, decoders: dict):
+        self._writer = writer
+        self._decoders = {stream: decoders[name] for name, stream in STREAMS if name in decoders}
+
+    def write(self, stream: str, data: bytes) -> None:
+        decoder = self._decoders.get(stream)
+        data = decoder.feed(data) if decoder is not None else data
+        if data:
+            self._writer.write(stream, data)
+
+    def close_decoders(self) -> None:
+        for stream, decoder in self._decoders.items():
+            if rest := decoder.close():
+                self._writer.write(stream, rest)
+
+    def __getattr__(self, name):
+        return getattr(self._writer, name)
 
 
 def _size(writer: LogWriter) -> int:

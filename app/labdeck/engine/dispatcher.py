@@ -14,12 +14,14 @@ from ..core.errors import AuthenticationFailed, HostKeyChanged, HostKeyUnknown, 
 from ..core.events import NodeRunFinished, NodeRunOutput, NodeRunStarted, RunFinished, RunStarted
 from ..core.exit_codes import describe_exit
 from ..core.models import Job, Node, NodeRun, Run, StepKind
-from ..core.quoting import option_environment, shell_for_script, substitute
+from ..core.quoting import Shell, option_environment, shell_for_script, substitute
 from ..core.status import RETRYABLE, KillState, NodeRunStatus, RunStatus, summarize_run
 from ..core.targets import resolve_targets
-from ..executors.base import CommandRequest, Deadline, Ending, ScriptFile
+from ..executors.base import RUN_TOKEN_ENV, CommandRequest, Deadline, Ending, ScriptFile
 from ..executors.pool import ExecutorPool
 from ..store.catalog import Catalog
+from ..store.identity import catalog_token, run_token
+from ..store.disk_space import is_disk_full
 from ..store.logs import LogWriter
 from .active_run import ActiveRun
 from .bus import EventBus
@@ -30,7 +32,11 @@ from .transfer_steps import TRANSFER_KINDS, run_transfer_step, run_transfers, sp
 
 log = logging.getLogger(__name__)
 CANCEL_POLL_S = 0.25
+LONG_COMMAND_BYTES = 32 * 1024
 UNREACHABLE_POLL_S = 2.0
+
+
+QUIT_NOTE = "cancelled because LabDeck quit (attached commands stop with it; detached ones go on)"
 
 
 class _StopOnLogFailure:
@@ -114,7 +120,7 @@ class Dispatcher(ReattachMixin):
         self.detached.released.set()
         if cancel_running:
             for run_id in self.active_run_ids():
-                self.cancel(run_id)
+                self.cancel(run_id, final=(RunStatus.CANCELLED, QUIT_NOTE))
         self._workers.shutdown(wait=True, cancel_futures=False)
 
     # ---- one node run ------------------------------------------------------------------
@@ -184,7 +190,7 @@ class Dispatcher(ReattachMixin):
     def _log_writer(self, run_id: int, node: Node, nr: NodeRun) -> LogWriter:
         secret = self._secret_for(node.credential_ref)
         return LogWriter(nr.log_path, encoding=node.encoding, secrets=[secret] if secret else [],
-                         on_text=lambda text: self._bus.publish(NodeRunOutput(run_id, nr.id, node.name, text)))
+                         space=self._catalog.space, on_text=lambda text: self._bus.publish(NodeRunOutput(run_id, nr.id, node.name, text)))
 
     def _unreachable(self, active: ActiveRun, node: Node, nr: NodeRun, writer: LogWriter, cancel: threading.Event,
                      tried: list[str], result: tuple) -> tuple[Node, tuple]:
@@ -227,9 +233,10 @@ class Dispatcher(ReattachMixin):
         """The node run's steps once; None when a detached command was left running at shutdown."""
         job, options = active.job, active.run.options
         deadline = Deadline.after(job.policy.timeout_s)
+        token = run_token(self._catalog, nr.id)
         env = option_environment(options) | active.env | {
-            "LABDECK_RUN_ID": str(active.run.id), "LABDECK_JOB": job.name, "LABDECK_NODE": node.name}
-        exit_code: int | None = None
+            "LABDECK_RUN_ID": str(active.run.id), "LABDECK_JOB": job.name, "LABDECK_NODE": node.name,
+            RUN_TOKEN_ENV: token}
         stop = _StopOnLogFailure(cancel, writer)
         try:
             executor = self._pool.get(node)
@@ -248,45 +255,76 @@ class Dispatcher(ReattachMixin):
                 outcome = self.detached.launch(ops, active.run.id, node, nr, writer, stop, steps, env,
                                                job.policy.timeout_s, CommandRequest().kill_grace_s)
                 return self._collect_after(outcome, node, after, options, deadline, stop, writer)
-            for index, step in enumerate(job.steps, 1):
-                if step.kind in TRANSFER_KINDS:
-                    failure = run_transfer_step(self._pool, node, step, index, options, deadline, stop, writer)
-                    if failure is not None:
-                        return failure[0], None, failure[1], None
-                    continue
-                request = CommandRequest(env=env, run_tag=f"run-{active.run.id}-{node.name}")
-                if step.kind is StepKind.SCRIPT:
-                    shell = shell_for_script(step.filename, executor.shell)
-                    request.script = ScriptFile(step.filename, substitute(step.script, options, shell), node.python)
-                else:
-                    request.command = substitute(step.command, options, executor.shell)
-                result = executor.run(request, writer.write, deadline, stop)
-                exit_code = result.exit_code
-                if writer.error is not None:
-                    message = (f"writing the log failed ({writer.error.strerror or writer.error}); the command was stopped "
-                               f"({result.kill_state or 'it had ended'}). Free disk space in {self._catalog.path.parent}")
-                    return NodeRunStatus.ERROR, exit_code, message, result.kill_state
-                if result.ending is not Ending.EXITED:
-                    verb = "timed out" if result.ending is Ending.TIMED_OUT else "cancelled"
-                    state = result.kill_state or KillState.KILL_UNCONFIRMED
-                    detail = {KillState.KILLED: "process tree killed",
-                              KillState.KILL_UNCONFIRMED: "kill unconfirmed"}[state]
-                    limit = f" after {job.policy.timeout_s:g} s" if result.ending is Ending.TIMED_OUT else ""
-                    message = f"step {index} {verb}{limit}; {detail}"
-                    writer.note(message)
-                    status = NodeRunStatus.TIMED_OUT if result.ending is Ending.TIMED_OUT else NodeRunStatus.CANCELLED
-                    return status, None, message, state
-                if exit_code != 0:
-                    meaning = describe_exit(exit_code, node.os_family)
-                    return NodeRunStatus.FAILED, exit_code, f"step {index} {meaning}", None
-            self._catalog.mark_node_seen(node.name)
-            return NodeRunStatus.SUCCEEDED, exit_code, "", None
+            # unique per catalog and node: two catalogs sharing a login never run each other's scripts
+            run_tag = f"run-{active.run.id}-{node.name}-{catalog_token(self._catalog)}"
+            uploads: list[str] = []  # files put in the run folder on the node
+            try:
+                return self._attached_steps(active, node, executor, run_tag, deadline, stop, writer, env, token,
+                                            uploads)
+            finally:
+                if uploads:
+                    _remove_run_folder(executor, run_tag)
         except NodeUnreachable as exc:
             writer.note(str(exc))
             return NodeRunStatus.UNREACHABLE, None, str(exc), None
         except (AuthenticationFailed, HostKeyUnknown, HostKeyChanged, LabDeckError) as exc:
             writer.note(str(exc))
             return NodeRunStatus.ERROR, None, str(exc), None
+
+    def _attached_steps(self, active: ActiveRun, node: Node, executor, run_tag: str, deadline: Deadline, stop,
+                        writer: LogWriter, env: dict[str, str], token: str, uploads: list[str]):
+        """The job's steps one after the other in this connection (the node run is attached)."""
+        job, options = active.job, active.run.options
+        exit_code: int | None = None
+        for index, step in enumerate(job.steps, 1):
+            if step.kind in TRANSFER_KINDS:
+                failure = run_transfer_step(self._pool, node, step, index, options, deadline, stop, writer)
+                if failure is not None:
+                    return failure[0], None, failure[1], None
+                continue
+            request = CommandRequest(env=env, run_tag=run_tag, run_token=token,
+                                     keep_background=job.policy.background == "keep")
+            if step.kind is StepKind.SCRIPT:
+                shell = shell_for_script(step.filename, executor.shell)
+                request.script = ScriptFile(step.filename, substitute(step.script, options, shell), node.python)
+            else:
+                request.command = substitute(step.command, options, executor.shell)
+                if executor.shell is Shell.SH and len(request.command.encode()) > LONG_COMMAND_BYTES:
+                    # too long for one exec request or argv string (SSH packets, Linux's 128 KiB
+                    # per argument): it travels as a script file, as script steps do
+                    request.script, request.command = ScriptFile(f"command-{index}.sh", request.command), ""
+            if request.script is not None:
+                uploads.append(request.script.filename)
+            result = executor.run(request, writer.write, deadline, stop)
+            exit_code = result.exit_code
+            if result.note:
+                writer.note(result.note)
+            if writer.error is not None:
+                stopped = f"the command was stopped ({result.kill_state or 'it had ended'})"
+                if is_disk_full(writer.error):
+                    message = f"{self._catalog.space.message}: the log stops there and {stopped}; free space there"
+                else:
+                    message = (f"writing the log failed ({writer.error.strerror or writer.error}); {stopped}. "
+                               f"Check {writer.path.parent}")
+                return NodeRunStatus.ERROR, exit_code, message, result.kill_state
+            if result.ending is not Ending.EXITED:
+                verb = "timed out" if result.ending is Ending.TIMED_OUT else "cancelled"
+                state = result.kill_state or KillState.KILL_UNCONFIRMED
+                detail = {KillState.KILLED: "process tree killed",
+                          KillState.KILL_UNCONFIRMED: "kill unconfirmed"}[state]
+                limit = f" after {job.policy.timeout_s:g} s" if result.ending is Ending.TIMED_OUT else ""
+                if result.leftovers:
+                    detail += (f", with {result.leftovers} process{'es' if result.leftovers > 1 else ''} that had "
+                               "left its process group (found by the run token)")
+                message = f"step {index} {verb}{limit}; {detail}"
+                writer.note(message)
+                status = NodeRunStatus.TIMED_OUT if result.ending is Ending.TIMED_OUT else NodeRunStatus.CANCELLED
+                return status, None, message, state
+            if exit_code != 0:
+                meaning = describe_exit(exit_code, node.os_family)
+                return NodeRunStatus.FAILED, exit_code, f"step {index} {meaning}", None
+        self._catalog.mark_node_seen(node.name)
+        return NodeRunStatus.SUCCEEDED, exit_code, "", None
 
     def _collect_after(self, outcome, node: Node, after, options: dict[str, str], deadline: Deadline, stop,
                        writer: LogWriter):
@@ -302,8 +340,11 @@ class Dispatcher(ReattachMixin):
             if nr.id in active.finished:
                 return
             active.finished.add(nr.id)
-        self._catalog.update_node_run(nr.id, status=status, exit_code=exit_code, finished_at=time.time(),
-                                      message=message, kill_state=kill_state)
+        try:
+            self._catalog.update_node_run(nr.id, status=status, exit_code=exit_code, finished_at=time.time(),
+                                          message=message, kill_state=kill_state)
+        except LabDeckError as exc:  # a full disk: the run still ends here; the next start reconciles it
+            log.error("node run %s ended %s but could not be recorded: %s", nr.id, status, exc)
         self._bus.publish(NodeRunFinished(active.run.id, nr.id, nr.node_name, status, exit_code, message))
         with self._lock:
             active.remaining -= 1
@@ -317,7 +358,10 @@ class Dispatcher(ReattachMixin):
         status, note = summarize_run(statuses, flagged), None
         if active.final is not None:
             status, note = active.final
-        self._catalog.finish_run(active.run.id, status, note)
+        try:
+            self._catalog.finish_run(active.run.id, status, note)
+        except LabDeckError as exc:
+            log.error("run %s ended %s but could not be recorded: %s", active.run.id, status, exc)
         with self._lock:
             self._active.pop(active.run.id, None)
         self._bus.publish(RunFinished(active.run.id, active.job.name, status))
@@ -341,3 +385,11 @@ class Dispatcher(ReattachMixin):
                 for node_name in nodes:
                     self.cancel(run_id, node_name)
 
+
+def _remove_run_folder(executor, run_tag: str) -> None:
+    """A finished attached node run's script folder goes (best effort: an unreachable node keeps it,
+    and the detached clean-up of old run folders removes it later)."""
+    try:
+        executor.remove_run_folder(run_tag)
+    except Exception as exc:  # never turns a finished run into a failed one
+        log.info("could not remove the run folder %s: %s", run_tag, exc)

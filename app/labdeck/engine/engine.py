@@ -11,16 +11,18 @@ from pathlib import Path
 
 from ..core.errors import InvalidInput, LabDeckError
 from ..core.models import Job, Node, Run, Step, Trigger
-from ..core.quoting import Shell, check_option_name, check_option_value, substitute
+from ..core.quoting import Shell, check_option_name, check_option_total, check_option_value, substitute
 from ..core.targets import resolve_targets
 from ..executors.pool import ExecutorPool
 from ..store import engine_files, paths, run_queue, secrets
 from ..store.catalog import Catalog
 from ..store.jobfile import check_job
+from ..store.disk_space import DiskFull
 from .bus import EventBus
 from .dispatcher import Dispatcher
 from .health import NodeHealth
 from .hostkeys import CatalogHostKeys
+from .leftovers import kill_interrupted_leftovers
 from .nodes import NodeManager
 from .notify import Notifier
 from .plans import rebuild, start_planned
@@ -70,9 +72,15 @@ class Engine:
         self.scheduler = Scheduler(self, miss_grace_s=miss_grace_s)
         self._closed = threading.Event()
         self._taken_over = False
-        if seed:
-            seed_first_start(self.catalog)
-        reconcile_orphans(self.catalog, set())
+        try:
+            if seed:
+                seed_first_start(self.catalog)
+            self.nodes.migrate_secret_refs()
+            interrupted: list = []
+            reconcile_orphans(self.catalog, set(), interrupted=interrupted)
+            kill_interrupted_leftovers(self.catalog, self.pool, interrupted)
+        except DiskFull as exc:  # reading (runs, logs, node list) still works; the next start catches up
+            log.warning("%s", exc)
         self.health.start()
         if schedule:
             self.start_scheduler()
@@ -123,6 +131,8 @@ class Engine:
     def start_command(self, command: str, targets: str, timeout_s: float | None = None,
                       trigger: Trigger = Trigger.CLI) -> Run:
         from ..core.models import JobPolicy
+        if not command.strip():
+            raise InvalidInput("the command is empty: give the command to run after --")
         job = Job(name=ADHOC_JOB, steps=[Step(command=command)], targets=targets, policy=JobPolicy(timeout_s=timeout_s))
         return self.start(job, {}, trigger)
 
@@ -139,7 +149,7 @@ class Engine:
         for step in job.steps:  # an unknown ${option.X} is an error before anything runs
             substitute(step.command or step.script, values, Shell.SH)
             check_transfer_step(step, values)
-        spec = targets or job.targets
+        spec = job.targets if targets is None else targets  # "" is a mistake, not "the job's own"
         if not job.plan.is_classic():
             return start_planned(self, job, values, trigger, spec, extra)
         nodes = resolve_targets(spec, self.catalog.list_nodes())
@@ -230,4 +240,5 @@ def resolve_options(job: Job, given: dict[str, str]) -> dict[str, str]:
         if option.required and value == "":
             raise InvalidInput(f"job '{job.name}' needs a value for option '{name}': -p {name}=VALUE")
         values[name] = check_option_value(name, value, f"job '{job.name}': ")
+    check_option_total(values, f"job '{job.name}': ")
     return values

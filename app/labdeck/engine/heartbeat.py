@@ -41,12 +41,18 @@ class Watch:
         self.last_answer = time.monotonic()
         self.lost_since: float | None = time.time() if lost else None
         self.closed = False
+        self.reason: str | None = None  # why it is lost, when the reason is known
         self.lock = threading.Lock()
 
     def alive(self) -> None:
         self.last_answer = time.monotonic()
         if self.lost:
             self.owner.back(self)
+
+    def blocked(self, reason: str) -> None:
+        """No answer can come until the user fixes something (a changed host key, a refused
+        login): node_lost now, with the reason, instead of after the heartbeat time."""
+        self.owner.blocked(self, reason)
 
     def close(self) -> None:
         with self.lock:
@@ -99,11 +105,19 @@ class Heartbeats:
                        "there. LabDeck keeps trying and records the real outcome when it answers")
             self._change(w, NodeRunStatus.NODE_LOST, message, True)
 
+    def blocked(self, w: Watch, reason: str) -> None:
+        with w.lock:
+            if w.closed or (w.lost and w.reason == reason):
+                return
+            w.lost, w.reason = True, reason
+            w.lost_since = w.lost_since or time.time()
+            self._change(w, NodeRunStatus.NODE_LOST, reason, True)
+
     def back(self, w: Watch) -> None:
         with w.lock:
             if w.closed or not w.lost:
                 return
-            w.lost = False
+            w.lost, w.reason = False, None
             gap = f" after {time.time() - w.lost_since:.0f} s" if w.lost_since else ""
             w.lost_since = None
             self._change(w, NodeRunStatus.RUNNING, f"node {w.node} answers again{gap}; following the command on",

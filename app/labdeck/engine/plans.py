@@ -63,8 +63,9 @@ def rerun_failed(engine, run_id: int, trigger: Trigger = Trigger.MANUAL, why: st
     if not wanted:
         raise InvalidInput(f"every item of run {run_id} succeeded; nothing to re-run")
     for index in wanted:
-        note = latest.get(str(index), (None, ""))[1]
-        if index >= len(items) or (note and len(note) < 200 and note != f"item {items[index]}"):
+        note = (latest.get(str(index), (None, ""))[1] or "").split(" (moved: ")[0]  # a moved item says so after
+        # a task run's note is its item unless something else was said of it (cancelled at quit, ...)
+        if index >= len(items) or (note.startswith("item ") and len(note) < 200 and note != f"item {items[index]}"):
             raise InvalidInput(f"the items of job '{job.name}' changed since run {run_id} (item {index}); "
                                f"start the job again instead")
     return start_planned(engine, job, run.options, trigger, run.targets,

@@ -45,10 +45,11 @@ def pid_alive(pid: int) -> bool:
     return controller_alive(pid, None)
 
 
-def reconcile_orphans(catalog: Catalog, active_here: set[int], adopt: Callable[[Run], object] | None = None
-                      ) -> list[int]:
-    """Runs of dead LabDeck processes on this host: attached node runs are marked interrupted;
-    a run with detached node runs stays running and is handed to ``adopt`` (when given).
+def reconcile_orphans(catalog: Catalog, active_here: set[int], adopt: Callable[[Run], object] | None = None,
+                      interrupted: list | None = None) -> list[int]:
+    """Runs of dead LabDeck processes on this host: attached node runs are marked interrupted
+    (and appended to ``interrupted``, for their leftovers on the nodes to be killed); a run with
+    detached node runs stays running and is handed to ``adopt`` (when given).
     Returns the ids of the runs that were ended here."""
     host = socket.gethostname()
     detached = DetachedStore(catalog)
@@ -68,6 +69,8 @@ def reconcile_orphans(catalog: Catalog, active_here: set[int], adopt: Callable[[
                 continue
             catalog.update_node_run(nr.id, status=NodeRunStatus.INTERRUPTED, finished_at=time.time(),
                                     message="the LabDeck process running it ended before it finished")
+            if interrupted is not None and nr.status is NodeRunStatus.RUNNING:
+                interrupted.append(nr)
         if going_on:
             if adopt is not None:
                 adopt(run)

@@ -17,7 +17,7 @@ from ..core.errors import InvalidInput, LabDeckError
 from ..core.models import Node
 from ..core.targets import resolve_targets
 from ..core.transfers import (
-    Direction, NodeTransferResult, TransferFinished, TransferNodeFinished, TransferProgress, TransferQueued,
+    Direction, NodeTransferResult, TransferFinished, TransferNodeFinished, TransferProgress, TransferQueued, node_folder,
     substitute_path,
 )
 from ..executors.pool import ExecutorPool
@@ -87,7 +87,7 @@ def node_transfer(backend, request: TransferRequest, node_name: str, progress: N
     if request.direction is Direction.PUT:
         sources, remote_dir = [Path(sub(s)).expanduser() for s in request.sources], sub(request.destination)
         return put_to_node(backend, plan_put(sources, remote_dir), progress, cancel, empty_folders(sources, remote_dir))
-    root = Path(sub(request.destination)).expanduser() / node_name
+    root = node_folder(Path(sub(request.destination)).expanduser(), node_name)
     return get_from_node(backend, [sub(s) for s in request.sources], root, progress, cancel)
 
 

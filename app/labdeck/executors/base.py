@@ -22,6 +22,12 @@ OutputSink = Callable[[str, bytes], None]
 
 POLL_S = 0.05
 DEFAULT_KILL_GRACE_S = 3.0
+BACKGROUND_GRACE_S = 2.0
+"""After a step's shell exits, how long its output may stay open (a background child holding it,
+``./server & echo started``) before the step counts as done and those processes are dealt with."""
+RUN_TOKEN_ENV = "LABDECK_RUN_TOKEN"
+"""Set in every step's environment; a process that left the step's process group (``setsid``,
+a double fork) still carries it in /proc/PID/environ, which is how a kill finds it on Linux."""
 
 
 @dataclass
@@ -39,6 +45,8 @@ class CommandRequest:
     script: ScriptFile | None = None
     env: dict[str, str] = field(default_factory=dict)
     run_tag: str = "adhoc"          # names the per-node-run folder on the node
+    run_token: str = ""             # also in env as LABDECK_RUN_TOKEN: finds escaped processes at a kill
+    keep_background: bool = False   # once the step's shell exited: leave what still holds its output running
     kill_grace_s: float = DEFAULT_KILL_GRACE_S
 
 
@@ -54,6 +62,8 @@ class ExecResult:
     exit_code: int | None = None
     kill_state: KillState | None = None
     pid: int | None = None
+    leftovers: int = 0              # processes outside the group found (and killed) by the run token
+    note: str = ""                  # what the executor did that the log should say (background processes)
 
 
 @dataclass
@@ -67,6 +77,15 @@ class Deadline:
 
     def expired(self) -> bool:
         return self.at is not None and time.monotonic() >= self.at
+
+
+def background_note(exit_code: int | None, kept: bool, kill_state: KillState | None, leftovers: int = 0) -> str:
+    what = f"the step's shell exited ({exit_code}) while processes it started still held its output"
+    if kept:
+        return f"{what}; they were left running, as the job says (policy background: keep)"
+    done = "killed" if kill_state is KillState.KILLED else "kill unconfirmed"
+    extra = f", with {leftovers} found by the run token" if leftovers else ""
+    return f"{what}; after {BACKGROUND_GRACE_S:g} s they were {done}{extra} (policy background: keep leaves them)"
 
 
 def stop_reason(deadline: Deadline, cancel: threading.Event) -> Ending | None:
@@ -95,5 +114,14 @@ class Executor(Protocol):
     def detached_ops(self) -> DetachedOps | None:
         """Launching, following and killing detached runs on this node; None when its runs
         stay attached (this computer on Windows)."""
+
+    def remove_run_folder(self, run_tag: str) -> bool:
+        """Remove the folder a finished attached node run's scripts were uploaded to; False when
+        this executor leaves it to the clean-up of old run folders instead."""
+
+    def kill_leftovers(self, token: str, grace_s: float) -> tuple[int, KillState] | None:
+        """End every process on the node that carries this run token (a step whose LabDeck
+        process was killed): (how many were found, killed or kill unconfirmed); None where
+        processes cannot be found by it (Windows nodes)."""
 
     def close(self) -> None: ...

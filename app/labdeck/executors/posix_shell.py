@@ -6,7 +6,7 @@ from __future__ import annotations
 import shlex
 
 from ..core.gpus import parse_gpu_list
-from .base import ScriptFile
+from .base import RUN_TOKEN_ENV, ScriptFile
 
 PID_MARK = b"\x1eLABDECK_PGID "
 """First line on stdout: the process group id of the command (then stripped from the output)."""
@@ -41,12 +41,31 @@ def launch_wrapper(command: str, env: dict[str, str]) -> str:
     )
 
 
-def kill_group_script(pgid: int, grace_s: float) -> str:
+def token_sweep_functions(token: str) -> str:
+    """Shell functions: ``leftovers`` prints the pids (other than this shell's) whose environment
+    holds the run token; GNU grep reads every /proc/*/environ in one go, other greps one by one.
+    /proc/PID/environ is the environment a process started with, readable for one's own processes."""
+    entry = shlex.quote(f"{RUN_TOKEN_ENV}={token}")
+    return (
+        f"entry={entry}; "
+        "if printf 'a\\0' | grep -qz a 2>/dev/null; then "
+        "leftovers() { grep -lzxF -- \"$entry\" /proc/[0-9]*/environ 2>/dev/null | "
+        "while IFS=/ read -r _ _ p _; do [ \"$p\" != \"$$\" ] && echo \"$p\"; done; }; "
+        "else leftovers() { for f in /proc/[0-9]*/environ; do p=${f#/proc/}; p=${p%/environ}; "
+        "[ \"$p\" = \"$$\" ] && continue; tr '\\0' '\\n' <\"$f\" 2>/dev/null | grep -qxF -- \"$entry\" && echo \"$p\"; "
+        "done; }; fi; "
+    )
+
+
+def kill_group_script(pgid: int, grace_s: float, token: str | None = None) -> str:
     """TERM the group, wait up to ``grace_s``, KILL what is left, then say GONE or ALIVE.
     A member counts as alive unless it is a zombie (an exited process its parent has not
-    reaped yet cannot run, and a slow init would otherwise make a kill look unconfirmed)."""
+    reaped yet cannot run, and a slow init would otherwise make a kill look unconfirmed).
+
+    With the run ``token``: then the same for processes that escaped the group but carry the
+    token (printed as ``LEFTOVERS N``); any of them still running also makes it ALIVE."""
     steps = max(1, int(grace_s * 10))
-    return (
+    script = (
         f"pg={int(pgid)}; "
         "alive() { if command -v ps >/dev/null 2>&1; then "
         "ps -e -o pgid= -o stat= 2>/dev/null | awk -v pg=\"$pg\" '$1 == pg && $2 !~ /^Z/ {found=1} END {exit !found}'; "
@@ -55,8 +74,35 @@ def kill_group_script(pgid: int, grace_s: float) -> str:
         f"while alive && [ $i -lt {steps} ]; do sleep 0.1; i=$((i+1)); done; "
         "kill -s KILL -- -$pg 2>/dev/null; i=0; "
         "while alive && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done; "
-        "if alive; then echo ALIVE; else echo GONE; fi"
     )
+    if not token:
+        return script + "if alive; then echo ALIVE; else echo GONE; fi"
+    return script + _sweep(token, steps) + "if alive || [ -n \"$(leftovers)\" ]; then echo ALIVE; else echo GONE; fi"
+
+
+def kill_token_script(token: str, grace_s: float) -> str:
+    """Only the run-token part: every process carrying it, TERM then KILL (after a controller that
+    ran the step was killed itself, nothing else is known of the step)."""
+    return _sweep(token, max(1, int(grace_s * 10))) + "if [ -n \"$(leftovers)\" ]; then echo ALIVE; else echo GONE; fi"
+
+
+def _sweep(token: str, steps: int) -> str:
+    return token_sweep_functions(token) + (
+        "left=$(leftovers); n=0; "
+        "if [ -n \"$left\" ]; then n=$(echo \"$left\" | wc -l); kill -s TERM $left 2>/dev/null; i=0; "
+        f"while [ -n \"$(leftovers)\" ] && [ $i -lt {steps} ]; do sleep 0.1; i=$((i+1)); done; "
+        "left=$(leftovers); [ -n \"$left\" ] && kill -s KILL $left 2>/dev/null; i=0; "
+        "while [ -n \"$(leftovers)\" ] && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done; fi; "
+        "echo \"LEFTOVERS $n\"; "
+    )
+
+
+def parse_leftovers(out: str) -> int:
+    """How many escaped processes a kill script found by the run token."""
+    for line in out.splitlines():
+        if line.startswith("LEFTOVERS "):
+            return int(line.split()[1]) if line.split()[1].isdigit() else 0
+    return 0
 
 
 PROBE_SCRIPT = r"""
@@ -64,6 +110,7 @@ echo "os=$(uname -s)"
 echo "os_release=$(uname -r)"
 echo "arch=$(uname -m)"
 echo "hostname=$(hostname 2>/dev/null || uname -n)"
+echo "home=$HOME"
 echo "cpus=$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null)"
 if [ -r /proc/meminfo ]; then
   awk '/^MemTotal:/ {print "memory_mb=" int($2/1024)} /^MemAvailable:/ {print "memory_free_mb=" int($2/1024)}' /proc/meminfo
@@ -72,10 +119,18 @@ elif command -v sysctl >/dev/null 2>&1; then
 fi
 df -Pk "$HOME" 2>/dev/null | awk 'NR==2 {print "disk_total_mb=" int($2/1024); print "disk_free_mb=" int($4/1024)}'
 [ -r /proc/loadavg ] && echo "load=$(cut -d' ' -f1 /proc/loadavg)"
+if [ -r /proc/stat ]; then
+  a=$(head -n 1 /proc/stat); sleep 0.2; b=$(head -n 1 /proc/stat)
+  printf '%s\n%s\n' "$a" "$b" | awk '{t=0; for (i=2; i<=NF; i++) t+=$i; tot[NR]=t; idle[NR]=$5+$6}
+    END {dt=tot[2]-tot[1]; if (dt > 0) printf "cpu_pct=%d\n", 100*(dt-(idle[2]-idle[1]))/dt}'
+fi
 if command -v nvidia-smi >/dev/null 2>&1; then
   echo "gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')"
   echo "gpu_list=$(nvidia-smi --query-gpu=index,name,memory.total --format=csv,noheader,nounits 2>/dev/null \
     | sed 's/, */|/g' | tr '\n' ';')"
+  nvidia-smi --query-gpu=utilization.gpu,memory.used,memory.total --format=csv,noheader,nounits 2>/dev/null |
+    awk -F', *' '$1 ~ /^[0-9]+$/ {u=u s $1; m=m s int(100*$2/($3>0?$3:1)); s=";"}
+      END {if (u != "") {print "gpu_util=" u; print "gpu_mem=" m}}'
 else
   echo "gpus=0"
 fi

@@ -23,7 +23,7 @@ import threading
 from concurrent.futures import Future
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray
+from PySide6.QtCore import QByteArray, QTimer
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -32,6 +32,7 @@ from ..store import paths
 from ..store.log_files import add_file_log
 from .icons import app_icon
 from .instance_lock import ask_first_instance, take_instance_lock
+from .widgets import charts
 
 RAISE = b"raise\n"
 
@@ -124,6 +125,8 @@ def run_app(data_dir: str | Path | None = None, argv: list[str] | None = None, m
     instance.set_target(window.bring_to_front)
     window.quitRequested.connect(app.quit)
     show_main_window(window, minimized)
+    QTimer.singleShot(300, charts.preload)  # pyqtgraph loads while the user looks at the first page
+    QTimer.singleShot(600, window.maybe_start_tour)
     try:
         return app.exec()
     finally:

@@ -5,7 +5,7 @@ banner that never blocks, the tray icon when the system has one, and a careful c
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QPushButton,
                                QStackedWidget, QSystemTrayIcon, QVBoxLayout, QWidget)
 
@@ -21,8 +21,11 @@ from .pages.schedules_page import SchedulesPage
 from .pages.settings_page import THEME_KEY, SettingsPage, apply_theme
 from .pages.transfers_page import TransfersPage
 from .dialogs.remote_browser import RemoteBrowser
-from .status_style import BAD, dot_icon
+from .catalog_watch import CatalogWatcher
+from .screen_fit import first_size, refresh_keys
+from .status_style import BAD, dot_icon, plural
 from .icons import app_icon
+from .tour import TOUR_KEY, Tour
 from .tray import Tray
 from ..engine.api import EngineApi
 
@@ -46,7 +49,7 @@ class MainWindow(QMainWindow):
         self.errors: list[str] = []
         self.setWindowTitle(f"LabDeck — {engine.data_dir}")
         self.setWindowIcon(app_icon())
-        self.resize(1280, 800)
+        self.resize(first_size(self))
         self.bridge = EngineBridge(engine, parent=self)
         self.actions = Actions(engine, self)
 
@@ -108,10 +111,17 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.counts_label)
         help_menu = self.menuBar().addMenu("&Help")
         self.about_action = help_menu.addAction("&About LabDeck", self.show_about)
+        help_menu.addAction("Show the &tour", self.start_tour)
+        self.tour: Tour | None = None
         self.about_dialog = None
         QShortcut(QKeySequence("Ctrl+R"), self, activated=self.run_selected_job)
-        QShortcut(QKeySequence(QKeySequence.StandardKey.Refresh), self, activated=self.refresh_all)
-        QShortcut(QKeySequence("F5"), self, activated=self.refresh_all)
+        # One action for every Refresh key: a separate "F5" shortcut next to the standard Refresh
+        # key (F5 itself on most systems) made the two ambiguous, and Qt then fires neither.
+        self.refresh_action = QAction("Refresh", self)
+        self.refresh_action.setShortcuts(refresh_keys())
+        self.refresh_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.refresh_action.triggered.connect(self.refresh_all)
+        self.addAction(self.refresh_action)
 
         self.tray: Tray | None = None
         self._shut_down = False
@@ -130,6 +140,9 @@ class MainWindow(QMainWindow):
         self._refresh_timer.setInterval(250)
         self._refresh_timer.timeout.connect(self.refresh_live)
         self._stale: set[QWidget] = set()
+        self.watcher = CatalogWatcher(engine.catalog, self)
+        self.watcher.changed.connect(self._refresh_timer.start)
+        self.watcher.tick.connect(self.refresh_live)
         self._wire()
         apply_theme(engine.catalog.get_setting(THEME_KEY, "Follow the system"))
         self.show_page(0)
@@ -154,6 +167,8 @@ class MainWindow(QMainWindow):
         self.runs_page.openRun.connect(self.open_run)
         self.schedules_page.stateChanged.connect(self._scheduler_state)
         self.jobs_page.schedulesRequested.connect(self.open_schedules)
+        self.jobs_page.historyRequested.connect(self.open_history)
+        self.nodes_page.openRun.connect(self.open_run)
         self.schedules_page.update_state()
         self.queue_page.attach(b)
         self.queue_page.openRun.connect(self.open_run)
@@ -187,10 +202,16 @@ class MainWindow(QMainWindow):
     def browse_node(self, node_name: str) -> RemoteBrowser:
         browser = RemoteBrowser(self.engine, node_name, parent=self)
         browser.failed.connect(self.show_error)
+        self.bridge.transferEvent.connect(browser.on_transfer_event)
+        browser.finished.connect(lambda _r: self.bridge.transferEvent.disconnect(browser.on_transfer_event))
         browser.finished.connect(browser.deleteLater)
         self.browser = browser
         browser.show()
         return browser
+
+    def open_history(self, job_name: str, status: str = "", run_id: int | None = None) -> None:
+        self.show_page(self.stack.indexOf(self.runs_page))
+        self.runs_page.show_filtered(job_name, status or None, run_id)
 
     def open_schedules(self, job_name: str) -> None:
         self.show_page(self.stack.indexOf(self.schedules_page))
@@ -211,6 +232,23 @@ class MainWindow(QMainWindow):
         if self.stack.currentWidget() is not self.jobs_page:
             self.show_page(1)
         self.jobs_page.run_selected()
+
+    def maybe_start_tour(self) -> Tour | None:
+        """The first-start tour, once per data folder."""
+        if self.engine.catalog.get_setting(TOUR_KEY) == "1":
+            return None
+        return self.start_tour()
+
+    def start_tour(self) -> Tour:
+        if self.tour is not None and self.tour.isVisible():
+            return self.tour
+        self.tour = Tour(self)
+        return self.tour
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        super().resizeEvent(event)
+        if self.tour is not None and self.tour.isVisible():
+            self.tour.place()
 
     def show_about(self):
         from .dialogs.about_dialog import AboutDialog
@@ -270,7 +308,7 @@ class MainWindow(QMainWindow):
 
     def _refresh_counts(self) -> None:
         c = queries.counts(self.engine.catalog)
-        self.counts_label.setText(f"  {c['nodes']} nodes  ·  {c['running']} running  ·  "
+        self.counts_label.setText(f"  {plural(c['nodes'], 'node')}  ·  {c['running']} running  ·  "
                                   f"{c['failed_today']} failed today  ")
         self.counts_label.setToolTip("Nodes in the catalog · runs in progress · runs that failed since midnight")
         if self.tray:
@@ -337,6 +375,7 @@ class MainWindow(QMainWindow):
         """Stop everything that would touch the engine after it is closed."""
         self._shut_down = True
         self._refresh_timer.stop()
+        self.watcher.stop()
         self.schedules_page.timer.stop()
         self.queue_page.timer.stop()
         self.queue_page.detach()

@@ -155,3 +155,9 @@ def _check_sample_run(checks: Checks, app, engine, window, node: str, job: str) 
     checks.check(done and status == "succeeded" and nr is not None and nr.exit_code == 0 and "Hello from" in log,
                  f"job '{job}' ran on {node}: run {status}, exit code {nr.exit_code if nr else None}, "
                  f"the window saw it end: {done}; log: {first_line!r}")
+    view = window.run_view
+    view.reload()
+    view.tabs.setCurrentWidget(view.timeline)   # builds the chart: pyqtgraph and numpy are in the build
+    process_events_until(app, lambda: view.timeline.built, 10)
+    bars = [(b.node, b.status) for b in view.timeline.bars]
+    checks.check(view.timeline.built and bars == [(node, "succeeded")], f"run timeline drawn (pyqtgraph): bars {bars}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
 
 STATUS_COLORS = {
     "pending": "#9e9e9e",
@@ -32,8 +32,40 @@ STATUS_COLORS = {
 BAD = {"failed", "timed_out", "unreachable", "error", "interrupted", "lost", "node_lost"}
 
 
+def _luminance(c: QColor) -> float:
+    def channel(v: float) -> float:
+        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+    return 0.2126 * channel(c.redF()) + 0.7152 * channel(c.greenF()) + 0.0722 * channel(c.blueF())
+
+
+def contrast(a: QColor, b: QColor) -> float:
+    """WCAG contrast ratio of two colours (1 to 21)."""
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def readable_on(color: QColor, background: QColor, minimum: float = 3.0) -> QColor:
+    """``color``, lightened (on a dark background) or darkened (on a light one) until it stands
+    out from ``background`` by ``minimum`` — status colours stay readable in dark mode."""
+    c = QColor(color)
+    dark_bg = background.lightnessF() < 0.5
+    for _ in range(12):
+        if contrast(c, background) >= minimum:
+            break
+        c = c.lighter(118) if dark_bg else c.darker(115)
+    return c
+
+
+def is_dark() -> bool:
+    return QGuiApplication.palette().color(QPalette.ColorRole.Base).lightnessF() < 0.5
+
+
 def status_color(status: str) -> QColor:
-    return QColor(STATUS_COLORS.get(status, "#9e9e9e"))
+    """The status colour, adjusted to stay readable on the current (light or dark) palette."""
+    base = QColor(STATUS_COLORS.get(status, "#9e9e9e"))
+    if not is_dark():
+        return base
+    return readable_on(base, QGuiApplication.palette().color(QPalette.ColorRole.Base))
 
 
 def status_label(status: str) -> str:
@@ -58,9 +90,10 @@ _ICONS: dict[str, QIcon] = {}
 def status_icon(status: str) -> QIcon:
     """A small dot in the status colour; one QIcon per status, painted once (history and node
     tables ask for thousands of them)."""
-    icon = _ICONS.get(status)
+    key = f"{status}:{'dark' if is_dark() else 'light'}"
+    icon = _ICONS.get(key)
     if icon is None:
-        icon = _ICONS[status] = dot_icon(STATUS_COLORS.get(status, "#9e9e9e"), 12)
+        icon = _ICONS[key] = dot_icon(status_color(status), 12)
     return icon
 
 
@@ -95,3 +128,8 @@ def fmt_duration(seconds: float | None) -> str:
     if seconds < 3600:
         return f"{seconds // 60} min {seconds % 60:02d} s"
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def plural(n: int, word: str) -> str:
+    """'1 node', '3 nodes'."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"

@@ -7,6 +7,7 @@ one transaction, so an error never leaves a half-written record.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -22,43 +23,125 @@ import sqlite_utils
 from ..core.errors import AlreadyExists, CatalogError, NotFound
 from ..core.models import Job, Node, NodeRun, Run, Trigger
 from ..core.status import KillState, NodeRunStatus, RunStatus
-from . import migrations
+from . import metrics, migrations
+from .disk_space import DiskFull, SpaceGuard, is_disk_full, looks_full
 from .records import (job_from_row, job_to_row, node_from_row, node_run_from_row, node_to_row,
                       run_from_row)
+
+
+def _retry_once_when_full(method):
+    """An outcome that must be recorded is tried again once after a full disk: the first failure
+    gave the space reserve back (disk_space.py)."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except DiskFull:
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
+def backups_of(path: Path) -> list[Path]:
+    """The backups migrations made of the catalog, newest schema first (only those that exist)."""
+    found = [p for p in path.parent.glob(f"{path.name}.bak-v*") if p.is_file() and p.stat().st_size > 0]
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def damaged_message(path: Path, detail: str) -> str:
+    names = ", ".join(p.name for p in backups_of(path))
+    fix = (f"restore a backup ({names}, in {path.parent}) by copying it over it" if names
+           else "there is no backup of it; move it away to start with an empty catalog")
+    return f"the catalog {path} is damaged ({detail}); {fix}, or choose another --data-dir"
+
+
+def _refuse_empty_file(path: Path) -> None:
+    """A catalog file of 0 bytes is damaged (SQLite would silently start a new, empty one there).
+    One being created by another LabDeck process this instant gets its header within moments."""
+    for _ in range(10):
+        try:
+            if path.stat().st_size > 0:
+                return
+        except FileNotFoundError:
+            return
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            return
+        time.sleep(0.05)
+    raise CatalogError(damaged_message(path, "the file is empty (0 bytes)"))
 
 
 class Catalog:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._lock = threading.RLock()
+        self.space = SpaceGuard(self.path.parent)
+        _refuse_empty_file(self.path)
+        conn = None
         try:
             conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=10000")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn = conn
+            self.db = sqlite_utils.Database(conn)
+            migrations.migrate(conn, self.path)
         except sqlite3.DatabaseError as exc:
-            raise CatalogError(f"cannot open the catalog {self.path} ({exc}); choose another --data-dir or restore "
-                               f"a backup (catalog.sqlite.bak-v*)") from exc
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=10000")
-        conn.execute("PRAGMA synchronous=NORMAL")
+            if conn is not None:
+                conn.close()
+            if not (is_disk_full(exc) or looks_full(self.path.parent)):
+                raise CatalogError(damaged_message(self.path, str(exc))) from exc
+            self._open_for_reading_only(exc)
+            return
+        self.space.ensure_reserve()
+
+    def _open_for_reading_only(self, cause: Exception) -> None:
+        """A full disk has no room for SQLite's WAL files: open the file as it is, for reading
+        (lists, logs, runs), and refuse every change with the reason."""
+        self.space.full.set()
+        try:
+            conn = sqlite3.connect(f"{self.path.as_uri()}?mode=ro&immutable=1", uri=True, check_same_thread=False,
+                                   isolation_level=None)
+            if migrations.current_version(conn) != migrations.schema_version():
+                raise sqlite3.OperationalError("the catalog needs an upgrade, which needs room")
+        except sqlite3.DatabaseError as exc:
+            raise DiskFull(f"{self.space.message}: cannot open the catalog {self.path} ({cause}); "
+                           "free space there and run again") from exc
         self._conn = conn
         self.db = sqlite_utils.Database(conn)
-        migrations.migrate(conn, self.path)
+        self.read_only_reason = f"{self.space.message}; nothing can be changed until there is room (free space there)"
+
+    def data_version(self) -> int:
+        """SQLite's counter of commits made by other connections (another LabDeck process, the
+        CLI): a cheap way for the window to notice that the catalog changed under it."""
+        with self._lock:
+            return self._conn.execute("PRAGMA data_version").fetchone()[0]
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
 
+    read_only_reason: str | None = None
+
     @contextmanager
     def _tx(self) -> Iterator[sqlite_utils.Database]:
+        if self.read_only_reason:
+            raise DiskFull(self.read_only_reason)
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
             try:
+                self._conn.execute("BEGIN IMMEDIATE")
                 yield self.db
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            else:
                 self._conn.execute("COMMIT")
+            except BaseException as exc:
+                if self._conn.in_transaction:  # SQLite may already have rolled back (a full disk at COMMIT)
+                    try:
+                        self._conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                if is_disk_full(exc) or (isinstance(exc, sqlite3.OperationalError) and looks_full(self.path.parent)):
+                    self.space.hit()  # the reserve goes, so recording the outcome can still succeed
+                    raise DiskFull(f"{self.space.message}; nothing was changed (free space there)") from exc
+                raise
 
     def _rows(self, sql: str, params: tuple | dict = ()) -> list[dict]:
         with self._lock:
@@ -116,6 +199,7 @@ class Catalog:
             changes: dict = {"last_seen": when or time.time()}
             if probe is not None:
                 changes["probe"] = json.dumps(probe)
+                metrics.record(db, name, changes["last_seen"], probe)
             if os_family:
                 changes["os_family"] = os_family
             db["nodes"].update(node_id, changes)
@@ -229,6 +313,7 @@ class Catalog:
         return [node_run_from_row(r) for r in self._rows(
             "SELECT * FROM node_runs WHERE node_name = ? ORDER BY run_id DESC LIMIT ?", (node_name, limit))]
 
+    @_retry_once_when_full
     def update_node_run(self, node_run_id: int, *, status: NodeRunStatus | None = None,
                         exit_code: int | None = None, started_at: float | None = None,
                         finished_at: float | None = None, attempt: int | None = None,
@@ -249,6 +334,7 @@ class Catalog:
             with self._tx() as db:
                 db["node_runs"].update(node_run_id, changes)
 
+    @_retry_once_when_full
     def finish_run(self, run_id: int, status: RunStatus, note: str | None = None) -> None:
         changes = {"status": str(status), "finished_at": time.time()} | ({"note": note} if note else {})
         with self._tx() as db:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from .catalog import Catalog
 
-CATALOG_TOKEN_SETTING = "catalog_token"
+from .identity import catalog_token
 
 
 @dataclass
@@ -69,9 +69,4 @@ class DetachedStore:
 
     def token(self) -> str:
         """A short id of this catalog, so two catalogs using one node account never share a run folder."""
-        token = self.catalog.get_setting(CATALOG_TOKEN_SETTING)
-        if not token:
-            import secrets
-            token = secrets.token_hex(4)
-            self.catalog.set_setting(CATALOG_TOKEN_SETTING, token)
-        return token
+        return catalog_token(self.catalog)

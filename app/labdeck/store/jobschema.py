@@ -6,7 +6,9 @@ got -5``).
 
 To add a key to the format: add a field to the model it belongs to here (with its type, range
 and default ``None`` when it is optional), then read it where the document becomes a Job
-(jobfile.py for top-level keys, steps, options and policy; planfile.py for the plan keys).
+(jobfile.py for top-level keys, steps, options and policy; planfile.py for the plan keys) and
+write it back in job_to_doc / plan_to_yaml: ``job export`` prints that, and check_job (which the
+catalog runs on every job it saves) checks it against this schema.
 Checks that relate several fields (exactly one of command/script, a workflow's dependencies)
 stay in jobfile.py, planfile.py and core/plan.py, on values this schema has already typed.
 schema_errors.py turns pydantic's errors into the one line.
@@ -42,14 +44,23 @@ def _scalar_text(value: Any) -> Any:
     return value
 
 
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("is empty: write the command or script it runs")
+    return value
+
+
 def _web_address(value: str) -> str:
     if not re.fullmatch(r"https?://[^\s/]+\S*", value):
         raise ValueError(f"must be an http:// or https:// address, got {shown(value)}")
     return value
 
 
+EMAIL_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")  # a sanity check, not RFC 5322
+
+
 def _email_address(value: str) -> str:
-    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+    if not EMAIL_ADDRESS.fullmatch(value):
         raise ValueError(f"must be an email address (name@example.org), got {shown(value)}")
     return value
 
@@ -59,6 +70,7 @@ def _one_or_list(value: Any) -> Any:
 
 
 Text = Annotated[str, BeforeValidator(_scalar_text)]
+Code = Annotated[str, BeforeValidator(_scalar_text), AfterValidator(_not_blank)]  # a command or a script body
 Name = Annotated[str, BeforeValidator(_scalar_text), Field(min_length=1, max_length=MAX_NAME)]
 Seconds = Annotated[float, Field(strict=True, ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
 PositiveSeconds = Annotated[float, Field(strict=True, gt=0, le=MAX_SECONDS, allow_inf_nan=False)]
@@ -74,8 +86,8 @@ class StepDoc(_Doc):
     """One step: a command (a plain string in the file is a command), a script body, or a
     file transfer (put/get with ``to``)."""
     name: Text | None = None
-    command: Text | None = None
-    script: Text | None = None
+    command: Code | None = None
+    script: Code | None = None
     filename: Text | None = None
     put: Text | None = None
     get: Text | None = None
@@ -129,6 +141,7 @@ class PolicyDoc(_Doc):
     notify_webhooks: list[Annotated[Text, AfterValidator(_web_address)]] | None = None
     notify_emails: list[Annotated[Text, AfterValidator(_email_address)]] | None = None
     launch: Literal[LAUNCH_MODES] | None = None  # type: ignore[valid-type]
+    background: Literal["kill", "keep"] | None = None
 
 
 class ResourcesDoc(_Doc):
@@ -140,8 +153,8 @@ class ResourcesDoc(_Doc):
 class FlowStepDoc(_Doc):
     """A named step of a workflow (or the on_failure handler, whose name may be left out)."""
     name: Name | None = None
-    command: Text | None = None
-    script: Text | None = None
+    command: Code | None = None
+    script: Code | None = None
     filename: Text | None = None
     steps: Annotated[list[StepDoc], Field(min_length=1)] | None = None
     depends_on: Annotated[list[Text], BeforeValidator(_one_or_list)] | None = None

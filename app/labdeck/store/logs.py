@@ -4,6 +4,7 @@ bytes, and secrets masked before anything reaches the disk."""
 from __future__ import annotations
 
 import codecs
+import errno
 import threading
 from pathlib import Path
 
@@ -54,12 +55,17 @@ class LogWriter:
     is written without waiting for its end.
 
     It never raises on a failed write (a full disk): the first error is kept in ``error``,
-    later text is no longer written, and the caller decides what to do about the command."""
+    later text is no longer written, and the caller decides what to do about the command.
+    With a ``space`` guard (disk_space.py) a full disk gives back the data folder's reserve, ends
+    the log with a note saying so, and stops every other log of the folder the same way. The file
+    is written unbuffered, so nothing half-written waits in a buffer to eat that reserve."""
 
-    def __init__(self, path: Path, encoding: str = "utf-8", secrets: list[str] | None = None, on_text=None):
+    def __init__(self, path: Path, encoding: str = "utf-8", secrets: list[str] | None = None, on_text=None,
+                 space=None):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "a", encoding="utf-8", newline="")
+        self._file = open(self.path, "ab", buffering=0)
+        self._space = space
         self._decoders = {name: codecs.getincrementaldecoder(_codec(encoding))(errors="replace")
                           for name in ("stdout", "stderr")}
         self._masker = SecretMasker(secrets or [])
@@ -101,14 +107,35 @@ class LogWriter:
         if not text:
             return
         self._at_line_start = text.endswith(("\n", "\r"))
+        if self.error is None and self._space is not None and self._space.full.is_set():
+            self._stop_for_full_disk(OSError(errno.ENOSPC, self._space.message))
         if self.error is None:
             try:
-                self._file.write(text)
-                self._file.flush()
+                _write_all(self._file, text.encode("utf-8"))
             except OSError as exc:
-                self.error = exc
+                if self._space is not None and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                    self._space.hit()
+                    self._stop_for_full_disk(exc)
+                else:
+                    self.error = exc
         if self._on_text is not None:
             self._on_text(text)
+
+    def _stop_for_full_disk(self, exc: OSError) -> None:
+        self.error = exc
+        try:
+            _write_all(self._file, f"\n[labdeck] {self._space.message}: the log stops here\n".encode())
+        except OSError:
+            pass
+
+
+def _write_all(file, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = file.write(view)
+        if not written:
+            raise OSError(errno.ENOSPC, "no room left for the log")
+        view = view[written:]
 
 
 def _codec(encoding: str) -> str:

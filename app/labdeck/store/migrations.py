@@ -164,12 +164,23 @@ MIGRATIONS: list[list[str]] = [
     [
         "ALTER TABLE nodes ADD COLUMN python TEXT NOT NULL DEFAULT ''",
     ],
-    # v8: the GPUs a placement holds, by device index (JSON list), never shared (#16)
+    # v8: node metrics: a compact history of each probe (percentages), kept for a day (store/metrics.py)
+    [
+        """CREATE TABLE node_metrics (
+            node_name TEXT NOT NULL,
+            at REAL NOT NULL,
+            cpu REAL,
+            memory REAL,
+            disk REAL,
+            gpus TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX node_metrics_node_at ON node_metrics(node_name, at)",
+    ],
+    # v9: the GPUs a placement holds, by device index (JSON list), never shared (#16)
     [
         "ALTER TABLE placements ADD COLUMN gpu_devices TEXT NOT NULL DEFAULT '[]'",
     ],
 ]
-
 
 
 def schema_version() -> int:

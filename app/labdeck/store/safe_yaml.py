@@ -1,5 +1,5 @@
 """Reading YAML that came from outside (job files) within limits: its size, how deep it nests and
-how far its aliases expand. A file past a limit is refused with one clear line, fast: no
+how far its aliases expand; and a key given twice in one mapping is refused, not overwritten. A file past a limit is refused with one clear line, fast: no
 RecursionError from a deeply nested file, and no "billion laughs" (aliases of aliases that
 expand to billions of items) eating the CPU of whatever walks the result.
 
@@ -9,7 +9,7 @@ PyYAML's SafeLoader does the parsing (no Python objects from tags); this module 
 from __future__ import annotations
 
 import yaml
-from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..core.errors import InvalidInput
 
@@ -35,6 +35,18 @@ class _LimitedLoader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+
+    def construct_mapping(self, node, deep=False):
+        # PyYAML keeps the last of two equal keys: a second 'targets:' would silently win
+        seen: dict[str, int] = {}
+        for key_node, _ in node.value:
+            if isinstance(key_node, ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                line = key_node.start_mark.line + 1
+                if key_node.value in seen:
+                    raise InvalidInput(f"{self._source}: the key '{key_node.value}' appears twice "
+                                       f"(lines {seen[key_node.value]} and {line}); keep one")
+                seen[key_node.value] = line
+        return super().construct_mapping(node, deep)
 
     def compose_document(self):
         node = super().compose_document()

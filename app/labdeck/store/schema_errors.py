@@ -15,19 +15,35 @@ from pydantic import BaseModel, ValidationError
 def one_line(exc: ValidationError, root: type[BaseModel], doc: dict, source: str, flag_names: dict[str, str]) -> str:
     """The first error of ``exc`` (with how many more there are) as one line a user can act on."""
     errors = exc.errors(include_url=False)
-    first = errors[0]
+    first = min(errors, key=lambda e: _position(doc, e["loc"]))  # the first in the file, as a reader meets it
     name = doc.get("name")
-    job = f"job '{str(name).strip()}'" if isinstance(name, (str, int)) and str(name).strip() else ""
-    prefix = ": ".join(p for p in (source, job) if p) or "job"
+    job = f"job {shown(str(name).strip())}" if isinstance(name, (str, int)) and str(name).strip() else ""
+    prefix = "".join(f"{p}: " for p in (source, job) if p)
     loc = tuple(p for p in first["loc"] if not _is_union_tag(p))
     more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
     if first["type"] == "extra_forbidden":
-        return f"{prefix}: {_unknown_key(root, loc)}{more}"
+        return f"{prefix}{_unknown_key(root, loc)}{more}"
     path = _path(loc)
     field = flag_names.get(path) or flag_names.get(re.sub(r"\[\d+\]", "", path), path)
     if first["type"] == "missing":
-        return f"{prefix}: '{field}' is required{more}"
-    return f"{prefix}: {field}: {_problem(first, _wants_whole_number(root, loc))}{more}"
+        return f"{prefix}'{field}' is required{more}"
+    return f"{prefix}{field}: {_problem(first, _wants_whole_number(root, loc))}{more}"
+
+
+def _position(doc: Any, loc: tuple) -> tuple:
+    """Where ``loc`` is in the document: the place of each key or item along the way."""
+    place, node = [], doc
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            place.append(list(node).index(part))
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            place.append(part)
+            node = node[part]
+        elif not _is_union_tag(part):
+            place.append(len(node) if isinstance(node, (dict, list)) else 0)
+            break
+    return tuple(place)
 
 
 def _is_union_tag(part: Any) -> bool:
@@ -105,12 +121,12 @@ def _problem(error: dict, whole: bool) -> str:
         return f"must be one of {ctx.get('expected', '').replace(chr(39), '')}{got}"
     if kind == "too_short":
         return "must not be empty" if ctx.get("min_length") == 1 else f"needs at least {ctx.get('min_length')} items"
+    if kind in ("too_long", "string_too_long") and isinstance(value, str):
+        return f"is too long (at most {ctx.get('max_length')} characters)"
     if kind == "too_long":
         return f"has too many items (at most {ctx.get('max_length')})"
     if kind == "string_too_short":
         return "must not be empty"
-    if kind == "string_too_long":
-        return f"is too long (at most {ctx.get('max_length')} characters)"
     message = str(error.get("msg", "is not valid"))
     if kind == "value_error":  # our own validators: the message says it all
         return message.removeprefix("Value error, ")

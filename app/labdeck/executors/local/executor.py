@@ -25,6 +25,7 @@ from ...core.interpreters import NO_PYTHON, windows_python
 from ...core.quoting import Shell
 from ...core.status import KillState
 from ..base import (
+    BACKGROUND_GRACE_S,
     POLL_S,
     CommandRequest,
     Deadline,
@@ -32,6 +33,7 @@ from ..base import (
     ExecResult,
     OutputSink,
     ScriptFile,
+    background_note,
     stop_reason,
 )
 from ..posix_shell import PROBE_SCRIPT, parse_probe, script_invocation
@@ -39,6 +41,7 @@ from ..windows_cmd import SCRIPT_VARIABLE, cmd_line, script_command, script_envi
 from ..winrm.commands import (
     codepage_for,  # Windows' code page for a Python codec name (no pywinrm import)
 )
+from .run_token import kill_carrying
 
 IS_WINDOWS = sys.platform == "win32"
 
@@ -97,21 +100,44 @@ class LocalExecutor:
 
     def _follow(self, proc: subprocess.Popen, request: CommandRequest, sink: OutputSink, deadline: Deadline,
                 cancel: threading.Event, kill) -> ExecResult:
-        readers = [threading.Thread(target=_pump, args=(pipe, name, sink), daemon=True, name=f"local-{name}")
+        step_sink = _StepSink(sink)
+        readers = [threading.Thread(target=_pump, args=(pipe, name, step_sink), daemon=True, name=f"local-{name}")
                    for pipe, name in ((proc.stdout, "stdout"), (proc.stderr, "stderr"))]
         for reader in readers:
             reader.start()
-        # Finished means the command exited and its output is closed: a background child
-        # still holding the pipes keeps the run going (as over SSH) until it ends or is stopped.
+        # Finished means the command exited and its output is closed; a background child still
+        # holding the pipes gets a short grace (as over SSH), then is killed or left running.
+        exited_at: float | None = None
         while proc.poll() is None or any(r.is_alive() for r in readers):
+            if proc.poll() is not None and not IS_WINDOWS:
+                exited_at = exited_at or time.monotonic()
+                if time.monotonic() - exited_at >= BACKGROUND_GRACE_S:
+                    return self._after_background(proc, request, readers, step_sink, kill)
             reason = stop_reason(deadline, cancel)
             if reason is not None:
                 kill_state = kill()
+                leftovers, survivors = kill_carrying(request.run_token, request.kill_grace_s)
+                if survivors:
+                    kill_state = KillState.KILL_UNCONFIRMED
                 for reader in readers:
                     reader.join(timeout=2)
-                return ExecResult(reason, proc.returncode, kill_state, proc.pid)
+                return ExecResult(reason, proc.returncode, kill_state, proc.pid, leftovers)
             time.sleep(POLL_S) if proc.poll() is not None else _wait(proc, POLL_S)
         return ExecResult(Ending.EXITED, proc.returncode, None, proc.pid)
+
+    def _after_background(self, proc: subprocess.Popen, request: CommandRequest, readers, step_sink,
+                          kill) -> ExecResult:
+        if request.keep_background:
+            step_sink.closed = True  # what they print later is not this step's any more
+            return ExecResult(Ending.EXITED, proc.returncode, None, proc.pid,
+                              note=background_note(proc.returncode, True, None))
+        state = kill()
+        leftovers, survivors = kill_carrying(request.run_token, request.kill_grace_s)
+        for reader in readers:
+            reader.join(timeout=2)
+        state = KillState.KILL_UNCONFIRMED if survivors else state
+        return ExecResult(Ending.EXITED, proc.returncode, None, proc.pid, leftovers,
+                          note=background_note(proc.returncode, False, state, leftovers))
 
     def _argv(self, request: CommandRequest) -> list[str]:
         if request.script is not None:
@@ -125,9 +151,21 @@ class LocalExecutor:
         path = folder / Path(script.filename).name
         # Windows PowerShell 5.1 reads a .ps1 without a BOM as ANSI: the BOM keeps non-ASCII text intact
         encoding = "utf-8-sig" if script.filename.lower().endswith(".ps1") else "utf-8"
-        path.write_text(script.body, encoding=encoding, newline="\n" if not IS_WINDOWS else None)
-        path.chmod(0o700)
+        part = path.with_name(f"{path.name}.part-{os.getpid()}-{threading.get_ident()}")
+        part.write_text(script.body, encoding=encoding, newline="\n" if not IS_WINDOWS else None)
+        part.chmod(0o700)
+        os.replace(part, path)  # whole or not at all
         return path
+
+    def kill_leftovers(self, token: str, grace_s: float) -> tuple[int, KillState] | None:
+        if IS_WINDOWS:
+            return None  # other processes' environments are not searched on Windows
+        found, survivors = kill_carrying(token, grace_s)
+        return found, KillState.KILL_UNCONFIRMED if survivors else KillState.KILLED
+
+    def remove_run_folder(self, run_tag: str) -> bool:
+        shutil.rmtree(self.work_root / run_tag, ignore_errors=True)
+        return True
 
     def _kill_tree(self, proc: subprocess.Popen, grace_s: float) -> KillState:
         pgid = proc.pid
@@ -170,6 +208,18 @@ class LocalExecutor:
 
     def close(self) -> None:
         pass
+
+
+class _StepSink:
+    """The step's output sink, cut off once the step is over (background processes kept running)."""
+
+    def __init__(self, sink: OutputSink):
+        self._sink = sink
+        self.closed = False
+
+    def __call__(self, name: str, data: bytes) -> None:
+        if not self.closed:
+            self._sink(name, data)
 
 
 def _pump(pipe, name: str, sink: OutputSink) -> None:

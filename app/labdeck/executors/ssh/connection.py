@@ -20,7 +20,7 @@ from pathlib import Path
 
 import paramiko
 
-from ...core.errors import AuthenticationFailed, NodeUnreachable
+from ...core.errors import AuthenticationFailed, LabDeckError, NodeUnreachable
 from . import exit_signal as ssh_exit_signal
 
 HostKeyCheck = Callable[[str, str, str, str], None]
@@ -100,6 +100,10 @@ def fetch_host_key(target: SshTarget, timeout: float = CONNECT_TIMEOUT_S) -> tup
         raise NodeUnreachable(f"node '{target.node}': SSH handshake with {target.host}:{target.port} failed ({exc})") from exc
     finally:
         transport.close()
+
+
+class SftpUnavailable(LabDeckError):
+    """The node answers, but its sshd offers no SFTP subsystem."""
 
 
 class SshConnection:
@@ -231,11 +235,23 @@ class SshConnection:
         return chan
 
     def sftp(self) -> paramiko.SFTPClient:
-        """An SFTP session; on a dead connection (a node that restarted), reconnect once."""
+        """An SFTP session; on a dead connection (a node that restarted), reconnect once. A live
+        connection whose server refuses the ``sftp`` subsystem raises SftpUnavailable."""
         for attempt in (1, 2):
             tr = self.transport()
             try:
-                return paramiko.SFTPClient.from_transport(tr)
+                chan = tr.open_session(timeout=self._connect_timeout)
+                try:
+                    chan.invoke_subsystem("sftp")
+                except paramiko.SSHException as exc:
+                    chan.close()
+                    if tr.is_active():
+                        raise SftpUnavailable(
+                            f"node '{self.target.node}': the node's sshd has no SFTP subsystem, which LabDeck "
+                            "needs to move files there; add 'Subsystem sftp internal-sftp' to its sshd_config "
+                            "and restart sshd") from exc
+                    raise
+                return paramiko.SFTPClient(chan)
             except (paramiko.SSHException, OSError, EOFError) as exc:
                 with self._lock:
                     if self._transport is tr:

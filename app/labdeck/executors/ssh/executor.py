@@ -8,6 +8,7 @@ gone. A connection that drops mid-command is NodeUnreachable, not a failed comma
 
 from __future__ import annotations
 
+import secrets
 import select
 import shlex
 import threading
@@ -21,10 +22,12 @@ from ...core.exit_codes import signal_number
 from ...core.quoting import Shell
 from ...core.status import KillState
 from . import exit_signal as ssh_exit_signal
-from ..base import POLL_S, CommandRequest, Deadline, Ending, ExecResult, OutputSink, stop_reason
+from ..base import (BACKGROUND_GRACE_S, POLL_S, CommandRequest, Deadline, Ending, ExecResult, OutputSink,
+                    background_note, stop_reason)
 from ..detached_ops import SshDetachedOps
-from ..posix_shell import PID_MARK, PROBE_SCRIPT, kill_group_script, launch_wrapper, parse_probe, script_invocation
-from .connection import SshConnection
+from ..posix_shell import (PID_MARK, PROBE_SCRIPT, kill_group_script, kill_token_script, launch_wrapper,
+                           parse_leftovers, parse_probe, script_invocation)
+from .connection import SftpUnavailable, SshConnection
 
 REMOTE_ROOT = ".labdeck/runs"  # relative to the login directory
 MARK_WAIT_S = 15.0  # how long a stop waits for a slow-starting command to report its group
@@ -53,19 +56,22 @@ class SshExecutor:
         chan = self.connection.open_session()
         try:
             chan.exec_command(launch_wrapper(command, request.env))
-            return self._drain(chan, sink, deadline, cancel, request.kill_grace_s)
+            return self._drain(chan, sink, deadline, cancel, request.kill_grace_s, request.run_token,
+                               request.keep_background)
         except (paramiko.SSHException, OSError, EOFError) as exc:
             raise NodeUnreachable(f"node '{self.node}': connection lost during the command ({exc})") from exc
         finally:
             chan.close()
 
     def _drain(self, chan: paramiko.Channel, sink: OutputSink, deadline: Deadline,
-               cancel: threading.Event, grace_s: float) -> ExecResult:
+               cancel: threading.Event, grace_s: float, token: str = "", keep_background: bool = False
+               ) -> ExecResult:
         pgid: int | None = None
         head = b""  # stdout until the group-id line has been read
         transport = chan.get_transport()
         stop: Ending | None = None
         stop_since = 0.0
+        exited_at: float | None = None  # the step's shell exited, its output still open
         while True:
             got = False
             while chan.recv_ready():
@@ -95,6 +101,12 @@ class SshExecutor:
                 if status == -1 and _connection_lost(transport):
                     raise NodeUnreachable(self._lost_message(pgid))
                 return ExecResult(Ending.EXITED, status, None, pgid)
+            if not ended and chan.exit_status_ready() and pgid:
+                # The shell exited but something it started in the background still holds the
+                # output (sshd closes the channel only at EOF): after a short grace the step is done.
+                exited_at = exited_at or time.monotonic()
+                if time.monotonic() - exited_at >= BACKGROUND_GRACE_S:
+                    return self._after_background(chan, pgid, grace_s, token, keep_background)
             # A closed channel is handled above once its buffers are drained (closing sets the
             # exit-status event); only a dead connection with nothing left to read is unreachable.
             if not transport.is_active() and not chan.recv_ready() and not chan.recv_stderr_ready():
@@ -106,7 +118,8 @@ class SshExecutor:
             # group id, so the kill can be aimed and verified.
             if stop is not None and (pgid or time.monotonic() - stop_since > MARK_WAIT_S):
                 if pgid:
-                    return ExecResult(stop, None, self.kill_group(pgid, grace_s), pgid)
+                    state, leftovers = self.kill_group(pgid, grace_s, token)
+                    return ExecResult(stop, None, state, pgid, leftovers)
                 # Never reported: closing the channel makes the launcher die of SIGPIPE when it
                 # writes the id, before the command itself starts.
                 chan.close()
@@ -119,18 +132,28 @@ class SshExecutor:
                 else:
                     select.select([chan], [], [], POLL_S)
 
+    def _after_background(self, chan: paramiko.Channel, pgid: int, grace_s: float, token: str,
+                          keep: bool) -> ExecResult:
+        status = chan.recv_exit_status()
+        if keep:
+            return ExecResult(Ending.EXITED, status, None, pgid, note=background_note(status, True, None))
+        state, leftovers = self.kill_group(pgid, grace_s, token)
+        return ExecResult(Ending.EXITED, status, None, pgid, leftovers,
+                          note=background_note(status, False, state, leftovers))
+
     def _lost_message(self, pgid: int | None) -> str:
         where = f" (process group {pgid})" if pgid else ""
         return (f"node '{self.node}': the connection dropped while the command ran; "
                 f"it may still be running there{where}")
 
-    def kill_group(self, pgid: int, grace_s: float) -> KillState:
-        """Signal the process group on the node and verify it is gone."""
+    def kill_group(self, pgid: int, grace_s: float, token: str = "") -> tuple[KillState, int]:
+        """Signal the process group on the node, then what escaped it but carries the run token,
+        and verify all of it is gone; with how many escaped processes were found."""
         try:
-            out = self._exec_quick(kill_group_script(pgid, grace_s), timeout=grace_s + 10)
+            out = self._exec_quick(kill_group_script(pgid, grace_s, token), timeout=2 * grace_s + 15)
         except NodeUnreachable:
-            return KillState.KILL_UNCONFIRMED
-        return KillState.KILLED if "GONE" in out else KillState.KILL_UNCONFIRMED
+            return KillState.KILL_UNCONFIRMED, 0
+        return (KillState.KILLED if "GONE" in out else KillState.KILL_UNCONFIRMED), parse_leftovers(out)
 
     def _exec_quick(self, command: str, timeout: float = 20) -> str:
         """A short helper command (kill, probe, mkdir); its stdout as text."""
@@ -140,17 +163,55 @@ class SshExecutor:
         assert request.script is not None
         folder = f"{REMOTE_ROOT}/{request.run_tag}"
         path = f"{folder}/{Path(request.script.filename).name}"
-        sftp = self.connection.sftp()
+        part = f"{path}.part-{secrets.token_hex(4)}"  # renamed into place whole: never run half-written
+        body = request.script.body.encode("utf-8")
+        try:
+            sftp = self.connection.sftp()
+        except SftpUnavailable:
+            self._write_via_exec(folder, part, path, body)
+            return path
         try:
             _sftp_makedirs(sftp, folder)
-            with sftp.open(path, "w") as f:
-                f.write(request.script.body.encode("utf-8"))
-            sftp.chmod(path, 0o700)
+            with sftp.open(part, "w") as f:
+                f.write(body)
+            sftp.chmod(part, 0o700)
+            sftp.posix_rename(part, path)
         except (OSError, paramiko.SSHException) as exc:
             raise NodeUnreachable(f"node '{self.node}': uploading the script failed ({exc})") from exc
         finally:
             sftp.close()
         return path
+
+    def kill_leftovers(self, token: str, grace_s: float) -> tuple[int, KillState]:
+        out = self._exec_quick(kill_token_script(token, grace_s), timeout=2 * grace_s + 15)
+        return parse_leftovers(out), KillState.KILLED if "GONE" in out else KillState.KILL_UNCONFIRMED
+
+    def remove_run_folder(self, run_tag: str) -> bool:
+        """The folder a finished attached node run's scripts were uploaded to."""
+        self._exec_quick(f"rm -rf -- {shlex.quote(f'{REMOTE_ROOT}/{run_tag}')}")
+        return True
+
+    def _write_via_exec(self, folder: str, part: str, path: str, body: bytes) -> None:
+        """The script through ``cat`` on an exec channel, for a server without SFTP."""
+        q = shlex.quote
+        command = (f"umask 077 && mkdir -p -- {q(folder)} && cat > {q(part)} && chmod 700 -- {q(part)} "
+                   f"&& mv -f -- {q(part)} {q(path)}")
+        chan = self.connection.open_session(limited=False)
+        try:
+            chan.exec_command(command)
+            chan.sendall(body)
+            chan.shutdown_write()
+            error = bytearray()
+            while data := chan.recv_stderr(65536):
+                error += data
+            status = chan.recv_exit_status()
+        except (OSError, paramiko.SSHException, EOFError) as exc:
+            raise NodeUnreachable(f"node '{self.node}': uploading the script failed ({exc})") from exc
+        finally:
+            chan.close()
+        if status != 0:
+            raise NodeUnreachable(f"node '{self.node}': uploading the script failed "
+                                  f"({error.decode('utf-8', 'replace').strip() or f'exit {status}'})")
 
     def upload(self, local: Path, remote: str) -> None:
         sftp = self.connection.sftp()

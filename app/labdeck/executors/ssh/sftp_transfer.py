@@ -183,7 +183,8 @@ class SftpTransfer:
     def upload_file(self, local: Path, remote: str, progress: ByteProgress, cancel: threading.Event) -> FileResult:
         remote = normalize_remote(remote)
         info = local.stat()
-        size, part = info.st_size, remote + PART_SUFFIX
+        # one part file per writer: nodes sharing a home folder (NFS) never write into each other's
+        size, part = info.st_size, f"{remote}.{self.node}{PART_SUFFIX}"
         parent = remote.rsplit("/", 1)[0] if "/" in remote.strip("/") else ""
         self.makedirs(parent)
         offset, seed = self._resume_offset_up(local, part, size)

@@ -85,7 +85,10 @@ def reader_command(path_word: str, offset: int, hash_script: str, python: bool =
 
 def parse_digest(text: str) -> str:
     """The hex digest after DIGEST_MARK in a node's output, or '' if there is none."""
-    return text.split(DIGEST_MARK, 1)[1].split()[0].lower() if DIGEST_MARK in text else ""
+    if DIGEST_MARK not in text:
+        return ""
+    words = text.split(DIGEST_MARK, 1)[1].split()
+    return words[0].lower() if words else ""  # the mark with nothing after it: the hash never came
 
 
 def writer_command(part_word: str, offset: int, hash_script: str, python: bool = True) -> str:

@@ -337,7 +337,14 @@ if ($smi) {
     "gpus=$($gpus.Count)"
     "gpu_names=$(($gpus | ForEach-Object { ($_ -replace '^GPU \\d+: ', '') -replace ' \\(UUID.*$', '' }) -join '; ')"
     "gpu_list=$((& $smi.Source --query-gpu=index,name,memory.total --format=csv,noheader,nounits 2>$null | ForEach-Object { $_ -replace ', *', '|' }) -join ';')"
+    $use = @(& $smi.Source --query-gpu=utilization.gpu,memory.used,memory.total --format=csv,noheader,nounits 2>$null |
+             ForEach-Object { ,($_ -split ',\\s*') } | Where-Object { $_[0] -match '^\\d+$' })
+    if ($use.Count) {
+        "gpu_util=$(($use | ForEach-Object { $_[0] }) -join ';')"
+        "gpu_mem=$(($use | ForEach-Object { [int](100 * [double]$_[1] / [math]::Max(1, [double]$_[2])) }) -join ';')"
+    }
 } else { 'gpus=0' }
+"cpu_pct=$([int](Get-CimInstance Win32_Processor | Measure-Object -Property LoadPercentage -Average).Average)"
 """
 
 HOME_BODY = "'home=' + $env:USERPROFILE"

@@ -17,6 +17,7 @@ from ...core.errors import LabDeckError, NodeUnreachable
 from ...core.status import KillState
 from ..base import ScriptFile
 from ..posix_detached import RemoteState, parse_status
+from .clixml import ClixmlDecoder
 from .detached_scripts import (LAUNCHER_NAME, DetachedStep, cleanup_script, command_step, launcher_script,
                                      read_script, run_dir, script_path, script_step, start_script, status_script)
 
@@ -102,6 +103,12 @@ class WinrmDetachedOps:
             raise
         except LabDeckError as exc:  # a WS-Man fault (a quota), a refused login: the run goes on there
             raise NodeUnreachable(f"{exc} (while {doing})") from exc
+
+    @staticmethod
+    def stderr_decoder() -> ClixmlDecoder:
+        """A PowerShell step's errors reach the ``err`` file as CLIXML (powershell.exe with its
+        stderr redirected): the follower shows them as text."""
+        return ClixmlDecoder()
 
     def close(self) -> None:
         pass

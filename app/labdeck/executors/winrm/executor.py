@@ -309,6 +309,17 @@ class WinrmExecutor:
         checks.append(PreflightCheck("login", f"{t.username} ({t.auth})", True))
         return checks + judge_quotas(parse_key_values(out), self.pool.max_commands)
 
+    def kill_leftovers(self, token: str, grace_s: float) -> None:
+        """Windows ends a WinRM shell's processes with the shell: an attached step does not
+        outlive it, so there is nothing to find by the token."""
+        return None
+
+    def remove_run_folder(self, run_tag: str) -> bool:
+        """Left to the clean-up of old run folders (detached-cleanup removes any folder under
+        ``.labdeck\\runs`` older than the retention that holds no live command): a removal here
+        would cost another PowerShell start after every step."""
+        return False
+
     def close(self) -> None:
         self.pool.close()
 

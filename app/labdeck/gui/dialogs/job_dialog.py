@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
                                QFormLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget,
@@ -18,6 +18,7 @@ from ...core.models import Job, JobOption, JobPolicy, Step, StepKind
 from ...core.plan import Plan
 from ...core.targets import resolve_targets
 from ..widgets.code_editor import CodeEditor
+from ..status_style import plural
 from .node_dialog import ERR_STYLE
 from ...engine.api import EngineApi
 
@@ -48,6 +49,10 @@ class JobDialog(QDialog):
         self.targets.setToolTip("Node names and tags: all · gpu-01,gpu-02 · tag:gpu · tag:gpu&tag:linux · all,!slow-pc")
         self.preview = QLabel()
         self.preview.setWordWrap(True)
+        # Two lines, always: a preview that grows and shrinks as you type moved the Steps section
+        # under the mouse. What does not fit is in the tooltip.
+        self.preview.setFixedHeight(self.preview.fontMetrics().lineSpacing() * 2 + 2)
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.targets.textChanged.connect(self.update_preview)
         head = QFormLayout()
         head.addRow("Name", self.name)
@@ -220,12 +225,16 @@ class JobDialog(QDialog):
             nodes = resolve_targets(spec, self.engine.catalog.list_nodes(), allow_empty=True)
         except LabDeckError as exc:
             self.preview.setText(f"<span style='color:#c62828'>{exc}</span>")
+            self.preview.setToolTip(str(exc))
             return
         if not nodes:
             self.preview.setText("<span style='color:#ef6c00'>matches no node yet</span>")
+            self.preview.setToolTip("")
         else:
-            self.preview.setText(f"<span style='color:#2e7d32'>{len(nodes)} node(s):</span> "
-                                 + ", ".join(n.name for n in nodes))
+            names = ", ".join(n.name for n in nodes)
+            shown = names if len(names) <= 160 else names[:157] + "…"
+            self.preview.setText(f"<span style='color:#2e7d32'>{plural(len(nodes), 'node')}:</span> " + shown)
+            self.preview.setToolTip(names)
 
     # ---- steps ----------------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
 
 from ...core.errors import InvalidInput
 from ...core.models import Node, Transport
+from ...core.tags import check_tags
 from .. import node_ops
 from ..workers import run_async
 from .winrm_fields import WinrmFields
@@ -175,7 +176,7 @@ class NodeDialog(QDialog):
         name = self.name.text().strip()
         if not name:
             raise InvalidInput("give the node a name")
-        tags = [t.strip() for t in self.tags.text().split(",") if t.strip()]
+        tags = check_tags([t.strip() for t in self.tags.text().split(",") if t.strip()])  # said before connecting
         if transport is Transport.LOCAL:
             return Node(name=name, transport=transport, tags=tags)
         if not self.host.text().strip():

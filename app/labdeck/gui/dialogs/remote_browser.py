@@ -11,13 +11,24 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QDialog, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QTableWidgetItem,
                                QVBoxLayout)
 
-from ...core.transfers import Direction, RemoteEntry
+from ...core.errors import LabDeckError
+from ...core.transfers import Direction, RemoteEntry, TransferFinished
 from ...engine.transfers import TransferRequest
 from ..actions import ask_yes_no
 from ..models.transfer_model import human_size
 from ..widgets.page_parts import add_buttons, read_only_table
 from ..workers import run_async
 from ...engine.api import EngineApi
+
+
+def home_folder(engine, node_name: str) -> str:
+    """The node's login folder as its probe reported it (``home`` on POSIX, ``userprofile`` on
+    Windows), or "." (the same folder, unnamed) before the node was probed."""
+    try:
+        probe = engine.catalog.get_node(node_name).probe or {}
+    except LabDeckError:
+        return "."
+    return str(probe.get("home") or probe.get("userprofile") or ".")
 
 
 class RemoteBrowser(QDialog):
@@ -29,7 +40,10 @@ class RemoteBrowser(QDialog):
         super().__init__(parent)
         self.engine = engine
         self.node_name = node_name
+        if path == ".":  # the login folder, by its real name when a probe has told it
+            path = home_folder(engine, node_name)
         self.entries: list[RemoteEntry] = []
+        self._uploads: set[int] = set()   # transfers into the folder shown: list it again when they end
         self._generation = 0
         self.confirm = ask_yes_no
         self.ask_folder = lambda: QFileDialog.getExistingDirectory(self, "Download into")
@@ -138,7 +152,15 @@ class RemoteBrowser(QDialog):
             self.failed.emit(str(exc))
             return
         self.status.setText(f"transfer #{transfer.id} started (see Transfers)")
+        if request.direction is Direction.PUT:
+            self._uploads.add(transfer.id)
         self.transferStarted.emit(transfer.id)
+
+    def on_transfer_event(self, event) -> None:
+        """From the bridge: an upload started here ended, so the folder has new files."""
+        if isinstance(event, TransferFinished) and event.transfer_id in self._uploads:
+            self._uploads.discard(event.transfer_id)
+            self.go(self.path.text())
 
     def delete(self) -> None:
         entries = self.selected()

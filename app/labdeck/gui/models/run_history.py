@@ -18,6 +18,7 @@ from PySide6.QtGui import QStandardItem
 from ..status_style import fmt_duration, fmt_time, status_icon, status_label
 
 COLUMNS = ["Run", "Job", "Status", "Nodes", "Trigger", "Started", "Duration", "Targets / note"]
+JOB_COLUMN = COLUMNS.index("Job")
 NODES_ROLE = Qt.ItemDataRole.UserRole + 1
 STARTED_ROLE = Qt.ItemDataRole.UserRole + 2
 PAGE = 500

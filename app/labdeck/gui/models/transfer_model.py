@@ -7,13 +7,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionProgressBar
 
+from ..status_style import status_color
 from ...core.transfers import TransferFinished, TransferNodeFinished, TransferProgress, TransferQueued
 
 COLUMNS = ["#", "Transfer", "Node", "File", "File %", "Node %", "Speed", "ETA", "State"]
 FILE_PCT, NODE_PCT = 4, 5
 PERCENT_ROLE = Qt.ItemDataRole.UserRole + 1
+STATE_ROLE = Qt.ItemDataRole.UserRole + 2   # queued, running, done, failed, cancelled
 _ROOT = QModelIndex()
 
 
@@ -73,12 +76,18 @@ class TransferTableModel(QAbstractTableModel):
             return row.file_pct if col == FILE_PCT else row.node_pct
         if role == Qt.ItemDataRole.ToolTipRole:
             return row.error or row.title
+        if role == Qt.ItemDataRole.ForegroundRole and row.state == "failed":
+            return status_color("failed")
+        if role == STATE_ROLE:
+            return row.state
         if role != Qt.ItemDataRole.DisplayRole:
             return None
         speed = f"{human_size(row.speed)}/s" if row.state == "running" and row.speed else ""
+        node_text = f"{row.node_pct}% · {row.files}" if row.files else f"{row.node_pct}%"
+        if row.state in ("failed", "cancelled") and row.node_pct < 100:
+            node_text = f"{row.state} at {node_text}"
         return [str(row.transfer_id), row.title, row.node, row.file_name, f"{row.file_pct}%",
-                f"{row.node_pct}% · {row.files}", speed, row.eta(),
-                row.state if not row.error else f"{row.state}: {row.error}"][col]
+                node_text, speed, row.eta(), row.state if not row.error else f"{row.state}: {row.error}"][col]
 
     # ---- events ----------------------------------------------------------------------------
 
@@ -132,5 +141,12 @@ class ProgressDelegate(QStyledItemDelegate):
         bar.minimum, bar.maximum, bar.progress = 0, 100, int(value)
         bar.text = index.data(Qt.ItemDataRole.DisplayRole)
         bar.textVisible = True
-        bar.state = option.state
-        QApplication.style().drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
+        # Without State_Horizontal the style draws a vertical bar: a band growing up from the
+        # bottom of the cell, through the label.
+        bar.state = option.state | QStyle.StateFlag.State_Horizontal
+        bar.palette = QPalette(option.palette)
+        state = index.data(STATE_ROLE)
+        if state in ("failed", "cancelled"):  # an ended bar in the status colour, never the "almost done" blue
+            bar.palette.setColor(QPalette.ColorRole.Highlight, status_color(state))
+        style = option.widget.style() if option.widget is not None else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, option.widget)

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QLabel, QSplitter, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from ...core.errors import LabDeckError
 from ...core.models import StepKind
-from ...store import queries
+from ...engine.seed import SAMPLE_JOB
+from ...store import queries, trends
 from ..actions import Actions, ask_yes_no
 from ..dialogs.job_dialog import JobDialog
-from ..status_style import fmt_ago, status_icon, status_label
+from ..status_style import BAD, fmt_ago, status_icon, status_label
+from ..widgets.flow_layout import FlowLayout
 from ..widgets.page_parts import add_buttons, read_only_table
+from ..widgets.empty_state import EmptyState
+from ..widgets.job_trend import JobTrend
+from ..widgets.context_menu import button_entries, install_menu
 from ...engine.api import EngineApi
 
 COLUMNS = ["Job", "Targets", "Steps", "Options", "Last run", "Description"]
@@ -19,6 +24,7 @@ COLUMNS = ["Job", "Targets", "Steps", "Options", "Last run", "Description"]
 
 class JobsPage(QWidget):
     schedulesRequested = Signal(str)   # job name: show (or add) its schedules
+    historyRequested = Signal(str, str, int)  # job, status, run id: a point of the trend was clicked
 
     def __init__(self, engine: EngineApi, actions: Actions, parent: QWidget | None = None):
         super().__init__(parent)
@@ -30,8 +36,13 @@ class JobsPage(QWidget):
         self.table = read_only_table(COLUMNS)
         self.table.doubleClicked.connect(lambda _i: self.edit_job())
         self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.table.itemSelectionChanged.connect(self._update_trend)
+        self.trend = JobTrend()
+        self.trend.runClicked.connect(lambda run_id, status: self.historyRequested.emit(self.trend.job_name, status,
+                                                                                        run_id))
+        self.trend_title = QLabel()
 
-        bar = QHBoxLayout()
+        bar = FlowLayout()  # wraps on a narrow window
         self.buttons = add_buttons(bar, (
                 ("run", "Run now", "Run the selected job on its targets (Ctrl+R)", self.run_selected),
                 ("stop", "Stop", "Cancel every running run of the selected job", self.stop_selected),
@@ -42,10 +53,29 @@ class JobsPage(QWidget):
                  self.schedules_of_selected)))
         bar.addStretch(1)
 
+        install_menu(self.table, lambda: button_entries(self.buttons, ["run", "stop", "edit", "schedules"]) + [None]
+                     + button_entries(self.buttons, ["delete"]))
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("<h2>Jobs</h2>"))
         layout.addLayout(bar)
-        layout.addWidget(self.table, 1)
+        self.empty = EmptyState(
+            "Run the sample job",
+            "The sample job says hello from every node. Run it to see a run live, node by node, then "
+            "create your own job (a command or a script, on all nodes or a tag).",
+            [("Run the sample job", self.run_sample), ("New job…", self.new_job)])
+        self.empty.hide()
+        layout.addWidget(self.empty)
+        trend_box = QWidget()
+        tb = QVBoxLayout(trend_box)
+        tb.setContentsMargins(0, 0, 0, 0)
+        tb.addWidget(self.trend_title)
+        tb.addWidget(self.trend, 1)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.table)
+        split.addWidget(trend_box)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        layout.addWidget(split, 1)
         self._update_buttons()
 
     def refresh(self) -> None:
@@ -72,7 +102,24 @@ class JobsPage(QWidget):
             self.select_job(current)
         elif jobs and not self.table.selectedItems():
             self.table.selectRow(0)
+        self.empty.setVisible(not last and any(j.name == SAMPLE_JOB for j in jobs))
         self._update_buttons()
+        self._update_trend()
+
+    def _update_trend(self) -> None:
+        name = self.selected_job()
+        points = trends.job_durations(self.engine.catalog, name) if name else []
+        failed = sum(p["status"] in BAD for p in points)
+        self.trend_title.setText(f"<b>{name}</b>: duration of its last {len(points)} runs"
+                                 + (f" · <span style='color:#e53935'>✕ {failed} failed</span>" if failed else "")
+                                 + " — click a point to see those runs in the history" if points
+                                 else "Run durations appear here once the selected job has run.")
+        self.trend.setVisible(bool(points))
+        self.trend.set_runs(name or "", points)
+
+    def run_sample(self) -> None:
+        self.select_job(SAMPLE_JOB)
+        self.actions.launch_job(self, SAMPLE_JOB)
 
     def selected_job(self) -> str | None:
         rows = self.table.selectionModel().selectedRows()

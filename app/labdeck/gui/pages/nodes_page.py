@@ -1,22 +1,34 @@
-"""Nodes page: every machine at a glance (state, resources, last runs) and the actions on
-them: add, edit, remove, test, run a job or a command on the selected nodes."""
+"""Nodes page: every machine at a glance — state, CPU/memory/disk/GPU use as bars with a
+sparkline of the last hour, last runs — a detail panel for the selected node (its day as a
+chart, its recent runs), and the actions on them: add, edit, remove, test, run a job or a
+command on the selected nodes."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QTableView,
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QSplitter, QTableView,
                                QVBoxLayout, QWidget)
 
 from ...core.errors import LabDeckError
-from ...store import queries
+from ...store import queries, trends
+from ...store.metrics import MetricStore
+from ..widgets.flow_layout import FlowLayout
 from ..actions import Actions, ask_yes_no
 from ..dialogs.node_dialog import NodeDialog
 from ..dialogs.run_dialogs import RunOnNodesDialog
-from ..models.node_model import RECENT_COLUMN, RECENT_ROLE, NodeTableModel
+from ..models.node_model import COLUMNS, METRIC_COLUMNS, METRIC_ROLE, RECENT_COLUMN, RECENT_ROLE, NodeTableModel
+from ..widgets.empty_state import EmptyState
+from ..widgets.node_panel import NodePanel
+from ..widgets.resource_gauge import ResourceGaugeDelegate
 from ..widgets.recent_runs import RecentRunsDelegate
+from ..status_style import plural
 from ..workers import run_async
 from ..widgets.page_parts import add_buttons
+from ..widgets.context_menu import button_entries, install_menu
 from ...engine.api import EngineApi
+
+
+NARROW_WIDTH = 1100   # px of the page below which the grid drops its OS and transport columns
 
 
 class NodesPage(QWidget):
@@ -37,6 +49,9 @@ class NodesPage(QWidget):
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.view.setItemDelegateForColumn(RECENT_COLUMN, RecentRunsDelegate(RECENT_ROLE, 8, self.view))
+        gauges = ResourceGaugeDelegate(METRIC_ROLE, self.view)
+        for col in METRIC_COLUMNS:
+            self.view.setItemDelegateForColumn(col, gauges)
         self.view.verticalHeader().hide()
         self.view.setAlternatingRowColors(True)
         self.view.setShowGrid(False)
@@ -46,12 +61,16 @@ class NodesPage(QWidget):
         header.setStretchLastSection(True)
         self.view.doubleClicked.connect(lambda _i: self.edit_node())
         self.view.selectionModel().selectionChanged.connect(self._update_buttons)
+        self.view.selectionModel().selectionChanged.connect(self._show_detail)
+        self.metrics = MetricStore(engine.catalog)
+        self.panel = NodePanel()
+        self.openRun = self.panel.openRun
         self.view.setAcceptDrops(True)
         self.view.viewport().setAcceptDrops(True)
         self.view.viewport().installEventFilter(self)
         self.view.setToolTip("Drop files here onto a node (or onto the selected nodes) to upload them")
 
-        bar = QHBoxLayout()
+        bar = FlowLayout()  # wraps on a narrow window
         self.buttons = add_buttons(bar, (
                 ("add", "Add…", "Add a machine (SSH or this computer)", self.add_node),
                 ("edit", "Edit…", "Change the selected node's connection or tags", self.edit_node),
@@ -66,11 +85,25 @@ class NodesPage(QWidget):
         self.summary = QLabel()
         bar.addWidget(self.summary)
 
+        install_menu(self.view, lambda: button_entries(self.buttons, ["edit", "test", "files"]) + [None]
+                     + button_entries(self.buttons, ["job", "command"]) + [None]
+                     + button_entries(self.buttons, ["remove"]))
         layout = QVBoxLayout(self)
         title = QLabel("<h2>Nodes</h2>")
         layout.addWidget(title)
         layout.addLayout(bar)
-        layout.addWidget(self.view, 1)
+        self.empty = EmptyState(
+            "Add your first node",
+            "LabDeck already knows this computer. Add the lab's machines (SSH for Linux, WinRM for Windows), "
+            "then run a job on all of them at once.",
+            [("Add a node…", self.add_node), ("Test this computer", self._test_all)])
+        layout.addWidget(self.empty)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.view)
+        split.addWidget(self.panel)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        layout.addWidget(split, 1)
         self._update_buttons()
 
     # ---- data -------------------------------------------------------------------------------------
@@ -78,11 +111,15 @@ class NodesPage(QWidget):
     def refresh(self) -> None:
         names = self.selected_names()
         catalog = self.engine.catalog
-        self.model.set_data(catalog.list_nodes(), queries.recent_statuses(catalog, 8), queries.busy_nodes(catalog))
+        nodes = catalog.list_nodes()
+        self.model.set_data(nodes, queries.recent_statuses(catalog, 8), queries.busy_nodes(catalog),
+                            self.metrics.histories(3600), trends.last_unreachable(catalog))
         self.select_names(names)
+        self.empty.setVisible(len(nodes) <= 1 and all(n.transport == "local" for n in nodes))
+        self._show_detail()
         n = self.model.rowCount()
         states = [self.model.state_of(self.model.node_at(r).name) for r in range(n)]
-        self.summary.setText(f"{n} nodes · {states.count('busy')} busy · {states.count('unreachable')} unreachable")
+        self.summary.setText(f"{plural(n, 'node')} · {states.count('busy')} busy · {states.count('unreachable')} unreachable")
         self._update_buttons()
 
     def selected_names(self) -> list[str]:
@@ -201,6 +238,25 @@ class NodesPage(QWidget):
         self.dialog = dialog
         dialog.open()
         return dialog
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        """On a narrow window the OS and transport columns give way to the resource bars
+        (their text stays in the node's tooltip and in Edit)."""
+        super().resizeEvent(event)
+        narrow = self.width() < NARROW_WIDTH
+        for col in (COLUMNS.index("OS"), COLUMNS.index("Transport")):
+            self.view.setColumnHidden(col, narrow)
+
+    def _show_detail(self, *_args) -> None:
+        names = self.selected_names()
+        name = names[0] if len(names) == 1 else None
+        if name is None:
+            return self.panel.show_node(None, [], [])
+        self.panel.show_node(name, self.metrics.history(name), trends.node_recent_runs(self.engine.catalog, name))
+
+    def _test_all(self) -> None:
+        self.view.selectAll()
+        self.test_nodes()
 
     def on_node_seen(self, node: str, reachable: bool, message: str) -> None:
         self.model.note_seen(node, reachable, message)

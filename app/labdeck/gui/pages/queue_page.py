@@ -9,7 +9,6 @@ import threading
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QHBoxLayout,
     QLabel,
     QScrollArea,
     QSpinBox,
@@ -23,12 +22,14 @@ from ...core.errors import LabDeckError
 from ...core.events import StepChanged
 from ...store import run_queue
 from ..status_style import status_icon
+from ..widgets.flow_layout import FlowLayout
 from ..widgets.array_panel import ArrayPanel
 from ..widgets.page_parts import add_buttons, read_only_table
 from ..widgets.workflow_graph import WorkflowGraph
+from ..widgets.context_menu import button_entries, install_menu
 from ...engine.api import EngineApi
 
-COLUMNS = ["#", "RUN", "JOB", "PRIORITY", "STATUS", "PROGRESS", "WAITING FOR"]
+COLUMNS = ["#", "Run", "Job", "Priority", "Status", "Progress", "Waiting for"]
 
 
 class QueuePage(QWidget):
@@ -45,7 +46,7 @@ class QueuePage(QWidget):
         self._unsubscribe = None
         self.table = read_only_table(COLUMNS)
         self.table.itemSelectionChanged.connect(self._selected)
-        bar = QHBoxLayout()
+        bar = FlowLayout()  # wraps on a narrow window
         self.priority = QSpinBox()
         self.priority.setRange(-1000, 1000)
         self.priority.setToolTip("Higher priorities get room first")
@@ -53,7 +54,9 @@ class QueuePage(QWidget):
             ("up", "Move up", "One place earlier in the queue", lambda: self._move("up")),
             ("down", "Move down", "One place later in the queue", lambda: self._move("down")),
         ])
-        bar.addWidget(QLabel("Priority"))
+        priority_label = QLabel("Priority of the selected run:")
+        priority_label.setBuddy(self.priority)
+        bar.addWidget(priority_label)
         bar.addWidget(self.priority)
         self.buttons |= add_buttons(bar, [
             ("priority", "Set priority", "Give the selected run this priority", self._set_priority),
@@ -87,7 +90,10 @@ class QueuePage(QWidget):
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(top)
         split.addWidget(detail)
+        install_menu(self.table, lambda: button_entries(self.buttons, ["up", "down", "priority", "cancel"])
+                     + [None] + button_entries({"rerun": self.rerun_button}, ["rerun"]))
         layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("<h2>Queue</h2>"))
         layout.addWidget(split)
 
         self.timer = QTimer(self)

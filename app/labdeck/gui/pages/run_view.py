@@ -1,23 +1,31 @@
-"""Run view: one run live — a node-by-status matrix (status, exit code, duration, message) that
-updates from the bridge signals, and the selected node's log following its tail. Cancel a
+"""Run view: one run live — a node-by-status matrix (status, exit code, duration, message, and
+per node the reported progress, lines so far and last line) that updates from the bridge
+signals, the same run as a timeline, and the selected node's log following its tail. Cancel a
 node, cancel the run, or re-run the nodes that did not succeed."""
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSplitter,
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSplitter, QTabWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from ...core.errors import NotFound
 from ...core.models import NodeRun
 from ..actions import Actions
 from ..status_style import STATUS_COLORS, fmt_duration, fmt_time, status_color, status_icon, status_label
+from ..models.transfer_model import PERCENT_ROLE, STATE_ROLE, ProgressDelegate
 from ..widgets.log_view import LogView
+from ..widgets.run_timeline import RunTimeline
+from ...store.log_progress import LogProgress
 from ..widgets.page_parts import read_only_table
+from ..widgets.context_menu import install_menu
 from ...engine.api import EngineApi
 
-COLUMNS = ["Node", "Status", "Exit", "Duration", "Attempt", "Message"]
+COLUMNS = ["Node", "Status", "Exit", "Duration", "Attempt", "Message", "Progress", "Lines", "Last line"]
+PROGRESS_COL, LINES_COL, LAST_LINE_COL = 6, 7, 8
 _BRUSHES: dict[str, QBrush] = {}
 
 
@@ -49,6 +57,7 @@ class RunView(QWidget):
         self.title = QLabel("<h2>Run</h2>")
         self.summary = QLabel("Start a job, or open a run from the history.")
         self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.summary.setWordWrap(True)  # a long targets line must not set the window's minimum width
         self.cancel_run_button = QPushButton("Cancel run")
         self.cancel_run_button.setToolTip("Kill the run on every node (the whole process tree)")
         self.cancel_run_button.clicked.connect(self.cancel_run)
@@ -64,7 +73,23 @@ class RunView(QWidget):
             bar.addWidget(b)
 
         self.matrix = read_only_table(COLUMNS, alternating=False)
+        self.matrix.setItemDelegateForColumn(PROGRESS_COL, ProgressDelegate(self.matrix))
+        self.matrix.horizontalHeaderItem(PROGRESS_COL).setToolTip(
+            "What the step reported with a '::progress 42' or 'LABDECK_PROGRESS=42' line")
+        self.progress = LogProgress()
+        self.timeline = RunTimeline()
+        self.timeline.nodeClicked.connect(self.select_node)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.matrix, "Nodes")
+        self.tabs.addTab(self.timeline, "Timeline")
+        self.tabs.setTabToolTip(1, "Each node's run as a bar on a time axis, coloured by status; click a bar for its log")
+        self.tabs.currentChanged.connect(lambda _i: self._update_timeline())
         self.matrix.itemSelectionChanged.connect(self._node_selected)
+        install_menu(self.matrix, lambda: [
+            ("Open the log in another program", self.log.open_external, self.log.path is not None),
+            None, (self.cancel_node_button.text(), self.cancel_node, self.cancel_node_button.isEnabled()),
+            (self.cancel_run_button.text(), self.cancel_run, self.cancel_run_button.isEnabled()),
+            (self.rerun_button.text(), self.rerun_failed, self.rerun_button.isEnabled())])
 
         self.log_title = QLabel()
         self.log = LogView()
@@ -74,9 +99,9 @@ class RunView(QWidget):
         lb.addWidget(self.log_title)
         lb.addWidget(self.log, 1)
         split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(self.matrix)
+        split.addWidget(self.tabs)
         split.addWidget(log_box)
-        split.setSizes([220, 480])
+        split.setSizes([260, 440])
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
@@ -96,6 +121,9 @@ class RunView(QWidget):
     # ---- showing a run ------------------------------------------------------------------------
 
     def show_run(self, run_id: int) -> None:
+        if run_id != self.run_id:
+            self.log.search.clear()  # a search belongs to the run it was typed in
+            self.progress = LogProgress()
         self.run_id = run_id
         self.matrix.setRowCount(0)
         self.node_runs.clear()
@@ -120,6 +148,8 @@ class RunView(QWidget):
             self._shown_rows = []
         for row, nr in enumerate(node_runs):
             self._fill_row(row, nr)
+        self._update_progress()
+        self._update_timeline()
         counts: dict[str, int] = {}
         for nr in node_runs:
             counts[nr.status.value] = counts.get(nr.status.value, 0) + 1
@@ -128,7 +158,7 @@ class RunView(QWidget):
         header = (f"<h2>Run #{run.id} — {run.job_name}</h2>",
                   f"<b style='color:{_color_name(run.status.value)}'>{status_label(run.status.value)}</b>"
                   f" · started {fmt_time(run.started_at)} · {run.trigger.value} · targets <code>{run.targets}</code>"
-                  f"<br>{parts}")
+                  + (f" · <i>{html.escape(run.note)}</i>" if run.note else "") + f"<br>{parts}")
         if header != self._header:  # rich-text labels re-parse and re-layout on every setText
             self._header = header
             self.title.setText(header[0])
@@ -199,6 +229,44 @@ class RunView(QWidget):
         for row, nr in enumerate(self.node_runs.values()):  # in matrix row order
             if nr.status.value == "running" and row < self.matrix.rowCount():
                 self.matrix.item(row, 3).setText(fmt_duration(nr.duration_s))
+        self._update_progress()
+        self._update_timeline()
+
+    def _update_timeline(self) -> None:
+        if self.tabs.currentWidget() is self.timeline:
+            self.timeline.set_node_runs(list(self.node_runs.values()))
+
+    def _update_progress(self) -> None:
+        """Lines so far, the last line and the reported percentage of each node run, read from
+        the new end of its log (a few small reads per second while nodes print)."""
+        for row, nr in enumerate(self.node_runs.values()):
+            if row >= self.matrix.rowCount() or not nr.log_path:
+                continue
+            p = self.progress.read(nr.log_path)
+            percent = p.percent      # None when the step never printed a progress line: no bar
+            status = nr.status.value
+            cells = {PROGRESS_COL: "" if percent is None else f"{percent:.0f}%",
+                     LINES_COL: f"{p.lines:,}", LAST_LINE_COL: p.last_line}
+            for col, text in cells.items():
+                item = self.matrix.item(row, col)
+                if item is None:
+                    item = QTableWidgetItem()
+                    self.matrix.setItem(row, col, item)
+                if item.text() != text:
+                    item.setText(text)
+                    if col == LAST_LINE_COL:
+                        item.setToolTip(text)
+            item = self.matrix.item(row, PROGRESS_COL)
+            item.setData(PERCENT_ROLE, None if percent is None else int(percent))
+            item.setData(STATE_ROLE, {"failed": "failed", "cancelled": "cancelled", "timed_out": "failed"}.get(status))
+
+    def progress_of(self, node: str) -> tuple[str, str, str] | None:
+        """(progress, lines, last line) as the matrix shows them for ``node``."""
+        for row in range(self.matrix.rowCount()):
+            if self.matrix.item(row, 0).text() == node:
+                return tuple(self.matrix.item(row, c).text() if self.matrix.item(row, c) else ""
+                             for c in (PROGRESS_COL, LINES_COL, LAST_LINE_COL))
+        return None
 
     def _update_buttons(self) -> None:
         running = self.run_id is not None and getattr(self, "run", None) is not None and self.run.status.value == "running"

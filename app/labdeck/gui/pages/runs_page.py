@@ -10,8 +10,10 @@ from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDateEdit, QHBoxLayout, QHeaderView,
                                QLabel, QLineEdit, QPushButton, QTableView, QVBoxLayout, QWidget)
 
-from ..models.run_history import (COLUMNS, NODES_ROLE, STARTED_ROLE, RunFilters, RunHistoryModel,  # noqa: F401
+from ..widgets.flow_layout import FlowLayout
+from ..models.run_history import (COLUMNS, JOB_COLUMN, NODES_ROLE, STARTED_ROLE, RunFilters, RunHistoryModel,  # noqa: F401
                                   history_job_names)
+from ..widgets.context_menu import install_menu
 from ...engine.api import EngineApi
 
 ALL = "(all)"
@@ -42,6 +44,7 @@ class RunsPage(QWidget):
         header.setStretchLastSection(True)
         self._sized = False
         self.view.doubleClicked.connect(self._open)
+        install_menu(self.view, self._menu_entries)
 
         self.job = QComboBox()
         self.node = QComboBox()
@@ -51,6 +54,7 @@ class RunsPage(QWidget):
         self.use_since = QCheckBox("Since")
         self.since = QDateEdit(QDate.currentDate().addDays(-7))
         self.since.setCalendarPopup(True)
+        self.since.setDisplayFormat("yyyy-MM-dd")  # the locale's short format read "26 11 2026" here
         self.since.setEnabled(False)
         self.use_since.toggled.connect(self.since.setEnabled)
         self.search = QLineEdit()
@@ -62,7 +66,7 @@ class RunsPage(QWidget):
         self.use_since.toggled.connect(self.apply_filters)
         self.since.dateChanged.connect(self.apply_filters)
         self.search.textChanged.connect(self.apply_filters)
-        bar = QHBoxLayout()
+        bar = FlowLayout()  # wraps on a narrow window
         for label, w in (("Job", self.job), ("Node", self.node), ("Status", self.status)):
             bar.addWidget(QLabel(label))
             bar.addWidget(w)
@@ -146,3 +150,36 @@ class RunsPage(QWidget):
 
     def _open(self, index) -> None:
         self.openRun.emit(self.run_id_at(index.row()))
+
+    def _menu_entries(self) -> list:
+        rows = self.view.selectionModel().selectedRows()
+        if not rows:
+            return [("Clear the filters", self.clear_filters, True)]
+        row = rows[0].row()
+        run_id = self.run_id_at(row)
+        job = self.model.index(row, JOB_COLUMN).data()
+        return [(f"Open run #{run_id}", lambda: self.openRun.emit(run_id), True), None,
+                (f"Only runs of {job}", lambda: self.job.setCurrentText(job), bool(job)),
+                ("Clear the filters", self.clear_filters, True)]
+
+    def show_filtered(self, job: str, status: str | None = None, run_id: int | None = None) -> None:
+        """The history of one job (and one status), e.g. from a point clicked on the job's trend,
+        with that run selected when it is among them."""
+        self.clear_filters()
+        self.refresh()
+        self._fill_combo(self.job, [self.job.itemText(i) for i in range(1, self.job.count())] + [job])
+        self.job.setCurrentText(job)
+        if status and self.status.findText(status) >= 0:
+            self.status.setCurrentText(status)
+        if run_id is not None:
+            for row in range(self.model.rowCount()):
+                if self.model.run_id(row) == run_id:
+                    self.view.selectRow(row)
+                    self.view.scrollTo(self.model.index(row, 0))
+                    break
+
+    def clear_filters(self) -> None:
+        for combo in (self.job, self.node, self.status):
+            combo.setCurrentText(ALL)
+        self.use_since.setChecked(False)
+        self.search.clear()

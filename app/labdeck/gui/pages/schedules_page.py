@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout, QHeaderView, QLabel,
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHeaderView, QLabel,
                                QSplitter, QStyle, QTableWidgetItem, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
@@ -21,6 +21,7 @@ from ...core.errors import LabDeckError
 from ...core.schedules import Schedule, ScheduleKind, fire_times, parse_at, parse_tz, trigger_for
 from ...store.schedules import ScheduleStore
 from ...store.queries import last_results
+from ..widgets.flow_layout import FlowLayout
 from ..actions import ask_yes_no
 from ..scheduling import dst_flags, next_fire_text, scheduler_state, start_scheduling
 from ..dialogs.schedule_dialog import WARN_BG, WARN_COLOR, ScheduleDialog
@@ -63,7 +64,7 @@ class SchedulesPage(QWidget):
         self.job_filter.setMinimumWidth(160)
         self.job_filter.currentTextChanged.connect(lambda _t: self.refresh())
 
-        bar = QHBoxLayout()
+        bar = FlowLayout()  # wraps on a narrow window
         bar.addWidget(QLabel("Job"))
         bar.addWidget(self.job_filter)
         self.buttons = add_buttons(bar, (

@@ -7,12 +7,13 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout,
                                QWidget)
 
 from ...store import paths
+from ..open_external import open_path
 from ...engine.api import EngineApi
 
 NOTIFY_KEY = "gui.notifications"
@@ -86,7 +87,8 @@ class SettingsPage(QWidget):
 
     def open_folder(self, folder: Path) -> bool:
         folder.mkdir(parents=True, exist_ok=True)  # the run logs folder appears with the first run
-        opened = QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+        self.launcher_box = open_path(self, folder, "folders")
+        opened = self.launcher_box is None
         self.open_note.setVisible(not opened)
         if not opened:
             self.open_note.setText(f"No file manager could be started to show {folder}; open it yourself "

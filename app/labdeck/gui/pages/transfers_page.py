@@ -4,28 +4,38 @@ cancel the selected nodes, retry a transfer's failed nodes (it resumes from part
 
 from __future__ import annotations
 
+import os
+import shlex
+from pathlib import Path
+
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
-                               QHeaderView, QLabel, QLineEdit, QPushButton, QSpinBox, QTableView, QVBoxLayout,
-                               QWidget)
+                               QHeaderView, QLabel, QLineEdit, QListWidget, QPushButton, QSpinBox, QTableView,
+                               QVBoxLayout, QWidget)
 
 from ...core.errors import LabDeckError
 from ...core.transfers import Direction
 from ...engine.transfers import TransferRequest
 from ..models.transfer_model import FILE_PCT, NODE_PCT, ProgressDelegate, TransferTableModel
 from ..widgets.page_parts import add_buttons
+from ..widgets.context_menu import button_entries, install_menu
 from ...engine.api import EngineApi
 
 
 class TransferDialog(QDialog):
-    """What to copy where: sources, targets, destination, nodes at once."""
+    """What to copy where: sources, targets, destination, nodes at once. An upload keeps its
+    files in a list (a real file picker adds to it; a typed or pasted path is added with Enter);
+    a request that cannot start keeps the dialog open with the reason, so nothing typed is lost."""
 
-    def __init__(self, direction: Direction, targets: str = "", sources: list[str] | None = None, parent=None):
+    def __init__(self, direction: Direction, targets: str = "", sources: list[str] | None = None, parent=None,
+                 submit=None):
         super().__init__(parent)
         self.direction = direction
+        self.submit = submit          # (TransferRequest) -> error text or None; None: just accept
         put = direction is Direction.PUT
         self.setWindowTitle("Upload to nodes" if put else "Collect from nodes")
-        self.sources = QLineEdit("; ".join(sources or []))
-        self.sources.setPlaceholderText("local files or folders, separated by ;" if put
+        self.setMinimumWidth(620)
+        self.sources = QLineEdit("" if put else "; ".join(sources or []))
+        self.sources.setPlaceholderText("type or paste a path and press Enter (or use Add files…)" if put
                                         else "remote paths or globs, e.g. out/*.csv; logs")
         self.targets = QLineEdit(targets or "all")
         self.destination = QLineEdit("labdeck-inbox" if put else "")
@@ -34,35 +44,133 @@ class TransferDialog(QDialog):
         self.max_parallel = QSpinBox()
         self.max_parallel.setRange(0, 256)
         self.max_parallel.setSpecialValueText("all at once")
+        self.error = QLabel()
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color:#c62828;")
+        self.error.hide()
         form = QFormLayout(self)
-        source_row = QHBoxLayout()
-        source_row.addWidget(self.sources, 1)
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse_sources if put else self._browse_destination)
-        source_row.addWidget(browse)
-        form.addRow("Files" if put else "Remote paths", source_row)
+        self.chosen = QListWidget()
+        if put:
+            self.chosen.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+            self.chosen.setMinimumHeight(110)
+            for path in sources or []:
+                self.add_path(path)
+            picks = QHBoxLayout()
+            for text, slot in (("Add files…", self._browse_files), ("Add folder…", self._browse_folder),
+                               ("Remove", self._remove_chosen)):
+                button = QPushButton(text)
+                button.clicked.connect(slot)
+                picks.addWidget(button)
+            picks.addStretch(1)
+            self.sources.returnPressed.connect(self._add_typed)
+            box = QVBoxLayout()
+            box.addWidget(self.chosen)
+            box.addWidget(self.sources)
+            box.addLayout(picks)
+            form.addRow("Files", box)
+        else:
+            self.chosen.hide()
+            source_row = QHBoxLayout()
+            source_row.addWidget(self.sources, 1)
+            browse = QPushButton("Browse…")
+            browse.clicked.connect(self._browse_destination)
+            source_row.addWidget(browse)
+            form.addRow("Remote paths", source_row)
         form.addRow("Nodes", self.targets)
         form.addRow("To", self.destination)
         form.addRow("Nodes at once", self.max_parallel)
+        form.addRow(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
 
-    def _browse_sources(self) -> None:
+    # ---- the list of local paths --------------------------------------------------------------
+
+    def paths(self) -> list[str]:
+        return [self.chosen.item(i).text() for i in range(self.chosen.count())]
+
+    def add_path(self, path: str) -> None:
+        if path and path not in self.paths():
+            self.chosen.addItem(path)
+
+    def _add_typed(self) -> None:
+        for path in split_local_paths(self.sources.text()):
+            self.add_path(path)
+        self.sources.clear()
+
+    def _remove_chosen(self) -> None:
+        for item in self.chosen.selectedItems():
+            self.chosen.takeItem(self.chosen.row(item))
+
+    def _browse_files(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self, "Files to upload")
-        if files:
-            self.sources.setText("; ".join(files))
+        for path in files:
+            self.add_path(path)
+
+    def _browse_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder to upload")
+        if folder:
+            self.add_path(folder)
 
     def _browse_destination(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Collect into")
         if folder:
             self.destination.setText(folder)
 
+    # ---- the request ----------------------------------------------------------------------------
+
     def request(self) -> TransferRequest:
-        sources = [s.strip() for s in self.sources.text().split(";") if s.strip()]
+        if self.direction is Direction.PUT:
+            sources = self.paths() + [p for p in split_local_paths(self.sources.text()) if p not in self.paths()]
+        else:
+            sources = [s.strip() for s in self.sources.text().split(";") if s.strip()]
         return TransferRequest(self.direction, sources, self.destination.text().strip(),
                                self.targets.text().strip() or "all", self.max_parallel.value())
+
+    def problem(self) -> str | None:
+        """What keeps the request from starting, checked here so the dialog can stay open."""
+        request = self.request()
+        if not request.sources:
+            return "Add at least one file or folder." if self.direction is Direction.PUT else "Give a remote path."
+        if self.direction is Direction.PUT:
+            missing = [s for s in request.sources if not Path(s).exists()]
+            if missing:
+                return f"Not found on this computer: {missing[0]}" + (f" (and {len(missing) - 1} more)"
+                                                                     if len(missing) > 1 else "")
+        if not request.destination and self.direction is Direction.GET:
+            return "Choose a local folder to collect into."
+        return None
+
+    def accept(self) -> None:
+        problem = self.problem()
+        if problem is None and self.submit is not None:
+            problem = self.submit(self.request())
+        if problem:
+            self.error.setText(problem)
+            self.error.show()
+            return
+        super().accept()
+
+
+def split_local_paths(text: str) -> list[str]:
+    """Paths as typed or pasted: one per line or separated by ';'; a line of several existing
+    paths separated by spaces (as a file manager copies them, possibly quoted) is split too."""
+    result: list[str] = []
+    for part in text.replace("\n", ";").split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        if Path(part.strip('"\'')).exists():
+            result.append(part.strip('"\''))
+            continue
+        try:
+            words = shlex.split(part, posix=os.name != "nt")
+        except ValueError:
+            words = []
+        words = [w.strip('"') for w in words]
+        result.extend(words if len(words) > 1 and all(Path(w).exists() for w in words) else [part])
+    return result
 
 
 class TransfersPage(QWidget):
@@ -97,6 +205,7 @@ class TransfersPage(QWidget):
         bar.addStretch(1)
         self.summary = QLabel()
         bar.addWidget(self.summary)
+        install_menu(self.view, lambda: button_entries(self.buttons, ["cancel", "retry"]))
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("<h2>Transfers</h2>"))
         layout.addLayout(bar)
@@ -129,12 +238,21 @@ class TransfersPage(QWidget):
         return self._open(Direction.GET, targets)
 
     def _open(self, direction: Direction, targets: str, sources: list[str] | None = None) -> TransferDialog:
-        dialog = TransferDialog(direction, targets if isinstance(targets, str) else "", sources, self)
-        dialog.accepted.connect(lambda: self.start(dialog.request()))
+        dialog = TransferDialog(direction, targets if isinstance(targets, str) else "", sources, self,
+                                submit=self._submit)
         dialog.finished.connect(dialog.deleteLater)
         self.dialog = dialog
         dialog.open()
         return dialog
+
+    def _submit(self, request: TransferRequest) -> str | None:
+        """Start it from the dialog; the engine's refusal goes back to the dialog, which stays open."""
+        try:
+            transfer = self.engine.transfers.start(request)
+        except LabDeckError as exc:
+            return str(exc)
+        self.actions.info.emit(f"Transfer #{transfer.id} started on {len(transfer.nodes)} node(s)")
+        return None
 
     def start(self, request: TransferRequest):
         try:

@@ -4,6 +4,8 @@ selection, search-hit highlighting and LabDeck's own notes in colour."""
 
 from __future__ import annotations
 
+import re
+
 from PySide6.QtCore import QEvent, QRect, Qt, Signal
 from PySide6.QtGui import (QColor, QFontDatabase, QFontMetrics, QGuiApplication, QKeySequence,
                            QPainter)
@@ -12,7 +14,15 @@ from PySide6.QtWidgets import (QAbstractScrollArea, QWidget)
 from .log_index import LineIndex
 
 MAX_COPY_LINES = 200_000
-NOTE_COLOR = QColor("#c62828")
+NOTE_COLOR = QColor("#c62828")       # LabDeck's notes that report a problem
+INFO_NOTE_COLOR = QColor("#3f7fcf")  # its informational notes ("started detached ..."): not an error
+_PROBLEM = re.compile(r"fail|error|kill|unreachable|lost|timed out|timeout|cancel|refus|denied|unconfirmed|"
+                      r"exit (code )?[1-9]|stopp|gone|missing|not found", re.IGNORECASE)
+
+
+def note_color(text: str) -> QColor:
+    """Red for a ``[labdeck]`` note about a problem, blue for one that only informs."""
+    return NOTE_COLOR if _PROBLEM.search(text) else INFO_NOTE_COLOR
 
 
 class LogArea(QAbstractScrollArea):
@@ -165,17 +175,17 @@ class LogArea(QAbstractScrollArea):
         for i, row in enumerate(range(first, last)):
             number = str(row + 1)
             p.drawText(right - fm.horizontalAdvance(number), i * lh + 1 + ascent, number)
-        # the lines, clipped right of the gutter; LabDeck's own notes in red
+        # the lines, clipped right of the gutter; LabDeck's own notes in red (problems) or blue
         p.setPen(text_color)
         clip_rect.setRect(gutter - 4, 0, width, rect.height())
         p.setClipRect(clip_rect)
-        red = False
+        pen = text_color
         widest = self._max_width
         for i, text in enumerate(texts):
-            note = text.startswith("[labdeck]")
-            if note != red:
-                red = note
-                p.setPen(NOTE_COLOR if note else text_color)
+            want = note_color(text) if text.startswith("[labdeck]") else text_color
+            if want is not pen:
+                pen = want
+                p.setPen(want)
             p.drawText(x0, i * lh + 1 + ascent, text)
             widest = max(widest, fm.horizontalAdvance(text[:400]))
         p.setClipping(False)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import (QColor, QDesktopServices, QGuiApplication, QKeySequence)
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import (QColor, QGuiApplication, QKeySequence)
 from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
                                QToolButton, QVBoxLayout, QWidget)
 
@@ -123,9 +123,13 @@ class LogView(QWidget):
         self.follow_box.setChecked(on)
         self.follow_box.blockSignals(False)
 
-    def open_external(self) -> None:
+    def open_external(self):
+        """Open the log in the system's viewer; without one, the box that offers to copy its path."""
         if self.path:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.path)))
+            from ..open_external import open_path
+            self.launcher_box = open_path(self, self.path, "log files")
+            return self.launcher_box
+        return None
 
     # ---- search ------------------------------------------------------------------------------------
 

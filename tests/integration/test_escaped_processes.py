@@ -1,0 +1,106 @@
+"""Processes that leave a step's process group (``setsid``, double forks) are found by the run
+token in their environment and killed with the rest, on a real sshd node and on this computer."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from labdeck.core.models import Job, JobPolicy, Step
+from labdeck.core.status import KillState, NodeRunStatus
+from labdeck.engine.engine import Engine
+from tests.conftest import add_sshd_node
+
+
+def processes_matching(marker: str) -> list[str]:
+    out = subprocess.run(["ps", "-eo", "stat=,args="], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if marker in line and not line.lstrip().startswith("Z")]
+
+
+def _run(engine, job: Job):
+    engine.catalog.add_job(job, replace=True)
+    run = engine.start_job(job.name)
+    assert engine.wait(run.id, 60)
+    (nr,) = engine.catalog.node_runs(run.id)
+    return nr
+
+
+def _escaping_job(target: str, marker: str) -> Job:
+    # the escaped child sleeps in its own session, outside the step's process group
+    command = f"setsid sh -c 'sleep 602; : {marker}' & echo token=$LABDECK_RUN_TOKEN; sleep 600"
+    return Job(name="escape", targets=target, steps=[Step(command=command)], policy=JobPolicy(timeout_s=3))
+
+
+def test_a_setsid_child_on_an_ssh_node_is_killed_by_its_run_token(engine, sshd_node):
+    add_sshd_node(engine, sshd_node)
+    marker = f"escaped-{uuid.uuid4().hex[:8]}"
+    nr = _run(engine, _escaping_job(sshd_node.name, marker))
+    text = Path(nr.log_path).read_text()
+    try:
+        assert nr.status is NodeRunStatus.TIMED_OUT
+        assert "token=" in text and "token=\n" not in text  # every step has its token
+        assert processes_matching(marker) == [], "the escaped process survived the kill"
+        assert nr.kill_state is KillState.KILLED
+        assert "processes that had left its process group (found by the run token)" in nr.message
+    finally:
+        subprocess.run(["pkill", "-f", marker])
+
+
+def test_a_setsid_child_on_this_computer_is_killed_by_its_run_token(engine):
+    marker = f"escaped-{uuid.uuid4().hex[:8]}"
+    nr = _run(engine, _escaping_job("this-computer", marker))
+    try:
+        assert nr.status is NodeRunStatus.TIMED_OUT
+        deadline = time.monotonic() + 3
+        while processes_matching(marker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert processes_matching(marker) == [], "the escaped process survived the kill"
+        assert nr.kill_state is KillState.KILLED
+    finally:
+        subprocess.run(["pkill", "-f", marker])
+
+
+def _cli(data_dir, *args: str, **kwargs):
+    return subprocess.Popen([sys.executable, "-m", "labdeck.cli", "--data-dir", str(data_dir), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def _wait_for(predicate, timeout: float):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.parametrize("where", ["ssh", "local"])
+def test_leftovers_of_a_killed_labdeck_are_killed_at_its_next_start(data_dir, sshd_node, where):
+    marker = f"orphan-{uuid.uuid4().hex[:8]}"
+    if where == "ssh":
+        engine = Engine(data_dir)
+        add_sshd_node(engine, sshd_node, name="remote")
+        engine.close()
+    target = "remote" if where == "ssh" else "this-computer"
+    proc = _cli(data_dir, "exec", "--targets", target, "--", f"sh -c 'sleep 610; : {marker}'; echo never")
+    try:
+        assert _wait_for(lambda: processes_matching(marker), 30), "the command never started"
+        proc.kill()  # SIGKILL: nothing of LabDeck is left to stop the command
+        proc.wait(10)
+        assert processes_matching(marker), "the command should outlive its killed controller"
+        listed = subprocess.run([sys.executable, "-m", "labdeck.cli", "--data-dir", str(data_dir), "runs", "--json"],
+                                capture_output=True, text=True, timeout=60)
+        assert listed.returncode == 0, listed.stderr
+        assert _wait_for(lambda: not processes_matching(marker), 10), "the leftover still runs after the next start"
+        with Engine(data_dir) as engine:
+            (nr,) = engine.catalog.node_runs(1)
+        assert nr.status is NodeRunStatus.INTERRUPTED
+        assert f"of it left running on node {target} were killed" in nr.message, nr.message
+        assert "found by the run token" in Path(nr.log_path).read_text()
+    finally:
+        subprocess.run(["pkill", "-f", marker])
