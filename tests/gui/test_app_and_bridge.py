@@ -207,3 +207,32 @@ def test_events_queued_before_detach_are_not_delivered_after_it(qtbot, engine):
     sender.join()
     qtbot.waitUntil(lambda: finished == [(8, "job", "succeeded")], timeout=3000)
     attached.detach()
+
+
+def test_a_start_the_engine_cannot_answer_is_reported_in_the_window_without_blocking_it(qtbot, data_dir):
+    """The window's engine calls run off the GUI thread: the engine process gone, Run still
+    returns at once and the window says what happened."""
+    import os
+    import signal
+    import time
+
+    from labdeck.engine.engine_process import EngineProcess
+    from labdeck.gui.main_window import MainWindow
+
+    engine = EngineProcess(data_dir)
+    window = MainWindow(engine, use_tray=False)
+    qtbot.addWidget(window)
+    try:
+        os.kill(engine.pid, signal.SIGKILL)
+        qtbot.waitUntil(lambda: engine._gone is not None, timeout=10_000)
+        began = time.monotonic()
+        window.actions._start("hello", {}, None)
+        assert time.monotonic() - began < 0.5  # the GUI thread did not wait for the engine
+        qtbot.waitUntil(lambda: bool(window.errors), timeout=10_000)
+        assert window.errors[-1].startswith("Cannot start hello: LabDeck's engine process") and "stopped" in window.errors[-1]
+        assert window.banner.text() == window.errors[-1]
+    finally:
+        window._quitting = True
+        window.close()
+        window.bridge.detach()
+        engine.close()

@@ -80,8 +80,10 @@ class NodeHealth:
 
     # ---- what the dispatcher and the queue tell ------------------------------------------
 
-    def mark_down(self, name: str, reason: str) -> None:
-        """The node did not answer: down now, probed again soon."""
+    def mark_down(self, name: str, reason: str, announce: bool = False) -> bool:
+        """The node did not answer: down now, probed again soon. ``announce``: publish a
+        NodeSeen (a probe's failure; a run's own events already say it could not reach the
+        node). True when it was up until now."""
         with self._lock:
             state = self._states.setdefault(name, _State())
             newly = state.down_since is None
@@ -93,9 +95,11 @@ class NodeHealth:
         if newly:
             log.warning("node %s is down: %s", name, reason)
             self._pool.forget(name)
-            self._bus.publish(NodeSeen(name, False, reason))
+            if announce:
+                self._bus.publish(NodeSeen(name, False, reason))
             self._on_change()
             self._wake.set()
+        return newly
 
     def probe_soon(self, name: str) -> None:
         with self._lock:
@@ -156,7 +160,7 @@ class NodeHealth:
         self._on_change()
 
     def _failed(self, name: str, error: str, interval: float) -> None:
-        self.mark_down(name, error)
+        self.mark_down(name, error, announce=True)
         with self._lock:
             state = self._states.setdefault(name, _State())
             state.last_error = error
