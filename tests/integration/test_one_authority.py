@@ -291,6 +291,20 @@ def test_labdeck_run_follows_max_runtime_restarts_and_exits_with_the_final_outco
     assert [n.kind for n in notes if n.run_id == runs[1].id].count("failed") == 1
 
 
+def test_a_restart_goes_on_when_the_terminal_that_started_the_run_is_gone(data_dir, sshd_node, client):
+    add_sshd_node(client, sshd_node, tags=["lab"])
+    add_job(client, "name: hangs\ntargets: tag:lab\npolicy: {max_runtime_s: 1.5, max_restarts: 1}\nsteps: ['sleep 30']\n")
+    proc = cli(data_dir, "run", "hangs")
+    restart = wait_for(lambda: [r for r in client.catalog.list_runs("hangs", 10) if r.restarts == 1], 60,
+                       "the restart")[0]
+    proc.kill()  # the terminal goes away (before: its engine, and the restart with it, ended 1.6 s later)
+    proc.wait(10)
+    assert client.wait(restart.id, 60)
+    final = client.catalog.get_run(restart.id)
+    assert final.status is RunStatus.FAILED and "max runtime" in final.note and "after 1 restart" in final.note
+    assert final.finished_at - final.started_at >= 1.5
+
+
 # ---- 5. honest statuses ----------------------------------------------------------------------
 
 
