@@ -13,8 +13,11 @@ MAX_SETTING = 10 * 365 * 86400  # ten years of seconds; far beyond any day count
 def tunable() -> dict[str, tuple[float, str]]:
     """name -> (default, meaning); imported when asked (engine.detached loads the executors)."""
     from ..engine.detached import DEFAULT_RETENTION_DAYS, RETENTION_SETTING
+    from ..engine.health import DEFAULT_PROBE_S, PROBE_SETTING
     from ..engine.heartbeat import DEFAULT_HEARTBEAT_S, HEARTBEAT_SETTING
     return {
+        PROBE_SETTING: (DEFAULT_PROBE_S, "seconds between two probes of a node that answers (one that does not is "
+                                         "probed after 2 s, 4 s, ... up to this)"),
         HEARTBEAT_SETTING: (DEFAULT_HEARTBEAT_S, "seconds a node may stay silent before its detached runs are "
                                                  "node_lost"),
         RETENTION_SETTING: (DEFAULT_RETENTION_DAYS, "days a finished detached run's folder is kept on its node"),
@@ -22,7 +25,7 @@ def tunable() -> dict[str, tuple[float, str]]:
 
 
 def register(sub) -> None:
-    cmd = sub.add_parser("setting", help="show or change a setting (heartbeat_s, detached_retention_days)")
+    cmd = sub.add_parser("setting", help="show or change a setting (heartbeat_s, detached_retention_days, probe_s)")
     cmd.add_argument("name", nargs="?")
     cmd.add_argument("value", nargs="?", help="a new value (a positive number)")
     cmd.set_defaults(handler=cmd_setting)
