@@ -141,7 +141,7 @@ def test_rerun_never_picks_a_node_that_is_down(client, sshd_nodes):
     assert client.catalog.get_run(first.id).status is RunStatus.FAILED
     client.catalog.set_setting("probe_s", "1")  # the periodic probe finds it soon
     down.stop()
-    wait_for(lambda: client.call("health.down", down.name), 30, "the stopped node to be found down")
+    wait_for(lambda: client.node_down(down.name), 30, "the stopped node to be found down")
     again = client.rerun_failed(first.id)
     assert client.wait(again.id, 60)
     assert client.catalog.get_run(again.id).status is RunStatus.SUCCEEDED
@@ -151,9 +151,9 @@ def test_rerun_never_picks_a_node_that_is_down(client, sshd_nodes):
 def test_a_node_that_comes_back_is_used_again_by_itself(client, sshd_nodes):
     (sshd,) = sshd_nodes(1)
     add_sshd_node(client, sshd, tags=["lab"])
-    client.catalog.set_setting("probe_s", "2")
+    client.catalog.set_setting("probe_s", "1")
     sshd.stop()
-    client.call("health.mark_down", sshd.name, "stopped by the test")
+    wait_for(lambda: client.node_down(sshd.name), 30, "the stopped node to be found down by a probe")
     add_job(client, "name: later\ntargets: tag:lab\narray: 2\nsteps: ['echo back']\n")
     run = client.start_job("later")
     wait_for(lambda: "is down since" in (next((e["reason"] for e in run_queue.entries(client.catalog)
@@ -412,8 +412,9 @@ def test_a_run_moving_off_an_unreachable_node_never_moves_to_a_node_that_is_down
     for sshd in (down, spare, first):
         add_sshd_node(client, sshd, tags=["lab"])
     add_job(client, "name: mover\ntargets: tag:lab\npolicy: {unreachable: move}\nsteps: ['echo ran on $LABDECK_NODE']\n")
+    client.catalog.set_setting("probe_s", "1")
     down.stop()
-    client.call("health.mark_down", down.name, "stopped by the test")
+    wait_for(lambda: client.node_down(down.name), 30, "the stopped node to be found down by a probe")
     first.stop()  # the run's own node does not answer either: it moves
     run = client.start_job("mover", targets=first.name)
     assert client.wait(run.id, 60)

@@ -68,6 +68,17 @@ class SchedulerApi(Protocol):
     def other_owner(self) -> tuple[str, int, bool | None] | None: ...
 
 
+def allowed_calls() -> frozenset[str]:
+    """The call paths a client may send: EngineApi's members and those of its parts."""
+    def members(protocol) -> set[str]:
+        return {n for n, v in vars(protocol).items()
+                if not n.startswith("_") and (callable(v) or isinstance(v, property))}
+    parts = {"nodes": NodesApi, "transfers": TransfersApi, "scheduler": SchedulerApi}
+    local = set(parts) | {"close"}  # a client leaves with a Bye; it never closes the engine for the others
+    return frozenset(members(EngineApi) - local
+                     | {f"{part}.{name}" for part, protocol in parts.items() for name in members(protocol)})
+
+
 @runtime_checkable
 class EngineApi(Protocol):
     data_dir: Path
@@ -107,6 +118,10 @@ class EngineApi(Protocol):
         started (waiting up to ``timeout`` while it is pending); None when there is none."""
 
     # ---- nodes and scheduling -----------------------------------------------------------
+
+    def node_down(self, name: str) -> str | None:
+        """Why placement keeps off the node now (it did not answer; a probe will tell when it
+        is back), or None when it is up."""
 
     def add_node(self, node: Node, secret: str | None = None, accept_host_key: bool = False,
                  check: bool = True) -> NodeCheck: ...

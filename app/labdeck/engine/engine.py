@@ -200,6 +200,9 @@ class Engine:
     def add_node(self, node: Node, secret: str | None = None, accept_host_key: bool = False, check: bool = True):
         return self.nodes.add(node, secret, accept_host_key, check)
 
+    def node_down(self, name: str) -> str | None:
+        return self.health.down(name)
+
     def test_node(self, name: str, accept_host_key: bool = False, replace_host_key: bool = False):
         return self.nodes.test(name, accept_host_key, replace_host_key)
 

@@ -184,6 +184,9 @@ class EngineProcess:
                  check: bool = True) -> NodeCheck:
         return self.call("add_node", node, secret, accept_host_key, check)
 
+    def node_down(self, name: str) -> str | None:
+        return self.call("node_down", name)
+
     def test_node(self, name: str, accept_host_key: bool = False, replace_host_key: bool = False) -> NodeCheck:
         return self.call("test_node", name, accept_host_key, replace_host_key)
 

@@ -23,14 +23,17 @@ from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection, Listener
 from pathlib import Path
 
+from ..core.errors import LabDeckError
 from ..core.events import NodeRunOutput
 from ..store import engine_files, paths
+from .api import allowed_calls
 from .protocol import PROTOCOL, Bye, Call, EventMessage, Reply, portable, reply_for
 
 log = logging.getLogger(__name__)
 FLUSH_S = 0.05
 LINGER_ENV = "LABDECK_ENGINE_LINGER_S"
 LINGER_S = 30.0
+ALLOWED = allowed_calls()
 
 
 class _Client:
@@ -73,10 +76,10 @@ class _Client:
 
     def _run_call(self, call: Call) -> None:
         try:
+            if call.path not in ALLOWED:  # the typed API only, never the engine's insides
+                raise LabDeckError(f"'{call.path}' is not part of LabDeck's engine API")
             target = self.service.engine
             for part in call.path.split("."):
-                if part.startswith("_"):
-                    raise AttributeError(f"{call.path} is not part of the engine API")
                 target = getattr(target, part)
             value = target(*call.args, **call.kwargs) if callable(target) else target
         except Exception as exc:
