@@ -420,3 +420,19 @@ def test_a_run_moving_off_an_unreachable_node_never_moves_to_a_node_that_is_down
     assert client.wait(run.id, 60)
     (nr,) = client.catalog.node_runs(run.id)
     assert nr.node_name == spare.name and nr.status is NodeRunStatus.SUCCEEDED, (nr.node_name, nr.message)
+
+
+def test_relative_local_paths_of_put_and_get_are_the_terminals_not_the_engines(data_dir, sshd_node, client, tmp_path):
+    add_sshd_node(client, sshd_node, tags=["lab"])  # the engine runs, started from another folder
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "input.dat").write_bytes(b"x" * 1000)
+    remote = tmp_path / "remote"
+    put = cli(data_dir, "put", "input.dat", "--targets", sshd_node.name, "--to", str(remote), "--json", cwd=work)
+    out, err = put.communicate(timeout=60)
+    assert put.returncode == 0, err
+    assert (remote / "input.dat").read_bytes() == b"x" * 1000
+    get = cli(data_dir, "get", f"{remote}/input.dat", "--targets", sshd_node.name, "--to", "back", "--json", cwd=work)
+    out, err = get.communicate(timeout=60)
+    assert get.returncode == 0, err
+    assert (work / "back" / sshd_node.name / "input.dat").read_bytes() == b"x" * 1000

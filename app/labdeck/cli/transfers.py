@@ -3,6 +3,7 @@ with a progress line on a terminal, a line per node as it ends, and ``--json`` r
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -50,11 +51,19 @@ def cmd_get(args) -> int:
     return _transfer(args, Direction.GET)
 
 
+def _here(path: str) -> str:
+    """A local path made absolute against this process's folder (``~`` is left to the engine)."""
+    return path if path.startswith("~") or os.path.isabs(path) else os.path.join(os.getcwd(), path)
+
+
 def _transfer(args, direction: Direction) -> int:
+    from ..core.transfers import Direction
     from ..engine.transfers import TransferRequest
 
-    request = TransferRequest(direction, list(args.sources), args.to, args.targets, args.max_parallel,
-                              parse_pairs(args.param, "-p"))
+    # local paths are this terminal's: the engine that moves the files runs in another folder
+    sources = [_here(s) for s in args.sources] if direction is Direction.PUT else list(args.sources)
+    to = _here(args.to) if direction is Direction.GET else args.to
+    request = TransferRequest(direction, sources, to, args.targets, args.max_parallel, parse_pairs(args.param, "-p"))
     with open_engine(args) as engine:
         progress = _TerminalProgress(enabled=sys.stderr.isatty() and not args.json)
         engine.bus.subscribe(progress.on_event)
