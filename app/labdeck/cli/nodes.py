@@ -115,7 +115,7 @@ def cmd_add(args) -> int:
     if args.no_verify_cert and not args.https:
         raise InvalidInput("--no-verify-cert only applies with --https")
     node = Node(name=args.name, transport=Transport(args.transport), host=args.host, port=args.port,
-                username=args.user, key_file=args.key_file, tags=args.tag, encoding=args.encoding,
+                username=args.user, key_file=_absolute(args.key_file), tags=args.tag, encoding=args.encoding,
                 python=check_interpreter(args.python),
                 winrm=_smb_settings(args, WinrmSettings(auth=args.auth, https=args.https,
                                                         verify_cert=not args.no_verify_cert, shell=args.shell)))
@@ -225,3 +225,12 @@ def cmd_capacity(args) -> int:
     shown = ", ".join(f"{k} {'?' if v is None else f'{v:g}'}" for k, v in effective.items())
     print(f"node '{node.name}' offers {shown}")
     return 0
+
+
+def _absolute(path: str | None) -> str | None:
+    """A key file named relative to this terminal's folder, made absolute: the engine that
+    connects with it runs elsewhere (``~`` stays, for the engine to expand)."""
+    import os
+    if not path or path.startswith("~") or os.path.isabs(path):
+        return path
+    return os.path.abspath(path)
