@@ -22,14 +22,7 @@ from labdeck.store import engine_files, run_queue
 from labdeck.store.jobfile import job_from_yaml
 from tests.conftest import add_sshd_node
 
-CLI_ENV = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[2] / "app"), "PYTHONUNBUFFERED": "1"}
-
-
-@pytest.fixture(autouse=True)
-def short_linger(monkeypatch):
-    """Engine services started here end 2 s after their last client and run (not 30 s)."""
-    monkeypatch.setenv("LABDECK_ENGINE_LINGER_S", "2")
-    CLI_ENV["LABDECK_ENGINE_LINGER_S"] = "2"
+APP_DIR = str(Path(__file__).resolve().parents[2] / "app")
 
 
 @pytest.fixture
@@ -66,9 +59,13 @@ def tasks_of(engine, run_id: int) -> list[tuple]:
     return run_queue.task_runs(engine.catalog, run_id)
 
 
+def cli_env() -> dict[str, str]:
+    return os.environ | {"PYTHONPATH": APP_DIR, "PYTHONUNBUFFERED": "1"}
+
+
 def cli(data_dir, *args: str, **popen) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "labdeck.cli", "--data-dir", str(data_dir), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=CLI_ENV, **popen)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(), **popen)
 
 
 # ---- 2. node health is part of placement -----------------------------------------------------
@@ -194,7 +191,7 @@ def test_queue_move_from_another_process_reorders_the_waiting_runs(data_dir, ssh
     runs = {name: client.start_job(name) for name in ("blocker", "first", "second")}
     moved = subprocess.run([sys.executable, "-m", "labdeck.cli", "--data-dir", str(data_dir), "queue", "move",
                             str(runs["second"].id), "--priority", "20"], capture_output=True, text=True,
-                           env=CLI_ENV, timeout=60)
+                           env=cli_env(), timeout=60)
     assert moved.returncode == 0, moved.stderr
     for run in runs.values():
         assert client.wait(run.id, 60)
