@@ -166,8 +166,12 @@ class EngineService:
     def run(self) -> None:
         """Until asked to stop, or idle (no client, no work) for the linger time."""
         threading.Thread(target=self.accept_loop, daemon=True, name="engine-accept").start()
+        catalog_file = paths.catalog_path(self.engine.data_dir)
         while not self._stop.wait(FLUSH_S):
             self._flush()
+            if not catalog_file.exists():  # the data folder was deleted: nothing left to serve
+                log.warning("%s is gone; the engine stops", catalog_file)
+                break
             if self._clients_now() or self.engine.busy():
                 self._idle_since = None
             elif self._idle_since is None:
