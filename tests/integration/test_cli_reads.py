@@ -25,7 +25,7 @@ def _run_in_process(data_dir, argv: list[str]) -> dict:
         import json, sys, threading
         from labdeck.cli import main
         code = main({["--data-dir", str(data_dir), *argv]!r})
-        heavy = [m for m in ("paramiko", "apscheduler", "labdeck.engine.engine", "keyring", "pydantic", "yaml")
+        heavy = [m for m in ("paramiko", "apscheduler", "labdeck.engine.engine", "keyring", "pydantic", "yaml", "numpy")
                  if m in sys.modules]
         print("\\n@@" + json.dumps({{"code": code, "heavy": heavy, "threads": threading.active_count()}}))
     """)

@@ -6,6 +6,7 @@ Every error is one clear line on stderr and a non-zero exit; ``labdeck`` alone o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -30,9 +31,27 @@ def _add_global_options(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     return parser
 
 
+@contextlib.contextmanager
+def _without_numpy():
+    """sqlite-utils imports numpy and pandas when they are installed (the app's charts bring
+    numpy: ~40 ms of every command), and LabDeck's catalog never hands it their types; so the
+    command modules (and the catalog under them) are imported without them. Later imports of
+    numpy work as usual."""
+    blocked = [name for name in ("numpy", "pandas") if name not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None  # "import numpy" raises ImportError while this is here
+    try:
+        yield
+    finally:
+        for name in blocked:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+
+
 def build_parser() -> argparse.ArgumentParser:
     # The command modules import the engine (paramiko and all); only commands need them.
-    from . import daemon, jobs, nodes, notify, policy, queue, runs, schedules, settings, transfers
+    with _without_numpy():
+        from . import daemon, jobs, nodes, notify, policy, queue, runs, schedules, settings, transfers
 
     parser = OneLineParser(prog="labdeck", description="Run and watch batch jobs across your lab's machines.")
     _add_global_options(parser)
