@@ -31,6 +31,7 @@ from ..core.events import Notification
 from ..core.models import Job, Node, Run, Trigger
 from ..store import engine_files, paths
 from ..store.catalog import Catalog
+from ..store.disk_space import DiskFull, disk_full_message, looks_full
 from .bus import EventBus
 from .protocol import PROTOCOL, Bye, Call, EventMessage, Reply
 
@@ -99,6 +100,9 @@ def connect(data_dir: Path, start: bool = True, timeout: float = START_TIMEOUT_S
                 time.sleep(0.3)  # the winner may still be starting: give it time to write its address
             if started is None or started.returncode == 3:
                 started = start_service(data_dir)
+            elif looks_full(data_dir):  # the engine could not even write its log: say what the user can fix
+                raise DiskFull(f"{disk_full_message(data_dir)}: LabDeck's engine cannot start; free some space "
+                               f"(reading the catalog still works)")
             else:
                 raise EngineProcessGone(f"LabDeck's engine process did not start (exit code {started.returncode}); "
                                         f"see {paths.engine_log_path(data_dir)}")
