@@ -202,6 +202,7 @@ def bench_stream(app: QApplication, workdir: Path, node_count: int, total_mb: in
         window.show()
         window.show_page(2)
         charts_on(window)
+        window.run_view.tabs.setCurrentWidget(window.run_view.timeline)   # built now, drawn during the run
         run_loop(1.0)
 
         probe = TickProbe()
@@ -218,7 +219,6 @@ def bench_stream(app: QApplication, workdir: Path, node_count: int, total_mb: in
         with profiled(profile):
             run = engine.start_command(command, "tag:bench", timeout_s=300)  # attached: the streaming path
             window.open_run(run.id)
-            window.run_view.tabs.setCurrentWidget(window.run_view.timeline)   # the chart grows each second
             ok = run_loop(600, lambda: run.id in finished, poll_ms=20)
         wall = time.perf_counter() - t0
         run_loop(0.3)  # let the last flushes and repaints land inside the probe
@@ -240,9 +240,9 @@ def bench_stream(app: QApplication, workdir: Path, node_count: int, total_mb: in
         ROWS.append(Row("   ticks: p99 gap / gaps > 50 ms", f"{ms(pct(busy_gaps, 0.99))} / "
                         f"{sum(g > 0.05 for g in busy_gaps)}", f"{ms(pct(idle_gaps, 0.99))} / "
                         f"{sum(g > 0.05 for g in idle_gaps)}", "-", "-", None))
-        lines = sum(window.run_view.progress.read(nr.log_path).lines for nr in node_runs)
-        NOTES.append(f"stream: the run view's Lines columns counted {lines:,} lines; the timeline drew "
-                     f"{len(window.run_view.timeline.bars)} bars")
+        lines = sum((window.bridge.live_progress(nr.id) or (0,))[0] for nr in node_runs)
+        NOTES.append(f"stream: the run view's Lines columns counted {lines:,} lines (from the stream); the timeline "
+                     f"drew {len(window.run_view.timeline.bars)} bars")
         ROWS.append(Row("   bytes in the run's logs vs produced", f"{received:,} B", f"{expected:,} B",
                         f"{received / expected:.4f}", "equal", received == expected and statuses == ["succeeded"]))
         NOTES.append(f"stream: {expected / 1e6:.0f} MB in {wall:.1f} s ({expected / 1e6 / wall:.1f} MB/s through "

@@ -84,7 +84,7 @@ class Bench:
 
     def clean(self) -> None:
         for p in (self.remote_up, self.local_down):
-            for q in (p, p.with_name(p.name + ".labdeck-part")):
+            for q in (p, *p.parent.glob(p.name + "*.labdeck-part")):  # SSH uploads: NAME.<node>.labdeck-part
                 q.unlink(missing_ok=True)
 
     # ---- scp -----------------------------------------------------------------------------

@@ -29,7 +29,8 @@ APP_DEBIAN_PACKAGES = ["libxcb-cursor0", "libxcb-icccm4", "libxcb-keysyms1", "li
 TEST_DEBIAN_PACKAGES = ["openssh-server", "openssh-client", "xvfb", "xauth", "libxcb-icccm4", "libxcb-keysyms1",
                         "libxcb-cursor0", "libxcb-xinerama0", "libxkbcommon-x11-0", "libegl1", "libgl1",
                         "libfontconfig1", "libdbus-1-3", "iproute2", "procps", "binutils",
-                        "samba", "smbclient"]
+                        "samba", "smbclient",
+                        "slurm-wlm", "munge"]  # a real single-host Slurm cluster (tests/support/slurm.py)
 
 
 TEST_WORKERS = 4

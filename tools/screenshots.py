@@ -2,9 +2,11 @@
 with a throw-away data folder full of realistic content, and saves docs/nodes.png (the
 dashboard), docs/jobs.png (with a job's trend), docs/job_editor.png, docs/run.png,
 docs/run_timeline.png, docs/runs.png, docs/log.png, docs/schedules.png, docs/transfers.png,
-docs/queue.png, and the window at 1600x1000 and 1024x640 (docs/small-*.png, docs/large-*.png).
+docs/queue.png, docs/import_dialog.png, docs/projects.png,
+docs/runs_by_project.png, docs/job_refs.png, and the window at 1600x1000 and 1024x640 (docs/small-*.png, docs/large-*.png).
 
     python tools/screenshots.py          # re-runs itself under xvfb-run when there is no display
+    python tools/screenshots.py import_dialog.png   # only the shots named
 """
 
 from __future__ import annotations
@@ -63,10 +65,10 @@ def populate(engine, cluster_dir: Path):
                                                    filename="generate.sh")],
                     options=[JobOption("samples", "10000", "samples per node"), JobOption("seed", "42"),
                              JobOption("hold", "0", "seconds to wait at the end")],
-                    policy=JobPolicy(timeout_s=6 * 3600, retries=1)))
+                    policy=JobPolicy(timeout_s=6 * 3600, retries=1), project="ml-training"))
     cat.add_job(Job(name="collect-results", description="Pull result summaries from every lab machine",
                     targets="all,!this-computer", steps=[Step(command="echo collecting from $(hostname); ls -la /tmp | head -5")],
-                    policy=JobPolicy(timeout_s=600)))
+                    policy=JobPolicy(timeout_s=600), project="ml-training"))
     cat.add_job(Job(name="staggered", description="Shards of different sizes; one node fails and retries",
                     targets="all,!win-lab-04", policy=JobPolicy(retries=1, retry_delay_s=0),
                     steps=[Step(command='case "$LABDECK_NODE" in gpu-01) n=6;; gpu-02) n=3;; win-lab-03) n=8;; '
@@ -74,12 +76,12 @@ def populate(engine, cluster_dir: Path):
                                         'echo "::progress $((i * 100 / n))"; sleep 0.5; done; '
                                         '[ "$LABDECK_NODE" = gpu-02 ] && exit 1; exit 0')]))
     cat.add_job(Job(name="disk-report", description="Free space on every node", targets="all",
-                    steps=[Step(command="df -h / | tail -1")]))
+                    steps=[Step(command="df -h / | tail -1")], project="ops"))
     cat.add_job(Job(name="nightly-eval", description="Evaluate the latest checkpoint", targets="tag:gpu",
                     steps=[Step(command='echo "evaluating checkpoint"; for i in $(seq 1 2000); do '
                                         'echo "step $i loss=0.$((5000 - i)) acc=0.$((i % 97))"; '
                                         '[ $i -eq 1500 ] && echo "ERROR: NaN in batch 1500, skipping"; done; '
-                                        '[ "$LABDECK_NODE" = gpu-02 ] && exit 2; exit 0')]))
+                                        '[ "$LABDECK_NODE" = gpu-02 ] && exit 2; exit 0')], project="ml-training"))
     return cluster
 
 
@@ -227,6 +229,65 @@ def node_dialog_shot(window, pump) -> None:
     dialog.reject()
 
 
+def import_dialog_shot(window, pump, cluster, tmp: Path) -> None:
+    """Importing an ssh config: two new render nodes (host keys read from real sshd servers),
+    a gateway, and gpu-01, which exists and is kept."""
+    from tests.support.sshd import ensure_password_user
+
+    user, _password = ensure_password_user()
+    renders = cluster.start_nodes(2)
+    config = tmp / "ssh_config"
+    config.write_text("# lab machines\n" + "".join(
+        f"Host {name}\n  HostName {s.host}\n  Port {s.port}\n  User {user}\n"
+        for name, s in zip(["render-01", "render-02"], renders)) +
+        "Host gpu-01\n  HostName gpu-01.lab.local\n  User lab\n"
+        "Host *\n  IdentityFile ~/.ssh/lab_ed25519\n")
+    window.show_page(0)
+    dialog = window.nodes_page.import_nodes()
+    dialog.path.setText(str(config))
+    dialog.load()
+    dialog.tags.setText("render")
+    dialog.check()
+    end = time.time() + 20
+    while dialog.busy and time.time() < end:
+        pump(0.2)
+    dialog.resize(1180, 420)
+    pump(0.8)
+    composite(window, dialog, DOCS / "import_dialog.png")
+    dialog.reject()
+
+
+def job_refs_shot(engine, window, pump, shot) -> None:
+    """A job whose steps run other jobs: the run view lists the child runs (one failed)."""
+    from labdeck.core.models import Job, Step, StepKind
+    engine.catalog.add_job(Job(name="nightly-pipeline", description="Check disks, then evaluate", targets="gpu-01",
+                               project="ml-training",
+                               steps=[Step(command="echo preparing the evaluation set", name="prepare"),
+                                      Step(kind=StepKind.JOB, job="disk-report", targets="tag:gpu"),
+                                      Step(kind=StepKind.JOB, job="nightly-eval")]))
+    run = run_and_wait(engine, "nightly-pipeline", timeout=120)
+    window.open_run(run.id)
+    pump(0.8)
+    shot(window, "job_refs.png")
+
+
+def projects_shots(window, pump, shot) -> None:
+    """The Jobs page showing one project, and the history of that project's runs."""
+    window.show_page(1)
+    page = window.jobs_page
+    page.refresh()
+    page.project.setCurrentText("ml-training")
+    page.select_job("nightly-eval")
+    shot(window, "projects.png")
+    page.project.setCurrentText("All projects")
+    runs = window.runs_page
+    window.show_page(window.stack.indexOf(runs))
+    runs.refresh()
+    runs.project.setCurrentText("ml-training")
+    shot(window, "runs_by_project.png")
+    runs.project.setCurrentText("All projects")
+
+
 def sizes_shots(window, pump, shot, run_id: int) -> None:
     """The window as it opens on a 1600x1000 and on a 1024x640 screen (minus a task bar and the
     title bar): the dashboard, the jobs page and a run's timeline must all fit."""
@@ -259,6 +320,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="labdeck-shots-"))
     os.environ["XDG_DATA_HOME"] = str(tmp / "xdg")
     os.environ["PYTHON_KEYRING_BACKEND"] = "keyrings.alt.file.PlaintextKeyring"
+    os.environ["LABDECK_ALLOW_INSECURE_KEYRING"] = "1"  # a throw-away catalog and test users, as in the tests
 
     from PySide6.QtCore import QTimer
     from PySide6.QtGui import QFont
@@ -301,6 +363,15 @@ def main() -> int:
             print("saved", DOCS / name)
 
         pump(0.5)
+        only = set(sys.argv[1:])
+        if only:
+            if "import_dialog.png" in only:
+                import_dialog_shot(window, pump, cluster, tmp)
+            if "projects.png" in only:
+                projects_shots(window, pump, shot)
+            if "job_refs.png" in only:
+                job_refs_shot(engine, window, pump, shot)
+            return 0
         window.show_page(0)
         window.refresh_all()
         window.nodes_page.select_names(["gpu-01"])
@@ -357,6 +428,9 @@ def main() -> int:
         transfers_shot(window, pump, shot, tmp)
         node_dialog_shot(window, pump)
         queue_shot(engine, window, pump, shot)
+        import_dialog_shot(window, pump, cluster, tmp)
+        projects_shots(window, pump, shot)
+        job_refs_shot(engine, window, pump, shot)
         sizes_shots(window, pump, shot, timeline_run.id)
         window._quitting = True
         window.close()

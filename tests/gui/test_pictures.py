@@ -168,6 +168,8 @@ def test_the_progress_column_shows_what_a_real_run_printed(qtbot, window, engine
     qtbot.waitUntil(lambda: (view.progress_of("this-computer") or ("",))[0] == "42%", timeout=15_000)
     progress, lines, last = view.progress_of("this-computer")
     assert last == "almost there" and int(lines) >= 5
+    node_run = engine.catalog.node_runs(run.id)[0]
+    assert window.bridge.live_progress(node_run.id)[2] == 42.0   # counted from the stream, not re-read
     from labdeck.gui.models.transfer_model import PERCENT_ROLE
     assert view.matrix.item(0, 6).data(PERCENT_ROLE) == 42
     wait_run_final(qtbot, engine, run.id)
@@ -203,9 +205,12 @@ def test_status_colours_stay_readable_in_dark_mode(qtbot, window):
     dark.setColor(QPalette.ColorRole.Base, QColor("#1e1e1e"))
     dark.setColor(QPalette.ColorRole.Window, QColor("#2b2b2b"))
     app.setPalette(dark)
+    trend = window.jobs_page.trend
+    trend.ensure_built()
     try:
         for status in STATUS_COLORS:
             assert contrast(status_color(status), QColor("#1e1e1e")) >= 3.0, status
+        qtbot.waitUntil(lambda: trend.plot.backgroundBrush().color().name() == "#1e1e1e")  # charts follow
     finally:
         app.setPalette(light)
     assert status_color("failed").name() == "#e53935"   # light mode keeps the house colours
@@ -222,3 +227,37 @@ def test_on_a_1024_wide_window_the_resource_bars_stay_in_view(qtbot, window, eng
     disk = view.visualRect(view.model().index(0, COLUMNS.index("Disk")))
     assert disk.right() <= view.viewport().width()          # no scrolling to see the disk bar
     assert "local" in view.model().index(_row(view.model(), "gpu-03"), 0).data(3)   # the transport, in the tooltip
+
+
+def test_an_array_shows_its_items_per_node_over_time(qtbot, window, engine):
+    from labdeck.store.jobfile import job_from_yaml
+    engine.catalog.add_node(Node(name="local-c", transport="local"))
+    engine.catalog.add_job(job_from_yaml("name: sweep\ntargets: this-computer,local-c\narray: 6\nslots_per_node: 2\n"
+                                         "placement: any\nsteps: ['echo item $LABDECK_ITEM; [ $LABDECK_ITEM != 4 ]']\n"))
+    run = engine.start_job("sweep")
+    assert engine.wait(run.id, 60)
+    window.open_run(run.id)
+    panel = window.queue_page.array
+    panel.tabs.setCurrentWidget(panel.timeline)
+    timeline = panel.timeline
+    qtbot.waitUntil(lambda: timeline.built and len(timeline.bars) == 6, timeout=10_000)
+    assert set(timeline.names) <= {"this-computer", "local-c"}
+    assert all(b.row == timeline.names.index(b.node) for b in timeline.bars)   # each item on its node's row
+    failed = [b for b in timeline.bars if b.status == "failed"]
+    assert len(failed) == 1 and failed[0].color == "#e53935"
+    opened = []
+    timeline.taskRunClicked.connect(opened.append)
+    timeline.click(failed[0])
+    assert opened == [failed[0].run_id]
+
+
+def test_a_run_from_before_the_window_opened_gets_its_progress_from_the_log(qtbot, window, engine):
+    engine.catalog.add_job(Job(name="earlier", targets="this-computer",
+                               steps=[Step(command='echo a; echo "LABDECK_PROGRESS=30"; echo "last words"')]))
+    run = engine.start_job("earlier")
+    wait_run_final(qtbot, engine, run.id)
+    view = window.run_view
+    view.bridge = None                     # as a window that was not listening when the run went
+    window.open_run(run.id)
+    qtbot.waitUntil(lambda: (view.progress_of("this-computer") or ("",))[0] == "30%", timeout=10_000)
+    assert view.progress_of("this-computer")[1:] == ("3", "last words")

@@ -174,3 +174,17 @@ workflow:
         window.close()
         window.bridge.detach()
         engine.close()
+
+
+def test_a_run_waiting_for_another_run_is_shown_with_what_it_waits_for(window, engine):
+    from labdeck.core.models import Trigger
+    first = engine.start_command("sleep 30", "this-computer")
+    wait = engine.after.start_after("hello", {}, Trigger.MANUAL, None, first.id, require_ok=True)
+    page = window.queue_page
+    window.show_page(window.stack.indexOf(page))
+    page.refresh()
+    assert page.waits.isVisible() and f"hello — waiting for run {first.id} to succeed" in page.waits.text()
+    engine.after.cancel(wait.id)
+    engine.cancel(first.id)
+    page.refresh()
+    assert not page.waits.isVisible()

@@ -99,3 +99,47 @@ def test_the_command_line_takes_minimized():
     import argparse
     args, rest = _add_global_options(argparse.ArgumentParser(add_help=False)).parse_known_args(["--minimized"])
     assert args.minimized and rest == []
+
+
+def test_the_transfers_page_says_which_names_were_changed_for_windows(qtbot, window, engine, tmp_path, monkeypatch):
+    from labdeck.core.transfers import Direction
+    from labdeck.engine import transfer_node
+    from labdeck.engine.transfers import TransferRequest
+    monkeypatch.setattr(transfer_node, "NTFS_NAMES", True)  # as on a Windows controller
+    remote = tmp_path / "results"
+    remote.mkdir()
+    (remote / "a:b.txt").write_text("stream")
+    (remote / "ok.txt").write_text("ok")
+    transfer = engine.transfers.start(TransferRequest(Direction.GET, [str(remote)], str(tmp_path / "collected"),
+                                                      "this-computer"))
+    page = window.transfers_page
+    qtbot.waitUntil(lambda: (row := page.model.row_of(transfer.id, "this-computer")) is not None
+                    and row.state == "done", timeout=30_000)
+    from labdeck.gui.models.transfer_model import COLUMNS
+    row = page.model.row_of(transfer.id, "this-computer")
+    state = page.model.data(page.model.index(page.model.rows.index(row), len(COLUMNS) - 1))
+    assert state == "done: 1 name(s) changed for Windows: results/a:b.txt -> results/a%3Ab.txt"
+    assert (tmp_path / "collected" / "this-computer" / "results" / "a%3Ab.txt").read_text() == "stream"
+
+
+def test_the_node_dialog_sets_the_python_for_py_steps(qtbot, window, engine):
+    page = window.nodes_page
+    page.refresh()
+    page.select_names(["this-computer"])
+    dialog = page.edit_node()
+    assert dialog.python.text() == "" and "found on the node" in dialog.python.placeholderText()
+    dialog.python.setText("py -3 & calc")
+    dialog.save()
+    assert "will not put on a command line" in dialog.message.text()  # refused in the dialog, nothing saved
+    assert engine.catalog.get_node("this-computer").python == ""
+    dialog.python.setText(r"C:\Program Files\Python312\python.exe")
+    with qtbot.waitSignal(dialog.saved, timeout=20_000):
+        dialog.save()
+    assert engine.catalog.get_node("this-computer").python == r"C:\Program Files\Python312\python.exe"
+    page.select_names(["this-computer"])
+    again = page.edit_node()
+    assert again.python.text() == r"C:\Program Files\Python312\python.exe"
+    again.python.setText("")
+    with qtbot.waitSignal(again.saved, timeout=20_000):
+        again.save()
+    assert engine.catalog.get_node("this-computer").python == ""  # cleared: found on the node again

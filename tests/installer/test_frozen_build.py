@@ -117,7 +117,7 @@ def test_frozen_self_test_fails_when_the_bundle_lost_its_icons(frozen_app):
     finally:
         hidden.rename(resources)
     assert result.returncode == 1
-    assert "FAIL  icons:" in result.stdout and "self-test FAILED: 1 of 7 checks" in result.stdout
+    assert "FAIL  icons:" in result.stdout and "self-test FAILED: 1 of 10 checks" in result.stdout
 
 
 def test_bundle_has_what_labdeck_uses_and_not_the_rest_of_qt(frozen_app):

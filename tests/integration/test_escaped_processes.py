@@ -117,3 +117,34 @@ def test_leftovers_of_a_killed_labdeck_are_killed_at_its_next_start(data_dir, ss
         assert "found by the run token" in Path(nr.log_path).read_text()
     finally:
         subprocess.run(["pkill", "-f", marker])
+
+
+def test_a_setsid_child_of_a_detached_run_is_killed_by_its_run_token(engine, sshd_node):
+    add_sshd_node(engine, sshd_node)
+    marker = f"escaped-{uuid.uuid4().hex[:8]}"
+    job = _escaping_job(sshd_node.name, marker)
+    job.policy = JobPolicy(timeout_s=4, launch="detached")
+    nr = _run(engine, job)
+    try:
+        assert nr.status is NodeRunStatus.TIMED_OUT, nr.message
+        assert _wait_for(lambda: not processes_matching(marker), 5), "the escaped process survived the kill"
+        assert nr.kill_state is KillState.KILLED
+    finally:
+        subprocess.run(["pkill", "-f", marker])
+
+
+def test_a_running_app_kills_the_leftovers_of_a_killed_cli_when_it_reconciles(data_dir, sshd_node):
+    marker = f"orphan-{uuid.uuid4().hex[:8]}"
+    app = Engine(data_dir)  # the desktop app, open all along
+    try:
+        add_sshd_node(app, sshd_node, name="remote")
+        proc = _cli(data_dir, "exec", "--targets", "remote", "--", f"sh -c 'sleep 610; : {marker}'; echo never")
+        assert _wait_for(lambda: processes_matching(marker), 30), "the command never started"
+        proc.kill()
+        proc.wait(10)
+        app.adopt_detached()  # what the app does at its scheduler's start, and before a cancel
+        assert _wait_for(lambda: not processes_matching(marker), 15), "the leftover still runs"
+        assert _wait_for(lambda: "were killed" in (app.catalog.node_runs(1)[0].message or ""), 10)
+    finally:
+        subprocess.run(["pkill", "-f", marker])
+        app.close()

@@ -1,6 +1,6 @@
 """Nodes that share one home folder (NFS homes are common in labs; here: four real sshd nodes with
-the same login on this machine): `put --targets all` into one relative folder writes the same
-file from every node at once, each through its own part file, and every node succeeds."""
+the same login on this machine): `put --targets all` into one relative folder succeeds on every
+node, and the data travels once -- the other nodes see the first one's files and skip them."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import shutil
 import uuid
 from pathlib import Path
 
-from labdeck.core.transfers import Direction
+from labdeck.core.transfers import Direction, FileOutcome
 from labdeck.engine.transfers import TransferRequest
 from tests.conftest import add_sshd_node
 
 
-def test_put_from_every_node_into_one_shared_folder_succeeds_on_all(engine, sshd_nodes, tmp_path):
+def test_put_into_one_shared_folder_succeeds_on_all_and_the_data_travels_once(engine, sshd_nodes, tmp_path):
     nodes = sshd_nodes(4)
     for sshd in nodes:
         add_sshd_node(engine, sshd, tags=["nfs"])
@@ -29,6 +29,10 @@ def test_put_from_every_node_into_one_shared_folder_succeeds_on_all(engine, sshd
         assert failed == {}
         landed = Path.home() / folder / "in"
         assert hashlib.sha256((landed / "input.bin").read_bytes()).digest() == hashlib.sha256(source.read_bytes()).digest()
-        assert sorted(p.name for p in landed.iterdir()) == ["input.bin"]  # no part file left behind
+        assert sorted(p.name for p in landed.iterdir()) == ["input.bin"]  # no part or marker file left behind
+        outcomes = {name: (r.files[0].outcome, r.shared_with) for name, r in transfer.results.items()}
+        leader = nodes[0].name
+        assert outcomes[leader] == (FileOutcome.COPIED, "")
+        assert all(outcomes[n.name] == (FileOutcome.SKIPPED, leader) for n in nodes[1:]), outcomes
     finally:
         shutil.rmtree(Path.home() / folder, ignore_errors=True)

@@ -41,6 +41,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -142,6 +143,17 @@ def _read_banner(host: str, port: int, timeout: float = 1.0) -> bool:
         return False
 
 
+def _read_banner_inside(prefix: list[str], host: str, port: int) -> bool:
+    """_read_banner run under ``prefix`` (inside a network namespace), for an sshd that listens
+    on an address only that namespace can reach."""
+    code = (f"import socket; s = socket.create_connection(({host!r}, {port}), timeout=1); s.settimeout(1); "
+            "import sys; sys.exit(0 if s.recv(256).startswith(b'SSH-2.0') else 1)")
+    try:
+        return subprocess.run([*prefix, sys.executable, "-c", code], capture_output=True, timeout=10).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
+
+
 def _current_user() -> str:
     try:
         import pwd
@@ -200,6 +212,7 @@ class SshdNode:
     sftp: bool = True  # False: no "Subsystem sftp" line (as some locked-down servers), at the next start()
     extra_env: dict[str, str] = field(default_factory=dict)  # for the node's commands, at the next start()
     launch_prefix: list[str] = field(default_factory=list)  # e.g. ["ip", "netns", "exec", NS]
+    hidden: bool = False  # listens where only its namespace reaches it (readiness is checked in there)
     _proc: subprocess.Popen | None = field(default=None, repr=False, compare=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
@@ -369,7 +382,8 @@ class SshdNode:
                 if "Address already in use" in log_text or "Cannot bind any address" in log_text:
                     raise _PortInUse(f"{self.name}: port {self.port} in use:\n{log_text}")
                 raise SshdStartError(f"{self.name}: sshd exited with rc={rc}:\n{log_text}")
-            if _read_banner(self.host, self.port):
+            if (_read_banner_inside(self.launch_prefix, self.host, self.port) if self.hidden
+                    else _read_banner(self.host, self.port)):
                 return
             if time.monotonic() >= deadline:
                 self.stop()
@@ -447,12 +461,16 @@ class SshdCluster:
                 names.append(f"{prefix}{self._counter:02d}")
             return names
 
-    def start_node_in(self, launch_prefix: list[str], host: str, prefix: str = "nsnode") -> SshdNode:
-        """One node whose sshd runs under ``launch_prefix`` (a network namespace) on ``host``."""
+    def start_node_in(self, launch_prefix: list[str], host: str, prefix: str = "nsnode",
+                      hidden: bool = False) -> SshdNode:
+        """One node whose sshd runs under ``launch_prefix`` (a network namespace) on ``host``;
+        ``hidden``: ``host`` is an address only that namespace reaches (its own 127.0.0.1), so
+        the node can be reached only through another node in the namespace (a jump host)."""
         self._ensure_client_key()
-        return self._create_node(self._next_names(1, prefix)[0], launch_prefix, host)
+        return self._create_node(self._next_names(1, prefix)[0], launch_prefix, host, hidden)
 
-    def _create_node(self, name: str, launch_prefix: list[str] | None = None, host: str | None = None) -> SshdNode:
+    def _create_node(self, name: str, launch_prefix: list[str] | None = None, host: str | None = None,
+                     hidden: bool = False) -> SshdNode:
         workdir = self.base_dir / name
         if workdir.exists():
             shutil.rmtree(workdir)
@@ -469,6 +487,7 @@ class SshdCluster:
             host_key_fingerprint=_fingerprint(host_key.with_name(host_key.name + ".pub")),
             workdir=workdir,
             launch_prefix=list(launch_prefix or []),
+            hidden=hidden,
         )
         shutil.copyfile(self.client_pub_file, node.authorized_keys_file)
         node.authorized_keys_file.chmod(0o600)

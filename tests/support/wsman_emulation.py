@@ -55,6 +55,8 @@ from tests.support import wsman_transfer_emulation
 
 PS_QUOTED = r"'((?:[^'\u2018\u2019\u201a\u201b]|['\u2018\u2019\u201a\u201b]{2})*)'"
 _ENV_RE = re.compile(r"^\[Environment\]::SetEnvironmentVariable\(" + PS_QUOTED + r", " + PS_QUOTED + r"\)$", re.M)
+# A .ps1 runs as sh text here; like Windows PowerShell, it drops the file's UTF-8 BOM first.
+PS1_AS_SH = r"""/bin/sh -c "$(LC_ALL=C sed '1s/^\xef\xbb\xbf//' "$LABDECK_SCRIPT")" """.strip()
 _SCRIPT_ENV_RE = re.compile(r"^\[Environment\]::SetEnvironmentVariable\('LABDECK_SCRIPT', "
                             r"\(Join-Path \$env:USERPROFILE " + PS_QUOTED + r"\)\)$", re.M)
 _PARAM_RE = re.compile(r"^\$(\w+) = " + PS_QUOTED + r"$", re.M)
@@ -203,7 +205,7 @@ def plan_command(command: str, arguments: str, root: Path, quotas: dict[str, str
                     clixml_stderr=False, launch=True)
     if first == "# labdeck-launch powershell":
         text = script.split("# labdeck-payload\n", 1)[1].rsplit("\n# labdeck-payload-end", 1)[0]
-        text = text.replace("& $env:LABDECK_SCRIPT", '/bin/sh "$LABDECK_SCRIPT"')
+        text = text.replace("& $env:LABDECK_SCRIPT", PS1_AS_SH)
         return Plan(["/bin/sh", "-c", text], env, stdin_open=False, pid_mark=True, launch=True)
     if first.startswith("# labdeck-helper detached-"):
         return plan_detached(first.split()[-1], params, root)
@@ -227,7 +229,7 @@ def powershell_step_as_sh(text: str) -> str:
     """A PowerShell step's payload (between the payload marker lines) as sh text."""
     if "# labdeck-payload\n" in text:
         text = text.split("# labdeck-payload\n", 1)[1].rsplit("\n# labdeck-payload-end", 1)[0]
-    return text.replace("& $env:LABDECK_SCRIPT", '/bin/sh "$LABDECK_SCRIPT"')
+    return text.replace("& $env:LABDECK_SCRIPT", PS1_AS_SH)
 
 
 def detached_cmd_as_sh(arguments: str) -> str:

@@ -76,7 +76,7 @@ def test_runs_of_a_dead_controller_are_marked_interrupted(tmp_path):
 def test_job_yaml_validation_messages():
     with pytest.raises(InvalidInput, match="'name' is required"):
         job_from_yaml("steps: [echo]")
-    with pytest.raises(InvalidInput, match="exactly one of 'command', 'script', 'put' or 'get'"):
+    with pytest.raises(InvalidInput, match="exactly one of 'command', 'script', 'put', 'get' or 'job'"):
         job_from_yaml("name: x\nsteps:\n- {command: a, script: b}")
     with pytest.raises(InvalidInput, match=r"policy: unknown key 'timeoutt' \(did you mean 'timeout_s'\?\)"):
         job_from_yaml("name: x\nsteps: [echo]\npolicy: {timeoutt: 3}")

@@ -8,9 +8,11 @@ import inspect
 
 import pytest
 
-from labdeck.engine.api import EngineApi, NodesApi, SchedulerApi, TransfersApi
+from labdeck.engine.api import EngineApi, NodeImportApi, NodesApi, SchedulerApi, TransfersApi
 from labdeck.engine.engine import Engine
 from labdeck.engine.engine_process import EngineProcess
+from labdeck.engine.node_import import NodeImporter
+from labdeck.engine.node_import import NodeImporter
 from labdeck.engine.nodes import NodeManager
 from labdeck.engine.scheduler import Scheduler
 from labdeck.engine.transfers import TransferManager
@@ -28,7 +30,7 @@ def _parameters(fn) -> list[tuple[str, object]]:
 @pytest.mark.parametrize("implementation", [Engine, EngineProcess])
 def test_both_engines_offer_every_call_with_the_same_parameters(implementation):
     for name, member in _members(EngineApi).items():
-        assert hasattr(implementation, name) or name in ("nodes", "transfers", "scheduler"), \
+        assert hasattr(implementation, name) or name in ("nodes", "node_import", "transfers", "scheduler", "after"), \
             f"{implementation.__name__} has no {name}"
         if inspect.isfunction(member):
             assert _parameters(getattr(implementation, name)) == _parameters(member), \
@@ -36,7 +38,7 @@ def test_both_engines_offer_every_call_with_the_same_parameters(implementation):
 
 
 @pytest.mark.parametrize("protocol, implementation", [(NodesApi, NodeManager), (TransfersApi, TransferManager),
-                                                      (SchedulerApi, Scheduler)])
+                                                      (SchedulerApi, Scheduler), (NodeImportApi, NodeImporter)])
 def test_the_engine_parts_the_api_names_match_it(protocol, implementation):
     for name, member in _members(protocol).items():
         assert hasattr(implementation, name), f"{implementation.__name__} has no {name}"

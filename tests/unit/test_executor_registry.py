@@ -23,14 +23,14 @@ def test_every_transport_has_a_factory_that_serves_it():
 
 
 def test_an_unknown_transport_is_refused_in_one_line_naming_the_known_ones():
-    with pytest.raises(InvalidInput, match=r"transport 'telnet' is not supported: use one of local, ssh, winrm"):
+    with pytest.raises(InvalidInput, match=r"transport 'telnet' is not supported: use one of local, ssh, winrm, slurm"):
         factory_for("telnet")
 
 
 def test_cli_start_up_and_the_factories_leave_paramiko_and_pywinrm_unimported():
     code = ("import sys, labdeck.cli, labdeck.engine.engine\n"
             "from labdeck.executors.registry import factory_for\n"
-            "for t in ('local', 'ssh', 'winrm'): factory_for(t)\n"
+            "for t in ('local', 'ssh', 'winrm', 'slurm'): factory_for(t)\n"
             "print(sorted(m for m in ('paramiko', 'winrm', 'smbprotocol') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "[]", result.stderr

@@ -41,3 +41,10 @@ def test_remote_signal_deaths_read_the_same_on_a_windows_controller(monkeypatch)
     assert describe_exit(129, "linux").startswith("exited with code 129 (killed by SIGHUP: its terminal")
     assert describe_exit(135, "linux").startswith("exited with code 135 (killed by SIGBUS")  # Linux's 7, not 10
     assert signal_number("KILL") == 9 and signal_number("HUP") == 1 and signal_number("PIPE") == 13
+
+
+def test_a_windows_command_not_found_says_how_to_give_a_py_step_its_python():
+    assert describe_exit(9009, "windows") == (
+        "exited with code 9009 (the command was not found; for a .py step: Python is not installed on the node "
+        "(or only the Microsoft Store's placeholder is): install it, or set the node's interpreter with "
+        "labdeck node python NODE PATH)")

@@ -41,7 +41,7 @@ BASE = "name: gen\ntargets: all\nsteps: [echo hi]\n"
                                                "or https:// address, got 'ftp://x'"),
     ("on_failure: {command: '  '}", "gen.yaml: job 'gen': on_failure.command: is empty: write the command or script it runs"),
     ("xyzzy: 1", "gen.yaml: job 'gen': unknown key 'xyzzy' (allowed: array, description, name, on_failure, options, "
-                 "over, over_file, placement, policy, priority, resources, resume, slots_per_node, steps, targets, workflow)"),
+                 "over, over_file, placement, policy, priority, project, resources, resume, slots_per_node, steps, targets, workflow)"),
 ])
 def test_a_bad_field_is_one_line_naming_its_path(extra, message):
     with pytest.raises(InvalidInput) as caught:
@@ -120,6 +120,19 @@ def test_a_huge_file_is_refused_before_it_is_parsed():
 def test_plain_anchors_and_aliases_still_work():
     job = job_from_yaml("name: twice\ntargets: all\nsteps: [&hi {command: echo hi}, *hi]\n")
     assert [s.command for s in job.steps] == ["echo hi", "echo hi"]
+
+
+def test_project_and_option_choices_are_part_of_the_format(tmp_path):
+    from labdeck.store.jobfile import job_from_yaml, job_to_yaml
+    text = ("name: gen\nproject: ml/training\ntargets: all\nsteps: [echo hi]\n"
+            "options: [{name: split, default: train, choices: [train, test]}]\n")
+    job = job_from_yaml(text, "gen.yaml")
+    assert job.project == "ml/training" and job.options[0].choices == ["train", "test"]
+    assert job_from_yaml(job_to_yaml(job), "again.yaml") == job
+    with pytest.raises(InvalidInput, match=r"project: .*not a valid name"):
+        job_from_yaml(text.replace("ml/training", "'!!'"), "gen.yaml")
+    with pytest.raises(InvalidInput, match=r"options\[0\].choices"):
+        job_from_yaml(text.replace("[train, test]", "[]"), "gen.yaml")
 
 
 def test_a_key_given_twice_is_refused_not_overwritten():

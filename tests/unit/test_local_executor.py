@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 import threading
 import uuid
+
+import pytest
 
 from labdeck.core.status import KillState
 from labdeck.executors.base import CommandRequest, Deadline, Ending, ScriptFile
 from labdeck.executors.local.executor import LocalExecutor
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX sh commands; the Windows side is tests/unit/test_windows_local.py")
 
 
 def collect():

@@ -27,3 +27,15 @@ def test_a_growing_log_is_read_only_where_it_grew(tmp_path):
     assert (second.lines, second.last_line, second.percent) == (5, "working on shard 7", 55.0)
     assert second.offset == log.stat().st_size
     assert tracker.read(str(log)).lines == 5    # nothing new: nothing counted twice
+
+
+def test_streamed_text_gives_what_the_log_file_gives(tmp_path):
+    from labdeck.core.progress import TextProgress
+    chunks = ["start\n::prog", "ress 10\nhalf a li", "ne\nLABDECK_PROGRESS=55\nworking on shard 7\n", "tail without end"]
+    live = TextProgress()
+    for chunk in chunks:
+        live.feed(chunk)
+    log = tmp_path / "node.log"
+    log.write_text("".join(chunks))
+    from_file = LogProgress().read(str(log))
+    assert live.snapshot() == (from_file.lines, from_file.last_line, from_file.percent) == (5, "working on shard 7", 55.0)

@@ -4,12 +4,17 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
+
+import pytest
 
 from labdeck.core.status import KillState
 from labdeck.executors.base import ScriptFile
 from labdeck.executors.detached_ops import LocalDetachedOps
 from labdeck.executors.posix_detached import parse_status
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX sh and process groups (local detached runs are POSIX-only)")
 
 
 def wait_state(ops, folder, pgid, state, timeout=10):

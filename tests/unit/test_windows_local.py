@@ -90,7 +90,9 @@ def test_quoted_program_and_arguments_with_spaces_reach_the_program(tmp_path):
     folder = tmp_path / "John Smith"
     folder.mkdir()
     script = folder / "show args.cmd"
-    script.write_text("@echo [%~1] [%~2]\r\n", encoding="ascii")
+    # the arguments go through variables: a %~2 holding "&" would split the echo line itself
+    script.write_text('@setlocal EnableDelayedExpansion\r\n@set "A=%~1"\r\n@set "B=%~2"\r\n@echo [!A!] [!B!]\r\n',
+                      encoding="ascii")
     result, out, err = run_local(LocalExecutor(tmp_path), CommandRequest(command=f'"{script}" "a b" "c&d"'))
     assert result.exit_code == 0, err
     assert out.strip() == "[a b] [c&d]"

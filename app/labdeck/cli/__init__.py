@@ -51,13 +51,14 @@ def _without_numpy():
 def build_parser() -> argparse.ArgumentParser:
     # The command modules import the engine (paramiko and all); only commands need them.
     with _without_numpy():
-        from . import daemon, jobs, nodes, notify, policy, queue, runs, schedules, settings, transfers
+        from . import daemon, jobs, nodes, notify, policy, projects, queue, runs, schedules, settings, transfers
 
     parser = OneLineParser(prog="labdeck", description="Run and watch batch jobs across your lab's machines.")
     _add_global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     nodes.register(sub)
     jobs.register(sub)
+    projects.register(sub)
     runs.register(sub)
     schedules.register(sub)
     policy.register(sub)

@@ -6,8 +6,9 @@ import sys
 from pathlib import Path
 
 from ..core.errors import InvalidInput
-from ..core.models import Job, JobOption, JobPolicy, Step, StepKind
+from ..core.models import DEFAULT_PROJECT, Job, JobOption, JobPolicy, Step, StepKind, check_project_name
 from ..core.quoting import check_option_name
+from . import job_import
 from .common import open_catalog, parse_pairs, print_json, print_table
 from .policy import POLICY_FLAGS, add_policy_arguments, apply_policy_arguments
 
@@ -35,10 +36,12 @@ def register(sub) -> None:
     add.add_argument("--max-parallel", type=int, default=0, help="nodes at once (0 = all)")
     add.add_argument("--option", action="append", metavar="K=DEFAULT", help="an option with its default (repeatable)")
     add.add_argument("--description", default="")
+    add.add_argument("--project", default=DEFAULT_PROJECT, help="the project the job belongs to (default: default)")
     add_policy_arguments(add)
     add.set_defaults(handler=cmd_add)
 
     lst = job.add_parser("list", help="list jobs")
+    lst.add_argument("--project", help="only the jobs of this project")
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(handler=cmd_list)
 
@@ -49,9 +52,10 @@ def register(sub) -> None:
         p.add_argument("name")
         p.set_defaults(handler=handler)
 
-    imp = job.add_parser("import", help="add a job from a YAML file (- for stdin)")
+    imp = job.add_parser("import", help="add a job from a YAML file (- for stdin), or Rundeck jobs (--from rundeck)")
     imp.add_argument("file")
     imp.add_argument("--replace", action="store_true", help="replace a job of the same name")
+    job_import.add_arguments(imp)
     imp.set_defaults(handler=cmd_import)
 
 
@@ -69,7 +73,7 @@ def cmd_add(args) -> int:
         step = Step(command=args.command)
     options = [JobOption(name=check_option_name(k), default=v) for k, v in parse_pairs(args.option, "--option").items()]
     job = Job(name=args.name, steps=[step], targets=args.targets, options=options, description=args.description,
-              policy=apply_policy_arguments(JobPolicy(timeout_s=args.timeout, retries=args.retries,
+              project=check_project_name(args.project), policy=apply_policy_arguments(JobPolicy(timeout_s=args.timeout, retries=args.retries,
                                                       retry_delay_s=args.retry_delay, max_parallel=args.max_parallel), args))
     from ..store.jobfile import check_job  # pydantic: only for the commands that check a job
     check_job(job, flag_names=JOB_ADD_FLAGS)
@@ -87,14 +91,14 @@ def _check_targets(catalog, job: Job) -> None:
 
 def cmd_list(args) -> int:
     with open_catalog(args) as catalog:
-        jobs = catalog.list_jobs()
+        jobs = catalog.list_jobs(args.project)
     if args.json:
-        print_json([{"name": j.name, "targets": j.targets, "steps": len(j.steps) or len(j.plan.workflow),
+        print_json([{"name": j.name, "project": j.project, "targets": j.targets, "steps": len(j.steps) or len(j.plan.workflow),
                      "description": j.description,
                      "options": {o.name: o.default for o in j.options}, "timeout_s": j.policy.timeout_s} for j in jobs])
         return 0
-    print_table(["NAME", "TARGETS", "STEPS", "TIMEOUT", "DESCRIPTION"],
-                [[j.name, j.targets, len(j.steps) or len(j.plan.workflow),
+    print_table(["NAME", "PROJECT", "TARGETS", "STEPS", "TIMEOUT", "DESCRIPTION"],
+                [[j.name, j.project, j.targets, len(j.steps) or len(j.plan.workflow),
                   f"{j.policy.timeout_s:g}s" if j.policy.timeout_s else "-",
                   j.description] for j in jobs])
     return 0
@@ -115,6 +119,10 @@ def cmd_remove(args) -> int:
 
 
 def cmd_import(args) -> int:
+    if args.source_format == "rundeck":
+        return job_import.cmd_import_rundeck(args)
+    if args.targets or args.tz != "UTC" or args.dry_run or args.partial:
+        raise InvalidInput("--targets, --tz, --dry-run and --partial are for --from rundeck")
     from ..store.safe_yaml import MAX_DOCUMENT_CHARS  # PyYAML: only for the commands that read YAML
     try:  # one character past the limit is enough for load_yaml to refuse a huge file
         if args.file == "-":
@@ -129,6 +137,8 @@ def cmd_import(args) -> int:
     folder = None if args.file == "-" else str(Path(args.file).resolve().parent)  # where a relative over_file is
     from ..store.jobfile import job_from_yaml
     job = job_from_yaml(text, source="standard input" if args.file == "-" else args.file, base_dir=folder)
+    if args.project:
+        job.project = check_project_name(args.project)
     with open_catalog(args) as catalog:
         _check_targets(catalog, job)
         catalog.add_job(job, replace=args.replace)

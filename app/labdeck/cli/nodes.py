@@ -7,7 +7,8 @@ from dataclasses import asdict, replace
 
 from ..core.errors import InvalidInput
 from ..core.interpreters import check_interpreter
-from ..core.models import WINRM_AUTHS, Node, Transport, WinrmSettings
+from ..core.models import WINRM_AUTHS, Node, SlurmSettings, Transport, WinrmSettings
+from . import node_import
 from .argtypes import PORT, whole_number
 from .common import open_catalog, open_engine, print_json, print_table, read_secret_from_stdin
 
@@ -33,11 +34,19 @@ def register(sub) -> None:
     add.add_argument("--shell", choices=["cmd", "powershell"], default="cmd",
                      help="WinRM: the shell command steps are written for (default cmd)")
     _smb_arguments(add)
+    add.add_argument("--partition", default="", help="Slurm: the partition batch jobs go to (default: the cluster's)")
+    add.add_argument("--account", default="", help="Slurm: the account batch jobs are charged to")
+    add.add_argument("--sbatch-arg", action="append", default=[], metavar="ARG",
+                     help="Slurm: one more sbatch option for every batch job, e.g. --sbatch-arg=--qos=short "
+                          "(repeatable)")
     add.add_argument("--encoding", default="utf-8",
                      help="how the node's output is decoded (default utf-8; e.g. cp850 for an OEM code page)")
     add.add_argument("--python", default="", metavar="INTERPRETER",
                      help="what runs .py script steps (a path, or e.g. python3, py -3; default: found on the node)")
     add.add_argument("--tag", action="append", default=[], help="a tag for target specs (repeatable)")
+    add.add_argument("--via", metavar="GATEWAY[,GATEWAY2]", default="",
+                     help="SSH: reach the node through these jump hosts (nodes already added), first hop first, "
+                          "like ssh -J")
     add.add_argument("--accept-host-key", action="store_true", help="trust the host key the node presents now")
     add.add_argument("--no-check", action="store_true", help="add without connecting (accept the host key later with node test)")
     add.set_defaults(handler=cmd_add)
@@ -73,6 +82,8 @@ def register(sub) -> None:
     prep.add_argument("--allow", default="LocalSubnet",
                       help="who may connect through the firewall: LocalSubnet (default), an address or a range")
     prep.set_defaults(handler=cmd_prepare_windows)
+
+    node_import.register(node)
 
     py = node.add_parser("python", help="set the Python interpreter that runs a node's .py script steps")
     py.add_argument("name")
@@ -112,13 +123,17 @@ def cmd_add(args) -> int:
     if args.transport != "winrm" and (args.https or args.no_verify_cert or args.auth != "ntlm" or args.shell != "cmd"
                                       or smb_given):
         raise InvalidInput("--auth, --https, --no-verify-cert, --shell and --smb... are for --transport winrm")
+    if args.transport != "slurm" and (args.partition or args.account or args.sbatch_arg):
+        raise InvalidInput("--partition, --account and --sbatch-arg are for --transport slurm")
     if args.no_verify_cert and not args.https:
         raise InvalidInput("--no-verify-cert only applies with --https")
     node = Node(name=args.name, transport=Transport(args.transport), host=args.host, port=args.port,
                 username=args.user, key_file=_absolute(args.key_file), tags=args.tag, encoding=args.encoding,
+                via=[hop.strip() for hop in args.via.split(",") if hop.strip()],
                 python=check_interpreter(args.python),
                 winrm=_smb_settings(args, WinrmSettings(auth=args.auth, https=args.https,
-                                                        verify_cert=not args.no_verify_cert, shell=args.shell)))
+                                                        verify_cert=not args.no_verify_cert, shell=args.shell)),
+                slurm=SlurmSettings(partition=args.partition, account=args.account, sbatch_args=args.sbatch_arg))
     with open_engine(args) as engine:
         result = engine.add_node(node, secret=secret, accept_host_key=args.accept_host_key, check=not args.no_check)
     print(f"added node '{node.name}'" + (f" ({result.probe.get('os', '?')}, {result.probe.get('cpus', '?')} CPUs)"
@@ -144,6 +159,13 @@ def cmd_test(args) -> int:
     if result.host_key:
         print(f"host key: {result.host_key}")
     p = result.probe
+    if p.get("slurm_version"):
+        print(f"node '{args.name}' is a Slurm {p['slurm_version']} cluster (login node {p.get('os', '?')}); "
+              f"{p.get('cpus', '?')} CPUs, {p.get('gpus', 0)} GPUs in all")
+        for check in result.checks:
+            print(f"  {'ok  ' if check.ok else 'FIX '} {check.name}: {check.value}"
+                  + (f" - {check.advice}" if check.advice else ""))
+        return 0
     print(f"node '{args.name}' is reachable: {p.get('os', '?')} {p.get('os_release', '')}, {p.get('cpus', '?')} CPUs, "
           f"{p.get('memory_mb', '?')} MB memory, {p.get('disk_free_mb', '?')} MB disk free")
     for check in result.checks:

@@ -10,8 +10,8 @@ import time
 from ..core.errors import InvalidInput
 from ..core.status import RunStatus
 from ..engine.api import EngineApi
-from ..store import run_queue
 from ..core.plan import MAX_PRIORITY
+from ..store import run_queue, run_waits
 from .argtypes import RUN_ID, whole_number
 from .common import open_catalog, open_engine, print_json, print_table, wait_or_cancel
 
@@ -48,16 +48,20 @@ def cmd_queue(args) -> int:
         line = run_queue.entries(catalog)
         for entry in line:
             entry["progress"] = run_queue.describe_progress(run_queue.progress(catalog, entry["run_id"]))
+        waits = run_waits.waiting(catalog)  # runs that start when another run ends (run --after)
     if args.json:
         print_json([{k: e[k] for k in ("position", "run_id", "job_name", "status", "priority", "progress", "reason",
-                                       "queued_at")} for e in line])
+                                       "queued_at")} for e in line] +
+                   [{"wait_id": w.id, "job_name": w.job_name, "status": "waiting", "after_run_id": w.after_run_id,
+                     "after_ok": w.require_ok, "reason": w.reason, "queued_at": w.created_at} for w in waits])
         return 0
-    if not line:
+    if not line and not waits:
         print("the queue is empty")
         return 0
     print_table(["POS", "RUN", "JOB", "PRIORITY", "STATUS", "PROGRESS", "WAITING FOR"],
                 [[e["position"], e["run_id"], e["job_name"], e["priority"], e["status"], e["progress"],
-                  e["reason"] or "-"] for e in line])
+                  e["reason"] or "-"] for e in line] +
+                [["-", "-", w.job_name, "-", "waiting", "-", w.reason] for w in waits])
     return 0
 
 

@@ -26,6 +26,9 @@ def register(sub) -> None:
     run.add_argument("-p", "--param", action="append", metavar="K=V", help="an option value (repeatable)")
     run.add_argument("--targets", help="run on these targets instead of the job's own")
     run.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    run.add_argument("--after", type=RUN_ID, metavar="RUN", help="start only when this run has ended "
+                                                                 "(labdeck queue shows it waiting)")
+    run.add_argument("--after-ok", action="store_true", help="with --after: start only if that run succeeded")
     run.set_defaults(handler=cmd_run)
 
     ex = sub.add_parser("exec", help="run an ad-hoc command on targets and wait")
@@ -37,6 +40,7 @@ def register(sub) -> None:
 
     runs = sub.add_parser("runs", help="recent runs")
     runs.add_argument("--job")
+    runs.add_argument("--project", help="only runs of this project's jobs")
     runs.add_argument("--status", choices=[s.value for s in RunStatus])
     runs.add_argument("--limit", type=whole_number(1, 1_000_000), default=30, help="at most this many runs (default 30)")
     runs.add_argument("--json", action="store_true")
@@ -55,9 +59,32 @@ def register(sub) -> None:
 
 
 def cmd_run(args) -> int:
+    if args.after_ok and args.after is None:
+        raise InvalidInput("--after-ok goes with --after RUN")
     with open_engine(args) as engine:
+        if args.after is not None:
+            return _run_after(engine, args)
         run = engine.start_job(args.job, parse_pairs(args.param, "-p"), Trigger.CLI, targets=args.targets)
         return _wait_and_report(engine, run.id, args.json)
+
+
+def _run_after(engine, args) -> int:
+    wait = engine.after.start_after(args.job, parse_pairs(args.param, "-p"), Trigger.CLI, args.targets, args.after,
+                                    args.after_ok)
+    print(f"job '{args.job}' is {wait.reason} (labdeck queue shows it; Ctrl-C gives up)", file=sys.stderr)
+    try:
+        wait = engine.after.wait_started(wait.id)
+    except KeyboardInterrupt:
+        engine.after.cancel(wait.id)
+        print(f"gave up waiting: job '{args.job}' was not started", file=sys.stderr)
+        return 130
+    if wait.state == "started":
+        return _wait_and_report(engine, wait.run_id, args.json)
+    if args.json:
+        print_json({"job": args.job, "status": "skipped", "after": args.after, "note": wait.note})
+    else:
+        print(f"job '{args.job}' {wait.note}", file=sys.stderr)
+    return EXIT_RUN_FAILED
 
 
 def cmd_exec(args) -> int:
@@ -90,11 +117,22 @@ def _wait_and_report(engine: EngineApi, run_id: int, as_json: bool) -> int:
     run_id = wait_or_cancel(engine, run_id, followed)
     run = engine.catalog.get_run(run_id)
     node_runs = engine.catalog.node_runs(run_id)
+    children = engine.catalog.called_runs(run_id)  # a job whose steps run other jobs
     if as_json:
-        print_json({"run_id": run.id, "job": run.job_name, "status": run.status, "nodes": [
+        report = {"run_id": run.id, "job": run.job_name, "status": run.status, "nodes": [
             {"node": nr.node_name, "status": nr.status, "exit_code": nr.exit_code, "attempt": nr.attempt,
              "duration_s": round(nr.duration_s or 0, 3), "message": nr.message, "kill": nr.kill_state,
-             "log": nr.log_path} for nr in node_runs]})
+             "log": nr.log_path} for nr in node_runs]}
+        if children:
+            report["note"] = run.note
+            report["children"] = [{"run_id": c.id, "job": c.job_name, "status": c.status, "note": c.note,
+                                   "nodes": {nr.node_name: nr.log_path for nr in engine.catalog.node_runs(c.id)}}
+                                  for c in children]
+        print_json(report)
+    elif children:
+        for child in children:
+            print(f"  run {child.id} {child.job_name}: {child.status} ({child.note})", file=sys.stderr)
+        print(f"run {run.id} {run.status}: {run.note}", file=sys.stderr)
     else:
         print(f"run {run.id} {run.status}: {sum(nr.status == NodeRunStatus.SUCCEEDED for nr in node_runs)} of "
               f"{len(node_runs)} nodes succeeded (logs: labdeck logs {run.id})", file=sys.stderr)
@@ -103,7 +141,7 @@ def _wait_and_report(engine: EngineApi, run_id: int, as_json: bool) -> int:
 
 def cmd_runs(args) -> int:
     with open_catalog(args) as catalog:
-        runs = catalog.list_runs(args.job, args.limit, args.status)
+        runs = catalog.list_runs(args.job, args.limit, args.status, args.project)
         details = {r.id: catalog.node_runs(r.id) for r in runs}
         store = DetachedStore(catalog)
         detached = {r.id: store.of_run(r.id) for r in runs}

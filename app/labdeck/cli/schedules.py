@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..core.schedules import CatchUp, Schedule, ScheduleKind, parse_at, parse_duration, parse_tz, preview
 from ..store.schedules import ScheduleStore
+from . import schedule_import
 from .argtypes import SCHEDULE_ID, whole_number
 from .common import open_catalog, print_json, print_table
 
@@ -23,6 +24,10 @@ def register(sub) -> None:
     add.add_argument("--catch-up", choices=[c.value for c in CatchUp], default="skip",
                      help="after fires were missed: skip (record and notify only) or once (also run once at start)")
     add.add_argument("--disabled", action="store_true", help="add it switched off")
+    add.add_argument("--after", dest="after_job", metavar="JOB", default="",
+                     help="a fire while JOB has a run going on waits for that run to end")
+    add.add_argument("--after-ok", action="store_true",
+                     help="with --after: start only if that run (or JOB's last run) succeeded")
     add.set_defaults(handler=cmd_add)
 
     lst = sched.add_parser("list", help="schedules with their next fire times")
@@ -30,6 +35,8 @@ def register(sub) -> None:
     lst.add_argument("--next", type=whole_number(0, 1000), default=3, metavar="N", help="fire times to preview (default 3)")
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(handler=cmd_list)
+
+    schedule_import.register(sched)
 
     rm = sched.add_parser("remove", help="remove a schedule")
     rm.add_argument("id", type=SCHEDULE_ID)
@@ -54,6 +61,7 @@ def cmd_add(args) -> int:
         schedule = Schedule(args.job, ScheduleKind.DATE, parse_at(args.at, args.tz).isoformat(), args.tz)
     schedule.enabled = not args.disabled
     schedule.catch_up = CatchUp(args.catch_up)
+    schedule.after_job, schedule.after_ok = args.after_job, args.after_ok
     with open_catalog(args) as catalog:
         ScheduleStore(catalog).add(schedule)
         upcoming = preview(schedule, 1)
@@ -73,6 +81,7 @@ def cmd_list(args) -> int:
     if args.json:
         print_json({"paused": paused, "schedules": [{
             "id": s.id, "job": s.job_name, "kind": s.kind, "expr": s.expr, "tz": s.tz, "enabled": s.enabled,
+            "after": s.after_job, "after_ok": s.after_ok,
             "catch_up": s.catch_up, "last_checked": s.last_checked,
             "next": [{"at": f.at.isoformat(), "flag": f.flag, "note": f.note} for f in fires]} for s, fires in items]})
         return 0

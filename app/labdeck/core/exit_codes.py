@@ -53,9 +53,20 @@ def signal_number(name: str) -> int | None:
     return _SIGNAL_NUMBERS.get(name if name.startswith("SIG") else "SIG" + name)
 
 
+# cmd.exe's own codes: 9009 is "not recognized as an internal or external command", which is also
+# what the Microsoft Store's python.exe placeholder returns on a PC without Python.
+_CMD_CODES = {
+    9009: ("the command was not found; for a .py step: Python is not installed on the node (or only the "
+           "Microsoft Store's placeholder is): install it, or set the node's interpreter with "
+           "labdeck node python NODE PATH"),
+}
+
+
 def describe_exit(code: int, os_family: str | None = None) -> str:
     """``exited with code N`` plus what N means when it is a signal death or a Windows crash."""
     text = f"exited with code {code}"
+    if os_family == "windows" and code in _CMD_CODES:
+        return f"{text} ({_CMD_CODES[code]})"
     if os_family == "windows" or code < 0 or code > 255:
         meaning = _WINDOWS_CRASHES.get(code & 0xFFFFFFFF)
         return f"{text} (0x{code & 0xFFFFFFFF:08X}: {meaning})" if meaning else text

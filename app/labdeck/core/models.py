@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -13,12 +14,14 @@ from .status import KillState, NodeRunStatus, RunStatus
 NOTIFY_KINDS = ("failed", "succeeded", "missed", "exceeded")
 LAUNCH_MODES = ("auto", "attached", "detached")
 DETACH_AFTER_S = 300.0  # "auto" launches jobs with a longer timeout detached
+DEFAULT_PROJECT = "default"
 
 
 class Transport(StrEnum):
     LOCAL = "local"
     SSH = "ssh"
     WINRM = "winrm"
+    SLURM = "slurm"   # a Slurm cluster reached over SSH through its login node
 
 
 class StepKind(StrEnum):
@@ -26,6 +29,7 @@ class StepKind(StrEnum):
     SCRIPT = "script"
     PUT = "put"    # copy local files/folders (``source``) into a folder on the node (``destination``)
     GET = "get"    # collect a remote path or glob (``source``) into ``destination``/<node>/
+    JOB = "job"    # run another job (``job``) with ``options``, on ``targets`` or its own; a child run
 
 
 class Trigger(StrEnum):
@@ -70,6 +74,36 @@ class WinrmSettings:
             check_smb_settings(self.smb_share, self.smb_port, self.smb_share_root, self.smb_home)
 
 
+SLURM_NAME = re.compile(r"[A-Za-z0-9_.+-]{1,64}")
+# sbatch options LabDeck writes itself for every batch job: a node's extra arguments may not set them
+SLURM_RESERVED_ARGS = ("--array", "-a", "--output", "-o", "--error", "-e", "--input", "-i", "--parsable",
+                       "--wrap", "--chdir", "-D", "--job-name", "-J", "--export", "--open-mode")
+
+
+@dataclass
+class SlurmSettings:
+    """Where a Slurm cluster's batch jobs go: partition and account (empty: the cluster's
+    defaults) and extra sbatch arguments (e.g. --qos=short), passed on exactly as given."""
+    partition: str = ""
+    account: str = ""
+    sbatch_args: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for what, value in (("partition", self.partition), ("account", self.account)):
+            if value and not SLURM_NAME.fullmatch(value):
+                raise InvalidInput(f"Slurm {what} '{value}' is not a name (letters, digits, '_', '.', '-')")
+        for arg in self.sbatch_args:
+            if not isinstance(arg, str) or not arg.startswith("-") or any(c in arg for c in "\n\r\0"):
+                raise InvalidInput(f"--sbatch-arg '{arg}' is not an sbatch option: give one option a time, "
+                                   "like --sbatch-arg=--qos=short")
+            name = arg.split("=", 1)[0]
+            if name in SLURM_RESERVED_ARGS or any(name.startswith(r) and len(r) == 2 and len(name) > 2
+                                                  for r in SLURM_RESERVED_ARGS):
+                raise InvalidInput(f"--sbatch-arg '{arg}': LabDeck sets {name} itself for every batch job")
+            if name in ("--partition", "-p", "--account", "-A"):
+                raise InvalidInput(f"--sbatch-arg '{arg}': use --partition / --account for that")
+
+
 @dataclass
 class Node:
     name: str
@@ -88,6 +122,8 @@ class Node:
     last_seen: float | None = None
     winrm: WinrmSettings = field(default_factory=WinrmSettings)  # used by WinRM nodes only
     python: str = ""                   # runs .py script steps; "" = found on the node (core/interpreters.py)
+    slurm: SlurmSettings = field(default_factory=SlurmSettings)  # used by Slurm nodes only
+    via: list[str] = field(default_factory=list)  # SSH: jump hosts (node names), first hop first
     id: int | None = None
 
     @property
@@ -96,7 +132,7 @@ class Node:
             return self.port
         if self.transport is Transport.WINRM:
             return 5986 if self.winrm.https else 5985
-        return {Transport.SSH: 22}.get(self.transport, 0)
+        return {Transport.SSH: 22, Transport.SLURM: 22}.get(self.transport, 0)
 
 
 @dataclass
@@ -108,6 +144,9 @@ class Step:
     name: str = ""
     source: str = ""                # for PUT/GET; ${node.name} and ${option.X} allowed
     destination: str = ""           # for PUT/GET
+    job: str = ""                   # for JOB: the job it runs
+    options: dict[str, str] = field(default_factory=dict)  # for JOB: its option values; ${option.X} allowed
+    targets: str = ""               # for JOB: where it runs ("": the job's own targets)
 
 
 @dataclass
@@ -116,6 +155,7 @@ class JobOption:
     default: str = ""
     description: str = ""
     required: bool = False
+    choices: list[str] = field(default_factory=list)  # the only values allowed (empty: any)
 
 
 @dataclass
@@ -157,6 +197,19 @@ class JobPolicy:
             raise InvalidInput("policy 'max_restarts' cannot be negative")
 
 
+PROJECT_NAME = re.compile(r"[\w][\w .@/+-]{0,79}")
+
+
+def check_project_name(name, source: str = "") -> str:
+    """A project name as given, or InvalidInput: letters, digits, space, . @ / + - _; up to 80."""
+    text = str(name).strip() if name is not None else ""
+    if not PROJECT_NAME.fullmatch(text):
+        where = f"{source}: " if source else ""
+        raise InvalidInput(f"{where}project '{name}' is not a valid name: use letters, digits, spaces and . @ / + - _ "
+                           "(up to 80 characters)")
+    return text
+
+
 @dataclass
 class Job:
     name: str
@@ -167,6 +220,7 @@ class Job:
     description: str = ""
     id: int | None = None
     plan: Plan = field(default_factory=Plan)  # workflow, array, resources, priority (empty: classic)
+    project: str = DEFAULT_PROJECT  # jobs belong to a project (nodes are shared by all)
 
 
 @dataclass
@@ -187,6 +241,7 @@ class Run:
     note: str = ""                      # why a run was missed, skipped, restarted or failed without nodes
     restarts: int = 0                   # how many max-runtime restarts came before this run
     parent_run_id: int | None = None    # the first run of a chain of restarts
+    called_by_run_id: int | None = None  # a job reference's run: the run whose step started it
     workflow_run_id: int | None = None  # a task run: the workflow or array run it belongs to
     task: str = ""                      # a task run: its step name or array index
 

@@ -48,8 +48,14 @@ class Schedule:
     last_checked: float | None = None  # fires up to this time have been handled
     created_at: float | None = None
     id: int | None = None
+    after_job: str = ""              # a fire waits for this job's unfinished run to end (engine/after.py)
+    after_ok: bool = False           # ...and starts only if that run (or its last one) succeeded
 
     def describe(self) -> str:
+        return self._rule() + (f", after {self.after_job}" + (" succeeds" if self.after_ok else "")
+                               if self.after_job else "")
+
+    def _rule(self) -> str:
         if self.kind is ScheduleKind.CRON:
             return f"cron '{self.expr}' {self.tz}"
         if self.kind is ScheduleKind.INTERVAL:

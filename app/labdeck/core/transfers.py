@@ -63,6 +63,7 @@ class NodeTransferResult:
     seconds: float = 0.0
     unreachable: bool = False  # the error was the node dropping (a retry resumes)
     cancelled: bool = False
+    shared_with: str = ""  # the node whose upload already put the files into this node's (shared) folder
     renamed: list[tuple[str, str]] = field(default_factory=list)  # (name on the node, name written here)
 
     def renamed_text(self) -> str:
@@ -75,6 +76,7 @@ class NodeTransferResult:
 
     def as_dict(self) -> dict:
         return {"node": self.node, "ok": self.ok, "error": self.error, "bytes": self.bytes_done,
+                "shared_with": self.shared_with,
                 "seconds": round(self.seconds, 3),
                 "renamed": [{"remote": remote, "local": local} for remote, local in self.renamed],
                 "files": [{"local": f.local, "remote": f.remote, "size": f.size, "outcome": str(f.outcome),
@@ -169,6 +171,7 @@ class TransferNodeFinished:
     node: str
     ok: bool
     error: str
+    note: str = ""  # e.g. which names were changed for Windows
 
 
 @dataclass(frozen=True)

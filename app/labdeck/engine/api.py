@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from ..core.transfers import NodeTransferResult
     from ..store.catalog import Catalog
     from .bus import EventBus
+    from ..importers import NodeCandidate
+    from .jump_paths import JumpLookup
+    from .node_import import ImportPlan, ImportResult
+    from ..store.run_waits import RunWait
     from .nodes import NodeCheck
     from .transfers import Transfer, TransferRequest
 
@@ -29,9 +33,10 @@ if TYPE_CHECKING:
 class NodesApi(Protocol):
     """Adding, changing, testing and removing nodes (engine/nodes.py)."""
 
-    def presented_host_key(self, node: Node) -> tuple[str, str, str]: ...
+    def presented_host_key(self, node: Node, lookup: JumpLookup | None = None) -> tuple[str, str, str]: ...
 
-    def try_login(self, node: Node, secret: str | None, accepted_fingerprint: str | None) -> NodeCheck: ...
+    def try_login(self, node: Node, secret: str | None, accepted_fingerprint: str | None,
+                  lookup: JumpLookup | None = None) -> NodeCheck: ...
 
     def add(self, node: Node, secret: str | None = None, accept_host_key: bool = False, check: bool = True,
             expected_fingerprint: str | None = None) -> NodeCheck: ...
@@ -41,6 +46,17 @@ class NodesApi(Protocol):
     def test(self, name: str, accept_host_key: bool = False, replace_host_key: bool = False) -> NodeCheck: ...
 
     def remove(self, name: str) -> None: ...
+
+
+class NodeImportApi(Protocol):
+    """Importing many nodes from an inventory, all or nothing (engine/node_import.py)."""
+
+    def plan(self, candidates: list[NodeCandidate], extra_tags: list[str] = ..., replace: bool = False) -> ImportPlan: ...
+
+    def presented_keys(self, plan: ImportPlan) -> dict[str, tuple[str, str, str] | str]: ...
+
+    def commit(self, plan: ImportPlan, confirmed: dict[str, str], presented: dict[str, tuple[str, str, str]],
+               secret: str | None = None, check: bool = True) -> ImportResult: ...
 
 
 class TransfersApi(Protocol):
@@ -59,6 +75,17 @@ class TransfersApi(Protocol):
     def browser(self, node_name: str) -> Any: ...
 
 
+class AfterApi(Protocol):
+    """Runs that start when another run ends (engine/after.py)."""
+
+    def start_after(self, job_name: str, options: dict[str, str], trigger: Trigger, targets: str | None,
+                    after_run_id: int, require_ok: bool = False, schedule_id: int | None = None) -> RunWait: ...
+
+    def wait_started(self, wait_id: int, timeout: float | None = None) -> RunWait: ...
+
+    def cancel(self, wait_id: int) -> bool: ...
+
+
 class SchedulerApi(Protocol):
     """Whether this catalog's schedules fire here, and who else fires them."""
 
@@ -73,7 +100,8 @@ def allowed_calls() -> frozenset[str]:
     def members(protocol) -> set[str]:
         return {n for n, v in vars(protocol).items()
                 if not n.startswith("_") and (callable(v) or isinstance(v, property))}
-    parts = {"nodes": NodesApi, "transfers": TransfersApi, "scheduler": SchedulerApi}
+    parts = {"nodes": NodesApi, "transfers": TransfersApi, "scheduler": SchedulerApi, "after": AfterApi,
+             "node_import": NodeImportApi}
     local = set(parts) | {"close"}  # a client leaves with a Bye; it never closes the engine for the others
     return frozenset(members(EngineApi) - local
                      | {f"{part}.{name}" for part, protocol in parts.items() for name in members(protocol)})
@@ -89,10 +117,16 @@ class EngineApi(Protocol):
     def nodes(self) -> NodesApi: ...
 
     @property
+    def node_import(self) -> NodeImportApi: ...
+
+    @property
     def transfers(self) -> TransfersApi: ...
 
     @property
     def scheduler(self) -> SchedulerApi: ...
+
+    @property
+    def after(self) -> AfterApi: ...
 
     # ---- runs ----------------------------------------------------------------------------
 

@@ -3,16 +3,27 @@
 tasks on a node at once. Each task gets ``LABDECK_ARRAY_INDEX`` and ``LABDECK_ITEM`` (and
 ``${array.index}`` / ``${array.item}`` quoted in its commands); a failed item is retried by
 the dispatcher per the job's retry policy. Progress ("734 / 1000 done, 3 failed") is an
-event after every item and a catalog query (store/run_queue.progress)."""
+event after every item and a catalog query (store/run_queue.progress).
+
+An array whose only target is a batch scheduler (a Slurm cluster) is ONE array job there:
+every task is placed at once (the scheduler places the work, ``slots_per_node`` becomes its
+``%S`` limit), the first task to start submits all items with one ``sbatch --array``, and each
+task run then follows its array task's output and state."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import re
+import secrets
+
 from ..core.errors import InvalidInput, LabDeckError
 from ..core.events import PlanProgress
-from ..core.models import Job, Node, Run, Step
-from ..core.plan import ArraySpec
+from ..core.models import Job, Node, Run, Step, StepKind
+from ..core.plan import ArraySpec, Resources
+from ..core.quoting import option_environment, shell_for_script, substitute
+from ..executors.base import LaunchLimits, ScriptFile
+from ..executors.registry import factory_of
 from ..core.status import NodeRunStatus, RunStatus
 from ..core.targets import resolve_targets
 from .planned import PlannedRun, Task, TaskOutcome
@@ -57,8 +68,14 @@ class ArrayRun(PlannedRun):
             nodes = resolve_targets(job.targets, engine.catalog.list_nodes())
         except LabDeckError:
             nodes = []
+        # a batch scheduler as the only target: it places the tasks, LabDeck submits them all at once
+        self.batch_node = nodes[0] if len(nodes) == 1 and factory_of(nodes[0]).always_detached else None
+        self._submitted: tuple[int, str] | LabDeckError | None = None
+        request = job.plan.resources
+        if self.batch_node is not None:
+            self.batch_slots, self.slots_per_node, request = spec.slots_per_node, 0, Resources()
         wanted = set(range(len(items))) if only is None else set(only)
-        self.tasks = [Task(str(i), nodes, job.plan.resources, job.steps, data={"index": i, "item": item},
+        self.tasks = [Task(str(i), nodes, request, job.steps, data={"index": i, "item": item},
                            note=f"item {item}"[:200]) for i, item in enumerate(items) if i in wanted]
         self._next = 0  # tasks before this one are all placed
         self.done_count = 0
@@ -85,12 +102,62 @@ class ArrayRun(PlannedRun):
             self.running_count += 1
         self._progress()
         env = {"LABDECK_ARRAY_INDEX": str(index), "LABDECK_ITEM": item, "LABDECK_ARRAY_SIZE": str(len(self.items))}
+        if self.batch_node is not None and node.name == self.batch_node.name:
+            from ..executors.slurm.detached import ARRAY_TASK_ENV
+            job_id, folder = self._submit_once(node)
+            return task.steps, env | {ARRAY_TASK_ENV: f"{job_id}:{index}:{folder}"}
         return substitute_array(task.steps, index, item, self.engine.pool.get(node).shell), env
 
     def requeued_task(self, task: Task) -> None:
         with self.lock:
             self.running_count = max(0, self.running_count - 1)
         self._progress()
+
+    # ---- one array job on a batch scheduler ------------------------------------------------
+
+    def _submit_once(self, node: Node) -> tuple[int, str]:
+        """The array job holding every task of this run (submitted by the first task to start;
+        a refusal is every task's error)."""
+        with self.lock:
+            if self._submitted is None:
+                try:
+                    self._submitted = self._submit(node)
+                except LabDeckError as exc:
+                    self._submitted = exc
+            if isinstance(self._submitted, LabDeckError):
+                raise self._submitted
+            return self._submitted
+
+    def _submit(self, node: Node) -> tuple[int, str]:
+        job, options = self.job, self.run.options
+        if any(s.kind not in (StepKind.COMMAND, StepKind.SCRIPT) for s in job.steps):
+            raise InvalidInput(f"an array on {node.name} is one Slurm array job: put and get steps cannot be part "
+                               "of it (move the files in a workflow step before and after)")
+        ops = self.engine.pool.get(node).detached_ops()
+        steps: list[str | ScriptFile] = []
+        for step in job.steps:
+            if step.kind is StepKind.SCRIPT:
+                shell = shell_for_script(step.filename, self.engine.pool.get(node).shell)
+                steps.append(ScriptFile(step.filename, substitute(_array_refs(step.script), options, shell),
+                                        node.python))
+            else:
+                steps.append(substitute(_array_refs(step.command), options, self.engine.pool.get(node).shell))
+        env = option_environment(options) | {"LABDECK_RUN_ID": str(self.run.id), "LABDECK_JOB": job.name,
+                                             "LABDECK_NODE": node.name, "LABDECK_ARRAY_SIZE": str(len(self.items))}
+        wants = job.plan.resources
+        limits = LaunchLimits(wants.cpus, wants.memory_mb, wants.gpus, job.policy.timeout_s)
+        items = {t.data["index"]: t.data["item"] for t in self.tasks}
+        tag = f"array-{self.run.id}-{node.name}-{secrets.token_hex(4)}"
+        return ops.submit_array(tag, steps, env, items, limits, self.batch_slots)
+
+    def cancel(self, final=None) -> None:
+        submitted = self._submitted
+        if self.batch_node is not None and isinstance(submitted, tuple) and not (self.cancelled or self.finished):
+            try:  # one scancel for the whole array; each task's follower then confirms its own
+                self.engine.pool.get(self.batch_node).detached_ops().cancel_array(submitted[0])
+            except LabDeckError:
+                pass
+        super().cancel(final)
 
     def task_finished(self, task: Task, outcome: TaskOutcome) -> None:
         with self.lock:
@@ -127,3 +194,12 @@ class ArrayRun(PlannedRun):
     def _progress(self) -> None:
         self.engine.bus.publish(PlanProgress(self.run.id, len(self.tasks), self.done_count, self.failed_count,
                                              self.running_count))
+
+
+_ARRAY_REF = re.compile(r"\$\{array\.(index|item)\}")
+
+
+def _array_refs(text: str) -> str:
+    """``${array.index}`` / ``${array.item}`` as the task's variables: one script serves every
+    task of a Slurm array (each task's values arrive in its environment)."""
+    return _ARRAY_REF.sub(lambda m: '"$LABDECK_ARRAY_INDEX"' if m.group(1) == "index" else '"$LABDECK_ITEM"', text)

@@ -18,13 +18,15 @@ import time
 from typing import TYPE_CHECKING
 
 from ..core.errors import AuthenticationFailed, HostKeyChanged, HostKeyUnknown, NodeUnreachable
+from ..core.events import NodeRunStateChanged
 from ..core.exit_codes import describe_exit
 from ..core.models import Node, NodeRun
 from ..core.status import KillState, NodeRunStatus
-from ..executors.base import ScriptFile
+from ..executors.base import LaunchLimits, ScriptFile
 from ..executors.pool import ExecutorPool
 from ..store.catalog import Catalog
 from ..store.detached import DetachedRecord, DetachedStore
+from ..store.identity import run_token
 from ..store.logs import MAX_HELD_LINE, LogWriter
 from .heartbeat import Heartbeats, float_setting
 
@@ -61,14 +63,17 @@ class DetachedRunner:
 
     def launch(self, ops: DetachedOps, run_id: int, node: Node, nr: NodeRun, writer: LogWriter,
                cancel, steps: list[str | ScriptFile], env: dict[str, str], timeout_s: float | None,
-               kill_grace_s: float) -> Outcome | None:
+               kill_grace_s: float, limits: LaunchLimits | None = None) -> Outcome | None:
+        """Launch the steps detached and follow them. ``limits`` go to a batch scheduler, which
+        then keeps the timeout itself (time waiting in its queue does not count)."""
         # unique per catalog and attempt: two catalogs (or attempts) never share a folder on a node
         tag = f"run-{run_id}-{node.name}-{self.store.token()}-{secrets.token_hex(2)}"
         record = DetachedRecord(
             node_run_id=nr.id, node_name=node.name, remote_dir=ops.run_dir(tag),
-            deadline_at=time.time() + timeout_s if timeout_s else None, kill_grace_s=kill_grace_s)
+            deadline_at=time.time() + timeout_s if timeout_s and not getattr(ops, "enforces_timeout", False) else None,
+            kill_grace_s=kill_grace_s)
         self.store.add(record)  # before the launch: a crash right after it still finds the folder
-        record.pgid = ops.launch(record.remote_dir, steps, env)
+        record.pgid = ops.launch(record.remote_dir, steps, env, limits)
         describe = getattr(ops, "describe", None)  # a Windows node has a process tree and a profile folder
         where = (describe(record.pgid, record.remote_dir) if describe
                  else f"process group {record.pgid}, folder ~/{record.remote_dir}")
@@ -91,6 +96,7 @@ class DetachedRunner:
         decoders = {"err": ops.stderr_decoder()} if hasattr(ops, "stderr_decoder") else {}
         writer = _Decoding(writer, decoders) if decoders else writer
         saved_at, interval, dirty = 0.0, POLL_MIN_S, False
+        waiting = None  # a batch scheduler's reason for keeping the job queued, as last noted
         poll_max = getattr(ops, "poll_max_s", POLL_MAX_S)  # a Windows status check starts a PowerShell
         try:
             while not self.released.is_set():
@@ -113,12 +119,18 @@ class DetachedRunner:
                         return NodeRunStatus.CANCELLED, None, message, KillState.KILL_UNCONFIRMED
                     continue
                 watch.alive()
+                if state.waiting != waiting and (state.waiting or (waiting is not None and state.state == "running")):
+                    self._note_waiting(run_id, nr, node_name, writer, state.waiting)
+                waiting = state.waiting
                 if state.pgid and state.pgid != record.pgid:
                     record.pgid = state.pgid
                     self.store.update(nr.id, pgid=record.pgid)
                 if state.state != "running":
                     _flush(pending, writer)
                     self._clean_later(ops, node_name)
+                    if state.ended_as is not None:  # a scheduler's end state (Slurm: TIMEOUT, CANCELLED...)
+                        writer.note(state.message)
+                        return state.ended_as, state.exit_code, state.message, None
                     if state.state == "gone":
                         message = (f"the command is gone from node {node_name} without an exit status "
                                    "(the node restarted, or something killed it)")
@@ -137,7 +149,7 @@ class DetachedRunner:
                 if stop is not None and self.released.is_set():
                     break  # shutdown cancels every run after releasing these: the command goes on
                 if stop is not None and record.pgid:
-                    kill_state = ops.kill(record.pgid, record.kill_grace_s)
+                    kill_state = ops.kill(record.pgid, record.kill_grace_s, run_token(self._catalog, nr.id))
                     try:
                         self._read_new(ops, record.remote_dir, ops.status(record.remote_dir, record.pgid),
                                        offsets, pending, writer)
@@ -156,6 +168,14 @@ class DetachedRunner:
             return None
         finally:
             watch.close()
+
+    def _note_waiting(self, run_id: int, nr: NodeRun, node_name: str, writer: LogWriter, reason: str) -> None:
+        """Queued by a batch scheduler (and why), or started after waiting: in the log and as the
+        node run's message, so the run view says why nothing happens yet."""
+        message = f"queued on {node_name} ({reason})" if reason else f"started on {node_name}"
+        writer.note(message)
+        self._catalog.update_node_run(nr.id, message=message if reason else "")
+        self._heartbeats.publish(NodeRunStateChanged(run_id, nr.id, node_name, NodeRunStatus.RUNNING, message))
 
     def _read_new(self, ops: DetachedOps, remote_dir: str, state, offsets: dict, pending: dict,
                   writer: LogWriter) -> bool:

@@ -17,8 +17,9 @@ from ..core.models import Job, Node, NodeRun, Run, StepKind
 from ..core.quoting import Shell, option_environment, shell_for_script, substitute
 from ..core.status import RETRYABLE, KillState, NodeRunStatus, RunStatus, summarize_run
 from ..core.targets import resolve_targets
-from ..executors.base import RUN_TOKEN_ENV, CommandRequest, Deadline, Ending, ScriptFile
+from ..executors.base import RUN_TOKEN_ENV, CommandRequest, Deadline, Ending, LaunchLimits, ScriptFile
 from ..executors.pool import ExecutorPool
+from ..executors.registry import factory_of
 from ..store.catalog import Catalog
 from ..store.identity import catalog_token, run_token
 from ..store.disk_space import is_disk_full
@@ -240,7 +241,13 @@ class Dispatcher(ReattachMixin):
         stop = _StopOnLogFailure(cancel, writer)
         try:
             executor = self._pool.get(node)
-            parts = split_around_work(job.steps) if job.policy.detached else None
+            batch = factory_of(node).always_detached  # a batch scheduler's jobs: always one detached launch
+            parts = split_around_work(job.steps) if job.policy.detached or batch else None
+            if batch and parts is None:
+                message = (f"node {node.name} runs a node run's steps as one batch job: put steps may only come "
+                           "before the commands and get steps after them")
+                writer.note(message)
+                return NodeRunStatus.ERROR, None, message, None
             ops = self.detached.ops_for(executor) if parts else None
             if ops is not None:  # puts first, the work detached on the node, gets when it succeeded
                 before, work, after = parts
@@ -252,8 +259,10 @@ class Dispatcher(ReattachMixin):
                                     node.python)
                          if s.kind is StepKind.SCRIPT else substitute(s.command, options, executor.shell)
                          for s in work]
+                wants = job.plan.resources
+                limits = LaunchLimits(wants.cpus, wants.memory_mb, wants.gpus, job.policy.timeout_s)
                 outcome = self.detached.launch(ops, active.run.id, node, nr, writer, stop, steps, env,
-                                               job.policy.timeout_s, CommandRequest().kill_grace_s)
+                                               job.policy.timeout_s, CommandRequest().kill_grace_s, limits)
                 return self._collect_after(outcome, node, after, options, deadline, stop, writer)
             # unique per catalog and node: two catalogs sharing a login never run each other's scripts
             run_tag = f"run-{active.run.id}-{node.name}-{catalog_token(self._catalog)}"

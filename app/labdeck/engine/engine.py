@@ -10,11 +10,12 @@ import threading
 from pathlib import Path
 
 from ..core.errors import InvalidInput, LabDeckError
-from ..core.models import Job, Node, Run, Step, Trigger
+from ..core.job_refs import child_options, referenced
+from ..core.models import Job, Node, Run, Step, StepKind, Trigger
 from ..core.quoting import Shell, check_option_name, check_option_total, check_option_value, substitute
 from ..core.targets import resolve_targets
 from ..executors.pool import ExecutorPool
-from ..store import engine_files, paths, run_queue, secrets
+from ..store import engine_files, paths, run_queue, run_waits, secrets
 from ..store.catalog import Catalog
 from ..store.jobfile import check_job
 from ..store.disk_space import DiskFull
@@ -22,6 +23,9 @@ from .bus import EventBus
 from .dispatcher import Dispatcher
 from .health import NodeHealth
 from .hostkeys import CatalogHostKeys
+from .after import AfterRuns
+from .job_refs import JobRefRuns
+from .node_import import NodeImporter
 from .leftovers import kill_interrupted_leftovers
 from .nodes import NodeManager
 from .notify import Notifier
@@ -38,6 +42,7 @@ from .transfers import TransferManager
 
 log = logging.getLogger(__name__)
 ADHOC_JOB = "(ad-hoc)"
+LEFTOVERS_WAIT_S = 20.0  # a start waits this long at most for unreachable nodes' leftovers
 
 
 class CatalogOwned(LabDeckError):
@@ -58,14 +63,17 @@ class Engine:
         self.catalog = Catalog(paths.catalog_path(self.data_dir))
         self.bus = EventBus()
         self.pool = ExecutorPool(paths.work_dir(self.data_dir), secrets.get_secret,
-                                 CatalogHostKeys(self.catalog).check)
+                                 CatalogHostKeys(self.catalog).check, self.catalog.get_node)
         self.dispatcher = Dispatcher(self.catalog, self.pool, self.bus, secrets.get_secret)
         self.nodes = NodeManager(self.catalog, self.pool, self.bus)
+        self.node_import = NodeImporter(self.catalog, self.nodes)
         self.transfers = TransferManager(self.catalog, self.pool, self.bus)
         self.health = NodeHealth(self.catalog, self.pool, self.bus, on_change=lambda: self.queue.wake())
         self.dispatcher.on_unreachable = self.health.mark_down
         self.dispatcher.node_down = self.health.down
         self.queue = RunQueue(self)  # workflows, arrays, runs that wait for room
+        self.job_refs = JobRefRuns(self)  # runs of jobs whose steps run other jobs
+        self.after = AfterRuns(self)  # runs that start when another run ends (run --after)
         self.queue_files = NodeFiles(self)
         self.notifier = Notifier(self.catalog, self.bus)
         self.rules = RuleWatcher(self)
@@ -78,7 +86,7 @@ class Engine:
             self.nodes.migrate_secret_refs()
             interrupted: list = []
             reconcile_orphans(self.catalog, set(), interrupted=interrupted)
-            kill_interrupted_leftovers(self.catalog, self.pool, interrupted)
+            kill_interrupted_leftovers(self.catalog, self.pool, interrupted, wait_s=LEFTOVERS_WAIT_S)
         except DiskFull as exc:  # reading (runs, logs, node list) still works; the next start catches up
             log.warning("%s", exc)
         self.health.start()
@@ -98,8 +106,8 @@ class Engine:
             return
         self._taken_over = True
         from .recovery import resume_interrupted
-        for step in (self.adopt_detached, lambda: self.queue.resume(lambda run: rebuild(self, run)),
-                     lambda: resume_interrupted(self)):
+        for step in (self.adopt_detached, self.after.adopt_orphans,
+                     lambda: self.queue.resume(lambda run: rebuild(self, run)), lambda: resume_interrupted(self)):
             try:
                 step()
             except Exception:  # one bad old run must not keep the catalog's engine from serving
@@ -108,6 +116,7 @@ class Engine:
     def busy(self) -> bool:
         """Runs, queued work, a pending restart or a transfer in this engine."""
         return bool(self.dispatcher.active_run_ids() or self.queue.pending() or self.rules.pending()
+                    or self.job_refs.active_ids() or run_waits.waiting(self.catalog)
                     or any(not t.done.is_set() for t in self.transfers.list()))
 
     def successor(self, run_id: int, timeout: float | None = 30.0) -> int | None:
@@ -118,8 +127,13 @@ class Engine:
     def adopt_detached(self) -> list[int]:
         """Re-attach to the detached runs of LabDeck processes that are gone; their run ids."""
         adopted: list[int] = []
-        reconcile_orphans(self.catalog, set(self.dispatcher.active_run_ids()),
-                          adopt=lambda run: self.dispatcher.adopt(run) and adopted.append(run.id))
+        interrupted: list = []
+        reconcile_orphans(self.catalog, set(self.dispatcher.active_run_ids()) | self.job_refs.active_ids(),
+                          adopt=lambda run: self.dispatcher.adopt(run) and adopted.append(run.id),
+                          interrupted=interrupted)
+        if interrupted:  # their commands may still run on the nodes
+            threading.Thread(target=kill_interrupted_leftovers, args=(self.catalog, self.pool, interrupted),
+                             daemon=True, name="orphan-leftovers").start()
         return adopted
 
     # ---- runs --------------------------------------------------------------------------
@@ -150,6 +164,11 @@ class Engine:
             substitute(step.command or step.script, values, Shell.SH)
             check_transfer_step(step, values)
         spec = job.targets if targets is None else targets  # "" is a mistake, not "the job's own"
+        if referenced(job):  # steps that run other jobs: a parent run of child runs (job_refs.py)
+            for step in job.steps:
+                if step.kind is StepKind.JOB:
+                    child_options(values, step.options, f"job '{job.name}', step job {step.job}")
+            return self.job_refs.start(job, values, trigger, spec, extra)
         if not job.plan.is_classic():
             return start_planned(self, job, values, trigger, spec, extra)
         nodes = resolve_targets(spec, self.catalog.list_nodes())
@@ -177,6 +196,8 @@ class Engine:
         return self.start_job(run.job_name, run.options, Trigger.MANUAL, targets=",".join(failed))
 
     def wait(self, run_id: int, timeout: float | None = None) -> bool:
+        if self.job_refs.has(run_id):
+            return self.job_refs.wait(run_id, timeout)
         if self.queue.has(run_id):
             return self.queue.wait(run_id, timeout)
         return self.dispatcher.wait(run_id, timeout)
@@ -184,6 +205,8 @@ class Engine:
     def cancel(self, run_id: int, node_name: str | None = None) -> None:
         """Cancel here if this process runs it, and flag it in the catalog for any other process."""
         self.catalog.request_cancel(run_id, node_name)
+        if node_name is None and self.job_refs.cancel(run_id):
+            return
         if self.dispatcher.cancel(run_id, node_name):
             return
         if node_name is None and self.queue.cancel(run_id):  # a workflow, array or queued run
@@ -214,6 +237,8 @@ class Engine:
         self.scheduler.shutdown()  # first: no new runs while the running ones are stopped
         self.rules.close()
         self.health.close()
+        self.after.close()
+        self.job_refs.close()
         self.queue.close()
         self.dispatcher.shutdown(cancel_running)
         self.transfers.shutdown()
@@ -242,6 +267,9 @@ def resolve_options(job: Job, given: dict[str, str]) -> dict[str, str]:
         value = given.get(name, option.default)
         if option.required and value == "":
             raise InvalidInput(f"job '{job.name}' needs a value for option '{name}': -p {name}=VALUE")
+        if option.choices and value != "" and value not in option.choices:
+            raise InvalidInput(f"option '{name}' of job '{job.name}' is '{value}': allowed "
+                               f"{', '.join(option.choices)}")
         values[name] = check_option_value(name, value, f"job '{job.name}': ")
     check_option_total(values, f"job '{job.name}': ")
     return values

@@ -121,8 +121,10 @@ class EngineProcess:
         self.catalog = Catalog(paths.catalog_path(self.data_dir))  # migrates before the engine opens it
         self.bus = EventBus()
         self.nodes = _Calls(self, "nodes")
+        self.node_import = _Calls(self, "node_import")
         self.transfers = _TransferCalls(self)
         self.scheduler = _SchedulerCalls(self)
+        self.after = _AfterCalls(self)
         self._ids = itertools.count(1)
         self._waiting: dict[int, Future] = {}
         self._send_lock = threading.Lock()
@@ -279,12 +281,27 @@ class _TransferCalls(_Calls):
         if self._pool is None:
             owner = self._owner
             self._pool = ExecutorPool(paths.work_dir(owner.data_dir), keyring_secrets.get_secret,
-                                      CatalogHostKeys(owner.catalog).check)
+                                      CatalogHostKeys(owner.catalog).check, owner.catalog.get_node)
         return backend_for(self._pool, self._owner.catalog.get_node(node_name))
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.close()
+
+
+class _AfterCalls(_Calls):
+    def __init__(self, owner: EngineProcess):
+        super().__init__(owner, "after")
+
+    def wait_started(self, wait_id: int, timeout: float | None = None):
+        """Asked for in slices (a wait may last hours; no call may): the wait once it has left
+        the waiting state, or as it is after ``timeout``."""
+        end = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = WAIT_SLICE_S if end is None else min(WAIT_SLICE_S, max(0.0, end - time.monotonic()))
+            wait = self._owner.call("after.wait_started", wait_id, left)
+            if wait.state != "waiting" or (end is not None and time.monotonic() >= end):
+                return wait
 
 
 class _SchedulerCalls(_Calls):

@@ -69,6 +69,9 @@ class Heartbeats:
         self._lock = threading.Lock()
         threading.Thread(target=self._monitor, daemon=True, name="heartbeat").start()
 
+    def publish(self, event) -> None:
+        self._bus.publish(event)
+
     def heartbeat_s(self) -> float:
         return float_setting(self._catalog, HEARTBEAT_SETTING, DEFAULT_HEARTBEAT_S)
 

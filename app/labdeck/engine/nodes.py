@@ -20,6 +20,7 @@ from ..store import secrets
 from ..store.identity import catalog_token
 from .bus import EventBus
 from .hostkeys import CatalogHostKeys
+from .jump_paths import JumpLookup, jump_connection
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +42,15 @@ class NodeManager:
         self._bus = bus
         self._host_keys = CatalogHostKeys(catalog)
 
-    def presented_host_key(self, node: Node) -> tuple[str, str, str]:
-        """(type, base64, fingerprint) the node presents now, for the user to check."""
+    def presented_host_key(self, node: Node, lookup: JumpLookup | None = None) -> tuple[str, str, str]:
+        """(type, base64, fingerprint) the node presents now, for the user to check; through its
+        jump hosts, each checked against its accepted key (or as ``lookup`` says)."""
         from ..executors.ssh.connection import SshTarget, fetch_host_key  # paramiko: only when SSH is used
-        return fetch_host_key(SshTarget(node.name, node.host, node.effective_port, node.username))
+        with jump_connection(node, lookup or self.catalog_lookup()) as via:
+            return fetch_host_key(SshTarget(node.name, node.host, node.effective_port, node.username), via=via)
+
+    def catalog_lookup(self) -> JumpLookup:
+        return JumpLookup(self._catalog.get_node, self._host_keys.check)
 
     def add(self, node: Node, secret: str | None = None, accept_host_key: bool = False,
             check: bool = True, expected_fingerprint: str | None = None) -> NodeCheck:
@@ -54,8 +60,10 @@ class NodeManager:
         ``expected_fingerprint`` (SSH): the key the user was shown and accepted; the key the
         node presents now must have exactly that fingerprint (it is then accepted), else
         HostKeyChanged is raised before anything is saved."""
-        _validate(node)
+        validate_node(node)
         self._catalog.ensure_node_name_free(node.name)
+        for hop in node.via:
+            self._catalog.get_node(hop)  # a jump host must be a node already (NotFound lists them)
         if node.transport is not Transport.LOCAL and secret:
             node.credential_ref = secrets.credential_ref_for(node.name, catalog_token(self._catalog))
         presented = None
@@ -118,12 +126,11 @@ class NodeManager:
         now must have exactly that fingerprint and replaces them. All or nothing: if anything
         fails (login refused, unreachable, key mismatch) the old row, host keys and secret are
         put back and the error is raised."""
-        _validate(node)
+        validate_node(node)
         old = self._catalog.get_node(node.name)
         old_keys = self._catalog.host_keys(node.name)
         node.id, node.probe, node.last_seen, node.os_family = old.id, old.probe, old.last_seen, old.os_family
         node.credential_ref = old.credential_ref
-        node.python = node.python or old.python  # an editor without the field keeps the node's interpreter
         if node.capacity == Capacity():  # an editor without capacity fields keeps what was set by hand
             node.capacity = old.capacity
         ref = None
@@ -167,7 +174,8 @@ class NodeManager:
             with self._catalog._tx() as db:
                 db.execute("DELETE FROM host_keys WHERE node_id = ?", (node_id,))
 
-    def try_login(self, node: Node, secret: str | None, accepted_fingerprint: str | None) -> NodeCheck:
+    def try_login(self, node: Node, secret: str | None, accepted_fingerprint: str | None,
+                  lookup: JumpLookup | None = None) -> NodeCheck:
         """Connect and log in to an SSH node without saving anything (the node need not be in the
         catalog). The host key must have exactly the fingerprint the user accepted, both when it
         is fetched for the check and on the login connection itself. ``secret`` None: the one in
@@ -176,7 +184,8 @@ class NodeManager:
             return self._try_winrm_login(node, secret)
         if not factory_of(node).over_ssh:
             raise InvalidInput(f"node '{node.name}': only SSH and WinRM nodes need a login check")
-        key_type, _b64, fingerprint = self.presented_host_key(node)
+        lookup = lookup or self.catalog_lookup()
+        key_type, _b64, fingerprint = self.presented_host_key(node, lookup)
         if fingerprint != accepted_fingerprint:
             raise HostKeyChanged(node.name, accepted_fingerprint, f"{key_type} {fingerprint}")
 
@@ -190,11 +199,12 @@ class NodeManager:
         target = SshTarget(node.name, node.host, node.effective_port, node.username, key_file=node.key_file,
                            password=None if node.key_file else secret,
                            passphrase=secret if node.key_file else None)
-        conn = SshConnection(target, pinned)
-        try:
-            conn.transport()
-        finally:
-            conn.close()
+        with jump_connection(node, lookup) as via:
+            conn = SshConnection(target, pinned, via=via)
+            try:
+                conn.transport()
+            finally:
+                conn.close()
         return NodeCheck(node.name, True, {}, host_key=fingerprint, message=f"logged in ({key_type})")
 
     def _try_winrm_login(self, node: Node, secret: str | None) -> NodeCheck:
@@ -238,12 +248,16 @@ class NodeManager:
         secrets.delete_secret(node.credential_ref)
 
 
-def _validate(node: Node) -> None:
+def validate_node(node: Node) -> None:
     check_node_name(node.name)
     if node.transport is not Transport.LOCAL and not node.host:
         raise InvalidInput(f"node '{node.name}' needs --host")
     factory_of(node).validate(node)
     node.python = check_interpreter(node.python)
+    if node.via and node.transport is not Transport.SSH:
+        raise InvalidInput(f"node '{node.name}': jump hosts (--via) are for SSH nodes")
+    if node.name in node.via:
+        raise InvalidInput(f"node '{node.name}' cannot be its own jump host")
     if node.port is not None and not 0 < node.port < 65536:
         raise InvalidInput(f"port {node.port} is out of range 1-65535")
     check_tags(node.tags)

@@ -33,6 +33,7 @@ from ..core.models import Job, Trigger
 from ..core.schedules import CatchUp, Schedule, fire_times, trigger_for
 from ..core.status import NodeRunStatus, RunStatus
 from ..store.schedules import ScheduleStore
+from .leftovers import kill_interrupted_leftovers
 from .reconcile import pid_alive, reconcile_orphans
 
 log = logging.getLogger(__name__)
@@ -274,11 +275,16 @@ class Scheduler:
 
     def _running(self, job_name: str) -> list[int]:
         """Runs of the job that are really going on; an orphan (its process is gone) never blocks."""
-        here = set(self._engine.dispatcher.active_run_ids())
+        here = set(self._engine.dispatcher.active_run_ids()) | self._engine.job_refs.active_ids()
         runs = [r for status in (RunStatus.RUNNING, RunStatus.QUEUED)  # queued: waiting for room (run queue)
                 for r in self._catalog.list_runs(job_name, 20, str(status))]
         if any(r.id not in here for r in runs):
-            fixed = set(reconcile_orphans(self._catalog, here, adopt=self._engine.dispatcher.adopt))
+            interrupted: list = []
+            fixed = set(reconcile_orphans(self._catalog, here, adopt=self._engine.dispatcher.adopt,
+                                          interrupted=interrupted))
+            if interrupted:  # remote work: never on the scheduler's thread
+                threading.Thread(target=kill_interrupted_leftovers, args=(self._catalog, self._engine.pool, interrupted),
+                                 daemon=True, name="orphan-leftovers").start()
             runs = [r for r in runs if r.id not in fixed]
         return [r.id for r in runs if not self._only_lost_nodes(r.id)]
 
@@ -289,6 +295,8 @@ class Scheduler:
 
     def _start(self, job: Job, schedule: Schedule, fire_ts: float, note: str = "") -> None:
         extra = {"schedule_id": schedule.id, "scheduled_for": fire_ts, "note": note}
+        if schedule.after_job and self._engine.after.fire_scheduled(schedule, job, fire_ts):
+            return  # waits for (or was skipped because of) another job's run: engine/after.py
         try:
             self._engine.start(job, None, Trigger.SCHEDULE, extra=extra)
         except LabDeckError as exc:  # e.g. its targets match no node any more: recorded and told, never silent

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..core.errors import LabDeckError, NodeUnreachable
 from ..core.models import Job, Node, Run, Step, StepKind, Trigger
+from ..core.plan import Plan
 from ..core.quoting import Shell, quote
 from ..executors.base import CommandRequest, Deadline
 from ..store import paths
@@ -29,7 +30,9 @@ def start_task_run(engine, parent: Run, job: Job, key: str, node: Node, steps: l
     it can finish, so the caller can recognise its RunFinished event."""
     policy = replace(job.policy, max_runtime_s=None, expected_duration_s=None, notify_on=[],
                      notify_webhooks=[], notify_emails=[], max_parallel=0, overlap="parallel")
-    task_job = Job(name=f"{job.name}/{key}", steps=steps, targets=node.name, options=job.options, policy=policy)
+    # the plan's resources go with it: a batch scheduler (Slurm) asks for them
+    task_job = Job(name=f"{job.name}/{key}", steps=steps, targets=node.name, options=job.options, policy=policy,
+                   plan=Plan(resources=job.plan.resources))
     logs = paths.logs_dir(engine.data_dir)
     run, node_runs = engine.catalog.create_run(
         task_job.name, None, trigger, parent.options, node.name, [node.name],

@@ -24,6 +24,7 @@ from ..executors.pool import ExecutorPool
 from ..executors.transfer_backends import backend_for
 from ..store.catalog import Catalog
 from .bus import EventBus
+from .shared_destinations import SharedDestinations
 from .transfer_node import NodeProgress, empty_folders, get_from_node, plan_put, put_to_node
 
 log = logging.getLogger(__name__)
@@ -123,16 +124,19 @@ class TransferManager:
             transfer.cancel[node.name] = threading.Event()
             transfer.progress[node.name] = NodeProgress(node.name, on_change=self._publisher(transfer.id))
         self._bus.publish(TransferQueued(transfer.id, request.direction, request.title, tuple(transfer.nodes)))
+        shared = SharedDestinations(request, nodes, lambda node: backend_for(self._pool, node))
         for node in nodes:
-            self._workers.submit(self._run_node, transfer, node, slots, remaining)
+            self._workers.submit(self._run_node, transfer, node, slots, remaining, shared)
         return transfer
 
     def _run_node(self, transfer: Transfer, node: Node, slots: threading.Semaphore | None,
-                  remaining: list[int]) -> None:
+                  remaining: list[int], shared: SharedDestinations) -> None:
         cancel = transfer.cancel[node.name]
         progress = transfer.progress[node.name]
         holding = False
+        result = None
         try:
+            same_folder_as = shared.before(node, cancel)  # a node sharing the leader's folder goes after it
             while slots is not None and not holding and not cancel.is_set():
                 holding = slots.acquire(timeout=0.2)
             if cancel.is_set():
@@ -140,16 +144,19 @@ class TransferManager:
             else:
                 progress.started = time.monotonic()
                 result = node_transfer(backend_for(self._pool, node), transfer.request, node.name, progress, cancel)
+                result.shared_with = same_folder_as or ""
         except LabDeckError as exc:  # no backend for this node (a transport without transfers)
             result = NodeTransferResult(node.name, False, error=str(exc))
         except Exception as exc:  # never leave a node hanging in the queue
             log.exception("transfer %s on %s crashed", transfer.id, node.name)
             result = NodeTransferResult(node.name, False, error=str(exc) or exc.__class__.__name__)
+        finally:
+            shared.after(node, result is not None and result.ok)
         # The slot is given back only once the node's end is reported, so no one sees more
         # than max_parallel nodes moving at once.
         self._publish_progress(transfer.id, progress)
         transfer.results[node.name] = result
-        self._bus.publish(TransferNodeFinished(transfer.id, node.name, result.ok, result.error))
+        self._bus.publish(TransferNodeFinished(transfer.id, node.name, result.ok, result.error, result.renamed_text()))
         if holding:
             slots.release()
         with self._lock:

@@ -23,8 +23,28 @@ OutputSink = Callable[[str, bytes], None]
 POLL_S = 0.05
 DEFAULT_KILL_GRACE_S = 3.0
 BACKGROUND_GRACE_S = 2.0
-"""After a step's shell exits, how long its output may stay open (a background child holding it,
-``./server & echo started``) before the step counts as done and those processes are dealt with."""
+"""After a step's shell exits, how long its output may stay open and quiet (a background child
+holding it, ``./server & echo started``) before the step counts as done and those processes are
+dealt with. Output still arriving (the end of a large output in flight) restarts the wait..."""
+BACKGROUND_MAX_S = 60.0
+"""...up to this long after the shell exited (a background child that prints without end)."""
+
+
+class AfterExit:
+    """Whether a step whose shell has exited, but whose output is still open, is done."""
+
+    def __init__(self) -> None:
+        self.exited_at: float | None = None
+        self.last_output = 0.0
+
+    def output(self) -> None:
+        self.last_output = time.monotonic()
+
+    def over(self) -> bool:
+        now = time.monotonic()
+        self.exited_at = self.exited_at or now
+        return (now - max(self.exited_at, self.last_output) >= BACKGROUND_GRACE_S
+                or now - self.exited_at >= BACKGROUND_MAX_S)
 RUN_TOKEN_ENV = "LABDECK_RUN_TOKEN"
 """Set in every step's environment; a process that left the step's process group (``setsid``,
 a double fork) still carries it in /proc/PID/environ, which is how a kill finds it on Linux."""
@@ -48,6 +68,16 @@ class CommandRequest:
     run_token: str = ""             # also in env as LABDECK_RUN_TOKEN: finds escaped processes at a kill
     keep_background: bool = False   # once the step's shell exited: leave what still holds its output running
     kill_grace_s: float = DEFAULT_KILL_GRACE_S
+
+
+@dataclass(frozen=True)
+class LaunchLimits:
+    """What a detached node run asks a batch scheduler for (zero or None: the scheduler's
+    default); executors that run commands themselves ignore it."""
+    cpus: float = 0
+    memory_mb: int = 0
+    gpus: int = 0
+    timeout_s: float | None = None
 
 
 class Ending(StrEnum):
@@ -85,7 +115,8 @@ def background_note(exit_code: int | None, kept: bool, kill_state: KillState | N
         return f"{what}; they were left running, as the job says (policy background: keep)"
     done = "killed" if kill_state is KillState.KILLED else "kill unconfirmed"
     extra = f", with {leftovers} found by the run token" if leftovers else ""
-    return f"{what}; after {BACKGROUND_GRACE_S:g} s they were {done}{extra} (policy background: keep leaves them)"
+    return (f"{what}; once it had been quiet for {BACKGROUND_GRACE_S:g} s they were {done}{extra} "
+            "(policy background: keep leaves them)")
 
 
 def stop_reason(deadline: Deadline, cancel: threading.Event) -> Ending | None:

@@ -16,7 +16,7 @@ import paramiko
 
 from ..core.errors import NodeUnreachable
 from ..core.status import KillState
-from .base import ScriptFile
+from .base import LaunchLimits, ScriptFile
 from .posix_detached import RUNS_ROOT, RemoteState, cleanup_script, launcher_script, parse_status, start_command, \
     status_script
 from .posix_shell import kill_group_script, script_invocation
@@ -28,13 +28,18 @@ OP_TIMEOUT_S = 8.0
 class DetachedOps(Protocol):
     def run_dir(self, tag: str) -> str: ...
 
-    def launch(self, remote_dir: str, steps: list[str | ScriptFile], env: dict[str, str]) -> int: ...
+    def launch(self, remote_dir: str, steps: list[str | ScriptFile], env: dict[str, str],
+               limits: LaunchLimits | None = None) -> int:
+        """Start the steps; the id to follow them by (a process group, a Slurm job id).
+        ``limits``: for a batch scheduler (others ignore them)."""
 
     def status(self, remote_dir: str, pgid: int | None) -> RemoteState: ...
 
     def read(self, remote_dir: str, stream: str, offset: int, limit: int) -> bytes: ...
 
-    def kill(self, pgid: int, grace_s: float) -> KillState: ...
+    def kill(self, pgid: int, grace_s: float, token: str = "") -> KillState:
+        """The launcher's process group (tree on Windows), then -- where the node can be searched
+        by it -- whatever carries the node run's token (LABDECK_RUN_TOKEN) outside it."""
 
     def cleanup(self, older_than_min: int) -> None: ...
 
@@ -53,7 +58,8 @@ class _PosixOps:
     def run_dir(self, tag: str) -> str:
         return f"{RUNS_ROOT}/{tag}"
 
-    def launch(self, remote_dir: str, steps: list[str | ScriptFile], env: dict[str, str]) -> int:
+    def launch(self, remote_dir: str, steps: list[str | ScriptFile], env: dict[str, str],
+               limits: LaunchLimits | None = None) -> int:
         """Upload the scripts and the launcher, start it; returns the command's process group."""
         self._sh(f"mkdir -p {shlex.quote(remote_dir)}")
         invocations = []
@@ -74,9 +80,9 @@ class _PosixOps:
     def status(self, remote_dir: str, pgid: int | None) -> RemoteState:
         return parse_status(self._sh(status_script(remote_dir, pgid)))
 
-    def kill(self, pgid: int, grace_s: float) -> KillState:
+    def kill(self, pgid: int, grace_s: float, token: str = "") -> KillState:
         try:
-            out = self._sh(kill_group_script(pgid, grace_s), timeout=grace_s + OP_TIMEOUT_S + 2)
+            out = self._sh(kill_group_script(pgid, grace_s, token), timeout=2 * grace_s + OP_TIMEOUT_S + 2)
         except NodeUnreachable:
             return KillState.KILL_UNCONFIRMED
         return KillState.KILLED if "GONE" in out else KillState.KILL_UNCONFIRMED

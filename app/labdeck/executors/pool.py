@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,15 +18,16 @@ __all__ = ["ExecutorPool", "SecretLookup"]
 
 
 class ExecutorPool:
-    def __init__(self, work_root: Path, secret_for: SecretLookup, check_host_key: HostKeyCheck):
-        self._connecting = Connecting(Path(work_root), secret_for, check_host_key)
+    def __init__(self, work_root: Path, secret_for: SecretLookup, check_host_key: HostKeyCheck,
+                 node_named: Callable[[str], Node] | None = None):
+        self._connecting = Connecting(Path(work_root), secret_for, check_host_key, node_named)
         self._executors: dict[str, tuple[tuple, Executor]] = {}
         self._lock = threading.Lock()
 
     def get(self, node: Node) -> Executor:
         """The node's executor; a node whose connection settings changed gets a new one."""
         identity = (node.transport, node.host, node.effective_port, node.username, node.key_file, node.credential_ref,
-                    node.winrm, node.encoding)
+                    node.winrm, node.slurm, node.encoding, tuple(node.via))
         with self._lock:
             cached = self._executors.get(node.name)
             if cached and cached[0] == identity:
@@ -52,3 +54,4 @@ class ExecutorPool:
             self._executors.clear()
         for executor in executors:
             executor.close()
+        self._connecting.close()

@@ -13,6 +13,8 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
+from ..core.status import NodeRunStatus
+
 RUNS_ROOT = ".labdeck/runs"  # relative to the login directory
 FILES = ("launch.sh", "pid", "boot", "out", "err", "exit")
 
@@ -93,6 +95,9 @@ class RemoteState:
     pgid: int | None = None
     out_size: int = 0
     err_size: int = 0
+    waiting: str = ""           # queued by a batch scheduler, and why (Slurm: "Resources", "Priority")
+    ended_as: NodeRunStatus | None = None  # a scheduler's end state other than an exit code (Slurm: TIMEOUT)
+    message: str = ""           # with ended_as: the scheduler's words for it
 
 
 def parse_status(text: str) -> RemoteState:

@@ -70,6 +70,18 @@ def _looks_like_path(program: str) -> bool:
     return bool(path.drive) or "\\" in program or "/" in program or " " not in program
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def script_bytes(filename: str, body: str) -> bytes:
+    """A script file's content: UTF-8, with a BOM for a .ps1, which Windows PowerShell 5.1 otherwise
+    reads in the ANSI code page (German and Korean text then come out garbled)."""
+    data = body.encode("utf-8")
+    if filename.lower().endswith(".ps1") and not data.startswith(UTF8_BOM):
+        return UTF8_BOM + data
+    return data
+
+
 def script_environment(filename: str) -> dict[str, str]:
     """What the interpreter needs to write UTF-8 into the pipes and not hold output back."""
     if filename.lower().endswith(".py"):

@@ -20,6 +20,7 @@ import threading
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
+from ..core.progress import TextProgress
 from ..core.events import (NodeRunFinished, NodeRunOutput, NodeRunStarted, NodeSeen, RunFinished,
                            RunStarted)
 from ..core.transfers import TransferFinished, TransferNodeFinished, TransferProgress, TransferQueued
@@ -50,6 +51,7 @@ class EngineBridge(QObject):
         self._lock = threading.Lock()
         self._pending: dict[tuple[int, int, str], list[str]] = {}
         self._sizes: dict[tuple[int, int, str], int] = {}
+        self._progress: dict[int, TextProgress] = {}   # node run id -> what its output said so far
         self._want_text = False
         self._recheck_receivers = False
         self._timer = QTimer(self)
@@ -70,10 +72,20 @@ class EngineBridge(QObject):
 
     # ---- engine threads ------------------------------------------------------------------
 
+    def live_progress(self, node_run_id: int) -> tuple[int, str, float | None] | None:
+        """(lines, last line, progress) of a node run whose output this bridge saw from its
+        start; None for one that started before it was listening (read its log instead)."""
+        with self._lock:
+            p = self._progress.get(node_run_id)
+            return None if p is None else p.snapshot()
+
     def _on_engine_event(self, event) -> None:
         if isinstance(event, NodeRunOutput):
             key = (event.run_id, event.node_run_id, event.node)
             with self._lock:
+                p = self._progress.get(event.node_run_id)
+                if p is not None:   # counted here, from text already in memory: no second read of the log
+                    p.feed(event.text)
                 first = not self._sizes
                 self._sizes[key] = self._sizes.get(key, 0) + len(event.text)
                 if self._want_text:
@@ -81,6 +93,9 @@ class EngineBridge(QObject):
             if first:
                 self._wake.emit()
         else:
+            if isinstance(event, NodeRunStarted) and event.attempt == 1:
+                with self._lock:
+                    self._progress.setdefault(event.node_run_id, TextProgress())
             self._event.emit(event)
 
     # ---- GUI thread ------------------------------------------------------------------------

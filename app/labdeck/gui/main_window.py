@@ -155,6 +155,7 @@ class MainWindow(QMainWindow):
         for signal in (b.runStarted, b.nodeRunStarted, b.nodeRunFinished, b.runFinished):
             signal.connect(self.run_view.on_event)
         b.outputArrived.connect(self.run_view.on_output_arrived)
+        self.run_view.bridge = b
         b.nodeSeen.connect(self.nodes_page.on_node_seen)
         b.transferEvent.connect(self.transfers_page.on_transfer_event)
         self.nodes_page.filesDropped.connect(self.upload_dropped)
@@ -165,6 +166,7 @@ class MainWindow(QMainWindow):
         self.actions.error.connect(self.show_error)
         self.actions.info.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.runs_page.openRun.connect(self.open_run)
+        self.run_view.children.openRun.connect(self.open_run)
         self.schedules_page.stateChanged.connect(self._scheduler_state)
         self.jobs_page.schedulesRequested.connect(self.open_schedules)
         self.jobs_page.historyRequested.connect(self.open_history)

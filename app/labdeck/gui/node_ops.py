@@ -32,7 +32,7 @@ def try_login(engine, node: Node, secret: str | None, accepted_fingerprint: str 
 
 def add_node(engine, node: Node, secret: str | None, accepted_fingerprint: str | None):
     """Add through the engine, all or nothing; an SSH node's key must be the one the user saw."""
-    ssh = node.transport is Transport.SSH
+    ssh = node.transport in (Transport.SSH, Transport.SLURM)  # reached over SSH: the host key the user saw
     return engine.nodes.add(node, secret or None, accept_host_key=ssh, check=True,
                             expected_fingerprint=accepted_fingerprint if ssh else None)
 

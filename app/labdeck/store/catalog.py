@@ -7,7 +7,6 @@ one transaction, so an error never leaves a half-written record.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import socket
@@ -21,53 +20,14 @@ from pathlib import Path
 import sqlite_utils
 
 from ..core.errors import AlreadyExists, CatalogError, NotFound
+from ..core.job_refs import check_references, referenced
 from ..core.models import Job, Node, NodeRun, Run, Trigger
 from ..core.status import KillState, NodeRunStatus, RunStatus
 from . import metrics, migrations
-from .disk_space import DiskFull, SpaceGuard, is_disk_full, looks_full
+from .catalog_file import damaged_message, refuse_empty_file
+from .disk_space import DiskFull, SpaceGuard, is_disk_full, looks_full, retry_once_when_full
 from .records import (job_from_row, job_to_row, node_from_row, node_run_from_row, node_to_row,
                       run_from_row)
-
-
-def _retry_once_when_full(method):
-    """An outcome that must be recorded is tried again once after a full disk: the first failure
-    gave the space reserve back (disk_space.py)."""
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except DiskFull:
-            return method(self, *args, **kwargs)
-    return wrapper
-
-
-def backups_of(path: Path) -> list[Path]:
-    """The backups migrations made of the catalog, newest schema first (only those that exist)."""
-    found = [p for p in path.parent.glob(f"{path.name}.bak-v*") if p.is_file() and p.stat().st_size > 0]
-    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
-
-
-def damaged_message(path: Path, detail: str) -> str:
-    names = ", ".join(p.name for p in backups_of(path))
-    fix = (f"restore a backup ({names}, in {path.parent}) by copying it over it" if names
-           else "there is no backup of it; move it away to start with an empty catalog")
-    return f"the catalog {path} is damaged ({detail}); {fix}, or choose another --data-dir"
-
-
-def _refuse_empty_file(path: Path) -> None:
-    """A catalog file of 0 bytes is damaged (SQLite would silently start a new, empty one there).
-    One being created by another LabDeck process this instant gets its header within moments."""
-    for _ in range(10):
-        try:
-            if path.stat().st_size > 0:
-                return
-        except FileNotFoundError:
-            return
-        wal = path.with_name(path.name + "-wal")
-        if wal.exists() and wal.stat().st_size > 0:
-            return
-        time.sleep(0.05)
-    raise CatalogError(damaged_message(path, "the file is empty (0 bytes)"))
 
 
 class Catalog:
@@ -75,7 +35,7 @@ class Catalog:
         self.path = Path(path)
         self._lock = threading.RLock()
         self.space = SpaceGuard(self.path.parent)
-        _refuse_empty_file(self.path)
+        refuse_empty_file(self.path)
         conn = None
         try:
             conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10, isolation_level=None)
@@ -204,6 +164,31 @@ class Catalog:
                 changes["os_family"] = os_family
             db["nodes"].update(node_id, changes)
 
+    def import_nodes(self, nodes: list[Node], host_keys: dict[str, tuple[str, str, str]],
+                     replace: bool = False) -> None:
+        """Add (or, with ``replace``, overwrite) many nodes and their accepted host keys
+        (name -> (type, base64, fingerprint)) in one transaction: all of them or none. A
+        replaced node keeps its id, probe and last-seen time; its old host keys go."""
+        with self._tx() as db:
+            now = time.time()
+            for node in nodes:
+                node_id = self._find_id("nodes", node.name)
+                if node_id is not None and not replace:
+                    raise AlreadyExists(f"a node named '{node.name}' already exists (import with --replace to "
+                                        f"overwrite it)")
+                row = node_to_row(node)
+                if node_id is None:
+                    node.id = db["nodes"].insert(row | {"created_at": now}).last_pk
+                else:
+                    keep = ("probe", "last_seen", "os_family")
+                    db["nodes"].update(node_id, {k: v for k, v in row.items() if k not in keep})
+                    db.execute("DELETE FROM host_keys WHERE node_id = ?", (node_id,))
+                    node.id = node_id
+                if node.name in host_keys:
+                    key_type, key_b64, fingerprint = host_keys[node.name]
+                    db["host_keys"].insert({"node_id": node.id, "key_type": key_type, "key_b64": key_b64,
+                                            "fingerprint": fingerprint, "accepted_at": now})
+
     # ---- host keys ---------------------------------------------------------------------
 
     def host_keys(self, node_name: str) -> dict[str, tuple[str, str]]:
@@ -229,6 +214,8 @@ class Catalog:
     def add_job(self, job: Job, replace: bool = False) -> Job:
         from .jobfile import check_job  # pydantic and PyYAML: loaded by the first job written, not by every read
         check_job(job)  # the job file schema, whichever way the job came (file, flags, the app)
+        if referenced(job):  # a job that runs others: they exist, and no chain comes back to it
+            check_references(job, {j.name: j for j in self.list_jobs()})
         with self._tx() as db:
             existing = self._find_id("jobs", job.name)
             now = time.time()
@@ -248,7 +235,9 @@ class Catalog:
             raise NotFound(f"no job named '{name}' (known jobs: {known})")
         return job_from_row(rows[0])
 
-    def list_jobs(self) -> list[Job]:
+    def list_jobs(self, project: str | None = None) -> list[Job]:
+        if project:
+            return [job_from_row(r) for r in self._rows("SELECT * FROM jobs WHERE project = ? ORDER BY name", (project,))]
         return [job_from_row(r) for r in self._rows("SELECT * FROM jobs ORDER BY name")]
 
     def remove_job(self, name: str) -> None:
@@ -284,8 +273,11 @@ class Catalog:
         return run_from_row(rows[0])
 
     def list_runs(self, job_name: str | None = None, limit: int = 50,
-                  status: str | None = None) -> list[Run]:
+                  status: str | None = None, project: str | None = None) -> list[Run]:
         sql, params = "SELECT * FROM runs WHERE workflow_run_id IS NULL", []  # task runs: store/run_queue
+        if project:  # runs of the project's jobs (ad-hoc commands have no job, so no project)
+            sql += " AND job_id IN (SELECT id FROM jobs WHERE project = ?)"
+            params.append(project)
         if job_name:
             sql += " AND job_name = ?"
             params.append(job_name)
@@ -295,6 +287,11 @@ class Catalog:
         sql += " ORDER BY id DESC LIMIT ?"
         params.append(limit)
         return [run_from_row(r) for r in self._rows(sql, tuple(params))]
+
+    def called_runs(self, run_id: int) -> list[Run]:
+        """The runs a run's job steps started (job references), in order."""
+        return [run_from_row(r) for r in self._rows("SELECT * FROM runs WHERE called_by_run_id = ? ORDER BY id",
+                                                     (run_id,))]
 
     def active_runs(self) -> list[Run]:
         return [run_from_row(r) for r in self._rows("SELECT * FROM runs WHERE status = ?", (str(RunStatus.RUNNING),))]
@@ -313,7 +310,7 @@ class Catalog:
         return [node_run_from_row(r) for r in self._rows(
             "SELECT * FROM node_runs WHERE node_name = ? ORDER BY run_id DESC LIMIT ?", (node_name, limit))]
 
-    @_retry_once_when_full
+    @retry_once_when_full
     def update_node_run(self, node_run_id: int, *, status: NodeRunStatus | None = None,
                         exit_code: int | None = None, started_at: float | None = None,
                         finished_at: float | None = None, attempt: int | None = None,
@@ -334,7 +331,7 @@ class Catalog:
             with self._tx() as db:
                 db["node_runs"].update(node_run_id, changes)
 
-    @_retry_once_when_full
+    @retry_once_when_full
     def finish_run(self, run_id: int, status: RunStatus, note: str | None = None) -> None:
         changes = {"status": str(status), "finished_at": time.time()} | ({"note": note} if note else {})
         with self._tx() as db:

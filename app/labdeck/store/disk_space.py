@@ -9,6 +9,7 @@ once there is room. Every message about it says "the disk holding DIR is full"."
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import os
 import shutil
@@ -96,3 +97,15 @@ class SpaceGuard:
             except OSError as exc:
                 log.warning("%s; the space reserve could not be released: %s", self.message, exc)
                 return False
+
+
+def retry_once_when_full(method):
+    """An outcome that must be recorded is tried again once after a full disk: the first failure
+    gave the space reserve back."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except DiskFull:
+            return method(self, *args, **kwargs)
+    return wrapper

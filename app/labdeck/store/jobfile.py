@@ -9,7 +9,7 @@ from dataclasses import asdict
 import yaml
 
 from ..core.errors import InvalidInput
-from ..core.models import Job, JobOption, JobPolicy, Step, StepKind
+from ..core.models import DEFAULT_PROJECT, Job, JobOption, JobPolicy, Step, StepKind
 from ..core.quoting import check_option_name
 from .jobschema import check_job_doc
 from .planfile import plan_from_yaml, plan_to_yaml
@@ -28,6 +28,8 @@ def check_job(job: Job, source: str = "", flag_names: dict[str, str] | None = No
 
 def job_to_doc(job: Job) -> dict:
     doc: dict = {"name": job.name}
+    if job.project != DEFAULT_PROJECT:
+        doc["project"] = job.project
     if job.description:
         doc["description"] = job.description
     doc["targets"] = job.targets
@@ -35,7 +37,7 @@ def job_to_doc(job: Job) -> dict:
         doc["steps"] = steps_to_yaml(job.steps)
     doc.update(plan_to_yaml(job.plan))
     if job.options:
-        doc["options"] = [{k: v for k, v in asdict(o).items() if v not in ("", False)} for o in job.options]
+        doc["options"] = [{k: v for k, v in asdict(o).items() if v not in ("", False, [])} for o in job.options]
     doc["policy"] = {k: v for k, v in asdict(job.policy).items() if v is not None}
     return doc
 
@@ -57,23 +59,34 @@ def job_from_doc(raw, source: str = "job file", base_dir: str | None = None) -> 
         raise InvalidInput(f"{source}: job '{name}' needs at least one step under 'steps'")
     steps = [] if has_workflow else parse_steps(raw_steps, source, f"job '{name}'")
     options = [JobOption(name=check_option_name(o["name"]), default=o.get("default", ""),
-                         description=o.get("description", ""), required=o.get("required", False))
+                         description=o.get("description", ""), required=o.get("required", False),
+                         choices=o.get("choices", []))
                for o in doc.get("options", [])]
     policy = JobPolicy(**doc.get("policy", {}))
     plan = plan_from_yaml(doc, source, name, base_dir)
     return Job(name=name, steps=steps, targets=doc.get("targets", "all"), options=options,
-               policy=policy, description=doc.get("description", ""), plan=plan)
+               policy=policy, description=doc.get("description", ""), plan=plan,
+               project=doc.get("project", DEFAULT_PROJECT))
 
 
-def parse_steps(raw_steps, source: str, where: str) -> list[Step]:
+def parse_steps(raw_steps, source: str, where: str, allow_jobs: bool = True) -> list[Step]:
     if not isinstance(raw_steps, list) or not raw_steps:
         raise InvalidInput(f"{source}: {where} needs at least one step")
     steps = []
     for i, raw in enumerate(raw_steps, 1):
-        kinds = [k for k in ("command", "script", "put", "get") if isinstance(raw, dict) and k in raw]
+        kinds = [k for k in ("command", "script", "put", "get", "job") if isinstance(raw, dict) and k in raw]
         if len(kinds) != 1:
             raise InvalidInput(f"{source}: {where}, step {i} must have exactly one of 'command', 'script', "
-                               "'put' or 'get'")
+                               "'put', 'get' or 'job'")
+        if kinds[0] != "job" and ("options" in raw or "targets" in raw):
+            raise InvalidInput(f"{source}: {where}, step {i}: 'options' and 'targets' belong to a 'job' step")
+        if kinds[0] == "job":
+            if not allow_jobs:
+                raise InvalidInput(f"{source}: {where}, step {i}: a 'job' step belongs in a job's steps, "
+                                   "not in a workflow")
+            steps.append(Step(kind=StepKind.JOB, job=str(raw["job"]), options=dict(raw.get("options") or {}),
+                              targets=str(raw.get("targets") or ""), name=str(raw.get("name", ""))))
+            continue
         if kinds[0] in ("put", "get"):
             if not str(raw.get("to") or "").strip():
                 raise InvalidInput(f"{source}: {where}, step {i} ({kinds[0]}) needs 'to': the folder to copy into")
@@ -91,7 +104,13 @@ def steps_to_yaml(steps: list[Step]) -> list[dict]:
     result = []
     for step in steps:
         item: dict = {"name": step.name} if step.name else {}
-        if step.kind is StepKind.COMMAND:
+        if step.kind is StepKind.JOB:
+            item["job"] = step.job
+            if step.options:
+                item["options"] = dict(step.options)
+            if step.targets:
+                item["targets"] = step.targets
+        elif step.kind is StepKind.COMMAND:
             item["command"] = step.command
         elif step.kind in (StepKind.PUT, StepKind.GET):
             item[str(step.kind)] = step.source

@@ -23,7 +23,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
                       field_validator, model_validator)
 
 from ..core.errors import InvalidInput
-from ..core.models import LAUNCH_MODES, NOTIFY_KINDS
+from ..core.models import LAUNCH_MODES, NOTIFY_KINDS, check_project_name
 from ..core.plan import MAX_PRIORITY
 from ..core.quoting import check_option_name, check_option_value
 from ..core.schedules import MAX_DURATION_S as MAX_SECONDS  # ten years, as for durations typed as flags
@@ -83,8 +83,9 @@ class _Doc(BaseModel):
 
 
 class StepDoc(_Doc):
-    """One step: a command (a plain string in the file is a command), a script body, or a
-    file transfer (put/get with ``to``)."""
+    """One step: a command (a plain string in the file is a command), a script body, a
+    file transfer (put/get with ``to``), or another job to run (``job`` with ``options`` and
+    ``targets``: its run is a child of this one)."""
     name: Text | None = None
     command: Code | None = None
     script: Code | None = None
@@ -92,6 +93,9 @@ class StepDoc(_Doc):
     put: Text | None = None
     get: Text | None = None
     to: Text | None = None
+    job: Name | None = None
+    options: dict[str, Text] | None = None
+    targets: Text | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -104,6 +108,7 @@ class OptionDoc(_Doc):
     default: Text | None = None
     description: Text | None = None
     required: Flag | None = None
+    choices: Annotated[list[Text], Field(min_length=1)] | None = None  # the only values a run may give
 
     @field_validator("name")
     @classmethod
@@ -168,6 +173,7 @@ class FlowStepDoc(_Doc):
 class JobDoc(_Doc):
     """A whole job file. The plan keys (resources ... on_failure) are read by planfile.py."""
     name: Name
+    project: Text | None = None         # the project the job belongs to (default: "default")
     description: Text | None = None
     targets: Text | None = None
     steps: list[StepDoc] | None = None
@@ -190,6 +196,17 @@ class JobDoc(_Doc):
         if not value.strip():
             raise ValueError("must not be empty")
         return value.strip()
+
+    @field_validator("project")
+    @classmethod
+    def _project_name(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                return check_project_name(value)
+            except InvalidInput:
+                raise ValueError(f"{shown(value)} is not a valid name: use letters, digits, spaces and "
+                                 ". @ / + - _ (up to 80 characters)") from None
+        return value
 
 
 def check_job_doc(doc: Any, source: str = "job file", flag_names: dict[str, str] | None = None) -> dict:

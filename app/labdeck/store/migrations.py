@@ -176,7 +176,38 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX node_metrics_node_at ON node_metrics(node_name, at)",
     ],
-    # v9: the GPUs a placement holds, by device index (JSON list), never shared (#16)
+    [  # Slurm clusters: partition, account and extra sbatch arguments of a slurm node
+        "ALTER TABLE nodes ADD COLUMN slurm TEXT NOT NULL DEFAULT '{}'",
+    ],
+    # jump hosts: the node names an SSH node is reached through, first hop first
+    ["ALTER TABLE nodes ADD COLUMN via TEXT NOT NULL DEFAULT '[]'"],
+    # projects: every job belongs to one (Rundeck's top level); nodes stay shared
+    ["ALTER TABLE jobs ADD COLUMN project TEXT NOT NULL DEFAULT 'default'",
+     "CREATE INDEX jobs_project ON jobs(project)"],
+    # job references: a referenced job's run records the run whose step started it
+    ["ALTER TABLE runs ADD COLUMN called_by_run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL",
+     "CREATE INDEX runs_called_by ON runs(called_by_run_id)"],
+    # runs that wait for another run to end (run --after, a schedule's after:)
+    ["""CREATE TABLE run_waits (
+            id INTEGER PRIMARY KEY,
+            job_name TEXT NOT NULL,
+            options TEXT NOT NULL DEFAULT '{}',
+            targets TEXT,
+            trigger TEXT NOT NULL,
+            after_run_id INTEGER NOT NULL,
+            require_ok INTEGER NOT NULL DEFAULT 0,
+            schedule_id INTEGER,
+            owner_pid INTEGER NOT NULL,
+            owner_host TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            state TEXT NOT NULL DEFAULT 'waiting',
+            run_id INTEGER,
+            note TEXT NOT NULL DEFAULT ''
+        )""",
+     "CREATE INDEX run_waits_state ON run_waits(state)",
+     "ALTER TABLE schedules ADD COLUMN after_job TEXT NOT NULL DEFAULT ''",
+     "ALTER TABLE schedules ADD COLUMN after_ok INTEGER NOT NULL DEFAULT 0"],
+    # the GPUs a placement holds, by device index (JSON list), never shared (#16)
     [
         "ALTER TABLE placements ADD COLUMN gpu_devices TEXT NOT NULL DEFAULT '[]'",
     ],

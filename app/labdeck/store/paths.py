@@ -28,10 +28,11 @@ def resolve_data_dir(explicit: str | os.PathLike | None = None) -> Path:
         path, given = Path(os.environ["LABDECK_HOME"]), "$LABDECK_HOME"
     else:
         path, given = Path(platformdirs.user_data_dir("LabDeck", appauthor=False)), "the user data folder"
-    reason = network_location(str(path.expanduser()))
-    path = path.expanduser().resolve()
+    reason = network_location(str(path.expanduser()))  # before resolve(), which would go to the server
+    if not reason:
+        path = path.expanduser().resolve()
+        reason = network_location(str(path))  # a symlink or junction to a share, or a mapped drive
     where = f"the data folder {path} ({given})"
-    reason = reason or network_location(str(path))
     if reason:
         raise InvalidInput(f"{where} is {reason}; SQLite's catalog cannot work there. Choose a folder on a local "
                            "disk (--data-dir or LABDECK_HOME), e.g. the default under %LOCALAPPDATA%")

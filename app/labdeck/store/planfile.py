@@ -118,7 +118,7 @@ def _flow_step(raw, where: str, source: str) -> FlowStep:
     if len(given) != 1:
         raise InvalidInput(f"{where} ('{raw['name']}') needs exactly one of 'command', 'script' or 'steps'")
     if "steps" in raw:
-        steps = parse_steps(raw["steps"], source, f"step '{raw['name']}'")
+        steps = parse_steps(raw["steps"], source, f"step '{raw['name']}'", allow_jobs=False)
     else:
         steps = parse_steps([{k: raw[k] for k in ("command", "script", "filename") if k in raw}], source,
                             f"step '{raw['name']}'")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from ..core.models import (Capacity, Job, JobOption, JobPolicy, Node, NodeRun, Run, Step,
-                           StepKind, Transport, Trigger, WinrmSettings)
+from ..core.models import (DEFAULT_PROJECT, Capacity, Job, JobOption, JobPolicy, Node, NodeRun, Run, Step,
+                           SlurmSettings, StepKind, Transport, Trigger, WinrmSettings)
 from ..core.status import KillState, NodeRunStatus, RunStatus
 from .planfile import plan_from_json, plan_to_json
 
@@ -29,6 +29,8 @@ def node_to_row(node: Node) -> dict:
         "last_seen": node.last_seen,
         "winrm": json.dumps(asdict(node.winrm)),
         "python": node.python,
+        "slurm": json.dumps(asdict(node.slurm)),
+        "via": json.dumps(node.via),
     }
 
 
@@ -51,6 +53,8 @@ def node_from_row(row: dict) -> Node:
         last_seen=row["last_seen"],
         winrm=WinrmSettings(**json.loads(row["winrm"] or "{}")),
         python=row["python"],
+        slurm=SlurmSettings(**json.loads(row.get("slurm") or "{}")),
+        via=json.loads(row.get("via") or "[]"),
     )
 
 
@@ -63,6 +67,7 @@ def job_to_row(job: Job) -> dict:
         "options": json.dumps([asdict(o) for o in job.options]),
         "policy": json.dumps(asdict(job.policy)),
         "plan": json.dumps(plan_to_json(job.plan)),
+        "project": job.project,
     }
 
 
@@ -77,6 +82,7 @@ def job_from_row(row: dict) -> Job:
         options=[JobOption(**o) for o in json.loads(row["options"])],
         policy=JobPolicy(**json.loads(row["policy"])),
         plan=plan_from_json(json.loads(row.get("plan") or "{}")),
+        project=row.get("project") or DEFAULT_PROJECT,
     )
 
 
@@ -98,6 +104,7 @@ def run_from_row(row: dict) -> Run:
         note=row.get("note") or "",
         restarts=row.get("restarts") or 0,
         parent_run_id=row.get("parent_run_id"),
+        called_by_run_id=row.get("called_by_run_id"),
         workflow_run_id=row.get("workflow_run_id"),
         task=row.get("task") or "",
     )

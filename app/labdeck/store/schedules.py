@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from ..core.errors import NotFound
+from ..core.errors import InvalidInput, NotFound
 from ..core.schedules import CatchUp, Schedule, ScheduleKind, validate
 from .catalog import Catalog
 
@@ -16,7 +16,8 @@ PAUSED_SETTING = "scheduling_paused"
 def _from_row(row: dict) -> Schedule:
     return Schedule(id=row["id"], job_name=row["job_name"], kind=ScheduleKind(row["kind"]), expr=row["expr"],
                     tz=row["tz"], enabled=bool(row["enabled"]), catch_up=CatchUp(row["catch_up"]),
-                    last_checked=row["last_checked"], created_at=row["created_at"])
+                    last_checked=row["last_checked"], created_at=row["created_at"],
+                    after_job=row.get("after_job") or "", after_ok=bool(row.get("after_ok")))
 
 
 class ScheduleStore:
@@ -30,10 +31,12 @@ class ScheduleStore:
         schedule.last_checked = schedule.last_checked or now
         validate(schedule)
         job = self.catalog.get_job(schedule.job_name)
+        self._check_after(schedule)
         with self.catalog._tx() as db:
             schedule.id = db["schedules"].insert({
                 "job_id": job.id, "kind": str(schedule.kind), "expr": schedule.expr, "tz": schedule.tz,
                 "enabled": int(schedule.enabled), "catch_up": str(schedule.catch_up),
+                "after_job": schedule.after_job, "after_ok": int(schedule.after_ok),
                 "last_checked": schedule.last_checked, "created_at": schedule.created_at, "updated_at": now,
             }).last_pk
         return schedule
@@ -44,12 +47,23 @@ class ScheduleStore:
         validate(schedule)
         job = self.catalog.get_job(schedule.job_name)
         self.get(schedule.id)  # NotFound if it was removed meanwhile
+        self._check_after(schedule)
         now = time.time()
         with self.catalog._tx() as db:
             db["schedules"].update(schedule.id, {
                 "job_id": job.id, "kind": str(schedule.kind), "expr": schedule.expr, "tz": schedule.tz,
                 "enabled": int(schedule.enabled), "catch_up": str(schedule.catch_up),
+                "after_job": schedule.after_job, "after_ok": int(schedule.after_ok),
                 "last_checked": now, "updated_at": now})
+
+    def _check_after(self, schedule: Schedule) -> None:
+        if schedule.after_ok and not schedule.after_job:
+            raise InvalidInput("after_ok needs after: the job whose run a fire waits for")
+        if schedule.after_job:
+            self.catalog.get_job(schedule.after_job)  # NotFound names the known jobs
+            if schedule.after_job == schedule.job_name:
+                raise InvalidInput(f"a schedule of job '{schedule.job_name}' cannot wait for the job itself "
+                                   "(its overlap rule decides what a fire does while it runs)")
 
     def get(self, schedule_id: int) -> Schedule:
         rows = self._select("WHERE s.id = ?", (schedule_id,))

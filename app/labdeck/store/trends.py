@@ -25,8 +25,14 @@ def node_recent_runs(catalog: Catalog, node_name: str, limit: int = 12) -> list[
             for r in rows]
 
 
-def last_unreachable(catalog: Catalog) -> dict[str, float]:
-    """node name -> when its latest 'unreachable' node run ended (or started)."""
-    rows = catalog._rows("SELECT node_name, MAX(COALESCE(finished_at, started_at, 0)) AS at FROM node_runs"
-                         " WHERE status = 'unreachable' GROUP BY node_name")
+def last_unreachable(catalog: Catalog, node_names: list[str]) -> dict[str, float]:
+    """node name -> when its latest 'unreachable' node run ended (or started), for these nodes
+    only (the grid asks for the few whose last run was unreachable; the index on node_runs
+    (node_name, run_id) keeps each lookup short)."""
+    if not node_names:
+        return {}
+    marks = ",".join("?" * len(node_names))
+    rows = catalog._rows(f"SELECT node_name, MAX(COALESCE(finished_at, started_at, 0)) AS at FROM node_runs"
+                         f" WHERE node_name IN ({marks}) AND status = 'unreachable' GROUP BY node_name",
+                         tuple(node_names))
     return {r["node_name"]: r["at"] for r in rows}

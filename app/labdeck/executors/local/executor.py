@@ -25,8 +25,8 @@ from ...core.interpreters import NO_PYTHON, windows_python
 from ...core.quoting import Shell
 from ...core.status import KillState
 from ..base import (
-    BACKGROUND_GRACE_S,
     POLL_S,
+    AfterExit,
     CommandRequest,
     Deadline,
     Ending,
@@ -107,11 +107,9 @@ class LocalExecutor:
             reader.start()
         # Finished means the command exited and its output is closed; a background child still
         # holding the pipes gets a short grace (as over SSH), then is killed or left running.
-        exited_at: float | None = None
         while proc.poll() is None or any(r.is_alive() for r in readers):
             if proc.poll() is not None and not IS_WINDOWS:
-                exited_at = exited_at or time.monotonic()
-                if time.monotonic() - exited_at >= BACKGROUND_GRACE_S:
+                if step_sink.after_exit.over():
                     return self._after_background(proc, request, readers, step_sink, kill)
             reason = stop_reason(deadline, cancel)
             if reason is not None:
@@ -216,9 +214,11 @@ class _StepSink:
     def __init__(self, sink: OutputSink):
         self._sink = sink
         self.closed = False
+        self.after_exit = AfterExit()
 
     def __call__(self, name: str, data: bytes) -> None:
         if not self.closed:
+            self.after_exit.output()
             self._sink(name, data)
 
 

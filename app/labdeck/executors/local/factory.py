@@ -10,6 +10,7 @@ from .transfer import LocalTransfer
 class LocalFactory:
     transport = Transport.LOCAL
     over_ssh = False
+    always_detached = False
 
     def validate(self, node: Node) -> None:
         pass

@@ -89,9 +89,11 @@ def _open_socket(target: SshTarget, timeout: float) -> socket.socket:
     return sock
 
 
-def fetch_host_key(target: SshTarget, timeout: float = CONNECT_TIMEOUT_S) -> tuple[str, str, str]:
-    """The key the host presents: (type, base64, fingerprint). Used to show it for acceptance."""
-    transport = paramiko.Transport(_open_socket(target, timeout))
+def fetch_host_key(target: SshTarget, timeout: float = CONNECT_TIMEOUT_S,
+                   via: SshConnection | None = None) -> tuple[str, str, str]:
+    """The key the host presents: (type, base64, fingerprint). Used to show it for acceptance.
+    ``via``: the connection to the last jump host the node is reached through."""
+    transport = paramiko.Transport(via.tunnel(target, timeout) if via else _open_socket(target, timeout))
     try:
         transport.start_client(timeout=timeout)
         key = transport.get_remote_server_key()
@@ -107,8 +109,12 @@ class SftpUnavailable(LabDeckError):
 
 
 class SshConnection:
-    def __init__(self, target: SshTarget, check_host_key: HostKeyCheck, connect_timeout: float = CONNECT_TIMEOUT_S):
+    def __init__(self, target: SshTarget, check_host_key: HostKeyCheck, connect_timeout: float = CONNECT_TIMEOUT_S,
+                 via: SshConnection | None = None):
+        """``via``: the (pooled, shared) connection to the last jump host; the node is reached
+        through a direct-tcpip channel of it instead of a socket of its own."""
         self.target = target
+        self.via = via
         self._check_host_key = check_host_key
         self._connect_timeout = connect_timeout
         self._lock = threading.Lock()
@@ -120,7 +126,8 @@ class SshConnection:
 
     def _connect(self) -> paramiko.Transport:
         t = self.target
-        transport = paramiko.Transport(_open_socket(t, self._connect_timeout))
+        sock = self.via.tunnel(t, self._connect_timeout) if self.via else _open_socket(t, self._connect_timeout)
+        transport = paramiko.Transport(sock)
         _prefer_fast_ciphers(transport)
         try:
             transport.start_client(timeout=self._connect_timeout)
@@ -142,6 +149,23 @@ class SshConnection:
         _rekey_like_openssh(transport)
         ssh_exit_signal.install(transport)
         return transport
+
+    def tunnel(self, target: SshTarget, timeout: float) -> paramiko.Channel:
+        """A TCP stream from this host to ``target`` (as ``ssh -J`` opens one): the next hop's
+        or the node's SSH traffic runs inside it, with its own host-key check and login."""
+        for attempt in (1, 2):
+            tr = self.transport()
+            try:
+                return tr.open_channel("direct-tcpip", (target.host, target.port), ("127.0.0.1", 0), timeout=timeout)
+            except paramiko.ChannelException as exc:  # the jump host answered: it cannot reach the target
+                raise NodeUnreachable(f"node '{target.node}': jump host '{self.target.node}' cannot connect to "
+                                      f"{target.host}:{target.port} ({exc.text or exc})") from exc
+            except (paramiko.SSHException, OSError, EOFError) as exc:
+                self.drop()
+                if attempt == 2:
+                    raise NodeUnreachable(f"node '{target.node}': jump host '{self.target.node}' stopped answering "
+                                          f"({exc or type(exc).__name__})") from exc
+        raise AssertionError("unreachable")
 
     def _authenticate(self, transport: paramiko.Transport) -> None:
         t = self.target

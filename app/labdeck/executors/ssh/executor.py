@@ -22,7 +22,7 @@ from ...core.exit_codes import signal_number
 from ...core.quoting import Shell
 from ...core.status import KillState
 from . import exit_signal as ssh_exit_signal
-from ..base import (BACKGROUND_GRACE_S, POLL_S, CommandRequest, Deadline, Ending, ExecResult, OutputSink,
+from ..base import (POLL_S, AfterExit, CommandRequest, Deadline, Ending, ExecResult, OutputSink,
                     background_note, stop_reason)
 from ..detached_ops import SshDetachedOps
 from ..posix_shell import (PID_MARK, PROBE_SCRIPT, kill_group_script, kill_token_script, launch_wrapper,
@@ -71,7 +71,7 @@ class SshExecutor:
         transport = chan.get_transport()
         stop: Ending | None = None
         stop_since = 0.0
-        exited_at: float | None = None  # the step's shell exited, its output still open
+        after_exit = AfterExit()  # the step's shell exited, its output still open
         while True:
             got = False
             while chan.recv_ready():
@@ -89,6 +89,7 @@ class SshExecutor:
                 got = True
             if got:
                 self.connection.mark_ok()
+                after_exit.output()
             # sshd may send the exit status before the last output: done only at EOF too.
             ended = chan.eof_received or chan.closed
             if ended and chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
@@ -103,9 +104,8 @@ class SshExecutor:
                 return ExecResult(Ending.EXITED, status, None, pgid)
             if not ended and chan.exit_status_ready() and pgid:
                 # The shell exited but something it started in the background still holds the
-                # output (sshd closes the channel only at EOF): after a short grace the step is done.
-                exited_at = exited_at or time.monotonic()
-                if time.monotonic() - exited_at >= BACKGROUND_GRACE_S:
+                # output (sshd closes the channel only at EOF): after a short quiet grace the step is done.
+                if after_exit.over():
                     return self._after_background(chan, pgid, grace_s, token, keep_background)
             # A closed channel is handled above once its buffers are drained (closing sets the
             # exit-status event); only a dead connection with nothing left to read is unreachable.

@@ -7,24 +7,27 @@ from ...core.errors import InvalidInput
 from ...core.models import Node, Transport
 
 
+def ssh_connection(node: Node, connecting):
+    """A new pooled connection to the node, with its secret from the keyring (the password, or
+    the key file's passphrase) and the catalog's host-key rules; through its jump hosts' pooled
+    connections (shared with the other nodes behind them) when it has any."""
+    from .connection import SshConnection
+    from .jumps import hop_nodes, target_for
+    via = None
+    if node.via:
+        via = connecting.jump_hosts().connection(hop_nodes(node, connecting.node_named))
+    return SshConnection(target_for(node, connecting.secret_for), connecting.check_host_key, via=via)
+
+
 def ssh_executor(node: Node, connecting):
-    """An SshExecutor over a new pooled connection, with the node's secret from the keyring (the
-    password, or the key file's passphrase)."""
-    from .connection import SshConnection, SshTarget
     from .executor import SshExecutor
-    secret = connecting.secret_for(node.credential_ref)
-    target = SshTarget(
-        node=node.name, host=node.host, port=node.effective_port, username=node.username,
-        key_file=node.key_file,
-        password=None if node.key_file else secret,
-        passphrase=secret if node.key_file else None,
-    )
-    return SshExecutor(SshConnection(target, connecting.check_host_key))
+    return SshExecutor(ssh_connection(node, connecting))
 
 
 class SshFactory:
     transport = Transport.SSH
     over_ssh = True
+    always_detached = False
 
     def validate(self, node: Node) -> None:
         if not node.username:

@@ -17,6 +17,7 @@ from ...core.errors import LabDeckError, NodeUnreachable
 from ...core.status import KillState
 from ..base import ScriptFile
 from ..posix_detached import RemoteState, parse_status
+from ..windows_cmd import script_bytes
 from .clixml import ClixmlDecoder
 from .detached_scripts import (LAUNCHER_NAME, DetachedStep, cleanup_script, command_step, launcher_script,
                                      read_script, run_dir, script_path, script_step, start_script, status_script)
@@ -56,12 +57,13 @@ class WinrmDetachedOps:
                 planned.append(command_step(step, self.executor.shell, self.executor.utf8))
         return planned
 
-    def launch(self, remote_dir: str, steps: list[str | ScriptFile], env: dict[str, str]) -> int:
+    def launch(self, remote_dir: str, steps: list[str | ScriptFile], env: dict[str, str],
+               limits=None) -> int:
         """Upload the scripts and the launcher, start it; returns the launcher's pid."""
         planned = self.plan(remote_dir, steps)
         for step, planned_step in zip(steps, planned, strict=True):
             if isinstance(step, ScriptFile):
-                self.executor._put_bytes(step.body.encode("utf-8"), planned_step.script)
+                self.executor._put_bytes(script_bytes(step.filename, step.body), planned_step.script)
         launcher = launcher_script(remote_dir, planned, env, self.executor.utf8)
         # with a BOM: Windows PowerShell reads a .ps1 without one in the ANSI code page
         self.executor._put_bytes(b"\xef\xbb\xbf" + launcher.encode("utf-8"), f"{remote_dir}\\{LAUNCHER_NAME}")
@@ -88,8 +90,9 @@ class WinrmDetachedOps:
         except (binascii.Error, ValueError) as exc:
             raise NodeUnreachable(f"node '{self.node}': the output of a read came back garbled ({exc})") from exc
 
-    def kill(self, pgid: int, grace_s: float) -> KillState:
-        """The launcher's process tree (``taskkill /T /F``), then a check that none of it is left."""
+    def kill(self, pgid: int, grace_s: float, token: str = "") -> KillState:
+        """The launcher's process tree (``taskkill /T /F``), then a check that none of it is left
+        (Windows processes are not searched by the token)."""
         return self.executor.kill_tree(pgid, grace_s)
 
     def cleanup(self, older_than_min: int) -> None:

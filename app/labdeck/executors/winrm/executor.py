@@ -33,6 +33,7 @@ from ...core.models import Node
 from ...core.quoting import Shell
 from ...core.status import KillState
 from ..base import CommandRequest, Deadline, Ending, ExecResult, OutputSink, stop_reason
+from ..windows_cmd import script_bytes
 from .clixml import ClixmlDecoder, decode_stderr
 from .commands import (codepage_for, command_payload, download_script, is_utf8, kill_script, launch_script,
                        home_script, parse_key_values, parse_probe, powershell_command, preflight_script, probe_script,
@@ -91,7 +92,7 @@ class WinrmExecutor:
         if request.script is not None:
             path = script_remote_path(request.run_tag, request.script.filename)
             payload = script_payload(request.script, path)
-            self._put_bytes(request.script.body.encode("utf-8"), path)
+            self._put_bytes(script_bytes(request.script.filename, request.script.body), path)
         else:
             payload = command_payload(request.command, self.shell)
         command, args = powershell_command(launch_script(payload, request.env, self.utf8))
@@ -315,10 +316,11 @@ class WinrmExecutor:
         return None
 
     def remove_run_folder(self, run_tag: str) -> bool:
-        """Left to the clean-up of old run folders (detached-cleanup removes any folder under
-        ``.labdeck\\runs`` older than the retention that holds no live command): a removal here
-        would cost another PowerShell start after every step."""
-        return False
+        """``%USERPROFILE%\\.labdeck\\runs\\<run>\\`` through the transfer helpers' delete (one
+        PowerShell start per node run that uploaded a script)."""
+        from .transfer import WinrmTransfer  # the transfer helpers load with the first use
+        WinrmTransfer(self).remove(script_remote_path(run_tag, "x").rsplit("\\", 1)[0])
+        return True
 
     def close(self) -> None:
         self.pool.close()

@@ -11,6 +11,7 @@ from .commands import codepage_for
 class WinrmFactory:
     transport = Transport.WINRM
     over_ssh = False
+    always_detached = False
 
     def validate(self, node: Node) -> None:
         if not node.username:

@@ -14,9 +14,10 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog,
                                QVBoxLayout, QWidget)
 
 from ...core.errors import LabDeckError
-from ...core.models import Job, JobOption, JobPolicy, Step, StepKind
+from ...core.models import DEFAULT_PROJECT, Job, JobOption, JobPolicy, Step, StepKind, check_project_name
 from ...core.plan import Plan
 from ...core.targets import resolve_targets
+from ...store.projects import project_names
 from ..widgets.code_editor import CodeEditor
 from ..status_style import plural
 from .node_dialog import ERR_STYLE
@@ -28,12 +29,24 @@ LAUNCH_CHOICES = [("auto", "auto (detached when the timeout is over 5 min)"),
                   ("attached", "attached (ends with the connection)")]
 
 
-_BODY_PAGE = {StepKind.COMMAND: 0, StepKind.SCRIPT: 1, StepKind.PUT: 2, StepKind.GET: 2}
+_BODY_PAGE = {StepKind.COMMAND: 0, StepKind.SCRIPT: 1, StepKind.PUT: 2, StepKind.GET: 2, StepKind.JOB: 3}
+
+
+def _pairs(text: str) -> dict[str, str]:
+    """'a=1, b=${option.x}' -> {'a': '1', 'b': '${option.x}'}; a piece without '=' is ignored
+    until it gets one (the field is edited a character at a time)."""
+    pairs = {}
+    for piece in text.split(","):
+        key, sep, value = piece.partition("=")
+        if sep and key.strip():
+            pairs[key.strip()] = value.strip()
+    return pairs
 
 class JobDialog(QDialog):
     saved = Signal(str)
 
-    def __init__(self, engine: EngineApi, job: Job | None = None, parent: QWidget | None = None):
+    def __init__(self, engine: EngineApi, job: Job | None = None, parent: QWidget | None = None,
+                 default_project: str | None = None):
         super().__init__(parent)
         self.engine = engine
         self.original = job
@@ -45,6 +58,11 @@ class JobDialog(QDialog):
         self.name = QLineEdit()
         self.name.setPlaceholderText("e.g. generate-training-data")
         self.description = QLineEdit()
+        self.project = QComboBox()
+        self.project.setEditable(True)  # pick a project or type a new one
+        self.project.addItems(project_names(engine.catalog))
+        self.project.setCurrentText(job.project if job else default_project or DEFAULT_PROJECT)
+        self.project.setToolTip("Jobs belong to a project; nodes are shared by all projects")
         self.targets = QLineEdit("all")
         self.targets.setToolTip("Node names and tags: all · gpu-01,gpu-02 · tag:gpu · tag:gpu&tag:linux · all,!slow-pc")
         self.preview = QLabel()
@@ -57,6 +75,7 @@ class JobDialog(QDialog):
         head = QFormLayout()
         head.addRow("Name", self.name)
         head.addRow("Description", self.description)
+        head.addRow("Project", self.project)
         head.addRow("Targets", self.targets)
         head.addRow("", self.preview)
 
@@ -78,7 +97,8 @@ class JobDialog(QDialog):
 
         self.step_name = QLineEdit()
         self.step_kind = QComboBox()
-        self.step_kind.addItems([k.value for k in (StepKind.COMMAND, StepKind.SCRIPT, StepKind.PUT, StepKind.GET)])
+        self.step_kind.addItems([k.value for k in (StepKind.COMMAND, StepKind.SCRIPT, StepKind.PUT, StepKind.GET,
+                                                   StepKind.JOB)])
         self.command = QLineEdit()
         self.command.setPlaceholderText("shell command; options as ${option.NAME}")
         self.command.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
@@ -109,9 +129,23 @@ class JobDialog(QDialog):
         tl.setContentsMargins(0, 0, 0, 0)
         tl.addRow("From", self.source)
         tl.addRow("To", self.destination)
+        self.ref_job = QComboBox()  # a job step: the job it runs (its run is a child of this job's run)
+        self.ref_job.setEditable(True)
+        self.ref_job.addItems([j.name for j in engine.catalog.list_jobs() if not job or j.name != job.name])
+        self.ref_targets = QLineEdit()
+        self.ref_targets.setPlaceholderText("its own targets")
+        self.ref_options = QLineEdit()
+        self.ref_options.setPlaceholderText("name=value, name2=${option.NAME}")
+        job_page = QWidget()
+        jl = QFormLayout(job_page)
+        jl.setContentsMargins(0, 0, 0, 0)
+        jl.addRow("Job", self.ref_job)
+        jl.addRow("Targets", self.ref_targets)
+        jl.addRow("Options", self.ref_options)
         self.body.addWidget(cmd_page)
         self.body.addWidget(script_page)
         self.body.addWidget(transfer_page)
+        self.body.addWidget(job_page)
         right = QFormLayout()
         right.addRow("Step name", self.step_name)
         right.addRow("Kind", self.step_kind)
@@ -122,7 +156,8 @@ class JobDialog(QDialog):
         rv.addWidget(self.body, 1)
         for signal in (self.step_name.textChanged, self.command.textChanged, self.script.textChanged,
                        self.filename.textChanged, self.step_kind.currentTextChanged, self.source.textChanged,
-                       self.destination.textChanged):
+                       self.destination.textChanged, self.ref_job.currentTextChanged, self.ref_targets.textChanged,
+                       self.ref_options.textChanged):
             signal.connect(self._store_step)
         split = QSplitter()
         split.addWidget(left_w)
@@ -259,6 +294,9 @@ class JobDialog(QDialog):
         self.filename.setText(s.filename)
         self.source.setText(s.source)
         self.destination.setText(s.destination)
+        self.ref_job.setCurrentText(s.job)
+        self.ref_targets.setText(s.targets)
+        self.ref_options.setText(", ".join(f"{k}={v}" for k, v in s.options.items()))
         self.body.setCurrentIndex(_BODY_PAGE[s.kind])
         self._loading = False
 
@@ -274,6 +312,9 @@ class JobDialog(QDialog):
         s.filename = self.filename.text().strip() or "script.sh"
         s.source = self.source.text().strip()
         s.destination = self.destination.text().strip()
+        s.job = self.ref_job.currentText().strip()
+        s.targets = self.ref_targets.text().strip()
+        s.options = _pairs(self.ref_options.text())
         self.body.setCurrentIndex(_BODY_PAGE[s.kind])
         self.step_list.item(row).setText(f"{row + 1}. {s.name or s.kind.value}")
 
@@ -295,7 +336,10 @@ class JobDialog(QDialog):
             raise ValueError("give the job a name")
         steps = [Step(**vars(s)) for s in self.steps]
         for i, s in enumerate(steps, 1):
-            if s.kind in (StepKind.PUT, StepKind.GET):
+            if s.kind is StepKind.JOB:
+                if not s.job:
+                    raise ValueError(f"step {i} runs a job: choose which")
+            elif s.kind in (StepKind.PUT, StepKind.GET):
                 if not (s.source and s.destination):
                     raise ValueError(f"step {i} ({s.kind.value}) needs both From and To")
             elif not (s.command.strip() if s.kind is StepKind.COMMAND else s.script.strip()):
@@ -306,15 +350,18 @@ class JobDialog(QDialog):
             cells = [(self.options.item(row, c).text().strip() if self.options.item(row, c) else "") for c in range(3)]
             if not cells[0]:
                 continue
+            kept = {o.name: o.choices for o in self.original.options} if self.original else {}
             options.append(JobOption(name=cells[0], default=cells[1], description=cells[2],
-                                     required=self.options.cellWidget(row, 3).isChecked()))
+                                     required=self.options.cellWidget(row, 3).isChecked(),
+                                     choices=kept.get(cells[0], [])))  # allowed values: not edited here, kept
         # What this dialog does not show (the other rules, a workflow or array plan) is kept.
         policy = replace(self.original.policy if self.original else JobPolicy(),
                          timeout_s=self.timeout.value() or None, retries=self.retries.value(),
                          max_parallel=self.max_parallel.value(), launch=self.launch.currentData())
         return Job(name=name, steps=steps, targets=self.targets.text().strip(), options=options, policy=policy,
                    description=self.description.text().strip(),
-                   plan=self.original.plan if self.original else Plan())
+                   plan=self.original.plan if self.original else Plan(),
+                   project=check_project_name(self.project.currentText()))
 
     def save(self) -> None:
         try:

@@ -16,10 +16,12 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QWidget)
 
 from ...core.errors import InvalidInput
-from ...core.models import Node, Transport
+from ...core.interpreters import check_interpreter
+from ...core.models import Node, SlurmSettings, Transport
 from ...core.tags import check_tags
 from .. import node_ops
 from ..workers import run_async
+from .slurm_fields import SlurmFields
 from .winrm_fields import WinrmFields
 from ...engine.api import EngineApi
 
@@ -44,7 +46,8 @@ class NodeDialog(QDialog):
         self.name = QLineEdit()
         self.name.setPlaceholderText("e.g. gpu-01")
         self.transport = QComboBox()
-        self.transport.addItems(["ssh", "winrm", "local"])
+        self.transport.addItems(["ssh", "winrm", "slurm", "local"])
+        self.transport.setToolTip("slurm: a cluster reached over SSH through its login node; jobs become batch jobs")
         self.host = QLineEdit()
         self.host.setPlaceholderText("host name or IP address")
         self.port = QSpinBox()
@@ -63,8 +66,17 @@ class NodeDialog(QDialog):
         self.password.setPlaceholderText("password, or the key's passphrase — kept in the OS keyring")
         self.winrm = WinrmFields()
         self.winrm.httpsChanged.connect(self._default_port)
+        self.via = QLineEdit()  # SSH: jump hosts, as ssh -J / ProxyJump
+        self.via.setPlaceholderText("none — or the gateway node(s) it is reached through, e.g. bastion")
+        self.via.setToolTip("Jump hosts: nodes already added, first hop first; each has its own host key")
+        self.via.textChanged.connect(lambda _text: self._forget_key())
+        self.slurm = SlurmFields()
         self.tags = QLineEdit()
         self.tags.setPlaceholderText("comma separated, e.g. gpu, linux-lab")
+        self.python = QLineEdit()
+        self.python.setPlaceholderText("found on the node: python3; on Windows py -3 or python")
+        self.python.setToolTip("What runs the node's .py script steps: a path such as C:\\Python312\\python.exe "
+                               "or /opt/conda/bin/python, or a command such as py -3")
         self.name.setToolTip("Letters, digits, '-', '_' or '.'; used in job targets")
         self.tags.setToolTip("Jobs can target nodes by tag: tag:gpu")
 
@@ -76,11 +88,15 @@ class NodeDialog(QDialog):
         form.addRow("User", self.user)
         form.addRow("Key file", key_row)
         self.key_row = key_row
+        form.addRow("Through", self.via)
         form.addRow("Password", self.password)
         form.addRow("WinRM", self.winrm)
+        form.addRow("Slurm", self.slurm)
         form.addRow("Tags", self.tags)
+        form.addRow("Python", self.python)
         self.form = form
         form.setRowVisible(self.winrm, False)
+        form.setRowVisible(self.slurm, False)
 
         self.key_frame = QFrame()
         self.key_frame.setFrameShape(QFrame.Shape.StyledPanel)
@@ -128,10 +144,14 @@ class NodeDialog(QDialog):
         self.port.setValue(node.effective_port or 22)
         self.user.setText(node.username)
         self.key_file.setText(node.key_file or "")
+        self.via.setText(", ".join(node.via))
         self.tags.setText(", ".join(node.tags))
+        self.python.setText(node.python)
         if node.transport is Transport.WINRM:
             self.winrm.load(node.winrm)
             self.port.setValue(node.effective_port)
+        if node.transport is Transport.SLURM:
+            self.slurm.load(node.slurm)
         if node.credential_ref:
             self.password.setPlaceholderText("saved in the keyring — type to replace")
         keys = self.engine.catalog.host_keys(node.name)
@@ -148,9 +168,11 @@ class NodeDialog(QDialog):
         remote = text != "local"
         for w in (self.host, self.port, self.user, self.password):
             w.setEnabled(remote)
-        self.key_file.setEnabled(text == "ssh")
+        self.key_file.setEnabled(text in ("ssh", "slurm"))
         self.form.setRowVisible(self.winrm, text == "winrm")
+        self.form.setRowVisible(self.slurm, text == "slurm")
         self.form.setRowVisible(self.key_row, text != "winrm")
+        self.form.setRowVisible(self.via, text == "ssh")
         self._default_port()
         self._forget_key()
 
@@ -159,7 +181,8 @@ class NodeDialog(QDialog):
         if self.port.value() in (22, 5985, 5986):
             transport = self.transport.currentText()
             https = self.winrm.https.isChecked()
-            self.port.setValue({"ssh": 22, "winrm": 5986 if https else 5985}.get(transport, self.port.value()))
+            self.port.setValue({"ssh": 22, "slurm": 22, "winrm": 5986 if https else 5985}.get(transport,
+                                                                                            self.port.value()))
 
     def _forget_key(self, *_args) -> None:
         if self.editing is None or self._differs_from_saved():
@@ -177,8 +200,9 @@ class NodeDialog(QDialog):
         if not name:
             raise InvalidInput("give the node a name")
         tags = check_tags([t.strip() for t in self.tags.text().split(",") if t.strip()])  # said before connecting
+        python = check_interpreter(self.python.text())
         if transport is Transport.LOCAL:
-            return Node(name=name, transport=transport, tags=tags)
+            return Node(name=name, transport=transport, tags=tags, python=python)
         if not self.host.text().strip():
             raise InvalidInput("give the host name or IP address")
         if not self.user.text().strip():
@@ -186,9 +210,13 @@ class NodeDialog(QDialog):
         if transport is Transport.WINRM:
             return Node(name=name, transport=transport, host=self.host.text().strip(), port=self.port.value(),
                         username=self.user.text().strip(), tags=tags, winrm=self.winrm.settings(),
-                        encoding=self.editing.encoding if self.editing else "utf-8")
+                        encoding=self.editing.encoding if self.editing else "utf-8", python=python)
         return Node(name=name, transport=transport, host=self.host.text().strip(), port=self.port.value(),
-                    username=self.user.text().strip(), key_file=self.key_file.text().strip() or None, tags=tags)
+                    username=self.user.text().strip(), key_file=self.key_file.text().strip() or None, tags=tags,
+                    via=[hop.strip() for hop in self.via.text().split(",") if hop.strip()]
+                    if transport is Transport.SSH else [],
+                    python=python,
+                    slurm=self.slurm.settings() if transport is Transport.SLURM else SlurmSettings())
 
     # ---- messages -------------------------------------------------------------------------------
 
@@ -272,7 +300,7 @@ class NodeDialog(QDialog):
         except InvalidInput as exc:
             return self._fail(exc)
         secret = self.password.text() or None
-        if node.transport is Transport.SSH and not self._key_trusted():
+        if node.transport in (Transport.SSH, Transport.SLURM) and not self._key_trusted():
             if self.presented is None:
                 return self.test_connection()
             return self._fail(InvalidInput("tick the box to trust the host key shown above, or Cancel"))

@@ -260,6 +260,7 @@ class ScheduleDialog(QDialog):
         s = Schedule(job, kind, expr, tz, enabled=self.enabled.isChecked(), catch_up=CatchUp(self.catch_up.currentData()))
         if self.original is not None:
             s.id, s.created_at = self.original.id, self.original.created_at
+            s.after_job, s.after_ok = self.original.after_job, self.original.after_ok  # not edited here: kept
         validate(s)
         return s
 

@@ -174,6 +174,8 @@ class NodeTableModel(QAbstractTableModel):
         if col == 0:
             return node.name
         if col == 1:
+            if p.get("slurm_version"):
+                return f"Slurm {p['slurm_version']} cluster"
             if p.get("os"):
                 return f"{p['os']} {p.get('os_release', '')}".strip()
             return node.os_family or "—"
@@ -185,6 +187,8 @@ class NodeTableModel(QAbstractTableModel):
         if col == 5:
             return fmt_ago(node.last_seen)
         if col == 6:
+            if p.get("slurm_load"):  # a cluster: its partitions' load from the last test
+                return p["slurm_load"]
             if "cpus" not in p:
                 return "—"
             load = f" · load {p['load']}" if "load" in p else ""
@@ -211,4 +215,6 @@ class NodeTableModel(QAbstractTableModel):
             return f"{where} · {self._display(node, 1, recent)} · {self._display(node, 2, recent)}"
         if col == 3:
             return "Tags select nodes in job targets, e.g. tag:gpu"
+        if col == 6 and (node.probe or {}).get("slurm_load"):
+            return "Partitions (free CPUs and GPUs at the last test):\n" + node.probe["slurm_load"].replace("; ", "\n")
         return None

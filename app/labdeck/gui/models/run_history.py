@@ -36,9 +36,13 @@ class RunFilters:
     status: str | None = None
     since: float | None = None   # started at or after (epoch seconds)
     text: str = ""               # case-insensitive, in id, job, status, trigger, targets, note, node names
+    project: str | None = None   # runs of this project's jobs
 
     def where(self) -> tuple[str, list]:
         clauses, params = ["r.workflow_run_id IS NULL"], []  # task runs show under their workflow or array
+        if self.project:
+            clauses.append("r.job_id IN (SELECT id FROM jobs WHERE project = ?)")
+            params.append(self.project)
         if self.job:
             clauses.append("r.job_name = ?")
             params.append(self.job)

@@ -34,6 +34,7 @@ class TransferRow:
     speed: float = 0.0
     state: str = "queued"
     error: str = ""
+    note: str = ""
 
     def eta(self) -> str:
         if self.state != "running" or self.speed <= 0 or self.bytes_total <= self.bytes_done:
@@ -75,7 +76,7 @@ class TransferTableModel(QAbstractTableModel):
         if role == PERCENT_ROLE and col in (FILE_PCT, NODE_PCT):
             return row.file_pct if col == FILE_PCT else row.node_pct
         if role == Qt.ItemDataRole.ToolTipRole:
-            return row.error or row.title
+            return row.error or row.note or row.title
         if role == Qt.ItemDataRole.ForegroundRole and row.state == "failed":
             return status_color("failed")
         if role == STATE_ROLE:
@@ -87,7 +88,8 @@ class TransferTableModel(QAbstractTableModel):
         if row.state in ("failed", "cancelled") and row.node_pct < 100:
             node_text = f"{row.state} at {node_text}"
         return [str(row.transfer_id), row.title, row.node, row.file_name, f"{row.file_pct}%",
-                node_text, speed, row.eta(), row.state if not row.error else f"{row.state}: {row.error}"][col]
+                node_text, speed, row.eta(),
+                f"{row.state}: {row.error or row.note}" if row.error or row.note else row.state][col]
 
     # ---- events ----------------------------------------------------------------------------
 
@@ -116,6 +118,7 @@ class TransferTableModel(QAbstractTableModel):
         elif isinstance(event, TransferNodeFinished):
             row.state = "done" if event.ok else ("cancelled" if "cancelled" in event.error else "failed")
             row.error = event.error
+            row.note = event.note
             if event.ok:
                 row.node_pct = row.file_pct = 100
         self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))

@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QLabel, QSplitter, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QLabel, QSplitter, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from ...core.errors import LabDeckError
 from ...core.models import StepKind
 from ...engine.seed import SAMPLE_JOB
 from ...store import queries, trends
+from ...store.projects import project_names
 from ..actions import Actions, ask_yes_no
 from ..dialogs.job_dialog import JobDialog
 from ..status_style import BAD, fmt_ago, status_icon, status_label
 from ..widgets.flow_layout import FlowLayout
-from ..widgets.page_parts import add_buttons, read_only_table
+from ..widgets.page_parts import add_buttons, fill_project_combo, project_filter, read_only_table
 from ..widgets.empty_state import EmptyState
 from ..widgets.job_trend import JobTrend
 from ..widgets.context_menu import button_entries, install_menu
 from ...engine.api import EngineApi
 
-COLUMNS = ["Job", "Targets", "Steps", "Options", "Last run", "Description"]
+COLUMNS = ["Job", "Project", "Targets", "Steps", "Options", "Last run", "Description"]
+LAST_RUN = COLUMNS.index("Last run")
 
 
 class JobsPage(QWidget):
@@ -52,6 +54,12 @@ class JobsPage(QWidget):
                 ("schedules", "Schedules…", "The selected job's schedules (add one if it has none)",
                  self.schedules_of_selected)))
         bar.addStretch(1)
+        self.project = QComboBox()
+        self.project.setMinimumWidth(160)
+        self.project.setToolTip("Show the jobs of one project (nodes are shared by all projects)")
+        self.project.currentTextChanged.connect(lambda _text: self.refresh())
+        bar.addWidget(QLabel("Project"))
+        bar.addWidget(self.project)
 
         install_menu(self.table, lambda: button_entries(self.buttons, ["run", "stop", "edit", "schedules"]) + [None]
                      + button_entries(self.buttons, ["delete"]))
@@ -80,14 +88,15 @@ class JobsPage(QWidget):
 
     def refresh(self) -> None:
         current = self.selected_job()
-        jobs = self.engine.catalog.list_jobs()
+        fill_project_combo(self.project, project_names(self.engine.catalog))
+        jobs = self.engine.catalog.list_jobs(self.project_filter())
         last = queries.last_run_per_job(self.engine.catalog)
         self.table.setRowCount(len(jobs))
         for row, job in enumerate(jobs):
             kinds = [s.kind for s in job.steps]
             steps = f"{len(kinds)} ({kinds.count(StepKind.SCRIPT)} script)" if StepKind.SCRIPT in kinds else str(len(kinds))
             run = last.get(job.name)
-            cells = [job.name, job.targets, steps, ", ".join(o.name for o in job.options) or "—",
+            cells = [job.name, job.project, job.targets, steps, ", ".join(o.name for o in job.options) or "—",
                      f"#{run['id']} {status_label(run['status'])} · {fmt_ago(run['started_at'])}" if run else "never",
                      job.description]
             for col, text in enumerate(cells):
@@ -95,7 +104,7 @@ class JobsPage(QWidget):
                 if col == 0:
                     item.setData(Qt.ItemDataRole.UserRole, job.name)
                     item.setToolTip("\n".join(s.name or s.command[:60] for s in job.steps))
-                if col == 4 and run:
+                if col == LAST_RUN and run:
                     item.setIcon(status_icon(run["status"]))
                 self.table.setItem(row, col, item)
         if current:
@@ -120,6 +129,9 @@ class JobsPage(QWidget):
     def run_sample(self) -> None:
         self.select_job(SAMPLE_JOB)
         self.actions.launch_job(self, SAMPLE_JOB)
+
+    def project_filter(self) -> str | None:
+        return project_filter(self.project)
 
     def selected_job(self) -> str | None:
         rows = self.table.selectionModel().selectedRows()
@@ -164,7 +176,7 @@ class JobsPage(QWidget):
         return self._open(self.engine.catalog.get_job(name)) if name else None
 
     def _open(self, job) -> JobDialog:
-        dialog = JobDialog(self.engine, job, self)
+        dialog = JobDialog(self.engine, job, self, default_project=self.project_filter())
         dialog.saved.connect(lambda name: (self.refresh(), self.select_job(name)))
         dialog.finished.connect(dialog.deleteLater)
         self.dialog = dialog

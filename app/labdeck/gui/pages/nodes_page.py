@@ -14,6 +14,7 @@ from ...store import queries, trends
 from ...store.metrics import MetricStore
 from ..widgets.flow_layout import FlowLayout
 from ..actions import Actions, ask_yes_no
+from ..dialogs.import_dialog import ImportNodesDialog
 from ..dialogs.node_dialog import NodeDialog
 from ..dialogs.run_dialogs import RunOnNodesDialog
 from ..models.node_model import COLUMNS, METRIC_COLUMNS, METRIC_ROLE, RECENT_COLUMN, RECENT_ROLE, NodeTableModel
@@ -73,6 +74,8 @@ class NodesPage(QWidget):
         bar = FlowLayout()  # wraps on a narrow window
         self.buttons = add_buttons(bar, (
                 ("add", "Add…", "Add a machine (SSH or this computer)", self.add_node),
+                ("import", "Import…", "Add many machines from ~/.ssh/config, an Ansible inventory or a CSV file",
+                 self.import_nodes),
                 ("edit", "Edit…", "Change the selected node's connection or tags", self.edit_node),
                 ("remove", "Remove", "Remove the selected nodes from LabDeck", self.remove_nodes),
                 ("test", "Test", "Connect to the selected nodes and refresh CPU, memory and disk", self.test_nodes),
@@ -112,8 +115,10 @@ class NodesPage(QWidget):
         names = self.selected_names()
         catalog = self.engine.catalog
         nodes = catalog.list_nodes()
-        self.model.set_data(nodes, queries.recent_statuses(catalog, 8), queries.busy_nodes(catalog),
-                            self.metrics.histories(3600), trends.last_unreachable(catalog))
+        recent = queries.recent_statuses(catalog, 8)
+        lost = [name for name, runs in recent.items() if runs and runs[-1][1] == "unreachable"]
+        self.model.set_data(nodes, recent, queries.busy_nodes(catalog), self.metrics.histories(3600),
+                            trends.last_unreachable(catalog, lost))
         self.select_names(names)
         self.empty.setVisible(len(nodes) <= 1 and all(n.transport == "local" for n in nodes))
         self._show_detail()
@@ -170,6 +175,14 @@ class NodesPage(QWidget):
 
     def add_node(self) -> NodeDialog:
         return self._open_node_dialog(None)
+
+    def import_nodes(self) -> ImportNodesDialog:
+        dialog = ImportNodesDialog(self.engine, self)
+        dialog.imported.connect(lambda _names: self.refresh())
+        dialog.finished.connect(dialog.deleteLater)
+        self.dialog = dialog
+        dialog.open()
+        return dialog
 
     def edit_node(self) -> NodeDialog | None:
         names = self.selected_names()

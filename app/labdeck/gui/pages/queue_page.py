@@ -5,6 +5,7 @@ steps, an array as a progress bar; both with a table of their task runs."""
 
 from __future__ import annotations
 
+import html
 import threading
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -20,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from ...core.errors import LabDeckError
 from ...core.events import StepChanged
-from ...store import run_queue
+from ...store import run_queue, run_waits
 from ..status_style import status_icon
 from ..widgets.flow_layout import FlowLayout
 from ..widgets.array_panel import ArrayPanel
@@ -87,6 +88,11 @@ class QueuePage(QWidget):
         tl.setContentsMargins(0, 0, 0, 0)
         tl.addLayout(bar)
         tl.addWidget(self.table, 1)
+        self.waits = QLabel()  # runs that start when another run ends (run --after): not in the line above
+        self.waits.setTextFormat(Qt.TextFormat.RichText)
+        self.waits.setWordWrap(True)
+        self.waits.hide()
+        tl.addWidget(self.waits)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(top)
         split.addWidget(detail)
@@ -141,6 +147,10 @@ class QueuePage(QWidget):
             if e["run_id"] == selected:
                 self.table.selectRow(row)
         self.table.blockSignals(False)
+        waits = run_waits.waiting(self.engine.catalog)
+        self.waits.setText("<b>Waiting for other runs</b><br>" + "<br>".join(
+            f"{html.escape(w.job_name)} — {w.reason}" for w in waits))
+        self.waits.setVisible(bool(waits))
         self._update_buttons()
         self._show_detail()
 

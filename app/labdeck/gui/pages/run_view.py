@@ -15,17 +15,20 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSplitter, QTab
 from ...core.errors import NotFound
 from ...core.models import NodeRun
 from ..actions import Actions
-from ..status_style import STATUS_COLORS, fmt_duration, fmt_time, status_color, status_icon, status_label
+from ..status_style import fmt_duration, fmt_time, status_color, status_icon, status_label
+from ..widgets.child_runs import ChildRuns
 from ..models.transfer_model import PERCENT_ROLE, STATE_ROLE, ProgressDelegate
 from ..widgets.log_view import LogView
 from ..widgets.run_timeline import RunTimeline
 from ...store.log_progress import LogProgress
 from ..widgets.page_parts import read_only_table
+from ..workers import run_async
 from ..widgets.context_menu import install_menu
 from ...engine.api import EngineApi
 
 COLUMNS = ["Node", "Status", "Exit", "Duration", "Attempt", "Message", "Progress", "Lines", "Last line"]
 PROGRESS_COL, LINES_COL, LAST_LINE_COL = 6, 7, 8
+TIMELINE_EVERY_TICKS = 3   # seconds between redraws of a running run's timeline
 _BRUSHES: dict[str, QBrush] = {}
 
 
@@ -40,7 +43,7 @@ def _status_brush(status: str) -> QBrush:
 
 
 def _color_name(status: str) -> str:
-    return STATUS_COLORS.get(status, "#9e9e9e")
+    return status_color(status).name()   # readable on a dark palette too
 
 
 class RunView(QWidget):
@@ -77,6 +80,9 @@ class RunView(QWidget):
         self.matrix.horizontalHeaderItem(PROGRESS_COL).setToolTip(
             "What the step reported with a '::progress 42' or 'LABDECK_PROGRESS=42' line")
         self.progress = LogProgress()
+        self._progress_busy = self._progress_again = False
+        self.bridge = None   # the EngineBridge, when the main window has one (live_progress)
+        self._ticks = 0
         self.timeline = RunTimeline()
         self.timeline.nodeClicked.connect(self.select_node)
         self.tabs = QTabWidget()
@@ -103,9 +109,12 @@ class RunView(QWidget):
         split.addWidget(log_box)
         split.setSizes([260, 440])
 
+        self.children = ChildRuns()  # job references: the runs this run's job steps started, or its caller
+
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addLayout(bar)
+        layout.addWidget(self.children)
         layout.addWidget(split, 1)
         self.ticker = QTimer(self)
         self.ticker.setInterval(1000)
@@ -159,6 +168,7 @@ class RunView(QWidget):
                   f"<b style='color:{_color_name(run.status.value)}'>{status_label(run.status.value)}</b>"
                   f" · started {fmt_time(run.started_at)} · {run.trigger.value} · targets <code>{run.targets}</code>"
                   + (f" · <i>{html.escape(run.note)}</i>" if run.note else "") + f"<br>{parts}")
+        self.children.show_run(self.engine.catalog, run)
         if header != self._header:  # rich-text labels re-parse and re-layout on every setText
             self._header = header
             self.title.setText(header[0])
@@ -230,7 +240,9 @@ class RunView(QWidget):
             if nr.status.value == "running" and row < self.matrix.rowCount():
                 self.matrix.item(row, 3).setText(fmt_duration(nr.duration_s))
         self._update_progress()
-        self._update_timeline()
+        self._ticks += 1
+        if self._ticks % TIMELINE_EVERY_TICKS == 0:   # a growing bar: a redraw every few seconds is enough
+            self._update_timeline()
 
     def _update_timeline(self) -> None:
         if self.tabs.currentWidget() is self.timeline:
@@ -238,15 +250,53 @@ class RunView(QWidget):
 
     def _update_progress(self) -> None:
         """Lines so far, the last line and the reported percentage of each node run, read from
-        the new end of its log (a few small reads per second while nodes print)."""
+        the new end of its log on a worker thread (ten nodes streaming 10 MB/s each would
+        otherwise cost the GUI thread tens of milliseconds a second); one read at a time."""
+        if self._progress_busy:
+            self._progress_again = True
+            return
+        live = {}
+        if self.bridge is not None:   # output this window saw from the start: counted as it streamed
+            for nr in self.node_runs.values():
+                snapshot = self.bridge.live_progress(nr.id)
+                if snapshot is not None:
+                    live[nr.node_name] = snapshot
+        if live:
+            self._apply_progress(live)
+        logs = [(nr.node_name, nr.log_path) for nr in self.node_runs.values()
+                if nr.log_path and nr.node_name not in live]
+        if not logs:
+            return
+        tracker = self.progress
+        self._progress_busy, self._progress_again = True, False
+
+        def read() -> dict[str, tuple[int, str, float | None]]:
+            result = {}
+            for node, path in logs:
+                p = tracker.read(path)
+                result[node] = (p.lines, p.last_line, p.percent)
+            return result
+
+        def done(result) -> None:
+            self._progress_busy = False
+            if tracker is self.progress:   # still the same run
+                self._apply_progress(result)
+            if self._progress_again:
+                self._update_progress()
+
+        def failed(_exc) -> None:
+            self._progress_busy = False
+
+        run_async(read, done, failed)
+
+    def _apply_progress(self, result: dict[str, tuple[int, str, float | None]]) -> None:
         for row, nr in enumerate(self.node_runs.values()):
-            if row >= self.matrix.rowCount() or not nr.log_path:
+            if row >= self.matrix.rowCount() or nr.node_name not in result:
                 continue
-            p = self.progress.read(nr.log_path)
-            percent = p.percent      # None when the step never printed a progress line: no bar
+            lines, last_line, percent = result[nr.node_name]   # percent None: no progress line, no bar
             status = nr.status.value
             cells = {PROGRESS_COL: "" if percent is None else f"{percent:.0f}%",
-                     LINES_COL: f"{p.lines:,}", LAST_LINE_COL: p.last_line}
+                     LINES_COL: f"{lines:,}", LAST_LINE_COL: last_line}
             for col, text in cells.items():
                 item = self.matrix.item(row, col)
                 if item is None:
@@ -280,7 +330,12 @@ class RunView(QWidget):
     # ---- bridge signals ----------------------------------------------------------------------------
 
     def on_event(self, run_id: int, *_rest) -> None:
-        if run_id == self.run_id and not self._reload_timer.isActive():
+        # a running parent of job-reference runs (it has no nodes of its own) follows its
+        # children's events too: a child that just started is not known here yet
+        run = getattr(self, "run", None)
+        ours = run_id == self.run_id or (run is not None and run.id == self.run_id and not self.node_runs
+                                         and run.status.value == "running")
+        if ours and not self._reload_timer.isActive():
             self._reload_timer.start()
 
     def on_output(self, run_id: int, _node_run_id: int, node: str, _text: str) -> None:

@@ -1,4 +1,4 @@
-"""Runs page: the run history with filters (job, node, status, since a date) and a search
+"""Runs page: the run history with filters (project, job, node, status, since a date) and a search
 box; double-click opens a run in the run view.
 
 The history can hold years of runs, so the table is a RunHistoryModel: filters, search and
@@ -13,8 +13,10 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDateEdi
 from ..widgets.flow_layout import FlowLayout
 from ..models.run_history import (COLUMNS, JOB_COLUMN, NODES_ROLE, STARTED_ROLE, RunFilters, RunHistoryModel,  # noqa: F401
                                   history_job_names)
+from ..widgets.page_parts import fill_project_combo, project_filter
 from ..widgets.context_menu import install_menu
 from ...engine.api import EngineApi
+from ...store.projects import project_names
 
 ALL = "(all)"
 
@@ -46,6 +48,10 @@ class RunsPage(QWidget):
         self.view.doubleClicked.connect(self._open)
         install_menu(self.view, self._menu_entries)
 
+        self.project = QComboBox()
+        self.project.setMinimumWidth(130)
+        self.project.setToolTip("Runs of one project's jobs")
+        self.project.currentTextChanged.connect(self._project_changed)
         self.job = QComboBox()
         self.node = QComboBox()
         self.status = QComboBox()
@@ -67,7 +73,7 @@ class RunsPage(QWidget):
         self.since.dateChanged.connect(self.apply_filters)
         self.search.textChanged.connect(self.apply_filters)
         bar = FlowLayout()  # wraps on a narrow window
-        for label, w in (("Job", self.job), ("Node", self.node), ("Status", self.status)):
+        for label, w in (("Project", self.project), ("Job", self.job), ("Node", self.node), ("Status", self.status)):
             bar.addWidget(QLabel(label))
             bar.addWidget(w)
         bar.addWidget(self.use_since)
@@ -94,8 +100,8 @@ class RunsPage(QWidget):
         """Query again, keeping the rows the user has loaded, the selection and the scroll position."""
         selected = {self.model.run_id(i.row()) for i in self.view.selectionModel().selectedRows()}
         scroll = self.view.verticalScrollBar().value()
-        self._fill_combo(self.job, [j.name for j in self.engine.catalog.list_jobs()]
-                         + history_job_names(self.engine.catalog))
+        fill_project_combo(self.project, project_names(self.engine.catalog))
+        self._fill_job_combo()
         self._fill_combo(self.node, [n.name for n in self.engine.catalog.list_nodes()])
         filters = self._filters()
         if filters != self.model.filters or not self.model.active:
@@ -110,6 +116,15 @@ class RunsPage(QWidget):
                 if self.model.run_id(row) in selected:
                     sel.select(self.model.index(row, 0), sel.SelectionFlag.Select | sel.SelectionFlag.Rows)
         self.view.verticalScrollBar().setValue(scroll)
+
+    def _fill_job_combo(self) -> None:
+        project = project_filter(self.project)  # a project shows its jobs only
+        self._fill_combo(self.job, [j.name for j in self.engine.catalog.list_jobs(project)]
+                         + ([] if project else history_job_names(self.engine.catalog)))
+
+    def _project_changed(self, *_args) -> None:
+        self._fill_job_combo()
+        self.apply_filters()
 
     @staticmethod
     def _fill_combo(combo: QComboBox, names: list[str]) -> None:
@@ -128,7 +143,8 @@ class RunsPage(QWidget):
         since = None
         if self.use_since.isChecked():
             since = float(self.since.date().startOfDay().toSecsSinceEpoch())
-        return RunFilters(pick(self.job), pick(self.node), pick(self.status), since, self.search.text())
+        return RunFilters(pick(self.job), pick(self.node), pick(self.status), since, self.search.text(),
+                          project_filter(self.project))
 
     def apply_filters(self, *_args) -> None:
         self.model.set_filters(self._filters())

@@ -25,7 +25,7 @@ from ..widgets.flow_layout import FlowLayout
 from ..actions import ask_yes_no
 from ..scheduling import dst_flags, next_fire_text, scheduler_state, start_scheduling
 from ..dialogs.schedule_dialog import WARN_BG, WARN_COLOR, ScheduleDialog
-from ..status_style import STATUS_COLORS, dot_icon, fmt_ago, status_icon, status_label
+from ..status_style import dot_icon, fmt_ago, is_dark, status_color, status_icon, status_label
 from ..widgets.page_parts import add_buttons, read_only_table
 from ...engine.api import EngineApi
 
@@ -215,7 +215,8 @@ class SchedulesPage(QWidget):
                 item.setIcon(status_icon(last["status"]))
                 item.setToolTip(f"run #{last['id']}" + (f": {last['note']}" if last["note"] else ""))
                 if last["status"] in ("missed", "skipped"):
-                    item.setForeground(QBrush(QColor(STATUS_COLORS[last["status"]]).darker(150)))
+                    color = status_color(last["status"])
+                    item.setForeground(QBrush(color if is_dark() else color.darker(150)))
             self.table.setItem(row, col, item)
 
     def _fill_timeline(self, schedules: list[Schedule], paused: bool, now: datetime) -> None:

@@ -1,18 +1,20 @@
-"""An array run's progress: a bar with "734 / 1000 done, 3 failed" and a table of its items
-(task, node, status, attempt, exit code, duration, message); double-click opens an item's run."""
+"""An array run's progress: a bar with "734 / 1000 done, 3 failed", a table of its items
+(task, node, status, attempt, exit code, duration, message; double-click opens an item's run)
+and the items per node over time as a timeline (click a bar to open that item's run)."""
 
 from __future__ import annotations
 
 import time
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QProgressBar, QTableWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QProgressBar, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget
 
 from ...store import run_queue
 from ..status_style import fmt_duration, status_icon
 from .page_parts import read_only_table
+from .run_timeline import RunTimeline, array_bars
 
-COLUMNS = ["TASK", "NODE", "STATUS", "ATTEMPT", "EXIT", "DURATION", "ITEM / MESSAGE"]
+COLUMNS = ["Task", "Node", "Status", "Attempt", "Exit", "Duration", "Item / message"]
 
 
 class ArrayPanel(QWidget):
@@ -25,10 +27,17 @@ class ArrayPanel(QWidget):
         self.table = read_only_table(COLUMNS)
         self.table.cellDoubleClicked.connect(self._open)
         self._task_runs: list[int] = []
+        self._tasks: list[tuple] = []
+        self.timeline = RunTimeline()     # the items per node over time
+        self.timeline.taskRunClicked.connect(self.openTaskRun)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.table, "Items")
+        self.tabs.addTab(self.timeline, "Per node over time")
+        self.tabs.currentChanged.connect(lambda _i: self._update_timeline())
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.bar)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(self.tabs, 1)
 
     def show_progress(self, progress: dict) -> None:
         total = max(1, progress["total"])
@@ -38,6 +47,8 @@ class ArrayPanel(QWidget):
 
     def show_items(self, tasks: list[tuple]) -> None:
         """``tasks``: store/run_queue.task_runs rows."""
+        self._tasks = list(tasks)
+        self._update_timeline()
         self.table.setUpdatesEnabled(False)
         self.table.setRowCount(len(tasks))
         self._task_runs = []
@@ -59,6 +70,10 @@ class ArrayPanel(QWidget):
                 if column == 2:
                     item.setIcon(status_icon(status))
         self.table.setUpdatesEnabled(True)
+
+    def _update_timeline(self) -> None:
+        if self.tabs.currentWidget() is self.timeline:
+            self.timeline.set_bars(*array_bars(self._tasks))
 
     def _open(self, row: int, _column: int) -> None:
         if 0 <= row < len(self._task_runs):

@@ -10,8 +10,10 @@ and each chart is built the first time it is shown (``ChartHost``).
 
 from __future__ import annotations
 
+import gc
 import threading
 
+from PySide6.QtCore import QEvent
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
@@ -25,7 +27,13 @@ def pyqtgraph():
     with _lock:
         if _module is None:
             import pyqtgraph as pg
-            pg.setConfigOptions(antialias=True, useNumba=False, imageAxisOrder="row-major")
+            # no antialiasing: with it a curve of a day of probes costs milliseconds per repaint
+            pg.setConfigOptions(antialias=False, useNumba=False, imageAxisOrder="row-major")
+            # pyqtgraph and numpy add ~150,000 long-lived objects; without this every full
+            # garbage collection walks them all, a GUI stall of tens of ms while nodes stream
+            # output (measured with bench/bench_gui.py). Frozen objects are never collected, which
+            # is what modules and their classes are anyway.
+            gc.freeze()
             _module = pg
     return _module
 
@@ -70,17 +78,29 @@ class ChartHost(QWidget):
             self.render()
 
     def plot_widget(self, pg, **kwargs):
-        """A PlotWidget in the palette's colours, added to this host."""
-        background, foreground = theme_colors()
-        widget = pg.PlotWidget(background=background, **kwargs)
-        for name in ("left", "bottom"):
-            axis = widget.getPlotItem().getAxis(name)
-            axis.setPen(foreground)
-            axis.setTextPen(foreground)
+        """A PlotWidget in the palette's colours (and again when the system switches between
+        light and dark), added to this host."""
+        widget = pg.PlotWidget(**kwargs)
         widget.getPlotItem().hideButtons()
         widget.setMenuEnabled(False)
         self._layout.addWidget(widget)
+        self._plots = getattr(self, "_plots", []) + [widget]
+        self.apply_palette()
         return widget
+
+    def apply_palette(self) -> None:
+        background, foreground = theme_colors()
+        for widget in getattr(self, "_plots", []):
+            widget.setBackground(background)
+            for name in ("left", "bottom"):
+                axis = widget.getPlotItem().getAxis(name)
+                axis.setPen(foreground)
+                axis.setTextPen(foreground)
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        if event.type() == QEvent.Type.PaletteChange and self.built:
+            self.apply_palette()
+        super().changeEvent(event)
 
     # subclasses
     def build(self, pg) -> None:

@@ -16,6 +16,7 @@ class FlowLayout(QLayout):
         super().__init__(parent)
         self._items: list = []
         self._gap = spacing
+        self._heights: dict[int, int] = {}   # width -> height, until the layout is invalidated
         self.setContentsMargins(0, 0, 0, 0)
 
     # ---- QHBoxLayout-like API ---------------------------------------------------------------
@@ -47,7 +48,14 @@ class FlowLayout(QLayout):
         return True
 
     def heightForWidth(self, width: int) -> int:  # noqa: N802
-        return self._place(QRect(0, 0, width, 0), move=False)
+        height = self._heights.get(width)
+        if height is None:   # Qt asks many times per layout pass
+            height = self._heights[width] = self._place(QRect(0, 0, width, 0), move=False)
+        return height
+
+    def invalidate(self) -> None:
+        self._heights.clear()
+        super().invalidate()
 
     def setGeometry(self, rect: QRect) -> None:  # noqa: N802
         super().setGeometry(rect)

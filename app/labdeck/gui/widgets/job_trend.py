@@ -21,6 +21,8 @@ class JobTrend(ChartHost):
         self.setMinimumHeight(120)
 
     def set_runs(self, job_name: str, points: list[dict]) -> None:
+        if (job_name, points) == (self.job_name, self.points) and self.built:
+            return   # a page refresh with nothing new: no redraw
         self.job_name, self.points = job_name, list(points)
         self.update_chart()
 

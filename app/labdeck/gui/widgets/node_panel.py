@@ -49,7 +49,10 @@ class NodeDayChart(ChartHost):
         self.setMinimumHeight(140)
 
     def set_samples(self, samples: list[MetricSample]) -> None:
-        self.series = series_of(samples)
+        series = series_of(samples)
+        if series == self.series and self.built:
+            return   # no new probe since the last refresh
+        self.series = series
         self.update_chart()
 
     def build(self, pg) -> None:

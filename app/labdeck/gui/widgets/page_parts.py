@@ -33,3 +33,25 @@ def read_only_table(columns: list[str], alternating: bool = True) -> QTableWidge
     header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     header.setStretchLastSection(True)
     return table
+
+
+ALL_PROJECTS = "All projects"
+
+
+def fill_project_combo(combo, names: list[str]) -> None:
+    """A project filter: "All projects" then the names; the choice survives a refill, and a
+    refill with the same items changes nothing (no signal)."""
+    items = [ALL_PROJECTS] + list(names)
+    if [combo.itemText(i) for i in range(combo.count())] == items:
+        return
+    current = combo.currentText() or ALL_PROJECTS
+    combo.blockSignals(True)
+    combo.clear()
+    combo.addItems(items)
+    combo.setCurrentText(current if current in items else ALL_PROJECTS)
+    combo.blockSignals(False)
+
+
+def project_filter(combo) -> str | None:
+    text = combo.currentText()
+    return None if text in ("", ALL_PROJECTS) else text

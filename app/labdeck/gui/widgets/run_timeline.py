@@ -24,6 +24,7 @@ class TimelineBar:
     status: str
     attempt: int
     color: str         # "#rrggbb"
+    run_id: int | None = None   # an array item's task run (the array view opens it on a click)
 
 
 def timeline_bars(node_runs, now: float | None = None) -> list[TimelineBar]:
@@ -38,6 +39,25 @@ def timeline_bars(node_runs, now: float | None = None) -> list[TimelineBar]:
         bars.append(TimelineBar(nr.node_name, row, nr.started_at, max(end, nr.started_at + 0.2), status,
                                 nr.attempt, status_color(status).name()))
     return bars
+
+
+def array_bars(tasks, now: float | None = None) -> tuple[list[str], list[TimelineBar]]:
+    """An array's items per node over time: one row per node, a bar per item (task run) that
+    started on it. ``tasks``: store/run_queue.task_runs rows (run, node-run fields)."""
+    now = now or time.time()
+    names: list[str] = []
+    bars = []
+    for run, nr in tasks:
+        node, started = nr.get("node_name"), nr.get("started_at")
+        if not node or started is None:
+            continue
+        if node not in names:
+            names.append(node)
+        status = nr.get("status") or str(run.status)
+        end = nr.get("finished_at") or now
+        bars.append(TimelineBar(node, names.index(node), started, max(end, started + 0.2), status,
+                                nr.get("attempt") or 1, status_color(status).name(), run.id))
+    return names, bars
 
 
 def elapsed_text(seconds: float) -> str:
@@ -65,6 +85,7 @@ def elapsed_axis(pg):
 
 class RunTimeline(ChartHost):
     nodeClicked = Signal(str)
+    taskRunClicked = Signal(int)   # an array item's bar (set_bars with run ids)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -74,8 +95,12 @@ class RunTimeline(ChartHost):
 
     def set_node_runs(self, node_runs) -> None:
         self.node_runs = list(node_runs)
-        self.names = [nr.node_name for nr in self.node_runs]
-        self.bars = timeline_bars(self.node_runs)
+        self.set_bars([nr.node_name for nr in self.node_runs], timeline_bars(self.node_runs))
+
+    def set_bars(self, names: list[str], bars: list[TimelineBar]) -> None:
+        if (list(names), list(bars)) == (self.names, self.bars) and self.built:
+            return   # nothing moved (a finished run shown again): no redraw
+        self.names, self.bars = list(names), list(bars)
         self.update_chart()
 
     def build(self, pg) -> None:
@@ -124,8 +149,8 @@ class RunTimeline(ChartHost):
         return f"{bar.node}: {status_label(bar.status)}, {bar.end - bar.start:.0f} s, attempt {bar.attempt}"
 
     def bar_at(self, x: float, y: float) -> TimelineBar | None:
-        """The bar at this time (epoch seconds) and row."""
-        for b in self.bars:
+        """The bar at this time (epoch seconds) and row (the latest, where items follow each other)."""
+        for b in reversed(self.bars):
             if b.start <= x <= b.end and abs(y - b.row) <= 0.3:
                 return b
         return None
@@ -134,4 +159,10 @@ class RunTimeline(ChartHost):
         point = self.plot.getPlotItem().vb.mapSceneToView(event.scenePos())
         bar = self.bar_at(point.x() + self.origin, point.y())
         if bar is not None:
+            self.click(bar)
+
+    def click(self, bar: TimelineBar) -> None:
+        if bar.run_id is not None:
+            self.taskRunClicked.emit(bar.run_id)
+        else:
             self.nodeClicked.emit(bar.node)

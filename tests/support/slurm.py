@@ -1,0 +1,222 @@
+"""A real single-host Slurm cluster for the tests: munged with a generated key, slurmctld and
+slurmd with a generated ``slurm.conf`` in a temporary folder, run as root and stopped
+afterwards. Nothing is emulated: Debian's ``slurm-wlm`` and ``munge`` packages.
+
+The configuration needs no cgroups (``proctrack/linuxproc``, ``task/none``), so it runs in a
+container: one node ``n1`` with the machine's real CPU count, 2000 MB of memory and two GPUs
+(count-only gres on /dev/null and /dev/zero: Slurm hands out the count, nothing more), in one
+partition ``debug``; no accounting daemon, so ``sacct`` does not answer (as on many clusters).
+The client commands find the cluster through ``SLURM_CONF`` (``env``); the tests' login node is
+a test sshd that sets it for its sessions."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BINARIES = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "sinfo")
+READY_TIMEOUT_S = 30.0
+NODE = "n1"
+PARTITION = "debug"
+MEMORY_MB = 2000
+GPUS = 2
+
+
+def slurm_missing() -> str | None:
+    """Why a real cluster cannot start here, or None."""
+    missing = [b for b in BINARIES if shutil.which(b) is None and not Path("/usr/sbin", b).exists()]
+    if missing:
+        return f"Slurm is not installed ({', '.join(missing)} missing: apt-get install slurm-wlm munge)"
+    if os.geteuid() != 0:
+        return "the test Slurm cluster runs its daemons as root"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class SlurmCluster:
+    workdir: Path
+    cpus: int = field(default_factory=lambda: os.cpu_count() or 1)
+    ports: tuple[int, int] = (0, 0)
+    _procs: list[int] = field(default_factory=list)
+
+    @property
+    def conf(self) -> Path:
+        return self.workdir / "slurm.conf"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"SLURM_CONF": str(self.conf)}
+
+    def _path(self, name: str) -> Path:
+        return self.workdir / name
+
+    # ---- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> SlurmCluster:
+        for sub in ("state", "spool", "log", "munge"):
+            self._path(sub).mkdir(parents=True, exist_ok=True)
+        key = self._path("munge/munge.key")
+        key.write_bytes(secrets.token_bytes(1024))
+        key.chmod(0o600)
+        subprocess.run(["munged", f"--key-file={key}", f"--socket={self._path('munge/munge.socket')}",
+                        f"--pid-file={self._path('munge/munged.pid')}", f"--log-file={self._path('munge/munged.log')}",
+                        f"--seed-file={self._path('munge/seed')}", "--force"], check=True, capture_output=True)
+        self.ports = (_free_port(), _free_port())
+        self._write_config()
+        self.start_controller(clear_state=True)
+        subprocess.run(["slurmd", "-f", str(self.conf), "-N", NODE], check=True, capture_output=True,
+                       env=os.environ | self.env)
+        self._wait_idle()
+        return self
+
+    def start_controller(self, clear_state: bool = False) -> None:
+        argv = ["slurmctld", "-f", str(self.conf)] + (["-i"] if clear_state else ["-R"])
+        subprocess.run(argv, check=True, capture_output=True, env=os.environ | self.env)
+        self._wait(lambda: self.run("squeue", "-h", check=False).returncode == 0, "slurmctld to answer")
+
+    def save_state(self) -> None:
+        """Make slurmctld write its job state now. It writes it in the background some time
+        after a change: killed right after a job started, it would come back believing the job
+        still pending, start it again and requeue it (Slurm's behaviour, not LabDeck's)."""
+        state = self._path("state/job_state")
+        before = state.stat().st_mtime if state.exists() else 0
+        going = [job for job, state in self.squeue().items() if state in ("RUNNING", "PENDING")]
+        if going:
+            self.run("scontrol", "update", f"jobid={going[0]}", "comment=labdeck-test", check=False)
+            self._wait(lambda: state.exists() and state.stat().st_mtime > before, "slurmctld to save its state")
+
+    @contextlib.contextmanager
+    def min_job_age(self, seconds: int):
+        """For a while, squeue forgets finished jobs after ``seconds`` (MinJobAge; the purge
+        runs every few seconds), as a busy cluster's would between two LabDeck starts."""
+        text = self.conf.read_text()
+        self.conf.write_text(text.replace("MinJobAge=300", f"MinJobAge={int(seconds)}"))
+        self.run("scontrol", "reconfigure")
+        try:
+            yield
+        finally:
+            self.conf.write_text(text)
+            self.run("scontrol", "reconfigure", check=False)
+
+    def kill_controller(self) -> None:
+        """SIGKILL slurmctld (what a crash does); its state stays in the state folder."""
+        pid = self._pid("slurmctld.pid")
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+            self._wait(lambda: not _alive(pid), "slurmctld to die")
+
+    def stop(self) -> None:
+        # the test cluster's own jobs first (this SLURM_CONF reaches only this cluster), so no
+        # slurmstepd outlives its slurmd
+        self.run("scancel", "--full", "-u", "root", check=False)
+        for name in ("slurmd.pid", "slurmctld.pid", "munge/munged.pid"):
+            pid = self._pid(name)
+            if pid and _alive(pid):
+                os.kill(pid, signal.SIGTERM)
+        end = time.monotonic() + 10
+        for name in ("slurmd.pid", "slurmctld.pid", "munge/munged.pid"):
+            pid = self._pid(name)
+            while pid and _alive(pid) and time.monotonic() < end:
+                time.sleep(0.1)
+            if pid and _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+    # ---- helpers -----------------------------------------------------------------------
+
+    def run(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(list(argv), capture_output=True, text=True, check=check, timeout=30,
+                              env=os.environ | self.env)
+
+    def squeue(self) -> dict[str, str]:
+        """Job id (as printed, "12" or "12_3") -> state, for all jobs Slurm still lists."""
+        out = self.run("squeue", "-h", "-r", "-t", "all", "-o", "%i|%T").stdout
+        return dict(line.split("|", 1) for line in out.split())
+
+    def _pid(self, name: str) -> int | None:
+        try:
+            return int(self._path(name).read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def _wait(self, predicate, what: str) -> None:
+        end = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < end:
+            if predicate():
+                return
+            time.sleep(0.2)
+        logs = "".join(p.read_text()[-2000:] for p in self._path("log").glob("*.log"))
+        raise RuntimeError(f"timed out waiting for {what}; logs:\n{logs}")
+
+    def _wait_idle(self) -> None:
+        self._wait(lambda: "idle" in self.run("sinfo", "-h", "-o", "%t", check=False).stdout, "node n1 to be idle")
+
+    def _write_config(self) -> None:
+        d = self.workdir
+        host = socket.gethostname()
+        (d / "gres.conf").write_text(f"AutoDetect=off\nNodeName={NODE} Name=gpu File=/dev/null\n"
+                                     f"NodeName={NODE} Name=gpu File=/dev/zero\n")
+        (d / "cgroup.conf").write_text("")
+        (d / "plugstack.conf").write_text("")
+        self.conf.write_text(f"""# generated by tests/support/slurm.py
+ClusterName=labdeck-test
+SlurmctldHost={host}(127.0.0.1)
+SlurmUser=root
+SlurmdUser=root
+SlurmctldPort={self.ports[0]}
+SlurmdPort={self.ports[1]}
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket={d}/munge/munge.socket
+StateSaveLocation={d}/state
+SlurmdSpoolDir={d}/spool
+SlurmctldPidFile={d}/slurmctld.pid
+SlurmdPidFile={d}/slurmd.pid
+SlurmctldLogFile={d}/log/slurmctld.log
+SlurmdLogFile={d}/log/slurmd.log
+PlugStackConfig={d}/plugstack.conf
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core_Memory
+DefMemPerCPU=100
+SchedulerType=sched/backfill
+SchedulerParameters=sched_interval=1,bf_interval=1
+JobCompType=jobcomp/none
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+MpiDefault=none
+MinJobAge=300
+ReturnToService=2
+SlurmctldTimeout=10
+SlurmdTimeout=30
+InactiveLimit=0
+KillWait=2
+GresTypes=gpu
+NodeName={NODE} NodeHostname={host} NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={MEMORY_MB} Gres=gpu:{GPUS} State=UNKNOWN
+PartitionName={PARTITION} Nodes={NODE} Default=YES MaxTime=INFINITE State=UP
+""")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is gone for our purposes
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (OSError, IndexError):
+        return True

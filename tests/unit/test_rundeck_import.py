@@ -1,0 +1,128 @@
+"""Rundeck job exports to LabDeck jobs: realistic YAML and XML files written from Rundeck's
+format references (tests/data/rundeck: comments, odd spacing, unicode, CRLF and a BOM), the
+report of what converts and what does not, Quartz schedules, and broken files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from labdeck.core.models import StepKind
+from labdeck.importers import InventoryError
+from labdeck.importers.quartz import QuartzNotExact, quartz_to_cron
+from labdeck.importers.rundeck import Overrides, parse_rundeck
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "rundeck"
+
+
+def by_name(conversions):
+    return {c.name: c for c in conversions}
+
+
+def test_yaml_export_converts_steps_options_targets_policy_and_schedule():
+    assert b"\r\n" in (DATA / "jobs.yaml").read_bytes()  # saved on Windows
+    jobs = by_name(parse_rundeck(DATA / "jobs.yaml"))
+    assert list(jobs) == ["generate-data", "disk report", "last-day-cleanup"]
+    gen = jobs["generate-data"]
+    job = gen.job
+    assert job.project == "ml/training" and job.description.startswith("Nightly training-data generation — Größe")
+    assert [s.kind for s in job.steps] == [StepKind.COMMAND, StepKind.SCRIPT, StepKind.JOB]  # in order
+    assert (job.steps[2].job, job.steps[2].options) == ("notify-dashboard", {})  # -run ${job.execid}: reported
+    assert job.steps[0].command.startswith("{ mkdir -p /data/train/${option.split}\n} || { rc=$?; echo")
+    assert job.steps[1].filename == "step2.bash"
+    assert '$LABDECK_OPTION_SAMPLES' in job.steps[1].script and "${LABDECK_OPTION_SPLIT}" in job.steps[1].script
+    options = {o.name: o for o in job.options}
+    assert (options["samples"].default, options["samples"].required) == ("1000", True)
+    assert options["split"].choices == ["train", "validate", "test"]
+    assert options["seed"].choices == []            # suggestions only in Rundeck
+    assert options["api_token"].default == ""       # a secure option keeps no value
+    assert job.targets == "tag:gpu&tag:linux,!gpu-spare"
+    policy = job.policy
+    assert (policy.max_parallel, policy.max_runtime_s, policy.retries, policy.retry_delay_s) == (4, 7200, 2, 300)
+    assert policy.notify_emails == ["lab@example.org", "ops@example.org"]
+    assert policy.notify_webhooks == ["https://hooks.slack.com/services/T000/B000/XXXX"]
+    (schedule,) = gen.schedules
+    assert (schedule.expr, schedule.tz, schedule.enabled) == ("30 2 * * mon-fri", "Europe/Berlin", True)
+    report = "\n".join(gen.not_converted)
+    for left in ("scriptfile /var/rundeck/scripts/upload.sh", "'${job.execid}' (a Rundeck context variable)",
+                 "plugin step 'copyfile'", "secure option", "onstart notifications", "'seed'"):
+        assert left in report
+
+
+def test_quoted_names_name_lists_and_quartz_day_numbers():
+    disk = by_name(parse_rundeck(DATA / "jobs.yaml"))["disk report"]
+    assert disk.job.targets == "web01,web02,tag:windows"
+    assert disk.job.policy.overlap == "parallel"
+    assert disk.schedules[0].expr == "0 6 * * 1-5"  # Quartz 2-6 (Mon-Fri) is cron 1-5
+
+
+def test_a_node_filter_labdeck_cannot_match_leaves_the_job_out_unless_targets_are_given():
+    cleanup = by_name(parse_rundeck(DATA / "jobs.yaml"))["last-day-cleanup"]
+    assert cleanup.job is None and "osFamily" in cleanup.not_converted[-1] and "--targets" in cleanup.not_converted[-1]
+    cleanup = by_name(parse_rundeck(DATA / "jobs.yaml", Overrides(targets="tag:linux")))["last-day-cleanup"]
+    assert cleanup.job.targets == "tag:linux"
+    assert cleanup.schedules == [] and "'L'" in "\n".join(cleanup.not_converted)  # last day of month: refused
+
+
+def test_xml_export_with_bom_and_crlf_converts_the_same_way():
+    raw = (DATA / "jobs.xml").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw
+    jobs = by_name(parse_rundeck(DATA / "jobs.xml", Overrides(project="lab")))
+    sync = jobs["sync-results"]
+    job = sync.job
+    assert job.project == "lab" and job.description == "Pull results — naïve résumé of the run"
+    assert [s.command or s.filename for s in job.steps] == ["rsync -a /data/out/ ${option.target}/", "step2.sh"]
+    assert job.steps[1].script == '#!/bin/sh\necho "mode ${LABDECK_OPTION_MODE}"\nexit 0'
+    assert {o.name: o.choices for o in job.options} == {"target": [], "mode": ["fast", "full"]}
+    assert (job.policy.max_parallel, job.policy.max_runtime_s, job.policy.retries) == (2, 5400, 1)
+    assert job.policy.notify_on == ["failed", "succeeded", "missed"]
+    assert sync.schedules[0].expr == "15 4 * * *"
+    assert any("SlackNotification" in line for line in sync.not_converted)
+    every = jobs["every-second"]
+    assert every.job.targets == "this-computer" and every.schedules == []
+    assert "fires at second" in every.not_converted[-1]
+
+
+@pytest.mark.parametrize("quartz, cron", [
+    ("0 30 2 ? * MON-FRI *", "30 2 * * mon-fri"),
+    ("0 0/15 * * * ?", "0-59/15 * * * *"),
+    ("0 5/20 8-18 ? * 1,7", "5-59/20 8-18 * * 0,6"),
+    ("0 0 3 1 JAN,JUL ?", "0 3 1 jan,jul *"),
+])
+def test_quartz_converts_when_exact(quartz, cron):
+    assert quartz_to_cron(quartz) == cron
+
+
+@pytest.mark.parametrize("quartz, reason", [
+    ("15 0 2 * * ?", "second"), ("0 0 2 ? * * 2027", "year"), ("0 0 2 L * ?", "'L'"),
+    ("0 0 2 15W * ?", "'W'"), ("0 0 2 ? * 6#3", "'#'"), ("0 0 2 * *", "6 or 7 fields"),
+])
+def test_quartz_refuses_what_cron_cannot_say(quartz, reason):
+    with pytest.raises(QuartzNotExact, match=reason):
+        quartz_to_cron(quartz)
+
+
+@pytest.mark.parametrize("name, text, line, reason", [
+    ("bad.yaml", "- name: a\n  sequence:\n    commands:\n    - exec: x\n  options: [\n", 6, "not valid YAML"),
+    ("bad.xml", "<joblist>\n  <job>\n    <name>a</name>\n  </jobb>\n</joblist>\n", 4, "not valid XML"),
+    ("other.xml", "<project>\n</project>\n", 1, "not a Rundeck job export"),
+    ("entity.xml", '<?xml version="1.0"?>\n<!DOCTYPE joblist [<!ENTITY x "boom">]>\n<joblist/>\n', 2, "ENTITY"),
+    ("scalar.yaml", "just text\n", 1, "a list of jobs"),
+])
+def test_broken_exports_name_the_line(tmp_path, name, text, line, reason):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(InventoryError, match=rf"{name}:{line}: .*{reason}"):
+        parse_rundeck(path)
+
+
+def test_a_job_without_steps_or_name_is_reported_not_imported(tmp_path):
+    path = tmp_path / "jobs.yaml"
+    path.write_text("- name: empty\n  sequence: {}\n- description: no name\n  sequence:\n    commands: [{exec: x}]\n"
+                    "- name: dup\n  sequence: {commands: [{exec: a}]}\n- name: dup\n  sequence: {commands: [{exec: b}]}\n")
+    jobs = parse_rundeck(path)
+    assert [c.job is None for c in jobs] == [True, True, False, True]
+    assert "no 'sequence' with 'commands'" in jobs[0].not_converted[-1] and jobs[0].source.endswith("jobs.yaml:1")
+    assert "no name" in jobs[1].not_converted[-1]
+    assert "comes earlier in the file" in jobs[3].not_converted[-1]
