@@ -49,6 +49,8 @@ def _test_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None
         mp.setenv("LABDECK_ALLOW_INSECURE_KEYRING", "1")
         mp.setenv("XDG_DATA_HOME", str(xdg_data))
         mp.setenv("QT_QPA_PLATFORM", "offscreen")
+        # engine services the tests start (labdeck run, EngineProcess) end 3 s after their last client and run
+        mp.setenv("LABDECK_ENGINE_LINGER_S", "3")
         try:  # if keyring already picked a backend, switch it explicitly
             import keyring
             from keyrings.alt.file import PlaintextKeyring

@@ -56,3 +56,9 @@ def add_node(engine, ssh_user):
 
 def wait_run_final(qtbot, engine, run_id: int, timeout: int = 30_000) -> None:
     qtbot.waitUntil(lambda: engine.catalog.get_run(run_id).status.value != "running", timeout=timeout)
+
+
+def launched(qtbot, view, previous: int | None = None, timeout: int = 10_000) -> int:
+    """The run the window launched (engine calls from the GUI answer asynchronously)."""
+    qtbot.waitUntil(lambda: view.run_id is not None and view.run_id != previous, timeout=timeout)
+    return view.run_id

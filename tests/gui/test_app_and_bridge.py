@@ -225,3 +225,34 @@ def test_bridge_hands_on_notifications_by_their_class(qtbot, engine):
     qtbot.waitUntil(lambda: len(heard) == 2, timeout=5000)
     assert [h[1] for h in heard] == ["nightly", "hourly"]
     bridge.detach()
+
+
+def test_a_start_the_engine_cannot_answer_is_reported_in_the_window_without_blocking_it(qtbot, data_dir):
+    """The window's engine calls run off the GUI thread: with the engine process frozen, Run
+    returns at once, and when the call gives up the window says why."""
+    import os
+    import signal
+    import time
+
+    from labdeck.engine.engine_process import EngineProcess
+    from labdeck.gui.main_window import MainWindow
+
+    engine = EngineProcess(data_dir)
+    engine.call_timeout_s = 2
+    window = MainWindow(engine, use_tray=False)
+    qtbot.addWidget(window)
+    os.kill(engine.pid, signal.SIGSTOP)  # a busy engine that does not answer
+    try:
+        began = time.monotonic()
+        window.actions._start("hello", {}, None)
+        assert time.monotonic() - began < 0.5  # the GUI thread did not wait for the engine
+        qtbot.waitUntil(lambda: bool(window.errors), timeout=10_000)
+        assert window.errors[-1].startswith("Cannot start hello: LabDeck's engine did not answer 'start_job' "
+                                            "within 2 s")
+        assert window.banner.text() == window.errors[-1]
+    finally:
+        os.kill(engine.pid, signal.SIGCONT)
+        window._quitting = True
+        window.close()
+        window.bridge.detach()
+        engine.close(cancel_running=True, stop_engine=True)

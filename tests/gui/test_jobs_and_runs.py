@@ -3,10 +3,11 @@ long run; options asked before a run; re-running failed nodes; the history filte
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import Qt
 
 from labdeck.gui.models.node_model import RECENT_COLUMN, RECENT_ROLE
-from tests.gui.conftest import wait_run_final
+from tests.gui.conftest import launched, wait_run_final
 
 
 def _click(qtbot, button):
@@ -42,7 +43,8 @@ def test_create_job_run_now_all_nodes_succeed_with_logs(qtbot, window, engine, s
 
     _click(qtbot, window.jobs_page.buttons["run"])
     view = window.run_view
-    assert window.stack.currentWidget() is view and view.run_id is not None
+    launched(qtbot, view)  # the start goes to the engine off the GUI thread; the run view opens when it answers
+    assert window.stack.currentWidget() is view
     qtbot.waitUntil(lambda: all(view.status_of(n) == "succeeded" for n in ("lab-0", "lab-1")), timeout=30_000)
     assert view.matrix.item(0, 2).text() == "0"
     for name in ("lab-0", "lab-1"):
@@ -85,6 +87,7 @@ def test_cancel_one_node(qtbot, window, engine, sshd_nodes, add_node):
     _new_job(qtbot, window, "short-and-long", "tag:c", 'if [ "$LABDECK_NODE" = c-0 ]; then sleep 60; else sleep 2; fi')
     _click(qtbot, window.jobs_page.buttons["run"])
     view = window.run_view
+    launched(qtbot, view)
     qtbot.waitUntil(lambda: view.status_of("c-0") == "running", timeout=30_000)
     view.select_node("c-0")
     _click(qtbot, view.cancel_node_button)
@@ -102,19 +105,21 @@ def test_options_dialog_and_rerun_failed(qtbot, window, engine):
     dialog.edits["greeting"].setText("hi from the test")
     dialog.accept()
     view = window.run_view
+    launched(qtbot, view)
     wait_run_final(qtbot, engine, view.run_id)
     qtbot.waitUntil(lambda: view.log.area.rows >= 1, timeout=5000)
     assert "hi from the test" in view.log.index.line(0)
     assert engine.catalog.get_run(view.run_id).options == {"greeting": "hi from the test"}
 
     _new_job(qtbot, window, "fails", "this-computer", "echo oops; exit 3")
+    earlier = view.run_id
     _click(qtbot, window.jobs_page.buttons["run"])
-    first = view.run_id
+    first = launched(qtbot, view, earlier)
     wait_run_final(qtbot, engine, first)
     qtbot.waitUntil(lambda: view.status_of("this-computer") == "failed", timeout=5000)
     assert view.matrix.item(0, 2).text() == "3"
     _click(qtbot, view.rerun_button)
-    assert view.run_id != first
+    launched(qtbot, view, first)
     wait_run_final(qtbot, engine, view.run_id)
     assert engine.catalog.get_run(view.run_id).targets == "this-computer"
 
@@ -150,6 +155,7 @@ def test_run_command_on_selected_nodes(qtbot, window, engine):
     dialog.command.setText("echo adhoc-$LABDECK_NODE")
     dialog.accept()
     view = window.run_view
+    launched(qtbot, view)
     wait_run_final(qtbot, engine, view.run_id)
     qtbot.waitUntil(lambda: view.log.area.rows == 1, timeout=5000)
     assert view.log.index.line(0) == "adhoc-this-computer"
@@ -179,21 +185,32 @@ def test_job_editor_rejects_bad_input(qtbot, window, engine):
     assert job.options[0].name == "size" and job.options[0].default == "10"
 
 
-def test_run_view_shows_a_detached_run_re_attached_after_a_restart(qtbot, window, engine, data_dir):
-    """LabDeck quit while a detached run went on; the app that starts next follows it."""
+@pytest.fixture
+def closed_engines_detached_run(data_dir):
+    """A detached run started by an engine that has closed (LabDeck quit); made before the
+    window's engine, since one catalog has one engine at a time."""
+    import time
     from pathlib import Path
 
     from labdeck.core.models import Job, JobPolicy, Step
     from labdeck.engine.engine import Engine
 
-    before = Engine(data_dir, seed=False)
+    before = Engine(data_dir)
     before.catalog.add_job(Job(name="long", targets="this-computer", policy=JobPolicy(launch="detached"),
                                steps=[Step(command="echo begin; sleep 2; echo end")]))
     run = before.start_job("long")
     log_path = Path(before.catalog.node_runs(run.id)[0].log_path)
-    qtbot.waitUntil(lambda: log_path.exists() and "begin" in log_path.read_text(), timeout=10_000)
+    end = time.monotonic() + 10
+    while not (log_path.exists() and "begin" in log_path.read_text()) and time.monotonic() < end:
+        time.sleep(0.05)
     before.close()
+    return run, log_path
 
+
+def test_run_view_shows_a_detached_run_re_attached_after_a_restart(qtbot, closed_engines_detached_run, window,
+                                                                  engine):
+    """LabDeck quit while a detached run went on; the app that starts next follows it."""
+    run, log_path = closed_engines_detached_run
     assert engine.adopt_detached() == [run.id]
     window.open_run(run.id)
     view = window.run_view

@@ -5,9 +5,7 @@ shows a message box naming its log (the engine writes one: it has no console), a
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
 import subprocess
 import sys
 import time
@@ -51,13 +49,14 @@ def test_an_engine_that_fails_to_start_shows_a_box_naming_its_log(qapp, tmp_path
     from PySide6.QtWidgets import QMessageBox
 
     from labdeck.engine import engine_process
-    monkeypatch.setattr(engine_process, "child_argv", lambda: [sys.executable, "-c", "import sys; sys.exit(3)"])
+    monkeypatch.setattr(engine_process, "service_argv", lambda data_dir: [sys.executable, "-c",
+                                                                          "import sys; sys.exit(5)"])
     monkeypatch.delenv("LABDECK_ENGINE", raising=False)
     shown: list[tuple[str, str]] = []
     monkeypatch.setattr(QMessageBox, "exec", lambda box: shown.append((box.windowTitle(), box.text())) or 0)
     assert gui_app.run_app(tmp_path) == 1
     assert len(shown) == 1 and shown[0][0] == "LabDeck could not start"
-    assert "exit code 3" in shown[0][1] and str(paths.engine_log_path(tmp_path.resolve())) in shown[0][1]
+    assert "exit code 5" in shown[0][1] and str(paths.engine_log_path(tmp_path.resolve())) in shown[0][1]
     assert gui_app.take_instance_lock(tmp_path.resolve()) is not None  # the failed start let go of its lock
 
 
@@ -71,15 +70,12 @@ def test_a_network_data_folder_is_refused_in_a_box(qapp, monkeypatch, tmp_path):
 
 
 def test_the_engine_process_writes_its_failure_to_its_own_log(tmp_path):
-    hello = {"address": str(tmp_path / "nobody-listens"), "authkey": secrets.token_hex(32), "data_dir": str(tmp_path)}
-    if sys.platform == "win32":
-        hello["address"] = r"\\.\pipe\labdeck-nobody-" + secrets.token_hex(4)
-    child = subprocess.run([sys.executable, "-m", "labdeck.engine.engine_process"], input=json.dumps(hello) + "\n",
+    (tmp_path / "catalog.sqlite").write_bytes(b"this is not a SQLite catalog" * 100)  # the engine cannot open it
+    child = subprocess.run([sys.executable, "-m", "labdeck.engine.service", str(tmp_path)],
                            env=app_env(), capture_output=True, text=True, timeout=60)
     assert child.returncode == 1
     log = paths.engine_log_path(tmp_path).read_text(encoding="utf-8")
     assert "the engine process failed" in log and "Traceback" in log
-    assert ("FileNotFoundError" in log) or ("ConnectionRefusedError" in log)
 
 
 def test_minimized_keeps_the_window_out_of_the_way(qtbot, engine):

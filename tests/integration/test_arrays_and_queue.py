@@ -303,7 +303,7 @@ steps:
         engine.rerun_failed(again.id)
 
 
-def test_closing_leaves_detached_items_running_and_rerun_does_the_rest(data_dir, sshd_node, tmp_path):
+def test_closing_leaves_detached_items_running_and_the_next_engine_resumes_the_rest(data_dir, sshd_node, tmp_path):
     journal = tmp_path / "journal"
     with Engine(data_dir) as engine:
         add_sshd_node(engine, sshd_node, tags=["lab"])
@@ -314,10 +314,14 @@ def test_closing_leaves_detached_items_running_and_rerun_does_the_rest(data_dir,
                  what="two items running")
     with Engine(data_dir) as engine:  # LabDeck closed: items 0 and 1 go on on the node, 2 and 3 never started
         assert engine.catalog.get_run(run.id).status is RunStatus.INTERRUPTED
-        engine.start_scheduler()  # re-attaches to the detached task runs
+        engine.take_over()  # re-attaches to the detached task runs and resumes the rest by itself
         wait_for(lambda: [t["status"] for t in task_record(engine, run.id).values()] == ["succeeded"] * 2,
                  timeout=30, what="the detached items to finish")
-        again = engine.rerun_failed(run.id)
-        assert engine.wait(again.id, 30)
-        assert sorted(task_record(engine, again.id)) == ["2", "3"]
+        resumed = [r for r in engine.catalog.list_runs("long", 10) if r.parent_run_id == run.id]
+        assert len(resumed) == 1 and str(resumed[0].trigger) == "resume"
+        assert engine.wait(resumed[0].id, 30)
+        assert sorted(task_record(engine, resumed[0].id)) == ["2", "3"]
+        assert engine.catalog.get_run(resumed[0].id).status is RunStatus.SUCCEEDED
+        assert f"resumed as run {resumed[0].id}" in engine.catalog.get_run(run.id).note
+        assert resumed[0].note.startswith(f"resumed by itself: run {run.id} was interrupted")
     assert sorted(journal.read_text().split("\n")[:-1]) == [f"item {i}" for i in range(4)]

@@ -18,6 +18,8 @@ import pytest
 from labdeck.core.models import Job, JobPolicy, Step, StepKind
 from labdeck.core.status import KillState, NodeRunStatus, RunStatus
 from labdeck.engine.engine import Engine
+from labdeck.store import engine_files, paths
+from labdeck.store.catalog import Catalog
 from labdeck.store.detached import DetachedStore
 from tests.conftest import add_sshd_node
 from tests.support.cli import CLI_ENV
@@ -125,21 +127,23 @@ def test_ten_detached_runs_survive_a_killed_controller(data_dir, sshd_nodes, tmp
 
     controller = subprocess.Popen([sys.executable, "-m", "labdeck.cli", "--data-dir", str(data_dir), "run", "train"],
                                   stdout=subprocess.DEVNULL, stderr=open(tmp_path / "controller.err", "w"), env=CLI_ENV)
-    watcher = Engine(data_dir, seed=False)
+    watcher = Catalog(paths.catalog_path(data_dir))  # reads only: the engine service owns the catalog
     try:
         def started() -> list[int]:
             assert controller.poll() is None, (tmp_path / "controller.err").read_text()
-            return [r.id for r in watcher.catalog.list_runs("train")]
+            return [r.id for r in watcher.list_runs("train")]
         run_id = wait_for(started, 30, "the run")[0]
-        store = DetachedStore(watcher.catalog)
+        store = DetachedStore(watcher)
 
         def all_going() -> bool:
-            nrs = watcher.catalog.node_runs(run_id)
+            nrs = watcher.node_runs(run_id)
             return len(nrs) == 10 and all((store.get(nr.id) or None) and store.get(nr.id).pgid
                                           and "line 3 of" in log_text(nr.log_path) for nr in nrs)
         wait_for(all_going, 40, "10 node runs with output")
-        controller.send_signal(signal.SIGKILL)
-        controller.wait(10)
+        # The controller is the catalog's engine process (the CLI only follows the run): kill it.
+        os.kill(engine_files.read_address(data_dir).pid, signal.SIGKILL)
+        controller.wait(20)
+        wait_for(lambda: engine_files.try_lock(data_dir), 10, "the dead engine's lock to be free").release()
     finally:
         watcher.close()
 

@@ -65,3 +65,10 @@ def test_an_engine_process_that_dies_is_reported(engine_process):
     assert told.wait(10)
     with pytest.raises(EngineProcessGone, match="Restart LabDeck"):
         engine_process.start_job("hello")
+
+
+def test_a_call_outside_the_engine_api_is_refused(engine_process):
+    from labdeck.core.errors import LabDeckError
+    with pytest.raises(LabDeckError, match="'catalog.remove_node' is not part of LabDeck's engine API"):
+        engine_process.call("catalog.remove_node", "this-computer")
+    assert engine_process.catalog.get_node("this-computer")

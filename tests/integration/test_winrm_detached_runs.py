@@ -23,6 +23,8 @@ import pytest
 from labdeck.core.models import Job, JobOption, JobPolicy, Step, StepKind
 from labdeck.core.status import KillState, NodeRunStatus, RunStatus
 from labdeck.engine.engine import Engine
+from labdeck.store import engine_files, paths
+from labdeck.store.catalog import Catalog
 from labdeck.store.detached import DetachedStore
 from tests.conftest import add_sshd_node, add_winrm_node
 from tests.support.runs import DETACHED, assert_complete_log, counting_job, log_text, processes_matching, run_job
@@ -148,7 +150,13 @@ def test_a_windows_node_switched_off_mid_run_is_node_lost_then_reconciled_with_t
     assert "answers again" in log_text(nr.log_path)
 
 
-@pytest.mark.slow
+def _engine_gone(data_dir) -> bool:
+    lock = engine_files.try_lock(data_dir)
+    if lock is not None:
+        lock.release()
+    return lock is not None
+
+
 def test_windows_runs_survive_a_killed_controller(data_dir, wsman_server, tmp_path):
     """SIGKILL the LabDeck process mid-run (its WinRM shells are never closed); a new one re-attaches."""
     names = ["win1", "win2", "win3"]
@@ -161,21 +169,23 @@ def test_windows_runs_survive_a_killed_controller(data_dir, wsman_server, tmp_pa
     env = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[2] / "app")}  # with the test keyring
     controller = subprocess.Popen([sys.executable, "-m", "labdeck.cli", "--data-dir", str(data_dir), "run", "train"],
                                   stdout=subprocess.DEVNULL, stderr=open(tmp_path / "controller.err", "w"), env=env)
-    watcher = Engine(data_dir, seed=False)
+    watcher = Catalog(paths.catalog_path(data_dir))  # reads only: the engine service owns the catalog
     try:
         def started() -> list[int]:
             assert controller.poll() is None, (tmp_path / "controller.err").read_text()
-            return [r.id for r in watcher.catalog.list_runs("train")]
+            return [r.id for r in watcher.list_runs("train")]
         run_id = wait_for(started, 30, "the run")[0]
-        store = DetachedStore(watcher.catalog)
+        store = DetachedStore(watcher)
 
         def all_going() -> bool:
-            nrs = watcher.catalog.node_runs(run_id)
+            nrs = watcher.node_runs(run_id)
             return len(nrs) == 3 and all((store.get(nr.id) or None) and store.get(nr.id).pgid
                                          and "line 2 of" in log_text(nr.log_path) for nr in nrs)
         wait_for(all_going, 40, "3 node runs with output")
-        controller.send_signal(signal.SIGKILL)
-        controller.wait(10)
+        # The controller is the catalog's engine process (the CLI only follows the run): kill it.
+        os.kill(engine_files.read_address(data_dir).pid, signal.SIGKILL)
+        controller.wait(20)
+        wait_for(lambda: _engine_gone(data_dir), 10, "the dead engine's lock to be free")
     finally:
         watcher.close()
 

@@ -29,7 +29,7 @@ def _parameters(fn) -> list[tuple[str, object]]:
 @pytest.mark.parametrize("implementation", [Engine, EngineProcess])
 def test_both_engines_offer_every_call_with_the_same_parameters(implementation):
     for name, member in _members(EngineApi).items():
-        assert hasattr(implementation, name) or name in ("nodes", "node_import", "transfers", "scheduler"), \
+        assert hasattr(implementation, name) or name in ("nodes", "node_import", "transfers", "scheduler", "after"), \
             f"{implementation.__name__} has no {name}"
         if inspect.isfunction(member):
             assert _parameters(getattr(implementation, name)) == _parameters(member), \
@@ -53,3 +53,10 @@ def test_importing_the_api_loads_no_engine_machinery():
             "print(','.join(m for m in ('paramiko', 'apscheduler', 'labdeck.engine.engine') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
+
+
+def test_a_client_may_call_the_api_and_nothing_else():
+    from labdeck.engine.api import allowed_calls
+    calls = allowed_calls()
+    assert {"start_job", "cancel", "wait", "successor", "nodes.add", "transfers.results", "scheduler.running"} <= calls
+    assert "close" not in calls and "catalog.remove_node" not in calls and "pool.close" not in calls

@@ -43,8 +43,8 @@ BASE = "name: gen\ntargets: all\nsteps: [echo hi]\n"
     ("on_failure: {command: '  '}",
      "gen.yaml: job 'gen': on_failure.command: is empty: write the command or script it runs"),
     ("xyzzy: 1", "gen.yaml: job 'gen': unknown key 'xyzzy' (allowed: array, description, name, on_failure, options, "
-                 "over, over_file, placement, policy, priority, project, resources, slots_per_node, steps, targets, "
-                 "workflow)"),
+                 "over, over_file, placement, policy, priority, project, resources, resume, slots_per_node, steps, "
+                 "targets, workflow)"),
 ])
 def test_a_bad_field_is_one_line_naming_its_path(extra, message):
     with pytest.raises(InvalidInput) as caught:

@@ -6,6 +6,7 @@ Every error is one clear line on stderr and a non-zero exit; ``labdeck`` alone o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -15,6 +16,7 @@ from .argtypes import OneLineParser
 
 EXIT_ERROR = 2
 EXIT_BROKEN_PIPE = 141  # what a shell reports for a command ended by SIGPIPE (128 + 13)
+ENGINE_PROCESS_FLAG = "--engine-process"  # engine_process.CHILD_FLAG (not imported: it costs every command)
 
 
 def _add_global_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -29,9 +31,27 @@ def _add_global_options(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     return parser
 
 
+@contextlib.contextmanager
+def _without_numpy():
+    """sqlite-utils imports numpy and pandas when they are installed (the app's charts bring
+    numpy: ~40 ms of every command), and LabDeck's catalog never hands it their types; so the
+    command modules (and the catalog under them) are imported without them. Later imports of
+    numpy work as usual."""
+    blocked = [name for name in ("numpy", "pandas") if name not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None  # "import numpy" raises ImportError while this is here
+    try:
+        yield
+    finally:
+        for name in blocked:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+
+
 def build_parser() -> argparse.ArgumentParser:
     # The command modules import the engine (paramiko and all); only commands need them.
-    from . import daemon, jobs, nodes, notify, policy, projects, queue, runs, schedules, settings, transfers
+    with _without_numpy():
+        from . import daemon, jobs, nodes, notify, policy, projects, queue, runs, schedules, settings, transfers
 
     parser = OneLineParser(prog="labdeck", description="Run and watch batch jobs across your lab's machines.")
     _add_global_options(parser)
@@ -51,8 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..engine.engine_process import CHILD_FLAG, child_main
-    if (sys.argv[1:] if argv is None else argv)[:1] == [CHILD_FLAG]:  # the desktop app's engine (frozen builds)
+    if (sys.argv[1:] if argv is None else argv)[:1] == [ENGINE_PROCESS_FLAG]:  # the app's engine (frozen builds)
+        from ..engine.engine_process import child_main
         return child_main()
     raw = sys.argv[1:] if argv is None else list(argv)
     args, rest = _add_global_options(OneLineParser(prog="labdeck", add_help=False)).parse_known_args(raw)

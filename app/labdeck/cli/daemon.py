@@ -1,5 +1,8 @@
-"""``labdeck daemon``: the engine and its scheduler, headless, until Ctrl-C or SIGTERM. Stopping
-cancels what is running (killing the processes on the nodes) so no run is left "running"."""
+"""``labdeck daemon``: the catalog's engine and its scheduler, headless, until Ctrl-C or SIGTERM.
+The daemon is a client of the catalog's engine service (started if none runs); it asks it to
+fire the schedules and prints what happens. Stopping it stops the engine too when no other
+LabDeck process (the app) is connected: attached runs are cancelled (their processes on the
+nodes killed), planned runs end "interrupted" and resume at the next start."""
 
 from __future__ import annotations
 
@@ -7,9 +10,6 @@ import signal
 import sys
 import threading
 import time
-
-from ..core.events import Notification, RunFinished, RunStarted
-from ..engine.engine import Engine
 
 
 def register(sub) -> None:
@@ -25,21 +25,25 @@ def _say(text: str) -> None:
 def cmd_daemon(args) -> int:
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in stop_signals()}
+    from ..store.schedules import ScheduleStore
+    from .common import connect_engine
+
     try:
-        engine = Engine(args.data_dir)
+        engine = connect_engine(args)
         try:
             if not args.quiet:  # before the scheduler starts: a catch-up run may start at once
                 engine.bus.subscribe(_print_event)
             engine.start_scheduler()
-            count = len([s for s in engine.scheduler.store.list() if s.enabled])
-            paused = " (all scheduling is paused)" if engine.scheduler.store.paused() else ""
+            store = ScheduleStore(engine.catalog)
+            count = len([s for s in store.list() if s.enabled])
+            paused = " (all scheduling is paused)" if store.paused() else ""
             _say(f"labdeck daemon: {count} schedule(s) active{paused}; Ctrl-C or SIGTERM stops it")
             while not stop.wait(0.5):
                 pass
-            running = engine.dispatcher.active_run_ids()
+            running = [r.id for r in engine.catalog.active_runs()]
             _say("stopping" + (f": cancelling run(s) {', '.join(map(str, running))}" if running else ""))
         finally:
-            engine.close(cancel_running=True)
+            engine.close(cancel_running=True, stop_engine=True)
         _say("stopped")
         return 0
     finally:
@@ -54,6 +58,7 @@ def stop_signals() -> list[int]:
 
 
 def _print_event(event) -> None:
+    from ..core.events import Notification, RunFinished, RunStarted
     if isinstance(event, RunStarted):
         _say(f"run {event.run_id} of {event.job_name} started on {', '.join(event.nodes)}")
     elif isinstance(event, RunFinished):

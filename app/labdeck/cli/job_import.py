@@ -9,9 +9,6 @@ from ..core.errors import InvalidInput, LabDeckError
 from ..core.job_refs import check_references, referenced
 from ..core.schedules import parse_tz
 from ..core.targets import resolve_targets
-from ..importers.rundeck import Overrides, parse_rundeck
-from ..store.job_import import import_jobs
-from ..store.jobfile import check_job
 from .common import open_engine
 
 
@@ -27,6 +24,11 @@ def add_arguments(imp) -> None:
 
 
 def cmd_import_rundeck(args) -> int:
+    # the importer and the job schema (PyYAML, pydantic): loaded by this command, not by every one
+    from ..importers.rundeck import Overrides, parse_rundeck
+    from ..store.job_import import import_jobs
+    from ..store.jobfile import check_job
+
     parse_tz(args.tz)
     conversions = parse_rundeck(args.file, Overrides(project=args.project, targets=args.targets, tz=args.tz))
     with open_engine(args) as engine:

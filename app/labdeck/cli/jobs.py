@@ -8,10 +8,8 @@ from pathlib import Path
 from ..core.errors import InvalidInput
 from ..core.models import DEFAULT_PROJECT, Job, JobOption, JobPolicy, Step, StepKind, check_project_name
 from ..core.quoting import check_option_name
-from ..store.jobfile import check_job, job_from_yaml, job_to_yaml
-from ..store.safe_yaml import MAX_DOCUMENT_CHARS
 from . import job_import
-from .common import open_engine, parse_pairs, print_json, print_table
+from .common import open_catalog, parse_pairs, print_json, print_table
 from .policy import POLICY_FLAGS, add_policy_arguments, apply_policy_arguments
 
 # the job file's field paths as the flags of ``job add`` that set them, for error messages
@@ -81,23 +79,24 @@ def cmd_add(args) -> int:
               project=check_project_name(args.project),
               policy=apply_policy_arguments(JobPolicy(timeout_s=args.timeout, retries=args.retries,
                                                       retry_delay_s=args.retry_delay, max_parallel=args.max_parallel),
-                                            args))
+                                                      args))
+    from ..store.jobfile import check_job  # pydantic: only for the commands that check a job
     check_job(job, flag_names=JOB_ADD_FLAGS)
-    with open_engine(args) as engine:
-        _check_targets(engine, job)
-        engine.catalog.add_job(job)
+    with open_catalog(args) as catalog:
+        _check_targets(catalog, job)
+        catalog.add_job(job)
     print(f"added job '{job.name}'")
     return 0
 
 
-def _check_targets(engine, job: Job) -> None:
+def _check_targets(catalog, job: Job) -> None:
     from ..core.targets import resolve_targets
-    resolve_targets(job.targets, engine.catalog.list_nodes(), allow_empty=True)
+    resolve_targets(job.targets, catalog.list_nodes(), allow_empty=True)
 
 
 def cmd_list(args) -> int:
-    with open_engine(args) as engine:
-        jobs = engine.catalog.list_jobs(args.project)
+    with open_catalog(args) as catalog:
+        jobs = catalog.list_jobs(args.project)
     if args.json:
         print_json([{"name": j.name, "project": j.project, "targets": j.targets,
                      "steps": len(j.steps) or len(j.plan.workflow),
@@ -112,14 +111,15 @@ def cmd_list(args) -> int:
 
 
 def cmd_show(args) -> int:
-    with open_engine(args) as engine:
-        sys.stdout.write(job_to_yaml(engine.catalog.get_job(args.name)))
+    with open_catalog(args) as catalog:
+        from ..store.jobfile import job_to_yaml  # PyYAML: only for the commands that need it
+        sys.stdout.write(job_to_yaml(catalog.get_job(args.name)))
     return 0
 
 
 def cmd_remove(args) -> int:
-    with open_engine(args) as engine:
-        engine.catalog.remove_job(args.name)
+    with open_catalog(args) as catalog:
+        catalog.remove_job(args.name)
     print(f"removed job '{args.name}'")
     return 0
 
@@ -129,6 +129,7 @@ def cmd_import(args) -> int:
         return job_import.cmd_import_rundeck(args)
     if args.targets or args.tz != "UTC" or args.dry_run or args.partial:
         raise InvalidInput("--targets, --tz, --dry-run and --partial are for --from rundeck")
+    from ..store.safe_yaml import MAX_DOCUMENT_CHARS  # PyYAML: only for the commands that read YAML
     try:  # one character past the limit is enough for load_yaml to refuse a huge file
         if args.file == "-":
             text = sys.stdin.read(MAX_DOCUMENT_CHARS + 1)
@@ -140,11 +141,12 @@ def cmd_import(args) -> int:
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"{args.file} is not UTF-8 text (byte {exc.start})") from exc
     folder = None if args.file == "-" else str(Path(args.file).resolve().parent)  # where a relative over_file is
+    from ..store.jobfile import job_from_yaml
     job = job_from_yaml(text, source="standard input" if args.file == "-" else args.file, base_dir=folder)
     if args.project:
         job.project = check_project_name(args.project)
-    with open_engine(args) as engine:
-        _check_targets(engine, job)
-        engine.catalog.add_job(job, replace=args.replace)
+    with open_catalog(args) as catalog:
+        _check_targets(catalog, job)
+        catalog.add_job(job, replace=args.replace)
     print(f"imported job '{job.name}'")
     return 0

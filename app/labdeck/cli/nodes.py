@@ -8,10 +8,9 @@ from dataclasses import asdict, replace
 from ..core.errors import InvalidInput
 from ..core.interpreters import check_interpreter
 from ..core.models import WINRM_AUTHS, Node, SlurmSettings, Transport, WinrmSettings
-from ..executors.winrm.setup import prepare_windows_script
 from . import node_import
 from .argtypes import PORT, whole_number
-from .common import open_engine, print_json, print_table, read_secret_from_stdin
+from .common import open_catalog, open_engine, print_json, print_table, read_secret_from_stdin
 
 
 def register(sub) -> None:
@@ -132,7 +131,7 @@ def cmd_add(args) -> int:
     if args.no_verify_cert and not args.https:
         raise InvalidInput("--no-verify-cert only applies with --https")
     node = Node(name=args.name, transport=Transport(args.transport), host=args.host, port=args.port,
-                username=args.user, key_file=args.key_file, tags=args.tag, encoding=args.encoding,
+                username=args.user, key_file=_absolute(args.key_file), tags=args.tag, encoding=args.encoding,
                 via=[hop.strip() for hop in args.via.split(",") if hop.strip()],
                 python=check_interpreter(args.python),
                 winrm=_smb_settings(args, WinrmSettings(auth=args.auth, https=args.https,
@@ -146,8 +145,8 @@ def cmd_add(args) -> int:
 
 
 def cmd_list(args) -> int:
-    with open_engine(args) as engine:
-        nodes = engine.catalog.list_nodes()
+    with open_catalog(args) as catalog:
+        nodes = catalog.list_nodes()
     if args.json:
         print_json([{k: v for k, v in asdict(n).items() if k not in ("id",)} for n in nodes])
         return 0
@@ -180,12 +179,12 @@ def cmd_test(args) -> int:
 
 
 def cmd_smb(args) -> int:
-    with open_engine(args) as engine:
-        node = engine.catalog.get_node(args.name)
+    with open_catalog(args) as catalog:
+        node = catalog.get_node(args.name)
         if node.transport is not Transport.WINRM:
             raise InvalidInput(f"node '{node.name}' is an {node.transport} node: SMB is for WinRM nodes")
         node.winrm = _smb_settings(args, replace(node.winrm, smb=not args.off))
-        engine.catalog.update_node(node)
+        catalog.update_node(node)
     w = node.winrm
     print(f"node '{node.name}': " + (f"files over SMB share {w.smb_share} (port {w.smb_port}) when it answers, "
                                      f"else through PowerShell" if w.smb else "files through PowerShell"))
@@ -193,6 +192,7 @@ def cmd_smb(args) -> int:
 
 
 def cmd_prepare_windows(args) -> int:
+    from ..executors.winrm.setup import prepare_windows_script
     if not re.fullmatch(r"[A-Za-z0-9.:/,-]+", args.allow):
         raise InvalidInput(f"--allow '{args.allow}' is not an address, a range or LocalSubnet")
     print(prepare_windows_script(remote_address=args.allow), end="")
@@ -239,15 +239,24 @@ def cmd_capacity(args) -> int:
     values = {"cpus": args.cpus, "memory_mb": args.memory_mb, "gpus": args.gpus}
     if any(v is not None and v < 0 for v in values.values()):
         raise InvalidInput("capacity values cannot be negative")
-    with open_engine(args) as engine:
-        node = engine.catalog.get_node(args.name)
+    with open_catalog(args) as catalog:
+        node = catalog.get_node(args.name)
         if args.clear:
             node.capacity = Capacity()
         for key, value in values.items():
             if value is not None:
                 setattr(node.capacity, key, value)
-        engine.catalog.update_node(node)
+        catalog.update_node(node)
         effective = node_capacity(node)
     shown = ", ".join(f"{k} {'?' if v is None else f'{v:g}'}" for k, v in effective.items())
     print(f"node '{node.name}' offers {shown}")
     return 0
+
+
+def _absolute(path: str | None) -> str | None:
+    """A key file named relative to this terminal's folder, made absolute: the engine that
+    connects with it runs elsewhere (``~`` stays, for the engine to expand)."""
+    import os
+    if not path or path.startswith("~") or os.path.isabs(path):
+        return path
+    return os.path.abspath(path)

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 from ..core.errors import InvalidInput
-from ..engine.notify import email
-from ..store import secrets
-from ..store.jobschema import EMAIL_ADDRESS
 from .argtypes import PORT
-from .common import open_engine, print_json, read_secret_from_stdin
+from .common import open_catalog, print_json, read_secret_from_stdin
 
 
 def register(sub) -> None:
@@ -25,6 +22,10 @@ def register(sub) -> None:
 
 
 def cmd_smtp(args) -> int:
+    from ..engine.notify import email
+    from ..store import secrets
+    from ..store.jobschema import EMAIL_ADDRESS
+
     if args.host is not None and (not args.host.strip() or any(c.isspace() for c in args.host)):
         raise InvalidInput(f"--host '{args.host}' is not a host name or address")
     if args.sender is not None and not EMAIL_ADDRESS.fullmatch(args.sender):
@@ -32,13 +33,13 @@ def cmd_smtp(args) -> int:
     password = read_secret_from_stdin() if args.password_stdin else None
     changes = {"smtp_host": args.host, "smtp_port": None if args.port is None else str(args.port),
                "smtp_user": args.user, "smtp_from": args.sender, "smtp_security": args.security}
-    with open_engine(args) as engine:
+    with open_catalog(args) as catalog:
         for key, value in changes.items():
             if value is not None:
-                engine.catalog.set_setting(key, value)
+                catalog.set_setting(key, value)
         if password is not None:
             secrets.set_secret(email.SMTP_SECRET_REF, password)
-        shown = {key: engine.catalog.get_setting(key) for key in email.SETTINGS}
+        shown = {key: catalog.get_setting(key) for key in email.SETTINGS}
     shown["password"] = "(in the keyring)" if secrets.get_secret(email.SMTP_SECRET_REF) else "(none)"
     print_json(shown)
     return 0

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ..core.models import NOTIFY_KINDS as KINDS
 from ..core.models import JobPolicy
-from ..core.schedules import parse_duration
-from ..engine.notify import KINDS
-from ..store.jobfile import check_job
-from .common import open_engine, print_json
+from .common import open_catalog, print_json
 
 POLICY_FLAGS = {"policy.max_runtime_s": "--max-runtime", "policy.max_restarts": "--max-restarts",
                 "policy.expected_duration_s": "--expected-duration", "policy.unreachable_wait_s": "--unreachable-wait",
@@ -56,6 +54,7 @@ def apply_policy_arguments(policy: JobPolicy, args) -> JobPolicy:
     for flag, key in (("max_runtime", "max_runtime_s"), ("expected_duration", "expected_duration_s"),
                       ("unreachable_wait", "unreachable_wait_s")):
         if getattr(args, flag, None):
+            from ..core.schedules import parse_duration
             changes[key] = parse_duration(getattr(args, flag))
     if getattr(args, "notify_on", None) is not None:
         changes["notify_on"] = [k.strip() for k in args.notify_on.split(",") if k.strip()]
@@ -67,10 +66,11 @@ def apply_policy_arguments(policy: JobPolicy, args) -> JobPolicy:
 
 
 def cmd_policy(args) -> int:
-    with open_engine(args) as engine:
-        job = engine.catalog.get_job(args.job)
+    with open_catalog(args) as catalog:
+        job = catalog.get_job(args.job)
         job.policy = apply_policy_arguments(job.policy, args)
+        from ..store.jobfile import check_job  # pydantic: only when a policy is changed
         check_job(job, flag_names=POLICY_FLAGS)
-        engine.catalog.add_job(job, replace=True)
+        catalog.add_job(job, replace=True)
     print_json({k: v for k, v in vars(job.policy).items()})
     return 0

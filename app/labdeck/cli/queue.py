@@ -8,13 +8,12 @@ import sys
 import time
 
 from ..core.errors import InvalidInput
-from ..core.events import PlanProgress, StepChanged
+from ..core.plan import MAX_PRIORITY
 from ..core.status import RunStatus
 from ..engine.api import EngineApi
 from ..store import run_queue, run_waits
-from ..store.jobschema import MAX_PRIORITY
 from .argtypes import RUN_ID, whole_number
-from .common import open_engine, print_json, print_table, wait_or_cancel
+from .common import open_catalog, open_engine, print_json, print_table, wait_or_cancel
 
 EXIT_RUN_FAILED = 1
 
@@ -45,11 +44,11 @@ def register(sub) -> None:
 
 
 def cmd_queue(args) -> int:
-    with open_engine(args) as engine:
-        line = run_queue.entries(engine.catalog)
+    with open_catalog(args) as catalog:
+        line = run_queue.entries(catalog)
         for entry in line:
-            entry["progress"] = run_queue.describe_progress(run_queue.progress(engine.catalog, entry["run_id"]))
-        waits = run_waits.waiting(engine.catalog)  # runs that start when another run ends (run --after)
+            entry["progress"] = run_queue.describe_progress(run_queue.progress(catalog, entry["run_id"]))
+        waits = run_waits.waiting(catalog)  # runs that start when another run ends (run --after)
     if args.json:
         print_json([{k: e[k] for k in ("position", "run_id", "job_name", "status", "priority", "progress", "reason",
                                        "queued_at")} for e in line] +
@@ -67,15 +66,15 @@ def cmd_queue(args) -> int:
 
 
 def cmd_move(args) -> int:
-    with open_engine(args) as engine:
-        run = engine.catalog.get_run(args.run_id)
+    with open_catalog(args) as catalog:
+        run = catalog.get_run(args.run_id)
         if run.status.is_final:
             raise InvalidInput(f"run {run.id} has already ended ({run.status}); only waiting runs can move")
         if args.priority is not None:
-            run_queue.set_priority(engine.catalog, run.id, args.priority)
+            run_queue.set_priority(catalog, run.id, args.priority)
         else:
-            run_queue.move(engine.catalog, run.id, "up" if args.up else "down")
-        entry = next(e for e in run_queue.entries(engine.catalog) if e["run_id"] == run.id)
+            run_queue.move(catalog, run.id, "up" if args.up else "down")
+        entry = next(e for e in run_queue.entries(catalog) if e["run_id"] == run.id)
     print(f"run {run.id} is now number {entry['position']} in the queue (priority {entry['priority']})")
     return 0
 
@@ -89,10 +88,10 @@ def cmd_rerun(args) -> int:
 
 
 def cmd_tasks(args) -> int:
-    with open_engine(args) as engine:
-        run = engine.catalog.get_run(args.run_id)
-        tasks = run_queue.task_runs(engine.catalog, run.id)
-        progress = run_queue.progress(engine.catalog, run.id)
+    with open_catalog(args) as catalog:
+        run = catalog.get_run(args.run_id)
+        tasks = run_queue.task_runs(catalog, run.id)
+        progress = run_queue.progress(catalog, run.id)
     rows = [{"task": r.task, "task_run": r.id, "node": nr["node_name"], "status": nr["status"] or str(r.status),
              "attempt": nr["attempt"], "exit_code": nr["exit_code"], "duration_s": _duration(nr),
              "item": r.note[5:] if r.note.startswith("item ") else None,
@@ -116,16 +115,19 @@ def _duration(nr: dict) -> float | None:
 def wait_planned(engine: EngineApi, run_id: int, as_json: bool) -> int:
     """Follow a planned run to its end: steps as they change, array progress at most once a second."""
     last_shown = [0.0]
+    followed = {run_id}
     if not as_json:
         entry = next((e for e in run_queue.entries(engine.catalog) if e["run_id"] == run_id), None)
         where = f" (number {entry['position']} in the queue)" if entry and entry["position"] > 1 else ""
         print(f"run {run_id} queued{where}", file=sys.stderr)
 
+        from ..core.events import PlanProgress, StepChanged
+
         def show(event) -> None:
-            if isinstance(event, StepChanged) and event.run_id == run_id and event.state != "waiting":
+            if isinstance(event, StepChanged) and event.run_id in followed and event.state != "waiting":
                 detail = f": {event.message}" if event.message else ""
                 print(f"  step {event.step}: {event.state}{detail}", file=sys.stderr)
-            elif isinstance(event, PlanProgress) and event.run_id == run_id:
+            elif isinstance(event, PlanProgress) and event.run_id in followed:
                 now = time.monotonic()
                 if now - last_shown[0] >= 1.0 or event.done + event.failed == event.total:
                     last_shown[0] = now
@@ -133,7 +135,7 @@ def wait_planned(engine: EngineApi, run_id: int, as_json: bool) -> int:
                     print(f"  {text}", file=sys.stderr)
 
         engine.bus.subscribe(show)
-    wait_or_cancel(engine, run_id)
+    run_id = wait_or_cancel(engine, run_id, followed)
     run = engine.catalog.get_run(run_id)
     progress = run_queue.progress(engine.catalog, run_id)
     if as_json:

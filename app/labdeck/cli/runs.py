@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 from ..core.errors import InvalidInput
-from ..core.events import NodeRunFinished, NodeRunStateChanged
 from ..core.models import Trigger
 from ..core.schedules import MAX_DURATION_S
 from ..core.status import NodeRunStatus, RunStatus
@@ -16,7 +15,7 @@ from ..store.detached import DetachedStore
 from ..store.logs import read_from
 from ..store.run_queue import is_planned
 from .argtypes import RUN_ID, seconds, whole_number
-from .common import open_engine, parse_pairs, print_json, print_table, wait_or_cancel
+from .common import open_catalog, open_engine, parse_pairs, print_json, print_table, wait_or_cancel
 
 EXIT_RUN_FAILED = 1
 
@@ -97,22 +96,26 @@ def cmd_exec(args) -> int:
 
 
 def _wait_and_report(engine: EngineApi, run_id: int, as_json: bool) -> int:
+    """Follow the run (and its max-runtime restarts) to its end; exit 0 only if the last succeeded."""
     if is_planned(engine.catalog, run_id):  # a workflow, array or queued run
         from .queue import wait_planned
         return wait_planned(engine, run_id, as_json)
+    followed = {run_id}
     if not as_json:
         print(f"run {run_id} started", file=sys.stderr)
 
+        from ..core.events import NodeRunFinished, NodeRunStateChanged
+
         def show(event) -> None:
-            if isinstance(event, NodeRunFinished) and event.run_id == run_id:
+            if isinstance(event, NodeRunFinished) and event.run_id in followed:
                 code = "" if event.exit_code is None else f" (exit {event.exit_code})"
                 detail = f": {event.message}" if event.message and event.status != NodeRunStatus.SUCCEEDED else ""
                 print(f"  {event.node}: {event.status}{code}{detail}", file=sys.stderr)
-            elif isinstance(event, NodeRunStateChanged) and event.run_id == run_id:
+            elif isinstance(event, NodeRunStateChanged) and event.run_id in followed:
                 print(f"  {event.node}: {event.status}: {event.message}", file=sys.stderr)
 
         engine.bus.subscribe(show)
-    wait_or_cancel(engine, run_id)
+    run_id = wait_or_cancel(engine, run_id, followed)
     run = engine.catalog.get_run(run_id)
     node_runs = engine.catalog.node_runs(run_id)
     children = engine.catalog.called_runs(run_id)  # a job whose steps run other jobs
@@ -138,10 +141,10 @@ def _wait_and_report(engine: EngineApi, run_id: int, as_json: bool) -> int:
 
 
 def cmd_runs(args) -> int:
-    with open_engine(args) as engine:
-        runs = engine.catalog.list_runs(args.job, args.limit, args.status, args.project)
-        details = {r.id: engine.catalog.node_runs(r.id) for r in runs}
-        store = DetachedStore(engine.catalog)
+    with open_catalog(args) as catalog:
+        runs = catalog.list_runs(args.job, args.limit, args.status, args.project)
+        details = {r.id: catalog.node_runs(r.id) for r in runs}
+        store = DetachedStore(catalog)
         detached = {r.id: store.of_run(r.id) for r in runs}
     if args.json:
         print_json([{"run_id": r.id, "job": r.job_name, "status": r.status, "trigger": r.trigger,
@@ -179,17 +182,17 @@ def _node_summary(node_runs, detached: dict) -> str:
 
 
 def cmd_logs(args) -> int:
-    with open_engine(args) as engine:
+    with open_catalog(args) as catalog:
         if args.node is not None and not args.node.strip():
             raise InvalidInput("--node needs a node name")
-        run = engine.catalog.get_run(args.run_id)
-        node_runs = [nr for nr in engine.catalog.node_runs(run.id) if not args.node or nr.node_name == args.node]
+        run = catalog.get_run(args.run_id)
+        node_runs = [nr for nr in catalog.node_runs(run.id) if not args.node or nr.node_name == args.node]
         if args.node and not node_runs:
             from ..core.errors import NotFound
             raise NotFound(f"run {run.id} has no node '{args.node}'")
         if not node_runs and not args.node:  # a workflow or array run: its tasks' logs, one after another
             from ..store.run_queue import task_runs
-            for task, nr in task_runs(engine.catalog, run.id):
+            for task, nr in task_runs(catalog, run.id):
                 print(f"==> task {task.task} on {nr['node_name']} ({nr['status']}) <==")
                 _copy_file(Path(nr["log_path"]))
             return 0
@@ -199,7 +202,7 @@ def cmd_logs(args) -> int:
                     print(f"==> {nr.node_name} ({nr.status}) <==")
                 _copy_file(Path(nr.log_path))
             return 0
-        return _follow(engine, run.id, node_runs)
+        return _follow(catalog, run.id, node_runs)
 
 
 def _copy_file(path: Path) -> None:
@@ -213,12 +216,12 @@ def _copy_file(path: Path) -> None:
     sys.stdout.flush()
 
 
-def _follow(engine, run_id: int, node_runs) -> int:
+def _follow(catalog, run_id: int, node_runs) -> int:
     offsets = {nr.node_name: 0 for nr in node_runs}
     partial = {nr.node_name: "" for nr in node_runs}
     prefix = len(node_runs) > 1
     while True:
-        finished = engine.catalog.get_run(run_id).status.is_final
+        finished = catalog.get_run(run_id).status.is_final
         for nr in node_runs:
             text, offsets[nr.node_name] = read_from(Path(nr.log_path), offsets[nr.node_name])
             if not text:

@@ -7,9 +7,6 @@ from __future__ import annotations
 from ..core.errors import InvalidInput
 from ..core.models import Transport
 from ..core.targets import resolve_targets
-from ..importers.taskscheduler import parse_task
-from ..store.job_import import import_jobs
-from ..store.jobfile import check_job
 from .common import open_engine
 from .job_import import report
 
@@ -31,6 +28,11 @@ def register(sched_sub) -> None:
 
 
 def cmd_import(args) -> int:
+    # the importer and the job schema (PyYAML, pydantic): loaded by this command, not by every one
+    from ..importers.taskscheduler import parse_task
+    from ..store.job_import import import_jobs
+    from ..store.jobfile import check_job
+
     conversion = parse_task(args.file, args.targets, args.tz, args.name, args.project)
     with open_engine(args) as engine:
         nodes = resolve_targets(args.targets, engine.catalog.list_nodes())

@@ -6,7 +6,7 @@ from ..core.schedules import CatchUp, Schedule, ScheduleKind, parse_at, parse_du
 from ..store.schedules import ScheduleStore
 from . import schedule_import
 from .argtypes import SCHEDULE_ID, whole_number
-from .common import open_engine, print_json, print_table
+from .common import open_catalog, print_json, print_table
 
 
 def register(sub) -> None:
@@ -62,8 +62,8 @@ def cmd_add(args) -> int:
     schedule.enabled = not args.disabled
     schedule.catch_up = CatchUp(args.catch_up)
     schedule.after_job, schedule.after_ok = args.after_job, args.after_ok
-    with open_engine(args) as engine:
-        ScheduleStore(engine.catalog).add(schedule)
+    with open_catalog(args) as catalog:
+        ScheduleStore(catalog).add(schedule)
         upcoming = preview(schedule, 1)
     nxt = (f"; next fire {upcoming[0].at:%Y-%m-%d %H:%M:%S %Z}" if upcoming
            else "; it will not fire (its time has passed)")
@@ -72,8 +72,8 @@ def cmd_add(args) -> int:
 
 
 def cmd_list(args) -> int:
-    with open_engine(args) as engine:
-        store = ScheduleStore(engine.catalog)
+    with open_catalog(args) as catalog:
+        store = ScheduleStore(catalog)
         schedules, paused = store.list(args.job), store.paused()
     items = []
     for s in schedules:
@@ -98,15 +98,15 @@ def cmd_list(args) -> int:
 
 
 def cmd_remove(args) -> int:
-    with open_engine(args) as engine:
-        ScheduleStore(engine.catalog).remove(args.id)
+    with open_catalog(args) as catalog:
+        ScheduleStore(catalog).remove(args.id)
     print(f"removed schedule {args.id}")
     return 0
 
 
 def cmd_pause_resume(args) -> int:
-    with open_engine(args) as engine:
-        store = ScheduleStore(engine.catalog)
+    with open_catalog(args) as catalog:
+        store = ScheduleStore(catalog)
         if args.id is None:
             store.set_paused(not args.enable)
             print("all scheduling " + ("resumed" if args.enable else "paused"))

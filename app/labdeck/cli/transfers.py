@@ -3,14 +3,17 @@ with a progress line on a terminal, a line per node as it ends, and ``--json`` r
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
 
-from ..core.transfers import Direction, TransferNodeFinished, TransferProgress
-from ..engine.transfers import TransferRequest
 from .argtypes import whole_number
 from .common import open_engine, parse_pairs, print_json
+
+if TYPE_CHECKING:
+    from ..core.transfers import Direction, TransferProgress
 
 EXIT_TRANSFER_FAILED = 1
 
@@ -40,16 +43,28 @@ def _common(parser) -> None:
 
 
 def cmd_put(args) -> int:
+    from ..core.transfers import Direction
     return _transfer(args, Direction.PUT)
 
 
 def cmd_get(args) -> int:
+    from ..core.transfers import Direction
     return _transfer(args, Direction.GET)
 
 
+def _here(path: str) -> str:
+    """A local path made absolute against this process's folder (``~`` is left to the engine)."""
+    return path if path.startswith("~") or os.path.isabs(path) else os.path.join(os.getcwd(), path)
+
+
 def _transfer(args, direction: Direction) -> int:
-    request = TransferRequest(direction, list(args.sources), args.to, args.targets, args.max_parallel,
-                              parse_pairs(args.param, "-p"))
+    from ..core.transfers import Direction
+    from ..engine.transfers import TransferRequest
+
+    # local paths are this terminal's: the engine that moves the files runs in another folder
+    sources = [_here(s) for s in args.sources] if direction is Direction.PUT else list(args.sources)
+    to = _here(args.to) if direction is Direction.GET else args.to
+    request = TransferRequest(direction, sources, to, args.targets, args.max_parallel, parse_pairs(args.param, "-p"))
     with open_engine(args) as engine:
         progress = _TerminalProgress(enabled=sys.stderr.isatty() and not args.json)
         engine.bus.subscribe(progress.on_event)
@@ -64,9 +79,10 @@ def _transfer(args, direction: Direction) -> int:
             engine.transfers.cancel(transfer.id)
             engine.transfers.wait(transfer.id)
         progress.finish()
-        results = [transfer.results[name] for name in transfer.nodes]
+        results = engine.transfers.results(transfer.id)
+        ok = len(results) == len(transfer.nodes) and all(r.ok for r in results)
         if args.json:
-            print_json({"transfer": transfer.id, "direction": str(direction), "ok": transfer.ok,
+            print_json({"transfer": transfer.id, "direction": str(direction), "ok": ok,
                         "nodes": [r.as_dict() for r in results]})
         else:
             for r in results:
@@ -78,7 +94,7 @@ def _transfer(args, direction: Direction) -> int:
                         print(f"  {r.node}: {r.renamed_text()}", file=sys.stderr)
                 else:
                     print(f"  {r.node}: failed: {r.error}", file=sys.stderr)
-        return 0 if transfer.ok else EXIT_TRANSFER_FAILED
+        return 0 if ok else EXIT_TRANSFER_FAILED
 
 
 class _TerminalProgress:
@@ -96,6 +112,7 @@ class _TerminalProgress:
     def on_event(self, event) -> None:
         if getattr(event, "transfer_id", None) != self.transfer_id:
             return
+        from ..core.transfers import TransferNodeFinished, TransferProgress
         with self._lock:
             if isinstance(event, TransferProgress):
                 self._nodes[event.node] = event

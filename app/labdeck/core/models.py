@@ -37,6 +37,7 @@ class Trigger(StrEnum):
     CLI = "cli"
     SCHEDULE = "schedule"
     RETRY = "retry"
+    RESUME = "resume"  # an interrupted workflow or array taken up again by the next engine
 
 
 @dataclass

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 STEP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 PLACEMENTS = ("each", "any")
+RESUME_MODES = ("auto", "manual")
+MAX_PRIORITY = 1_000_000
 
 
 @dataclass
@@ -69,6 +71,7 @@ class Plan:
     workflow: list[FlowStep] = field(default_factory=list)
     on_failure: FlowStep | None = None
     array: ArraySpec | None = None
+    resume: str = "auto"              # an interrupted workflow or array: resumed by the next engine, or by hand
 
     def is_classic(self) -> bool:
         """Nothing here: the job runs the classic way, straight away on every target."""
@@ -78,6 +81,8 @@ class Plan:
     def validate(self, job_name: str) -> None:
         if self.placement not in PLACEMENTS:
             raise InvalidInput(f"job '{job_name}': placement '{self.placement}': allowed {', '.join(PLACEMENTS)}")
+        if self.resume not in RESUME_MODES:
+            raise InvalidInput(f"job '{job_name}': resume '{self.resume}': allowed {', '.join(RESUME_MODES)}")
         if self.workflow and self.array is not None:
             raise InvalidInput(f"job '{job_name}': a job is either a workflow or an array, not both")
         if self.array is not None:

@@ -16,12 +16,13 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.date import DateTrigger
-from apscheduler.triggers.interval import IntervalTrigger
+from typing import TYPE_CHECKING
 
 from .errors import InvalidInput
+
+if TYPE_CHECKING:  # APScheduler is imported where a trigger is built: the CLI's reads never need it
+    from apscheduler.triggers.cron import CronTrigger
+
 
 
 class ScheduleKind(StrEnum):
@@ -144,6 +145,7 @@ def parse_cron(expr: str, tz: str = "UTC") -> CronTrigger:
             kwargs[name] = ",".join(_DAYS[d] for d in days)
         else:
             kwargs[name] = ",".join(str(v) for v in sorted(values))
+    from apscheduler.triggers.cron import CronTrigger
     try:
         return CronTrigger(timezone=zone, **kwargs)
     except ValueError as exc:  # e.g. day 31 in February only
@@ -212,6 +214,9 @@ def validate(schedule: Schedule) -> None:
 
 def trigger_for(schedule: Schedule):
     """The APScheduler trigger of a schedule (raises InvalidInput if it is malformed)."""
+    from apscheduler.triggers.date import DateTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
     if schedule.kind is ScheduleKind.CRON:
         return parse_cron(schedule.expr, schedule.tz)
     if schedule.kind is ScheduleKind.INTERVAL:
@@ -272,6 +277,7 @@ def preview(schedule: Schedule, count: int = 5, now: datetime | None = None) -> 
     zone = parse_tz(schedule.tz)
     now = now or datetime.now(UTC)
     naive = None
+    from apscheduler.triggers.cron import CronTrigger
     if schedule.kind is ScheduleKind.CRON:  # the same fields on a clock without DST: what the user "meant"
         naive = CronTrigger(**{f.name: str(f) for f in trigger.fields if not f.is_default}, timezone=UTC)
     out: list[FirePreview] = []

@@ -50,6 +50,8 @@ def summarize_run(node_statuses: list[NodeRunStatus], cancel_requested: bool) ->
         return RunStatus.SUCCEEDED
     if cancel_requested:
         return RunStatus.CANCELLED
+    if node_statuses and all(s in (NodeRunStatus.SUCCEEDED, NodeRunStatus.CANCELLED) for s in node_statuses):
+        return RunStatus.CANCELLED  # the only non-successes are nodes the user cancelled: not a failure
     if any(s is NodeRunStatus.INTERRUPTED for s in node_statuses):
         return RunStatus.INTERRUPTED
     return RunStatus.FAILED

@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from ..core.models import Job, Node, Run, Trigger
+    from ..core.transfers import NodeTransferResult
     from ..importers import NodeCandidate
     from ..store.catalog import Catalog
+    from ..store.run_waits import RunWait
     from .bus import EventBus
     from .jump_paths import JumpLookup
     from .node_import import ImportPlan, ImportResult
@@ -65,11 +67,24 @@ class TransfersApi(Protocol):
 
     def wait(self, transfer_id: int, timeout: float | None = None) -> bool: ...
 
+    def results(self, transfer_id: int) -> list[NodeTransferResult]: ...
+
     def cancel(self, transfer_id: int, node: str | None = None) -> None: ...
 
     def retry(self, transfer_id: int) -> Transfer: ...
 
     def browser(self, node_name: str) -> Any: ...
+
+
+class AfterApi(Protocol):
+    """Runs that start when another run ends (engine/after.py)."""
+
+    def start_after(self, job_name: str, options: dict[str, str], trigger: Trigger, targets: str | None,
+                    after_run_id: int, require_ok: bool = False, schedule_id: int | None = None) -> RunWait: ...
+
+    def wait_started(self, wait_id: int, timeout: float | None = None) -> RunWait: ...
+
+    def cancel(self, wait_id: int) -> bool: ...
 
 
 class SchedulerApi(Protocol):
@@ -79,6 +94,18 @@ class SchedulerApi(Protocol):
     def running(self) -> bool: ...
 
     def other_owner(self) -> tuple[str, int, bool | None] | None: ...
+
+
+def allowed_calls() -> frozenset[str]:
+    """The call paths a client may send: EngineApi's members and those of its parts."""
+    def members(protocol) -> set[str]:
+        return {n for n, v in vars(protocol).items()
+                if not n.startswith("_") and (callable(v) or isinstance(v, property))}
+    parts = {"nodes": NodesApi, "transfers": TransfersApi, "scheduler": SchedulerApi, "after": AfterApi,
+             "node_import": NodeImportApi}
+    local = set(parts) | {"close"}  # a client leaves with a Bye; it never closes the engine for the others
+    return frozenset(members(EngineApi) - local
+                     | {f"{part}.{name}" for part, protocol in parts.items() for name in members(protocol)})
 
 
 @runtime_checkable
@@ -99,6 +126,9 @@ class EngineApi(Protocol):
     @property
     def scheduler(self) -> SchedulerApi: ...
 
+    @property
+    def after(self) -> AfterApi: ...
+
     # ---- runs ----------------------------------------------------------------------------
 
     def start_job(self, job_name: str, options: dict[str, str] | None = None, trigger: Trigger = ...,
@@ -118,7 +148,15 @@ class EngineApi(Protocol):
     def cancel(self, run_id: int, node_name: str | None = None) -> None:
         """Ask for a cancel and return at once; the run ends when its processes are gone."""
 
+    def successor(self, run_id: int, timeout: float | None = 30.0) -> int | None:
+        """The run that carries ``run_id`` on — its max-runtime restart — once that has
+        started (waiting up to ``timeout`` while it is pending); None when there is none."""
+
     # ---- nodes and scheduling -----------------------------------------------------------
+
+    def node_down(self, name: str) -> str | None:
+        """Why placement keeps off the node now (it did not answer; a probe will tell when it
+        is back), or None when it is up."""
 
     def add_node(self, node: Node, secret: str | None = None, accept_host_key: bool = False,
                  check: bool = True) -> NodeCheck: ...
@@ -129,4 +167,7 @@ class EngineApi(Protocol):
 
     def adopt_detached(self) -> list[int]: ...
 
-    def close(self, cancel_running: bool = True) -> None: ...
+    def close(self, cancel_running: bool = True, stop_engine: bool = False) -> None:
+        """Let go of the engine. An in-process Engine stops (attached runs cancelled if
+        ``cancel_running``); a client leaves the engine service, which stops only when
+        ``stop_engine`` and no other process is connected."""

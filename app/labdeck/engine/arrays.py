@@ -79,6 +79,8 @@ class ArrayRun(PlannedRun):
         self._next = 0  # tasks before this one are all placed
         self.done_count = 0
         self.failed_count = 0
+        self.cancelled_count = 0  # of failed_count: items the user cancelled
+        self.unplaced_reason = ""  # why an item could never be placed (it has no task run to say so)
         self.running_count = 0
 
     @property
@@ -104,6 +106,11 @@ class ArrayRun(PlannedRun):
             job_id, folder = self._submit_once(node)
             return task.steps, env | {ARRAY_TASK_ENV: f"{job_id}:{index}:{folder}"}
         return substitute_array(task.steps, index, item, self.engine.pool.get(node).shell), env
+
+    def requeued_task(self, task: Task) -> None:
+        with self.lock:
+            self.running_count = max(0, self.running_count - 1)
+        self._progress()
 
     # ---- one array job on a batch scheduler ------------------------------------------------
 
@@ -159,6 +166,9 @@ class ArrayRun(PlannedRun):
                 self.done_count += 1
             else:
                 self.failed_count += 1
+                self.cancelled_count += outcome.status is NodeRunStatus.CANCELLED
+                if task.child_run_id is None and outcome.message and not self.unplaced_reason:
+                    self.unplaced_reason = outcome.message
             finished = self.done_count + self.failed_count
             if self.cancelled:
                 complete = self.live_tasks() <= 1
@@ -168,8 +178,11 @@ class ArrayRun(PlannedRun):
         if complete:
             if self.cancelled:
                 self.finish(RunStatus.CANCELLED, f"cancelled; {self.describe()}")
+            elif self.failed_count and self.failed_count == self.cancelled_count:
+                self.finish(RunStatus.CANCELLED, self.describe())  # only items the user cancelled did not succeed
             elif self.failed_count:
-                self.finish(RunStatus.FAILED, self.describe())
+                reason = f" ({self.unplaced_reason})" if self.unplaced_reason else ""
+                self.finish(RunStatus.FAILED, (self.describe() + reason)[:500])
             else:
                 self.finish(RunStatus.SUCCEEDED, self.describe())
 

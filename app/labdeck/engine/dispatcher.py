@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from ..core.errors import AuthenticationFailed, HostKeyChanged, HostKeyUnknown, LabDeckError, NodeUnreachable
@@ -63,6 +64,9 @@ class Dispatcher:
         self._stopping = threading.Event()
         self.heartbeats = Heartbeats(catalog, bus, self._stopping)
         self.detached = DetachedRunner(catalog, pool, self.heartbeats)
+        # Told when a node does not answer (node health marks it down); the engine sets it.
+        self.on_unreachable: Callable[[str, str], object] = lambda node_name, message: None
+        self.node_down: Callable[[str], str | None] = lambda node_name: None  # why a node is down (None: it is not)
         self._watcher = threading.Thread(target=self._watch_cancel_flags, daemon=True, name="cancel-watcher")
         self._watcher.start()
         self.reattacher = Reattacher(catalog, pool, bus, self.detached, self._workers, RunHooks(
@@ -172,6 +176,12 @@ class Dispatcher:
                 if outcome is None:
                     return  # released at shutdown: the detached command goes on, a later LabDeck re-attaches
                 status, exit_code, message, kill_state = outcome
+                if status is NodeRunStatus.UNREACHABLE:
+                    self.on_unreachable(node.name, message)
+                    if active.run.workflow_run_id is not None and policy.unreachable == "move":
+                        # a task of an array or workflow: the run queue places it again on another node
+                        self._finish_node(active, nr, status, exit_code, message, kill_state, writer)
+                        return
                 if status is NodeRunStatus.UNREACHABLE and policy.unreachable in ("wait", "move"):
                     node, outcome = self._unreachable(active, node, nr, writer, cancel, tried, outcome)
                     if outcome is None:
@@ -223,7 +233,7 @@ class Dispatcher:
             candidates = resolve_targets(active.job.targets, self._catalog.list_nodes(), allow_empty=True)
         except LabDeckError:
             return None
-        fresh = [n for n in candidates if n.name not in tried]
+        fresh = [n for n in candidates if n.name not in tried and not self.node_down(n.name)]
         fresh.sort(key=lambda n: n.name in active.nodes)
         if not fresh:
             writer.note(f"no other node matches '{active.job.targets}'; staying on {node.name}")

@@ -1,5 +1,7 @@
 """The Engine: one object that owns the catalog, the executor pool, the dispatcher and the
-event bus for a data folder. The CLI and the GUI both drive LabDeck through it."""
+event bus for a data folder. It is the catalog's one authority: it holds the catalog's engine
+lock (store/engine_files.py) for its life, so a second Engine on the same catalog is refused;
+every other LabDeck process reaches it through the engine service (engine/service.py)."""
 
 from __future__ import annotations
 
@@ -7,19 +9,20 @@ import logging
 import threading
 from pathlib import Path
 
-from ..core.errors import InvalidInput
+from ..core.errors import InvalidInput, LabDeckError
 from ..core.job_refs import child_options, referenced
 from ..core.models import Job, Node, Run, Step, StepKind, Trigger
 from ..core.quoting import Shell, check_option_name, check_option_total, check_option_value, substitute
 from ..core.targets import resolve_targets
 from ..executors.pool import ExecutorPool
-from ..store import paths, run_queue, secrets
+from ..store import engine_files, paths, run_queue, run_waits, secrets
 from ..store.catalog import Catalog
 from ..store.disk_space import DiskFull
 from ..store.jobfile import check_job
 from .after import AfterRuns
 from .bus import EventBus
 from .dispatcher import Dispatcher
+from .health import NodeHealth
 from .hostkeys import CatalogHostKeys
 from .job_refs import JobRefRuns
 from .leftovers import kill_interrupted_leftovers
@@ -37,9 +40,13 @@ from .tasks import NodeFiles
 from .transfer_steps import check_transfer_step
 from .transfers import TransferManager
 
+log = logging.getLogger(__name__)
 ADHOC_JOB = "(ad-hoc)"
 LEFTOVERS_WAIT_S = 20.0  # a start waits this long at most for unreachable nodes' leftovers
-log = logging.getLogger(__name__)
+
+
+class CatalogOwned(LabDeckError):
+    """Another process's engine owns this catalog."""
 
 
 class Engine:
@@ -48,6 +55,11 @@ class Engine:
         """``schedule``: start the scheduler now (else ``start_scheduler()`` later, or never:
         the CLI's one-shot commands only edit schedules, a daemon or the app fires them)."""
         self.data_dir = paths.resolve_data_dir(data_dir)
+        self._lock = engine_files.try_lock(self.data_dir)
+        if self._lock is None:
+            owner = engine_files.read_address(self.data_dir)
+            raise CatalogOwned(f"another LabDeck process{f' (pid {owner.pid})' if owner else ''} runs the engine of "
+                               f"{self.data_dir}; use it (the app, or labdeck commands, connect to it by themselves)")
         self.catalog = Catalog(paths.catalog_path(self.data_dir))
         self.bus = EventBus()
         self.pool = ExecutorPool(paths.work_dir(self.data_dir), secrets.get_secret,
@@ -56,6 +68,9 @@ class Engine:
         self.nodes = NodeManager(self.catalog, self.pool, self.bus)
         self.node_import = NodeImporter(self.catalog, self.nodes)
         self.transfers = TransferManager(self.catalog, self.pool, self.bus)
+        self.health = NodeHealth(self.catalog, self.pool, self.bus, on_change=lambda: self.queue.wake())
+        self.dispatcher.on_unreachable = self.health.mark_down
+        self.dispatcher.node_down = self.health.down
         self.queue = RunQueue(self)  # workflows, arrays, runs that wait for room
         self.job_refs = JobRefRuns(self)  # runs of jobs whose steps run other jobs
         self.after = AfterRuns(self)  # runs that start when another run ends (run --after)
@@ -64,6 +79,7 @@ class Engine:
         self.rules = RuleWatcher(self)
         self.scheduler = Scheduler(self, miss_grace_s=miss_grace_s)
         self._closed = threading.Event()
+        self._taken_over = False
         try:
             if seed:
                 seed_first_start(self.catalog)
@@ -73,17 +89,40 @@ class Engine:
             kill_interrupted_leftovers(self.catalog, self.pool, interrupted, wait_s=LEFTOVERS_WAIT_S)
         except DiskFull as exc:  # reading (runs, logs, node list) still works; the next start catches up
             log.warning("%s", exc)
+        self.health.start()
         if schedule:
             self.start_scheduler()
 
     def start_scheduler(self) -> None:
-        """Build the scheduler from the catalog and start it (missed fires are recorded first).
-        A long-lived process (the app, the daemon) also re-attaches to detached runs here, and
-        takes over the queued runs a LabDeck process that is gone left behind."""
-        self.adopt_detached()
-        self.after.adopt_orphans()
+        """Build the scheduler from the catalog and start it (missed fires are recorded first),
+        after taking over what earlier engines left (``take_over``)."""
+        self.take_over()
         self.scheduler.start()
-        self.queue.resume(lambda run: rebuild(self, run))
+
+    def take_over(self) -> None:
+        """Once, as the catalog's owner: re-attach to detached runs of engines that are gone,
+        take up the queued runs they left, and resume their interrupted arrays and workflows."""
+        if self._taken_over:
+            return
+        self._taken_over = True
+        from .recovery import resume_interrupted
+        for step in (self.adopt_detached, self.after.adopt_orphans,
+                     lambda: self.queue.resume(lambda run: rebuild(self, run)), lambda: resume_interrupted(self)):
+            try:
+                step()
+            except Exception:  # one bad old run must not keep the catalog's engine from serving
+                log.exception("taking over what an earlier engine left failed in part")
+
+    def busy(self) -> bool:
+        """Runs, queued work, a pending restart or a transfer in this engine."""
+        return bool(self.dispatcher.active_run_ids() or self.queue.pending() or self.rules.pending()
+                    or self.job_refs.active_ids() or run_waits.waiting(self.catalog)
+                    or any(not t.done.is_set() for t in self.transfers.list()))
+
+    def successor(self, run_id: int, timeout: float | None = 30.0) -> int | None:
+        """The run that carries this one on (its max-runtime restart), once it has started;
+        None when there is none."""
+        return self.rules.successor(run_id, timeout)
 
     def adopt_detached(self) -> list[int]:
         """Re-attach to the detached runs of LabDeck processes that are gone; their run ids."""
@@ -153,6 +192,11 @@ class Engine:
         failed = [nr.node_name for nr in self.catalog.node_runs(run_id) if nr.status != "succeeded"]
         if not failed:
             raise InvalidInput(f"every node of run {run_id} succeeded; nothing to re-run")
+        down = [why for name in failed if (why := self.health.down(name))]
+        if len(down) == len(failed):  # never re-run on a node that is down
+            raise InvalidInput(f"run {run_id}: the nodes that did not succeed are down ({'; '.join(down)}); "
+                               f"wait for them to answer, or: labdeck node test NAME")
+        failed = [name for name in failed if not self.health.down(name)]
         return self.start_job(run.job_name, run.options, Trigger.MANUAL, targets=",".join(failed))
 
     def wait(self, run_id: int, timeout: float | None = None) -> bool:
@@ -171,25 +215,32 @@ class Engine:
             return
         if node_name is None and self.queue.cancel(run_id):  # a workflow, array or queued run
             return
-        # Detached node runs of a LabDeck process that is gone: re-attach here to kill them.
-        if run_id in self.adopt_detached():
-            self.dispatcher.cancel(run_id, node_name)
-            self.dispatcher.wait(run_id, timeout=60)
+        # Detached node runs of a LabDeck process that is gone: re-attach here to kill them
+        # (in the background: a cancel returns at once).
+        def adopt_and_cancel() -> None:
+            if run_id in self.adopt_detached():
+                self.dispatcher.cancel(run_id, node_name)
+        threading.Thread(target=adopt_and_cancel, daemon=True, name=f"cancel-{run_id}").start()
 
     # ---- nodes -------------------------------------------------------------------------
 
     def add_node(self, node: Node, secret: str | None = None, accept_host_key: bool = False, check: bool = True):
         return self.nodes.add(node, secret, accept_host_key, check)
 
+    def node_down(self, name: str) -> str | None:
+        return self.health.down(name)
+
     def test_node(self, name: str, accept_host_key: bool = False, replace_host_key: bool = False):
         return self.nodes.test(name, accept_host_key, replace_host_key)
 
-    def close(self, cancel_running: bool = True) -> None:
+    def close(self, cancel_running: bool = True, stop_engine: bool = True) -> None:
+        """Stop this engine (``stop_engine`` is the API's: an in-process engine always stops)."""
         if self._closed.is_set():
             return
         self._closed.set()
         self.scheduler.shutdown()  # first: no new runs while the running ones are stopped
         self.rules.close()
+        self.health.close()
         self.after.close()
         self.job_refs.close()
         self.queue.close()
@@ -198,6 +249,8 @@ class Engine:
         self.notifier.close()
         self.pool.close()
         self.catalog.close()
+        if self._lock is not None:
+            self._lock.release()
 
     def __enter__(self) -> Engine:
         return self

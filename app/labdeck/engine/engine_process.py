@@ -1,44 +1,39 @@
-"""The engine in a child process beside the desktop app.
+"""A client of the catalog's engine service (engine/service.py): what the app, ``labdeck
+daemon`` and the CLI's run/exec/rerun/cancel commands hold instead of an Engine of their own.
 
-Every SSH packet costs Python time in the engine's threads (paramiko's reader, the drain
-loop, the log writer); in the app's own process that time competes with the GUI thread for
-the interpreter lock, and the window stutters while ten nodes stream output. So the app
-starts ``Engine`` in a child process and talks to it through ``EngineProcess``, which looks
-like an Engine to the GUI: its own ``catalog`` on the same SQLite file (reads and simple
-edits), a local ``bus`` fed with the child's events, and the engine's operations (start,
-cancel, nodes, scheduler) as calls over an authenticated local connection
-(multiprocessing.connection: a Unix socket, or a named pipe on Windows).
+``EngineProcess`` implements ``EngineApi``: its own ``catalog`` on the same SQLite file (reads
+and simple edits), a local ``bus`` fed with the service's events, and the engine's operations
+(start, cancel, nodes, scheduler) as calls to the service. It finds the service through the
+data folder's address file and starts it when there is none (store/engine_files.py). The
+service runs in its own process, so paramiko's and the drain loops' Python time never
+competes with the app's GUI thread, and runs outlive the process that started them.
 
-The child sends a run's output coalesced every 50 ms, and ends (closing its Engine: attached
-commands cancelled, detached ones left running) when the app closes it or goes away.
-
-The child has no console (a windowed app has none to give it): it starts with its standard
+The service has no console (a windowed app has none to give it): it starts with its standard
 streams on DEVNULL and writes its warnings, errors and a crash's traceback to its own log,
 ``engine.log`` in the data folder; when it fails to start, the error names that log."""
 
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import os
-import pickle
-import secrets
 import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
-from multiprocessing.connection import Client, Connection, Listener
+from concurrent.futures import Future
+from multiprocessing.connection import Client, Connection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core.errors import LabDeckError
-from ..core.events import NodeRunOutput, Notification
+from ..core.events import Notification
 from ..core.models import Job, Node, Run, Trigger
-from ..store import paths
+from ..store import engine_files, paths
 from ..store.catalog import Catalog
+from ..store.disk_space import DiskFull, disk_full_message, looks_full
 from .bus import EventBus
+from .protocol import PROTOCOL, Bye, Call, EventMessage, Reply
 
 if TYPE_CHECKING:
     from ..executors.pool import ExecutorPool
@@ -46,70 +41,100 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 CHILD_FLAG = "--engine-process"
-FLUSH_S = 0.05
 START_TIMEOUT_S = 60.0
+WAIT_SLICE_S = 1.0  # a wait is asked for in slices, so Ctrl-C and a gone engine are noticed
+CALL_TIMEOUT_S = 120.0  # no call holds its caller (the GUI thread) longer; a node test's connect is the slowest
 
 
 class EngineProcessGone(LabDeckError):
-    """The child process running the engine ended without being asked to."""
+    """The catalog's engine process ended without being asked to, or cannot be reached."""
 
 
-def child_argv() -> list[str]:
+class EngineNoAnswer(LabDeckError):
+    """The engine did not answer a call in time (it goes on; the caller stops waiting)."""
+
+
+def service_argv(data_dir: Path) -> list[str]:
     if getattr(sys, "frozen", False):
-        return [sys.executable, CHILD_FLAG]
-    return [sys.executable, "-m", "labdeck.engine.engine_process"]
+        return [sys.executable, CHILD_FLAG, str(data_dir)]
+    return [sys.executable, "-m", "labdeck.engine.service", str(data_dir)]
 
 
-# ---- the app's side --------------------------------------------------------------------
+def start_service(data_dir: Path) -> subprocess.Popen:
+    """Start the catalog's engine service, detached from this process (its own session or
+    process group, no console); it writes what it has to say to engine.log in the data folder."""
+    env = dict(os.environ)
+    if not getattr(sys, "frozen", False):  # the service imports the same LabDeck as this process
+        env["PYTHONPATH"] = os.pathsep.join(p for p in [str(Path(__file__).parents[2]),
+                                                        os.environ.get("PYTHONPATH", "")] if p)
+    options: dict = {"start_new_session": True}
+    if sys.platform == "win32":
+        options = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.CREATE_NO_WINDOW}
+    return subprocess.Popen(service_argv(data_dir), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env, close_fds=True, **options)
+
+
+def connect(data_dir: Path, start: bool = True, timeout: float = START_TIMEOUT_S
+            ) -> tuple[Connection, engine_files.EngineAddress]:
+    """A connection to the catalog's engine service, starting it when none answers."""
+    end = time.monotonic() + timeout
+    started: subprocess.Popen | None = None
+    lost_starts = 0  # engines that found the lock taken
+    last_error = "no engine address yet"
+    while True:
+        info = engine_files.read_address(data_dir)
+        if info is not None and info.protocol == PROTOCOL:
+            try:
+                return Client(info.address, authkey=bytes.fromhex(info.authkey)), info
+            except (OSError, EOFError, ValueError) as exc:  # a stale address: its engine ended
+                last_error = f"{info.address}: {exc}"
+        elif info is not None:
+            last_error = f"the engine running has protocol {info.protocol}, this LabDeck speaks {PROTOCOL}"
+        if started is None or started.poll() is not None:
+            if not start:
+                raise EngineProcessGone(f"no LabDeck engine runs for {data_dir} ({last_error})")
+            if started is not None and started.returncode == 3:  # another process's engine holds the lock
+                lost_starts += 1
+                if lost_starts >= 3 and info is None:
+                    raise EngineProcessGone(f"another LabDeck process holds the engine of {data_dir} and serves no "
+                                            "clients (one started with LABDECK_ENGINE=inprocess?); close it first")
+                time.sleep(0.3)  # the winner may still be starting: give it time to write its address
+            if started is None or started.returncode == 3:
+                started = start_service(data_dir)
+            elif looks_full(data_dir):  # the engine could not even write its log: say what the user can fix
+                raise DiskFull(f"{disk_full_message(data_dir)}: LabDeck's engine cannot start; free some space "
+                               f"(reading the catalog still works)")
+            else:
+                raise EngineProcessGone(f"LabDeck's engine process did not start (exit code {started.returncode}); "
+                                        f"see {paths.engine_log_path(data_dir)}")
+        if time.monotonic() > end:
+            raise EngineProcessGone(f"LabDeck's engine for {data_dir} did not answer within {timeout:g} s "
+                                    f"({last_error}); see {paths.engine_log_path(data_dir)}")
+        time.sleep(0.05)
+
+
+# ---- the client ------------------------------------------------------------------------
 
 
 class EngineProcess:
     def __init__(self, data_dir: str | Path | None = None, start_timeout: float = START_TIMEOUT_S):
         self.data_dir = paths.resolve_data_dir(data_dir)
-        self.catalog = Catalog(paths.catalog_path(self.data_dir))  # migrates before the child opens it
+        self.catalog = Catalog(paths.catalog_path(self.data_dir))  # migrates before the engine opens it
         self.bus = EventBus()
         self.nodes = _Calls(self, "nodes")
         self.node_import = _Calls(self, "node_import")
         self.transfers = _TransferCalls(self)
         self.scheduler = _SchedulerCalls(self)
+        self.after = _AfterCalls(self)
         self._ids = itertools.count(1)
         self._waiting: dict[int, Future] = {}
         self._send_lock = threading.Lock()
         self._gone: str | None = None
         self._closing = False
-        authkey = secrets.token_bytes(32)
-        listener = Listener(authkey=authkey)
-        env = dict(os.environ)
-        if not getattr(sys, "frozen", False):  # the child imports the same LabDeck as this process
-            env["PYTHONPATH"] = os.pathsep.join(p for p in [str(Path(__file__).parents[2]),
-                                                            os.environ.get("PYTHONPATH", "")] if p)
-        self.log_path = paths.engine_log_path(self.data_dir)
-        flags = 0
-        if sys.platform == "win32":  # (an if, not a conditional expression: mypy then knows the name exists)
-            flags = subprocess.CREATE_NO_WINDOW
-        self._proc = subprocess.Popen(child_argv(), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL, env=env, creationflags=flags)
-        hello = {"address": listener.address, "authkey": authkey.hex(), "data_dir": str(self.data_dir)}
-        assert self._proc.stdin is not None  # stdin=PIPE
-        self._proc.stdin.write(json.dumps(hello).encode() + b"\n")
-        self._proc.stdin.close()
-        self._conn = self._accept(listener, start_timeout)
+        self.call_timeout_s = CALL_TIMEOUT_S
+        self._conn, self._info = connect(self.data_dir, timeout=start_timeout)
         self._reader = threading.Thread(target=self._read, daemon=True, name="engine-process-reader")
         self._reader.start()
-
-    def _accept(self, listener: Listener, timeout: float) -> Connection:
-        accepted: list[Connection] = []
-        thread = threading.Thread(target=lambda: accepted.append(listener.accept()), daemon=True)
-        thread.start()
-        end = time.monotonic() + timeout
-        while thread.is_alive() and time.monotonic() < end and self._proc.poll() is None:
-            thread.join(0.05)
-        listener.close()
-        if not accepted:
-            self._proc.kill()
-            raise EngineProcessGone(f"LabDeck's engine process did not start (exit code {self._proc.poll()}); "
-                                    f"what went wrong is in its log, {self.log_path}")
-        return accepted[0]
 
     # ---- calls ------------------------------------------------------------------------
 
@@ -121,11 +146,16 @@ class EngineProcess:
         self._waiting[call_id] = future
         try:
             with self._send_lock:
-                self._conn.send(("call", call_id, path, args, kwargs))
+                self._conn.send(Call(call_id, path, args, kwargs))
         except (OSError, EOFError) as exc:
             self._waiting.pop(call_id, None)
             raise EngineProcessGone(self._gone or f"LabDeck's engine process cannot be reached ({exc})") from exc
-        return future.result()
+        try:
+            return future.result(self.call_timeout_s)
+        except TimeoutError:
+            self._waiting.pop(call_id, None)
+            raise EngineNoAnswer(f"LabDeck's engine did not answer '{path}' within {self.call_timeout_s:g} s; "
+                                 f"it may be busy (see {paths.engine_log_path(self.data_dir)})") from None
 
     def start_job(self, job_name: str, options: dict[str, str] | None = None, trigger: Trigger = Trigger.MANUAL,
                   targets: str | None = None) -> Run:
@@ -146,11 +176,23 @@ class EngineProcess:
         self.call("cancel", run_id, node_name)
 
     def wait(self, run_id: int, timeout: float | None = None) -> bool:
-        return self.call("wait", run_id, timeout)
+        end = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = WAIT_SLICE_S if end is None else min(WAIT_SLICE_S, max(0.0, end - time.monotonic()))
+            if self.call("wait", run_id, left):
+                return True
+            if end is not None and time.monotonic() >= end:
+                return False
+
+    def successor(self, run_id: int, timeout: float | None = 30.0) -> int | None:
+        return self.call("successor", run_id, timeout)
 
     def add_node(self, node: Node, secret: str | None = None, accept_host_key: bool = False,
                  check: bool = True) -> NodeCheck:
         return self.call("add_node", node, secret, accept_host_key, check)
+
+    def node_down(self, name: str) -> str | None:
+        return self.call("node_down", name)
 
     def test_node(self, name: str, accept_host_key: bool = False, replace_host_key: bool = False) -> NodeCheck:
         return self.call("test_node", name, accept_host_key, replace_host_key)
@@ -163,7 +205,8 @@ class EngineProcess:
 
     @property
     def pid(self) -> int:
-        return self._proc.pid
+        """The engine service's process id."""
+        return self._info.pid
 
     # ---- events and replies -----------------------------------------------------------
 
@@ -173,16 +216,21 @@ class EngineProcess:
                 message = self._conn.recv()
             except (OSError, EOFError):
                 break
-            if message[0] == "event":
-                self.bus.publish(message[1])
-            elif message[0] == "reply":
-                _, call_id, ok, value = message
-                future = self._waiting.pop(call_id, None)
-                if future is not None:
-                    future.set_exception(value) if not ok else future.set_result(value)
-        code = self._proc.wait()
-        self._gone = (f"LabDeck's engine process stopped (exit code {code}; its log: {self.log_path}). Restart "
-                      "LabDeck: runs launched detached keep going on their nodes and are picked up again.")
+            if isinstance(message, EventMessage):
+                self.bus.publish(message.event)
+            elif isinstance(message, Reply):
+                future = self._waiting.pop(message.id, None)
+                if future is None:
+                    continue
+                if message.ok:
+                    future.set_result(message.value)
+                elif isinstance(message.value, BaseException):
+                    future.set_exception(message.value)
+                else:  # an error that did not cross as an exception: its text
+                    future.set_exception(LabDeckError(str(message.value)))
+        self._gone = (f"LabDeck's engine process (pid {self._info.pid}) stopped (its log: "
+                      f"{paths.engine_log_path(self.data_dir)}). Restart LabDeck: runs launched detached keep going "
+                      "on their nodes and are picked up again.")
         for future in list(self._waiting.values()):
             future.set_exception(EngineProcessGone(self._gone))
         self._waiting.clear()
@@ -190,19 +238,21 @@ class EngineProcess:
             log.error(self._gone)
             self.bus.publish(Notification("failed", "LabDeck", None, "error", self._gone))
 
-    def close(self, cancel_running: bool = True) -> None:
+    def close(self, cancel_running: bool = True, stop_engine: bool = False) -> None:
+        """Leave the engine. Its runs go on (and the engine with them) unless ``stop_engine``:
+        then, when no other process is connected, the engine stops too, cancelling attached
+        runs if ``cancel_running`` (``labdeck daemon`` stopping)."""
         if self._closing:
             return
         self._closing = True
-        try:
-            if not self._gone:
-                self.call("close", cancel_running)
-        except EngineProcessGone:
-            pass
-        try:
-            self._proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
+        if not self._gone:
+            try:
+                with self._send_lock:
+                    self._conn.send(Bye(stop_if_alone=stop_engine, cancel_running=cancel_running))
+            except (OSError, EOFError):
+                pass
+        if stop_engine:
+            self._reader.join(timeout=120)  # the engine closes the connection when it has stopped
         self._conn.close()
         self.transfers.close()
         self.catalog.close()
@@ -246,6 +296,21 @@ class _TransferCalls(_Calls):
             self._pool.close()
 
 
+class _AfterCalls(_Calls):
+    def __init__(self, owner: EngineProcess):
+        super().__init__(owner, "after")
+
+    def wait_started(self, wait_id: int, timeout: float | None = None):
+        """Asked for in slices (a wait may last hours; no call may): the wait once it has left
+        the waiting state, or as it is after ``timeout``."""
+        end = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = WAIT_SLICE_S if end is None else min(WAIT_SLICE_S, max(0.0, end - time.monotonic()))
+            wait = self._owner.call("after.wait_started", wait_id, left)
+            if wait.state != "waiting" or (end is not None and time.monotonic() >= end):
+                return wait
+
+
 class _SchedulerCalls(_Calls):
     def __init__(self, owner: EngineProcess):
         super().__init__(owner, "scheduler")
@@ -255,98 +320,13 @@ class _SchedulerCalls(_Calls):
         return self._owner.call("scheduler.running")
 
 
-# ---- the child's side ------------------------------------------------------------------
-
-
-class _Host:
-    """Serves one app: runs its calls on a small pool, sends the engine's events back."""
-
-    def __init__(self, engine, conn: Connection):
-        self.engine = engine
-        self.conn = conn
-        self._send_lock = threading.Lock()
-        self._output: dict[tuple, list[str]] = {}
-        self._output_lock = threading.Lock()
-        self._calls = ThreadPoolExecutor(max_workers=8, thread_name_prefix="engine-call")
-        self._stop = threading.Event()
-        engine.bus.subscribe(self._on_event)
-        threading.Thread(target=self._flush_loop, daemon=True, name="engine-output").start()
-
-    def _send(self, message) -> None:
-        try:
-            with self._send_lock:
-                self.conn.send(message)
-        except (OSError, EOFError):
-            self._stop.set()
-
-    def _on_event(self, event) -> None:
-        if isinstance(event, NodeRunOutput):
-            with self._output_lock:
-                self._output.setdefault((event.run_id, event.node_run_id, event.node), []).append(event.text)
-            return
-        self._flush()  # a run's output always arrives before the news that it finished
-        self._send(("event", event))
-
-    def _flush(self) -> None:
-        with self._output_lock:  # held while sending, so no event overtakes output taken before it
-            output, self._output = self._output, {}
-            for (run_id, node_run_id, node), chunks in output.items():
-                self._send(("event", NodeRunOutput(run_id, node_run_id, node, "".join(chunks))))
-
-    def _flush_loop(self) -> None:
-        while not self._stop.wait(FLUSH_S):
-            self._flush()
-
-    def _run_call(self, call_id: int, path: str, args, kwargs) -> None:
-        try:
-            target = self.engine
-            for part in path.split("."):
-                target = getattr(target, part)
-            value = target(*args, **kwargs) if callable(target) else target
-        except Exception as exc:  # noqa: BLE001 - any error of the call is the caller's answer
-            self._send(("reply", call_id, False, _portable(exc)))
-            return
-        try:
-            pickle.dumps(value)
-        except Exception as exc:  # noqa: BLE001 - never leave the app waiting for a reply that cannot be sent
-            value = LabDeckError(f"internal error: the result of {path} cannot cross to the app ({exc})")
-            self._send(("reply", call_id, False, value))
-            return
-        self._send(("reply", call_id, True, value))
-
-    def serve(self) -> None:
-        close_id, cancel_running = None, True
-        while not self._stop.is_set():
-            try:
-                message = self.conn.recv()
-            except (OSError, EOFError):
-                break  # the app went away
-            _, call_id, path, args, kwargs = message
-            if path == "close":
-                close_id, cancel_running = call_id, bool(args[0]) if args else True
-                break
-            self._calls.submit(self._run_call, call_id, path, args, kwargs)
-        self._calls.shutdown(wait=False, cancel_futures=True)
-        self.engine.close(cancel_running)
-        self._stop.set()
-        self._flush()
-        if close_id is not None:
-            self._send(("reply", close_id, True, None))
-
-
-def _portable(exc: Exception) -> Exception:
-    """The exception itself when it survives pickling (LabDeck's errors do), else its text."""
-    try:
-        pickle.loads(pickle.dumps(exc))
-        return exc
-    except Exception:  # noqa: BLE001 - pickling can raise anything; the text always crosses
-        return LabDeckError(f"{type(exc).__name__}: {exc}")
+# ---- the engine's side (frozen builds start it as ``labdeck --engine-process DATA_DIR``) ----
 
 
 ENGINE_NICENESS = 5
 
 
-def _lower_priority() -> None:
+def lower_priority() -> None:
     """The window comes first: the engine works in the background (its own process, so no
     lock is shared and a lower priority cannot hold the window up)."""
     try:
@@ -360,34 +340,5 @@ def _lower_priority() -> None:
 
 
 def child_main() -> int:
-    hello = json.loads(sys.stdin.readline())
-    handler = _log_to_engine_log(Path(hello["data_dir"]))
-    try:
-        _lower_priority()
-        from .engine import Engine
-        engine = Engine(hello["data_dir"])  # first: if it cannot start, the app sees this process end
-        conn = Client(hello["address"], authkey=bytes.fromhex(hello["authkey"]))
-        _Host(engine, conn).serve()
-        conn.close()
-        return 0
-    except BaseException:
-        log.exception("the engine process failed")
-        return 1
-    finally:
-        handler.flush()
-
-
-def _log_to_engine_log(data_dir: Path):
-    """Warnings, errors and tracebacks into engine.log; a hard crash (faulthandler) too."""
-    import faulthandler
-
-    from ..store.log_files import add_file_log
-    handler = add_file_log(paths.engine_log_path(data_dir))
-    # faulthandler needs a file it can keep open (engine.log itself must stay free to rotate)
-    crash = open(data_dir / "engine-crash.log", "a", encoding="utf-8")  # noqa: SIM115 (open for the process's life)
-    faulthandler.enable(file=crash)
-    return handler
-
-
-if __name__ == "__main__":
-    sys.exit(child_main())
+    from .service import main
+    return main(sys.argv[2:])

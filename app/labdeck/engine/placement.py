@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from ..core.gpus import device_indexes
 from ..core.models import Node
 from ..core.plan import Resources
 from ..store import placements
@@ -36,6 +37,7 @@ def node_capacity(node: Node) -> dict[str, float | None]:
 class Placement:
     node: Node | None
     reason: str = ""  # why not, when node is None
+    gpu_devices: list[int] = field(default_factory=list)  # the node's GPUs the task holds, by index
 
 
 class Ledger:
@@ -78,7 +80,7 @@ class Ledger:
               excluded: Callable[[str], str | None] = lambda name: None) -> Placement:
         """Hold the request on the candidate (least loaded first) where it fits now.
         ``excluded(node)``: why a node may not be used by this task (None: it may)."""
-        found: dict = {"excluded": [], "shortfalls": [], "node": None}
+        found: dict = {"excluded": [], "shortfalls": [], "node": None, "devices": []}
 
         def choose(usage: dict) -> tuple[str, dict] | None:
             loads = []
@@ -89,20 +91,28 @@ class Ledger:
                     continue
                 used = usage.get(node.name, _NOTHING)
                 short = _shortfall(node_capacity(node), used, request)
+                devices: list[int] = []
+                if short is None and request.gpus:
+                    free = [d for d in device_indexes(node.probe or {}, node_capacity(node)["gpus"])
+                            if d not in used.get("gpu_devices", ())]
+                    devices = free[:int(request.gpus)]
+                    if len(devices) < request.gpus:
+                        short = f"{len(free)} of its GPUs free"
                 if short is None:
-                    loads.append((_load(used, node_capacity(node)), used.get("tasks", 0), node.name, node))
+                    loads.append((_load(used, node_capacity(node)), used.get("tasks", 0), node.name, node, devices))
                 else:
                     found["shortfalls"].append(short)
             if not loads:
                 return None
-            found["node"] = min(loads, key=lambda x: x[:3])[3]
-            return found["node"].name, {k: getattr(request, k) for k, _ in _DIMENSIONS}
+            best = min(loads, key=lambda x: x[:3])
+            found["node"], found["devices"] = best[3], best[4]
+            return found["node"].name, {**{k: getattr(request, k) for k, _ in _DIMENSIONS}, "gpu_devices": best[4]}
 
         holding = placements.hold_where_it_fits(self._catalog, run_id, choose)
         if holding is not None:
             with self._lock:
                 self._held[key] = holding
-            return Placement(found["node"])
+            return Placement(found["node"], gpu_devices=found["devices"])
         if len(found["excluded"]) == len(candidates):
             reasons = sorted(set(found["excluded"]))
             return Placement(None, reasons[0] if len(reasons) == 1 else "; ".join(reasons))

@@ -54,6 +54,7 @@ class PlannedRun:
         self._started = False
         self._running_on: dict[str, int] = {}
         self._live: set[Task] = set()  # placed and not finished
+        self._again: list[Task] = []   # placed once, to be placed again (their node went down)
 
     # ---- for the run queue ---------------------------------------------------------------
 
@@ -97,6 +98,28 @@ class PlannedRun:
             self._live.discard(task)
             if task.node is not None:
                 self._running_on[task.node.name] = max(0, self._running_on.get(task.node.name, 1) - 1)
+
+    def requeue(self, task: Task, why: str) -> None:
+        """The task's node went down under it: place it again (on another node if it can)."""
+        with self.lock:
+            self._live.discard(task)
+            if task.node is not None:
+                self._running_on[task.node.name] = max(0, self._running_on.get(task.node.name, 1) - 1)
+            task.placed, task.node, task.child_run_id = False, None, None
+            task.note = (task.note.split(" (moved:")[0] + f" (moved: {why})")[:200]
+            self._again.append(task)
+        self.requeued_task(task)
+
+    def requeued_task(self, task: Task) -> None:
+        """A subclass's own bookkeeping for a task placed again."""
+
+    def take_requeued(self) -> list[Task]:
+        """Tasks to place again, before the ready ones."""
+        with self.lock:
+            if self.cancelled or self.finished:
+                return []
+            self._again = [t for t in self._again if not t.placed]
+            return list(self._again)
 
     def live_tasks(self) -> int:
         with self.lock:

@@ -43,16 +43,18 @@ def _build(engine, run: Run, job: Job, items: list[str] | None, only: list[int] 
     return WorkflowRun(engine, run, job)
 
 
-def rerun_failed(engine, run_id: int) -> Run:
+def rerun_failed(engine, run_id: int, trigger: Trigger = Trigger.MANUAL, why: str = "re-run",
+                 extra: dict | None = None) -> Run:
     """An array run again with only its items that did not succeed (each keeps its index); a
-    workflow run again from the start. Same options and targets."""
+    workflow run again from the start. Same options and targets. ``why`` starts the new run's
+    note; ``extra``: more fields of the new run (a resume's parent_run_id)."""
     run = engine.catalog.get_run(run_id)
     if not run.status.is_final:
         raise InvalidInput(f"run {run_id} is still {run.status}; cancel it or wait for it first")
     job = replace(engine.catalog.get_job(run.job_name), targets=run.targets)
     if job.plan.array is None:
-        return start_planned(engine, job, run.options, Trigger.MANUAL, run.targets,
-                             {"note": f"re-run of run {run_id}"})
+        return start_planned(engine, job, run.options, trigger, run.targets,
+                             {**(extra or {}), "note": f"{why} of run {run_id}"})
     items = array_items(job.plan.array)
     latest = queue_store.latest_task_statuses(engine.catalog, run_id)
     done = {int(task) for task, (status, _) in latest.items()  # running: a detached task still going on
@@ -61,12 +63,13 @@ def rerun_failed(engine, run_id: int) -> Run:
     if not wanted:
         raise InvalidInput(f"every item of run {run_id} succeeded; nothing to re-run")
     for index in wanted:
-        note = latest.get(str(index), (None, ""))[1]
-        if index >= len(items) or (note and len(note) < 200 and note != f"item {items[index]}"):
+        note = (latest.get(str(index), (None, ""))[1] or "").split(" (moved: ")[0]  # a moved item says so after
+        # a task run's note is its item unless something else was said of it (cancelled at quit, ...)
+        if index >= len(items) or (note.startswith("item ") and len(note) < 200 and note != f"item {items[index]}"):
             raise InvalidInput(f"the items of job '{job.name}' changed since run {run_id} (item {index}); "
                                f"start the job again instead")
-    return start_planned(engine, job, run.options, Trigger.MANUAL, run.targets,
-                         {"note": f"re-run of {len(wanted)} item(s) of run {run_id}"}, wanted)
+    return start_planned(engine, job, run.options, trigger, run.targets,
+                         {**(extra or {}), "note": f"{why} of {len(wanted)} item(s) of run {run_id}"}, wanted)
 
 
 def rebuild(engine, run: Run) -> PlannedRun:

@@ -24,8 +24,10 @@ class RuleWatcher:
         self._stop = threading.Event()
         self._ended: set[int] = set()          # runs this watcher has already cancelled
         self._exceeded: set[int] = set()       # runs already notified as overlong
-        self._restart: dict[int, tuple[Run, Job]] = {}
+        self._restart: dict[int, tuple[Run, Job]] = {}  # cancelled for a restart that has not started yet
+        self._successors: dict[int, int | None] = {}     # run -> its restart (None: starting it failed)
         self._lock = threading.Lock()
+        self._restarted = threading.Condition(self._lock)
         self._actions = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rules")
         self._unsubscribe = engine.bus.subscribe(self._on_event)
         self._thread = threading.Thread(target=self._loop, daemon=True, name="rules")
@@ -69,22 +71,43 @@ class RuleWatcher:
     def _on_event(self, event) -> None:
         if isinstance(event, RunFinished):
             with self._lock:
-                pending = self._restart.pop(event.run_id, None)
+                pending = self._restart.get(event.run_id)
+                if pending and self._stop.is_set():
+                    self._restart.pop(event.run_id)
+                    self._successors[event.run_id] = None
+                    self._restarted.notify_all()
             self._exceeded.discard(event.run_id)
             self._ended.discard(event.run_id)
             if pending and not self._stop.is_set():
                 self._actions.submit(self._start_again, *pending)
 
+    def pending(self) -> bool:
+        """A restart is decided and not started yet (the engine must stay up for it)."""
+        with self._lock:
+            return bool(self._restart)
+
+    def successor(self, run_id: int, timeout: float | None) -> int | None:
+        """The restart of ``run_id`` once it has started (waiting for it while it is pending)."""
+        with self._restarted:
+            self._restarted.wait_for(lambda: run_id not in self._restart, timeout)
+            return self._successors.get(run_id)
+
     def _start_again(self, run: Run, job: Job) -> None:
+        started: int | None = None
         try:
             if job.id is not None:
                 job = self._engine.catalog.get_job(job.name)  # the definition as it is now
             root = run.parent_run_id or run.id
-            self._engine.start(job, run.options, Trigger.RETRY, targets=run.targets, extra={
+            started = self._engine.start(job, run.options, Trigger.RETRY, targets=run.targets, extra={
                 "restarts": run.restarts + 1, "parent_run_id": root, "schedule_id": run.schedule_id,
-                "note": f"restart {run.restarts + 1} of run {root} (max runtime {job.policy.max_runtime_s:g} s)"})
+                "note": f"restart {run.restarts + 1} of run {root} (max runtime {job.policy.max_runtime_s:g} s)"}).id
         except LabDeckError as exc:
             log.error("restarting run %s failed: %s", run.id, exc)
+        finally:
+            with self._lock:
+                self._restart.pop(run.id, None)
+                self._successors[run.id] = started
+                self._restarted.notify_all()
 
     def close(self) -> None:
         self._stop.set()

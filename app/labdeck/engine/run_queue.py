@@ -15,10 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ..core.errors import LabDeckError
 from ..core.events import QueueChanged, RunFinished
+from ..core.gpus import gpu_environment
 from ..core.models import Node
 from ..core.status import NodeRunStatus, RunStatus
 from ..store import run_queue as queue_store
-from .placement import Ledger
+from .placement import Ledger, node_capacity
 from .planned import PlannedRun, Task, TaskOutcome
 from .reconcile import pid_alive
 from .tasks import start_task_run
@@ -49,6 +50,11 @@ class RunQueue:
             self._runs[planned.run.id] = planned
         self._engine.bus.publish(QueueChanged())
         self.wake()
+
+    def pending(self) -> bool:
+        """Planned runs this queue holds that have not finished."""
+        with self._lock:
+            return any(not p.finished for p in self._runs.values())
 
     def has(self, run_id: int) -> bool:
         with self._lock:
@@ -156,18 +162,34 @@ class RunQueue:
         # A node a waiting task of an earlier run could use is held for it against later runs'
         # tasks that also request resources, so a big request is not starved by small ones.
         held_for: dict[str, int] = {}
-        for planned in self._ordered():
+        ordered = self._ordered()
+        if not ordered:
+            return
+        current = {n.name: n for n in self._engine.catalog.list_nodes()}  # capacity as last probed
+        for planned in ordered:
             reason = ""
             blocked: set[tuple] = set()
-            for task in planned.ready_tasks():
+            again = planned.take_requeued()
+            seen = {id(t) for t in again}
+            for task in again + [t for t in planned.ready_tasks() if id(t) not in seen]:
+                task.candidates = [current[n.name] for n in task.candidates if n.name in current]
                 shape = (tuple(n.name for n in task.candidates), task.resources.cpus, task.resources.memory_mb,
                          task.resources.gpus)
                 if shape in blocked:
                     if planned.uniform_tasks:
                         break  # every later task asks for the same: none fits either
                     continue
+                unknown = self._capacity_unknown(task)
+                if unknown:  # probe first; the task waits for the answer
+                    blocked.add(shape)
+                    reason = reason or unknown
+                    continue
                 impossible = self.ledger.never_fits(task.candidates, task.resources)
                 if impossible:
+                    errors = [f"{n.name}: {self._engine.health.probe_error(n.name)}" for n in task.candidates
+                              if self._engine.health.probe_error(n.name)]
+                    if errors:
+                        impossible += f"; its probe failed ({'; '.join(errors[:3])})"
                     planned.take_placed(task, None)
                     self._finish_task(planned, task, TaskOutcome(NodeRunStatus.ERROR, None, impossible))
                     continue
@@ -183,13 +205,39 @@ class RunQueue:
                                 held_for[node.name] = planned.run.id
                     continue
                 planned.take_placed(task, placement.node)
-                self._launcher.submit(self._launch, planned, task, placement.node)
+                self._launcher.submit(self._launch, planned, task, placement.node, placement.gpu_devices)
             planned.set_reason(reason)
             self._forget_if_done(planned)
 
-    @staticmethod
-    def _exclusion(planned: PlannedRun, task: Task, held_for: dict[str, int]):
+    def _capacity_unknown(self, task: Task) -> str:
+        """When a candidate's capacity for what the task requests is unknown and the node has
+        not been probed yet: a probe is asked for and this says so (else "")."""
+        if task.resources.is_empty():
+            return ""
+        health = self._engine.health
+        waiting = []
+        for node in task.candidates:
+            capacity = node_capacity(node)
+            missing = [k for k in ("cpus", "memory_mb", "gpus") if getattr(task.resources, k) and capacity[k] is None]
+            if not missing:
+                return ""
+            if not health.probed(node.name):
+                health.probe_soon(node.name)
+                waiting.append(f"probing {node.name} to learn its capacity")
+            elif health.down(node.name):
+                waiting.append(f"{node.name}'s capacity is unknown and its probe failed "
+                               f"({health.probe_error(node.name)}); waiting for it to answer")
+            else:
+                return ""  # probed and up, and still unknown: never_fits says so
+        return "; ".join(waiting[:3]) if waiting else ""
+
+    def _exclusion(self, planned: PlannedRun, task: Task, held_for: dict[str, int]):
+        health = self._engine.health
+
         def excluded(node_name: str) -> str | None:
+            down = health.down(node_name)
+            if down:
+                return down
             if not planned.slot_free(node_name):
                 return f"every target node has this run's {planned.slots_per_node} slot(s) in use"
             holder = held_for.get(node_name)
@@ -198,7 +246,7 @@ class RunQueue:
             return None
         return excluded
 
-    def _launch(self, planned: PlannedRun, task: Task, node: Node) -> None:
+    def _launch(self, planned: PlannedRun, task: Task, node: Node, gpu_devices: list[int]) -> None:
         def created(run_id: int) -> None:
             task.child_run_id = run_id
             with self._lock:
@@ -208,6 +256,8 @@ class RunQueue:
             if planned.cancelled:
                 raise LabDeckError("cancelled before it started")
             steps, env = planned.prepare(task, node)
+            if gpu_devices:  # its own GPUs, never shared with another LabDeck task on the node
+                env = {**env, **gpu_environment(gpu_devices)}
             start_task_run(self._engine, planned.run, planned.job, task.key, node, steps, env,
                            planned.run.trigger, created, task.note)
         except Exception as exc:
@@ -229,6 +279,13 @@ class RunQueue:
     def _task_run_finished(self, planned: PlannedRun, task: Task) -> None:
         node_runs = self._engine.catalog.node_runs(task.child_run_id)
         nr = node_runs[0] if node_runs else None
+        if (nr is not None and nr.status is NodeRunStatus.UNREACHABLE and planned.job.policy.unreachable == "move"
+                and not planned.cancelled and not planned.finished):
+            # its node went down under it (unreachable: move): it is placed again, not failed
+            self.ledger.release(task)
+            planned.requeue(task, f"{nr.node_name} unreachable")
+            self.wake()
+            return
         outcome = (TaskOutcome(nr.status, nr.exit_code, nr.message) if nr
                    else TaskOutcome(NodeRunStatus.ERROR, None, "the task run has no node run"))
         self._finish_task(planned, task, outcome)

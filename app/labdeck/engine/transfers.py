@@ -5,6 +5,7 @@ retry resume). Used by the CLI, the Transfers page and job transfer steps."""
 
 from __future__ import annotations
 
+import builtins  # TransferManager.list shadows list in the class body
 import itertools
 import logging
 import threading
@@ -206,6 +207,11 @@ class TransferManager:
 
     def wait(self, transfer_id: int, timeout: float | None = None) -> bool:
         return self.get(transfer_id).done.wait(timeout)
+
+    def results(self, transfer_id: int) -> builtins.list[NodeTransferResult]:
+        """Each node's outcome so far, in the transfer's node order (plain data: it crosses to clients)."""
+        transfer = self.get(transfer_id)
+        return [transfer.results[name] for name in transfer.nodes if name in transfer.results]
 
     def cancel(self, transfer_id: int, node: str | None = None) -> None:
         transfer = self.get(transfer_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shlex
 
+from ..core.gpus import parse_gpu_list
 from .base import RUN_TOKEN_ENV, ScriptFile
 
 PID_MARK = b"\x1eLABDECK_PGID "
@@ -126,6 +127,8 @@ if [ -r /proc/stat ]; then
 fi
 if command -v nvidia-smi >/dev/null 2>&1; then
   echo "gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')"
+  echo "gpu_list=$(nvidia-smi --query-gpu=index,name,memory.total --format=csv,noheader,nounits 2>/dev/null \
+    | sed 's/, */|/g' | tr '\n' ';')"
   nvidia-smi --query-gpu=utilization.gpu,memory.used,memory.total --format=csv,noheader,nounits 2>/dev/null |
     awk -F', *' '$1 ~ /^[0-9]+$/ {u=u s $1; m=m s int(100*$2/($3>0?$3:1)); s=";"}
       END {if (u != "") {print "gpu_util=" u; print "gpu_mem=" m}}'
@@ -143,6 +146,8 @@ def parse_probe(text: str) -> dict:
             continue
         value = value.strip()
         info[key.strip()] = int(value) if value.isdigit() else value
+    if "gpu_list" in info:
+        info["gpu_list"] = parse_gpu_list(str(info["gpu_list"]))
     if "os" in info:
         info["os_family"] = {"Linux": "linux", "Darwin": "darwin"}.get(str(info["os"]), str(info["os"]).lower())
     return info

@@ -11,6 +11,7 @@ from ..core.errors import LabDeckError
 from ..core.models import Trigger
 from ..engine.api import EngineApi
 from .dialogs.run_dialogs import OptionsDialog
+from .workers import run_async
 
 
 def ask_yes_no(parent: QWidget, title: str, text: str) -> bool:
@@ -44,30 +45,29 @@ class Actions(QObject):
         dialog.open()
 
     def _start(self, job_name: str, options: dict, targets: str | None) -> None:
-        try:
-            run = self.engine.start_job(job_name, options, Trigger.MANUAL, targets=targets)
-        except LabDeckError as exc:
-            return self.error.emit(f"Cannot start {job_name}: {exc}")
-        self.info.emit(f"Started {job_name} — run #{run.id}")
-        self.runLaunched.emit(run.id)
+        def started(run) -> None:
+            self.info.emit(f"Started {job_name} — run #{run.id}")
+            self.runLaunched.emit(run.id)
+
+        self._call(lambda: self.engine.start_job(job_name, options, Trigger.MANUAL, targets=targets), started,
+                   f"Cannot start {job_name}: ")
 
     def run_command(self, command: str, targets: str, timeout_s: float | None) -> None:
-        try:
-            run = self.engine.start_command(command, targets, timeout_s, trigger=Trigger.MANUAL)
-        except LabDeckError as exc:
-            return self.error.emit(f"Cannot run the command: {exc}")
-        self.runLaunched.emit(run.id)
+        self._call(lambda: self.engine.start_command(command, targets, timeout_s, trigger=Trigger.MANUAL),
+                   lambda run: self.runLaunched.emit(run.id), "Cannot run the command: ")
 
     def cancel(self, run_id: int, node: str | None = None) -> None:
-        try:
-            self.engine.cancel(run_id, node)
-        except LabDeckError as exc:
-            return self.error.emit(str(exc))
-        self.info.emit(f"Cancelling run #{run_id}" + (f" on {node}" if node else ""))
+        self._call(lambda: self.engine.cancel(run_id, node),
+                   lambda _: self.info.emit(f"Cancelling run #{run_id}" + (f" on {node}" if node else "")))
 
     def rerun_failed(self, run_id: int) -> None:
-        try:
-            run = self.engine.rerun_failed(run_id)
-        except LabDeckError as exc:
-            return self.error.emit(str(exc))
-        self.runLaunched.emit(run.id)
+        self._call(lambda: self.engine.rerun_failed(run_id), lambda run: self.runLaunched.emit(run.id))
+
+    def _call(self, fn, on_done, failure: str = "") -> None:
+        """The engine call off the GUI thread (it may cross to the engine process, which can be
+        busy); its result, or its failure in one line, comes back as a signal."""
+        def failed(exc: Exception) -> None:
+            text = str(exc) if isinstance(exc, LabDeckError) else f"unexpected {type(exc).__name__}: {exc}"
+            self.error.emit(failure + text)
+
+        run_async(fn, on_done, failed)

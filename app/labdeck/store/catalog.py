@@ -26,7 +26,6 @@ from ..core.status import KillState, NodeRunStatus, RunStatus
 from . import metrics, migrations
 from .catalog_file import damaged_message, refuse_empty_file
 from .disk_space import DiskFull, SpaceGuard, is_disk_full, looks_full, retry_once_when_full
-from .jobfile import check_job
 from .records import job_from_row, job_to_row, node_from_row, node_run_from_row, node_to_row, run_from_row
 
 
@@ -222,6 +221,7 @@ class Catalog:
     # ---- jobs --------------------------------------------------------------------------
 
     def add_job(self, job: Job, replace: bool = False) -> Job:
+        from .jobfile import check_job  # pydantic and PyYAML: loaded by the first job written, not by every read
         check_job(job)  # the job file schema, whichever way the job came (file, flags, the app)
         if referenced(job):  # a job that runs others: they exist, and no chain comes back to it
             check_references(job, {j.name: j for j in self.list_jobs()})

@@ -32,6 +32,7 @@ from pydantic import (
 
 from ..core.errors import InvalidInput
 from ..core.models import LAUNCH_MODES, NOTIFY_KINDS, check_project_name
+from ..core.plan import MAX_PRIORITY
 from ..core.quoting import check_option_name, check_option_value
 from ..core.schedules import MAX_DURATION_S as MAX_SECONDS  # ten years, as for durations typed as flags
 from .schema_errors import one_line, shown
@@ -39,7 +40,6 @@ from .schema_errors import one_line, shown
 MAX_ARRAY_TASKS = 100_000       # array: N, or the items of over: one task row each in the catalog
 MAX_RETRIES = 1000
 MAX_PARALLEL = 100_000
-MAX_PRIORITY = 1_000_000
 MAX_NAME = 200                  # job, step and option names
 
 
@@ -196,6 +196,7 @@ class JobDoc(_Doc):
     slots_per_node: Annotated[int, Field(strict=True, ge=1, le=10_000)] | None = None
     workflow: Annotated[list[FlowStepDoc], Field(min_length=1)] | None = None
     on_failure: FlowStepDoc | None = None
+    resume: Literal["auto", "manual"] | None = None  # an interrupted workflow or array: resumed by itself, or by hand
 
     @field_validator("name")
     @classmethod

@@ -207,6 +207,10 @@ MIGRATIONS: list[list[str]] = [
      "CREATE INDEX run_waits_state ON run_waits(state)",
      "ALTER TABLE schedules ADD COLUMN after_job TEXT NOT NULL DEFAULT ''",
      "ALTER TABLE schedules ADD COLUMN after_ok INTEGER NOT NULL DEFAULT 0"],
+    # the GPUs a placement holds, by device index (JSON list), never shared (#16)
+    [
+        "ALTER TABLE placements ADD COLUMN gpu_devices TEXT NOT NULL DEFAULT '[]'",
+    ],
 ]
 
 

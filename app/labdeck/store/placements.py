@@ -4,6 +4,7 @@ check-and-hold is one transaction. Holdings of a process that is gone are droppe
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import time
@@ -11,7 +12,7 @@ from collections.abc import Callable
 
 from .catalog import Catalog
 
-Usage = dict[str, dict[str, float]]  # node -> cpus, memory_mb, gpus, tasks
+Usage = dict[str, dict]  # node -> cpus, memory_mb, gpus, tasks (sums) and gpu_devices (the indexes held)
 
 
 def hold_where_it_fits(catalog: Catalog, run_id: int, choose: Callable[[Usage], tuple[str, dict] | None]) -> int | None:
@@ -21,7 +22,10 @@ def hold_where_it_fits(catalog: Catalog, run_id: int, choose: Callable[[Usage], 
         usage: Usage = {}
         for row in db.execute("SELECT node_name, SUM(cpus), SUM(memory_mb), SUM(gpus), COUNT(*) FROM placements "
                               "GROUP BY node_name").fetchall():
-            usage[row[0]] = {"cpus": row[1], "memory_mb": row[2], "gpus": row[3], "tasks": row[4]}
+            usage[row[0]] = {"cpus": row[1], "memory_mb": row[2], "gpus": row[3], "tasks": row[4], "gpu_devices": set()}
+        for node_name, devices in db.execute("SELECT node_name, gpu_devices FROM placements "
+                                             "WHERE gpu_devices != '[]'").fetchall():
+            usage[node_name]["gpu_devices"].update(json.loads(devices))
         picked = choose(usage)
         if picked is None:
             return None
@@ -29,6 +33,7 @@ def hold_where_it_fits(catalog: Catalog, run_id: int, choose: Callable[[Usage], 
         return db.table("placements").insert({
             "run_id": run_id, "node_name": node, "cpus": amounts.get("cpus", 0),
             "memory_mb": amounts.get("memory_mb", 0), "gpus": amounts.get("gpus", 0),
+            "gpu_devices": json.dumps(amounts.get("gpu_devices", [])),
             "owner_pid": os.getpid(), "owner_host": socket.gethostname(), "placed_at": time.time()}).last_pk
 
 

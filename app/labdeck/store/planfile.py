@@ -18,7 +18,7 @@ def plan_from_yaml(doc: dict, source: str, job_name: str, base_dir: str | None =
     where = f"{source}: job '{job_name}'"
     plan = Plan(resources=_resources(doc.get("resources"), where),
                 priority=_int(doc.get("priority", 0), f"{where}: 'priority'"),
-                placement=str(doc.get("placement", "each")))
+                placement=str(doc.get("placement", "each")), resume=str(doc.get("resume", "auto")))
     array_keys = [k for k in ("array", "over", "over_file") if doc.get(k) is not None]
     if len(array_keys) > 1:
         raise InvalidInput(f"{where}: use one of 'array', 'over' and 'over_file', not {' and '.join(array_keys)}")
@@ -62,6 +62,8 @@ def plan_to_yaml(plan: Plan) -> dict:
         doc["priority"] = plan.priority
     if plan.placement != "each":
         doc["placement"] = plan.placement
+    if plan.resume != "auto":
+        doc["resume"] = plan.resume
     if plan.array is not None:
         a = plan.array
         if a.count is not None:
@@ -101,7 +103,7 @@ def plan_from_json(data: dict | None) -> Plan:
         return FlowStep(**{**raw, "steps": steps})
 
     return Plan(resources=Resources(**data.get("resources", {})), priority=data.get("priority", 0),
-                placement=data.get("placement", "each"),
+                placement=data.get("placement", "each"), resume=data.get("resume", "auto"),
                 workflow=[flow(s) for s in data.get("workflow") or []],
                 on_failure=flow(data["on_failure"]) if data.get("on_failure") else None,
                 array=ArraySpec(**data["array"]) if data.get("array") else None)

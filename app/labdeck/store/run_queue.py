@@ -188,3 +188,20 @@ def step_states(catalog: Catalog, run_id: int, names: list[str]) -> dict[str, st
         else:
             states[name] = "failed"
     return states
+
+
+def interrupted_to_resume(catalog: Catalog, since: float) -> list[Run]:
+    """Workflow and array runs that ended ``interrupted`` after ``since``, were not themselves
+    resumes, and have not been resumed yet; oldest first."""
+    rows = catalog._rows(
+        "SELECT r.* FROM runs r JOIN run_queue q ON q.run_id = r.id WHERE r.status = 'interrupted' "
+        "AND r.finished_at >= ? AND r.trigger != 'resume' AND r.workflow_run_id IS NULL AND NOT EXISTS "
+        "(SELECT 1 FROM runs x WHERE x.parent_run_id = r.id AND x.trigger = 'resume') ORDER BY r.id", (since,))
+    return [run_from_row(r) for r in rows]
+
+
+def add_note(catalog: Catalog, run_id: int, text: str) -> None:
+    """Append to a run's note (its history: what became of it)."""
+    with catalog._tx() as db:
+        db.execute("UPDATE runs SET note = CASE WHEN COALESCE(note, '') = '' THEN ? ELSE note || '; ' || ? END "
+                   "WHERE id = ?", (text, text, run_id))

@@ -37,6 +37,7 @@ import re
 from dataclasses import dataclass
 
 from ...core.errors import InvalidInput
+from ...core.gpus import parse_gpu_list
 from ...core.quoting import Shell, quote
 from ..base import ScriptFile
 from ..windows_cmd import quote_program
@@ -335,6 +336,9 @@ if ($smi) {
     $gpus = @(& $smi.Source -L 2>$null | Where-Object { $_ -like 'GPU *' })
     "gpus=$($gpus.Count)"
     "gpu_names=$(($gpus | ForEach-Object { ($_ -replace '^GPU \\d+: ', '') -replace ' \\(UUID.*$', '' }) -join '; ')"
+    $list = @(& $smi.Source --query-gpu=index,name,memory.total --format=csv,noheader,nounits 2>$null |
+              ForEach-Object { $_ -replace ', *', '|' })
+    "gpu_list=$($list -join ';')"
     $use = @(& $smi.Source --query-gpu=utilization.gpu,memory.used,memory.total --format=csv,noheader,nounits 2>$null |
              ForEach-Object { ,($_ -split ',\\s*') } | Where-Object { $_[0] -match '^\\d+$' })
     if ($use.Count) {
@@ -400,5 +404,7 @@ def parse_key_values(text: str) -> dict:
 
 def parse_probe(text: str) -> dict:
     info = parse_key_values(text)
+    if "gpu_list" in info:
+        info["gpu_list"] = parse_gpu_list(str(info["gpu_list"]))
     info["os_family"] = "windows"
     return info

@@ -1,0 +1,251 @@
+"""The catalog's engine service: the one process that decides, for a catalog, what runs where
+and when. It holds the catalog's engine lock, runs the one ``Engine`` (dispatcher, run queue
+and placement, node health, rules and restarts, notifier, and the scheduler once a daemon or
+the app asks for it), and serves every other LabDeck process of that catalog — the app,
+``labdeck daemon``, each ``labdeck run`` — as clients (engine/engine_process.py) over one
+authenticated stream connection (multiprocessing.connection: a Unix socket, or a named pipe on
+Windows) whose messages are engine/protocol.py's.
+
+It is started on demand by the first process that needs it and lives while a client is
+connected or it has work (runs, queued runs, a pending restart, a transfer); after
+``LINGER_S`` with neither it ends. So a run, and its max-runtime restarts, outlive the
+terminal that started them."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.connection import Connection, Listener
+from pathlib import Path
+
+from ..core.errors import LabDeckError
+from ..core.events import NodeRunOutput
+from ..store import engine_files, paths
+from .api import allowed_calls
+from .protocol import PROTOCOL, Bye, Call, EventMessage, Reply, portable, reply_for
+
+log = logging.getLogger(__name__)
+FLUSH_S = 0.05
+LINGER_ENV = "LABDECK_ENGINE_LINGER_S"
+LINGER_S = 30.0
+ALLOWED = allowed_calls()
+
+
+class _Client:
+    """One connected process: its calls run on a small pool, replies and events go back in order."""
+
+    def __init__(self, service: EngineService, conn: Connection, number: int):
+        self.service = service
+        self.conn = conn
+        self.number = number
+        self.send_lock = threading.Lock()
+        self.gone = threading.Event()
+        self.calls = ThreadPoolExecutor(max_workers=8, thread_name_prefix=f"engine-client{number}")
+
+    def send(self, message) -> None:
+        if self.gone.is_set():
+            return
+        try:
+            with self.send_lock:
+                self.conn.send(message)
+        except (OSError, EOFError, ValueError):
+            self.gone.set()
+
+    def serve(self) -> None:
+        bye: Bye | None = None
+        while not self.gone.is_set():
+            try:
+                message = self.conn.recv()
+            except (OSError, EOFError):
+                break
+            except Exception as exc:  # noqa: BLE001 - a message this engine cannot read: drop the client, not the engine
+                log.warning("client %s sent an unreadable message (%s); disconnecting it", self.number, exc)
+                break
+            if isinstance(message, Bye):
+                bye = message
+                break
+            if isinstance(message, Call):
+                self.calls.submit(self._run_call, message)
+        self.calls.shutdown(wait=bye is not None, cancel_futures=bye is None)
+        self.service.client_left(self, bye)
+
+    def _run_call(self, call: Call) -> None:
+        try:
+            if call.path not in ALLOWED:  # the typed API only, never the engine's insides
+                raise LabDeckError(f"'{call.path}' is not part of LabDeck's engine API")
+            target = self.service.engine
+            for part in call.path.split("."):
+                target = getattr(target, part)
+            value = target(*call.args, **call.kwargs) if callable(target) else target
+        except Exception as exc:  # noqa: BLE001 - any error of the call is the client's answer
+            self.send(Reply(call.id, False, portable(exc)))
+            return
+        self.send(reply_for(call, value))
+
+
+class EngineService:
+    def __init__(self, engine, listener: Listener, linger_s: float):
+        self.engine = engine
+        self.listener = listener
+        self.linger_s = linger_s
+        self._clients: list[_Client] = []
+        self._lock = threading.Lock()
+        self._output: dict[tuple, list[str]] = {}
+        self._output_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._cancel_running = False
+        self._idle_since: float | None = time.monotonic()
+        engine.bus.subscribe(self._on_event)
+
+    # ---- clients ------------------------------------------------------------------------
+
+    def accept_loop(self) -> None:
+        number = 0
+        while not self._stop.is_set():
+            try:
+                conn = self.listener.accept()
+            except Exception as exc:  # noqa: BLE001 - a client that failed the handshake, or the listener closed
+                if self._stop.is_set():
+                    return
+                log.info("a connection was refused: %s", exc)
+                continue
+            number += 1
+            client = _Client(self, conn, number)
+            with self._lock:
+                self._clients.append(client)
+                self._idle_since = None
+            threading.Thread(target=client.serve, daemon=True, name=f"engine-client{number}").start()
+
+    def client_left(self, client: _Client, bye: Bye | None) -> None:
+        client.gone.set()
+        try:
+            client.conn.close()
+        except OSError:
+            pass
+        with self._lock:
+            if client in self._clients:
+                self._clients.remove(client)
+            alone = not self._clients
+        if bye is not None and bye.stop_if_alone and alone:
+            self._cancel_running = bye.cancel_running
+            self._stop.set()
+
+    def _clients_now(self) -> list[_Client]:
+        with self._lock:
+            return list(self._clients)
+
+    # ---- events -------------------------------------------------------------------------
+
+    def _on_event(self, event) -> None:
+        if isinstance(event, NodeRunOutput):
+            with self._output_lock:
+                self._output.setdefault((event.run_id, event.node_run_id, event.node), []).append(event.text)
+            return
+        self._flush()  # a run's output always arrives before the news that it finished
+        for client in self._clients_now():
+            client.send(EventMessage(event))
+
+    def _flush(self) -> None:
+        with self._output_lock:  # held while sending, so no event overtakes output taken before it
+            output, self._output = self._output, {}
+            if not output:
+                return
+            clients = self._clients_now()
+            for (run_id, node_run_id, node), chunks in output.items():
+                message = EventMessage(NodeRunOutput(run_id, node_run_id, node, "".join(chunks)))
+                for client in clients:
+                    client.send(message)
+
+    # ---- life ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Until asked to stop, or idle (no client, no work) for the linger time."""
+        threading.Thread(target=self.accept_loop, daemon=True, name="engine-accept").start()
+        catalog_file = paths.catalog_path(self.engine.data_dir)
+        while not self._stop.wait(FLUSH_S):
+            self._flush()
+            if not catalog_file.exists():  # the data folder was deleted: nothing left to serve
+                log.warning("%s is gone; the engine stops", catalog_file)
+                break
+            if self._clients_now() or self.engine.busy():
+                self._idle_since = None
+            elif self._idle_since is None:
+                self._idle_since = time.monotonic()
+            elif time.monotonic() - self._idle_since >= self.linger_s:
+                break
+        self._stop.set()
+
+    def close(self) -> None:
+        engine_files.remove_address(self.engine.data_dir)  # first: no new client finds a closing engine
+        try:
+            self.listener.close()
+        except OSError:
+            pass
+        self.engine.close(self._cancel_running)
+        self._flush()
+        for client in self._clients_now():
+            try:
+                client.conn.close()
+            except OSError:
+                pass
+
+
+def serve(data_dir: str | Path, linger_s: float | None = None) -> int:
+    """Run the catalog's engine service in this process; 3 when another process already runs it."""
+    from .engine import CatalogOwned, Engine
+
+    data_dir = paths.resolve_data_dir(data_dir)
+    try:
+        engine = Engine(data_dir)
+    except CatalogOwned:
+        return 3
+    linger = linger_s if linger_s is not None else float(os.environ.get(LINGER_ENV) or LINGER_S)
+    authkey = secrets.token_bytes(32)
+    listener = Listener(authkey=authkey)
+    service = EngineService(engine, listener, linger)
+    try:
+        engine.take_over()  # before clients can call: what earlier engines left is taken up first
+        engine_files.write_address(data_dir, str(listener.address), authkey, PROTOCOL)
+        service.run()
+    finally:
+        service.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m labdeck.engine.service DATA_DIR", file=sys.stderr)
+        return 2
+    data_dir = paths.resolve_data_dir(argv[0])
+    handler = _log_to_engine_log(data_dir)
+    try:
+        from .engine_process import lower_priority
+        lower_priority()
+        return serve(data_dir)
+    except BaseException:
+        log.exception("the engine process failed")
+        return 1
+    finally:
+        handler.flush()
+
+
+def _log_to_engine_log(data_dir: Path):
+    """Warnings, errors and tracebacks into engine.log; a hard crash (faulthandler) too."""
+    import faulthandler
+
+    from ..store.log_files import add_file_log
+    handler = add_file_log(paths.engine_log_path(data_dir))
+    # faulthandler needs a file it can keep open (engine.log itself must stay free to rotate)
+    crash = open(data_dir / "engine-crash.log", "a", encoding="utf-8")  # noqa: SIM115 (open for the process's life)
+    faulthandler.enable(file=crash)
+    return handler
+
+
+if __name__ == "__main__":
+    sys.exit(main())
