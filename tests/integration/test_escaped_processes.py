@@ -133,18 +133,3 @@ def test_a_setsid_child_of_a_detached_run_is_killed_by_its_run_token(engine, ssh
         subprocess.run(["pkill", "-f", marker])
 
 
-def test_a_running_app_kills_the_leftovers_of_a_killed_cli_when_it_reconciles(data_dir, sshd_node):
-    marker = f"orphan-{uuid.uuid4().hex[:8]}"
-    app = Engine(data_dir)  # the desktop app, open all along
-    try:
-        add_sshd_node(app, sshd_node, name="remote")
-        proc = _cli(data_dir, "exec", "--targets", "remote", "--", f"sh -c 'sleep 610; : {marker}'; echo never")
-        assert _wait_for(lambda: processes_matching(marker), 30), "the command never started"
-        proc.kill()
-        proc.wait(10)
-        app.adopt_detached()  # what the app does at its scheduler's start, and before a cancel
-        assert _wait_for(lambda: not processes_matching(marker), 15), "the leftover still runs"
-        assert _wait_for(lambda: "were killed" in (app.catalog.node_runs(1)[0].message or ""), 10)
-    finally:
-        subprocess.run(["pkill", "-f", marker])
-        app.close()
