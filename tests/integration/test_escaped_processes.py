@@ -133,3 +133,27 @@ def test_a_setsid_child_of_a_detached_run_is_killed_by_its_run_token(engine, ssh
         subprocess.run(["pkill", "-f", marker])
 
 
+def test_a_killed_cli_leaves_its_run_to_the_engine_and_the_app_can_cancel_it(data_dir, sshd_node):
+    """One engine per catalog: the CLI only follows its run, so killing it orphans nothing; the
+    app (a client of the same engine) sees the run going on and a cancel kills the command."""
+    from labdeck.engine.engine_process import EngineProcess
+
+    marker = f"orphan-{uuid.uuid4().hex[:8]}"
+    app = EngineProcess(data_dir)  # the desktop app, open all along
+    try:
+        add_sshd_node(app, sshd_node, name="remote")
+        proc = _cli(data_dir, "exec", "--targets", "remote", "--", f"sh -c 'sleep 610; : {marker}'; echo never")
+        assert _wait_for(lambda: processes_matching(marker), 30), "the command never started"
+        proc.kill()
+        proc.wait(10)
+        time.sleep(1)
+        (run,) = app.catalog.list_runs(None, 5)
+        assert run.status.value == "running" and processes_matching(marker)  # still the engine's, not a leftover
+        app.cancel(run.id)
+        assert app.wait(run.id, 30)
+        assert _wait_for(lambda: not processes_matching(marker), 15), "the command still runs after the cancel"
+        (nr,) = app.catalog.node_runs(run.id)
+        assert nr.status is NodeRunStatus.CANCELLED and nr.kill_state is KillState.KILLED, (nr.status, nr.kill_state)
+    finally:
+        subprocess.run(["pkill", "-f", marker])
+        app.close(cancel_running=True, stop_engine=True)
