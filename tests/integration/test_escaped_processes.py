@@ -92,7 +92,7 @@ def test_leftovers_of_a_killed_labdeck_are_killed_at_its_next_start(data_dir, ss
     target = "remote" if where == "ssh" else "this-computer"
     proc = _cli(data_dir, "exec", "--targets", target, "--", f"sh -c 'sleep 610; : {marker}'; echo never")
     try:
-        wait_for(lambda: processes_matching(marker), 30, what="the command to start")
+        wait_for(lambda: processes_matching(marker), 30, what="the command never started")
         # SIGKILL the controller, the catalog's engine process (the CLI only follows the run): nothing
         # of LabDeck is left to stop the command
         os.kill(engine_files.read_address(data_dir).pid, signal.SIGKILL)
@@ -101,9 +101,9 @@ def test_leftovers_of_a_killed_labdeck_are_killed_at_its_next_start(data_dir, ss
         again = subprocess.run([sys.executable, "-m", "labdeck.cli", "--data-dir", str(data_dir), "exec",
                                 "--targets", "this-computer", "--", "true"], capture_output=True, text=True, timeout=60)
         assert again.returncode == 0, again.stderr  # the next start of an engine for this catalog
-        wait_for(lambda: not processes_matching(marker), 10, what="the leftover to be killed at the next start")
-        with contextlib.suppress(AssertionError):  # that engine has ended (it lingers a few seconds)
-            wait_for(lambda: _engine_gone(data_dir), 30, what="the engine to end")
+        wait_for(lambda: not processes_matching(marker), 10, what="the leftover still runs after the next start")
+        with contextlib.suppress(AssertionError):
+            wait_for(lambda: _engine_gone(data_dir), 30)  # that engine has ended (it lingers a few seconds)
         with Engine(data_dir) as engine:
             (nr,) = engine.catalog.node_runs(1)
         assert nr.status is NodeRunStatus.INTERRUPTED
@@ -121,24 +121,33 @@ def test_a_setsid_child_of_a_detached_run_is_killed_by_its_run_token(engine, ssh
     nr = _run(engine, job)
     try:
         assert nr.status is NodeRunStatus.TIMED_OUT, nr.message
-        wait_for(lambda: not processes_matching(marker), 5, what="the escaped process to be killed")
+        wait_for(lambda: not processes_matching(marker), 5, what="the escaped process survived the kill")
         assert nr.kill_state is KillState.KILLED
     finally:
         subprocess.run(["pkill", "-f", marker])
 
 
-def test_a_running_app_kills_the_leftovers_of_a_killed_cli_when_it_reconciles(data_dir, sshd_node):
+def test_a_killed_cli_leaves_its_run_to_the_engine_and_the_app_can_cancel_it(data_dir, sshd_node):
+    """One engine per catalog: the CLI only follows its run, so killing it orphans nothing; the
+    app (a client of the same engine) sees the run going on and a cancel kills the command."""
+    from labdeck.engine.engine_process import EngineProcess
+
     marker = f"orphan-{uuid.uuid4().hex[:8]}"
-    app = Engine(data_dir)  # the desktop app, open all along
+    app = EngineProcess(data_dir)  # the desktop app, open all along
     try:
         add_sshd_node(app, sshd_node, name="remote")
         proc = _cli(data_dir, "exec", "--targets", "remote", "--", f"sh -c 'sleep 610; : {marker}'; echo never")
-        wait_for(lambda: processes_matching(marker), 30, what="the command to start")
+        wait_for(lambda: processes_matching(marker), 30, what="the command never started")
         proc.kill()
         proc.wait(10)
-        app.adopt_detached()  # what the app does at its scheduler's start, and before a cancel
-        wait_for(lambda: not processes_matching(marker), 15, what="the leftover to be killed")
-        assert wait_for(lambda: "were killed" in (app.catalog.node_runs(1)[0].message or ""), 10)
+        time.sleep(1)
+        (run,) = app.catalog.list_runs(None, 5)
+        assert run.status.value == "running" and processes_matching(marker)  # still the engine's, not a leftover
+        app.cancel(run.id)
+        assert app.wait(run.id, 30)
+        wait_for(lambda: not processes_matching(marker), 15, what="the command still runs after the cancel")
+        (nr,) = app.catalog.node_runs(run.id)
+        assert nr.status is NodeRunStatus.CANCELLED and nr.kill_state is KillState.KILLED, (nr.status, nr.kill_state)
     finally:
         subprocess.run(["pkill", "-f", marker])
-        app.close()
+        app.close(cancel_running=True, stop_engine=True)
