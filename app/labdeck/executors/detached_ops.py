@@ -65,9 +65,8 @@ class _PosixOps:
     def run_dir(self, tag: str) -> str:
         return f"{RUNS_ROOT}/{tag}"
 
-    def launch(self, remote_dir: str, steps: list[str | ScriptFile], env: dict[str, str],
-               limits: LaunchLimits | None = None) -> int:
-        """Upload the scripts and the launcher, start it; returns the command's process group."""
+    def _write_steps(self, remote_dir: str, steps: list[str | ScriptFile]) -> list[str]:
+        """Make the run folder, upload each script step into it; the shell line of every step."""
         self._sh(f"mkdir -p {shlex.quote(remote_dir)}")
         invocations = []
         for index, step in enumerate(steps, 1):
@@ -77,6 +76,12 @@ class _PosixOps:
                 invocations.append(script_invocation(path, step))
             else:
                 invocations.append(f"/bin/sh -c {shlex.quote(step)}")
+        return invocations
+
+    def launch(self, remote_dir: str, steps: list[str | ScriptFile], env: dict[str, str],
+               limits: LaunchLimits | None = None) -> int:
+        """Upload the scripts and the launcher, start it; returns the command's process group."""
+        invocations = self._write_steps(remote_dir, steps)
         self._write(f"{remote_dir}/launch.sh", launcher_script(invocations, env), 0o700)
         out = self._sh(start_command(remote_dir), timeout=OP_TIMEOUT_S + 10)
         pgid = parse_status(out).pgid

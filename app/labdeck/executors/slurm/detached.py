@@ -17,7 +17,6 @@ from ...core.status import KillState, NodeRunStatus
 from ..base import LaunchLimits, ScriptFile
 from ..detached_ops import OP_TIMEOUT_S, SshDetachedOps
 from ..posix_detached import RUNS_ROOT, RemoteState
-from ..posix_shell import script_invocation
 from ..ssh.connection import SshConnection
 from .batch_script import (
     ArrayShape,
@@ -90,18 +89,6 @@ class SlurmDetachedOps(SshDetachedOps):
     def cancel_array(self, job: int) -> None:
         """scancel a whole array at once (its tasks' followers then see them cancelled)."""
         self._sh(f"scancel {int(job)}")
-
-    def _write_steps(self, remote_dir: str, steps: list[str | ScriptFile]) -> list[str]:
-        self._sh(f"mkdir -p {shlex.quote(remote_dir)}")
-        invocations = []
-        for index, step in enumerate(steps, 1):
-            if isinstance(step, ScriptFile):
-                path = f"{remote_dir}/{index}-{Path(step.filename).name}"
-                self._write(path, step.body, 0o700)
-                invocations.append(script_invocation(path, step))
-            else:
-                invocations.append(f"/bin/sh -c {shlex.quote(step)}")
-        return invocations
 
     def submit(self, argv: list[str]) -> int:
         """Run sbatch; its job id, or SbatchRejected with Slurm's message."""
