@@ -80,11 +80,11 @@ def cmd_move(args) -> int:
 
 
 def cmd_rerun(args) -> int:
-    from .runs import _wait_and_report
+    from .runs import wait_and_report
 
     with open_engine(args) as engine:
         run = engine.rerun_failed(args.run_id)
-        return _wait_and_report(engine, run.id, args.json)
+        return wait_and_report(engine, run.id, args.json)
 
 
 def cmd_tasks(args) -> int:

@@ -66,7 +66,7 @@ def cmd_run(args) -> int:
         if args.after is not None:
             return _run_after(engine, args)
         run = engine.start_job(args.job, parse_pairs(args.param, "-p"), Trigger.CLI, targets=args.targets)
-        return _wait_and_report(engine, run.id, args.json)
+        return wait_and_report(engine, run.id, args.json)
 
 
 def _run_after(engine, args) -> int:
@@ -80,7 +80,7 @@ def _run_after(engine, args) -> int:
         print(f"gave up waiting: job '{args.job}' was not started", file=sys.stderr)
         return 130
     if wait.state == "started":
-        return _wait_and_report(engine, wait.run_id, args.json)
+        return wait_and_report(engine, wait.run_id, args.json)
     if args.json:
         print_json({"job": args.job, "status": "skipped", "after": args.after, "note": wait.note})
     else:
@@ -92,10 +92,10 @@ def cmd_exec(args) -> int:
     command = " ".join(args.command)
     with open_engine(args) as engine:
         run = engine.start_command(command, args.targets, args.timeout)
-        return _wait_and_report(engine, run.id, args.json)
+        return wait_and_report(engine, run.id, args.json)
 
 
-def _wait_and_report(engine: EngineApi, run_id: int, as_json: bool) -> int:
+def wait_and_report(engine: EngineApi, run_id: int, as_json: bool) -> int:
     """Follow the run (and its max-runtime restarts) to its end; exit 0 only if the last succeeded."""
     if is_planned(engine.catalog, run_id):  # a workflow, array or queued run
         from .queue import wait_planned
