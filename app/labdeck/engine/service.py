@@ -123,14 +123,16 @@ class EngineService:
 
     def client_left(self, client: _Client, bye: Bye | None) -> None:
         client.gone.set()
-        try:
-            client.conn.close()
-        except OSError:
-            pass
+        # Off the list before the connection closes: the client returns from close() on that EOF,
+        # and a stop asked by the next client at once must find this one gone (or it is not alone).
         with self._lock:
             if client in self._clients:
                 self._clients.remove(client)
             alone = not self._clients
+        try:
+            client.conn.close()
+        except OSError:
+            pass
         if bye is not None and bye.stop_if_alone and alone:
             self._cancel_running = bye.cancel_running
             self._stop.set()
