@@ -19,19 +19,8 @@ from labdeck.engine.engine import Engine
 from labdeck.store import run_queue
 from labdeck.store.jobfile import job_from_yaml
 from tests.conftest import add_sshd_node
+from tests.support.runs import add_job, set_capacity
 from tests.support.waiting import wait_for
-
-
-def add_job(engine, text: str):
-    job = job_from_yaml(text)
-    engine.catalog.add_job(job, replace=True)
-    return job
-
-
-def set_capacity(engine, name: str, **capacity) -> None:
-    node = engine.catalog.get_node(name)
-    node.capacity = Capacity(**capacity)
-    engine.catalog.update_node(node)
 
 
 def max_overlap(intervals: list[tuple[float, float]]) -> int:

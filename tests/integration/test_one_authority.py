@@ -16,12 +16,11 @@ from pathlib import Path
 import pytest
 
 from labdeck.core.events import Notification
-from labdeck.core.models import Capacity
 from labdeck.core.status import NodeRunStatus, RunStatus
 from labdeck.engine.engine_process import EngineProcess
 from labdeck.store import engine_files, run_queue
-from labdeck.store.jobfile import job_from_yaml
 from tests.conftest import add_sshd_node
+from tests.support.runs import add_job, set_capacity
 from tests.support.waiting import wait_for
 
 APP_DIR = str(Path(__file__).resolve().parents[2] / "app")
@@ -32,18 +31,6 @@ def client(data_dir):
     engine = EngineProcess(data_dir)
     yield engine
     engine.close(cancel_running=True, stop_engine=True)
-
-
-def add_job(engine, text: str):
-    job = job_from_yaml(text)
-    engine.catalog.add_job(job, replace=True)
-    return job
-
-
-def set_capacity(engine, name: str, **capacity) -> None:
-    node = engine.catalog.get_node(name)
-    node.capacity = Capacity(**capacity)
-    engine.catalog.update_node(node)
 
 
 def tasks_of(engine, run_id: int) -> list[tuple]:

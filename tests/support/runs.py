@@ -1,13 +1,26 @@
-"""Starting jobs on an in-process engine and reading what they left: runs, logs, processes."""
+"""Adding jobs from YAML, setting capacities, starting jobs on an engine and reading what they
+left: runs, logs, processes."""
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
 
-from labdeck.core.models import Job, JobPolicy, Step
+from labdeck.core.models import Capacity, Job, JobPolicy, Step
 from labdeck.store import run_queue
 from labdeck.store.jobfile import job_from_yaml
+
+
+def add_job(engine, text: str):
+    job = job_from_yaml(text)
+    engine.catalog.add_job(job, replace=True)
+    return job
+
+
+def set_capacity(engine, name: str, **capacity) -> None:
+    node = engine.catalog.get_node(name)
+    node.capacity = Capacity(**capacity)
+    engine.catalog.update_node(node)
 
 
 def run_job(engine, job: Job, options=None, timeout=60):
