@@ -177,7 +177,7 @@ class ArrayRun(PlannedRun):
         self._progress()
         if complete:
             if self.cancelled:
-                self.finish(RunStatus.CANCELLED, f"cancelled; {self.describe()}")
+                self.finish(RunStatus.CANCELLED, self.cancelled_note())
             elif self.failed_count and self.failed_count == self.cancelled_count:
                 self.finish(RunStatus.CANCELLED, self.describe())  # only items the user cancelled did not succeed
             elif self.failed_count:
@@ -185,6 +185,9 @@ class ArrayRun(PlannedRun):
                 self.finish(RunStatus.FAILED, (self.describe() + reason)[:500])
             else:
                 self.finish(RunStatus.SUCCEEDED, self.describe())
+
+    def cancelled_note(self) -> str:
+        return f"cancelled; {self.describe()}"
 
     def describe(self) -> str:
         text = f"{self.done_count} / {len(self.tasks)} done"

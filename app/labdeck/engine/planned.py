@@ -149,8 +149,12 @@ class PlannedRun:
             idle = not self._live
         for child in children:
             self.engine.dispatcher.cancel(child)
-        if idle:
-            self.finish(RunStatus.CANCELLED, "cancelled")
+        if idle:  # between two tasks: nothing to wait for
+            self.finish(RunStatus.CANCELLED, self.cancelled_note())
+
+    def cancelled_note(self) -> str:
+        """The note a run the user cancelled ends with."""
+        return "cancelled"
 
     def finish(self, status: RunStatus, note: str = "") -> None:
         with self.lock:
