@@ -32,8 +32,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from labdeck.core.job_plan import ArraySpec, Plan  # noqa: E402
 from labdeck.core.models import Job, Node, SlurmSettings, Step, Transport  # noqa: E402
-from labdeck.core.plan import ArraySpec, Plan  # noqa: E402
 from labdeck.engine.engine import Engine  # noqa: E402
 from labdeck.executors.slurm.detached import SlurmDetachedOps  # noqa: E402
 from labdeck.executors.slurm.queue import SQUEUE_COMMAND  # noqa: E402

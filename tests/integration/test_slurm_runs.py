@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from labdeck.core.job_plan import Plan, Resources
 from labdeck.core.models import Job, JobOption, JobPolicy, Node, SlurmSettings, Step, StepKind, Transport
-from labdeck.core.plan import Plan, Resources
 from labdeck.core.status import KillState, NodeRunStatus, RunStatus
 from labdeck.engine.engine import Engine
 from labdeck.store.detached import DetachedStore
@@ -245,7 +245,7 @@ def test_node_add_and_test_from_the_command_line(data_dir, slurm, login):
 
 @pytest.mark.slow
 def test_an_array_of_twenty_is_one_sbatch_and_never_runs_more_than_the_cpus(engine, slurm, login, tmp_path):
-    from labdeck.core.plan import ArraySpec
+    from labdeck.core.job_plan import ArraySpec
     add_cluster(engine, login)
     stamps = tmp_path / "stamps"
     stamps.mkdir()
@@ -274,7 +274,7 @@ def test_an_array_of_twenty_is_one_sbatch_and_never_runs_more_than_the_cpus(engi
 
 
 def test_a_failing_array_task_fails_only_its_item(engine, slurm, login):
-    from labdeck.core.plan import ArraySpec
+    from labdeck.core.job_plan import ArraySpec
     add_cluster(engine, login)
     job = Job(name="arrfail", targets="hpc", steps=[Step(command='[ "$LABDECK_ARRAY_INDEX" != 2 ] || exit 7')],
               plan=Plan(array=ArraySpec(count=4, slots_per_node=4)))
@@ -308,7 +308,7 @@ def test_put_before_and_get_after_the_batch_job_go_through_the_login_node(engine
 
 
 def test_cancelling_an_array_run_cancels_the_whole_array(engine, slurm, login):
-    from labdeck.core.plan import ArraySpec
+    from labdeck.core.job_plan import ArraySpec
     add_cluster(engine, login)
     engine.catalog.add_job(Job(name="arrcancel", targets="hpc", steps=[Step(command="echo up; sleep 60")],
                                plan=Plan(array=ArraySpec(count=6, slots_per_node=1))))

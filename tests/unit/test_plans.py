@@ -7,8 +7,8 @@ import pytest
 
 from labdeck.core.conditions import evaluate
 from labdeck.core.errors import InvalidInput
+from labdeck.core.job_plan import Resources, layers
 from labdeck.core.models import Capacity, Node
-from labdeck.core.plan import Resources, layers
 from labdeck.engine.placement import Ledger
 from labdeck.store.catalog import Catalog
 from labdeck.store.jobfile import job_from_yaml, job_to_yaml

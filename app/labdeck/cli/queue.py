@@ -8,7 +8,7 @@ import sys
 import time
 
 from ..core.errors import InvalidInput
-from ..core.plan import MAX_PRIORITY
+from ..core.job_plan import MAX_PRIORITY
 from ..core.status import RunStatus
 from ..engine.api import EngineApi
 from ..store import run_queue, run_waits

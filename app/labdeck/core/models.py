@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from .errors import InvalidInput
-from .plan import Plan
+from .job_plan import Plan
 from .smb_paths import check_smb_settings
 from .status import KillState, NodeRunStatus, RunStatus
 

@@ -18,14 +18,14 @@ from pathlib import Path
 
 from ..core.errors import InvalidInput, LabDeckError
 from ..core.events import PlanProgress
+from ..core.job_plan import ArraySpec, Resources
 from ..core.models import Job, Node, Run, Step, StepKind
-from ..core.plan import ArraySpec, Resources
 from ..core.quoting import option_environment, shell_for_script, substitute
 from ..core.status import NodeRunStatus, RunStatus
 from ..core.targets import resolve_targets
 from ..executors.base import LaunchLimits, ScriptFile
 from ..executors.registry import factory_of
-from .planned import PlannedRun, Task, TaskOutcome
+from .planned_run import PlannedRun, Task, TaskOutcome
 from .tasks import substitute_array
 
 MAX_ITEMS = 100_000

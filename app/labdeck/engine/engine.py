@@ -29,8 +29,8 @@ from .leftovers import kill_interrupted_leftovers
 from .node_import import NodeImporter
 from .nodes import NodeManager
 from .notify import Notifier
-from .plans import rebuild, start_planned
-from .plans import rerun_failed as rerun_planned
+from .plan_start import rebuild, start_planned
+from .plan_start import rerun_failed as rerun_planned
 from .reconcile import reconcile_orphans
 from .rules import RuleWatcher
 from .run_queue import RunQueue

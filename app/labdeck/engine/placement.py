@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..core.gpus import device_indexes
+from ..core.job_plan import Resources
 from ..core.models import Node
-from ..core.plan import Resources
 from ..store import placements
 from ..store.catalog import Catalog
 from .reconcile import pid_alive

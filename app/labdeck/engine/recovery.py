@@ -15,7 +15,7 @@ import time
 from ..core.errors import LabDeckError
 from ..core.models import Trigger
 from ..store import run_queue as queue_store
-from .plans import rerun_failed
+from .plan_start import rerun_failed
 
 log = logging.getLogger(__name__)
 RESUME_WINDOW_S = 7 * 86400

@@ -20,7 +20,7 @@ from ..core.models import Node
 from ..core.status import NodeRunStatus, RunStatus
 from ..store import run_queue as queue_store
 from .placement import Ledger, node_capacity
-from .planned import PlannedRun, Task, TaskOutcome
+from .planned_run import PlannedRun, Task, TaskOutcome
 from .reconcile import pid_alive
 from .tasks import start_task_run
 

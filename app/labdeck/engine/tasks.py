@@ -13,8 +13,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..core.errors import LabDeckError, NodeUnreachable
+from ..core.job_plan import Plan
 from ..core.models import Job, Node, Run, Step, StepKind, Trigger
-from ..core.plan import Plan
 from ..core.quoting import Shell, quote
 from ..executors.base import CommandRequest, Deadline
 from ..store import paths

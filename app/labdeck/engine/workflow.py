@@ -17,13 +17,13 @@ from pathlib import Path
 from ..core.conditions import REFERENCE, evaluate, resolve_reference
 from ..core.errors import InvalidInput, LabDeckError
 from ..core.events import PlanProgress, StepChanged
+from ..core.job_plan import FlowStep
 from ..core.models import Job, Node, Run, Step, StepKind
-from ..core.plan import FlowStep
 from ..core.quoting import Shell, quote
 from ..core.status import NodeRunStatus, RunStatus
 from ..core.targets import resolve_targets
 from ..store import paths
-from .planned import PlannedRun, Task, TaskOutcome
+from .planned_run import PlannedRun, Task, TaskOutcome
 from .tasks import under
 
 FINAL = ("succeeded", "failed", "skipped", "cancelled")

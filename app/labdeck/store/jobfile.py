@@ -1,6 +1,6 @@
 """Jobs as YAML documents, for ``job export`` and ``job import``. Secrets never appear here.
 Which keys a job file has, and their types and ranges, is defined in jobschema.py; a job's plan
-(workflow, array, resources, priority) is read and written by planfile.py."""
+(workflow, array, resources, priority) is read and written by plan_codec.py."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from ..core.errors import InvalidInput
 from ..core.models import DEFAULT_PROJECT, Job, JobOption, JobPolicy
 from ..core.quoting import check_option_name
 from .jobschema import check_job_doc
-from .planfile import plan_from_yaml, plan_to_yaml
+from .plan_codec import plan_from_yaml, plan_to_yaml
 from .safe_yaml import load_yaml
 from .stepfile import parse_steps, steps_to_yaml
 

@@ -6,11 +6,11 @@ got -5``).
 
 To add a key to the format: add a field to the model it belongs to here (with its type, range
 and default ``None`` when it is optional), then read it where the document becomes a Job
-(jobfile.py for top-level keys, steps, options and policy; planfile.py for the plan keys) and
+(jobfile.py for top-level keys, steps, options and policy; plan_codec.py for the plan keys) and
 write it back in job_to_doc / plan_to_yaml: ``job export`` prints that, and check_job (which the
 catalog runs on every job it saves) checks it against this schema.
 Checks that relate several fields (exactly one of command/script, a workflow's dependencies)
-stay in jobfile.py, planfile.py and core/plan.py, on values this schema has already typed.
+stay in jobfile.py, plan_codec.py and core/job_plan.py, on values this schema has already typed.
 schema_errors.py turns pydantic's errors into the one line.
 """
 
@@ -31,8 +31,8 @@ from pydantic import (
 )
 
 from ..core.errors import InvalidInput
+from ..core.job_plan import MAX_PRIORITY
 from ..core.models import LAUNCH_MODES, NOTIFY_KINDS, check_project_name
-from ..core.plan import MAX_PRIORITY
 from ..core.quoting import check_option_name, check_option_value
 from ..core.schedules import MAX_DURATION_S as MAX_SECONDS  # ten years, as for durations typed as flags
 from .schema_errors import one_line, shown
@@ -179,7 +179,7 @@ class FlowStepDoc(_Doc):
 
 
 class JobDoc(_Doc):
-    """A whole job file. The plan keys (resources ... on_failure) are read by planfile.py."""
+    """A whole job file. The plan keys (resources ... on_failure) are read by plan_codec.py."""
     name: Name
     project: Text | None = None         # the project the job belongs to (default: "default")
     description: Text | None = None

@@ -22,7 +22,7 @@ from ..core.models import (
     WinrmSettings,
 )
 from ..core.status import KillState, NodeRunStatus, RunStatus
-from .planfile import plan_from_json, plan_to_json
+from .plan_codec import plan_from_json, plan_to_json
 
 
 def node_to_row(node: Node) -> dict:

@@ -1,5 +1,5 @@
 """A job's steps as YAML (command, script, put, get, job): read with a clear line per mistake, and
-written back. Used by jobfile.py (a job's steps) and planfile.py (a workflow step's steps); it
+written back. Used by jobfile.py (a job's steps) and plan_codec.py (a workflow step's steps); it
 imports neither, so the YAML codec has no cycle: stepfile <- planfile <- jobfile."""
 
 from __future__ import annotations

@@ -33,8 +33,8 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.errors import LabDeckError
+from ...core.job_plan import Plan
 from ...core.models import DEFAULT_PROJECT, Job, JobOption, JobPolicy, Step, StepKind, check_project_name
-from ...core.plan import Plan
 from ...core.targets import resolve_targets
 from ...engine.api import EngineApi
 from ...store.projects import project_names

@@ -8,7 +8,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from ...core.plan import FlowStep, layers
+from ...core.job_plan import FlowStep, layers
 from ..status_style import STATUS_COLORS
 
 BOX_W, BOX_H, GAP_X, GAP_Y, MARGIN = 150, 46, 70, 24, 16

@@ -10,8 +10,8 @@ import threading
 from dataclasses import dataclass, field
 
 from ..core.events import QueueChanged, RunFinished, RunStarted
+from ..core.job_plan import Resources
 from ..core.models import Job, Node, Run, Step
-from ..core.plan import Resources
 from ..core.status import NodeRunStatus, RunStatus
 from ..store import run_queue as queue_store
 

@@ -13,7 +13,7 @@ from ..core.status import RunStatus
 from ..core.targets import resolve_targets
 from ..store import run_queue as queue_store
 from .arrays import ArrayRun, array_items
-from .planned import PlannedRun
+from .planned_run import PlannedRun
 from .workflow import WorkflowRun
 
 

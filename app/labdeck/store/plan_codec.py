@@ -8,8 +8,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..core.errors import InvalidInput
+from ..core.job_plan import ArraySpec, FlowStep, Plan, Resources
 from ..core.models import Step, StepKind
-from ..core.plan import ArraySpec, FlowStep, Plan, Resources
 from .stepfile import parse_steps, steps_to_yaml
 
 
