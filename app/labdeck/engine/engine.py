@@ -9,6 +9,7 @@ import logging
 import threading
 from pathlib import Path
 
+from ..core.clock import SYSTEM_CLOCK, Clock
 from ..core.errors import InvalidInput, LabDeckError
 from ..core.job_refs import child_options, referenced
 from ..core.models import Job, Node, Run, Step, StepKind, Trigger
@@ -51,9 +52,10 @@ class CatalogOwned(LabDeckError):
 
 class Engine:
     def __init__(self, data_dir: str | Path | None = None, seed: bool = True, schedule: bool = False,
-                 miss_grace_s: float = 5.0):
+                 miss_grace_s: float = 5.0, clock: Clock = SYSTEM_CLOCK):
         """``schedule``: start the scheduler now (else ``start_scheduler()`` later, or never:
-        the CLI's one-shot commands only edit schedules, a daemon or the app fires them)."""
+        the CLI's one-shot commands only edit schedules, a daemon or the app fires them).
+        ``clock``: what the scheduler reads the time from and sleeps on (a test's moves by hand)."""
         self.data_dir = paths.resolve_data_dir(data_dir)
         self._lock = engine_files.try_lock(self.data_dir)
         if self._lock is None:
@@ -77,7 +79,7 @@ class Engine:
         self.queue_files = NodeFiles(self)
         self.notifier = Notifier(self.catalog, self.bus)
         self.rules = RuleWatcher(self)
-        self.scheduler = Scheduler(self, miss_grace_s=miss_grace_s)
+        self.scheduler = Scheduler(self, miss_grace_s=miss_grace_s, clock=clock)
         self._closed = threading.Event()
         self._taken_over = False
         try:
