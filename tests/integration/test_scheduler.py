@@ -5,6 +5,7 @@ orphans, a suspend; and the max-runtime restart rule."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import pytest
 
@@ -39,6 +40,29 @@ def test_interval_and_one_off_schedules_fire_within_a_second_of_their_time(data_
         assert [r.scheduled_for for r in runs if r.schedule_id == once.id] == [pytest.approx(at, abs=1e-3)]
         interval_fires = [r.scheduled_for - schedule.created_at for r in runs if r.schedule_id == schedule.id]
         assert interval_fires[:2] == pytest.approx([1.5, 3.0], abs=1e-3)
+    finally:
+        engine.close()
+
+
+def test_a_cron_schedule_fires_at_its_wall_time_in_its_zone_across_a_dst_change(data_dir):
+    # Berlin moves its clocks forward on 2026-03-29: 03:00 is 02:00 UTC the day before, 01:00 UTC
+    # that day. A day and a half, an hour at a time, on the test's clock.
+    clock = ManualClock(datetime(2026, 3, 27, 23, 0, tzinfo=UTC).timestamp())
+    engine = Engine(data_dir, schedule=True, clock=clock)
+    try:
+        add_job(engine, "nightly", "echo ran")
+        engine.scheduler.store.add(Schedule("nightly", ScheduleKind.CRON, "0 3 * * *", tz="Europe/Berlin"))
+        expected = [datetime(2026, 3, 28, 2, 0, tzinfo=UTC).timestamp(),
+                    datetime(2026, 3, 29, 1, 0, tzinfo=UTC).timestamp()]
+        for _ in range(36):
+            clock.advance(3600)
+            if clock.time() in expected:
+                fired = expected.index(clock.time()) + 1
+                wait_for(lambda n=fired: len(runs_of(engine, "nightly")) == n, timeout=10, what=f"fire {fired}")
+        runs = runs_of(engine, "nightly")
+        assert [r.scheduled_for for r in runs] == expected
+        assert all(r.status is not RunStatus.MISSED and r.trigger is Trigger.SCHEDULE for r in runs)
+        assert all(engine.wait(r.id, 10) for r in runs)
     finally:
         engine.close()
 
