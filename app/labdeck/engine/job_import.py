@@ -49,9 +49,9 @@ def check_job_references(conversions: list[JobConversion], existing: list[Job]) 
                     failing.append((conversion, exc))
         if not failing:
             return
-        for conversion, exc in failing:
+        for conversion, error in failing:
             conversion.job = None
-            conversion.not_converted.append(f"not imported: {exc}")
+            conversion.not_converted.append(f"not imported: {error}")
 
 
 def windows_targets(catalog, spec: str, what: str = "--targets") -> list[Node]:
