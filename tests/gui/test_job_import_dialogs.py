@@ -89,8 +89,7 @@ def test_a_job_that_cannot_be_imported_is_greyed_with_its_reason(window, qtbot):
     cleanup = _row(dialog, "last-day-cleanup")
     tick = dialog.table.item(cleanup, 0)
     assert not tick.flags() & Qt.ItemFlag.ItemIsUserCheckable and tick.checkState() == Qt.CheckState.Unchecked
-    assert dialog.table.item(cleanup, 2).text() == "not imported"
-    assert "osFamily" in dialog.table.item(cleanup, 3).text()
+    assert dialog.table.item(cleanup, 2).text().startswith("not imported: its node filter 'osFamily: unix'")
     # targets given for every job: the filter no longer matters and the job can be imported
     dialog.targets.setText("this-computer")
     with qtbot.waitSignal(dialog.loaded, timeout=20_000):
@@ -130,7 +129,9 @@ def test_task_scheduler_tasks_become_jobs_on_the_windows_pcs_ticked(window, qtbo
 
     dialog.set_nodes(["win1", "win2"])
     assert "on win1,win2" in dialog.table.item(prep, 2).text()
-    assert "30 2 * * * Europe/Berlin" in dialog.table.item(prep, 2).text()
+    assert "3 schedules" in dialog.table.item(prep, 2).text()
+    dialog.table.selectRow(prep)
+    assert "schedule 30 2 * * * Europe/Berlin; 5 18 * * mon,fri Europe/Berlin" in dialog.details.toPlainText()
     with qtbot.waitSignal(dialog.imported, timeout=20_000) as done:
         _click(qtbot, dialog.import_button)
     assert sorted(done.args[0]) == ["Nightly-Prep", "results-sync"]

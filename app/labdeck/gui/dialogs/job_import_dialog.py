@@ -43,23 +43,28 @@ COLUMNS = ("Import", "Job", "Becomes", "Not converted")
 BECOMES, NOT_CONVERTED = COLUMNS.index("Becomes"), COLUMNS.index("Not converted")
 
 
-def becomes(conversion: JobConversion, exists: bool, replace: bool) -> str:
-    """One line: what the job turns into in LabDeck (or why it does not)."""
+def becomes(conversion: JobConversion, exists: bool, replace: bool, full: bool = False) -> str:
+    """One line: what the job turns into in LabDeck, or why it is not imported. ``full`` lists
+    every schedule (the report below the table) instead of counting them (the table's cell)."""
     job = conversion.job
     if job is None:
-        return "not imported"
+        reasons = [line.removeprefix("not imported: ") for line in conversion.not_converted
+                   if line.startswith("not imported")]
+        return "not imported: " + ("; ".join(reasons) or "see the report")
     steps = f"{len(job.steps)} step{'s' if len(job.steps) != 1 else ''}"
-    schedules = "; ".join(f"{s.expr} {s.tz}" + ("" if s.enabled else " (off)") for s in conversion.schedules)
+    schedules = [f"{s.expr} {s.tz}" + ("" if s.enabled else " (off)") for s in conversion.schedules]
     text = f"job in project {job.project} · {steps} · on {job.targets}"
-    if schedules:
-        text += f" · schedule {schedules}"
+    if len(schedules) == 1 or (schedules and full):
+        text += " · schedule " + "; ".join(schedules)
+    elif schedules:
+        text += f" · {len(schedules)} schedules"
     if exists:
         text += " · replaces the job of that name" if replace else " · a job of that name exists: kept"
     return text
 
 
 def not_converted(conversion: JobConversion) -> str:
-    return "; ".join(conversion.not_converted) or "—"
+    return "; ".join(line for line in conversion.not_converted if not line.startswith("not imported")) or "—"
 
 
 class JobImportDialog(QDialog):
@@ -71,6 +76,7 @@ class JobImportDialog(QDialog):
     placeholder = ""
     file_filter = "All files (*)"
     pick_many = False
+    targets_hint = ""   # said after a job's reason when its targets name unknown nodes
 
     def __init__(self, engine, parent: QWidget | None = None):
         super().__init__(parent)
@@ -120,8 +126,8 @@ class JobImportDialog(QDialog):
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
         split.addWidget(self.details)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 1)
 
         self.message = QLabel()
         self.message.setWordWrap(True)
@@ -194,7 +200,7 @@ class JobImportDialog(QDialog):
 
         def work():
             conversions = self.read_with(paths, settings)
-            check_conversions(catalog, conversions)
+            check_conversions(catalog, conversions, self.targets_hint)
             return conversions, {j.name for j in catalog.list_jobs()}
         self._set_busy(True, "Reading " + ", ".join(p.name for p in paths) + "…")
         run_async(work, lambda result: self._loaded(generation, result),
@@ -275,7 +281,8 @@ class JobImportDialog(QDialog):
             self.details.clear()
             return
         c = self.conversions[rows[0].row()]
-        lines = [f"{c.name}  ({c.source})", ""]
+        exists = c.name in self.existing
+        lines = [f"{c.name}  ({c.source})", f"becomes: {becomes(c, exists, self.replace.isChecked(), full=True)}", ""]
         lines += [f"converted: {line}" for line in c.converted] or ["converted: nothing"]
         lines += [""] + ([f"NOT converted: {line}" for line in c.not_converted] or ["NOT converted: nothing"])
         self.details.setPlainText("\n".join(lines))
@@ -364,6 +371,7 @@ class RundeckImportDialog(JobImportDialog):
     title = "Import jobs from Rundeck"
     placeholder = "a Rundeck job export: jobs.yaml or jobs.xml (rd jobs list -F yaml|xml)"
     file_filter = "Rundeck job exports (*.yaml *.yml *.xml);;All files (*)"
+    targets_hint = "or give every job its Targets above"
 
     def __init__(self, engine, parent: QWidget | None = None, default_project: str | None = None):
         super().__init__(engine, parent)

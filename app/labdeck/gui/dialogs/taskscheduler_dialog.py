@@ -31,7 +31,7 @@ class TaskSchedulerImportDialog(JobImportDialog):
     def __init__(self, engine, parent: QWidget | None = None):
         super().__init__(engine, parent)
         self.nodes = QListWidget()
-        self.nodes.setMaximumHeight(96)
+        self.nodes.setMaximumHeight(84)
         self.nodes.setToolTip("The Windows PCs the tasks run on (WinRM nodes whose command steps run in cmd)")
         self.nodes.itemChanged.connect(lambda _item: self._targets_changed())
         self.tz = QLineEdit(local_zone_name())
