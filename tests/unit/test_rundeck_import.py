@@ -203,3 +203,21 @@ def test_a_script_that_succeeds_does_not_run_its_handler(tmp_path):
     script.write_text(step.script)
     done = subprocess.run(["sh", str(script)], capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout) == (0, "fine\n")
+
+
+def test_without_a_thread_count_rundeck_runs_one_node_at_a_time_and_so_does_the_import(tmp_path):
+    jobs = by_name(parse_rundeck(DATA / "jobs.yaml"))
+    assert jobs["disk report"].job.policy.max_parallel == 1        # a filter, no dispatch: Rundeck's default
+    assert "one node at a time" in "\n".join(jobs["disk report"].converted)
+    assert jobs["generate-data"].job.policy.max_parallel == 4      # threadcount '4'
+    every = by_name(parse_rundeck(DATA / "jobs.xml"))["every-second"]
+    assert every.job.policy.max_parallel == 0                      # no filter: this computer only
+
+
+def test_a_step_first_strategy_is_reported_when_it_changes_the_order(tmp_path):
+    path = tmp_path / "jobs.yaml"
+    path.write_text("- name: one\n  sequence: {strategy: sequential, commands: [{exec: a}]}\n"
+                    "- name: two\n  sequence: {strategy: step-first, commands: [{exec: a}, {exec: b}]}\n")
+    one, two = parse_rundeck(path)
+    assert not any("strategy" in line for line in one.not_converted)   # one step: the same order
+    assert "workflow strategy 'step-first'" in "\n".join(two.not_converted)

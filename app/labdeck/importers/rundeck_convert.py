@@ -133,9 +133,11 @@ def _steps(sequence, result: JobConversion, options: list[JobOption]) -> list[St
         raise InvalidInput("it has no 'sequence' with 'commands'")
     if _true(sequence.get("keepgoing")):
         result.not_converted.append("sequence keepgoing: true (LabDeck stops a node's steps at the first failure)")
-    if sequence.get("strategy") not in (None, "node-first", "sequential"):
-        result.not_converted.append(f"workflow strategy '{sequence['strategy']}' (LabDeck runs node by node, "
-                                    "steps in order)")
+    strategy = sequence.get("strategy")
+    if strategy not in (None, "node-first") and (strategy not in ("sequential", "step-first")
+                                                 or len(sequence["commands"]) > 1):
+        result.not_converted.append(f"workflow strategy '{strategy}' (LabDeck runs a node's steps in order, "
+                                    "node by node: Rundeck's node-first)")
     steps = []
     for number, command in enumerate(sequence["commands"], start=1):
         step = _step(command, number, result)

@@ -33,6 +33,10 @@ def convert_policy(doc: dict, result: JobConversion) -> JobPolicy:
             result.not_converted.append(f"thread count '{threads}' (not a number)")
         else:
             result.converted.append(f"thread count {threads} -> max parallel {policy.max_parallel}")
+    elif (doc.get("nodefilters") or {}).get("filter"):
+        # Rundeck dispatches to one node at a time unless a thread count says otherwise
+        policy.max_parallel = 1
+        result.converted.append("no thread count: one node at a time, as in Rundeck (max parallel 1)")
     if dispatch.get("keepgoing") in (False, "false") and (policy.max_parallel or 0) != 1:
         result.not_converted.append("dispatch keepgoing: false (LabDeck finishes the other nodes when one fails)")
     if dispatch.get("rankAttribute") or dispatch.get("rankOrder") not in (None, "ascending"):
