@@ -217,7 +217,7 @@ def test_without_a_thread_count_rundeck_runs_one_node_at_a_time_and_so_does_the_
 def test_a_step_first_strategy_is_reported_when_it_changes_the_order(tmp_path):
     path = tmp_path / "jobs.yaml"
     path.write_text("- name: one\n  sequence: {strategy: sequential, commands: [{exec: a}]}\n"
-                    "- name: two\n  sequence: {strategy: step-first, commands: [{exec: a}, {exec: b}]}\n")
+                    "- name: two\n  sequence: {strategy: sequential, commands: [{exec: a}, {exec: b}]}\n")
     one, two = parse_rundeck(path)
     assert not any("strategy" in line for line in one.not_converted)   # one step: the same order
-    assert "workflow strategy 'step-first'" in "\n".join(two.not_converted)
+    assert "workflow strategy 'sequential'" in "\n".join(two.not_converted)
