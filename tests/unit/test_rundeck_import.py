@@ -172,8 +172,20 @@ def test_error_handlers_fold_into_posix_scripts_and_the_rest_is_reported():
     assert steps[0].script.startswith("#!/bin/bash\nlabdeck_error_handler() {")
     report = "\n".join(train.not_converted)
     assert "step 3: its error handler" in report       # on a job reference: said, not dropped
-    assert "step 4: its error handler" in report       # a script handler
-    assert "./report.sh" == steps[3].command           # left as it was
+    assert "step 4: its error handler" not in report   # a sh script handler on a command: folded in
+    assert steps[3].command.startswith("{ ./report.sh\n} || { rc=$?; sh -s <<'LABDECK_ERROR_HANDLER'\n")
+
+
+def test_a_script_handler_folded_into_a_command_runs_when_the_command_fails(tmp_path):
+    import subprocess
+
+    step = parse_rundeck(DATA / "handlers.yaml")[0].job.steps[3]
+    done = subprocess.run(["sh", "-c", step.command], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 127 and "report failed" in done.stdout   # ./report.sh is not there
+    (tmp_path / "report.sh").write_text("#!/bin/sh\necho reported\n")
+    (tmp_path / "report.sh").chmod(0o755)
+    done = subprocess.run(["sh", "-c", step.command], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "reported\n")
 
 
 @pytest.mark.parametrize("index, code, said", [(0, 3, "train failed with 3"), (1, 0, "tidied")])
@@ -221,3 +233,31 @@ def test_a_step_first_strategy_is_reported_when_it_changes_the_order(tmp_path):
     one, two = parse_rundeck(path)
     assert not any("strategy" in line for line in one.not_converted)   # one step: the same order
     assert "workflow strategy 'sequential'" in "\n".join(two.not_converted)
+
+
+def test_the_xml_export_carries_handlers_and_node_choices_the_same_way(tmp_path):
+    import subprocess
+
+    path = tmp_path / "jobs.xml"
+    path.write_text("""<joblist>
+  <job>
+    <name>tidy</name>
+    <nodesSelectedByDefault>false</nodesSelectedByDefault>
+    <nodefilters><filter>gpu01 tags: cuda</filter></nodefilters>
+    <sequence keepgoing="false" strategy="node-first">
+      <command>
+        <exec>false</exec>
+        <errorhandler keepgoingOnSuccess="true">
+          <script><![CDATA[#!/bin/sh
+echo "recovered"]]></script>
+        </errorhandler>
+      </command>
+    </sequence>
+  </job>
+</joblist>
+""")
+    (tidy,) = parse_rundeck(path)
+    assert tidy.job.targets == "gpu01&tag:cuda" and tidy.job.policy.max_parallel == 1
+    assert "nodesSelectedByDefault: false" in "\n".join(tidy.not_converted)
+    done = subprocess.run(["sh", "-c", tidy.job.steps[0].command], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "recovered\n")   # keepgoingOnSuccess: the handler's result

@@ -221,24 +221,24 @@ def _job_reference(ref: dict, label: str, result: JobConversion, where: str) -> 
 
 
 def _fold_error_handler(step: Step, handler, result: JobConversion, where: str) -> None:
-    """A command handler runs when its step fails, as in Rundeck: the step still fails (with its
-    own exit code) unless keepgoingOnSuccess lets it go on when the handler succeeds. On a
-    command step it is folded into the command line; on a POSIX shell script it becomes an EXIT
-    trap at the top of the script, which runs however the script ends (``exit 3``, ``set -e``)."""
-    if not isinstance(handler, dict) or "exec" not in handler:
-        result.not_converted.append(f"{where}: its error handler (only a command handler on a command step or a "
-                                    "sh/bash script converts)")
+    """A command or sh/bash script handler runs when its step fails, as in Rundeck: the step
+    still fails (with its own exit code) unless keepgoingOnSuccess lets it go on when the
+    handler succeeds. On a command step it is folded into the command line; on a sh/bash
+    script step it becomes an EXIT trap at the top of the script, which runs however the
+    script ends (``exit 3``, ``set -e``). A script handler runs from a here-document."""
+    code = _handler_code(handler, result, where)
+    if code is None:
         return
     recover = _true(handler.get("keepgoingOnSuccess"))
     if step.kind is StepKind.COMMAND:
-        tail = handler["exec"] if recover else f'rc=$?; {handler["exec"]}; exit "$rc"'
+        tail = code if recover else f'rc=$?; {code}\nexit "$rc"'
         step.command = f"{{ {step.command}\n}} || {{ {tail}\n}}"
         result.converted.append(f"{where}: error handler folded into the command (POSIX shell)")
         return
     extension = step.filename.rsplit(".", 1)[-1]
     if step.kind is not StepKind.SCRIPT or extension not in ("sh", "bash"):
-        result.not_converted.append(f"{where}: its error handler (a command handler converts on a command step "
-                                    "or a sh/bash script)")
+        result.not_converted.append(f"{where}: its error handler (a handler converts on a command step or a "
+                                    "sh/bash script step)")
         return
     if re.search(r"\btrap\b", step.script):
         result.not_converted.append(f"{where}: its error handler (the script sets its own trap)")
@@ -247,9 +247,30 @@ def _fold_error_handler(step: Step, handler, result: JobConversion, where: str) 
     lines = step.script.split("\n")
     head = lines[:1] if lines[0].startswith("#!") else []
     step.script = "\n".join(head + [
-        "labdeck_error_handler() {", str(handler["exec"]), "}",
+        "labdeck_error_handler() {", code, "}",
         f"trap 'rc=$?; trap - EXIT; if [ \"$rc\" -ne 0 ]; then {on_error}; fi' EXIT"] + lines[len(head):])
     result.converted.append(f"{where}: error handler run by an EXIT trap when the script fails")
+
+
+_HEREDOC_END = "LABDECK_ERROR_HANDLER"
+
+
+def _handler_code(handler, result: JobConversion, where: str) -> str | None:
+    """The handler as shell code: a command as it is, a sh/bash script fed to its shell from a
+    quoted here-document (its text reaches the shell untouched). None: reported instead."""
+    if isinstance(handler, dict) and "exec" in handler:
+        return _rd_variables(str(handler["exec"]), "sh", result, where)
+    if isinstance(handler, dict) and "script" in handler:
+        body = str(handler["script"]).replace("\r\n", "\n")
+        extension = str(handler.get("fileExtension") or "").lstrip(".") or _extension(body)
+        if extension in ("sh", "bash") and not handler.get("args") and not handler.get("scriptInterpreter") \
+                and _HEREDOC_END not in body:
+            body = _rd_variables(body, extension, result, where)
+            return f"{extension} -s <<'{_HEREDOC_END}'\n{body}\n{_HEREDOC_END}"
+    kind = "a job reference" if isinstance(handler, dict) and "jobref" in handler else "this kind of"
+    result.not_converted.append(f"{where}: its error handler ({kind} handler does not convert: only a command or "
+                                "a sh/bash script without arguments)")
+    return None
 
 
 def _extension(script: str) -> str:
