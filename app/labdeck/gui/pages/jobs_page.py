@@ -13,7 +13,7 @@ from ...store import queries, trends
 from ...store.projects import project_names
 from ..actions import Actions, ask_yes_no
 from ..dialogs.job_dialog import JobDialog
-from ..dialogs.job_import_dialog import RundeckImportDialog
+from ..dialogs.rundeck_dialog import RundeckImportDialog
 from ..status_style import BAD, fmt_ago, status_icon, status_label
 from ..widgets.context_menu import button_entries, install_menu
 from ..widgets.empty_state import EmptyState
