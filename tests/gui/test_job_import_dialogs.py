@@ -34,7 +34,9 @@ def _row(dialog, name: str) -> int:
 
 
 def test_rundeck_jobs_preview_tick_and_import_only_the_ticked(window, qtbot):
-    dialog = window.jobs_page.import_jobs()
+    _click(qtbot, window.jobs_page.buttons["import"])     # "Import jobs…" on the Jobs page
+    dialog = window.jobs_page.import_dialog
+    assert dialog.isVisible() and dialog.windowTitle() == "Import jobs from Rundeck"
     ok, _message = _load(qtbot, dialog, DATA / "rundeck" / "jobs.xml")
     assert ok and dialog.table.rowCount() == 2
     sync = _row(dialog, "sync-results")
@@ -110,7 +112,9 @@ def test_task_scheduler_tasks_become_jobs_on_the_windows_pcs_ticked(window, qtbo
     _windows(catalog, "win1")
     _windows(catalog, "win2")
     _windows(catalog, "winps", shell="powershell")
-    dialog = window.schedules_page.import_tasks()
+    _click(qtbot, window.schedules_page.buttons["import"])   # "Import from Task Scheduler…"
+    dialog = window.schedules_page.import_dialog
+    assert dialog.isVisible()
     listed = {dialog.nodes.item(i).text(): dialog.nodes.item(i).flags() for i in range(dialog.nodes.count())}
     assert set(listed) >= {"win1  (windows)", "win2  (windows)"} and "this-computer" not in " ".join(listed)
     powershell = next(text for text in listed if text.startswith("winps"))
