@@ -27,12 +27,22 @@ def check_conversions(catalog, conversions: list[JobConversion], targets_hint: s
             continue
         try:
             check_job(conversion.job, f"job '{conversion.name}'")  # the rules a LabDeck job file obeys
-            resolve_targets(conversion.job.targets, nodes, allow_empty=True)
+            chosen = resolve_targets(conversion.job.targets, nodes, allow_empty=True)
+            _refuse_posix_on_windows(conversion, chosen)
         except LabDeckError as exc:
             conversion.job = None
             hint = f" ({targets_hint})" if targets_hint and "node" in str(exc) else ""
             conversion.not_converted.append(f"not imported: {exc}{hint}")
     check_job_references(conversions, catalog.list_jobs())
+
+
+def _refuse_posix_on_windows(conversion: JobConversion, chosen: list[Node]) -> None:
+    """A command with a folded error handler is POSIX shell: cmd and PowerShell cannot run it."""
+    windows = [n.name for n in chosen if n.transport is Transport.WINRM]
+    if conversion.posix_only and windows:
+        raise InvalidInput(f"{', '.join(conversion.posix_only)}: its error handler was folded in as POSIX shell, "
+                           f"which the Windows node(s) {', '.join(windows)} cannot run; target Linux nodes, "
+                           "or remove the handler in Rundeck before exporting")
 
 
 def check_job_references(conversions: list[JobConversion], existing: list[Job]) -> None:

@@ -41,6 +41,7 @@ class JobConversion:
     schedules: list[Schedule] = field(default_factory=list)
     converted: list[str] = field(default_factory=list)
     not_converted: list[str] = field(default_factory=list)
+    posix_only: list[str] = field(default_factory=list)  # steps made POSIX-shell-only (a folded error handler)
 
 
 @dataclass
@@ -234,6 +235,7 @@ def _fold_error_handler(step: Step, handler, result: JobConversion, where: str) 
         tail = code if recover else f'rc=$?; {code}\nexit "$rc"'
         step.command = f"{{ {step.command}\n}} || {{ {tail}\n}}"
         result.converted.append(f"{where}: error handler folded into the command (POSIX shell)")
+        result.posix_only.append(where)
         return
     extension = step.filename.rsplit(".", 1)[-1]
     if step.kind is not StepKind.SCRIPT or extension not in ("sh", "bash"):
