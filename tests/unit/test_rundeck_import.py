@@ -261,3 +261,25 @@ echo "recovered"]]></script>
     assert "nodesSelectedByDefault: false" in "\n".join(tidy.not_converted)
     done = subprocess.run(["sh", "-c", tidy.job.steps[0].command], capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout) == (0, "recovered\n")   # keepgoingOnSuccess: the handler's result
+
+
+def test_enforced_values_a_run_can_actually_meet(tmp_path):
+    from labdeck.core.errors import InvalidInput
+    from labdeck.engine.engine import resolve_options
+
+    path = tmp_path / "jobs.yaml"
+    path.write_text("- name: opt\n  options:\n"
+                    "  - {name: mode, value: turbo, values: [fast, full], enforced: true}\n"
+                    "  - {name: level, value: low, values: 'low|high', valuesListDelimiter: '|', enforced: true}\n"
+                    "  - {name: gpus, value: '0,1', values: '0,1,2,3', multivalued: true, enforced: true}\n"
+                    "  sequence: {commands: [{exec: x}]}\n")
+    (opt,) = parse_rundeck(path)
+    options = {o.name: o for o in opt.job.options}
+    assert (options["level"].default, options["level"].choices) == ("low", ["low", "high"])
+    assert (options["mode"].default, options["mode"].choices) == ("", ["fast", "full"])
+    assert options["gpus"].choices == [] and options["gpus"].default == "0,1"
+    report = "\n".join(opt.not_converted)
+    assert "its default 'turbo' is not one of its allowed values" in report and "several of 0, 1, 2, 3" in report
+    assert resolve_options(opt.job, {}) == {"mode": "", "level": "low", "gpus": "0,1"}   # a scheduled run starts
+    with pytest.raises(InvalidInput, match="allowed fast, full"):
+        resolve_options(opt.job, {"mode": "turbo"})

@@ -109,9 +109,16 @@ def _options(raw, result: JobConversion) -> list[JobOption]:
         values = item.get("values") or []
         if isinstance(values, str):
             values = [v.strip() for v in values.split(item.get("valuesListDelimiter") or ",")]
-        if values and _true(item.get("enforced")):
+        if values and _true(item.get("enforced")) and _true(item.get("multivalued")):
+            result.not_converted.append(f"option '{name}': several of {', '.join(map(str, values))} at once "
+                                        "(a LabDeck option holds one value; any value is accepted)")
+        elif values and _true(item.get("enforced")):
             option.choices = [str(v) for v in values]
             result.converted.append(f"option '{name}': only {', '.join(option.choices)} allowed")
+            if option.default and option.default not in option.choices:
+                result.not_converted.append(f"option '{name}': its default '{option.default}' is not one of its "
+                                            "allowed values, so it has no default (a run gives one)")
+                option.default = ""
         elif values:
             result.not_converted.append(f"option '{name}': its suggested values ({', '.join(map(str, values))}) "
                                         "were not enforced in Rundeck; any value is accepted")
