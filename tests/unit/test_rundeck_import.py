@@ -283,3 +283,13 @@ def test_enforced_values_a_run_can_actually_meet(tmp_path):
     assert resolve_options(opt.job, {}) == {"mode": "", "level": "low", "gpus": "0,1"}   # a scheduled run starts
     with pytest.raises(InvalidInput, match="allowed fast, full"):
         resolve_options(opt.job, {"mode": "turbo"})
+
+
+def test_timeouts_of_no_limit_and_with_spaced_units(tmp_path):
+    path = tmp_path / "jobs.yaml"
+    path.write_text("- name: none\n  timeout: '0'\n  sequence: {commands: [{exec: a}]}\n"
+                    "- name: spaced\n  timeout: 1d 12h\n  retry: {retry: '1', delay: 1m 30s}\n"
+                    "  sequence: {commands: [{exec: a}]}\n")
+    none, spaced = parse_rundeck(path)
+    assert none.job.policy.max_runtime_s is None and none.not_converted == []   # 0: no limit in Rundeck
+    assert (spaced.job.policy.max_runtime_s, spaced.job.policy.retry_delay_s) == (36 * 3600, 90)
