@@ -145,3 +145,23 @@ def test_task_scheduler_tasks_become_jobs_on_the_windows_pcs_ticked(window, qtbo
         "0 6 1,15 1,4,7,10 *", "30 2 * * *", "5 18 * * mon,fri"]
     qtbot.waitUntil(lambda: window.schedules_page.table.rowCount() >= 3, timeout=5_000)
     dialog.reject()
+
+
+def test_a_job_that_runs_an_unticked_job_of_the_file_stops_the_whole_import(window, qtbot, tmp_path):
+    export = tmp_path / "jobs.yaml"
+    export.write_text("- name: pipeline\n  sequence:\n    commands:\n    - exec: echo start\n"
+                      "    - jobref: {name: evaluate}\n"
+                      "- name: evaluate\n  sequence: {commands: [{exec: echo evaluating}]}\n")
+    dialog = window.jobs_page.import_jobs()
+    ok, _message = _load(qtbot, dialog, export)
+    assert ok and len(dialog.ticked()) == 2      # the reference is met inside the file
+    dialog.set_ticked(["pipeline"])
+    with qtbot.waitSignal(dialog.importFailed, timeout=20_000) as failed:
+        _click(qtbot, dialog.import_button)
+    assert "nothing was imported: pipeline" in failed.args[0] and "evaluate" in failed.args[0]
+    assert not {"pipeline", "evaluate"} & {j.name for j in window.engine.catalog.list_jobs()}
+    dialog.set_ticked(["pipeline", "evaluate"])
+    with qtbot.waitSignal(dialog.imported, timeout=20_000) as done:
+        _click(qtbot, dialog.import_button)
+    assert sorted(done.args[0]) == ["evaluate", "pipeline"]
+    dialog.reject()
