@@ -13,6 +13,7 @@ in the table, unticked and greyed, with its reason; names that exist are unticke
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -321,9 +322,10 @@ class JobImportDialog(QDialog):
         self._set_busy(True, f"Importing {len(chosen)} jobs…")
 
         def work():
-            check = [JobConversion(c.source, c.name, c.job, c.schedules, [], []) for c in chosen]
+            check = [replace(c, converted=[], not_converted=[]) for c in chosen]
             check_conversions(catalog, check)   # the catalog may have changed since the file was read
-            refused = [f"{c.name}: {c.not_converted[-1]}" for c in check if c.job is None]
+            refused = [f"{c.name}: {c.not_converted[-1].removeprefix('not imported: ')}"
+                       for c in check if c.job is None]
             if refused:
                 raise InvalidInput("nothing was imported: " + "; ".join(refused))
             return commit(catalog, chosen, replace=replace)
