@@ -13,7 +13,7 @@ in the table, unticked and greyed, with its reason; names that exist are unticke
 
 from __future__ import annotations
 
-from dataclasses import replace
+import dataclasses
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -322,7 +322,7 @@ class JobImportDialog(QDialog):
         self._set_busy(True, f"Importing {len(chosen)} jobs…")
 
         def work():
-            check = [replace(c, converted=[], not_converted=[]) for c in chosen]
+            check = [dataclasses.replace(c, converted=[], not_converted=[]) for c in chosen]
             check_conversions(catalog, check)   # the catalog may have changed since the file was read
             refused = [f"{c.name}: {c.not_converted[-1].removeprefix('not imported: ')}"
                        for c in check if c.job is None]
