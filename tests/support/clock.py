@@ -2,7 +2,7 @@
 
 Time stands still until the test calls ``advance`` (both clocks move, as when time passes) or
 ``jump`` (only the wall clock moves, as after a suspend or a clock change). A thread sleeping
-in ``wait`` wakes when its event is set or when the clock has been moved past its timeout.
+in ``wait_until`` wakes when its event is set or when the clock has been moved past its deadline.
 """
 
 from __future__ import annotations
@@ -40,9 +40,8 @@ class ManualClock(Clock):
             self._wall += seconds
             self._moved.notify_all()
 
-    def wait(self, event: threading.Event, timeout: float) -> bool:
+    def wait_until(self, event: threading.Event, deadline: float) -> bool:
         with self._moved:
-            deadline = self._mono + timeout
             while not event.is_set() and self._mono < deadline:
                 self._moved.wait(POLL_S)
         return event.is_set()

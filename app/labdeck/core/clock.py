@@ -22,10 +22,11 @@ class Clock:
     def monotonic(self) -> float:
         return time.monotonic()
 
-    def wait(self, event: threading.Event, timeout: float) -> bool:
-        """Sleep until ``event`` is set or ``timeout`` seconds of the monotonic clock have
-        passed; True when the event was set."""
-        return event.wait(timeout)
+    def wait_until(self, event: threading.Event, deadline: float) -> bool:
+        """Sleep until ``event`` is set or the monotonic clock reaches ``deadline``; True when
+        the event was set. A deadline rather than a timeout: time that passed between reading
+        the clock and going to sleep is not slept again."""
+        return event.wait(max(0.0, deadline - time.monotonic()))
 
 
 SYSTEM_CLOCK = Clock()

@@ -55,9 +55,11 @@ class Alarm:
         self._thread.join(timeout=10)
         self._pool.shutdown(wait=True)
 
-    def set(self, schedule_id: int, trigger) -> None:
+    def set(self, schedule_id: int, trigger, after: float) -> None:
+        """Ring for the schedule's fires after ``after``: the time up to which its fires were
+        handled (not "now", which may already have passed a fire nobody looked at)."""
         with self._lock:
-            self._entries[schedule_id] = (trigger, next_fire_after(trigger, self._now()))
+            self._entries[schedule_id] = (trigger, next_fire_after(trigger, datetime.fromtimestamp(after, UTC)))
         self._wake.set()
 
     def remove(self, schedule_id: int) -> None:
@@ -70,6 +72,7 @@ class Alarm:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            mono = self._clock.monotonic()  # first: time passing before the wall clock is read wakes us early, not late
             now = self._now()
             due: list[int] = []
             with self._lock:
@@ -85,6 +88,6 @@ class Alarm:
                     return
             sleep = MAX_SLEEP_S
             if upcoming:
-                sleep = min(sleep, max(0.0, (min(upcoming) - self._now()).total_seconds()))
-            self._clock.wait(self._wake, sleep)
+                sleep = min(sleep, max(0.0, (min(upcoming) - now).total_seconds()))
+            self._clock.wait_until(self._wake, mono + sleep)
             self._wake.clear()

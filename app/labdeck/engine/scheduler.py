@@ -152,7 +152,11 @@ class Scheduler:
                 log.error("schedule %s of job %s is invalid and does not run: %s", sid, schedule.job_name, exc)
                 continue
             self.check(sid, reason)  # fires since it was last checked (e.g. while LabDeck was closed)
-            self._alarm.set(sid, trigger)
+            try:
+                handled_until = self.store.get(sid).last_checked or self._clock.time()
+            except NotFound:  # removed meanwhile: the next sync drops it
+                handled_until = self._clock.time()
+            self._alarm.set(sid, trigger, handled_until)
             self._loaded[sid] = self._key(schedule)
 
     @staticmethod
@@ -162,7 +166,7 @@ class Scheduler:
     def _watch(self) -> None:
         wall, mono = self._clock.time(), self._clock.monotonic()
         last_recheck = mono
-        while not self._clock.wait(self._stop, self._watch_s):
+        while not self._clock.wait_until(self._stop, mono + self._watch_s):  # a round late: the next at once
             now_wall, now_mono = self._clock.time(), self._clock.monotonic()
             try:
                 if (now_wall - wall) - (now_mono - mono) > JUMP_S:
