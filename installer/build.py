@@ -57,8 +57,8 @@ def find_iscc() -> str | None:
 def run_pyinstaller(dist: Path, work: Path, onefile: bool) -> None:
     env = os.environ | {"LABDECK_ONEFILE": "1" if onefile else "0"}
     # Not --clean: it empties PyInstaller's cache, which other builds on this machine share (and
-    # may be reading); the cache's stripped copies of Qt's libraries are what makes a second build
-    # quick. Only this build's own work folder starts empty, so its analysis is always fresh.
+    # may be reading at that moment). Only this build's own work folder starts empty, so its
+    # analysis is always fresh.
     shutil.rmtree(work, ignore_errors=True)
     argv = [sys.executable, "-m", "PyInstaller", str(HERE / "labdeck.spec"), "--noconfirm",
             "--log-level", "WARN", "--distpath", str(dist), "--workpath", str(work)]

@@ -2,9 +2,8 @@
 this OS: the frozen executable passes its --self-test offscreen and under X, runs the headless
 command line (locally, over SSH to a real sshd, and as far as WinRM goes without a keyring),
 leaves out the parts of Qt LabDeck does not use, and its self-test notices a broken bundle. The
-build runs once for the module: about two minutes the first time on this machine, under one
-after that (PyInstaller's cache keeps its stripped copies of the libraries; the analysis of the
-source is done afresh every time)."""
+build runs once for the module (about 50 s here, nearly all of it PyInstaller's analysis, done
+afresh every time; its cache of stripped libraries saves a few seconds more)."""
 
 from __future__ import annotations
 
