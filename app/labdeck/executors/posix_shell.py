@@ -120,6 +120,7 @@ elif command -v sysctl >/dev/null 2>&1; then
 fi
 df -Pk "$HOME" 2>/dev/null | awk 'NR==2 {print "disk_total_mb=" int($2/1024); print "disk_free_mb=" int($4/1024)}'
 [ -r /proc/loadavg ] && echo "load=$(cut -d' ' -f1 /proc/loadavg)"
+[ -r /proc/uptime ] && echo "uptime_s=$(cut -d. -f1 /proc/uptime)"
 if [ -r /proc/stat ]; then
   a=$(head -n 1 /proc/stat); sleep 0.2; b=$(head -n 1 /proc/stat)
   printf '%s\n%s\n' "$a" "$b" | awk '{t=0; for (i=2; i<=NF; i++) t+=$i; tot[NR]=t; idle[NR]=$5+$6}

@@ -332,6 +332,9 @@ $disk = Get-CimInstance Win32_LogicalDisk -Filter "DeviceID='$($env:SystemDrive)
 "disk_total_mb=$([int64]($disk.Size / 1MB))"
 "disk_free_mb=$([int64]($disk.FreeSpace / 1MB))"
 $smi = Get-Command nvidia-smi.exe -ErrorAction SilentlyContinue
+if (-not $smi) {   # drivers before the DCH ones put it outside PATH
+    $smi = Get-Command "$env:ProgramFiles\\NVIDIA Corporation\\NVSMI\\nvidia-smi.exe" -ErrorAction SilentlyContinue
+}
 if ($smi) {
     $gpus = @(& $smi.Source -L 2>$null | Where-Object { $_ -like 'GPU *' })
     "gpus=$($gpus.Count)"
@@ -346,7 +349,16 @@ if ($smi) {
         "gpu_mem=$(($use | ForEach-Object { [int](100 * [double]$_[1] / [math]::Max(1, [double]$_[2])) }) -join ';')"
     }
 } else { 'gpus=0' }
-"cpu_pct=$([int](Get-CimInstance Win32_Processor | Measure-Object -Property LoadPercentage -Average).Average)"
+"uptime_s=$([int64]((Get-Date) - $os.LastBootUpTime).TotalSeconds)"
+# LoadPercentage is blank on some machines (VMs, some laptops): [int]$null would read as an idle 0 %,
+# so fall back to the processor time counter, and say nothing rather than a made-up number.
+$load = $null
+$cpus = @(Get-CimInstance Win32_Processor | Where-Object { $null -ne $_.LoadPercentage })
+if ($cpus.Count) { $load = ($cpus | Measure-Object -Property LoadPercentage -Average).Average }
+if ($null -eq $load) {
+    $load = (Get-CimInstance Win32_PerfFormattedData_PerfOS_Processor -Filter "Name='_Total'" -ErrorAction SilentlyContinue).PercentProcessorTime
+}
+if ($null -ne $load) { "cpu_pct=$([int]$load)" }
 """
 
 HOME_BODY = "'home=' + $env:USERPROFILE"
@@ -394,7 +406,7 @@ def preflight_script() -> str:
 def parse_key_values(text: str) -> dict:
     """``key=value`` lines (numbers as int); blank values are left out."""
     info: dict = {}
-    for line in text.splitlines():
+    for line in text.lstrip("\ufeff").splitlines():
         key, sep, value = line.partition("=")
         value = value.strip()
         if sep and value:
