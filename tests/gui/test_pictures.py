@@ -117,18 +117,58 @@ def test_the_run_timeline_has_one_bar_per_node_run_in_its_status_colour_and_open
     assert view.selected_node() == "local-b" and view.log.path is not None and "local-b" in str(view.log.path)
 
 
-def test_a_retried_node_run_is_marked_on_the_timeline(qtbot, window, engine):
+def test_a_retried_node_run_is_drawn_as_one_segment_per_attempt(qtbot, window, engine):
     engine.catalog.add_job(Job(name="flaky", targets="this-computer", steps=[Step(command="exit 1")],
-                               policy=JobPolicy(retries=1, retry_delay_s=0)))
+                               policy=JobPolicy(retries=1, retry_delay_s=0.5)))
     run = engine.start_job("flaky")
     wait_run_final(qtbot, engine, run.id)
     window.open_run(run.id)
     view = window.run_view
     view.reload()
     view.tabs.setCurrentWidget(view.timeline)
-    qtbot.waitUntil(lambda: view.timeline.built and bool(view.timeline.bars), timeout=10_000)
-    assert view.timeline.bars[0].attempt == 2
+    qtbot.waitUntil(lambda: view.timeline.built and len(view.timeline.bars) == 2, timeout=10_000)
+    first, second = view.timeline.bars
+    assert (first.attempt, first.status, second.attempt, second.status) == (1, "failed", 2, "failed")
+    assert first.row == second.row == 0
+    assert second.start - first.start >= 0.5 and second.start > first.end   # the retry delay lies between them
     assert [t.textItem.toPlainText() for t in view.timeline.labels] == ["attempt 2"]
+    assert len(view.timeline.item.opts["x0"]) == 2     # both are drawn
+    view.timeline.click(view.timeline.bar_at((first.start + first.end) / 2, 0))
+    assert view.selected_node() == "this-computer" and view.log.path is not None
+
+
+def test_a_max_runtime_restart_shows_the_chain_with_a_marker_and_each_bar_opens_its_own_log(qtbot, window, engine):
+    engine.catalog.add_job(Job(name="hangs", targets="this-computer", steps=[Step(command="sleep 60")],
+                               policy=JobPolicy(max_runtime_s=0.8, max_restarts=1)))
+    first = engine.start_job("hangs")
+
+    def restarted():
+        runs = [r for r in engine.catalog.list_runs("hangs") if r.status.value not in ("running", "pending")]
+        return len(runs) == 2 and runs
+    qtbot.waitUntil(lambda: bool(restarted()), timeout=30_000)
+    second = max(restarted(), key=lambda r: r.id)
+    assert second.parent_run_id == first.id
+    window.open_run(second.id)
+    view = window.run_view
+    view.reload()
+    view.tabs.setCurrentWidget(view.timeline)
+    timeline = view.timeline
+    qtbot.waitUntil(lambda: timeline.built and len(timeline.bars) == 2, timeout=10_000)
+    old, new = sorted(timeline.bars, key=lambda b: b.start)
+    assert timeline.names == ["this-computer"] and old.row == new.row == 0
+    assert (old.status, old.of_run, new.status, new.of_run) == ("cancelled", first.id, "cancelled", None)
+    assert [m.run_id for m in timeline.markers] == [second.id]
+    assert old.end <= timeline.markers[0].at <= new.start + 0.01
+    label = [t.textItem.toPlainText() for t in timeline.labels]
+    assert label == [f"run #{second.id} · restart 1: max runtime of 0.8 s exceeded"]
+    assert len(timeline.lines) == 1                      # the dashed marker line is drawn
+    timeline.click(timeline.bar_at((new.start + new.end) / 2, 0))     # this run's bar: its log
+    assert view.run_id == second.id and str(second.id) in str(view.log.path)
+    timeline.click(timeline.bar_at((old.start + old.end) / 2, 0))     # the first run's bar: that run
+    assert view.run_id == first.id
+    first_log = engine.catalog.node_runs(first.id)[0].log_path
+    assert view.selected_node() == "this-computer" and str(view.log.path) == first_log
+    assert view.tabs.currentWidget() is timeline and len(timeline.bars) == 2   # still the whole chain
 
 
 def test_the_job_trend_marks_failures_and_a_click_filters_the_history(qtbot, window, engine):

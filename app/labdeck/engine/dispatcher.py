@@ -20,6 +20,7 @@ from ..core.targets import resolve_targets
 from ..executors.base import RUN_TOKEN_ENV, CommandRequest, Deadline, Ending, LaunchLimits, ScriptFile
 from ..executors.pool import ExecutorPool
 from ..executors.registry import factory_of
+from ..store.attempts import attempt_ended, attempt_started
 from ..store.catalog import Catalog
 from ..store.disk_space import is_disk_full
 from ..store.identity import catalog_token, run_token
@@ -167,8 +168,11 @@ class Dispatcher:
                 if cancel.is_set():
                     self._finish_node(active, nr, NodeRunStatus.CANCELLED, None, "cancelled", writer=writer)
                     return
+                began = time.time()
                 self._catalog.update_node_run(nr.id, status=NodeRunStatus.RUNNING, attempt=attempt,
-                                              started_at=time.time() if attempt == 1 else None)
+                                              started_at=began if attempt == 1 else None)
+                if attempts > 1:   # the timeline draws each attempt of a job with retries
+                    attempt_started(self._catalog, nr.id, attempt, began)
                 self._bus.publish(NodeRunStarted(run_id, nr.id, node.name, attempt))
                 if attempt > 1:
                     writer.note(f"attempt {attempt} of {attempts}")
@@ -191,6 +195,7 @@ class Dispatcher:
                 if last:
                     self._finish_node(active, nr, status, exit_code, message, kill_state, writer)
                     return
+                attempt_ended(self._catalog, nr.id, attempt, time.time(), str(status))
                 writer.note(f"attempt {attempt} ended {status}: {message}; retrying in {policy.retry_delay_s:g} s")
                 if cancel.wait(policy.retry_delay_s):
                     self._finish_node(active, nr, NodeRunStatus.CANCELLED, None, "cancelled while waiting to retry",

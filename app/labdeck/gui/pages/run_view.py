@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from ...core.errors import NotFound
 from ...core.models import NodeRun
 from ...engine.api import EngineApi
+from ...store.attempts import attempts_of_runs, run_chain
 from ...store.log_progress import LogProgress
 from ..actions import Actions
 from ..models.transfer_model import PERCENT_ROLE, STATE_ROLE, ProgressDelegate
@@ -93,6 +94,7 @@ class RunView(QWidget):
         self._ticks = 0
         self.timeline = RunTimeline()
         self.timeline.nodeClicked.connect(self.select_node)
+        self.timeline.nodeRunClicked.connect(self.open_node_run)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.matrix, "Nodes")
         self.tabs.addTab(self.timeline, "Timeline")
@@ -253,9 +255,25 @@ class RunView(QWidget):
         if self._ticks % TIMELINE_EVERY_TICKS == 0:   # a growing bar: a redraw every few seconds is enough
             self._update_timeline()
 
+    def open_node_run(self, run_id: int, node: str) -> None:
+        """A bar of another run of this run's restart chain: show that run, with the node's log."""
+        if run_id != self.run_id:
+            self.show_run(run_id)
+        self.select_node(node)
+
     def _update_timeline(self) -> None:
-        if self.tabs.currentWidget() is self.timeline:
-            self.timeline.set_node_runs(list(self.node_runs.values()))
+        if self.tabs.currentWidget() is not self.timeline or self.run_id is None:
+            return
+        chain = run_chain(self.engine.catalog, self.run_id)
+        node_runs = {self.run_id: list(self.node_runs.values())}
+        for run in chain:
+            if run.id not in node_runs:
+                node_runs[run.id] = self.engine.catalog.node_runs(run.id)
+        attempts = attempts_of_runs(self.engine.catalog, [run.id for run in chain])
+        if len(chain) > 1:
+            self.timeline.set_chain([(run, node_runs[run.id]) for run in chain], attempts, shown=self.run_id)
+        else:
+            self.timeline.set_node_runs(node_runs[self.run_id], attempts)
 
     def _update_progress(self) -> None:
         """Lines so far, the last line and the reported percentage of each node run, read from
