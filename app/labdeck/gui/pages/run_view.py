@@ -65,6 +65,7 @@ class RunView(QWidget):
         self._shown_rows: list[tuple] = []   # what each matrix row shows now (skip unchanged rows)
         self._header = ("", "")              # title and summary shown now
         self._selected: str | None = None    # the selected node, kept so output signals need no Qt call
+        self._chain: tuple = (None, [])     # ((run id, "running"), its restart chain) read while it runs
 
         self.title = QLabel("<h2>Run</h2>")
         self.summary = QLabel("Start a job, or open a run from the history.")
@@ -264,16 +265,22 @@ class RunView(QWidget):
     def _update_timeline(self) -> None:
         if self.tabs.currentWidget() is not self.timeline or self.run_id is None:
             return
-        chain = run_chain(self.engine.catalog, self.run_id)
-        node_runs = {self.run_id: list(self.node_runs.values())}
-        for run in chain:
-            if run.id not in node_runs:
-                node_runs[run.id] = self.engine.catalog.node_runs(run.id)
-        attempts = attempts_of_runs(self.engine.catalog, [run.id for run in chain])
+        catalog = self.engine.catalog
+        running = self.run.status.value == "running"
+        key = (self.run_id, "running") if running else None
+        if key is None or self._chain[0] != key:
+            # while a run goes, the rest of its chain cannot change (a restart starts once its run
+            # ended): read it once, not on every redraw of the growing bars
+            chain = run_chain(catalog, self.run_id)
+            self._chain = (key, [(run, None if run.id == self.run_id else catalog.node_runs(run.id)) for run in chain])
+        node_runs = list(self.node_runs.values())
+        chain = [(run, node_runs if others is None else others) for run, others in self._chain[1]]
+        retried = [run.id for run, nrs in chain if any(nr.attempt > 1 for nr in nrs)]
+        attempts = attempts_of_runs(catalog, retried) if retried else {}
         if len(chain) > 1:
-            self.timeline.set_chain([(run, node_runs[run.id]) for run in chain], attempts, shown=self.run_id)
+            self.timeline.set_chain(chain, attempts, shown=self.run_id)
         else:
-            self.timeline.set_node_runs(node_runs[self.run_id], attempts)
+            self.timeline.set_node_runs(node_runs, attempts)
 
     def _update_progress(self) -> None:
         """Lines so far, the last line and the reported percentage of each node run, read from
