@@ -202,12 +202,16 @@ class RunTimeline(ChartHost):
         self.origin = min(b.start for b in self.bars)
         plot.getPlotItem().setLabel("bottom", f"since {fmt_time(self.origin)}")
         _background, ink = theme_colors()   # outlines and labels in the palette's text colour (dark mode)
-        pens = [pg.mkPen(ink, width=2) if b.attempt > 1 else pg.mkPen(QColor(b.color).darker(130))
-                for b in self.bars]
+        colors = [status_color(b.status) for b in self.bars]   # as the palette is now (light or dark)
+        for color, b in zip(colors, self.bars, strict=True):
+            if b.of_run is not None:
+                color.setAlpha(110)   # another run of the restart chain: faded, the run shown stands out
+        pens = [pg.mkPen(ink, width=2) if b.attempt > 1 else pg.mkPen(QColor(c).darker(130))
+                for c, b in zip(colors, self.bars, strict=True)]
         self.item = pg.BarGraphItem(x0=[b.start - self.origin for b in self.bars],
                                     x1=[b.end - self.origin for b in self.bars],
                                     y=[b.row for b in self.bars], height=0.6,
-                                    brushes=[pg.mkBrush(b.color) for b in self.bars], pens=pens)
+                                    brushes=[pg.mkBrush(c) for c in colors], pens=pens)
         plot.addItem(self.item)
         for b in self.bars:
             if b.attempt > 1:
@@ -228,6 +232,11 @@ class RunTimeline(ChartHost):
         pad = max(0.5, end * 0.03)
         plot.setXRange(-pad, end + pad, padding=0)
         plot.setYRange(-1.0 if self.markers else -0.6, rows - 0.4, padding=0)
+
+    def apply_palette(self) -> None:
+        super().apply_palette()
+        if getattr(self, "lines", None) is not None:   # built (build() sets it after the plot)
+            self.render()   # bars, outlines and labels take their colours from the palette
 
     def bar_at(self, x: float, y: float) -> TimelineBar | None:
         """The bar at this time (epoch seconds) and row (the latest, where items follow each other)."""
