@@ -1,7 +1,7 @@
 """Desktop-app performance of LabDeck, each figure measured against a reference in the same run.
 
     /tmp/venv/bin/python -m bench.bench_gui [--only a,b,c] [--nodes 10] [--mb 200]
-                                            [--log-gib 1] [--runs 10000] [--profile]
+                                            [--log-gib 1] [--runs 10000] [--profile] [--stalls]
 
 Runs headless (QT_QPA_PLATFORM=offscreen) with the real engine, bridge and main window:
 
@@ -61,6 +61,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from bench.report import NOTES, ROWS, Row, pct, print_table  # noqa: E402
 
 STALL_TARGET_MS = 100.0
+STALL_REPORT_S = 0.05   # --stalls: gaps longer than this are explained
 FIRST_LINES_TARGET_S = 1.0
 LOG_RSS_TARGET_MB = 100.0
 SWITCH_TARGET_MS = 100.0
@@ -92,10 +93,12 @@ class TickProbe(QObject):
         self.timer.setInterval(interval_ms)
         self.timer.timeout.connect(self._tick)
         self.gaps: list[float] = []
+        self.long: list[tuple[float, float]] = []   # (start, end) of each gap > STALL_REPORT_S
         self._last: float | None = None
 
     def start(self) -> None:
         self.gaps.clear()
+        self.long.clear()
         self._last = time.perf_counter()
         self.timer.start()
 
@@ -107,10 +110,53 @@ class TickProbe(QObject):
         now = time.perf_counter()
         if self._last is not None:
             self.gaps.append(now - self._last)
+            if now - self._last > STALL_REPORT_S:
+                self.long.append((self._last, now))
         self._last = now
 
     def max_gap(self) -> float:
         return max(self.gaps, default=0.0)
+
+
+class StallSampler:
+    """What the GUI thread was doing during its longest gaps (``--stalls``): a thread samples the
+    GUI thread's Python stack every 2 ms; after the run, the samples inside each long gap of a
+    TickProbe are summed per stack. A gap whose samples all sit in the event loop's wait (or that
+    has hardly any samples: the sampler could not run either) is the OS or the GIL, not our code."""
+
+    def __init__(self, every_s: float = 0.002, depth: int = 6):
+        import collections
+        import threading
+        self.every_s, self.depth = every_s, depth
+        self.samples: collections.deque = collections.deque(maxlen=200_000)
+        self.main = threading.main_thread().ident
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="stall-sampler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            frame = sys._current_frames().get(self.main)
+            stack = []
+            while frame is not None and len(stack) < self.depth:
+                code = frame.f_code
+                stack.append(f"{Path(code.co_filename).name}:{frame.f_lineno} {code.co_name}")
+                frame = frame.f_back
+            self.samples.append((time.perf_counter(), " < ".join(stack)))
+
+    def report(self, gaps: list[tuple[float, float]], top: int = 5) -> None:
+        import collections
+        for start, end in sorted(gaps, key=lambda g: g[0] - g[1])[:top]:
+            inside = collections.Counter(st for t, st in self.samples if start <= t <= end)
+            print(f"    gap {ms(end - start)}: {sum(inside.values())} samples")
+            for stack, n in inside.most_common(3):
+                print(f"      {n:4d}  {stack}")
 
 
 def run_loop(seconds: float, until=None, poll_ms: int = 50) -> bool:
@@ -175,7 +221,7 @@ def charts_on(window) -> None:
 # --------------------------------------------------------------------------- a. streaming
 
 def bench_stream(app: QApplication, workdir: Path, node_count: int, total_mb: int, profile: bool,
-                 in_process: bool = False) -> None:
+                 in_process: bool = False, stalls: bool = False) -> None:
     """``in_process``: the engine in the GUI's process (LABDECK_ENGINE=inprocess), for comparison
     with the app's own set-up, the engine in a child process."""
     import tests.support.sshd as sshd_support
@@ -216,25 +262,38 @@ def bench_stream(app: QApplication, workdir: Path, node_count: int, total_mb: in
         finished: set[int] = set()
         window.bridge.runFinished.connect(lambda run_id, *_: finished.add(run_id))
         command = f"base64 -w 100 /dev/urandom | head -c {per_node}"
+        sampler = StallSampler() if stalls else None
+        if sampler:
+            sampler.start()
         probe.start()
         t0 = time.perf_counter()
+        launched: list[int] = []
+        window.actions.runLaunched.connect(launched.append)   # the window opens the run, as for a user
         with profiled(profile):
-            run = engine.start_command(command, "tag:bench", timeout_s=300)  # attached: the streaming path
-            window.open_run(run.id)
-            ok = run_loop(600, lambda: run.id in finished, poll_ms=20)
+            # started as the app starts a run: the engine call on a worker thread (a synchronous
+            # call here blocked the GUI thread for the engine's answer, up to ~150 ms under load,
+            # and was counted as the app's stall)
+            window.actions.run_command(command, "tag:bench", 300)   # attached: the streaming path
+            ok = run_loop(60, lambda: bool(launched), poll_ms=20)
+            run_id = launched[0] if launched else None
+            ok = ok and run_loop(600, lambda: run_id in finished, poll_ms=20)
         wall = time.perf_counter() - t0
         run_loop(0.3)  # let the last flushes and repaints land inside the probe
         probe.stop()
         busy_gaps = list(probe.gaps)
+        if sampler:
+            sampler.stop()
+            print(f"    the GUI thread during the {len(probe.long)} gaps > {ms(STALL_REPORT_S)} (longest first):")
+            sampler.report(probe.long)
 
-        node_runs = engine.catalog.node_runs(run.id)
+        node_runs = engine.catalog.node_runs(run_id) if run_id is not None else []
         statuses = sorted({nr.status.value for nr in node_runs})
         received = sum(Path(nr.log_path).stat().st_size for nr in node_runs if Path(nr.log_path).exists())
         expected = per_node * node_count
         view = window.run_view
         shown = view.log.area.rows
         if not ok:
-            NOTES.append(f"stream: run {run.id} did not finish within 600 s")
+            NOTES.append(f"stream: run {run_id} did not start, or did not finish within 600 s")
         stall, idle = max(busy_gaps, default=0.0), max(idle_gaps, default=0.0)
         ROWS.append(Row(f"a. max GUI stall, {node_count} nodes x {per_node / 1e6:.0f} MB ({where})", ms(stall),
                         ms(idle) + " (idle)", f"{stall / idle:.1f}x" if idle else "-",
@@ -550,6 +609,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=10_000, help="(c) runs in the history")
     parser.add_argument("--rounds", type=int, default=6, help="(c) rounds through all pages")
     parser.add_argument("--profile", action="store_true", help="cProfile the GUI thread of each measurement")
+    parser.add_argument("--stalls", action="store_true",
+                        help="(a) sample the GUI thread's stack and show what it did in each gap > 50 ms")
     args = parser.parse_args(argv)
     only = set(args.only.split(","))
 
@@ -558,7 +619,8 @@ def main(argv: list[str] | None = None) -> int:
           f"platform {app.platformName()}, {os.cpu_count()} CPUs", flush=True)
     workdir = Path(tempfile.mkdtemp(prefix="labdeck-bench-gui-"))
     started = time.perf_counter()
-    steps = (("a", "stream", lambda: bench_stream(app, workdir, args.nodes, args.mb, args.profile)),
+    steps = (("a", "stream", lambda: bench_stream(app, workdir, args.nodes, args.mb, args.profile,
+                                                  stalls=args.stalls)),
              ("a", "stream, engine in the GUI process",
               lambda: bench_stream(app, workdir, args.nodes, args.mb, args.profile, in_process=True)),
              ("b", "huge log", lambda: bench_huge_log(app, workdir, args.log_gib, args.profile)),

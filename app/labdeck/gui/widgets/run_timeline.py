@@ -41,9 +41,15 @@ class RestartMarker:
     text: str          # why, in a few words
 
 
-def _bar(node: str, row: int, start: float, end: float, status: str, attempt: int, of_run=None) -> TimelineBar:
-    return TimelineBar(node, row, start, max(end, start + 0.2), status, attempt, status_color(status).name(),
-                       of_run=of_run)
+def _color_names(statuses) -> dict[str, str]:
+    """status -> "#rrggbb" on the palette as it is now, each status asked once (status_color asks
+    Qt for the palette: a call that costs the GUI thread while nodes stream)."""
+    return {status: status_color(status).name() for status in set(statuses)}
+
+
+def _bar(colors: dict, node: str, row: int, start: float, end: float, status: str, attempt: int,
+         of_run=None) -> TimelineBar:
+    return TimelineBar(node, row, start, max(end, start + 0.2), status, attempt, colors[status], of_run=of_run)
 
 
 def timeline_bars(node_runs, now: float | None = None, attempts: dict | None = None,
@@ -53,6 +59,8 @@ def timeline_bars(node_runs, now: float | None = None, attempts: dict | None = N
     (store/attempts.py); a node run with more than one is drawn as one segment per attempt."""
     now = now or time.time()
     attempts = attempts or {}
+    colors = _color_names([nr.status.value for nr in node_runs] +
+                          [a.status or "failed" for tries in attempts.values() for a in tries])
     bars = []
     for index, nr in enumerate(node_runs):
         if nr.started_at is None:
@@ -63,11 +71,12 @@ def timeline_bars(node_runs, now: float | None = None, attempts: dict | None = N
         tries = [a for a in attempts.get(nr.id, ()) if a.attempt < nr.attempt and a.finished_at is not None]
         last_start = nr.started_at
         for a in tries:   # the attempts before the last one, each as it ended
-            bars.append(_bar(nr.node_name, row, a.started_at, a.finished_at, a.status or "failed", a.attempt, of_run))
+            bars.append(_bar(colors, nr.node_name, row, a.started_at, a.finished_at, a.status or "failed", a.attempt,
+                             of_run))
         last = next((a for a in attempts.get(nr.id, ()) if a.attempt == nr.attempt), None)
         if tries and last is not None:
             last_start = last.started_at
-        bars.append(_bar(nr.node_name, row, last_start, end, status, nr.attempt, of_run))
+        bars.append(_bar(colors, nr.node_name, row, last_start, end, status, nr.attempt, of_run))
     return bars
 
 
@@ -111,6 +120,7 @@ def array_bars(tasks, now: float | None = None) -> tuple[list[str], list[Timelin
     now = now or time.time()
     names: list[str] = []
     bars = []
+    colors: dict[str, str] = {}
     for run, nr in tasks:
         node, started = nr.get("node_name"), nr.get("started_at")
         if not node or started is None:
@@ -120,7 +130,8 @@ def array_bars(tasks, now: float | None = None) -> tuple[list[str], list[Timelin
         status = nr.get("status") or str(run.status)
         end = nr.get("finished_at") or now
         bars.append(TimelineBar(node, names.index(node), started, max(end, started + 0.2), status,
-                                nr.get("attempt") or 1, status_color(status).name(), run.id))
+                                nr.get("attempt") or 1, colors.get(status) or colors.setdefault(
+                                    status, status_color(status).name()), run.id))
     return names, bars
 
 
@@ -202,7 +213,8 @@ class RunTimeline(ChartHost):
         self.origin = min(b.start for b in self.bars)
         plot.getPlotItem().setLabel("bottom", f"since {fmt_time(self.origin)}")
         _background, ink = theme_colors()   # outlines and labels in the palette's text colour (dark mode)
-        colors = [status_color(b.status) for b in self.bars]   # as the palette is now (light or dark)
+        by_status = _color_names(b.status for b in self.bars)   # as the palette is now (light or dark)
+        colors = [QColor(by_status[b.status]) for b in self.bars]
         for color, b in zip(colors, self.bars, strict=True):
             if b.of_run is not None:
                 color.setAlpha(110)   # another run of the restart chain: faded, the run shown stands out
