@@ -141,22 +141,41 @@ class StallSampler:
         self._thread.join()
 
     def _run(self) -> None:
+        import threading
+        names = {}
+        me = threading.get_ident()
         while not self._stop.wait(self.every_s):
-            frame = sys._current_frames().get(self.main)
+            frames = sys._current_frames()
+            frame = frames.get(self.main)
             stack = []
             while frame is not None and len(stack) < self.depth:
                 code = frame.f_code
                 stack.append(f"{Path(code.co_filename).name}:{frame.f_lineno} {code.co_name}")
                 frame = frame.f_back
-            self.samples.append((time.perf_counter(), " < ".join(stack)))
+            others = []   # the other threads' innermost frames: who else wanted the GIL
+            for ident, other in frames.items():
+                if ident in (self.main, me):
+                    continue
+                if ident not in names:
+                    names[ident] = next((t.name for t in threading.enumerate() if t.ident == ident), str(ident))
+                others.append(f"{names[ident]}@{Path(other.f_code.co_filename).name}:{other.f_code.co_name}")
+            self.samples.append((time.perf_counter(), " < ".join(stack), tuple(others)))
 
     def report(self, gaps: list[tuple[float, float]], top: int = 5) -> None:
+        """Per gap: the GUI thread's stacks, the sampler's own longest pause inside the gap (as long
+        as the gap: the whole process got no CPU or no GIL, so not the GUI thread's own work), and
+        the other threads' frames seen meanwhile."""
         import collections
         for start, end in sorted(gaps, key=lambda g: g[0] - g[1])[:top]:
-            inside = collections.Counter(st for t, st in self.samples if start <= t <= end)
-            print(f"    gap {ms(end - start)}: {sum(inside.values())} samples")
-            for stack, n in inside.most_common(3):
+            inside = [s for s in self.samples if start <= s[0] <= end]
+            times = [start] + [s[0] for s in inside] + [end]
+            pause = max(b - a for a, b in zip(times, times[1:], strict=False))
+            print(f"    gap {ms(end - start)}: {len(inside)} samples; the sampler's own longest pause {ms(pause)}")
+            for stack, n in collections.Counter(s[1] for s in inside).most_common(3):
                 print(f"      {n:4d}  {stack}")
+            busy = collections.Counter(o for s in inside for o in s[2] if "wait" not in o and "select" not in o)
+            if busy:
+                print("      others: " + ", ".join(f"{o} x{n}" for o, n in busy.most_common(4)))
 
 
 def run_loop(seconds: float, until=None, poll_ms: int = 50) -> bool:

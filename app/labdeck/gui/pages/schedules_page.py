@@ -39,6 +39,7 @@ from ..scheduling import dst_flags, next_fire_text, scheduler_state, start_sched
 from ..status_style import dot_icon, fmt_ago, is_dark, status_color, status_icon, status_label
 from ..widgets.flow_layout import FlowLayout
 from ..widgets.page_parts import add_buttons, read_only_table
+from ..workers import run_async
 
 COLUMNS = ["Job", "Schedule", "Zone", "Next fire", "Enabled", "Catch-up", "Last result"]
 ALL = "(all jobs)"
@@ -61,6 +62,7 @@ class SchedulesPage(QWidget):
         self.now = now or (lambda: datetime.now(UTC))   # injectable clock for tests
         self.dialog: ScheduleDialog | None = None
         self.state = ("", "")
+        self._state_busy = False   # a scheduler-state question is on its way (update_state_later)
         self.start_error: str | None = None
         self._schedules: list[Schedule] = []
 
@@ -131,7 +133,27 @@ class SchedulesPage(QWidget):
         return self.start_error
 
     def update_state(self) -> None:
-        state, text = scheduler_state(self.engine)
+        self._show_state(scheduler_state(self.engine))
+
+    def update_state_later(self) -> None:
+        """update_state off the GUI thread: who schedules is asked of the engine, a round trip to
+        the engine process that a busy engine (nodes streaming output) answers in tens of ms —
+        the periodic tick would stall the window for as long."""
+        if self._state_busy:
+            return
+        self._state_busy = True
+
+        def done(result) -> None:
+            self._state_busy = False
+            self._show_state(result)
+
+        def failed(_exc) -> None:
+            self._state_busy = False
+
+        run_async(lambda: scheduler_state(self.engine), done, failed)
+
+    def _show_state(self, state_text: tuple[str, str]) -> None:
+        state, text = state_text
         color = {"here": "#2e7d32", "paused": "#e65100", "other": "#1565c0", "none": "#c62828"}[state]
         self.state_label.setText(f"<span style='color:{color}'>●</span> {text}")
         self.state_label.setToolTip(self.start_error or "")
@@ -142,15 +164,15 @@ class SchedulesPage(QWidget):
     # ---- refresh ----------------------------------------------------------------------------------
 
     def _tick(self) -> None:
-        self.update_state()
+        self.update_state_later()
         if self.isVisible():
-            self.refresh()
+            self.refresh(with_state=False)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
         self.refresh()
 
-    def refresh(self) -> None:
+    def refresh(self, with_state: bool = True) -> None:
         current = self.selected_id()
         now = self.now()
         paused = self.store.paused()
@@ -168,7 +190,8 @@ class SchedulesPage(QWidget):
             self.select_schedule(current)
         self._update_buttons()
         self._fill_timeline(self.store.list() if job else schedules, paused, now)
-        self.update_state()
+        if with_state:
+            self.update_state()
 
     def _fill_jobs(self) -> None:
         names = [j.name for j in self.engine.catalog.list_jobs()]

@@ -196,22 +196,31 @@ class RunTimeline(ChartHost):
         self.origin = 0.0
         self.labels: list = []
         self.lines: list = []
+        self._shown: dict = {}   # what the plot shows now: ticks, axis label, y range, labels' key
         self.plot.scene().sigMouseClicked.connect(self._clicked)
 
     def render(self) -> None:
+        """Draw the bars. A running run is redrawn every few seconds while nodes stream, so only
+        what changed is touched: the bars' item is updated in place, and the axis ticks, label,
+        y range, attempt labels and restart markers are set again only when they differ (each
+        of those makes pyqtgraph lay the axes out again: tens of ms on a busy machine)."""
         pg, plot = self.pg, self.plot
-        if self.item is not None:
-            plot.removeItem(self.item)
-            self.item = None
-        for item in self.labels + self.lines:
-            plot.removeItem(item)
-        self.labels, self.lines = [], []
-        rows = len(self.names)
-        plot.getPlotItem().getAxis("left").setTicks([[(i, n) for i, n in enumerate(self.names)]])
+        item = plot.getPlotItem()
+        ticks = [(i, n) for i, n in enumerate(self.names)]
+        if ticks != self._shown.get("ticks"):
+            item.getAxis("left").setTicks([ticks])
+            self._shown["ticks"] = ticks
         if not self.bars:
+            self._clear_decor()
+            if self.item is not None:
+                plot.removeItem(self.item)
+                self.item = None
             return
         self.origin = min(b.start for b in self.bars)
-        plot.getPlotItem().setLabel("bottom", f"since {fmt_time(self.origin)}")
+        label = f"since {fmt_time(self.origin)}"
+        if label != self._shown.get("label"):
+            item.setLabel("bottom", label)
+            self._shown["label"] = label
         _background, ink = theme_colors()   # outlines and labels in the palette's text colour (dark mode)
         by_status = _color_names(b.status for b in self.bars)   # as the palette is now (light or dark)
         colors = [QColor(by_status[b.status]) for b in self.bars]
@@ -220,30 +229,46 @@ class RunTimeline(ChartHost):
                 color.setAlpha(110)   # another run of the restart chain: faded, the run shown stands out
         pens = [pg.mkPen(ink, width=2) if b.attempt > 1 else pg.mkPen(QColor(c).darker(130))
                 for c, b in zip(colors, self.bars, strict=True)]
-        self.item = pg.BarGraphItem(x0=[b.start - self.origin for b in self.bars],
-                                    x1=[b.end - self.origin for b in self.bars],
-                                    y=[b.row for b in self.bars], height=0.6,
-                                    brushes=[pg.mkBrush(c) for c in colors], pens=pens)
-        plot.addItem(self.item)
-        for b in self.bars:
-            if b.attempt > 1:
-                text = pg.TextItem(f"attempt {b.attempt}", anchor=(0, 0.5), color=ink)
-                text.setPos(b.start - self.origin, b.row)
+        opts = dict(x0=[b.start - self.origin for b in self.bars], x1=[b.end - self.origin for b in self.bars],
+                    y=[b.row for b in self.bars], height=0.6, brushes=[pg.mkBrush(c) for c in colors], pens=pens)
+        if self.item is None:
+            self.item = pg.BarGraphItem(**opts)
+            plot.addItem(self.item)
+        else:
+            self.item.setOpts(**opts)
+        decor = (ink.name(), self.origin, tuple((b.attempt, b.start, b.row) for b in self.bars if b.attempt > 1),
+                 tuple(self.markers))
+        if decor != self._shown.get("decor"):
+            self._clear_decor()
+            self._shown["decor"] = decor
+            for b in self.bars:
+                if b.attempt > 1:
+                    text = pg.TextItem(f"attempt {b.attempt}", anchor=(0, 0.5), color=ink)
+                    text.setPos(b.start - self.origin, b.row)
+                    plot.addItem(text)
+                    self.labels.append(text)
+            for m in self.markers:   # a restart: a dashed line where the new run started, and why
+                line = pg.InfiniteLine(pos=m.at - self.origin, angle=90,
+                                       pen=pg.mkPen(ink, width=1, style=Qt.PenStyle.DashLine))
+                plot.addItem(line)
+                self.lines.append(line)
+                text = pg.TextItem(f"run #{m.run_id} · {m.text}", anchor=(0, 0), color=ink)
+                text.setPos(m.at - self.origin, -0.95)   # in the band kept free above the first row
                 plot.addItem(text)
                 self.labels.append(text)
-        for m in self.markers:   # a restart: a dashed line where the new run started, and why
-            line = pg.InfiniteLine(pos=m.at - self.origin, angle=90,
-                                   pen=pg.mkPen(ink, width=1, style=Qt.PenStyle.DashLine))
-            plot.addItem(line)
-            self.lines.append(line)
-            text = pg.TextItem(f"run #{m.run_id} · {m.text}", anchor=(0, 0), color=ink)
-            text.setPos(m.at - self.origin, -0.95)   # in the band kept free above the first row
-            plot.addItem(text)
-            self.labels.append(text)
         end = max(b.end for b in self.bars) - self.origin
         pad = max(0.5, end * 0.03)
         plot.setXRange(-pad, end + pad, padding=0)
-        plot.setYRange(-1.0 if self.markers else -0.6, rows - 0.4, padding=0)
+        y_range = (-1.0 if self.markers else -0.6, len(self.names) - 0.4)
+        if y_range != self._shown.get("y"):
+            plot.setYRange(*y_range, padding=0)
+            self._shown["y"] = y_range
+
+    def _clear_decor(self) -> None:
+        for item in self.labels + self.lines:
+            self.plot.removeItem(item)
+        self.labels, self.lines = [], []
+        self._shown.pop("decor", None)
 
     def apply_palette(self) -> None:
         super().apply_palette()
