@@ -345,7 +345,8 @@ def dark_shots(engine, window, pump, shot, chain_run: int, eval_run: int) -> Non
             window.open_run(chain_run)
             window.run_view.tabs.setCurrentWidget(window.run_view.timeline)
             window.run_view.select_node("gpu-01")
-            shot(window, (DOCS / "dark-run_timeline.png") if prefix == "large" else extra / f"dark-{prefix}-run_timeline.png")
+            kept = DOCS / "dark-run_timeline.png" if prefix == "large" else extra / f"dark-{prefix}-run_timeline.png"
+            shot(window, kept)
             window.run_view.tabs.setCurrentIndex(0)
             window.show_page(window.stack.indexOf(window.queue_page))
             shot(window, extra / f"dark-{prefix}-queue.png")

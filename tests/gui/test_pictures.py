@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from PySide6.QtCore import QRect
 from PySide6.QtGui import QColor, QImage, QPainter, QPalette
 from PySide6.QtWidgets import QStyleOptionViewItem
@@ -303,3 +304,27 @@ def test_a_run_from_before_the_window_opened_gets_its_progress_from_the_log(qtbo
     window.open_run(run.id)
     qtbot.waitUntil(lambda: (view.progress_of("this-computer") or ("",))[0] == "30%", timeout=10_000)
     assert view.progress_of("this-computer")[1:] == ("3", "last words")
+
+
+def test_a_growing_timeline_keeps_its_time_axis_until_the_bars_reach_its_end(qtbot):
+    """A running run is redrawn every few seconds while its nodes stream; re-laying the time axis
+    each time cost the GUI thread tens of ms under load (bench_gui --stalls). The axis keeps room
+    ahead of the growing bars and moves only when they reach it; a finished run fits exactly."""
+    from labdeck.gui.widgets.run_timeline import RunTimeline, TimelineBar
+    timeline = RunTimeline()
+    qtbot.addWidget(timeline)
+    timeline.show()
+    qtbot.waitUntil(lambda: timeline.built, timeout=10_000)
+
+    def grow(end, status="running"):
+        timeline.set_bars(["n1", "n2"], [TimelineBar("n1", 0, 100.0, end, status, 1, "#1e88e5"),
+                                         TimelineBar("n2", 1, 101.0, end, status, 1, "#1e88e5")])
+        return timeline.plot.getPlotItem().vb.viewRange()[0]
+
+    first = grow(110.0)
+    assert first[1] > 10 * 1.2                      # room ahead of the bars
+    assert grow(112.0) == first and grow(115.0) == first   # redrawn, the axis left alone
+    later = grow(100.0 + first[1] + 1)              # the bars reached the end: the axis moves on
+    assert later[1] > first[1]
+    done = grow(130.0, "succeeded")
+    assert done[1] == pytest.approx(30.0 + max(0.5, 30.0 * 0.03))   # a finished run fits exactly

@@ -33,7 +33,6 @@ from .status_style import BAD, dot_icon, plural
 from .tour import TOUR_KEY, Tour
 from .tray import Tray
 
-
 SIDEBAR_STYLE = ("QListWidget { border: none; font-size: 11pt; }"
                  " QListWidget::item { padding: 9px 6px; }"
                  "QListWidget::item:selected { background: palette(midlight); color: palette(text);"

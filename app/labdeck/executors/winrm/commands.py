@@ -356,7 +356,9 @@ $load = $null
 $cpus = @(Get-CimInstance Win32_Processor | Where-Object { $null -ne $_.LoadPercentage })
 if ($cpus.Count) { $load = ($cpus | Measure-Object -Property LoadPercentage -Average).Average }
 if ($null -eq $load) {
-    $load = (Get-CimInstance Win32_PerfFormattedData_PerfOS_Processor -Filter "Name='_Total'" -ErrorAction SilentlyContinue).PercentProcessorTime
+    $perf = Get-CimInstance Win32_PerfFormattedData_PerfOS_Processor -Filter "Name='_Total'" `
+        -ErrorAction SilentlyContinue
+    $load = $perf.PercentProcessorTime
 }
 if ($null -ne $load) { "cpu_pct=$([int]$load)" }
 """

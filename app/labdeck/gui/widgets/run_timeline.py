@@ -9,10 +9,9 @@ chain."""
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
-
-import re
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
@@ -258,7 +257,18 @@ class RunTimeline(ChartHost):
                 self.labels.append(text)
         end = max(b.end for b in self.bars) - self.origin
         pad = max(0.5, end * 0.03)
-        plot.setXRange(-pad, end + pad, padding=0)
+        if any(b.status == "running" for b in self.bars):
+            # growing bars: room ahead, so the time axis is laid out again only when they reach it
+            shown = self._shown.get("x")
+            if shown is None or end + pad > shown[1] or shown[1] > 2 * (end + pad) + 5:
+                x_range = (-pad, end * 1.25 + pad + 5)
+            else:
+                x_range = shown
+        else:
+            x_range = (-pad, end + pad)
+        if x_range != self._shown.get("x"):
+            plot.setXRange(*x_range, padding=0)
+            self._shown["x"] = x_range
         y_range = (-1.0 if self.markers else -0.6, len(self.names) - 0.4)
         if y_range != self._shown.get("y"):
             plot.setYRange(*y_range, padding=0)
