@@ -137,6 +137,12 @@ class RunView(QWidget):
         self._reload_timer.setSingleShot(True)
         self._reload_timer.setInterval(100)
         self._reload_timer.timeout.connect(self.reload)
+        # the timeline is drawn in its own turn of the event loop, after the matrix: opening a run
+        # while its nodes stream is then two short pauses, not one long one
+        self._timeline_timer = QTimer(self)
+        self._timeline_timer.setSingleShot(True)
+        self._timeline_timer.setInterval(0)
+        self._timeline_timer.timeout.connect(self._update_timeline)
         self._update_buttons()
 
     # ---- showing a run ------------------------------------------------------------------------
@@ -170,7 +176,8 @@ class RunView(QWidget):
         for row, nr in enumerate(node_runs):
             self._fill_row(row, nr)
         self._update_progress()
-        self._update_timeline()
+        if self.tabs.currentWidget() is self.timeline:
+            self._timeline_timer.start()
         counts: dict[str, int] = {}
         for nr in node_runs:
             counts[nr.status.value] = counts.get(nr.status.value, 0) + 1
