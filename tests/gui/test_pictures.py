@@ -328,3 +328,12 @@ def test_a_growing_timeline_keeps_its_time_axis_until_the_bars_reach_its_end(qtb
     assert later[1] > first[1]
     done = grow(130.0, "succeeded")
     assert done[1] == pytest.approx(30.0 + max(0.5, 30.0 * 0.03))   # a finished run fits exactly
+
+
+def test_the_last_seen_cell_says_how_long_the_node_has_been_up(qtbot, window, engine):
+    engine.catalog.add_node(Node(name="win-07", transport="local"))
+    engine.catalog.mark_node_seen("win-07", time.time(), probe=dict(PROBE, uptime_s=4 * 86400 + 3 * 3600 + 120))
+    window.refresh_all()
+    model = window.nodes_page.model
+    seen = COLUMNS.index("Last seen")
+    assert model.index(_row(model, "win-07"), seen).data(3) == "up 4 d 3 h at the last probe"
