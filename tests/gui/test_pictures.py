@@ -337,3 +337,18 @@ def test_the_last_seen_cell_says_how_long_the_node_has_been_up(qtbot, window, en
     model = window.nodes_page.model
     seen = COLUMNS.index("Last seen")
     assert model.index(_row(model, "win-07"), seen).data(3) == "up 4 d 3 h at the last probe"
+
+
+def test_a_resumed_run_is_marked_as_resumed_on_the_chain(qtbot):
+    """A resume (LabDeck stopped during a workflow or array run) is drawn like a restart, with
+    its own reason; bars of the run not shown say which run they belong to."""
+    from labdeck.core.models import NodeRun, Run, Trigger
+    from labdeck.core.status import NodeRunStatus, RunStatus
+    from labdeck.gui.widgets.run_timeline import chain_bars
+    stopped = Run(7, "nightly", Trigger.SCHEDULE, RunStatus.INTERRUPTED, {}, "n1", 100.0, 150.0)
+    resumed = Run(9, "nightly", Trigger.RESUME, RunStatus.SUCCEEDED, {}, "n1", 400.0, 460.0, parent_run_id=7)
+    chain = [(stopped, [NodeRun(70, 7, "n1", NodeRunStatus.INTERRUPTED, started_at=100.0, finished_at=150.0)]),
+             (resumed, [NodeRun(90, 9, "n1", NodeRunStatus.SUCCEEDED, started_at=401.0, finished_at=460.0)])]
+    names, bars, markers = chain_bars(chain, shown=9)
+    assert names == ["n1"] and [(b.of_run, b.status) for b in bars] == [(7, "interrupted"), (None, "succeeded")]
+    assert [(m.run_id, m.at, m.text) for m in markers] == [(9, 401.0, "resumed: LabDeck had stopped")]
