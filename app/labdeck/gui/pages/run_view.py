@@ -270,10 +270,11 @@ class RunView(QWidget):
         self.select_node(node)
 
     def _update_timeline(self) -> None:
-        if self.tabs.currentWidget() is not self.timeline or self.run_id is None:
+        run = getattr(self, "run", None)   # set by reload (not when the run could not be read)
+        if self.tabs.currentWidget() is not self.timeline or run is None or run.id != self.run_id:
             return
         catalog = self.engine.catalog
-        running = self.run.status.value == "running"
+        running = run.status.value == "running"
         key = (self.run_id, "running") if running else None
         if key is None or self._chain[0] != key:
             # while a run goes, the rest of its chain cannot change (a restart starts once its run
