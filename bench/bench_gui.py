@@ -11,6 +11,10 @@ a. streaming -- 10 real sshd nodes (tests/support/sshd.py) each print 20 MB of b
                 columns (lines, last line) following every node and the run's timeline chart shown. A QTimer on
                 the GUI thread ticks every 10 ms and records the longest gap between ticks.
                 Reference: the same probe with the app idle. Target: no gap > 100 ms.
+                The run is started as the app starts one (Actions: the engine call on a
+                worker thread). ``--stalls`` also samples the GUI thread's stack every 2 ms
+                and prints, per gap > 50 ms, what it was doing (and whether the whole
+                process was starved: the sampler's own pause).
                 The bytes in the run's log files must equal the bytes the nodes produced.
 b. huge log  -- a 1 GiB log of realistic lines (generated once into a temp folder, deleted
                 after) opened in the LogView widget: time until the first lines are painted
