@@ -156,6 +156,7 @@ class StallSampler:
                 code = frame.f_code
                 stack.append(f"{Path(code.co_filename).name}:{frame.f_lineno} {code.co_name}")
                 frame = frame.f_back
+            other = None
             others = []   # the other threads' innermost frames: who else wanted the GIL
             for ident, other in frames.items():
                 if ident in (self.main, me):
@@ -164,8 +165,11 @@ class StallSampler:
                     names[ident] = next((t.name for t in threading.enumerate() if t.ident == ident), str(ident))
                 others.append(f"{names[ident]}@{Path(other.f_code.co_filename).name}:{other.f_code.co_name}")
             self.samples.append((time.perf_counter(), " < ".join(stack), tuple(others)))
+            # hold no frame of a running thread while waiting: with them kept across the wait,
+            # 3 of ~15 runs on Python 3.13.0 ended in a SIGSEGV in the GUI thread
+            frames = frame = other = None
 
-    def report(self, gaps: list[tuple[float, float]], top: int = 5) -> None:
+    def report(self, gaps: list[tuple[float, float]], t0: float, top: int = 5) -> None:
         """Per gap: the GUI thread's stacks, the sampler's own longest pause inside the gap (as long
         as the gap: the whole process got no CPU or no GIL, so not the GUI thread's own work), and
         the other threads' frames seen meanwhile."""
@@ -174,7 +178,8 @@ class StallSampler:
             inside = [s for s in self.samples if start <= s[0] <= end]
             times = [start] + [s[0] for s in inside] + [end]
             pause = max(b - a for a, b in zip(times, times[1:], strict=False))
-            print(f"    gap {ms(end - start)}: {len(inside)} samples; the sampler's own longest pause {ms(pause)}")
+            print(f"    gap {ms(end - start)} at {start - t0:.2f} s: {len(inside)} samples; "
+                  f"the sampler's own longest pause {ms(pause)}")
             for stack, n in collections.Counter(s[1] for s in inside).most_common(3):
                 print(f"      {n:4d}  {stack}")
             busy = collections.Counter(o for s in inside for o in s[2] if "wait" not in o and "select" not in o)
@@ -307,7 +312,7 @@ def bench_stream(app: QApplication, workdir: Path, node_count: int, total_mb: in
         if sampler:
             sampler.stop()
             print(f"    the GUI thread during the {len(probe.long)} gaps > {ms(STALL_REPORT_S)} (longest first):")
-            sampler.report(probe.long)
+            sampler.report(probe.long, t0)
 
         node_runs = engine.catalog.node_runs(run_id) if run_id is not None else []
         statuses = sorted({nr.status.value for nr in node_runs})
