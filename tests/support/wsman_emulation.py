@@ -57,8 +57,11 @@ PS_QUOTED = r"'((?:[^'\u2018\u2019\u201a\u201b]|['\u2018\u2019\u201a\u201b]{2})*
 _ENV_RE = re.compile(r"^\[Environment\]::SetEnvironmentVariable\(" + PS_QUOTED + r", " + PS_QUOTED + r"\)$", re.M)
 # A .ps1 runs as sh text here; like Windows PowerShell, it drops the file's UTF-8 BOM first.
 PS1_AS_SH = r"""/bin/sh -c "$(LC_ALL=C sed '1s/^\xef\xbb\xbf//' "$LABDECK_SCRIPT")" """.strip()
-_SCRIPT_ENV_RE = re.compile(r"^\[Environment\]::SetEnvironmentVariable\('LABDECK_SCRIPT', "
+# a variable set to a file under the profile folder (the uploaded script, an option value's file)
+_SCRIPT_ENV_RE = re.compile(r"^\[Environment\]::SetEnvironmentVariable\('(\w+)', "
                             r"\(Join-Path \$env:USERPROFILE " + PS_QUOTED + r"\)\)$", re.M)
+# PowerShell reading an option value's file (core.quoting) as sh reads it (sh drops trailing newlines)
+_READ_VALUE_FILE = re.compile(r"\(Get-Content -Raw -Encoding UTF8 -LiteralPath \$env:(\w+)\)")
 _PARAM_RE = re.compile(r"^\$(\w+) = " + PS_QUOTED + r"$", re.M)
 _PS_PAIR = re.compile(r"(['\u2018\u2019\u201a\u201b])\1")
 _CMD_VAR = re.compile(r"%(\w+)%|!(\w+)!")
@@ -191,9 +194,8 @@ def plan_command(command: str, arguments: str, root: Path, quotas: dict[str, str
     first = script.split("\n", 1)[0]
     env = {ps_unquote(m.group(1)): ps_unquote(m.group(2)) for m in _ENV_RE.finditer(script)}
     env = {k: str(map_path(v, root)) if re.match(r"^[A-Za-z]:\\", v) else v for k, v in env.items()}
-    script_path = _SCRIPT_ENV_RE.search(script)
-    if script_path:
-        env["LABDECK_SCRIPT"] = str(map_path(ps_unquote(script_path.group(1)), root))
+    for profile_path in _SCRIPT_ENV_RE.finditer(script):
+        env[profile_path.group(1)] = str(map_path(ps_unquote(profile_path.group(2)), root))
     params = {m.group(1): ps_unquote(m.group(2)) for m in _PARAM_RE.finditer(script)}
     if first == "# labdeck-launch cmd":
         # the launcher copies cmd's stderr bytes to its own as they are: no CLIXML
@@ -207,7 +209,7 @@ def plan_command(command: str, arguments: str, root: Path, quotas: dict[str, str
                     clixml_stderr=False, launch=True)
     if first == "# labdeck-launch powershell":
         text = script.split("# labdeck-payload\n", 1)[1].rsplit("\n# labdeck-payload-end", 1)[0]
-        text = text.replace("& $env:LABDECK_SCRIPT", PS1_AS_SH)
+        text = _READ_VALUE_FILE.sub(r'"$(cat "$\1")"', text.replace("& $env:LABDECK_SCRIPT", PS1_AS_SH))
         return Plan(["/bin/sh", "-c", text], env, stdin_open=False, pid_mark=True, launch=True)
     if first.startswith("# labdeck-helper detached-"):
         return plan_detached(first.split()[-1], params, root)

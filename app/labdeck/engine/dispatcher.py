@@ -14,6 +14,7 @@ from ..core.errors import AuthenticationFailed, HostKeyChanged, HostKeyUnknown, 
 from ..core.events import NodeRunFinished, NodeRunOutput, NodeRunStarted, RunFinished, RunStarted
 from ..core.exit_codes import describe_exit
 from ..core.models import Job, Node, NodeRun, Run, StepKind
+from ..core.option_values import ValueFile, detached_overflow, split_values
 from ..core.quoting import Shell, option_environment, shell_for_script, substitute
 from ..core.status import RETRYABLE, KillState, NodeRunStatus, RunStatus, summarize_run
 from ..core.targets import resolve_targets
@@ -252,9 +253,10 @@ class Dispatcher:
         job, options = active.job, active.run.options
         deadline = Deadline.after(job.policy.timeout_s)
         token = run_token(self._catalog, nr.id)
-        env = option_environment(options) | active.env | {
-            "LABDECK_RUN_ID": str(active.run.id), "LABDECK_JOB": job.name, "LABDECK_NODE": node.name,
-            RUN_TOKEN_ENV: token}
+        option_env, value_files = split_values(options)
+        run_env = active.env | {"LABDECK_RUN_ID": str(active.run.id), "LABDECK_JOB": job.name,
+                                "LABDECK_NODE": node.name, RUN_TOKEN_ENV: token}
+        env = option_env | run_env
         stop = _StopOnLogFailure(cancel, writer)
         try:
             executor = self._pool.get(node)
@@ -267,6 +269,11 @@ class Dispatcher:
                 return NodeRunStatus.ERROR, None, message, None
             ops = self.detached.ops_for(executor) if parts else None
             if ops is not None and parts is not None:  # puts first, the work detached on the node, gets after
+                too_large = detached_overflow(options)
+                if too_large:
+                    writer.note(too_large)
+                    return NodeRunStatus.ERROR, None, too_large, None
+                env = option_environment(options) | run_env  # a detached launcher carries every value itself
                 before, work, after = parts
                 failure = run_transfers(self._pool, node, before, options, deadline, stop, writer)
                 if failure is not None:
@@ -286,7 +293,7 @@ class Dispatcher:
             uploads: list[str] = []  # files put in the run folder on the node
             try:
                 return self._attached_steps(active, node, executor, run_tag, deadline, stop, writer, env, token,
-                                            uploads)
+                                            uploads, value_files)
             finally:
                 if uploads:
                     _remove_run_folder(executor, run_tag)
@@ -298,9 +305,12 @@ class Dispatcher:
             return NodeRunStatus.ERROR, None, str(exc), None
 
     def _attached_steps(self, active: ActiveRun, node: Node, executor, run_tag: str, deadline: Deadline, stop,
-                        writer: LogWriter, env: dict[str, str], token: str, uploads: list[str]):
+                        writer: LogWriter, env: dict[str, str], token: str, uploads: list[str],
+                        value_files: list[ValueFile]):
         """The job's steps one after the other in this connection (the node run is attached)."""
         job, options = active.job, active.run.options
+        in_files = frozenset(v.option for v in value_files)
+        uploads += [v.filename for v in value_files]
         exit_code: int | None = None
         for index, step in enumerate(job.steps, 1):
             if step.kind in TRANSFER_KINDS:
@@ -308,13 +318,14 @@ class Dispatcher:
                 if failure is not None:
                     return failure[0], None, failure[1], None
                 continue
-            request = CommandRequest(env=env, run_tag=run_tag, run_token=token,
+            request = CommandRequest(env=env, value_files=value_files, run_tag=run_tag, run_token=token,
                                      keep_background=job.policy.background == "keep")
             if step.kind is StepKind.SCRIPT:
                 shell = shell_for_script(step.filename, executor.shell)
-                request.script = ScriptFile(step.filename, substitute(step.script, options, shell), node.python)
+                request.script = ScriptFile(step.filename, substitute(step.script, options, shell, in_files),
+                                            node.python)
             else:
-                request.command = substitute(step.command, options, executor.shell)
+                request.command = substitute(step.command, options, executor.shell, in_files)
                 if executor.shell is Shell.SH and len(request.command.encode()) > LONG_COMMAND_BYTES:
                     # too long for one exec request or argv string (SSH packets, Linux's 128 KiB
                     # per argument): it travels as a script file, as script steps do

@@ -23,7 +23,7 @@ def script_invocation(path: str, script: ScriptFile) -> str:
     return f"/bin/sh {quoted}"
 
 
-def launch_wrapper(command: str, env: dict[str, str]) -> str:
+def launch_wrapper(command: str, env: dict[str, str], home_paths: dict[str, str] | None = None) -> str:
     """A line for the login shell that runs ``command`` under ``/bin/sh`` as the leader of its
     own process group (so its whole tree can be signalled as one), printing the group id first.
 
@@ -32,6 +32,8 @@ def launch_wrapper(command: str, env: dict[str, str]) -> str:
     nothing. Elsewhere ``setsid -w`` (which forks and passes the exit code on) makes the group,
     or perl where there is no setsid (macOS)."""
     exports = "".join(f"export {name}={shlex.quote(value)}; " for name, value in env.items())
+    # variables naming a file under the login folder: made full paths, so a step that changes folder still finds it
+    exports += "".join(f"export {name}=\"$HOME\"/{shlex.quote(path)}; " for name, path in (home_paths or {}).items())
     inner = shlex.quote(f"printf '\\036LABDECK_PGID %s\\n' \"$$\"; {exports}{command}")
     return (
         "if read -r _ _ _ _ pg _ </proc/$$/stat 2>/dev/null && [ \"$pg\" = \"$$\" ]; "

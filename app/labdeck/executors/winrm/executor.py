@@ -118,7 +118,11 @@ class WinrmExecutor:
             self._put_bytes(script_bytes(request.script.filename, request.script.body), path)
         else:
             payload = command_payload(request.command, self.shell)
-        command, args = powershell_command(launch_script(payload, request.env, self.utf8))
+        value_paths = {}  # option values too large for the environment travel as files
+        for value in request.value_files:
+            value_paths[value.variable] = script_remote_path(request.run_tag, value.filename)
+            self._put_bytes(value.body.encode("utf-8", "surrogatepass"), value_paths[value.variable])
+        command, args = powershell_command(launch_script(payload, request.env, self.utf8, value_paths))
         with self.pool.command_slots:
             shell, command_id = self.pool.start(command, args)
             try:
