@@ -353,6 +353,8 @@ class Dispatcher:
                 if result.leftovers:
                     detail += (f", with {result.leftovers} process{'es' if result.leftovers > 1 else ''} that had "
                                "left its process group (found by the run token)")
+                if state is KillState.KILL_UNCONFIRMED and result.survivors:
+                    detail += f"; still running: {', '.join(result.survivors)}"
                 message = f"step {index} {verb}{limit}; {detail}"
                 writer.note(message)
                 status = NodeRunStatus.TIMED_OUT if result.ending is Ending.TIMED_OUT else NodeRunStatus.CANCELLED

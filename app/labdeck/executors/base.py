@@ -97,6 +97,7 @@ class ExecResult:
     kill_state: KillState | None = None
     pid: int | None = None
     leftovers: int = 0              # processes outside the group found (and killed) by the run token
+    survivors: tuple[str, ...] = ()  # what a kill could not end ("sleep (pid 4242, user root)")
     note: str = ""                  # what the executor did that the log should say (background processes)
 
 

@@ -41,6 +41,7 @@ from ..posix_shell import (
     launch_wrapper,
     parse_leftovers,
     parse_probe,
+    parse_survivors,
     script_invocation,
 )
 from . import exit_signal as ssh_exit_signal
@@ -136,8 +137,8 @@ class SshExecutor:
             # group id, so the kill can be aimed and verified.
             if stop is not None and (pgid or time.monotonic() - stop_since > MARK_WAIT_S):
                 if pgid:
-                    state, leftovers = self.kill_group(pgid, grace_s, token)
-                    return ExecResult(stop, None, state, pgid, leftovers)
+                    state, leftovers, survivors = self.kill_group_named(pgid, grace_s, token)
+                    return ExecResult(stop, None, state, pgid, leftovers, survivors=survivors)
                 # Never reported: closing the channel makes the launcher die of SIGPIPE when it
                 # writes the id, before the command itself starts.
                 chan.close()
@@ -167,11 +168,17 @@ class SshExecutor:
     def kill_group(self, pgid: int, grace_s: float, token: str = "") -> tuple[KillState, int]:
         """Signal the process group on the node, then what escaped it but carries the run token,
         and verify all of it is gone; with how many escaped processes were found."""
+        state, leftovers, _survivors = self.kill_group_named(pgid, grace_s, token)
+        return state, leftovers
+
+    def kill_group_named(self, pgid: int, grace_s: float, token: str = "") -> tuple[KillState, int, tuple[str, ...]]:
+        """kill_group, and what survived it, named (empty when all of it is gone)."""
         try:
             out = self._exec_quick(kill_group_script(pgid, grace_s, token), timeout=2 * grace_s + 15)
         except NodeUnreachable:
-            return KillState.KILL_UNCONFIRMED, 0
-        return (KillState.KILLED if "GONE" in out else KillState.KILL_UNCONFIRMED), parse_leftovers(out)
+            return KillState.KILL_UNCONFIRMED, 0, ("the node stopped answering, so nothing could be checked",)
+        state = KillState.KILLED if "GONE" in out else KillState.KILL_UNCONFIRMED
+        return state, parse_leftovers(out), tuple(parse_survivors(out))
 
     def _exec_quick(self, command: str, timeout: float = 20) -> str:
         """A short helper command (kill, probe, mkdir); its stdout as text."""
