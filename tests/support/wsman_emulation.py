@@ -262,7 +262,10 @@ def plan_detached(name: str, params: dict[str, str], root: Path) -> Plan:
         folder = map_path(params["runDir"], root)
         launcher = (folder / "launch.ps1").read_text(encoding="utf-8-sig")
         (folder / "launch.sh").write_text(detached_launcher_as_sh(launcher, root))
-        return Plan(["/bin/sh", "-c", posix_detached.start_command(str(folder))], stdin_open=False)
+        # Win32_Process.Create starts the launcher through the WMI service, outside the shell's job
+        # (tests/support/wsman_server.py, Delete): it does not carry the shell's job variable
+        return Plan(["env", "-u", "WSMAN_TEST_SHELL_JOB", "/bin/sh", "-c", posix_detached.start_command(str(folder))],
+                    stdin_open=False)
     if name == "detached-status":
         pid = int(params["labdeckPid"]) if params["labdeckPid"] else None
         return Plan(["/bin/sh", "-c", posix_detached.status_script(str(map_path(params["runDir"], root)), pid)],

@@ -146,8 +146,12 @@ class WinrmExecutor:
                 raise
             if result.ending is Ending.EXITED:
                 self.pool.finish(shell, command_id)
-            else:
-                self.pool.release(shell, True)
+                return result
+            # A stopped step's shell is deleted, not pooled: Windows then ends every process still
+            # in the shell's job, which holds what taskkill /T cannot reach (a child whose parent
+            # exited). Other processes' environments cannot be read on Windows, so there is no
+            # run-token search there (README: what still escapes).
+            self.pool.release(shell, False)
             return result
 
     @staticmethod
