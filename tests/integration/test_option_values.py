@@ -98,9 +98,27 @@ def test_small_values_stay_in_the_environment(engine):
     assert Path(node_run.log_path).read_text() == "b" * 4096 + "|none\n"
 
 
-def test_a_detached_run_refuses_a_value_its_launcher_cannot_carry_with_what_to_do(engine):
-    _run, node_runs = run_job(engine, _value_job(launch="detached"), {"v": MEGABYTE})
-    node_run = node_runs["this-computer"]
+def test_a_large_value_reaches_a_detached_run_on_this_computer(engine):
+    _run, node_runs = run_job(engine, _value_job(launch="detached"), {"v": AWKWARD})
+    path = _check_value_arrived(node_runs["this-computer"])
+    assert path.startswith("/") and "/.labdeck/runs/" in path and path.endswith("/option-v.txt")
+
+
+@pytest.mark.slow
+def test_a_large_value_reaches_a_detached_run_on_an_ssh_node(engine, sshd_node):
+    add_sshd_node(engine, sshd_node, name="ssh1")
+    job = _value_job(command=f"cd /; {READ_BOTH}", launch="detached")
+    job.targets = "ssh1"
+    _run, node_runs = run_job(engine, job, {"v": AWKWARD})
+    _check_value_arrived(node_runs["ssh1"])
+
+
+def test_a_windows_detached_run_refuses_a_value_its_launcher_cannot_carry_with_what_to_do(engine, wsman_server):
+    add_winrm_node(engine, wsman_server, shell="powershell")
+    job = _value_job(launch="detached")
+    job.targets = "win1"
+    _run, node_runs = run_job(engine, job, {"v": MEGABYTE})
+    node_run = node_runs["win1"]
     assert node_run.status is NodeRunStatus.ERROR
     assert node_run.message.startswith("option 'v' (1,000,000 bytes) is larger than a detached run carries in its "
                                        "environment (32,768 bytes a value): run the job attached (--launch attached)")

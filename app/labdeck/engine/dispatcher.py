@@ -13,12 +13,11 @@ from dataclasses import replace
 
 from ..core.errors import AuthenticationFailed, HostKeyChanged, HostKeyUnknown, LabDeckError, NodeUnreachable
 from ..core.events import NodeRunFinished, NodeRunOutput, NodeRunStarted, RunFinished, RunStarted
-from ..core.models import Job, Node, NodeRun, Run, StepKind
-from ..core.option_values import detached_overflow, split_values
-from ..core.quoting import option_environment, shell_for_script, substitute
+from ..core.models import Job, Node, NodeRun, Run
+from ..core.option_values import split_values
 from ..core.status import RETRYABLE, KillState, NodeRunStatus, RunStatus, summarize_run
 from ..core.targets import resolve_targets
-from ..executors.base import RUN_TOKEN_ENV, CommandRequest, Deadline, LaunchLimits, ScriptFile
+from ..executors.base import RUN_TOKEN_ENV, CommandRequest, Deadline, LaunchLimits
 from ..executors.pool import ExecutorPool
 from ..executors.registry import factory_of
 from ..store.catalog import Catalog
@@ -28,6 +27,7 @@ from .active_run import ActiveRun
 from .attached_steps import AttachedContext, remove_run_folder, run_attached_steps
 from .bus import EventBus
 from .detached import DetachedRunner
+from .detached_work import detached_work
 from .heartbeat import Heartbeats
 from .outcome import Outcome
 from .reattach import Reattacher, RunHooks
@@ -268,24 +268,17 @@ class Dispatcher:
                 return Outcome(NodeRunStatus.ERROR, None, message)
             ops = self.detached.ops_for(executor) if parts else None
             if ops is not None and parts is not None:  # puts first, the work detached on the node, gets after
-                too_large = detached_overflow(options)
-                if too_large:
-                    writer.note(too_large)
-                    return Outcome(NodeRunStatus.ERROR, None, too_large)
-                env = option_environment(options) | run_env  # a detached launcher carries every value itself
-                before, work, after = parts
+                # a value too large for this node's launcher: InvalidInput, an error below
+                detached = detached_work(ops, executor.shell, node, parts[1], options)
+                before, _work, after = parts
                 failure = run_transfers(self._pool, node, before, options, deadline, stop, writer)
                 if failure is not None:
                     return failure
-                steps = [ScriptFile(s.filename, substitute(s.script, options,
-                                                           shell_for_script(s.filename, executor.shell)),
-                                    node.python)
-                         if s.kind is StepKind.SCRIPT else substitute(s.command, options, executor.shell)
-                         for s in work]
                 wants = job.plan.resources
                 limits = LaunchLimits(wants.cpus, wants.memory_mb, wants.gpus, job.policy.timeout_s)
-                outcome = self.detached.launch(ops, active.run.id, node, nr, writer, stop, steps, env,
-                                               job.policy.timeout_s, CommandRequest().kill_grace_s, limits)
+                outcome = self.detached.launch(ops, active.run.id, node, nr, writer, stop, detached.steps,
+                                               detached.option_env | run_env, job.policy.timeout_s,
+                                               CommandRequest().kill_grace_s, limits, detached.value_files)
                 return self._collect_after(outcome, node, after, options, deadline, stop, writer)
             # unique per catalog and node: two catalogs sharing a login never run each other's scripts
             run_tag = f"run-{active.run.id}-{node.name}-{catalog_token(self._catalog)}"

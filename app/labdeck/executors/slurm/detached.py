@@ -42,6 +42,7 @@ class SbatchRejected(LabDeckError):
 
 
 class SlurmDetachedOps(SshDetachedOps):
+    carries_value_files = False  # a batch script carries every option value in its own environment
     enforces_timeout = True   # the job's --time: time in the queue does not count against it
     poll_max_s = 5.0
 
