@@ -13,6 +13,7 @@ import pytest
 
 from labdeck.core.errors import InvalidInput
 from labdeck.core.models import Job, JobOption, JobPolicy, Step
+from labdeck.core.quoting import Shell
 from labdeck.core.status import NodeRunStatus
 from labdeck.store.jobfile import job_from_yaml
 from tests.conftest import add_sshd_node, add_winrm_node
@@ -113,15 +114,24 @@ def test_a_large_value_reaches_a_detached_run_on_an_ssh_node(engine, sshd_node):
     _check_value_arrived(node_runs["ssh1"])
 
 
-def test_a_windows_detached_run_refuses_a_value_its_launcher_cannot_carry_with_what_to_do(engine, wsman_server):
+def test_a_large_value_reaches_a_detached_powershell_step_on_a_windows_node(engine, wsman_server):
     add_winrm_node(engine, wsman_server, shell="powershell")
     job = _value_job(launch="detached")
     job.targets = "win1"
-    _run, node_runs = run_job(engine, job, {"v": MEGABYTE})
-    node_run = node_runs["win1"]
-    assert node_run.status is NodeRunStatus.ERROR
-    assert node_run.message.startswith("option 'v' (1,000,000 bytes) is larger than a detached run carries in its "
-                                       "environment (32,768 bytes a value): run the job attached (--launch attached)")
+    _run, node_runs = run_job(engine, job, {"v": AWKWARD})
+    path = _check_value_arrived(node_runs["win1"])
+    assert path.endswith("option-v.txt") and ".labdeck" in path
+
+
+def test_a_slurm_node_refuses_a_value_its_batch_script_cannot_carry_with_what_to_do():
+    from labdeck.core.models import Node
+    from labdeck.engine.detached_work import detached_work
+    from labdeck.executors.slurm.detached import SlurmDetachedOps
+    with pytest.raises(InvalidInput) as caught:
+        detached_work(SlurmDetachedOps.__new__(SlurmDetachedOps), Shell.SH, Node(name="hpc"),
+                      [Step(command="echo ${option.v}")], {"v": MEGABYTE})
+    assert str(caught.value).startswith("option 'v' (1,000,000 bytes) is larger than a detached run carries in its "
+                                        "environment (32,768 bytes a value): run the job attached (--launch attached)")
 
 
 def test_a_megabyte_default_in_a_job_file_is_accepted():

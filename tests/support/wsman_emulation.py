@@ -209,7 +209,7 @@ def plan_command(command: str, arguments: str, root: Path, quotas: dict[str, str
                     clixml_stderr=False, launch=True)
     if first == "# labdeck-launch powershell":
         text = script.split("# labdeck-payload\n", 1)[1].rsplit("\n# labdeck-payload-end", 1)[0]
-        text = _READ_VALUE_FILE.sub(r'"$(cat "$\1")"', text.replace("& $env:LABDECK_SCRIPT", PS1_AS_SH))
+        text = powershell_step_as_sh(text)
         return Plan(["/bin/sh", "-c", text], env, stdin_open=False, pid_mark=True, launch=True)
     if first.startswith("# labdeck-helper detached-"):
         return plan_detached(first.split()[-1], params, root)
@@ -233,7 +233,7 @@ def powershell_step_as_sh(text: str) -> str:
     """A PowerShell step's payload (between the payload marker lines) as sh text."""
     if "# labdeck-payload\n" in text:
         text = text.split("# labdeck-payload\n", 1)[1].rsplit("\n# labdeck-payload-end", 1)[0]
-    return text.replace("& $env:LABDECK_SCRIPT", PS1_AS_SH)
+    return _READ_VALUE_FILE.sub(r'"$(cat "$\1")"', text.replace("& $env:LABDECK_SCRIPT", PS1_AS_SH))
 
 
 def detached_cmd_as_sh(arguments: str) -> str:
@@ -245,6 +245,7 @@ def detached_cmd_as_sh(arguments: str) -> str:
 def detached_launcher_as_sh(launcher: str, root: Path) -> str:
     """The POSIX launcher doing what a Windows detached launcher (``launch.ps1``) does."""
     env = {ps_unquote(m.group(1)): ps_unquote(m.group(2)) for m in _ENV_RE.finditer(launcher)}
+    env |= {m.group(1): str(map_path(ps_unquote(m.group(2)), root)) for m in _SCRIPT_ENV_RE.finditer(launcher)}
     invocations = []
     for match in _DETACHED_STEP_RE.finditer(launcher):
         kind, text, script = match.group(2), ps_unquote(match.group(3)), ps_unquote(match.group(4))

@@ -14,6 +14,7 @@ import binascii
 from typing import TYPE_CHECKING
 
 from ...core.errors import LabDeckError, NodeUnreachable
+from ...core.option_values import ValueFile
 from ...core.status import KillState
 from ..base import ScriptFile
 from ..posix_detached import RemoteState, parse_status
@@ -68,14 +69,20 @@ class WinrmDetachedOps:
                 planned.append(command_step(step, self.executor.shell, self.executor.utf8))
         return planned
 
+    carries_value_files = True  # option values too large for an environment go as files into the run folder
+
     def launch(self, remote_dir: str, steps: list[str | ScriptFile], env: dict[str, str],
-               limits=None) -> int:
+               limits=None, value_files: list[ValueFile] | None = None) -> int:
         """Upload the scripts and the launcher, start it; returns the launcher's pid."""
         planned = self.plan(remote_dir, steps)
         for step, planned_step in zip(steps, planned, strict=True):
             if isinstance(step, ScriptFile):
                 self.executor._put_bytes(script_bytes(step.filename, step.body), planned_step.script)
-        launcher = launcher_script(remote_dir, planned, env, self.executor.utf8)
+        paths = {}
+        for value in value_files or []:
+            paths[value.variable] = f"{remote_dir}\\{value.filename}"
+            self.executor._put_bytes(value.body.encode("utf-8", "surrogatepass"), paths[value.variable])
+        launcher = launcher_script(remote_dir, planned, env, self.executor.utf8, paths)
         # with a BOM: Windows PowerShell reads a .ps1 without one in the ANSI code page
         self.executor._put_bytes(b"\xef\xbb\xbf" + launcher.encode("utf-8"), f"{remote_dir}\\{LAUNCHER_NAME}")
         out, err, code = self.executor._helper(start_script(remote_dir, START_WAIT_S), timeout=START_WAIT_S + 30)
