@@ -163,3 +163,35 @@ def test_a_job_stored_with_a_bad_value_before_the_schema_is_refused_at_start(eng
     assert str(caught.value).startswith("job 'old': policy.retries: must be a whole number, got 'abc' (correct it: "
                                         "labdeck job export old > job.yaml")
     assert engine.catalog.list_runs() == []
+
+
+def test_a_large_value_comes_from_a_file_on_the_command_line(data_dir, tmp_path):
+    # A megabyte does not fit in one command-line argument (Linux: 128 KiB): --param-file reads it.
+    from tests.support.cli import labdeck
+    added = labdeck(data_dir, "job", "add", "big", "--targets", "this-computer", "--option", "v=",
+                    "--command", 'printf %s ${option.v} | sha256sum; sha256sum < "$LABDECK_OPTION_V_FILE"')
+    assert added.returncode == 0, added.stderr
+    value = tmp_path / "value.txt"
+    value.write_text(AWKWARD, encoding="utf-8")
+    ran = labdeck(data_dir, "run", "big", "--param-file", f"v={value}")
+    assert ran.returncode == 0, ran.stderr
+    logs = labdeck(data_dir, "logs", "1")
+    assert logs.stdout.count(f"{AWKWARD_SHA}  -") == 2, logs.stdout[-2000:]
+
+
+@pytest.mark.parametrize(("make", "says"), [
+    (lambda p: None, "--param-file v={p}: no such file"),
+    (lambda p: p.mkdir(), "--param-file v={p}: is a folder, not a file"),
+    (lambda p: p.write_bytes(b"ok\xff"), "--param-file v={p}: not UTF-8 text (byte 2); pass the file's path as the "
+                                         "value instead"),
+])
+def test_a_param_file_that_cannot_be_a_value_is_one_clear_line(data_dir, tmp_path, make, says):
+    from tests.support.cli import labdeck
+    assert labdeck(data_dir, "job", "add", "big", "--targets", "this-computer", "--option", "v=",
+                   "--command", "true").returncode == 0
+    path = tmp_path / "value.txt"
+    make(path)
+    ran = labdeck(data_dir, "run", "big", "--param-file", f"v={path}")
+    assert ran.returncode == 2 and ran.stderr == f"labdeck: error: {says.format(p=path)}\n", ran.stderr
+    both = labdeck(data_dir, "run", "big", "-p", "v=x", "--param-file", f"v={path}")
+    assert both.returncode == 2 and "option 'v' is given by both -p and --param-file: keep one" in both.stderr
