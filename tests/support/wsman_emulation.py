@@ -61,7 +61,7 @@ PS1_AS_SH = r"""/bin/sh -c "$(LC_ALL=C sed '1s/^\xef\xbb\xbf//' "$LABDECK_SCRIPT
 _SCRIPT_ENV_RE = re.compile(r"^\[Environment\]::SetEnvironmentVariable\('(\w+)', "
                             r"\(Join-Path \$env:USERPROFILE " + PS_QUOTED + r"\)\)$", re.M)
 # PowerShell reading an option value's file (core.quoting) as sh reads it (sh drops trailing newlines)
-_READ_VALUE_FILE = re.compile(r"\(Get-Content -Raw -Encoding UTF8 -LiteralPath \$env:(\w+)\)")
+_READ_VALUE_FILE = re.compile(r"\(\[System\.IO\.File\]::ReadAllText\(\$env:(\w+)\)\)")
 _PARAM_RE = re.compile(r"^\$(\w+) = " + PS_QUOTED + r"$", re.M)
 _PS_PAIR = re.compile(r"(['\u2018\u2019\u201a\u201b])\1")
 _CMD_VAR = re.compile(r"%(\w+)%|!(\w+)!")

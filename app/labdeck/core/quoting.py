@@ -88,7 +88,8 @@ def substitute(text: str, options: dict[str, str], shell: Shell, in_files: froze
             raise InvalidInput(f"the command uses ${{option.{name}}} but the job has no option '{name}' "
                                f"(options: {known})")
         if name in in_files and shell is Shell.POWERSHELL:
-            return f"(Get-Content -Raw -Encoding UTF8 -LiteralPath $env:{env_name(name)}_FILE)"
+            # .NET reads UTF-8 exactly as written (PowerShell 2.0 too, which has no Get-Content -Raw)
+            return f"([System.IO.File]::ReadAllText($env:{env_name(name)}_FILE))"
         if name in in_files and shell is Shell.CMD:
             size = len(options[name].encode("utf-8", "surrogatepass"))
             raise InvalidInput(f"option '{name}' is {size:,} bytes, more than a cmd.exe command or variable can "
