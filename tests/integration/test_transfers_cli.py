@@ -109,6 +109,8 @@ def _labdeck_at_home(data_dir, home, *args) -> subprocess.CompletedProcess:
     (["get", "out/${option.ep}.txt", "--to", "{dest}", "-p", "eps=1"],
      "-p eps: no path uses ${option.eps} (the paths use: ep)"),
     (["put", "{file}", "--to", "in", "-p", "a b=1"], "-p a b: a name paths can use as ${option.NAME} is letters"),
+    (["get", "out.txt", "--to", "{file}"], "--to {file} is a file: give a folder to collect into (each node gets a "
+                                           "subfolder)"),
 ])
 def test_empty_paths_and_unused_values_are_refused_before_anything_moves(data_dir, tmp_path, args, says):
     # Before: `put FILE --to ""` copied FILE into the login folder, `put ""` copied the whole current
@@ -123,7 +125,7 @@ def test_empty_paths_and_unused_values_are_refused_before_anything_moves(data_di
     before = sorted(p.name for p in home.rglob("*"))
     result = _labdeck_at_home(data_dir, home, *filled, "--targets", "this-computer")
     assert result.returncode == 2, result.stderr
-    assert result.stderr.count("\n") == 1 and says in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1 and says.replace("{file}", str(source)) in result.stderr, result.stderr
     assert sorted(p.name for p in home.rglob("*")) == before
     assert not dest.exists()
 

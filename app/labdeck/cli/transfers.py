@@ -8,6 +8,7 @@ import re
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .argtypes import path_text, whole_number
@@ -73,6 +74,10 @@ def _transfer(args, direction: Direction) -> int:
     # local paths are this terminal's: the engine that moves the files runs in another folder
     sources = [_here(s) for s in args.sources] if direction is Direction.PUT else list(args.sources)
     to = _here(args.to) if direction is Direction.GET else args.to
+    if direction is Direction.GET and "${" not in to and Path(to).expanduser().exists() \
+            and not Path(to).expanduser().is_dir():
+        from ..core.errors import InvalidInput
+        raise InvalidInput(f"--to {args.to} is a file: give a folder to collect into (each node gets a subfolder)")
     params = parse_pairs(args.param, "-p")
     _refuse_unused(params, [*args.sources, args.to])
     request = TransferRequest(direction, sources, to, args.targets, args.max_parallel, params)
