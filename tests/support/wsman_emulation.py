@@ -51,8 +51,10 @@ import sys
 from pathlib import Path
 
 from labdeck.executors import posix_detached
+from labdeck.executors.winrm.job_objects import JOB_MARK, JOB_PREFIX
 from tests.support import wsman_transfer_emulation
 
+JOB_VARIABLE = "WSMAN_TEST_JOB"  # a detached launcher's named Job Object, as an inherited variable
 PS_QUOTED = r"'((?:[^'\u2018\u2019\u201a\u201b]|['\u2018\u2019\u201a\u201b]{2})*)'"
 _ENV_RE = re.compile(r"^\[Environment\]::SetEnvironmentVariable\(" + PS_QUOTED + r", " + PS_QUOTED + r"\)$", re.M)
 # A .ps1 runs as sh text here; like Windows PowerShell, it drops the file's UTF-8 BOM first.
@@ -246,6 +248,10 @@ def detached_launcher_as_sh(launcher: str, root: Path) -> str:
     """The POSIX launcher doing what a Windows detached launcher (``launch.ps1``) does."""
     env = {ps_unquote(m.group(1)): ps_unquote(m.group(2)) for m in _ENV_RE.finditer(launcher)}
     env |= {m.group(1): str(map_path(ps_unquote(m.group(2)), root)) for m in _SCRIPT_ENV_RE.finditer(launcher)}
+    if JOB_MARK in launcher and env.get("LABDECK_RUN_TOKEN"):
+        # the launcher's named Job Object: membership is inherited, as this variable is, and stays
+        # when a parent exits; the kill helper ends the members by it (see HELPERS["kill"])
+        env[JOB_VARIABLE] = JOB_PREFIX + env["LABDECK_RUN_TOKEN"]
     invocations = []
     for match in _DETACHED_STEP_RE.finditer(launcher):
         kind, text, script = match.group(2), ps_unquote(match.group(3)), ps_unquote(match.group(4))
@@ -334,6 +340,28 @@ def alive():
             if int(stat[2]) == pgid and stat[0] != 'Z':
                 found.append(entry)
     return found
+def members(name):  # a named Job Object's members: the processes carrying its variable
+    entry, found = f'WSMAN_TEST_JOB={name}'.encode(), []
+    for pid in (e for e in os.listdir('/proc') if e.isdigit() and int(e) != os.getpid()):
+        try:
+            if entry in open(f'/proc/{pid}/environ', 'rb').read().split(b'\\0'):
+                state = open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[0]
+                if state != 'Z':
+                    found.append(int(pid))
+        except OSError:
+            continue
+    return found
+job = args.get('jobName')
+if job and members(job):  # TerminateJobObject: every member at once, then the job's count
+    for pid in members(job):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    end = time.monotonic() + wait
+    while members(job) and time.monotonic() < end:
+        time.sleep(0.1)
+    print(f'JOB {len(members(job))}')
 try:
     os.killpg(pgid, signal.SIGKILL)
 except ProcessLookupError:

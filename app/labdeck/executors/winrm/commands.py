@@ -41,6 +41,7 @@ from ...core.gpus import parse_gpu_list
 from ...core.quoting import Shell, quote
 from ..base import ScriptFile
 from ..windows_cmd import quote_program
+from .job_objects import KILL_JOB
 
 POWERSHELL_EXE = "powershell.exe"
 POWERSHELL_FLAGS = ("-NoLogo", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass",
@@ -379,8 +380,11 @@ def download_script(remote: str) -> str:
     return helper_script("download", {"path": windows_path(remote)}, DOWNLOAD_BODY)
 
 
-def kill_script(pid: int, wait_s: float) -> str:
-    return helper_script("kill", {"labdeckPid": str(int(pid)), "waitSeconds": f"{wait_s:g}"}, KILL_BODY)
+def kill_script(pid: int, wait_s: float, job: str = "") -> str:
+    """taskkill /T /F on the tree of ``pid``, checked; first, with ``job``, every member of that
+    named Job Object (a detached run's, see job_objects.py)."""
+    params = {"labdeckPid": str(int(pid)), "waitSeconds": f"{wait_s:g}"} | ({"jobName": job} if job else {})
+    return helper_script("kill", params, (KILL_JOB if job else "") + KILL_BODY)
 
 
 def probe_script() -> str:

@@ -33,6 +33,7 @@ from .detached_scripts import (
     start_script,
     status_script,
 )
+from .job_objects import job_name
 
 if TYPE_CHECKING:
     from .executor import WinrmExecutor
@@ -109,9 +110,9 @@ class WinrmDetachedOps:
             raise NodeUnreachable(f"node '{self.node}': the output of a read came back garbled ({exc})") from exc
 
     def kill(self, pgid: int, grace_s: float, token: str = "") -> KillState:
-        """The launcher's process tree (``taskkill /T /F``), then a check that none of it is left
-        (Windows processes are not searched by the token)."""
-        return self.executor.kill_tree(pgid, grace_s)
+        """The run's named Job Object (what its steps started, whoever's child it now is), then
+        the launcher's process tree (``taskkill /T /F``), then a check that none of it is left."""
+        return self.executor.kill_tree(pgid, grace_s, job_name(token))
 
     def cleanup(self, older_than_min: int) -> None:
         self._ask(cleanup_script(older_than_min), "cleaning old run folders", CLEANUP_TIMEOUT_S)

@@ -54,6 +54,7 @@ from .commands import (
     safe_path_part,
     script_payload,
 )
+from .job_objects import LAUNCHER_JOB
 
 LAUNCHER_MARK = "# labdeck-detached-launcher"
 LAUNCHER_NAME = "launch.ps1"
@@ -208,6 +209,7 @@ def launcher_script(remote_dir: str, steps: list[DetachedStep], env: dict[str, s
     lines += [_set_env(name, value) for name, value in (extra | env).items()]
     lines += [f"[Environment]::SetEnvironmentVariable({ps_quote(name)}, (Join-Path $env:USERPROFILE {ps_quote(path)}))"
               for name, path in (profile_paths or {}).items()]
+    lines.append(LAUNCHER_JOB.strip())  # what a step starts stays findable (executors/winrm/job_objects.py)
     lines.append("$rc = 0; $step = 0")
     for index, step in enumerate(steps, 1):
         text = step.text if step.kind is Shell.CMD else powershell_step_text(step.text, utf8)

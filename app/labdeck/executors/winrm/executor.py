@@ -204,10 +204,14 @@ class WinrmExecutor:
         _quietly(shell.signal, command_id, SIGNAL_TERMINATE)
         return state
 
-    def kill_tree(self, pid: int, grace_s: float) -> KillState:
+    def kill_tree(self, pid: int, grace_s: float, job: str = "") -> KillState:
+        """The tree of ``pid`` (and first the named Job Object ``job``), then checked."""
         try:
-            out, _err, _code = self._helper(kill_script(pid, max(grace_s, 5.0)), timeout=grace_s + 30)
+            out, _err, _code = self._helper(kill_script(pid, max(grace_s, 5.0), job), timeout=grace_s + 30)
         except LabDeckError:
+            return KillState.KILL_UNCONFIRMED
+        job_left = [line for line in out.splitlines() if line.startswith("JOB ")]
+        if job_left and job_left[0].split()[-1] != "0":  # members of the job still active (or unknown)
             return KillState.KILL_UNCONFIRMED
         return KillState.KILLED if "GONE" in out else KillState.KILL_UNCONFIRMED
 
