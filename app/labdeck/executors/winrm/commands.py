@@ -41,6 +41,7 @@ from ...core.gpus import parse_gpu_list
 from ...core.quoting import Shell, quote
 from ..base import ScriptFile
 from ..windows_cmd import quote_program
+from .job_objects import KILL_JOB
 
 POWERSHELL_EXE = "powershell.exe"
 POWERSHELL_FLAGS = ("-NoLogo", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass",
@@ -219,12 +220,16 @@ $out.Flush(); $err.Flush()
 exit $child.ExitCode"""
 
 
-def launch_script(payload: Payload, env: dict[str, str], utf8: bool = True) -> str:
-    """The PowerShell that runs one job step and reports its pid first (see the module doc)."""
+def launch_script(payload: Payload, env: dict[str, str], utf8: bool = True,
+                  profile_paths: dict[str, str] | None = None) -> str:
+    """The PowerShell that runs one job step and reports its pid first (see the module doc).
+    ``profile_paths``: variables set to the full path of a file under the profile folder."""
     lines = [f"# labdeck-launch {payload.shell}", *_prelude(utf8)]
     extra = {k: v for k, v in payload.extra_env if utf8 or k != "PYTHONIOENCODING"}
     env = extra | env
     lines += [_set_env(name, value) for name, value in env.items()]
+    lines += [f"[Environment]::SetEnvironmentVariable({ps_quote(name)}, "
+              f"(Join-Path $env:USERPROFILE {ps_quote(path)}))" for name, path in (profile_paths or {}).items()]
     if payload.script_path:
         lines.append("[Environment]::SetEnvironmentVariable('LABDECK_SCRIPT', "
                      f"(Join-Path $env:USERPROFILE {ps_quote(payload.script_path)}))")
@@ -389,8 +394,11 @@ def download_script(remote: str) -> str:
     return helper_script("download", {"path": windows_path(remote)}, DOWNLOAD_BODY)
 
 
-def kill_script(pid: int, wait_s: float) -> str:
-    return helper_script("kill", {"labdeckPid": str(int(pid)), "waitSeconds": f"{wait_s:g}"}, KILL_BODY)
+def kill_script(pid: int, wait_s: float, job: str = "") -> str:
+    """taskkill /T /F on the tree of ``pid``, checked; first, with ``job``, every member of that
+    named Job Object (a detached run's, see job_objects.py)."""
+    params = {"labdeckPid": str(int(pid)), "waitSeconds": f"{wait_s:g}"} | ({"jobName": job} if job else {})
+    return helper_script("kill", params, (KILL_JOB if job else "") + KILL_BODY)
 
 
 def probe_script() -> str:
