@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ...core.gpus import parse_gpu_list
 from .commands import prelude, ps_quote, windows_path
+from .job_objects import KILL_JOB
 
 
 def helper_script(name: str, params: dict[str, str], body: str) -> str:
@@ -84,6 +85,9 @@ $disk = Get-CimInstance Win32_LogicalDisk -Filter "DeviceID='$($env:SystemDrive)
 "disk_total_mb=$([int64]($disk.Size / 1MB))"
 "disk_free_mb=$([int64]($disk.FreeSpace / 1MB))"
 $smi = Get-Command nvidia-smi.exe -ErrorAction SilentlyContinue
+if (-not $smi) {   # drivers before the DCH ones put it outside PATH
+    $smi = Get-Command "$env:ProgramFiles\\NVIDIA Corporation\\NVSMI\\nvidia-smi.exe" -ErrorAction SilentlyContinue
+}
 if ($smi) {
     $gpus = @(& $smi.Source -L 2>$null | Where-Object { $_ -like 'GPU *' })
     "gpus=$($gpus.Count)"
@@ -98,7 +102,18 @@ if ($smi) {
         "gpu_mem=$(($use | ForEach-Object { [int](100 * [double]$_[1] / [math]::Max(1, [double]$_[2])) }) -join ';')"
     }
 } else { 'gpus=0' }
-"cpu_pct=$([int](Get-CimInstance Win32_Processor | Measure-Object -Property LoadPercentage -Average).Average)"
+"uptime_s=$([int64]((Get-Date) - $os.LastBootUpTime).TotalSeconds)"
+# LoadPercentage is blank on some machines (VMs, some laptops): [int]$null would read as an idle 0 %,
+# so fall back to the processor time counter, and say nothing rather than a made-up number.
+$load = $null
+$cpus = @(Get-CimInstance Win32_Processor | Where-Object { $null -ne $_.LoadPercentage })
+if ($cpus.Count) { $load = ($cpus | Measure-Object -Property LoadPercentage -Average).Average }
+if ($null -eq $load) {
+    $perf = Get-CimInstance Win32_PerfFormattedData_PerfOS_Processor -Filter "Name='_Total'" `
+        -ErrorAction SilentlyContinue
+    $load = $perf.PercentProcessorTime
+}
+if ($null -ne $load) { "cpu_pct=$([int]$load)" }
 """
 
 HOME_BODY = "'home=' + $env:USERPROFILE"
@@ -127,8 +142,11 @@ def download_script(remote: str) -> str:
     return helper_script("download", {"path": windows_path(remote)}, DOWNLOAD_BODY)
 
 
-def kill_script(pid: int, wait_s: float) -> str:
-    return helper_script("kill", {"labdeckPid": str(int(pid)), "waitSeconds": f"{wait_s:g}"}, KILL_BODY)
+def kill_script(pid: int, wait_s: float, job: str = "") -> str:
+    """taskkill /T /F on the tree of ``pid``, checked; first, with ``job``, every member of that
+    named Job Object (a detached run's, see job_objects.py)."""
+    params = {"labdeckPid": str(int(pid)), "waitSeconds": f"{wait_s:g}"} | ({"jobName": job} if job else {})
+    return helper_script("kill", params, (KILL_JOB if job else "") + KILL_BODY)
 
 
 def probe_script() -> str:
@@ -146,7 +164,7 @@ def preflight_script() -> str:
 def parse_key_values(text: str) -> dict:
     """``key=value`` lines (numbers as int); blank values are left out."""
     info: dict = {}
-    for line in text.splitlines():
+    for line in text.lstrip("\ufeff").splitlines():
         key, sep, value = line.partition("=")
         value = value.strip()
         if sep and value:

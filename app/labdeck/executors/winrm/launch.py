@@ -133,12 +133,16 @@ $out.Flush(); $err.Flush()
 exit $child.ExitCode"""
 
 
-def launch_script(payload: Payload, env: dict[str, str], utf8: bool = True) -> str:
-    """The PowerShell that runs one job step and reports its pid first (see the module doc)."""
+def launch_script(payload: Payload, env: dict[str, str], utf8: bool = True,
+                  profile_paths: dict[str, str] | None = None) -> str:
+    """The PowerShell that runs one job step and reports its pid first (see the module doc).
+    ``profile_paths``: variables set to the full path of a file under the profile folder."""
     lines = [f"# labdeck-launch {payload.shell}", *prelude(utf8)]
     extra = {k: v for k, v in payload.extra_env if utf8 or k != "PYTHONIOENCODING"}
     env = extra | env
     lines += [set_env(name, value) for name, value in env.items()]
+    lines += [f"[Environment]::SetEnvironmentVariable({ps_quote(name)}, "
+              f"(Join-Path $env:USERPROFILE {ps_quote(path)}))" for name, path in (profile_paths or {}).items()]
     if payload.script_path:
         lines.append("[Environment]::SetEnvironmentVariable('LABDECK_SCRIPT', "
                      f"(Join-Path $env:USERPROFILE {ps_quote(payload.script_path)}))")
