@@ -18,6 +18,7 @@ import pytest
 from labdeck.core.models import Job, JobPolicy, Step, StepKind
 from labdeck.core.status import KillState, NodeRunStatus, RunStatus
 from labdeck.engine.engine import Engine
+from labdeck.executors.ssh import connection as ssh_connection
 from labdeck.store import engine_files, paths
 from labdeck.store.catalog import Catalog
 from labdeck.store.detached import DetachedStore
@@ -192,9 +193,11 @@ def test_a_node_cut_off_mid_run_is_node_lost_then_reconciled_with_the_full_log(e
 
 
 @pytest.mark.slow
-def test_an_attached_run_on_a_silent_node_is_unreachable_and_names_its_process_group(engine, sshd_cluster, tmp_path):
+def test_an_attached_run_on_a_silent_node_is_unreachable_and_names_its_process_group(engine, sshd_cluster, tmp_path,
+                                                                                      monkeypatch):
     """Attached commands live on their connection: one that gets no answer for 20 s is closed
     (TCP_USER_TIMEOUT), and the node run says the command may still be running, and where."""
+    monkeypatch.setattr(ssh_connection, "DEAD_PEER_S", 5)  # the 20 s, shortened: the same socket option
     link = NetnsLink().create()
     sshd = None
     try:
