@@ -11,21 +11,14 @@ from pathlib import Path
 import pytest
 
 from labdeck.core.job_plan import Plan, Resources
-from labdeck.core.models import Job, JobOption, JobPolicy, Node, SlurmSettings, Step, StepKind, Transport
+from labdeck.core.models import Job, JobOption, JobPolicy, Step, StepKind
 from labdeck.core.status import KillState, NodeRunStatus, RunStatus
 from labdeck.engine.engine import Engine
 from labdeck.store.detached import DetachedStore
 from labdeck.store.run_queue import task_runs
 from tests.support.runs import run_job
-from tests.support.slurm import GPUS, PARTITION
+from tests.support.slurm import GPUS, PARTITION, add_cluster, memory_enforcement_missing
 from tests.support.waiting import wait_for
-
-
-def add_cluster(engine, login, name: str = "hpc", check: bool = True, **settings) -> Node:
-    node = Node(name=name, transport=Transport.SLURM, host=login.host, port=login.port, username=login.user,
-                key_file=str(login.key_file), slurm=SlurmSettings(**settings))
-    engine.add_node(node, accept_host_key=True, check=check)
-    return node
 
 
 def node_runs_of(engine, run_id: int):
@@ -351,3 +344,23 @@ def test_the_marker_file_gives_the_exit_code_when_squeue_and_sacct_no_longer_kno
             assert text.count("ran\n") == 1 and text.count("bye\n") == 1
         finally:
             second.close()
+
+
+def test_a_job_exceeding_its_memory_ends_out_of_memory_with_slurms_name(engine, slurm, login):
+    """The test cluster confines memory with cgroups where the container allows it (as real
+    clusters do): the kernel kills what exceeds --mem and Slurm says OUT_OF_MEMORY, even though
+    the batch script itself goes on and ends with exit code 0."""
+    if not slurm.enforces_memory:
+        pytest.skip(memory_enforcement_missing())
+    add_cluster(engine, login)
+    job = Job(name="hungry", targets="hpc", steps=[
+        Step(command="echo begun; python3 -c \"x = b'x' * (400 << 20); print('never printed')\"; echo carried on")],
+        plan=Plan(resources=Resources(memory_mb=100)))
+    run, _ = run_job(engine, job, timeout=60)
+    (nr,) = node_runs_of(engine, run.id)
+    assert run.status is RunStatus.FAILED
+    assert nr.status is NodeRunStatus.FAILED
+    assert nr.message == "Slurm: OUT_OF_MEMORY (the job ran out of memory (its --mem))"
+    text = Path(nr.log_path).read_text()
+    assert "begun\n" in text and "never printed" not in text
+    assert slurm.squeue()[slurm_job_of(engine, nr.id)] == "OUT_OF_MEMORY"

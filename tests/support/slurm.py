@@ -2,10 +2,15 @@
 slurmd with a generated ``slurm.conf`` in a temporary folder, run as root and stopped
 afterwards. Nothing is emulated: Debian's ``slurm-wlm`` and ``munge`` packages.
 
-The configuration needs no cgroups (``proctrack/linuxproc``, ``task/none``), so it runs in a
-container: one node ``n1`` with the machine's real CPU count, 2000 MB of memory and two GPUs
-(count-only gres on /dev/null and /dev/zero: Slurm hands out the count, nothing more), in one
-partition ``debug``; no accounting daemon, so ``sacct`` does not answer (as on many clusters).
+Where the container lets it (a writable cgroup v1 memory controller, see
+``memory_enforcement_missing``), the cluster tracks and confines jobs with cgroups as real
+clusters do (``proctrack/cgroup``, ``task/cgroup``, ``ConstrainRAMSpace``): a job exceeding its
+``--mem`` is killed by the kernel and ends as Slurm's OUT_OF_MEMORY. Elsewhere it needs no
+cgroups (``proctrack/linuxproc``, ``task/none``) and memory is only booked.
+
+One node ``n1`` with the machine's real CPU count, 2000 MB of memory and two GPUs (count-only
+gres on /dev/null and /dev/zero: Slurm hands out the count, nothing more), in one partition
+``debug``; no accounting daemon, so ``sacct`` does not answer (as on many clusters).
 The client commands find the cluster through ``SLURM_CONF`` (``env``); the tests' login node is
 a test sshd that sets it for its sessions."""
 
@@ -30,6 +35,7 @@ NODE = "n1"
 PARTITION = "debug"
 MEMORY_MB = 2000
 GPUS = 2
+CGROUP_ROOT = "/sys/fs/cgroup"
 
 
 def slurm_missing() -> str | None:
@@ -39,6 +45,18 @@ def slurm_missing() -> str | None:
         return f"Slurm is not installed ({', '.join(missing)} missing: apt-get install slurm-wlm munge)"
     if os.geteuid() != 0:
         return "the test Slurm cluster runs its daemons as root"
+    return None
+
+
+def memory_enforcement_missing() -> str | None:
+    """Why the test cluster cannot confine a job's memory here, or None. Slurm 22.05 on cgroup v2
+    needs systemd (dbus) to delegate a cgroup, which a container lacks; a cgroup v1 memory
+    controller mounted read-write is enough."""
+    memory = Path(CGROUP_ROOT, "memory")
+    if not (memory / "memory.limit_in_bytes").exists():
+        return f"no cgroup v1 memory controller at {memory} (Slurm's task/cgroup confines memory with it)"
+    if not os.access(memory, os.W_OK):
+        return f"the cgroup v1 memory controller at {memory} is read-only in this container"
     return None
 
 
@@ -53,6 +71,10 @@ class SlurmCluster:
     workdir: Path
     cpus: int = field(default_factory=lambda: os.cpu_count() or 1)
     ports: tuple[int, int] = (0, 0)
+    enforces_memory: bool = field(default_factory=lambda: memory_enforcement_missing() is None)
+    # job ids start at a random number (below Slurm's MaxJobId, 67,043,328): cgroup folders are
+    # named by job id, and two test clusters on one machine (two test runs) must not share one
+    first_job_id: int = field(default_factory=lambda: 1000 * secrets.randbelow(60_000) + 1000)
     _procs: list[int] = field(default_factory=list)
 
     @property
@@ -171,7 +193,13 @@ class SlurmCluster:
         host = socket.gethostname()
         (d / "gres.conf").write_text(f"AutoDetect=off\nNodeName={NODE} Name=gpu File=/dev/null\n"
                                      f"NodeName={NODE} Name=gpu File=/dev/zero\n")
-        (d / "cgroup.conf").write_text("")
+        if self.enforces_memory:
+            (d / "cgroup.conf").write_text(f"CgroupPlugin=cgroup/v1\nCgroupMountpoint={CGROUP_ROOT}\n"
+                                           "ConstrainRAMSpace=yes\nConstrainSwapSpace=yes\nAllowedSwapSpace=0\n")
+            tracking = "ProctrackType=proctrack/cgroup\nTaskPlugin=task/cgroup\nJobAcctGatherType=jobacct_gather/cgroup"
+        else:
+            (d / "cgroup.conf").write_text("")
+            tracking = "ProctrackType=proctrack/linuxproc\nTaskPlugin=task/none\nJobAcctGatherType=jobacct_gather/none"
         (d / "plugstack.conf").write_text("")
         node_line = (f"NodeName={NODE} NodeHostname={host} NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={MEMORY_MB} "
                      f"Gres=gpu:{GPUS} State=UNKNOWN")
@@ -192,8 +220,8 @@ SlurmdPidFile={d}/slurmd.pid
 SlurmctldLogFile={d}/log/slurmctld.log
 SlurmdLogFile={d}/log/slurmd.log
 PlugStackConfig={d}/plugstack.conf
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
+{tracking}
+FirstJobId={self.first_job_id}
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 DefMemPerCPU=100
@@ -201,7 +229,6 @@ SchedulerType=sched/backfill
 SchedulerParameters=sched_interval=1,bf_interval=1
 JobCompType=jobcomp/none
 AccountingStorageType=accounting_storage/none
-JobAcctGatherType=jobacct_gather/none
 MpiDefault=none
 MinJobAge=300
 ReturnToService=2
@@ -224,6 +251,15 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
     except (OSError, IndexError):
         return True
+
+
+def add_cluster(engine, login, name: str = "hpc", check: bool = True, **settings):
+    """The test cluster as a LabDeck node reached through ``login`` (its host key accepted)."""
+    from labdeck.core.models import Node, SlurmSettings, Transport
+    node = Node(name=name, transport=Transport.SLURM, host=login.host, port=login.port, username=login.user,
+                key_file=str(login.key_file), slurm=SlurmSettings(**settings))
+    engine.add_node(node, accept_host_key=True, check=check)
+    return node
 
 
 @pytest.fixture(scope="module")
