@@ -5,6 +5,7 @@ The machine has few cores shared with other work: every job here lasts seconds."
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -364,3 +365,70 @@ def test_a_job_exceeding_its_memory_ends_out_of_memory_with_slurms_name(engine, 
     text = Path(nr.log_path).read_text()
     assert "begun\n" in text and "never printed" not in text
     assert slurm.squeue()[slurm_job_of(engine, nr.id)] == "OUT_OF_MEMORY"
+
+
+def _cli(data_dir, *args):
+    import subprocess
+    import sys
+
+    from tests.support.cli import CLI_ENV
+    done = subprocess.run([sys.executable, "-m", "labdeck.cli", "--data-dir", str(data_dir), *args],
+                          capture_output=True, text=True, timeout=60, env=CLI_ENV)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_a_pending_job_is_queued_with_slurms_reason_then_running(engine, data_dir, slurm, login):
+    """Slurm's PENDING is the node run's status ``queued`` with Slurm's reason, in the catalog and
+    in ``labdeck runs``; it turns ``running`` when Slurm starts the job."""
+    add_cluster(engine, login)
+    engine.catalog.add_job(Job(name="hog", targets="hpc", steps=[Step(command="sleep 60")],
+                               plan=Plan(resources=Resources(cpus=slurm.cpus))))
+    engine.catalog.add_job(Job(name="next", targets="hpc", steps=[Step(command="echo started; sleep 60")]))
+    hog = engine.start_job("hog")
+    wait_for(lambda: any(s == "RUNNING" for s in slurm.squeue().values()), 30, "the hog to run")
+    run = engine.start_job("next")
+    (nr,) = engine.catalog.node_runs(run.id)
+    # Slurm gives its reason once its scheduler has looked at the job (at first: none)
+    wait_for(lambda: engine.catalog.get_node_run(nr.id).message == "queued on hpc (Slurm: PENDING, Resources)", 30,
+             "Slurm's reason")
+    assert engine.catalog.get_node_run(nr.id).status is NodeRunStatus.QUEUED
+    assert slurm.squeue()[slurm_job_of(engine, nr.id)] == "PENDING"
+    table = _cli(data_dir, "runs", "--job", "next")
+    assert "1 queued (detached)" in table, table
+    listed = json.loads(_cli(data_dir, "runs", "--job", "next", "--json"))
+    assert listed[0]["nodes"] == {"hpc": "queued"}
+    engine.cancel(hog.id)  # room on the node: Slurm starts the queued job
+    started = wait_for(lambda: (n := engine.catalog.get_node_run(nr.id)).status is NodeRunStatus.RUNNING and n, 60,
+                       "the node run to run")
+    assert started.message == ""
+    wait_for(lambda: "started\n" in Path(nr.log_path).read_text(), 30, "its output")
+    text = Path(nr.log_path).read_text()
+    assert "queued on hpc (Slurm: PENDING, Resources)" in text and "started on hpc" in text
+    assert "1 running (detached)" in _cli(data_dir, "runs", "--job", "next")
+    engine.cancel(run.id)
+    assert engine.wait(run.id, 30) and engine.wait(hog.id, 30)
+
+
+def test_an_arrays_pending_tasks_are_queued_in_labdeck_tasks_with_slurms_reason(engine, data_dir, slurm, login):
+    """An array limited to one task at a time (``%1``): the tasks Slurm holds back are queued
+    with its reason (JobArrayTaskLimit) in ``labdeck tasks`` and its progress line, then run."""
+    from labdeck.core.job_plan import ArraySpec
+    add_cluster(engine, login)
+    engine.catalog.add_job(Job(name="one-by-one", targets="hpc", steps=[Step(command="echo item; sleep 4")],
+                               plan=Plan(array=ArraySpec(count=3, slots_per_node=1))))
+    run = engine.start_job("one-by-one")
+
+    def queued_tasks():
+        return [t for t in json.loads(_cli(data_dir, "tasks", str(run.id), "--json"))["tasks"]
+                if t["status"] == "queued"]
+    held = wait_for(lambda: len(queued_tasks()) == 2 and queued_tasks(), 60, "two queued tasks")
+    assert {t["message"] for t in held} == {"queued on hpc (Slurm: PENDING, JobArrayTaskLimit)"}
+    table = _cli(data_dir, "tasks", str(run.id))
+    assert "2 queued" in table.splitlines()[0], table
+    assert sum(" queued " in line and "JobArrayTaskLimit" in line for line in table.splitlines()) == 2, table
+    assert engine.wait(run.id, 120)
+    assert engine.catalog.get_run(run.id).status is RunStatus.SUCCEEDED
+    statuses = [t["status"] for t in json.loads(_cli(data_dir, "tasks", str(run.id), "--json"))["tasks"]]
+    assert statuses == ["succeeded"] * 3
+

@@ -132,16 +132,20 @@ def latest_task_statuses(catalog: Catalog, run_id: int) -> dict[str, tuple[str, 
 
 
 def progress(catalog: Catalog, run_id: int) -> dict:
-    """total, done (succeeded), failed, running and waiting tasks of a planned run. An item
-    that is retried counts once, by the outcome of its latest task run."""
+    """total, done (succeeded), failed, running, queued (in a batch scheduler's queue: a Slurm
+    array's pending tasks) and waiting tasks of a planned run. An item that is retried counts
+    once, by the outcome of its latest task run."""
     total_row = catalog._rows("SELECT tasks_total FROM run_queue WHERE run_id = ?", (run_id,))
     latest = catalog._rows(
-        "SELECT r.status FROM runs r WHERE r.id IN (SELECT MAX(id) FROM runs WHERE workflow_run_id = ? "
+        "SELECT r.status, (SELECT nr.status FROM node_runs nr WHERE nr.run_id = r.id ORDER BY nr.id DESC LIMIT 1) "
+        "AS node_status FROM runs r WHERE r.id IN (SELECT MAX(id) FROM runs WHERE workflow_run_id = ? "
         "GROUP BY task)", (run_id,))
-    counts = {"done": 0, "failed": 0, "running": 0}
+    counts = {"done": 0, "failed": 0, "running": 0, "queued": 0}
     for row in latest:
         status = row["status"]
         key = "done" if status == "succeeded" else "running" if status in WAITING_STATUSES else "failed"
+        if key == "running" and row["node_status"] == "queued":
+            key = "queued"
         counts[key] += 1
     total = total_row[0]["tasks_total"] if total_row else len(latest)
     return {"total": total, **counts, "waiting": max(0, total - sum(counts.values()))}
@@ -158,6 +162,8 @@ def describe_progress(p: dict) -> str:
         text += f", {p['failed']} failed"
     if p["running"]:
         text += f", {p['running']} running"
+    if p.get("queued"):
+        text += f", {p['queued']} queued"
     return text
 
 
@@ -179,7 +185,7 @@ def step_states(catalog: Catalog, run_id: int, names: list[str]) -> dict[str, st
         seen = by_step.get(name)
         if not seen:
             states[name] = "skipped" if run.status.is_final else "pending"
-        elif any(s in ("running", "pending") for s in seen):
+        elif any(s in ("running", "pending", "queued") for s in seen):
             states[name] = "running"
         elif all(s == "succeeded" for s in seen):
             states[name] = "succeeded"
