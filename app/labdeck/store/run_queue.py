@@ -124,6 +124,17 @@ def task_runs(catalog: Catalog, run_id: int) -> list[tuple[Run, dict]]:
     return result
 
 
+def placed_and_detached(catalog: Catalog, run_id: int) -> bool:
+    """Whether every task of a planned run has its task run and none still going on is attached
+    (each one's node runs are detached, so they outlive the process that started them)."""
+    rows = catalog._rows(
+        "SELECT q.tasks_total, (SELECT COUNT(DISTINCT task) FROM runs WHERE workflow_run_id = q.run_id) AS placed, "
+        "(SELECT COUNT(*) FROM runs c JOIN node_runs n ON n.run_id = c.id LEFT JOIN detached_runs d "
+        " ON d.node_run_id = n.id WHERE c.workflow_run_id = q.run_id AND c.status IN ('queued', 'running') "
+        " AND d.node_run_id IS NULL) AS attached FROM run_queue q WHERE q.run_id = ?", (run_id,))
+    return bool(rows) and rows[0]["placed"] >= max(1, rows[0]["tasks_total"]) and rows[0]["attached"] == 0
+
+
 def latest_task_statuses(catalog: Catalog, run_id: int) -> dict[str, tuple[str, str]]:
     """task -> (status, note) of its latest task run."""
     rows = catalog._rows("SELECT task, status, note FROM runs WHERE id IN (SELECT MAX(id) FROM runs "
