@@ -410,30 +410,36 @@ def test_a_pending_job_is_queued_with_slurms_reason_then_running(engine, data_di
     assert engine.wait(run.id, 30) and engine.wait(hog.id, 30)
 
 
-def test_an_arrays_pending_tasks_are_queued_in_labdeck_tasks_with_slurms_reason(engine, data_dir, slurm, login):
+def test_an_arrays_pending_tasks_are_queued_in_labdeck_tasks_with_slurms_reason(engine, data_dir, slurm, login,
+                                                                                 tmp_path):
     """An array limited to one task at a time (``%1``): the tasks Slurm holds back are queued
     with its reason (JobArrayTaskLimit) in ``labdeck tasks`` and its progress line, then run."""
     from labdeck.core.job_plan import ArraySpec
     add_cluster(engine, login)
-    engine.catalog.add_job(Job(name="one-by-one", targets="hpc", steps=[Step(command="echo item; sleep 4")],
-                               plan=Plan(array=ArraySpec(count=3, slots_per_node=1))))
+    go = tmp_path / "go"  # the compute node shares this machine's filesystem: the test lets the tasks end
+    engine.catalog.add_job(Job(name="one-by-one", targets="hpc", steps=[Step(
+        command=f"echo item; while [ ! -e {go} ]; do sleep 0.2; done")],
+        plan=Plan(array=ArraySpec(count=3, slots_per_node=1))))
     run = engine.start_job("one-by-one")
+    why = "queued on hpc (Slurm: PENDING, JobArrayTaskLimit)"
 
-    def queued_tasks():
-        return [t for t in json.loads(_cli(data_dir, "tasks", str(run.id), "--json"))["tasks"]
-                if t["status"] == "queued"]
-    held = wait_for(lambda: len(queued_tasks()) == 2 and queued_tasks(), 60, "two queued tasks")
-    assert {t["message"] for t in held} == {"queued on hpc (Slurm: PENDING, JobArrayTaskLimit)"}
-    table = _cli(data_dir, "tasks", str(run.id))
-    assert "2 queued" in table.splitlines()[0], table
-    assert sum(" queued " in line and "JobArrayTaskLimit" in line for line in table.splitlines()) == 2, table
-    assert engine.wait(run.id, 120)
+    def two_held() -> bool:
+        tasks = json.loads(_cli(data_dir, "tasks", str(run.id), "--json"))["tasks"]
+        return sorted((t["status"], t["message"]) for t in tasks) == [
+            ("queued", why), ("queued", why), ("running", "")]
+    try:
+        wait_for(two_held, 60, "one task running and two queued with Slurm's reason")
+        table = _cli(data_dir, "tasks", str(run.id))
+        assert "0 / 3 done, 1 running, 2 queued" in table.splitlines()[0], table
+        assert sum(" queued " in line and "JobArrayTaskLimit" in line for line in table.splitlines()) == 2, table
+    finally:
+        go.touch()
+    assert engine.wait(run.id, 60)
     assert engine.catalog.get_run(run.id).status is RunStatus.SUCCEEDED
     statuses = [t["status"] for t in json.loads(_cli(data_dir, "tasks", str(run.id), "--json"))["tasks"]]
     assert statuses == ["succeeded"] * 3
 
 
-@pytest.mark.slow
 def test_an_array_reattaches_after_the_labdeck_process_was_killed(data_dir, slurm, login, tmp_path):
     """``labdeck run`` of a 4-item array (two at a time) in a real subprocess; its engine process
     is SIGKILLed with two tasks running and two queued; a new LabDeck re-attaches to every task:
@@ -450,9 +456,10 @@ def test_an_array_reattaches_after_the_labdeck_process_was_killed(data_dir, slur
 
     setup = Engine(data_dir)
     add_cluster(setup, login)
-    lines = 8
-    command = (f'i=1; while [ $i -le {lines} ]; do echo "item $LABDECK_ARRAY_INDEX line $i"; i=$((i+1)); sleep 1; '
-               'done; echo "bye from $LABDECK_ARRAY_INDEX" >&2; exit $((LABDECK_ARRAY_INDEX % 2 * 3))')
+    lines, go = 6, tmp_path / "go"  # lines 4-6 wait for ``go``: written after the kill (a shared filesystem)
+    command = (f'i=1; while [ $i -le {lines} ]; do [ $i -eq 4 ] && while [ ! -e {go} ]; do sleep 0.2; done; '
+               'echo "item $LABDECK_ARRAY_INDEX line $i"; i=$((i+1)); sleep 0.2; done; '
+               'echo "bye from $LABDECK_ARRAY_INDEX" >&2; exit $((LABDECK_ARRAY_INDEX % 2 * 3))')
     setup.catalog.add_job(Job(name="crash", targets="hpc", steps=[Step(command=command)],
                               plan=Plan(array=ArraySpec(count=4, slots_per_node=2))))
     setup.close()
@@ -470,7 +477,7 @@ def test_an_array_reattaches_after_the_labdeck_process_was_killed(data_dir, slur
             statuses = sorted(f["status"] for _task, f in tasks())
             started = [f for _task, f in tasks() if f["status"] == "running"]
             return statuses == ["queued", "queued", "running", "running"] and all(
-                "line 2\n" in Path(f["log_path"]).read_text() for f in started)
+                "line 3\n" in Path(f["log_path"]).read_text() for f in started)
         wait_for(two_running_two_queued, 60, "two tasks with output and two queued")
         parent = watcher.list_runs("crash")[-1].id
         os.kill(engine_files.read_address(data_dir).pid, signal.SIGKILL)
@@ -478,6 +485,7 @@ def test_an_array_reattaches_after_the_labdeck_process_was_killed(data_dir, slur
         wait_for(lambda: engine_files.try_lock(data_dir), 10, "the dead engine's lock to be free").release()
     finally:
         watcher.close()
+        go.touch()
     successor = Engine(data_dir)
     try:
         successor.take_over()
