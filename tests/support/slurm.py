@@ -262,6 +262,22 @@ def add_cluster(engine, login, name: str = "hpc", check: bool = True, **settings
     return node
 
 
+def node_runs_of(engine, run_id: int):
+    """A run's node runs, or its task runs' (a job with resources runs as tasks)."""
+    from labdeck.store.run_queue import task_runs
+    children = [child.id for child, _ in task_runs(engine.catalog, run_id)]
+    return [nr for rid in children or [run_id] for nr in engine.catalog.node_runs(rid)]
+
+
+def slurm_job_of(engine, node_run_id: int) -> str:
+    """The Slurm job id ("123", or "123_4" for an array task) LabDeck recorded for a node run."""
+    from labdeck.store.detached import DetachedStore
+    from tests.support.waiting import wait_for
+    store = DetachedStore(engine.catalog)
+    return str(wait_for(lambda: (store.get(node_run_id) or None) and store.get(node_run_id).pgid, 30,
+                        "the Slurm job id"))
+
+
 @pytest.fixture(scope="module")
 def slurm(tmp_path_factory):
     why = slurm_missing()
