@@ -83,7 +83,8 @@ def test_a_pending_job_is_queued_with_slurms_reason_then_running(engine, data_di
 def test_an_arrays_pending_tasks_are_queued_in_labdeck_tasks_with_slurms_reason(engine, data_dir, slurm, login,
                                                                                  tmp_path):
     """An array limited to one task at a time (``%1``): the tasks Slurm holds back are queued
-    with its reason (JobArrayTaskLimit) in ``labdeck tasks`` and its progress line, then run."""
+    with its reason (JobArrayTaskLimit) in ``labdeck tasks`` and the array's progress (in
+    ``labdeck tasks`` and ``labdeck runs``), then run."""
     add_cluster(engine, login)
     go = tmp_path / "go"  # the compute node shares this machine's filesystem: the test lets the tasks end
     engine.catalog.add_job(Job(name="one-by-one", targets="hpc", steps=[Step(
@@ -101,6 +102,7 @@ def test_an_arrays_pending_tasks_are_queued_in_labdeck_tasks_with_slurms_reason(
         table = _cli(data_dir, "tasks", str(run.id))
         assert "0 / 3 done, 1 running, 2 queued" in table.splitlines()[0], table
         assert sum(" queued " in line and "JobArrayTaskLimit" in line for line in table.splitlines()) == 2, table
+        assert "0 / 3 done, 1 running, 2 queued" in _cli(data_dir, "runs", "--job", "one-by-one")
     finally:
         go.touch()
     assert engine.wait(run.id, 60)
