@@ -45,6 +45,7 @@ SAVE_EVERY_S = 1.0
 STREAMS = (("out", "stdout"), ("err", "stderr"))
 _UNKNOWN_REASON = "\0unknown"  # no scheduler says this: the next poll notes the real state
 
+
 class DetachedRunner:
     def __init__(self, catalog: Catalog, pool: ExecutorPool, heartbeats: Heartbeats):
         self._catalog = catalog
