@@ -31,6 +31,9 @@ import pytest
 
 BINARIES = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "sinfo")
 READY_TIMEOUT_S = 30.0
+STOP_JOBS_TIMEOUT_S = 20.0
+ENDED_STATES = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED",
+                "BOOT_FAIL", "DEADLINE", "REVOKED", "SPECIAL_EXIT"}
 NODE = "n1"
 PARTITION = "debug"
 MEMORY_MB = 2000
@@ -144,9 +147,13 @@ class SlurmCluster:
             self._wait(lambda: not _alive(pid), "slurmctld to die")
 
     def stop(self) -> None:
-        # the test cluster's own jobs first (this SLURM_CONF reaches only this cluster), so no
-        # slurmstepd outlives its slurmd
+        # the test cluster's own jobs first (this SLURM_CONF reaches only this cluster), and
+        # until Slurm has recorded their end: a slurmstepd that cannot tell a stopped slurmctld
+        # its job ended retries for ever (cgroup tracking takes long enough to hit that)
         self.run("scancel", "--full", "-u", "root", check=False)
+        end = time.monotonic() + STOP_JOBS_TIMEOUT_S
+        while time.monotonic() < end and self._jobs_going():
+            time.sleep(0.2)
         for name in ("slurmd.pid", "slurmctld.pid", "munge/munged.pid"):
             pid = self._pid(name)
             if pid and _alive(pid):
@@ -158,6 +165,24 @@ class SlurmCluster:
                 time.sleep(0.1)
             if pid and _alive(pid):
                 os.kill(pid, signal.SIGKILL)
+        for pid in self._own_stepds():  # one still there would wait for its slurmd for ever
+            os.kill(pid, signal.SIGKILL)
+
+    def _jobs_going(self) -> bool:
+        done = self.run("squeue", "-h", "-r", "-t", "all", "-o", "%T", check=False)
+        return done.returncode == 0 and any(state not in ENDED_STATES for state in done.stdout.split())
+
+    def _own_stepds(self) -> list[int]:
+        """This cluster's slurmstepd processes (they run in its slurmd's log folder)."""
+        found = []
+        for proc in Path("/proc").iterdir():
+            try:
+                if proc.name.isdigit() and (proc / "comm").read_text().strip() == "slurmstepd" \
+                        and Path(os.readlink(proc / "cwd")).is_relative_to(self.workdir):
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+        return found
 
     # ---- helpers -----------------------------------------------------------------------
 
