@@ -9,43 +9,38 @@ with bounded fire counts — no node or network work on the GUI thread.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QHeaderView,
     QLabel,
     QSplitter,
     QStyle,
     QTableWidgetItem,
-    QTreeWidget,
-    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from ...core.errors import LabDeckError
-from ...core.schedules import Schedule, ScheduleKind, fire_times, parse_at, parse_tz, trigger_for
+from ...core.schedules import Schedule, ScheduleKind, parse_at, parse_tz
 from ...engine.api import EngineApi
 from ...store.queries import last_results
 from ...store.schedules import ScheduleStore
 from ..actions import ask_yes_no
-from ..dialogs.schedule_dialog import WARN_BG, WARN_COLOR, ScheduleDialog
+from ..dialogs.schedule_dialog import WARN_COLOR, ScheduleDialog
 from ..dialogs.taskscheduler_dialog import TaskSchedulerImportDialog
-from ..scheduling import dst_flags, next_fire_text, scheduler_state, start_scheduling
+from ..scheduling import next_fire_text, scheduler_state, start_scheduling
 from ..status_style import dot_icon, fmt_ago, is_dark, status_color, status_icon, status_label
 from ..widgets.flow_layout import FlowLayout
 from ..widgets.page_parts import add_buttons, read_only_table
+from ..widgets.upcoming_runs import UpcomingRuns
+from ..workers import run_async
 
 COLUMNS = ["Job", "Schedule", "Zone", "Next fire", "Enabled", "Catch-up", "Last result"]
 ALL = "(all jobs)"
-HORIZON_S = 24 * 3600
-FREQUENT = 24          # more fires than this in 24 h: one "frequent" line instead of one line per fire
-MAX_TIMELINE = 400     # timeline rows at most
 REFRESH_MS = 5000
 ID_ROLE = Qt.ItemDataRole.UserRole
 MISSED_WINDOW_S = 24 * 3600
@@ -63,6 +58,7 @@ class SchedulesPage(QWidget):
         self.dialog: ScheduleDialog | None = None
         self.import_dialog: TaskSchedulerImportDialog | None = None
         self.state = ("", "")
+        self._state_busy = False   # a scheduler-state question is on its way (update_state_later)
         self.start_error: str | None = None
         self._schedules: list[Schedule] = []
 
@@ -95,13 +91,7 @@ class SchedulesPage(QWidget):
         self.table.doubleClicked.connect(lambda _i: self.edit_schedule())
         self.table.itemSelectionChanged.connect(self._update_buttons)
 
-        self.timeline = QTreeWidget()
-        self.timeline.setHeaderLabels(["Time (local)", "Job", "Schedule", "Note"])
-        self.timeline.setAlternatingRowColors(True)
-        self.timeline.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        th = self.timeline.header()
-        th.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        th.setStretchLastSection(True)
+        self.timeline = UpcomingRuns()
         self.timeline_title = QLabel("<b>Upcoming runs</b> — the next 24 hours, grouped by hour")
         lower = QWidget()
         ll = QVBoxLayout(lower)
@@ -135,7 +125,27 @@ class SchedulesPage(QWidget):
         return self.start_error
 
     def update_state(self) -> None:
-        state, text = scheduler_state(self.engine)
+        self._show_state(scheduler_state(self.engine))
+
+    def update_state_later(self) -> None:
+        """update_state off the GUI thread: who schedules is asked of the engine, a round trip to
+        the engine process that a busy engine (nodes streaming output) answers in tens of ms —
+        the periodic tick would stall the window for as long."""
+        if self._state_busy:
+            return
+        self._state_busy = True
+
+        def done(result) -> None:
+            self._state_busy = False
+            self._show_state(result)
+
+        def failed(_exc) -> None:
+            self._state_busy = False
+
+        run_async(lambda: scheduler_state(self.engine), done, failed)
+
+    def _show_state(self, state_text: tuple[str, str]) -> None:
+        state, text = state_text
         color = {"here": "#2e7d32", "paused": "#e65100", "other": "#1565c0", "none": "#c62828"}[state]
         self.state_label.setText(f"<span style='color:{color}'>●</span> {text}")
         self.state_label.setToolTip(self.start_error or "")
@@ -146,15 +156,15 @@ class SchedulesPage(QWidget):
     # ---- refresh ----------------------------------------------------------------------------------
 
     def _tick(self) -> None:
-        self.update_state()
+        self.update_state_later()
         if self.isVisible():
-            self.refresh()
+            self.refresh(with_state=False)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
         self.refresh()
 
-    def refresh(self) -> None:
+    def refresh(self, with_state: bool = True) -> None:
         current = self.selected_id()
         now = self.now()
         paused = self.store.paused()
@@ -171,8 +181,11 @@ class SchedulesPage(QWidget):
         if current is not None:
             self.select_schedule(current)
         self._update_buttons()
-        self._fill_timeline(self.store.list() if job else schedules, paused, now)
-        self.update_state()
+        summary = self.timeline.fill(self.store.list() if job else schedules, paused, now)
+        self.timeline_title.setText(
+            f"<b>Upcoming runs</b> — the next 24 hours, grouped by hour (local time): {summary}")
+        if with_state:
+            self.update_state()
 
     def _fill_jobs(self) -> None:
         names = [j.name for j in self.engine.catalog.list_jobs()]
@@ -233,70 +246,6 @@ class SchedulesPage(QWidget):
                     color = status_color(last["status"])
                     item.setForeground(QBrush(color if is_dark() else color.darker(150)))
             self.table.setItem(row, col, item)
-
-    def _fill_timeline(self, schedules: list[Schedule], paused: bool, now: datetime) -> None:
-        self.timeline.clear()
-        if paused:
-            self.timeline.addTopLevelItem(QTreeWidgetItem(["Scheduling is paused: nothing fires", "", "", ""]))
-            return
-        until = now + timedelta(seconds=HORIZON_S)
-        frequent: list[tuple[datetime, Schedule, int]] = []
-        fires: list[tuple[datetime, Schedule]] = []
-        for s in schedules:
-            if not s.enabled:
-                continue
-            try:
-                found = fire_times(trigger_for(s), now, until, FREQUENT + 1)
-            except LabDeckError:
-                continue
-            if len(found) > FREQUENT:
-                frequent.append((found[0], s, len(found)))
-            else:
-                fires.extend((t, s) for t in found)
-        fires.sort(key=lambda f: f[0].timestamp())
-        bold = QFont()
-        bold.setBold(True)
-        if frequent:
-            group = QTreeWidgetItem([f"Frequent ({len(frequent)} schedule(s) firing more than hourly)", "", "", ""])
-            group.setFirstColumnSpanned(True)
-            group.setFont(0, bold)
-            for first, s, _n in sorted(frequent, key=lambda f: f[0].timestamp()):
-                group.addChild(QTreeWidgetItem([f"next {first.astimezone():%H:%M:%S}", s.job_name, s.describe(),
-                                                f"more than {FREQUENT} fires in the next 24 h"]))
-            self.timeline.addTopLevelItem(group)
-            group.setExpanded(True)
-        groups: dict[str, QTreeWidgetItem] = {}
-        warn = self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
-        flags = dst_flags(schedules, now, HORIZON_S, FREQUENT)
-        for t, s in fires[:MAX_TIMELINE]:
-            local = t.astimezone()
-            key = f"{local:%a %d %b, %H}:00 – {(local + timedelta(hours=1)):%H}:00"
-            group = groups.get(key)
-            if group is None:
-                group = QTreeWidgetItem([key, "", "", ""])
-                group.setFirstColumnSpanned(True)
-                group.setFont(0, bold)
-                groups[key] = group
-                self.timeline.addTopLevelItem(group)
-                group.setExpanded(True)
-            note = flags.get((s.id, round(t.timestamp())), "")
-            child = QTreeWidgetItem([f"{local:%H:%M:%S}", s.job_name, s.describe(), note])
-            child.setIcon(1, dot_icon("#5c6bc0", 10))
-            if note:
-                child.setIcon(3, warn)
-                for col in range(4):
-                    child.setForeground(col, QBrush(QColor(WARN_COLOR)))
-                    child.setBackground(col, QBrush(QColor(WARN_BG)))
-            group.addChild(child)
-        for group in groups.values():
-            group.setText(0, f"{group.text(0)}   ({group.childCount()} run(s))")
-        if len(fires) > MAX_TIMELINE:
-            self.timeline.addTopLevelItem(QTreeWidgetItem([f"… and {len(fires) - MAX_TIMELINE} more", "", "", ""]))
-        if not fires and not frequent:
-            self.timeline.addTopLevelItem(QTreeWidgetItem(["Nothing scheduled in the next 24 hours", "", "", ""]))
-        self.timeline_title.setText(f"<b>Upcoming runs</b> — the next 24 hours, grouped by hour (local time): "
-                                    f"{len(fires)} run(s)" + (f" plus {len(frequent)} frequent schedule(s)"
-                                                              if frequent else ""))
 
     # ---- selection ----------------------------------------------------------------------------------
 
