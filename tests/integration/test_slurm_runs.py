@@ -17,15 +17,8 @@ from labdeck.core.status import KillState, NodeRunStatus, RunStatus
 from labdeck.engine.engine import Engine
 from labdeck.store.run_queue import task_runs
 from tests.support.runs import run_job
-from tests.support.slurm import GPUS, PARTITION
-from tests.support.slurm_nodes import add_cluster, slurm_job_of
+from tests.support.slurm import GPUS, PARTITION, add_cluster, node_runs_of, slurm_job_of
 from tests.support.waiting import wait_for
-
-
-def node_runs_of(engine, run_id: int):
-    """A run's node runs, or its task runs' (a job with resources runs as tasks)."""
-    children = [child.id for child, _ in task_runs(engine.catalog, run_id)]
-    return [nr for rid in children or [run_id] for nr in engine.catalog.node_runs(rid)]
 
 
 def test_node_test_shows_the_partitions_free_cpus_gpus_and_the_slurm_version(engine, slurm, login):

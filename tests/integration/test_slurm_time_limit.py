@@ -12,7 +12,7 @@ import pytest
 from labdeck.core.models import Job, JobPolicy, Step
 from labdeck.core.status import NodeRunStatus
 from tests.support.runs import run_job
-from tests.support.slurm_nodes import add_cluster, slurm_job_of
+from tests.support.slurm import add_cluster, slurm_job_of
 
 
 @pytest.mark.slow

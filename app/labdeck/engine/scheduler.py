@@ -276,13 +276,14 @@ class Scheduler:
 
     def _running(self, job_name: str) -> list[int]:
         """Runs of the job that are really going on; an orphan (its process is gone) never blocks."""
-        here = set(self._engine.dispatcher.active_run_ids()) | self._engine.job_refs.active_ids()
+        here = (set(self._engine.dispatcher.active_run_ids()) | self._engine.job_refs.active_ids()
+                | self._engine.adopted_arrays.held_ids())
         runs = [r for status in (RunStatus.RUNNING, RunStatus.QUEUED)  # queued: waiting for room (run queue)
                 for r in self._catalog.list_runs(job_name, 20, str(status))]
         if any(r.id not in here for r in runs):
             interrupted: list = []
             fixed = set(reconcile_orphans(self._catalog, here, adopt=self._engine.dispatcher.adopt,
-                                          interrupted=interrupted))
+                                          interrupted=interrupted, adopt_array=self._engine.adopted_arrays.adopt))
             if interrupted:  # remote work: never on the scheduler's thread
                 threading.Thread(target=kill_interrupted_leftovers,
                                  args=(self._catalog, self._engine.pool, interrupted),
