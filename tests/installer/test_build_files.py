@@ -141,6 +141,16 @@ def test_the_windows_job_runs_the_windows_tests_and_the_frozen_self_test():
     assert all((ROOT / name).is_file() for name in listed), listed
 
 
+def test_every_test_that_needs_windows_runs_in_a_windows_job():
+    """A test that skips off Windows must be run by a windows-latest job, or it runs nowhere."""
+    listed = " ".join(path.read_text(encoding="utf-8") for path in WORKFLOWS.glob("windows*.yml"))
+    windows_only = re.compile(r"skipif\(\s*(sys\.platform\s*!=\s*[\"']win32|os\.name\s*!=\s*[\"']nt|not IS_WINDOWS)")
+    needing = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "tests").rglob("test_*.py")
+                     if windows_only.search(path.read_text(encoding="utf-8")))
+    assert needing, "the pattern finds the Windows-only tests"
+    assert [name for name in needing if name not in listed] == []
+
+
 def test_the_offline_workflow_checks_pass_here_and_catch_an_unpinned_action(tmp_path, capsys):
     import tools.dev as dev
     assert dev.check_workflows()
