@@ -211,6 +211,12 @@ MIGRATIONS: list[list[str]] = [
     [
         "ALTER TABLE placements ADD COLUMN gpu_devices TEXT NOT NULL DEFAULT '[]'",
     ],
+    # a node the engine found down, until a probe succeeds: every process shows it (#16)
+    ["""CREATE TABLE node_down (
+            node_name TEXT PRIMARY KEY,
+            since REAL NOT NULL,
+            reason TEXT NOT NULL DEFAULT ''
+        )"""],
 ]
 
 

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QSplitter,
 
 from ...core.errors import LabDeckError
 from ...engine.api import EngineApi
-from ...store import queries, trends
+from ...store import node_down, queries, trends
 from ...store.metrics import MetricStore
 from ..actions import Actions, ask_yes_no
 from ..dialogs.import_dialog import ImportNodesDialog
@@ -117,7 +117,7 @@ class NodesPage(QWidget):
         recent = queries.recent_statuses(catalog, 8)
         lost = [name for name, runs in recent.items() if runs and runs[-1][1] == "unreachable"]
         self.model.set_data(nodes, recent, queries.busy_nodes(catalog), self.metrics.histories(3600),
-                            trends.last_unreachable(catalog, lost))
+                            trends.last_unreachable(catalog, lost), node_down.down_nodes(catalog))
         self.select_names(names)
         self.empty.setVisible(len(nodes) <= 1 and all(n.transport == "local" for n in nodes))
         self._show_detail()
