@@ -8,7 +8,6 @@ from __future__ import annotations
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QSplitter, QTableView, QVBoxLayout, QWidget
 
-from ...core.errors import LabDeckError
 from ...engine.api import EngineApi
 from ...store import node_down, queries, trends
 from ...store.metrics import MetricStore
@@ -16,6 +15,7 @@ from ..actions import Actions, ask_yes_no
 from ..dialogs.import_dialog import ImportNodesDialog
 from ..dialogs.node_dialog import NodeDialog
 from ..dialogs.run_dialogs import RunOnNodesDialog
+from ..engine_calls import call_engine
 from ..models.node_model import COLUMNS, METRIC_COLUMNS, METRIC_ROLE, RECENT_COLUMN, RECENT_ROLE, NodeTableModel
 from ..status_style import plural
 from ..widgets.context_menu import button_entries, install_menu
@@ -204,12 +204,9 @@ class NodesPage(QWidget):
                                          f"Remove {', '.join(names)} from LabDeck?\n"
                                          "Their run history stays; saved passwords are deleted."):
             return
-        for name in names:
-            try:
-                self.engine.nodes.remove(name)
-            except LabDeckError as exc:
-                self.actions.error.emit(str(exc))
-        self.refresh()
+        for name in names:  # off the GUI thread: the engine may be busy; a failure goes to the banner
+            call_engine(lambda n=name: self.engine.nodes.remove(n), lambda _: self.refresh(), self.actions.error.emit,
+                        f"Cannot remove {name}: ")
 
     def test_nodes(self) -> None:
         for name in self.selected_names():
