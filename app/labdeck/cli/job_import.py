@@ -9,7 +9,7 @@ from ..core.errors import InvalidInput, LabDeckError
 from ..core.job_refs import check_references, referenced
 from ..core.schedules import parse_tz
 from ..core.targets import resolve_targets
-from .common import open_engine
+from .common import open_catalog
 
 
 def add_arguments(imp) -> None:
@@ -31,8 +31,8 @@ def cmd_import_rundeck(args) -> int:
 
     parse_tz(args.tz)
     conversions = parse_rundeck(args.file, Overrides(project=args.project, targets=args.targets, tz=args.tz))
-    with open_engine(args) as engine:
-        nodes = engine.catalog.list_nodes()
+    with open_catalog(args) as catalog:  # an edit of the catalog: no engine
+        nodes = catalog.list_nodes()
         for conversion in conversions:
             if conversion.job is not None:
                 try:
@@ -42,7 +42,7 @@ def cmd_import_rundeck(args) -> int:
                     conversion.job = None
                     hint = " (import with --targets SPEC)" if "node" in str(exc) else ""
                     conversion.not_converted.append(f"not imported: {exc}{hint}")
-        _check_references(conversions, engine.catalog.list_jobs())
+        _check_references(conversions, catalog.list_jobs())
         report(conversions)
         ready = [c for c in conversions if c.job is not None]
         left_out = [c.name for c in conversions if c.job is None]
@@ -54,7 +54,7 @@ def cmd_import_rundeck(args) -> int:
                                f"({', '.join(left_out)}); see above, or import with --partial to leave them out")
         if not ready:
             raise InvalidInput("nothing was imported: no job in the file converts")
-        import_jobs(engine.catalog, [c.job for c in ready], [s for c in ready for s in c.schedules],
+        import_jobs(catalog, [c.job for c in ready], [s for c in ready for s in c.schedules],
                     replace=args.replace)
     print(f"imported {len(ready)} jobs" + (f" ({sum(len(c.schedules) for c in ready)} schedules)") +
           (f"; left out: {', '.join(left_out)}" if left_out else ""))

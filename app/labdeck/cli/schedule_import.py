@@ -7,7 +7,7 @@ from __future__ import annotations
 from ..core.errors import InvalidInput
 from ..core.models import Transport
 from ..core.targets import resolve_targets
-from .common import open_engine
+from .common import open_catalog
 from .job_import import report
 
 
@@ -34,8 +34,8 @@ def cmd_import(args) -> int:
     from ..store.jobfile import check_job
 
     conversion = parse_task(args.file, args.targets, args.tz, args.name, args.project)
-    with open_engine(args) as engine:
-        nodes = resolve_targets(args.targets, engine.catalog.list_nodes())
+    with open_catalog(args) as catalog:  # an edit of the catalog: no engine
+        nodes = resolve_targets(args.targets, catalog.list_nodes())
         not_windows = [n.name for n in nodes if n.transport is not Transport.WINRM]
         if not_windows:
             are = "is not a" if len(not_windows) == 1 else "are not"
@@ -50,6 +50,6 @@ def cmd_import(args) -> int:
         if args.dry_run:
             print("dry run: nothing was changed")
             return 0
-        import_jobs(engine.catalog, [conversion.job], conversion.schedules, replace=args.replace)
+        import_jobs(catalog, [conversion.job], conversion.schedules, replace=args.replace)
     print(f"imported job '{conversion.name}' with {len(conversion.schedules)} schedules")
     return 0
