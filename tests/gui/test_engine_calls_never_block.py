@@ -96,3 +96,17 @@ def test_the_import_dialog_checks_and_imports_without_waiting_for_the_engine(qtb
         returns_at_once(dialog.run_import)
     assert imported.args[0] is False and DEADLINE in imported.args[1]
     dialog.reject()
+
+
+def test_the_upload_dialog_does_not_wait_for_the_engine_and_keeps_what_was_typed(qtbot, frozen, tmp_path):
+    window, engine, freeze = frozen
+    source = tmp_path / "data.bin"
+    source.write_bytes(b"x")
+    dialog = window.transfers_page.upload("this-computer", [str(source)])
+    dialog.destination.setText(str(tmp_path / "inbox"))
+    freeze()
+    returns_at_once(dialog.accept)
+    assert not dialog.ok_button.isEnabled()  # no second submit while the first is out
+    qtbot.waitUntil(lambda: DEADLINE in dialog.error.text(), timeout=15_000)
+    assert dialog.isVisible() and dialog.ok_button.isEnabled() and dialog.paths() == [str(source)]
+    dialog.reject()
