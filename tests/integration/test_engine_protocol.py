@@ -279,6 +279,15 @@ def test_a_call_before_the_hello_is_refused(service):
     assert engine.calls == []
 
 
+def test_a_node_checks_preflight_results_cross_as_themselves():
+    """NodeCheck.checks is an untyped list: a WinRM or Slurm node's PreflightChecks must still cross."""
+    from labdeck.engine.nodes import NodeCheck
+    from labdeck.executors.winrm.preflight import PreflightCheck
+    check = NodeCheck("win1", True, {"cpus": 4}, None, "ok",
+                      [PreflightCheck("MaxShellsPerUser", "5", False, "Set-Item WSMan:\\localhost\\Shell\\X 30")])
+    assert protocol.from_frame(protocol.to_frame(protocol.Result(1, check))).value == check
+
+
 def test_the_wire_class_list_is_closed_under_field_types():
     """Every dataclass or enum a wire class's fields name is a wire class too."""
     missing = set()

@@ -56,7 +56,8 @@ CLASSES: dict[str, str] = {
     "TransferQueued": "labdeck.core.transfers", "TransferProgress": "labdeck.core.transfers",
     "TransferNodeFinished": "labdeck.core.transfers", "TransferFinished": "labdeck.core.transfers",
     # results of the engine's parts
-    "NodeCheck": "labdeck.engine.nodes", "ImportPlan": "labdeck.engine.node_import",
+    "NodeCheck": "labdeck.engine.nodes", "PreflightCheck": "labdeck.executors.winrm.preflight",
+    "ImportPlan": "labdeck.engine.node_import",
     "ImportResult": "labdeck.engine.node_import", "NodeCandidate": "labdeck.importers.candidates",
     "RunWait": "labdeck.store.run_waits",
 }
