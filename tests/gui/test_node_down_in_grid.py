@@ -3,6 +3,8 @@ catalog's record, in a window that was not open when it happened (any process's 
 
 from __future__ import annotations
 
+import html
+import re
 import socket
 
 from labdeck.core.models import Node, Transport
@@ -37,10 +39,14 @@ def test_a_window_opened_later_shows_the_node_down_since_and_why(qtbot, data_dir
         page.refresh()
         row = next(r for r in range(page.model.rowCount()) if page.model.node_at(r).name == "gone")
         index = page.model.index(row, STATE_COLUMN)
-        assert page.model.data(index, Qt.ItemDataRole.DisplayRole) == "unreachable"
+        assert page.model.state_of("gone") == "unreachable"
+        shown = page.model.data(index, Qt.ItemDataRole.DisplayRole)
+        assert re.fullmatch(r"down since \d\d:\d\d", shown), shown
         tip = page.model.data(index, Qt.ItemDataRole.ToolTipRole)
-        assert tip.startswith("down since ") and "refused" in tip.lower(), tip
+        assert tip.startswith(shown + ": ") and "refused" in tip.lower(), tip
         assert "1 unreachable" in page.summary.text()
+        page.select_names(["gone"])  # its detail says it too
+        assert html.escape(tip) in page.panel.title.text()
     finally:
         window._quitting = True
         window.close()

@@ -21,10 +21,13 @@ class NodeDown:
 
     def text(self) -> str:
         """``down since 14:05: connection refused`` (the date too when it is not today)."""
+        return f"{self.short_text()}: {self.reason or 'it did not answer'}"
+
+    def short_text(self) -> str:
+        """``down since 14:05``, for a narrow column."""
         when = time.localtime(self.since)
         same_day = time.strftime("%Y-%m-%d", when) == time.strftime("%Y-%m-%d")
-        stamp = time.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M", when)
-        return f"down since {stamp}: {self.reason or 'it did not answer'}"
+        return f"down since {time.strftime('%H:%M' if same_day else '%Y-%m-%d %H:%M', when)}"
 
 
 def mark_down(catalog: Catalog, node: str, since: float, reason: str) -> None:

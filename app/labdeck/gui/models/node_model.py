@@ -123,6 +123,15 @@ class NodeTableModel(QAbstractTableModel):
                                   self._lost_at.get(n.name), self._down.get(n.name))[0]
         return "unknown"
 
+    def down_text(self, name: str) -> str:
+        """"down since 14:05: <reason>" while the node's state comes from the engine's record, else ""."""
+        for n in self._nodes:
+            if n.name == name and name in self._down:
+                state, why = node_state(n, self._busy.get(name, 0), self._seen, self._recent.get(name, []),
+                                        self._lost_at.get(name), self._down[name])
+                return why if state == "unreachable" and why == self._down[name].text() else ""
+        return ""
+
     # ---- Qt model API ------------------------------------------------------------------------
 
     def rowCount(self, parent=QModelIndex()) -> int:
@@ -168,6 +177,9 @@ class NodeTableModel(QAbstractTableModel):
         texts = [self._display(node, col, recent) for col in range(len(COLUMNS))]
         tips = [self._tooltip(node, col, recent) for col in range(len(COLUMNS))]
         texts[STATE_COLUMN], tips[STATE_COLUMN] = state, why
+        down = self._down.get(node.name)
+        if state == "unreachable" and down is not None and why == down.text():  # the engine's record: since when
+            texts[STATE_COLUMN] = down.short_text()
         icon = status_icon({"unreachable": "unreachable", "busy": "running", "idle": "succeeded"}.get(state, "pending"))
         color = status_color("unreachable") if state == "unreachable" else None
         samples = self._metrics.get(node.name, [])

@@ -262,7 +262,8 @@ class NodesPage(QWidget):
         name = names[0] if len(names) == 1 else None
         if name is None:
             return self.panel.show_node(None, [], [])
-        self.panel.show_node(name, self.metrics.history(name), trends.node_recent_runs(self.engine.catalog, name))
+        down = self.model.down_text(name)
+        self.panel.show_node(name, self.metrics.history(name), trends.node_recent_runs(self.engine.catalog, name), down)
 
     def _test_all(self) -> None:
         self.view.selectAll()
