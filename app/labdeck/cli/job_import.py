@@ -5,10 +5,8 @@ convert and leaves the others out)."""
 
 from __future__ import annotations
 
-from ..core.errors import InvalidInput, LabDeckError
-from ..core.job_refs import check_references, referenced
+from ..core.errors import InvalidInput
 from ..core.schedules import parse_tz
-from ..core.targets import resolve_targets
 from .common import open_catalog
 
 
@@ -25,24 +23,13 @@ def add_arguments(imp) -> None:
 
 def cmd_import_rundeck(args) -> int:
     # the importer and the job schema (PyYAML, pydantic): loaded by this command, not by every one
+    from ..engine.job_import import check_conversions, commit
     from ..importers.rundeck import Overrides, parse_rundeck
-    from ..store.job_import import import_jobs
-    from ..store.jobfile import check_job
 
     parse_tz(args.tz)
     conversions = parse_rundeck(args.file, Overrides(project=args.project, targets=args.targets, tz=args.tz))
     with open_catalog(args) as catalog:  # an edit of the catalog: no engine
-        nodes = catalog.list_nodes()
-        for conversion in conversions:
-            if conversion.job is not None:
-                try:
-                    check_job(conversion.job, f"job '{conversion.name}'")  # the rules a LabDeck job file obeys
-                    resolve_targets(conversion.job.targets, nodes, allow_empty=True)
-                except LabDeckError as exc:
-                    conversion.job = None
-                    hint = " (import with --targets SPEC)" if "node" in str(exc) else ""
-                    conversion.not_converted.append(f"not imported: {exc}{hint}")
-        _check_references(conversions, catalog.list_jobs())
+        check_conversions(catalog, conversions, targets_hint="import with --targets SPEC")
         report(conversions)
         ready = [c for c in conversions if c.job is not None]
         left_out = [c.name for c in conversions if c.job is None]
@@ -54,30 +41,10 @@ def cmd_import_rundeck(args) -> int:
                                f"({', '.join(left_out)}); see above, or import with --partial to leave them out")
         if not ready:
             raise InvalidInput("nothing was imported: no job in the file converts")
-        import_jobs(catalog, [c.job for c in ready], [s for c in ready for s in c.schedules],
-                    replace=args.replace)
+        commit(catalog, ready, replace=args.replace)
     print(f"imported {len(ready)} jobs" + (f" ({sum(len(c.schedules) for c in ready)} schedules)") +
           (f"; left out: {', '.join(left_out)}" if left_out else ""))
     return 0
-
-
-def _check_references(conversions, existing) -> None:
-    """A job step must name a job of the catalog or of the file, without a loop; a job that
-    fails that is left out (and then so is any job that runs it)."""
-    while True:
-        every = {j.name: j for j in existing} | {c.name: c.job for c in conversions if c.job is not None}
-        failing = []
-        for conversion in conversions:
-            if conversion.job is not None and referenced(conversion.job):
-                try:
-                    check_references(conversion.job, every)
-                except LabDeckError as exc:
-                    failing.append((conversion, exc))
-        if not failing:
-            return
-        for conversion, exc in failing:
-            conversion.job = None
-            conversion.not_converted.append(f"not imported: {exc}")
 
 
 def report(conversions) -> None:

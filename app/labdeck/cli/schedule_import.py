@@ -4,9 +4,6 @@ Windows nodes) with its time triggers as schedules, and a report of what did not
 
 from __future__ import annotations
 
-from ..core.errors import InvalidInput
-from ..core.models import Transport
-from ..core.targets import resolve_targets
 from .common import open_catalog
 from .job_import import report
 
@@ -29,27 +26,18 @@ def register(sched_sub) -> None:
 
 def cmd_import(args) -> int:
     # the importer and the job schema (PyYAML, pydantic): loaded by this command, not by every one
+    from ..engine.job_import import commit, windows_targets
     from ..importers.taskscheduler import parse_task
-    from ..store.job_import import import_jobs
     from ..store.jobfile import check_job
 
     conversion = parse_task(args.file, args.targets, args.tz, args.name, args.project)
     with open_catalog(args) as catalog:  # an edit of the catalog: no engine
-        nodes = resolve_targets(args.targets, catalog.list_nodes())
-        not_windows = [n.name for n in nodes if n.transport is not Transport.WINRM]
-        if not_windows:
-            are = "is not a" if len(not_windows) == 1 else "are not"
-            raise InvalidInput(f"--targets: {', '.join(not_windows)} {are} "
-                               "Windows (WinRM) node(s); a Task Scheduler task runs its programs through cmd")
-        powershell = [n.name for n in nodes if n.winrm.shell != "cmd"]
-        if powershell:
-            raise InvalidInput(f"--targets: {', '.join(powershell)} run command steps in PowerShell; the task's "
-                               "command lines are cmd's (labdeck node add ... --shell cmd)")
+        windows_targets(catalog, args.targets)
         check_job(conversion.job, f"job '{conversion.name}'")
         report([conversion])
         if args.dry_run:
             print("dry run: nothing was changed")
             return 0
-        import_jobs(catalog, [conversion.job], conversion.schedules, replace=args.replace)
+        commit(catalog, [conversion], replace=args.replace)
     print(f"imported job '{conversion.name}' with {len(conversion.schedules)} schedules")
     return 0

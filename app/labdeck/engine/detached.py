@@ -29,6 +29,7 @@ from ..store.detached import DetachedRecord, DetachedStore
 from ..store.identity import run_token
 from ..store.logs import MAX_HELD_LINE, LogWriter
 from .heartbeat import Heartbeats, float_setting
+from .outcome import Outcome
 
 if TYPE_CHECKING:  # paramiko (which detached_ops imports) loads with the first SSH node, not at start-up
     from ..executors.detached_ops import DetachedOps
@@ -42,9 +43,6 @@ POLL_MAX_S = 2.0
 READ_LIMIT = 4 << 20
 SAVE_EVERY_S = 1.0
 STREAMS = (("out", "stdout"), ("err", "stderr"))
-
-Outcome = tuple[NodeRunStatus, int | None, str, KillState | None]
-
 
 class DetachedRunner:
     def __init__(self, catalog: Catalog, pool: ExecutorPool, heartbeats: Heartbeats):
@@ -117,7 +115,7 @@ class DetachedRunner:
                     if cancel.is_set():  # the user gives up on it; a deadline waits to kill it when reachable
                         message = f"detached command cancelled; kill unconfirmed ({exc})"
                         writer.note(message)
-                        return NodeRunStatus.CANCELLED, None, message, KillState.KILL_UNCONFIRMED
+                        return Outcome(NodeRunStatus.CANCELLED, None, message, KillState.KILL_UNCONFIRMED)
                     continue
                 watch.alive()
                 if state.waiting != waiting and (state.waiting or (waiting is not None and state.state == "running")):
@@ -131,17 +129,17 @@ class DetachedRunner:
                     self._clean_later(ops, node_name)
                     if state.ended_as is not None:  # a scheduler's end state (Slurm: TIMEOUT, CANCELLED...)
                         writer.note(state.message)
-                        return state.ended_as, state.exit_code, state.message, None
+                        return Outcome(state.ended_as, state.exit_code, state.message)
                     if state.state == "gone":
                         message = (f"the command is gone from node {node_name} without an exit status "
                                    "(the node restarted, or something killed it)")
                         writer.note(message)
-                        return NodeRunStatus.LOST, None, message, None
+                        return Outcome(NodeRunStatus.LOST, None, message)
                     if state.exit_code == 0:
-                        return NodeRunStatus.SUCCEEDED, 0, "", None
+                        return Outcome(NodeRunStatus.SUCCEEDED, 0)
                     meaning = (describe_exit(state.exit_code, getattr(ops, "os_family", None))
                                if state.exit_code is not None else "ended without a readable exit code")
-                    return NodeRunStatus.FAILED, state.exit_code, f"step {state.step} {meaning}", None
+                    return Outcome(NodeRunStatus.FAILED, state.exit_code, f"step {state.step} {meaning}")
                 dirty = dirty or got
                 if dirty and time.monotonic() - saved_at >= SAVE_EVERY_S:
                     self.store.update(nr.id, out_offset=offsets["out"], err_offset=offsets["err"],
@@ -162,7 +160,7 @@ class DetachedRunner:
                     detail = "process tree killed" if kill_state is KillState.KILLED else "kill unconfirmed"
                     message = f"detached command {verb}; {detail}"
                     writer.note(message)
-                    return stop, None, message, kill_state
+                    return Outcome(stop, None, message, kill_state)
                 interval = POLL_MIN_S if got else min(poll_max, interval * 1.5)
                 until_deadline = record.deadline_at - time.time() if record.deadline_at is not None else interval
                 _sleep(max(0.0, min(interval, until_deadline)), cancel, self.released)

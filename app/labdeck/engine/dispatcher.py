@@ -9,31 +9,31 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from ..core.errors import AuthenticationFailed, HostKeyChanged, HostKeyUnknown, LabDeckError, NodeUnreachable
 from ..core.events import NodeRunFinished, NodeRunOutput, NodeRunStarted, RunFinished, RunStarted
-from ..core.exit_codes import describe_exit
 from ..core.models import Job, Node, NodeRun, Run, StepKind
-from ..core.quoting import Shell, option_environment, shell_for_script, substitute
+from ..core.quoting import option_environment, shell_for_script, substitute
 from ..core.status import RETRYABLE, KillState, NodeRunStatus, RunStatus, summarize_run
 from ..core.targets import resolve_targets
-from ..executors.base import RUN_TOKEN_ENV, CommandRequest, Deadline, Ending, LaunchLimits, ScriptFile
+from ..executors.base import RUN_TOKEN_ENV, CommandRequest, Deadline, LaunchLimits, ScriptFile
 from ..executors.pool import ExecutorPool
 from ..executors.registry import factory_of
 from ..store.catalog import Catalog
-from ..store.disk_space import is_disk_full
 from ..store.identity import catalog_token, run_token
 from ..store.logs import LogWriter
 from .active_run import ActiveRun
+from .attached_steps import AttachedContext, remove_run_folder, run_attached_steps
 from .bus import EventBus
-from .detached import DetachedRunner, Outcome
+from .detached import DetachedRunner
 from .heartbeat import Heartbeats
+from .outcome import Outcome
 from .reattach import Reattacher, RunHooks
-from .transfer_steps import TRANSFER_KINDS, run_transfer_step, run_transfers, split_around_work
+from .transfer_steps import run_transfers, split_around_work
 
 log = logging.getLogger(__name__)
 CANCEL_POLL_S = 0.25
-LONG_COMMAND_BYTES = 32 * 1024
 UNREACHABLE_POLL_S = 2.0
 
 
@@ -175,23 +175,22 @@ class Dispatcher:
                 outcome = self._attempt(active, node, nr, writer, cancel)
                 if outcome is None:
                     return  # released at shutdown: the detached command goes on, a later LabDeck re-attaches
-                status, exit_code, message, kill_state = outcome
-                if status is NodeRunStatus.UNREACHABLE:
-                    self.on_unreachable(node.name, message)
+                if outcome.status is NodeRunStatus.UNREACHABLE:
+                    self.on_unreachable(node.name, outcome.message)
                     if active.run.workflow_run_id is not None and policy.unreachable == "move":
                         # a task of an array or workflow: the run queue places it again on another node
-                        self._finish_node(active, nr, status, exit_code, message, kill_state, writer)
+                        self._finish_outcome(active, nr, outcome, writer)
                         return
-                if status is NodeRunStatus.UNREACHABLE and policy.unreachable in ("wait", "move"):
+                if outcome.status is NodeRunStatus.UNREACHABLE and policy.unreachable in ("wait", "move"):
                     node, outcome = self._unreachable(active, node, nr, writer, cancel, tried, outcome)
                     if outcome is None:
                         return  # released at shutdown while waiting: a later LabDeck re-attaches
-                    status, exit_code, message, kill_state = outcome
-                last = attempt == attempts or status not in RETRYABLE or cancel.is_set()
+                last = attempt == attempts or outcome.status not in RETRYABLE or cancel.is_set()
                 if last:
-                    self._finish_node(active, nr, status, exit_code, message, kill_state, writer)
+                    self._finish_outcome(active, nr, outcome, writer)
                     return
-                writer.note(f"attempt {attempt} ended {status}: {message}; retrying in {policy.retry_delay_s:g} s")
+                writer.note(f"attempt {attempt} ended {outcome.status}: {outcome.message}; "
+                            f"retrying in {policy.retry_delay_s:g} s")
                 if cancel.wait(policy.retry_delay_s):
                     self._finish_node(active, nr, NodeRunStatus.CANCELLED, None, "cancelled while waiting to retry",
                                       writer=writer)
@@ -216,9 +215,9 @@ class Dispatcher:
             return (other, self._attempt(active, other, nr, writer, cancel)) if other else (node, result)
         writer.note(f"node {node.name} is unreachable; waiting up to {policy.unreachable_wait_s:g} s for it")
         end = time.monotonic() + policy.unreachable_wait_s
-        while result[0] is NodeRunStatus.UNREACHABLE and time.monotonic() < end:
+        while result.status is NodeRunStatus.UNREACHABLE and time.monotonic() < end:
             if cancel.wait(min(UNREACHABLE_POLL_S, max(0.0, end - time.monotonic()))):
-                return node, (NodeRunStatus.CANCELLED, None, "cancelled while waiting for the node", None)
+                return node, Outcome(NodeRunStatus.CANCELLED, None, "cancelled while waiting for the node")
             self._pool.forget(node.name)
             again = self._attempt(active, node, nr, writer, cancel)
             if again is None:
@@ -247,7 +246,7 @@ class Dispatcher:
         return other
 
     def _attempt(self, active: ActiveRun, node: Node, nr: NodeRun, writer: LogWriter,
-                 cancel: threading.Event) -> tuple[NodeRunStatus, int | None, str, KillState | None] | None:
+                 cancel: threading.Event) -> Outcome | None:
         """The node run's steps once; None when a detached command was left running at shutdown."""
         job, options = active.job, active.run.options
         deadline = Deadline.after(job.policy.timeout_s)
@@ -264,13 +263,13 @@ class Dispatcher:
                 message = (f"node {node.name} runs a node run's steps as one batch job: put steps may only come "
                            "before the commands and get steps after them")
                 writer.note(message)
-                return NodeRunStatus.ERROR, None, message, None
+                return Outcome(NodeRunStatus.ERROR, None, message)
             ops = self.detached.ops_for(executor) if parts else None
             if ops is not None and parts is not None:  # puts first, the work detached on the node, gets after
                 before, work, after = parts
                 failure = run_transfers(self._pool, node, before, options, deadline, stop, writer)
                 if failure is not None:
-                    return failure[0], None, failure[1], None
+                    return failure
                 steps = [ScriptFile(s.filename, substitute(s.script, options,
                                                            shell_for_script(s.filename, executor.shell)),
                                     node.python)
@@ -285,80 +284,28 @@ class Dispatcher:
             run_tag = f"run-{active.run.id}-{node.name}-{catalog_token(self._catalog)}"
             uploads: list[str] = []  # files put in the run folder on the node
             try:
-                return self._attached_steps(active, node, executor, run_tag, deadline, stop, writer, env, token,
-                                            uploads)
+                return run_attached_steps(AttachedContext(self._catalog, self._pool, active, node, executor, run_tag,
+                                                          deadline, stop, writer, env, token), uploads)
             finally:
                 if uploads:
-                    _remove_run_folder(executor, run_tag)
+                    remove_run_folder(executor, run_tag)
         except NodeUnreachable as exc:
             writer.note(str(exc))
-            return NodeRunStatus.UNREACHABLE, None, str(exc), None
+            return Outcome(NodeRunStatus.UNREACHABLE, None, str(exc))
         except (AuthenticationFailed, HostKeyUnknown, HostKeyChanged, LabDeckError) as exc:
             writer.note(str(exc))
-            return NodeRunStatus.ERROR, None, str(exc), None
+            return Outcome(NodeRunStatus.ERROR, None, str(exc))
 
-    def _attached_steps(self, active: ActiveRun, node: Node, executor, run_tag: str, deadline: Deadline, stop,
-                        writer: LogWriter, env: dict[str, str], token: str, uploads: list[str]):
-        """The job's steps one after the other in this connection (the node run is attached)."""
-        job, options = active.job, active.run.options
-        exit_code: int | None = None
-        for index, step in enumerate(job.steps, 1):
-            if step.kind in TRANSFER_KINDS:
-                failure = run_transfer_step(self._pool, node, step, index, options, deadline, stop, writer)
-                if failure is not None:
-                    return failure[0], None, failure[1], None
-                continue
-            request = CommandRequest(env=env, run_tag=run_tag, run_token=token,
-                                     keep_background=job.policy.background == "keep")
-            if step.kind is StepKind.SCRIPT:
-                shell = shell_for_script(step.filename, executor.shell)
-                request.script = ScriptFile(step.filename, substitute(step.script, options, shell), node.python)
-            else:
-                request.command = substitute(step.command, options, executor.shell)
-                if executor.shell is Shell.SH and len(request.command.encode()) > LONG_COMMAND_BYTES:
-                    # too long for one exec request or argv string (SSH packets, Linux's 128 KiB
-                    # per argument): it travels as a script file, as script steps do
-                    request.script, request.command = ScriptFile(f"command-{index}.sh", request.command), ""
-            if request.script is not None:
-                uploads.append(request.script.filename)
-            result = executor.run(request, writer.write, deadline, stop)
-            exit_code = result.exit_code
-            if result.note:
-                writer.note(result.note)
-            if writer.error is not None:
-                stopped = f"the command was stopped ({result.kill_state or 'it had ended'})"
-                if is_disk_full(writer.error):
-                    message = f"{self._catalog.space.message}: the log stops there and {stopped}; free space there"
-                else:
-                    message = (f"writing the log failed ({writer.error.strerror or writer.error}); {stopped}. "
-                               f"Check {writer.path.parent}")
-                return NodeRunStatus.ERROR, exit_code, message, result.kill_state
-            if result.ending is not Ending.EXITED:
-                verb = "timed out" if result.ending is Ending.TIMED_OUT else "cancelled"
-                state = result.kill_state or KillState.KILL_UNCONFIRMED
-                detail = {KillState.KILLED: "process tree killed",
-                          KillState.KILL_UNCONFIRMED: "kill unconfirmed"}[state]
-                limit = f" after {job.policy.timeout_s:g} s" if result.ending is Ending.TIMED_OUT else ""
-                if result.leftovers:
-                    detail += (f", with {result.leftovers} process{'es' if result.leftovers > 1 else ''} that had "
-                               "left its process group (found by the run token)")
-                message = f"step {index} {verb}{limit}; {detail}"
-                writer.note(message)
-                status = NodeRunStatus.TIMED_OUT if result.ending is Ending.TIMED_OUT else NodeRunStatus.CANCELLED
-                return status, None, message, state
-            if exit_code != 0:
-                meaning = describe_exit(exit_code, node.os_family)
-                return NodeRunStatus.FAILED, exit_code, f"step {index} {meaning}", None
-        self._catalog.mark_node_seen(node.name)
-        return NodeRunStatus.SUCCEEDED, exit_code, "", None
-
-    def _collect_after(self, outcome, node: Node, after, options: dict[str, str], deadline: Deadline, stop,
-                       writer: LogWriter):
+    def _collect_after(self, outcome: Outcome | None, node: Node, after, options: dict[str, str], deadline: Deadline,
+                       stop, writer: LogWriter) -> Outcome | None:
         """A detached run's closing transfer steps (its results), run once its work succeeded."""
-        if outcome is None or outcome[0] is not NodeRunStatus.SUCCEEDED or not after:
+        if outcome is None or outcome.status is not NodeRunStatus.SUCCEEDED or not after:
             return outcome
         failure = run_transfers(self._pool, node, after, options, deadline, stop, writer)
-        return outcome if failure is None else (failure[0], outcome[1], failure[1], None)
+        return outcome if failure is None else replace(failure, exit_code=outcome.exit_code)
+
+    def _finish_outcome(self, active: ActiveRun, nr: NodeRun, outcome: Outcome, writer: LogWriter) -> None:
+        self._finish_node(active, nr, outcome.status, outcome.exit_code, outcome.message, outcome.kill_state, writer)
 
     def _finish_node(self, active: ActiveRun, nr: NodeRun, status: NodeRunStatus, exit_code: int | None,
                      message: str, kill_state: KillState | None = None, writer: LogWriter | None = None) -> None:
@@ -411,11 +358,3 @@ class Dispatcher:
                 for node_name in nodes:
                     self.cancel(run_id, node_name)
 
-
-def _remove_run_folder(executor, run_tag: str) -> None:
-    """A finished attached node run's script folder goes (best effort: an unreachable node keeps it,
-    and the detached clean-up of old run folders removes it later)."""
-    try:
-        executor.remove_run_folder(run_tag)
-    except Exception as exc:  # noqa: BLE001 - never turns a finished run into a failed one
-        log.info("could not remove the run folder %s: %s", run_tag, exc)

@@ -47,6 +47,7 @@ CHILD_FLAG = "--engine-process"
 START_TIMEOUT_S = 60.0
 WAIT_SLICE_S = 1.0  # a wait is asked for in slices, so Ctrl-C and a gone engine are noticed
 CALL_TIMEOUT_S = 120.0  # no call holds its caller (the GUI thread) longer; a node test's connect is the slowest
+CLOSE_ACK_S = 10.0  # how long a leaving client waits for the engine to let it go
 
 
 class EngineProcessGone(LabDeckError):
@@ -286,8 +287,11 @@ class EngineProcess:
                     protocol.send(self._conn, Bye(stop_if_alone=stop_engine, cancel_running=cancel_running))
             except (OSError, EOFError):
                 pass
-        if stop_engine:
-            self._reader.join(timeout=120)  # the engine closes the connection when it has stopped
+        if threading.current_thread() is not self._reader:
+            # The engine closes the connection once this client is off its list (and, for
+            # ``stop_engine``, once it has stopped): a stop asked by another process right after
+            # this returns must find this one gone, or the engine would not be alone and go on.
+            self._reader.join(timeout=120 if stop_engine else CLOSE_ACK_S)
         self._conn.close()
         self.transfers.close()
         self.catalog.close()

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from ..store.catalog import Catalog
     from ..store.logs import LogWriter
     from .bus import EventBus
-    from .detached import DetachedRunner, Outcome
+    from .detached import DetachedRunner
+    from .outcome import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +117,8 @@ class Reattacher:
                 outcome = self._hooks.collect_after(outcome, node, parts[2], active.run.options, deadline,
                                               active.cancel_node[nr.node_name], writer)
             if outcome is not None:
-                status, exit_code, note, kill_state = outcome
-                self._hooks.finish_node(active, nr, status, exit_code, f"{note} (re-attached)".strip(), kill_state,
-                                        writer)
+                self._hooks.finish_node(active, nr, outcome.status, outcome.exit_code,
+                                        f"{outcome.message} (re-attached)".strip(), outcome.kill_state, writer)
         except Exception as exc:  # never leave a node run hanging in "running"
             log.exception("re-attached node run %s crashed", nr.id)
             self._hooks.finish_node(active, nr, NodeRunStatus.ERROR, None, f"internal error: {exc}", writer=writer)

@@ -13,6 +13,7 @@ from ..executors.base import Deadline
 from ..executors.pool import ExecutorPool
 from ..executors.transfer_backends import backend_for
 from ..store.logs import LogWriter
+from .outcome import Outcome
 from .transfer_node import NodeProgress
 from .transfers import TransferRequest, node_transfer
 
@@ -38,8 +39,8 @@ def check_transfer_step(step: Step, options: dict[str, str]) -> None:
 
 def run_transfer_step(pool: ExecutorPool, node: Node, step: Step, index: int, options: dict[str, str],
                       deadline: Deadline, stop: threading.Event, writer: LogWriter
-                      ) -> tuple[NodeRunStatus, str] | None:
-    """None when the files moved; else the node run's status and message."""
+                      ) -> Outcome | None:
+    """None when the files moved; else how the node run ends."""
     request = TransferRequest(Direction(str(step.kind)), [step.source], step.destination, node.name,
                               options=options)
     where = f"{request.sources[0]} -> {request.destination}"
@@ -55,12 +56,12 @@ def run_transfer_step(pool: ExecutorPool, node: Node, step: Step, index: int, op
     message = f"step {index} ({step.kind}) failed: {result.error}"
     writer.note(message)
     if result.unreachable:
-        return NodeRunStatus.UNREACHABLE, message
+        return Outcome(NodeRunStatus.UNREACHABLE, None, message)
     if result.cancelled:
         if deadline.expired():
-            return NodeRunStatus.TIMED_OUT, f"step {index} ({step.kind}) timed out"
-        return NodeRunStatus.CANCELLED, f"step {index} ({step.kind}) cancelled"
-    return NodeRunStatus.FAILED, message
+            return Outcome(NodeRunStatus.TIMED_OUT, None, f"step {index} ({step.kind}) timed out")
+        return Outcome(NodeRunStatus.CANCELLED, None, f"step {index} ({step.kind}) cancelled")
+    return Outcome(NodeRunStatus.FAILED, None, message)
 
 
 Numbered = list[tuple[int, Step]]
@@ -80,8 +81,8 @@ def split_around_work(steps: list[Step]) -> tuple[Numbered, list[Step], Numbered
 
 
 def run_transfers(pool: ExecutorPool, node: Node, steps: Numbered, options: dict[str, str], deadline: Deadline,
-                  stop, writer: LogWriter) -> tuple[NodeRunStatus, str] | None:
-    """Each transfer step in order; the first failure (status, message), or None."""
+                  stop, writer: LogWriter) -> Outcome | None:
+    """Each transfer step in order; the first failure's outcome, or None."""
     for index, step in steps:
         failure = run_transfer_step(pool, node, step, index, options, deadline, stop, writer)
         if failure is not None:

@@ -3,12 +3,13 @@ with a list of what was converted and what was not — nothing is dropped withou
 
 What maps: name; group (the project, unless one is given); description; options (default,
 required, enforced allowed values); ``exec`` and inline ``script`` steps in order
-(``RD_OPTION_*`` and ``@option.X@`` become LabDeck's option variables); an ``exec`` error
-handler folded into its step; the node filter's names and tags (a target spec); thread count
+(``RD_OPTION_*`` and ``@option.X@`` become LabDeck's option variables); job references; an
+``exec`` error handler folded into a command step or a sh/bash script; the node filter's names
+and tags, its clauses all to match as in Rundeck (a target spec); thread count
 (max parallel); the Quartz schedule when exact (quartz.py); timeout (the whole run's
 limit); retry and its delay; e-mail and webhook notifications on failure and success;
-multiple executions (overlap). What does not (script files and URLs, plugin steps, job
-references, other node-filter keys, onstart notifications, ...) is listed per job.
+multiple executions (overlap). What does not (script files and URLs, plugin steps, other
+node-filter keys, nodes ticked at run time, onstart notifications, ...) is listed per job.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from ..core.schedules import Schedule
 from .rundeck_policy import convert_policy, convert_schedules
 from .rundeck_policy import is_true as _true
 
-IGNORED = {"_line", "uuid", "id", "loglevel", "defaultTab", "nodeFilterEditable", "nodesSelectedByDefault",
+IGNORED = {"_line", "uuid", "id", "loglevel", "defaultTab", "nodeFilterEditable",
            "project", "scheduleEnabled", "executionEnabled", "timeZone", "logging", "orchestrator"}
 HANDLED = {"name", "group", "description", "options", "sequence", "nodefilters", "schedule", "timeout", "retry",
-           "notification", "multipleExecutions", "plugins", "notifyAvgDurationThreshold"}
+           "notification", "multipleExecutions", "plugins", "notifyAvgDurationThreshold",
+           "nodesSelectedByDefault"}
 
 
 @dataclass
@@ -39,6 +41,7 @@ class JobConversion:
     schedules: list[Schedule] = field(default_factory=list)
     converted: list[str] = field(default_factory=list)
     not_converted: list[str] = field(default_factory=list)
+    posix_only: list[str] = field(default_factory=list)  # steps made POSIX-shell-only (a folded error handler)
 
 
 @dataclass
@@ -78,6 +81,7 @@ def _convert(doc: dict, result: JobConversion, overrides: Overrides) -> None:
     options = _options(doc.get("options"), result)
     steps = _steps(doc.get("sequence"), result, options)
     targets = _targets(doc.get("nodefilters") or {}, result, overrides)
+    _node_selection(doc, result)
     policy = convert_policy(doc, result)
     if doc.get("executionEnabled") in (False, "false"):
         out_of.append("execution was disabled in Rundeck: the job is imported and can run")
@@ -105,9 +109,16 @@ def _options(raw, result: JobConversion) -> list[JobOption]:
         values = item.get("values") or []
         if isinstance(values, str):
             values = [v.strip() for v in values.split(item.get("valuesListDelimiter") or ",")]
-        if values and _true(item.get("enforced")):
+        if values and _true(item.get("enforced")) and _true(item.get("multivalued")):
+            result.not_converted.append(f"option '{name}': several of {', '.join(map(str, values))} at once "
+                                        "(a LabDeck option holds one value; any value is accepted)")
+        elif values and _true(item.get("enforced")):
             option.choices = [str(v) for v in values]
             result.converted.append(f"option '{name}': only {', '.join(option.choices)} allowed")
+            if option.default and option.default not in option.choices:
+                result.not_converted.append(f"option '{name}': its default '{option.default}' is not one of its "
+                                            "allowed values, so it has no default (a run gives one)")
+                option.default = ""
         elif values:
             result.not_converted.append(f"option '{name}': its suggested values ({', '.join(map(str, values))}) "
                                         "were not enforced in Rundeck; any value is accepted")
@@ -130,9 +141,11 @@ def _steps(sequence, result: JobConversion, options: list[JobOption]) -> list[St
         raise InvalidInput("it has no 'sequence' with 'commands'")
     if _true(sequence.get("keepgoing")):
         result.not_converted.append("sequence keepgoing: true (LabDeck stops a node's steps at the first failure)")
-    if sequence.get("strategy") not in (None, "node-first", "sequential"):
-        result.not_converted.append(f"workflow strategy '{sequence['strategy']}' (LabDeck runs node by node, "
-                                    "steps in order)")
+    strategy = sequence.get("strategy")
+    if strategy not in (None, "node-first") and (strategy not in ("sequential", "step-first")
+                                                 or len(sequence["commands"]) > 1):
+        result.not_converted.append(f"workflow strategy '{strategy}' (LabDeck runs a node's steps in order, "
+                                    "node by node: Rundeck's node-first)")
     steps = []
     for number, command in enumerate(sequence["commands"], start=1):
         step = _step(command, number, result)
@@ -168,7 +181,9 @@ def _step(command, number: int, result: JobConversion) -> Step | None:
                                     "into a script step")
         return None
     elif "jobref" in command:
-        return _job_reference(command["jobref"] or {}, label, result, where)
+        step = _job_reference(command["jobref"] or {}, label, result, where)
+        if step is None:
+            return None
     elif "type" in command:
         result.not_converted.append(f"{where}: plugin step '{command['type']}' is Rundeck-only")
         return None
@@ -214,15 +229,57 @@ def _job_reference(ref: dict, label: str, result: JobConversion, where: str) -> 
 
 
 def _fold_error_handler(step: Step, handler, result: JobConversion, where: str) -> None:
-    """An ``exec`` handler on an ``exec`` step runs when the step fails, as in Rundeck: the
-    step still fails (with its own exit code) unless keepgoingOnSuccess lets it go on."""
-    if step.kind is not StepKind.COMMAND or not isinstance(handler, dict) or "exec" not in handler:
-        result.not_converted.append(f"{where}: its error handler (only a command handler on a command step converts)")
+    """A command or sh/bash script handler runs when its step fails, as in Rundeck: the step
+    still fails (with its own exit code) unless keepgoingOnSuccess lets it go on when the
+    handler succeeds. On a command step it is folded into the command line; on a sh/bash
+    script step it becomes an EXIT trap at the top of the script, which runs however the
+    script ends (``exit 3``, ``set -e``). A script handler runs from a here-document."""
+    code = _handler_code(handler, result, where)
+    if code is None:
         return
     recover = _true(handler.get("keepgoingOnSuccess"))
-    tail = handler["exec"] if recover else f'rc=$?; {handler["exec"]}; exit "$rc"'
-    step.command = f"{{ {step.command}\n}} || {{ {tail}\n}}"
-    result.converted.append(f"{where}: error handler folded into the command (POSIX shell)")
+    if step.kind is StepKind.COMMAND:
+        tail = code if recover else f'rc=$?; {code}\nexit "$rc"'
+        step.command = f"{{ {step.command}\n}} || {{ {tail}\n}}"
+        result.converted.append(f"{where}: error handler folded into the command (POSIX shell)")
+        result.posix_only.append(where)
+        return
+    extension = step.filename.rsplit(".", 1)[-1]
+    if step.kind is not StepKind.SCRIPT or extension not in ("sh", "bash"):
+        result.not_converted.append(f"{where}: its error handler (a handler converts on a command step or a "
+                                    "sh/bash script step)")
+        return
+    if re.search(r"\btrap\b", step.script):
+        result.not_converted.append(f"{where}: its error handler (the script sets its own trap)")
+        return
+    on_error = 'labdeck_error_handler && exit 0; exit "$rc"' if recover else 'labdeck_error_handler; exit "$rc"'
+    lines = step.script.split("\n")
+    head = lines[:1] if lines[0].startswith("#!") else []
+    step.script = "\n".join(head + [
+        "labdeck_error_handler() {", code, "}",
+        f"trap 'rc=$?; trap - EXIT; if [ \"$rc\" -ne 0 ]; then {on_error}; fi' EXIT"] + lines[len(head):])
+    result.converted.append(f"{where}: error handler run by an EXIT trap when the script fails")
+
+
+_HEREDOC_END = "LABDECK_ERROR_HANDLER"
+
+
+def _handler_code(handler, result: JobConversion, where: str) -> str | None:
+    """The handler as shell code: a command as it is, a sh/bash script fed to its shell from a
+    quoted here-document (its text reaches the shell untouched). None: reported instead."""
+    if isinstance(handler, dict) and "exec" in handler:
+        return _rd_variables(str(handler["exec"]), "sh", result, where)
+    if isinstance(handler, dict) and "script" in handler:
+        body = str(handler["script"]).replace("\r\n", "\n")
+        extension = str(handler.get("fileExtension") or "").lstrip(".") or _extension(body)
+        if extension in ("sh", "bash") and not handler.get("args") and not handler.get("scriptInterpreter") \
+                and _HEREDOC_END not in body:
+            body = _rd_variables(body, extension, result, where)
+            return f"{extension} -s <<'{_HEREDOC_END}'\n{body}\n{_HEREDOC_END}"
+    kind = "a job reference" if isinstance(handler, dict) and "jobref" in handler else "this kind of"
+    result.not_converted.append(f"{where}: its error handler ({kind} handler does not convert: only a command or "
+                                "a sh/bash script without arguments)")
+    return None
 
 
 def _extension(script: str) -> str:
@@ -260,12 +317,28 @@ def _rd_variables(text: str, extension: str, result: JobConversion, where: str) 
     return changed
 
 
+def _node_selection(doc: dict, result: JobConversion) -> None:
+    """Run-time node choices LabDeck does not have: said, never dropped."""
+    if doc.get("nodesSelectedByDefault") in (False, "false"):
+        result.not_converted.append("nodesSelectedByDefault: false (Rundeck made you tick the nodes at each run; "
+                                    "LabDeck runs on the job's targets, or on others you give with 'Run with...' "
+                                    "or --targets)")
+    dispatch = (doc.get("nodefilters") or {}).get("dispatch") or {}
+    if _true(dispatch.get("successOnEmptyNodeFilter")):
+        result.not_converted.append("successOnEmptyNodeFilter: true (a LabDeck run whose targets match no node "
+                                    "fails)")
+
+
 # ---- targets -------------------------------------------------------------------------------
 
 _FILTER_TOKEN = re.compile(r"(!?[\w.-]+):\s*(\"[^\"]*\"|'[^']*'|\S+)|(\S+)")
 
 
 def _targets(nodefilters: dict, result: JobConversion, overrides: Overrides) -> str:
+    """Rundeck's filter is a set of clauses that must all match ("the result is all nodes which
+    match all of the clauses"); clauses on one attribute join their values into one list. So
+    ``web1,web2 tags: gpu`` is (web1 or web2) and tag gpu: LabDeck's ``web1&tag:gpu,web2&tag:gpu``.
+    A negated clause removes what it matches, as LabDeck's ``!`` term does."""
     if overrides.targets:
         result.converted.append(f"targets: {overrides.targets} (as asked)")
         return overrides.targets
@@ -275,7 +348,8 @@ def _targets(nodefilters: dict, result: JobConversion, overrides: Overrides) -> 
     if not text:
         result.converted.append("no node filter: runs on this computer (as Rundeck runs it on its server)")
         return "this-computer"
-    terms: list[str] = []
+    clauses: dict[str, list[str]] = {}   # "name" / "tags": alternatives, each an &-joined LabDeck term
+    excluded: list[str] = []
     for match in _FILTER_TOKEN.finditer(text):
         key, value, bare = match.group(1), match.group(2), match.group(3)
         if bare is not None:
@@ -285,21 +359,25 @@ def _targets(nodefilters: dict, result: JobConversion, overrides: Overrides) -> 
         key = key.lstrip("!")
         if key in ("name", "nodename"):
             if value in (".*", "*"):
-                terms.append("!all" if negate else "all")
-                continue
-            if re.search(r"[*?\[\]()|^$\\]", value):
+                alternatives = ["all"]
+            elif re.search(r"[*?\[\]()|^$\\]", value):
                 raise InvalidInput(f"its node filter '{text}' has the pattern '{value}': import with --targets SPEC")
-            terms += [("!" if negate else "") + n for n in value.split(",") if n]
+            else:
+                alternatives = [n for n in value.split(",") if n]
+            (excluded if negate else clauses.setdefault("name", [])).extend(alternatives)
         elif key == "tags":
-            for alternative in value.split(","):
-                both = "&".join(f"tag:{t}" for t in alternative.split("+") if t)
-                if both:
-                    terms.append(("!" if negate else "") + both)
+            alternatives = ["&".join(f"tag:{t}" for t in alt.split("+") if t) for alt in value.split(",")]
+            (excluded if negate else clauses.setdefault("tags", [])).extend(a for a in alternatives if a)
         else:
             raise InvalidInput(f"its node filter '{text}' uses '{key}:', which LabDeck cannot match: import with "
                                "--targets SPEC")
-    spec = ",".join(terms)
-    if not spec or all(t.startswith("!") for t in terms):
-        spec = ",".join(["all"] + terms)
+    terms = ["all"]
+    for alternatives in clauses.values():   # AND of the clauses: every combination of one value from each
+        terms = [alt if term == "all" else term if alt == "all" else f"{term}&{alt}"
+                 for term in terms for alt in dict.fromkeys(alternatives)]
+    if excluded and nodefilters.get("dispatch", {}).get("excludePrecedence") in (False, "false"):
+        result.not_converted.append("excludePrecedence: false (in LabDeck an excluded node stays excluded even "
+                                    "when a name or tag includes it)")
+    spec = ",".join(terms + [f"!{t}" for t in excluded])
     result.converted.append(f"node filter '{text}' -> targets {spec}")
     return spec

@@ -33,14 +33,18 @@ def convert_policy(doc: dict, result: JobConversion) -> JobPolicy:
             result.not_converted.append(f"thread count '{threads}' (not a number)")
         else:
             result.converted.append(f"thread count {threads} -> max parallel {policy.max_parallel}")
+    elif (doc.get("nodefilters") or {}).get("filter"):
+        # Rundeck dispatches to one node at a time unless a thread count says otherwise
+        policy.max_parallel = 1
+        result.converted.append("no thread count: one node at a time, as in Rundeck (max parallel 1)")
     if dispatch.get("keepgoing") in (False, "false") and (policy.max_parallel or 0) != 1:
         result.not_converted.append("dispatch keepgoing: false (LabDeck finishes the other nodes when one fails)")
     if dispatch.get("rankAttribute") or dispatch.get("rankOrder") not in (None, "ascending"):
         result.not_converted.append("node rank order")
-    timeout = doc.get("timeout")
-    if timeout not in (None, ""):
+    timeout = _duration_text(doc.get("timeout"))
+    if timeout:
         try:
-            policy.max_runtime_s = parse_duration(str(timeout))
+            policy.max_runtime_s = parse_duration(timeout)
         except InvalidInput:
             result.not_converted.append(f"timeout '{timeout}' (not a fixed duration)")
         else:
@@ -57,6 +61,13 @@ def convert_policy(doc: dict, result: JobConversion) -> JobPolicy:
     return policy
 
 
+def _duration_text(raw) -> str:
+    """Rundeck's duration as LabDeck reads one: '' for none (blank or 0 is "no limit" there),
+    units written apart ('1d 12h') together."""
+    text = re.sub(r"\s+", "", str(raw if raw is not None else ""))
+    return "" if text in ("", "0") else text
+
+
 def _retry(raw, policy: JobPolicy, result: JobConversion) -> None:
     if raw in (None, "", 0, "0"):
         return
@@ -67,9 +78,10 @@ def _retry(raw, policy: JobPolicy, result: JobConversion) -> None:
         result.not_converted.append(f"retry '{count}' (not a number)")
         return
     text = f"retry {count}"
+    delay = _duration_text(delay)
     if delay:
         try:
-            policy.retry_delay_s = parse_duration(str(delay))
+            policy.retry_delay_s = parse_duration(delay)
             text += f" after {delay}"
         except InvalidInput:
             result.not_converted.append(f"retry delay '{delay}' (not a fixed duration)")

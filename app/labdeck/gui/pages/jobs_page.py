@@ -13,6 +13,7 @@ from ...store import queries, trends
 from ...store.projects import project_names
 from ..actions import Actions, ask_yes_no
 from ..dialogs.job_dialog import JobDialog
+from ..dialogs.rundeck_dialog import RundeckImportDialog
 from ..status_style import BAD, fmt_ago, status_icon, status_label
 from ..widgets.context_menu import button_entries, install_menu
 from ..widgets.empty_state import EmptyState
@@ -34,6 +35,7 @@ class JobsPage(QWidget):
         self.actions = actions
         self.confirm = ask_yes_no
         self.dialog: JobDialog | None = None
+        self.import_dialog: RundeckImportDialog | None = None
 
         self.table = read_only_table(COLUMNS)
         self.table.doubleClicked.connect(lambda _i: self.edit_job())
@@ -52,7 +54,9 @@ class JobsPage(QWidget):
                 ("new", "New…", "Create a job", self.new_job),
                 ("delete", "Delete", "Delete the selected job (its run history stays)", self.delete_job),
                 ("schedules", "Schedules…", "The selected job's schedules (add one if it has none)",
-                 self.schedules_of_selected)))
+                 self.schedules_of_selected),
+                ("import", "Import jobs…", "Jobs from a Rundeck export (YAML or XML), with a report of what "
+                 "converts", self.import_jobs)))
         bar.addStretch(1)
         self.project = QComboBox()
         self.project.setMinimumWidth(160)
@@ -181,6 +185,14 @@ class JobsPage(QWidget):
         dialog.saved.connect(lambda name: (self.refresh(), self.select_job(name)))
         dialog.finished.connect(dialog.deleteLater)
         self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def import_jobs(self) -> RundeckImportDialog:
+        dialog = RundeckImportDialog(self.engine, self, default_project=self.project_filter())
+        dialog.imported.connect(lambda names: (self.refresh(), self.select_job(names[0]) if names else None))
+        dialog.finished.connect(dialog.deleteLater)
+        self.import_dialog = dialog
         dialog.open()
         return dialog
 

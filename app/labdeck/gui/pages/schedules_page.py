@@ -35,6 +35,7 @@ from ...store.queries import last_results
 from ...store.schedules import ScheduleStore
 from ..actions import ask_yes_no
 from ..dialogs.schedule_dialog import WARN_BG, WARN_COLOR, ScheduleDialog
+from ..dialogs.taskscheduler_dialog import TaskSchedulerImportDialog
 from ..scheduling import dst_flags, next_fire_text, scheduler_state, start_scheduling
 from ..status_style import dot_icon, fmt_ago, is_dark, status_color, status_icon, status_label
 from ..widgets.flow_layout import FlowLayout
@@ -60,6 +61,7 @@ class SchedulesPage(QWidget):
         self.confirm = ask_yes_no
         self.now = now or (lambda: datetime.now(UTC))   # injectable clock for tests
         self.dialog: ScheduleDialog | None = None
+        self.import_dialog: TaskSchedulerImportDialog | None = None
         self.state = ("", "")
         self.start_error: str | None = None
         self._schedules: list[Schedule] = []
@@ -83,7 +85,9 @@ class SchedulesPage(QWidget):
                 ("remove", "Remove", "Remove the selected schedule (its run history stays)", self.remove_schedule),
                 ("enable", "Enable", "Switch the selected schedule on (fires count from now)",
                  lambda: self.set_enabled(True)),
-                ("disable", "Disable", "Switch the selected schedule off", lambda: self.set_enabled(False))))
+                ("disable", "Disable", "Switch the selected schedule off", lambda: self.set_enabled(False)),
+                ("import", "Import from Task Scheduler…", "Windows Task Scheduler tasks (schtasks /query /xml) as "
+                 "jobs with their schedules", self.import_tasks)))
         bar.addStretch(1)
         bar.addWidget(self.pause)
 
@@ -352,6 +356,14 @@ class SchedulesPage(QWidget):
         dialog.saved.connect(lambda sid: (self.refresh(), self.select_schedule(sid)))
         dialog.finished.connect(dialog.deleteLater)
         self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def import_tasks(self) -> TaskSchedulerImportDialog:
+        dialog = TaskSchedulerImportDialog(self.engine, self)
+        dialog.imported.connect(lambda _names: self.refresh())
+        dialog.finished.connect(dialog.deleteLater)
+        self.import_dialog = dialog
         dialog.open()
         return dialog
 
