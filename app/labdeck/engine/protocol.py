@@ -1,9 +1,10 @@
 """The messages between the catalog's engine service and its clients: typed JSON frames.
 
-Transport: a stream of frames, each a 4-byte big-endian length and that many bytes of UTF-8
-JSON (multiprocessing.connection's ``send_bytes``/``recv_bytes`` over a Unix socket or a
-Windows named pipe, after its HMAC challenge on the address file's key). No frame may exceed
-``MAX_FRAME``. Nothing is unpickled: the same frames can later be carried over an SSH channel
+Transport: a stream of frames of UTF-8 JSON, each at most ``MAX_FRAME`` bytes
+(multiprocessing.connection's ``send_bytes``/``recv_bytes``, after its HMAC challenge on the
+address file's key: over a Unix socket a frame is a 4-byte big-endian length and that many
+bytes; a Windows named pipe carries each frame as one pipe message). A frame over the limit is
+refused before it is read. Nothing is unpickled: the same frames can later be carried over an SSH channel
 to serve a lab machine's engine to several desktops (README, "One engine per catalog").
 
 Every frame is one JSON object whose ``type`` names one of the messages below and whose other
