@@ -224,6 +224,9 @@ BAD_FRAMES = {
                                   "and_then": "rm"}).encode(), "no field 'and_then'"),
     "unknown value class": (json.dumps({"type": "call", "id": 1, "method": "start", "args": {
         "job": {"$type": "os.system", "fields": {"command": "touch /tmp/x"}}}}).encode(), "unknown type 'os.system'"),
+    "nested too deep": (b"[" * 100_000 + b"]" * 100_000, "nested too deep"),
+    "a value nested too deep": (json.dumps({"type": "call", "id": 1, "method": "cancel", "args": {
+        "run_id": 1, "node_name": json.loads("[" * 900 + "]" * 900)}}).encode(), "node_name"),
     "unknown argument": (json.dumps({"type": "call", "id": 1, "method": "cancel",
                                      "args": {"run_id": 1, "shell": "rm"}}).encode(), "unexpected keyword"),
     "ill-typed argument": (json.dumps({"type": "call", "id": 1, "method": "cancel",

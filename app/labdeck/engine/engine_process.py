@@ -247,7 +247,7 @@ class EngineProcess:
                 message = protocol.receive(self._conn)
             except (OSError, EOFError):
                 break
-            except WireError as exc:  # an engine of another make: stop listening to it
+            except (WireError, RecursionError) as exc:  # an engine of another make: stop listening to it
                 refused = f" after a message this LabDeck cannot read ({exc})"
                 log.error("the engine sent a message this LabDeck cannot read: %s", exc)
                 break

@@ -119,6 +119,15 @@ def from_frame(frame: bytes):
         data = json.loads(bytes(frame).decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise WireError("a frame that is not UTF-8 JSON (not LabDeck's engine protocol)") from None
+    except RecursionError:
+        raise WireError("a frame nested too deep") from None
+    try:
+        return _message(data)
+    except RecursionError:
+        raise WireError("a frame nested too deep") from None
+
+
+def _message(data):
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
         raise WireError("a frame without a message type")
     cls = MESSAGES.get(data["type"])

@@ -91,6 +91,10 @@ class _Client:
                 log.warning("client %s broke the engine protocol (%s); disconnecting it", self.number, exc)
                 self._send(protocol.Refused(f"LabDeck's engine refused the connection: {exc}"))
                 break
+            except Exception:  # noqa: BLE001 - whatever a client sends costs it its connection, never the engine
+                log.exception("client %s sent a message the engine could not take; disconnecting it", self.number)
+                self._send(protocol.Refused("LabDeck's engine refused the connection: a message it could not read"))
+                break
         self.calls.shutdown(wait=bye is not None, cancel_futures=bye is None)
         self.service.client_left(self, bye)
 
