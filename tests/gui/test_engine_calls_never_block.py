@@ -110,3 +110,16 @@ def test_the_upload_dialog_does_not_wait_for_the_engine_and_keeps_what_was_typed
     qtbot.waitUntil(lambda: DEADLINE in dialog.error.text(), timeout=15_000)
     assert dialog.isVisible() and dialog.ok_button.isEnabled() and dialog.paths() == [str(source)]
     dialog.reject()
+
+
+def test_asking_who_schedules_never_holds_the_window(qtbot, frozen):
+    """The schedules page asks every few seconds, and the app starts scheduling when it opens:
+    with the engine frozen both return at once, and the window says it does not know."""
+    window, engine, freeze = frozen
+    page = window.schedules_page
+    qtbot.waitUntil(lambda: page.state[0] == "none", timeout=10_000)  # the first answer, from a live engine
+    freeze()
+    returns_at_once(window.start_scheduling_in_background)
+    returns_at_once(page._tick)
+    qtbot.waitUntil(lambda: page.state[0] == "unknown", timeout=15_000)
+    assert DEADLINE in page.state_label.text() and window.scheduler_label.text().strip() == "scheduling unknown"

@@ -36,6 +36,7 @@ from ...store.schedules import ScheduleStore
 from ..actions import ask_yes_no
 from ..dialogs.schedule_dialog import WARN_BG, WARN_COLOR, ScheduleDialog
 from ..dialogs.taskscheduler_dialog import TaskSchedulerImportDialog
+from ..engine_calls import call_engine
 from ..scheduling import dst_flags, next_fire_text, scheduler_state, start_scheduling
 from ..status_style import dot_icon, fmt_ago, is_dark, status_color, status_icon, status_label
 from ..widgets.flow_layout import FlowLayout
@@ -63,6 +64,7 @@ class SchedulesPage(QWidget):
         self.dialog: ScheduleDialog | None = None
         self.import_dialog: TaskSchedulerImportDialog | None = None
         self.state = ("", "")
+        self._asking_state = False  # a question to the engine about who schedules is out
         self.start_error: str | None = None
         self._schedules: list[Schedule] = []
 
@@ -129,14 +131,38 @@ class SchedulesPage(QWidget):
     # ---- scheduler ------------------------------------------------------------------------------
 
     def start_scheduling(self) -> str | None:
-        """Fire schedules from this app; if another LabDeck process already does, show that instead."""
+        """Fire schedules from this app; if another LabDeck process already does, show that instead.
+        Waits for the engine (scripts and tests); the app itself uses start_scheduling_in_background."""
         self.start_error = start_scheduling(self.engine)
         self.update_state()
         return self.start_error
 
+    def start_scheduling_in_background(self) -> None:
+        """start_scheduling off the GUI thread: the window is up while the engine takes over."""
+        def done(error: str | None) -> None:
+            self.start_error = error
+            self.refresh_state()
+        call_engine(lambda: start_scheduling(self.engine), done, done)
+
     def update_state(self) -> None:
-        state, text = scheduler_state(self.engine)
-        color = {"here": "#2e7d32", "paused": "#e65100", "other": "#1565c0", "none": "#c62828"}[state]
+        """Ask the engine who schedules, and wait for the answer (see refresh_state)."""
+        self._show_state(scheduler_state(self.engine))
+
+    def refresh_state(self) -> None:
+        """Ask the engine who schedules off the GUI thread (every few seconds: a busy engine never
+        holds the window up); one question at a time."""
+        if self._asking_state:
+            return
+        self._asking_state = True
+        call_engine(lambda: scheduler_state(self.engine), self._show_state,
+                    lambda why: self._show_state(("unknown", f"Scheduling: unknown — {why}")),
+                    "LabDeck's engine did not say who schedules: ")
+
+    def _show_state(self, answer: tuple[str, str]) -> None:
+        self._asking_state = False
+        state, text = answer
+        color = {"here": "#2e7d32", "paused": "#e65100", "other": "#1565c0", "none": "#c62828",
+                 "unknown": "#757575"}[state]
         self.state_label.setText(f"<span style='color:{color}'>●</span> {text}")
         self.state_label.setToolTip(self.start_error or "")
         if (state, text) != self.state:
@@ -146,7 +172,7 @@ class SchedulesPage(QWidget):
     # ---- refresh ----------------------------------------------------------------------------------
 
     def _tick(self) -> None:
-        self.update_state()
+        self.refresh_state()
         if self.isVisible():
             self.refresh()
 
@@ -172,7 +198,7 @@ class SchedulesPage(QWidget):
             self.select_schedule(current)
         self._update_buttons()
         self._fill_timeline(self.store.list() if job else schedules, paused, now)
-        self.update_state()
+        self.refresh_state()
 
     def _fill_jobs(self) -> None:
         names = [j.name for j in self.engine.catalog.list_jobs()]
