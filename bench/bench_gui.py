@@ -1,7 +1,7 @@
 """Desktop-app performance of LabDeck, each figure measured against a reference in the same run.
 
     /tmp/venv/bin/python -m bench.bench_gui [--only a,b,c] [--nodes 10] [--mb 200]
-                                            [--log-gib 1] [--runs 10000] [--profile]
+                                            [--log-gib 1] [--runs 10000] [--profile] [--stalls]
 
 Runs headless (QT_QPA_PLATFORM=offscreen) with the real engine, bridge and main window:
 
@@ -11,6 +11,10 @@ a. streaming -- 10 real sshd nodes (tests/support/sshd.py) each print 20 MB of b
                 columns (lines, last line) following every node and the run's timeline chart shown. A QTimer on
                 the GUI thread ticks every 10 ms and records the longest gap between ticks.
                 Reference: the same probe with the app idle. Target: no gap > 100 ms.
+                The run is started as the app starts one (Actions: the engine call on a
+                worker thread). ``--stalls`` also samples the GUI thread's stack every 2 ms
+                and prints, per gap > 50 ms, what it was doing (and whether the whole
+                process was starved: the sampler's own pause).
                 The bytes in the run's log files must equal the bytes the nodes produced.
 b. huge log  -- a 1 GiB log of realistic lines (generated once into a temp folder, deleted
                 after) opened in the LogView widget: time until the first lines are painted
@@ -61,6 +65,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from bench.report import NOTES, ROWS, Row, pct, print_table  # noqa: E402
 
 STALL_TARGET_MS = 100.0
+STALL_REPORT_S = 0.05   # --stalls: gaps longer than this are explained
 FIRST_LINES_TARGET_S = 1.0
 LOG_RSS_TARGET_MB = 100.0
 SWITCH_TARGET_MS = 100.0
@@ -92,10 +97,12 @@ class TickProbe(QObject):
         self.timer.setInterval(interval_ms)
         self.timer.timeout.connect(self._tick)
         self.gaps: list[float] = []
+        self.long: list[tuple[float, float]] = []   # (start, end) of each gap > STALL_REPORT_S
         self._last: float | None = None
 
     def start(self) -> None:
         self.gaps.clear()
+        self.long.clear()
         self._last = time.perf_counter()
         self.timer.start()
 
@@ -107,10 +114,77 @@ class TickProbe(QObject):
         now = time.perf_counter()
         if self._last is not None:
             self.gaps.append(now - self._last)
+            if now - self._last > STALL_REPORT_S:
+                self.long.append((self._last, now))
         self._last = now
 
     def max_gap(self) -> float:
         return max(self.gaps, default=0.0)
+
+
+class StallSampler:
+    """What the GUI thread was doing during its longest gaps (``--stalls``): a thread samples the
+    GUI thread's Python stack every 2 ms; after the run, the samples inside each long gap of a
+    TickProbe are summed per stack. A gap whose samples all sit in the event loop's wait (or that
+    has hardly any samples: the sampler could not run either) is the OS or the GIL, not our code."""
+
+    def __init__(self, every_s: float = 0.002, depth: int = 6):
+        import collections
+        import threading
+        self.every_s, self.depth = every_s, depth
+        self.samples: collections.deque = collections.deque(maxlen=200_000)
+        self.main = threading.main_thread().ident
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="stall-sampler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        import threading
+        names = {}
+        me = threading.get_ident()
+        while not self._stop.wait(self.every_s):
+            frames = sys._current_frames()
+            frame = frames.get(self.main)
+            stack = []
+            while frame is not None and len(stack) < self.depth:
+                code = frame.f_code
+                stack.append(f"{Path(code.co_filename).name}:{frame.f_lineno} {code.co_name}")
+                frame = frame.f_back
+            other = None
+            others = []   # the other threads' innermost frames: who else wanted the GIL
+            for ident, other in frames.items():
+                if ident in (self.main, me):
+                    continue
+                if ident not in names:
+                    names[ident] = next((t.name for t in threading.enumerate() if t.ident == ident), str(ident))
+                others.append(f"{names[ident]}@{Path(other.f_code.co_filename).name}:{other.f_code.co_name}")
+            self.samples.append((time.perf_counter(), " < ".join(stack), tuple(others)))
+            # hold no frame of a running thread while waiting: with them kept across the wait,
+            # 3 of ~15 runs on Python 3.13.0 ended in a SIGSEGV in the GUI thread
+            frames = frame = other = None
+
+    def report(self, gaps: list[tuple[float, float]], t0: float, top: int = 5) -> None:
+        """Per gap: the GUI thread's stacks, the sampler's own longest pause inside the gap (as long
+        as the gap: the whole process got no CPU or no GIL, so not the GUI thread's own work), and
+        the other threads' frames seen meanwhile."""
+        import collections
+        for start, end in sorted(gaps, key=lambda g: g[0] - g[1])[:top]:
+            inside = [s for s in self.samples if start <= s[0] <= end]
+            times = [start] + [s[0] for s in inside] + [end]
+            pause = max(b - a for a, b in zip(times, times[1:], strict=False))
+            print(f"    gap {ms(end - start)} at {start - t0:.2f} s: {len(inside)} samples; "
+                  f"the sampler's own longest pause {ms(pause)}")
+            for stack, n in collections.Counter(s[1] for s in inside).most_common(3):
+                print(f"      {n:4d}  {stack}")
+            busy = collections.Counter(o for s in inside for o in s[2] if "wait" not in o and "select" not in o)
+            if busy:
+                print("      others: " + ", ".join(f"{o} x{n}" for o, n in busy.most_common(4)))
 
 
 def run_loop(seconds: float, until=None, poll_ms: int = 50) -> bool:
@@ -175,7 +249,7 @@ def charts_on(window) -> None:
 # --------------------------------------------------------------------------- a. streaming
 
 def bench_stream(app: QApplication, workdir: Path, node_count: int, total_mb: int, profile: bool,
-                 in_process: bool = False) -> None:
+                 in_process: bool = False, stalls: bool = False) -> None:
     """``in_process``: the engine in the GUI's process (LABDECK_ENGINE=inprocess), for comparison
     with the app's own set-up, the engine in a child process."""
     import tests.support.sshd as sshd_support
@@ -216,25 +290,38 @@ def bench_stream(app: QApplication, workdir: Path, node_count: int, total_mb: in
         finished: set[int] = set()
         window.bridge.runFinished.connect(lambda run_id, *_: finished.add(run_id))
         command = f"base64 -w 100 /dev/urandom | head -c {per_node}"
+        sampler = StallSampler() if stalls else None
+        if sampler:
+            sampler.start()
         probe.start()
         t0 = time.perf_counter()
+        launched: list[int] = []
+        window.actions.runLaunched.connect(launched.append)   # the window opens the run, as for a user
         with profiled(profile):
-            run = engine.start_command(command, "tag:bench", timeout_s=300)  # attached: the streaming path
-            window.open_run(run.id)
-            ok = run_loop(600, lambda: run.id in finished, poll_ms=20)
+            # started as the app starts a run: the engine call on a worker thread (a synchronous
+            # call here blocked the GUI thread for the engine's answer, up to ~150 ms under load,
+            # and was counted as the app's stall)
+            window.actions.run_command(command, "tag:bench", 300)   # attached: the streaming path
+            ok = run_loop(60, lambda: bool(launched), poll_ms=20)
+            run_id = launched[0] if launched else None
+            ok = ok and run_loop(600, lambda: run_id in finished, poll_ms=20)
         wall = time.perf_counter() - t0
         run_loop(0.3)  # let the last flushes and repaints land inside the probe
         probe.stop()
         busy_gaps = list(probe.gaps)
+        if sampler:
+            sampler.stop()
+            print(f"    the GUI thread during the {len(probe.long)} gaps > {ms(STALL_REPORT_S)} (longest first):")
+            sampler.report(probe.long, t0)
 
-        node_runs = engine.catalog.node_runs(run.id)
+        node_runs = engine.catalog.node_runs(run_id) if run_id is not None else []
         statuses = sorted({nr.status.value for nr in node_runs})
         received = sum(Path(nr.log_path).stat().st_size for nr in node_runs if Path(nr.log_path).exists())
         expected = per_node * node_count
         view = window.run_view
         shown = view.log.area.rows
         if not ok:
-            NOTES.append(f"stream: run {run.id} did not finish within 600 s")
+            NOTES.append(f"stream: run {run_id} did not start, or did not finish within 600 s")
         stall, idle = max(busy_gaps, default=0.0), max(idle_gaps, default=0.0)
         ROWS.append(Row(f"a. max GUI stall, {node_count} nodes x {per_node / 1e6:.0f} MB ({where})", ms(stall),
                         ms(idle) + " (idle)", f"{stall / idle:.1f}x" if idle else "-",
@@ -550,6 +637,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=10_000, help="(c) runs in the history")
     parser.add_argument("--rounds", type=int, default=6, help="(c) rounds through all pages")
     parser.add_argument("--profile", action="store_true", help="cProfile the GUI thread of each measurement")
+    parser.add_argument("--stalls", action="store_true",
+                        help="(a) sample the GUI thread's stack and show what it did in each gap > 50 ms")
     args = parser.parse_args(argv)
     only = set(args.only.split(","))
 
@@ -558,7 +647,8 @@ def main(argv: list[str] | None = None) -> int:
           f"platform {app.platformName()}, {os.cpu_count()} CPUs", flush=True)
     workdir = Path(tempfile.mkdtemp(prefix="labdeck-bench-gui-"))
     started = time.perf_counter()
-    steps = (("a", "stream", lambda: bench_stream(app, workdir, args.nodes, args.mb, args.profile)),
+    steps = (("a", "stream", lambda: bench_stream(app, workdir, args.nodes, args.mb, args.profile,
+                                                  stalls=args.stalls)),
              ("a", "stream, engine in the GUI process",
               lambda: bench_stream(app, workdir, args.nodes, args.mb, args.profile, in_process=True)),
              ("b", "huge log", lambda: bench_huge_log(app, workdir, args.log_gib, args.profile)),

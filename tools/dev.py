@@ -31,6 +31,7 @@ TEST_DEBIAN_PACKAGES = ["openssh-server", "openssh-client", "xvfb", "xauth", "li
                         "libxcb-cursor0", "libxcb-xinerama0", "libxkbcommon-x11-0", "libegl1", "libgl1",
                         "libfontconfig1", "libdbus-1-3", "iproute2", "procps", "binutils",
                         "samba", "smbclient",
+                        "sudo",  # a root process the login cannot kill (tests/integration/test_escaped_processes.py)
                         "slurm-wlm", "munge"]  # a real single-host Slurm cluster (tests/support/slurm.py)
 
 

@@ -3,11 +3,12 @@ with a throw-away data folder full of realistic content, and saves docs/nodes.pn
 dashboard), docs/jobs.png (with a job's trend), docs/job_editor.png, docs/run.png,
 docs/run_timeline.png, docs/runs.png, docs/log.png, docs/schedules.png, docs/transfers.png,
 docs/queue.png, docs/import_dialog.png, docs/projects.png,
-docs/runs_by_project.png, docs/job_refs.png, and the window at 1600x1000 and 1024x640
-(docs/small-*.png, docs/large-*.png).
+docs/runs_by_project.png, docs/job_refs.png, the window at 1600x1000 and 1024x640
+(docs/small-*.png, docs/large-*.png), and dark mode (docs/dark-run_timeline.png; the other dark
+shots go to a temporary folder).
 
     python tools/screenshots.py          # re-runs itself under xvfb-run when there is no display
-    python tools/screenshots.py import_dialog.png   # only the shots named
+    python tools/screenshots.py import_dialog.png   # only the shots named (also: run_timeline.png, dark)
 """
 
 from __future__ import annotations
@@ -79,6 +80,11 @@ def populate(engine, cluster_dir: Path):
                                         '*) n=2;; esac; i=0; while [ $i -lt $n ]; do i=$((i+1)); '
                                         'echo "::progress $((i * 100 / n))"; sleep 0.5; done; '
                                         '[ "$LABDECK_NODE" = gpu-02 ] && exit 1; exit 0')]))
+    cat.add_job(Job(name="long-shard", description="Big shards: one node hangs and is restarted, one retries",
+                    targets="tag:gpu", policy=JobPolicy(max_runtime_s=4, max_restarts=1, retries=1, retry_delay_s=1),
+                    steps=[Step(command='echo "shard on $LABDECK_NODE"; '
+                                        '[ "$LABDECK_NODE" = gpu-02 ] && { sleep 1; exit 1; }; sleep 30')],
+                    project="ml-training"))
     cat.add_job(Job(name="disk-report", description="Free space on every node", targets="all",
                     steps=[Step(command="df -h / | tail -1")], project="ops"))
     cat.add_job(Job(name="nightly-eval", description="Evaluate the latest checkpoint", targets="tag:gpu",
@@ -167,7 +173,7 @@ on_failure: {name: notify-team, placement: any, command: 'echo "failed: $LABDECK
 """
 
 
-def queue_shot(engine, window, pump, shot) -> None:
+def start_queue(engine, pump):
     """A workflow holding both GPU nodes, and a GPU job waiting in the queue for one."""
     from labdeck.core.models import Capacity
     from labdeck.store.jobfile import job_from_yaml
@@ -176,12 +182,17 @@ def queue_shot(engine, window, pump, shot) -> None:
         node = engine.catalog.get_node(name)
         node.capacity = Capacity(gpus=2)
         engine.catalog.update_node(node)
-    engine.catalog.add_job(job_from_yaml(PIPELINE))
+    engine.catalog.add_job(job_from_yaml(PIPELINE), replace=True)
     engine.catalog.add_job(job_from_yaml("name: big-train\ntargets: tag:gpu\nplacement: any\npriority: 5\n"
-                                         "resources: {gpus: 2}\nsteps: ['sleep 5']\n"))
+                                         "resources: {gpus: 2}\nsteps: ['sleep 5']\n"), replace=True)
     flow = engine.start_job("train-pipeline")
     waiting = engine.start_job("big-train")
     pump(4)
+    return flow, waiting
+
+
+def queue_shot(engine, window, pump, shot) -> None:
+    flow, waiting = start_queue(engine, pump)
     window.open_run(flow.id)
     shot(window, "queue.png")
     for run in (flow, waiting):
@@ -310,6 +321,66 @@ def sizes_shots(window, pump, shot, run_id: int) -> None:
         window.run_view.tabs.setCurrentIndex(0)
 
 
+def dark_shots(engine, window, pump, shot, chain_run: int, eval_run: int) -> None:
+    """Dark mode: the dashboard, a run's timeline (a restart chain), the queue and a log, at
+    1600x1000 and 1024x640; docs keeps dark-run_timeline.png, the rest go to a temporary folder
+    for looking at."""
+    from PySide6.QtWidgets import QApplication
+
+    from tests.support.palettes import windows_dark_palette
+
+    app = QApplication.instance()
+    light = app.palette()
+    app.setPalette(windows_dark_palette())   # what Qt sets when Windows switches to dark mode
+    extra = Path(tempfile.gettempdir()) / "labdeck-dark-shots"
+    extra.mkdir(exist_ok=True)
+    flow, waiting = start_queue(engine, pump)
+    try:
+        for prefix, (w, h) in (("large", (1600 - 16, 1000 - 72)), ("small", (1024 - 16, 640 - 72))):
+            window.resize(w, h)
+            pump(0.5)
+            window.show_page(0)
+            window.nodes_page.select_names(["gpu-01"])
+            shot(window, extra / f"dark-{prefix}-nodes.png")
+            window.open_run(chain_run)
+            window.run_view.tabs.setCurrentWidget(window.run_view.timeline)
+            window.run_view.select_node("gpu-01")
+            kept = DOCS / "dark-run_timeline.png" if prefix == "large" else extra / f"dark-{prefix}-run_timeline.png"
+            shot(window, kept)
+            window.run_view.tabs.setCurrentIndex(0)
+            window.show_page(window.stack.indexOf(window.queue_page))
+            shot(window, extra / f"dark-{prefix}-queue.png")
+            window.open_run(flow.id)
+            shot(window, extra / f"dark-{prefix}-workflow.png")
+            window.open_run(eval_run)
+            window.run_view.select_node("gpu-02")
+            pump(0.8)
+            log = window.run_view.log
+            log.search.setText("ERROR")
+            log.area.goto_row(0)
+            log.find_next()
+            pump(1.0)
+            shot(window, extra / f"dark-{prefix}-log.png")
+            log.search.clear()
+    finally:
+        app.setPalette(light)
+        for run in (flow, waiting):
+            engine.cancel(run.id)
+            engine.wait(run.id, 30)
+
+
+def run_chain_and_wait(engine, job, timeout=60):
+    """Run a job whose runs restart for their max runtime; the last run of the chain."""
+    first = run_and_wait(engine, job, timeout=timeout)
+    end = time.time() + timeout
+    while time.time() < end:
+        runs = [r for r in engine.catalog.list_runs(job) if r.id >= first.id]
+        if len(runs) > 1 and all(r.status.value not in ("running", "pending") for r in runs):
+            return max(runs, key=lambda r: r.id)
+        time.sleep(0.2)
+    raise RuntimeError(f"{job}: no restart seen")
+
+
 def run_and_wait(engine, job, options=None, targets=None, timeout=60):
     run = engine.start_job(job, options or {}, targets=targets)
     engine.wait(run.id, timeout)
@@ -346,7 +417,8 @@ def main() -> int:
         eval_run = run_and_wait(engine, "nightly-eval")  # gpu-02 exits 2
         for hold in ("2", "4", "3"):                     # a trend for the jobs page
             run_and_wait(engine, "generate-training-data", {"hold": hold})
-        timeline_run = run_and_wait(engine, "staggered")
+        run_and_wait(engine, "staggered")
+        timeline_run = run_chain_and_wait(engine, "long-shard")   # a restart, and a retry on gpu-02
         probe_history(engine, ["gpu-01", "gpu-02", "win-lab-03", "this-computer"])
         DOCS.mkdir(exist_ok=True)
         add_schedules(engine)
@@ -361,10 +433,11 @@ def main() -> int:
                 app.processEvents()
                 time.sleep(0.02)
 
-        def shot(widget, name: str) -> None:
+        def shot(widget, name) -> None:
             pump(0.6)
-            widget.grab().save(str(DOCS / name))
-            print("saved", DOCS / name)
+            path = DOCS / name   # a Path given whole stays as it is
+            widget.grab().save(str(path))
+            print("saved", path)
 
         pump(0.5)
         only = set(sys.argv[1:])
@@ -375,6 +448,14 @@ def main() -> int:
                 projects_shots(window, pump, shot)
             if "job_refs.png" in only:
                 job_refs_shot(engine, window, pump, shot)
+            if "run_timeline.png" in only:
+                window.open_run(timeline_run.id)
+                window.run_view.tabs.setCurrentWidget(window.run_view.timeline)
+                window.run_view.select_node("gpu-01")
+                shot(window, "run_timeline.png")
+                sizes_shots(window, pump, shot, timeline_run.id)
+            if "dark" in only:
+                dark_shots(engine, window, pump, shot, timeline_run.id, eval_run.id)
             return 0
         window.show_page(0)
         window.refresh_all()
@@ -398,7 +479,7 @@ def main() -> int:
 
         window.open_run(timeline_run.id)
         window.run_view.tabs.setCurrentWidget(window.run_view.timeline)
-        window.run_view.select_node("gpu-02")
+        window.run_view.select_node("gpu-01")
         shot(window, "run_timeline.png")
         window.run_view.tabs.setCurrentIndex(0)
         engine.wait(live.id, 30)
@@ -436,6 +517,7 @@ def main() -> int:
         projects_shots(window, pump, shot)
         job_refs_shot(engine, window, pump, shot)
         sizes_shots(window, pump, shot, timeline_run.id)
+        dark_shots(engine, window, pump, shot, timeline_run.id, eval_run.id)
         window._quitting = True
         window.close()
         QTimer.singleShot(0, app.quit)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from PySide6.QtCore import QRect
 from PySide6.QtGui import QColor, QImage, QPainter, QPalette
 from PySide6.QtWidgets import QStyleOptionViewItem
@@ -117,18 +118,58 @@ def test_the_run_timeline_has_one_bar_per_node_run_in_its_status_colour_and_open
     assert view.selected_node() == "local-b" and view.log.path is not None and "local-b" in str(view.log.path)
 
 
-def test_a_retried_node_run_is_marked_on_the_timeline(qtbot, window, engine):
+def test_a_retried_node_run_is_drawn_as_one_segment_per_attempt(qtbot, window, engine):
     engine.catalog.add_job(Job(name="flaky", targets="this-computer", steps=[Step(command="exit 1")],
-                               policy=JobPolicy(retries=1, retry_delay_s=0)))
+                               policy=JobPolicy(retries=1, retry_delay_s=0.5)))
     run = engine.start_job("flaky")
     wait_run_final(qtbot, engine, run.id)
     window.open_run(run.id)
     view = window.run_view
     view.reload()
     view.tabs.setCurrentWidget(view.timeline)
-    qtbot.waitUntil(lambda: view.timeline.built and bool(view.timeline.bars), timeout=10_000)
-    assert view.timeline.bars[0].attempt == 2
+    qtbot.waitUntil(lambda: view.timeline.built and len(view.timeline.bars) == 2, timeout=10_000)
+    first, second = view.timeline.bars
+    assert (first.attempt, first.status, second.attempt, second.status) == (1, "failed", 2, "failed")
+    assert first.row == second.row == 0
+    assert second.start - first.start >= 0.5 and second.start > first.end   # the retry delay lies between them
     assert [t.textItem.toPlainText() for t in view.timeline.labels] == ["attempt 2"]
+    assert len(view.timeline.item.opts["x0"]) == 2     # both are drawn
+    view.timeline.click(view.timeline.bar_at((first.start + first.end) / 2, 0))
+    assert view.selected_node() == "this-computer" and view.log.path is not None
+
+
+def test_a_max_runtime_restart_shows_the_chain_with_a_marker_and_each_bar_opens_its_own_log(qtbot, window, engine):
+    engine.catalog.add_job(Job(name="hangs", targets="this-computer", steps=[Step(command="sleep 60")],
+                               policy=JobPolicy(max_runtime_s=0.8, max_restarts=1)))
+    first = engine.start_job("hangs")
+
+    def restarted():
+        runs = [r for r in engine.catalog.list_runs("hangs") if r.status.value not in ("running", "pending")]
+        return len(runs) == 2 and runs
+    qtbot.waitUntil(lambda: bool(restarted()), timeout=30_000)
+    second = max(restarted(), key=lambda r: r.id)
+    assert second.parent_run_id == first.id
+    window.open_run(second.id)
+    view = window.run_view
+    view.reload()
+    view.tabs.setCurrentWidget(view.timeline)
+    timeline = view.timeline
+    qtbot.waitUntil(lambda: timeline.built and len(timeline.bars) == 2, timeout=10_000)
+    old, new = sorted(timeline.bars, key=lambda b: b.start)
+    assert timeline.names == ["this-computer"] and old.row == new.row == 0
+    assert (old.status, old.of_run, new.status, new.of_run) == ("cancelled", first.id, "cancelled", None)
+    assert [m.run_id for m in timeline.markers] == [second.id]
+    assert old.end <= timeline.markers[0].at <= new.start + 0.01
+    label = [t.textItem.toPlainText() for t in timeline.labels]
+    assert label == [f"run #{second.id} · restart 1: max runtime of 0.8 s exceeded"]
+    assert len(timeline.lines) == 1                      # the dashed marker line is drawn
+    timeline.click(timeline.bar_at((new.start + new.end) / 2, 0))     # this run's bar: its log
+    assert view.run_id == second.id and str(second.id) in str(view.log.path)
+    timeline.click(timeline.bar_at((old.start + old.end) / 2, 0))     # the first run's bar: that run
+    assert view.run_id == first.id
+    first_log = engine.catalog.node_runs(first.id)[0].log_path
+    assert view.selected_node() == "this-computer" and str(view.log.path) == first_log
+    assert view.tabs.currentWidget() is timeline and len(timeline.bars) == 2   # still the whole chain
 
 
 def test_the_job_trend_marks_failures_and_a_click_filters_the_history(qtbot, window, engine):
@@ -263,3 +304,51 @@ def test_a_run_from_before_the_window_opened_gets_its_progress_from_the_log(qtbo
     window.open_run(run.id)
     qtbot.waitUntil(lambda: (view.progress_of("this-computer") or ("",))[0] == "30%", timeout=10_000)
     assert view.progress_of("this-computer")[1:] == ("3", "last words")
+
+
+def test_a_growing_timeline_keeps_its_time_axis_until_the_bars_reach_its_end(qtbot):
+    """A running run is redrawn every few seconds while its nodes stream; re-laying the time axis
+    each time cost the GUI thread tens of ms under load (bench_gui --stalls). The axis keeps room
+    ahead of the growing bars and moves only when they reach it; a finished run fits exactly."""
+    from labdeck.gui.widgets.run_timeline import RunTimeline, TimelineBar
+    timeline = RunTimeline()
+    qtbot.addWidget(timeline)
+    timeline.show()
+    qtbot.waitUntil(lambda: timeline.built, timeout=10_000)
+
+    def grow(end, status="running"):
+        timeline.set_bars(["n1", "n2"], [TimelineBar("n1", 0, 100.0, end, status, 1, "#1e88e5"),
+                                         TimelineBar("n2", 1, 101.0, end, status, 1, "#1e88e5")])
+        return timeline.plot.getPlotItem().vb.viewRange()[0]
+
+    first = grow(110.0)
+    assert first[1] > 10 * 1.2                      # room ahead of the bars
+    assert grow(112.0) == first and grow(115.0) == first   # redrawn, the axis left alone
+    later = grow(100.0 + first[1] + 1)              # the bars reached the end: the axis moves on
+    assert later[1] > first[1]
+    done = grow(130.0, "succeeded")
+    assert done[1] == pytest.approx(30.0 + max(0.5, 30.0 * 0.03))   # a finished run fits exactly
+
+
+def test_the_last_seen_cell_says_how_long_the_node_has_been_up(qtbot, window, engine):
+    engine.catalog.add_node(Node(name="win-07", transport="local"))
+    engine.catalog.mark_node_seen("win-07", time.time(), probe=dict(PROBE, uptime_s=4 * 86400 + 3 * 3600 + 120))
+    window.refresh_all()
+    model = window.nodes_page.model
+    seen = COLUMNS.index("Last seen")
+    assert model.index(_row(model, "win-07"), seen).data(3) == "up 4 d 3 h at the last probe"
+
+
+def test_a_resumed_run_is_marked_as_resumed_on_the_chain(qtbot):
+    """A resume (LabDeck stopped during a workflow or array run) is drawn like a restart, with
+    its own reason; bars of the run not shown say which run they belong to."""
+    from labdeck.core.models import NodeRun, Run, Trigger
+    from labdeck.core.status import NodeRunStatus, RunStatus
+    from labdeck.gui.widgets.run_timeline import chain_bars
+    stopped = Run(7, "nightly", Trigger.SCHEDULE, RunStatus.INTERRUPTED, {}, "n1", 100.0, 150.0)
+    resumed = Run(9, "nightly", Trigger.RESUME, RunStatus.SUCCEEDED, {}, "n1", 400.0, 460.0, parent_run_id=7)
+    chain = [(stopped, [NodeRun(70, 7, "n1", NodeRunStatus.INTERRUPTED, started_at=100.0, finished_at=150.0)]),
+             (resumed, [NodeRun(90, 9, "n1", NodeRunStatus.SUCCEEDED, started_at=401.0, finished_at=460.0)])]
+    names, bars, markers = chain_bars(chain, shown=9)
+    assert names == ["n1"] and [(b.of_run, b.status) for b in bars] == [(7, "interrupted"), (None, "succeeded")]
+    assert [(m.run_id, m.at, m.text) for m in markers] == [(9, 401.0, "resumed: LabDeck had stopped")]

@@ -288,3 +288,41 @@ def test_dialog_reference_time_is_injectable_at_construction(qtbot, engine):
     first = [dialog.fires.topLevelItem(i).text(1) for i in range(3)]
     assert first == ["Sun 2027-03-28 01:00:00 CET", "Sun 2027-03-28 01:30:00 CET", "Sun 2027-03-28 03:00:00 CEST"]
     assert dialog.flagged_rows()[0][:2] == (2, "gap") and "02:00, 02:30" in dialog.flagged_rows()[0][2]
+
+
+def test_the_periodic_scheduler_check_asks_the_engine_off_the_gui_thread(qtbot, window, engine):
+    """Who schedules is a question for the engine — in the app a round trip to the engine
+    process, which a busy engine (nodes streaming) answered in 60-90 ms: bench_gui caught the
+    Schedules page's 5 s tick stalling the window for that long while a run streamed."""
+    import threading
+
+    asked_on_gui_thread: list[bool] = []
+
+    class WatchedScheduler:
+        def __init__(self, inner):
+            self._inner = inner
+
+        def __getattr__(self, name):
+            return getattr(self._inner, name)
+
+        @property
+        def running(self):
+            asked_on_gui_thread.append(threading.current_thread() is threading.main_thread())
+            return self._inner.running
+
+    class WatchedEngine:   # the real engine; only the question is recorded
+        scheduler = WatchedScheduler(engine.scheduler)
+
+        def __getattr__(self, name):
+            return getattr(engine, name)
+
+    page = window.schedules_page
+    page.engine = WatchedEngine()
+    try:
+        page._tick()
+        qtbot.waitUntil(lambda: bool(asked_on_gui_thread), timeout=10_000)
+        assert asked_on_gui_thread == [False]
+        qtbot.waitUntil(lambda: page.state[0] in ("here", "paused", "other", "none") and not page._state_busy,
+                        timeout=10_000)
+    finally:
+        page.engine = engine

@@ -39,8 +39,9 @@ def job_names(capsys, data_dir) -> list[str]:
     (["--max-parallel", "-3"], "job 'gen': --max-parallel: must be a whole number >= 0, got -3"),
     (["--retries", "5000"], "job 'gen': --retries: must be a whole number <= 1000, got 5000"),
     (["--retry-delay", "inf"], "job 'gen': --retry-delay: must be a finite number, got inf"),
-    (["--option", "v=" + "a" * 40_000], "job 'gen': --option: is 40,000 bytes long; a value may be at most 32,768 "
-                                        "bytes (put large data in a file and pass its path)"),
+    (["--option", "v=" + "a" * (16 * 1024 * 1024 + 1)],
+     "job 'gen': --option: is 16,777,217 bytes long; a value may be at most 16,777,216 bytes (put larger data in a "
+     "file and pass its path)"),
 ])
 def test_job_add_checks_its_flags_with_the_job_file_schema(capsys, data_dir, flags, message):
     assert one_error_line(capsys, data_dir, "job", "add", "gen", "--command", "true", "--targets", "all",

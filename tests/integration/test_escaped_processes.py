@@ -151,3 +151,77 @@ def test_a_killed_cli_leaves_its_run_to_the_engine_and_the_app_can_cancel_it(dat
     finally:
         subprocess.run(["pkill", "-f", marker])
         app.close(cancel_running=True, stop_engine=True)
+
+
+SUDOERS_FILE = Path("/etc/sudoers.d/labdeck-test-kill-unconfirmed")
+
+
+@pytest.fixture
+def root_sleep_login():
+    """(user, password, helper) for an unprivileged login that may start one thing as root:
+    ``sudo -n HELPER SECONDS``, a root sleep that ignores TERM. sudo keeps the run token and the
+    step's process group (no pty), and passes the group's TERM on, which the sleep ignores; the
+    group's KILL then reaches what the login owns, never the root sleep. Set up for this test only
+    and removed after it; needs root and sudo."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to create a login and a sudo rule")
+    if not Path("/usr/bin/sudo").exists() or not Path("/usr/sbin/visudo").exists():
+        pytest.skip("needs sudo (apt-get install sudo) to start a process the login cannot kill")
+    import shutil
+    import tempfile
+
+    from tests.support.sshd import ensure_password_user
+    user, password = ensure_password_user()
+    folder = Path(tempfile.mkdtemp(prefix="labdeck-root-helper-"))
+    folder.chmod(0o755)
+    helper = folder / "stubborn-sleep"
+    helper.write_text("#!/bin/sh\ntrap '' TERM HUP INT\nexec /usr/bin/sleep \"$1\"\n")  # ignored across exec
+    helper.chmod(0o755)
+    rule = (f'Defaults:{user} !use_pty, env_keep += "LABDECK_RUN_TOKEN"\n'
+            f"{user} ALL=(root) NOPASSWD: {helper}\n")
+    part = SUDOERS_FILE.with_name(".labdeck-test-kill-unconfirmed.tmp")  # sudo skips names with a dot
+    part.write_text(rule)
+    part.chmod(0o440)
+    check = subprocess.run(["/usr/sbin/visudo", "-c", "-q", "-f", str(part)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    os.replace(part, SUDOERS_FILE)
+    try:
+        yield user, password, helper
+    finally:
+        SUDOERS_FILE.unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _root_processes_with(marker: str) -> list[int]:
+    import psutil
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline", "uids"]):
+        if marker in " ".join(proc.info["cmdline"] or []) and proc.info["uids"] and proc.info["uids"].real == 0:
+            found.append(proc.info["pid"])
+    return found
+
+
+def test_a_process_the_login_cannot_kill_makes_the_kill_unconfirmed_and_is_named(engine, sshd_node,
+                                                                                 root_sleep_login):
+    user, password, helper = root_sleep_login
+    add_sshd_node(engine, sshd_node, name="unpriv", username=user, key_file=None, secret=password)
+    seconds = 600 + int.from_bytes(os.urandom(2), "big") % 5000  # marks this test's root sleep
+    marker = f"/usr/bin/sleep {seconds}"
+    job = Job(name="rooted", targets="unpriv", policy=JobPolicy(timeout_s=3),
+              steps=[Step(command=f"sudo -n {helper} {seconds} & sleep 600")])
+    try:
+        nr = _run(engine, job)
+        assert nr.status is NodeRunStatus.TIMED_OUT, (nr.message, Path(nr.log_path).read_text())
+        assert nr.kill_state is KillState.KILL_UNCONFIRMED
+        survivors = _root_processes_with(marker)
+        assert survivors, "the root-owned sleep should still be running: the login could not kill it"
+        # the message names what survived: the root sleep (and sudo, its root parent)
+        assert "; still running: " in nr.message, nr.message
+        assert "sleep (pid " in nr.message and ", user root)" in nr.message, nr.message
+        assert any(f"(pid {pid}, user root)" in nr.message for pid in survivors), (nr.message, survivors)
+        assert "step 1 timed out after 3 s; kill unconfirmed" in Path(nr.log_path).read_text()
+    finally:
+        for pid in _root_processes_with(marker):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    assert wait_for(lambda: not _root_processes_with(marker), timeout=10)

@@ -88,3 +88,57 @@ def test_progress_is_drawn_on_a_terminal_only(data_dir, sshd_node, tmp_path):
 
     piped = labdeck(data_dir, "put", str(src), "--targets", sshd_node.name, "--to", str(tmp_path / "remote2"))
     assert piped.returncode == 0 and "\r" not in piped.stderr and "%" not in piped.stderr
+
+
+def _labdeck_at_home(data_dir, home, *args) -> subprocess.CompletedProcess:
+    """labdeck with HOME (this computer's login folder) set to a folder the test can watch."""
+    return subprocess.run([*LABDECK, "--data-dir", str(data_dir), *args], capture_output=True, text=True,
+                          timeout=120, cwd=home, env=os.environ | {"HOME": str(home), "PYTHONUNBUFFERED": "1"})
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["put", "{file}", "--to", ""], "argument --to: an empty remote folder names nothing: give the folder on each "
+                                    "node to copy into (. for the login folder)"),
+    (["put", "{file}", "--to", "  "], "argument --to: an empty remote folder names nothing"),
+    (["put", "", "--to", "in"], "argument SRC: an empty local path names nothing: give a local file or folder"),
+    (["get", "", "--to", "{dest}"], "argument REMOTE: an empty remote path names nothing: give a remote file, "
+                                    "folder or glob"),
+    (["get", "out.txt", "--to", ""], "argument --to: an empty local folder names nothing: give the folder to "
+                                     "collect into"),
+    (["put", "{file}", "--to", "in", "-p", "epoch=3"], "-p epoch: no path uses ${option.epoch}"),
+    (["get", "out/${option.ep}.txt", "--to", "{dest}", "-p", "eps=1"],
+     "-p eps: no path uses ${option.eps} (the paths use: ep)"),
+    (["put", "{file}", "--to", "in", "-p", "a b=1"], "-p a b: a name paths can use as ${option.NAME} is letters"),
+    (["get", "out.txt", "--to", "{file}"], "--to {file} is a file: give a folder to collect into (each node gets a "
+                                           "subfolder)"),
+])
+def test_empty_paths_and_unused_values_are_refused_before_anything_moves(data_dir, tmp_path, args, says):
+    # Before: `put FILE --to ""` copied FILE into the login folder, `put ""` copied the whole current
+    # folder, `get ""` listed the login folder and failed per node, and -p typos were dropped silently.
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "out.txt").write_text("result")
+    source = tmp_path / "input.txt"
+    source.write_text("data")
+    dest = tmp_path / "dest"
+    filled = [a.format(file=source, dest=dest) if "{" in a and "${" not in a else a for a in args]
+    before = sorted(p.name for p in home.rglob("*"))
+    result = _labdeck_at_home(data_dir, home, *filled, "--targets", "this-computer")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and says.replace("{file}", str(source)) in result.stderr, result.stderr
+    assert sorted(p.name for p in home.rglob("*")) == before
+    assert not dest.exists()
+
+
+def test_the_engine_refuses_empty_paths_from_any_caller(engine, tmp_path):
+    """The app's Transfers page and a daemon client reach the engine without the CLI's flag checks."""
+    from labdeck.core.errors import InvalidInput
+    from labdeck.core.transfers import Direction
+    from labdeck.engine.transfers import TransferRequest
+    source = tmp_path / "input.txt"
+    source.write_text("data")
+    with pytest.raises(InvalidInput, match="an empty destination names nothing"):
+        engine.transfers.start(TransferRequest(Direction.PUT, [str(source)], " ", "this-computer"))
+    with pytest.raises(InvalidInput, match="an empty source path names nothing"):
+        engine.transfers.start(TransferRequest(Direction.GET, [""], str(tmp_path / "dest"), "this-computer"))
+    assert engine.transfers.list() == [] and not (tmp_path / "dest").exists()

@@ -11,6 +11,7 @@ of it has run on Windows here."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -97,6 +98,28 @@ def test_a_detached_timeout_on_windows_kills_the_tree(engine, wsman_server):
     assert nr.status is NodeRunStatus.TIMED_OUT
     assert nr.kill_state is KillState.KILLED
     assert processes_matching(marker) == []
+
+
+def test_a_detached_timeout_on_windows_ends_what_left_the_tree_through_the_runs_job_object(engine, wsman_server):
+    # A child whose parent is gone is out of taskkill /T's reach on Windows (as a setsid child is
+    # out of the test server's process group); it is still in the launcher's named Job Object,
+    # which the kill ends first. Before, the escaped child lived on after a "killed" run.
+    add_winrm_node(engine, wsman_server)
+    marker = f"labdeck-windetached-escaped-{uuid.uuid4().hex[:8]}"
+    seconds = 1000 + uuid.uuid4().int % 5000  # marks the escaped sleep itself
+    command = f"setsid sh -c 'sleep {seconds}; : {marker}' & echo started; sleep 300"
+    job = Job(name="escape", targets="win1", steps=[Step(command=command)],
+              policy=JobPolicy(launch="detached", timeout_s=3))
+    try:
+        _run, node_runs = run_job(engine, job)
+        nr = node_runs["win1"]
+        assert nr.status is NodeRunStatus.TIMED_OUT and nr.kill_state is KillState.KILLED, nr.message
+        assert processes_matching(marker) == [] and processes_matching(f"sleep {seconds}") == []
+    finally:
+        for line in subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout.splitlines():
+            if marker in line or line.endswith(f"sleep {seconds}"):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(line.split()[0]), signal.SIGKILL)
 
 
 def test_a_windows_and_an_ssh_node_in_one_detached_run(engine, wsman_server, sshd_node):

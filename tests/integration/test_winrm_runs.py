@@ -155,6 +155,23 @@ def test_timeout_kills_the_tree_sends_terminate_and_reports_timed_out(engine, ws
     assert "timed out after 1.5 s" in Path(nr.log_path).read_text()
 
 
+def test_a_process_that_left_the_step_tree_ends_with_the_steps_shell_after_a_timeout(engine, wsman_server):
+    # A child whose parent exits is out of reach of taskkill /T (it walks parent ids), as a
+    # setsid child is out of the test server's process group. Windows keeps it in the WinRM
+    # shell's job: deleting the shell after the kill ends it. Before, the shell went back to the
+    # pool and the escaped child lived on.
+    add_winrm_node(engine, wsman_server)
+    marker = f"labdeck-winrm-escaped-{uuid.uuid4().hex[:8]}"
+    command = f"setsid sh -c 'sleep 303; : {marker}' & echo started; sleep 300"
+    job = Job(name="escape", targets="win1", steps=[Step(command=command)], policy=JobPolicy(timeout_s=2))
+    shells_before = len(wsman_server.deleted)
+    _run, node_runs = run_job(engine, job)
+    nr = node_runs["win1"]
+    assert nr.status is NodeRunStatus.TIMED_OUT and nr.kill_state is KillState.KILLED
+    assert len(wsman_server.deleted) > shells_before  # the step's shell was deleted, not pooled
+    assert wait_for(lambda: processes_matching(marker) == [], timeout=10, what="the escaped child to end")
+
+
 def test_cancel_stops_the_command_on_the_node(engine, wsman_server):
     add_winrm_node(engine, wsman_server)
     marker = f"labdeck-winrm-cancel-{uuid.uuid4().hex[:8]}"

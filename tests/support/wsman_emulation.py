@@ -51,14 +51,19 @@ import sys
 from pathlib import Path
 
 from labdeck.executors import posix_detached
+from labdeck.executors.winrm.job_objects import JOB_MARK, JOB_PREFIX
 from tests.support import wsman_transfer_emulation
 
+JOB_VARIABLE = "WSMAN_TEST_JOB"  # a detached launcher's named Job Object, as an inherited variable
 PS_QUOTED = r"'((?:[^'\u2018\u2019\u201a\u201b]|['\u2018\u2019\u201a\u201b]{2})*)'"
 _ENV_RE = re.compile(r"^\[Environment\]::SetEnvironmentVariable\(" + PS_QUOTED + r", " + PS_QUOTED + r"\)$", re.M)
 # A .ps1 runs as sh text here; like Windows PowerShell, it drops the file's UTF-8 BOM first.
 PS1_AS_SH = r"""/bin/sh -c "$(LC_ALL=C sed '1s/^\xef\xbb\xbf//' "$LABDECK_SCRIPT")" """.strip()
-_SCRIPT_ENV_RE = re.compile(r"^\[Environment\]::SetEnvironmentVariable\('LABDECK_SCRIPT', "
+# a variable set to a file under the profile folder (the uploaded script, an option value's file)
+_SCRIPT_ENV_RE = re.compile(r"^\[Environment\]::SetEnvironmentVariable\('(\w+)', "
                             r"\(Join-Path \$env:USERPROFILE " + PS_QUOTED + r"\)\)$", re.M)
+# PowerShell reading an option value's file (core.quoting) as sh reads it (sh drops trailing newlines)
+_READ_VALUE_FILE = re.compile(r"\(\[System\.IO\.File\]::ReadAllText\(\$env:(\w+)\)\)")
 _PARAM_RE = re.compile(r"^\$(\w+) = " + PS_QUOTED + r"$", re.M)
 _PS_PAIR = re.compile(r"(['\u2018\u2019\u201a\u201b])\1")
 _CMD_VAR = re.compile(r"%(\w+)%|!(\w+)!")
@@ -191,9 +196,8 @@ def plan_command(command: str, arguments: str, root: Path, quotas: dict[str, str
     first = script.split("\n", 1)[0]
     env = {ps_unquote(m.group(1)): ps_unquote(m.group(2)) for m in _ENV_RE.finditer(script)}
     env = {k: str(map_path(v, root)) if re.match(r"^[A-Za-z]:\\", v) else v for k, v in env.items()}
-    script_path = _SCRIPT_ENV_RE.search(script)
-    if script_path:
-        env["LABDECK_SCRIPT"] = str(map_path(ps_unquote(script_path.group(1)), root))
+    for profile_path in _SCRIPT_ENV_RE.finditer(script):
+        env[profile_path.group(1)] = str(map_path(ps_unquote(profile_path.group(2)), root))
     params = {m.group(1): ps_unquote(m.group(2)) for m in _PARAM_RE.finditer(script)}
     if first == "# labdeck-launch cmd":
         # the launcher copies cmd's stderr bytes to its own as they are: no CLIXML
@@ -207,7 +211,7 @@ def plan_command(command: str, arguments: str, root: Path, quotas: dict[str, str
                     clixml_stderr=False, launch=True)
     if first == "# labdeck-launch powershell":
         text = script.split("# labdeck-payload\n", 1)[1].rsplit("\n# labdeck-payload-end", 1)[0]
-        text = text.replace("& $env:LABDECK_SCRIPT", PS1_AS_SH)
+        text = powershell_step_as_sh(text)
         return Plan(["/bin/sh", "-c", text], env, stdin_open=False, pid_mark=True, launch=True)
     if first.startswith("# labdeck-helper detached-"):
         return plan_detached(first.split()[-1], params, root)
@@ -231,7 +235,7 @@ def powershell_step_as_sh(text: str) -> str:
     """A PowerShell step's payload (between the payload marker lines) as sh text."""
     if "# labdeck-payload\n" in text:
         text = text.split("# labdeck-payload\n", 1)[1].rsplit("\n# labdeck-payload-end", 1)[0]
-    return text.replace("& $env:LABDECK_SCRIPT", PS1_AS_SH)
+    return _READ_VALUE_FILE.sub(r'"$(cat "$\1")"', text.replace("& $env:LABDECK_SCRIPT", PS1_AS_SH))
 
 
 def detached_cmd_as_sh(arguments: str) -> str:
@@ -243,6 +247,11 @@ def detached_cmd_as_sh(arguments: str) -> str:
 def detached_launcher_as_sh(launcher: str, root: Path) -> str:
     """The POSIX launcher doing what a Windows detached launcher (``launch.ps1``) does."""
     env = {ps_unquote(m.group(1)): ps_unquote(m.group(2)) for m in _ENV_RE.finditer(launcher)}
+    env |= {m.group(1): str(map_path(ps_unquote(m.group(2)), root)) for m in _SCRIPT_ENV_RE.finditer(launcher)}
+    if JOB_MARK in launcher and env.get("LABDECK_RUN_TOKEN"):
+        # the launcher's named Job Object: membership is inherited, as this variable is, and stays
+        # when a parent exits; the kill helper ends the members by it (see HELPERS["kill"])
+        env[JOB_VARIABLE] = JOB_PREFIX + env["LABDECK_RUN_TOKEN"]
     invocations = []
     for match in _DETACHED_STEP_RE.finditer(launcher):
         kind, text, script = match.group(2), ps_unquote(match.group(3)), ps_unquote(match.group(4))
@@ -260,7 +269,10 @@ def plan_detached(name: str, params: dict[str, str], root: Path) -> Plan:
         folder = map_path(params["runDir"], root)
         launcher = (folder / "launch.ps1").read_text(encoding="utf-8-sig")
         (folder / "launch.sh").write_text(detached_launcher_as_sh(launcher, root))
-        return Plan(["/bin/sh", "-c", posix_detached.start_command(str(folder))], stdin_open=False)
+        # Win32_Process.Create starts the launcher through the WMI service, outside the shell's job
+        # (tests/support/wsman_server.py, Delete): it does not carry the shell's job variable
+        return Plan(["env", "-u", "WSMAN_TEST_SHELL_JOB", "/bin/sh", "-c", posix_detached.start_command(str(folder))],
+                    stdin_open=False)
     if name == "detached-status":
         pid = int(params["labdeckPid"]) if params["labdeckPid"] else None
         return Plan(["/bin/sh", "-c", posix_detached.status_script(str(map_path(params["runDir"], root)), pid)],
@@ -328,6 +340,28 @@ def alive():
             if int(stat[2]) == pgid and stat[0] != 'Z':
                 found.append(entry)
     return found
+def members(name):  # a named Job Object's members: the processes carrying its variable
+    entry, found = f'WSMAN_TEST_JOB={name}'.encode(), []
+    for pid in (e for e in os.listdir('/proc') if e.isdigit() and int(e) != os.getpid()):
+        try:
+            if entry in open(f'/proc/{pid}/environ', 'rb').read().split(b'\\0'):
+                state = open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[0]
+                if state != 'Z':
+                    found.append(int(pid))
+        except OSError:
+            continue
+    return found
+job = args.get('jobName')
+if job and members(job):  # TerminateJobObject: every member at once, then the job's count
+    for pid in members(job):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    end = time.monotonic() + wait
+    while members(job) and time.monotonic() < end:
+        time.sleep(0.1)
+    print(f'JOB {len(members(job))}')
 try:
     os.killpg(pgid, signal.SIGKILL)
 except ProcessLookupError:

@@ -23,7 +23,12 @@ sends, with the envelopes Windows sends back:
 - **Signal**: ``terminate`` ends the command's process (only that process: its children are
   left, as on Windows, where only a job object or taskkill /T reaches them); ``ctrl_c`` sends
   SIGINT to its process group.
-- **Delete**: ends the shell and its commands.
+- **Delete**: ends the shell and its commands, and every process started in the shell, however
+  it left its command's process tree: Windows keeps a shell's processes in a job object, which a
+  child joins at birth and stays in when its parent exits. Here each process started in a shell
+  carries ``WSMAN_TEST_SHELL_JOB=<shell id>`` in its environment, inherited as job membership
+  is, and Delete kills every process that carries it (one that clears its environment leaves,
+  as a process created to break away from the job does on Windows).
 
 Faults are worded as Windows words them: ``s:Sender`` (the client's mistake) or ``s:Receiver``,
 a ``w:FaultDetail`` where Windows gives one, a generic ``s:Reason`` and the useful text in
@@ -54,8 +59,11 @@ was considered and left out: Debian's ``wine`` pulls in 24 packages (libwine alo
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
+import os
 import re
+import signal
 import socket
 import ssl
 import threading
@@ -91,6 +99,22 @@ ACTIONS = {
 MAX_ENVELOPE_SIZE = 500 * 1024  # MaxEnvelopeSizekb's default
 DEFAULT_QUOTAS = {"MaxShellsPerUser": "30", "MaxMemoryPerShellMB": "2147483647", "IdleTimeout": "7200000",
                   "MaxProcessesPerShell": "2147483647"}
+
+
+SHELL_JOB_VARIABLE = "WSMAN_TEST_SHELL_JOB"
+
+
+def kill_job_members(shell_id: str) -> None:
+    """SIGKILL every process whose environment says it was started in this shell (see Delete)."""
+    entry = f"{SHELL_JOB_VARIABLE}={shell_id}".encode()
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            members = entry in environ.read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile, or not ours
+            continue
+        if members:
+            with contextlib.suppress(ProcessLookupError, PermissionError, ValueError):
+                os.kill(int(environ.parent.name), signal.SIGKILL)
 
 
 class Shell:
@@ -221,13 +245,15 @@ class WsmanServer:
                 self.deleted.append(shell.id)
             for command in shell.commands.values():
                 kill_group(command.proc.pid)
+            kill_job_members(shell.id)
             return ""
         if name == "command":
             line = body.find("rsp:CommandLine", NS)
             command_text = line.findtext("rsp:Command", "", NS)
             arguments = line.findtext("rsp:Arguments", "", NS)
             plan = wsman_emulation.plan_command(command_text, arguments, self.root, self.quotas)
-            command = Command(wsman_emulation.start(plan, self.root, shell.env), plan.pid_mark,
+            command = Command(wsman_emulation.start(plan, self.root, shell.env | {SHELL_JOB_VARIABLE: shell.id}),
+                              plan.pid_mark,
                               clixml_stderr=plan.clixml_stderr, hold_exit_for_stdin=self.powershell_v2 and plan.launch)
             shell.commands[command.id] = command
             return f"<rsp:CommandResponse><rsp:CommandId>{command.id}</rsp:CommandId></rsp:CommandResponse>"

@@ -47,3 +47,4 @@ def test_the_real_probe_script_measures_cpu_memory_and_disk_here():
     sample = sample_from_probe(info, 0.0)
     assert isinstance(info["cpu_pct"], int) and 0 <= sample.cpu <= 100
     assert 0 < sample.memory < 100 and 0 < sample.disk <= 100
+    assert info["uptime_s"] > 0      # shown as "up 3 d 4 h" on the node's last-seen cell

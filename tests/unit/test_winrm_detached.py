@@ -182,3 +182,23 @@ def test_what_cannot_run_detached_on_windows_is_refused_before_anything_is_uploa
         ops.launch(run_dir("t"), ["echo " + "x" * MAX_CMD_LINE], {})
     with pytest.raises(InvalidInput, match="script step"):
         command_step("Write-Output " + "x" * (MAX_CMD_LINE // 2), Shell.POWERSHELL, True)  # UTF-16 base64 grows
+
+
+def test_the_launcher_puts_itself_in_a_job_named_by_the_run_token_before_the_first_step():
+    from labdeck.executors.winrm.detached_scripts import command_step, launcher_script
+    from labdeck.executors.winrm.job_objects import JOB_MARK
+    text = launcher_script(".labdeck\\runs\\r1", [command_step("echo hi", Shell.CMD, True)],
+                           {"LABDECK_RUN_TOKEN": "cat-7"})
+    job_at, token_at, first_step_at = text.index(JOB_MARK), text.index("LABDECK_RUN_TOKEN"), text.index("$rc = 0")
+    assert token_at < job_at < first_step_at
+    assert "CreateJobObject([IntPtr]::Zero, 'LabDeck-' + $env:LABDECK_RUN_TOKEN)" in text
+    assert "AssignProcessToJobObject($labdeckJob, [LabdeckJob]::GetCurrentProcess())" in text
+    assert "\n'@ }\n" in text  # a here-string ends at the start of its line, or PowerShell reads on
+
+
+def test_a_detached_kill_ends_the_runs_job_before_the_tree_and_an_attached_one_compiles_nothing():
+    from labdeck.executors.winrm.commands import kill_script
+    detached = kill_script(42, 5, "LabDeck-cat-7")
+    assert "$jobName = 'LabDeck-cat-7'" in detached
+    assert detached.index("TerminateJobObject($job, 1)") < detached.index("taskkill.exe /T /F")
+    assert "Add-Type" not in kill_script(42, 5)

@@ -64,3 +64,14 @@ def record_id(what: str) -> Callable[[str], int]:
 PORT = whole_number(1, 65535)
 RUN_ID = record_id("run")
 SCHEDULE_ID = record_id("schedule")
+
+
+def path_text(what: str, hint: str) -> Callable[[str], str]:
+    """A path given on the command line: an empty or blank one is refused where it enters (it
+    would otherwise name this folder or the login folder, and copy far more than meant)."""
+    def parse(text: str) -> str:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"an empty {what} names nothing: {hint}")
+        return text
+    parse.__name__ = what
+    return parse

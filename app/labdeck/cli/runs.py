@@ -15,7 +15,8 @@ from ..store.detached import DetachedStore
 from ..store.logs import read_from
 from ..store.run_queue import is_planned
 from .argtypes import RUN_ID, seconds, whole_number
-from .common import open_catalog, open_engine, parse_pairs, print_json, print_table, wait_or_cancel
+from .common import open_catalog, open_engine, print_json, print_table, wait_or_cancel
+from .param_files import option_values
 
 EXIT_RUN_FAILED = 1
 
@@ -24,6 +25,8 @@ def register(sub) -> None:
     run = sub.add_parser("run", help="run a job and wait for it; exits 0 only if every node succeeded")
     run.add_argument("job")
     run.add_argument("-p", "--param", action="append", metavar="K=V", help="an option value (repeatable)")
+    run.add_argument("--param-file", action="append", metavar="K=PATH",
+                     help="an option value read from a UTF-8 file, for values too long for a command line")
     run.add_argument("--targets", help="run on these targets instead of the job's own")
     run.add_argument("--json", action="store_true", help="print the result as one JSON object")
     run.add_argument("--after", type=RUN_ID, metavar="RUN", help="start only when this run has ended "
@@ -65,13 +68,14 @@ def cmd_run(args) -> int:
     with open_engine(args) as engine:
         if args.after is not None:
             return _run_after(engine, args)
-        run = engine.start_job(args.job, parse_pairs(args.param, "-p"), Trigger.CLI, targets=args.targets)
+        run = engine.start_job(args.job, option_values(args.param, args.param_file), Trigger.CLI,
+                               targets=args.targets)
         return wait_and_report(engine, run.id, args.json)
 
 
 def _run_after(engine, args) -> int:
-    wait = engine.after.start_after(args.job, parse_pairs(args.param, "-p"), Trigger.CLI, args.targets, args.after,
-                                    args.after_ok)
+    wait = engine.after.start_after(args.job, option_values(args.param, args.param_file), Trigger.CLI, args.targets,
+                                    args.after, args.after_ok)
     print(f"job '{args.job}' is {wait.reason} (labdeck queue shows it; Ctrl-C gives up)", file=sys.stderr)
     try:
         wait = engine.after.wait_started(wait.id)

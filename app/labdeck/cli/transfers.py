@@ -4,12 +4,14 @@ with a progress line on a terminal, a line per node as it ends, and ``--json`` r
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .argtypes import whole_number
+from .argtypes import path_text, whole_number
 from .common import open_engine, parse_pairs, print_json
 
 if TYPE_CHECKING:
@@ -20,16 +22,24 @@ EXIT_TRANSFER_FAILED = 1
 
 def register(sub) -> None:
     put = sub.add_parser("put", help="copy local files or folders to a folder on every target node")
-    put.add_argument("sources", nargs="+", metavar="SRC", help="local file or folder (may use ${node.name})")
+    put.add_argument("sources", nargs="+", metavar="SRC",
+                     type=path_text("local path", "give a local file or folder (. for this folder)"),
+                     help="local file or folder (may use ${node.name})")
     put.add_argument("--to", required=True, metavar="REMOTE_DIR",
+                     type=path_text("remote folder",
+                                    "give the folder on each node to copy into (. for the login folder)"),
                      help="folder on each node (created if missing; may use ${node.name})")
     _common(put)
     put.set_defaults(handler=cmd_put)
 
     get = sub.add_parser("get", help="collect remote files, folders or globs from every target node "
                                      "into LOCAL_DIR/<node>/")
-    get.add_argument("sources", nargs="+", metavar="REMOTE", help="remote path or glob (quote it: 'out/*.csv')")
-    get.add_argument("--to", required=True, metavar="LOCAL_DIR", help="local folder; each node gets a subfolder")
+    get.add_argument("sources", nargs="+", metavar="REMOTE",
+                     type=path_text("remote path", "give a remote file, folder or glob (. for the whole login folder)"),
+                     help="remote path or glob (quote it: 'out/*.csv')")
+    get.add_argument("--to", required=True, metavar="LOCAL_DIR",
+                     type=path_text("local folder", "give the folder to collect into (. for this folder)"),
+                     help="local folder; each node gets a subfolder")
     _common(get)
     get.set_defaults(handler=cmd_get)
 
@@ -64,7 +74,13 @@ def _transfer(args, direction: Direction) -> int:
     # local paths are this terminal's: the engine that moves the files runs in another folder
     sources = [_here(s) for s in args.sources] if direction is Direction.PUT else list(args.sources)
     to = _here(args.to) if direction is Direction.GET else args.to
-    request = TransferRequest(direction, sources, to, args.targets, args.max_parallel, parse_pairs(args.param, "-p"))
+    if direction is Direction.GET and "${" not in to and Path(to).expanduser().exists() \
+            and not Path(to).expanduser().is_dir():
+        from ..core.errors import InvalidInput
+        raise InvalidInput(f"--to {args.to} is a file: give a folder to collect into (each node gets a subfolder)")
+    params = parse_pairs(args.param, "-p")
+    _refuse_unused(params, [*args.sources, args.to])
+    request = TransferRequest(direction, sources, to, args.targets, args.max_parallel, params)
     with open_engine(args) as engine:
         progress = _TerminalProgress(enabled=sys.stderr.isatty() and not args.json)
         engine.bus.subscribe(progress.on_event)
@@ -95,6 +111,21 @@ def _transfer(args, direction: Direction) -> int:
                 else:
                     print(f"  {r.node}: failed: {r.error}", file=sys.stderr)
         return 0 if ok else EXIT_TRANSFER_FAILED
+
+
+def _refuse_unused(params: dict[str, str], paths: list[str]) -> None:
+    """A -p value only fills ${option.K} in paths: one no path uses is a typo, never silently dropped."""
+    from ..core.errors import InvalidInput
+    from ..core.transfers import option_names_used
+    used = option_names_used(paths)
+    for name in params:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise InvalidInput(f"-p {name}: a name paths can use as ${{option.NAME}} is letters, digits and '_', "
+                               "starting with a letter")
+        if name not in used:
+            named = ", ".join(sorted(used)) or "none"
+            raise InvalidInput(f"-p {name}: no path uses ${{option.{name}}} (the paths use: {named}); "
+                               "drop it or write ${option." + name + "} into a path")
 
 
 class _TerminalProgress:

@@ -42,19 +42,17 @@ def check_option_name(name: str) -> str:
     return name
 
 
-# An option value travels in the environment (LABDECK_OPTION_X) and, substituted, in the command
-# line: Linux caps one argument or variable at 128 KiB, Windows a variable at 32,767 characters
-# and cmd.exe a whole command line at 8,191. 32 KiB fits them all but cmd's line (where the value
-# is passed by reference, so it is never on the line).
-MAX_OPTION_VALUE_BYTES = 32 * 1024
-MAX_OPTIONS_TOTAL_BYTES = 256 * 1024  # all of a run's values: well inside Linux's 2 MiB for arguments and environment
+# A hard cap on what a run may carry: a value lives in the catalog, in memory a few times over and,
+# when it is larger than an environment takes, travels to every node as a file (core.option_values).
+MAX_OPTION_VALUE_BYTES = 16 * 1024 * 1024
+MAX_OPTIONS_TOTAL_BYTES = 32 * 1024 * 1024
 
 
 def check_option_value(name: str, value: str, where: str = "") -> str:
     size = len(value.encode("utf-8", "surrogatepass"))
     if size > MAX_OPTION_VALUE_BYTES:
         raise InvalidInput(f"{where}option '{name}' is {size:,} bytes long; a value may be at most "
-                           f"{MAX_OPTION_VALUE_BYTES:,} bytes (put large data in a file and pass its path)")
+                           f"{MAX_OPTION_VALUE_BYTES:,} bytes (put larger data in a file and pass its path)")
     if "\0" in value:
         raise InvalidInput(f"{where}option '{name}' contains a NUL character, which no command line or "
                            "environment can carry")
@@ -65,7 +63,7 @@ def check_option_total(values: dict[str, str], where: str = "") -> None:
     total = sum(len(v.encode("utf-8", "surrogatepass")) for v in values.values())
     if total > MAX_OPTIONS_TOTAL_BYTES:
         raise InvalidInput(f"{where}the option values total {total:,} bytes; together they may be at most "
-                           f"{MAX_OPTIONS_TOTAL_BYTES:,} bytes (put large data in files and pass their paths)")
+                           f"{MAX_OPTIONS_TOTAL_BYTES:,} bytes (put larger data in files and pass their paths)")
 
 
 def quote(value: str, shell: Shell) -> str:
@@ -76,8 +74,12 @@ def quote(value: str, shell: Shell) -> str:
     raise ValueError("cmd values are passed by reference, see substitute()")
 
 
-def substitute(text: str, options: dict[str, str], shell: Shell) -> str:
-    """Replace each ``${option.NAME}`` with the quoted value; unknown names are an error."""
+def substitute(text: str, options: dict[str, str], shell: Shell, in_files: frozenset[str] = frozenset()) -> str:
+    """Replace each ``${option.NAME}`` with the quoted value; unknown names are an error.
+
+    ``in_files``: options whose value reaches the step as a file (too large for the environment,
+    see core.option_values). sh still gets the value quoted in the text (a long command travels as
+    a script file); PowerShell reads the file; cmd.exe cannot hold such a value at all."""
 
     def replace(match: re.Match[str]) -> str:
         name = match.group(1)
@@ -85,6 +87,14 @@ def substitute(text: str, options: dict[str, str], shell: Shell) -> str:
             known = ", ".join(sorted(options)) or "none"
             raise InvalidInput(f"the command uses ${{option.{name}}} but the job has no option '{name}' "
                                f"(options: {known})")
+        if name in in_files and shell is Shell.POWERSHELL:
+            # .NET reads UTF-8 exactly as written (PowerShell 2.0 too, which has no Get-Content -Raw)
+            return f"([System.IO.File]::ReadAllText($env:{env_name(name)}_FILE))"
+        if name in in_files and shell is Shell.CMD:
+            size = len(options[name].encode("utf-8", "surrogatepass"))
+            raise InvalidInput(f"option '{name}' is {size:,} bytes, more than a cmd.exe command or variable can "
+                               f"hold, so a cmd step cannot use ${{option.{name}}}: read the file "
+                               f"%{env_name(name)}_FILE% names (in a .ps1 or .py script step)")
         if shell is Shell.CMD:
             return f"!{env_name(name)}!"
         return quote(options[name], shell)

@@ -96,6 +96,11 @@ def substitute_path(text: str, node_name: str, options: dict[str, str]) -> str:
     return _PLACEHOLDER.sub(replace, text)
 
 
+def option_names_used(texts: list[str]) -> set[str]:
+    """The X of every ``${option.X}`` in these paths."""
+    return {m.group(2) for text in texts for m in _PLACEHOLDER.finditer(text) if m.group(2)}
+
+
 def safe_relative_parts(name: str) -> list[str]:
     """The components of a remote relative name, refusing any that could leave the folder it is
     placed in: ``..``, an absolute path, a drive, or a backslash (a separator on Windows)."""

@@ -20,6 +20,7 @@ from ..core.errors import InvalidInput, LabDeckError
 from ..core.events import PlanProgress
 from ..core.job_plan import ArraySpec, Resources
 from ..core.models import Job, Node, Run, Step, StepKind
+from ..core.option_values import detached_overflow
 from ..core.quoting import option_environment, shell_for_script, substitute
 from ..core.status import NodeRunStatus, RunStatus
 from ..core.targets import resolve_targets
@@ -132,6 +133,8 @@ class ArrayRun(PlannedRun):
         if any(s.kind not in (StepKind.COMMAND, StepKind.SCRIPT) for s in job.steps):
             raise InvalidInput(f"an array on {node.name} is one Slurm array job: put and get steps cannot be part "
                                "of it (move the files in a workflow step before and after)")
+        if too_large := detached_overflow(options):
+            raise InvalidInput(too_large)
         ops = self.engine.pool.get(node).detached_ops()
         steps: list[str | ScriptFile] = []
         for step in job.steps:

@@ -5,11 +5,12 @@ The dispatcher decides retries and records the outcome; this only runs the steps
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.exit_codes import describe_exit
 from ..core.models import Node, StepKind
+from ..core.option_values import ValueFile
 from ..core.quoting import Shell, shell_for_script, substitute
 from ..core.status import KillState, NodeRunStatus
 from ..executors.base import CommandRequest, Deadline, Ending, Executor, ScriptFile
@@ -39,25 +40,29 @@ class AttachedContext:
     writer: LogWriter
     env: dict[str, str]
     token: str
+    value_files: list[ValueFile] = field(default_factory=list)  # option values too large for env
 
 
 def run_attached_steps(ctx: AttachedContext, uploads: list[str]) -> Outcome:
     """The job's steps in order; ``uploads`` collects the script files put in the run folder."""
     job, options, node, executor, writer = ctx.active.job, ctx.active.run.options, ctx.node, ctx.executor, ctx.writer
     exit_code: int | None = None
+    in_files = frozenset(v.option for v in ctx.value_files)
+    uploads += [v.filename for v in ctx.value_files]
     for index, step in enumerate(job.steps, 1):
         if step.kind in TRANSFER_KINDS:
             failure = run_transfer_step(ctx.pool, node, step, index, options, ctx.deadline, ctx.stop, writer)
             if failure is not None:
                 return failure
             continue
-        request = CommandRequest(env=ctx.env, run_tag=ctx.run_tag, run_token=ctx.token,
+        request = CommandRequest(env=ctx.env, value_files=ctx.value_files, run_tag=ctx.run_tag, run_token=ctx.token,
                                  keep_background=job.policy.background == "keep")
         if step.kind is StepKind.SCRIPT:
             shell = shell_for_script(step.filename, executor.shell)
-            request.script = ScriptFile(step.filename, substitute(step.script, options, shell), node.python)
+            request.script = ScriptFile(step.filename, substitute(step.script, options, shell, in_files),
+                                        node.python)
         else:
-            request.command = substitute(step.command, options, executor.shell)
+            request.command = substitute(step.command, options, executor.shell, in_files)
             if executor.shell is Shell.SH and len(request.command.encode()) > LONG_COMMAND_BYTES:
                 # too long for one exec request or argv string (SSH packets, Linux's 128 KiB
                 # per argument): it travels as a script file, as script steps do
@@ -100,6 +105,8 @@ def _stopped(ctx: AttachedContext, index: int, result) -> Outcome:
     if result.leftovers:
         detail += (f", with {result.leftovers} process{'es' if result.leftovers > 1 else ''} that had "
                    "left its process group (found by the run token)")
+    if state is KillState.KILL_UNCONFIRMED and result.survivors:
+        detail += f"; still running: {', '.join(result.survivors)}"
     message = f"step {index} {'timed out' if timed_out else 'cancelled'}{limit}; {detail}"
     ctx.writer.note(message)
     return Outcome(NodeRunStatus.TIMED_OUT if timed_out else NodeRunStatus.CANCELLED, None, message, state)

@@ -21,6 +21,7 @@ from ..core.errors import AuthenticationFailed, HostKeyChanged, HostKeyUnknown, 
 from ..core.events import NodeRunStateChanged
 from ..core.exit_codes import describe_exit
 from ..core.models import Node, NodeRun
+from ..core.option_values import ValueFile
 from ..core.status import KillState, NodeRunStatus
 from ..executors.base import LaunchLimits, ScriptFile
 from ..executors.pool import ExecutorPool
@@ -61,7 +62,8 @@ class DetachedRunner:
 
     def launch(self, ops: DetachedOps, run_id: int, node: Node, nr: NodeRun, writer: LogWriter,
                cancel, steps: list[str | ScriptFile], env: dict[str, str], timeout_s: float | None,
-               kill_grace_s: float, limits: LaunchLimits | None = None) -> Outcome | None:
+               kill_grace_s: float, limits: LaunchLimits | None = None,
+               value_files: list[ValueFile] | None = None) -> Outcome | None:
         """Launch the steps detached and follow them. ``limits`` go to a batch scheduler, which
         then keeps the timeout itself (time waiting in its queue does not count)."""
         # unique per catalog and attempt: two catalogs (or attempts) never share a folder on a node
@@ -71,7 +73,9 @@ class DetachedRunner:
             deadline_at=time.time() + timeout_s if timeout_s and not getattr(ops, "enforces_timeout", False) else None,
             kill_grace_s=kill_grace_s)
         self.store.add(record)  # before the launch: a crash right after it still finds the folder
-        record.pgid = ops.launch(record.remote_dir, steps, env, limits)
+        # option values too large for an environment: files in the run folder (only ops that take them get any)
+        more = {"value_files": value_files} if value_files else {}
+        record.pgid = ops.launch(record.remote_dir, steps, env, limits, **more)
         describe = getattr(ops, "describe", None)  # a Windows node has a process tree and a profile folder
         where = (describe(record.pgid, record.remote_dir) if describe
                  else f"process group {record.pgid}, folder ~/{record.remote_dir}")

@@ -13,13 +13,14 @@ from dataclasses import replace
 
 from ..core.errors import AuthenticationFailed, HostKeyChanged, HostKeyUnknown, LabDeckError, NodeUnreachable
 from ..core.events import NodeRunFinished, NodeRunOutput, NodeRunStarted, RunFinished, RunStarted
-from ..core.models import Job, Node, NodeRun, Run, StepKind
-from ..core.quoting import option_environment, shell_for_script, substitute
+from ..core.models import Job, Node, NodeRun, Run
+from ..core.option_values import split_values
 from ..core.status import RETRYABLE, KillState, NodeRunStatus, RunStatus, summarize_run
 from ..core.targets import resolve_targets
-from ..executors.base import RUN_TOKEN_ENV, CommandRequest, Deadline, LaunchLimits, ScriptFile
+from ..executors.base import RUN_TOKEN_ENV, CommandRequest, Deadline, LaunchLimits
 from ..executors.pool import ExecutorPool
 from ..executors.registry import factory_of
+from ..store.attempts import attempt_ended, attempt_started
 from ..store.catalog import Catalog
 from ..store.identity import catalog_token, run_token
 from ..store.logs import LogWriter
@@ -27,6 +28,7 @@ from .active_run import ActiveRun
 from .attached_steps import AttachedContext, remove_run_folder, run_attached_steps
 from .bus import EventBus
 from .detached import DetachedRunner
+from .detached_work import detached_work
 from .heartbeat import Heartbeats
 from .outcome import Outcome
 from .reattach import Reattacher, RunHooks
@@ -167,8 +169,11 @@ class Dispatcher:
                 if cancel.is_set():
                     self._finish_node(active, nr, NodeRunStatus.CANCELLED, None, "cancelled", writer=writer)
                     return
+                began = time.time()
                 self._catalog.update_node_run(nr.id, status=NodeRunStatus.RUNNING, attempt=attempt,
-                                              started_at=time.time() if attempt == 1 else None)
+                                              started_at=began if attempt == 1 else None)
+                if attempts > 1:   # the timeline draws each attempt of a job with retries
+                    attempt_started(self._catalog, nr.id, attempt, began)
                 self._bus.publish(NodeRunStarted(run_id, nr.id, node.name, attempt))
                 if attempt > 1:
                     writer.note(f"attempt {attempt} of {attempts}")
@@ -189,6 +194,7 @@ class Dispatcher:
                 if last:
                     self._finish_outcome(active, nr, outcome, writer)
                     return
+                attempt_ended(self._catalog, nr.id, attempt, time.time(), str(outcome.status))
                 writer.note(f"attempt {attempt} ended {outcome.status}: {outcome.message}; "
                             f"retrying in {policy.retry_delay_s:g} s")
                 if cancel.wait(policy.retry_delay_s):
@@ -251,9 +257,10 @@ class Dispatcher:
         job, options = active.job, active.run.options
         deadline = Deadline.after(job.policy.timeout_s)
         token = run_token(self._catalog, nr.id)
-        env = option_environment(options) | active.env | {
-            "LABDECK_RUN_ID": str(active.run.id), "LABDECK_JOB": job.name, "LABDECK_NODE": node.name,
-            RUN_TOKEN_ENV: token}
+        option_env, value_files = split_values(options)
+        run_env = active.env | {"LABDECK_RUN_ID": str(active.run.id), "LABDECK_JOB": job.name,
+                                "LABDECK_NODE": node.name, RUN_TOKEN_ENV: token}
+        env = option_env | run_env
         stop = _StopOnLogFailure(cancel, writer)
         try:
             executor = self._pool.get(node)
@@ -266,26 +273,24 @@ class Dispatcher:
                 return Outcome(NodeRunStatus.ERROR, None, message)
             ops = self.detached.ops_for(executor) if parts else None
             if ops is not None and parts is not None:  # puts first, the work detached on the node, gets after
-                before, work, after = parts
+                # a value too large for this node's launcher: InvalidInput, an error below
+                detached = detached_work(ops, executor.shell, node, parts[1], options)
+                before, _work, after = parts
                 failure = run_transfers(self._pool, node, before, options, deadline, stop, writer)
                 if failure is not None:
                     return failure
-                steps = [ScriptFile(s.filename, substitute(s.script, options,
-                                                           shell_for_script(s.filename, executor.shell)),
-                                    node.python)
-                         if s.kind is StepKind.SCRIPT else substitute(s.command, options, executor.shell)
-                         for s in work]
                 wants = job.plan.resources
                 limits = LaunchLimits(wants.cpus, wants.memory_mb, wants.gpus, job.policy.timeout_s)
-                outcome = self.detached.launch(ops, active.run.id, node, nr, writer, stop, steps, env,
-                                               job.policy.timeout_s, CommandRequest().kill_grace_s, limits)
+                outcome = self.detached.launch(ops, active.run.id, node, nr, writer, stop, detached.steps,
+                                               detached.option_env | run_env, job.policy.timeout_s,
+                                               CommandRequest().kill_grace_s, limits, detached.value_files)
                 return self._collect_after(outcome, node, after, options, deadline, stop, writer)
             # unique per catalog and node: two catalogs sharing a login never run each other's scripts
             run_tag = f"run-{active.run.id}-{node.name}-{catalog_token(self._catalog)}"
             uploads: list[str] = []  # files put in the run folder on the node
             try:
                 return run_attached_steps(AttachedContext(self._catalog, self._pool, active, node, executor, run_tag,
-                                                          deadline, stop, writer, env, token), uploads)
+                                                          deadline, stop, writer, env, token, value_files), uploads)
             finally:
                 if uploads:
                     remove_run_folder(executor, run_tag)

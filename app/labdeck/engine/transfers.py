@@ -113,6 +113,11 @@ class TransferManager:
         """Validate, queue and start; returns at once (``wait`` for the end)."""
         if not request.sources:
             raise InvalidInput("nothing to transfer: give at least one source")
+        # a blank path would name this folder or the login folder: far more than anyone meant to copy
+        if any(not s.strip() for s in request.sources):
+            raise InvalidInput("an empty source path names nothing: give a file, folder or glob")
+        if not request.destination.strip():
+            raise InvalidInput("an empty destination names nothing: give the folder to copy into")
         nodes = resolve_targets(request.targets, self._catalog.list_nodes())
         for text in [*request.sources, request.destination]:  # unknown ${option.X}: an error before anything moves
             substitute_path(text, "node", request.options)

@@ -11,6 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from ..core.option_values import ValueFile
 from ..core.quoting import Shell
 from ..core.status import KillState
 
@@ -64,6 +65,9 @@ class CommandRequest:
     command: str = ""
     script: ScriptFile | None = None
     env: dict[str, str] = field(default_factory=dict)
+    # option values too large for the environment: each written into the run folder first, its
+    # variable set to the file's full path on the node
+    value_files: list[ValueFile] = field(default_factory=list)
     run_tag: str = "adhoc"          # names the per-node-run folder on the node
     run_token: str = ""             # also in env as LABDECK_RUN_TOKEN: finds escaped processes at a kill
     keep_background: bool = False   # once the step's shell exited: leave what still holds its output running
@@ -93,6 +97,7 @@ class ExecResult:
     kill_state: KillState | None = None
     pid: int | None = None
     leftovers: int = 0              # processes outside the group found (and killed) by the run token
+    survivors: tuple[str, ...] = ()  # what a kill could not end ("sleep (pid 4242, user root)")
     note: str = ""                  # what the executor did that the log should say (background processes)
 
 

@@ -15,6 +15,7 @@ from typing import Protocol
 import paramiko
 
 from ..core.errors import NodeUnreachable
+from ..core.option_values import ValueFile
 from ..core.status import KillState
 from .base import LaunchLimits, ScriptFile
 from .posix_detached import (
@@ -78,11 +79,16 @@ class _PosixOps:
                 invocations.append(f"/bin/sh -c {shlex.quote(step)}")
         return invocations
 
+    carries_value_files = True  # option values too large for an environment go as files into the run folder
+
     def launch(self, remote_dir: str, steps: list[str | ScriptFile], env: dict[str, str],
-               limits: LaunchLimits | None = None) -> int:
+               limits: LaunchLimits | None = None, value_files: list[ValueFile] | None = None) -> int:
         """Upload the scripts and the launcher, start it; returns the command's process group."""
         invocations = self._write_steps(remote_dir, steps)
-        self._write(f"{remote_dir}/launch.sh", launcher_script(invocations, env), 0o700)
+        for value in value_files or []:
+            self._write(f"{remote_dir}/{value.filename}", value.body, 0o600)
+        files = {value.variable: value.filename for value in value_files or []}
+        self._write(f"{remote_dir}/launch.sh", launcher_script(invocations, env, files), 0o700)
         out = self._sh(start_command(remote_dir), timeout=OP_TIMEOUT_S + 10)
         pgid = parse_status(out).pgid
         if not pgid:

@@ -19,9 +19,11 @@ RUNS_ROOT = ".labdeck/runs"  # relative to the login directory
 FILES = ("launch.sh", "pid", "boot", "out", "err", "exit")
 
 
-def launcher_script(step_invocations: list[str], env: dict[str, str]) -> str:
-    """The file the node runs: each step in order until one fails; then ``exit`` = "CODE STEP"."""
+def launcher_script(step_invocations: list[str], env: dict[str, str], files: dict[str, str] | None = None) -> str:
+    """The file the node runs: each step in order until one fails; then ``exit`` = "CODE STEP".
+    ``files``: variables set to the full path of a file in the run folder."""
     exports = "".join(f"export {name}={shlex.quote(value)}\n" for name, value in env.items())
+    exports += "".join(f"export {name}=\"$D\"/{shlex.quote(file)}\n" for name, file in (files or {}).items())
     steps = "".join(f"if [ $rc -eq 0 ]; then step={i}; {inv}; rc=$?; fi\n"
                     for i, inv in enumerate(step_invocations, 1))
     return (

@@ -23,7 +23,7 @@ def script_invocation(path: str, script: ScriptFile) -> str:
     return f"/bin/sh {quoted}"
 
 
-def launch_wrapper(command: str, env: dict[str, str]) -> str:
+def launch_wrapper(command: str, env: dict[str, str], home_paths: dict[str, str] | None = None) -> str:
     """A line for the login shell that runs ``command`` under ``/bin/sh`` as the leader of its
     own process group (so its whole tree can be signalled as one), printing the group id first.
 
@@ -32,6 +32,8 @@ def launch_wrapper(command: str, env: dict[str, str]) -> str:
     nothing. Elsewhere ``setsid -w`` (which forks and passes the exit code on) makes the group,
     or perl where there is no setsid (macOS)."""
     exports = "".join(f"export {name}={shlex.quote(value)}; " for name, value in env.items())
+    # variables naming a file under the login folder: made full paths, so a step that changes folder still finds it
+    exports += "".join(f"export {name}=\"$HOME\"/{shlex.quote(path)}; " for name, path in (home_paths or {}).items())
     inner = shlex.quote(f"printf '\\036LABDECK_PGID %s\\n' \"$$\"; {exports}{command}")
     return (
         "if read -r _ _ _ _ pg _ </proc/$$/stat 2>/dev/null && [ \"$pg\" = \"$$\" ]; "
@@ -76,14 +78,40 @@ def kill_group_script(pgid: int, grace_s: float, token: str | None = None) -> st
         "while alive && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done; "
     )
     if not token:
-        return script + "if alive; then echo ALIVE; else echo GONE; fi"
-    return script + _sweep(token, steps) + "if alive || [ -n \"$(leftovers)\" ]; then echo ALIVE; else echo GONE; fi"
+        return script + f"if alive; then echo ALIVE; {_GROUP_SURVIVORS} else echo GONE; fi"
+    return script + _sweep(token, steps) + ("if alive || [ -n \"$(leftovers)\" ]; then echo ALIVE; "
+                                            f"{_GROUP_SURVIVORS} {_TOKEN_SURVIVORS} else echo GONE; fi")
 
 
 def kill_token_script(token: str, grace_s: float) -> str:
     """Only the run-token part: every process carrying it, TERM then KILL (after a controller that
     ran the step was killed itself, nothing else is known of the step)."""
-    return _sweep(token, max(1, int(grace_s * 10))) + "if [ -n \"$(leftovers)\" ]; then echo ALIVE; else echo GONE; fi"
+    return _sweep(token, max(1, int(grace_s * 10))) + (
+        f"if [ -n \"$(leftovers)\" ]; then echo ALIVE; {_TOKEN_SURVIVORS} else echo GONE; fi")
+
+
+# What a kill could not end, one ``SURVIVOR <pid> <user> <command name>`` line each: the group's
+# members that are not zombies, and the processes still carrying the run token. A process of
+# another user (started through sudo, a setuid helper or a service) is what a login cannot kill.
+_GROUP_SURVIVORS = ("ps -e -o pgid= -o pid= -o user= -o stat= -o comm= 2>/dev/null | "
+                    "awk -v pg=\"$pg\" '$1 == pg && $4 !~ /^Z/ {print \"SURVIVOR \" $2 \" \" $3 \" \" $5}';")
+_TOKEN_SURVIVORS = ("for p in $(leftovers); do ps -o pid= -o user= -o comm= -p \"$p\" 2>/dev/null | "
+                    "awk '{print \"SURVIVOR \" $1 \" \" $2 \" \" $3}'; done;")
+MAX_SURVIVORS_NAMED = 5
+
+
+def parse_survivors(out: str) -> list[str]:
+    """What a kill script reported still running, as ``sleep (pid 4242, user root)``; at most a
+    few named, then how many more."""
+    seen: dict[str, str] = {}
+    for line in out.splitlines():
+        parts = line.split(None, 3)
+        if len(parts) == 4 and parts[0] == "SURVIVOR" and parts[1].isdigit():
+            seen.setdefault(parts[1], f"{parts[3]} (pid {parts[1]}, user {parts[2]})")
+    named = list(seen.values())
+    if len(named) > MAX_SURVIVORS_NAMED:
+        named = [*named[:MAX_SURVIVORS_NAMED], f"{len(seen) - MAX_SURVIVORS_NAMED} more"]
+    return named
 
 
 def _sweep(token: str, steps: int) -> str:
@@ -120,6 +148,7 @@ elif command -v sysctl >/dev/null 2>&1; then
 fi
 df -Pk "$HOME" 2>/dev/null | awk 'NR==2 {print "disk_total_mb=" int($2/1024); print "disk_free_mb=" int($4/1024)}'
 [ -r /proc/loadavg ] && echo "load=$(cut -d' ' -f1 /proc/loadavg)"
+[ -r /proc/uptime ] && echo "uptime_s=$(cut -d. -f1 /proc/uptime)"
 if [ -r /proc/stat ]; then
   a=$(head -n 1 /proc/stat); sleep 0.2; b=$(head -n 1 /proc/stat)
   printf '%s\n%s\n' "$a" "$b" | awk '{t=0; for (i=2; i<=NF; i++) t+=$i; tot[NR]=t; idle[NR]=$5+$6}

@@ -4,7 +4,7 @@ banner that never blocks, the tray icon when the system has one, and a careful c
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -33,6 +33,11 @@ from .status_style import BAD, dot_icon, plural
 from .tour import TOUR_KEY, Tour
 from .tray import Tray
 
+SIDEBAR_STYLE = ("QListWidget { border: none; font-size: 11pt; }"
+                 " QListWidget::item { padding: 9px 6px; }"
+                 "QListWidget::item:selected { background: palette(midlight); color: palette(text);"
+                 " border-left: 3px solid palette(highlight); }")
+
 
 class MainWindow(QMainWindow):
     quitRequested = Signal()
@@ -57,10 +62,7 @@ class MainWindow(QMainWindow):
         self.sidebar = QListWidget()
         self.sidebar.setIconSize(QSize(14, 14))
         self.sidebar.setFixedWidth(150)
-        self.sidebar.setStyleSheet("QListWidget { border: none; font-size: 11pt; }"
-                                   " QListWidget::item { padding: 9px 6px; }"
-                                   "QListWidget::item:selected { background: palette(midlight); color: palette(text);"
-                                   " border-left: 3px solid palette(highlight); }")
+        self.sidebar.setStyleSheet(SIDEBAR_STYLE)
         for i, spec in enumerate(PAGES):
             item = QListWidgetItem(dot_icon(spec.color, 14), spec.name)
             item.setToolTip(tooltip(i))
@@ -159,7 +161,7 @@ class MainWindow(QMainWindow):
         self.jobs_page.schedulesRequested.connect(self.open_schedules)
         self.jobs_page.historyRequested.connect(self.open_history)
         self.nodes_page.openRun.connect(self.open_run)
-        self.schedules_page.refresh_state()
+        self.schedules_page.update_state_later()
         self.queue_page.attach(b)
         self.queue_page.openRun.connect(self.open_run)
         self.queue_page.error.connect(self.show_error)
@@ -176,6 +178,13 @@ class MainWindow(QMainWindow):
         if page is self.queue_page:
             self.queue_page.refresh()
         self.stack.setCurrentIndex(index)
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "sidebar"):
+            # a style sheet's palette(...) colours are taken when it is set: the system switching
+            # between light and dark would leave the page list in the old colours
+            self.sidebar.setStyleSheet(SIDEBAR_STYLE)
+        super().changeEvent(event)
 
     def open_run(self, run_id: int) -> None:
         if run_queue.is_planned(self.engine.catalog, run_id):  # a workflow, array or queued run

@@ -211,6 +211,17 @@ MIGRATIONS: list[list[str]] = [
     [
         "ALTER TABLE placements ADD COLUMN gpu_devices TEXT NOT NULL DEFAULT '[]'",
     ],
+    # each attempt of a node run, so the run timeline draws retries as their own segments (#18)
+    [
+        """CREATE TABLE node_run_attempts (
+            node_run_id INTEGER NOT NULL,
+            attempt INTEGER NOT NULL,
+            started_at REAL NOT NULL,
+            finished_at REAL,
+            status TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (node_run_id, attempt)
+        )""",
+    ],
     # a node the engine found down, until a probe succeeds: every process shows it (#16)
     ["""CREATE TABLE node_down (
             node_name TEXT PRIMARY KEY,

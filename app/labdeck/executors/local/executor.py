@@ -60,7 +60,7 @@ class LocalExecutor:
         if IS_WINDOWS:
             return self._run_windows(request, sink, deadline, cancel)
         argv = self._argv(request)
-        env = os.environ | request.env
+        env = os.environ | request.env | self._write_value_files(request)
         try:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     env=env, start_new_session=True)
@@ -74,7 +74,7 @@ class LocalExecutor:
             raise OSError("cmd.exe and Job Objects exist on Windows only")
         from .job_object import JobObject
         line, extra_env = self.windows_command_line(request)
-        env = os.environ | request.env | extra_env
+        env = os.environ | request.env | extra_env | self._write_value_files(request)
         job = JobObject()
         try:
             try:
@@ -145,17 +145,23 @@ class LocalExecutor:
             return ["/bin/sh", "-c", script_invocation(str(path), request.script)]
         return ["/bin/sh", "-c", request.command]
 
-    def _write_script(self, run_tag: str, script: ScriptFile) -> Path:
+    def _write_script(self, run_tag: str, script: ScriptFile, mode: int = 0o700) -> Path:
         folder = self.work_root / run_tag
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / Path(script.filename).name
         # Windows PowerShell 5.1 reads a .ps1 without a BOM as ANSI: the BOM keeps non-ASCII text intact
         encoding = "utf-8-sig" if script.filename.lower().endswith(".ps1") else "utf-8"
         part = path.with_name(f"{path.name}.part-{os.getpid()}-{threading.get_ident()}")
-        part.write_text(script.body, encoding=encoding, newline="\n" if not IS_WINDOWS else None)
-        part.chmod(0o700)
+        # a value file keeps its bytes exactly (no newline translation on Windows)
+        part.write_text(script.body, encoding=encoding, newline="\n" if not IS_WINDOWS or mode != 0o700 else None)
+        part.chmod(mode)
         os.replace(part, path)  # whole or not at all
         return path
+
+    def _write_value_files(self, request: CommandRequest) -> dict[str, str]:
+        """Option values too large for the environment, as files in the run folder: their variables."""
+        return {vf.variable: str(self._write_script(request.run_tag, ScriptFile(vf.filename, vf.body), 0o600))
+                for vf in request.value_files}
 
     def kill_leftovers(self, token: str, grace_s: float) -> tuple[int, KillState] | None:
         if IS_WINDOWS:

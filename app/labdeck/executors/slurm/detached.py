@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ...core.errors import LabDeckError
 from ...core.models import SlurmSettings
+from ...core.option_values import ValueFile
 from ...core.status import KillState, NodeRunStatus
 from ..base import LaunchLimits, ScriptFile
 from ..detached_ops import OP_TIMEOUT_S, SshDetachedOps
@@ -42,6 +43,7 @@ class SbatchRejected(LabDeckError):
 
 
 class SlurmDetachedOps(SshDetachedOps):
+    carries_value_files = False  # a batch script carries every option value in its own environment
     enforces_timeout = True   # the job's --time: time in the queue does not count against it
     poll_max_s = 5.0
 
@@ -58,9 +60,12 @@ class SlurmDetachedOps(SshDetachedOps):
     # ---- launching ---------------------------------------------------------------------
 
     def launch(self, remote_dir: str, steps: list[str | ScriptFile], env: dict[str, str],
-               limits: LaunchLimits | None = None) -> int:
+               limits: LaunchLimits | None = None, value_files: list[ValueFile] | None = None) -> int:
         """Submit the steps as one batch job; its id. A task of an array already submitted
-        (``ARRAY_TASK_ENV`` in ``env``) only links its run folder to the task's files."""
+        (``ARRAY_TASK_ENV`` in ``env``) only links its run folder to the task's files.
+        ``value_files`` are never given (carries_value_files): the engine refuses such values first."""
+        if value_files:
+            raise LabDeckError("a Slurm batch job carries its option values in its environment, not as files")
         if ARRAY_TASK_ENV in env:
             job, index, folder = env[ARRAY_TASK_ENV].split(":", 2)
             return self._join_array(remote_dir, int(job), int(index), folder)

@@ -41,6 +41,7 @@ from ..posix_shell import (
     launch_wrapper,
     parse_leftovers,
     parse_probe,
+    parse_survivors,
     script_invocation,
 )
 from . import exit_signal as ssh_exit_signal
@@ -70,9 +71,10 @@ class SshExecutor:
         if request.script is not None:
             path = self._upload_script(request)
             command = script_invocation(path, request.script)
+        value_paths = self._upload_value_files(request)
         chan = self.connection.open_session()
         try:
-            chan.exec_command(launch_wrapper(command, request.env))
+            chan.exec_command(launch_wrapper(command, request.env, value_paths))
             return self._drain(chan, sink, deadline, cancel, request.kill_grace_s, request.run_token,
                                request.keep_background)
         except (paramiko.SSHException, OSError, EOFError) as exc:
@@ -135,8 +137,8 @@ class SshExecutor:
             # group id, so the kill can be aimed and verified.
             if stop is not None and (pgid or time.monotonic() - stop_since > MARK_WAIT_S):
                 if pgid:
-                    state, leftovers = self.kill_group(pgid, grace_s, token)
-                    return ExecResult(stop, None, state, pgid, leftovers)
+                    state, leftovers, survivors = self.kill_group_named(pgid, grace_s, token)
+                    return ExecResult(stop, None, state, pgid, leftovers, survivors=survivors)
                 # Never reported: closing the channel makes the launcher die of SIGPIPE when it
                 # writes the id, before the command itself starts.
                 chan.close()
@@ -166,11 +168,17 @@ class SshExecutor:
     def kill_group(self, pgid: int, grace_s: float, token: str = "") -> tuple[KillState, int]:
         """Signal the process group on the node, then what escaped it but carries the run token,
         and verify all of it is gone; with how many escaped processes were found."""
+        state, leftovers, _survivors = self.kill_group_named(pgid, grace_s, token)
+        return state, leftovers
+
+    def kill_group_named(self, pgid: int, grace_s: float, token: str = "") -> tuple[KillState, int, tuple[str, ...]]:
+        """kill_group, and what survived it, named (empty when all of it is gone)."""
         try:
             out = self._exec_quick(kill_group_script(pgid, grace_s, token), timeout=2 * grace_s + 15)
         except NodeUnreachable:
-            return KillState.KILL_UNCONFIRMED, 0
-        return (KillState.KILLED if "GONE" in out else KillState.KILL_UNCONFIRMED), parse_leftovers(out)
+            return KillState.KILL_UNCONFIRMED, 0, ("the node stopped answering, so nothing could be checked",)
+        state = KillState.KILLED if "GONE" in out else KillState.KILL_UNCONFIRMED
+        return state, parse_leftovers(out), tuple(parse_survivors(out))
 
     def _exec_quick(self, command: str, timeout: float = 20) -> str:
         """A short helper command (kill, probe, mkdir); its stdout as text."""
@@ -178,20 +186,29 @@ class SshExecutor:
 
     def _upload_script(self, request: CommandRequest) -> str:
         assert request.script is not None
-        folder = f"{REMOTE_ROOT}/{request.run_tag}"
-        path = f"{folder}/{Path(request.script.filename).name}"
+        return self._upload_file(request.run_tag, request.script.filename, request.script.body)
+
+    def _upload_value_files(self, request: CommandRequest) -> dict[str, str]:
+        """Option values too large for the environment, as files in the run folder: their
+        variables, as paths under the login folder (``$HOME``, where sshd starts the session)."""
+        return {vf.variable: self._upload_file(request.run_tag, vf.filename, vf.body, 0o600)
+                for vf in request.value_files}
+
+    def _upload_file(self, run_tag: str, filename: str, text: str, mode: int = 0o700) -> str:
+        folder = f"{REMOTE_ROOT}/{run_tag}"
+        path = f"{folder}/{Path(filename).name}"
         part = f"{path}.part-{secrets.token_hex(4)}"  # renamed into place whole: never run half-written
-        body = request.script.body.encode("utf-8")
+        body = text.encode("utf-8", "surrogatepass")
         try:
             sftp = self.connection.sftp()
         except SftpUnavailable:
-            self._write_via_exec(folder, part, path, body)
+            self._write_via_exec(folder, part, path, body, mode)
             return path
         try:
             _sftp_makedirs(sftp, folder)
             with sftp.open(part, "w") as f:
                 f.write(body)
-            sftp.chmod(part, 0o700)
+            sftp.chmod(part, mode)
             sftp.posix_rename(part, path)
         except (OSError, paramiko.SSHException) as exc:
             raise NodeUnreachable(f"node '{self.node}': uploading the script failed ({exc})") from exc
@@ -208,10 +225,10 @@ class SshExecutor:
         self._exec_quick(f"rm -rf -- {shlex.quote(f'{REMOTE_ROOT}/{run_tag}')}")
         return True
 
-    def _write_via_exec(self, folder: str, part: str, path: str, body: bytes) -> None:
+    def _write_via_exec(self, folder: str, part: str, path: str, body: bytes, mode: int = 0o700) -> None:
         """The script through ``cat`` on an exec channel, for a server without SFTP."""
         q = shlex.quote
-        command = (f"umask 077 && mkdir -p -- {q(folder)} && cat > {q(part)} && chmod 700 -- {q(part)} "
+        command = (f"umask 077 && mkdir -p -- {q(folder)} && cat > {q(part)} && chmod {mode:o} -- {q(part)} "
                    f"&& mv -f -- {q(part)} {q(path)}")
         chan = self.connection.open_session(limited=False)
         try:

@@ -41,6 +41,7 @@ from ...core.gpus import parse_gpu_list
 from ...core.quoting import Shell, quote
 from ..base import ScriptFile
 from ..windows_cmd import quote_program
+from .job_objects import KILL_JOB
 
 POWERSHELL_EXE = "powershell.exe"
 POWERSHELL_FLAGS = ("-NoLogo", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass",
@@ -219,12 +220,16 @@ $out.Flush(); $err.Flush()
 exit $child.ExitCode"""
 
 
-def launch_script(payload: Payload, env: dict[str, str], utf8: bool = True) -> str:
-    """The PowerShell that runs one job step and reports its pid first (see the module doc)."""
+def launch_script(payload: Payload, env: dict[str, str], utf8: bool = True,
+                  profile_paths: dict[str, str] | None = None) -> str:
+    """The PowerShell that runs one job step and reports its pid first (see the module doc).
+    ``profile_paths``: variables set to the full path of a file under the profile folder."""
     lines = [f"# labdeck-launch {payload.shell}", *_prelude(utf8)]
     extra = {k: v for k, v in payload.extra_env if utf8 or k != "PYTHONIOENCODING"}
     env = extra | env
     lines += [_set_env(name, value) for name, value in env.items()]
+    lines += [f"[Environment]::SetEnvironmentVariable({ps_quote(name)}, "
+              f"(Join-Path $env:USERPROFILE {ps_quote(path)}))" for name, path in (profile_paths or {}).items()]
     if payload.script_path:
         lines.append("[Environment]::SetEnvironmentVariable('LABDECK_SCRIPT', "
                      f"(Join-Path $env:USERPROFILE {ps_quote(payload.script_path)}))")
@@ -332,6 +337,9 @@ $disk = Get-CimInstance Win32_LogicalDisk -Filter "DeviceID='$($env:SystemDrive)
 "disk_total_mb=$([int64]($disk.Size / 1MB))"
 "disk_free_mb=$([int64]($disk.FreeSpace / 1MB))"
 $smi = Get-Command nvidia-smi.exe -ErrorAction SilentlyContinue
+if (-not $smi) {   # drivers before the DCH ones put it outside PATH
+    $smi = Get-Command "$env:ProgramFiles\\NVIDIA Corporation\\NVSMI\\nvidia-smi.exe" -ErrorAction SilentlyContinue
+}
 if ($smi) {
     $gpus = @(& $smi.Source -L 2>$null | Where-Object { $_ -like 'GPU *' })
     "gpus=$($gpus.Count)"
@@ -346,7 +354,18 @@ if ($smi) {
         "gpu_mem=$(($use | ForEach-Object { [int](100 * [double]$_[1] / [math]::Max(1, [double]$_[2])) }) -join ';')"
     }
 } else { 'gpus=0' }
-"cpu_pct=$([int](Get-CimInstance Win32_Processor | Measure-Object -Property LoadPercentage -Average).Average)"
+"uptime_s=$([int64]((Get-Date) - $os.LastBootUpTime).TotalSeconds)"
+# LoadPercentage is blank on some machines (VMs, some laptops): [int]$null would read as an idle 0 %,
+# so fall back to the processor time counter, and say nothing rather than a made-up number.
+$load = $null
+$cpus = @(Get-CimInstance Win32_Processor | Where-Object { $null -ne $_.LoadPercentage })
+if ($cpus.Count) { $load = ($cpus | Measure-Object -Property LoadPercentage -Average).Average }
+if ($null -eq $load) {
+    $perf = Get-CimInstance Win32_PerfFormattedData_PerfOS_Processor -Filter "Name='_Total'" `
+        -ErrorAction SilentlyContinue
+    $load = $perf.PercentProcessorTime
+}
+if ($null -ne $load) { "cpu_pct=$([int]$load)" }
 """
 
 HOME_BODY = "'home=' + $env:USERPROFILE"
@@ -375,8 +394,11 @@ def download_script(remote: str) -> str:
     return helper_script("download", {"path": windows_path(remote)}, DOWNLOAD_BODY)
 
 
-def kill_script(pid: int, wait_s: float) -> str:
-    return helper_script("kill", {"labdeckPid": str(int(pid)), "waitSeconds": f"{wait_s:g}"}, KILL_BODY)
+def kill_script(pid: int, wait_s: float, job: str = "") -> str:
+    """taskkill /T /F on the tree of ``pid``, checked; first, with ``job``, every member of that
+    named Job Object (a detached run's, see job_objects.py)."""
+    params = {"labdeckPid": str(int(pid)), "waitSeconds": f"{wait_s:g}"} | ({"jobName": job} if job else {})
+    return helper_script("kill", params, (KILL_JOB if job else "") + KILL_BODY)
 
 
 def probe_script() -> str:
@@ -394,7 +416,7 @@ def preflight_script() -> str:
 def parse_key_values(text: str) -> dict:
     """``key=value`` lines (numbers as int); blank values are left out."""
     info: dict = {}
-    for line in text.splitlines():
+    for line in text.lstrip("\ufeff").splitlines():
         key, sep, value = line.partition("=")
         value = value.strip()
         if sep and value:

@@ -14,6 +14,7 @@ import binascii
 from typing import TYPE_CHECKING
 
 from ...core.errors import LabDeckError, NodeUnreachable
+from ...core.option_values import ValueFile
 from ...core.status import KillState
 from ..base import ScriptFile
 from ..posix_detached import RemoteState, parse_status
@@ -32,6 +33,7 @@ from .detached_scripts import (
     start_script,
     status_script,
 )
+from .job_objects import job_name
 
 if TYPE_CHECKING:
     from .executor import WinrmExecutor
@@ -68,14 +70,20 @@ class WinrmDetachedOps:
                 planned.append(command_step(step, self.executor.shell, self.executor.utf8))
         return planned
 
+    carries_value_files = True  # option values too large for an environment go as files into the run folder
+
     def launch(self, remote_dir: str, steps: list[str | ScriptFile], env: dict[str, str],
-               limits=None) -> int:
+               limits=None, value_files: list[ValueFile] | None = None) -> int:
         """Upload the scripts and the launcher, start it; returns the launcher's pid."""
         planned = self.plan(remote_dir, steps)
         for step, planned_step in zip(steps, planned, strict=True):
             if isinstance(step, ScriptFile):
                 self.executor._put_bytes(script_bytes(step.filename, step.body), planned_step.script)
-        launcher = launcher_script(remote_dir, planned, env, self.executor.utf8)
+        paths = {}
+        for value in value_files or []:
+            paths[value.variable] = f"{remote_dir}\\{value.filename}"
+            self.executor._put_bytes(value.body.encode("utf-8", "surrogatepass"), paths[value.variable])
+        launcher = launcher_script(remote_dir, planned, env, self.executor.utf8, paths)
         # with a BOM: Windows PowerShell reads a .ps1 without one in the ANSI code page
         self.executor._put_bytes(b"\xef\xbb\xbf" + launcher.encode("utf-8"), f"{remote_dir}\\{LAUNCHER_NAME}")
         out, err, code = self.executor._helper(start_script(remote_dir, START_WAIT_S), timeout=START_WAIT_S + 30)
@@ -102,9 +110,9 @@ class WinrmDetachedOps:
             raise NodeUnreachable(f"node '{self.node}': the output of a read came back garbled ({exc})") from exc
 
     def kill(self, pgid: int, grace_s: float, token: str = "") -> KillState:
-        """The launcher's process tree (``taskkill /T /F``), then a check that none of it is left
-        (Windows processes are not searched by the token)."""
-        return self.executor.kill_tree(pgid, grace_s)
+        """The run's named Job Object (what its steps started, whoever's child it now is), then
+        the launcher's process tree (``taskkill /T /F``), then a check that none of it is left."""
+        return self.executor.kill_tree(pgid, grace_s, job_name(token))
 
     def cleanup(self, older_than_min: int) -> None:
         self._ask(cleanup_script(older_than_min), "cleaning old run folders", CLEANUP_TIMEOUT_S)

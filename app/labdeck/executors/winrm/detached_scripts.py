@@ -54,6 +54,7 @@ from .commands import (
     safe_path_part,
     script_payload,
 )
+from .job_objects import LAUNCHER_JOB
 
 LAUNCHER_MARK = "# labdeck-detached-launcher"
 LAUNCHER_NAME = "launch.ps1"
@@ -197,13 +198,18 @@ function Invoke-LabdeckStep([string]$kind, [string]$text, [string]$script) {
 """
 
 
-def launcher_script(remote_dir: str, steps: list[DetachedStep], env: dict[str, str], utf8: bool = True) -> str:
-    """The file the node runs: each step in order until one fails; then ``exit`` = "CODE STEP"."""
+def launcher_script(remote_dir: str, steps: list[DetachedStep], env: dict[str, str], utf8: bool = True,
+                    profile_paths: dict[str, str] | None = None) -> str:
+    """The file the node runs: each step in order until one fails; then ``exit`` = "CODE STEP".
+    ``profile_paths``: variables set to the full path of a file under the profile folder."""
     lines = [LAUNCHER_MARK, "# runs one node run's steps whatever happens to the WinRM shell and to LabDeck",
              f"$runRel = {ps_quote(remote_dir)}", _LAUNCHER_HEAD.strip(),
              f"$psFlags = {ps_quote(' '.join(POWERSHELL_FLAGS[:-1]))}", _INVOKE_STEP.strip()]
     extra = {name: value for step in steps for name, value in step.env}
     lines += [_set_env(name, value) for name, value in (extra | env).items()]
+    lines += [f"[Environment]::SetEnvironmentVariable({ps_quote(name)}, (Join-Path $env:USERPROFILE {ps_quote(path)}))"
+              for name, path in (profile_paths or {}).items()]
+    lines.append(LAUNCHER_JOB.strip())  # what a step starts stays findable (executors/winrm/job_objects.py)
     lines.append("$rc = 0; $step = 0")
     for index, step in enumerate(steps, 1):
         text = step.text if step.kind is Shell.CMD else powershell_step_text(step.text, utf8)

@@ -118,7 +118,11 @@ class WinrmExecutor:
             self._put_bytes(script_bytes(request.script.filename, request.script.body), path)
         else:
             payload = command_payload(request.command, self.shell)
-        command, args = powershell_command(launch_script(payload, request.env, self.utf8))
+        value_paths = {}  # option values too large for the environment travel as files
+        for value in request.value_files:
+            value_paths[value.variable] = script_remote_path(request.run_tag, value.filename)
+            self._put_bytes(value.body.encode("utf-8", "surrogatepass"), value_paths[value.variable])
+        command, args = powershell_command(launch_script(payload, request.env, self.utf8, value_paths))
         with self.pool.command_slots:
             shell, command_id = self.pool.start(command, args)
             try:
@@ -142,8 +146,12 @@ class WinrmExecutor:
                 raise
             if result.ending is Ending.EXITED:
                 self.pool.finish(shell, command_id)
-            else:
-                self.pool.release(shell, True)
+                return result
+            # A stopped step's shell is deleted, not pooled: Windows then ends every process still
+            # in the shell's job, which holds what taskkill /T cannot reach (a child whose parent
+            # exited). Other processes' environments cannot be read on Windows, so there is no
+            # run-token search there (README: what still escapes).
+            self.pool.release(shell, False)
             return result
 
     @staticmethod
@@ -196,10 +204,14 @@ class WinrmExecutor:
         _quietly(shell.signal, command_id, SIGNAL_TERMINATE)
         return state
 
-    def kill_tree(self, pid: int, grace_s: float) -> KillState:
+    def kill_tree(self, pid: int, grace_s: float, job: str = "") -> KillState:
+        """The tree of ``pid`` (and first the named Job Object ``job``), then checked."""
         try:
-            out, _err, _code = self._helper(kill_script(pid, max(grace_s, 5.0)), timeout=grace_s + 30)
+            out, _err, _code = self._helper(kill_script(pid, max(grace_s, 5.0), job), timeout=grace_s + 30)
         except LabDeckError:
+            return KillState.KILL_UNCONFIRMED
+        job_left = [line for line in out.splitlines() if line.startswith("JOB ")]
+        if job_left and job_left[0].split()[-1] != "0":  # members of the job still active (or unknown)
             return KillState.KILL_UNCONFIRMED
         return KillState.KILLED if "GONE" in out else KillState.KILL_UNCONFIRMED
 

@@ -237,6 +237,17 @@ class NodeTableModel(QAbstractTableModel):
             return f"{where} · {self._display(node, 1, recent)} · {self._display(node, 2, recent)}"
         if col == 3:
             return "Tags select nodes in job targets, e.g. tag:gpu"
+        if col == 5 and isinstance((node.probe or {}).get("uptime_s"), int):
+            return f"up {uptime_text(node.probe['uptime_s'])} at the last probe"
         if col == 6 and (node.probe or {}).get("slurm_load"):
             return "Partitions (free CPUs and GPUs at the last test):\n" + node.probe["slurm_load"].replace("; ", "\n")
         return None
+
+
+def uptime_text(seconds: int) -> str:
+    """A probe's uptime in seconds -> '3 d 4 h', '5 h 12 min', '7 min'."""
+    days, rest = divmod(max(0, seconds), 86400)
+    hours, minutes = rest // 3600, rest % 3600 // 60
+    if days:
+        return f"{days} d {hours} h"
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from ...core.errors import NotFound
 from ...core.models import NodeRun
 from ...engine.api import EngineApi
+from ...store.attempts import attempts_of_runs, run_chain
 from ...store.log_progress import LogProgress
 from ..actions import Actions
 from ..models.transfer_model import PERCENT_ROLE, STATE_ROLE, ProgressDelegate
@@ -64,6 +65,7 @@ class RunView(QWidget):
         self._shown_rows: list[tuple] = []   # what each matrix row shows now (skip unchanged rows)
         self._header = ("", "")              # title and summary shown now
         self._selected: str | None = None    # the selected node, kept so output signals need no Qt call
+        self._chain: tuple = (None, [])     # ((run id, "running"), its restart chain) read while it runs
 
         self.title = QLabel("<h2>Run</h2>")
         self.summary = QLabel("Start a job, or open a run from the history.")
@@ -93,6 +95,7 @@ class RunView(QWidget):
         self._ticks = 0
         self.timeline = RunTimeline()
         self.timeline.nodeClicked.connect(self.select_node)
+        self.timeline.nodeRunClicked.connect(self.open_node_run)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.matrix, "Nodes")
         self.tabs.addTab(self.timeline, "Timeline")
@@ -134,6 +137,12 @@ class RunView(QWidget):
         self._reload_timer.setSingleShot(True)
         self._reload_timer.setInterval(100)
         self._reload_timer.timeout.connect(self.reload)
+        # the timeline is drawn in its own turn of the event loop, after the matrix: opening a run
+        # while its nodes stream is then two short pauses, not one long one
+        self._timeline_timer = QTimer(self)
+        self._timeline_timer.setSingleShot(True)
+        self._timeline_timer.setInterval(0)
+        self._timeline_timer.timeout.connect(self._update_timeline)
         self._update_buttons()
 
     # ---- showing a run ------------------------------------------------------------------------
@@ -167,7 +176,8 @@ class RunView(QWidget):
         for row, nr in enumerate(node_runs):
             self._fill_row(row, nr)
         self._update_progress()
-        self._update_timeline()
+        if self.tabs.currentWidget() is self.timeline:
+            self._timeline_timer.start()
         counts: dict[str, int] = {}
         for nr in node_runs:
             counts[nr.status.value] = counts.get(nr.status.value, 0) + 1
@@ -253,9 +263,32 @@ class RunView(QWidget):
         if self._ticks % TIMELINE_EVERY_TICKS == 0:   # a growing bar: a redraw every few seconds is enough
             self._update_timeline()
 
+    def open_node_run(self, run_id: int, node: str) -> None:
+        """A bar of another run of this run's restart chain: show that run, with the node's log."""
+        if run_id != self.run_id:
+            self.show_run(run_id)
+        self.select_node(node)
+
     def _update_timeline(self) -> None:
-        if self.tabs.currentWidget() is self.timeline:
-            self.timeline.set_node_runs(list(self.node_runs.values()))
+        run = getattr(self, "run", None)   # set by reload (not when the run could not be read)
+        if self.tabs.currentWidget() is not self.timeline or run is None or run.id != self.run_id:
+            return
+        catalog = self.engine.catalog
+        running = run.status.value == "running"
+        key = (self.run_id, "running") if running else None
+        if key is None or self._chain[0] != key:
+            # while a run goes, the rest of its chain cannot change (a restart starts once its run
+            # ended): read it once, not on every redraw of the growing bars
+            chain = run_chain(catalog, self.run_id)
+            self._chain = (key, [(run, None if run.id == self.run_id else catalog.node_runs(run.id)) for run in chain])
+        node_runs = list(self.node_runs.values())
+        chain = [(run, node_runs if others is None else others) for run, others in self._chain[1]]
+        retried = [run.id for run, nrs in chain if any(nr.attempt > 1 for nr in nrs)]
+        attempts = attempts_of_runs(catalog, retried) if retried else {}
+        if len(chain) > 1:
+            self.timeline.set_chain(chain, attempts, shown=self.run_id)
+        else:
+            self.timeline.set_node_runs(node_runs, attempts)
 
     def _update_progress(self) -> None:
         """Lines so far, the last line and the reported percentage of each node run, read from

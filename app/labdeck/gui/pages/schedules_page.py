@@ -9,44 +9,38 @@ with bounded fire counts — no node or network work on the GUI thread.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QHeaderView,
     QLabel,
     QSplitter,
     QStyle,
     QTableWidgetItem,
-    QTreeWidget,
-    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from ...core.errors import LabDeckError
-from ...core.schedules import Schedule, ScheduleKind, fire_times, parse_at, parse_tz, trigger_for
+from ...core.schedules import Schedule, ScheduleKind, parse_at, parse_tz
 from ...engine.api import EngineApi
 from ...store.queries import last_results
 from ...store.schedules import ScheduleStore
 from ..actions import ask_yes_no
-from ..dialogs.schedule_dialog import WARN_BG, WARN_COLOR, ScheduleDialog
+from ..dialogs.schedule_dialog import WARN_COLOR, ScheduleDialog
 from ..dialogs.taskscheduler_dialog import TaskSchedulerImportDialog
 from ..engine_calls import call_engine
-from ..scheduling import dst_flags, next_fire_text, scheduler_state, start_scheduling
+from ..scheduling import next_fire_text, scheduler_state, start_scheduling
 from ..status_style import dot_icon, fmt_ago, is_dark, status_color, status_icon, status_label
 from ..widgets.flow_layout import FlowLayout
 from ..widgets.page_parts import add_buttons, read_only_table
+from ..widgets.upcoming_runs import UpcomingRuns
 
 COLUMNS = ["Job", "Schedule", "Zone", "Next fire", "Enabled", "Catch-up", "Last result"]
 ALL = "(all jobs)"
-HORIZON_S = 24 * 3600
-FREQUENT = 24          # more fires than this in 24 h: one "frequent" line instead of one line per fire
-MAX_TIMELINE = 400     # timeline rows at most
 REFRESH_MS = 5000
 ID_ROLE = Qt.ItemDataRole.UserRole
 MISSED_WINDOW_S = 24 * 3600
@@ -64,7 +58,7 @@ class SchedulesPage(QWidget):
         self.dialog: ScheduleDialog | None = None
         self.import_dialog: TaskSchedulerImportDialog | None = None
         self.state = ("", "")
-        self._asking_state = False  # a question to the engine about who schedules is out
+        self._state_busy = False   # a scheduler-state question is on its way (update_state_later)
         self.start_error: str | None = None
         self._schedules: list[Schedule] = []
 
@@ -97,13 +91,7 @@ class SchedulesPage(QWidget):
         self.table.doubleClicked.connect(lambda _i: self.edit_schedule())
         self.table.itemSelectionChanged.connect(self._update_buttons)
 
-        self.timeline = QTreeWidget()
-        self.timeline.setHeaderLabels(["Time (local)", "Job", "Schedule", "Note"])
-        self.timeline.setAlternatingRowColors(True)
-        self.timeline.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        th = self.timeline.header()
-        th.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        th.setStretchLastSection(True)
+        self.timeline = UpcomingRuns()
         self.timeline_title = QLabel("<b>Upcoming runs</b> — the next 24 hours, grouped by hour")
         lower = QWidget()
         ll = QVBoxLayout(lower)
@@ -131,36 +119,43 @@ class SchedulesPage(QWidget):
     # ---- scheduler ------------------------------------------------------------------------------
 
     def start_scheduling(self) -> str | None:
-        """Fire schedules from this app; if another LabDeck process already does, show that instead.
-        Waits for the engine (scripts and tests); the app itself uses start_scheduling_in_background."""
+        """Fire schedules from this app; if another LabDeck process already does, show that instead."""
         self.start_error = start_scheduling(self.engine)
         self.update_state()
         return self.start_error
 
     def start_scheduling_in_background(self) -> None:
-        """start_scheduling off the GUI thread: the window is up while the engine takes over."""
+        """start_scheduling off the GUI thread (the app's start): the window is up while the
+        engine takes over; its answer, or why there is none, shows as the state."""
         def done(error: str | None) -> None:
             self.start_error = error
-            self.refresh_state()
+            self.update_state_later()
         call_engine(lambda: start_scheduling(self.engine), done, done)
 
     def update_state(self) -> None:
-        """Ask the engine who schedules, and wait for the answer (see refresh_state)."""
         self._show_state(scheduler_state(self.engine))
 
-    def refresh_state(self) -> None:
-        """Ask the engine who schedules off the GUI thread (every few seconds: a busy engine never
-        holds the window up); one question at a time."""
-        if self._asking_state:
+    def update_state_later(self) -> None:
+        """update_state off the GUI thread: who schedules is asked of the engine, a round trip to
+        the engine process that a busy engine (nodes streaming output) answers in tens of ms —
+        the periodic tick would stall the window for as long."""
+        if self._state_busy:
             return
-        self._asking_state = True
-        call_engine(lambda: scheduler_state(self.engine), self._show_state,
-                    lambda why: self._show_state(("unknown", f"Scheduling: unknown — {why}")),
+        self._state_busy = True
+
+        def done(result) -> None:
+            self._state_busy = False
+            self._show_state(result)
+
+        def failed(why: str) -> None:  # the engine did not answer: the window says so, not the old state
+            self._state_busy = False
+            self._show_state(("unknown", f"Scheduling: unknown — {why}"))
+
+        call_engine(lambda: scheduler_state(self.engine), done, failed,
                     "LabDeck's engine did not say who schedules: ")
 
-    def _show_state(self, answer: tuple[str, str]) -> None:
-        self._asking_state = False
-        state, text = answer
+    def _show_state(self, state_text: tuple[str, str]) -> None:
+        state, text = state_text
         color = {"here": "#2e7d32", "paused": "#e65100", "other": "#1565c0", "none": "#c62828",
                  "unknown": "#757575"}[state]
         self.state_label.setText(f"<span style='color:{color}'>●</span> {text}")
@@ -172,15 +167,15 @@ class SchedulesPage(QWidget):
     # ---- refresh ----------------------------------------------------------------------------------
 
     def _tick(self) -> None:
-        self.refresh_state()
+        self.update_state_later()
         if self.isVisible():
-            self.refresh()
+            self.refresh(with_state=False)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
         self.refresh()
 
-    def refresh(self) -> None:
+    def refresh(self, with_state: bool = True) -> None:
         current = self.selected_id()
         now = self.now()
         paused = self.store.paused()
@@ -197,8 +192,11 @@ class SchedulesPage(QWidget):
         if current is not None:
             self.select_schedule(current)
         self._update_buttons()
-        self._fill_timeline(self.store.list() if job else schedules, paused, now)
-        self.refresh_state()
+        summary = self.timeline.fill(self.store.list() if job else schedules, paused, now)
+        self.timeline_title.setText(
+            f"<b>Upcoming runs</b> — the next 24 hours, grouped by hour (local time): {summary}")
+        if with_state:
+            self.update_state_later()  # an engine question: never on the GUI thread
 
     def _fill_jobs(self) -> None:
         names = [j.name for j in self.engine.catalog.list_jobs()]
@@ -259,70 +257,6 @@ class SchedulesPage(QWidget):
                     color = status_color(last["status"])
                     item.setForeground(QBrush(color if is_dark() else color.darker(150)))
             self.table.setItem(row, col, item)
-
-    def _fill_timeline(self, schedules: list[Schedule], paused: bool, now: datetime) -> None:
-        self.timeline.clear()
-        if paused:
-            self.timeline.addTopLevelItem(QTreeWidgetItem(["Scheduling is paused: nothing fires", "", "", ""]))
-            return
-        until = now + timedelta(seconds=HORIZON_S)
-        frequent: list[tuple[datetime, Schedule, int]] = []
-        fires: list[tuple[datetime, Schedule]] = []
-        for s in schedules:
-            if not s.enabled:
-                continue
-            try:
-                found = fire_times(trigger_for(s), now, until, FREQUENT + 1)
-            except LabDeckError:
-                continue
-            if len(found) > FREQUENT:
-                frequent.append((found[0], s, len(found)))
-            else:
-                fires.extend((t, s) for t in found)
-        fires.sort(key=lambda f: f[0].timestamp())
-        bold = QFont()
-        bold.setBold(True)
-        if frequent:
-            group = QTreeWidgetItem([f"Frequent ({len(frequent)} schedule(s) firing more than hourly)", "", "", ""])
-            group.setFirstColumnSpanned(True)
-            group.setFont(0, bold)
-            for first, s, _n in sorted(frequent, key=lambda f: f[0].timestamp()):
-                group.addChild(QTreeWidgetItem([f"next {first.astimezone():%H:%M:%S}", s.job_name, s.describe(),
-                                                f"more than {FREQUENT} fires in the next 24 h"]))
-            self.timeline.addTopLevelItem(group)
-            group.setExpanded(True)
-        groups: dict[str, QTreeWidgetItem] = {}
-        warn = self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
-        flags = dst_flags(schedules, now, HORIZON_S, FREQUENT)
-        for t, s in fires[:MAX_TIMELINE]:
-            local = t.astimezone()
-            key = f"{local:%a %d %b, %H}:00 – {(local + timedelta(hours=1)):%H}:00"
-            group = groups.get(key)
-            if group is None:
-                group = QTreeWidgetItem([key, "", "", ""])
-                group.setFirstColumnSpanned(True)
-                group.setFont(0, bold)
-                groups[key] = group
-                self.timeline.addTopLevelItem(group)
-                group.setExpanded(True)
-            note = flags.get((s.id, round(t.timestamp())), "")
-            child = QTreeWidgetItem([f"{local:%H:%M:%S}", s.job_name, s.describe(), note])
-            child.setIcon(1, dot_icon("#5c6bc0", 10))
-            if note:
-                child.setIcon(3, warn)
-                for col in range(4):
-                    child.setForeground(col, QBrush(QColor(WARN_COLOR)))
-                    child.setBackground(col, QBrush(QColor(WARN_BG)))
-            group.addChild(child)
-        for group in groups.values():
-            group.setText(0, f"{group.text(0)}   ({group.childCount()} run(s))")
-        if len(fires) > MAX_TIMELINE:
-            self.timeline.addTopLevelItem(QTreeWidgetItem([f"… and {len(fires) - MAX_TIMELINE} more", "", "", ""]))
-        if not fires and not frequent:
-            self.timeline.addTopLevelItem(QTreeWidgetItem(["Nothing scheduled in the next 24 hours", "", "", ""]))
-        self.timeline_title.setText(f"<b>Upcoming runs</b> — the next 24 hours, grouped by hour (local time): "
-                                    f"{len(fires)} run(s)" + (f" plus {len(frequent)} frequent schedule(s)"
-                                                              if frequent else ""))
 
     # ---- selection ----------------------------------------------------------------------------------
 

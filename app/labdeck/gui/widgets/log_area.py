@@ -10,6 +10,7 @@ from PySide6.QtCore import QEvent, QRect, Qt, Signal
 from PySide6.QtGui import QColor, QFontDatabase, QFontMetrics, QGuiApplication, QKeySequence, QPainter
 from PySide6.QtWidgets import QAbstractScrollArea, QWidget
 
+from ..status_style import readable_on
 from .log_index import LineIndex
 
 MAX_COPY_LINES = 200_000
@@ -127,6 +128,13 @@ class LogArea(QAbstractScrollArea):
         """Brushes, colours and reusable rects, made once per palette (not per paint or line)."""
         if self._tools is None:
             pal = self.palette()
+            base = pal.base().color()
+            # the notes' red and blue, and a search match, stay readable on a dark palette too
+            notes = {True: readable_on(NOTE_COLOR, base, 4.5), False: readable_on(INFO_NOTE_COLOR, base, 4.5)}
+            dark = base.lightnessF() < 0.5
+            self._match = (QColor("#7a5c00") if dark else QColor("#fff59d"),
+                           QColor(255, 245, 157, 40 if dark else 90))
+            self._notes = notes
             self._tools = (pal.base(), pal.alternateBase(), pal.placeholderText().color(), pal.text().color(),
                            QRect(), QRect())
         return self._tools
@@ -156,13 +164,13 @@ class LogArea(QAbstractScrollArea):
             pal = self.palette()
             hl = QColor(pal.highlight().color())
             hl.setAlpha(70)
-            match_bg = QColor("#fff59d")
+            match_bg, match_row_bg = self._match
             for i, row in enumerate(range(first, last)):
                 y, text = i * lh, texts[i]
                 if sel and sel[0] <= row <= sel[1]:
                     p.fillRect(QRect(0, y, width, lh), hl)
                 if row == self.match_row and self.needle:
-                    p.fillRect(QRect(gutter - 6, y, width, lh), QColor(255, 245, 157, 90))
+                    p.fillRect(QRect(gutter - 6, y, width, lh), match_row_bg)
                     at = text.lower().find(self.needle.lower())
                     while at >= 0:
                         left = x0 + fm.horizontalAdvance(text[:at])
@@ -181,7 +189,7 @@ class LogArea(QAbstractScrollArea):
         pen = text_color
         widest = self._max_width
         for i, text in enumerate(texts):
-            want = note_color(text) if text.startswith("[labdeck]") else text_color
+            want = self._notes[note_color(text) is NOTE_COLOR] if text.startswith("[labdeck]") else text_color
             if want is not pen:
                 pen = want
                 p.setPen(want)

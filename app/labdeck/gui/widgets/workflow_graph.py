@@ -69,10 +69,13 @@ class WorkflowGraph(QWidget):
             pen = QPen(color.darker(140), 2)
             if self.handler is not None and name == self.handler.name:
                 pen.setStyle(Qt.PenStyle.DashLine)
+            dark = self.palette().base().color().lightnessF() < 0.5
+            if dark:   # a deep tint of the state with the palette's light text, not a pale card
+                pen.setColor(color)
             p.setPen(pen)
-            p.setBrush(color.lighter(150))
+            p.setBrush(color.darker(260) if dark else color.lighter(150))
             p.drawRoundedRect(rect, 6, 6)
-            p.setPen(QColor("#212121"))
+            p.setPen(text_color if dark else QColor("#212121"))
             p.drawText(rect.adjusted(6, 4, -6, -BOX_H / 2), Qt.AlignmentFlag.AlignCenter, name)
             p.drawText(rect.adjusted(6, BOX_H / 2, -6, -4), Qt.AlignmentFlag.AlignCenter, state.replace("_", " "))
         p.end()
