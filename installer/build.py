@@ -56,7 +56,11 @@ def find_iscc() -> str | None:
 
 def run_pyinstaller(dist: Path, work: Path, onefile: bool) -> None:
     env = os.environ | {"LABDECK_ONEFILE": "1" if onefile else "0"}
-    argv = [sys.executable, "-m", "PyInstaller", str(HERE / "labdeck.spec"), "--noconfirm", "--clean",
+    # Not --clean: it empties PyInstaller's cache, which other builds on this machine share (and
+    # may be reading at that moment). Only this build's own work folder starts empty, so its
+    # analysis is always fresh.
+    shutil.rmtree(work, ignore_errors=True)
+    argv = [sys.executable, "-m", "PyInstaller", str(HERE / "labdeck.spec"), "--noconfirm",
             "--log-level", "WARN", "--distpath", str(dist), "--workpath", str(work)]
     say(" ".join(argv))
     if subprocess.call(argv, env=env, cwd=ROOT) != 0:

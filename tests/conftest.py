@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -32,6 +33,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         folder = item.path.parent.name
         if folder in _FOLDER_MARKERS:
             item.add_marker(folder)
+    # Files with slow tests first, then the others by their number of tests (xdist's own guess):
+    # the whole suite runs one file per worker, handed out in this order (tools/dev.py gives
+    # --dist loadfile --no-loadscope-reorder), and a long file handed out last keeps every other
+    # worker waiting for it. A stable sort: each file's tests stay together, in their order.
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    tests_in = Counter(item.path for item in items)
+    items.sort(key=lambda item: (0, 0) if item.path in slow_files else (1, -tests_in[item.path]))
 
 
 # --- test environment -------------------------------------------------------

@@ -192,8 +192,9 @@ def cmd_test(args: list[str]) -> int:
     env = os.environ | {"QT_QPA_PLATFORM": "offscreen", "PYTHONDONTWRITEBYTECODE": "1"}
     # The whole suite runs in parallel workers (most tests wait on clocks, servers and remote
     # commands, not on the CPU); a run of chosen tests stays in one process unless -n is given.
-    # One worker per test file: a module's fixtures (the frozen app's build) are made once.
-    parallel = [] if args else ["-n", str(TEST_WORKERS), "--dist", "loadfile"]
+    # One worker per test file: a module's fixtures (the frozen app's build) are made once. Files
+    # are handed out in the order tests/conftest.py puts them (those with slow tests first).
+    parallel = [] if args else ["-n", str(TEST_WORKERS), "--dist", "loadfile", "--no-loadscope-reorder"]
     return subprocess.call([str(py), "-m", "pytest", *parallel, *args], cwd=ROOT, env=env)
 
 

@@ -2,7 +2,7 @@
 this OS: the frozen executable passes its --self-test offscreen and under X, runs the headless
 command line (locally, over SSH to a real sshd, and as far as WinRM goes without a keyring),
 leaves out the parts of Qt LabDeck does not use, and its self-test notices a broken bundle. The
-build runs once for the module (about half a minute here)."""
+build runs once for the module (about 50 s here, nearly all of it PyInstaller's analysis)."""
 
 from __future__ import annotations
 
@@ -27,10 +27,14 @@ def frozen_app(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("frozen")
     started = time.monotonic()
     argv = [sys.executable, str(BUILD_SCRIPT), "--dist", str(out / "dist"), "--work", str(out / "work")]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=1100, cwd=ROOT)
+    # A PyInstaller cache of its own (PYINSTALLER_CONFIG_DIR): builds running at the same time (other
+    # checkouts' tests) never share one, where they could bundle each other's half-stripped files.
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=1100, cwd=ROOT,
+                            env=os.environ | {"PYINSTALLER_CONFIG_DIR": str(out / "pyinstaller-cache")})
     assert result.returncode == 0, f"build failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     print(f"installer/build.py took {time.monotonic() - started:.0f} s")
     shutil.rmtree(out / "work", ignore_errors=True)
+    shutil.rmtree(out / "pyinstaller-cache", ignore_errors=True)
     return out / "dist" / "labdeck"
 
 

@@ -312,5 +312,7 @@ def test_closing_leaves_detached_items_running_and_the_next_engine_resumes_the_r
         assert sorted(task_record(engine, resumed[0].id)) == ["2", "3"]
         assert engine.catalog.get_run(resumed[0].id).status is RunStatus.SUCCEEDED
         assert f"resumed as run {resumed[0].id}" in engine.catalog.get_run(run.id).note
-        assert resumed[0].note.startswith(f"resumed by itself: run {run.id} was interrupted")
+        finished = engine.catalog.get_run(resumed[0].id)  # its history keeps why it ran, and how it ended
+        assert finished.note.startswith(f"resumed by itself: run {run.id} was interrupted")
+        assert finished.note.endswith("; 2 / 2 done")
     assert sorted(journal.read_text().split("\n")[:-1]) == [f"item {i}" for i in range(4)]

@@ -18,6 +18,7 @@ import pytest
 from labdeck.core.models import Job, JobPolicy, Step, StepKind
 from labdeck.core.status import KillState, NodeRunStatus, RunStatus
 from labdeck.engine.engine import Engine
+from labdeck.executors.ssh import connection as ssh_connection
 from labdeck.store import engine_files, paths
 from labdeck.store.catalog import Catalog
 from labdeck.store.detached import DetachedStore
@@ -122,7 +123,7 @@ def test_ten_detached_runs_survive_a_killed_controller(data_dir, sshd_nodes, tmp
     setup = Engine(data_dir)
     for sshd in nodes:
         add_sshd_node(setup, sshd, tags=["lab"])
-    setup.catalog.add_job(counting_job("train", "tag:lab", tmp_path, 30))
+    setup.catalog.add_job(counting_job("train", "tag:lab", tmp_path, 30, every_s=0.5))
     setup.close()
 
     controller = subprocess.Popen([sys.executable, "-m", "labdeck.cli", "--data-dir", str(data_dir), "run", "train"],
@@ -163,25 +164,27 @@ def test_ten_detached_runs_survive_a_killed_controller(data_dir, sshd_nodes, tmp
 @pytest.mark.slow
 def test_a_node_cut_off_mid_run_is_node_lost_then_reconciled_with_the_full_log(engine, sshd_cluster, tmp_path):
     """sshd in a network namespace; its link goes down mid-run and comes back."""
+    heartbeat_s = 6  # the setting (30 s by default): node_lost after this long without an answer
+    engine.catalog.set_setting("heartbeat_s", str(heartbeat_s))
     link = NetnsLink().create()
     sshd = None
     try:
         sshd = sshd_cluster.start_node_in(link.exec_prefix, link.ns_ip)
         add_sshd_node(engine, sshd)
-        engine.catalog.add_job(counting_job("far", sshd.name, tmp_path, 20))
+        engine.catalog.add_job(counting_job("far", sshd.name, tmp_path, 15))
         run = engine.start_job("far")
         nr = engine.catalog.node_runs(run.id)[0]
         wait_for(lambda: "line 2 of" in log_text(nr.log_path), 30, "the first lines")
         link.down()
         cut = time.monotonic()
         wait_for(lambda: engine.catalog.get_node_run(nr.id).status is NodeRunStatus.NODE_LOST, 45, "node_lost")
-        assert time.monotonic() - cut <= 40
+        assert time.monotonic() - cut <= heartbeat_s + 10
         assert "has not answered" in engine.catalog.get_node_run(nr.id).message
         link.up()
         assert engine.wait(run.id, 90)
         nr = engine.catalog.get_node_run(nr.id)
         assert nr.status is NodeRunStatus.SUCCEEDED and nr.exit_code == 0
-        assert_complete_log(nr, sshd.name, 20)
+        assert_complete_log(nr, sshd.name, 15)
         assert "answers again" in log_text(nr.log_path)
     finally:
         if sshd is not None:
@@ -190,9 +193,11 @@ def test_a_node_cut_off_mid_run_is_node_lost_then_reconciled_with_the_full_log(e
 
 
 @pytest.mark.slow
-def test_an_attached_run_on_a_silent_node_is_unreachable_and_names_its_process_group(engine, sshd_cluster, tmp_path):
+def test_an_attached_run_on_a_silent_node_is_unreachable_and_names_its_process_group(engine, sshd_cluster, tmp_path,
+                                                                                      monkeypatch):
     """Attached commands live on their connection: one that gets no answer for 20 s is closed
     (TCP_USER_TIMEOUT), and the node run says the command may still be running, and where."""
+    monkeypatch.setattr(ssh_connection, "DEAD_PEER_S", 5)  # the 20 s, shortened: the same socket option
     link = NetnsLink().create()
     sshd = None
     try:

@@ -51,3 +51,14 @@ def test_events_describe_the_run_in_order(engine):
     assert kinds[0] is RunStarted and kinds[1] is NodeRunStarted and kinds[-1] is RunFinished
     assert kinds[-2] is NodeRunFinished
     assert "".join(e.text for e in seen if isinstance(e, NodeRunOutput)) == "one\ntwo\n"
+
+
+def test_a_last_line_without_newline_is_in_the_log_when_the_run_has_ended(engine):
+    # The log is closed (its held partial line written) before the run is reported finished:
+    # a reader woken by the end, or `labdeck logs` right after `labdeck run`, sees the whole output.
+    engine.catalog.add_job(Job(name="tail", targets="this-computer", steps=[Step(command="printf 'done: 42'")]))
+    for _ in range(20):
+        run = engine.start_job("tail")
+        assert engine.wait(run.id, 30)
+        nr = engine.catalog.node_runs(run.id)[0]
+        assert open(nr.log_path, encoding="utf-8").read().endswith("done: 42")

@@ -209,7 +209,9 @@ def test_an_interrupted_array_resumes_by_itself_at_the_next_daemon_start(data_di
             assert str(resumed.trigger) == "resume"
             assert watch.wait(resumed.id, 60)
             assert watch.catalog.get_run(resumed.id).status is RunStatus.SUCCEEDED
-            assert resumed.note.startswith(f"resumed by itself: run {run.id} was interrupted")
+            finished = watch.catalog.get_run(resumed.id)  # its history keeps why it ran, and how it ended
+            assert finished.note.startswith(f"resumed by itself: run {run.id} was interrupted")
+            assert finished.note.endswith(" done")
             assert f"resumed as run {resumed.id}" in watch.catalog.get_run(run.id).note
         finally:
             watch.close()

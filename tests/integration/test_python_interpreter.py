@@ -18,7 +18,7 @@ from labdeck.core.interpreters import check_interpreter, windows_python
 from labdeck.executors.base import CommandRequest, Deadline, ScriptFile
 from labdeck.executors.local import executor as local
 from labdeck.executors.posix_shell import script_invocation
-from labdeck.executors.winrm.commands import script_payload
+from labdeck.executors.winrm.launch import script_payload
 
 LABDECK = [sys.executable, "-m", "labdeck.cli"]
 STUB = r"C:\Users\ana\AppData\Local\Microsoft\WindowsApps\python.exe"

@@ -1,9 +1,11 @@
-"""The scheduler in a real engine on the real clock: fires on time, missed fires while LabDeck is
-closed, catch-up, overlap policies, orphans, and the max-runtime restart rule."""
+"""The scheduler in a real engine: fires on time (on the real clock), and on a clock the test
+moves (tests/support/clock.py): missed fires while LabDeck is closed, catch-up, overlap policies,
+orphans, a suspend; and the max-runtime restart rule."""
 
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import pytest
 
@@ -11,6 +13,7 @@ from labdeck.core.models import Trigger
 from labdeck.core.schedules import CatchUp, Schedule, ScheduleKind
 from labdeck.core.status import RunStatus
 from labdeck.engine.engine import Engine
+from tests.support.clock import ManualClock
 from tests.support.scheduling import add_job, runs_of
 from tests.support.waiting import wait_for
 
@@ -41,15 +44,39 @@ def test_interval_and_one_off_schedules_fire_within_a_second_of_their_time(data_
         engine.close()
 
 
+def test_a_cron_schedule_fires_at_its_wall_time_in_its_zone_across_a_dst_change(data_dir):
+    # Berlin moves its clocks forward on 2026-03-29: 03:00 is 02:00 UTC the day before, 01:00 UTC
+    # that day. A day and a half, an hour at a time, on the test's clock.
+    clock = ManualClock(datetime(2026, 3, 27, 23, 0, tzinfo=UTC).timestamp())
+    engine = Engine(data_dir, schedule=True, clock=clock)
+    try:
+        add_job(engine, "nightly", "echo ran")
+        engine.scheduler.store.add(Schedule("nightly", ScheduleKind.CRON, "0 3 * * *", tz="Europe/Berlin"))
+        expected = [datetime(2026, 3, 28, 2, 0, tzinfo=UTC).timestamp(),
+                    datetime(2026, 3, 29, 1, 0, tzinfo=UTC).timestamp()]
+        for _ in range(36):
+            clock.advance(3600)
+            if clock.time() in expected:
+                fired = expected.index(clock.time()) + 1
+                wait_for(lambda n=fired: len(runs_of(engine, "nightly")) == n, timeout=10, what=f"fire {fired}")
+        runs = runs_of(engine, "nightly")
+        assert [r.scheduled_for for r in runs] == expected
+        assert all(r.status is not RunStatus.MISSED and r.trigger is Trigger.SCHEDULE for r in runs)
+        assert all(engine.wait(r.id, 10) for r in runs)
+    finally:
+        engine.close()
+
+
 @pytest.mark.parametrize("catch_up, catch_up_runs", [(CatchUp.ONCE, 1), (CatchUp.SKIP, 0)])
 def test_fires_missed_while_closed_are_recorded_and_caught_up_per_policy(data_dir, catch_up, catch_up_runs):
-    engine = Engine(data_dir, schedule=True, miss_grace_s=1.0)
+    clock = ManualClock()
+    engine = Engine(data_dir, schedule=True, miss_grace_s=1.0, clock=clock)
     add_job(engine, "nightly", "echo caught up")
     notes = []
     schedule = every(engine, "nightly", 2.0, catch_up=catch_up)
     engine.close()  # closed across the fires at +2 s and +4 s
-    time.sleep(max(0.0, schedule.created_at + 5.5 - time.time()))
-    engine = Engine(data_dir, miss_grace_s=1.0)
+    clock.advance(5.5)
+    engine = Engine(data_dir, miss_grace_s=1.0, clock=clock)
     engine.bus.subscribe(lambda e: notes.append(e) if type(e).__name__ == "Notification" else None)
     try:
         engine.start_scheduler()
@@ -76,12 +103,22 @@ def overlapping_runs(runs) -> int:
     return peak
 
 
-def _run_overlap(data_dir, overlap: str):
-    engine = Engine(data_dir, schedule=True)
+def _run_overlap(data_dir, tmp_path, overlap: str, after_fire):
+    """Fires at +1, +2, +3 and +4 s of a job whose runs go on until the test opens the gate:
+    it opens after the third fire (the first run has then overlapped three fires) and each
+    run after that ends at once. ``after_fire(engine, n)`` is true once fire n was handled."""
+    clock = ManualClock()
+    gate = tmp_path / "gate"
+    engine = Engine(data_dir, schedule=True, clock=clock)
     try:
-        add_job(engine, "slow", "sleep 2.2", overlap=overlap)
+        add_job(engine, "slow", f"while [ ! -e {gate} ]; do sleep 0.05; done", overlap=overlap)
         schedule = every(engine, "slow", 1.0)
-        time.sleep(schedule.created_at + 4.6 - time.time())  # fires at +1, +2, +3, +4
+        for n in (1, 2, 3, 4):
+            clock.advance(1.0)
+            wait_for(lambda n=n: after_fire(engine, n), timeout=15, what=f"fire {n} handled")
+            if n == 3:
+                gate.touch()
+                wait_for(lambda: not engine.dispatcher.active_run_ids() and not engine.scheduler._queued, timeout=15)
         engine.scheduler.store.set_enabled(schedule.id, False)
         engine.scheduler.sync()
         wait_for(lambda: not engine.dispatcher.active_run_ids() and not engine.scheduler._queued, timeout=15)
@@ -90,16 +127,24 @@ def _run_overlap(data_dir, overlap: str):
         engine.close()
 
 
-def test_overlap_skip_records_skipped_fires(data_dir):
-    runs = _run_overlap(data_dir, "skip")
+def _entries(engine, status: RunStatus | None = None) -> int:
+    return len(runs_of(engine, "slow", status))
+
+
+def test_overlap_skip_records_skipped_fires(data_dir, tmp_path):
+    handled = {1: lambda e: _entries(e) == 1, 2: lambda e: _entries(e, RunStatus.SKIPPED) == 1,
+               3: lambda e: _entries(e, RunStatus.SKIPPED) == 2, 4: lambda e: _entries(e, RunStatus.SUCCEEDED) == 2}
+    runs = _run_overlap(data_dir, tmp_path, "skip", lambda e, n: handled[n](e))
     real = [r for r in runs if r.status is RunStatus.SUCCEEDED]
     skipped = [r for r in runs if r.status is RunStatus.SKIPPED]
     assert len(real) == 2 and len(skipped) == 2 and overlapping_runs(real) == 1
     assert all("was still running" in r.note for r in skipped)
 
 
-def test_overlap_queue_starts_when_the_previous_run_ends(data_dir):
-    runs = _run_overlap(data_dir, "queue")
+def test_overlap_queue_starts_when_the_previous_run_ends(data_dir, tmp_path):
+    handled = {1: lambda e: _entries(e) == 1, 2: lambda e: "slow" in e.scheduler._queued,
+               3: lambda e: _entries(e, RunStatus.SKIPPED) == 1, 4: lambda e: _entries(e, RunStatus.SUCCEEDED) == 3}
+    runs = _run_overlap(data_dir, tmp_path, "queue", lambda e, n: handled[n](e))
     real = [r for r in runs if r.status is RunStatus.SUCCEEDED]
     skipped = [r for r in runs if r.status is RunStatus.SKIPPED]
     assert overlapping_runs(real) == 1 and len(real) == 2 + (len(real) > 2)
@@ -108,14 +153,15 @@ def test_overlap_queue_starts_when_the_previous_run_ends(data_dir):
     assert len(real) + len(skipped) == 4 and all("already queued" in r.note for r in skipped)
 
 
-def test_overlap_parallel_runs_fires_side_by_side(data_dir):
-    runs = _run_overlap(data_dir, "parallel")
+def test_overlap_parallel_runs_fires_side_by_side(data_dir, tmp_path):
+    runs = _run_overlap(data_dir, tmp_path, "parallel", lambda e, n: _entries(e) == n)
     assert [r.status for r in runs] == [RunStatus.SUCCEEDED] * 4
     assert overlapping_runs(runs) >= 2
 
 
 def test_an_orphaned_run_never_blocks_the_next_fire(data_dir):
-    engine = Engine(data_dir, schedule=True)
+    clock = ManualClock()
+    engine = Engine(data_dir, schedule=True, clock=clock)
     try:
         add_job(engine, "job", "echo ok")
         orphan = engine.start_job("job")
@@ -123,6 +169,7 @@ def test_an_orphaned_run_never_blocks_the_next_fire(data_dir):
         with engine.catalog._tx() as db:  # as if a LabDeck that crashed had left it running
             db.execute("UPDATE runs SET status='running', finished_at=NULL, owner_pid=999999 WHERE id=?", (orphan.id,))
         every(engine, "job", 1.0)
+        clock.advance(1.0)
         ran = wait_for(lambda: [r for r in runs_of(engine, "job") if r.trigger is Trigger.SCHEDULE
                                 and r.status is not RunStatus.SKIPPED])
         assert ran and engine.catalog.get_run(orphan.id).status is RunStatus.INTERRUPTED
@@ -150,20 +197,19 @@ def test_max_runtime_cancels_and_restarts_n_times_then_reports_failure(engine):
 
 
 def test_a_clock_jump_is_noticed_and_the_fires_it_skipped_are_recorded_as_missed(data_dir):
-    # A suspend freezes the process (APScheduler, which waits on the monotonic clock, fires
-    # nothing) while the wall clock moves on. The machine cannot be suspended here: APScheduler
-    # is paused for the "sleep", and the watchdog is shown the jump through its clock seam.
-    engine = Engine(data_dir, schedule=True, miss_grace_s=1.0)
+    # A suspend freezes the process (the alarm, which sleeps on the monotonic clock, rings
+    # for nothing) while the wall clock moves on: the clock's jump() is exactly that.
+    clock = ManualClock()
+    engine = Engine(data_dir, schedule=True, miss_grace_s=1.0, clock=clock)
     try:
         add_job(engine, "nightly", "echo ran")
-        at = time.time() + 1.0
+        at = clock.time() + 1.0
         engine.scheduler.store.add(Schedule(
             "nightly", ScheduleKind.DATE, time.strftime("%Y-%m-%dT%H:%M:%S",
                                                         time.gmtime(at)) + f".{int(at % 1 * 1e6):06d}+00:00"))
-        engine.scheduler._aps.pause()
-        time.sleep(3.0)  # "asleep" past the fire time and its grace
+        clock.jump(600)  # "asleep" past the fire time and its grace
         assert runs_of(engine, "nightly") == []
-        engine.scheduler._wall_clock = lambda: time.time() + 600  # what the watchdog sees on resume
+        clock.advance(0.5)  # awake: the watchdog's next round sees the jump
         missed = wait_for(lambda: runs_of(engine, "nightly", RunStatus.MISSED), timeout=10)
         assert len(missed) == 1
         assert missed[0].scheduled_for == pytest.approx(at, abs=1e-3)

@@ -1,6 +1,7 @@
 """Jobs on a REAL single-host Slurm cluster (tests/support/slurm.py: munged, slurmctld, slurmd)
 reached through a real test sshd as its login node: batch jobs, queue states, Slurm's end
-states, cancel, re-attach after the controller was killed, and sbatch's own error messages.
+states (its time limit: test_slurm_time_limit.py), cancel, re-attach after the controller was
+killed, and sbatch's own error messages.
 The machine has few cores shared with other work: every job here lasts seconds."""
 
 from __future__ import annotations
@@ -11,33 +12,13 @@ from pathlib import Path
 import pytest
 
 from labdeck.core.job_plan import Plan, Resources
-from labdeck.core.models import Job, JobOption, JobPolicy, Node, SlurmSettings, Step, StepKind, Transport
+from labdeck.core.models import Job, JobOption, Step, StepKind
 from labdeck.core.status import KillState, NodeRunStatus, RunStatus
 from labdeck.engine.engine import Engine
-from labdeck.store.detached import DetachedStore
 from labdeck.store.run_queue import task_runs
 from tests.support.runs import run_job
-from tests.support.slurm import GPUS, PARTITION
+from tests.support.slurm import GPUS, PARTITION, add_cluster, node_runs_of, slurm_job_of
 from tests.support.waiting import wait_for
-
-
-def add_cluster(engine, login, name: str = "hpc", check: bool = True, **settings) -> Node:
-    node = Node(name=name, transport=Transport.SLURM, host=login.host, port=login.port, username=login.user,
-                key_file=str(login.key_file), slurm=SlurmSettings(**settings))
-    engine.add_node(node, accept_host_key=True, check=check)
-    return node
-
-
-def node_runs_of(engine, run_id: int):
-    """A run's node runs, or its task runs' (a job with resources runs as tasks)."""
-    children = [child.id for child, _ in task_runs(engine.catalog, run_id)]
-    return [nr for rid in children or [run_id] for nr in engine.catalog.node_runs(rid)]
-
-
-def slurm_job_of(engine, node_run_id: int) -> str:
-    store = DetachedStore(engine.catalog)
-    return str(wait_for(lambda: (store.get(node_run_id) or None) and store.get(node_run_id).pgid, 30,
-                        "the Slurm job id"))
 
 
 def test_node_test_shows_the_partitions_free_cpus_gpus_and_the_slurm_version(engine, slurm, login):
@@ -119,20 +100,6 @@ def _with_capacity(node, **values):
     for key, value in values.items():
         setattr(node.capacity, key, value)
     return node
-
-
-@pytest.mark.slow
-def test_slurms_time_limit_ends_the_job_as_timed_out_with_slurms_name(engine, slurm, login):
-    """timeout_s becomes --time (whole minutes: Slurm's resolution); Slurm ends the job within
-    about a minute and a half of it starting, and says TIMEOUT."""
-    add_cluster(engine, login)
-    job = Job(name="slow", targets="hpc", steps=[Step(command="echo begun; sleep 600")], policy=JobPolicy(timeout_s=5))
-    run, node_runs = run_job(engine, job, timeout=180)
-    nr = node_runs["hpc"]
-    assert nr.status is NodeRunStatus.TIMED_OUT
-    assert nr.message == "Slurm: TIMEOUT (the job reached its time limit (--time))"
-    assert "begun\n" in Path(nr.log_path).read_text()
-    assert slurm.squeue()[slurm_job_of(engine, nr.id)] == "TIMEOUT"
 
 
 def test_cancel_a_pending_and_a_running_job(engine, slurm, login):

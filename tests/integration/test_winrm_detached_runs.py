@@ -159,7 +159,7 @@ def test_a_windows_node_switched_off_mid_run_is_node_lost_then_reconciled_with_t
         engine, wsman_server, tmp_path):
     engine.catalog.set_setting("heartbeat_s", "6")
     add_winrm_node(engine, wsman_server)
-    engine.catalog.add_job(counting_job("far", "win1", tmp_path, 15))
+    engine.catalog.add_job(counting_job("far", "win1", tmp_path, 15, every_s=0.5))
     run = engine.start_job("far")
     nr = engine.catalog.node_runs(run.id)[0]
     wait_for(lambda: "line 2 of" in log_text(nr.log_path), 30, "the first lines")

@@ -53,7 +53,7 @@ steps: ['echo "item $LABDECK_ITEM"']
     swept = labdeck(data_dir, "run", "sweep", "--json")
     assert swept.returncode == 0, swept.stderr
     report = json.loads(swept.stdout)
-    assert report["progress"] == {"total": 3, "done": 3, "failed": 0, "running": 0, "waiting": 0}
+    assert report["progress"] == {"total": 3, "done": 3, "failed": 0, "running": 0, "queued": 0, "waiting": 0}
     assert sorted(t["task"] for t in report["tasks"]) == ["0", "1", "2"]
     items = json.loads(labdeck(data_dir, "tasks", str(report["run_id"]), "--json").stdout)["tasks"]
     assert {t["task"]: t["item"] for t in items} == {"0": "x", "1": "y", "2": "z"}

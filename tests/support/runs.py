@@ -54,11 +54,12 @@ def log_text(path) -> str:
         return ""
 
 
-def counting_job(name: str, targets: str, marker_dir: Path, seconds: int) -> Job:
-    """Prints a numbered line a second; each start is counted in a file per node."""
+def counting_job(name: str, targets: str, marker_dir: Path, seconds: int, every_s: float = 1) -> Job:
+    """Prints ``seconds`` numbered lines, one every ``every_s`` seconds; each start is counted in a
+    file per node."""
     command = (f'echo started >> {marker_dir}/"$LABDECK_NODE".starts; '
-               f'i=1; while [ $i -le {seconds} ]; do echo "line $i of $LABDECK_NODE"; i=$((i+1)); sleep 1; done; '
-               'echo "warning on stderr" >&2; echo finished')
+               f'i=1; while [ $i -le {seconds} ]; do echo "line $i of $LABDECK_NODE"; i=$((i+1)); sleep {every_s:g}; '
+               'done; echo "warning on stderr" >&2; echo finished')
     return Job(name=name, targets=targets, steps=[Step(command=command)], policy=DETACHED)
 
 

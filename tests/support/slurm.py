@@ -2,10 +2,15 @@
 slurmd with a generated ``slurm.conf`` in a temporary folder, run as root and stopped
 afterwards. Nothing is emulated: Debian's ``slurm-wlm`` and ``munge`` packages.
 
-The configuration needs no cgroups (``proctrack/linuxproc``, ``task/none``), so it runs in a
-container: one node ``n1`` with the machine's real CPU count, 2000 MB of memory and two GPUs
-(count-only gres on /dev/null and /dev/zero: Slurm hands out the count, nothing more), in one
-partition ``debug``; no accounting daemon, so ``sacct`` does not answer (as on many clusters).
+Where the container lets it (a writable cgroup v1 memory controller, see
+``memory_enforcement_missing``), the cluster tracks and confines jobs with cgroups as real
+clusters do (``proctrack/cgroup``, ``task/cgroup``, ``ConstrainRAMSpace``): a job exceeding its
+``--mem`` is killed by the kernel and ends as Slurm's OUT_OF_MEMORY. Elsewhere it needs no
+cgroups (``proctrack/linuxproc``, ``task/none``) and memory is only booked.
+
+One node ``n1`` with the machine's real CPU count, 2000 MB of memory and two GPUs (count-only
+gres on /dev/null and /dev/zero: Slurm hands out the count, nothing more), in one partition
+``debug``; no accounting daemon, so ``sacct`` does not answer (as on many clusters).
 The client commands find the cluster through ``SLURM_CONF`` (``env``); the tests' login node is
 a test sshd that sets it for its sessions."""
 
@@ -26,10 +31,14 @@ import pytest
 
 BINARIES = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "sinfo")
 READY_TIMEOUT_S = 30.0
+STOP_JOBS_TIMEOUT_S = 20.0
+ENDED_STATES = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED",
+                "BOOT_FAIL", "DEADLINE", "REVOKED", "SPECIAL_EXIT"}
 NODE = "n1"
 PARTITION = "debug"
 MEMORY_MB = 2000
 GPUS = 2
+CGROUP_ROOT = "/sys/fs/cgroup"
 
 
 def slurm_missing() -> str | None:
@@ -39,6 +48,18 @@ def slurm_missing() -> str | None:
         return f"Slurm is not installed ({', '.join(missing)} missing: apt-get install slurm-wlm munge)"
     if os.geteuid() != 0:
         return "the test Slurm cluster runs its daemons as root"
+    return None
+
+
+def memory_enforcement_missing() -> str | None:
+    """Why the test cluster cannot confine a job's memory here, or None. Slurm 22.05 on cgroup v2
+    needs systemd (dbus) to delegate a cgroup, which a container lacks; a cgroup v1 memory
+    controller mounted read-write is enough."""
+    memory = Path(CGROUP_ROOT, "memory")
+    if not (memory / "memory.limit_in_bytes").exists():
+        return f"no cgroup v1 memory controller at {memory} (Slurm's task/cgroup confines memory with it)"
+    if not os.access(memory, os.W_OK):
+        return f"the cgroup v1 memory controller at {memory} is read-only in this container"
     return None
 
 
@@ -53,6 +74,10 @@ class SlurmCluster:
     workdir: Path
     cpus: int = field(default_factory=lambda: os.cpu_count() or 1)
     ports: tuple[int, int] = (0, 0)
+    enforces_memory: bool = field(default_factory=lambda: memory_enforcement_missing() is None)
+    # job ids start at a random number (below Slurm's MaxJobId, 67,043,328): cgroup folders are
+    # named by job id, and two test clusters on one machine (two test runs) must not share one
+    first_job_id: int = field(default_factory=lambda: 1000 * secrets.randbelow(60_000) + 1000)
     _procs: list[int] = field(default_factory=list)
 
     @property
@@ -122,9 +147,13 @@ class SlurmCluster:
             self._wait(lambda: not _alive(pid), "slurmctld to die")
 
     def stop(self) -> None:
-        # the test cluster's own jobs first (this SLURM_CONF reaches only this cluster), so no
-        # slurmstepd outlives its slurmd
+        # the test cluster's own jobs first (this SLURM_CONF reaches only this cluster), and
+        # until Slurm has recorded their end: a slurmstepd that cannot tell a stopped slurmctld
+        # its job ended retries for ever (cgroup tracking takes long enough to hit that)
         self.run("scancel", "--full", "-u", "root", check=False)
+        end = time.monotonic() + STOP_JOBS_TIMEOUT_S
+        while time.monotonic() < end and self._jobs_going():
+            time.sleep(0.2)
         for name in ("slurmd.pid", "slurmctld.pid", "munge/munged.pid"):
             pid = self._pid(name)
             if pid and _alive(pid):
@@ -136,6 +165,24 @@ class SlurmCluster:
                 time.sleep(0.1)
             if pid and _alive(pid):
                 os.kill(pid, signal.SIGKILL)
+        for pid in self._own_stepds():  # one still there would wait for its slurmd for ever
+            os.kill(pid, signal.SIGKILL)
+
+    def _jobs_going(self) -> bool:
+        done = self.run("squeue", "-h", "-r", "-t", "all", "-o", "%T", check=False)
+        return done.returncode == 0 and any(state not in ENDED_STATES for state in done.stdout.split())
+
+    def _own_stepds(self) -> list[int]:
+        """This cluster's slurmstepd processes (they run in its slurmd's log folder)."""
+        found = []
+        for proc in Path("/proc").iterdir():
+            try:
+                if proc.name.isdigit() and (proc / "comm").read_text().strip() == "slurmstepd" \
+                        and Path(os.readlink(proc / "cwd")).is_relative_to(self.workdir):
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+        return found
 
     # ---- helpers -----------------------------------------------------------------------
 
@@ -171,7 +218,13 @@ class SlurmCluster:
         host = socket.gethostname()
         (d / "gres.conf").write_text(f"AutoDetect=off\nNodeName={NODE} Name=gpu File=/dev/null\n"
                                      f"NodeName={NODE} Name=gpu File=/dev/zero\n")
-        (d / "cgroup.conf").write_text("")
+        if self.enforces_memory:
+            (d / "cgroup.conf").write_text(f"CgroupPlugin=cgroup/v1\nCgroupMountpoint={CGROUP_ROOT}\n"
+                                           "ConstrainRAMSpace=yes\nConstrainSwapSpace=yes\nAllowedSwapSpace=0\n")
+            tracking = "ProctrackType=proctrack/cgroup\nTaskPlugin=task/cgroup\nJobAcctGatherType=jobacct_gather/cgroup"
+        else:
+            (d / "cgroup.conf").write_text("")
+            tracking = "ProctrackType=proctrack/linuxproc\nTaskPlugin=task/none\nJobAcctGatherType=jobacct_gather/none"
         (d / "plugstack.conf").write_text("")
         node_line = (f"NodeName={NODE} NodeHostname={host} NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={MEMORY_MB} "
                      f"Gres=gpu:{GPUS} State=UNKNOWN")
@@ -192,8 +245,8 @@ SlurmdPidFile={d}/slurmd.pid
 SlurmctldLogFile={d}/log/slurmctld.log
 SlurmdLogFile={d}/log/slurmd.log
 PlugStackConfig={d}/plugstack.conf
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
+{tracking}
+FirstJobId={self.first_job_id}
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 DefMemPerCPU=100
@@ -201,7 +254,6 @@ SchedulerType=sched/backfill
 SchedulerParameters=sched_interval=1,bf_interval=1
 JobCompType=jobcomp/none
 AccountingStorageType=accounting_storage/none
-JobAcctGatherType=jobacct_gather/none
 MpiDefault=none
 MinJobAge=300
 ReturnToService=2
@@ -224,6 +276,31 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
     except (OSError, IndexError):
         return True
+
+
+def add_cluster(engine, login, name: str = "hpc", check: bool = True, **settings):
+    """The test cluster as a LabDeck node reached through ``login`` (its host key accepted)."""
+    from labdeck.core.models import Node, SlurmSettings, Transport
+    node = Node(name=name, transport=Transport.SLURM, host=login.host, port=login.port, username=login.user,
+                key_file=str(login.key_file), slurm=SlurmSettings(**settings))
+    engine.add_node(node, accept_host_key=True, check=check)
+    return node
+
+
+def node_runs_of(engine, run_id: int):
+    """A run's node runs, or its task runs' (a job with resources runs as tasks)."""
+    from labdeck.store.run_queue import task_runs
+    children = [child.id for child, _ in task_runs(engine.catalog, run_id)]
+    return [nr for rid in children or [run_id] for nr in engine.catalog.node_runs(rid)]
+
+
+def slurm_job_of(engine, node_run_id: int) -> str:
+    """The Slurm job id ("123", or "123_4" for an array task) LabDeck recorded for a node run."""
+    from labdeck.store.detached import DetachedStore
+    from tests.support.waiting import wait_for
+    store = DetachedStore(engine.catalog)
+    return str(wait_for(lambda: (store.get(node_run_id) or None) and store.get(node_run_id).pgid, 30,
+                        "the Slurm job id"))
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ command line it receives into a local process here:
 
 - ``powershell.exe ... -EncodedCommand <b64>`` carrying one of LabDeck's scripts (first line
   ``# labdeck-launch cmd|powershell`` or ``# labdeck-helper NAME``, see
-  labdeck/executors/winrm_commands.py) is emulated from the script's *text*: the environment
+  labdeck/executors/winrm/launch.py) is emulated from the script's *text*: the environment
   it sets and its ``$name = '...'`` parameters are read with PowerShell's single-quote rules
   (so the executor's quoting is decoded exactly as PowerShell would), then
 

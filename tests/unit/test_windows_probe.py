@@ -1,5 +1,5 @@
 """The Windows probe's answer, read back: the exact lines PowerShell 5.1 prints for the probe
-script (executors/winrm/commands.py PROBE_BODY) on real machines, through WinRM (CRLF line ends),
+script (executors/winrm/helpers.py PROBE_BODY) on real machines, through WinRM (CRLF line ends),
 and what the dashboard makes of them (core/metrics.py).
 
 The shapes follow the documented outputs: Win32_OperatingSystem's TotalVisibleMemorySize and
@@ -20,7 +20,7 @@ import sys
 import pytest
 
 from labdeck.core.metrics import sample_from_probe
-from labdeck.executors.winrm.commands import PROBE_BODY, parse_probe, probe_script
+from labdeck.executors.winrm.helpers import PROBE_BODY, parse_probe, probe_script
 
 CRLF = "\r\n"
 

@@ -13,20 +13,21 @@ from labdeck.core.quoting import Shell, env_name, substitute
 from labdeck.executors.base import ScriptFile
 from labdeck.executors.winrm.commands import (
     MAX_COMMAND_LINE,
-    Payload,
-    cmd_text,
     codepage_for,
-    command_payload,
     encode_powershell,
-    kill_script,
-    launch_script,
     powershell_command,
     ps_quote,
     safe_path_part,
-    script_payload,
     script_remote_path,
+)
+from labdeck.executors.winrm.helpers import kill_script, upload_script
+from labdeck.executors.winrm.launch import (
+    Payload,
+    cmd_text,
+    command_payload,
+    launch_script,
+    script_payload,
     split_pid_mark,
-    upload_script,
 )
 from labdeck.executors.winrm.preflight import judge_quotas
 from tests.support.powershell import HOSTILE, read_ps_single_quoted

@@ -197,7 +197,7 @@ def test_the_launcher_puts_itself_in_a_job_named_by_the_run_token_before_the_fir
 
 
 def test_a_detached_kill_ends_the_runs_job_before_the_tree_and_an_attached_one_compiles_nothing():
-    from labdeck.executors.winrm.commands import kill_script
+    from labdeck.executors.winrm.helpers import kill_script
     detached = kill_script(42, 5, "LabDeck-cat-7")
     assert "$jobName = 'LabDeck-cat-7'" in detached
     assert detached.index("TerminateJobObject($job, 1)") < detached.index("taskkill.exe /T /F")

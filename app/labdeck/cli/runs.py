@@ -13,7 +13,7 @@ from ..core.status import NodeRunStatus, RunStatus
 from ..engine.api import EngineApi
 from ..store.detached import DetachedStore
 from ..store.logs import read_from
-from ..store.run_queue import is_planned
+from ..store.run_queue import describe_progress, is_planned, progress
 from .argtypes import RUN_ID, seconds, whole_number
 from .common import open_catalog, open_engine, print_json, print_table, wait_or_cancel
 from .param_files import option_values
@@ -150,6 +150,9 @@ def cmd_runs(args) -> int:
         details = {r.id: catalog.node_runs(r.id) for r in runs}
         store = DetachedStore(catalog)
         detached = {r.id: store.of_run(r.id) for r in runs}
+        # a workflow or array run going on has task runs, not node runs: its progress says what they do
+        going = {r.id: describe_progress(progress(catalog, r.id)) for r in runs
+                 if r.status is RunStatus.RUNNING and not details[r.id] and is_planned(catalog, r.id)}
     if args.json:
         print_json([{"run_id": r.id, "job": r.job_name, "status": r.status, "trigger": r.trigger,
                      "started_at": r.started_at, "finished_at": r.finished_at, "options": r.options,
@@ -163,7 +166,7 @@ def cmd_runs(args) -> int:
                 [[r.id, r.job_name, r.status, r.trigger,
                   time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started_at)),
                   f"{(r.finished_at or time.time()) - r.started_at:.1f}s",
-                  _node_summary(details[r.id], detached[r.id]) or r.note]
+                  _node_summary(details[r.id], detached[r.id]) or going.get(r.id) or r.note]
                  for r in runs])
     return 0
 

@@ -44,7 +44,8 @@ class NodeRunFinished:
 @dataclass(frozen=True)
 class NodeRunStateChanged:
     """A node run that is not over changed state: its node stopped answering (node_lost), or
-    answered again (running), or a new LabDeck process re-attached to it."""
+    answered again (running), a batch scheduler queued it (queued, with the reason) or started
+    it (running), or a new LabDeck process re-attached to it."""
     run_id: int
     node_run_id: int
     node: str

@@ -1,6 +1,6 @@
 """A node's resource use at one moment, as percentages, made from a probe's key=value answer.
 
-The probe (executors/posix_shell.py, executors/winrm_commands.py) reports raw numbers:
+The probe (executors/posix_shell.py, executors/winrm/helpers.py) reports raw numbers:
 ``cpu_pct`` (busy share of all CPUs over a short sample), or else ``load`` and ``cpus``;
 ``memory_mb``/``memory_free_mb``; ``disk_total_mb``/``disk_free_mb``; and with NVIDIA GPUs
 ``gpu_util`` and ``gpu_mem`` (one percentage per GPU, joined with ';'). A sample keeps only

@@ -5,6 +5,7 @@ from enum import StrEnum
 
 class NodeRunStatus(StrEnum):
     PENDING = "pending"
+    QUEUED = "queued"            # in a batch scheduler's queue (Slurm: PENDING); the message says why
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"            # the command ran and exited non-zero
@@ -18,7 +19,8 @@ class NodeRunStatus(StrEnum):
 
     @property
     def is_final(self) -> bool:
-        return self not in (NodeRunStatus.PENDING, NodeRunStatus.RUNNING, NodeRunStatus.NODE_LOST)
+        return self not in (NodeRunStatus.PENDING, NodeRunStatus.QUEUED, NodeRunStatus.RUNNING,
+                            NodeRunStatus.NODE_LOST)
 
 
 class RunStatus(StrEnum):

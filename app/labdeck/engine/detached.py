@@ -44,6 +44,8 @@ POLL_MAX_S = 2.0
 READ_LIMIT = 4 << 20
 SAVE_EVERY_S = 1.0
 STREAMS = (("out", "stdout"), ("err", "stderr"))
+_UNKNOWN_REASON = "\0unknown"  # no scheduler says this: the next poll notes the real state
+
 
 class DetachedRunner:
     def __init__(self, catalog: Catalog, pool: ExecutorPool, heartbeats: Heartbeats):
@@ -99,7 +101,9 @@ class DetachedRunner:
         if decoders:
             writer = _Decoding(writer, decoders)  # type: ignore[assignment]  # a LogWriter in all the follower uses
         saved_at, interval, dirty = 0.0, POLL_MIN_S, False
-        waiting = None  # a batch scheduler's reason for keeping the job queued, as last noted
+        # a batch scheduler's reason for keeping the job queued, as last noted; a node run a
+        # previous process saw queued is noted again (still queued, or started meanwhile)
+        waiting = _UNKNOWN_REASON if nr.status is NodeRunStatus.QUEUED else None
         poll_max = getattr(ops, "poll_max_s", POLL_MAX_S)  # a Windows status check starts a PowerShell
         try:
             while not self.released.is_set():
@@ -121,6 +125,8 @@ class DetachedRunner:
                         writer.note(message)
                         return Outcome(NodeRunStatus.CANCELLED, None, message, KillState.KILL_UNCONFIRMED)
                     continue
+                if watch.lost:
+                    waiting = None  # the node answers again: the heartbeat marks it running; queued wins
                 watch.alive()
                 if state.waiting != waiting and (state.waiting or (waiting is not None and state.state == "running")):
                     self._note_waiting(run_id, nr, node_name, writer, state.waiting)
@@ -174,12 +180,14 @@ class DetachedRunner:
             watch.close()
 
     def _note_waiting(self, run_id: int, nr: NodeRun, node_name: str, writer: LogWriter, reason: str) -> None:
-        """Queued by a batch scheduler (and why), or started after waiting: in the log and as the
-        node run's message, so the run view says why nothing happens yet."""
+        """Queued by a batch scheduler (and why), or started after waiting: the node run's status
+        (queued, then running), its message and a line in the log, so the run view says why
+        nothing happens yet."""
         message = f"queued on {node_name} ({reason})" if reason else f"started on {node_name}"
+        status = NodeRunStatus.QUEUED if reason else NodeRunStatus.RUNNING
         writer.note(message)
-        self._catalog.update_node_run(nr.id, message=message if reason else "")
-        self._heartbeats.publish(NodeRunStateChanged(run_id, nr.id, node_name, NodeRunStatus.RUNNING, message))
+        self._catalog.update_node_run(nr.id, status=status, message=message if reason else "")
+        self._heartbeats.publish(NodeRunStateChanged(run_id, nr.id, node_name, status, message))
 
     def _read_new(self, ops: DetachedOps, remote_dir: str, state, offsets: dict, pending: dict,
                   writer: LogWriter) -> bool:

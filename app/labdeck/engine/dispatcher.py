@@ -318,6 +318,8 @@ class Dispatcher:
             if nr.id in active.finished:
                 return
             active.finished.add(nr.id)
+        if writer is not None:
+            writer.close()  # the log's last partial line is in the file before anyone hears the run ended
         try:
             self._catalog.update_node_run(nr.id, status=status, exit_code=exit_code, finished_at=time.time(),
                                           message=message, kill_state=kill_state)

@@ -9,6 +9,7 @@ import logging
 import threading
 from pathlib import Path
 
+from ..core.clock import SYSTEM_CLOCK, Clock
 from ..core.errors import InvalidInput, LabDeckError
 from ..core.job_refs import child_options, referenced
 from ..core.models import Job, Node, Run, Step, StepKind, Trigger
@@ -19,6 +20,7 @@ from ..store import engine_files, paths, run_queue, run_waits, secrets
 from ..store.catalog import Catalog
 from ..store.disk_space import DiskFull
 from ..store.jobfile import check_job
+from .adopted_arrays import AdoptedArrays
 from .after import AfterRuns
 from .bus import EventBus
 from .dispatcher import Dispatcher
@@ -51,9 +53,10 @@ class CatalogOwned(LabDeckError):
 
 class Engine:
     def __init__(self, data_dir: str | Path | None = None, seed: bool = True, schedule: bool = False,
-                 miss_grace_s: float = 5.0):
+                 miss_grace_s: float = 5.0, clock: Clock = SYSTEM_CLOCK):
         """``schedule``: start the scheduler now (else ``start_scheduler()`` later, or never:
-        the CLI's one-shot commands only edit schedules, a daemon or the app fires them)."""
+        the CLI's one-shot commands only edit schedules, a daemon or the app fires them).
+        ``clock``: what the scheduler reads the time from and sleeps on (a test's moves by hand)."""
         self.data_dir = paths.resolve_data_dir(data_dir)
         self._lock = engine_files.try_lock(self.data_dir)
         if self._lock is None:
@@ -74,10 +77,11 @@ class Engine:
         self.queue = RunQueue(self)  # workflows, arrays, runs that wait for room
         self.job_refs = JobRefRuns(self)  # runs of jobs whose steps run other jobs
         self.after = AfterRuns(self)  # runs that start when another run ends (run --after)
+        self.adopted_arrays = AdoptedArrays(self)  # array runs carried on by their re-attached tasks
         self.queue_files = NodeFiles(self)
         self.notifier = Notifier(self.catalog, self.bus)
         self.rules = RuleWatcher(self)
-        self.scheduler = Scheduler(self, miss_grace_s=miss_grace_s)
+        self.scheduler = Scheduler(self, miss_grace_s=miss_grace_s, clock=clock)
         self._closed = threading.Event()
         self._taken_over = False
         try:
@@ -133,8 +137,9 @@ class Engine:
             if self.dispatcher.adopt(run):
                 adopted.append(run.id)
 
-        reconcile_orphans(self.catalog, set(self.dispatcher.active_run_ids()) | self.job_refs.active_ids(),
-                          adopt=adopt, interrupted=interrupted)
+        here = set(self.dispatcher.active_run_ids()) | self.job_refs.active_ids() | self.adopted_arrays.held_ids()
+        reconcile_orphans(self.catalog, here, adopt=adopt, interrupted=interrupted,
+                          adopt_array=self.adopted_arrays.adopt)
         if interrupted:  # their commands may still run on the nodes
             threading.Thread(target=kill_interrupted_leftovers, args=(self.catalog, self.pool, interrupted),
                              daemon=True, name="orphan-leftovers").start()
@@ -204,6 +209,8 @@ class Engine:
             return self.job_refs.wait(run_id, timeout)
         if self.queue.has(run_id):
             return self.queue.wait(run_id, timeout)
+        if self.adopted_arrays.has(run_id):
+            return self.adopted_arrays.wait(run_id, timeout)
         return self.dispatcher.wait(run_id, timeout)
 
     def cancel(self, run_id: int, node_name: str | None = None) -> None:
@@ -214,6 +221,8 @@ class Engine:
         if self.dispatcher.cancel(run_id, node_name):
             return
         if node_name is None and self.queue.cancel(run_id):  # a workflow, array or queued run
+            return
+        if node_name is None and self.adopted_arrays.cancel(run_id):
             return
         # Detached node runs of a LabDeck process that is gone: re-attach here to kill them
         # (in the background: a cancel returns at once).

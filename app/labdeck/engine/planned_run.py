@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from ..core.events import QueueChanged, RunFinished, RunStarted
 from ..core.job_plan import Resources
-from ..core.models import Job, Node, Run, Step
+from ..core.models import Job, Node, Run, Step, Trigger
 from ..core.status import NodeRunStatus, RunStatus
 from ..store import run_queue as queue_store
 
@@ -163,6 +163,9 @@ class PlannedRun:
             self.finished = True
             if self.final is not None:
                 status, note = self.final
+        if self.run.trigger is Trigger.RESUME:  # the history keeps why it ran: "resumed by itself: ...; 2 / 2 done"
+            why = self.engine.catalog.get_run(self.run.id).note or ""
+            note = f"{why}; {note}" if why and note else (why or note)
         self.engine.catalog.finish_run(self.run.id, status, note or None)
         self.set_reason("")
         self.engine.bus.publish(RunFinished(self.run.id, self.job.name, status))

@@ -17,6 +17,7 @@ from ..core.models import Run
 from ..core.status import NodeRunStatus, RunStatus
 from ..store.catalog import Catalog
 from ..store.detached import DetachedStore
+from .adopted_arrays import carried_on_by_its_tasks
 
 # psutil's creation times come from the boot time in whole seconds on Linux; allow for that.
 CREATE_TIME_SLACK_S = 2.0
@@ -46,11 +47,13 @@ def pid_alive(pid: int) -> bool:
 
 
 def reconcile_orphans(catalog: Catalog, active_here: set[int], adopt: Callable[[Run], object] | None = None,
-                      interrupted: list | None = None) -> list[int]:
+                      interrupted: list | None = None,
+                      adopt_array: Callable[[Run], object] | None = None) -> list[int]:
     """Runs of dead LabDeck processes on this host: attached node runs are marked interrupted
     (and appended to ``interrupted``, for their leftovers on the nodes to be killed); a run with
-    detached node runs stays running and is handed to ``adopt`` (when given).
-    Returns the ids of the runs that were ended here."""
+    detached node runs stays running and is handed to ``adopt`` (when given); an array run
+    whose tasks were all submitted detached (one Slurm array) stays running and is handed to
+    ``adopt_array``. Returns the ids of the runs that were ended here."""
     host = socket.gethostname()
     detached = DetachedStore(catalog)
     fixed = []
@@ -74,6 +77,10 @@ def reconcile_orphans(catalog: Catalog, active_here: set[int], adopt: Callable[[
         if going_on:
             if adopt is not None:
                 adopt(run)
+            continue
+        if carried_on_by_its_tasks(catalog, run):  # its task runs are followed on (adopt above)
+            if adopt_array is not None:
+                adopt_array(run)
             continue
         catalog.finish_run(run.id, RunStatus.INTERRUPTED)
         fixed.append(run.id)

@@ -19,6 +19,7 @@ from ..core.gpus import gpu_environment
 from ..core.models import Node
 from ..core.status import NodeRunStatus, RunStatus
 from ..store import run_queue as queue_store
+from .adopted_arrays import carried_on_by_its_tasks
 from .lost_tasks import LostTasks
 from .placement import Ledger, node_capacity
 from .planned_run import PlannedRun, Task, TaskOutcome
@@ -125,7 +126,8 @@ class RunQueue:
         """Stop placing. A queued run with nothing started stays queued (the next LabDeck takes
         it up); a started one ends "interrupted": the dispatcher then stops its attached task
         runs and leaves detached ones to finish on their nodes, and ``labdeck rerun`` runs
-        again what did not succeed."""
+        again what did not succeed. An array submitted whole to a batch scheduler stays running:
+        the next LabDeck re-attaches its tasks and ends it (adopted_arrays.py)."""
         self._stop.set()
         self._wake.set()
         self._lost.close()
@@ -133,6 +135,8 @@ class RunQueue:
         with self._lock:
             runs = list(self._runs.values())
         for planned in runs:
+            if carried_on_by_its_tasks(self._engine.catalog, planned.run):
+                continue  # its tasks are one array job on a batch scheduler: the next LabDeck follows it on
             if planned.started:
                 planned.finish(RunStatus.INTERRUPTED,
                                f"LabDeck closed while it ran; tasks launched detached finish on their nodes, the "

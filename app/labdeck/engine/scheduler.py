@@ -1,17 +1,20 @@
-"""The engine's scheduler: APScheduler's BackgroundScheduler as the alarm clock, the catalog as
-the only source of truth.
+"""The engine's scheduler: an alarm clock (engine/alarm.py, over APScheduler's triggers), the
+catalog as the only source of truth.
 
 A fire only enqueues a run (``Engine.start``); no remote work happens on scheduler threads.
 What is due is decided here, not by APScheduler: each schedule keeps the time up to which its
 fires have been handled (``last_checked``), and every check looks at the fires between then
 and now. A fire checked within ``miss_grace_s`` of its time starts a run; older ones (LabDeck
 closed, the computer asleep, the scheduler busy) are recorded as ``missed`` runs and notified,
-and the job's catch-up policy decides whether one run starts for them. So APScheduler may
-coalesce or drop a late fire without anything being lost (its misfire grace is unlimited).
+and the job's catch-up policy decides whether one run starts for them. So the alarm may ring
+late, twice or not at all without anything being lost.
 
 A watchdog thread compares the wall clock with the monotonic clock to notice sleep/resume and
-clock jumps (APScheduler waits on the monotonic clock, which stops during suspend), and
+clock jumps (the alarm sleeps on the monotonic clock, which stops during suspend), and
 follows schedule changes made by other processes (the CLI beside a daemon).
+
+Every reading of the time and every sleep goes through the clock the scheduler is given
+(core/clock.py), so tests move time instead of waiting for it.
 """
 
 from __future__ import annotations
@@ -24,15 +27,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
-from apscheduler.executors.pool import ThreadPoolExecutor as ApsThreadPool
-from apscheduler.schedulers.background import BackgroundScheduler
-
+from ..core.clock import SYSTEM_CLOCK, Clock
 from ..core.errors import LabDeckError, NotFound
 from ..core.events import RunFinished
 from ..core.models import Job, Trigger
 from ..core.schedules import CatchUp, Schedule, fire_times, trigger_for
 from ..core.status import NodeRunStatus, RunStatus
 from ..store.schedules import ScheduleStore
+from .alarm import Alarm
 from .leftovers import kill_interrupted_leftovers
 from .reconcile import pid_alive, reconcile_orphans
 
@@ -48,25 +50,23 @@ def _dt(ts: float) -> datetime:
 
 class Scheduler:
     def __init__(self, engine, miss_grace_s: float = 5.0, watch_s: float = 0.5, recheck_s: float = 30.0,
-                 workers: int = 8):
+                 workers: int = 8, clock: Clock = SYSTEM_CLOCK):
         self._engine = engine
         self._catalog = engine.catalog
-        self.store = ScheduleStore(engine.catalog)
+        self._clock = clock
+        self.store = ScheduleStore(engine.catalog, clock)
         self.miss_grace_s = miss_grace_s
         self._watch_s = watch_s
         self._recheck_s = recheck_s
         self._workers = workers
-        self._aps: BackgroundScheduler | None = None
-        self._loaded: dict[int, tuple] = {}      # schedule id -> what its APScheduler job was built from
+        self._alarm: Alarm | None = None
+        self._loaded: dict[int, tuple] = {}      # schedule id -> what its alarm was set from
         self._signature: tuple | None = None
         self._locks: dict[int, threading.Lock] = {}
         self._locks_lock = threading.Lock()
         self._queued: dict[str, tuple[Schedule, float]] = {}  # job name -> the fire waiting for its run to end
         self._queue_lock = threading.Lock()
         self._slept_until = 0.0                   # misses noticed before this wall time are blamed on sleep
-        # The watchdog's view of the wall clock; a test replaces it to show a jump, since it
-        # cannot suspend the machine or move the system clock.
-        self._wall_clock = time.time
         self._stop = threading.Event()
         self._watchdog: threading.Thread | None = None
         self._actions: ThreadPoolExecutor | None = None
@@ -74,37 +74,35 @@ class Scheduler:
 
     @property
     def running(self) -> bool:
-        return self._aps is not None
+        return self._alarm is not None
 
     # ---- start and stop ----------------------------------------------------------------
 
     def start(self) -> None:
-        if self._aps is not None:
+        if self._alarm is not None:
             return
         self._claim()
         self._stop.clear()
         self._actions = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sched-actions")
         self._unsubscribe = self._engine.bus.subscribe(self._on_event)
-        self._aps = BackgroundScheduler(
-            timezone=UTC, executors={"default": ApsThreadPool(self._workers)},
-            job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1})
-        self._aps.start()
+        self._alarm = Alarm(self._clock, self._fire, self._workers)
+        self._alarm.start()
         self.sync(reason="LabDeck was not running")
         self._watchdog = threading.Thread(target=self._watch, daemon=True, name="sched-watchdog")
         self._watchdog.start()
 
     def shutdown(self) -> None:
-        if self._aps is None:
+        if self._alarm is None:
             return
         self._stop.set()
-        self._aps.shutdown(wait=True)
+        self._alarm.stop()
         if self._watchdog:
             self._watchdog.join(timeout=5)
         if self._unsubscribe:
             self._unsubscribe()
         if self._actions is not None:
             self._actions.shutdown(wait=True)
-        self._aps, self._loaded, self._signature = None, {}, None
+        self._alarm, self._loaded, self._signature = None, {}, None
         with self._queue_lock:
             self._queued.clear()
         if self._catalog.get_setting(OWNER_SETTING) == self._owner_id():
@@ -134,16 +132,16 @@ class Scheduler:
     # ---- following the catalog ---------------------------------------------------------
 
     def sync(self, reason: str = "LabDeck was busy") -> None:
-        """Make APScheduler's jobs match the catalog's enabled schedules (unless paused)."""
+        """Make the alarm follow the catalog's enabled schedules (unless paused)."""
         signature = self.store.signature()
-        if signature == self._signature or self._aps is None:
+        if signature == self._signature or self._alarm is None:
             return
         self._signature = signature
         paused = self.store.paused()
         wanted = {} if paused else {s.id: s for s in self.store.list() if s.enabled and s.id is not None}
         for sid in list(self._loaded):
             if sid not in wanted or self._loaded[sid] != self._key(wanted[sid]):
-                self._aps.remove_job(str(sid))
+                self._alarm.remove(sid)
                 del self._loaded[sid]
         for sid, schedule in wanted.items():
             if sid in self._loaded:
@@ -154,8 +152,11 @@ class Scheduler:
                 log.error("schedule %s of job %s is invalid and does not run: %s", sid, schedule.job_name, exc)
                 continue
             self.check(sid, reason)  # fires since it was last checked (e.g. while LabDeck was closed)
-            self._aps.add_job(self._fire, trigger, args=[sid], id=str(sid),
-                              name=f"{schedule.job_name}: {schedule.describe()}", replace_existing=True)
+            try:
+                handled_until = self.store.get(sid).last_checked or self._clock.time()
+            except NotFound:  # removed meanwhile: the next sync drops it
+                handled_until = self._clock.time()
+            self._alarm.set(sid, trigger, handled_until)
             self._loaded[sid] = self._key(schedule)
 
     @staticmethod
@@ -163,10 +164,10 @@ class Scheduler:
         return (s.kind, s.expr, s.tz, s.catch_up, s.enabled, s.job_name)
 
     def _watch(self) -> None:
-        wall, mono = self._wall_clock(), time.monotonic()
+        wall, mono = self._clock.time(), self._clock.monotonic()
         last_recheck = mono
-        while not self._stop.wait(self._watch_s):
-            now_wall, now_mono = self._wall_clock(), time.monotonic()
+        while not self._clock.wait_until(self._stop, mono + self._watch_s):  # a round late: the next at once
+            now_wall, now_mono = self._clock.time(), self._clock.monotonic()
             try:
                 if (now_wall - wall) - (now_mono - mono) > JUMP_S:
                     log.warning("the clock jumped %.0f s ahead (sleep or clock change): checking every schedule",
@@ -207,7 +208,7 @@ class Scheduler:
                 return
             if not schedule.enabled or self.store.paused():
                 return
-            now = time.time()
+            now = self._clock.time()
             due = [t.timestamp() for t in
                    fire_times(trigger_for(schedule), _dt(schedule.last_checked or now), _dt(now))]
             if not due:
@@ -275,13 +276,14 @@ class Scheduler:
 
     def _running(self, job_name: str) -> list[int]:
         """Runs of the job that are really going on; an orphan (its process is gone) never blocks."""
-        here = set(self._engine.dispatcher.active_run_ids()) | self._engine.job_refs.active_ids()
+        here = (set(self._engine.dispatcher.active_run_ids()) | self._engine.job_refs.active_ids()
+                | self._engine.adopted_arrays.held_ids())
         runs = [r for status in (RunStatus.RUNNING, RunStatus.QUEUED)  # queued: waiting for room (run queue)
                 for r in self._catalog.list_runs(job_name, 20, str(status))]
         if any(r.id not in here for r in runs):
             interrupted: list = []
             fixed = set(reconcile_orphans(self._catalog, here, adopt=self._engine.dispatcher.adopt,
-                                          interrupted=interrupted))
+                                          interrupted=interrupted, adopt_array=self._engine.adopted_arrays.adopt))
             if interrupted:  # remote work: never on the scheduler's thread
                 threading.Thread(target=kill_interrupted_leftovers,
                                  args=(self._catalog, self._engine.pool, interrupted),

@@ -24,6 +24,7 @@ from ..core.events import (
     NodeRunFinished,
     NodeRunOutput,
     NodeRunStarted,
+    NodeRunStateChanged,
     NodeSeen,
     Notification,
     RunFinished,
@@ -43,6 +44,7 @@ class EngineBridge(QObject):
     nodeRunOutput = Signal(int, int, str, str)               # run_id, node_run_id, node, text (coalesced)
     outputArrived = Signal(object)                           # {(run_id, node_run_id, node): characters} per flush
     nodeRunFinished = Signal(int, int, str, str, object, str)  # run_id, node_run_id, node, status, exit code, message
+    nodeRunStateChanged = Signal(int, int, str, str, str)    # run_id, node_run_id, node, status (queued...), message
     runFinished = Signal(int, str, str)                      # run_id, job_name, status
     nodeSeen = Signal(str, bool, str)                        # node, reachable, message
     notification = Signal(str, str, object, str)             # kind, job_name, run_id, text (engine Notification)
@@ -158,6 +160,9 @@ class EngineBridge(QObject):
         elif isinstance(event, NodeRunFinished):
             self.nodeRunFinished.emit(event.run_id, event.node_run_id, event.node, str(event.status),
                                       event.exit_code, event.message)
+        elif isinstance(event, NodeRunStateChanged):
+            self.nodeRunStateChanged.emit(event.run_id, event.node_run_id, event.node, str(event.status),
+                                          event.message)
         elif isinstance(event, RunFinished):
             self.runFinished.emit(event.run_id, event.job_name, str(event.status))
         elif isinstance(event, NodeSeen):

@@ -142,7 +142,7 @@ class MainWindow(QMainWindow):
     def _wire(self) -> None:
         b = self.bridge
         b.changed.connect(lambda: self._refresh_timer.start())
-        for signal in (b.runStarted, b.nodeRunStarted, b.nodeRunFinished, b.runFinished):
+        for signal in (b.runStarted, b.nodeRunStarted, b.nodeRunStateChanged, b.nodeRunFinished, b.runFinished):
             signal.connect(self.run_view.on_event)
         b.outputArrived.connect(self.run_view.on_output_arrived)
         self.run_view.bridge = b

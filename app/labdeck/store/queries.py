@@ -24,10 +24,10 @@ def recent_statuses(catalog: Catalog, limit: int = 8) -> dict[str, list[tuple[in
 
 
 def busy_nodes(catalog: Catalog) -> dict[str, int]:
-    """node name -> number of node runs running or pending on it now."""
+    """node name -> number of node runs running, pending or queued (by a batch scheduler) on it now."""
     rows = catalog._rows(
         "SELECT nr.node_name, COUNT(*) AS n FROM node_runs nr JOIN runs r ON r.id = nr.run_id "
-        "WHERE r.status = 'running' AND nr.status IN ('running', 'pending') GROUP BY nr.node_name")
+        "WHERE r.status = 'running' AND nr.status IN ('running', 'pending', 'queued') GROUP BY nr.node_name")
     return {r["node_name"]: r["n"] for r in rows}
 
 

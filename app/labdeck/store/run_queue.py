@@ -124,6 +124,17 @@ def task_runs(catalog: Catalog, run_id: int) -> list[tuple[Run, dict]]:
     return result
 
 
+def placed_and_detached(catalog: Catalog, run_id: int) -> bool:
+    """Whether every task of a planned run has its task run and none still going on is attached
+    (each one's node runs are detached, so they outlive the process that started them)."""
+    rows = catalog._rows(
+        "SELECT q.tasks_total, (SELECT COUNT(DISTINCT task) FROM runs WHERE workflow_run_id = q.run_id) AS placed, "
+        "(SELECT COUNT(*) FROM runs c JOIN node_runs n ON n.run_id = c.id LEFT JOIN detached_runs d "
+        " ON d.node_run_id = n.id WHERE c.workflow_run_id = q.run_id AND c.status IN ('queued', 'running') "
+        " AND d.node_run_id IS NULL) AS attached FROM run_queue q WHERE q.run_id = ?", (run_id,))
+    return bool(rows) and rows[0]["placed"] >= max(1, rows[0]["tasks_total"]) and rows[0]["attached"] == 0
+
+
 def latest_task_statuses(catalog: Catalog, run_id: int) -> dict[str, tuple[str, str]]:
     """task -> (status, note) of its latest task run."""
     rows = catalog._rows("SELECT task, status, note FROM runs WHERE id IN (SELECT MAX(id) FROM runs "
@@ -132,16 +143,20 @@ def latest_task_statuses(catalog: Catalog, run_id: int) -> dict[str, tuple[str, 
 
 
 def progress(catalog: Catalog, run_id: int) -> dict:
-    """total, done (succeeded), failed, running and waiting tasks of a planned run. An item
-    that is retried counts once, by the outcome of its latest task run."""
+    """total, done (succeeded), failed, running, queued (in a batch scheduler's queue: a Slurm
+    array's pending tasks) and waiting tasks of a planned run. An item that is retried counts
+    once, by the outcome of its latest task run."""
     total_row = catalog._rows("SELECT tasks_total FROM run_queue WHERE run_id = ?", (run_id,))
     latest = catalog._rows(
-        "SELECT r.status FROM runs r WHERE r.id IN (SELECT MAX(id) FROM runs WHERE workflow_run_id = ? "
+        "SELECT r.status, (SELECT nr.status FROM node_runs nr WHERE nr.run_id = r.id ORDER BY nr.id DESC LIMIT 1) "
+        "AS node_status FROM runs r WHERE r.id IN (SELECT MAX(id) FROM runs WHERE workflow_run_id = ? "
         "GROUP BY task)", (run_id,))
-    counts = {"done": 0, "failed": 0, "running": 0}
+    counts = {"done": 0, "failed": 0, "running": 0, "queued": 0}
     for row in latest:
         status = row["status"]
         key = "done" if status == "succeeded" else "running" if status in WAITING_STATUSES else "failed"
+        if key == "running" and row["node_status"] == "queued":
+            key = "queued"
         counts[key] += 1
     total = total_row[0]["tasks_total"] if total_row else len(latest)
     return {"total": total, **counts, "waiting": max(0, total - sum(counts.values()))}
@@ -158,6 +173,8 @@ def describe_progress(p: dict) -> str:
         text += f", {p['failed']} failed"
     if p["running"]:
         text += f", {p['running']} running"
+    if p.get("queued"):
+        text += f", {p['queued']} queued"
     return text
 
 
@@ -179,7 +196,7 @@ def step_states(catalog: Catalog, run_id: int, names: list[str]) -> dict[str, st
         seen = by_step.get(name)
         if not seen:
             states[name] = "skipped" if run.status.is_final else "pending"
-        elif any(s in ("running", "pending") for s in seen):
+        elif any(s in ("running", "pending", "queued") for s in seen):
             states[name] = "running"
         elif all(s == "succeeded" for s in seen):
             states[name] = "succeeded"

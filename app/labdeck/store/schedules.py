@@ -5,8 +5,8 @@ changes made by another process (the CLI beside a running daemon) through ``sign
 from __future__ import annotations
 
 import builtins  # ScheduleStore.list shadows list in the class body
-import time
 
+from ..core.clock import SYSTEM_CLOCK, Clock
 from ..core.errors import InvalidInput, NotFound
 from ..core.schedules import CatchUp, Schedule, ScheduleKind, validate
 from .catalog import Catalog
@@ -22,12 +22,13 @@ def _from_row(row: dict) -> Schedule:
 
 
 class ScheduleStore:
-    def __init__(self, catalog: Catalog):
+    def __init__(self, catalog: Catalog, clock: Clock = SYSTEM_CLOCK):
         self.catalog = catalog
+        self.clock = clock  # "now", from which fires count: the scheduler's clock
 
     def add(self, schedule: Schedule) -> Schedule:
         """Validate and store; the schedule counts fires from now on (none before it existed)."""
-        now = time.time()
+        now = self.clock.time()
         schedule.created_at = schedule.created_at or now
         schedule.last_checked = schedule.last_checked or now
         validate(schedule)
@@ -51,7 +52,7 @@ class ScheduleStore:
             raise NotFound(f"schedule of job '{schedule.job_name}' was never stored (add it first)")
         self.get(schedule.id)  # NotFound if it was removed meanwhile
         self._check_after(schedule)
-        now = time.time()
+        now = self.clock.time()
         with self.catalog._tx() as db:
             db.table("schedules").update(schedule.id, {
                 "job_id": job.id, "kind": str(schedule.kind), "expr": schedule.expr, "tz": schedule.tz,
@@ -87,7 +88,7 @@ class ScheduleStore:
     def set_enabled(self, schedule_id: int, enabled: bool) -> None:
         """Enabling again starts counting fires from now: the paused time is not "missed"."""
         schedule = self.get(schedule_id)
-        now = time.time()
+        now = self.clock.time()
         changes = {"enabled": int(enabled), "updated_at": now}
         if enabled and not schedule.enabled:
             changes["last_checked"] = now
@@ -106,7 +107,7 @@ class ScheduleStore:
     def set_paused(self, paused: bool) -> None:
         """Resuming starts counting fires from now for every schedule."""
         if not paused and self.paused():
-            now = time.time()
+            now = self.clock.time()
             with self.catalog._tx() as db:
                 db.execute("UPDATE schedules SET last_checked = ?, updated_at = ?", (now, now))
         self.catalog.set_setting(PAUSED_SETTING, "1" if paused else "0")

@@ -28,6 +28,7 @@ HostKeyCheck = Callable[[str, str, str, str], None]
 
 CONNECT_TIMEOUT_S = 8.0
 KEEPALIVE_S = 5
+DEAD_PEER_S = 20  # a silently dead peer fails writes after this long instead of the kernel's 15 minutes
 IDLE_CHECK_AFTER_S = 15.0
 MAX_CHANNELS = 8  # below OpenSSH's default MaxSessions of 10, leaving room for kill and probe
 
@@ -87,8 +88,7 @@ def _open_socket(target: SshTarget, timeout: float) -> socket.socket:
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
     if sys.platform.startswith("linux"):
-        # A silently dead peer fails writes after 20 s instead of the kernel's 15 minutes.
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, 20_000)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(DEAD_PEER_S * 1000))
     return sock
 
 

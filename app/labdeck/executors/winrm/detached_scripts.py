@@ -23,7 +23,7 @@ no character of the step can reach the outer cmd's parser. That inner command li
 
 - a cmd step: ``"%ComSpec%" /D /V:OFF /S /C "<text>"``, ``/V:ON`` with the text escaped when it
   holds LabDeck's ``!LABDECK_...!`` references (as an attached cmd step runs, see
-  ``winrm_commands.cmd_text``);
+  ``launch.cmd_text``);
 - a PowerShell step: ``powershell.exe ... -EncodedCommand <UTF-16LE base64>`` (never parsed by cmd);
 - scripts by extension, uploaded into the run folder: ``.bat``/``.cmd`` as ``call "!LABDECK_SCRIPT!"``,
   ``.py`` as ``python "!LABDECK_SCRIPT!"``, ``.ps1`` as ``& $env:LABDECK_SCRIPT`` in PowerShell.
@@ -45,16 +45,15 @@ from .commands import (
     POWERSHELL_FLAGS,
     REMOTE_ROOT,
     UTF8_CODEPAGE,
-    _prelude,
-    _set_env,
-    cmd_text,
     encode_powershell,
-    helper_script,
+    prelude,
     ps_quote,
     safe_path_part,
-    script_payload,
+    set_env,
 )
+from .helpers import helper_script
 from .job_objects import LAUNCHER_JOB
+from .launch import cmd_text, script_payload
 
 LAUNCHER_MARK = "# labdeck-detached-launcher"
 LAUNCHER_NAME = "launch.ps1"
@@ -83,7 +82,7 @@ def script_path(remote_dir: str, index: int, filename: str) -> str:
 
 def powershell_step_text(payload: str, utf8: bool) -> str:
     """What ``powershell.exe -EncodedCommand`` runs for a PowerShell step."""
-    lines = [*_prelude(utf8), "[Console]::SetIn([System.IO.TextReader]::Null)",
+    lines = [*prelude(utf8), "[Console]::SetIn([System.IO.TextReader]::Null)",
              "$ErrorActionPreference = 'Continue'", "$global:LASTEXITCODE = 0",
              "# labdeck-payload", payload, "# labdeck-payload-end", "exit $LASTEXITCODE"]
     return "\n".join(lines) + "\n"
@@ -206,7 +205,7 @@ def launcher_script(remote_dir: str, steps: list[DetachedStep], env: dict[str, s
              f"$runRel = {ps_quote(remote_dir)}", _LAUNCHER_HEAD.strip(),
              f"$psFlags = {ps_quote(' '.join(POWERSHELL_FLAGS[:-1]))}", _INVOKE_STEP.strip()]
     extra = {name: value for step in steps for name, value in step.env}
-    lines += [_set_env(name, value) for name, value in (extra | env).items()]
+    lines += [set_env(name, value) for name, value in (extra | env).items()]
     lines += [f"[Environment]::SetEnvironmentVariable({ps_quote(name)}, (Join-Path $env:USERPROFILE {ps_quote(path)}))"
               for name, path in (profile_paths or {}).items()]
     lines.append(LAUNCHER_JOB.strip())  # what a step starts stays findable (executors/winrm/job_objects.py)

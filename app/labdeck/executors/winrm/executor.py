@@ -1,6 +1,6 @@
 """The ``winrm`` executor: commands and scripts on a Windows node over WinRM.
 
-A step runs as a launch script (``winrm_commands``) on a shell reused from the node's pool.
+A step runs as a launch script (``launch.py``) on a shell reused from the node's pool.
 Output goes to the sink as each Receive returns; the engine's deadline and cancel are checked
 between receives, each of which is bounded in time (pywinrm's own loop retries forever). A
 stop kills the step's process tree with ``taskkill /T /F`` on a second shell, checks that it is
@@ -35,26 +35,20 @@ from ...core.status import KillState
 from ..base import CommandRequest, Deadline, Ending, ExecResult, OutputSink, stop_reason
 from ..windows_cmd import script_bytes
 from .clixml import ClixmlDecoder, decode_stderr
-from .commands import (
-    codepage_for,
-    command_payload,
-    download_script,
-    home_script,
-    is_utf8,
-    kill_script,
-    launch_script,
-    parse_key_values,
-    parse_probe,
-    powershell_command,
-    preflight_script,
-    probe_script,
-    script_payload,
-    script_remote_path,
-    split_pid_mark,
-    upload_script,
-)
+from .commands import codepage_for, is_utf8, powershell_command, script_remote_path
 from .detached import WinrmDetachedOps
 from .faults import fault_text
+from .helpers import (
+    download_script,
+    home_script,
+    kill_script,
+    parse_key_values,
+    parse_probe,
+    preflight_script,
+    probe_script,
+    upload_script,
+)
+from .launch import command_payload, launch_script, script_payload, split_pid_mark
 from .preflight import PreflightCheck, judge_quotas
 from .session import (
     SIGNAL_TERMINATE,

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 
-from .commands import helper_script
+from .helpers import helper_script
 
 PART_SUFFIX_PS = "'.labdeck-part'"
 _DRIVE_ONLY = re.compile(r"^[A-Za-z]:$")

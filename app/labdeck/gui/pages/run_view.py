@@ -256,7 +256,7 @@ class RunView(QWidget):
 
     def _tick(self) -> None:
         for row, nr in enumerate(self.node_runs.values()):  # in matrix row order
-            if nr.status.value == "running" and row < self.matrix.rowCount():
+            if nr.status.value in ("running", "queued") and row < self.matrix.rowCount():
                 self.matrix.item(row, 3).setText(fmt_duration(nr.duration_s))
         self._update_progress()
         self._ticks += 1

@@ -74,7 +74,7 @@ class RunsPage(QWidget):
         self.job = QComboBox()
         self.node = QComboBox()
         self.status = QComboBox()
-        self.status.addItems([ALL, "running", "succeeded", "failed", "timed_out", "cancelled", "interrupted",
+        self.status.addItems([ALL, "queued", "running", "succeeded", "failed", "timed_out", "cancelled", "interrupted",
                               "missed", "skipped"])
         self.use_since = QCheckBox("Since")
         self.since = QDateEdit(QDate.currentDate().addDays(-7))
