@@ -6,7 +6,7 @@ references measured in the same run.
 Measured, interleaved, ``--runs`` times each after one unmeasured warm-up each:
 
   labdeck   ``python -m labdeck.cli --data-dir D node list`` (the installed ``labdeck`` script
-            does the same), on a catalog with 20 nodes, 5 jobs and 200 runs
+            does the same), on a catalog with 20 nodes (3 of them down), 5 jobs and 200 runs
   sqlite    reference: ``python -c`` that opens the same catalog with the standard sqlite3
             module and reads the nodes table (the least a Python CLI can do for this command)
   python    reference floor: ``python -c pass``
@@ -52,6 +52,9 @@ def make_catalog(data_dir: Path) -> Path:
         run, _ = catalog.create_run(f"job{i % 5}", None, Trigger.CLI, {}, "tag:lab", ["node00"],
                                     lambda run_id, node: data_dir / f"{run_id}.log")
         catalog.finish_run(run.id, run.status.__class__("succeeded"))
+    from labdeck.store import node_down
+    for i in range(3):  # nodes the engine found down: the list shows "down since HH:MM: <reason>"
+        node_down.mark_down(catalog, f"node{i:02d}", time.time(), "connection refused")
     catalog.close()
     return paths.catalog_path(data_dir)
 

@@ -65,7 +65,8 @@ def test_upload_dialog_takes_pasted_space_separated_paths_and_stays_open_on_a_mi
     assert dialog.isVisible() and "typo.bin" in dialog.error.text()   # still open, the reason shown
     dialog.sources.clear()
     dialog.accept()                                      # the engine refuses the targets: still open
-    assert dialog.isVisible() and "no-such-node" in dialog.error.text()
+    qtbot.waitUntil(lambda: "no-such-node" in dialog.error.text(), timeout=10_000)  # it answers off the GUI thread
+    assert dialog.isVisible()
     assert dialog.paths() == [str(a), str(b)]            # nothing typed was lost
     dialog.reject()
 
@@ -107,8 +108,8 @@ def test_right_click_on_a_node_selects_it_and_its_menu_acts_on_it(qtbot, window,
     texts, menu = _right_click(page.view, row)
     assert page.selected_names() == ["spare"]
     assert {"Edit…", "Test", "Remove"} <= set(texts)
-    next(a for a in menu.actions() if a.text() == "Remove").trigger()
-    assert "spare" not in [n.name for n in engine.catalog.list_nodes()]
+    next(a for a in menu.actions() if a.text() == "Remove").trigger()  # the engine removes it off the GUI thread
+    qtbot.waitUntil(lambda: "spare" not in [n.name for n in engine.catalog.list_nodes()], timeout=10_000)
 
 
 def test_every_table_has_a_right_click_menu(qtbot, window, engine):

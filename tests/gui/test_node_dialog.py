@@ -112,8 +112,8 @@ def test_edit_and_remove_node(qtbot, window, engine, sshd_node, add_node):
     page.remove_nodes()
     assert "box" in [n.name for n in engine.catalog.list_nodes()]
     window.confirm_answer = True
-    page.remove_nodes()
-    assert "box" not in [n.name for n in engine.catalog.list_nodes()]
+    page.remove_nodes()  # the engine removes it off the GUI thread
+    qtbot.waitUntil(lambda: "box" not in [n.name for n in engine.catalog.list_nodes()], timeout=10_000)
     assert window.asked == ["Remove nodes", "Remove nodes"]
 
 

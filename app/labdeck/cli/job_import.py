@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ..core.errors import InvalidInput
 from ..core.schedules import parse_tz
-from .common import open_engine
+from .common import open_catalog
 
 
 def add_arguments(imp) -> None:
@@ -28,8 +28,8 @@ def cmd_import_rundeck(args) -> int:
 
     parse_tz(args.tz)
     conversions = parse_rundeck(args.file, Overrides(project=args.project, targets=args.targets, tz=args.tz))
-    with open_engine(args) as engine:
-        check_conversions(engine.catalog, conversions, targets_hint="import with --targets SPEC")
+    with open_catalog(args) as catalog:  # an edit of the catalog: no engine
+        check_conversions(catalog, conversions, targets_hint="import with --targets SPEC")
         report(conversions)
         ready = [c for c in conversions if c.job is not None]
         left_out = [c.name for c in conversions if c.job is None]
@@ -41,7 +41,7 @@ def cmd_import_rundeck(args) -> int:
                                f"({', '.join(left_out)}); see above, or import with --partial to leave them out")
         if not ready:
             raise InvalidInput("nothing was imported: no job in the file converts")
-        commit(engine.catalog, ready, replace=args.replace)
+        commit(catalog, ready, replace=args.replace)
     print(f"imported {len(ready)} jobs" + (f" ({sum(len(c.schedules) for c in ready)} schedules)") +
           (f"; left out: {', '.join(left_out)}" if left_out else ""))
     return 0

@@ -11,7 +11,7 @@ import sys
 
 from ..core.errors import InvalidInput
 from ..importers import FORMATS, parse_inventory
-from .common import open_engine, print_table, read_secret_from_stdin
+from .common import open_catalog, open_engine, print_table, read_secret_from_stdin
 
 
 def register(node_sub) -> None:
@@ -36,26 +36,33 @@ def cmd_import(args) -> int:
     if not candidates:
         raise InvalidInput(f"{args.file}: no nodes found in it")
     secret = read_secret_from_stdin() if args.password_stdin else None
-    with open_engine(args) as engine:
-        importer = engine.node_import
-        plan = importer.plan(candidates, args.tag, args.replace)
-        _show(plan)
-        if args.dry_run:
-            print(f"dry run: {len(plan.to_import)} nodes would be imported; nothing was changed")
-            return 0
-        if not plan.to_import:
-            print("nothing to import: every node in the file already exists (--replace overwrites them)")
-            return 0
-        presented, confirmed = {}, {}
-        if not args.no_check:
-            presented = importer.presented_keys(plan)
-            unreachable = {name: why for name, why in presented.items() if isinstance(why, str)}
-            if unreachable:
-                listed = "; ".join(f"{name}: {why}" for name, why in unreachable.items())
-                raise InvalidInput(f"nothing was imported: {len(unreachable)} nodes did not answer ({listed}); "
-                                   "leave them out, or import with --no-check")
-            confirmed = _confirm_keys(presented, args.accept_host_keys, args.password_stdin)
-        result = importer.commit(plan, confirmed, presented, secret=secret, check=not args.no_check)
+    if args.dry_run or args.no_check:  # nothing to connect to: an edit of the catalog, no engine
+        from ..engine.node_import import NodeImporter
+        with open_catalog(args) as catalog:
+            return _import(args, NodeImporter(catalog, nodes=None), candidates, secret)
+    with open_engine(args) as engine:  # the host keys and logins are checked by the catalog's engine
+        return _import(args, engine.node_import, candidates, secret)
+
+
+def _import(args, importer, candidates, secret: str | None) -> int:
+    plan = importer.plan(candidates, args.tag, args.replace)
+    _show(plan)
+    if args.dry_run:
+        print(f"dry run: {len(plan.to_import)} nodes would be imported; nothing was changed")
+        return 0
+    if not plan.to_import:
+        print("nothing to import: every node in the file already exists (--replace overwrites them)")
+        return 0
+    presented, confirmed = {}, {}
+    if not args.no_check:
+        presented = importer.presented_keys(plan)
+        unreachable = {name: why for name, why in presented.items() if isinstance(why, str)}
+        if unreachable:
+            listed = "; ".join(f"{name}: {why}" for name, why in unreachable.items())
+            raise InvalidInput(f"nothing was imported: {len(unreachable)} nodes did not answer ({listed}); "
+                               "leave them out, or import with --no-check")
+        confirmed = _confirm_keys(presented, args.accept_host_keys, args.password_stdin)
+    result = importer.commit(plan, confirmed, presented, secret=secret, check=not args.no_check)
     print(f"imported {len(result.imported)} nodes" + (" (not checked)" if args.no_check else "") +
           (f"; kept {len(result.kept)} existing: {', '.join(result.kept)}" if result.kept else ""))
     for name, why in result.probe_failures.items():

@@ -8,6 +8,7 @@ from dataclasses import asdict, replace
 from ..core.errors import InvalidInput
 from ..core.interpreters import check_interpreter
 from ..core.models import WINRM_AUTHS, Node, SlurmSettings, Transport, WinrmSettings
+from ..store import node_down
 from . import node_import
 from .argtypes import PORT, whole_number
 from .common import open_catalog, open_engine, print_json, print_table, read_secret_from_stdin
@@ -147,12 +148,16 @@ def cmd_add(args) -> int:
 def cmd_list(args) -> int:
     with open_catalog(args) as catalog:
         nodes = catalog.list_nodes()
+        down = node_down.down_nodes(catalog)
     if args.json:
-        print_json([{k: v for k, v in asdict(n).items() if k not in ("id",)} for n in nodes])
+        print_json([{**{k: v for k, v in asdict(n).items() if k not in ("id",)},
+                     "down": {"since": down[n.name].since, "reason": down[n.name].reason} if n.name in down else None}
+                    for n in nodes])
         return 0
-    print_table(["NAME", "TRANSPORT", "HOST", "USER", "TAGS", "OS", "CPUS", "LAST SEEN"],
+    print_table(["NAME", "TRANSPORT", "HOST", "USER", "TAGS", "OS", "CPUS", "LAST SEEN", "STATE"],
                 [[n.name, n.transport, f"{n.host}:{n.effective_port}" if n.host else "-", n.username or "-",
-                  ",".join(n.tags) or "-", n.os_family, n.probe.get("cpus"), _ago(n.last_seen)] for n in nodes])
+                  ",".join(n.tags) or "-", n.os_family, n.probe.get("cpus"), _ago(n.last_seen),
+                  down[n.name].text() if n.name in down else ("up" if n.last_seen else "-")] for n in nodes])
     return 0
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from ..store.projects import project_summaries
-from .common import open_engine, print_json, print_table
+from .common import open_catalog, print_json, print_table
 
 
 def register(sub) -> None:
@@ -19,8 +19,8 @@ def register(sub) -> None:
 
 
 def cmd_list(args) -> int:
-    with open_engine(args) as engine:
-        projects = project_summaries(engine.catalog)
+    with open_catalog(args) as catalog:  # a read: the catalog only, no engine
+        projects = project_summaries(catalog)
     if args.json:
         print_json([{"name": p.name, "jobs": p.jobs, "runs": p.runs, "last_run_at": p.last_run_at} for p in projects])
         return 0

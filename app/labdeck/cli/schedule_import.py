@@ -4,7 +4,7 @@ Windows nodes) with its time triggers as schedules, and a report of what did not
 
 from __future__ import annotations
 
-from .common import open_engine
+from .common import open_catalog
 from .job_import import report
 
 
@@ -31,13 +31,13 @@ def cmd_import(args) -> int:
     from ..store.jobfile import check_job
 
     conversion = parse_task(args.file, args.targets, args.tz, args.name, args.project)
-    with open_engine(args) as engine:
-        windows_targets(engine.catalog, args.targets)
+    with open_catalog(args) as catalog:  # an edit of the catalog: no engine
+        windows_targets(catalog, args.targets)
         check_job(conversion.job, f"job '{conversion.name}'")
         report([conversion])
         if args.dry_run:
             print("dry run: nothing was changed")
             return 0
-        commit(engine.catalog, [conversion], replace=args.replace)
+        commit(catalog, [conversion], replace=args.replace)
     print(f"imported job '{conversion.name}' with {len(conversion.schedules)} schedules")
     return 0

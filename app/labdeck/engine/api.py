@@ -14,6 +14,8 @@ import it."""
 
 from __future__ import annotations
 
+import inspect
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -98,14 +100,34 @@ class SchedulerApi(Protocol):
 
 def allowed_calls() -> frozenset[str]:
     """The call paths a client may send: EngineApi's members and those of its parts."""
-    def members(protocol) -> set[str]:
-        return {n for n, v in vars(protocol).items()
+    return frozenset(call_members())
+
+
+@cache
+def call_members() -> dict[str, object]:
+    """Each call path a client may send, with the Protocol member (function or property) it names."""
+    def members(protocol) -> dict[str, object]:
+        return {n: v for n, v in vars(protocol).items()
                 if not n.startswith("_") and (callable(v) or isinstance(v, property))}
     parts = {"nodes": NodesApi, "transfers": TransfersApi, "scheduler": SchedulerApi, "after": AfterApi,
              "node_import": NodeImportApi}
     local = set(parts) | {"close"}  # a client leaves with a Bye; it never closes the engine for the others
-    return frozenset(members(EngineApi) - local
-                     | {f"{part}.{name}" for part, protocol in parts.items() for name in members(protocol)})
+    calls = {name: member for name, member in members(EngineApi).items() if name not in local}
+    for part, protocol in parts.items():
+        calls.update({f"{part}.{name}": member for name, member in members(protocol).items()})
+    return calls
+
+
+@cache
+def call_signature(path: str) -> inspect.Signature | None:
+    """The parameters of the call ``path`` (without ``self``); None when it is not an API call."""
+    member = call_members().get(path)
+    if member is None:
+        return None
+    if isinstance(member, property):
+        return inspect.Signature()
+    signature = inspect.signature(member)
+    return signature.replace(parameters=list(signature.parameters.values())[1:])
 
 
 @runtime_checkable

@@ -32,8 +32,11 @@ from ..core.models import Job, Node, Run, Trigger
 from ..store import engine_files, paths
 from ..store.catalog import Catalog
 from ..store.disk_space import DiskFull, disk_full_message, looks_full
+from . import protocol
+from .api import call_signature
 from .bus import EventBus
-from .protocol import PROTOCOL, Bye, Call, EventMessage, Reply
+from .protocol import PROTOCOL, Bye, Call, Error, EventMessage, Hello, Refused, Result, Welcome
+from .wire_values import WireError
 
 if TYPE_CHECKING:
     from ..executors.pool import ExecutorPool
@@ -86,9 +89,12 @@ def connect(data_dir: Path, start: bool = True, timeout: float = START_TIMEOUT_S
         info = engine_files.read_address(data_dir)
         if info is not None and info.protocol == PROTOCOL:
             try:
-                return Client(info.address, authkey=bytes.fromhex(info.authkey)), info
+                conn = Client(info.address, authkey=bytes.fromhex(info.authkey))
             except (OSError, EOFError, ValueError) as exc:  # a stale address: its engine ended
                 last_error = f"{info.address}: {exc}"
+            else:
+                _greet(conn, max(1.0, end - time.monotonic()))
+                return conn, info
         elif info is not None:
             last_error = f"the engine running has protocol {info.protocol}, this LabDeck speaks {PROTOCOL}"
         if started is None or started.poll() is not None:
@@ -112,6 +118,24 @@ def connect(data_dir: Path, start: bool = True, timeout: float = START_TIMEOUT_S
             raise EngineProcessGone(f"LabDeck's engine for {data_dir} did not answer within {timeout:g} s "
                                     f"({last_error}); see {paths.engine_log_path(data_dir)}")
         time.sleep(0.05)
+
+
+def _greet(conn: Connection, timeout: float) -> None:
+    """Say hello with this LabDeck's protocol version; the engine welcomes or refuses it."""
+    try:
+        protocol.send(conn, Hello(PROTOCOL, os.getpid()))
+        if not conn.poll(timeout):
+            raise EngineProcessGone(f"LabDeck's engine did not answer a hello within {timeout:g} s")
+        answer = protocol.receive(conn)
+    except (OSError, EOFError, WireError) as exc:
+        conn.close()
+        raise EngineProcessGone(f"LabDeck's engine did not take this connection ({exc})") from None
+    if isinstance(answer, Refused):
+        conn.close()
+        raise EngineProcessGone(answer.reason)
+    if not isinstance(answer, Welcome):
+        conn.close()
+        raise EngineProcessGone(f"LabDeck's engine answered a hello with a {type(answer).__name__}")
 
 
 # ---- the client ------------------------------------------------------------------------
@@ -143,11 +167,16 @@ class EngineProcess:
         """``path`` names an Engine method or attribute ("start_job", "nodes.add", "scheduler.running")."""
         if self._gone:
             raise EngineProcessGone(self._gone)
+        signature = call_signature(path)
+        if signature is None:
+            raise LabDeckError(f"'{path}' is not part of LabDeck's engine API")
+        named = dict(signature.bind(*args, **kwargs).arguments)  # a wrong call fails here, as a local one would
         call_id, future = next(self._ids), Future[object]()
+        frame = protocol.to_frame(Call(call_id, path, named))  # WireError: an argument that cannot cross
         self._waiting[call_id] = future
         try:
             with self._send_lock:
-                self._conn.send(Call(call_id, path, args, kwargs))
+                self._conn.send_bytes(frame)
         except (OSError, EOFError) as exc:
             self._waiting.pop(call_id, None)
             raise EngineProcessGone(self._gone or f"LabDeck's engine process cannot be reached ({exc})") from exc
@@ -212,24 +241,30 @@ class EngineProcess:
     # ---- events and replies -----------------------------------------------------------
 
     def _read(self) -> None:
+        refused = ""
         while True:
             try:
-                message = self._conn.recv()
+                message = protocol.receive(self._conn)
             except (OSError, EOFError):
+                break
+            except (WireError, RecursionError) as exc:  # an engine of another make: stop listening to it
+                refused = f" after a message this LabDeck cannot read ({exc})"
+                log.error("the engine sent a message this LabDeck cannot read: %s", exc)
                 break
             if isinstance(message, EventMessage):
                 self.bus.publish(message.event)
-            elif isinstance(message, Reply):
+            elif isinstance(message, (Result, Error)):
                 future = self._waiting.pop(message.id, None)
                 if future is None:
                     continue
-                if message.ok:
+                if isinstance(message, Result):
                     future.set_result(message.value)
-                elif isinstance(message.value, BaseException):
-                    future.set_exception(message.value)
-                else:  # an error that did not cross as an exception: its text
-                    future.set_exception(LabDeckError(str(message.value)))
-        self._gone = (f"LabDeck's engine process (pid {self._info.pid}) stopped (its log: "
+                else:
+                    future.set_exception(message.error)
+            elif isinstance(message, Refused):
+                refused = f": {message.reason}"
+                break
+        self._gone = (f"LabDeck's engine process (pid {self._info.pid}) stopped{refused} (its log: "
                       f"{paths.engine_log_path(self.data_dir)}). Restart LabDeck: runs launched detached keep going "
                       "on their nodes and are picked up again.")
         for future in list(self._waiting.values()):
@@ -249,7 +284,7 @@ class EngineProcess:
         if not self._gone:
             try:
                 with self._send_lock:
-                    self._conn.send(Bye(stop_if_alone=stop_engine, cancel_running=cancel_running))
+                    protocol.send(self._conn, Bye(stop_if_alone=stop_engine, cancel_running=cancel_running))
             except (OSError, EOFError):
                 pass
         if threading.current_thread() is not self._reader:

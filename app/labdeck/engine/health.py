@@ -3,7 +3,11 @@ is placed on it until a probe succeeds again. One watcher probes every node — 
 soon and then less often (2 s, 4 s, ... up to the probe interval), an up node once per probe
 interval (setting ``probe_s``, default 60 s) — so a node that comes back returns by itself
 and the grid's CPU, memory, disk and "last seen" stay current. Each probe's result is saved
-through ``Catalog.mark_node_seen(..., probe=...)`` and announced as a ``NodeSeen`` event."""
+through ``Catalog.mark_node_seen(..., probe=...)`` and announced as a ``NodeSeen`` event.
+
+A node's down state is recorded in the catalog too (store/node_down.py), so every process
+shows it ("down since 14:05: connection refused") and the next engine starts from it: a node
+recorded down stays out of placement until its first probe, which comes at once."""
 
 from __future__ import annotations
 
@@ -14,7 +18,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from ..core.errors import LabDeckError
 from ..core.events import NodeSeen
+from ..store import node_down
 from ..store.catalog import Catalog
 from .bus import EventBus
 from .heartbeat import float_setting
@@ -50,6 +56,8 @@ class NodeHealth:
         self._wake = threading.Event()
         self._probes = ThreadPoolExecutor(max_workers=PROBE_WORKERS, thread_name_prefix="node-probe")
         self._thread: threading.Thread | None = None
+        for down in node_down.down_nodes(catalog).values():  # what the last engine found: probed at once
+            self._states[down.node] = _State(down_since=down.since, reason=down.reason)
 
     def start(self) -> None:
         """Start watching (the engine that owns the catalog does; a short-lived one need not)."""
@@ -94,6 +102,7 @@ class NodeHealth:
                 state.next_probe = time.monotonic() + FIRST_RETRY_S
         if newly:
             log.warning("node %s is down: %s", name, reason)
+            self._record(node_down.mark_down, name, state.down_since, reason)
             self._pool.forget(name)
             if announce:
                 self._bus.publish(NodeSeen(name, False, reason))
@@ -154,6 +163,8 @@ class NodeHealth:
             state.backoff_s = FIRST_RETRY_S
             state.next_probe = time.monotonic() + interval
             state.probing, state.probed = False, True
+        if came_back:
+            self._record(node_down.clear_down, node.name)
         self._bus.publish(NodeSeen(node.name, True))
         if came_back:
             log.warning("node %s answers again", node.name)
@@ -168,6 +179,13 @@ class NodeHealth:
             state.next_probe = time.monotonic() + state.backoff_s
             state.backoff_s = min(interval, state.backoff_s * 2)
         self._on_change()
+
+    def _record(self, write, *args) -> None:
+        """Into the catalog for the other processes; placement here goes by memory whatever happens."""
+        try:
+            write(self._catalog, *args)
+        except (LabDeckError, OSError) as exc:  # a full disk, a locked file: said, not fatal
+            log.warning("could not record node %s's state in the catalog: %s", args[0], exc)
 
     def close(self) -> None:
         self._stop.set()

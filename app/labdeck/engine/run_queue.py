@@ -14,12 +14,13 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from ..core.errors import LabDeckError
-from ..core.events import QueueChanged, RunFinished
+from ..core.events import NodeRunStateChanged, QueueChanged, RunFinished
 from ..core.gpus import gpu_environment
 from ..core.models import Node
 from ..core.status import NodeRunStatus, RunStatus
 from ..store import run_queue as queue_store
 from .adopted_arrays import carried_on_by_its_tasks
+from .lost_tasks import LostTasks
 from .placement import Ledger, node_capacity
 from .planned_run import PlannedRun, Task, TaskOutcome
 from .reconcile import pid_alive
@@ -39,6 +40,7 @@ class RunQueue:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._launcher = ThreadPoolExecutor(max_workers=16, thread_name_prefix="task-launch")
+        self._lost = LostTasks(self, engine)
         self._unsubscribe = engine.bus.subscribe(self._on_event)
         self._thread = threading.Thread(target=self._loop, daemon=True, name="run-queue")
         self._thread.start()
@@ -128,6 +130,7 @@ class RunQueue:
         the next LabDeck re-attaches its tasks and ends it (adopted_arrays.py)."""
         self._stop.set()
         self._wake.set()
+        self._lost.close()
         self._thread.join(timeout=5)
         with self._lock:
             runs = list(self._runs.values())
@@ -279,6 +282,21 @@ class RunQueue:
                 found = self._children.pop(event.run_id, None)
             if found:
                 self._launcher.submit(self._task_run_finished, *found)
+        elif isinstance(event, NodeRunStateChanged) and event.status is NodeRunStatus.NODE_LOST:
+            with self._lock:
+                found = self._children.get(event.run_id)
+            if found:  # a detached item whose node stopped answering: the job's unreachable policy
+                self._launcher.submit(self._lost.node_lost, *found, event)
+
+    def release_child(self, child_run_id: int, planned: PlannedRun, task: Task) -> bool:
+        """Forget the task run ``child_run_id`` of ``task`` (its end no longer counts for the task):
+        False when it already ended or was released."""
+        with self._lock:
+            found = self._children.get(child_run_id)
+            if found is None or found[0] is not planned or found[1] is not task:
+                return False
+            del self._children[child_run_id]
+            return True
 
     def _task_run_finished(self, planned: PlannedRun, task: Task) -> None:
         node_runs = self._engine.catalog.node_runs(task.child_run_id)

@@ -4,7 +4,8 @@ and placement, node health, rules and restarts, notifier, and the scheduler once
 the app asks for it), and serves every other LabDeck process of that catalog — the app,
 ``labdeck daemon``, each ``labdeck run`` — as clients (engine/engine_process.py) over one
 authenticated stream connection (multiprocessing.connection: a Unix socket, or a named pipe on
-Windows) whose messages are engine/protocol.py's.
+Windows) carrying engine/protocol.py's typed JSON frames; a client that breaks the protocol is
+told why in one line and disconnected, and the others are served on.
 
 It is started on demand by the first process that needs it and lives while a client is
 connected or it has work (runs, queued runs, a pending restart, a transfer); after
@@ -13,6 +14,7 @@ terminal that started them."""
 
 from __future__ import annotations
 
+import builtins
 import logging
 import os
 import secrets
@@ -20,20 +22,22 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from multiprocessing.connection import Connection, Listener
 from pathlib import Path
 
 from ..core.errors import LabDeckError
 from ..core.events import NodeRunOutput
 from ..store import engine_files, paths
-from .api import allowed_calls
-from .protocol import PROTOCOL, Bye, Call, EventMessage, Reply, portable, reply_for
+from . import protocol
+from .api import call_signature
+from .protocol import OUTPUT_PIECE, PROTOCOL, EventMessage
+from .wire_values import CLASSES, WireError, conforms, known_class
 
 log = logging.getLogger(__name__)
 FLUSH_S = 0.05
 LINGER_ENV = "LABDECK_ENGINE_LINGER_S"
 LINGER_S = 30.0
-ALLOWED = allowed_calls()
 
 
 class _Client:
@@ -45,47 +49,106 @@ class _Client:
         self.number = number
         self.send_lock = threading.Lock()
         self.gone = threading.Event()
+        self.welcomed = False
         self.calls = ThreadPoolExecutor(max_workers=8, thread_name_prefix=f"engine-client{number}")
 
     def send(self, message) -> None:
-        if self.gone.is_set():
+        if self.gone.is_set() or not self.welcomed:
             return
+        self._send(message)
+
+    def _send(self, message) -> None:
+        try:
+            frame = protocol.to_frame(message)
+        except WireError as exc:  # a value that cannot cross: the caller gets an error, never silence
+            if not isinstance(message, (protocol.Result, protocol.Error)):
+                log.warning("an engine message cannot be sent to client %s: %s", self.number, exc)
+                return
+            frame = protocol.to_frame(protocol.Error(message.id, LabDeckError(f"internal error: {exc}")))
         try:
             with self.send_lock:
-                self.conn.send(message)
+                self.conn.send_bytes(frame)
         except (OSError, EOFError, ValueError):
             self.gone.set()
 
     def serve(self) -> None:
-        bye: Bye | None = None
+        bye: protocol.Bye | None = None
         while not self.gone.is_set():
             try:
-                message = self.conn.recv()
+                message = protocol.receive(self.conn)
+                if not self.welcomed:
+                    self._greet(message)
+                    continue
+                if isinstance(message, protocol.Bye):
+                    bye = message
+                    break
+                if not isinstance(message, protocol.Call):
+                    raise WireError(f"a client may not send a {type(message).__name__} message")
+                self.calls.submit(self._run_call, message, self._bound(message))
             except (OSError, EOFError):
                 break
-            except Exception as exc:  # noqa: BLE001 - a message this engine cannot read: drop the client, not the engine
-                log.warning("client %s sent an unreadable message (%s); disconnecting it", self.number, exc)
+            except WireError as exc:  # not the protocol: say why in one line, close; never run any of it
+                log.warning("client %s broke the engine protocol (%s); disconnecting it", self.number, exc)
+                self._send(protocol.Refused(f"LabDeck's engine refused the connection: {exc}"))
                 break
-            if isinstance(message, Bye):
-                bye = message
+            except Exception:  # noqa: BLE001 - whatever a client sends costs it its connection, never the engine
+                log.exception("client %s sent a message the engine could not take; disconnecting it", self.number)
+                self._send(protocol.Refused("LabDeck's engine refused the connection: a message it could not read"))
                 break
-            if isinstance(message, Call):
-                self.calls.submit(self._run_call, message)
         self.calls.shutdown(wait=bye is not None, cancel_futures=bye is None)
         self.service.client_left(self, bye)
 
-    def _run_call(self, call: Call) -> None:
+    def _greet(self, message) -> None:
+        if not isinstance(message, protocol.Hello):
+            raise WireError("the first message must be a hello")
+        if message.protocol != protocol.PROTOCOL:
+            raise WireError(f"this engine speaks protocol {protocol.PROTOCOL}, the client {message.protocol}; "
+                            "restart LabDeck so both are the same version")
+        self.welcomed = True
+        self._send(protocol.Welcome(protocol.PROTOCOL, os.getpid()))
+
+    def _bound(self, call: protocol.Call) -> dict | None:
+        """The call's arguments checked against the API's parameters (None: not an API call,
+        which gets an error reply). An unknown or ill-typed argument breaks the protocol."""
+        signature = call_signature(call.method)
+        if signature is None:
+            return None
         try:
-            if call.path not in ALLOWED:  # the typed API only, never the engine's insides
-                raise LabDeckError(f"'{call.path}' is not part of LabDeck's engine API")
+            signature.bind(**call.args)
+        except TypeError as exc:
+            raise WireError(f"{call.method}: {exc}") from None
+        hints = _argument_hints(call.method)
+        for name, value in call.args.items():
+            if not conforms(value, hints.get(name, object)):
+                raise WireError(f"{call.method}: argument {name!r} has the wrong type ({type(value).__name__})")
+        return call.args
+
+    def _run_call(self, call: protocol.Call, args: dict | None) -> None:
+        try:
+            if args is None:  # the typed API only, never the engine's insides
+                raise LabDeckError(f"'{call.method}' is not part of LabDeck's engine API")
             target = self.service.engine
-            for part in call.path.split("."):
+            for part in call.method.split("."):
                 target = getattr(target, part)
-            value = target(*call.args, **call.kwargs) if callable(target) else target
+            value = target(**args) if callable(target) else target
         except Exception as exc:  # noqa: BLE001 - any error of the call is the client's answer
-            self.send(Reply(call.id, False, portable(exc)))
+            self.send(protocol.Error(call.id, exc))
             return
-        self.send(reply_for(call, value))
+        self.send(protocol.Result(call.id, value))
+
+
+@cache
+def _argument_hints(path: str) -> dict[str, object]:
+    """The API's parameter annotations of ``path`` resolved to classes (object where a name is
+    not a wire class: such an argument is still decoded only into known classes)."""
+    namespace = {name: known_class(name) for name in CLASSES}
+    hints = {}
+    for name, parameter in call_signature(path).parameters.items():
+        try:
+            hints[name] = eval(parameter.annotation, {"__builtins__": builtins}, namespace)  # noqa: S307 - our source
+        except Exception:  # noqa: BLE001 - a type-checking-only name (JumpLookup): left unchecked
+            hints[name] = object
+    return hints
 
 
 class EngineService:
@@ -121,7 +184,7 @@ class EngineService:
                 self._idle_since = None
             threading.Thread(target=client.serve, daemon=True, name=f"engine-client{number}").start()
 
-    def client_left(self, client: _Client, bye: Bye | None) -> None:
+    def client_left(self, client: _Client, bye: protocol.Bye | None) -> None:
         client.gone.set()
         # Off the list before the connection closes: the client returns from close() on that EOF,
         # and a stop asked by the next client at once must find this one gone (or it is not alone).
@@ -159,9 +222,11 @@ class EngineService:
                 return
             clients = self._clients_now()
             for (run_id, node_run_id, node), chunks in output.items():
-                message = EventMessage(NodeRunOutput(run_id, node_run_id, node, "".join(chunks)))
-                for client in clients:
-                    client.send(message)
+                text = "".join(chunks)
+                for start in range(0, len(text), OUTPUT_PIECE):  # every frame well below the frame limit
+                    message = EventMessage(NodeRunOutput(run_id, node_run_id, node, text[start:start + OUTPUT_PIECE]))
+                    for client in clients:
+                        client.send(message)
 
     # ---- life ---------------------------------------------------------------------------
 

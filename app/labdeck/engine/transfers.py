@@ -76,8 +76,8 @@ class Transfer:
     done: threading.Event = field(default_factory=threading.Event)
     cancelled: bool = False
 
-    def __reduce__(self):  # sent from the engine process: events and threads stay behind
-        return TransferSummary, (self.id, self.request, list(self.nodes))
+    def __wire__(self) -> TransferSummary:  # sent from the engine process: events and threads stay behind
+        return TransferSummary(self.id, self.request, list(self.nodes))
 
     @property
     def ok(self) -> bool:

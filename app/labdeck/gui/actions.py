@@ -11,7 +11,7 @@ from ..core.errors import LabDeckError
 from ..core.models import Trigger
 from ..engine.api import EngineApi
 from .dialogs.run_dialogs import OptionsDialog
-from .workers import run_async
+from .engine_calls import call_engine
 
 
 def ask_yes_no(parent: QWidget, title: str, text: str) -> bool:
@@ -66,8 +66,4 @@ class Actions(QObject):
     def _call(self, fn, on_done, failure: str = "") -> None:
         """The engine call off the GUI thread (it may cross to the engine process, which can be
         busy); its result, or its failure in one line, comes back as a signal."""
-        def failed(exc: Exception) -> None:
-            text = str(exc) if isinstance(exc, LabDeckError) else f"unexpected {type(exc).__name__}: {exc}"
-            self.error.emit(failure + text)
-
-        run_async(fn, on_done, failed)
+        call_engine(fn, on_done, self.error.emit, failure)

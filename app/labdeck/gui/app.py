@@ -120,7 +120,7 @@ def run_app(data_dir: str | Path | None = None, argv: list[str] | None = None, m
         instance.close()
         lock.unlock()
         return 1
-    window.start_scheduling()  # another process may already schedule this catalog: shown, not fatal
+    window.start_scheduling_in_background()  # another process may already schedule this catalog: shown, not fatal
     app.setQuitOnLastWindowClosed(window.tray is None)
     instance.set_target(window.bring_to_front)
     window.quitRequested.connect(app.quit)

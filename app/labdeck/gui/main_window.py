@@ -161,7 +161,7 @@ class MainWindow(QMainWindow):
         self.jobs_page.schedulesRequested.connect(self.open_schedules)
         self.jobs_page.historyRequested.connect(self.open_history)
         self.nodes_page.openRun.connect(self.open_run)
-        self.schedules_page.update_state()
+        self.schedules_page.update_state_later()
         self.queue_page.attach(b)
         self.queue_page.openRun.connect(self.open_run)
         self.queue_page.error.connect(self.show_error)
@@ -220,9 +220,13 @@ class MainWindow(QMainWindow):
         """Fire schedules from this app; if another LabDeck process already does, the status bar says so."""
         return self.schedules_page.start_scheduling()
 
+    def start_scheduling_in_background(self) -> None:
+        """The same, off the GUI thread (the app's start)."""
+        self.schedules_page.start_scheduling_in_background()
+
     def _scheduler_state(self, state: str, text: str) -> None:
         short = {"here": "scheduling on", "paused": "scheduling PAUSED", "other": "scheduled by another process",
-                 "none": "scheduling off"}[state]
+                 "none": "scheduling off", "unknown": "scheduling unknown"}[state]
         self.scheduler_label.setText(f"  {short}  ")
         self.scheduler_label.setToolTip(text)
         self.scheduler_label.setStyleSheet("color:#e65100;" if state in ("paused", "none") else "")

@@ -222,6 +222,17 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (node_run_id, attempt)
         )""",
     ],
+    # a node the engine found down, until a probe succeeds: every process shows it (#16)
+    ["""CREATE TABLE node_down (
+            node_name TEXT PRIMARY KEY,
+            since REAL NOT NULL,
+            reason TEXT NOT NULL DEFAULT ''
+        )""",
+     # a removed node's record goes with it (a new node of that name starts up); a rename carries it
+     """CREATE TRIGGER node_down_removed AFTER DELETE ON nodes
+        BEGIN DELETE FROM node_down WHERE node_name = OLD.name; END""",
+     """CREATE TRIGGER node_down_renamed AFTER UPDATE OF name ON nodes WHEN OLD.name != NEW.name
+        BEGIN UPDATE node_down SET node_name = NEW.name WHERE node_name = OLD.name; END"""],
 ]
 
 

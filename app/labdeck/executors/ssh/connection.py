@@ -302,6 +302,11 @@ class SshConnection:
             while data := chan.recv(65536):
                 out += data
             chan.status_event.wait(timeout)
+            transport = chan.get_transport()
+            if chan.exit_status == -1 and (transport is None or not transport.is_active()):
+                # the connection was closed under the command (this process dropped it, or it
+                # died): its output so far is not its answer (a status poll would read "gone")
+                raise EOFError("the connection closed before the command ended")
             self.mark_ok()
             return out.decode("utf-8", errors="replace")
         except (paramiko.SSHException, OSError, EOFError) as exc:

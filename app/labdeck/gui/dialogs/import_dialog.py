@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from ...core.errors import LabDeckError
 from ...core.models import Transport
 from ...importers import FORMATS, parse_inventory
-from ..workers import run_async
+from ..engine_calls import call_engine
 from .node_dialog import ERR_STYLE, INFO_STYLE, OK_STYLE
 
 COLUMNS = ("Import", "Name", "Transport", "Address", "User", "Tags", "Via", "Status", "Host key", "Notes")
@@ -203,19 +203,17 @@ class ImportNodesDialog(QDialog):
             state = Qt.CheckState.Checked if candidate.node.name in names else Qt.CheckState.Unchecked
             self.table.item(row, 0).setCheckState(state)
 
-    def _plan(self):
+    def _planner(self):
+        """What to plan, read from the widgets here; the plan itself is the engine's, asked on a worker."""
+        ticked, replace = self.ticked(), self.replace.isChecked()
         tags = [t.strip() for t in self.tags.text().replace(";", ",").split(",") if t.strip()]
-        return self.engine.node_import.plan(self.ticked(), tags, self.replace.isChecked())
+        return lambda: self.engine.node_import.plan(ticked, tags, replace)
 
     def check(self) -> None:
-        try:
-            plan = self._plan()
-        except LabDeckError as exc:
-            self._finish_check(False, str(exc))
-            return
+        planner = self._planner()
         self._set_busy(True, "Connecting to the nodes to read their host keys…")
-        run_async(lambda: self.engine.node_import.presented_keys(plan), self._checked,
-                  lambda exc: self._finish_check(False, str(exc)))
+        call_engine(lambda: self.engine.node_import.presented_keys(planner()), self._checked,
+                    lambda text: self._finish_check(False, text))
 
     def _checked(self, presented: dict) -> None:
         self.presented.update(presented)
@@ -236,19 +234,19 @@ class ImportNodesDialog(QDialog):
 
     def run_import(self) -> None:
         check = not self.no_check.isChecked()
-        try:
-            plan = self._plan()
-        except LabDeckError as exc:
-            self._finish_import(None, str(exc))
-            return
-        confirmed = {}
-        if check:
-            confirmed = {c.node.name: self.presented[c.node.name][2] for c in plan.to_import
-                         if isinstance(self.presented.get(c.node.name), tuple)}
+        planner, presented = self._planner(), dict(self.presented)
         secret = self.password.text() or None
-        self._set_busy(True, f"Logging in to {len(plan.to_import)} nodes…")
-        run_async(lambda: self.engine.node_import.commit(plan, confirmed, self.presented, secret=secret, check=check),
-                  lambda result: self._finish_import(result, ""), lambda exc: self._finish_import(None, str(exc)))
+
+        def plan_and_commit():
+            plan = planner()
+            confirmed = {}
+            if check:
+                confirmed = {c.node.name: presented[c.node.name][2] for c in plan.to_import
+                             if isinstance(presented.get(c.node.name), tuple)}
+            return self.engine.node_import.commit(plan, confirmed, presented, secret=secret, check=check)
+        self._set_busy(True, f"Logging in to {len(self.ticked())} nodes…")
+        call_engine(plan_and_commit, lambda result: self._finish_import(result, ""),
+                    lambda text: self._finish_import(None, text))
 
     def _finish_import(self, result, error: str) -> None:
         self._set_busy(False)

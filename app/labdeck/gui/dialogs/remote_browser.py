@@ -24,6 +24,7 @@ from ...core.transfers import Direction, RemoteEntry, TransferFinished
 from ...engine.api import EngineApi
 from ...engine.transfers import TransferRequest
 from ..actions import ask_yes_no
+from ..engine_calls import call_engine
 from ..models.transfer_model import human_size
 from ..widgets.page_parts import add_buttons, read_only_table
 from ..workers import run_async
@@ -154,11 +155,11 @@ class RemoteBrowser(QDialog):
             self._start(TransferRequest(Direction.PUT, list(files), self.path.text().strip() or ".", self.node_name))
 
     def _start(self, request: TransferRequest) -> None:
-        try:
-            transfer = self.engine.transfers.start(request)
-        except Exception as exc:  # noqa: BLE001 - shown, never raised into Qt
-            self.failed.emit(str(exc))
-            return
+        self.status.setText("starting the transfer…")  # the engine answers on a worker, never on the GUI thread
+        call_engine(lambda: self.engine.transfers.start(request), lambda t: self._started(request, t),
+                    self.failed.emit)
+
+    def _started(self, request: TransferRequest, transfer) -> None:
         self.status.setText(f"transfer #{transfer.id} started (see Transfers)")
         if request.direction is Direction.PUT:
             self._uploads.add(transfer.id)

@@ -12,6 +12,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 
 from ...core.metrics import MetricSample, sample_from_probe
 from ...core.models import Node
+from ...store.node_down import NodeDown
 from ..status_style import fmt_ago, status_color, status_icon, status_label
 
 RECENT_ROLE = Qt.ItemDataRole.UserRole + 1   # list of (run id, status), oldest first
@@ -56,12 +57,17 @@ def _gb(mb) -> str:
 
 
 def node_state(node: Node, busy: int, seen: dict[str, tuple[bool, str, float]], recent: list[tuple[int, str]],
-               lost_at: float | None = None) -> tuple[str, str]:
+               lost_at: float | None = None, down: NodeDown | None = None) -> tuple[str, str]:
     """(state, explanation): busy, unreachable, idle or unknown. The newest word wins: a node
     that failed to answer, then answered a probe (from this window or any other process, which
-    moves ``last_seen``), is idle again."""
+    moves ``last_seen``), is idle again. ``down``: the engine's record that the node is down
+    ("down since 14:05: connection refused"), until a probe clears it."""
     if busy:
         return "busy", f"{busy} node run(s) in progress"
+    if down is not None:
+        ok, _, when = seen.get(node.name, (False, "", 0.0))
+        if not (ok and when >= down.since):
+            return "unreachable", down.text()
     answered = node.last_seen or 0.0
     if node.name in seen:
         ok, message, when = seen[node.name]
@@ -82,6 +88,7 @@ class NodeTableModel(QAbstractTableModel):
         self._busy: dict[str, int] = {}
         self._seen: dict[str, tuple[bool, str, float]] = {}
         self._lost_at: dict[str, float] = {}   # when each node's last unreachable node run ended
+        self._down: dict[str, NodeDown] = {}   # the engine's record of nodes found down (any process)
         self._metrics: dict[str, list[MetricSample]] = {}
         self._cache: list[tuple | None] = []   # per row: texts, tooltips, state icon, state colour, recent, gauges
 
@@ -89,9 +96,11 @@ class NodeTableModel(QAbstractTableModel):
     # ---- updates ---------------------------------------------------------------------------
 
     def set_data(self, nodes: list[Node], recent: dict[str, list[tuple[int, str]]], busy: dict[str, int],
-                 metrics: dict[str, list[MetricSample]] | None = None, lost_at: dict[str, float] | None = None) -> None:
+                 metrics: dict[str, list[MetricSample]] | None = None, lost_at: dict[str, float] | None = None,
+                 down: dict[str, NodeDown] | None = None) -> None:
         self.beginResetModel()
         self._nodes, self._recent, self._busy = list(nodes), recent, busy
+        self._down = down or {}
         self._metrics = metrics or {}
         self._lost_at = lost_at or {}
         self._cache = [None] * len(self._nodes)
@@ -111,8 +120,17 @@ class NodeTableModel(QAbstractTableModel):
         for n in self._nodes:
             if n.name == name:
                 return node_state(n, self._busy.get(n.name, 0), self._seen, self._recent.get(n.name, []),
-                                  self._lost_at.get(n.name))[0]
+                                  self._lost_at.get(n.name), self._down.get(n.name))[0]
         return "unknown"
+
+    def down_text(self, name: str) -> str:
+        """"down since 14:05: <reason>" while the node's state comes from the engine's record, else ""."""
+        for n in self._nodes:
+            if n.name == name and name in self._down:
+                state, why = node_state(n, self._busy.get(name, 0), self._seen, self._recent.get(name, []),
+                                        self._lost_at.get(name), self._down[name])
+                return why if state == "unreachable" and why == self._down[name].text() else ""
+        return ""
 
     # ---- Qt model API ------------------------------------------------------------------------
 
@@ -154,10 +172,14 @@ class NodeTableModel(QAbstractTableModel):
     def _compute(self, row: int) -> tuple:
         node = self._nodes[row]
         recent = self._recent.get(node.name, [])
-        state, why = node_state(node, self._busy.get(node.name, 0), self._seen, recent, self._lost_at.get(node.name))
+        state, why = node_state(node, self._busy.get(node.name, 0), self._seen, recent, self._lost_at.get(node.name),
+                                self._down.get(node.name))
         texts = [self._display(node, col, recent) for col in range(len(COLUMNS))]
         tips = [self._tooltip(node, col, recent) for col in range(len(COLUMNS))]
         texts[STATE_COLUMN], tips[STATE_COLUMN] = state, why
+        down = self._down.get(node.name)
+        if state == "unreachable" and down is not None and why == down.text():  # the engine's record: since when
+            texts[STATE_COLUMN] = down.short_text()
         icon = status_icon({"unreachable": "unreachable", "busy": "running", "idle": "succeeded"}.get(state, "pending"))
         color = status_color("unreachable") if state == "unreachable" else None
         samples = self._metrics.get(node.name, [])

@@ -8,14 +8,14 @@ from __future__ import annotations
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QSplitter, QTableView, QVBoxLayout, QWidget
 
-from ...core.errors import LabDeckError
 from ...engine.api import EngineApi
-from ...store import queries, trends
+from ...store import node_down, queries, trends
 from ...store.metrics import MetricStore
 from ..actions import Actions, ask_yes_no
 from ..dialogs.import_dialog import ImportNodesDialog
 from ..dialogs.node_dialog import NodeDialog
 from ..dialogs.run_dialogs import RunOnNodesDialog
+from ..engine_calls import call_engine
 from ..models.node_model import COLUMNS, METRIC_COLUMNS, METRIC_ROLE, RECENT_COLUMN, RECENT_ROLE, NodeTableModel
 from ..status_style import plural
 from ..widgets.context_menu import button_entries, install_menu
@@ -117,7 +117,7 @@ class NodesPage(QWidget):
         recent = queries.recent_statuses(catalog, 8)
         lost = [name for name, runs in recent.items() if runs and runs[-1][1] == "unreachable"]
         self.model.set_data(nodes, recent, queries.busy_nodes(catalog), self.metrics.histories(3600),
-                            trends.last_unreachable(catalog, lost))
+                            trends.last_unreachable(catalog, lost), node_down.down_nodes(catalog))
         self.select_names(names)
         self.empty.setVisible(len(nodes) <= 1 and all(n.transport == "local" for n in nodes))
         self._show_detail()
@@ -204,12 +204,9 @@ class NodesPage(QWidget):
                                          f"Remove {', '.join(names)} from LabDeck?\n"
                                          "Their run history stays; saved passwords are deleted."):
             return
-        for name in names:
-            try:
-                self.engine.nodes.remove(name)
-            except LabDeckError as exc:
-                self.actions.error.emit(str(exc))
-        self.refresh()
+        for name in names:  # off the GUI thread: the engine may be busy; a failure goes to the banner
+            call_engine(lambda n=name: self.engine.nodes.remove(n), lambda _: self.refresh(), self.actions.error.emit,
+                        f"Cannot remove {name}: ")
 
     def test_nodes(self) -> None:
         for name in self.selected_names():
@@ -265,7 +262,8 @@ class NodesPage(QWidget):
         name = names[0] if len(names) == 1 else None
         if name is None:
             return self.panel.show_node(None, [], [])
-        self.panel.show_node(name, self.metrics.history(name), trends.node_recent_runs(self.engine.catalog, name))
+        down = self.model.down_text(name)
+        self.panel.show_node(name, self.metrics.history(name), trends.node_recent_runs(self.engine.catalog, name), down)
 
     def _test_all(self) -> None:
         self.view.selectAll()

@@ -23,6 +23,7 @@ from ...core.errors import LabDeckError
 from ...core.events import StepChanged
 from ...engine.api import EngineApi
 from ...store import run_queue, run_waits
+from ..engine_calls import call_engine
 from ..status_style import status_icon
 from ..widgets.array_panel import ArrayPanel
 from ..widgets.context_menu import button_entries, install_menu
@@ -235,17 +236,16 @@ class QueuePage(QWidget):
 
     def _cancel(self) -> None:
         run_id = self.selected_run_id()
-        if run_id is not None:
-            self._act(lambda: self.engine.cancel(run_id))
+        if run_id is not None:  # the engine's calls run off the GUI thread, failures go to the banner
+            call_engine(lambda: self.engine.cancel(run_id), lambda _: self.refresh(), self.error.emit,
+                        f"Cannot cancel run #{run_id}: ")
 
     def _rerun(self) -> None:
-        if self.detail_run_id is None:
+        run_id = self.detail_run_id
+        if run_id is None:
             return
-        try:
-            run = self.engine.rerun_failed(self.detail_run_id)
-        except LabDeckError as exc:
-            return self.error.emit(str(exc))
-        self.show_run(run.id)
+        call_engine(lambda: self.engine.rerun_failed(run_id), lambda run: self.show_run(run.id), self.error.emit,
+                    f"Cannot re-run the failed items of run #{run_id}: ")
 
     def _act(self, action) -> None:
         try:

@@ -32,12 +32,12 @@ from ...store.schedules import ScheduleStore
 from ..actions import ask_yes_no
 from ..dialogs.schedule_dialog import WARN_COLOR, ScheduleDialog
 from ..dialogs.taskscheduler_dialog import TaskSchedulerImportDialog
+from ..engine_calls import call_engine
 from ..scheduling import next_fire_text, scheduler_state, start_scheduling
 from ..status_style import dot_icon, fmt_ago, is_dark, status_color, status_icon, status_label
 from ..widgets.flow_layout import FlowLayout
 from ..widgets.page_parts import add_buttons, read_only_table
 from ..widgets.upcoming_runs import UpcomingRuns
-from ..workers import run_async
 
 COLUMNS = ["Job", "Schedule", "Zone", "Next fire", "Enabled", "Catch-up", "Last result"]
 ALL = "(all jobs)"
@@ -124,6 +124,14 @@ class SchedulesPage(QWidget):
         self.update_state()
         return self.start_error
 
+    def start_scheduling_in_background(self) -> None:
+        """start_scheduling off the GUI thread (the app's start): the window is up while the
+        engine takes over; its answer, or why there is none, shows as the state."""
+        def done(error: str | None) -> None:
+            self.start_error = error
+            self.update_state_later()
+        call_engine(lambda: start_scheduling(self.engine), done, done)
+
     def update_state(self) -> None:
         self._show_state(scheduler_state(self.engine))
 
@@ -139,14 +147,17 @@ class SchedulesPage(QWidget):
             self._state_busy = False
             self._show_state(result)
 
-        def failed(_exc) -> None:
+        def failed(why: str) -> None:  # the engine did not answer: the window says so, not the old state
             self._state_busy = False
+            self._show_state(("unknown", f"Scheduling: unknown — {why}"))
 
-        run_async(lambda: scheduler_state(self.engine), done, failed)
+        call_engine(lambda: scheduler_state(self.engine), done, failed,
+                    "LabDeck's engine did not say who schedules: ")
 
     def _show_state(self, state_text: tuple[str, str]) -> None:
         state, text = state_text
-        color = {"here": "#2e7d32", "paused": "#e65100", "other": "#1565c0", "none": "#c62828"}[state]
+        color = {"here": "#2e7d32", "paused": "#e65100", "other": "#1565c0", "none": "#c62828",
+                 "unknown": "#757575"}[state]
         self.state_label.setText(f"<span style='color:{color}'>●</span> {text}")
         self.state_label.setToolTip(self.start_error or "")
         if (state, text) != self.state:
@@ -185,7 +196,7 @@ class SchedulesPage(QWidget):
         self.timeline_title.setText(
             f"<b>Upcoming runs</b> — the next 24 hours, grouped by hour (local time): {summary}")
         if with_state:
-            self.update_state()
+            self.update_state_later()  # an engine question: never on the GUI thread
 
     def _fill_jobs(self) -> None:
         names = [j.name for j in self.engine.catalog.list_jobs()]

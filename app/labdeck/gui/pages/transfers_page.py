@@ -30,6 +30,7 @@ from ...core.errors import LabDeckError
 from ...core.transfers import Direction
 from ...engine.api import EngineApi
 from ...engine.transfers import TransferRequest
+from ..engine_calls import call_engine
 from ..models.transfer_model import FILE_PCT, NODE_PCT, ProgressDelegate, TransferTableModel
 from ..widgets.context_menu import button_entries, install_menu
 from ..widgets.page_parts import add_buttons
@@ -44,7 +45,8 @@ class TransferDialog(QDialog):
                  submit=None):
         super().__init__(parent)
         self.direction = direction
-        self.submit = submit          # (TransferRequest) -> error text or None; None: just accept
+        self.submit = submit          # (TransferRequest, done) -> None; done(error text or None); None: just accept
+        self.submitting = False
         put = direction is Direction.PUT
         self.setWindowTitle("Upload to nodes" if put else "Collect from nodes")
         self.setMinimumWidth(620)
@@ -95,6 +97,7 @@ class TransferDialog(QDialog):
         form.addRow("Nodes at once", self.max_parallel)
         form.addRow(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
@@ -157,9 +160,18 @@ class TransferDialog(QDialog):
         return None
 
     def accept(self) -> None:
+        if self.submitting:
+            return
         problem = self.problem()
-        if problem is None and self.submit is not None:
-            problem = self.submit(self.request())
+        if problem or self.submit is None:
+            return self._submitted(problem)
+        self.submitting = True  # the engine answers on a worker; the dialog stays open (and usable) till then
+        self.ok_button.setEnabled(False)
+        self.submit(self.request(), self._submitted)
+
+    def _submitted(self, problem: str | None) -> None:
+        self.submitting = False
+        self.ok_button.setEnabled(True)
         if problem:
             self.error.setText(problem)
             self.error.show()
@@ -259,16 +271,17 @@ class TransfersPage(QWidget):
         dialog.open()
         return dialog
 
-    def _submit(self, request: TransferRequest) -> str | None:
-        """Start it from the dialog; the engine's refusal goes back to the dialog, which stays open."""
-        try:
-            transfer = self.engine.transfers.start(request)
-        except LabDeckError as exc:
-            return str(exc)
-        self.actions.info.emit(f"Transfer #{transfer.id} started on {len(transfer.nodes)} node(s)")
-        return None
+    def _submit(self, request: TransferRequest, done) -> None:
+        """Start it from the dialog, off the GUI thread; the engine's refusal goes back to the
+        dialog, which stays open."""
+        def started(transfer) -> None:
+            self.actions.info.emit(f"Transfer #{transfer.id} started on {len(transfer.nodes)} node(s)")
+            done(None)
+        call_engine(lambda: self.engine.transfers.start(request), started, done)
 
     def start(self, request: TransferRequest):
+        """Start a transfer and return it (for scripts and tests: this waits for the engine's
+        answer; the window's own Upload and Collect go through the dialog, which does not)."""
         try:
             transfer = self.engine.transfers.start(request)
         except LabDeckError as exc:
@@ -280,12 +293,12 @@ class TransfersPage(QWidget):
     def cancel(self) -> None:
         for row in self._selected_rows():
             if row.state in ("queued", "running"):
-                self.engine.transfers.cancel(row.transfer_id, row.node)
+                call_engine(lambda r=row: self.engine.transfers.cancel(r.transfer_id, r.node), None,
+                            self.actions.error.emit, f"Cannot cancel transfer #{row.transfer_id}: ")
 
     def retry(self) -> None:
         for transfer_id in sorted({r.transfer_id for r in self._selected_rows() if r.state in ("failed", "cancelled")}):
-            try:
-                transfer = self.engine.transfers.retry(transfer_id)
-                self.actions.info.emit(f"Transfer #{transfer_id} retried as #{transfer.id}")
-            except LabDeckError as exc:
-                self.actions.error.emit(str(exc))
+            call_engine(lambda t=transfer_id: self.engine.transfers.retry(t),
+                        lambda transfer, t=transfer_id: self.actions.info.emit(f"Transfer #{t} retried as "
+                                                                               f"#{transfer.id}"),
+                        self.actions.error.emit, f"Cannot retry transfer #{transfer_id}: ")

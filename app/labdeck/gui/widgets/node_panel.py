@@ -10,7 +10,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QTableWidgetItem, QVBoxLayout, QWidget
 
 from ...core.metrics import MetricSample
-from ..status_style import fmt_duration, fmt_time, status_icon, status_label
+from ..status_style import fmt_duration, fmt_time, status_color, status_icon, status_label
 from .charts import ChartHost
 from .page_parts import read_only_table
 
@@ -101,7 +101,8 @@ class NodePanel(QWidget):
         layout.addWidget(self.title)
         layout.addLayout(body, 1)
 
-    def show_node(self, name: str | None, samples: list[MetricSample], runs: list[dict]) -> None:
+    def show_node(self, name: str | None, samples: list[MetricSample], runs: list[dict], down: str = "") -> None:
+        """``down``: "down since 14:05: connection refused" when the engine found the node down."""
         self.node_name = name
         if name is None:
             self.title.setText("Select a node to see its last day and its recent runs.")
@@ -111,7 +112,10 @@ class NodePanel(QWidget):
         note = "" if samples else " — no probes stored yet: press Test, or wait for the next periodic probe"
         self.chart.show()
         self.chart.set_samples(samples)
-        self.title.setText(f"<b>{html.escape(name)}</b> · the last day{note} &nbsp; {legend_html(self.chart.series)}")
+        colour = status_color("unreachable").name()
+        down_html = f" · <span style='color:{colour}'>{html.escape(down)}</span>" if down else ""
+        self.title.setText(f"<b>{html.escape(name)}</b>{down_html} · the last day{note} &nbsp; "
+                           f"{legend_html(self.chart.series)}")
         self.runs.show()
         self.runs.setRowCount(len(runs))
         for row, r in enumerate(runs):
