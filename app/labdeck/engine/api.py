@@ -15,9 +15,10 @@ import it."""
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 if TYPE_CHECKING:
     from ..core.models import Job, Node, Run, Trigger
@@ -126,7 +127,7 @@ def call_signature(path: str) -> inspect.Signature | None:
         return None
     if isinstance(member, property):
         return inspect.Signature()
-    signature = inspect.signature(member)
+    signature = inspect.signature(cast(Callable[..., Any], member))
     return signature.replace(parameters=list(signature.parameters.values())[1:])
 
 

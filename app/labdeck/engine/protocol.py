@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, fields
 
+from ..core.events import Event
 from .wire_values import WireError, decode, decode_error, encode, encode_error
 
 PROTOCOL = 2
@@ -69,7 +70,7 @@ class Error:
 
 @dataclass(frozen=True)
 class EventMessage:
-    event: object  # one of core/events.py's Event types
+    event: Event
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ _PLAIN = {"protocol": int, "pid": int, "id": int, "method": str, "stop_if_alone"
 
 def to_frame(message) -> bytes:
     """The frame for ``message``; WireError when a value cannot cross or the frame is too big."""
-    data = {"type": _TYPE_OF[type(message)]}
+    data: dict[str, object] = {"type": _TYPE_OF[type(message)]}
     for f in fields(message):
         value = getattr(message, f.name)
         if f.name == "args":

@@ -143,7 +143,9 @@ def _argument_hints(path: str) -> dict[str, object]:
     not a wire class: such an argument is still decoded only into known classes)."""
     namespace = {name: known_class(name) for name in CLASSES}
     hints = {}
-    for name, parameter in call_signature(path).parameters.items():
+    signature = call_signature(path)
+    assert signature is not None  # asked only for calls the API has
+    for name, parameter in signature.parameters.items():
         try:
             hints[name] = eval(parameter.annotation, {"__builtins__": builtins}, namespace)  # noqa: S307 - our source
         except Exception:  # noqa: BLE001 - a type-checking-only name (JumpLookup): left unchecked
