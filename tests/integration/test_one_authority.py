@@ -87,7 +87,10 @@ def test_a_node_killed_mid_array_moves_its_items_and_gets_nothing_new(client, ss
 
 @pytest.mark.parametrize("policy", ["wait", "fail"])
 def test_in_flight_items_on_a_dead_node_follow_the_jobs_unreachable_policy(client, sshd_node, policy):
-    add_sshd_node(client, sshd_node, tags=["lab"])
+    # Added unchecked, the node is first probed by the engine's health watcher; once that probe is
+    # in, the next is a probe interval away, so the items (not a probe) are what find it gone.
+    add_sshd_node(client, sshd_node, tags=["lab"], check=False)
+    wait_for(lambda: client.catalog.get_node(sshd_node.name).last_seen, 30, "the watcher's first probe")
     add_job(client, f"name: hold\ntargets: tag:lab\narray: 2\nslots_per_node: 2\n"
                     f"policy: {{unreachable: {policy}, unreachable_wait_s: 30}}\nsteps: ['sleep 2; echo done']\n")
     sshd_node.stop()  # the node goes away before its items reach it (killing sshd under a running command
