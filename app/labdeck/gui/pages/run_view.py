@@ -8,13 +8,11 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
     QSplitter,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -26,33 +24,23 @@ from ...engine.api import EngineApi
 from ...store.attempts import attempts_of_runs, run_chain
 from ...store.log_progress import LogProgress
 from ..actions import Actions
-from ..models.transfer_model import PERCENT_ROLE, STATE_ROLE, ProgressDelegate
-from ..status_style import fmt_duration, fmt_time, status_color, status_icon, status_label
+from ..status_style import fmt_time, status_label
 from ..widgets.child_runs import ChildRuns
 from ..widgets.context_menu import install_menu
 from ..widgets.log_view import LogView
-from ..widgets.page_parts import read_only_table
+from ..widgets.node_run_matrix import (
+    apply_progress,
+    color_name,
+    fill_row,
+    node_matrix,
+    progress_of,
+    status_of,
+    tick_durations,
+)
 from ..widgets.run_timeline import RunTimeline
 from ..workers import run_async
 
-COLUMNS = ["Node", "Status", "Exit", "Duration", "Attempt", "Message", "Progress", "Lines", "Last line"]
-PROGRESS_COL, LINES_COL, LAST_LINE_COL = 6, 7, 8
 TIMELINE_EVERY_TICKS = 3   # seconds between redraws of a running run's timeline
-_BRUSHES: dict[str, QBrush] = {}
-
-
-def _status_brush(status: str) -> QBrush:
-    """The pale status background of a matrix cell, made once per status."""
-    brush = _BRUSHES.get(status)
-    if brush is None:
-        color = QColor(status_color(status))
-        color.setAlpha(45)
-        brush = _BRUSHES[status] = QBrush(color)
-    return brush
-
-
-def _color_name(status: str) -> str:
-    return status_color(status).name()   # readable on a dark palette too
 
 
 class RunView(QWidget):
@@ -85,10 +73,7 @@ class RunView(QWidget):
         for b in (self.cancel_node_button, self.cancel_run_button, self.rerun_button):
             bar.addWidget(b)
 
-        self.matrix = read_only_table(COLUMNS, alternating=False)
-        self.matrix.setItemDelegateForColumn(PROGRESS_COL, ProgressDelegate(self.matrix))
-        self.matrix.horizontalHeaderItem(PROGRESS_COL).setToolTip(
-            "What the step reported with a '::progress 42' or 'LABDECK_PROGRESS=42' line")
+        self.matrix = node_matrix()
         self.progress = LogProgress()
         self._progress_busy = self._progress_again = False
         self.bridge = None   # the EngineBridge, when the main window has one (live_progress)
@@ -174,17 +159,17 @@ class RunView(QWidget):
             self.matrix.setRowCount(len(node_runs))
             self._shown_rows = []
         for row, nr in enumerate(node_runs):
-            self._fill_row(row, nr)
+            fill_row(self.matrix, row, nr, self._shown_rows)
         self._update_progress()
         if self.tabs.currentWidget() is self.timeline:
             self._timeline_timer.start()
         counts: dict[str, int] = {}
         for nr in node_runs:
             counts[nr.status.value] = counts.get(nr.status.value, 0) + 1
-        parts = " · ".join(f"<span style='color:{_color_name(s)}'>■</span> {n} {status_label(s)}"
+        parts = " · ".join(f"<span style='color:{color_name(s)}'>■</span> {n} {status_label(s)}"
                            for s, n in sorted(counts.items()))
         header = (f"<h2>Run #{run.id} — {run.job_name}</h2>",
-                  f"<b style='color:{_color_name(run.status.value)}'>{status_label(run.status.value)}</b>"
+                  f"<b style='color:{color_name(run.status.value)}'>{status_label(run.status.value)}</b>"
                   f" · started {fmt_time(run.started_at)} · {run.trigger.value} · targets <code>{run.targets}</code>"
                   + (f" · <i>{html.escape(run.note)}</i>" if run.note else "") + f"<br>{parts}")
         self.children.show_run(self.engine.catalog, run)
@@ -198,41 +183,12 @@ class RunView(QWidget):
             self.ticker.stop()
         self._update_buttons()
 
-    def _fill_row(self, row: int, nr: NodeRun) -> None:
-        status = nr.status.value
-        exit_text = "" if nr.exit_code is None else str(nr.exit_code)
-        message = nr.message
-        kill = nr.kill_state.value.replace("_", " ") if nr.kill_state else ""
-        if kill and kill not in message:
-            message += f" ({kill})"
-        cells = [nr.node_name, status_label(status), exit_text, fmt_duration(nr.duration_s), str(nr.attempt), message]
-        shown = (status, *cells)
-        while len(self._shown_rows) <= row:
-            self._shown_rows.append(())
-        if self._shown_rows[row] == shown:
-            return
-        self._shown_rows[row] = shown
-        for col, text in enumerate(cells):
-            item = self.matrix.item(row, col)
-            if item is None:
-                item = QTableWidgetItem()
-                self.matrix.setItem(row, col, item)
-            item.setText(text)
-            if col == 0:
-                item.setData(Qt.ItemDataRole.UserRole, nr.node_name)
-            if col == 1:
-                item.setIcon(status_icon(status))
-                item.setData(Qt.ItemDataRole.UserRole, status)
-                item.setBackground(_status_brush(status))
-                item.setToolTip(f"{nr.node_name}: {status_label(status)}")
-            if col == 5:
-                item.setToolTip(message)
-
     def status_of(self, node: str) -> str | None:
-        for row in range(self.matrix.rowCount()):
-            if self.matrix.item(row, 0).text() == node:
-                return self.matrix.item(row, 1).data(Qt.ItemDataRole.UserRole)
-        return None
+        return status_of(self.matrix, node)
+
+    def progress_of(self, node: str) -> tuple[str, str, str] | None:
+        """(progress, lines, last line) as the matrix shows them for ``node``."""
+        return progress_of(self.matrix, node)
 
     def select_node(self, node: str) -> None:
         for row in range(self.matrix.rowCount()):
@@ -255,9 +211,7 @@ class RunView(QWidget):
         self._update_buttons()
 
     def _tick(self) -> None:
-        for row, nr in enumerate(self.node_runs.values()):  # in matrix row order
-            if nr.status.value in ("running", "queued") and row < self.matrix.rowCount():
-                self.matrix.item(row, 3).setText(fmt_duration(nr.duration_s))
+        tick_durations(self.matrix, list(self.node_runs.values()))  # in matrix row order
         self._update_progress()
         self._ticks += 1
         if self._ticks % TIMELINE_EVERY_TICKS == 0:   # a growing bar: a redraw every few seconds is enough
@@ -304,7 +258,7 @@ class RunView(QWidget):
                 if snapshot is not None:
                     live[nr.node_name] = snapshot
         if live:
-            self._apply_progress(live)
+            apply_progress(self.matrix, list(self.node_runs.values()), live)
         logs = [(nr.node_name, nr.log_path) for nr in self.node_runs.values()
                 if nr.log_path and nr.node_name not in live]
         if not logs:
@@ -322,7 +276,7 @@ class RunView(QWidget):
         def done(result) -> None:
             self._progress_busy = False
             if tracker is self.progress:   # still the same run
-                self._apply_progress(result)
+                apply_progress(self.matrix, list(self.node_runs.values()), result)
             if self._progress_again:
                 self._update_progress()
 
@@ -330,35 +284,6 @@ class RunView(QWidget):
             self._progress_busy = False
 
         run_async(read, done, failed)
-
-    def _apply_progress(self, result: dict[str, tuple[int, str, float | None]]) -> None:
-        for row, nr in enumerate(self.node_runs.values()):
-            if row >= self.matrix.rowCount() or nr.node_name not in result:
-                continue
-            lines, last_line, percent = result[nr.node_name]   # percent None: no progress line, no bar
-            status = nr.status.value
-            cells = {PROGRESS_COL: "" if percent is None else f"{percent:.0f}%",
-                     LINES_COL: f"{lines:,}", LAST_LINE_COL: last_line}
-            for col, text in cells.items():
-                item = self.matrix.item(row, col)
-                if item is None:
-                    item = QTableWidgetItem()
-                    self.matrix.setItem(row, col, item)
-                if item.text() != text:
-                    item.setText(text)
-                    if col == LAST_LINE_COL:
-                        item.setToolTip(text)
-            item = self.matrix.item(row, PROGRESS_COL)
-            item.setData(PERCENT_ROLE, None if percent is None else int(percent))
-            item.setData(STATE_ROLE, {"failed": "failed", "cancelled": "cancelled", "timed_out": "failed"}.get(status))
-
-    def progress_of(self, node: str) -> tuple[str, str, str] | None:
-        """(progress, lines, last line) as the matrix shows them for ``node``."""
-        for row in range(self.matrix.rowCount()):
-            if self.matrix.item(row, 0).text() == node:
-                return tuple(self.matrix.item(row, c).text() if self.matrix.item(row, c) else ""
-                             for c in (PROGRESS_COL, LINES_COL, LAST_LINE_COL))
-        return None
 
     def _update_buttons(self) -> None:
         running = self.run_id is not None and getattr(self, "run",
