@@ -15,7 +15,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDialog,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -33,15 +32,15 @@ from ...core.models import Transport
 from ...importers import FORMATS, parse_inventory
 from ..engine_calls import call_engine
 from .node_dialog import ERR_STYLE, INFO_STYLE, OK_STYLE
+from .preview_state import PreviewImportDialog
 
 COLUMNS = ("Import", "Name", "Transport", "Address", "User", "Tags", "Via", "Status", "Host key", "Notes")
 KEY_COLUMN = COLUMNS.index("Host key")
 STATUS_COLUMN = COLUMNS.index("Status")
 
 
-class ImportNodesDialog(QDialog):
+class ImportNodesDialog(PreviewImportDialog):
     checkFinished = Signal(bool, str)   # ok, message shown
-    imported = Signal(list)             # names imported
 
     def __init__(self, engine, parent: QWidget | None = None):
         super().__init__(parent)
@@ -258,24 +257,9 @@ class ImportNodesDialog(QDialog):
         if result.probe_failures:
             text += " Probe failed for " + ", ".join(result.probe_failures) + "."
         self._show(text, OK_STYLE)
-        self.existing |= set(result.imported)
-        for name in result.imported:  # imported: now an existing name, unticked like the others
-            self.ticks.pop(name, None)
-        self._fill()
-        self.imported.emit(result.imported)
+        self._mark_imported(result.imported)
 
     # ---- state ---------------------------------------------------------------------------------
-
-    def _set_busy(self, busy: bool, message: str = "") -> None:
-        self.busy = busy
-        if message:
-            self._show(message, INFO_STYLE)
-        self._update_buttons()
-
-    def _show(self, text: str, style: str) -> None:
-        self.message.setText(text)
-        self.message.setStyleSheet(style)
-        self.message.show()
 
     def _update_buttons(self) -> None:
         ticked = self.ticked()

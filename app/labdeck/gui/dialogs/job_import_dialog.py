@@ -19,7 +19,6 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
-    QDialog,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -39,6 +38,7 @@ from ...engine.job_import import check_conversions, commit
 from ...importers.rundeck_convert import JobConversion
 from ..workers import run_async
 from .node_dialog import ERR_STYLE, INFO_STYLE, OK_STYLE
+from .preview_state import PreviewImportDialog
 
 COLUMNS = ("Import", "Job", "Becomes", "Not converted")
 BECOMES, NOT_CONVERTED = COLUMNS.index("Becomes"), COLUMNS.index("Not converted")
@@ -68,9 +68,8 @@ def not_converted(conversion: JobConversion) -> str:
     return "; ".join(line for line in conversion.not_converted if not line.startswith("not imported")) or "—"
 
 
-class JobImportDialog(QDialog):
+class JobImportDialog(PreviewImportDialog):
     loaded = Signal(bool, str)     # ok, message: the file was read and checked
-    imported = Signal(list)        # names of the jobs imported
     importFailed = Signal(str)
 
     title = "Import jobs"
@@ -340,24 +339,9 @@ class JobImportDialog(QDialog):
             return
         names, schedules = result
         self._show(f"Imported {len(names)} jobs with {schedules} schedules: {', '.join(names)}.", OK_STYLE)
-        self.existing |= set(names)
-        for name in names:   # imported: now an existing name, unticked like the others
-            self.ticks.pop(name, None)
-        self._fill()
-        self.imported.emit(names)
+        self._mark_imported(names)
 
     # ---- state ---------------------------------------------------------------------------------
-
-    def _set_busy(self, busy: bool, message: str = "") -> None:
-        self.busy = busy
-        if message:
-            self._show(message, INFO_STYLE)
-        self._update_buttons()
-
-    def _show(self, text: str, style: str) -> None:
-        self.message.setText(text)
-        self.message.setStyleSheet(style)
-        self.message.show()
 
     def _update_buttons(self) -> None:
         ticked = self.ticked()
