@@ -458,7 +458,7 @@ class SshdCluster:
             names = []
             for _ in range(count):
                 self._counter += 1
-                names.append(f"{prefix}{self._counter:02d}")
+                names.append(f"{prefix}{self._counter:04d}")  # name order is start order, past 99 too
             return names
 
     def start_node_in(self, launch_prefix: list[str], host: str, prefix: str = "nsnode",
