@@ -38,6 +38,9 @@ def test_target_spec_errors_name_the_problem():
         names("  ")
     with pytest.raises(InvalidInput, match="empty tag"):
         names("tag:")
+    for spec in ("gpu1,", "gpu1,,gpu2", ",gpu1"):  # a name was probably meant there
+        with pytest.raises(InvalidInput, match="empty term in targets .*remove the extra comma"):
+            names(spec)
     assert resolve_targets("tag:nothing", NODES, allow_empty=True) == []
 
 

@@ -40,8 +40,8 @@ def resolve_targets(spec: str, nodes: Sequence[Node], allow_empty: bool = False)
     excluded: set[str] = set()
     for raw_term in spec.split(","):
         term = raw_term.strip()
-        if not term:
-            continue
+        if not term:  # "gpu1,", "a,,b": a name was probably meant there
+            raise InvalidInput(f"empty term in targets '{spec}': remove the extra comma or name a node there")
         negate = term.startswith("!")
         if negate:
             term = term[1:].strip()
