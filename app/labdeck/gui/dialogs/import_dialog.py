@@ -96,10 +96,7 @@ class ImportNodesDialog(PreviewImportDialog):
         header.setStretchLastSection(True)
         self.table.itemChanged.connect(self._item_changed)
 
-        self.message = QLabel()
-        self.message.setWordWrap(True)
-        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.message.hide()
+        self.message = self._message_line()
 
         self.check_button = QPushButton("Check nodes")
         self.check_button.setToolTip("Connect to the ticked SSH nodes and show the host key each presents")

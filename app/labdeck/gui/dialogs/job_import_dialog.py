@@ -129,10 +129,7 @@ class JobImportDialog(PreviewImportDialog):
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 1)
 
-        self.message = QLabel()
-        self.message.setWordWrap(True)
-        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.message.hide()
+        self.message = self._message_line()
 
         self.import_button = QPushButton("Import")
         self.import_button.setToolTip("Import every ticked job with its schedules, all of them or none")

@@ -4,7 +4,7 @@ GUI thread, and what an import leaves behind (the imported names are now existin
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QDialog, QLabel
 
 from .node_dialog import INFO_STYLE
@@ -23,6 +23,15 @@ class PreviewImportDialog(QDialog):
 
     def _fill(self) -> None:
         raise NotImplementedError
+
+    @staticmethod
+    def _message_line() -> QLabel:
+        """The dialog's one message line: hidden until something is said, selectable to copy."""
+        line = QLabel()
+        line.setWordWrap(True)
+        line.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        line.hide()
+        return line
 
     def _set_busy(self, busy: bool, message: str = "") -> None:
         self.busy = busy
