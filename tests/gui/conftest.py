@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 
@@ -26,6 +28,13 @@ def window(engine, qtbot):
     win._quitting = True
     win.close()
     win.bridge.detach()
+    # engine calls the test left in flight answer while the catalog is still open (their
+    # callbacks refresh pages from it); a task still running after 5 s is left to its own end
+    from labdeck.gui.workers import in_flight
+
+    end = time.monotonic() + 5
+    while in_flight() and time.monotonic() < end:
+        qtbot.wait(20)
 
 
 @pytest.fixture(scope="session")

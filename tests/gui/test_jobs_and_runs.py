@@ -11,7 +11,8 @@ from tests.gui.conftest import launched, wait_run_final
 
 
 def _click(qtbot, button):
-    assert button.isEnabled()
+    # a button follows the run's state one reload (<= 100 ms after its event) behind the matrix
+    qtbot.waitUntil(button.isEnabled, timeout=5000)
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
 

@@ -113,7 +113,10 @@ def test_edit_and_remove_node(qtbot, window, engine, sshd_node, add_node):
     assert "box" in [n.name for n in engine.catalog.list_nodes()]
     window.confirm_answer = True
     page.remove_nodes()  # the engine removes it off the GUI thread
-    qtbot.waitUntil(lambda: "box" not in [n.name for n in engine.catalog.list_nodes()], timeout=10_000)
+    # the row leaves the page once the engine has removed it (the page refreshes on that answer)
+    qtbot.waitUntil(lambda: "box" not in [page.model.node_at(r).name for r in range(page.model.rowCount())],
+                    timeout=10_000)
+    assert "box" not in [n.name for n in engine.catalog.list_nodes()]
     assert window.asked == ["Remove nodes", "Remove nodes"]
 
 

@@ -50,6 +50,11 @@ def _guard(relay: _Relay, callback: Callable | None):
     return call
 
 
+def in_flight() -> int:
+    """How many started tasks have not yet delivered their result or failure."""
+    return len(_alive)
+
+
 def run_async(fn: Callable[[], object], on_done: Callable[[object], None] | None = None,
               on_error: Callable[[Exception], None] | None = None) -> None:
     relay = _Relay()
