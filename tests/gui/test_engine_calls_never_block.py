@@ -23,6 +23,7 @@ def frozen(qtbot, data_dir):
     """(window, engine, freeze): a MainWindow over the engine process; freeze() stops that process."""
     from labdeck.engine.engine_process import EngineProcess
     from labdeck.gui.main_window import MainWindow
+    from labdeck.gui.workers import in_flight
 
     engine = EngineProcess(data_dir)
     window = MainWindow(engine, use_tray=False)
@@ -31,8 +32,10 @@ def frozen(qtbot, data_dir):
     window.show()
     stopped = []
 
-    def freeze() -> None:
-        engine.call_timeout_s = 2
+    def freeze(deadline_s: float = 2) -> None:
+        # the window's start-up calls answer first: one sent before this still has 120 s to wait
+        qtbot.waitUntil(lambda: in_flight() == 0, timeout=10_000)
+        engine.call_timeout_s = deadline_s
         os.kill(engine.pid, signal.SIGSTOP)
         stopped.append(engine.pid)
     yield window, engine, freeze
@@ -123,3 +126,19 @@ def test_asking_who_schedules_never_holds_the_window(qtbot, frozen):
     returns_at_once(page._tick)
     qtbot.waitUntil(lambda: page.state[0] == "unknown", timeout=15_000)
     assert DEADLINE in page.state_label.text() and window.scheduler_label.text().strip() == "scheduling unknown"
+
+
+def test_calls_hung_on_a_busy_engine_do_not_hold_up_the_windows_other_work(qtbot, frozen, tmp_path):
+    """Six calls wait on a frozen engine with a long deadline (a busy engine, as a user meets
+    it); reading a run's log, which needs no engine, still answers at once."""
+    from labdeck.gui.workers import run_async
+
+    window, engine, freeze = frozen
+    log_file = tmp_path / "node.log"
+    log_file.write_text("line one\n")
+    freeze(deadline_s=30)
+    for _ in range(6):
+        run_async(lambda: engine.call("scheduler.running"), None, lambda _exc: None)
+    read: list[str] = []
+    run_async(log_file.read_text, read.append)
+    qtbot.waitUntil(lambda: read == ["line one\n"], timeout=3000)

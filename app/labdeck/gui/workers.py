@@ -14,6 +14,10 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 log = logging.getLogger(__name__)
 _alive: set[_Relay] = set()
+# The tasks wait on the network, a node or the engine process far more than they use a CPU:
+# Qt's default (one thread per core, two here) let two calls to a busy engine, each bounded
+# only by its 120 s deadline, hold up every log read and every other call behind them.
+POOL_THREADS = 16
 
 
 class _Relay(QObject):
@@ -61,4 +65,7 @@ def run_async(fn: Callable[[], object], on_done: Callable[[object], None] | None
     _alive.add(relay)
     relay.done.connect(_guard(relay, on_done))
     relay.failed.connect(_guard(relay, on_error or (lambda exc: log.error("background task failed: %s", exc))))
-    QThreadPool.globalInstance().start(_Task(fn, relay))
+    pool = QThreadPool.globalInstance()
+    if pool.maxThreadCount() < POOL_THREADS:
+        pool.setMaxThreadCount(POOL_THREADS)
+    pool.start(_Task(fn, relay))
