@@ -177,7 +177,9 @@ def test_one_squeue_call_per_poll_whatever_the_number_of_jobs(engine, slurm, log
     for run in runs:
         assert engine.wait(run.id, 90)
     elapsed = time.monotonic() - started
-    assert all(engine.catalog.get_run(r.id).status is RunStatus.SUCCEEDED for r in runs)
+    ended = {r.id: (engine.catalog.get_run(r.id), engine.catalog.node_runs(r.id)) for r in runs}
+    assert all(run.status is RunStatus.SUCCEEDED for run, _ in ended.values()), \
+        [(run.status, run.note, [(nr.status, nr.message) for nr in nrs]) for run, nrs in ended.values()]
     # six jobs polled every 0.5-5 s each would be dozens of calls; shared, at most one a second
     assert queue.squeue_calls - before <= elapsed / 1.0 + 2
 
