@@ -199,9 +199,11 @@ def test_queue_order_can_be_changed_and_survives_a_restart(data_dir, sshd_node, 
 
 def test_cancelling_an_array_stops_its_running_items_and_starts_no_more(engine, sshd_node):
     add_sshd_node(engine, sshd_node, tags=["lab"])
-    add_job(engine, "name: slow\ntargets: tag:lab\narray: 30\nslots_per_node: 2\nsteps: ['sleep 1']\n")
+    add_job(engine, "name: slow\ntargets: tag:lab\narray: 30\nslots_per_node: 2\nsteps: ['sleep 3']\n")
     run = engine.start_job("slow")
-    wait_for(lambda: run_queue.progress(engine.catalog, run.id)["done"] >= 2, what="two items done")
+    # the cancel lands while items run (3 s each), not in the gap between two items
+    wait_for(lambda: (p := run_queue.progress(engine.catalog, run.id))["done"] >= 2 and p["running"] >= 1,
+             what="two items done and the next running")
     engine.cancel(run.id)
     assert engine.wait(run.id, 20)
     finished = engine.catalog.get_run(run.id)
