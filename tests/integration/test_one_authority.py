@@ -104,7 +104,7 @@ def test_in_flight_items_on_a_dead_node_follow_the_jobs_unreachable_policy(clien
     final = client.catalog.get_run(run.id)
     tasks = tasks_of(client, run.id)
     if policy == "wait":
-        assert final.status is RunStatus.SUCCEEDED, final.note
+        assert final.status is RunStatus.SUCCEEDED, (final.note, [(nr["status"], nr["message"]) for _, nr in tasks])
         assert {nr["node_name"] for _, nr in tasks} == {sshd_node.name}
     else:
         assert final.status is RunStatus.FAILED and final.note == "0 / 2 done, 2 failed"

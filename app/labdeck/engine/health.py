@@ -148,11 +148,13 @@ class NodeHealth:
             self._probes.submit(self._probe, node, interval)
 
     def _probe(self, node, interval: float) -> None:
+        executor = None
         try:
-            if self.down(node.name):
-                self._pool.forget(node.name)  # a dead connection is not reused
-            probe = self._pool.get(node).probe()
+            executor = self._pool.get(node)
+            probe = executor.probe()
         except Exception as exc:  # noqa: BLE001 - any failure means the node did not answer the probe
+            if executor is not None:  # not reused: the next probe connects afresh (runs on a newer one go on)
+                self._pool.forget(node.name, executor)
             self._failed(node.name, str(exc) or type(exc).__name__, interval)
             return
         self._catalog.mark_node_seen(node.name, time.time(), probe=probe, os_family=probe.get("os_family"))
