@@ -293,6 +293,38 @@ def test_cancelling_an_array_run_cancels_the_whole_array(engine, slurm, login):
     assert statuses == {"cancelled"}
 
 
+def test_a_cancel_that_arrives_while_the_array_is_being_submitted_cancels_it(engine, slurm, login, monkeypatch):
+    """The user cancels while sbatch is still out (a busy controller answers slowly): the array
+    it submits is cancelled too, every task of it, and the run ends at once rather than after
+    its six one-minute tasks ran one after another."""
+    import threading
+
+    from labdeck.core.job_plan import ArraySpec
+    from labdeck.engine.arrays import ArrayRun
+
+    add_cluster(engine, login)
+    engine.catalog.add_job(Job(name="slowsubmit", targets="hpc", steps=[Step(command="echo up; sleep 60")],
+                               plan=Plan(array=ArraySpec(count=6, slots_per_node=1))))
+    submitting, go_on = threading.Event(), threading.Event()
+    real_submit = ArrayRun._submit
+
+    def slow_submit(self, node):   # the real sbatch, once the test has cancelled
+        submitting.set()
+        go_on.wait(30)
+        return real_submit(self, node)
+    monkeypatch.setattr(ArrayRun, "_submit", slow_submit)
+    before = set(slurm.squeue())
+    run = engine.start_job("slowsubmit")
+    assert submitting.wait(30)
+    threading.Timer(1.0, go_on.set).start()
+    engine.cancel(run.id)          # waits for the submit in progress, then cancels what it made
+    assert engine.wait(run.id, 30)
+    assert engine.catalog.get_run(run.id).status is RunStatus.CANCELLED
+    wait_for(lambda: set((mine := {k: s for k, s in slurm.squeue().items() if k not in before}).values())
+             <= {"CANCELLED"} and len(mine) == 6, 30, "every task of the array cancelled in Slurm")
+    assert {f["status"] for _c, f in task_runs(engine.catalog, run.id)} <= {"cancelled"}
+
+
 @pytest.mark.slow
 def test_the_marker_file_gives_the_exit_code_when_squeue_and_sacct_no_longer_know_the_job(data_dir, slurm, login):
     """squeue forgets a finished job after MinJobAge and this cluster has no accounting (sacct

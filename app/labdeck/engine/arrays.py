@@ -119,6 +119,8 @@ class ArrayRun(PlannedRun):
         """The array job holding every task of this run (submitted by the first task to start;
         a refusal is every task's error)."""
         with self.lock:
+            if self._submitted is None and self.cancelled:
+                raise LabDeckError("cancelled before it started")
             if self._submitted is None:
                 try:
                     self._submitted = self._submit(node)
@@ -152,14 +154,20 @@ class ArrayRun(PlannedRun):
         tag = f"array-{self.run.id}-{node.name}-{secrets.token_hex(4)}"
         return ops.submit_array(tag, steps, env, items, limits, self.batch_slots)
 
-    def cancel(self, final=None) -> None:
-        submitted = self._submitted
-        if self.batch_node is not None and isinstance(submitted, tuple) and not (self.cancelled or self.finished):
-            try:  # one scancel for the whole array; each task's follower then confirms its own
-                self.engine.pool.get(self.batch_node).detached_ops().cancel_array(submitted[0])
+    def cancelling(self):
+        """One scancel for the whole array (each task's follower then confirms its own). Decided
+        under the lock, which a submit in progress holds: an array submitted while the user
+        cancelled is cancelled too, and none is submitted after."""
+        submitted, node = self._submitted, self.batch_node
+        if node is None or not isinstance(submitted, tuple):
+            return None
+
+        def scancel() -> None:
+            try:
+                self.engine.pool.get(node).detached_ops().cancel_array(submitted[0])
             except LabDeckError:
                 pass
-        super().cancel(final)
+        return scancel
 
     def task_finished(self, task: Task, outcome: TaskOutcome) -> None:
         with self.lock:

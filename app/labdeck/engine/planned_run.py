@@ -7,6 +7,7 @@ finished task means."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..core.events import QueueChanged, RunFinished, RunStarted
@@ -147,10 +148,18 @@ class PlannedRun:
             self.final = final
             children = [t.child_run_id for t in self._live if t.child_run_id is not None]
             idle = not self._live
+            also = self.cancelling()
+        if also is not None:
+            also()
         for child in children:
             self.engine.dispatcher.cancel(child)
         if idle:  # between two tasks: nothing to wait for
             self.finish(RunStatus.CANCELLED, self.cancelled_note())
+
+    def cancelling(self) -> Callable[[], None] | None:
+        """A subclass's own part of a cancel, decided under the lock (so it sees whatever a
+        task's ``prepare`` did before it) and done after it, before the task runs are cancelled."""
+        return None
 
     def cancelled_note(self) -> str:
         """The note a run the user cancelled ends with."""

@@ -265,8 +265,10 @@ class RunQueue:
             steps, env = planned.prepare(task, node)
             if gpu_devices:  # its own GPUs, never shared with another LabDeck task on the node
                 env = {**env, **gpu_environment(gpu_devices)}
-            start_task_run(self._engine, planned.run, planned.job, task.key, node, steps, env,
-                           planned.run.trigger, created, task.note)
+            child = start_task_run(self._engine, planned.run, planned.job, task.key, node, steps, env,
+                                   planned.run.trigger, created, task.note)
+            if planned.cancelled:  # cancelled while it was being started: a cancel before now did not see it
+                self._engine.dispatcher.cancel(child)
         except Exception as exc:
             if not isinstance(exc, LabDeckError):
                 log.exception("starting task %s of run %s failed", task.key, planned.run.id)
