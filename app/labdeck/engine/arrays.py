@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from ..core.errors import InvalidInput, LabDeckError
@@ -154,7 +155,7 @@ class ArrayRun(PlannedRun):
         tag = f"array-{self.run.id}-{node.name}-{secrets.token_hex(4)}"
         return ops.submit_array(tag, steps, env, items, limits, self.batch_slots)
 
-    def cancelling(self):
+    def cancelling(self) -> Callable[[], None] | None:
         """One scancel for the whole array (each task's follower then confirms its own). Decided
         under the lock, which a submit in progress holds: an array submitted while the user
         cancelled is cancelled too, and none is submitted after."""
