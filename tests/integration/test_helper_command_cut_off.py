@@ -25,24 +25,3 @@ def test_a_helper_command_whose_connection_is_closed_under_it_is_unreachable_not
         connection.run_quick("sleep 5; echo late", timeout=20)
     assert time.monotonic() - began < 5
     assert connection.run_quick("echo again").strip() == "again"  # the next call connects afresh
-
-
-def test_a_stale_connections_failure_does_not_cut_commands_on_the_fresh_one(engine, sshd_node):
-    """Two items wait for a node that went away; it comes back, one item's command runs on a
-    fresh connection, and the other item then reports the old connection failed: forgetting
-    the failed one must leave the fresh one (and the command on it) alone. Forgetting
-    whatever was pooled made the two items cut each other's commands until their wait ran out."""
-    add_sshd_node(engine, sshd_node)
-    node = engine.catalog.get_node(sshd_node.name)
-    stale = engine.pool.get(node)
-    engine.pool.forget(node.name, stale)   # the first item saw it fail
-    fresh = engine.pool.get(node)
-    assert fresh is not stale
-    answer: list[str] = []
-    running = threading.Thread(target=lambda: answer.append(fresh.connection.run_quick("sleep 2; echo done",
-                                                                                     timeout=20)))
-    running.start()
-    time.sleep(0.5)
-    engine.pool.forget(node.name, stale)   # the second item saw the same old one fail
-    running.join(20)
-    assert answer == ["done\n"] and engine.pool.get(node) is fresh

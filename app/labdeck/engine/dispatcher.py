@@ -224,6 +224,8 @@ class Dispatcher:
         while result.status is NodeRunStatus.UNREACHABLE and time.monotonic() < end:
             if cancel.wait(min(UNREACHABLE_POLL_S, max(0.0, end - time.monotonic()))):
                 return node, Outcome(NodeRunStatus.CANCELLED, None, "cancelled while waiting for the node")
+            # the pooled executor is reused (its connection reconnects by itself): forgetting it
+            # here cut the commands other items had just started on it when the node came back
             again = self._attempt(active, node, nr, writer, cancel)
             if again is None:
                 return node, None
@@ -261,7 +263,6 @@ class Dispatcher:
                                 "LABDECK_NODE": node.name, RUN_TOKEN_ENV: token}
         env = option_env | run_env
         stop = _StopOnLogFailure(cancel, writer)
-        executor = None
         try:
             executor = self._pool.get(node)
             batch = factory_of(node).always_detached  # a batch scheduler's jobs: always one detached launch
@@ -295,8 +296,6 @@ class Dispatcher:
                 if uploads:
                     remove_run_folder(executor, run_tag)
         except NodeUnreachable as exc:
-            if executor is not None:  # the next attempt connects afresh; other runs' commands keep theirs
-                self._pool.forget(node.name, executor)
             writer.note(str(exc))
             return Outcome(NodeRunStatus.UNREACHABLE, None, str(exc))
         except (AuthenticationFailed, HostKeyUnknown, HostKeyChanged, LabDeckError) as exc:

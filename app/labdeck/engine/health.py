@@ -150,11 +150,16 @@ class NodeHealth:
     def _probe(self, node, interval: float) -> None:
         executor = None
         try:
+            if self.down(node.name):
+                self._pool.forget(node.name)  # a dead connection is not reused
             executor = self._pool.get(node)
             probe = executor.probe()
         except Exception as exc:  # noqa: BLE001 - any failure means the node did not answer the probe
-            if executor is not None:  # not reused: the next probe connects afresh (runs on a newer one go on)
-                self._pool.forget(node.name, executor)
+            if executor is not None and not self._pool.is_current(node.name, executor):
+                # closed under the probe (the node's settings changed): the closing failed it,
+                # not the node; marking it down would also close the new connection in use
+                self._probe_again_soon(node.name)
+                return
             self._failed(node.name, str(exc) or type(exc).__name__, interval)
             return
         self._catalog.mark_node_seen(node.name, time.time(), probe=probe, os_family=probe.get("os_family"))
@@ -171,6 +176,13 @@ class NodeHealth:
         if came_back:
             log.warning("node %s answers again", node.name)
         self._on_change()
+
+    def _probe_again_soon(self, name: str) -> None:
+        with self._lock:
+            state = self._states.setdefault(name, _State())
+            state.probing = False
+            state.next_probe = time.monotonic() + TICK_S
+        self._wake.set()
 
     def _failed(self, name: str, error: str, interval: float) -> None:
         self.mark_down(name, error, announce=True)

@@ -42,16 +42,17 @@ class ExecutorPool:
         # the registry imports paramiko and pywinrm with the first node that needs them: not on every start
         return factory_of(node).executor(node, self._connecting)
 
-    def forget(self, node_name: str, failed: Executor | None = None) -> None:
-        """Close the node's executor; the next ``get`` makes a new one. With ``failed`` (the
-        executor a caller saw fail), only if that is still the node's: another run may already
-        have a command going on the fresh one that replaced it, and closing that would cut it."""
+    def is_current(self, node_name: str, executor: Executor) -> bool:
+        """Whether ``executor`` is still the node's (not forgotten or replaced since it was got)."""
         with self._lock:
             cached = self._executors.get(node_name)
-            if cached is None or (failed is not None and cached[1] is not failed):
-                return
-            del self._executors[node_name]
-        cached[1].close()
+            return cached is not None and cached[1] is executor
+
+    def forget(self, node_name: str) -> None:
+        with self._lock:
+            cached = self._executors.pop(node_name, None)
+        if cached:
+            cached[1].close()
 
     def close(self) -> None:
         with self._lock:
