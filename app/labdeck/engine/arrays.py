@@ -183,7 +183,7 @@ class ArrayRun(PlannedRun):
                     self.unplaced_reason = outcome.message
             finished = self.done_count + self.failed_count
             if self.cancelled:
-                complete = self.live_tasks() <= 1
+                complete = self.live_tasks() == 0
             else:
                 complete = finished == len(self.tasks)
         self._progress()

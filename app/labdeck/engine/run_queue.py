@@ -315,13 +315,15 @@ class RunQueue:
         self._finish_task(planned, task, outcome)
 
     def _finish_task(self, planned: PlannedRun, task: Task, outcome: TaskOutcome) -> None:
+        # released first: of two tasks finishing at once, the second to get the run's lock sees
+        # neither live and ends a cancelled run (each saw the other live when released after)
+        planned.release(task)
         try:
             planned.task_finished(task, outcome)
         except Exception:
             log.exception("finishing task %s of run %s failed", task.key, planned.run.id)
         finally:
             self.ledger.release(task)
-            planned.release(task)
             self._forget_if_done(planned)
             self.wake()
 

@@ -199,7 +199,7 @@ class WorkflowRun(PlannedRun):
                 self._set(name, final, "; ".join(state.failures))
                 self._publish_progress()
             if self.cancelled:
-                if self.live_tasks() <= 1:
+                if self.live_tasks() == 0:
                     self.finish(RunStatus.CANCELLED, "cancelled")
                 return
             self._advance()
