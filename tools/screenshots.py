@@ -321,6 +321,19 @@ def sizes_shots(window, pump, shot, run_id: int) -> None:
         window.run_view.tabs.setCurrentIndex(0)
 
 
+def show_first_error(window, pump, run_id: int):
+    """The run's gpu-02 log scrolled to its first ERROR line, as a user finds it; the log view."""
+    window.open_run(run_id)
+    window.run_view.select_node("gpu-02")
+    pump(0.8)
+    log = window.run_view.log
+    log.search.setText("ERROR")
+    log.area.goto_row(0)
+    log.find_next()
+    pump(1.0)
+    return log
+
+
 def dark_shots(engine, window, pump, shot, chain_run: int, eval_run: int) -> None:
     """Dark mode: the dashboard, a run's timeline (a restart chain), the queue and a log, at
     1600x1000 and 1024x640; docs keeps dark-run_timeline.png, the rest go to a temporary folder
@@ -352,14 +365,7 @@ def dark_shots(engine, window, pump, shot, chain_run: int, eval_run: int) -> Non
             shot(window, extra / f"dark-{prefix}-queue.png")
             window.open_run(flow.id)
             shot(window, extra / f"dark-{prefix}-workflow.png")
-            window.open_run(eval_run)
-            window.run_view.select_node("gpu-02")
-            pump(0.8)
-            log = window.run_view.log
-            log.search.setText("ERROR")
-            log.area.goto_row(0)
-            log.find_next()
-            pump(1.0)
+            log = show_first_error(window, pump, eval_run)
             shot(window, extra / f"dark-{prefix}-log.png")
             log.search.clear()
     finally:
@@ -487,14 +493,7 @@ def main() -> int:
         window.show_page(3)
         shot(window, "runs.png")
 
-        window.open_run(eval_run.id)
-        window.run_view.select_node("gpu-02")
-        pump(0.8)
-        log = window.run_view.log
-        log.search.setText("ERROR")
-        log.area.goto_row(0)
-        log.find_next()
-        pump(1.0)
+        show_first_error(window, pump, eval_run.id)
         shot(window, "log.png")
 
         from datetime import datetime
